@@ -1,0 +1,50 @@
+# sov — build, run, test and benchmark.
+#   make run     build everything (llama.cpp once, cached) and open sov
+#   make test    install test tools if missing and run every test
+#   make bench   benchmarks against llama.cpp's own tools, side by side
+SHELL := /bin/bash
+GO ?= go
+BUILD_CACHE ?= $(or $(SOV_BUILD_CACHE),$(or $(XDG_CACHE_HOME),$(HOME)/.cache)/sov-build)
+export SOV_BUILD_CACHE := $(BUILD_CACHE)
+export PATH := $(BUILD_CACHE)/tools/bin:$(HOME)/go/bin:$(PATH)
+export CGO_ENABLED := 1
+SOV_TEST_MODEL ?= $(abspath ../shared/models/stories260K.gguf)
+export SOV_TEST_MODEL
+GOTAGS ?= $(shell command -v nvcc >/dev/null 2>&1 && [ "$$SOV_NO_CUDA" != 1 ] && echo cuda)
+TEST_TIMEOUT ?= 25m
+
+.PHONY: all build run test bench deps llama llama-bench vet fmt clean
+
+all: build
+
+## deps: system packages, llama.cpp (cached) and the test tools
+deps: llama
+	@for s in scripts/deps.d/*.sh; do [ -f "$$s" ] || continue; bash "$$s" || exit 1; done
+
+llama:
+	@scripts/system-deps.sh
+	@scripts/llama-build.sh
+
+llama-bench:
+	@scripts/system-deps.sh
+	@scripts/llama-build.sh bench
+
+build: llama
+	$(GO) build -tags '$(GOTAGS)' -o bin/sov ./cmd/sov
+
+run: build
+	./bin/sov $(ARGS)
+
+test: deps
+	$(GO) test -tags '$(GOTAGS)' -timeout $(TEST_TIMEOUT) ./...
+
+vet: llama
+	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
+	  if [ -n "$$out" ]; then echo "gofmt would change:"; echo "$$out"; exit 1; fi
+	$(GO) vet -tags '$(GOTAGS)' ./...
+
+bench: llama-bench build
+	@scripts/bench.sh
+
+clean:
+	rm -rf bin .llama

@@ -1,0 +1,117 @@
+package main
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// sovBin is the sov binary built once for the end-to-end tests in this
+// package; they run it as a real process (signals, exit codes, kill -9).
+var sovBin string
+
+func TestMain(m *testing.M) {
+	dir, err := os.MkdirTemp("", "sov-bin-")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	sovBin = filepath.Join(dir, "sov")
+	args := []string{"build", "-o", sovBin}
+	if tags := os.Getenv("SOV_GOTAGS"); tags != "" {
+		args = append(args, "-tags", tags)
+	}
+	build := exec.Command("go", append(args, ".")...)
+	build.Stdout, build.Stderr = os.Stderr, os.Stderr
+	if err := build.Run(); err != nil {
+		fmt.Fprintln(os.Stderr, "build sov:", err)
+		os.Exit(1)
+	}
+	code := m.Run()
+	os.RemoveAll(dir)
+	os.Exit(code)
+}
+
+// sovResult is what one run of the binary produced.
+type sovResult struct {
+	Stdout, Stderr string
+	Code           int
+}
+
+// runSov runs the binary with SOV_HOME=home plus env ("K=V"), feeding stdin.
+func runSov(t *testing.T, home string, env []string, stdin string, args ...string) sovResult {
+	t.Helper()
+	cmd := exec.Command(sovBin, args...)
+	cmd.Env = append(cleanEnv(), "SOV_HOME="+home)
+	cmd.Env = append(cmd.Env, env...)
+	if stdin != "" {
+		cmd.Stdin = strings.NewReader(stdin)
+	}
+	var out, errb bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &errb
+	err := cmd.Run()
+	code := 0
+	var ee *exec.ExitError
+	if errors.As(err, &ee) {
+		code = ee.ExitCode()
+	} else if err != nil {
+		t.Fatalf("run sov: %v", err)
+	}
+	return sovResult{Stdout: out.String(), Stderr: errb.String(), Code: code}
+}
+
+// cleanEnv is the test process's environment without sov's own variables,
+// so a developer's settings never leak into a test.
+func cleanEnv() []string {
+	var env []string
+	for _, kv := range os.Environ() {
+		if strings.HasPrefix(kv, "SOV_") && !strings.HasPrefix(kv, "SOV_TEST_") && !strings.HasPrefix(kv, "SOV_BUILD_CACHE=") {
+			continue
+		}
+		env = append(env, kv)
+	}
+	return env
+}
+
+// testModel returns the shared stories260K model, skipping when it is absent
+// (and failing when SOV_REQUIRE_MODEL=1, as in CI).
+func testModel(t testing.TB) string {
+	t.Helper()
+	p := os.Getenv("SOV_TEST_MODEL")
+	if p == "" {
+		p = "../../../shared/models/stories260K.gguf"
+	}
+	if _, err := os.Stat(p); err != nil {
+		if os.Getenv("SOV_REQUIRE_MODEL") == "1" {
+			t.Fatalf("test model %s missing (SOV_REQUIRE_MODEL=1): %v", p, err)
+		}
+		t.Skipf("test model not found at %s: set SOV_TEST_MODEL", p)
+	}
+	abs, _ := filepath.Abs(p)
+	return abs
+}
+
+var _ = io.Discard
+
+func TestUsageErrors(t *testing.T) {
+	home := t.TempDir()
+	tests := []struct {
+		args []string
+		code int
+	}{
+		{[]string{"--no-such-flag"}, exitUsage},
+		{[]string{"no-such-command"}, exitUsage},
+	}
+	for _, tt := range tests {
+		r := runSov(t, home, nil, "", tt.args...)
+		if r.Code != tt.code {
+			t.Errorf("sov %v: exit %d want %d (stderr %q)", tt.args, r.Code, tt.code, r.Stderr)
+		}
+	}
+}

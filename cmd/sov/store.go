@@ -1,0 +1,6 @@
+package main
+
+import "github.com/spf13/cobra"
+
+// storeCommands returns pull and models.
+func storeCommands(a *app) []*cobra.Command { return nil }

@@ -1,0 +1,113 @@
+// Package prompt reads secrets (passphrases, mnemonics) from a no-echo
+// terminal prompt, an environment variable or a file, for people and scripts.
+package prompt
+
+import (
+	"bufio"
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+
+	"golang.org/x/term"
+)
+
+// Source says where a secret may come from, in order of preference:
+// File, then Env, then an interactive prompt on the terminal.
+type Source struct {
+	Env    string // environment variable name, e.g. SOV_VAULT_PASSPHRASE
+	File   string // path given with --passphrase-file
+	Prompt string // text shown before a no-echo read
+	// Confirm asks twice on a terminal and requires both to match.
+	Confirm bool
+	Getenv  func(string) string // os.Getenv when nil
+	Stdin   *os.File            // os.Stdin when nil
+	Stderr  io.Writer           // os.Stderr when nil
+}
+
+// ErrNoSecret means no source could provide the secret.
+var ErrNoSecret = errors.New("no passphrase available")
+
+// Secret reads the secret. The caller should wipe the result when done.
+func Secret(s Source) ([]byte, error) {
+	getenv := s.Getenv
+	if getenv == nil {
+		getenv = os.Getenv
+	}
+	stdin := s.Stdin
+	if stdin == nil {
+		stdin = os.Stdin
+	}
+	stderr := s.Stderr
+	if stderr == nil {
+		stderr = os.Stderr
+	}
+	if s.File != "" {
+		b, err := os.ReadFile(s.File)
+		if err != nil {
+			return nil, fmt.Errorf("read passphrase file: %w", err)
+		}
+		b = bytes.TrimRight(b, "\r\n")
+		if len(b) == 0 {
+			return nil, fmt.Errorf("passphrase file %s is empty", s.File)
+		}
+		return b, nil
+	}
+	if s.Env != "" {
+		if v := getenv(s.Env); v != "" {
+			return []byte(v), nil
+		}
+	}
+	if !term.IsTerminal(int(stdin.Fd())) {
+		hint := "use --passphrase-file"
+		if s.Env != "" {
+			hint = "set " + s.Env + " or use --passphrase-file"
+		}
+		return nil, fmt.Errorf("%w: not a terminal, %s", ErrNoSecret, hint)
+	}
+	read := func(label string) ([]byte, error) {
+		fmt.Fprint(stderr, label)
+		b, err := term.ReadPassword(int(stdin.Fd()))
+		fmt.Fprintln(stderr)
+		if err != nil {
+			return nil, fmt.Errorf("read passphrase: %w", err)
+		}
+		return b, nil
+	}
+	label := s.Prompt
+	if label == "" {
+		label = "Passphrase: "
+	}
+	p, err := read(label)
+	if err != nil {
+		return nil, err
+	}
+	if len(p) == 0 {
+		return nil, fmt.Errorf("%w: empty passphrase", ErrNoSecret)
+	}
+	if s.Confirm {
+		q, err := read("Repeat to confirm: ")
+		if err != nil {
+			return nil, err
+		}
+		if !bytes.Equal(p, q) {
+			return nil, errors.New("the two passphrases differ: try again")
+		}
+	}
+	return p, nil
+}
+
+// Line reads one line of visible text (for confirmations and words), from
+// the terminal or from piped stdin.
+func Line(r io.Reader) (string, error) {
+	line, err := bufio.NewReader(r).ReadString('\n')
+	if err != nil && !(errors.Is(err, io.EOF) && line != "") {
+		return "", fmt.Errorf("read input: %w", err)
+	}
+	return strings.TrimSpace(line), nil
+}
+
+// IsTerminal reports whether f is a terminal.
+func IsTerminal(f *os.File) bool { return term.IsTerminal(int(f.Fd())) }

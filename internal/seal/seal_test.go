@@ -1,0 +1,62 @@
+package seal
+
+import (
+	"bytes"
+	"errors"
+	"testing"
+)
+
+func TestSealOpen(t *testing.T) {
+	kek, err := FastKDF().Derive([]byte("correct horse"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	other, _ := FastKDF().Derive([]byte("wrong horse"))
+	ct, err := Seal(kek, []byte("secret"), []byte("bucket/key/v1"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		name string
+		key  []byte
+		ct   []byte
+		aad  []byte
+		ok   bool
+	}{
+		{"round trip", kek, ct, []byte("bucket/key/v1"), true},
+		{"wrong key", other, ct, []byte("bucket/key/v1"), false},
+		{"aad swapped", kek, ct, []byte("bucket/other/v1"), false},
+		{"flipped byte", kek, flip(ct, 30), []byte("bucket/key/v1"), false},
+		{"truncated", kek, ct[:10], []byte("bucket/key/v1"), false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			pt, err := Open(tt.key, tt.ct, tt.aad)
+			if tt.ok {
+				if err != nil || !bytes.Equal(pt, []byte("secret")) {
+					t.Fatalf("open: %v %q", err, pt)
+				}
+				return
+			}
+			if !errors.Is(err, ErrOpen) {
+				t.Fatalf("want ErrOpen, got %v", err)
+			}
+		})
+	}
+}
+
+func TestKDFValidate(t *testing.T) {
+	d, err := DefaultKDF()
+	if err != nil || d.Validate() != nil || d.Time != 3 || d.MemoryKiB != 65536 || d.Threads != 4 {
+		t.Fatalf("default: %+v %v", d, err)
+	}
+	if _, err := (KDF{}).Derive([]byte("x")); err == nil {
+		t.Fatal("zero params must be rejected")
+	}
+}
+
+func flip(b []byte, i int) []byte {
+	c := bytes.Clone(b)
+	c[i] ^= 1
+	return c
+}

@@ -1,0 +1,124 @@
+// Package model is sov's local inference engine: an in-process binding to
+// the pinned llama.cpp, chat templates, sampling, grammar-constrained JSON
+// output, embeddings and multi-turn KV-cache reuse.
+//
+// Every other package (tui, vault, feeds, agents) uses only the API in this
+// file. An Engine is safe for use from several goroutines; calls are
+// serialised internally.
+package model
+
+import (
+	"log/slog"
+	"time"
+)
+
+// Role names used in chat messages.
+const (
+	RoleSystem    = "system"
+	RoleUser      = "user"
+	RoleAssistant = "assistant"
+)
+
+// Message is one chat message.
+type Message struct {
+	Role    string `json:"role"`
+	Content string `json:"content"`
+}
+
+// Options configure loading a model.
+type Options struct {
+	Path        string // GGUF file
+	ContextSize int    // tokens; 0 = min(model's training context, 4096)
+	BatchSize   int    // logical batch for prompt processing; 0 = 512
+	Threads     int    // generation threads; 0 = number of physical cores
+	GPULayers   int    // layers to offload; -1 = auto (all when a GPU exists), 0 = CPU only
+	NoMmap      bool   // read the file instead of mapping it
+	Logger      *slog.Logger
+	// Progress is called while loading with a fraction in [0,1]; returning
+	// false cancels the load.
+	Progress func(fraction float32) bool
+}
+
+// Sampling configures one generation. The zero value is greedy decoding with
+// no token limit other than the context.
+type Sampling struct {
+	Temperature   float32 // 0 = greedy
+	TopK          int     // 0 = off
+	TopP          float32 // 0 or 1 = off
+	MinP          float32 // 0 = off
+	RepeatPenalty float32 // 0 or 1 = off
+	RepeatLastN   int     // 0 = 64
+	Seed          uint32  // used when Temperature > 0
+	MaxTokens     int     // 0 = until end of generation or context full
+	Grammar       string  // GBNF, root rule "root"; empty = unconstrained
+	Stop          []string
+}
+
+// Stop reasons reported in Stats.StopReason.
+const (
+	StopEOG       = "eog"        // the model ended its turn
+	StopMaxTokens = "max_tokens" // Sampling.MaxTokens reached
+	StopString    = "stop"       // a Sampling.Stop string appeared
+	StopContext   = "context"    // the context window is full
+	StopCancelled = "cancelled"  // the context.Context was cancelled
+)
+
+// Stats describe one generation.
+type Stats struct {
+	PromptTokens    int           // tokens decoded for the prompt this call (new ones only when the cache was reused)
+	CachedTokens    int           // prompt tokens reused from the KV cache
+	GeneratedTokens int           // tokens sampled
+	PromptDuration  time.Duration // time to process the prompt (≈ time to first token)
+	GenDuration     time.Duration // time spent generating after the first token
+	StopReason      string
+	ContextUsed     int // tokens in the context after the call
+	ContextSize     int
+}
+
+// PromptTPS is prompt tokens per second.
+func (s Stats) PromptTPS() float64 { return rate(s.PromptTokens, s.PromptDuration) }
+
+// GenTPS is generated tokens per second.
+func (s Stats) GenTPS() float64 { return rate(s.GeneratedTokens, s.GenDuration) }
+
+func rate(n int, d time.Duration) float64 {
+	if d <= 0 {
+		return 0
+	}
+	return float64(n) / d.Seconds()
+}
+
+// TokenFunc receives generated text as it is produced (whole UTF-8
+// characters only). Returning an error stops generation with that error.
+type TokenFunc func(piece string) error
+
+// Info describes a loaded model.
+type Info struct {
+	Path         string
+	Name         string
+	Architecture string
+	Parameters   uint64
+	ContextTrain int
+	EmbeddingDim int
+	HasTemplate  bool   // the GGUF carries a chat template
+	Backend      string // "CPU", "CUDA", "Metal"
+	GPULayers    int
+}
+
+// The Engine methods (implemented in engine.go):
+//
+//	Load(ctx, Options) (*Engine, error)
+//	(*Engine).Close() error
+//	(*Engine).Info() Info
+//	(*Engine).Tokenize(text string, addSpecial bool) ([]int32, error)
+//	(*Engine).Detokenize(tokens []int32) string
+//	(*Engine).Complete(ctx, prompt string, s Sampling, fn TokenFunc) (string, Stats, error)
+//	(*Engine).Chat(ctx, msgs []Message, s Sampling, fn TokenFunc) (string, Stats, error)
+//	    Chat reuses the KV cache for the longest common prefix with the
+//	    previous call, so a conversation that resends its history decodes
+//	    only the new tokens.
+//	(*Engine).JSON(ctx, msgs []Message, schema []byte, s Sampling, fn TokenFunc) ([]byte, Stats, error)
+//	    Output constrained by the schema's GBNF and validated against the
+//	    schema before it is returned.
+//	(*Engine).Embed(ctx, texts []string) ([][]float32, error)
+//	    Mean-pooled, L2-normalised embeddings.

@@ -1,0 +1,104 @@
+package model
+
+/*
+#include <stdlib.h>
+#include "shim.h"
+*/
+import "C"
+
+import (
+	"context"
+	"log/slog"
+	"runtime/cgo"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"unsafe"
+)
+
+// llama.cpp's log callback and backend initialisation are process-wide, so
+// these two are the only package-level state: the logger the most recent
+// Load asked for, and the one-time backend init.
+var (
+	initOnce  sync.Once
+	logTarget atomic.Pointer[slog.Logger]
+)
+
+func backendInit() { initOnce.Do(func() { C.sov_init() }) }
+
+func setLogger(l *slog.Logger) {
+	backendInit()
+	if l == nil {
+		logTarget.Store(nil)
+		C.sov_log_quiet()
+		return
+	}
+	logTarget.Store(l)
+	C.sov_log_to_go()
+}
+
+//export sovGoLog
+func sovGoLog(level C.int, text *C.char) {
+	l := logTarget.Load()
+	if l == nil {
+		return
+	}
+	msg := strings.TrimRight(C.GoString(text), "\n")
+	if msg == "" {
+		return
+	}
+	lvl := slog.LevelDebug
+	switch level {
+	case 3: // GGML_LOG_LEVEL_WARN
+		lvl = slog.LevelWarn
+	case 4: // GGML_LOG_LEVEL_ERROR
+		lvl = slog.LevelError
+	}
+	l.Log(context.Background(), lvl, msg, "src", "llama.cpp")
+}
+
+//export sovGoProgress
+func sovGoProgress(p C.float, handle C.uintptr_t) C._Bool {
+	fn := cgo.Handle(handle).Value().(func(float32) bool)
+	return C._Bool(fn(float32(p)))
+}
+
+// Device is a compute device llama.cpp found.
+type Device struct {
+	Name        string
+	Description string
+	Kind        string // "CPU", "GPU", "iGPU", "accelerator"
+}
+
+// Devices lists the devices of the compiled backends.
+func Devices() []Device {
+	backendInit()
+	n := int(C.sov_dev_count())
+	out := make([]Device, 0, n)
+	for i := 0; i < n; i++ {
+		kind := "CPU"
+		switch C.sov_dev_type(C.int32_t(i)) {
+		case 1:
+			kind = "GPU"
+		case 2:
+			kind = "iGPU"
+		case 3:
+			kind = "accelerator"
+		}
+		out = append(out, Device{
+			Name:        C.GoString(C.sov_dev_name(C.int32_t(i))),
+			Description: C.GoString(C.sov_dev_desc(C.int32_t(i))),
+			Kind:        kind,
+		})
+	}
+	return out
+}
+
+// SystemInfo is llama.cpp's own summary of compiled CPU features.
+func SystemInfo() string {
+	backendInit()
+	return strings.TrimSpace(C.GoString(C.llama_print_system_info()))
+}
+
+func cString(s string) *C.char { return C.CString(s) }
+func freeC(p *C.char)          { C.free(unsafe.Pointer(p)) }

@@ -1,0 +1,675 @@
+package model
+
+/*
+#include <stdlib.h>
+#include "shim.h"
+*/
+import "C"
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math"
+	"os"
+	"path/filepath"
+	"runtime"
+	"runtime/cgo"
+	"strings"
+	"sync"
+	"time"
+	"unicode/utf8"
+	"unsafe"
+)
+
+// Errors callers may test for with errors.Is.
+var (
+	ErrPromptTooLong = errors.New("prompt does not fit the context")
+	ErrClosed        = errors.New("engine is closed")
+	ErrBadGrammar    = errors.New("invalid grammar")
+)
+
+// Engine is a loaded model with one inference context.
+type Engine struct {
+	mu     sync.Mutex
+	model  *C.struct_llama_model
+	vocab  *C.struct_llama_vocab
+	lctx   *C.struct_llama_context
+	embCtx *C.struct_llama_context
+	abort  *C.sov_abort
+	nCtx   int
+	nBatch int
+	thr    int
+	cache  []int32 // tokens held in the KV cache for sequence 0
+	tmpl   string
+	info   Info
+	closed bool
+}
+
+// Load loads a GGUF model and creates its inference context.
+func Load(ctx context.Context, opts Options) (*Engine, error) {
+	if err := CheckFile(opts.Path); err != nil {
+		return nil, err
+	}
+	setLogger(opts.Logger)
+	ngl := opts.GPULayers
+	if ngl < 0 {
+		ngl = -1 // all layers; llama.cpp keeps them on the CPU when no GPU exists
+	}
+	var handle cgo.Handle
+	progress := func(p float32) bool {
+		if ctx.Err() != nil {
+			return false
+		}
+		if opts.Progress != nil {
+			return opts.Progress(p)
+		}
+		return true
+	}
+	handle = cgo.NewHandle(progress)
+	defer handle.Delete()
+	cpath := cString(opts.Path)
+	defer freeC(cpath)
+	m := C.sov_load_model(cpath, C.int32_t(ngl), C.bool(!opts.NoMmap), C.uintptr_t(handle))
+	if m == nil {
+		if err := ctx.Err(); err != nil {
+			return nil, err
+		}
+		return nil, fmt.Errorf("llama.cpp could not load %s: the file is damaged or its architecture is not supported by this build; re-download it with sov pull", opts.Path)
+	}
+	e := &Engine{model: m, vocab: C.llama_model_get_vocab(m)}
+	ok := false
+	defer func() {
+		if !ok {
+			e.free()
+		}
+	}()
+	train := int(C.llama_model_n_ctx_train(m))
+	e.nCtx = opts.ContextSize
+	if e.nCtx <= 0 {
+		e.nCtx = min(train, 4096)
+		if e.nCtx <= 0 {
+			e.nCtx = 4096
+		}
+	}
+	e.nBatch = opts.BatchSize
+	if e.nBatch <= 0 {
+		e.nBatch = 2048
+	}
+	e.nBatch = min(e.nBatch, e.nCtx)
+	ubatch := min(512, e.nBatch)
+	e.thr = opts.Threads
+	if e.thr <= 0 {
+		e.thr = DefaultThreads()
+	}
+	e.abort = C.sov_abort_new()
+	e.lctx = C.sov_new_context(m, C.uint32_t(e.nCtx), C.uint32_t(e.nBatch), C.uint32_t(ubatch), C.int32_t(e.thr), C.int32_t(e.thr), false, e.abort)
+	if e.lctx == nil {
+		return nil, fmt.Errorf("llama.cpp could not create a context of %d tokens for %s: lower --ctx", e.nCtx, opts.Path)
+	}
+	if t := C.llama_model_chat_template(m, nil); t != nil {
+		e.tmpl = C.GoString(t)
+	}
+	e.info = Info{
+		Path:         opts.Path,
+		Name:         e.meta("general.name"),
+		Architecture: e.meta("general.architecture"),
+		Parameters:   uint64(C.llama_model_n_params(m)),
+		ContextTrain: train,
+		EmbeddingDim: int(C.llama_model_n_embd(m)),
+		HasTemplate:  e.tmpl != "",
+		Backend:      backendName(ngl),
+		GPULayers:    ngl,
+	}
+	if e.info.Name == "" {
+		e.info.Name = strings.TrimSuffix(filepath.Base(opts.Path), filepath.Ext(opts.Path))
+	}
+	ok = true
+	return e, nil
+}
+
+// DefaultThreads is the thread count used when Options.Threads is 0.
+func DefaultThreads() int { return max(1, runtime.NumCPU()) }
+
+func backendName(ngl int) string {
+	if ngl == 0 {
+		return "CPU"
+	}
+	for _, d := range Devices() {
+		if d.Kind == "GPU" || d.Kind == "iGPU" {
+			switch {
+			case strings.HasPrefix(d.Name, "CUDA"):
+				return "CUDA"
+			case strings.HasPrefix(d.Name, "Metal") || strings.HasPrefix(d.Name, "MTL"):
+				return "Metal"
+			default:
+				return d.Name
+			}
+		}
+	}
+	return "CPU"
+}
+
+// CheckFile gives a clear error for a path that is missing or not a GGUF
+// model before llama.cpp sees it.
+func CheckFile(path string) error {
+	if path == "" {
+		return errors.New("no model given: pass --model PATH or pull one with `sov pull hf.co/OWNER/REPO:QUANT`")
+	}
+	f, err := os.Open(path)
+	if errors.Is(err, os.ErrNotExist) {
+		return fmt.Errorf("model file %s not found: check the path, or list installed models with `sov models`", path)
+	}
+	if err != nil {
+		return fmt.Errorf("open model: %w", err)
+	}
+	defer f.Close()
+	st, err := f.Stat()
+	if err != nil {
+		return fmt.Errorf("open model: %w", err)
+	}
+	if st.IsDir() {
+		return fmt.Errorf("%s is a directory, not a GGUF model file", path)
+	}
+	return validateGGUF(f, st.Size(), path)
+}
+
+func (e *Engine) meta(key string) string {
+	ck := cString(key)
+	defer freeC(ck)
+	buf := make([]byte, 512)
+	n := C.llama_model_meta_val_str(e.model, ck, (*C.char)(unsafe.Pointer(&buf[0])), C.size_t(len(buf)))
+	if n < 0 {
+		return ""
+	}
+	return string(buf[:min(int(n), len(buf)-1)])
+}
+
+// Info describes the loaded model.
+func (e *Engine) Info() Info { return e.info }
+
+// ContextSize is the context window in tokens.
+func (e *Engine) ContextSize() int { return e.nCtx }
+
+// Close frees the model and its contexts.
+func (e *Engine) Close() error {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if e.closed {
+		return nil
+	}
+	e.closed = true
+	e.free()
+	return nil
+}
+
+func (e *Engine) free() {
+	if e.embCtx != nil {
+		C.llama_free(e.embCtx)
+		e.embCtx = nil
+	}
+	if e.lctx != nil {
+		C.llama_free(e.lctx)
+		e.lctx = nil
+	}
+	if e.model != nil {
+		C.llama_model_free(e.model)
+		e.model = nil
+	}
+	if e.abort != nil {
+		C.sov_abort_free(e.abort)
+		e.abort = nil
+	}
+}
+
+// Tokenize converts text to tokens. addSpecial adds BOS where the model
+// wants it; special-token text (e.g. "<|im_end|>") is parsed only in
+// rendered chat templates, never in plain text.
+func (e *Engine) Tokenize(text string, addSpecial bool) ([]int32, error) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if e.closed {
+		return nil, ErrClosed
+	}
+	return e.tokenize(text, addSpecial, false)
+}
+
+func (e *Engine) tokenize(text string, addSpecial, parseSpecial bool) ([]int32, error) {
+	ct := cString(text)
+	defer freeC(ct)
+	n := len(text) + 8
+	for range 2 {
+		buf := make([]int32, n)
+		got := C.llama_tokenize(e.vocab, ct, C.int32_t(len(text)), (*C.llama_token)(unsafe.Pointer(&buf[0])), C.int32_t(n), C.bool(addSpecial), C.bool(parseSpecial))
+		if got >= 0 {
+			return buf[:got], nil
+		}
+		if got == math.MinInt32 {
+			return nil, errors.New("tokenize: text too long")
+		}
+		n = int(-got)
+	}
+	return nil, errors.New("tokenize failed")
+}
+
+// Detokenize converts tokens back to text.
+func (e *Engine) Detokenize(tokens []int32) string {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if e.closed {
+		return ""
+	}
+	var sb strings.Builder
+	buf := make([]byte, 256)
+	for _, t := range tokens {
+		n := C.llama_token_to_piece(e.vocab, C.llama_token(t), (*C.char)(unsafe.Pointer(&buf[0])), C.int32_t(len(buf)), 0, false)
+		if n > 0 {
+			sb.Write(buf[:n])
+		}
+	}
+	return sb.String()
+}
+
+// Complete continues prompt as plain text (no chat template).
+func (e *Engine) Complete(ctx context.Context, prompt string, s Sampling, fn TokenFunc) (string, Stats, error) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if e.closed {
+		return "", Stats{}, ErrClosed
+	}
+	toks, err := e.tokenize(prompt, true, false)
+	if err != nil {
+		return "", Stats{}, err
+	}
+	return e.generate(ctx, toks, s, fn)
+}
+
+// Chat renders msgs with the model's chat template (or the plain fallback)
+// and generates the assistant's reply. The KV cache is reused for the
+// longest common token prefix with the previous call.
+//
+// When the conversation no longer fits, the oldest messages after the
+// system prompt are dropped (a sliding window); when even the system prompt
+// and the last message do not fit, ErrPromptTooLong is returned.
+func (e *Engine) Chat(ctx context.Context, msgs []Message, s Sampling, fn TokenFunc) (string, Stats, error) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if e.closed {
+		return "", Stats{}, ErrClosed
+	}
+	toks, err := e.fitChat(msgs, s)
+	if err != nil {
+		return "", Stats{}, err
+	}
+	return e.generate(ctx, toks, s, fn)
+}
+
+// reserve is how many tokens of room a reply needs for the prompt to count
+// as fitting.
+func (e *Engine) reserve(s Sampling) int {
+	r := min(256, e.nCtx/4)
+	if s.MaxTokens > 0 {
+		r = min(r, s.MaxTokens)
+	}
+	return r
+}
+
+func (e *Engine) fitChat(msgs []Message, s Sampling) ([]int32, error) {
+	if len(msgs) == 0 {
+		return nil, errors.New("chat needs at least one message")
+	}
+	start := 0
+	if msgs[0].Role == RoleSystem {
+		start = 1
+	}
+	limit := e.nCtx - e.reserve(s)
+	for drop := 0; ; drop++ {
+		kept := append(append([]Message{}, msgs[:start]...), msgs[min(start+drop, len(msgs)-1):]...)
+		toks, err := e.renderTokens(kept)
+		if err != nil {
+			return nil, err
+		}
+		if len(toks) <= limit {
+			return toks, nil
+		}
+		if start+drop >= len(msgs)-1 {
+			return nil, fmt.Errorf("%w: the prompt is %d tokens and the context holds %d (with %d kept for the reply): shorten it or raise --ctx", ErrPromptTooLong, len(toks), e.nCtx, e.reserve(s))
+		}
+	}
+}
+
+// renderTokens applies the chat template and tokenizes the result.
+func (e *Engine) renderTokens(msgs []Message) ([]int32, error) {
+	if e.tmpl == "" {
+		return e.tokenize(renderPlain(msgs), true, false)
+	}
+	text, err := e.applyTemplate(msgs)
+	if errors.Is(err, errUnknownTemplate) {
+		return e.tokenize(renderPlain(msgs), true, false)
+	}
+	if err != nil {
+		return nil, err
+	}
+	toks, err := e.tokenize(text, true, true)
+	if err != nil {
+		return nil, err
+	}
+	// Templates that spell out BOS themselves would otherwise get two.
+	if len(toks) > 1 && toks[0] == toks[1] && toks[0] == int32(C.llama_vocab_bos(e.vocab)) {
+		toks = toks[1:]
+	}
+	return toks, nil
+}
+
+// renderPlain is the documented fallback for models without a chat template
+// (base models such as stories260K): the conversation is plain text that the
+// model continues. The system prompt comes first, then each message; a new
+// user message starts on a new line, and replies continue the text directly.
+func renderPlain(msgs []Message) string {
+	var sb strings.Builder
+	for i, m := range msgs {
+		switch m.Role {
+		case RoleSystem:
+			sb.WriteString(m.Content)
+			sb.WriteString("\n\n")
+		case RoleUser:
+			if i > 0 && msgs[i-1].Role != RoleSystem {
+				sb.WriteString("\n")
+			}
+			sb.WriteString(m.Content)
+		default:
+			sb.WriteString(m.Content)
+		}
+	}
+	return sb.String()
+}
+
+func (e *Engine) applyTemplate(msgs []Message) (string, error) {
+	ctmpl := cString(e.tmpl)
+	defer freeC(ctmpl)
+	n := len(msgs)
+	roles := C.malloc(C.size_t(n) * C.size_t(unsafe.Sizeof(uintptr(0))))
+	contents := C.malloc(C.size_t(n) * C.size_t(unsafe.Sizeof(uintptr(0))))
+	defer C.free(roles)
+	defer C.free(contents)
+	rs := unsafe.Slice((**C.char)(roles), n)
+	cs := unsafe.Slice((**C.char)(contents), n)
+	size := 0
+	for i, m := range msgs {
+		rs[i] = cString(m.Role)
+		cs[i] = cString(m.Content)
+		size += len(m.Role) + len(m.Content)
+	}
+	defer func() {
+		for i := range n {
+			freeC(rs[i])
+			freeC(cs[i])
+		}
+	}()
+	capacity := 2*size + 1024
+	for range 2 {
+		buf := C.malloc(C.size_t(capacity))
+		got := int(C.sov_apply_template(ctmpl, (**C.char)(roles), (**C.char)(contents), C.size_t(n), true, (*C.char)(buf), C.int32_t(capacity)))
+		if got < 0 {
+			C.free(buf)
+			// Templates llama.cpp does not know (it has no Jinja engine) fall
+			// back to the plain format rather than failing the chat.
+			return "", errUnknownTemplate
+		}
+		if got <= capacity {
+			s := C.GoStringN((*C.char)(buf), C.int(got))
+			C.free(buf)
+			return s, nil
+		}
+		C.free(buf)
+		capacity = got + 1
+	}
+	return "", errors.New("chat template output kept growing")
+}
+
+var errUnknownTemplate = errors.New("chat template not supported by llama.cpp")
+
+// generate decodes toks (reusing the cached prefix) and samples a reply.
+func (e *Engine) generate(ctx context.Context, toks []int32, s Sampling, fn TokenFunc) (string, Stats, error) {
+	st := Stats{ContextSize: e.nCtx}
+	if len(toks) == 0 {
+		return "", st, errors.New("empty prompt")
+	}
+	if len(toks) >= e.nCtx {
+		return "", st, fmt.Errorf("%w: the prompt is %d tokens and the context holds %d: shorten it or raise --ctx", ErrPromptTooLong, len(toks), e.nCtx)
+	}
+	if err := ctx.Err(); err != nil {
+		return "", st, err
+	}
+	// Cancellation reaches llama.cpp through its abort callback, which reads
+	// a flag this goroutine sets when ctx is done.
+	C.sov_abort_set(e.abort, 0)
+	done := make(chan struct{})
+	defer close(done)
+	go func() {
+		select {
+		case <-ctx.Done():
+			C.sov_abort_set(e.abort, 1)
+		case <-done:
+		}
+	}()
+
+	mem := C.llama_get_memory(e.lctx)
+	p := commonPrefix(e.cache, toks)
+	if p == len(toks) {
+		p-- // the last prompt token must be decoded again to get its logits
+	}
+	if !C.llama_memory_seq_rm(mem, 0, C.llama_pos(p), -1) {
+		C.llama_memory_clear(mem, true)
+		p = 0
+	}
+	e.cache = e.cache[:p]
+	st.CachedTokens = p
+	st.PromptTokens = len(toks) - p
+
+	t0 := time.Now()
+	rc := C.sov_decode(e.lctx, (*C.llama_token)(unsafe.Pointer(&toks[p])), C.int32_t(len(toks)-p), C.int32_t(e.nBatch))
+	if rc != 0 {
+		e.resetCache()
+		if ctx.Err() != nil {
+			st.StopReason = StopCancelled
+			return "", st, ctx.Err()
+		}
+		return "", st, fmt.Errorf("llama.cpp decode failed (status %d)", int32(rc))
+	}
+	e.cache = append(e.cache, toks[p:]...)
+
+	var cgrammar *C.char
+	if s.Grammar != "" {
+		cgrammar = cString(s.Grammar)
+		defer freeC(cgrammar)
+	}
+	lastN := s.RepeatLastN
+	if lastN == 0 {
+		lastN = 64
+	}
+	smpl := C.sov_sampler(e.vocab, C.float(s.Temperature), C.int32_t(s.TopK), C.float(s.TopP), C.float(s.MinP),
+		C.float(s.RepeatPenalty), C.int32_t(lastN), C.uint32_t(s.Seed), cgrammar)
+	if smpl == nil {
+		return "", st, fmt.Errorf("%w: llama.cpp rejected the GBNF (check it with --grammar on a small prompt)", ErrBadGrammar)
+	}
+	defer C.llama_sampler_free(smpl)
+
+	out := newStreamer(s.Stop, fn)
+	piece := make([]byte, 256)
+	var tok C.llama_token
+	var plen, dec C.int32_t
+	var tFirst time.Time
+	for {
+		if ctx.Err() != nil {
+			st.StopReason = StopCancelled
+			break
+		}
+		if s.MaxTokens > 0 && st.GeneratedTokens >= s.MaxTokens {
+			st.StopReason = StopMaxTokens
+			break
+		}
+		if len(e.cache) >= e.nCtx {
+			st.StopReason = StopContext
+			break
+		}
+		r := C.sov_step(e.lctx, smpl, e.vocab, &tok, (*C.char)(unsafe.Pointer(&piece[0])), C.int32_t(len(piece)), &plen, &dec)
+		if st.GeneratedTokens == 0 {
+			tFirst = time.Now()
+			st.PromptDuration = tFirst.Sub(t0)
+		}
+		if r == 1 {
+			st.StopReason = StopEOG
+			break
+		}
+		if r < 0 {
+			e.resetCache()
+			return out.text(), st, errors.New("llama.cpp could not convert a token to text")
+		}
+		st.GeneratedTokens++
+		if dec != 0 {
+			// The token was sampled but not decoded: it is not in the cache.
+			if ctx.Err() != nil {
+				e.resetCache()
+				st.StopReason = StopCancelled
+				break
+			}
+			e.resetCache()
+			return out.text(), st, fmt.Errorf("llama.cpp decode failed (status %d)", int32(dec))
+		}
+		e.cache = append(e.cache, int32(tok))
+		stop, err := out.push(piece[:plen])
+		if err != nil {
+			st.GenDuration = time.Since(tFirst)
+			st.ContextUsed = len(e.cache)
+			return out.text(), st, err
+		}
+		if stop {
+			st.StopReason = StopString
+			break
+		}
+	}
+	if err := out.flush(); err != nil {
+		return out.text(), st, err
+	}
+	if !tFirst.IsZero() {
+		st.GenDuration = time.Since(tFirst)
+	} else {
+		st.PromptDuration = time.Since(t0)
+	}
+	st.ContextUsed = len(e.cache)
+	if st.StopReason == StopCancelled {
+		return out.text(), st, ctx.Err()
+	}
+	return out.text(), st, nil
+}
+
+func (e *Engine) resetCache() {
+	C.llama_memory_clear(C.llama_get_memory(e.lctx), true)
+	e.cache = e.cache[:0]
+}
+
+func commonPrefix(a, b []int32) int {
+	n := min(len(a), len(b))
+	for i := 0; i < n; i++ {
+		if a[i] != b[i] {
+			return i
+		}
+	}
+	return n
+}
+
+// streamer turns token bytes into whole UTF-8 text, holds back text that may
+// start a stop string, and hands the rest to the TokenFunc.
+type streamer struct {
+	stops   []string
+	hold    int // bytes to hold back for stop matching
+	fn      TokenFunc
+	pending []byte // incomplete UTF-8 sequence
+	buf     strings.Builder
+	emitted int
+}
+
+func newStreamer(stops []string, fn TokenFunc) *streamer {
+	s := &streamer{fn: fn}
+	for _, x := range stops {
+		if x != "" {
+			s.stops = append(s.stops, x)
+			s.hold = max(s.hold, len(x)-1)
+		}
+	}
+	return s
+}
+
+// push adds token bytes; it reports whether a stop string was found.
+func (s *streamer) push(b []byte) (bool, error) {
+	s.pending = append(s.pending, b...)
+	valid := s.takeValid()
+	if valid == "" {
+		return false, nil
+	}
+	before := s.buf.Len()
+	s.buf.WriteString(valid)
+	if len(s.stops) > 0 {
+		all := s.buf.String()
+		from := max(0, before-s.hold)
+		for _, x := range s.stops {
+			if i := strings.Index(all[from:], x); i >= 0 {
+				cut := from + i
+				s.buf.Reset()
+				s.buf.WriteString(all[:cut])
+				return true, s.emit(cut)
+			}
+		}
+		upto := s.buf.Len() - s.hold
+		for upto > s.emitted && !utf8.RuneStart(all[upto]) {
+			upto--
+		}
+		return false, s.emit(upto)
+	}
+	return false, s.emit(s.buf.Len())
+}
+
+// takeValid removes and returns the complete UTF-8 prefix of pending;
+// bytes that can never become valid are replaced by U+FFFD.
+func (s *streamer) takeValid() string {
+	var sb strings.Builder
+	p := s.pending
+	for len(p) > 0 {
+		r, size := utf8.DecodeRune(p)
+		if r == utf8.RuneError && size <= 1 {
+			if !utf8.FullRune(p) {
+				break // an incomplete sequence: wait for the next token
+			}
+			sb.WriteRune(utf8.RuneError)
+			p = p[1:]
+			continue
+		}
+		sb.Write(p[:size])
+		p = p[size:]
+	}
+	s.pending = append(s.pending[:0], p...)
+	return sb.String()
+}
+
+func (s *streamer) emit(upto int) error {
+	if upto <= s.emitted {
+		return nil
+	}
+	chunk := s.buf.String()[s.emitted:upto]
+	s.emitted = upto
+	if s.fn == nil {
+		return nil
+	}
+	return s.fn(chunk)
+}
+
+func (s *streamer) flush() error {
+	if len(s.pending) > 0 {
+		s.buf.WriteString(strings.ToValidUTF8(string(s.pending), "\uFFFD"))
+		s.pending = s.pending[:0]
+	}
+	return s.emit(s.buf.Len())
+}
+
+func (s *streamer) text() string { return s.buf.String() }

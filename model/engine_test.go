@@ -1,0 +1,233 @@
+package model
+
+import (
+	"context"
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+func testModelPath(t testing.TB) string {
+	t.Helper()
+	p := os.Getenv("SOV_TEST_MODEL")
+	if p == "" {
+		p = "../../shared/models/stories260K.gguf"
+	}
+	if _, err := os.Stat(p); err != nil {
+		if os.Getenv("SOV_REQUIRE_MODEL") == "1" {
+			t.Fatalf("test model %s missing (SOV_REQUIRE_MODEL=1)", p)
+		}
+		t.Skipf("test model not found at %s: set SOV_TEST_MODEL", p)
+	}
+	return p
+}
+
+func loadTest(t testing.TB, ctxSize int) *Engine {
+	t.Helper()
+	e, err := Load(context.Background(), Options{Path: testModelPath(t), ContextSize: ctxSize, Threads: 2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { e.Close() })
+	return e
+}
+
+func TestCompleteGreedyLily(t *testing.T) {
+	e := loadTest(t, 512)
+	var streamed strings.Builder
+	out, st, err := e.Complete(context.Background(), "Once upon a time", Sampling{MaxTokens: 40}, func(p string) error {
+		streamed.WriteString(p)
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(out, "Lily") {
+		t.Fatalf("greedy continuation should mention Lily: %q", out)
+	}
+	if streamed.String() != out {
+		t.Fatalf("streamed %q != returned %q", streamed.String(), out)
+	}
+	if st.GeneratedTokens == 0 || st.GeneratedTokens > 40 || st.PromptTokens == 0 {
+		t.Fatalf("stats %+v", st)
+	}
+	info := e.Info()
+	if info.Architecture != "llama" || info.HasTemplate || info.EmbeddingDim != 64 || info.Backend != "CPU" {
+		t.Fatalf("info %+v", info)
+	}
+}
+
+func TestChatReusesCache(t *testing.T) {
+	e := loadTest(t, 1024)
+	msgs := []Message{{Role: RoleUser, Content: "Once upon a time"}}
+	s := Sampling{MaxTokens: 16}
+	var decoded int
+	for turn := 0; turn < 5; turn++ {
+		reply, st, err := e.Chat(context.Background(), msgs, s, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if turn > 0 && st.CachedTokens == 0 {
+			t.Fatalf("turn %d reused nothing: %+v", turn, st)
+		}
+		decoded += st.PromptTokens + st.GeneratedTokens
+		msgs = append(msgs, Message{Role: RoleAssistant, Content: reply}, Message{Role: RoleUser, Content: "Then she saw a dog."})
+	}
+	// Each turn decodes only what is new, so the total decoded stays close
+	// to the final context rather than growing quadratically.
+	final, err := e.renderTokens(msgs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if decoded > len(final)+40 {
+		t.Fatalf("decoded %d tokens for a final context of %d", decoded, len(final))
+	}
+}
+
+func TestStopStringsAndMaxTokens(t *testing.T) {
+	e := loadTest(t, 512)
+	out, st, err := e.Complete(context.Background(), "Once upon a time", Sampling{Stop: []string{"Lily"}}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st.StopReason != StopString || strings.Contains(out, "Lily") || !strings.Contains(out, "named") {
+		t.Fatalf("stop: %q %+v", out, st)
+	}
+	_, st, err = e.Complete(context.Background(), "Once upon a time", Sampling{MaxTokens: 3}, nil)
+	if err != nil || st.StopReason != StopMaxTokens || st.GeneratedTokens != 3 {
+		t.Fatalf("max tokens: %+v %v", st, err)
+	}
+}
+
+func TestCancel(t *testing.T) {
+	e := loadTest(t, 2048)
+	ctx, cancel := context.WithCancel(context.Background())
+	n := 0
+	_, st, err := e.Complete(ctx, "Once upon a time", Sampling{Temperature: 0.8, Seed: 1}, func(string) error {
+		n++
+		if n == 5 {
+			cancel()
+		}
+		return nil
+	})
+	if !errors.Is(err, context.Canceled) || st.StopReason != StopCancelled {
+		t.Fatalf("want cancelled, got %v %+v", err, st)
+	}
+	if st.GeneratedTokens > 7 {
+		t.Fatalf("generation went on after cancel: %d tokens", st.GeneratedTokens)
+	}
+	// The engine stays usable after a cancel.
+	out, _, err := e.Complete(context.Background(), "Once upon a time", Sampling{MaxTokens: 20}, nil)
+	if err != nil || !strings.Contains(out, "Lily") {
+		t.Fatalf("after cancel: %q %v", out, err)
+	}
+}
+
+func TestSamplingSeedsDeterministic(t *testing.T) {
+	e := loadTest(t, 512)
+	s := Sampling{Temperature: 0.9, TopK: 40, TopP: 0.95, MinP: 0.05, RepeatPenalty: 1.1, Seed: 42, MaxTokens: 24}
+	a, _, err := e.Complete(context.Background(), "Once upon a time", s, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _, _ := e.Complete(context.Background(), "Once upon a time", s, nil)
+	if a != b {
+		t.Fatalf("same seed gave %q and %q", a, b)
+	}
+}
+
+func TestGrammarConstrains(t *testing.T) {
+	e := loadTest(t, 512)
+	g := `root ::= "yes" | "no"`
+	for seed := uint32(1); seed <= 3; seed++ {
+		out, _, err := e.Complete(context.Background(), "Once upon a time", Sampling{Temperature: 1, Seed: seed, Grammar: g, MaxTokens: 8}, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if out != "yes" && out != "no" {
+			t.Fatalf("seed %d: %q", seed, out)
+		}
+	}
+	_, _, err := e.Complete(context.Background(), "x", Sampling{Grammar: `root ::= (`}, nil)
+	if !errors.Is(err, ErrBadGrammar) {
+		t.Fatalf("bad grammar: %v", err)
+	}
+}
+
+func TestPromptTooLong(t *testing.T) {
+	e := loadTest(t, 64)
+	long := strings.Repeat("Once upon a time there was a girl. ", 40)
+	_, _, err := e.Complete(context.Background(), long, Sampling{}, nil)
+	if !errors.Is(err, ErrPromptTooLong) || !strings.Contains(err.Error(), "--ctx") {
+		t.Fatalf("want ErrPromptTooLong naming --ctx, got %v", err)
+	}
+	// A chat that overflows drops its oldest turns instead of failing.
+	msgs := []Message{{Role: RoleSystem, Content: "Be kind."}}
+	for i := 0; i < 10; i++ {
+		msgs = append(msgs, Message{Role: RoleUser, Content: "Once upon a time there was a girl."}, Message{Role: RoleAssistant, Content: "She was happy."})
+	}
+	msgs = append(msgs, Message{Role: RoleUser, Content: "Then"})
+	if _, _, err := e.Chat(context.Background(), msgs, Sampling{MaxTokens: 4}, nil); err != nil {
+		t.Fatalf("sliding window: %v", err)
+	}
+}
+
+func TestEmbedRanks(t *testing.T) {
+	e := loadTest(t, 256)
+	v, err := e.Embed(context.Background(), []string{"The girl played with her ball in the park.", "Lily played with a ball outside.", "Taxes are due in April."})
+	if err != nil {
+		t.Fatal(err)
+	}
+	dot := func(a, b []float32) (s float32) {
+		for i := range a {
+			s += a[i] * b[i]
+		}
+		return
+	}
+	if len(v[0]) != 64 || dot(v[0], v[1]) <= dot(v[0], v[2]) {
+		t.Fatalf("related %.3f unrelated %.3f", dot(v[0], v[1]), dot(v[0], v[2]))
+	}
+}
+
+func TestBadModelFiles(t *testing.T) {
+	dir := t.TempDir()
+	real, err := os.ReadFile(testModelPath(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	write := func(name string, b []byte) string {
+		p := filepath.Join(dir, name)
+		if err := os.WriteFile(p, b, 0o600); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	garbage := append([]byte("GGUF"), []byte(strings.Repeat("\xff\x13garbage", 200))...)
+	tests := []struct {
+		name, path, want string
+	}{
+		{"missing", filepath.Join(dir, "nope.gguf"), "not found"},
+		{"not gguf", write("a.txt", []byte("hello world, not a model at all")), "not a GGUF"},
+		{"truncated", write("t.gguf", real[:1000]), "re-download"},
+		{"garbage", write("g.gguf", garbage), "GGUF"},
+		{"directory", dir, "directory"},
+		{"empty", "", "--model"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+			defer cancel()
+			e, err := Load(ctx, Options{Path: tt.path})
+			if err == nil {
+				e.Close()
+				t.Fatal("want error")
+			}
+			if !strings.Contains(err.Error(), tt.want) {
+				t.Fatalf("error %q should mention %q", err, tt.want)
+			}
+		})
+	}
+}

@@ -1,0 +1,131 @@
+#include <stdlib.h>
+#include <string.h>
+#include "shim.h"
+#include "ggml-backend.h"
+
+extern void sovGoLog(int level, char *text);
+extern _Bool sovGoProgress(float p, uintptr_t handle);
+
+static void quiet_log(enum ggml_log_level level, const char *text, void *ud) { (void)level; (void)text; (void)ud; }
+static void go_log(enum ggml_log_level level, const char *text, void *ud) { (void)ud; sovGoLog((int)level, (char *)text); }
+
+void sov_init(void) {
+    llama_log_set(quiet_log, NULL);
+    llama_backend_init();
+}
+void sov_log_quiet(void) { llama_log_set(quiet_log, NULL); }
+void sov_log_to_go(void) { llama_log_set(go_log, NULL); }
+
+static bool progress_cb(float p, void *ud) { return sovGoProgress(p, (uintptr_t)ud); }
+
+struct llama_model *sov_load_model(const char *path, int32_t n_gpu_layers, bool use_mmap, uintptr_t progress_handle) {
+    struct llama_model_params mp = llama_model_default_params();
+    mp.n_gpu_layers = n_gpu_layers;
+    if (!use_mmap) mp.load_mode = LLAMA_LOAD_MODE_NONE;
+    if (progress_handle) {
+        mp.progress_callback = progress_cb;
+        mp.progress_callback_user_data = (void *)progress_handle;
+    }
+    return llama_model_load_from_file(path, mp);
+}
+
+static bool abort_cb(void *data) { return ((sov_abort *)data)->flag != 0; }
+
+sov_abort *sov_abort_new(void) { return (sov_abort *)calloc(1, sizeof(sov_abort)); }
+void sov_abort_set(sov_abort *ab, int v) { __atomic_store_n(&ab->flag, v, __ATOMIC_SEQ_CST); }
+void sov_abort_free(sov_abort *ab) { free(ab); }
+
+struct llama_context *sov_new_context(struct llama_model *model, uint32_t n_ctx, uint32_t n_batch, uint32_t n_ubatch,
+                                      int32_t n_threads, int32_t n_threads_batch, bool embeddings, sov_abort *ab) {
+    struct llama_context_params cp = llama_context_default_params();
+    cp.n_ctx = n_ctx;
+    cp.n_batch = n_batch;
+    cp.n_ubatch = n_ubatch;
+    cp.n_seq_max = 1;
+    cp.n_threads = n_threads;
+    cp.n_threads_batch = n_threads_batch;
+    cp.no_perf = true;
+    if (embeddings) {
+        cp.embeddings = true;
+        cp.pooling_type = LLAMA_POOLING_TYPE_MEAN;
+    }
+    if (ab) {
+        cp.abort_callback = abort_cb;
+        cp.abort_callback_data = ab;
+    }
+    return llama_init_from_model(model, cp);
+}
+
+int32_t sov_decode(struct llama_context *ctx, const llama_token *toks, int32_t n, int32_t n_batch) {
+    for (int32_t i = 0; i < n; i += n_batch) {
+        int32_t m = n - i < n_batch ? n - i : n_batch;
+        struct llama_batch b = llama_batch_get_one((llama_token *)toks + i, m);
+        int32_t rc = llama_decode(ctx, b);
+        if (rc != 0) return rc;
+    }
+    return 0;
+}
+
+int32_t sov_step(struct llama_context *ctx, struct llama_sampler *smpl, const struct llama_vocab *vocab,
+                 llama_token *tok, char *piece, int32_t piece_cap, int32_t *piece_len, int32_t *dec) {
+    llama_token t = llama_sampler_sample(smpl, ctx, -1);
+    *tok = t;
+    *dec = 0;
+    if (llama_vocab_is_eog(vocab, t)) { *piece_len = 0; return 1; }
+    int32_t n = llama_token_to_piece(vocab, t, piece, piece_cap, 0, false);
+    if (n < 0) return -1;
+    *piece_len = n;
+    struct llama_batch b = llama_batch_get_one(tok, 1);
+    *dec = llama_decode(ctx, b);
+    return 0;
+}
+
+struct llama_sampler *sov_sampler(const struct llama_vocab *vocab, float temp, int32_t top_k, float top_p, float min_p,
+                                  float repeat, int32_t repeat_last_n, uint32_t seed, const char *grammar) {
+    struct llama_sampler_chain_params sp = llama_sampler_chain_default_params();
+    sp.no_perf = true;
+    struct llama_sampler *c = llama_sampler_chain_init(sp);
+    if (grammar && grammar[0]) {
+        struct llama_sampler *g = llama_sampler_init_grammar(vocab, grammar, "root");
+        if (!g) { llama_sampler_free(c); return NULL; }
+        llama_sampler_chain_add(c, g);
+    }
+    if (repeat > 0 && repeat != 1.0f) {
+        llama_sampler_chain_add(c, llama_sampler_init_penalties(llama_vocab_n_tokens(vocab), repeat_last_n, repeat, 0.0f, 0.0f));
+    }
+    if (temp <= 0) {
+        llama_sampler_chain_add(c, llama_sampler_init_greedy());
+        return c;
+    }
+    if (top_k > 0) llama_sampler_chain_add(c, llama_sampler_init_top_k(top_k));
+    if (top_p > 0 && top_p < 1) llama_sampler_chain_add(c, llama_sampler_init_top_p(top_p, 1));
+    if (min_p > 0) llama_sampler_chain_add(c, llama_sampler_init_min_p(min_p, 1));
+    llama_sampler_chain_add(c, llama_sampler_init_temp(temp));
+    llama_sampler_chain_add(c, llama_sampler_init_dist(seed));
+    return c;
+}
+
+int32_t sov_embed(struct llama_context *ctx, const llama_token *toks, int32_t n, float *out, int32_t dim) {
+    llama_memory_clear(llama_get_memory(ctx), true);
+    struct llama_batch b = llama_batch_get_one((llama_token *)toks, n);
+    int32_t rc = llama_decode(ctx, b);
+    if (rc != 0) return rc;
+    float *e = llama_get_embeddings_seq(ctx, 0);
+    if (!e) return -1;
+    memcpy(out, e, sizeof(float) * (size_t)dim);
+    return 0;
+}
+
+int32_t sov_apply_template(const char *tmpl, const char **roles, const char **contents, size_t n, bool add_ass, char *buf, int32_t cap) {
+    llama_chat_message *msgs = (llama_chat_message *)malloc(sizeof(llama_chat_message) * (n ? n : 1));
+    if (!msgs) return -1;
+    for (size_t i = 0; i < n; i++) { msgs[i].role = roles[i]; msgs[i].content = contents[i]; }
+    int32_t r = llama_chat_apply_template(tmpl, msgs, n, add_ass, buf, cap);
+    free(msgs);
+    return r;
+}
+
+int32_t sov_dev_count(void) { return (int32_t)ggml_backend_dev_count(); }
+const char *sov_dev_name(int32_t i) { return ggml_backend_dev_name(ggml_backend_dev_get((size_t)i)); }
+const char *sov_dev_desc(int32_t i) { return ggml_backend_dev_description(ggml_backend_dev_get((size_t)i)); }
+int32_t sov_dev_type(int32_t i) { return (int32_t)ggml_backend_dev_type(ggml_backend_dev_get((size_t)i)); }

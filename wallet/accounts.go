@@ -1,0 +1,282 @@
+package wallet
+
+import (
+	"crypto/ecdsa"
+	"crypto/ed25519"
+	"encoding/hex"
+	"fmt"
+	"regexp"
+	"strings"
+
+	"github.com/btcsuite/btcd/btcec/v2"
+	"github.com/btcsuite/btcd/btcutil"
+	"github.com/btcsuite/btcd/btcutil/bech32"
+	"github.com/btcsuite/btcd/chaincfg"
+	"github.com/ethereum/go-ethereum/common"
+	"github.com/ethereum/go-ethereum/crypto"
+	"github.com/mr-tron/base58"
+)
+
+// Keys derives every chain's keys from one BIP39 seed. Call Wipe when done.
+type Keys struct{ seed []byte }
+
+// NewKeys copies seed; the caller may wipe its own copy.
+func NewKeys(seed []byte) *Keys { return &Keys{seed: append([]byte(nil), seed...)} }
+
+// Wipe zeroes the seed held by k.
+func (k *Keys) Wipe() { wipe(k.seed) }
+
+// BitcoinNet names a Bitcoin network.
+type BitcoinNet string
+
+const (
+	BitcoinMainnet BitcoinNet = "mainnet"
+	BitcoinTestnet BitcoinNet = "testnet"
+	BitcoinRegtest BitcoinNet = "regtest"
+)
+
+// Params returns the btcd chain parameters for n.
+func (n BitcoinNet) Params() (*chaincfg.Params, error) {
+	switch n {
+	case BitcoinMainnet, "":
+		return &chaincfg.MainNetParams, nil
+	case BitcoinTestnet:
+		return &chaincfg.TestNet3Params, nil
+	case BitcoinRegtest:
+		return &chaincfg.RegressionNetParams, nil
+	}
+	return nil, fmt.Errorf("unknown bitcoin network %q: use mainnet, testnet or regtest", n)
+}
+
+// Derivation paths (index i is substituted where the scheme puts it).
+func evmPath(i uint32) string    { return fmt.Sprintf("m/44'/60'/0'/0/%d", i) }
+func solanaPath(i uint32) string { return fmt.Sprintf("m/44'/501'/%d'/0'", i) }
+func nearPath(i uint32) string   { return fmt.Sprintf("m/44'/397'/%d'", i) }
+func nostrPath(i uint32) string  { return fmt.Sprintf("m/44'/1237'/%d'/0/0", i) }
+func bip84Path(coin, change, i uint32) string {
+	return fmt.Sprintf("m/84'/%d'/0'/%d/%d", coin, change, i)
+}
+
+// EVMKey returns the secp256k1 key at m/44'/60'/0'/0/i.
+func (k *Keys) EVMKey(i uint32) (*ecdsa.PrivateKey, error) {
+	xk, err := DeriveBIP32(k.seed, evmPath(i), &chaincfg.MainNetParams)
+	if err != nil {
+		return nil, err
+	}
+	pk, err := xk.ECPrivKey()
+	if err != nil {
+		return nil, err
+	}
+	return pk.ToECDSA(), nil
+}
+
+// BitcoinKey returns the BIP84 key for (net, change, i).
+func (k *Keys) BitcoinKey(net BitcoinNet, change, i uint32) (*btcec.PrivateKey, error) {
+	params, err := net.Params()
+	if err != nil {
+		return nil, err
+	}
+	coin := uint32(1)
+	if params.Net == chaincfg.MainNetParams.Net {
+		coin = 0
+	}
+	xk, err := DeriveBIP32(k.seed, bip84Path(coin, change, i), params)
+	if err != nil {
+		return nil, err
+	}
+	return xk.ECPrivKey()
+}
+
+// BitcoinAddress is the native SegWit (P2WPKH) address of pub on net.
+func BitcoinAddress(pub *btcec.PublicKey, net BitcoinNet) (string, error) {
+	params, err := net.Params()
+	if err != nil {
+		return "", err
+	}
+	a, err := btcutil.NewAddressWitnessPubKeyHash(btcutil.Hash160(pub.SerializeCompressed()), params)
+	if err != nil {
+		return "", err
+	}
+	return a.EncodeAddress(), nil
+}
+
+// SolanaKey returns the ed25519 key at m/44'/501'/i'/0'.
+func (k *Keys) SolanaKey(i uint32) (ed25519.PrivateKey, error) {
+	s, _, err := DeriveSLIP10(k.seed, solanaPath(i))
+	if err != nil {
+		return nil, err
+	}
+	return ed25519FromSeed(s), nil
+}
+
+// NEARKey returns the ed25519 key at m/44'/397'/i' (near-seed-phrase).
+func (k *Keys) NEARKey(i uint32) (ed25519.PrivateKey, error) {
+	s, _, err := DeriveSLIP10(k.seed, nearPath(i))
+	if err != nil {
+		return nil, err
+	}
+	return ed25519FromSeed(s), nil
+}
+
+// NostrKeyPair is a NIP-06 key: a secp256k1 private key and its x-only
+// (BIP340) public key, as Nostr events are signed with Schnorr signatures.
+type NostrKeyPair struct {
+	Private *btcec.PrivateKey
+	Public  [32]byte
+}
+
+// PublicHex is the hex x-only public key used in Nostr events.
+func (n NostrKeyPair) PublicHex() string { return hex.EncodeToString(n.Public[:]) }
+
+// Npub is the NIP-19 bech32 public key.
+func (n NostrKeyPair) Npub() string { s, _ := bech32Encode("npub", n.Public[:]); return s }
+
+// Nsec is the NIP-19 bech32 private key (secret: never log or store it).
+func (n NostrKeyPair) Nsec() string { s, _ := bech32Encode("nsec", n.Private.Serialize()); return s }
+
+// NostrKey derives the NIP-06 key m/44'/1237'/account'/0/0 from a BIP39 seed.
+// The feeds package uses it to sign and identify the user's feeds.
+func NostrKey(seed []byte, account uint32) (NostrKeyPair, error) {
+	xk, err := DeriveBIP32(seed, nostrPath(account), &chaincfg.MainNetParams)
+	if err != nil {
+		return NostrKeyPair{}, err
+	}
+	pk, err := xk.ECPrivKey()
+	if err != nil {
+		return NostrKeyPair{}, err
+	}
+	var kp NostrKeyPair
+	kp.Private = pk
+	copy(kp.Public[:], pk.PubKey().SerializeCompressed()[1:])
+	return kp, nil
+}
+
+// NostrKey is the NIP-06 key for account.
+func (k *Keys) NostrKey(account uint32) (NostrKeyPair, error) { return NostrKey(k.seed, account) }
+
+func bech32Encode(hrp string, data []byte) (string, error) {
+	conv, err := bech32.ConvertBits(data, 8, 5, true)
+	if err != nil {
+		return "", err
+	}
+	return bech32.Encode(hrp, conv)
+}
+
+// Accounts are the public addresses at one index, safe to show and store.
+type Accounts struct {
+	Index          uint32 `json:"index"`
+	EVM            string `json:"evm"`
+	Bitcoin        string `json:"bitcoin"`
+	BitcoinTestnet string `json:"bitcoin_testnet"`
+	BitcoinRegtest string `json:"bitcoin_regtest"`
+	Solana         string `json:"solana"`
+	NEARAccount    string `json:"near_account"`
+	NEARPublicKey  string `json:"near_public_key"`
+	Nostr          string `json:"nostr"`
+}
+
+// Accounts derives the public addresses at index i.
+func (k *Keys) Accounts(i uint32) (Accounts, error) {
+	a := Accounts{Index: i}
+	ek, err := k.EVMKey(i)
+	if err != nil {
+		return a, err
+	}
+	a.EVM = crypto.PubkeyToAddress(ek.PublicKey).Hex()
+	for _, n := range []struct {
+		net BitcoinNet
+		dst *string
+	}{{BitcoinMainnet, &a.Bitcoin}, {BitcoinTestnet, &a.BitcoinTestnet}, {BitcoinRegtest, &a.BitcoinRegtest}} {
+		bk, err := k.BitcoinKey(n.net, 0, i)
+		if err != nil {
+			return a, err
+		}
+		if *n.dst, err = BitcoinAddress(bk.PubKey(), n.net); err != nil {
+			return a, err
+		}
+	}
+	sk, err := k.SolanaKey(i)
+	if err != nil {
+		return a, err
+	}
+	a.Solana = SolanaAddress(sk.Public().(ed25519.PublicKey))
+	nk, err := k.NEARKey(i)
+	if err != nil {
+		return a, err
+	}
+	npub := nk.Public().(ed25519.PublicKey)
+	a.NEARAccount, a.NEARPublicKey = NEARImplicitAccount(npub), NEARPublicKey(npub)
+	nos, err := k.NostrKey(i)
+	if err != nil {
+		return a, err
+	}
+	a.Nostr = nos.Npub()
+	return a, nil
+}
+
+// SolanaAddress is the base58 public key.
+func SolanaAddress(pub ed25519.PublicKey) string { return base58.Encode(pub) }
+
+// NEARImplicitAccount is the implicit account id: the hex public key.
+func NEARImplicitAccount(pub ed25519.PublicKey) string { return hex.EncodeToString(pub) }
+
+// NEARPublicKey is the "ed25519:<base58>" form NEAR uses for keys.
+func NEARPublicKey(pub ed25519.PublicKey) string { return "ed25519:" + base58.Encode(pub) }
+
+// NEARSecretKey is the "ed25519:<base58 of 64 bytes>" form (secret).
+func NEARSecretKey(k ed25519.PrivateKey) string { return "ed25519:" + base58.Encode(k) }
+
+// ParseEVMAddress accepts an all-lower or all-upper hex address, or a mixed
+// case one whose EIP-55 checksum is right.
+func ParseEVMAddress(s string) (common.Address, error) {
+	if !strings.HasPrefix(s, "0x") && !strings.HasPrefix(s, "0X") {
+		return common.Address{}, fmt.Errorf("EVM address %q must start with 0x", s)
+	}
+	body := s[2:]
+	if len(body) != 40 {
+		return common.Address{}, fmt.Errorf("EVM address %q must have 40 hex digits", s)
+	}
+	if _, err := hex.DecodeString(body); err != nil {
+		return common.Address{}, fmt.Errorf("EVM address %q is not hex", s)
+	}
+	a := common.HexToAddress(s)
+	if body != strings.ToLower(body) && body != strings.ToUpper(body) && a.Hex() != "0x"+body {
+		return common.Address{}, fmt.Errorf("EVM address %s has a bad EIP-55 checksum (a typo?): check it with the payee", s)
+	}
+	return a, nil
+}
+
+// ParseBitcoinAddress decodes s and insists it belongs to net.
+func ParseBitcoinAddress(s string, net BitcoinNet) (btcutil.Address, error) {
+	params, err := net.Params()
+	if err != nil {
+		return nil, err
+	}
+	a, err := btcutil.DecodeAddress(s, params)
+	if err != nil {
+		return nil, fmt.Errorf("bitcoin address %q is invalid: %v", s, err)
+	}
+	if !a.IsForNet(params) {
+		return nil, fmt.Errorf("bitcoin address %q is not for %s", s, net)
+	}
+	return a, nil
+}
+
+// ParseSolanaAddress decodes a base58 32-byte public key.
+func ParseSolanaAddress(s string) (ed25519.PublicKey, error) {
+	b, err := base58.Decode(s)
+	if err != nil || len(b) != 32 {
+		return nil, fmt.Errorf("solana address %q is not a base58 32-byte public key", s)
+	}
+	return ed25519.PublicKey(b), nil
+}
+
+var nearAccountRe = regexp.MustCompile(`^(([a-z\d]+[-_])*[a-z\d]+\.)*([a-z\d]+[-_])*[a-z\d]+$`)
+
+// ValidateNEARAccount checks a NEAR account id (named or implicit).
+func ValidateNEARAccount(s string) error {
+	if len(s) < 2 || len(s) > 64 || !nearAccountRe.MatchString(s) {
+		return fmt.Errorf("NEAR account id %q is invalid: use e.g. alice.near or a 64-hex implicit id", s)
+	}
+	return nil
+}
