@@ -102,3 +102,18 @@ func SystemInfo() string {
 
 func cString(s string) *C.char { return C.CString(s) }
 func freeC(p *C.char)          { C.free(unsafe.Pointer(p)) }
+
+// LlamaCommit is the llama.cpp commit sov is built against; the build script
+// refuses any other.
+const LlamaCommit = "de3ff815ea7d559ee917f063901b8986f038abc6"
+
+// Backends lists the compiled ggml backends ("CPU", "CUDA", "Metal"…).
+func Backends() []string {
+	backendInit()
+	n := int(C.sov_reg_count())
+	out := make([]string, 0, n)
+	for i := 0; i < n; i++ {
+		out = append(out, C.GoString(C.sov_reg_name(C.int32_t(i))))
+	}
+	return out
+}

@@ -129,3 +129,5 @@ int32_t sov_dev_count(void) { return (int32_t)ggml_backend_dev_count(); }
 const char *sov_dev_name(int32_t i) { return ggml_backend_dev_name(ggml_backend_dev_get((size_t)i)); }
 const char *sov_dev_desc(int32_t i) { return ggml_backend_dev_description(ggml_backend_dev_get((size_t)i)); }
 int32_t sov_dev_type(int32_t i) { return (int32_t)ggml_backend_dev_type(ggml_backend_dev_get((size_t)i)); }
+int32_t sov_reg_count(void) { return (int32_t)ggml_backend_reg_count(); }
+const char *sov_reg_name(int32_t i) { return ggml_backend_reg_name(ggml_backend_reg_get((size_t)i)); }

@@ -44,4 +44,7 @@ int32_t sov_dev_count(void);
 const char *sov_dev_name(int32_t i);
 const char *sov_dev_desc(int32_t i);
 int32_t sov_dev_type(int32_t i);
+
+int32_t sov_reg_count(void);
+const char *sov_reg_name(int32_t i);
 #endif

@@ -71,13 +71,14 @@ var primitiveDeps = map[string][]string{
 const rootHint = "\x00root"
 
 type converter struct {
-	root    any
-	order   []string        // rule names in reservation order
-	bodies  map[string]expr // defined rules
-	names   map[string]bool // taken names
-	prims   map[string]bool // primitives used
-	refs    map[string]expr // memoised $ref targets
-	active  map[string]bool // $refs being expanded (recursion check)
+	root      any
+	order     []string        // rule names in reservation order
+	bodies    map[string]expr // defined rules
+	names     map[string]bool // taken names
+	prims     map[string]bool // primitives used
+	refs      map[string]expr // memoised $ref targets
+	active    map[string]bool // $refs being expanded (recursion check)
+	rootTaken bool
 }
 
 // convert turns a decoded schema (see decodeOrdered) into GBNF text.
@@ -119,7 +120,8 @@ func convert(root any) (string, error) {
 // "root". Names are reserved before a rule's children are generated, so
 // rules print top-down.
 func (c *converter) reserve(hint string) string {
-	if hint == rootHint {
+	if hint == rootHint && !c.rootTaken {
+		c.rootTaken = true
 		c.order = append([]string{"root"}, c.order...)
 		return "root"
 	}
@@ -383,7 +385,7 @@ func (c *converter) genAnyOf(v any, kw, path, hint string) (expr, error) {
 	name := c.reserve(hint)
 	var alts alt
 	for i, b := range branches {
-		e, err := c.gen(b, fmt.Sprintf("%s/%s/%d", path, kw, i), hint)
+		e, err := c.gen(b, fmt.Sprintf("%s/%s/%d", path, kw, i), fmt.Sprintf("%s-%d", name, i+1))
 		if err != nil {
 			return nil, err
 		}
@@ -503,8 +505,10 @@ func (c *converter) genObject(s *object, path, hint string) (expr, error) {
 
 func (c *converter) genArray(s *object, path, hint string) (expr, error) {
 	name := c.reserve(hint)
-	var item expr = c.prim("value")
-	if v, ok := s.get("items"); ok {
+	var item expr
+	if v, ok := s.get("items"); !ok {
+		item = c.prim("value")
+	} else {
 		if _, isList := v.([]any); isList {
 			return nil, fmt.Errorf("schema: \"items\" at %s is a tuple (an array); not supported, use a single schema", loc(path))
 		}
@@ -535,8 +539,11 @@ func (c *converter) genArray(s *object, path, hint string) (expr, error) {
 		next = sym(n)
 	}
 	elems := seq{item, rept{next, tmin, tmax}}
-	if tmin == 0 && tmax == 0 {
+	switch {
+	case tmin == 0 && tmax == 0:
 		elems = seq{item}
+	case tmin == 1 && tmax == 1:
+		elems = seq{item, next}
 	}
 	var body seq
 	if lo == 0 {

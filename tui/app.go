@@ -1,0 +1,709 @@
+package tui
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"strings"
+	"time"
+
+	"charm.land/bubbles/v2/key"
+	tea "charm.land/bubbletea/v2"
+	"github.com/charmbracelet/x/ansi"
+
+	"github.com/sovos/sov/model"
+	"github.com/sovos/sov/tui/session"
+)
+
+// Options configure the shell.
+type Options struct {
+	Config    Config
+	Store     *session.Store // nil: conversations are not saved (e.g. database locked)
+	StoreNote string         // why Store is nil, shown in the chat
+	Loader    Loader
+	ModelPath string // resolved model to load at start ("" = none installed)
+	NoModel   string // what to tell the user when no model is installed
+	Models    func() ([]ModelEntry, error)
+	Sampling  model.Sampling
+	System    string // system prompt for new sessions
+	SessionID string // open this session ("" = a new one)
+	NoColor   bool
+	// Engine, when set, is used instead of loading ModelPath (tests).
+	Engine Chatter
+	// Now is the clock (tests pin it for golden frames).
+	Now func() time.Time
+}
+
+// App is the root Bubble Tea model. It owns the panes and routes messages;
+// the chat, input and status panes are called directly.
+type App struct {
+	opts   Options
+	ctx    context.Context
+	keys   KeyMap
+	theme  Theme
+	width  int
+	height int
+
+	chat  *chatPane
+	input *inputPane
+	panes []Pane // overlays, top last
+
+	store   *session.Store
+	meta    session.Meta // current session; ID "" until the first message is saved
+	history []model.Message
+
+	engine     Chatter
+	info       model.Info
+	loading    *loadJob
+	loadErr    string
+	stream     *stream
+	streamItem *item
+	streamN    int
+	warm       context.CancelFunc
+	lastStats  model.Stats
+	lastTPS    float64
+	goneNoted  bool
+
+	confirmQuit bool
+	quitting    bool
+	cmds        []string // slash command names, for completion
+}
+
+// New builds the shell model. It fails only on bad configuration or an
+// unknown session.
+func New(ctx context.Context, opts Options) (*App, error) {
+	keys, err := NewKeyMap(opts.Config.Keys)
+	if err != nil {
+		return nil, err
+	}
+	themeName := opts.Config.Theme
+	switch themeName {
+	case "", "auto":
+		themeName = "dark"
+	case "dark", "light", "none":
+	default:
+		return nil, fmt.Errorf("config [tui] theme %q: use auto, dark, light or none", opts.Config.Theme)
+	}
+	if opts.NoColor {
+		themeName = "none"
+	}
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
+	a := &App{opts: opts, ctx: ctx, keys: keys, theme: NewTheme(themeName), store: opts.Store, width: 80, height: 24}
+	a.chat = &chatPane{theme: a.theme}
+	a.input = newInputPane(a.theme)
+	for _, c := range commands {
+		a.cmds = append(a.cmds, "/"+c.name)
+	}
+	a.meta = session.Meta{Title: "New chat", System: opts.System}
+	if opts.StoreNote != "" {
+		a.chat.errorf(opts.StoreNote)
+	}
+	if opts.SessionID != "" && a.store != nil {
+		if err := a.openSession(opts.SessionID); err != nil {
+			return nil, err
+		}
+	}
+	if opts.Engine != nil {
+		a.setEngine(opts.Engine)
+	}
+	a.layout()
+	return a, nil
+}
+
+// Init starts loading the model and asks for the terminal background.
+func (a *App) Init() tea.Cmd {
+	cmds := []tea.Cmd{tea.RequestBackgroundColor}
+	switch {
+	case a.engine != nil:
+		cmds = append(cmds, a.warmUp())
+	case a.opts.ModelPath != "" && a.opts.Loader != nil:
+		cmds = append(cmds, a.load(a.opts.ModelPath))
+	case a.opts.ModelPath != "":
+		a.chat.errorf("this build of sov has no inference engine yet: chat is unavailable")
+	default:
+		a.chat.notice(a.noModelText())
+	}
+	return tea.Batch(cmds...)
+}
+
+func (a *App) noModelText() string {
+	if a.opts.NoModel != "" {
+		return a.opts.NoModel
+	}
+	return "No model is installed yet. Quit (ctrl+c) and get one with `sov pull NAME` — for a first try `sov pull stories260K` — or start with `sov --model FILE.gguf`."
+}
+
+func (a *App) setEngine(e Chatter) {
+	a.engine = e
+	a.info = e.Info()
+	a.chat.model = a.info.Name
+	a.goneNoted = false
+}
+
+// layout sizes the panes for the window.
+func (a *App) layout() {
+	a.input.setWidth(a.width)
+	a.input.setMaxHeight(max(1, min(8, (a.height-2)/3)))
+	a.chat.width = a.width
+}
+
+// Update routes one message.
+func (a *App) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
+	switch msg := msg.(type) {
+	case tea.WindowSizeMsg:
+		a.width, a.height = max(1, msg.Width), max(1, msg.Height)
+		a.layout()
+		return a, nil
+	case tea.BackgroundColorMsg:
+		if (a.opts.Config.Theme == "" || a.opts.Config.Theme == "auto") && !a.opts.NoColor {
+			name := "light"
+			if msg.IsDark() {
+				name = "dark"
+			}
+			if name != a.theme.Name {
+				a.setTheme(NewTheme(name))
+			}
+		}
+		return a, nil
+	case streamChunkMsg:
+		return a, a.onChunk(msg)
+	case streamDoneMsg:
+		return a, a.onDone(msg)
+	case loadProgressMsg:
+		return a, a.onLoadProgress(msg)
+	case loadDoneMsg:
+		return a, a.onLoaded(msg)
+	case closePaneMsg:
+		if len(a.panes) > 0 {
+			a.panes = a.panes[:len(a.panes)-1]
+		}
+		return a, nil
+	case switchSessionMsg:
+		a.panes = nil
+		if err := a.switchSession(msg.id); err != nil {
+			a.chat.errorf(err.Error())
+		}
+		return a, a.warmUp()
+	case renameSessionMsg:
+		if a.store != nil {
+			if m, err := a.store.Update(msg.id, func(m *session.Meta) { m.Title = msg.title }); err != nil {
+				a.chat.errorf("rename: " + err.Error())
+			} else if msg.id == a.meta.ID {
+				a.meta = m
+			}
+		}
+		return a, nil
+	case deleteSessionMsg:
+		if a.store != nil {
+			if err := a.store.Delete(msg.id); err != nil {
+				a.chat.errorf("delete: " + err.Error())
+			}
+		}
+		if msg.id == a.meta.ID {
+			a.newSession()
+		}
+		return a, nil
+	case tea.MouseWheelMsg:
+		switch msg.Button {
+		case tea.MouseWheelUp:
+			a.chat.scroll(3)
+		case tea.MouseWheelDown:
+			a.chat.scroll(-3)
+		}
+		return a, nil
+	case tea.PasteMsg:
+		if len(a.panes) > 0 {
+			return a, a.panes[len(a.panes)-1].Update(msg)
+		}
+		a.input.paste(msg.Content)
+		a.input.updateMatches(a.cmds)
+		return a, nil
+	case tea.KeyPressMsg:
+		return a, a.onKey(msg)
+	}
+	if len(a.panes) > 0 {
+		return a, a.panes[len(a.panes)-1].Update(msg)
+	}
+	return a, a.input.update(msg)
+}
+
+func (a *App) setTheme(t Theme) {
+	a.theme = t
+	a.chat.theme = t
+	a.chat.invalidate()
+	v := a.input.ta.Value()
+	hist, pos := a.input.history, a.input.histPos
+	pastes, n := a.input.pastes, a.input.nPaste
+	a.input = newInputPane(t)
+	a.input.ta.SetValue(v)
+	a.input.history, a.input.histPos, a.input.pastes, a.input.nPaste = hist, pos, pastes, n
+	a.layout()
+}
+
+func (a *App) onKey(k tea.KeyPressMsg) tea.Cmd {
+	if a.confirmQuit {
+		a.confirmQuit = false
+		if key.Matches(k, a.keys.Quit) || k.String() == "y" {
+			return a.quit()
+		}
+		a.chat.notice("Not quitting; the answer keeps streaming.")
+		return nil
+	}
+	if key.Matches(k, a.keys.Quit) {
+		if a.stream != nil {
+			a.confirmQuit = true
+			a.chat.notice("An answer is streaming. Press ctrl+c again (or y) to quit, any other key to stay.")
+			a.chat.offset = 0
+			return nil
+		}
+		return a.quit()
+	}
+	if len(a.panes) > 0 {
+		return a.panes[len(a.panes)-1].Update(k)
+	}
+	switch {
+	case key.Matches(k, a.keys.Stop):
+		if a.stream != nil {
+			a.stream.cancel()
+			return nil
+		}
+		if len(a.input.matches) > 0 {
+			a.input.matches = nil
+		}
+		return nil
+	case key.Matches(k, a.keys.PageUp):
+		a.chat.scroll(max(1, a.chatHeight()-1))
+		return nil
+	case key.Matches(k, a.keys.PageDown):
+		a.chat.scroll(-max(1, a.chatHeight()-1))
+		return nil
+	case key.Matches(k, a.keys.Latest):
+		a.chat.offset = 0
+		return nil
+	case key.Matches(k, a.keys.Sessions):
+		return a.openSessionsPane()
+	case key.Matches(k, a.keys.Complete):
+		if len(a.input.matches) > 0 {
+			a.input.complete()
+			a.input.updateMatches(a.cmds)
+		}
+		return nil
+	case key.Matches(k, a.keys.Newline):
+		a.input.ta.InsertRune('\n')
+		return nil
+	case key.Matches(k, a.keys.Send):
+		return a.submit()
+	case key.Matches(k, a.keys.HistoryPrev) && a.input.onFirstLine():
+		if len(a.input.matches) > 1 {
+			a.input.matchIdx = (a.input.matchIdx + len(a.input.matches) - 1) % len(a.input.matches)
+			return nil
+		}
+		a.input.historyPrev()
+		return nil
+	case key.Matches(k, a.keys.HistoryNext) && a.input.onLastLine():
+		if len(a.input.matches) > 1 {
+			a.input.matchIdx = (a.input.matchIdx + 1) % len(a.input.matches)
+			return nil
+		}
+		a.input.historyNext()
+		return nil
+	}
+	cmd := a.input.update(k)
+	a.input.updateMatches(a.cmds)
+	return cmd
+}
+
+func (a *App) quit() tea.Cmd {
+	a.quitting = true
+	if a.stream != nil {
+		a.stream.cancel()
+	}
+	if a.warm != nil {
+		a.warm()
+	}
+	return tea.Quit
+}
+
+// submit sends the input: a slash command or a chat message.
+func (a *App) submit() tea.Cmd {
+	raw := a.input.value()
+	text := a.input.expanded()
+	if strings.TrimSpace(text) == "" {
+		return nil
+	}
+	if strings.HasPrefix(raw, "/") && !strings.HasPrefix(raw, "//") {
+		// Enter on a unique partial command runs it.
+		if len(a.input.matches) > 0 && !strings.Contains(raw, " ") {
+			raw = a.input.matches[a.input.matchIdx]
+		}
+		a.input.remember(strings.TrimSpace(raw))
+		a.input.reset()
+		a.chat.offset = 0
+		return a.runCommand(strings.TrimSpace(raw))
+	}
+	if strings.HasPrefix(raw, "//") {
+		text = text[1:] // "//x" sends "/x" as a message
+	}
+	if a.stream != nil {
+		a.chat.notice("Wait for the answer or stop it with esc before sending.")
+		return nil
+	}
+	if a.engine == nil {
+		switch {
+		case a.loading != nil:
+			a.chat.notice("The model is still loading; your message is kept in the input.")
+		case a.loadErr != "":
+			a.chat.errorf("No model is loaded (" + a.loadErr + "). Pick one with /model.")
+		default:
+			a.chat.notice(a.noModelText())
+		}
+		return nil
+	}
+	a.input.remember(raw)
+	a.input.reset()
+	a.chat.offset = 0
+	return a.send(text)
+}
+
+// send appends a user message and starts the answer.
+func (a *App) send(text string) tea.Cmd {
+	text = sanitize(text)
+	a.checkModelFile()
+	msg := session.Message{Role: model.RoleUser, Content: text, Time: a.opts.Now().UTC()}
+	it := &item{kind: kindUser, msg: msg}
+	a.chat.add(it)
+	a.save(it)
+	a.history = append(a.history, model.Message{Role: model.RoleUser, Content: text})
+	return a.generate()
+}
+
+// generate starts streaming an answer to the current history.
+func (a *App) generate() tea.Cmd {
+	if a.warm != nil {
+		a.warm()
+		a.warm = nil
+	}
+	it := &item{kind: kindAssistant, streaming: true,
+		msg: session.Message{Role: model.RoleAssistant, Model: a.info.Name, Time: a.opts.Now().UTC()}}
+	a.chat.add(it)
+	a.save(it)
+	msgs := a.messages()
+	var save func(string)
+	if a.store != nil && it.msg.Seq != 0 {
+		id, seq, base := a.meta.ID, it.msg.Seq, it.msg
+		store := a.store
+		save = func(text string) {
+			m := base
+			m.Content = sanitize(text)
+			_ = store.Put(id, seq, m)
+		}
+	}
+	a.streamN++
+	a.stream = startStream(a.ctx, a.streamN, a.engine, msgs, a.opts.Sampling, save)
+	a.streamItem = it
+	return a.stream.wait()
+}
+
+// messages is what the engine sees: the system prompt and the history.
+func (a *App) messages() []model.Message {
+	msgs := make([]model.Message, 0, len(a.history)+1)
+	if s := strings.TrimSpace(a.meta.System); s != "" {
+		msgs = append(msgs, model.Message{Role: model.RoleSystem, Content: s})
+	}
+	return append(msgs, a.history...)
+}
+
+// checkModelFile warns once when the loaded model's file disappeared.
+func (a *App) checkModelFile() {
+	if a.goneNoted || a.info.Path == "" {
+		return
+	}
+	if _, err := os.Stat(a.info.Path); errors.Is(err, os.ErrNotExist) {
+		a.goneNoted = true
+		a.chat.errorf(fmt.Sprintf("The model file %s was deleted. The copy in memory keeps answering until you quit; reinstall it with `sov pull` or pick another with /model.", a.info.Path))
+	}
+}
+
+func (a *App) onChunk(m streamChunkMsg) tea.Cmd {
+	if a.stream == nil || m.id != a.stream.id {
+		return nil
+	}
+	it := a.streamItem
+	if a.chat.offset > 0 {
+		// Keep a scrolled-back view still while lines arrive below it.
+		before := len(a.chat.render(it, a.width))
+		it.msg.Content += sanitize(m.text)
+		a.chat.offset += len(a.chat.render(it, a.width)) - before
+	} else {
+		it.msg.Content += sanitize(m.text)
+	}
+	return a.stream.wait()
+}
+
+func (a *App) onDone(m streamDoneMsg) tea.Cmd {
+	if a.stream == nil || m.id != a.stream.id {
+		return nil
+	}
+	it := a.streamItem
+	r := m.result
+	it.streaming = false
+	if r.text != "" || r.err == nil {
+		it.msg.Content = sanitize(r.text)
+	} else {
+		it.msg.Content += sanitize(m.text)
+	}
+	cancelled := r.stats.StopReason == model.StopCancelled || errors.Is(r.err, context.Canceled)
+	switch {
+	case cancelled:
+		it.msg.Stopped = true
+	case r.err != nil:
+		it.msg.Err = oneLine(r.err.Error())
+	}
+	it.msg.Complete = true
+	if r.err == nil || cancelled {
+		a.lastStats = r.stats
+		a.lastTPS = r.stats.GenTPS()
+		it.msg.TPS = a.lastTPS
+	}
+	// A failed answer is not part of the conversation the model sees.
+	if it.msg.Err == "" {
+		a.history = append(a.history, model.Message{Role: model.RoleAssistant, Content: it.msg.Content})
+	}
+	a.stream, a.streamItem = nil, nil
+	a.confirmQuit = false
+	a.saveFinal(it)
+	if r.err != nil && !cancelled {
+		a.checkModelFile()
+	}
+	return nil
+}
+
+func oneLine(s string) string { return strings.Join(strings.Fields(s), " ") }
+
+// save stores a new item when the session is persistent, creating the
+// session on its first message.
+func (a *App) save(it *item) {
+	if a.store == nil {
+		return
+	}
+	if a.meta.ID == "" {
+		m, err := a.store.Create(a.info.Name, a.meta.System)
+		if err != nil {
+			a.storeFailed(err)
+			return
+		}
+		a.meta = m
+	}
+	seq, err := a.store.Append(a.meta.ID, it.msg)
+	if err != nil {
+		a.storeFailed(err)
+		return
+	}
+	it.msg.Seq = seq
+	a.meta.Count++
+	if a.meta.Count == 1 && it.kind == kindUser {
+		a.meta.Title = session.TitleFrom(it.msg.Content)
+	}
+}
+
+func (a *App) saveFinal(it *item) {
+	if a.store == nil || it.msg.Seq == 0 {
+		return
+	}
+	if err := a.store.Put(a.meta.ID, it.msg.Seq, it.msg); err != nil {
+		a.storeFailed(err)
+	}
+}
+
+func (a *App) storeFailed(err error) {
+	a.chat.errorf("Could not save the conversation (" + oneLine(err.Error()) + "); it continues unsaved.")
+	a.store = nil
+}
+
+// newSession starts an empty conversation (saved on its first message).
+func (a *App) newSession() {
+	a.meta = session.Meta{Title: "New chat", System: a.opts.System}
+	a.history = nil
+	a.chat.items = nil
+	a.chat.offset = 0
+}
+
+// openSession loads a saved session into the chat.
+func (a *App) openSession(id string) error {
+	meta, msgs, err := a.store.Load(id)
+	if err != nil {
+		return err
+	}
+	a.meta = meta
+	a.history = a.history[:0]
+	a.chat.items = make([]*item, 0, len(msgs))
+	a.chat.offset = 0
+	for _, m := range msgs {
+		kind := kindAssistant
+		if m.Role == model.RoleUser {
+			kind = kindUser
+			a.input.remember(m.Content)
+		}
+		if !m.Complete && kind == kindAssistant {
+			m.Stopped = true // cut short by a crash or kill
+		}
+		a.chat.add(&item{kind: kind, msg: m})
+		if m.Err == "" {
+			a.history = append(a.history, model.Message{Role: m.Role, Content: m.Content})
+		}
+	}
+	return nil
+}
+
+func (a *App) switchSession(id string) error {
+	if a.stream != nil {
+		return errors.New("stop the answer (esc) before switching sessions")
+	}
+	if a.store == nil {
+		return errors.New("sessions are not available: " + a.opts.StoreNote)
+	}
+	return a.openSession(id)
+}
+
+// warmUp decodes a resumed conversation in the background so the next turn
+// only decodes the new message (the engine reuses the common prefix).
+func (a *App) warmUp() tea.Cmd {
+	if a.engine == nil || len(a.history) == 0 || a.stream != nil {
+		return nil
+	}
+	if a.warm != nil {
+		a.warm()
+	}
+	ctx, cancel := context.WithCancel(a.ctx)
+	a.warm = cancel
+	eng, msgs := a.engine, a.messages()
+	return func() tea.Msg {
+		_, _, _ = eng.Chat(ctx, msgs, model.Sampling{MaxTokens: 1}, nil)
+		return nil
+	}
+}
+
+func (a *App) chatHeight() int {
+	return max(0, a.height-1-len(a.input.view(a.theme, a.width)))
+}
+
+// View draws the window: chat (or the top pane), input, status bar.
+func (a *App) View() tea.View {
+	var v tea.View
+	v.AltScreen = true
+	v.MouseMode = tea.MouseModeCellMotion
+	v.WindowTitle = "sov — " + a.meta.Title
+	if a.quitting {
+		return v
+	}
+	w, h := a.width, a.height
+	in := a.input.view(a.theme, w)
+	if len(in) > h-1 {
+		in = in[len(in)-max(0, h-1):]
+	}
+	status := a.statusLine(w)
+	chatH := max(0, h-1-len(in))
+	var body []string
+	if len(a.panes) > 0 {
+		body = a.panes[len(a.panes)-1].View(a.theme, w, chatH)
+		body = clip(body, w)
+		for len(body) < chatH {
+			body = append(body, "")
+		}
+		body = body[:chatH]
+	} else {
+		body = a.chat.view(w, chatH)
+	}
+	lines := make([]string, 0, h)
+	lines = append(lines, body...)
+	lines = append(lines, in...)
+	if len(lines) < h {
+		lines = append(lines, status)
+	}
+	v.SetContent(strings.Join(lines, "\n"))
+	if c := a.input.ta.Cursor(); c != nil && len(a.panes) == 0 {
+		c.Y += chatH + len(in) - a.input.ta.Height()
+		if c.Y >= 0 && c.Y < h && c.X < w {
+			v.Cursor = c
+		}
+	}
+	return v
+}
+
+// statusLine: model · backend · context used/size · tok/s … session.
+func (a *App) statusLine(w int) string {
+	var left []string
+	switch {
+	case a.loading != nil:
+		left = append(left, fmt.Sprintf("loading %s %3.0f%%", a.loading.name, a.loading.frac*100))
+	case a.engine != nil:
+		left = append(left, a.info.Name)
+		if a.info.Backend != "" {
+			left = append(left, a.info.Backend)
+		}
+	default:
+		left = append(left, "no model")
+	}
+	if a.lastStats.ContextSize > 0 {
+		left = append(left, fmt.Sprintf("ctx %d/%d", a.lastStats.ContextUsed, a.lastStats.ContextSize))
+	}
+	if a.lastTPS > 0 {
+		left = append(left, fmt.Sprintf("%.1f tok/s", a.lastTPS))
+	}
+	if a.stream != nil {
+		left = append(left, "generating… (esc stops)")
+	}
+	right := a.meta.Title
+	if a.meta.ID != "" {
+		right += " · " + a.meta.ID
+	}
+	if a.store == nil {
+		right += " · unsaved"
+	}
+	l := " " + strings.Join(left, " · ")
+	r := right + " "
+	gap := w - ansi.StringWidth(l) - ansi.StringWidth(r)
+	var s string
+	if gap >= 1 {
+		s = l + strings.Repeat(" ", gap) + r
+	} else {
+		s = truncate(l+" │ "+r, w)
+		s += strings.Repeat(" ", max(0, w-ansi.StringWidth(s)))
+	}
+	return a.theme.Status.Render(s)
+}
+
+func truncate(s string, w int) string {
+	if w <= 0 {
+		return ""
+	}
+	if ansi.StringWidth(s) <= w {
+		return s
+	}
+	return ansi.Truncate(s, w, "…")
+}
+
+// Shutdown stops a running answer and saves it; call after the program
+// ends so no partial answer is lost.
+func (a *App) Shutdown() {
+	if a.warm != nil {
+		a.warm()
+	}
+	if a.stream != nil {
+		a.stream.cancel()
+		msg := a.stream.wait()()
+		for {
+			if d, ok := msg.(streamDoneMsg); ok {
+				a.onDone(d)
+				break
+			}
+			if c, ok := msg.(streamChunkMsg); ok {
+				a.onChunk(c)
+			}
+			msg = a.stream.wait()()
+		}
+	}
+}

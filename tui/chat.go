@@ -1,0 +1,179 @@
+package tui
+
+import (
+	"strings"
+
+	"github.com/sovos/sov/tui/session"
+)
+
+// itemKind is what a line block in the chat is.
+type itemKind int
+
+const (
+	kindUser itemKind = iota
+	kindAssistant
+	kindNotice // local information, never sent to the model nor saved
+	kindError
+)
+
+// item is one block in the chat: a saved message or a local notice.
+type item struct {
+	kind      itemKind
+	msg       session.Message
+	streaming bool
+
+	// Render cache for finished items: rendering (glamour above all) happens
+	// once per width and theme, never per frame.
+	cacheW     int
+	cacheTheme string
+	lines      []string
+}
+
+// chatPane shows the conversation, bottom-anchored, and renders only what
+// is on screen: a 5,000-message session costs what the visible part costs.
+type chatPane struct {
+	items  []*item
+	offset int // lines scrolled up from the bottom; 0 follows the latest
+	md     markdown
+	theme  Theme
+	model  string // name shown on assistant headers
+	width  int
+	height int
+}
+
+func (c *chatPane) add(it *item) {
+	c.items = append(c.items, it)
+}
+
+func (c *chatPane) notice(text string) {
+	c.add(&item{kind: kindNotice, msg: session.Message{Content: text}})
+}
+
+func (c *chatPane) errorf(text string) {
+	c.add(&item{kind: kindError, msg: session.Message{Content: text}})
+}
+
+// invalidate drops render caches (theme change).
+func (c *chatPane) invalidate() {
+	for _, it := range c.items {
+		it.lines = nil
+	}
+}
+
+// render returns the item's lines at width.
+func (c *chatPane) render(it *item, width int) []string {
+	if !it.streaming && it.lines != nil && it.cacheW == width && it.cacheTheme == c.theme.Name {
+		return it.lines
+	}
+	t := c.theme
+	var lines []string
+	body := width - 2
+	if body < 1 {
+		body = 1
+	}
+	indent := func(ls []string) []string {
+		for i, l := range ls {
+			ls[i] = "  " + l
+		}
+		return ls
+	}
+	switch it.kind {
+	case kindUser:
+		lines = append(lines, t.User.Render("› you"))
+		lines = append(lines, indent(wrapPlain(it.msg.Content, body))...)
+	case kindAssistant:
+		name := "sov"
+		if it.msg.Model != "" {
+			name = it.msg.Model
+		} else if c.model != "" {
+			name = c.model
+		}
+		lines = append(lines, t.Assistant.Render("● "+name))
+		switch {
+		case it.streaming:
+			ls := wrapPlain(it.msg.Content+"▌", body)
+			lines = append(lines, indent(ls)...)
+		case strings.TrimSpace(it.msg.Content) == "":
+			// nothing was generated
+		default:
+			lines = append(lines, c.md.render(it.msg.Content, t.glamourStyle(), width)...)
+		}
+		if it.msg.Stopped {
+			lines = append(lines, "  "+t.Dim.Render("[stopped]"))
+		}
+		if it.msg.Err != "" {
+			for _, l := range wrapPlain("error: "+it.msg.Err, body) {
+				lines = append(lines, "  "+t.Error.Render(l))
+			}
+		}
+	case kindNotice:
+		for _, l := range wrapPlain(it.msg.Content, body) {
+			lines = append(lines, "  "+t.Notice.Render(l))
+		}
+	case kindError:
+		for _, l := range wrapPlain(it.msg.Content, body) {
+			lines = append(lines, "  "+t.Error.Render(l))
+		}
+	}
+	lines = append(clip(lines, width), "")
+	if !it.streaming {
+		it.lines, it.cacheW, it.cacheTheme = lines, width, c.theme.Name
+	}
+	return lines
+}
+
+// scroll moves the view by n lines (positive = up, back in time).
+func (c *chatPane) scroll(n int) {
+	c.offset += n
+	if c.offset < 0 {
+		c.offset = 0
+	}
+}
+
+// view draws exactly height lines of at most width columns.
+func (c *chatPane) view(width, height int) []string {
+	if height <= 0 {
+		return nil
+	}
+	if width < 1 {
+		width = 1
+	}
+	need := c.offset + height
+	var blocks [][]string
+	total := 0
+	i := len(c.items) - 1
+	for ; i >= 0 && total < need; i-- {
+		l := c.render(c.items[i], width)
+		blocks = append(blocks, l)
+		total += len(l)
+	}
+	if i < 0 && c.offset > total-height {
+		// Reached the top of the conversation: stop scrolling there.
+		c.offset = max(0, total-height)
+	}
+	flat := make([]string, 0, total)
+	for j := len(blocks) - 1; j >= 0; j-- {
+		flat = append(flat, blocks[j]...)
+	}
+	end := total - c.offset
+	start := max(0, end-height)
+	out := make([]string, 0, height)
+	out = append(out, flat[start:end]...)
+	for len(out) < height {
+		out = append(out, "")
+	}
+	if c.offset > 0 {
+		out[height-1] = c.theme.Dim.Render(truncate("  ↓ more below (ctrl+g: latest)", width))
+	}
+	return out
+}
+
+// lastAssistant is the index of the latest assistant item, or -1.
+func (c *chatPane) lastAssistant() int {
+	for i := len(c.items) - 1; i >= 0; i-- {
+		if c.items[i].kind == kindAssistant {
+			return i
+		}
+	}
+	return -1
+}
