@@ -52,6 +52,8 @@ type Sampling struct {
 	MaxTokens     int     // 0 = until end of generation or context full
 	Grammar       string  // GBNF, root rule "root"; empty = unconstrained
 	Stop          []string
+	// IgnoreEOG keeps generating past end-of-generation tokens (benchmarks).
+	IgnoreEOG bool
 }
 
 // Stop reasons reported in Stats.StopReason.
@@ -68,8 +70,8 @@ type Stats struct {
 	PromptTokens    int           // tokens decoded for the prompt this call (new ones only when the cache was reused)
 	CachedTokens    int           // prompt tokens reused from the KV cache
 	GeneratedTokens int           // tokens sampled
-	PromptDuration  time.Duration // time to process the prompt (≈ time to first token)
-	GenDuration     time.Duration // time spent generating after the first token
+	PromptDuration  time.Duration // time to decode the new prompt tokens (≈ time to first token)
+	GenDuration     time.Duration // time spent sampling and decoding generated tokens
 	StopReason      string
 	ContextUsed     int // tokens in the context after the call
 	ContextSize     int

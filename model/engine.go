@@ -445,8 +445,13 @@ func (e *Engine) generate(ctx context.Context, toks []int32, s Sampling, fn Toke
 	// a flag this goroutine sets when ctx is done.
 	C.sov_abort_set(e.abort, 0)
 	done := make(chan struct{})
-	defer close(done)
+	watcher := make(chan struct{})
+	defer func() {
+		close(done)
+		<-watcher // a late write of the flag must not leak into the next call
+	}()
 	go func() {
+		defer close(watcher)
 		select {
 		case <-ctx.Done():
 			C.sov_abort_set(e.abort, 1)
@@ -478,6 +483,8 @@ func (e *Engine) generate(ctx context.Context, toks []int32, s Sampling, fn Toke
 		return "", st, fmt.Errorf("llama.cpp decode failed (status %d)", int32(rc))
 	}
 	e.cache = append(e.cache, toks[p:]...)
+	tPrompt := time.Now()
+	st.PromptDuration = tPrompt.Sub(t0)
 
 	var cgrammar *C.char
 	if s.Grammar != "" {
@@ -499,7 +506,6 @@ func (e *Engine) generate(ctx context.Context, toks []int32, s Sampling, fn Toke
 	piece := make([]byte, 256)
 	var tok C.llama_token
 	var plen, dec C.int32_t
-	var tFirst time.Time
 	for {
 		if ctx.Err() != nil {
 			st.StopReason = StopCancelled
@@ -513,11 +519,7 @@ func (e *Engine) generate(ctx context.Context, toks []int32, s Sampling, fn Toke
 			st.StopReason = StopContext
 			break
 		}
-		r := C.sov_step(e.lctx, smpl, e.vocab, &tok, (*C.char)(unsafe.Pointer(&piece[0])), C.int32_t(len(piece)), &plen, &dec)
-		if st.GeneratedTokens == 0 {
-			tFirst = time.Now()
-			st.PromptDuration = tFirst.Sub(t0)
-		}
+		r := C.sov_step(e.lctx, smpl, e.vocab, &tok, (*C.char)(unsafe.Pointer(&piece[0])), C.int32_t(len(piece)), &plen, &dec, C.bool(s.IgnoreEOG))
 		if r == 1 {
 			st.StopReason = StopEOG
 			break
@@ -540,7 +542,7 @@ func (e *Engine) generate(ctx context.Context, toks []int32, s Sampling, fn Toke
 		e.cache = append(e.cache, int32(tok))
 		stop, err := out.push(piece[:plen])
 		if err != nil {
-			st.GenDuration = time.Since(tFirst)
+			st.GenDuration = time.Since(tPrompt)
 			st.ContextUsed = len(e.cache)
 			return out.text(), st, err
 		}
@@ -552,11 +554,7 @@ func (e *Engine) generate(ctx context.Context, toks []int32, s Sampling, fn Toke
 	if err := out.flush(); err != nil {
 		return out.text(), st, err
 	}
-	if !tFirst.IsZero() {
-		st.GenDuration = time.Since(tFirst)
-	} else {
-		st.PromptDuration = time.Since(t0)
-	}
+	st.GenDuration = time.Since(tPrompt)
 	st.ContextUsed = len(e.cache)
 	if st.StopReason == StopCancelled {
 		return out.text(), st, ctx.Err()

@@ -211,7 +211,7 @@ func TestBadModelFiles(t *testing.T) {
 	}{
 		{"missing", filepath.Join(dir, "nope.gguf"), "not found"},
 		{"not gguf", write("a.txt", []byte("hello world, not a model at all")), "not a GGUF"},
-		{"truncated", write("t.gguf", real[:1000]), "re-download"},
+		{"truncated", write("t.gguf", real[:1000]), "truncated"},
 		{"garbage", write("g.gguf", garbage), "GGUF"},
 		{"directory", dir, "directory"},
 		{"empty", "", "--model"},

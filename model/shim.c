@@ -67,11 +67,11 @@ int32_t sov_decode(struct llama_context *ctx, const llama_token *toks, int32_t n
 }
 
 int32_t sov_step(struct llama_context *ctx, struct llama_sampler *smpl, const struct llama_vocab *vocab,
-                 llama_token *tok, char *piece, int32_t piece_cap, int32_t *piece_len, int32_t *dec) {
+                 llama_token *tok, char *piece, int32_t piece_cap, int32_t *piece_len, int32_t *dec, bool ignore_eog) {
     llama_token t = llama_sampler_sample(smpl, ctx, -1);
     *tok = t;
     *dec = 0;
-    if (llama_vocab_is_eog(vocab, t)) { *piece_len = 0; return 1; }
+    if (!ignore_eog && llama_vocab_is_eog(vocab, t)) { *piece_len = 0; return 1; }
     int32_t n = llama_token_to_piece(vocab, t, piece, piece_cap, 0, false);
     if (n < 0) return -1;
     *piece_len = n;

@@ -133,7 +133,7 @@ func (a *App) noModelText() string {
 	if a.opts.NoModel != "" {
 		return a.opts.NoModel
 	}
-	return "No model is installed yet. Quit (ctrl+c) and get one with `sov pull NAME` — for a first try `sov pull stories260K` — or start with `sov --model FILE.gguf`."
+	return "No model is installed yet. Quit (ctrl+c) and get one with `sov pull hf.co/OWNER/REPO:QUANT`, or start with `sov --model FILE.gguf`."
 }
 
 func (a *App) setEngine(e Chatter) {
@@ -318,6 +318,9 @@ func (a *App) onKey(k tea.KeyPressMsg) tea.Cmd {
 
 func (a *App) quit() tea.Cmd {
 	a.quitting = true
+	if a.loading != nil {
+		a.loading.cancel()
+	}
 	if a.stream != nil {
 		a.stream.cancel()
 	}
@@ -398,7 +401,7 @@ func (a *App) generate() tea.Cmd {
 		save = func(text string) {
 			m := base
 			m.Content = sanitize(text)
-			_ = store.Put(id, seq, m)
+			_ = store.PutPartial(id, seq, m)
 		}
 	}
 	a.streamN++
@@ -450,6 +453,7 @@ func (a *App) onDone(m streamDoneMsg) tea.Cmd {
 	it := a.streamItem
 	r := m.result
 	it.streaming = false
+	it.headLines = nil
 	if r.text != "" || r.err == nil {
 		it.msg.Content = sanitize(r.text)
 	} else {
@@ -464,6 +468,12 @@ func (a *App) onDone(m streamDoneMsg) tea.Cmd {
 	}
 	it.msg.Complete = true
 	if r.err == nil || cancelled {
+		if r.stats.ContextUsed == 0 {
+			r.stats.ContextUsed = a.lastStats.ContextUsed // not reported on cancel
+		}
+		if r.stats.ContextSize == 0 {
+			r.stats.ContextSize = a.lastStats.ContextSize
+		}
 		a.lastStats = r.stats
 		a.lastTPS = r.stats.GenTPS()
 		it.msg.TPS = a.lastTPS

@@ -27,6 +27,12 @@ type item struct {
 	cacheW     int
 	cacheTheme string
 	lines      []string
+
+	// While streaming, the text up to the last newline is wrapped once and
+	// kept; only the last paragraph is re-wrapped per frame.
+	headLen   int
+	headW     int
+	headLines []string
 }
 
 // chatPane shows the conversation, bottom-anchored, and renders only what
@@ -91,8 +97,16 @@ func (c *chatPane) render(it *item, width int) []string {
 		lines = append(lines, t.Assistant.Render("● "+name))
 		switch {
 		case it.streaming:
-			ls := wrapPlain(it.msg.Content+"▌", body)
-			lines = append(lines, indent(ls)...)
+			content := it.msg.Content
+			cut := strings.LastIndexByte(content, '\n')
+			if cut >= 0 {
+				if it.headLen != cut || it.headW != body || it.headLines == nil {
+					it.headLines = indent(wrapPlain(content[:cut], body))
+					it.headLen, it.headW = cut, body
+				}
+				lines = append(lines, it.headLines...)
+			}
+			lines = append(lines, indent(wrapPlain(content[cut+1:]+"▌", body))...)
 		case strings.TrimSpace(it.msg.Content) == "":
 			// nothing was generated
 		default:

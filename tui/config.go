@@ -47,7 +47,7 @@ var defaultKeys = map[string][]string{
 var actionHelp = map[string]string{
 	"send":         "send the message",
 	"newline":      "insert a newline",
-	"stop":         "stop the answer (kept, marked stopped) / close a panel",
+	"stop":         "stop the answer (kept, marked) / close a panel",
 	"quit":         "quit (asks while an answer streams)",
 	"history_prev": "previous input (on the first line)",
 	"history_next": "next input (on the last line)",
@@ -96,7 +96,7 @@ func NewKeyMap(over map[string][]string) (KeyMap, error) {
 func (k KeyMap) HelpLines() []string {
 	var out []string
 	for _, a := range actionOrder {
-		out = append(out, fmt.Sprintf("%-28s %s", strings.Join(k.keys[a], ", "), actionHelp[a]))
+		out = append(out, fmt.Sprintf("%-31s %s", strings.Join(k.keys[a], ", "), actionHelp[a]))
 	}
 	return out
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"strings"
 	"sync"
+	"time"
 
 	tea "charm.land/bubbletea/v2"
 
@@ -41,7 +42,18 @@ type stream struct {
 	pending strings.Builder // not yet shown
 	full    strings.Builder // everything so far, for saving
 	version int             // bumps on every piece, for the saver
+
+	next time.Time // earliest next UI delivery (only the wait goroutine uses it)
 }
+
+// frameInterval caps UI updates while streaming: each update redraws the
+// screen, and on a small machine redrawing per token would steal CPU from
+// the engine's threads. 30 per second still reads as smooth.
+const frameInterval = time.Second / 30
+
+// saveInterval spaces the saves of a streaming answer; a crash loses at
+// most the text of this interval.
+const saveInterval = 50 * time.Millisecond
 
 type streamResult struct {
 	text  string
@@ -89,6 +101,11 @@ func startStream(ctx context.Context, id int, eng Chatter, msgs []model.Message,
 				save(text)
 				saved = v
 			}
+			select {
+			case <-time.After(saveInterval):
+			case <-stop:
+				return
+			}
 		}
 	}()
 	go func() {
@@ -126,6 +143,16 @@ func (s *stream) take() string {
 // wait returns a command that delivers the next chunk or the end.
 func (s *stream) wait() tea.Cmd {
 	return func() tea.Msg {
+		if d := time.Until(s.next); d > 0 {
+			t := time.NewTimer(d)
+			select {
+			case <-t.C:
+			case r := <-s.done:
+				t.Stop()
+				return streamDoneMsg{id: s.id, text: s.take(), result: r}
+			}
+		}
+		s.next = time.Now().Add(frameInterval)
 		select {
 		case <-s.notify:
 			if t := s.take(); t != "" {

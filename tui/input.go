@@ -44,6 +44,10 @@ func newInputPane(theme Theme) *inputPane {
 	ta.KeyMap.LinePrevious = key.NewBinding(key.WithKeys("up"))
 	ta.KeyMap.LineNext = key.NewBinding(key.WithKeys("down"))
 	st := textarea.DefaultStyles(theme.Name != "light")
+	if theme.Name == "none" {
+		st = textarea.Styles{Cursor: st.Cursor}
+		st.Cursor.Color = nil
+	}
 	st.Focused.CursorLine = lipgloss.NewStyle()
 	st.Focused.Prompt = theme.User
 	st.Blurred.Prompt = theme.Dim

@@ -75,7 +75,7 @@ func (m *markdown) render(src string, style string, width int) []string {
 		return wrapPlain(src, width)
 	}
 	if m.r == nil || m.style != style || m.width != width {
-		r, err := glamour.NewTermRenderer(glamour.WithStandardStyle(style), glamour.WithWordWrap(width-2))
+		r, err := glamour.NewTermRenderer(glamour.WithStandardStyle(style), glamour.WithWordWrap(width-2), glamour.WithPreservedNewLines())
 		if err != nil {
 			return wrapPlain(src, width)
 		}

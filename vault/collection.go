@@ -19,11 +19,11 @@ const DefaultCollection = "default"
 
 // collection holds one collection's keys and (opaque) bucket names.
 type collection struct {
-	name    string
-	id      []byte // random; the top-level bucket name
-	dataKey []byte // seals every record
-	idKey   []byte // HMACs document paths
-	termKey []byte // HMACs index terms
+	name                                string
+	id                                  []byte // random; the top-level bucket name
+	dataKey                             []byte // seals every record
+	idKey                               []byte // HMACs document paths
+	termKey                             []byte // HMACs index terms
 	bDocs, bChunks, bPost, bSegs, bVecs []byte
 }
 

@@ -39,8 +39,8 @@ var extKinds = map[string]string{
 	".txt": KindText, ".text": KindText, ".rst": KindText, ".org": KindText, ".adoc": KindText,
 	".log": KindText, ".tex": KindText, ".yaml": KindText, ".yml": KindText, ".toml": KindText,
 	".html": KindHTML, ".htm": KindHTML, ".xhtml": KindHTML,
-	".pdf": KindPDF,
-	".eml": KindEmail,
+	".pdf":  KindPDF,
+	".eml":  KindEmail,
 	".mbox": KindMbox, ".mbx": KindMbox,
 	".vcf": KindVCard, ".vcard": KindVCard,
 	".json": KindJSON, ".jsonl": KindJSON, ".ndjson": KindJSON,
@@ -87,31 +87,6 @@ func detectKind(path string, head []byte) (string, error) {
 
 // lineFunc receives the extracted text one line at a time.
 type lineFunc func(text string) error
-
-// extract streams the text of f as lines.
-func extract(kind string, f *os.File, size int64, emit lineFunc) (err error) {
-	defer func() {
-		// Third-party parsers may panic on hostile input; a bad file must
-		// not take the whole ingest down.
-		if r := recover(); r != nil {
-			err = skipf("unreadable %s file (%v)", kind, r)
-		}
-	}()
-	switch kind {
-	case KindHTML:
-		return extractHTML(f, emit)
-	case KindPDF:
-		return extractPDF(f, size, emit)
-	case KindEmail:
-		return extractEmail(f, emit)
-	case KindMbox:
-		return extractMbox(f, emit)
-	case KindVCard:
-		return extractVCard(f, emit)
-	default:
-		return extractText(f, emit)
-	}
-}
 
 // maxLine caps how much of one physical line is held at once.
 const maxLine = 64 << 10

@@ -211,22 +211,19 @@ func (c *collection) deleteChunks(tx *bolt.Tx, ids []uint64, dls []uint32) error
 		return err
 	}
 	cb := c.bucket(tx, c.bChunks)
-	vb := c.bucket(tx, c.bVecs)
 	dirty := map[uint64]*segMeta{}
 	for i, id := range ids {
 		if err := cb.Delete(u64(id)); err != nil {
 			return err
-		}
-		if vb != nil {
-			if err := vb.Delete(u64(id)); err != nil {
-				return err
-			}
 		}
 		s := segFor(segs, id)
 		if s == nil || s.isDeleted(id) {
 			continue
 		}
 		s.Deleted = append(s.Deleted, id)
+		if s.deleted == nil {
+			s.deleted = map[uint64]bool{}
+		}
 		s.deleted[id] = true
 		s.Live--
 		if i < len(dls) {
@@ -255,6 +252,11 @@ func (c *collection) dropSeg(tx *bolt.Tx, s *segMeta) error {
 	cur := pb.Cursor()
 	for k, _ := cur.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix); k, _ = cur.Seek(prefix) {
 		if err := cur.Delete(); err != nil {
+			return err
+		}
+	}
+	if vb := c.bucket(tx, c.bVecs); vb != nil {
+		if err := vb.Delete(u64(s.ID)); err != nil {
 			return err
 		}
 	}

@@ -461,6 +461,9 @@ func aad(bucket, key []byte) []byte {
 func (v *Vault) keys() ([]byte, error) {
 	v.mu.Lock()
 	defer v.mu.Unlock()
+	if v.master != nil && v.lockRequestedLocked() {
+		v.lockLocked()
+	}
 	if v.master == nil {
 		return nil, ErrLocked
 	}

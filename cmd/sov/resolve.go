@@ -1,19 +1,27 @@
 package main
 
 import (
-	"errors"
+	"github.com/sovos/sov/model/store"
 )
 
 // resolveModelPath implements --model > SOV_MODEL > configured default > the
-// only installed model.
+// only installed model (see store.Resolve).
 func resolveModelPath(a *app, flag string) (string, error) {
-	if flag != "" {
-		return flag, nil
-	}
-	if v := a.getenv("SOV_MODEL"); v != "" {
-		return v, nil
-	}
-	return "", errors.New("no model selected: pass --model PATH, set SOV_MODEL, or pull one with `sov pull hf.co/OWNER/REPO:QUANT`")
+	return store.ResolveFor(a.paths, a.cfg, flag, a.getenv)
 }
 
-func installedModelNames(a *app) ([]string, error) { return nil, nil }
+func installedModelNames(a *app) ([]string, error) {
+	ms, err := store.New(a.paths.Models()).List()
+	if err != nil {
+		return nil, err
+	}
+	names := make([]string, 0, len(ms))
+	for _, m := range ms {
+		n := m.Name
+		if m.Missing {
+			n += " (file missing: " + m.Path + ")"
+		}
+		names = append(names, n)
+	}
+	return names, nil
+}

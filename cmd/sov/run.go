@@ -38,6 +38,7 @@ func addRunFlags(cmd *cobra.Command) {
 	f.StringArray("stop", nil, "stop when this text appears (repeatable)")
 	f.Bool("json", false, "write JSON Lines events (token, done, error) instead of text")
 	f.Bool("verbose", false, "show llama.cpp's log on stderr")
+	f.Bool("ignore-eos", false, "keep generating past the end-of-text token (for benchmarks)")
 }
 
 // runParams is what the run flags say.
@@ -78,6 +79,7 @@ func readRunFlags(cmd *cobra.Command) (runParams, error) {
 	get(func() (e error) { p.schemaFile, e = f.GetString("schema"); return })
 	get(func() (e error) { p.jsonOut, e = f.GetBool("json"); return })
 	get(func() (e error) { p.verbose, e = f.GetBool("verbose"); return })
+	get(func() (e error) { p.sampling.IgnoreEOG, e = f.GetBool("ignore-eos"); return })
 	var seed int64
 	get(func() (e error) { seed, e = f.GetInt64("seed"); return })
 	var grammarFile string

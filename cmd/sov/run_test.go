@@ -118,10 +118,10 @@ func TestRunBadInput(t *testing.T) {
 		code int
 		want string
 	}{
-		{"missing model", []string{"run", "--model", filepath.Join(dir, "none.gguf"), "hi"}, 1, "not found"},
+		{"missing model", []string{"run", "--model", filepath.Join(dir, "none.gguf"), "hi"}, 1, "does not exist"},
 		{"no model at all", []string{"run", "hi"}, 1, "sov pull"},
 		{"not gguf", []string{"run", "--model", notGGUF, "hi"}, 1, "not a GGUF"},
-		{"truncated", []string{"run", "--model", trunc, "hi"}, 1, "re-download"},
+		{"truncated", []string{"run", "--model", trunc, "hi"}, 1, "truncated"},
 		{"magic then garbage", []string{"run", "--model", garbage, "hi"}, 1, "GGUF"},
 		{"invalid schema keyword", []string{"run", "--model", m, "--schema", badSchema, "hi"}, 2, "pattern"},
 		{"schema not json", []string{"run", "--model", m, "--schema", notJSON, "hi"}, 2, "JSON"},

@@ -1,9 +1,127 @@
 package main
 
-import "github.com/spf13/cobra"
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"time"
 
-// shellCommands returns commands owned by the interactive shell.
+	"github.com/spf13/cobra"
+
+	"github.com/sovos/sov/internal/prompt"
+	"github.com/sovos/sov/model"
+	"github.com/sovos/sov/model/store"
+	"github.com/sovos/sov/tui"
+	"github.com/sovos/sov/tui/session"
+)
+
+// shellCommands returns commands owned by the interactive shell (none: the
+// shell is the root command itself).
 func shellCommands(a *app) []*cobra.Command { return nil }
 
-// configureShellRoot makes `sov` with no subcommand open the shell.
-func configureShellRoot(a *app, root *cobra.Command) {}
+// configureShellRoot makes `sov` with no subcommand open the shell. The root
+// shares `sov run`'s flags because without a terminal it behaves as `sov run`.
+func configureShellRoot(a *app, root *cobra.Command) {
+	addRunFlags(root)
+	f := root.Flags()
+	f.BoolP("continue", "c", false, "reopen the last session")
+	f.String("session", "", "reopen the session with this ID (or a unique prefix of it)")
+	root.RunE = func(cmd *cobra.Command, args []string) error {
+		out, _ := a.stdout.(*os.File)
+		if out == nil || !prompt.IsTerminal(a.stdin) || !prompt.IsTerminal(out) {
+			fmt.Fprintln(a.stderr, "sov: not a terminal: running as `sov run` (use `sov run` directly in scripts)")
+			return a.runHeadless(cmd, args)
+		}
+		return a.runShell(cmd, out)
+	}
+}
+
+// shellSessionTimeout bounds the wait for a sessions database held by
+// another sov: the shell must never hang on it.
+const shellSessionTimeout = 700 * time.Millisecond
+
+func (a *app) runShell(cmd *cobra.Command, out *os.File) error {
+	p, err := readRunFlags(cmd)
+	if err != nil {
+		return err
+	}
+	cont, _ := cmd.Flags().GetBool("continue")
+	sessID, _ := cmd.Flags().GetString("session")
+	if cont && sessID != "" {
+		return usagef("--continue and --session cannot be combined: pick one")
+	}
+	cfg := tui.DefaultConfig()
+	if err := a.cfg.Section("tui", &cfg); err != nil {
+		return err
+	}
+	opts := tui.Options{
+		Config:   cfg,
+		Sampling: p.sampling,
+		System:   p.system,
+		NoColor:  a.getenv("NO_COLOR") != "",
+		Loader: func(ctx context.Context, path string, progress func(float32) bool) (tui.Chatter, error) {
+			eng, err := model.Load(ctx, model.Options{Path: path, ContextSize: p.ctxSize, Threads: p.threads,
+				GPULayers: p.gpuLayers, Progress: progress})
+			if err != nil {
+				return nil, err // not a typed nil in the interface
+			}
+			return eng, nil
+		},
+		Models: func() ([]tui.ModelEntry, error) { return shellModels(a) },
+	}
+
+	st, err := session.Open(a.paths.Sub("tui"), shellSessionTimeout)
+	var locked *session.LockedError
+	switch {
+	case errors.As(err, &locked) && (cont || sessID != ""):
+		return fmt.Errorf("%v, or start sov without --continue/--session for an unsaved chat", err)
+	case errors.As(err, &locked):
+		opts.StoreNote = err.Error() + ". This chat will not be saved."
+	case err != nil:
+		return err
+	default:
+		defer st.Close()
+		opts.Store = st
+	}
+	if st != nil {
+		switch {
+		case sessID != "":
+			if opts.SessionID, err = st.Resolve(sessID); err != nil {
+				return usagef("--session: %v", err)
+			}
+		case cont:
+			if opts.SessionID, err = st.Last(); err != nil {
+				return fmt.Errorf("find the last session: %w", err)
+			}
+		}
+	}
+
+	path, err := a.resolveModel(p.modelFlag)
+	switch {
+	case err == nil:
+		opts.ModelPath = path
+	case p.modelFlag != "":
+		return err
+	default:
+		// No model yet: the shell opens anyway and explains how to get one.
+		opts.NoModel = err.Error()
+	}
+	env := os.Environ()
+	return tui.Run(cmd.Context(), opts, a.stdin, out, env)
+}
+
+// shellModels lists installed models for /model.
+func shellModels(a *app) ([]tui.ModelEntry, error) {
+	list, err := store.New(a.paths.Models()).List()
+	if err != nil {
+		return nil, err
+	}
+	var out []tui.ModelEntry
+	for _, m := range list {
+		if !m.Missing {
+			out = append(out, tui.ModelEntry{Name: m.Name, Path: m.Path})
+		}
+	}
+	return out, nil
+}

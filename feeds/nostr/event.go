@@ -441,3 +441,36 @@ func Newer(a, b *Event) bool {
 	}
 	return a.ID < b.ID
 }
+
+// ParseCanonical rebuilds an event (without id and sig) from its canonical
+// serialization [0,pubkey,created_at,kind,tags,content], as stored in a
+// content-addressed block. The caller sets ID from the block's digest and
+// Sig from elsewhere; CheckID then proves the bytes were canonical.
+func ParseCanonical(data []byte) (*Event, error) {
+	if len(data) > MaxEventSize {
+		return nil, malformed("canonical event is %d bytes, over the %d-byte cap", len(data), MaxEventSize)
+	}
+	if !utf8.Valid(data) {
+		return nil, malformed("invalid UTF-8")
+	}
+	var parts []json.RawMessage
+	if err := json.Unmarshal(data, &parts); err != nil || len(parts) != 6 {
+		return nil, malformed("not a canonical event array")
+	}
+	if string(bytes.TrimSpace(parts[0])) != "0" {
+		return nil, malformed("canonical event must start with 0")
+	}
+	var ev Event
+	for i, key := range []string{"", "pubkey", "created_at", "kind", "tags", "content"} {
+		if i == 0 {
+			continue
+		}
+		if err := ev.setField(key, parts[i]); err != nil {
+			return nil, err
+		}
+	}
+	if ev.Tags == nil {
+		return nil, malformed("tags missing")
+	}
+	return &ev, nil
+}

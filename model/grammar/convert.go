@@ -3,14 +3,17 @@ package grammar
 import (
 	"encoding/json"
 	"fmt"
+	"math"
 	"net/url"
+	"slices"
 	"strconv"
 	"strings"
+	"unicode/utf8"
 )
 
 // maxRepeat is llama.cpp's MAX_REPETITION_THRESHOLD: a bound above it in
 // x{m,n} is silently treated as unbounded by llama.cpp's parser, so the
-// converter never emits one (see clamp).
+// converter never emits one (see bounds).
 const maxRepeat = 2000
 
 // Keywords that carry no constraint; they are accepted and ignored.
@@ -27,14 +30,16 @@ var supported = map[string]bool{
 	"items": true, "minItems": true, "maxItems": true,
 	"minLength": true, "maxLength": true,
 	"anyOf": true, "oneOf": true, "allOf": true, "$ref": true,
+	"minimum": true, "exclusiveMinimum": true, "maximum": true, "exclusiveMaximum": true,
 }
 
 // fixFor suggests what to do about an unsupported keyword.
 func fixFor(kw string) string {
 	switch kw {
-	case "pattern", "format", "minimum", "maximum", "exclusiveMinimum",
-		"exclusiveMaximum", "multipleOf":
+	case "pattern", "format", "multipleOf":
 		return "remove it or use enum"
+	case "nullable":
+		return `use "type": [..., "null"] instead`
 	case "prefixItems":
 		return `remove it or use "items"`
 	case "not", "if", "then", "else":
@@ -92,7 +97,7 @@ func convert(root any) (string, error) {
 		names:  map[string]bool{"root": true},
 		prims:  map[string]bool{},
 		refs:   map[string]expr{},
-		active: map[string]bool{},
+		active: map[string]bool{"": true}, // the root is being expanded
 	}
 	for _, p := range primitives {
 		c.names[p.name] = true
@@ -102,6 +107,9 @@ func convert(root any) (string, error) {
 		return "", err
 	}
 	if s, ok := e.(sym); !ok || s != "root" {
+		if c.rootTaken { // only the root schema may take the name
+			return "", fmt.Errorf("schema: internal error: rule \"root\" taken by a subschema; please report this schema")
+		}
 		c.define(c.reserve(rootHint), e)
 	}
 	var sb strings.Builder
@@ -242,21 +250,27 @@ func (c *converter) genObjectSchema(s *object, path, hint string) (expr, error) 
 	if err != nil {
 		return nil, err
 	}
+	if has(s, rangeKeywords...) && !slices.Contains(types, "integer") {
+		return nil, fmt.Errorf("schema: \"minimum\"/\"maximum\" at %s are supported for \"type\": \"integer\" only; use integer or enum, or remove them", loc(path))
+	}
 	if len(types) == 0 {
 		return c.prim("value"), nil
 	}
+	if len(types) == 1 {
+		return c.genType(s, types[0], path, hint)
+	}
+	// Several types: the union owns the name, each branch gets its own.
+	name := c.reserve(hint)
 	var alts alt
 	for _, t := range types {
-		e, err := c.genType(s, t, path, hint)
+		e, err := c.genType(s, t, path, name+"-"+t)
 		if err != nil {
 			return nil, err
 		}
 		alts = append(alts, e)
 	}
-	if len(alts) == 1 {
-		return alts[0], nil
-	}
-	return alts, nil
+	c.define(name, alts)
+	return sym(name), nil
 }
 
 // typesOf reads "type", or infers it from type-specific keywords. An
@@ -330,7 +344,13 @@ func (c *converter) genType(s *object, t, path, hint string) (expr, error) {
 	case "string":
 		return c.genString(s, path, hint)
 	case "integer":
-		return c.prim("integer"), nil
+		lo, hi, ok, err := intBounds(s, path)
+		if err != nil || !ok {
+			return c.prim("integer"), err
+		}
+		name := c.reserve(hint)
+		c.define(name, intRange(lo, hi))
+		return sym(name), nil
 	case "number":
 		return c.prim("number"), nil
 	case "boolean":
@@ -341,8 +361,9 @@ func (c *converter) genType(s *object, t, path, hint string) (expr, error) {
 }
 
 // genEnum handles enum and const: the model must write one of the values
-// exactly as compact JSON. Sibling keywords are not re-checked here; a value
-// that contradicts them is a schema bug that Validate reports.
+// exactly as compact JSON. Values that a sibling "type", "minLength" or
+// "maxLength" or range keyword rules out are dropped so the grammar stays
+// within the schema.
 func (c *converter) genEnum(s *object, path string) (expr, bool, error) {
 	var values []any
 	ev, hasEnum := s.get("enum")
@@ -361,9 +382,26 @@ func (c *converter) genEnum(s *object, path string) (expr, bool, error) {
 	default:
 		return nil, false, nil
 	}
+	var types []string
+	if _, ok := s.get("type"); ok {
+		var err error
+		if types, err = typesOf(s, path); err != nil {
+			return nil, true, err
+		}
+	}
+	lo, hi, err := bounds(s, "minLength", "maxLength", path)
+	if err != nil {
+		return nil, true, err
+	}
 	var alts alt
 	seen := map[string]bool{}
 	for _, v := range values {
+		if !enumValueFits(v, types, lo, hi) {
+			continue
+		}
+		if n, ok := v.(json.Number); ok && !numberFits(s, n) {
+			continue
+		}
 		var sb strings.Builder
 		compactJSON(&sb, v)
 		if !seen[sb.String()] {
@@ -371,10 +409,59 @@ func (c *converter) genEnum(s *object, path string) (expr, bool, error) {
 			alts = append(alts, lit(sb.String()))
 		}
 	}
-	if len(alts) == 1 {
+	switch len(alts) {
+	case 0:
+		return nil, true, fmt.Errorf("schema: no \"enum\"/\"const\" value at %s fits its \"type\" or length limits; fix the values", loc(path))
+	case 1:
 		return alts[0], true, nil
 	}
 	return alts, true, nil
+}
+
+// enumValueFits reports whether an enum value satisfies the sibling type
+// list (empty: any) and string length bounds (hi < 0: none).
+func enumValueFits(v any, types []string, lo, hi int) bool {
+	if str, ok := v.(string); ok {
+		n := utf8.RuneCountInString(str)
+		if n < lo || hi >= 0 && n > hi {
+			return false
+		}
+	}
+	if len(types) == 0 {
+		return true
+	}
+	for _, t := range types {
+		switch x := v.(type) {
+		case *object:
+			if t == "object" {
+				return true
+			}
+		case []any:
+			if t == "array" {
+				return true
+			}
+		case string:
+			if t == "string" {
+				return true
+			}
+		case bool:
+			if t == "boolean" {
+				return true
+			}
+		case nil:
+			if t == "null" {
+				return true
+			}
+		case json.Number:
+			if t == "number" {
+				return true
+			}
+			if f, err := x.Float64(); err == nil && t == "integer" && f == math.Trunc(f) {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 func (c *converter) genAnyOf(v any, kw, path, hint string) (expr, error) {
@@ -580,17 +667,13 @@ func bounds(s *object, minKw, maxKw, path string) (lo, hi int, err error) {
 		if !ok {
 			return def, nil
 		}
-		n, ok := v.(json.Number)
-		i, err := strconv.ParseInt(string(n), 10, 64)
-		if !ok || err != nil || i < 0 {
-			// Also accept integral floats like 3.0, as JSON Schema does.
-			f, ferr := strconv.ParseFloat(string(n), 64)
-			if !ok || ferr != nil || f < 0 || f != float64(int64(f)) {
-				return 0, fmt.Errorf("schema: %q at %s must be a non-negative integer", kw, loc(path))
-			}
-			i = int64(f)
+		// JSON Schema allows integral floats like 3.0 here.
+		n, _ := v.(json.Number)
+		f, err := strconv.ParseFloat(string(n), 64)
+		if err != nil || f < 0 || f != math.Trunc(f) {
+			return 0, fmt.Errorf("schema: %q at %s must be a non-negative integer", kw, loc(path))
 		}
-		return int(min(i, 1<<31)), nil
+		return int(min(f, 1<<31)), nil
 	}
 	if lo, err = read(minKw, 0); err != nil {
 		return 0, 0, err
@@ -614,27 +697,29 @@ func (c *converter) genRef(ref, path string) (expr, error) {
 	if !strings.HasPrefix(ref, "#") {
 		return nil, fmt.Errorf("schema: $ref %q at %s is not supported; only local refs like \"#/$defs/name\" are", ref, loc(path))
 	}
-	if e, ok := c.refs[ref]; ok {
-		return e, nil
-	}
-	if c.active[ref] {
-		return nil, fmt.Errorf("schema: recursive $ref %q at %s is not supported; unroll it to a fixed depth", ref, loc(path))
-	}
 	target, tpath, err := c.resolve(ref)
 	if err != nil {
 		return nil, fmt.Errorf("schema: $ref %q at %s: %v; point it at an existing definition", ref, loc(path), err)
+	}
+	// Keyed by the resolved location, so differently spelled refs to one
+	// schema share a rule and cannot hide a cycle.
+	if e, ok := c.refs[tpath]; ok {
+		return e, nil
+	}
+	if c.active[tpath] {
+		return nil, fmt.Errorf("schema: recursive $ref %q at %s is not supported; unroll it to a fixed depth", ref, loc(path))
 	}
 	hint := "ref"
 	if i := strings.LastIndexByte(tpath, '/'); i >= 0 && i+1 < len(tpath) {
 		hint = unescapePointer(tpath[i+1:])
 	}
-	c.active[ref] = true
+	c.active[tpath] = true
 	e, err := c.gen(target, tpath, hint)
-	delete(c.active, ref)
+	delete(c.active, tpath)
 	if err != nil {
 		return nil, err
 	}
-	c.refs[ref] = e
+	c.refs[tpath] = e
 	return e, nil
 }
 

@@ -6,23 +6,28 @@
 // Free whitespace would let a small model emit spaces or newlines forever
 // without finishing the document; compact output cannot loop that way.
 // Object properties come in schema order; required ones always appear,
-// optional ones may be left out. The grammar accepts a subset of what the
-// schema allows (for example, it never produces extra properties, and it
-// caps string and array lengths at llama.cpp's repetition limit of 2000),
-// never more, so a document it yields is valid unless the schema itself
-// contradicts itself (an enum value of the wrong type, overlapping oneOf
-// branches); Validate catches those.
+// optional ones may be left out. Integers have at most 16 digits and number
+// fractions and exponents are bounded too. The grammar accepts a subset of
+// what the schema allows, never more: it never produces extra properties,
+// caps string and array lengths at llama.cpp's repetition limit of 2000, and
+// drops enum values that the schema's own type, length or range keywords
+// rule out. Only overlapping oneOf branches, or enum values that break other
+// sibling keywords, can yield a document the schema rejects; Validate
+// catches those. A schema whose strings and arrays all have
+// maxLength and maxItems yields documents of bounded length, which is what
+// keeps a small model from generating forever.
 //
-// Supported: type (including lists of types), object with properties,
-// required and additionalProperties; string with enum, const, minLength and
-// maxLength; integer; number; boolean; null; array with items, minItems and
-// maxItems; enum and const of any JSON value; anyOf; oneOf; allOf with one
-// schema; local $ref to "#/$defs/..." or "#/definitions/..." (not
-// recursive); annotations (title, description, default, examples, ...).
-// Any other keyword (pattern, format, minimum, if/then, ...) is an error
-// naming it, never a silently looser grammar.
+// Supported: type (a name or a list), object with properties, required and
+// additionalProperties; string with enum, const, minLength and maxLength;
+// integer, with minimum, maximum, exclusiveMinimum and exclusiveMaximum;
+// number; boolean; null; array with items, minItems and maxItems; enum and
+// const of any JSON value; anyOf; oneOf; allOf with one schema; local $ref
+// to "#/$defs/..." or "#/definitions/..." (not recursive); annotations
+// (title, description, default, examples, $comment, "x-" extensions, ...).
+// Any other keyword (pattern, format, multipleOf, if/then, ...) is an error
+// naming it and the fix, never a silently looser grammar.
 //
-// Engines compile a schema once with Compile and use GBNF and Validate per
+// Engines compile a schema once with Compile and call GBNF and Validate per
 // request.
 package grammar
 
@@ -30,6 +35,7 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 
 	"github.com/santhosh-tekuri/jsonschema/v6"
@@ -78,7 +84,8 @@ func (s *Schema) Validate(doc []byte) error {
 	return nil
 }
 
-// FromSchema converts a JSON Schema to GBNF; see Compile.
+// FromSchema converts a JSON Schema to GBNF. Unlike Compile it does not check
+// the schema against the JSON Schema meta-schema.
 func FromSchema(schema []byte) (string, error) {
 	root, err := decodeOrdered(schema)
 	if err != nil {
@@ -126,7 +133,7 @@ func compileValidator(schema []byte) (*jsonschema.Schema, error) {
 }
 
 // oneLine flattens the library's indented error tree to its leaf causes,
-// joined on one line, at most three of them.
+// sorted and joined on one line, at most three of them.
 func oneLine(err error) string {
 	var ve *jsonschema.ValidationError
 	if !errors.As(err, &ve) {
@@ -149,6 +156,7 @@ func oneLine(err error) string {
 		}
 	}
 	walk(ve)
+	slices.Sort(leaves) // the library's order varies between runs
 	more := ""
 	if len(leaves) > 3 {
 		more = fmt.Sprintf(" (and %d more)", len(leaves)-3)

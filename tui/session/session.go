@@ -13,6 +13,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"math"
 	"os"
 	"path/filepath"
 	"sort"
@@ -26,15 +27,15 @@ import (
 
 // Message is one stored chat message.
 type Message struct {
-	Seq      uint64    `json:"-"`
-	Role     string    `json:"role"`
-	Content  string    `json:"content"`
-	Stopped  bool      `json:"stopped,omitempty"` // generation was cut short by the user
-	Err      string    `json:"err,omitempty"`     // generation failed with this error
-	Model    string    `json:"model,omitempty"`
-	TPS      float64   `json:"tps,omitempty"`
-	Time     time.Time `json:"time"`
-	Complete bool      `json:"complete,omitempty"` // assistant message finished (not mid-stream)
+	Seq      uint64 // key in the session; set by Load and Append
+	Role     string
+	Content  string
+	Stopped  bool   // generation was cut short by the user
+	Err      string // generation failed with this error
+	Model    string
+	TPS      float64
+	Time     time.Time
+	Complete bool // assistant message finished (not mid-stream)
 }
 
 // Meta describes a session.
@@ -80,6 +81,7 @@ type Store struct {
 	owner   string
 	mu      sync.Mutex // orders ID generation
 	lastID  string
+	wmu     sync.Mutex // serialises writes so NoSync can be set per write
 	nowFunc func() time.Time
 }
 
@@ -141,6 +143,13 @@ func readOwner(path string) string {
 	return fmt.Sprintf("%s (pid %d)", name, pid)
 }
 
+// update runs a synced write transaction.
+func (s *Store) update(fn func(*bolt.Tx) error) error {
+	s.wmu.Lock()
+	defer s.wmu.Unlock()
+	return s.db.Update(fn)
+}
+
 // Path is the database file.
 func (s *Store) Path() string { return s.path }
 
@@ -172,7 +181,7 @@ func (s *Store) newID() string {
 func (s *Store) Create(model, system string) (Meta, error) {
 	now := s.now()
 	m := Meta{ID: s.newID(), Title: "New chat", Model: model, System: system, Created: now, Updated: now}
-	err := s.db.Update(func(tx *bolt.Tx) error {
+	err := s.update(func(tx *bolt.Tx) error {
 		b, err := tx.Bucket(bSessions).CreateBucket([]byte(m.ID))
 		if err != nil {
 			return err
@@ -273,7 +282,8 @@ func (s *Store) List() ([]Meta, error) {
 func (s *Store) Load(id string) (Meta, []Message, error) {
 	var m Meta
 	var msgs []Message
-	err := s.db.Update(func(tx *bolt.Tx) error {
+	last := false
+	err := s.db.View(func(tx *bolt.Tx) error {
 		b, meta, err := getMeta(tx, id)
 		if err != nil {
 			return err
@@ -283,8 +293,8 @@ func (s *Store) Load(id string) (Meta, []Message, error) {
 		if mb != nil {
 			msgs = make([]Message, 0, mb.Stats().KeyN)
 			err := mb.ForEach(func(k, v []byte) error {
-				var msg Message
-				if err := json.Unmarshal(v, &msg); err != nil {
+				msg, err := decodeMessage(v)
+				if err != nil {
 					return nil // skip a damaged message, keep the rest
 				}
 				msg.Seq = binary.BigEndian.Uint64(k)
@@ -295,15 +305,83 @@ func (s *Store) Load(id string) (Meta, []Message, error) {
 				return err
 			}
 		}
-		return tx.Bucket(bState).Put(kLast, []byte(id))
+		last = string(tx.Bucket(bState).Get(kLast)) == id
+		return nil
 	})
+	if err != nil || last {
+		return m, msgs, err
+	}
+	err = s.update(func(tx *bolt.Tx) error { return tx.Bucket(bState).Put(kLast, []byte(id)) })
 	return m, msgs, err
+}
+
+// Messages are stored in a small binary form rather than JSON: decoding
+// 5,000 of them must fit well inside one frame when a session opens.
+// Layout: version 1, flags, then role, content, err, model as
+// uvarint-prefixed strings, TPS as float64 bits, time as varint Unix ms.
+const (
+	codecV1      = 1
+	flagStopped  = 1
+	flagComplete = 2
+)
+
+func encodeMessage(m Message) []byte {
+	b := make([]byte, 0, 32+len(m.Content)+len(m.Role)+len(m.Err)+len(m.Model))
+	var flags byte
+	if m.Stopped {
+		flags |= flagStopped
+	}
+	if m.Complete {
+		flags |= flagComplete
+	}
+	b = append(b, codecV1, flags)
+	for _, s := range []string{m.Role, m.Content, m.Err, m.Model} {
+		b = binary.AppendUvarint(b, uint64(len(s)))
+		b = append(b, s...)
+	}
+	b = binary.BigEndian.AppendUint64(b, math.Float64bits(m.TPS))
+	var ms int64
+	if !m.Time.IsZero() {
+		ms = m.Time.UnixMilli()
+	}
+	return binary.AppendVarint(b, ms)
+}
+
+var errCorrupt = errors.New("corrupt message")
+
+func decodeMessage(b []byte) (Message, error) {
+	var m Message
+	if len(b) < 2 || b[0] != codecV1 {
+		return m, errCorrupt
+	}
+	m.Stopped, m.Complete = b[1]&flagStopped != 0, b[1]&flagComplete != 0
+	b = b[2:]
+	for _, dst := range []*string{&m.Role, &m.Content, &m.Err, &m.Model} {
+		n, k := binary.Uvarint(b)
+		if k <= 0 || uint64(len(b)-k) < n {
+			return m, errCorrupt
+		}
+		*dst = string(b[k : k+int(n)])
+		b = b[k+int(n):]
+	}
+	if len(b) < 8 {
+		return m, errCorrupt
+	}
+	m.TPS = math.Float64frombits(binary.BigEndian.Uint64(b))
+	ms, k := binary.Varint(b[8:])
+	if k <= 0 {
+		return m, errCorrupt
+	}
+	if ms != 0 {
+		m.Time = time.UnixMilli(ms).UTC()
+	}
+	return m, nil
 }
 
 // Append stores msg at the end of session id and returns its sequence.
 func (s *Store) Append(id string, msg Message) (uint64, error) {
 	var seq uint64
-	err := s.db.Update(func(tx *bolt.Tx) error {
+	err := s.update(func(tx *bolt.Tx) error {
 		b, m, err := getMeta(tx, id)
 		if err != nil {
 			return err
@@ -316,7 +394,7 @@ func (s *Store) Append(id string, msg Message) (uint64, error) {
 		if err != nil {
 			return err
 		}
-		if err := putJSON(mb, seqKey(seq), msg); err != nil {
+		if err := mb.Put(seqKey(seq), encodeMessage(msg)); err != nil {
 			return err
 		}
 		m.Count++
@@ -338,8 +416,21 @@ func (s *Store) Append(id string, msg Message) (uint64, error) {
 	return seq, nil
 }
 
-// Put replaces the message at seq (used while an answer streams).
-func (s *Store) Put(id string, seq uint64, msg Message) error {
+// Put replaces the message at seq.
+func (s *Store) Put(id string, seq uint64, msg Message) error { return s.put(id, seq, msg, true) }
+
+// PutPartial is Put without waiting for the disk, for the frequent saves of
+// a streaming answer: the data reaches the OS at once, so a crash of sov
+// loses nothing; the final Put makes it durable.
+func (s *Store) PutPartial(id string, seq uint64, msg Message) error {
+	return s.put(id, seq, msg, false)
+}
+
+func (s *Store) put(id string, seq uint64, msg Message, sync bool) error {
+	s.wmu.Lock()
+	defer s.wmu.Unlock()
+	s.db.NoSync = !sync
+	defer func() { s.db.NoSync = false }()
 	err := s.db.Update(func(tx *bolt.Tx) error {
 		b, m, err := getMeta(tx, id)
 		if err != nil {
@@ -349,7 +440,7 @@ func (s *Store) Put(id string, seq uint64, msg Message) error {
 		if mb == nil || mb.Get(seqKey(seq)) == nil {
 			return fmt.Errorf("message %d: %w", seq, ErrNotFound)
 		}
-		if err := putJSON(mb, seqKey(seq), msg); err != nil {
+		if err := mb.Put(seqKey(seq), encodeMessage(msg)); err != nil {
 			return err
 		}
 		m.Updated = s.now()
@@ -363,7 +454,7 @@ func (s *Store) Put(id string, seq uint64, msg Message) error {
 
 // DeleteMessage removes one message (used by /retry).
 func (s *Store) DeleteMessage(id string, seq uint64) error {
-	return s.db.Update(func(tx *bolt.Tx) error {
+	return s.update(func(tx *bolt.Tx) error {
 		b, m, err := getMeta(tx, id)
 		if err != nil {
 			return err
@@ -381,7 +472,7 @@ func (s *Store) DeleteMessage(id string, seq uint64) error {
 // Update changes a session's metadata through fn.
 func (s *Store) Update(id string, fn func(*Meta)) (Meta, error) {
 	var out Meta
-	err := s.db.Update(func(tx *bolt.Tx) error {
+	err := s.update(func(tx *bolt.Tx) error {
 		b, m, err := getMeta(tx, id)
 		if err != nil {
 			return err
@@ -396,7 +487,7 @@ func (s *Store) Update(id string, fn func(*Meta)) (Meta, error) {
 
 // Clear removes all messages of a session, keeping its metadata.
 func (s *Store) Clear(id string) error {
-	return s.db.Update(func(tx *bolt.Tx) error {
+	return s.update(func(tx *bolt.Tx) error {
 		b, m, err := getMeta(tx, id)
 		if err != nil {
 			return err
@@ -417,7 +508,7 @@ func (s *Store) Clear(id string) error {
 
 // Delete removes a session entirely.
 func (s *Store) Delete(id string) error {
-	return s.db.Update(func(tx *bolt.Tx) error {
+	return s.update(func(tx *bolt.Tx) error {
 		if err := tx.Bucket(bSessions).DeleteBucket([]byte(id)); err != nil {
 			if errors.Is(err, bolt.ErrBucketNotFound) {
 				return fmt.Errorf("session %q: %w", id, ErrNotFound)

@@ -104,3 +104,16 @@ func TestSessionTitleFrom(t *testing.T) {
 		}
 	}
 }
+
+func TestSessionMessageCodec(t *testing.T) {
+	in := Message{Role: "assistant", Content: "héllo\n\x00bin", Stopped: true, Complete: true, Err: "e", Model: "m", TPS: 12.5, Time: time.UnixMilli(1700000000123).UTC()}
+	out, err := decodeMessage(encodeMessage(in))
+	if err != nil || out != in {
+		t.Fatalf("round trip: %+v, %v", out, err)
+	}
+	for _, bad := range [][]byte{nil, {9, 0}, {1, 0, 200}, encodeMessage(in)[:10]} {
+		if _, err := decodeMessage(bad); err == nil {
+			t.Errorf("decode %v: no error", bad)
+		}
+	}
+}

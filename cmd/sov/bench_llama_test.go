@@ -1,0 +1,249 @@
+package main
+
+// Benchmarks of `sov run` against llama.cpp's own tools built from the same
+// pinned source, measured side by side in one run and printed as ratios.
+// Run them with `make bench` (scripts/bench.sh), which builds llama-bench and
+// llama-completion and generates the ~125M-parameter Q8_0 model.
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"slices"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+)
+
+const benchReps = 5
+
+type benchEnv struct {
+	llamaBench, llamaCompletion string
+	bigModel, tinyModel         string
+	threads                     string
+}
+
+func loadBenchEnv(b *testing.B) benchEnv {
+	b.Helper()
+	dir := os.Getenv("SOV_LLAMA_BIN")
+	if dir == "" {
+		dir = "../../.llama/bin"
+	}
+	e := benchEnv{
+		llamaBench:      filepath.Join(dir, "llama-bench"),
+		llamaCompletion: filepath.Join(dir, "llama-completion"),
+		bigModel:        os.Getenv("SOV_BENCH_MODEL"),
+		tinyModel:       testModel(b),
+		threads:         os.Getenv("SOV_BENCH_THREADS"),
+	}
+	if e.threads == "" {
+		e.threads = "2"
+	}
+	for _, p := range []string{e.llamaBench, e.llamaCompletion} {
+		if _, err := os.Stat(p); err != nil {
+			b.Skipf("%s missing: run `make bench` (it builds llama.cpp's tools)", p)
+		}
+	}
+	return e
+}
+
+func (e benchEnv) needBig(b *testing.B) {
+	if e.bigModel == "" {
+		b.Skip("SOV_BENCH_MODEL not set: run `make bench` (it generates the 125M Q8_0 model)")
+	}
+}
+
+// sovDone runs `sov run --json` and returns its done event and peak RSS.
+func sovDone(b *testing.B, args ...string) (map[string]float64, int64, time.Duration) {
+	b.Helper()
+	cmd := exec.Command(sovBin, append([]string{"run", "--json"}, args...)...)
+	cmd.Env = append(cleanEnv(), "SOV_HOME="+b.TempDir())
+	var out, errb bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &errb
+	t0 := time.Now()
+	if err := cmd.Run(); err != nil {
+		b.Fatalf("sov run: %v: %s", err, errb.String())
+	}
+	wall := time.Since(t0)
+	lines := strings.Split(strings.TrimSpace(out.String()), "\n")
+	var ev map[string]any
+	if err := json.Unmarshal([]byte(lines[len(lines)-1]), &ev); err != nil || ev["type"] != "done" {
+		b.Fatalf("no done event: %q", lines[len(lines)-1])
+	}
+	m := map[string]float64{}
+	for k, v := range ev {
+		if f, ok := v.(float64); ok {
+			m[k] = f
+		}
+	}
+	return m, maxRSS(cmd), wall
+}
+
+func maxRSS(cmd *exec.Cmd) int64 {
+	if ru, ok := cmd.ProcessState.SysUsage().(*syscall.Rusage); ok {
+		return ru.Maxrss * 1024 // Linux reports KiB
+	}
+	return 0
+}
+
+// llamaBenchTS runs llama-bench once and returns its average tokens/s.
+func llamaBenchTS(b *testing.B, e benchEnv, args ...string) float64 {
+	b.Helper()
+	all := append([]string{"-m", e.bigModel, "-t", e.threads, "-r", "1", "-o", "jsonl"}, args...)
+	out, err := exec.Command(e.llamaBench, all...).Output()
+	if err != nil {
+		b.Fatalf("llama-bench: %v", err)
+	}
+	var r struct {
+		AvgTS float64 `json:"avg_ts"`
+	}
+	if err := json.Unmarshal(bytes.TrimSpace(out), &r); err != nil {
+		b.Fatalf("llama-bench output %q: %v", out, err)
+	}
+	return r.AvgTS
+}
+
+var evalRe = regexp.MustCompile(`(?m)^.*\beval time =\s*[\d.]+ ms /\s*(\d+) runs.*?([\d.]+) tokens per second`)
+
+// completionRun runs llama-completion and returns its generation tokens/s,
+// peak RSS and wall time.
+func completionRun(b *testing.B, e benchEnv, modelPath string, n int, extra ...string) (float64, int64, time.Duration) {
+	b.Helper()
+	args := append([]string{"-m", modelPath, "-t", e.threads, "-n", strconv.Itoa(n), "-no-cnv", "--ignore-eos", "--no-warmup", "-p", "Once upon a time"}, extra...)
+	cmd := exec.Command(e.llamaCompletion, args...)
+	var out, errb bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &errb
+	cmd.Stdin = nil
+	t0 := time.Now()
+	if err := cmd.Run(); err != nil {
+		b.Fatalf("llama-completion: %v: %s", err, tail(errb.String()))
+	}
+	wall := time.Since(t0)
+	var tps float64
+	for _, m := range evalRe.FindAllStringSubmatch(errb.String(), -1) {
+		if !strings.Contains(m[0], "prompt eval") {
+			tps, _ = strconv.ParseFloat(m[2], 64)
+		}
+	}
+	if tps == 0 {
+		b.Fatalf("no eval timing in llama-completion output: %s", tail(errb.String()))
+	}
+	return tps, maxRSS(cmd), wall
+}
+
+func tail(s string) string {
+	if len(s) > 2000 {
+		return s[len(s)-2000:]
+	}
+	return s
+}
+
+func median(xs []float64) float64 {
+	s := slices.Clone(xs)
+	slices.Sort(s)
+	return s[len(s)/2]
+}
+
+func report(b *testing.B, name string, sov, ref []float64, unit string, target float64) {
+	r := median(sov) / median(ref)
+	verdict := "MET"
+	if r < target {
+		verdict = "NOT MET"
+	}
+	fmt.Printf("%-34s sov %10.2f %s  llama.cpp %10.2f %s  ratio %.3f (target >= %.2f) %s\n", name, median(sov), unit, median(ref), unit, r, target, verdict)
+	b.ReportMetric(r, "ratio")
+}
+
+// BenchmarkLlamaGeneration: bandwidth-bound generation on the 125M Q8_0
+// model, `sov run` tokens/s vs llama-bench tg128, same threads.
+func BenchmarkLlamaGeneration(b *testing.B) {
+	e := loadBenchEnv(b)
+	e.needBig(b)
+	var sov, ref []float64
+	for i := 0; i < benchReps; i++ {
+		ref = append(ref, llamaBenchTS(b, e, "-p", "0", "-n", "128"))
+		d, _, _ := sovDone(b, "--model", e.bigModel, "--threads", e.threads, "--temp", "0", "--max-tokens", "128", "--ignore-eos", "Hello")
+		sov = append(sov, d["generated_tokens_per_second"])
+	}
+	report(b, "generation tg128 (125M Q8_0)", sov, ref, "tok/s", 0.97)
+}
+
+// BenchmarkLlamaPrompt: prompt processing of 512 tokens vs llama-bench pp512.
+func BenchmarkLlamaPrompt(b *testing.B) {
+	e := loadBenchEnv(b)
+	e.needBig(b)
+	// Calibrate a prompt that renders (with the chat template) to 512 tokens.
+	words := 480
+	for range 3 {
+		d, _, _ := sovDone(b, "--model", e.bigModel, "--max-tokens", "1", strings.Repeat("hello ", words))
+		got := int(d["prompt_tokens"])
+		if got == 512 {
+			break
+		}
+		words += 512 - got
+	}
+	prompt := strings.Repeat("hello ", words)
+	var sov, ref []float64
+	for i := 0; i < benchReps; i++ {
+		ref = append(ref, llamaBenchTS(b, e, "-p", "512", "-n", "0"))
+		d, _, _ := sovDone(b, "--model", e.bigModel, "--threads", e.threads, "--temp", "0", "--max-tokens", "1", prompt)
+		if int(d["prompt_tokens"]) != 512 {
+			b.Fatalf("prompt is %v tokens, want 512", d["prompt_tokens"])
+		}
+		sov = append(sov, d["prompt_tokens_per_second"])
+	}
+	report(b, "prompt processing pp512 (125M Q8_0)", sov, ref, "tok/s", 0.97)
+}
+
+// BenchmarkLlamaOverhead: per-token overhead on stories260K, `sov run` vs
+// llama-completion with the same sampling settings; both generation tok/s
+// and end-to-end (process start to exit) tok/s.
+func BenchmarkLlamaOverhead(b *testing.B) {
+	e := loadBenchEnv(b)
+	const n = 1000
+	sampling := []string{"--temp", "0.8", "--top-k", "40", "--top-p", "0.95", "--min-p", "0.05", "--seed", "7"}
+	var sov, ref, sovE2E, refE2E []float64
+	for i := 0; i < benchReps; i++ {
+		tps, _, wall := completionRun(b, e, e.tinyModel, n, append(sampling, "-c", "2048")...)
+		ref = append(ref, tps)
+		refE2E = append(refE2E, n/wall.Seconds())
+		d, _, swall := sovDone(b, append([]string{"--model", e.tinyModel, "--threads", e.threads, "--ctx", "2048", "--max-tokens", strconv.Itoa(n), "--ignore-eos", "Once upon a time"}, sampling...)...)
+		sov = append(sov, d["generated_tokens_per_second"])
+		sovE2E = append(sovE2E, n/swall.Seconds())
+	}
+	report(b, "per-token generation (stories260K)", sov, ref, "tok/s", 0.95)
+	report(b, "per-token end-to-end (stories260K)", sovE2E, refE2E, "tok/s", 0.95)
+}
+
+// BenchmarkLlamaRSS: peak RSS of `sov run` vs llama-completion on the same
+// model and token count; target sov <= llama-completion + 30 MB.
+func BenchmarkLlamaRSS(b *testing.B) {
+	e := loadBenchEnv(b)
+	models := []string{e.tinyModel}
+	if e.bigModel != "" {
+		models = append(models, e.bigModel)
+	}
+	for _, m := range models {
+		var sov, ref []float64
+		for i := 0; i < 3; i++ {
+			_, rss, _ := completionRun(b, e, m, 64, "--temp", "0", "-c", "4096")
+			ref = append(ref, float64(rss))
+			_, srss, _ := sovDone(b, "--model", m, "--threads", e.threads, "--ctx", "4096", "--temp", "0", "--max-tokens", "64", "--ignore-eos", "Once upon a time")
+			sov = append(sov, float64(srss))
+		}
+		diff := (median(sov) - median(ref)) / (1 << 20)
+		verdict := "MET"
+		if diff > 30 {
+			verdict = "NOT MET"
+		}
+		fmt.Printf("%-34s sov %8.1f MB  llama-completion %8.1f MB  diff %+.1f MB (target <= +30 MB) %s\n",
+			"peak RSS "+filepath.Base(m), median(sov)/(1<<20), median(ref)/(1<<20), diff, verdict)
+		b.ReportMetric(diff, "MB_over_"+strings.TrimSuffix(filepath.Base(m), ".gguf"))
+	}
+}

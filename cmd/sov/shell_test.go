@@ -1,0 +1,303 @@
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"sort"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+)
+
+// tuiTmux drives the real sov binary inside a private tmux server, as a
+// user at a terminal would (send-keys, capture-pane).
+type tuiTmux struct {
+	t      testing.TB
+	tmux   string
+	socket string
+}
+
+func newTUITmux(t testing.TB) *tuiTmux {
+	t.Helper()
+	path, err := exec.LookPath("tmux")
+	if err != nil {
+		if os.Getenv("SOV_REQUIRE_TOOLS") == "1" {
+			t.Fatal("tmux not found (SOV_REQUIRE_TOOLS=1): run scripts/deps.d/tui.sh")
+		}
+		t.Skip("tmux not found: run scripts/deps.d/tui.sh")
+	}
+	x := &tuiTmux{t: t, tmux: path, socket: fmt.Sprintf("sovtest-%d-%d", os.Getpid(), time.Now().UnixNano())}
+	t.Cleanup(func() { exec.Command(x.tmux, "-L", x.socket, "kill-server").Run() })
+	return x
+}
+
+func (x *tuiTmux) cmd(args ...string) string {
+	x.t.Helper()
+	out, err := exec.Command(x.tmux, append([]string{"-L", x.socket}, args...)...).CombinedOutput()
+	if err != nil {
+		x.t.Fatalf("tmux %v: %v: %s", args, err, out)
+	}
+	return string(out)
+}
+
+// start runs sov with args in a new window called name. The shell line
+// prints the exit code afterwards so the test can read it.
+func (x *tuiTmux) start(name, home string, env []string, args ...string) {
+	x.t.Helper()
+	var b strings.Builder
+	b.WriteString("env -i PATH=/usr/bin:/bin HOME=" + home + " TERM=xterm-256color LANG=C.UTF-8 SOV_HOME=" + home)
+	for _, e := range env {
+		b.WriteString(" " + shellQuote(e))
+	}
+	b.WriteString(" " + shellQuote(sovBin))
+	for _, a := range args {
+		b.WriteString(" " + shellQuote(a))
+	}
+	b.WriteString("; echo SOV-EXIT=$?; sleep 600")
+	x.cmd("new-session", "-d", "-s", name, "-x", "100", "-y", "30", b.String())
+}
+
+func shellQuote(s string) string { return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'" }
+
+func (x *tuiTmux) capture(name string) string {
+	return x.cmd("capture-pane", "-p", "-t", name)
+}
+
+func (x *tuiTmux) keys(name string, keys ...string) {
+	x.cmd(append([]string{"send-keys", "-t", name}, keys...)...)
+}
+
+// waitFor polls the screen until re matches, failing after timeout.
+func (x *tuiTmux) waitFor(name, re string, timeout time.Duration) string {
+	x.t.Helper()
+	rx := regexp.MustCompile(re)
+	deadline := time.Now().Add(timeout)
+	var screen string
+	for time.Now().Before(deadline) {
+		screen = x.capture(name)
+		if rx.MatchString(screen) {
+			return screen
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	x.t.Fatalf("window %s: %q did not appear within %v; screen:\n%s", name, re, timeout, screen)
+	return ""
+}
+
+func TestTUIEndToEndStreamStopContinue(t *testing.T) {
+	m := testModel(t)
+	x := newTUITmux(t)
+	home := t.TempDir()
+	// --ignore-eos keeps the answer going until Esc, however fast the machine.
+	x.start("a", home, nil, "--model", m, "--temp", "0", "--ignore-eos")
+	x.waitFor("a", `Message, or /help`, 20*time.Second)
+	x.keys("a", "Once upon a time", "Enter")
+	// Streamed text appears while the status bar says it is generating.
+	x.waitFor("a", `(?s)● .*\w+ \w+ \w+.*generating`, 20*time.Second)
+	// Shrink the terminal to 20x5 mid-stream and back: no panic, no spill.
+	x.cmd("resize-window", "-t", "a", "-x", "20", "-y", "5")
+	time.Sleep(300 * time.Millisecond)
+	small := x.capture("a")
+	x.cmd("resize-window", "-t", "a", "-x", "100", "-y", "30")
+	if strings.Contains(small, "panic") || strings.Contains(small, "SOV-EXIT") {
+		t.Fatalf("shell died on resize:\n%s", small)
+	}
+	x.waitFor("a", `generating`, 10*time.Second)
+	x.keys("a", "Escape")
+	screen := x.waitFor("a", `\[stopped\]`, 10*time.Second)
+	if strings.Contains(screen, "generating") {
+		t.Errorf("still generating after Esc:\n%s", screen)
+	}
+	x.keys("a", "C-c")
+	x.waitFor("a", `SOV-EXIT=0`, 10*time.Second)
+
+	x.start("b", home, nil, "--continue", "--model", m, "--temp", "0")
+	screen = x.waitFor("b", `(?s)Once upon a time.*\[stopped\]`, 20*time.Second)
+	if !strings.Contains(screen, "› you") || !strings.Contains(screen, "Once upon a time ·") {
+		t.Errorf("--continue did not restore the conversation and its title:\n%s", screen)
+	}
+	x.keys("b", "C-c")
+	x.waitFor("b", `SOV-EXIT=0`, 10*time.Second)
+
+	// An unknown --session is a usage error, not an empty shell.
+	x.start("c", home, nil, "--session", "nosuch", "--model", m)
+	x.waitFor("c", `(?s)no such session.*SOV-EXIT=2`, 10*time.Second)
+}
+
+func TestTUIEndToEndLockedDatabase(t *testing.T) {
+	m := testModel(t)
+	x := newTUITmux(t)
+	home := t.TempDir()
+	x.start("a", home, nil, "--model", m)
+	x.waitFor("a", `Message, or /help`, 20*time.Second)
+	// A second shell opens unsaved and names the holder.
+	x.start("b", home, nil, "--model", m)
+	screen := x.waitFor("b", `in use by`, 10*time.Second)
+	if !regexp.MustCompile(`pid \d+`).MatchString(screen) || !strings.Contains(screen, "unsaved") {
+		t.Errorf("locked database message:\n%s", screen)
+	}
+	x.keys("b", "C-c")
+	x.waitFor("b", `SOV-EXIT=0`, 10*time.Second)
+	// --continue cannot work unsaved: a clear error, never a hang.
+	start := time.Now()
+	x.start("c", home, nil, "--continue", "--model", m)
+	screen = x.waitFor("c", `SOV-EXIT=1`, 10*time.Second)
+	if !regexp.MustCompile(`in use by\s+\S+\s+\(pid \d+\)`).MatchString(screen) {
+		t.Errorf("--continue on a locked database:\n%s", screen)
+	}
+	if d := time.Since(start); d > 8*time.Second {
+		t.Errorf("locked --continue took %v", d)
+	}
+	x.keys("a", "C-c")
+	x.waitFor("a", `SOV-EXIT=0`, 10*time.Second)
+}
+
+func TestTUIEndToEndNoModelAndDeletedModel(t *testing.T) {
+	m := testModel(t)
+	x := newTUITmux(t)
+	// First run: no model installed; the shell explains how to pull one.
+	x.start("a", t.TempDir(), nil)
+	x.waitFor("a", `sov pull`, 20*time.Second)
+	x.keys("a", "C-c")
+	x.waitFor("a", `SOV-EXIT=0`, 10*time.Second)
+
+	// The model file deleted while the shell is open.
+	dir := t.TempDir()
+	data, err := os.ReadFile(m)
+	if err != nil {
+		t.Fatal(err)
+	}
+	copyPath := filepath.Join(dir, "stories260K.gguf")
+	if err := os.WriteFile(copyPath, data, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	x.start("b", t.TempDir(), nil, "--model", copyPath, "--max-tokens", "20")
+	x.waitFor("b", `Message, or /help`, 20*time.Second)
+	time.Sleep(300 * time.Millisecond) // let the load finish
+	os.Remove(copyPath)
+	x.keys("b", "Once upon a time", "Enter")
+	screen := x.waitFor("b", `was\s+deleted`, 20*time.Second)
+	x.waitFor("b", `tok/s`, 20*time.Second)
+	x.keys("b", "/help", "Enter")
+	x.waitFor("b", `Sessions are saved`, 10*time.Second)
+	_ = screen
+	x.keys("b", "C-c")
+	x.waitFor("b", `SOV-EXIT=0`, 10*time.Second)
+}
+
+func TestTUINotATerminalRunsHeadless(t *testing.T) {
+	m := testModel(t)
+	r := runSov(t, t.TempDir(), nil, "Once upon a time\n", "--model", m, "--temp", "0", "--max-tokens", "30")
+	if r.Code != 0 || !strings.Contains(r.Stderr, "not a terminal") || !strings.Contains(r.Stdout, "Lily") {
+		t.Fatalf("exit %d\nstdout %q\nstderr %q", r.Code, r.Stdout, r.Stderr)
+	}
+}
+
+// tuiPanePID is the pid of the sov process running in window name.
+func (x *tuiTmux) sovPID(name string) int {
+	x.t.Helper()
+	shell := strings.TrimSpace(x.cmd("display-message", "-p", "-t", name, "#{pane_pid}"))
+	for i := 0; i < 100; i++ {
+		data, _ := os.ReadFile("/proc/" + shell + "/task/" + shell + "/children")
+		if f := strings.Fields(string(data)); len(f) > 0 {
+			var pid int
+			fmt.Sscan(f[0], &pid)
+			return pid
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	x.t.Fatalf("no sov process under pane %s", name)
+	return 0
+}
+
+// procCPU is a process's user+system CPU time from /proc.
+func procCPU(pid int) (time.Duration, error) {
+	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return 0, err
+	}
+	s := string(data)
+	f := strings.Fields(s[strings.LastIndexByte(s, ')')+2:])
+	var utime, stime int64
+	fmt.Sscan(f[11], &utime)
+	fmt.Sscan(f[12], &stime)
+	return time.Duration(utime+stime) * time.Second / 100, nil // USER_HZ is 100 on Linux
+}
+
+// BenchmarkTUIIdleCPU reports the shell's CPU seconds over 30 idle seconds
+// (SOV_TUI_IDLE_SECONDS overrides) with the model loaded and one answer
+// shown; the reference is 0 — no redraw loop while nothing happens.
+func BenchmarkTUIIdleCPU(b *testing.B) {
+	m := testModel(b)
+	secs := 30
+	if v := os.Getenv("SOV_TUI_IDLE_SECONDS"); v != "" {
+		fmt.Sscan(v, &secs)
+	}
+	for i := 0; i < b.N; i++ {
+		x := newTUITmux(b)
+		x.start("idle", b.TempDir(), nil, "--model", m, "--temp", "0", "--max-tokens", "50")
+		x.waitFor("idle", `Message, or /help`, 20*time.Second)
+		x.keys("idle", "Once upon a time", "Enter")
+		x.waitFor("idle", `tok/s`, 20*time.Second)
+		pid := x.sovPID("idle")
+		time.Sleep(time.Second)
+		c0, err := procCPU(pid)
+		if err != nil {
+			b.Fatal(err)
+		}
+		time.Sleep(time.Duration(secs) * time.Second)
+		c1, err := procCPU(pid)
+		if err != nil {
+			b.Fatal(err)
+		}
+		b.ReportMetric((c1 - c0).Seconds(), fmt.Sprintf("cpu-s/%ds-idle", secs))
+		x.keys("idle", "C-c")
+	}
+}
+
+var tuiTPS = regexp.MustCompile(`([0-9.]+) tok/s`)
+
+// BenchmarkTUIStreamingVsRun compares the tokens/s the shell shows with
+// `sov run` on the same model, prompt and settings, measured alternately in
+// the same run; tui/run is the ratio of medians (target ≥ 0.95).
+func BenchmarkTUIStreamingVsRun(b *testing.B) {
+	m := testModel(b)
+	args := []string{"--model", m, "--temp", "0", "--ignore-eos", "--max-tokens", "600"}
+	var runs, tuis []float64
+	x := newTUITmux(b)
+	for i := 0; i < b.N; i++ {
+		cmd := exec.Command(sovBin, append(append([]string{"run", "--json"}, args...), "Once upon a time")...)
+		cmd.Env = append(cleanEnv(), "SOV_HOME="+b.TempDir())
+		out, err := cmd.Output()
+		lines := strings.Split(strings.TrimSpace(string(out)), "\n")
+		var done struct {
+			TPS float64 `json:"generated_tokens_per_second"`
+		}
+		if err != nil || json.Unmarshal([]byte(lines[len(lines)-1]), &done) != nil {
+			b.Fatalf("sov run: %v: %s", err, out)
+		}
+		runs = append(runs, done.TPS)
+
+		name := fmt.Sprintf("s%d", i)
+		x.start(name, b.TempDir(), nil, args...)
+		x.waitFor(name, `Message, or /help`, 20*time.Second)
+		x.keys(name, "Once upon a time", "Enter")
+		screen := x.waitFor(name, `tok/s`, 3*time.Minute)
+		v, _ := strconv.ParseFloat(tuiTPS.FindStringSubmatch(screen)[1], 64)
+		tuis = append(tuis, v)
+		x.keys(name, "C-c")
+	}
+	med := func(v []float64) float64 {
+		s := append([]float64(nil), v...)
+		sort.Float64s(s)
+		return s[len(s)/2]
+	}
+	b.ReportMetric(med(runs), "run-tok/s")
+	b.ReportMetric(med(tuis), "tui-tok/s")
+	b.ReportMetric(med(tuis)/med(runs), "tui/run")
+}

@@ -1,0 +1,320 @@
+package main
+
+import (
+	"encoding/json"
+	"errors"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/sovos/sov/model/store"
+	"github.com/sovos/sov/model/store/hftest"
+)
+
+// storeHub starts the loopback Hugging Face stand-in (model API listing and
+// resolve endpoints) serving the shared model.
+func storeHub(t *testing.T) (*hftest.Server, []byte) {
+	t.Helper()
+	data, err := os.ReadFile(testModel(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	hub := hftest.New()
+	t.Cleanup(hub.Close)
+	hub.Add("karpathy/stories-GGUF", "stories260K-F32.gguf", hftest.File{Data: data})
+	hub.Add("karpathy/stories-GGUF", "README.md", hftest.File{Data: []byte("# stories")})
+	return hub, data
+}
+
+func storeLastLine(s string) string {
+	lines := strings.Split(strings.TrimRight(s, "\n"), "\n")
+	return lines[len(lines)-1]
+}
+
+func TestStoreCLIPullListShowRm(t *testing.T) {
+	hub, data := storeHub(t)
+	home := t.TempDir()
+	env := []string{"SOV_HF_ENDPOINT=" + hub.URL}
+
+	r := runSov(t, home, env, "", "pull", "hf.co/karpathy/stories-GGUF:F32")
+	if r.Code != 0 || !strings.Contains(r.Stdout, "installed stories260K-F32: llama, 292.8K parameters, F32") {
+		t.Fatalf("pull: %+v", r)
+	}
+	// Not a terminal: plain progress lines.
+	if !strings.Contains(r.Stderr, "downloading stories260K-F32.gguf (1.1 MiB)") || !strings.Contains(r.Stderr, "stories260K-F32.gguf: done") || strings.Contains(r.Stderr, "\r") {
+		t.Errorf("progress: %q", r.Stderr)
+	}
+	r = runSov(t, home, env, "", "pull", testModel(t), "--link", "--name", "linked")
+	if r.Code != 0 || !strings.Contains(r.Stdout, "linked linked:") {
+		t.Fatalf("pull --link: %+v", r)
+	}
+
+	r = runSov(t, home, nil, "", "models")
+	if r.Code != 0 {
+		t.Fatalf("models: %+v", r)
+	}
+	lines := strings.Split(strings.TrimSpace(r.Stdout), "\n")
+	if len(lines) != 3 || strings.Join(strings.Fields(lines[0]), " ") != "NAME SIZE ARCH PARAMS QUANT CONTEXT CHAT TEMPLATE" ||
+		strings.Join(strings.Fields(lines[2]), " ") != "stories260K-F32 1.1 MiB llama 292.8K F32 2048 no" {
+		t.Errorf("models table:\n%s", r.Stdout)
+	}
+
+	r = runSov(t, home, nil, "", "models", "--json")
+	var list []struct {
+		Name         string `json:"name"`
+		SHA256       string `json:"sha256"`
+		Parameters   uint64 `json:"parameters"`
+		ChatTemplate bool   `json:"chat_template"`
+		Linked       bool   `json:"linked"`
+	}
+	if err := json.Unmarshal([]byte(r.Stdout), &list); err != nil || len(list) != 2 || list[1].Name != "stories260K-F32" ||
+		list[1].SHA256 != "270cba1bd5109f42d03350f60406024560464db173c0e387d91f0426d3bd256d" && len(data) == 1185376 || !list[0].Linked {
+		t.Errorf("models --json: %v %+v", err, list)
+	}
+
+	r = runSov(t, home, nil, "", "models", "show", "stories260K-F32")
+	for _, want := range []string{"architecture   llama", "parameters     292.8K (292800)", "context        2048", "chat template  no",
+		"tokenizer.ggml.tokens", "[512 × string]", "llama.embedding_length", "sha256"} {
+		if !strings.Contains(r.Stdout, want) {
+			t.Errorf("show lacks %q:\n%s", want, r.Stdout)
+		}
+	}
+	r = runSov(t, home, nil, "", "models", "show", "stories260K-F32", "--json")
+	var shown struct {
+		Metadata map[string]any `json:"metadata"`
+		Tensors  int            `json:"tensors"`
+	}
+	if err := json.Unmarshal([]byte(r.Stdout), &shown); err != nil || shown.Tensors != 48 || shown.Metadata["general.architecture"] != "llama" {
+		t.Errorf("show --json: %v %+v", err, shown)
+	}
+
+	r = runSov(t, home, nil, "", "models", "default", "linked")
+	if r.Code != 0 {
+		t.Fatalf("default: %+v", r)
+	}
+	if r = runSov(t, home, nil, "", "models", "default"); strings.TrimSpace(r.Stdout) != "linked" {
+		t.Errorf("default now %q", r.Stdout)
+	}
+	if r = runSov(t, home, nil, "", "models"); !strings.Contains(r.Stdout, "linked (default)") {
+		t.Errorf("default not marked:\n%s", r.Stdout)
+	}
+
+	r = runSov(t, home, nil, "", "models", "rm", "stories260K-F32")
+	if r.Code != 0 || !strings.Contains(r.Stdout, "removed stories260K-F32") {
+		t.Fatalf("rm: %+v", r)
+	}
+	if _, err := os.Stat(filepath.Join(home, "models", "stories260K-F32.gguf")); !os.IsNotExist(err) {
+		t.Errorf("rm left the file: %v", err)
+	}
+	r = runSov(t, home, nil, "", "models", "rm", "linked")
+	if r.Code != 0 || !strings.Contains(r.Stdout, "is kept") || !strings.Contains(r.Stderr, "was the default model") {
+		t.Fatalf("rm linked: %+v", r)
+	}
+	if _, err := os.Stat(testModel(t)); err != nil {
+		t.Fatalf("rm deleted the linked original: %v", err)
+	}
+	r = runSov(t, home, nil, "", "models")
+	if r.Code != 0 || r.Stdout != "" || !strings.Contains(r.Stderr, "no models installed: pull one with sov pull") {
+		t.Errorf("empty models: %+v", r)
+	}
+}
+
+// TestStoreCLIPullResume: the loopback hub drops the connection half-way;
+// sov pull fails with a one-line error and keeps the .partial; the same
+// command resumes with a Range request and succeeds.
+func TestStoreCLIPullResume(t *testing.T) {
+	hub, data := storeHub(t)
+	home := t.TempDir()
+	env := []string{"SOV_HF_ENDPOINT=" + hub.URL}
+	half := len(data) / 2
+	hub.DropNextAfter(int64(half))
+	r := runSov(t, home, env, "", "pull", "hf.co/karpathy/stories-GGUF:F32")
+	last := storeLastLine(r.Stderr)
+	if r.Code != 1 || !strings.HasPrefix(last, "sov: download of stories260K-F32.gguf interrupted after") || !strings.HasSuffix(last, "run the same sov pull again to resume") {
+		t.Fatalf("cut-off pull: code %d stderr %q", r.Code, r.Stderr)
+	}
+	partial := filepath.Join(home, "models", "stories260K-F32.gguf.partial")
+	if st, err := os.Stat(partial); err != nil || st.Size() != int64(half) {
+		t.Fatalf("partial: %v", err)
+	}
+	r = runSov(t, home, env, "", "pull", "hf.co/karpathy/stories-GGUF:F32")
+	if r.Code != 0 || !strings.Contains(r.Stderr, "resuming at") {
+		t.Fatalf("resumed pull: %+v", r)
+	}
+	dl := hub.Downloads()
+	if len(dl) != 2 || dl[1].Range != "bytes="+strconv.Itoa(half)+"-" {
+		t.Errorf("downloads %+v: the retry should ask for bytes=%d-", dl, half)
+	}
+	if _, err := os.Stat(partial); !os.IsNotExist(err) {
+		t.Errorf("partial left: %v", err)
+	}
+}
+
+func TestStoreCLIPullSHAMismatch(t *testing.T) {
+	hub, _ := storeHub(t)
+	home := t.TempDir()
+	wrong := strings.Repeat("0f", 32)
+	r := runSov(t, home, []string{"SOV_HF_ENDPOINT=" + hub.URL}, "", "pull", "hf.co/karpathy/stories-GGUF:F32", "--sha256", wrong)
+	last := storeLastLine(r.Stderr)
+	if r.Code != 1 || !strings.HasPrefix(last, "sov: sha256 mismatch for stories260K-F32.gguf") || !strings.Contains(last, "removed and nothing registered") {
+		t.Fatalf("mismatch: %+v", r)
+	}
+	entries, _ := os.ReadDir(filepath.Join(home, "models"))
+	for _, e := range entries {
+		if strings.Contains(e.Name(), ".gguf") {
+			t.Errorf("left %s", e.Name())
+		}
+	}
+	if r = runSov(t, home, nil, "", "models", "--json"); strings.TrimSpace(r.Stdout) != "[]" {
+		t.Errorf("registered: %s", r.Stdout)
+	}
+}
+
+// TestStoreCLIBadFiles: not GGUF, a GGUF truncated to 1,000 bytes and the
+// magic followed by garbage, pulled from disk and over HTTP.
+func TestStoreCLIBadFiles(t *testing.T) {
+	hub, data := storeHub(t)
+	garbage := []byte("GGUF")
+	for i := 0; len(garbage) < 4096; i++ {
+		garbage = append(garbage, byte(i*131+17))
+	}
+	dir := t.TempDir()
+	tests := []struct {
+		name string
+		data []byte
+		want string
+	}{
+		{"notes.gguf", []byte("just some notes\n"), "is not a GGUF model file"},
+		{"cut.gguf", data[:1000], "is truncated"},
+		{"garbage.gguf", garbage, "is a corrupt GGUF file"},
+	}
+	for _, tt := range tests {
+		p := filepath.Join(dir, tt.name)
+		os.WriteFile(p, tt.data, 0o600)
+		u := hub.AddPlain(tt.name, hftest.File{Data: tt.data})
+		for _, args := range [][]string{{"pull", p}, {"pull", p, "--link"}, {"pull", u}} {
+			home := t.TempDir()
+			r := runSov(t, home, nil, "", args...)
+			last := storeLastLine(r.Stderr)
+			if r.Code != 1 || !strings.HasPrefix(last, "sov: ") || !strings.Contains(last, tt.want) || !strings.Contains(last, "again") && !strings.Contains(last, "sov pull") {
+				t.Errorf("sov %v: code %d stderr %q", args, r.Code, r.Stderr)
+			}
+			if r = runSov(t, home, nil, "", "models", "--json"); strings.TrimSpace(r.Stdout) != "[]" {
+				t.Errorf("sov %v registered: %s", args, r.Stdout)
+			}
+		}
+	}
+}
+
+func TestStoreCLIUsage(t *testing.T) {
+	home := t.TempDir()
+	tests := []struct {
+		args []string
+		code int
+		want string
+	}{
+		{[]string{"pull"}, exitUsage, "usage: sov pull REF"},
+		{[]string{"pull", "a", "b"}, exitUsage, "usage: sov pull REF"},
+		{[]string{"pull", "x.gguf", "--bogus"}, exitUsage, "unknown flag"},
+		{[]string{"models", "show"}, exitUsage, "usage: sov models show NAME"},
+		{[]string{"models", "rm"}, exitUsage, "usage: sov models rm NAME"},
+		{[]string{"models", "rm", "nope"}, exitError, `no installed model named "nope"`},
+		{[]string{"models", "show", "nope"}, exitError, `no installed model named "nope"`},
+		{[]string{"models", "default", "nope"}, exitError, `no installed model named "nope"`},
+		{[]string{"pull", "./missing.gguf"}, exitError, "no such file ./missing.gguf"},
+		{[]string{"pull", "hf.co/only-owner"}, exitError, "hf.co/OWNER/REPO:QUANT"},
+		{[]string{"pull", "hf.co/a/b:Q4_0"}, exitError, "cannot reach"},
+	}
+	for _, tt := range tests {
+		r := runSov(t, home, []string{"SOV_HF_ENDPOINT=http://127.0.0.1:1"}, "", tt.args...)
+		if r.Code != tt.code || !strings.Contains(r.Stderr, tt.want) || strings.Count(strings.TrimSpace(r.Stderr), "\n") != 0 {
+			t.Errorf("sov %v: code %d stderr %q, want %d and %q", tt.args, r.Code, r.Stderr, tt.code, tt.want)
+		}
+	}
+}
+
+// TestStoreCLIPullInterrupt: Ctrl-C during a download exits 130 and keeps
+// the .partial for a later resume.
+func TestStoreCLIPullInterrupt(t *testing.T) {
+	hub, _ := storeHub(t)
+	home := t.TempDir()
+	hub.StallNextAfter(4096)
+	cmd := exec.Command(sovBin, "pull", "hf.co/karpathy/stories-GGUF:F32")
+	cmd.Env = append(cleanEnv(), "SOV_HOME="+home, "SOV_HF_ENDPOINT="+hub.URL)
+	var stderr strings.Builder
+	cmd.Stderr = &stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	partial := filepath.Join(home, "models", "stories260K-F32.gguf.partial")
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		if st, err := os.Stat(partial); err == nil && st.Size() == 4096 {
+			break
+		}
+		if time.Now().After(deadline) {
+			cmd.Process.Kill()
+			t.Fatalf("download never started: %s", stderr.String())
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	cmd.Process.Signal(os.Interrupt)
+	err := cmd.Wait()
+	var ee *exec.ExitError
+	if !errors.As(err, &ee) || ee.ExitCode() != exitInterrupted || !strings.Contains(stderr.String(), "sov: interrupted") {
+		t.Fatalf("interrupted pull: %v, stderr %q", err, stderr.String())
+	}
+	if st, err := os.Stat(partial); err != nil || st.Size() != 4096 {
+		t.Errorf("partial not kept: %v", err)
+	}
+}
+
+func TestStoreCLIDefaultPath(t *testing.T) {
+	home := t.TempDir()
+	model := testModel(t)
+	r := runSov(t, home, nil, "", "models", "default", model)
+	if r.Code != 0 || !strings.Contains(r.Stdout, "default model: "+model) {
+		t.Fatalf("default path: %+v", r)
+	}
+	cut := filepath.Join(t.TempDir(), "cut.gguf")
+	data, _ := os.ReadFile(model)
+	os.WriteFile(cut, data[:1000], 0o600)
+	if r = runSov(t, home, nil, "", "models", "default", cut); r.Code != 1 || !strings.Contains(r.Stderr, "is truncated") {
+		t.Errorf("default to a truncated file: %+v", r)
+	}
+	if r = runSov(t, home, nil, "", "models", "default"); strings.TrimSpace(r.Stdout) != model {
+		t.Errorf("default kept %q", r.Stdout)
+	}
+}
+
+func TestStoreProgressLines(t *testing.T) {
+	var plain strings.Builder
+	p := newStoreProgress(&plain)
+	const total = 1000
+	for done := int64(0); done <= total; done += 50 {
+		p.update(store.Progress{Phase: "download", File: "m.gguf", Done: done, Total: total, Final: done == total})
+	}
+	lines := strings.Split(strings.TrimSpace(plain.String()), "\n")
+	if len(lines) != 11 || lines[0] != "downloading m.gguf (1000 B)" || !strings.HasPrefix(lines[1], "m.gguf: 10% 100 B of 1000 B, ") || !strings.HasPrefix(lines[9], "m.gguf: 90% 900 B of 1000 B, ") ||
+		!strings.HasPrefix(lines[10], "m.gguf: done, 1000 B in") {
+		t.Errorf("plain progress:\n%s", plain.String())
+	}
+	var bar strings.Builder
+	p = newStoreProgress(&bar)
+	p.tty, p.width = true, 80
+	p.update(store.Progress{Phase: "download", File: "m.gguf", Done: 500, Total: total, Resumed: 100})
+	p.end()
+	out := bar.String()
+	if !strings.HasPrefix(out, "\rm.gguf") || !strings.Contains(out, " 50% 500 B/1000 B") || !strings.Contains(out, "ETA") || !strings.HasSuffix(out, "\n") {
+		t.Errorf("bar %q", out)
+	}
+	for _, line := range strings.Split(out, "\r") {
+		if n := len([]rune(strings.TrimSuffix(strings.TrimSuffix(line, "\n"), "\x1b[K"))); n >= 80 {
+			t.Errorf("bar line is %d columns, wider than the terminal", n)
+		}
+	}
+}

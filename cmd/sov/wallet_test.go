@@ -1,0 +1,254 @@
+package main
+
+import (
+	"bufio"
+	"crypto/ed25519"
+	"encoding/hex"
+	"encoding/json"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/btcsuite/btcd/btcutil"
+	"github.com/btcsuite/btcd/chaincfg"
+	"github.com/ethereum/go-ethereum/crypto"
+
+	"github.com/sovos/sov/wallet"
+)
+
+const walletTestAbandon = "abandon abandon abandon abandon abandon abandon abandon abandon abandon abandon abandon about"
+
+var walletTestEnv = []string{"SOV_WALLET_PASSPHRASE=correct horse battery"}
+
+func TestWalletImportAddressesAcceptance(t *testing.T) {
+	home := t.TempDir()
+	r := runSov(t, home, walletTestEnv, walletTestAbandon+"\n", "wallet", "import")
+	if r.Code != 0 {
+		t.Fatalf("import: %d %s", r.Code, r.Stderr)
+	}
+	r = runSov(t, home, nil, "", "wallet", "addresses", "--json")
+	if r.Code != 0 {
+		t.Fatalf("addresses: %d %s", r.Code, r.Stderr)
+	}
+	var got struct{ EVM, Bitcoin, Solana string }
+	if err := json.Unmarshal([]byte(r.Stdout), &got); err != nil {
+		t.Fatalf("%v: %s", err, r.Stdout)
+	}
+	want := struct{ EVM, Bitcoin, Solana string }{
+		"0x9858EfFD232B4033E47d90003D41EC34EcaEda94",
+		"bc1qcr8te4kr609gcawutmrza0j4xv80jy8z306fyu",
+		"HAgk14JpMQLgt6rVgv7cBQFJWFto5Dqxi472uT3DKpqk",
+	}
+	if got != want {
+		t.Fatalf("addresses %+v", got)
+	}
+	// another index needs the passphrase, and BIP84 vector row 0/1 holds
+	r = runSov(t, home, walletTestEnv, "", "wallet", "addresses", "--json", "--index", "1")
+	if r.Code != 0 || !strings.Contains(r.Stdout, "bc1qnjg0jd8228aq7egyzacy8cys3knf9xvrerkf9g") {
+		t.Fatalf("index 1: %d %s %s", r.Code, r.Stdout, r.Stderr)
+	}
+	r = runSov(t, home, nil, "", "wallet", "addresses", "--index", "1")
+	if r.Code == 0 || !strings.Contains(r.Stderr, "SOV_WALLET_PASSPHRASE") {
+		t.Fatalf("index 1 without passphrase: %d %s", r.Code, r.Stderr)
+	}
+}
+
+func TestWalletBadInput(t *testing.T) {
+	home := t.TempDir()
+	tests := []struct {
+		name    string
+		env     []string
+		stdin   string
+		args    []string
+		code    int
+		errLike string
+	}{
+		{"unknown word", walletTestEnv, strings.Replace(walletTestAbandon, "abandon", "abandn", 1) + "\n", []string{"wallet", "import"}, 1, `word 1 "abandn"`},
+		{"bad checksum", walletTestEnv, strings.Repeat("abandon ", 12) + "\n", []string{"wallet", "import"}, 1, "checksum"},
+		{"no mnemonic", walletTestEnv, "", []string{"wallet", "import"}, 1, "no mnemonic on stdin"},
+		{"no wallet", walletTestEnv, "", []string{"wallet", "reveal"}, 1, "sov wallet init"},
+		{"stray arg", nil, "", []string{"wallet", "addresses", "extra"}, 2, "unexpected argument"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			r := runSov(t, home, tt.env, tt.stdin, tt.args...)
+			if r.Code != tt.code || !strings.Contains(r.Stderr, tt.errLike) || strings.Count(strings.TrimSpace(r.Stderr), "\n") != 0 {
+				t.Fatalf("code %d stderr %q", r.Code, r.Stderr)
+			}
+		})
+	}
+	if _, err := os.Stat(filepath.Join(home, "data", "wallet", "seed.sealed")); err == nil {
+		t.Fatal("a bad import left a wallet behind")
+	}
+}
+
+func TestWalletRevealNeedsPassphrase(t *testing.T) {
+	home := t.TempDir()
+	if r := runSov(t, home, walletTestEnv, walletTestAbandon+"\n", "wallet", "import"); r.Code != 0 {
+		t.Fatal(r.Stderr)
+	}
+	r := runSov(t, home, []string{"SOV_WALLET_PASSPHRASE=wrong"}, "", "wallet", "reveal")
+	if r.Code != 1 || !strings.Contains(r.Stderr, "wrong wallet passphrase") || strings.Contains(r.Stdout, "abandon") {
+		t.Fatalf("wrong passphrase: %d %q %q", r.Code, r.Stdout, r.Stderr)
+	}
+	pf := filepath.Join(t.TempDir(), "pass")
+	os.WriteFile(pf, []byte("correct horse battery\n"), 0o600)
+	r = runSov(t, home, nil, "", "wallet", "reveal", "--passphrase-file", pf)
+	if r.Code != 0 || strings.TrimSpace(r.Stdout) != walletTestAbandon {
+		t.Fatalf("reveal: %d %q %q", r.Code, r.Stdout, r.Stderr)
+	}
+	// importing over an existing wallet needs --force
+	r = runSov(t, home, walletTestEnv, walletTestAbandon+"\n", "wallet", "import")
+	if r.Code != 1 || !strings.Contains(r.Stderr, "--force") {
+		t.Fatalf("re-import: %d %q", r.Code, r.Stderr)
+	}
+}
+
+// TestWalletInitConfirmsWords drives `sov wallet init` like a user: read the
+// words it shows, answer the three word checks on stdin.
+func TestWalletInitConfirmsWords(t *testing.T) {
+	home := t.TempDir()
+	cmd := exec.Command(sovBin, "wallet", "init", "--words", "12")
+	cmd.Env = append(cleanEnv(), "SOV_HOME="+home, walletTestEnv[0])
+	stdin, _ := cmd.StdinPipe()
+	stdout, _ := cmd.StdoutPipe()
+	stderr, _ := cmd.StderrPipe()
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	words := map[int]string{}
+	sc := bufio.NewScanner(stdout)
+	line := regexp.MustCompile(`^\s*(\d+)\. ([a-z]+)$`)
+	for len(words) < 12 && sc.Scan() {
+		if m := line.FindStringSubmatch(sc.Text()); m != nil {
+			n, _ := strconv.Atoi(m[1])
+			words[n] = m[2]
+		}
+	}
+	ask := regexp.MustCompile(`Confirm word #(\d+): `)
+	buf := make([]byte, 256)
+	var pending string
+	for answered := 0; answered < 3; {
+		n, err := stderr.Read(buf)
+		if err != nil {
+			t.Fatalf("stderr: %v (%q)", err, pending)
+		}
+		pending += string(buf[:n])
+		for _, m := range ask.FindAllStringSubmatch(pending, -1) {
+			i, _ := strconv.Atoi(m[1])
+			io.WriteString(stdin, words[i]+"\n")
+			answered++
+		}
+		pending = ask.ReplaceAllString(pending, "")
+	}
+	rest, _ := io.ReadAll(stdout)
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
+	select {
+	case err := <-done:
+		if err != nil || !strings.Contains(string(rest), "Wallet created") {
+			t.Fatalf("init: %v %s", err, rest)
+		}
+	case <-time.After(60 * time.Second):
+		cmd.Process.Kill()
+		t.Fatal("init hung")
+	}
+	mn := make([]string, 12)
+	for i := 1; i <= 12; i++ {
+		mn[i-1] = words[i]
+	}
+	r := runSov(t, home, walletTestEnv, "", "wallet", "reveal")
+	if strings.TrimSpace(r.Stdout) != strings.Join(mn, " ") {
+		t.Fatalf("reveal %q", r.Stdout)
+	}
+	walletCanaryCheck(t, home, strings.Join(mn, " "))
+
+	// a wrong confirmation saves nothing
+	home2 := t.TempDir()
+	r = runSov(t, home2, walletTestEnv, "zzz\nzzz\nzzz\n", "wallet", "init")
+	if r.Code != 1 || !strings.Contains(r.Stderr, "nothing was saved") {
+		t.Fatalf("wrong word: %d %s", r.Code, r.Stderr)
+	}
+	if _, err := os.Stat(filepath.Join(home2, "data", "wallet", "seed.sealed")); err == nil {
+		t.Fatal("seed saved despite failed confirmation")
+	}
+}
+
+// walletSecrets lists every secret form of the mnemonic's keys.
+func walletSecrets(t *testing.T, mnemonic string) []string {
+	t.Helper()
+	seed, err := wallet.SeedFromMnemonic(mnemonic, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	k := wallet.NewKeys(seed)
+	out := []string{mnemonic, hex.EncodeToString(seed)}
+	words := strings.Fields(mnemonic)
+	out = append(out, strings.Join(words[:4], " "), strings.Join(words[len(words)-4:], " "))
+	ek, _ := k.EVMKey(0)
+	out = append(out, hex.EncodeToString(crypto.FromECDSA(ek)))
+	bk, _ := k.BitcoinKey(wallet.BitcoinMainnet, 0, 0)
+	wif, _ := btcutil.NewWIF(bk, &chaincfg.MainNetParams, true)
+	out = append(out, wif.String(), hex.EncodeToString(bk.Serialize()))
+	sk, _ := k.SolanaKey(0)
+	out = append(out, hex.EncodeToString(sk.Seed()), wallet.NEARSecretKey(sk))
+	nk, _ := k.NEARKey(0)
+	out = append(out, wallet.NEARSecretKey(nk), hex.EncodeToString(ed25519.PrivateKey(nk).Seed()))
+	nos, _ := k.NostrKey(0)
+	out = append(out, nos.Nsec(), hex.EncodeToString(nos.Private.Serialize()))
+	return out
+}
+
+// walletCanaryCheck fails if any secret appears in any file under home
+// other than the sealed seed (which holds only ciphertext anyway).
+func walletCanaryCheck(t *testing.T, home, mnemonic string) {
+	t.Helper()
+	secrets := walletSecrets(t, mnemonic)
+	n := 0
+	filepath.WalkDir(home, func(p string, d os.DirEntry, err error) error {
+		if err != nil || d.IsDir() {
+			return err
+		}
+		b, err := os.ReadFile(p)
+		if err != nil {
+			return err
+		}
+		n++
+		low := strings.ToLower(string(b))
+		for _, s := range secrets {
+			if strings.Contains(low, strings.ToLower(s)) {
+				t.Errorf("secret %.8s… found in %s", s, p)
+			}
+		}
+		return nil
+	})
+	if n == 0 {
+		t.Fatal("canary scanned no files")
+	}
+}
+
+func TestWalletCanaryNoPlaintextSecrets(t *testing.T) {
+	home := t.TempDir()
+	mn, err := wallet.NewMnemonic(24)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, args := range [][]string{
+		{"wallet", "import"}, {"wallet", "addresses", "--json"}, {"wallet", "addresses", "--index", "3"}, {"wallet", "reveal"},
+	} {
+		stdin := ""
+		if args[1] == "import" {
+			stdin = mn + "\n"
+		}
+		if r := runSov(t, home, walletTestEnv, stdin, args...); r.Code != 0 {
+			t.Fatalf("%v: %s", args, r.Stderr)
+		}
+	}
+	walletCanaryCheck(t, home, mn)
+}

@@ -1,0 +1,407 @@
+package feeds
+
+import (
+	"bytes"
+	"context"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/ipfs/boxo/blockservice"
+	"github.com/ipfs/boxo/gateway"
+	blocks "github.com/ipfs/go-block-format"
+	"github.com/ipfs/go-cid"
+	carv2 "github.com/ipld/go-car/v2"
+	carstorage "github.com/ipld/go-car/v2/storage"
+	mh "github.com/multiformats/go-multihash"
+
+	"github.com/sovos/sov/feeds/nostr"
+)
+
+// A manifest ties content-addressed events to their signatures: each event
+// block holds only the canonical serialization (so its CID digest is the
+// event id), and the signature, which is not part of that serialization,
+// travels in the manifest. The manifest is itself a raw block.
+type manifest struct {
+	Format string          `json:"sov_feed"`
+	Events []manifestEntry `json:"events"`
+}
+
+type manifestEntry struct {
+	CID  string `json:"cid"`
+	Sig  string `json:"sig"`
+	Body string `json:"body,omitempty"`
+}
+
+const manifestFormat = "v1"
+
+// maxBlockSize caps one block read from a CAR or gateway.
+const maxBlockSize = nostr.MaxEventSize + 64<<10
+
+// Manifest builds a manifest block for evs, stores it and returns it with
+// every block it references.
+func (s *Store) Manifest(ctx context.Context, evs []*nostr.Event) (cid.Cid, []blocks.Block, error) {
+	m := manifest{Format: manifestFormat, Events: []manifestEntry{}}
+	var blks []blocks.Block
+	for _, ev := range evs {
+		c, err := EventCID(ev.ID)
+		if err != nil {
+			return cid.Undef, nil, err
+		}
+		b, err := blocks.NewBlockWithCid(ev.Serialize(), c)
+		if err != nil {
+			return cid.Undef, nil, err
+		}
+		e := manifestEntry{CID: c.String(), Sig: ev.Sig}
+		blks = append(blks, b)
+		if ev.Kind == nostr.KindArticle && ev.Content != "" {
+			bc := RawCID([]byte(ev.Content))
+			bb, _ := blocks.NewBlockWithCid([]byte(ev.Content), bc)
+			blks = append(blks, bb)
+			e.Body = bc.String()
+		}
+		m.Events = append(m.Events, e)
+	}
+	data, err := json.Marshal(m)
+	if err != nil {
+		return cid.Undef, nil, err
+	}
+	root := RawCID(data)
+	rb, _ := blocks.NewBlockWithCid(data, root)
+	blks = append([]blocks.Block{rb}, blks...)
+	if err := s.blocks.PutMany(ctx, blks); err != nil {
+		return cid.Undef, nil, fmt.Errorf("store manifest: %w", err)
+	}
+	return root, blks, nil
+}
+
+// ExportCAR writes evs (all stored signed events when nil) as a CARv1 whose
+// single root is the manifest.
+func (s *Store) ExportCAR(ctx context.Context, w io.Writer, evs []*nostr.Event) (cid.Cid, int, error) {
+	if evs == nil {
+		var err error
+		if evs, err = s.Events(); err != nil {
+			return cid.Undef, 0, err
+		}
+	}
+	root, blks, err := s.Manifest(ctx, evs)
+	if err != nil {
+		return cid.Undef, 0, err
+	}
+	cw, err := carstorage.NewWritable(w, []cid.Cid{root}, carv2.WriteAsCarV1(true))
+	if err != nil {
+		return cid.Undef, 0, fmt.Errorf("write CAR: %w", err)
+	}
+	for _, b := range blks {
+		if err := cw.Put(ctx, b.Cid().KeyString(), b.RawData()); err != nil {
+			return cid.Undef, 0, fmt.Errorf("write CAR: %w", err)
+		}
+	}
+	if err := cw.Finalize(); err != nil {
+		return cid.Undef, 0, fmt.Errorf("write CAR: %w", err)
+	}
+	return root, len(evs), nil
+}
+
+// checkBlock re-hashes a block against its CID. Only sha2-256 CIDs are
+// accepted: an identity-hash CID would "verify" any bytes.
+func checkBlock(c cid.Cid, data []byte) error {
+	if c.Prefix().MhType != mh.SHA2_256 {
+		return fmt.Errorf("block %s: only sha2-256 CIDs are accepted", c)
+	}
+	got, err := c.Prefix().Sum(data)
+	if err != nil || !got.Equals(c) {
+		return fmt.Errorf("block %s: bytes do not match the CID", c)
+	}
+	return nil
+}
+
+// ImportCAR verifies every block of a CAR against its CID, then every
+// event of its manifest(s) like any other source.
+func (s *Store) ImportCAR(ctx context.Context, source string, r io.Reader) (Counts, error) {
+	in, err := s.NewIngester(source)
+	if err != nil {
+		return Counts{}, err
+	}
+	return s.importCAR(ctx, in, r)
+}
+
+func (s *Store) importCAR(ctx context.Context, in *Ingester, r io.Reader) (Counts, error) {
+	var c Counts
+	// Hashes are checked below, per block, so a bad block is counted
+	// rather than aborting the whole file.
+	br, err := carv2.NewBlockReader(r, carv2.WithTrustedCAR(true), carv2.MaxAllowedSectionSize(maxBlockSize))
+	if err != nil {
+		return c, fmt.Errorf("not a readable CAR file: %v", err)
+	}
+	got := map[cid.Cid][]byte{}
+	bad := map[cid.Cid]bool{}
+	for {
+		if err := ctx.Err(); err != nil {
+			return c, err
+		}
+		b, err := br.Next()
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		if err != nil {
+			return c, fmt.Errorf("CAR file is corrupt after %d blocks: %v", len(got), err)
+		}
+		if err := checkBlock(b.Cid(), b.RawData()); err != nil {
+			bad[b.Cid()] = true
+			continue
+		}
+		got[b.Cid()] = b.RawData()
+	}
+	if len(br.Roots) == 0 {
+		return c, fmt.Errorf("CAR has no root: export it with sov feeds export --car")
+	}
+	var evs []*nostr.Event
+	for _, root := range br.Roots {
+		if bad[root] {
+			c.Seen++
+			c.reject(RejectBadBlock, "manifest "+root.String())
+			continue
+		}
+		data, ok := got[root]
+		if !ok {
+			return c, fmt.Errorf("CAR root %s is missing from the file", root)
+		}
+		es, pre, err := eventsFromManifest(data, func(k cid.Cid) ([]byte, error) {
+			if bad[k] {
+				return nil, errBadBlock
+			}
+			if d, ok := got[k]; ok {
+				return d, nil
+			}
+			return nil, fmt.Errorf("block %s missing", k)
+		})
+		if err != nil {
+			return c, err
+		}
+		c.Add(pre)
+		evs = append(evs, es...)
+	}
+	ic, err := in.IngestEvents(ctx, evs)
+	c.Add(ic)
+	return c, err
+}
+
+var errBadBlock = errors.New("block hash mismatch")
+
+// eventsFromManifest rebuilds signed events from a manifest and a block
+// getter. Blocks that fail are counted, not fatal.
+func eventsFromManifest(data []byte, get func(cid.Cid) ([]byte, error)) ([]*nostr.Event, Counts, error) {
+	var c Counts
+	var m manifest
+	dec := json.NewDecoder(bytes.NewReader(data))
+	if err := dec.Decode(&m); err != nil || m.Format != manifestFormat {
+		return nil, c, fmt.Errorf("root block is not a sov feed manifest (%v)", err)
+	}
+	var evs []*nostr.Event
+	for _, e := range m.Events {
+		c.Seen++
+		k, err := cid.Decode(e.CID)
+		if err != nil || k.Prefix().Codec != cid.Raw || k.Prefix().MhType != mh.SHA2_256 {
+			c.reject(RejectMalformed, "manifest entry with a bad CID")
+			continue
+		}
+		raw, err := get(k)
+		if err != nil {
+			if errors.Is(err, errBadBlock) || strings.Contains(err.Error(), "hash") {
+				c.reject(RejectBadBlock, k.String())
+			} else {
+				c.reject(RejectMalformed, err.Error())
+			}
+			continue
+		}
+		ev, err := nostr.ParseCanonical(raw)
+		if err != nil {
+			c.reject(RejectMalformed, err.Error())
+			continue
+		}
+		dm, _ := mh.Decode(k.Hash())
+		ev.ID = hex.EncodeToString(dm.Digest)
+		ev.Sig = e.Sig
+		evs = append(evs, ev)
+	}
+	c.Seen -= len(evs) // the ingester counts these
+	return evs, c, nil
+}
+
+// GatewayHandler is a trustless gateway (raw blocks and CAR responses
+// only, no deserialised files) over the local block store.
+func (s *Store) GatewayHandler() (http.Handler, error) {
+	backend, err := gateway.NewBlocksBackend(blockservice.New(s.blocks, nil))
+	if err != nil {
+		return nil, fmt.Errorf("gateway backend: %w", err)
+	}
+	return gateway.NewHandler(gateway.Config{DeserializedResponses: false, NoDNSLink: true, DisableHTMLErrors: true}, backend), nil
+}
+
+// ServeInfo describes a running server.
+type ServeInfo struct {
+	Addr     string
+	Manifest cid.Cid
+	Events   int
+}
+
+// Serve exposes the block store as a trustless gateway under /ipfs/, the
+// signed events as JSON Lines under /events.jsonl, and the current
+// manifest CID under /manifest. It returns when ctx ends.
+func (s *Store) Serve(ctx context.Context, addr string, ready func(ServeInfo)) error {
+	evs, err := s.Events()
+	if err != nil {
+		return err
+	}
+	root, _, err := s.Manifest(ctx, evs)
+	if err != nil {
+		return err
+	}
+	gw, err := s.GatewayHandler()
+	if err != nil {
+		return err
+	}
+	mux := http.NewServeMux()
+	mux.Handle("/ipfs/", gw)
+	mux.HandleFunc("/events.jsonl", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/x-ndjson")
+		for _, ev := range evs {
+			w.Write(ev.Marshal())
+			w.Write([]byte{'\n'})
+		}
+	})
+	mux.HandleFunc("/manifest", func(w http.ResponseWriter, r *http.Request) {
+		fmt.Fprintln(w, root.String())
+	})
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return fmt.Errorf("listen on %s: %w (pick another --addr)", addr, err)
+	}
+	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+	if ready != nil {
+		ready(ServeInfo{Addr: ln.Addr().String(), Manifest: root, Events: len(evs)})
+	}
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve(ln) }()
+	select {
+	case <-ctx.Done():
+		sctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
+		defer cancel()
+		srv.Shutdown(sctx)
+		return nil
+	case err := <-errc:
+		return err
+	}
+}
+
+// limitTransport fails responses larger than maxBlockSize so a hostile
+// gateway cannot exhaust memory (boxo's client reads bodies whole).
+type limitTransport struct{ base http.RoundTripper }
+
+func (t limitTransport) RoundTrip(r *http.Request) (*http.Response, error) {
+	resp, err := t.base.RoundTrip(r)
+	if err != nil {
+		return nil, err
+	}
+	resp.Body = &limitedBody{r: resp.Body, n: maxBlockSize + 1}
+	return resp, nil
+}
+
+// fetchGateway fetches a manifest and its event blocks from trustless
+// gateways through boxo's remote blockstore, which re-hashes every block
+// against its CID (and checkBlock does again).
+func (s *Store) fetchGateway(ctx context.Context, in *Ingester, root cid.Cid, gws []string, opt FetchOptions) (Counts, error) {
+	base := opt.client()
+	hc := &http.Client{Timeout: base.Timeout, Transport: limitTransport{base: transportOf(base)}}
+	var trimmed []string
+	for _, g := range gws {
+		trimmed = append(trimmed, strings.TrimRight(g, "/"))
+	}
+	rbs, err := gateway.NewRemoteBlockstore(trimmed, hc)
+	if err != nil {
+		return Counts{}, fmt.Errorf("gateway client: %w", err)
+	}
+	get := func(k cid.Cid) ([]byte, error) {
+		b, err := rbs.Get(ctx, k)
+		if err != nil {
+			return nil, err
+		}
+		if err := checkBlock(k, b.RawData()); err != nil {
+			return nil, errBadBlock
+		}
+		return b.RawData(), nil
+	}
+	mdata, err := get(root)
+	if err != nil {
+		if errors.Is(err, errBadBlock) || errors.Is(err, blocks.ErrWrongHash) {
+			return Counts{Seen: 1, Rejected: map[Reason]int{RejectBadBlock: 1}}, fmt.Errorf("gateway returned wrong bytes for the manifest %s", root)
+		}
+		return Counts{}, fmt.Errorf("fetch manifest %s: %w", root, err)
+	}
+	// Prefetch event blocks concurrently; eventsFromManifest then reads
+	// them from this map in order.
+	var m manifest
+	if err := json.Unmarshal(mdata, &m); err != nil {
+		return Counts{}, fmt.Errorf("root block is not a sov feed manifest (%v)", err)
+	}
+	type res struct {
+		data []byte
+		err  error
+	}
+	fetched := make(map[string]res, len(m.Events))
+	var mu sync.Mutex
+	sem := make(chan struct{}, 8)
+	var wg sync.WaitGroup
+	for _, e := range m.Events {
+		k, err := cid.Decode(e.CID)
+		if err != nil {
+			continue
+		}
+		wg.Add(1)
+		sem <- struct{}{}
+		go func() {
+			defer wg.Done()
+			defer func() { <-sem }()
+			d, err := get(k)
+			if errors.Is(err, blocks.ErrWrongHash) {
+				err = errBadBlock
+			}
+			mu.Lock()
+			fetched[k.String()] = res{d, err}
+			mu.Unlock()
+		}()
+	}
+	wg.Wait()
+	evs, c, err := eventsFromManifest(mdata, func(k cid.Cid) ([]byte, error) {
+		r, ok := fetched[k.String()]
+		if !ok {
+			return nil, fmt.Errorf("block %s not fetched", k)
+		}
+		return r.data, r.err
+	})
+	if err != nil {
+		return c, err
+	}
+	ic, err := in.IngestEvents(ctx, evs)
+	c.Add(ic)
+	return c, err
+}
+
+func transportOf(c *http.Client) http.RoundTripper {
+	if c.Transport != nil {
+		return c.Transport
+	}
+	return http.DefaultTransport
+}
+
+// openFile is split out for the CLI.
+func openFile(p string) (*os.File, error) { return os.Open(p) }

@@ -1,0 +1,463 @@
+// Package feeds is sov's verified news: Nostr-signed events checked against
+// a local trust store, kept in bbolt with every event and article body
+// content-addressed (CIDv1, sha2-256) in a boxo blockstore, exchanged over
+// HTTP event files, Nostr relays, CAR files and trustless IPFS gateways,
+// plus RSS/Atom/JSON Feed items kept apart as "unverified".
+//
+// Feed content is data, never instructions: nothing here interprets it.
+package feeds
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"path/filepath"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/ipfs/boxo/blockstore"
+	bolt "go.etcd.io/bbolt"
+
+	"github.com/sovos/sov/feeds/boltds"
+	"github.com/sovos/sov/feeds/nostr"
+)
+
+var (
+	bTrust   = []byte("trust")
+	bEvents  = []byte("events")
+	bRepl    = []byte("replaceable")
+	bItems   = []byte("items") // unverified (RSS/Atom/JSON Feed) items
+	bSources = []byte("sources")
+	bMeta    = []byte("meta")
+)
+
+const blocksBucket = "blocks"
+
+// DefaultMaxFuture is how far ahead of the local clock created_at may be.
+const DefaultMaxFuture = 15 * time.Minute
+
+// Options configure Open.
+type Options struct {
+	ReadOnly  bool
+	Now       func() time.Time // clock; time.Now when nil
+	MaxFuture time.Duration    // DefaultMaxFuture when 0
+	NoSync    bool             // tests and benchmarks only
+}
+
+// Store is the feeds database: trust store, events, items, sources and the
+// block store, all in one bbolt file.
+type Store struct {
+	db        *bolt.DB
+	blocks    blockstore.Blockstore
+	now       func() time.Time
+	maxFuture time.Duration
+}
+
+// Open opens (creating if needed) dir/feeds.db.
+func Open(dir string, opt Options) (*Store, error) {
+	path := filepath.Join(dir, "feeds.db")
+	db, err := bolt.Open(path, 0o600, &bolt.Options{Timeout: 2 * time.Second, ReadOnly: opt.ReadOnly, NoSync: opt.NoSync})
+	if err != nil {
+		if errors.Is(err, bolt.ErrTimeout) {
+			return nil, fmt.Errorf("feeds database %s is in use by another sov process (e.g. sov feeds serve): stop it and retry", path)
+		}
+		return nil, fmt.Errorf("open feeds database %s: %w", path, err)
+	}
+	if !opt.ReadOnly {
+		if err := db.Update(func(tx *bolt.Tx) error {
+			for _, b := range [][]byte{bTrust, bEvents, bRepl, bItems, bSources, bMeta} {
+				if _, err := tx.CreateBucketIfNotExists(b); err != nil {
+					return err
+				}
+			}
+			return nil
+		}); err != nil {
+			db.Close()
+			return nil, fmt.Errorf("init feeds database: %w", err)
+		}
+	}
+	d, err := boltds.New(db, blocksBucket)
+	if err != nil {
+		db.Close()
+		return nil, err
+	}
+	s := &Store{db: db, blocks: blockstore.NewBlockstore(d), now: opt.Now, maxFuture: opt.MaxFuture}
+	if s.now == nil {
+		s.now = time.Now
+	}
+	if s.maxFuture == 0 {
+		s.maxFuture = DefaultMaxFuture
+	}
+	return s, nil
+}
+
+// Close closes the database.
+func (s *Store) Close() error { return s.db.Close() }
+
+// Blockstore is the content-addressed block store (events and bodies).
+func (s *Store) Blockstore() blockstore.Blockstore { return s.blocks }
+
+// TrustedKey is a publisher the user trusts.
+type TrustedKey struct {
+	Key    string    `json:"key"`  // hex x-only secp256k1 key, or a minisign public key
+	Type   string    `json:"type"` // "nostr" or "minisign"
+	Name   string    `json:"name"`
+	Topics []string  `json:"topics,omitempty"`
+	Added  time.Time `json:"added"`
+	NIP05  string    `json:"nip05,omitempty"` // shown as a hint, never proof
+}
+
+// Trust adds or updates a trusted key. key is npub1…, 64 hex characters, or
+// a minisign public key (RW…).
+func (s *Store) Trust(key, name string, topics []string) (TrustedKey, error) {
+	tk := TrustedKey{Name: strings.TrimSpace(name), Topics: normTopics(topics), Added: s.now().UTC()}
+	if strings.HasPrefix(key, "RW") && len(key) == 56 {
+		if _, err := parseMinisignKey(key); err != nil {
+			return tk, err
+		}
+		tk.Key, tk.Type = key, "minisign"
+	} else {
+		hexKey, err := nostr.ParsePublicKey(key)
+		if err != nil {
+			return tk, err
+		}
+		tk.Key, tk.Type = hexKey, "nostr"
+	}
+	if tk.Name == "" {
+		return tk, fmt.Errorf("a trusted key needs a name: add --name \"Publisher\"")
+	}
+	err := s.db.Update(func(tx *bolt.Tx) error {
+		data, _ := json.Marshal(tk)
+		return tx.Bucket(bTrust).Put([]byte(tk.Key), data)
+	})
+	return tk, err
+}
+
+// Untrust removes a key. Its stored events stay but no longer count as
+// verified.
+func (s *Store) Untrust(key string) error {
+	k := key
+	if hk, err := nostr.ParsePublicKey(key); err == nil {
+		k = hk
+	}
+	return s.db.Update(func(tx *bolt.Tx) error {
+		b := tx.Bucket(bTrust)
+		if b.Get([]byte(k)) == nil {
+			return fmt.Errorf("key %s is not trusted (see sov feeds keys)", key)
+		}
+		return b.Delete([]byte(k))
+	})
+}
+
+// Keys lists trusted keys sorted by name.
+func (s *Store) Keys() ([]TrustedKey, error) {
+	var out []TrustedKey
+	err := s.db.View(func(tx *bolt.Tx) error {
+		b := tx.Bucket(bTrust)
+		if b == nil {
+			return nil
+		}
+		return b.ForEach(func(_, v []byte) error {
+			var tk TrustedKey
+			if err := json.Unmarshal(v, &tk); err != nil {
+				return fmt.Errorf("corrupt trust entry: %w", err)
+			}
+			out = append(out, tk)
+			return nil
+		})
+	})
+	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
+	return out, err
+}
+
+func (s *Store) trusted() (map[string]TrustedKey, error) {
+	keys, err := s.Keys()
+	if err != nil {
+		return nil, err
+	}
+	m := make(map[string]TrustedKey, len(keys))
+	for _, k := range keys {
+		m[k.Key] = k
+	}
+	return m, nil
+}
+
+func normTopics(in []string) []string {
+	var out []string
+	for _, t := range in {
+		for _, p := range strings.Split(t, ",") {
+			if p = strings.ToLower(strings.TrimSpace(p)); p != "" {
+				out = append(out, p)
+			}
+		}
+	}
+	return out
+}
+
+// record is how an event is stored.
+type record struct {
+	Event    json.RawMessage `json:"event"`
+	Source   string          `json:"source"`
+	Received int64           `json:"received"`
+	CID      string          `json:"cid"`
+	BodyCID  string          `json:"body_cid,omitempty"`
+}
+
+// Item is one stored news item, from a signed event or an unsigned feed.
+type Item struct {
+	ID        string    `json:"id"`
+	Publisher string    `json:"publisher"`
+	PubKey    string    `json:"pubkey,omitempty"`
+	Kind      int       `json:"kind"`
+	Title     string    `json:"title"`
+	Summary   string    `json:"summary,omitempty"`
+	Topics    []string  `json:"topics,omitempty"`
+	Created   time.Time `json:"created"`
+	CID       string    `json:"cid"`
+	BodyCID   string    `json:"body_cid,omitempty"`
+	Verified  bool      `json:"verified"`
+	Source    string    `json:"source"`
+	URL       string    `json:"url,omitempty"`
+	Content   string    `json:"content,omitempty"`
+}
+
+func itemFromEvent(ev *nostr.Event, r *record, trust map[string]TrustedKey) Item {
+	it := Item{
+		ID: ev.ID, PubKey: ev.PubKey, Kind: ev.Kind, CID: r.CID, BodyCID: r.BodyCID,
+		Created: time.Unix(ev.CreatedAt, 0).UTC(), Source: r.Source, Content: ev.Content,
+		Title: ev.Tag("title"), Summary: ev.Tag("summary"), Topics: normTopics(ev.TagValues("t")),
+	}
+	if pa := ev.Tag("published_at"); pa != "" && ev.Kind == nostr.KindArticle {
+		var sec int64
+		if _, err := fmt.Sscan(pa, &sec); err == nil && sec > 0 {
+			it.Created = time.Unix(sec, 0).UTC()
+		}
+	}
+	if it.Title == "" {
+		it.Title = firstLine(ev.Content, 80)
+	}
+	if tk, ok := trust[ev.PubKey]; ok {
+		it.Publisher, it.Verified = tk.Name, true
+	} else {
+		it.Publisher = nostr.Npub(ev.PubKey)[:16] + "…"
+	}
+	return it
+}
+
+func firstLine(s string, n int) string {
+	s = strings.TrimSpace(s)
+	if i := strings.IndexByte(s, '\n'); i >= 0 {
+		s = s[:i]
+	}
+	s = strings.TrimLeft(s, "# ")
+	if r := []rune(s); len(r) > n {
+		s = string(r[:n]) + "…"
+	}
+	return s
+}
+
+// ListOptions filter List.
+type ListOptions struct {
+	Unverified bool      // include unverified items (labelled)
+	Since      time.Time // zero = everything
+	Content    bool      // include bodies
+}
+
+// List returns stored items, newest first. Verified only unless
+// opt.Unverified; events from keys no longer trusted are never "verified".
+func (s *Store) List(opt ListOptions) ([]Item, error) {
+	trust, err := s.trusted()
+	if err != nil {
+		return nil, err
+	}
+	var out []Item
+	err = s.db.View(func(tx *bolt.Tx) error {
+		if b := tx.Bucket(bEvents); b != nil {
+			if err := b.ForEach(func(_, v []byte) error {
+				var r record
+				if err := json.Unmarshal(v, &r); err != nil {
+					return fmt.Errorf("corrupt event record: %w", err)
+				}
+				ev, err := nostr.Parse(r.Event)
+				if err != nil {
+					return fmt.Errorf("corrupt stored event: %w", err)
+				}
+				it := itemFromEvent(ev, &r, trust)
+				if it.Verified || opt.Unverified {
+					out = append(out, it)
+				}
+				return nil
+			}); err != nil {
+				return err
+			}
+		}
+		if b := tx.Bucket(bItems); b != nil {
+			return b.ForEach(func(_, v []byte) error {
+				var it Item
+				if err := json.Unmarshal(v, &it); err != nil {
+					return fmt.Errorf("corrupt item: %w", err)
+				}
+				// A minisign-verified feed item stays verified only while
+				// its key is trusted.
+				if it.Verified {
+					_, it.Verified = trust[it.PubKey]
+				}
+				if it.Verified || opt.Unverified {
+					out = append(out, it)
+				}
+				return nil
+			})
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	filtered := out[:0]
+	for _, it := range out {
+		if !opt.Since.IsZero() && it.Created.Before(opt.Since) {
+			continue
+		}
+		if !opt.Content {
+			it.Content = ""
+		}
+		filtered = append(filtered, it)
+	}
+	sort.SliceStable(filtered, func(i, j int) bool {
+		if !filtered[i].Created.Equal(filtered[j].Created) {
+			return filtered[i].Created.After(filtered[j].Created)
+		}
+		return filtered[i].ID < filtered[j].ID
+	})
+	return filtered, nil
+}
+
+// Get finds one item by id or unique id prefix (at least 4 characters).
+func (s *Store) Get(idPrefix string) (Item, *nostr.Event, error) {
+	idPrefix = strings.ToLower(strings.TrimSpace(idPrefix))
+	if len(idPrefix) < 4 {
+		return Item{}, nil, fmt.Errorf("id %q is too short: give at least 4 characters of the id (see sov feeds ls)", idPrefix)
+	}
+	all, err := s.List(ListOptions{Unverified: true, Content: true})
+	if err != nil {
+		return Item{}, nil, err
+	}
+	var match []Item
+	for _, it := range all {
+		if strings.HasPrefix(it.ID, idPrefix) {
+			match = append(match, it)
+		}
+	}
+	switch len(match) {
+	case 0:
+		return Item{}, nil, fmt.Errorf("no stored item with id %s (see sov feeds ls --unverified)", idPrefix)
+	case 1:
+	default:
+		return Item{}, nil, fmt.Errorf("id prefix %s matches %d items: give more characters", idPrefix, len(match))
+	}
+	ev, _ := s.Event(match[0].ID)
+	return match[0], ev, nil
+}
+
+// Event returns a stored signed event by full id.
+func (s *Store) Event(id string) (*nostr.Event, error) {
+	var ev *nostr.Event
+	err := s.db.View(func(tx *bolt.Tx) error {
+		v := tx.Bucket(bEvents).Get([]byte(id))
+		if v == nil {
+			return fmt.Errorf("no stored event %s", id)
+		}
+		var r record
+		if err := json.Unmarshal(v, &r); err != nil {
+			return err
+		}
+		var err error
+		ev, err = nostr.Parse(r.Event)
+		return err
+	})
+	return ev, err
+}
+
+// Events returns all stored signed events, oldest first.
+func (s *Store) Events() ([]*nostr.Event, error) {
+	var out []*nostr.Event
+	err := s.db.View(func(tx *bolt.Tx) error {
+		return tx.Bucket(bEvents).ForEach(func(_, v []byte) error {
+			var r record
+			if err := json.Unmarshal(v, &r); err != nil {
+				return err
+			}
+			ev, err := nostr.Parse(r.Event)
+			if err != nil {
+				return err
+			}
+			out = append(out, ev)
+			return nil
+		})
+	})
+	sort.Slice(out, func(i, j int) bool {
+		if out[i].CreatedAt != out[j].CreatedAt {
+			return out[i].CreatedAt < out[j].CreatedAt
+		}
+		return out[i].ID < out[j].ID
+	})
+	return out, err
+}
+
+// Source is a place sync fetches from.
+type Source struct {
+	URL     string    `json:"url"`
+	Type    string    `json:"type"` // relay, http, ipfs, car
+	Gateway []string  `json:"gateway,omitempty"`
+	Added   time.Time `json:"added"`
+}
+
+// AddSource records a source after classifying its URL.
+func (s *Store) AddSource(src Source) (Source, error) {
+	src, err := classify(src)
+	if err != nil {
+		return src, err
+	}
+	src.Added = s.now().UTC()
+	err = s.db.Update(func(tx *bolt.Tx) error {
+		data, _ := json.Marshal(src)
+		return tx.Bucket(bSources).Put([]byte(src.URL), data)
+	})
+	return src, err
+}
+
+// RemoveSource forgets a source.
+func (s *Store) RemoveSource(url string) error {
+	return s.db.Update(func(tx *bolt.Tx) error {
+		b := tx.Bucket(bSources)
+		if b.Get([]byte(url)) == nil {
+			return fmt.Errorf("no source %s (see sov feeds sources)", url)
+		}
+		return b.Delete([]byte(url))
+	})
+}
+
+// Sources lists configured sources.
+func (s *Store) Sources() ([]Source, error) {
+	var out []Source
+	err := s.db.View(func(tx *bolt.Tx) error {
+		b := tx.Bucket(bSources)
+		if b == nil {
+			return nil
+		}
+		return b.ForEach(func(_, v []byte) error {
+			var src Source
+			if err := json.Unmarshal(v, &src); err != nil {
+				return err
+			}
+			out = append(out, src)
+			return nil
+		})
+	})
+	return out, err
+}
+
+// ctxErr is a tiny helper so loops stop promptly on cancellation.
+func ctxErr(ctx context.Context) error { return ctx.Err() }

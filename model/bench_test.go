@@ -1,0 +1,51 @@
+package model
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"testing"
+	"time"
+)
+
+// BenchmarkLlamaMultiTurn runs a 20-turn conversation and reports how many
+// tokens the engine decoded against the tokens in the final context, and
+// time to first token on turn 20 against turn 1 (target <= 1.5x).
+func BenchmarkLlamaMultiTurn(b *testing.B) {
+	path := os.Getenv("SOV_BENCH_MODEL")
+	if path == "" {
+		path = testModelPath(b)
+	}
+	e, err := Load(context.Background(), Options{Path: path, ContextSize: 4096, Threads: 2})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer e.Close()
+	msgs := []Message{{Role: RoleSystem, Content: "You are a helpful assistant who answers briefly."}}
+	s := Sampling{MaxTokens: 16, IgnoreEOG: true}
+	var decoded int
+	var ttft []time.Duration
+	var last Stats
+	for turn := 1; turn <= 20; turn++ {
+		msgs = append(msgs, Message{Role: RoleUser, Content: fmt.Sprintf("Question number %d: tell me one more thing about the weather today.", turn)})
+		reply, st, err := e.Chat(context.Background(), msgs, s, nil)
+		if err != nil {
+			b.Fatal(err)
+		}
+		decoded += st.PromptTokens + st.GeneratedTokens
+		ttft = append(ttft, st.PromptDuration)
+		msgs = append(msgs, Message{Role: RoleAssistant, Content: reply})
+		last = st
+	}
+	r := float64(ttft[19]) / float64(ttft[0])
+	verdict := "MET"
+	if r > 1.5 {
+		verdict = "NOT MET"
+	}
+	fmt.Printf("%-34s decoded %d tokens for a final context of %d; TTFT turn 1 %.1f ms, turn 20 %.1f ms, ratio %.2f (target <= 1.5) %s\n",
+		"multi-turn (20 turns)", decoded, last.ContextUsed, ms(ttft[0]), ms(ttft[19]), r, verdict)
+	b.ReportMetric(r, "ttft20/ttft1")
+	b.ReportMetric(float64(decoded)/float64(last.ContextUsed), "decoded/context")
+}
+
+func ms(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }

@@ -1,0 +1,123 @@
+package tui
+
+import (
+	"fmt"
+	"sort"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	tea "charm.land/bubbletea/v2"
+
+	"github.com/sovos/sov/tui/session"
+)
+
+// benchStore makes a session of n messages with Markdown answers.
+func benchStore(b *testing.B, n int) (*session.Store, string) {
+	b.Helper()
+	st, err := session.Open(b.TempDir(), time.Second)
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { st.Close() })
+	m, err := st.Create("tiny", "")
+	if err != nil {
+		b.Fatal(err)
+	}
+	for i := 0; i < n; i++ {
+		msg := session.Message{Role: "user", Content: fmt.Sprintf("question %d: what about item %d?", i, i)}
+		if i%2 == 1 {
+			msg = session.Message{Role: "assistant", Complete: true, Content: fmt.Sprintf(
+				"Answer %d with **bold**, `code` and a list:\n\n- first point\n- second point\n\n```go\nfmt.Println(%d)\n```\n", i, i)}
+		}
+		if _, err := st.Append(m.ID, msg); err != nil {
+			b.Fatal(err)
+		}
+	}
+	return st, m.ID
+}
+
+// cpuTime is this process's user+system CPU time: on a shared machine the
+// wall-clock median also counts time spent waiting for a core.
+func cpuTime() time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return 0
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
+
+func reportCPU(b *testing.B, start time.Duration) {
+	b.ReportMetric(float64((cpuTime()-start).Microseconds())/1000/float64(b.N), "cpu-ms/op")
+}
+
+// reportMedian adds the median of samples as a metric, as the targets are
+// stated for medians.
+func reportMedian(b *testing.B, samples []time.Duration, unit string) {
+	sort.Slice(samples, func(i, j int) bool { return samples[i] < samples[j] })
+	med := samples[len(samples)/2]
+	b.ReportMetric(float64(med.Microseconds())/1000, unit)
+	b.ReportMetric(16/(float64(med.Microseconds())/1000), "x-under-16ms")
+}
+
+// BenchmarkTUIOpen5000 opens a 5,000-message session and draws the first
+// frame (the 16 ms frame budget is the reference).
+func BenchmarkTUIOpen5000(b *testing.B) {
+	st, id := benchStore(b, 5000)
+	var samples []time.Duration
+	b.ResetTimer()
+	cpu0 := cpuTime()
+	defer func() { reportCPU(b, cpu0) }()
+	for i := 0; i < b.N; i++ {
+		start := time.Now()
+		a := newTestApp(b, Options{Engine: newFake("x"), Store: st, SessionID: id}, 120, 40)
+		_ = a.View()
+		samples = append(samples, time.Since(start))
+	}
+	reportMedian(b, samples, "ms-median-open")
+}
+
+// BenchmarkTUIKeypressFrame5000 measures one keypress through Update and
+// View with a 5,000-message session on screen, alternating typing and
+// scrolling so cached and fresh renders are both measured.
+func BenchmarkTUIKeypressFrame5000(b *testing.B) {
+	st, id := benchStore(b, 5000)
+	a := newTestApp(b, Options{Engine: newFake("x"), Store: st, SessionID: id}, 120, 40)
+	keys := []tea.Msg{
+		tea.KeyPressMsg{Code: 'a', Text: "a"},
+		tea.KeyPressMsg{Code: tea.KeyPgUp},
+		tea.KeyPressMsg{Code: 'b', Text: "b"},
+		tea.KeyPressMsg{Code: tea.KeyBackspace},
+	}
+	var samples []time.Duration
+	b.ResetTimer()
+	cpu0 := cpuTime()
+	defer func() { reportCPU(b, cpu0) }()
+	for i := 0; i < b.N; i++ {
+		start := time.Now()
+		a.Update(keys[i%len(keys)])
+		_ = a.View()
+		samples = append(samples, time.Since(start))
+		if i%200 == 199 {
+			a.chat.offset = 0 // do not scroll past the top forever
+		}
+	}
+	reportMedian(b, samples, "ms-median-frame")
+}
+
+// BenchmarkTUIStreamFrame measures a frame while a long answer streams.
+func BenchmarkTUIStreamFrame(b *testing.B) {
+	a := newTestApp(b, Options{Engine: newFake("x")}, 120, 40)
+	it := &item{kind: kindAssistant, streaming: true}
+	a.chat.add(it)
+	para := strings.Repeat("word ", 60) + "\n"
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		if i%20 == 0 {
+			it.msg.Content += para
+		}
+		it.msg.Content += "x"
+		_ = a.View()
+	}
+}

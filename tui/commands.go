@@ -1,0 +1,406 @@
+package tui
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+
+	tea "charm.land/bubbletea/v2"
+
+	"github.com/sovos/sov/model"
+	"github.com/sovos/sov/tui/session"
+)
+
+type command struct {
+	name, args, help string
+	run              func(a *App, arg string) tea.Cmd
+}
+
+// commands are the slash commands, in the order /help lists them. The
+// table is filled in init to break the initialisation cycle with runCommand.
+var commands []command
+
+func init() {
+	commands = []command{
+		{"help", "", "show keys and commands", (*App).cmdHelp},
+		{"new", "", "start a new conversation (the current one stays saved)", (*App).cmdNew},
+		{"sessions", "", "list saved sessions to switch, rename or delete", (*App).cmdSessions},
+		{"model", "[N|NAME|FILE]", "list installed models, or switch to one", (*App).cmdModel},
+		{"system", "[TEXT|off]", "show or set this session's system prompt", (*App).cmdSystem},
+		{"retry", "", "regenerate the last answer", (*App).cmdRetry},
+		{"copy", "", "copy the last answer to the clipboard (OSC 52)", (*App).cmdCopy},
+		{"export", "[FILE]", "write this session to a Markdown file", (*App).cmdExport},
+		{"clear", "", "forget this session's messages", (*App).cmdClear},
+		{"quit", "", "leave the shell", func(a *App, _ string) tea.Cmd { return a.quit() }},
+	}
+}
+
+func (a *App) runCommand(line string) tea.Cmd {
+	name, arg, _ := strings.Cut(strings.TrimPrefix(line, "/"), " ")
+	arg = strings.TrimSpace(arg)
+	for _, c := range commands {
+		if c.name == name {
+			return c.run(a, arg)
+		}
+	}
+	a.chat.errorf(fmt.Sprintf("Unknown command /%s: type /help for the list (start a message with // to send a literal /).", name))
+	return nil
+}
+
+func (a *App) cmdHelp(string) tea.Cmd {
+	var b strings.Builder
+	b.WriteString("Commands\n")
+	for _, c := range commands {
+		fmt.Fprintf(&b, "  %-24s %s\n", "/"+c.name+" "+c.args, c.help)
+	}
+	b.WriteString("Keys (change them in the [tui.keys] table of the config file)\n")
+	for _, l := range a.keys.HelpLines() {
+		b.WriteString("  " + l + "\n")
+	}
+	b.WriteString("Sessions are saved as you chat; reopen the last one with `sov --continue`.")
+	a.chat.notice(b.String())
+	return nil
+}
+
+func (a *App) cmdNew(string) tea.Cmd {
+	if a.stream != nil {
+		a.chat.notice("Stop the answer (esc) before starting a new conversation.")
+		return nil
+	}
+	a.newSession()
+	a.chat.notice("New conversation.")
+	return nil
+}
+
+func (a *App) cmdSessions(string) tea.Cmd { return a.openSessionsPane() }
+
+func (a *App) openSessionsPane() tea.Cmd {
+	if a.store == nil {
+		a.chat.errorf("Sessions are not available: " + a.opts.StoreNote)
+		return nil
+	}
+	list, err := a.store.List()
+	if err != nil {
+		a.chat.errorf("list sessions: " + err.Error())
+		return nil
+	}
+	a.panes = append(a.panes, newSessionsPane(list, a.meta.ID))
+	return nil
+}
+
+func (a *App) cmdModel(arg string) tea.Cmd {
+	var list []ModelEntry
+	if a.opts.Models != nil {
+		var err error
+		if list, err = a.opts.Models(); err != nil {
+			a.chat.errorf("list models: " + err.Error())
+			return nil
+		}
+	}
+	if arg == "" {
+		if len(list) == 0 {
+			a.chat.notice("No installed models found. Get one with `sov pull NAME`, or give a file: /model FILE.gguf")
+			return nil
+		}
+		var b strings.Builder
+		b.WriteString("Installed models (switch with /model N or /model NAME):\n")
+		for i, m := range list {
+			mark := " "
+			if a.engine != nil && sameFile(m.Path, a.info.Path) {
+				mark = "•"
+			}
+			fmt.Fprintf(&b, "%s %d. %s  %s\n", mark, i+1, m.Name, m.Path)
+		}
+		a.chat.notice(strings.TrimRight(b.String(), "\n"))
+		return nil
+	}
+	if a.stream != nil || a.loading != nil {
+		a.chat.notice("Wait for the answer or the load in progress to finish first.")
+		return nil
+	}
+	path := ""
+	if n, err := strconv.Atoi(arg); err == nil && n >= 1 && n <= len(list) {
+		path = list[n-1].Path
+	}
+	for _, m := range list {
+		if path == "" && (m.Name == arg || strings.HasPrefix(m.Name, arg)) {
+			path = m.Path
+		}
+	}
+	if path == "" {
+		if _, err := os.Stat(arg); err == nil {
+			path = arg
+		} else {
+			a.chat.errorf(fmt.Sprintf("No installed model matches %q: see /model for the list, or `sov pull %s`.", arg, arg))
+			return nil
+		}
+	}
+	if a.opts.Loader == nil {
+		a.chat.errorf("this build of sov has no inference engine yet")
+		return nil
+	}
+	return a.load(path)
+}
+
+func sameFile(a, b string) bool {
+	fa, err1 := os.Stat(a)
+	fb, err2 := os.Stat(b)
+	if err1 != nil || err2 != nil {
+		return filepath.Clean(a) == filepath.Clean(b)
+	}
+	return os.SameFile(fa, fb)
+}
+
+func (a *App) cmdSystem(arg string) tea.Cmd {
+	switch arg {
+	case "":
+		if a.meta.System == "" {
+			a.chat.notice("No system prompt. Set one with /system TEXT.")
+		} else {
+			a.chat.notice("System prompt: " + a.meta.System)
+		}
+		return nil
+	case "off", "none", "clear":
+		arg = ""
+	}
+	a.meta.System = sanitize(arg)
+	if a.store != nil && a.meta.ID != "" {
+		if _, err := a.store.Update(a.meta.ID, func(m *session.Meta) { m.System = a.meta.System }); err != nil {
+			a.chat.errorf("save system prompt: " + err.Error())
+		}
+	}
+	if arg == "" {
+		a.chat.notice("System prompt removed.")
+	} else {
+		a.chat.notice("System prompt set.")
+	}
+	return a.warmUp()
+}
+
+func (a *App) cmdRetry(string) tea.Cmd {
+	if a.stream != nil {
+		a.chat.notice("An answer is already streaming.")
+		return nil
+	}
+	if a.engine == nil {
+		a.chat.notice(a.noModelText())
+		return nil
+	}
+	i := a.chat.lastAssistant()
+	if i < 0 || len(a.history) == 0 {
+		a.chat.notice("Nothing to retry yet.")
+		return nil
+	}
+	it := a.chat.items[i]
+	a.chat.items = append(a.chat.items[:i], a.chat.items[i+1:]...)
+	if a.store != nil && it.msg.Seq != 0 {
+		_ = a.store.DeleteMessage(a.meta.ID, it.msg.Seq)
+		a.meta.Count--
+	}
+	if last := a.history[len(a.history)-1]; last.Role == model.RoleAssistant {
+		a.history = a.history[:len(a.history)-1]
+	}
+	return a.generate()
+}
+
+func (a *App) lastAnswer() string {
+	if i := a.chat.lastAssistant(); i >= 0 {
+		return a.chat.items[i].msg.Content
+	}
+	return ""
+}
+
+func (a *App) cmdCopy(string) tea.Cmd {
+	t := a.lastAnswer()
+	if t == "" {
+		a.chat.notice("No answer to copy yet.")
+		return nil
+	}
+	a.chat.notice(fmt.Sprintf("Copied the last answer (%d characters) to the clipboard.", len([]rune(t))))
+	return tea.SetClipboard(t)
+}
+
+func (a *App) cmdExport(arg string) tea.Cmd {
+	if len(a.history) == 0 {
+		a.chat.notice("Nothing to export yet.")
+		return nil
+	}
+	path := arg
+	if path == "" {
+		id := a.meta.ID
+		if id == "" {
+			id = "unsaved"
+		}
+		path = fmt.Sprintf("sov-%s-%s.md", slug(a.meta.Title), id)
+	}
+	if strings.HasPrefix(path, "~/") {
+		if h, err := os.UserHomeDir(); err == nil {
+			path = filepath.Join(h, path[2:])
+		}
+	}
+	if err := os.WriteFile(path, []byte(a.markdown()), 0o600); err != nil {
+		a.chat.errorf("export: " + oneLine(err.Error()) + " (give another path: /export FILE)")
+		return nil
+	}
+	abs, _ := filepath.Abs(path)
+	a.chat.notice("Exported to " + abs)
+	return nil
+}
+
+// markdown renders the session as a Markdown document.
+func (a *App) markdown() string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "# %s\n\n", a.meta.Title)
+	if a.info.Name != "" {
+		fmt.Fprintf(&b, "Model: %s\n\n", a.info.Name)
+	}
+	if a.meta.System != "" {
+		fmt.Fprintf(&b, "System: %s\n\n", a.meta.System)
+	}
+	for _, it := range a.chat.items {
+		switch it.kind {
+		case kindUser:
+			fmt.Fprintf(&b, "## You\n\n%s\n\n", it.msg.Content)
+		case kindAssistant:
+			fmt.Fprintf(&b, "## Assistant\n\n%s\n\n", it.msg.Content)
+			if it.msg.Stopped {
+				b.WriteString("*(stopped)*\n\n")
+			}
+		}
+	}
+	return b.String()
+}
+
+func slug(s string) string {
+	var b strings.Builder
+	for _, r := range strings.ToLower(s) {
+		switch {
+		case r >= 'a' && r <= 'z', r >= '0' && r <= '9':
+			b.WriteRune(r)
+		case b.Len() > 0 && !strings.HasSuffix(b.String(), "-"):
+			b.WriteByte('-')
+		}
+		if b.Len() >= 32 {
+			break
+		}
+	}
+	out := strings.Trim(b.String(), "-")
+	if out == "" {
+		return "chat"
+	}
+	return out
+}
+
+func (a *App) cmdClear(string) tea.Cmd {
+	if a.stream != nil {
+		a.chat.notice("Stop the answer (esc) first.")
+		return nil
+	}
+	if a.store != nil && a.meta.ID != "" {
+		if err := a.store.Clear(a.meta.ID); err != nil {
+			a.chat.errorf("clear: " + err.Error())
+			return nil
+		}
+		a.meta.Count = 0
+	}
+	a.history = nil
+	a.chat.items = nil
+	a.chat.offset = 0
+	a.chat.notice("Conversation cleared; the model starts afresh.")
+	return nil
+}
+
+// loadJob is a model load in progress.
+type loadJob struct {
+	name     string
+	path     string
+	frac     float32
+	progress chan float32
+	done     chan loadDoneMsg
+	cancel   context.CancelFunc
+}
+
+type loadProgressMsg struct {
+	job  *loadJob
+	frac float32
+}
+
+type loadDoneMsg struct {
+	job    *loadJob
+	engine Chatter
+	err    error
+}
+
+// load starts loading path in the background, showing progress in the
+// status bar; the current model keeps working until the new one is ready.
+func (a *App) load(path string) tea.Cmd {
+	ctx, cancel := context.WithCancel(a.ctx)
+	name := strings.TrimSuffix(filepath.Base(path), ".gguf")
+	job := &loadJob{name: name, path: path, progress: make(chan float32, 1), done: make(chan loadDoneMsg, 1), cancel: cancel}
+	a.loading = job
+	loader := a.opts.Loader
+	go func() {
+		eng, err := loader(ctx, path, func(f float32) bool {
+			select {
+			case <-job.progress: // drop a stale value: only the latest matters
+			default:
+			}
+			job.progress <- f
+			return ctx.Err() == nil
+		})
+		job.done <- loadDoneMsg{job: job, engine: eng, err: err}
+	}()
+	return job.wait()
+}
+
+func (j *loadJob) wait() tea.Cmd {
+	return func() tea.Msg {
+		select {
+		case f := <-j.progress:
+			return loadProgressMsg{job: j, frac: f}
+		case d := <-j.done:
+			return d
+		}
+	}
+}
+
+func (a *App) onLoadProgress(m loadProgressMsg) tea.Cmd {
+	if a.loading != m.job {
+		return nil
+	}
+	m.job.frac = m.frac
+	return m.job.wait()
+}
+
+func (a *App) onLoaded(m loadDoneMsg) tea.Cmd {
+	if a.loading != m.job {
+		if m.engine != nil {
+			m.engine.Close()
+		}
+		return nil
+	}
+	a.loading = nil
+	if m.err != nil {
+		a.loadErr = oneLine(m.err.Error())
+		if os.IsNotExist(m.err) || strings.Contains(m.err.Error(), "no such file") {
+			a.chat.errorf(fmt.Sprintf("Could not load %s: the file is gone. Reinstall it with `sov pull %s`, or pick another with /model.", m.job.path, m.job.name))
+		} else {
+			a.chat.errorf(fmt.Sprintf("Could not load %s: %s. Pick another model with /model.", m.job.path, a.loadErr))
+		}
+		return nil
+	}
+	a.loadErr = ""
+	if a.engine != nil {
+		if a.warm != nil {
+			a.warm()
+			a.warm = nil
+		}
+		a.engine.Close()
+		a.chat.notice("Switched to " + m.engine.Info().Name + ".")
+	}
+	a.setEngine(m.engine)
+	return a.warmUp()
+}

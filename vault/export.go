@@ -1,0 +1,183 @@
+package vault
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+
+	"filippo.io/age"
+	bolt "go.etcd.io/bbolt"
+)
+
+// The export format is an age-encrypted stream of JSON lines: a header line,
+// then one line per document with its chunks. It carries the extracted text
+// and metadata, not the index, so it can be imported into any vault.
+
+type exportHeader struct {
+	Format     string `json:"format"`
+	Version    int    `json:"version"`
+	Collection string `json:"collection"`
+}
+
+type exportDoc struct {
+	Doc    docRecord     `json:"doc"`
+	Chunks []exportChunk `json:"chunks"`
+}
+
+type exportChunk struct {
+	Heading string `json:"heading,omitempty"`
+	Start   int    `json:"start"`
+	End     int    `json:"end"`
+	Text    string `json:"text"`
+}
+
+const exportFormat = "sov-vault-export"
+
+// Export writes the collection, encrypted to recipients, to w. It returns
+// the number of documents written.
+func (v *Vault) Export(ctx context.Context, w io.Writer, collection string, recipients ...age.Recipient) (int, error) {
+	if len(recipients) == 0 {
+		return 0, errors.New("export needs a recipient or passphrase")
+	}
+	recs, warn, err := v.docs(collection)
+	if err != nil {
+		return 0, err
+	}
+	if len(warn) > 0 {
+		return 0, fmt.Errorf("export stopped: %s", warn[0])
+	}
+	c, err := v.coll(collection, false)
+	if err != nil && !errors.Is(err, errEmpty) {
+		return 0, err
+	}
+	aw, err := age.Encrypt(w, recipients...)
+	if err != nil {
+		return 0, fmt.Errorf("export: %w", err)
+	}
+	bw := bufio.NewWriter(aw)
+	enc := json.NewEncoder(bw)
+	if collection == "" {
+		collection = DefaultCollection
+	}
+	if err := enc.Encode(exportHeader{Format: exportFormat, Version: 1, Collection: collection}); err != nil {
+		return 0, err
+	}
+	n := 0
+	for _, d := range recs {
+		if err := ctx.Err(); err != nil {
+			return n, err
+		}
+		ed := exportDoc{Doc: *d}
+		ed.Doc.IDs, ed.Doc.DLs = nil, nil
+		err := v.db.View(func(tx *bolt.Tx) error {
+			cb := c.bucket(tx, c.bChunks)
+			for _, id := range d.chunkIDs() {
+				key := u64(id)
+				raw := cb.Get(key)
+				if raw == nil {
+					return fmt.Errorf("%s of %s is missing: re-add the file", c.recordName(c.bChunks, key), d.Path)
+				}
+				pt, err := c.open(c.bChunks, key, raw)
+				if err != nil {
+					return err
+				}
+				var cr chunkRecord
+				if err := json.Unmarshal(pt, &cr); err != nil {
+					return err
+				}
+				ed.Chunks = append(ed.Chunks, exportChunk{cr.Heading, cr.Start, cr.End, cr.Text})
+			}
+			return nil
+		})
+		if err != nil {
+			return n, fmt.Errorf("export: %w", err)
+		}
+		if err := enc.Encode(ed); err != nil {
+			return n, err
+		}
+		n++
+	}
+	if err := bw.Flush(); err != nil {
+		return n, err
+	}
+	return n, aw.Close()
+}
+
+// Import reads an export made by Export and indexes its documents into
+// collection (the export's own collection when empty). Documents already
+// present under the same path are replaced.
+func (v *Vault) Import(ctx context.Context, r io.Reader, collection string, identities ...age.Identity) (int, error) {
+	ar, err := age.Decrypt(r, identities...)
+	if err != nil {
+		var nm *age.NoIdentityMatchError
+		if errors.As(err, &nm) {
+			return 0, errors.New("cannot decrypt the export: wrong passphrase or identity")
+		}
+		return 0, fmt.Errorf("import: not a sov vault export or damaged (%v)", err)
+	}
+	dec := json.NewDecoder(bufio.NewReader(ar))
+	var h exportHeader
+	if err := dec.Decode(&h); err != nil || h.Format != exportFormat {
+		return 0, errors.New("import: not a sov vault export")
+	}
+	if h.Version != 1 {
+		return 0, fmt.Errorf("import: export version %d is newer than this sov: upgrade sov", h.Version)
+	}
+	if collection == "" {
+		collection = h.Collection
+	}
+	c, err := v.coll(collection, true)
+	if err != nil {
+		return 0, err
+	}
+	var batch []*prepared
+	var size int64
+	n := 0
+	flush := func() error {
+		if len(batch) == 0 {
+			return nil
+		}
+		if err := v.writeBatch(ctx, c, batch); err != nil {
+			return err
+		}
+		n += len(batch)
+		batch, size = batch[:0], 0
+		return v.compact(c)
+	}
+	for {
+		var ed exportDoc
+		err := dec.Decode(&ed)
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			return n, fmt.Errorf("import: damaged export after %d documents: %v", n, err)
+		}
+		p := &prepared{path: ed.Doc.Path, kind: ed.Doc.Kind, size: ed.Doc.Size, mtime: ed.Doc.MTime, hash: ed.Doc.Hash, bytes: ed.Doc.Bytes}
+		p.chunks = []prepChunk{}
+		for _, ch := range ed.Chunks {
+			p.chunks = append(p.chunks, prepChunkOf(rawChunk{Text: ch.Text, Heading: ch.Heading, Start: ch.Start, End: ch.End}))
+		}
+		if err := v.db.View(func(tx *bolt.Tx) error {
+			old, _, err := c.getDoc(tx, p.path)
+			p.exists = old != nil
+			if isTamper(err) {
+				return nil
+			}
+			return err
+		}); err != nil {
+			return n, err
+		}
+		batch = append(batch, p)
+		size += p.bytes
+		if len(batch) >= v.opts.BatchFiles || size >= int64(v.opts.BatchBytes) {
+			if err := flush(); err != nil {
+				return n, err
+			}
+		}
+	}
+	return n, flush()
+}

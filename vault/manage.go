@@ -1,0 +1,250 @@
+package vault
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"time"
+
+	bolt "go.etcd.io/bbolt"
+)
+
+// Doc describes one indexed document.
+type Doc struct {
+	Path   string    `json:"path"`
+	Kind   string    `json:"kind"`
+	Size   int64     `json:"size"`
+	Chunks int       `json:"chunks"`
+	Bytes  int64     `json:"text_bytes"`
+	Added  time.Time `json:"added"`
+}
+
+// List returns the collection's documents sorted by path; tampered
+// records are named in warnings and skipped.
+func (v *Vault) List(ctx context.Context, collection string) ([]Doc, []string, error) {
+	recs, warn, err := v.docs(collection)
+	if err != nil {
+		return nil, nil, err
+	}
+	out := make([]Doc, 0, len(recs))
+	for _, d := range recs {
+		out = append(out, Doc{Path: d.Path, Kind: d.Kind, Size: d.Size, Chunks: d.Chunks, Bytes: d.Bytes, Added: d.Added})
+	}
+	return out, warn, nil
+}
+
+func (v *Vault) docs(collection string) ([]*docRecord, []string, error) {
+	c, err := v.coll(collection, false)
+	if errors.Is(err, errEmpty) {
+		return nil, nil, nil
+	}
+	if err != nil {
+		return nil, nil, err
+	}
+	var out []*docRecord
+	var warn []string
+	err = v.db.View(func(tx *bolt.Tx) error {
+		b := c.bucket(tx, c.bDocs)
+		if b == nil {
+			return nil
+		}
+		return b.ForEach(func(k, raw []byte) error {
+			pt, err := c.open(c.bDocs, k, raw)
+			if err != nil {
+				warn = append(warn, err.Error())
+				return nil
+			}
+			d := &docRecord{}
+			if err := json.Unmarshal(pt, d); err != nil {
+				warn = append(warn, c.recordName(c.bDocs, k)+": "+err.Error())
+				return nil
+			}
+			out = append(out, d)
+			return nil
+		})
+	})
+	sort.Slice(out, func(i, j int) bool { return out[i].Path < out[j].Path })
+	return out, warn, err
+}
+
+// Remove deletes documents whose path is one of paths or lies below one of
+// them (folders). It returns how many were removed.
+func (v *Vault) Remove(ctx context.Context, collection string, paths []string) (int, error) {
+	c, err := v.coll(collection, false)
+	if errors.Is(err, errEmpty) {
+		return 0, nil
+	}
+	if err != nil {
+		return 0, err
+	}
+	var abs []string
+	for _, p := range paths {
+		a, err := filepath.Abs(p)
+		if err != nil {
+			return 0, err
+		}
+		abs = append(abs, a)
+	}
+	recs, _, err := v.docs(collection)
+	if err != nil {
+		return 0, err
+	}
+	var victims []*docRecord
+	for _, d := range recs {
+		for _, a := range abs {
+			if d.Path == a || strings.HasPrefix(d.Path, a+string(filepath.Separator)) {
+				victims = append(victims, d)
+				break
+			}
+		}
+	}
+	if err := v.removeDocs(c, victims); err != nil {
+		return 0, err
+	}
+	return len(victims), v.compact(c)
+}
+
+func (v *Vault) removeDocs(c *collection, docs []*docRecord) error {
+	if len(docs) == 0 {
+		return nil
+	}
+	return v.update(func(tx *bolt.Tx) error {
+		var ids []uint64
+		var dls []uint32
+		for _, d := range docs {
+			ids = append(ids, d.chunkIDs()...)
+			dls = append(dls, d.DLs...)
+			if err := c.bucket(tx, c.bDocs).Delete(c.docKey(d.Path)); err != nil {
+				return err
+			}
+		}
+		return c.deleteChunks(tx, ids, dls)
+	})
+}
+
+// Sync re-checks every indexed file: changed ones are re-indexed and
+// removed ones pruned.
+func (v *Vault) Sync(ctx context.Context, o AddOptions) (AddReport, error) {
+	var rep AddReport
+	c, err := v.coll(o.Collection, false)
+	if errors.Is(err, errEmpty) {
+		return rep, nil
+	}
+	if err != nil {
+		return rep, err
+	}
+	recs, _, err := v.docs(o.Collection)
+	if err != nil {
+		return rep, err
+	}
+	var gone []*docRecord
+	var present []string
+	for _, d := range recs {
+		if _, err := os.Stat(d.Path); errors.Is(err, os.ErrNotExist) {
+			gone = append(gone, d)
+		} else {
+			present = append(present, d.Path)
+		}
+	}
+	if err := v.removeDocs(c, gone); err != nil {
+		return rep, err
+	}
+	rep.Removed = len(gone)
+	err = v.ingest(ctx, c, present, o, &rep)
+	return rep, err
+}
+
+// Stats summarise a vault.
+type Stats struct {
+	Path        string   `json:"path"`
+	FileBytes   int64    `json:"file_bytes"`
+	Collections []string `json:"collections"`
+	Collection  string   `json:"collection"`
+	Docs        int      `json:"docs"`
+	Chunks      int      `json:"chunks"`
+	TextBytes   int64    `json:"text_bytes"`
+	Segments    int      `json:"segments"`
+	Vectors     bool     `json:"vectors"`
+	KDFTime     uint32   `json:"kdf_time"`
+	KDFMemKiB   uint32   `json:"kdf_memory_kib"`
+	KDFThreads  uint8    `json:"kdf_threads"`
+	Warnings    []string `json:"warnings,omitempty"`
+}
+
+// Stats reports sizes and counts for a collection.
+func (v *Vault) Stats(ctx context.Context, collection string) (*Stats, error) {
+	if collection == "" {
+		collection = DefaultCollection
+	}
+	st := &Stats{Path: v.path, Collection: collection}
+	if fi, err := os.Stat(v.path); err == nil {
+		st.FileBytes = fi.Size()
+	}
+	k, err := v.KDFParams()
+	if err != nil {
+		return nil, err
+	}
+	st.KDFTime, st.KDFMemKiB, st.KDFThreads = k.Time, k.MemoryKiB, k.Threads
+	if st.Collections, err = v.Collections(); err != nil {
+		return nil, err
+	}
+	recs, warn, err := v.docs(collection)
+	if err != nil {
+		return nil, err
+	}
+	st.Warnings = warn
+	st.Docs = len(recs)
+	for _, d := range recs {
+		st.Chunks += d.Chunks
+		st.TextBytes += d.Bytes
+	}
+	c, err := v.coll(collection, false)
+	if errors.Is(err, errEmpty) {
+		return st, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	err = v.db.View(func(tx *bolt.Tx) error {
+		segs, w := c.loadSegsTolerant(tx)
+		st.Segments = len(segs)
+		st.Warnings = append(st.Warnings, w...)
+		if vb := c.bucket(tx, c.bVecs); vb != nil {
+			k, _ := vb.Cursor().First()
+			st.Vectors = k != nil
+		}
+		return nil
+	})
+	return st, err
+}
+
+// Get returns one chunk by id.
+func (v *Vault) Get(ctx context.Context, collection string, chunk uint64) (*Result, error) {
+	c, err := v.coll(collection, false)
+	if err != nil {
+		return nil, err
+	}
+	var r *Result
+	err = v.db.View(func(tx *bolt.Tx) error {
+		key := u64(chunk)
+		raw := c.bucket(tx, c.bChunks).Get(key)
+		if raw == nil {
+			return errors.New("no such chunk: it may have been re-indexed; search again")
+		}
+		pt, err := c.open(c.bChunks, key, raw)
+		if err != nil {
+			return err
+		}
+		var cr chunkRecord
+		if err := json.Unmarshal(pt, &cr); err != nil {
+			return err
+		}
+		r = &Result{Chunk: chunk, Source: cr.Source, Heading: cr.Heading, Start: cr.Start, End: cr.End, Text: cr.Text}
+		return nil
+	})
+	return r, err
+}

@@ -1,0 +1,567 @@
+package wallet
+
+import (
+	"context"
+	"crypto/ecdsa"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"math/big"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/ethereum/go-ethereum"
+	"github.com/ethereum/go-ethereum/common"
+	"github.com/ethereum/go-ethereum/core/types"
+	"github.com/ethereum/go-ethereum/crypto"
+	"github.com/ethereum/go-ethereum/ethclient"
+	"github.com/ethereum/go-ethereum/rpc"
+	bolt "go.etcd.io/bbolt"
+)
+
+// EVMBackend is what sov needs from an EVM node; *ethclient.Client and
+// go-ethereum's simulated backend client both provide it.
+type EVMBackend interface {
+	ethereum.ChainIDReader
+	ethereum.ChainStateReader
+	ethereum.PendingStateReader
+	ethereum.ContractCaller
+	ethereum.GasEstimator
+	ethereum.GasPricer1559
+	ethereum.FeeHistoryReader
+	ethereum.TransactionReader
+	ethereum.TransactionSender
+	HeaderByNumber(ctx context.Context, number *big.Int) (*types.Header, error)
+}
+
+// EVM is a connection to one EVM network whose chain id was verified.
+type EVM struct {
+	Net     Network
+	Backend EVMBackend
+	URL     string
+	close   func()
+}
+
+// Close releases the connection.
+func (e *EVM) Close() {
+	if e.close != nil {
+		e.close()
+	}
+}
+
+// rpcTimeout bounds each RPC attempt so a slow endpoint fails over.
+const rpcTimeout = 15 * time.Second
+
+// DialEVM connects to the first RPC of net that answers and reports the
+// chain id the network table expects; a node claiming another chain is
+// refused, never used.
+func DialEVM(ctx context.Context, net Network) (*EVM, error) {
+	if net.Family != FamilyEVM {
+		return nil, fmt.Errorf("%s is not an EVM network", net.Name)
+	}
+	if len(net.RPC) == 0 {
+		return nil, fmt.Errorf("no RPC configured for %s: add one with `sov wallet networks add %s --rpc URL`", net.Name, net.Name)
+	}
+	var errs []string
+	for _, url := range net.RPC {
+		c, err := rpc.DialContext(ctx, url)
+		if err != nil {
+			errs = append(errs, fmt.Sprintf("%s: %v", url, err))
+			continue
+		}
+		cl := ethclient.NewClient(c)
+		e, err := NewEVM(ctx, net, cl)
+		if err != nil {
+			c.Close()
+			errs = append(errs, fmt.Sprintf("%s: %v", url, err))
+			continue
+		}
+		e.URL, e.close = url, c.Close
+		return e, nil
+	}
+	return nil, fmt.Errorf("%s: every RPC failed (%s)", net.Name, strings.Join(errs, "; "))
+}
+
+// NewEVM wraps a backend after checking its chain id against net.
+func NewEVM(ctx context.Context, net Network, b EVMBackend) (*EVM, error) {
+	cctx, cancel := context.WithTimeout(ctx, rpcTimeout)
+	defer cancel()
+	id, err := b.ChainID(cctx)
+	if err != nil {
+		return nil, fmt.Errorf("chain id: %w", err)
+	}
+	if id.Int64() != net.ChainID || !id.IsInt64() {
+		return nil, fmt.Errorf("RPC reports chain id %s but %s is chain %d: refusing it (check the RPC URL)", id, net.Name, net.ChainID)
+	}
+	return &EVM{Net: net, Backend: b}, nil
+}
+
+// ERC-20 function selectors.
+var (
+	selTransfer  = []byte{0xa9, 0x05, 0x9c, 0xbb}
+	selBalanceOf = []byte{0x70, 0xa0, 0x82, 0x31}
+)
+
+func erc20Transfer(to common.Address, amount *big.Int) []byte {
+	out := append([]byte(nil), selTransfer...)
+	out = append(out, common.LeftPadBytes(to.Bytes(), 32)...)
+	return append(out, common.LeftPadBytes(amount.Bytes(), 32)...)
+}
+
+// TokenBalance reads an ERC-20 balanceOf.
+func (e *EVM) TokenBalance(ctx context.Context, token, owner common.Address) (*big.Int, error) {
+	data := append(append([]byte(nil), selBalanceOf...), common.LeftPadBytes(owner.Bytes(), 32)...)
+	out, err := e.Backend.CallContract(ctx, ethereum.CallMsg{To: &token, Data: data}, nil)
+	if err != nil {
+		return nil, fmt.Errorf("balanceOf: %w", err)
+	}
+	if len(out) != 32 {
+		return nil, fmt.Errorf("balanceOf: %s returned %d bytes; is it an ERC-20 contract?", token.Hex(), len(out))
+	}
+	return new(big.Int).SetBytes(out), nil
+}
+
+// Fees are EIP-1559 fee caps in wei.
+type Fees struct {
+	Tip, Cap, BaseFee *big.Int
+}
+
+// SuggestFees derives fees from eth_feeHistory: the median priority fee of
+// recent blocks (never below the node's own suggestion) and a cap of twice
+// the next base fee plus the tip, which survives several full blocks.
+func (e *EVM) SuggestFees(ctx context.Context) (Fees, error) {
+	fh, err := e.Backend.FeeHistory(ctx, 5, nil, []float64{50})
+	if err != nil {
+		return Fees{}, fmt.Errorf("fee history: %w", err)
+	}
+	if len(fh.BaseFee) == 0 {
+		return Fees{}, errors.New("fee history: node returned no base fee (is it pre-London?)")
+	}
+	base := fh.BaseFee[len(fh.BaseFee)-1]
+	var tips []*big.Int
+	for _, r := range fh.Reward {
+		if len(r) > 0 && r[0] != nil {
+			tips = append(tips, r[0])
+		}
+	}
+	tip := big.NewInt(0)
+	if len(tips) > 0 {
+		sort.Slice(tips, func(i, j int) bool { return tips[i].Cmp(tips[j]) < 0 })
+		tip = new(big.Int).Set(tips[len(tips)/2])
+	}
+	if s, err := e.Backend.SuggestGasTipCap(ctx); err == nil && s.Cmp(tip) > 0 {
+		tip = s
+	}
+	if tip.Sign() == 0 {
+		tip = big.NewInt(1)
+	}
+	capFee := new(big.Int).Add(new(big.Int).Mul(base, big.NewInt(2)), tip)
+	return Fees{Tip: tip, Cap: capFee, BaseFee: base}, nil
+}
+
+// EVMTransfer is what the user asked to send.
+type EVMTransfer struct {
+	From     common.Address
+	To       common.Address
+	Asset    string          // symbol shown to the user
+	Token    *common.Address // nil for the native asset
+	Amount   *big.Int        // base units
+	Decimals int
+}
+
+// EVMPlan is a simulated, fee-estimated transaction ready for approval.
+type EVMPlan struct {
+	EVMTransfer
+	Net      Network
+	TxTo     common.Address
+	Value    *big.Int
+	Data     []byte
+	Gas      uint64
+	Fees     Fees
+	MaxFee   *big.Int // Gas * Fees.Cap, in wei
+	Balance  *big.Int // native balance at planning time
+	Summary  string
+	PolicyID string
+}
+
+// ResolveAsset maps a symbol or token address to (token, decimals).
+func (e *EVM) ResolveAsset(ctx context.Context, asset string) (*common.Address, int, string, error) {
+	switch {
+	case strings.EqualFold(asset, e.Net.Native):
+		return nil, e.Net.NativeDecimals, e.Net.Native, nil
+	case strings.EqualFold(asset, "USDC"):
+		if e.Net.USDC == "" {
+			return nil, 0, "", fmt.Errorf("no USDC contract known on %s: set usdc for it in config", e.Net.Name)
+		}
+		a := common.HexToAddress(e.Net.USDC)
+		return &a, e.Net.USDCDecimals, "USDC", nil
+	case strings.HasPrefix(asset, "0x"):
+		a, err := ParseEVMAddress(asset)
+		if err != nil {
+			return nil, 0, "", err
+		}
+		if e.Net.USDC != "" && strings.EqualFold(a.Hex(), e.Net.USDC) {
+			return &a, e.Net.USDCDecimals, "USDC", nil
+		}
+		return nil, 0, "", fmt.Errorf("token %s on %s is not in the network table: only %s and USDC can be sent", a.Hex(), e.Net.Name, e.Net.Native)
+	}
+	return nil, 0, "", fmt.Errorf("unknown asset %q on %s: use %s or USDC", asset, e.Net.Name, e.Net.Native)
+}
+
+// Plan estimates gas and fees, simulates the call with eth_call and checks
+// the balance covers amount plus the maximum fee — all before any signing.
+func (e *EVM) Plan(ctx context.Context, t EVMTransfer) (*EVMPlan, error) {
+	if t.Amount == nil || t.Amount.Sign() <= 0 {
+		return nil, errors.New("amount must be greater than zero")
+	}
+	p := &EVMPlan{EVMTransfer: t, Net: e.Net, TxTo: t.To, Value: t.Amount}
+	if t.Token != nil {
+		p.TxTo, p.Value, p.Data = *t.Token, big.NewInt(0), erc20Transfer(t.To, t.Amount)
+	}
+	fees, err := e.SuggestFees(ctx)
+	if err != nil {
+		return nil, err
+	}
+	p.Fees = fees
+	msg := ethereum.CallMsg{From: t.From, To: &p.TxTo, Value: p.Value, Data: p.Data, GasFeeCap: fees.Cap, GasTipCap: fees.Tip}
+	bal, err := e.Backend.BalanceAt(ctx, t.From, nil)
+	if err != nil {
+		return nil, fmt.Errorf("balance: %w", err)
+	}
+	p.Balance = bal
+	if t.Token != nil {
+		tb, err := e.TokenBalance(ctx, *t.Token, t.From)
+		if err != nil {
+			return nil, err
+		}
+		if tb.Cmp(t.Amount) < 0 {
+			return nil, fmt.Errorf("insufficient funds: %s %s needed on %s, %s available (nothing was signed)", FormatAtomic(t.Amount, t.Decimals), t.Asset, e.Net.Name, FormatAtomic(tb, t.Decimals))
+		}
+	} else if bal.Cmp(t.Amount) < 0 {
+		return nil, fmt.Errorf("insufficient funds: %s %s needed on %s plus fees, %s available (nothing was signed)", FormatAtomic(t.Amount, t.Decimals), t.Asset, e.Net.Name, FormatAtomic(bal, t.Decimals))
+	}
+	// eth_call first: a revert here would burn gas on chain.
+	out, err := e.Backend.CallContract(ctx, ethereum.CallMsg{From: t.From, To: &p.TxTo, Value: p.Value, Data: p.Data}, nil)
+	if err != nil {
+		return nil, fmt.Errorf("simulation failed, nothing was signed: %w", err)
+	}
+	if t.Token != nil && len(out) == 32 && new(big.Int).SetBytes(out).Sign() == 0 {
+		return nil, errors.New("simulation: the token's transfer returned false, nothing was signed")
+	}
+	gas, err := e.Backend.EstimateGas(ctx, msg)
+	if err != nil {
+		return nil, fmt.Errorf("gas estimate failed, nothing was signed: %w", err)
+	}
+	if len(p.Data) > 0 {
+		gas = gas * 12 / 10 // state can shift between estimate and inclusion
+	}
+	p.Gas = gas
+	p.MaxFee = new(big.Int).Mul(new(big.Int).SetUint64(gas), fees.Cap)
+	need := new(big.Int).Set(p.MaxFee)
+	if t.Token == nil {
+		need.Add(need, t.Amount)
+	}
+	if bal.Cmp(need) < 0 {
+		return nil, fmt.Errorf("insufficient funds: %s %s needed on %s including up to %s %s in fees, %s available (nothing was signed)",
+			FormatAtomic(need, e.Net.NativeDecimals), e.Net.Native, e.Net.Name, FormatAtomic(p.MaxFee, e.Net.NativeDecimals), e.Net.Native, FormatAtomic(bal, e.Net.NativeDecimals))
+	}
+	p.Summary = fmt.Sprintf("Send %s %s to %s on %s (%s); network fee at most %s %s",
+		FormatAtomic(t.Amount, t.Decimals), t.Asset, t.To.Hex(), e.Net.Name, e.Net.CAIP2, FormatAtomic(p.MaxFee, e.Net.NativeDecimals), e.Net.Native)
+	if t.Token == nil {
+		p.Summary += fmt.Sprintf("; total at most %s %s", FormatAtomic(need, e.Net.NativeDecimals), e.Net.Native)
+	}
+	return p, nil
+}
+
+// LedgerEntry is one transaction sov broadcast, followed to confirmation.
+type LedgerEntry struct {
+	Chain      string `json:"chain"`
+	Network    string `json:"network"`
+	Hash       string `json:"hash"`
+	Kind       string `json:"kind"` // send, pay, speedup, cancel
+	From       string `json:"from"`
+	To         string `json:"to"`
+	Asset      string `json:"asset"`
+	Amount     string `json:"amount"`
+	Nonce      uint64 `json:"nonce"`
+	Status     string `json:"status"` // pending, confirmed, failed, replaced
+	Time       string `json:"time"`
+	TxTo       string `json:"tx_to,omitempty"`
+	Value      string `json:"value,omitempty"`
+	Data       string `json:"data,omitempty"`
+	Gas        uint64 `json:"gas,omitempty"`
+	TipCap     string `json:"tip_cap,omitempty"`
+	FeeCap     string `json:"fee_cap,omitempty"`
+	ReplacedBy string `json:"replaced_by,omitempty"`
+	Block      uint64 `json:"block,omitempty"`
+}
+
+func ledgerKey(chain, hash string) []byte { return []byte(chain + "|" + strings.ToLower(hash)) }
+
+func putLedger(tx *bolt.Tx, e LedgerEntry) error {
+	b, err := json.Marshal(e)
+	if err != nil {
+		return err
+	}
+	return tx.Bucket(bucketLedger).Put(ledgerKey(e.Chain, e.Hash), b)
+}
+
+// Ledger lists every recorded transaction, newest first.
+func (w *Wallet) Ledger() ([]LedgerEntry, error) {
+	var out []LedgerEntry
+	err := withDB(w.dir, func(tx *bolt.Tx) error {
+		return tx.Bucket(bucketLedger).ForEach(func(_, v []byte) error {
+			var e LedgerEntry
+			if json.Unmarshal(v, &e) == nil {
+				out = append(out, e)
+			}
+			return nil
+		})
+	})
+	sort.Slice(out, func(i, j int) bool { return out[i].Time > out[j].Time })
+	return out, err
+}
+
+// FindLedger finds a transaction by hash (any chain).
+func (w *Wallet) FindLedger(hash string) (LedgerEntry, bool, error) {
+	all, err := w.Ledger()
+	for _, e := range all {
+		if strings.EqualFold(e.Hash, hash) {
+			return e, true, err
+		}
+	}
+	return LedgerEntry{}, false, err
+}
+
+func (w *Wallet) updateLedger(chain, hash string, f func(*LedgerEntry)) error {
+	return withDB(w.dir, func(tx *bolt.Tx) error {
+		v := tx.Bucket(bucketLedger).Get(ledgerKey(chain, hash))
+		if v == nil {
+			return fmt.Errorf("transaction %s not in the ledger", hash)
+		}
+		var e LedgerEntry
+		if err := json.Unmarshal(v, &e); err != nil {
+			return err
+		}
+		f(&e)
+		return putLedger(tx, e)
+	})
+}
+
+// allocNonce returns max(pending nonce, local next nonce) and records the
+// next one, inside the wallet.db lock, so concurrent sends — even from two
+// processes — never share a nonce.
+func (w *Wallet) allocNonce(chainID int64, from common.Address, pending uint64) (uint64, error) {
+	var n uint64
+	key := []byte(fmt.Sprintf("%d|%s", chainID, strings.ToLower(from.Hex())))
+	err := withDB(w.dir, func(tx *bolt.Tx) error {
+		b := tx.Bucket(bucketNonce)
+		n = pending
+		if v := b.Get(key); len(v) == 8 {
+			if local := new(big.Int).SetBytes(v).Uint64(); local > n {
+				n = local
+			}
+		}
+		return b.Put(key, common.LeftPadBytes(new(big.Int).SetUint64(n+1).Bytes(), 8))
+	})
+	return n, err
+}
+
+// freeNonce gives back n when its transaction never reached the node, so
+// no gap blocks later sends.
+func (w *Wallet) freeNonce(chainID int64, from common.Address, n uint64) {
+	key := []byte(fmt.Sprintf("%d|%s", chainID, strings.ToLower(from.Hex())))
+	withDB(w.dir, func(tx *bolt.Tx) error {
+		b := tx.Bucket(bucketNonce)
+		if v := b.Get(key); len(v) == 8 && new(big.Int).SetBytes(v).Uint64() == n+1 {
+			return b.Put(key, common.LeftPadBytes(new(big.Int).SetUint64(n).Bytes(), 8))
+		}
+		return nil
+	})
+}
+
+// Unlocker yields the keys only once the policy has allowed a request.
+type Unlocker func() (*Keys, error)
+
+// SendEVM authorises p with the policy engine, then unlocks, signs with a
+// managed nonce, broadcasts and records the transaction in the ledger.
+func (w *Wallet) SendEVM(ctx context.Context, e *EVM, p *EVMPlan, req Request, approve Approver, unlock Unlocker, index uint32) (LedgerEntry, error) {
+	req.Chain, req.Asset, req.Payee = e.Net.CAIP2, p.Asset, p.To.Hex()
+	req.Amount = atomicRat(p.Amount, p.Decimals)
+	if req.Summary == "" {
+		req.Summary = p.Summary
+	}
+	d, err := w.Authorize(ctx, req, approve)
+	if err != nil {
+		return LedgerEntry{}, err
+	}
+	release := func(why string) { w.Release(d.ID, why) }
+	keys, err := unlock()
+	if err != nil {
+		release("unlock failed")
+		return LedgerEntry{}, err
+	}
+	defer keys.Wipe()
+	key, err := keys.EVMKey(index)
+	if err != nil {
+		release("key derivation failed")
+		return LedgerEntry{}, err
+	}
+	pending, err := e.Backend.PendingNonceAt(ctx, p.From)
+	if err != nil {
+		release("nonce lookup failed")
+		return LedgerEntry{}, fmt.Errorf("pending nonce: %w", err)
+	}
+	nonce, err := w.allocNonce(e.Net.ChainID, p.From, pending)
+	if err != nil {
+		release("nonce allocation failed")
+		return LedgerEntry{}, err
+	}
+	entry, err := w.signAndSend(ctx, e, key, nonce, p.TxTo, p.Value, p.Data, p.Gas, p.Fees, LedgerEntry{
+		Kind: req.Kind, From: p.From.Hex(), To: p.To.Hex(), Asset: p.Asset, Amount: FormatAtomic(p.Amount, p.Decimals),
+	})
+	if err != nil {
+		w.freeNonce(e.Net.ChainID, p.From, nonce)
+		release("broadcast failed")
+		return LedgerEntry{}, err
+	}
+	return entry, nil
+}
+
+func (w *Wallet) signAndSend(ctx context.Context, e *EVM, key *ecdsa.PrivateKey, nonce uint64, to common.Address, value *big.Int, data []byte, gas uint64, fees Fees, entry LedgerEntry) (LedgerEntry, error) {
+	chainID := big.NewInt(e.Net.ChainID)
+	tx := types.NewTx(&types.DynamicFeeTx{
+		ChainID: chainID, Nonce: nonce, GasTipCap: fees.Tip, GasFeeCap: fees.Cap, Gas: gas, To: &to, Value: value, Data: data,
+	})
+	signed, err := signEVMTx(key, tx, chainID)
+	if err != nil {
+		return LedgerEntry{}, err
+	}
+	if err := e.Backend.SendTransaction(ctx, signed); err != nil {
+		return LedgerEntry{}, fmt.Errorf("broadcast on %s: %w", e.Net.Name, err)
+	}
+	entry.Chain, entry.Network, entry.Hash, entry.Nonce = e.Net.CAIP2, e.Net.Name, signed.Hash().Hex(), nonce
+	entry.Status, entry.Time = "pending", w.now().UTC().Format(time.RFC3339Nano)
+	entry.TxTo, entry.Value, entry.Data, entry.Gas = to.Hex(), value.String(), common.Bytes2Hex(data), gas
+	entry.TipCap, entry.FeeCap = fees.Tip.String(), fees.Cap.String()
+	if err := withDB(w.dir, func(tx *bolt.Tx) error { return putLedger(tx, entry) }); err != nil {
+		return entry, fmt.Errorf("transaction %s was broadcast but not recorded: %w", entry.Hash, err)
+	}
+	return entry, nil
+}
+
+// WaitEVM follows a ledger entry until it is mined or ctx ends, and
+// records the outcome (confirmed, failed, or replaced by a sibling).
+func (w *Wallet) WaitEVM(ctx context.Context, e *EVM, entry LedgerEntry) (LedgerEntry, error) {
+	h := common.HexToHash(entry.Hash)
+	for {
+		r, err := e.Backend.TransactionReceipt(ctx, h)
+		if err == nil && r != nil {
+			status := "confirmed"
+			if r.Status != types.ReceiptStatusSuccessful {
+				status = "failed"
+			}
+			entry.Status, entry.Block = status, r.BlockNumber.Uint64()
+			if err := w.updateLedger(entry.Chain, entry.Hash, func(l *LedgerEntry) { l.Status, l.Block = status, entry.Block }); err != nil {
+				return entry, err
+			}
+			if status == "failed" {
+				return entry, fmt.Errorf("transaction %s failed on chain (reverted)", entry.Hash)
+			}
+			return entry, nil
+		}
+		if err != nil && !errors.Is(err, ethereum.NotFound) {
+			return entry, fmt.Errorf("receipt: %w", err)
+		}
+		// replaced? the account nonce moved past ours without our receipt
+		if n, err := e.Backend.NonceAt(ctx, common.HexToAddress(entry.From), nil); err == nil && n > entry.Nonce {
+			if r, err := e.Backend.TransactionReceipt(ctx, h); err != nil || r == nil {
+				entry.Status = "replaced"
+				w.updateLedger(entry.Chain, entry.Hash, func(l *LedgerEntry) { l.Status = "replaced" })
+				return entry, nil
+			}
+			continue
+		}
+		select {
+		case <-ctx.Done():
+			return entry, ctx.Err()
+		case <-time.After(250 * time.Millisecond):
+		}
+	}
+}
+
+// Replace re-signs a pending transaction at the same nonce with fees at
+// least 20% higher (nodes require +10%): the same payment (speed-up) or a
+// zero-value transfer to self (cancel).
+func (w *Wallet) Replace(ctx context.Context, e *EVM, hash string, cancel bool, req Request, approve Approver, unlock Unlocker, index uint32) (LedgerEntry, error) {
+	old, ok, err := w.FindLedger(hash)
+	if err != nil {
+		return LedgerEntry{}, err
+	}
+	if !ok {
+		return LedgerEntry{}, fmt.Errorf("transaction %s is not in sov's ledger: only transactions sov sent can be replaced", hash)
+	}
+	if old.Chain != e.Net.CAIP2 {
+		return LedgerEntry{}, fmt.Errorf("transaction %s is on %s, not %s", hash, old.Network, e.Net.Name)
+	}
+	if old.Status != "pending" {
+		return LedgerEntry{}, fmt.Errorf("transaction %s is %s, not pending: nothing to replace", hash, old.Status)
+	}
+	if r, err := e.Backend.TransactionReceipt(ctx, common.HexToHash(hash)); err == nil && r != nil {
+		w.updateLedger(old.Chain, old.Hash, func(l *LedgerEntry) { l.Status, l.Block = "confirmed", r.BlockNumber.Uint64() })
+		return LedgerEntry{}, fmt.Errorf("transaction %s is already mined in block %d: too late to replace", hash, r.BlockNumber)
+	}
+	bump := func(s string, floor *big.Int) *big.Int {
+		v, _ := new(big.Int).SetString(s, 10)
+		v = new(big.Int).Div(new(big.Int).Mul(v, big.NewInt(12)), big.NewInt(10))
+		v.Add(v, big.NewInt(1))
+		if floor != nil && floor.Cmp(v) > 0 {
+			return floor
+		}
+		return v
+	}
+	cur, err := e.SuggestFees(ctx)
+	if err != nil {
+		return LedgerEntry{}, err
+	}
+	fees := Fees{Tip: bump(old.TipCap, cur.Tip), Cap: bump(old.FeeCap, cur.Cap)}
+	to, value, data, gas := common.HexToAddress(old.TxTo), new(big.Int), common.FromHex(old.Data), old.Gas
+	value.SetString(old.Value, 10)
+	kind := "speedup"
+	base := LedgerEntry{From: old.From, To: old.To, Asset: old.Asset, Amount: old.Amount}
+	if cancel {
+		kind, to, value, data, gas = "cancel", common.HexToAddress(old.From), big.NewInt(0), nil, 21000
+		base.To, base.Amount = old.From, "0"
+	}
+	base.Kind = kind
+	req.Kind, req.Chain, req.Asset, req.Payee = kind, e.Net.CAIP2, old.Asset, base.To
+	if req.Summary == "" {
+		req.Summary = fmt.Sprintf("%s %s (nonce %d) on %s with fee cap %s wei", kind, hash, old.Nonce, e.Net.Name, fees.Cap)
+	}
+	// A speed-up pays the same amount again only if the original is dropped;
+	// the budget already holds it, so the policy sees no new amount.
+	req.Amount = nil
+	if _, err := w.Authorize(ctx, req, approve); err != nil {
+		return LedgerEntry{}, err
+	}
+	keys, err := unlock()
+	if err != nil {
+		return LedgerEntry{}, err
+	}
+	defer keys.Wipe()
+	key, err := keys.EVMKey(index)
+	if err != nil {
+		return LedgerEntry{}, err
+	}
+	if !strings.EqualFold(crypto.PubkeyToAddress(key.PublicKey).Hex(), old.From) {
+		return LedgerEntry{}, fmt.Errorf("transaction %s was sent from %s, not account index %d", hash, old.From, index)
+	}
+	entry, err := w.signAndSend(ctx, e, key, old.Nonce, to, value, data, gas, fees, base)
+	if err != nil {
+		return LedgerEntry{}, err
+	}
+	w.updateLedger(old.Chain, old.Hash, func(l *LedgerEntry) { l.ReplacedBy = entry.Hash })
+	return entry, nil
+}
+

@@ -1,0 +1,256 @@
+package wallet
+
+import (
+	"context"
+	"crypto/ecdsa"
+	"errors"
+	"math/big"
+	"os"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/ethereum/go-ethereum/accounts/abi"
+	"github.com/ethereum/go-ethereum/common"
+	"github.com/ethereum/go-ethereum/core/types"
+	"github.com/ethereum/go-ethereum/crypto"
+	"github.com/ethereum/go-ethereum/ethclient/simulated"
+	"github.com/ethereum/go-ethereum/params"
+)
+
+// simChain is go-ethereum's in-process simulated backend, funded for the
+// abandon mnemonic's first EVM account.
+type simChain struct {
+	sim   *simulated.Backend
+	evm   *EVM
+	keys  *Keys
+	from  common.Address
+	key   *ecdsa.PrivateKey
+	token common.Address
+}
+
+func newSimChain(t *testing.T) *simChain {
+	t.Helper()
+	seed, _ := SeedFromMnemonic(abandonMnemonic, "")
+	keys := NewKeys(seed)
+	key, _ := keys.EVMKey(0)
+	from := crypto.PubkeyToAddress(key.PublicKey)
+	eth := new(big.Int).Mul(big.NewInt(100), big.NewInt(params.Ether))
+	sim := simulated.NewBackend(types.GenesisAlloc{from: {Balance: eth}})
+	t.Cleanup(func() { sim.Close() })
+	net := Network{Name: "sim", CAIP2: "eip155:1337", Family: FamilyEVM, ChainID: 1337, Native: "ETH", NativeDecimals: 18}
+	e, err := NewEVM(context.Background(), net, sim.Client())
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := &simChain{sim: sim, evm: e, keys: keys, from: from, key: key}
+	c.token = c.deployToken(t)
+	c.evm.Net.USDC, c.evm.Net.USDCDecimals = c.token.Hex(), 6
+	return c
+}
+
+// deployToken deploys testdata/TestToken.bin (a minimal ERC-20 compiled
+// from TestToken.sol) with 1,000,000 "USDC" of 6 decimals.
+func (c *simChain) deployToken(t *testing.T) common.Address {
+	t.Helper()
+	code, err := os.ReadFile("testdata/TestToken.bin")
+	if err != nil {
+		t.Fatal(err)
+	}
+	abiJSON, _ := os.ReadFile("testdata/TestToken.abi")
+	parsed, err := abi.JSON(strings.NewReader(string(abiJSON)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	args, err := parsed.Pack("", "USD Coin", "USDC", uint8(6), big.NewInt(1_000_000_000_000))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	nonce, _ := c.evm.Backend.PendingNonceAt(ctx, c.from)
+	fees, _ := c.evm.SuggestFees(ctx)
+	tx := types.NewTx(&types.DynamicFeeTx{ChainID: big.NewInt(1337), Nonce: nonce, GasTipCap: fees.Tip, GasFeeCap: fees.Cap, Gas: 2_000_000, Data: append(common.FromHex(strings.TrimSpace(string(code))), args...)})
+	signed, _ := signEVMTx(c.key, tx, big.NewInt(1337))
+	if err := c.evm.Backend.SendTransaction(ctx, signed); err != nil {
+		t.Fatal(err)
+	}
+	c.sim.Commit()
+	r, err := c.evm.Backend.TransactionReceipt(ctx, signed.Hash())
+	if err != nil || r.Status != 1 {
+		t.Fatalf("deploy: %v", err)
+	}
+	return r.ContractAddress
+}
+
+func (c *simChain) unlock() (*Keys, error) { return NewKeys(c.keys.seed), nil }
+
+func TestEVMSendNativeAndERC20Simulated(t *testing.T) {
+	c := newSimChain(t)
+	ctx := context.Background()
+	w := testWallet(t)
+	payee := common.HexToAddress("0x00000000000000000000000000000000000000aa")
+
+	tok, dec, sym, err := c.evm.ResolveAsset(ctx, "usdc")
+	if err != nil || dec != 6 || sym != "USDC" {
+		t.Fatal(err)
+	}
+	amt, _ := ToAtomic("12.5", dec)
+	p, err := c.evm.Plan(ctx, EVMTransfer{From: c.from, To: payee, Asset: sym, Token: tok, Amount: amt, Decimals: dec})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(p.Summary, "12.5 USDC") || !strings.Contains(p.Summary, "eip155:1337") {
+		t.Fatalf("summary %q", p.Summary)
+	}
+	entry, err := w.SendEVM(ctx, c.evm, p, Request{Kind: "send", Caller: "test"}, nil, c.unlock, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.sim.Commit()
+	if entry, err = w.WaitEVM(ctx, c.evm, entry); err != nil || entry.Status != "confirmed" {
+		t.Fatalf("%+v %v", entry, err)
+	}
+	got, _ := c.evm.TokenBalance(ctx, c.token, payee)
+	if got.Cmp(amt) != 0 {
+		t.Fatalf("payee has %s", got)
+	}
+
+	one, _ := ToAtomic("1", 18)
+	p, err = c.evm.Plan(ctx, EVMTransfer{From: c.from, To: payee, Asset: "ETH", Amount: one, Decimals: 18})
+	if err != nil {
+		t.Fatal(err)
+	}
+	entry, err = w.SendEVM(ctx, c.evm, p, Request{Kind: "send", Caller: "test"}, nil, c.unlock, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.sim.Commit()
+	if _, err := w.WaitEVM(ctx, c.evm, entry); err != nil {
+		t.Fatal(err)
+	}
+	bal, _ := c.evm.Backend.BalanceAt(ctx, payee, nil)
+	if bal.Cmp(one) != 0 {
+		t.Fatalf("payee ETH %s", bal)
+	}
+	ledger, _ := w.Ledger()
+	if len(ledger) != 2 || ledger[0].Status != "confirmed" {
+		t.Fatalf("ledger %+v", ledger)
+	}
+}
+
+func TestEVMRefusesBeforeSigning(t *testing.T) {
+	c := newSimChain(t)
+	ctx := context.Background()
+	payee := common.HexToAddress("0x00000000000000000000000000000000000000bb")
+	huge, _ := ToAtomic("1000", 18)
+	if _, err := c.evm.Plan(ctx, EVMTransfer{From: c.from, To: payee, Asset: "ETH", Amount: huge, Decimals: 18}); err == nil || !strings.Contains(err.Error(), "insufficient funds") {
+		t.Fatalf("insufficient ETH: %v", err)
+	}
+	// all but the fee: the fee check must catch it
+	bal, _ := c.evm.Backend.BalanceAt(ctx, c.from, nil)
+	if _, err := c.evm.Plan(ctx, EVMTransfer{From: c.from, To: payee, Asset: "ETH", Amount: bal, Decimals: 18}); err == nil || !strings.Contains(err.Error(), "in fees") {
+		t.Fatalf("fees not counted: %v", err)
+	}
+	tok := c.token
+	bigTok, _ := ToAtomic("2000000", 6)
+	if _, err := c.evm.Plan(ctx, EVMTransfer{From: c.from, To: payee, Asset: "USDC", Token: &tok, Amount: bigTok, Decimals: 6}); err == nil || !strings.Contains(err.Error(), "insufficient funds") {
+		t.Fatalf("insufficient USDC: %v", err)
+	}
+	// a chain id mismatch is refused
+	lying := c.evm.Net
+	lying.ChainID = 1
+	if _, err := NewEVM(ctx, lying, c.sim.Client()); err == nil || !strings.Contains(err.Error(), "refusing") {
+		t.Fatalf("chain id lie: %v", err)
+	}
+	if _, err := DialEVM(ctx, Network{Name: "x", Family: FamilyEVM, ChainID: 1}); err == nil || !strings.Contains(err.Error(), "no RPC configured") {
+		t.Fatalf("no rpc: %v", err)
+	}
+}
+
+func TestEVMConcurrentSendsGetDistinctNonces(t *testing.T) {
+	c := newSimChain(t)
+	ctx := context.Background()
+	w := testWallet(t)
+	payee := common.HexToAddress("0x00000000000000000000000000000000000000cc")
+	amt, _ := ToAtomic("0.01", 18)
+	const n = 8
+	var wg sync.WaitGroup
+	hashes := make([]LedgerEntry, n)
+	errs := make([]error, n)
+	for i := range n {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			p, err := c.evm.Plan(ctx, EVMTransfer{From: c.from, To: payee, Asset: "ETH", Amount: amt, Decimals: 18})
+			if err != nil {
+				errs[i] = err
+				return
+			}
+			hashes[i], errs[i] = w.SendEVM(ctx, c.evm, p, Request{Kind: "send", Caller: "test"}, nil, c.unlock, 0)
+		}()
+	}
+	wg.Wait()
+	seen := map[uint64]bool{}
+	for i := range n {
+		if errs[i] != nil {
+			t.Fatal(errs[i])
+		}
+		if seen[hashes[i].Nonce] {
+			t.Fatalf("nonce %d used twice", hashes[i].Nonce)
+		}
+		seen[hashes[i].Nonce] = true
+	}
+	c.sim.Commit()
+	bal, _ := c.evm.Backend.BalanceAt(ctx, payee, nil)
+	if bal.Cmp(new(big.Int).Mul(amt, big.NewInt(n))) != 0 {
+		t.Fatalf("payee got %s", bal)
+	}
+}
+
+func TestEVMSpeedupAndCancelSimulated(t *testing.T) {
+	c := newSimChain(t)
+	ctx := context.Background()
+	w := testWallet(t)
+	payee := common.HexToAddress("0x00000000000000000000000000000000000000dd")
+	amt, _ := ToAtomic("0.5", 18)
+	p, _ := c.evm.Plan(ctx, EVMTransfer{From: c.from, To: payee, Asset: "ETH", Amount: amt, Decimals: 18})
+	first, err := w.SendEVM(ctx, c.evm, p, Request{Kind: "send", Caller: "test"}, nil, c.unlock, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	fast, err := w.Replace(ctx, c.evm, first.Hash, false, Request{Caller: "test"}, nil, c.unlock, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if fast.Nonce != first.Nonce || fast.Hash == first.Hash {
+		t.Fatalf("speedup %+v", fast)
+	}
+	c.sim.Commit()
+	if fast, err = w.WaitEVM(ctx, c.evm, fast); err != nil || fast.Status != "confirmed" {
+		t.Fatalf("%+v %v", fast, err)
+	}
+	if first, _ = w.WaitEVM(ctx, c.evm, first); first.Status != "replaced" {
+		t.Fatalf("original %s", first.Status)
+	}
+	if _, err := w.Replace(ctx, c.evm, fast.Hash, true, Request{Caller: "test"}, nil, c.unlock, 0); err == nil {
+		t.Fatal("replaced a mined transaction")
+	}
+	// cancel: the payment never lands
+	p, _ = c.evm.Plan(ctx, EVMTransfer{From: c.from, To: payee, Asset: "ETH", Amount: amt, Decimals: 18})
+	second, _ := w.SendEVM(ctx, c.evm, p, Request{Kind: "send", Caller: "test"}, nil, c.unlock, 0)
+	cancel, err := w.Replace(ctx, c.evm, second.Hash, true, Request{Caller: "test"}, nil, c.unlock, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.sim.Commit()
+	if _, err := w.WaitEVM(ctx, c.evm, cancel); err != nil {
+		t.Fatal(err)
+	}
+	bal, _ := c.evm.Backend.BalanceAt(ctx, payee, nil)
+	if bal.Cmp(amt) != 0 {
+		t.Fatalf("payee got %s, want only the first payment", bal)
+	}
+	if _, err := w.Replace(ctx, c.evm, "0x1234", false, Request{}, nil, c.unlock, 0); err == nil || errors.Is(err, ErrRefused) {
+		t.Fatalf("unknown hash: %v", err)
+	}
+}

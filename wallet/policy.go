@@ -1,0 +1,371 @@
+package wallet
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"math/big"
+	"sort"
+	"strings"
+	"time"
+
+	bolt "go.etcd.io/bbolt"
+)
+
+// Limit bounds one asset, in decimal units of that asset ("12.5" USDC).
+// Empty fields mean no limit.
+type Limit struct {
+	PerTx        string `json:"per_tx,omitempty"`
+	PerDay       string `json:"per_day,omitempty"`
+	ApproveAbove string `json:"approve_above,omitempty"`
+}
+
+// Policy is what every signature request is checked against.
+type Policy struct {
+	Limits map[string]Limit `json:"limits,omitempty"` // by asset symbol (upper case)
+	// PayeeDaily caps what one payee may receive per day, per asset:
+	// payee -> asset -> amount.
+	PayeeDaily map[string]map[string]string `json:"payee_daily,omitempty"`
+	// Allow, when non-empty, is the only set of payees that may be paid.
+	Allow []string `json:"allow,omitempty"`
+	// ApproveMessages requires human approval for message/typed-data
+	// signatures (which can authorise transfers off-chain).
+	ApproveMessages bool `json:"approve_messages,omitempty"`
+}
+
+// Request is one signature request as the policy engine sees it.
+type Request struct {
+	Kind        string   // send, pay, sign-message, sign-typed-data
+	Caller      string   // cli, tui, agent:<name>
+	Chain       string   // CAIP-2 id
+	Asset       string   // symbol, e.g. ETH, USDC
+	Amount      *big.Rat // decimal units; nil for message signing
+	Payee       string
+	Summary     string // one human-readable line shown for approval
+	Interactive bool   // a human is present to approve
+}
+
+// Approver asks a human; nil means nobody can approve (headless).
+type Approver func(ctx context.Context, summary, why string) (bool, error)
+
+// Decision is the engine's verdict; ID names the spending reservation.
+type Decision struct {
+	Allowed  bool   `json:"allowed"`
+	Approved bool   `json:"approved,omitempty"`
+	Reason   string `json:"reason,omitempty"`
+	ID       string `json:"id,omitempty"`
+}
+
+// ErrRefused wraps every policy refusal.
+var ErrRefused = errors.New("refused by wallet policy")
+
+// ParseAmount parses a non-negative decimal amount.
+func ParseAmount(s string) (*big.Rat, error) {
+	s = strings.TrimSpace(s)
+	r, ok := new(big.Rat).SetString(s)
+	if !ok || s == "" || strings.ContainsAny(s, "eE/") {
+		return nil, fmt.Errorf("amount %q is not a decimal number like 12.5", s)
+	}
+	if r.Sign() < 0 {
+		return nil, fmt.Errorf("amount %q is negative", s)
+	}
+	return r, nil
+}
+
+func ratString(r *big.Rat) string {
+	if r == nil {
+		return ""
+	}
+	s := r.FloatString(18)
+	s = strings.TrimRight(s, "0")
+	return strings.TrimSuffix(s, ".")
+}
+
+// Validate checks the policy's amounts parse.
+func (p Policy) Validate() error {
+	for a, l := range p.Limits {
+		for _, v := range []string{l.PerTx, l.PerDay, l.ApproveAbove} {
+			if v == "" {
+				continue
+			}
+			if _, err := ParseAmount(v); err != nil {
+				return fmt.Errorf("policy limit for %s: %w", a, err)
+			}
+		}
+	}
+	for payee, m := range p.PayeeDaily {
+		for a, v := range m {
+			if _, err := ParseAmount(v); err != nil {
+				return fmt.Errorf("policy payee limit %s %s: %w", payee, a, err)
+			}
+		}
+	}
+	return nil
+}
+
+func getPolicy(tx *bolt.Tx) (Policy, error) {
+	var p Policy
+	b := tx.Bucket(bucketPolicy).Get(keyPolicy)
+	if b == nil {
+		return p, nil
+	}
+	if err := json.Unmarshal(b, &p); err != nil {
+		return p, fmt.Errorf("wallet policy is corrupt: reset it with `sov wallet policy --reset`: %w", err)
+	}
+	return p, nil
+}
+
+// LoadPolicy returns the current policy.
+func (w *Wallet) LoadPolicy() (Policy, error) {
+	var p Policy
+	err := withDB(w.dir, func(tx *bolt.Tx) (err error) { p, err = getPolicy(tx); return })
+	return p, err
+}
+
+// SetPolicy replaces the policy and records the change in the audit log.
+func (w *Wallet) SetPolicy(p Policy, caller string) error {
+	if err := p.Validate(); err != nil {
+		return err
+	}
+	b, err := json.Marshal(p)
+	if err != nil {
+		return err
+	}
+	return withDB(w.dir, func(tx *bolt.Tx) error {
+		if err := tx.Bucket(bucketPolicy).Put(keyPolicy, b); err != nil {
+			return err
+		}
+		return appendAudit(w.dir, AuditEntry{Decision: "policy-changed", Caller: caller, Kind: "policy", Reason: string(b)})
+	})
+}
+
+// reservation is one authorised spend counted against daily limits.
+type reservation struct {
+	Asset    string `json:"asset"`
+	Amount   string `json:"amount"`
+	Payee    string `json:"payee"`
+	Released bool   `json:"released,omitempty"`
+}
+
+func dayKey(t time.Time) string { return t.UTC().Format("2006-01-02") }
+
+// spentToday sums live reservations for asset today (and for payee if set).
+func spentToday(tx *bolt.Tx, day, asset, payee string) *big.Rat {
+	sum := new(big.Rat)
+	c := tx.Bucket(bucketSpend).Cursor()
+	prefix := []byte(day + "|" + asset + "|")
+	for k, v := c.Seek(prefix); k != nil && strings.HasPrefix(string(k), string(prefix)); k, v = c.Next() {
+		var r reservation
+		if json.Unmarshal(v, &r) != nil || r.Released {
+			continue
+		}
+		if payee != "" && !strings.EqualFold(r.Payee, payee) {
+			continue
+		}
+		if a, err := ParseAmount(r.Amount); err == nil {
+			sum.Add(sum, a)
+		}
+	}
+	return sum
+}
+
+// evaluate applies p to req given today's spending. It returns a refusal
+// reason, or whether human approval is needed and why.
+func evaluate(tx *bolt.Tx, p Policy, req Request, now time.Time) (refuse string, needApproval string) {
+	asset := strings.ToUpper(req.Asset)
+	if req.Amount == nil {
+		if p.ApproveMessages {
+			return "", "the policy requires approval for every message signature"
+		}
+		return "", ""
+	}
+	if len(p.Allow) > 0 {
+		ok := false
+		for _, a := range p.Allow {
+			if strings.EqualFold(a, req.Payee) {
+				ok = true
+			}
+		}
+		if !ok {
+			return fmt.Sprintf("payee %s is not on the allow list (add it with `sov wallet policy --allow %s`)", req.Payee, req.Payee), ""
+		}
+	}
+	l := p.Limits[asset]
+	if l.PerTx != "" {
+		max, _ := ParseAmount(l.PerTx)
+		if req.Amount.Cmp(max) > 0 {
+			return fmt.Sprintf("%s %s exceeds the per-transaction limit of %s %s", ratString(req.Amount), asset, l.PerTx, asset), ""
+		}
+	}
+	day := dayKey(now)
+	if l.PerDay != "" {
+		max, _ := ParseAmount(l.PerDay)
+		spent := spentToday(tx, day, asset, "")
+		total := new(big.Rat).Add(spent, req.Amount)
+		if total.Cmp(max) > 0 {
+			return fmt.Sprintf("%s %s would exceed the daily limit of %s %s (%s already spent today)", ratString(req.Amount), asset, l.PerDay, asset, ratString(spent)), ""
+		}
+	}
+	if m, ok := lookupFold(p.PayeeDaily, req.Payee); ok {
+		if v, ok := m[asset]; ok {
+			max, _ := ParseAmount(v)
+			spent := spentToday(tx, day, asset, req.Payee)
+			if new(big.Rat).Add(spent, req.Amount).Cmp(max) > 0 {
+				return fmt.Sprintf("%s %s would exceed the daily limit of %s %s for payee %s", ratString(req.Amount), asset, v, asset, req.Payee), ""
+			}
+		}
+	}
+	if l.ApproveAbove != "" {
+		th, _ := ParseAmount(l.ApproveAbove)
+		if req.Amount.Cmp(th) > 0 {
+			return "", fmt.Sprintf("%s %s is above the approval threshold of %s %s", ratString(req.Amount), asset, l.ApproveAbove, asset)
+		}
+	}
+	return "", ""
+}
+
+func lookupFold[V any](m map[string]V, k string) (V, bool) {
+	for mk, v := range m {
+		if strings.EqualFold(mk, k) {
+			return v, true
+		}
+	}
+	var zero V
+	return zero, false
+}
+
+func newID() string {
+	b := make([]byte, 8)
+	rand.Read(b)
+	return hex.EncodeToString(b)
+}
+
+// Authorize runs req through the policy. Limits are checked and the spend
+// reserved in one wallet.db transaction, so concurrent callers (goroutines
+// or processes) can never together exceed a limit. When approval is needed
+// the human is asked outside the lock and the limits are checked again.
+// Every decision is appended to the audit log.
+func (w *Wallet) Authorize(ctx context.Context, req Request, approve Approver) (Decision, error) {
+	req.Asset = strings.ToUpper(req.Asset)
+	if req.Caller == "" {
+		req.Caller = "unknown"
+	}
+	audit := func(decision, reason, id string) error {
+		return appendAudit(w.dir, AuditEntry{
+			Decision: decision, Reason: reason, Caller: req.Caller, Kind: req.Kind, Chain: req.Chain,
+			Asset: req.Asset, Amount: ratString(req.Amount), Payee: req.Payee, ID: id,
+		})
+	}
+	approved := false
+	for attempt := 0; attempt < 2; attempt++ {
+		var d Decision
+		var ask string
+		err := withDB(w.dir, func(tx *bolt.Tx) error {
+			p, err := getPolicy(tx)
+			if err != nil {
+				return err
+			}
+			refuse, need := evaluate(tx, p, req, w.now())
+			switch {
+			case refuse != "":
+				d = Decision{Reason: refuse}
+				return audit("refused", refuse, "")
+			case need != "" && !approved:
+				if approve == nil || !req.Interactive {
+					d = Decision{Reason: need + "; no human is present to approve (headless caller) — approve it in a terminal or raise the threshold with `sov wallet policy`"}
+					return audit("refused", d.Reason, "")
+				}
+				ask = need
+				return nil
+			}
+			d = Decision{Allowed: true, Approved: approved, ID: newID()}
+			if req.Amount != nil {
+				r, _ := json.Marshal(reservation{Asset: req.Asset, Amount: ratString(req.Amount), Payee: req.Payee})
+				if err := tx.Bucket(bucketSpend).Put([]byte(dayKey(w.now())+"|"+req.Asset+"|"+d.ID), r); err != nil {
+					return err
+				}
+			}
+			decision := "allowed"
+			if approved {
+				decision = "approved"
+			}
+			return audit(decision, "", d.ID)
+		})
+		if err != nil {
+			return Decision{}, err
+		}
+		if ask == "" {
+			if !d.Allowed {
+				return d, fmt.Errorf("%w: %s", ErrRefused, d.Reason)
+			}
+			return d, nil
+		}
+		ok, err := approve(ctx, req.Summary, ask)
+		if err != nil {
+			return Decision{}, err
+		}
+		if !ok {
+			reason := "declined by the user"
+			if err := withDB(w.dir, func(*bolt.Tx) error { return audit("refused", reason, "") }); err != nil {
+				return Decision{}, err
+			}
+			return Decision{Reason: reason}, fmt.Errorf("%w: %s", ErrRefused, reason)
+		}
+		approved = true
+	}
+	return Decision{}, errors.New("authorize: approval loop")
+}
+
+// Release returns a reservation's amount to the daily budget (the
+// transaction it authorised was never broadcast).
+func (w *Wallet) Release(id, reason string) error {
+	if id == "" {
+		return nil
+	}
+	return withDB(w.dir, func(tx *bolt.Tx) error {
+		b := tx.Bucket(bucketSpend)
+		c := b.Cursor()
+		for k, v := c.First(); k != nil; k, v = c.Next() {
+			if !strings.HasSuffix(string(k), "|"+id) {
+				continue
+			}
+			var r reservation
+			if err := json.Unmarshal(v, &r); err != nil {
+				return err
+			}
+			r.Released = true
+			nv, _ := json.Marshal(r)
+			if err := b.Put(k, nv); err != nil {
+				return err
+			}
+			return appendAudit(w.dir, AuditEntry{Decision: "released", Reason: reason, Kind: "release", Asset: r.Asset, Amount: r.Amount, Payee: r.Payee, ID: id, Caller: "wallet"})
+		}
+		return nil
+	})
+}
+
+// SpentToday reports today's reserved totals per asset.
+func (w *Wallet) SpentToday() (map[string]string, error) {
+	out := map[string]string{}
+	err := withDB(w.dir, func(tx *bolt.Tx) error {
+		assets := map[string]bool{}
+		day := dayKey(w.now())
+		c := tx.Bucket(bucketSpend).Cursor()
+		for k, _ := c.Seek([]byte(day + "|")); k != nil && strings.HasPrefix(string(k), day+"|"); k, _ = c.Next() {
+			assets[strings.Split(string(k), "|")[1]] = true
+		}
+		keys := make([]string, 0, len(assets))
+		for a := range assets {
+			keys = append(keys, a)
+		}
+		sort.Strings(keys)
+		for _, a := range keys {
+			out[a] = ratString(spentToday(tx, day, a, ""))
+		}
+		return nil
+	})
+	return out, err
+}

@@ -1,0 +1,42 @@
+package wallet
+
+import (
+	"time"
+)
+
+// Wallet is the package's entry point for one data directory: the sealed
+// seed, the policy engine, the audit log and the ledger.
+type Wallet struct {
+	dir   string
+	store *Store
+	now   func() time.Time
+}
+
+// Option adjusts a Wallet.
+type Option func(*Wallet)
+
+// WithClock sets the clock (tests pin the day).
+func WithClock(now func() time.Time) Option { return func(w *Wallet) { w.now = now } }
+
+// WithStoreOptions passes options to the seed store.
+func WithStoreOptions(o ...StoreOption) Option {
+	return func(w *Wallet) { w.store = OpenStore(w.dir, o...) }
+}
+
+// New returns the wallet kept in dir (normally paths.Sub("wallet")).
+func New(dir string, opts ...Option) *Wallet {
+	w := &Wallet{dir: dir, store: OpenStore(dir), now: time.Now}
+	for _, o := range opts {
+		o(w)
+	}
+	return w
+}
+
+// Store is the sealed seed store.
+func (w *Wallet) Store() *Store { return w.store }
+
+// Dir is the data directory.
+func (w *Wallet) Dir() string { return w.dir }
+
+// VerifyAudit checks the audit log's hash chain.
+func (w *Wallet) VerifyAudit() (AuditReport, error) { return VerifyAudit(w.dir) }
