@@ -1,7 +1,6 @@
 package feeds
 
 import (
-	"bytes"
 	"context"
 	"encoding/hex"
 	"encoding/json"
@@ -33,7 +32,14 @@ import (
 type manifest struct {
 	Format string          `json:"sov_feed"`
 	Events []manifestEntry `json:"events"`
+	// Parts are further manifests (CIDs) holding more events, so no
+	// manifest block grows past the block size cap. Only the root has parts.
+	Parts []string `json:"parts,omitempty"`
 }
+
+// manifestChunk is how many events one manifest block lists (~250 bytes
+// each, well under the block cap).
+const manifestChunk = 2000
 
 type manifestEntry struct {
 	CID  string `json:"cid"`
@@ -46,12 +52,12 @@ const manifestFormat = "v1"
 // maxBlockSize caps one block read from a CAR or gateway.
 const maxBlockSize = nostr.MaxEventSize + 64<<10
 
-// Manifest builds a manifest block for evs, stores it and returns it with
-// every block it references.
+// Manifest builds the manifest blocks for evs, stores them and returns
+// the root with every block it references.
 func (s *Store) Manifest(ctx context.Context, evs []*nostr.Event) (cid.Cid, []blocks.Block, error) {
-	m := manifest{Format: manifestFormat, Events: []manifestEntry{}}
 	var blks []blocks.Block
-	for _, ev := range evs {
+	var chunks [][]manifestEntry
+	for i, ev := range evs {
 		c, err := EventCID(ev.ID)
 		if err != nil {
 			return cid.Undef, nil, err
@@ -68,19 +74,37 @@ func (s *Store) Manifest(ctx context.Context, evs []*nostr.Event) (cid.Cid, []bl
 			blks = append(blks, bb)
 			e.Body = bc.String()
 		}
-		m.Events = append(m.Events, e)
+		if i%manifestChunk == 0 {
+			chunks = append(chunks, nil)
+		}
+		chunks[len(chunks)-1] = append(chunks[len(chunks)-1], e)
 	}
-	data, err := json.Marshal(m)
+	if len(chunks) == 0 {
+		chunks = [][]manifestEntry{{}}
+	}
+	root := manifest{Format: manifestFormat, Events: chunks[0]}
+	var mblks []blocks.Block
+	for _, ch := range chunks[1:] {
+		data, err := json.Marshal(manifest{Format: manifestFormat, Events: ch})
+		if err != nil {
+			return cid.Undef, nil, err
+		}
+		c := RawCID(data)
+		b, _ := blocks.NewBlockWithCid(data, c)
+		mblks = append(mblks, b)
+		root.Parts = append(root.Parts, c.String())
+	}
+	data, err := json.Marshal(root)
 	if err != nil {
 		return cid.Undef, nil, err
 	}
-	root := RawCID(data)
-	rb, _ := blocks.NewBlockWithCid(data, root)
-	blks = append([]blocks.Block{rb}, blks...)
+	rc := RawCID(data)
+	rb, _ := blocks.NewBlockWithCid(data, rc)
+	blks = append(append([]blocks.Block{rb}, mblks...), blks...)
 	if err := s.blocks.PutMany(ctx, blks); err != nil {
 		return cid.Undef, nil, fmt.Errorf("store manifest: %w", err)
 	}
-	return root, blks, nil
+	return rc, blks, nil
 }
 
 // ExportCAR writes evs (all stored signed events when nil) as a CARv1 whose
@@ -197,17 +221,61 @@ func (s *Store) importCAR(ctx context.Context, in *Ingester, r io.Reader) (Count
 
 var errBadBlock = errors.New("block hash mismatch")
 
+func parseManifest(data []byte) (manifest, error) {
+	var m manifest
+	if err := json.Unmarshal(data, &m); err != nil || m.Format != manifestFormat {
+		return m, fmt.Errorf("block is not a sov feed manifest: export it with sov feeds export or serve")
+	}
+	return m, nil
+}
+
+// manifestEntries reads a root manifest and its parts.
+func manifestEntries(data []byte, get func(cid.Cid) ([]byte, error)) ([]manifestEntry, Counts, error) {
+	var c Counts
+	m, err := parseManifest(data)
+	if err != nil {
+		return nil, c, err
+	}
+	entries := m.Events
+	for _, p := range m.Parts {
+		k, err := cid.Decode(p)
+		if err != nil {
+			return nil, c, fmt.Errorf("manifest part %q is not a CID", p)
+		}
+		pd, err := get(k)
+		if err != nil {
+			if errors.Is(err, errBadBlock) || errors.Is(err, blocks.ErrWrongHash) {
+				c.Seen++
+				c.reject(RejectBadBlock, "manifest part "+p)
+				continue
+			}
+			return nil, c, fmt.Errorf("manifest part %s: %w", p, err)
+		}
+		pm, err := parseManifest(pd)
+		if err != nil || len(pm.Parts) > 0 {
+			return nil, c, fmt.Errorf("manifest part %s is not a leaf manifest", p)
+		}
+		entries = append(entries, pm.Events...)
+	}
+	return entries, c, nil
+}
+
 // eventsFromManifest rebuilds signed events from a manifest and a block
 // getter. Blocks that fail are counted, not fatal.
 func eventsFromManifest(data []byte, get func(cid.Cid) ([]byte, error)) ([]*nostr.Event, Counts, error) {
-	var c Counts
-	var m manifest
-	dec := json.NewDecoder(bytes.NewReader(data))
-	if err := dec.Decode(&m); err != nil || m.Format != manifestFormat {
-		return nil, c, fmt.Errorf("root block is not a sov feed manifest (%v)", err)
+	entries, c, err := manifestEntries(data, get)
+	if err != nil {
+		return nil, c, err
 	}
+	evs, ec := eventsFromEntries(entries, get)
+	c.Add(ec)
+	return evs, c, nil
+}
+
+func eventsFromEntries(entries []manifestEntry, get func(cid.Cid) ([]byte, error)) ([]*nostr.Event, Counts) {
+	var c Counts
 	var evs []*nostr.Event
-	for _, e := range m.Events {
+	for _, e := range entries {
 		c.Seen++
 		k, err := cid.Decode(e.CID)
 		if err != nil || k.Prefix().Codec != cid.Raw || k.Prefix().MhType != mh.SHA2_256 {
@@ -216,7 +284,7 @@ func eventsFromManifest(data []byte, get func(cid.Cid) ([]byte, error)) ([]*nost
 		}
 		raw, err := get(k)
 		if err != nil {
-			if errors.Is(err, errBadBlock) || strings.Contains(err.Error(), "hash") {
+			if errors.Is(err, errBadBlock) || errors.Is(err, blocks.ErrWrongHash) {
 				c.reject(RejectBadBlock, k.String())
 			} else {
 				c.reject(RejectMalformed, err.Error())
@@ -234,7 +302,7 @@ func eventsFromManifest(data []byte, get func(cid.Cid) ([]byte, error)) ([]*nost
 		evs = append(evs, ev)
 	}
 	c.Seen -= len(evs) // the ingester counts these
-	return evs, c, nil
+	return evs, c
 }
 
 // GatewayHandler is a trustless gateway (raw blocks and CAR responses
@@ -343,25 +411,24 @@ func (s *Store) fetchGateway(ctx context.Context, in *Ingester, root cid.Cid, gw
 	mdata, err := get(root)
 	if err != nil {
 		if errors.Is(err, errBadBlock) || errors.Is(err, blocks.ErrWrongHash) {
-			return Counts{Seen: 1, Rejected: map[Reason]int{RejectBadBlock: 1}}, fmt.Errorf("gateway returned wrong bytes for the manifest %s", root)
+			return Counts{Seen: 1, Rejected: map[Reason]int{RejectBadBlock: 1}}, fmt.Errorf("gateway returned wrong bytes for the manifest %s: try another gateway", root)
 		}
 		return Counts{}, fmt.Errorf("fetch manifest %s: %w", root, err)
 	}
-	// Prefetch event blocks concurrently; eventsFromManifest then reads
-	// them from this map in order.
-	var m manifest
-	if err := json.Unmarshal(mdata, &m); err != nil {
-		return Counts{}, fmt.Errorf("root block is not a sov feed manifest (%v)", err)
+	entries, c, err := manifestEntries(mdata, get)
+	if err != nil {
+		return c, err
 	}
+	// Fetch event blocks concurrently, then rebuild events in order.
 	type res struct {
 		data []byte
 		err  error
 	}
-	fetched := make(map[string]res, len(m.Events))
+	fetched := make(map[string]res, len(entries))
 	var mu sync.Mutex
 	sem := make(chan struct{}, 8)
 	var wg sync.WaitGroup
-	for _, e := range m.Events {
+	for _, e := range entries {
 		k, err := cid.Decode(e.CID)
 		if err != nil {
 			continue
@@ -372,25 +439,20 @@ func (s *Store) fetchGateway(ctx context.Context, in *Ingester, root cid.Cid, gw
 			defer wg.Done()
 			defer func() { <-sem }()
 			d, err := get(k)
-			if errors.Is(err, blocks.ErrWrongHash) {
-				err = errBadBlock
-			}
 			mu.Lock()
 			fetched[k.String()] = res{d, err}
 			mu.Unlock()
 		}()
 	}
 	wg.Wait()
-	evs, c, err := eventsFromManifest(mdata, func(k cid.Cid) ([]byte, error) {
+	evs, ec := eventsFromEntries(entries, func(k cid.Cid) ([]byte, error) {
 		r, ok := fetched[k.String()]
 		if !ok {
 			return nil, fmt.Errorf("block %s not fetched", k)
 		}
 		return r.data, r.err
 	})
-	if err != nil {
-		return c, err
-	}
+	c.Add(ec)
 	ic, err := in.IngestEvents(ctx, evs)
 	c.Add(ic)
 	return c, err

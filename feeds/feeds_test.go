@@ -465,3 +465,32 @@ func TestFeedsKeygenPublish(t *testing.T) {
 }
 
 func fastKDF() seal.KDF { return seal.FastKDF() }
+
+// TestFeedsManifestParts: more events than one manifest block lists are
+// split into parts and still round-trip through a CAR.
+func TestFeedsManifestParts(t *testing.T) {
+	ctx := context.Background()
+	a := openTestStore(t)
+	pub := newKey(t)
+	trust(t, a, pub, "Pub")
+	var evs []*nostr.Event
+	for i := 0; i < manifestChunk+5; i++ {
+		evs = append(evs, note(t, pub, fmt.Sprint("n", i), testNow.Add(-time.Hour)))
+	}
+	var buf bytes.Buffer
+	root, n, err := a.ExportCAR(ctx, &buf, evs)
+	if err != nil || n != len(evs) {
+		t.Fatal(err)
+	}
+	blk, _ := a.Blockstore().Get(ctx, root)
+	m, _ := parseManifest(blk.RawData())
+	if len(m.Parts) != 1 || len(m.Events) != manifestChunk {
+		t.Fatalf("root manifest: %d events, %d parts", len(m.Events), len(m.Parts))
+	}
+	b := openTestStore(t)
+	trust(t, b, pub, "Pub")
+	c, err := b.ImportCAR(ctx, "parts.car", &buf)
+	if err != nil || c.New != len(evs) {
+		t.Fatalf("import: %s %v", c, err)
+	}
+}

@@ -57,6 +57,7 @@ func FuzzSplitEvents(f *testing.F) {
 	f.Add([]byte(`[{"a":"b,]"},{"c":[1,2]}]`))
 	f.Add([]byte("{\"a\":1}\n{\"b\n{}"))
 	f.Add([]byte(`[1,"x",{]`))
+	f.Add([]byte("]}\n,"))
 	f.Fuzz(func(t *testing.T, data []byte) {
 		splitEvents(bytes.NewReader(data), func(raw []byte, err error) error {
 			if len(raw) > nostr.MaxEventSize {

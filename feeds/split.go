@@ -66,6 +66,8 @@ func splitEvents(r io.Reader, fn func(raw []byte, err error) error) error {
 			ferr = fn(nil, errTooBig)
 		case errors.Is(err, io.EOF):
 			ferr = fn(nil, errors.New("truncated event at end of input"))
+		case len(val) == 0:
+			ferr = fn(nil, errors.New("stray separator between events"))
 		default:
 			ferr = fn(val, nil)
 		}
@@ -138,8 +140,12 @@ func readValue(br *bufio.Reader, buf []byte, inArray bool) ([]byte, bool, error)
 			depth++
 			add(c)
 		case '}', ']':
-			if depth == 0 { // a closing bracket of the enclosing array
-				br.UnreadByte()
+			if depth == 0 {
+				if inArray && c == ']' { // the enclosing array's closing bracket
+					br.UnreadByte()
+					return buf, tooBig, nil
+				}
+				add(c) // a stray bracket: returned as a broken value
 				return buf, tooBig, nil
 			}
 			depth--

@@ -12,6 +12,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"os"
 	"path/filepath"
 	"sort"
 	"strings"
@@ -58,6 +59,9 @@ type Store struct {
 // Open opens (creating if needed) dir/feeds.db.
 func Open(dir string, opt Options) (*Store, error) {
 	path := filepath.Join(dir, "feeds.db")
+	if _, err := os.Stat(path); opt.ReadOnly && errors.Is(err, os.ErrNotExist) {
+		opt.ReadOnly = false // first use: create the database
+	}
 	db, err := bolt.Open(path, 0o600, &bolt.Options{Timeout: 2 * time.Second, ReadOnly: opt.ReadOnly, NoSync: opt.NoSync})
 	if err != nil {
 		if errors.Is(err, bolt.ErrTimeout) {
@@ -365,7 +369,11 @@ func (s *Store) Get(idPrefix string) (Item, *nostr.Event, error) {
 func (s *Store) Event(id string) (*nostr.Event, error) {
 	var ev *nostr.Event
 	err := s.db.View(func(tx *bolt.Tx) error {
-		v := tx.Bucket(bEvents).Get([]byte(id))
+		b := tx.Bucket(bEvents)
+		if b == nil {
+			return fmt.Errorf("no stored event %s", id)
+		}
+		v := b.Get([]byte(id))
 		if v == nil {
 			return fmt.Errorf("no stored event %s", id)
 		}
@@ -384,7 +392,11 @@ func (s *Store) Event(id string) (*nostr.Event, error) {
 func (s *Store) Events() ([]*nostr.Event, error) {
 	var out []*nostr.Event
 	err := s.db.View(func(tx *bolt.Tx) error {
-		return tx.Bucket(bEvents).ForEach(func(_, v []byte) error {
+		b := tx.Bucket(bEvents)
+		if b == nil {
+			return nil
+		}
+		return b.ForEach(func(_, v []byte) error {
 			var r record
 			if err := json.Unmarshal(v, &r); err != nil {
 				return err

@@ -28,6 +28,7 @@ type Options struct {
 	Sampling  model.Sampling
 	System    string // system prompt for new sessions
 	SessionID string // open this session ("" = a new one)
+	Notice    string // shown in the chat at start
 	NoColor   bool
 	// Engine, when set, is used instead of loading ModelPath (tests).
 	Engine Chatter
@@ -100,6 +101,9 @@ func New(ctx context.Context, opts Options) (*App, error) {
 	a.meta = session.Meta{Title: "New chat", System: opts.System}
 	if opts.StoreNote != "" {
 		a.chat.errorf(opts.StoreNote)
+	}
+	if opts.Notice != "" {
+		a.chat.notice(opts.Notice)
 	}
 	if opts.SessionID != "" && a.store != nil {
 		if err := a.openSession(opts.SessionID); err != nil {

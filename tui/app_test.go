@@ -15,6 +15,7 @@ import (
 	tea "charm.land/bubbletea/v2"
 	"github.com/charmbracelet/x/ansi"
 
+	"github.com/sovos/sov/internal/config"
 	"github.com/sovos/sov/model"
 	"github.com/sovos/sov/tui/session"
 )
@@ -360,12 +361,15 @@ func TestTUIBigPaste(t *testing.T) {
 		t.Fatalf("engine got %d messages, %d bytes", len(got), len(got[0].Content))
 	}
 	checkGeometry(t, a, 80, 24)
+	if f := frame(a); !strings.Contains(f, "more lines (all sent") {
+		t.Errorf("1 MB message not collapsed:\n%s", f)
+	}
 	if d := time.Since(start); d > 20*time.Second {
 		t.Errorf("1 MB paste took %v", d)
 	}
 	// A small paste goes straight into the editor.
-	a.Update(tea.PasteMsg{Content: "small\r\npaste"})
-	if a.input.value() != "small\npaste" {
+	a.Update(tea.PasteMsg{Content: "small\r\npaste\rcr"})
+	if a.input.value() != "small\npaste\ncr" {
 		t.Errorf("small paste = %q", a.input.value())
 	}
 }
@@ -713,3 +717,88 @@ func TestTUIThemeFromBackground(t *testing.T) {
 type lightColor struct{}
 
 func (lightColor) RGBA() (r, g, b, a uint32) { return 0xffff, 0xffff, 0xffff, 0xffff }
+
+func TestTUIConfigTable(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "config.toml")
+	data := "[tui]\ntheme = \"light\"\n[tui.keys]\nsend = [\"ctrl+s\"]\nlatest = [\"f5\"]\n"
+	if err := os.WriteFile(path, []byte(data), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	f, err := config.Load(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := DefaultConfig()
+	if err := f.Section("tui", &cfg); err != nil {
+		t.Fatal(err)
+	}
+	a, err := New(context.Background(), Options{Config: cfg})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if a.theme.Name != "light" || a.keys.Send.Keys()[0] != "ctrl+s" || a.keys.Latest.Keys()[0] != "f5" {
+		t.Errorf("theme %q send %v latest %v", a.theme.Name, a.keys.Send.Keys(), a.keys.Latest.Keys())
+	}
+	a.cmdHelp("")
+	if f := frame(a); !strings.Contains(f, "ctrl+s") {
+		t.Errorf("/help does not list the configured key:\n%s", f)
+	}
+}
+
+func TestTUIModelSwitchShowsProgress(t *testing.T) {
+	gate := make(chan struct{})
+	loaded := newFake("from the new model")
+	loaded.info = model.Info{Name: "other", Backend: "CPU"}
+	loader := func(ctx context.Context, p string, progress func(float32) bool) (Chatter, error) {
+		progress(0.5)
+		<-gate
+		progress(1)
+		return loaded, nil
+	}
+	a := newTestApp(t, Options{Engine: newFake("old"), Loader: loader, Models: func() ([]ModelEntry, error) {
+		return []ModelEntry{{Name: "tiny", Path: "/m/tiny.gguf"}, {Name: "other", Path: "/m/other.gguf"}}, nil
+	}}, 80, 12)
+	typeText(a, "/model 2")
+	_, cmd := a.Update(keyMsg("enter"))
+	msg := cmd()
+	_, cmd = a.Update(msg)
+	if f := frame(a); !strings.Contains(f, "loading other  50%") {
+		t.Errorf("no load progress:\n%s", f)
+	}
+	close(gate)
+	run(a, cmd)
+	if a.info.Name != "other" || !strings.Contains(frame(a), "Switched to other") {
+		t.Errorf("after load: %q\n%s", a.info.Name, frame(a))
+	}
+	typeText(a, "hi")
+	press(a, "enter")
+	if !strings.Contains(frame(a), "from the new model") {
+		t.Errorf("new model not used:\n%s", frame(a))
+	}
+}
+
+func TestTUIQuitWhileStreamingSavesPartial(t *testing.T) {
+	eng := newFake("alpha beta gamma")
+	eng.gate, eng.pauseAt = make(chan struct{}), 2
+	st, err := session.Open(t.TempDir(), time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	a := newTestApp(t, Options{Engine: eng, Store: st}, 60, 12)
+	typeText(a, "go")
+	_, cmd := a.Update(keyMsg("enter"))
+	for !strings.Contains(a.streamItem.msg.Content, "beta") {
+		_, cmd = a.Update(cmd())
+	}
+	a.Update(keyMsg("ctrl+c"))
+	a.Update(keyMsg("ctrl+c"))
+	a.Shutdown() // what Run does after the program ends
+	_, msgs, err := st.Load(a.meta.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(msgs) != 2 || msgs[1].Content != "alpha beta " || !msgs[1].Stopped || !msgs[1].Complete {
+		t.Errorf("saved after quit: %+v", msgs)
+	}
+}

@@ -1,7 +1,9 @@
 package tui
 
 import (
+	"fmt"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/sovos/sov/tui/session"
 )
@@ -86,7 +88,11 @@ func (c *chatPane) render(it *item, width int) []string {
 	switch it.kind {
 	case kindUser:
 		lines = append(lines, t.User.Render("› you"))
-		lines = append(lines, indent(wrapPlain(it.msg.Content, body))...)
+		text, more := headLines(it.msg.Content, userLinesShown)
+		lines = append(lines, indent(wrapPlain(text, body))...)
+		if more > 0 {
+			lines = append(lines, "  "+t.Dim.Render(truncate(fmt.Sprintf("… %d more lines (all sent; /export shows them)", more), body)))
+		}
 	case kindAssistant:
 		name := "sov"
 		if it.msg.Model != "" {
@@ -134,6 +140,38 @@ func (c *chatPane) render(it *item, width int) []string {
 		it.lines, it.cacheW, it.cacheTheme = lines, width, c.theme.Name
 	}
 	return lines
+}
+
+// userLinesShown is how many lines of a long message (a big paste) the chat
+// shows; the rest is sent and saved but would only bury the conversation.
+const userLinesShown = 30
+
+// headLines returns the first n lines of s (at most 4 KB of them) and how
+// many lines were left out.
+func headLines(s string, n int) (string, int) {
+	const maxBytes = 4 << 10
+	if len(s) > maxBytes {
+		cut := maxBytes
+		for cut > 0 && !utf8.RuneStart(s[cut]) {
+			cut--
+		}
+		head, _ := headLines(s[:cut], n)
+		return head, max(1, strings.Count(s[len(head):], "\n"))
+	}
+	i, seen := 0, 0
+	for seen < n {
+		j := strings.IndexByte(s[i:], '\n')
+		if j < 0 {
+			return s, 0
+		}
+		i += j + 1
+		seen++
+	}
+	rest := s[i:]
+	if rest == "" {
+		return s, 0
+	}
+	return strings.TrimSuffix(s[:i], "\n"), strings.Count(rest, "\n") + 1
 }
 
 // scroll moves the view by n lines (positive = up, back in time).

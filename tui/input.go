@@ -90,7 +90,8 @@ func (in *inputPane) expanded() string {
 
 // paste inserts pasted text, keeping big blocks aside as a placeholder.
 func (in *inputPane) paste(s string) {
-	s = sanitize(strings.ReplaceAll(s, "\r\n", "\n"))
+	// Terminals send line breaks in a paste as CR.
+	s = sanitize(strings.ReplaceAll(strings.ReplaceAll(s, "\r\n", "\n"), "\r", "\n"))
 	if len(s) <= bigPaste {
 		in.ta.InsertString(s)
 		return

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"sort"
 	"strings"
+	"sync"
 
 	bolt "go.etcd.io/bbolt"
 
@@ -25,6 +26,12 @@ type collection struct {
 	idKey                               []byte // HMACs document paths
 	termKey                             []byte // HMACs index terms
 	bDocs, bChunks, bPost, bSegs, bVecs []byte
+	accs                                sync.Pool // search accumulators (*acc)
+
+	segMu   sync.Mutex // guards the segment cache below
+	segTx   int        // transaction id the cache was read at
+	segs    []*segMeta
+	segWarn []string
 }
 
 func (c *collection) wipe() {

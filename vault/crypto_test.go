@@ -197,9 +197,9 @@ func TestVaultOpenTimeoutNamesHolder(t *testing.T) {
 }
 
 func TestVaultLockAndIdle(t *testing.T) {
-	v, dir := newVault(t, func(o *Options) { o.IdleTimeout = 30 * time.Millisecond })
+	v, dir := newVault(t, func(o *Options) { o.IdleTimeout = time.Second })
 	addTwo(t, v)
-	time.Sleep(120 * time.Millisecond)
+	time.Sleep(1500 * time.Millisecond)
 	if _, err := v.Search(context.Background(), "apples", SearchOptions{}); !errors.Is(err, ErrLocked) {
 		t.Fatalf("after idle timeout: %v", err)
 	}

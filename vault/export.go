@@ -85,7 +85,7 @@ func (v *Vault) Export(ctx context.Context, w io.Writer, collection string, reci
 					return err
 				}
 				var cr chunkRecord
-				if err := json.Unmarshal(pt, &cr); err != nil {
+				if err := decodeChunk(pt, &cr); err != nil {
 					return err
 				}
 				ed.Chunks = append(ed.Chunks, exportChunk{cr.Heading, cr.Start, cr.End, cr.Text})

@@ -125,7 +125,15 @@ func (c *collection) loadSegs(tx *bolt.Tx) ([]*segMeta, error) {
 		segs = append(segs, s)
 		return nil
 	})
+	sortSegs(segs)
 	return segs, err
+}
+
+// sortSegs orders segments by chunk-id range. Ranges are disjoint (one
+// writer allocates ids in order), but a merged segment gets a new, higher
+// segment id than younger neighbours, so id order is not range order.
+func sortSegs(segs []*segMeta) {
+	sort.Slice(segs, func(i, j int) bool { return segs[i].Min < segs[j].Min })
 }
 
 func (c *collection) putSeg(tx *bolt.Tx, s *segMeta) error {
@@ -155,7 +163,7 @@ type segBuilder struct {
 
 func newSegBuilder() *segBuilder { return &segBuilder{postings: map[string][]posting{}} }
 
-func (sb *segBuilder) add(id uint64, terms map[string]uint32, dl int) {
+func (sb *segBuilder) add(id uint64, terms []termFreq, dl int) {
 	if sb.live == 0 || id < sb.min {
 		sb.min = id
 	}
@@ -164,8 +172,8 @@ func (sb *segBuilder) add(id uint64, terms map[string]uint32, dl int) {
 	}
 	sb.live++
 	sb.sumDL += int64(dl)
-	for t, tf := range terms {
-		sb.postings[t] = append(sb.postings[t], posting{id: id, tf: tf, dl: uint32(dl)})
+	for _, t := range terms {
+		sb.postings[t.term] = append(sb.postings[t.term], posting{id: id, tf: t.tf, dl: uint32(dl)})
 	}
 }
 
@@ -268,6 +276,9 @@ func (c *collection) dropSeg(tx *bolt.Tx, s *segMeta) error {
 const (
 	mergeFactor = 8
 	maxSegments = 12
+	// maxMergeChunks caps a merged segment so one merge transaction (which
+	// bbolt holds in memory until commit) stays bounded on huge vaults.
+	maxMergeChunks = 200_000
 )
 
 // pickMerge chooses a run of adjacent committed segments to merge, or nil.
@@ -282,6 +293,13 @@ func pickMerge(segs []*segMeta) []*segMeta {
 			l++
 		}
 		return l
+	}
+	size := func(run []*segMeta) int {
+		n := 0
+		for _, s := range run {
+			n += s.Live + len(s.Deleted)
+		}
+		return n
 	}
 	// Runs of committed segments (a pending one splits runs).
 	for end := len(segs); end > 0; {
@@ -299,7 +317,7 @@ func pickMerge(segs []*segMeta) []*segMeta {
 					break
 				}
 			}
-			if ok {
+			if ok && size(run[i-mergeFactor+1:i+1]) <= maxMergeChunks {
 				return run[i-mergeFactor+1 : i+1]
 			}
 		}
@@ -332,7 +350,7 @@ func pickMerge(segs []*segMeta) []*segMeta {
 			}
 			cost += int64(s.Live + len(s.Deleted))
 		}
-		if ok && (bestCost < 0 || cost < bestCost) {
+		if ok && cost <= maxMergeChunks && (bestCost < 0 || cost < bestCost) {
 			best, bestCost = segs[i:i+w], cost
 		}
 	}
@@ -364,7 +382,10 @@ func (c *collection) merge(tx *bolt.Tx, run []*segMeta) error {
 		}
 		srcs[i] = &src{seg: s, cur: cur, prefix: p, k: k, v: v}
 	}
-	out := &segMeta{ID: newID, Min: run[0].Min, Max: run[len(run)-1].Max}
+	out := &segMeta{ID: newID, Min: run[0].Min, Max: run[0].Max}
+	for _, s := range run {
+		out.Min, out.Max = min(out.Min, s.Min), max(out.Max, s.Max)
+	}
 	type pending struct{ key, val []byte }
 	var writes []pending
 	var oldKeys [][]byte

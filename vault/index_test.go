@@ -126,10 +126,12 @@ func TestVaultIndexMergeEquivalence(t *testing.T) {
 	if _, err := small.Sync(ctx, AddOptions{}); err != nil {
 		t.Fatal(err)
 	}
+	checkIndex(t, small)
 	big, _ := newVault(t)
 	if _, err := big.Add(ctx, []string{src}, AddOptions{}); err != nil {
 		t.Fatal(err)
 	}
+	checkIndex(t, big)
 	st, _ := small.Stats(ctx, "")
 	if st.Segments > maxSegments+mergeFactor {
 		t.Errorf("%d segments after many small batches: merging does not keep up", st.Segments)
@@ -179,6 +181,49 @@ func sameRanking(a, b []hit) error {
 		}
 	}
 	return nil
+}
+
+// checkIndex verifies the index invariants: segment ranges are disjoint,
+// every stored chunk lies in exactly one segment and is not marked deleted,
+// and live counts add up.
+func checkIndex(t *testing.T, v *Vault) {
+	t.Helper()
+	c, err := v.coll("", false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = v.db.View(func(tx *bolt.Tx) error {
+		segs, err := c.loadSegs(tx)
+		if err != nil {
+			return err
+		}
+		live := 0
+		for i, s := range segs {
+			live += s.Live
+			if i > 0 && s.Min <= segs[i-1].Max {
+				t.Errorf("segments %d and %d overlap", segs[i-1].ID, s.ID)
+			}
+		}
+		n := 0
+		err = c.bucket(tx, c.bChunks).ForEach(func(k, _ []byte) error {
+			n++
+			id := be64(k)
+			s := segFor(segs, id)
+			if s == nil {
+				t.Errorf("chunk %d in no segment", id)
+			} else if s.isDeleted(id) {
+				t.Errorf("stored chunk %d marked deleted in segment %d", id, s.ID)
+			}
+			return nil
+		})
+		if n != live {
+			t.Errorf("%d chunks stored, segments count %d live", n, live)
+		}
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
 }
 
 func be64(k []byte) uint64 {
@@ -261,6 +306,18 @@ func TestVaultStreamedBigFile(t *testing.T) {
 			t.Fatalf("%s: %+v", q, r.Results)
 		}
 	}
+	checkIndex(t, v)
+	// Re-indexing the big file deletes chunks spread over many (merged)
+	// segments.
+	writeFile(t, filepath.Join(src, "small.txt"), "a small neighbour\n")
+	writeFile(t, big, strings.Replace(b.String(), "lastlineword", "finalword", 1))
+	if rep, err := v.Add(ctx, []string{src}, AddOptions{}); err != nil || rep.Updated != 1 {
+		t.Fatalf("re-add: %+v %v", rep, err)
+	}
+	checkIndex(t, v)
+	if r := search(t, v, "lastlineword"); len(r.Results) != 0 {
+		t.Fatal("old version of the big file still found")
+	}
 	// A streamed file whose ingest never finished stays invisible and is
 	// removed on the next open.
 	c, _ := v.coll("", false)
@@ -297,9 +354,10 @@ func TestVaultStreamedBigFile(t *testing.T) {
 		}
 		return nil
 	})
-	if r := search(t, v, "lastlineword"); len(r.Results) != 1 {
+	if r := search(t, v, "finalword"); len(r.Results) != 1 {
 		t.Fatal("big file lost after recovery")
 	}
+	checkIndex(t, v)
 }
 
 func TestVaultHostileTextIsData(t *testing.T) {

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"crypto/sha256"
+	"encoding/binary"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
@@ -52,6 +53,52 @@ func (d *docRecord) addID(id uint64) {
 		return
 	}
 	d.IDs = append(d.IDs, [2]uint64{id, id})
+}
+
+// encodeChunk lays a chunk out compactly (search decodes k of them per
+// query, so this is cheaper than JSON): uvarints start, end, dl, then
+// length-prefixed source and heading, then the text.
+func encodeChunk(c *chunkRecord) []byte {
+	out := make([]byte, 0, 16+len(c.Source)+len(c.Heading)+len(c.Text))
+	out = binary.AppendUvarint(out, uint64(c.Start))
+	out = binary.AppendUvarint(out, uint64(c.End))
+	out = binary.AppendUvarint(out, uint64(c.DL))
+	out = binary.AppendUvarint(out, uint64(len(c.Source)))
+	out = append(out, c.Source...)
+	out = binary.AppendUvarint(out, uint64(len(c.Heading)))
+	out = append(out, c.Heading...)
+	return append(out, c.Text...)
+}
+
+var errBadChunk = errors.New("malformed chunk record")
+
+func decodeChunk(b []byte, c *chunkRecord) error {
+	var vals [3]uint64
+	for i := range vals {
+		v, n := binary.Uvarint(b)
+		if n <= 0 {
+			return errBadChunk
+		}
+		vals[i], b = v, b[n:]
+	}
+	str := func() (string, error) {
+		l, n := binary.Uvarint(b)
+		if n <= 0 || uint64(len(b)-n) < l {
+			return "", errBadChunk
+		}
+		s := string(b[n : n+int(l)])
+		b = b[n+int(l):]
+		return s, nil
+	}
+	var err error
+	if c.Source, err = str(); err != nil {
+		return err
+	}
+	if c.Heading, err = str(); err != nil {
+		return err
+	}
+	c.Start, c.End, c.DL, c.Text = int(vals[0]), int(vals[1]), uint32(vals[2]), string(b)
+	return nil
 }
 
 // chunkRecord is one sealed chunk.
@@ -112,17 +159,28 @@ type prepared struct {
 
 type prepChunk struct {
 	raw   rawChunk
-	terms map[string]uint32
+	terms []termFreq
 	dl    int
 }
 
+type termFreq struct {
+	term string
+	tf   uint32
+}
+
+// prepChunkOf tokenises a chunk. Terms are kept as a slice (a map per chunk
+// would cost several times the chunk's own size while a batch is pending).
 func prepChunkOf(rc rawChunk) prepChunk {
-	terms := map[string]uint32{}
+	counts := map[string]uint32{}
 	dl := 0
 	forEachToken(rc.Text, func(t string, _, _ int) {
-		terms[t]++
+		counts[t]++
 		dl++
 	})
+	terms := make([]termFreq, 0, len(counts))
+	for t, n := range counts {
+		terms = append(terms, termFreq{t, n})
+	}
 	return prepChunk{raw: rc, terms: terms, dl: dl}
 }
 
@@ -573,10 +631,7 @@ func (v *Vault) writeBatch(ctx context.Context, c *collection, batch []*prepared
 }
 
 func (c *collection) putChunk(cb *bolt.Bucket, id uint64, src string, pc prepChunk) error {
-	raw, err := json.Marshal(chunkRecord{Source: src, Heading: pc.raw.Heading, Start: pc.raw.Start, End: pc.raw.End, Text: pc.raw.Text, DL: uint32(pc.dl)})
-	if err != nil {
-		return err
-	}
+	raw := encodeChunk(&chunkRecord{Source: src, Heading: pc.raw.Heading, Start: pc.raw.Start, End: pc.raw.End, Text: pc.raw.Text, DL: uint32(pc.dl)})
 	return c.put(cb, c.bChunks, u64(id), raw)
 }
 
@@ -636,7 +691,10 @@ func (v *Vault) streamFile(ctx context.Context, c *collection, p *prepared, rep 
 		d.Chunks++
 		d.Bytes += int64(len(rc.Text))
 		if pendBytes >= v.opts.SegmentBytes {
-			return flush()
+			if err := flush(); err != nil {
+				return err
+			}
+			clear(pend[:cap(pend)]) // let the flushed chunks be collected
 		}
 		return nil
 	})

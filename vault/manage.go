@@ -240,7 +240,7 @@ func (v *Vault) Get(ctx context.Context, collection string, chunk uint64) (*Resu
 			return err
 		}
 		var cr chunkRecord
-		if err := json.Unmarshal(pt, &cr); err != nil {
+		if err := decodeChunk(pt, &cr); err != nil {
 			return err
 		}
 		r = &Result{Chunk: chunk, Source: cr.Source, Heading: cr.Heading, Start: cr.Start, End: cr.End, Text: cr.Text}

@@ -7,7 +7,6 @@ import (
 	"errors"
 	"math"
 	"sort"
-	"sync"
 
 	bolt "go.etcd.io/bbolt"
 )
@@ -159,7 +158,7 @@ func (v *Vault) Search(ctx context.Context, query string, o SearchOptions) (*Res
 				continue
 			}
 			var cr chunkRecord
-			if err := json.Unmarshal(pt, &cr); err != nil {
+			if err := decodeChunk(pt, &cr); err != nil {
 				resp.Warnings = append(resp.Warnings, c.recordName(c.bChunks, key)+": "+err.Error())
 				continue
 			}
@@ -186,13 +185,21 @@ func uniqueTerms(q string) []string {
 }
 
 // loadSegsTolerant reads the committed segments, skipping (and naming)
-// tampered ones.
+// tampered ones. Read-only callers share the result while the database is
+// unchanged (same transaction id), so a search does not re-open them.
 func (c *collection) loadSegsTolerant(tx *bolt.Tx) ([]*segMeta, []string) {
+	c.segMu.Lock()
+	if c.segTx == tx.ID() && c.segs != nil {
+		segs, warn := c.segs, c.segWarn
+		c.segMu.Unlock()
+		return segs, warn
+	}
+	c.segMu.Unlock()
 	b := c.bucket(tx, c.bSegs)
 	if b == nil {
 		return nil, nil
 	}
-	var segs []*segMeta
+	segs := []*segMeta{}
 	var warn []string
 	_ = b.ForEach(func(k, raw []byte) error {
 		pt, err := c.open(c.bSegs, k, raw)
@@ -206,10 +213,17 @@ func (c *collection) loadSegsTolerant(tx *bolt.Tx) ([]*segMeta, []string) {
 			return nil
 		}
 		if !s.Pending {
+			s.isDeleted(0) // build the lookup now: cached metas are shared read-only
 			segs = append(segs, s)
 		}
 		return nil
 	})
+	sortSegs(segs)
+	if !tx.Writable() {
+		c.segMu.Lock()
+		c.segTx, c.segs, c.segWarn = tx.ID(), segs, warn
+		c.segMu.Unlock()
+	}
 	return segs, warn
 }
 
@@ -221,8 +235,9 @@ func (c *collection) bm25(tx *bolt.Tx, segs []*segMeta, terms []string, k int) (
 	}
 	var warn []string
 	var n, sumDL float64
-	lo, hi := segs[0].Min, segs[len(segs)-1].Max
+	lo, hi := segs[0].Min, segs[0].Max
 	for _, s := range segs {
+		lo, hi = min(lo, s.Min), max(hi, s.Max)
 		n += float64(s.Live)
 		sumDL += float64(s.SumDL)
 	}
@@ -270,8 +285,8 @@ func (c *collection) bm25(tx *bolt.Tx, segs []*segMeta, terms []string, k int) (
 	var hits []uint8
 	var sparse map[uint64]*[2]float64
 	if span <= 8<<20 {
-		acc := getAcc(int(span))
-		defer putAcc(acc)
+		acc := c.getAcc(int(span))
+		defer c.putAcc(acc)
 		dense, hits = acc.score[:span], acc.hits[:span]
 	} else {
 		sparse = map[uint64]*[2]float64{}
@@ -409,13 +424,11 @@ type acc struct {
 	hits  []uint8
 }
 
-var accPool sync.Pool
-
-func getAcc(n int) *acc {
-	if a, ok := accPool.Get().(*acc); ok && len(a.score) >= n {
+func (c *collection) getAcc(n int) *acc {
+	if a, ok := c.accs.Get().(*acc); ok && len(a.score) >= n {
 		return a
 	}
 	return &acc{score: make([]float64, n), hits: make([]uint8, n)}
 }
 
-func putAcc(a *acc) { accPool.Put(a) }
+func (c *collection) putAcc(a *acc) { c.accs.Put(a) }

@@ -224,7 +224,8 @@ func (e *EVM) Plan(ctx context.Context, t EVMTransfer) (*EVMPlan, error) {
 		return nil, err
 	}
 	p.Fees = fees
-	msg := ethereum.CallMsg{From: t.From, To: &p.TxTo, Value: p.Value, Data: p.Data, GasFeeCap: fees.Cap, GasTipCap: fees.Tip}
+	// No fee caps here: the fee part of the balance check is ours, with a clear message.
+	msg := ethereum.CallMsg{From: t.From, To: &p.TxTo, Value: p.Value, Data: p.Data}
 	bal, err := e.Backend.BalanceAt(ctx, t.From, nil)
 	if err != nil {
 		return nil, fmt.Errorf("balance: %w", err)
@@ -564,4 +565,3 @@ func (w *Wallet) Replace(ctx context.Context, e *EVM, hash string, cancel bool, 
 	w.updateLedger(old.Chain, old.Hash, func(l *LedgerEntry) { l.ReplacedBy = entry.Hash })
 	return entry, nil
 }
-

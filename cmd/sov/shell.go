@@ -94,6 +94,9 @@ func (a *app) runShell(cmd *cobra.Command, out *os.File) error {
 			if opts.SessionID, err = st.Last(); err != nil {
 				return fmt.Errorf("find the last session: %w", err)
 			}
+			if opts.SessionID == "" {
+				opts.Notice = "No saved session to continue yet: this is a new one."
+			}
 		}
 	}
 

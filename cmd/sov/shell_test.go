@@ -10,6 +10,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -300,4 +301,49 @@ func BenchmarkTUIStreamingVsRun(b *testing.B) {
 	b.ReportMetric(med(runs), "run-tok/s")
 	b.ReportMetric(med(tuis), "tui-tok/s")
 	b.ReportMetric(med(tuis)/med(runs), "tui/run")
+}
+
+func TestTUIEndToEndBigPaste(t *testing.T) {
+	m := testModel(t)
+	x := newTUITmux(t)
+	line := strings.Repeat("0123456789abcdef", 4) + "\n"
+	big := filepath.Join(t.TempDir(), "big.txt")
+	if err := os.WriteFile(big, []byte(strings.Repeat(line, (1<<20)/len(line)+1)), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	x.start("a", t.TempDir(), nil, "--model", m, "--max-tokens", "20")
+	x.waitFor("a", `Message, or /help`, 20*time.Second)
+	x.cmd("load-buffer", "-b", "big", big)
+	x.cmd("paste-buffer", "-p", "-b", "big", "-t", "a") // bracketed, as a terminal pastes
+	x.waitFor("a", `\[pasted 1\.0 MB, 16133 lines #1\]`, 20*time.Second)
+	x.keys("a", "Enter")
+	// Far beyond the context: a clear error in the chat, and the shell goes on.
+	x.waitFor("a", `(?s)more lines.*error:`, 60*time.Second)
+	x.keys("a", "/help", "Enter")
+	x.waitFor("a", `Sessions are saved`, 10*time.Second)
+	x.keys("a", "C-c")
+	x.waitFor("a", `SOV-EXIT=0`, 10*time.Second)
+}
+
+func TestTUIEndToEndKilledMidAnswerKeepsIt(t *testing.T) {
+	m := testModel(t)
+	x := newTUITmux(t)
+	home := t.TempDir()
+	x.start("a", home, nil, "--model", m, "--temp", "0", "--ignore-eos")
+	x.waitFor("a", `Message, or /help`, 20*time.Second)
+	x.keys("a", "Once upon a time", "Enter")
+	x.waitFor("a", `(?s)● .*Lily.*generating`, 20*time.Second)
+	pid := x.sovPID("a")
+	time.Sleep(200 * time.Millisecond) // > one save interval
+	if err := syscall.Kill(pid, syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	x.waitFor("a", `SOV-EXIT=137`, 10*time.Second)
+	x.start("b", home, nil, "--continue", "--model", m)
+	screen := x.waitFor("b", `\[stopped\]`, 20*time.Second)
+	if !strings.Contains(screen, "Lily") {
+		t.Errorf("answer streamed before kill -9 is lost:\n%s", screen)
+	}
+	x.keys("b", "C-c")
+	x.waitFor("b", `SOV-EXIT=0`, 10*time.Second)
 }

@@ -22,16 +22,6 @@ import (
 	"github.com/sovos/sov/vault"
 )
 
-// vaultConfig is the [vault] table of config.toml.
-type vaultConfig struct {
-	KDFTime      uint32 `toml:"kdf_time"`       // Argon2id passes for new vaults
-	KDFMemoryMiB uint32 `toml:"kdf_memory_mib"` // Argon2id memory for new vaults
-	KDFThreads   uint8  `toml:"kdf_threads"`
-	EmbedModel   string `toml:"embed_model"` // model for vector search (name or path); empty = lexical only
-	ChatModel    string `toml:"chat_model"`  // model for `vault ask`; empty = the default model
-	OpenTimeout  int    `toml:"open_timeout_seconds"`
-}
-
 // vaultCommands returns the `sov vault` command tree.
 func vaultCommands(a *app) []*cobra.Command {
 	root := &cobra.Command{
@@ -40,7 +30,7 @@ func vaultCommands(a *app) []*cobra.Command {
 		Long: `The vault keeps your files' text, chunks and search index encrypted in one
 bbolt file under the data directory. The passphrase comes from
 --passphrase-file, else $SOV_VAULT_PASSPHRASE, else a no-echo prompt.`,
-		Args: cobra.NoArgs,
+		Args: vaultNoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error { return cmd.Help() },
 	}
 	root.PersistentFlags().String("passphrase-file", "", "read the vault passphrase from this file (else $SOV_VAULT_PASSPHRASE, else a prompt)")
@@ -54,17 +44,17 @@ bbolt file under the data directory. The passphrase comes from
 	return []*cobra.Command{root}
 }
 
+// vaultNoArgs rejects arguments as a usage error (exit 2).
+func vaultNoArgs(cmd *cobra.Command, args []string) error {
+	if len(args) > 0 {
+		return usagef("unexpected argument %q (see sov %s --help)", args[0], strings.TrimPrefix(cmd.CommandPath(), "sov "))
+	}
+	return nil
+}
+
 func vaultDir(a *app) string { return a.paths.Sub("vault") }
 
-func vaultLoadConfig(a *app) (vaultConfig, error) {
-	c := vaultConfig{OpenTimeout: 2}
-	if a.cfg != nil {
-		if err := a.cfg.Section("vault", &c); err != nil {
-			return c, err
-		}
-	}
-	return c, nil
-}
+func vaultLoadConfig(a *app) (vault.Config, error) { return vault.LoadConfig(a.cfg) }
 
 func vaultPassphrase(a *app, cmd *cobra.Command, confirm bool) ([]byte, error) {
 	file, _ := cmd.Flags().GetString("passphrase-file")
@@ -85,7 +75,7 @@ func vaultKDFFlags(cmd *cobra.Command) {
 }
 
 // vaultKDF picks Argon2id parameters: flags, then config, then defaults.
-func vaultKDF(cmd *cobra.Command, vc vaultConfig) (*seal.KDF, error) {
+func vaultKDF(cmd *cobra.Command, vc vault.Config) (*seal.KDF, error) {
 	k, err := seal.DefaultKDF()
 	if err != nil {
 		return nil, err
@@ -132,9 +122,10 @@ func vaultOpen(a *app, cmd *cobra.Command, readOnly bool, mod ...func(*vault.Opt
 	return vaultOpenWith(a, cmd, vc, pass, readOnly, mod...)
 }
 
-func vaultOpenWith(a *app, cmd *cobra.Command, vc vaultConfig, pass []byte, readOnly bool, mod ...func(*vault.Options)) (*vault.Vault, error) {
+func vaultOpenWith(a *app, cmd *cobra.Command, vc vault.Config, pass []byte, readOnly bool, mod ...func(*vault.Options)) (*vault.Vault, error) {
 	dir := vaultDir(a)
-	o := vault.Options{ReadOnly: readOnly, OpenTimeout: time.Duration(vc.OpenTimeout) * time.Second}
+	// A CLI command is short-lived: no idle timer.
+	o := vault.Options{ReadOnly: readOnly, OpenTimeout: time.Duration(vc.OpenTimeoutSeconds) * time.Second}
 	for _, m := range mod {
 		m(&o)
 	}
@@ -150,7 +141,7 @@ func vaultInitCmd(a *app) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "init",
 		Short: "Create the vault and choose its passphrase",
-		Args:  cobra.NoArgs,
+		Args:  vaultNoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			vc, err := vaultLoadConfig(a)
 			if err != nil {
@@ -186,7 +177,7 @@ func vaultPasswdCmd(a *app) *cobra.Command {
 		Short: "Change the vault passphrase (re-wraps the keys; data is not re-encrypted)",
 		Long: `Change the vault passphrase. The current one comes from the usual sources; the
 new one from --new-passphrase-file, else $SOV_VAULT_NEW_PASSPHRASE, else a prompt.`,
-		Args: cobra.NoArgs,
+		Args: vaultNoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			vc, err := vaultLoadConfig(a)
 			if err != nil {
@@ -237,7 +228,7 @@ func vaultLockCmd(a *app) *cobra.Command {
 	return &cobra.Command{
 		Use:   "lock",
 		Short: "Make running sov processes drop the vault keys from memory",
-		Args:  cobra.NoArgs,
+		Args:  vaultNoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			dir := vaultDir(a)
 			if !vault.Exists(dir) {
@@ -370,7 +361,7 @@ func vaultSyncCmd(a *app) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "sync",
 		Short: "Re-index changed files and prune removed ones",
-		Args:  cobra.NoArgs,
+		Args:  vaultNoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			emb, closeEmb, err := vaultEmbedder(a, cmd)
 			if err != nil {
@@ -613,7 +604,7 @@ func vaultLsCmd(a *app) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "ls",
 		Short: "List the documents in the vault",
-		Args:  cobra.NoArgs,
+		Args:  vaultNoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			asJSON, _ := cmd.Flags().GetBool("json")
 			v, err := vaultOpen(a, cmd, true)
@@ -681,7 +672,7 @@ func vaultStatsCmd(a *app) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "stats",
 		Short: "Show what the vault holds",
-		Args:  cobra.NoArgs,
+		Args:  vaultNoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			v, err := vaultOpen(a, cmd, true)
 			if err != nil {

@@ -83,7 +83,7 @@ func TestWalletBadInput(t *testing.T) {
 			}
 		})
 	}
-	if _, err := os.Stat(filepath.Join(home, "data", "wallet", "seed.sealed")); err == nil {
+	if _, err := os.Stat(filepath.Join(home, "wallet", "seed.sealed")); err == nil {
 		t.Fatal("a bad import left a wallet behind")
 	}
 }
@@ -175,7 +175,7 @@ func TestWalletInitConfirmsWords(t *testing.T) {
 	if r.Code != 1 || !strings.Contains(r.Stderr, "nothing was saved") {
 		t.Fatalf("wrong word: %d %s", r.Code, r.Stderr)
 	}
-	if _, err := os.Stat(filepath.Join(home2, "data", "wallet", "seed.sealed")); err == nil {
+	if _, err := os.Stat(filepath.Join(home2, "wallet", "seed.sealed")); err == nil {
 		t.Fatal("seed saved despite failed confirmation")
 	}
 }

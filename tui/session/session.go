@@ -20,6 +20,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 	"time"
 
 	bolt "go.etcd.io/bbolt"
@@ -132,6 +133,11 @@ func readOwner(path string) string {
 	pid, err := strconv.Atoi(f[0])
 	if err != nil {
 		return ""
+	}
+	if p, err := os.FindProcess(pid); err == nil {
+		if err := p.Signal(syscall.Signal(0)); err != nil && !errors.Is(err, os.ErrPermission) {
+			return "" // stale record: whoever holds the lock is not that process
+		}
 	}
 	name := "sov"
 	if len(f) > 1 {

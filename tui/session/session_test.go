@@ -7,7 +7,7 @@ import (
 	"time"
 )
 
-func TestSessionRoundTrip(t *testing.T) {
+func TestTUISessionRoundTrip(t *testing.T) {
 	dir := t.TempDir()
 	s, err := Open(dir, time.Second)
 	if err != nil {
@@ -71,7 +71,7 @@ func TestSessionRoundTrip(t *testing.T) {
 	}
 }
 
-func TestSessionLockedNamesOwner(t *testing.T) {
+func TestTUISessionLockedNamesOwner(t *testing.T) {
 	dir := t.TempDir()
 	s, err := Open(dir, time.Second)
 	if err != nil {
@@ -92,7 +92,7 @@ func TestSessionLockedNamesOwner(t *testing.T) {
 	}
 }
 
-func TestSessionTitleFrom(t *testing.T) {
+func TestTUISessionTitleFrom(t *testing.T) {
 	tests := []struct{ in, want string }{
 		{"", "New chat"},
 		{"  hello   world \nsecond", "hello world"},
@@ -105,7 +105,7 @@ func TestSessionTitleFrom(t *testing.T) {
 	}
 }
 
-func TestSessionMessageCodec(t *testing.T) {
+func TestTUISessionMessageCodec(t *testing.T) {
 	in := Message{Role: "assistant", Content: "héllo\n\x00bin", Stopped: true, Complete: true, Err: "e", Model: "m", TPS: 12.5, Time: time.UnixMilli(1700000000123).UTC()}
 	out, err := decodeMessage(encodeMessage(in))
 	if err != nil || out != in {

@@ -1,13 +1,16 @@
 package benchcmp
 
 import (
+	"bufio"
 	"context"
+	"encoding/json"
 	"fmt"
 	"math"
 	"math/rand"
 	"os"
 	"path/filepath"
 	"runtime"
+	"runtime/debug"
 	"sort"
 	"strconv"
 	"strings"
@@ -15,15 +18,14 @@ import (
 	"time"
 
 	"github.com/blevesearch/bleve/v2"
+	_ "github.com/blevesearch/bleve/v2/analysis/analyzer/custom"
 	"github.com/blevesearch/bleve/v2/analysis/token/lowercase"
 	"github.com/blevesearch/bleve/v2/analysis/token/stop"
 	"github.com/blevesearch/bleve/v2/analysis/tokenizer/unicode"
-	_ "github.com/blevesearch/bleve/v2/analysis/analyzer/custom"
 	_ "github.com/blevesearch/bleve/v2/analysis/tokenmap"
 	"github.com/blevesearch/bleve/v2/mapping"
 	index "github.com/blevesearch/bleve_index_api"
 
-	"github.com/sovos/sov/internal/seal"
 	"github.com/sovos/sov/vault"
 )
 
@@ -198,22 +200,26 @@ func BenchmarkVaultVsBleve(b *testing.B) {
 		}
 		mbps := float64(size) / 1e6 / ingest.Seconds()
 
-		// Collect the plaintext chunks for bleve (the same units sov ranks).
-		chunks := map[uint64]string{}
-		for id := uint64(1); len(chunks) < st.Chunks && id < uint64(st.Chunks)*4; id++ {
-			if r, err := v.Get(ctx, "", id); err == nil {
-				chunks[id] = r.Text
-			}
-		}
-		v.Close()
-
-		// Unlock (KDF + keys) and first search, measured from cold open.
-		kdfStart := time.Now()
-		k, _ := seal.DefaultKDF()
-		if _, err := k.Derive(pass); err != nil {
+		// Spool the plaintext chunks for bleve (the same units sov ranks)
+		// to a file, so they do not inflate this process's memory figures.
+		spool := filepath.Join(tmp, "chunks.jsonl")
+		sf, err := os.Create(spool)
+		if err != nil {
 			b.Fatal(err)
 		}
-		kdf := time.Since(kdfStart)
+		enc := json.NewEncoder(sf)
+		for id, n := uint64(1), 0; n < st.Chunks && id < uint64(st.Chunks)*4; id++ {
+			if r, err := v.Get(ctx, "", id); err == nil {
+				n++
+				enc.Encode(spooled{id, r.Text})
+			}
+		}
+		sf.Close()
+		v.Close()
+		runtime.GC()
+		debug.FreeOSMemory()
+
+		// Unlock (KDF + keys) and first search, measured from cold open.
 		t1 := time.Now()
 		v, err = vault.Open(ctx, vdir, pass, vault.Options{ReadOnly: true})
 		if err != nil {
@@ -223,6 +229,7 @@ func BenchmarkVaultVsBleve(b *testing.B) {
 			b.Fatal(err)
 		}
 		unlockFirst := time.Since(t1)
+		kdf := v.KDFDuration()
 
 		// Warm up, then time each query once.
 		sovTop := make([][]string, len(qs))
@@ -242,7 +249,10 @@ func BenchmarkVaultVsBleve(b *testing.B) {
 			}
 		}
 		runtime.GC()
+		debug.FreeOSMemory()
 		rss, hwm := rssKiB()
+		var mem runtime.MemStats
+		runtime.ReadMemStats(&mem)
 
 		// bleve over the same plaintext chunks.
 		m, err := bleveMapping()
@@ -255,8 +265,17 @@ func BenchmarkVaultVsBleve(b *testing.B) {
 		}
 		t2 := time.Now()
 		batch := bidx.NewBatch()
-		for id, text := range chunks {
-			if err := batch.Index(strconv.FormatUint(id, 10), map[string]any{"text": text}); err != nil {
+		rf, err := os.Open(spool)
+		if err != nil {
+			b.Fatal(err)
+		}
+		dec := json.NewDecoder(bufio.NewReader(rf))
+		for {
+			var c spooled
+			if err := dec.Decode(&c); err != nil {
+				break
+			}
+			if err := batch.Index(strconv.FormatUint(c.ID, 10), map[string]any{"text": c.Text}); err != nil {
 				b.Fatal(err)
 			}
 			if batch.Size() >= 2000 {
@@ -266,6 +285,7 @@ func BenchmarkVaultVsBleve(b *testing.B) {
 				batch = bidx.NewBatch()
 			}
 		}
+		rf.Close()
 		if err := bidx.Batch(batch); err != nil {
 			b.Fatal(err)
 		}
@@ -312,21 +332,29 @@ func BenchmarkVaultVsBleve(b *testing.B) {
 		fi, _ := os.Stat(vault.DBPath(vdir))
 		fmt.Printf("\nvault benchmark: %d docs, %.1f MB, %d chunks, %d segments, vault file %.1f MB\n",
 			rep.Added, float64(size)/1e6, st.Chunks, st.Segments, float64(fi.Size())/1e6)
-		fmt.Printf("  ingest (lexical, encrypted): %.1fs = %.1f MB/s   (bleve indexing the same chunks: %.1fs)\n", ingest.Seconds(), mbps, bleveIndex.Seconds())
+		fmt.Printf("  ingest (lexical, encrypted, incl. extraction+chunking): %.1fs = %.1f MB/s; bleve indexing the pre-chunked text: %.1fs (sov/bleve time %.2fx)\n",
+			ingest.Seconds(), mbps, bleveIndex.Seconds(), ingest.Seconds()/bleveIndex.Seconds())
 		fmt.Printf("  search p50/p95 over %d queries: sov %.2f/%.2f ms, bleve %.2f/%.2f ms, ratio sov/bleve p50 %.2fx p95 %.2fx\n",
 			len(qs), ms(sp50), ms(sp95), ms(bp50), ms(bp95), float64(sp50)/float64(bp50), float64(sp95)/float64(bp95))
 		fmt.Printf("  top-10 overlap with bleve BM25: %.1f%%\n", overlap*100)
-		fmt.Printf("  unlock+first search: %.0f ms (Argon2id alone %.0f ms; after the KDF %.0f ms)\n", ms(unlockFirst), ms(kdf), ms(unlockFirst-kdf))
-		fmt.Printf("  RSS with the vault open after searching: %.1f MB (peak %.1f MB, includes ingest)\n", float64(rss)/1024, float64(hwm)/1024)
+		fmt.Printf("  open+unlock+first search: %.0f ms, of which Argon2id (t=3, 64 MiB) %.0f ms; after the KDF %.1f ms\n", ms(unlockFirst), ms(kdf), ms(unlockFirst-kdf))
+		fmt.Printf("  memory with the vault open after the searches: RSS %.1f MB (Go heap in use %.1f MB; the rest is mostly the mapped database file); peak RSS %.1f MB during ingest\n",
+			float64(rss)/1024, float64(mem.HeapInuse)/1e6, float64(hwm)/1024)
 		b.ReportMetric(mbps, "ingest-MB/s")
 		b.ReportMetric(ms(sp50), "sov-p50-ms")
 		b.ReportMetric(ms(sp95), "sov-p95-ms")
 		b.ReportMetric(ms(bp50), "bleve-p50-ms")
 		b.ReportMetric(float64(sp50)/float64(bp50), "p50-ratio")
 		b.ReportMetric(overlap*100, "overlap-%")
-		b.ReportMetric(ms(unlockFirst), "unlock+search-ms")
+		b.ReportMetric(ms(unlockFirst-kdf), "unlock-after-kdf+search-ms")
+		b.ReportMetric(float64(mem.HeapInuse)/1e6, "heap-MB")
 		b.ReportMetric(float64(rss)/1024, "RSS-MB")
 	}
+}
+
+type spooled struct {
+	ID   uint64 `json:"id"`
+	Text string `json:"t"`
 }
 
 func ms(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }

@@ -1,0 +1,110 @@
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"net"
+	"os/exec"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/btcsuite/btcd/chaincfg/chainhash"
+	"github.com/btcsuite/btcd/rpcclient"
+
+	"github.com/sovos/sov/wallet"
+)
+
+func walletFreePort(t *testing.T) int {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port
+}
+
+// TestWalletBtcdRegtestPSBTSend: a real btcd in regtest mines to the
+// wallet; `sov wallet send … BTC` builds, signs and broadcasts a PSBT that
+// confirms in the next block.
+func TestWalletBtcdRegtestPSBTSend(t *testing.T) {
+	bin := walletNeedTool(t, "btcd")
+	seed, _ := wallet.SeedFromMnemonic(walletTestAbandon, "")
+	keys := wallet.NewKeys(seed)
+	acct, _ := keys.Accounts(0)
+	other, _ := keys.Accounts(3)
+	keys.Wipe()
+	dir := t.TempDir()
+	rpcPort, p2pPort := walletFreePort(t), walletFreePort(t)
+	cmd := exec.Command(bin, "--regtest", "--txindex", "--addrindex", "--notls", "--rpcuser=sov", "--rpcpass=regtest",
+		fmt.Sprintf("--rpclisten=127.0.0.1:%d", rpcPort), fmt.Sprintf("--listen=127.0.0.1:%d", p2pPort),
+		"--datadir="+dir, "--logdir="+dir, "--miningaddr="+acct.BitcoinRegtest, "--debuglevel=warn")
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
+	c, err := rpcclient.New(&rpcclient.ConnConfig{Host: fmt.Sprintf("127.0.0.1:%d", rpcPort), User: "sov", Pass: "regtest", HTTPPostMode: true, DisableTLS: true}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Shutdown()
+	for i := 0; ; i++ {
+		if _, err := c.GetBlockCount(); err == nil {
+			break
+		} else if i > 100 {
+			t.Fatalf("btcd did not start: %v", err)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	if _, err := c.Generate(432); err != nil { // segwit activates after three BIP9 windows
+		t.Fatal(err)
+	}
+	home := t.TempDir()
+	if r := runSov(t, home, walletTestEnv, walletTestAbandon+"\n", "wallet", "import"); r.Code != 0 {
+		t.Fatal(r.Stderr)
+	}
+	url := fmt.Sprintf("http://sov:regtest@127.0.0.1:%d", rpcPort)
+	if r := runSov(t, home, nil, "", "wallet", "networks", "add", "regtest", "--family", "bitcoin", "--bitcoin-net", "regtest", "--rpc", url); r.Code != 0 {
+		t.Fatal(r.Stderr)
+	}
+	r := runSov(t, home, nil, "", "wallet", "balance", "--json")
+	var rep wallet.BalanceReport
+	json.Unmarshal([]byte(r.Stdout), &rep)
+	if r.Code != 0 || len(rep.Chains) != 1 || rep.Chains[0].Asset != "BTC" || rep.Chains[0].Status != "ok" {
+		t.Fatalf("balance: %d %s %s", r.Code, r.Stdout, r.Stderr)
+	}
+	r = runSov(t, home, walletTestEnv, "", "wallet", "send", "1.25", "BTC", "to", other.BitcoinRegtest, "--yes", "--no-wait", "--json")
+	if r.Code != 0 {
+		t.Fatalf("send: %d %s", r.Code, r.Stderr)
+	}
+	if !strings.Contains(r.Stderr, "sat/vB") {
+		t.Fatalf("summary: %s", r.Stderr)
+	}
+	var entry wallet.LedgerEntry
+	json.Unmarshal([]byte(r.Stdout), &entry)
+	if _, err := c.Generate(1); err != nil {
+		t.Fatal(err)
+	}
+	h, err := chainhash.NewHashFromStr(entry.Hash)
+	if err != nil {
+		t.Fatalf("hash %q: %v", entry.Hash, err)
+	}
+	tx, err := c.GetRawTransactionVerbose(h)
+	if err != nil || tx.Confirmations < 1 {
+		t.Fatalf("not confirmed: %v", err)
+	}
+	paid := false
+	for _, o := range tx.Vout {
+		if o.Value == 1.25 && len(o.ScriptPubKey.Address) > 0 && o.ScriptPubKey.Address == other.BitcoinRegtest {
+			paid = true
+		}
+	}
+	if !paid {
+		t.Fatalf("no 1.25 BTC output to %s in %+v", other.BitcoinRegtest, tx.Vout)
+	}
+	r = runSov(t, home, walletTestEnv, "", "wallet", "send", "1", "BTC", "to", acct.Bitcoin, "--yes")
+	if r.Code != 2 || !strings.Contains(r.Stderr, "--chain") {
+		t.Fatalf("mainnet address: %d %s", r.Code, r.Stderr)
+	}
+}

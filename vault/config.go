@@ -1,0 +1,45 @@
+package vault
+
+import (
+	"time"
+
+	"github.com/sovos/sov/internal/config"
+)
+
+// ConfigSection is the vault's table in config.toml.
+const ConfigSection = "vault"
+
+// DefaultIdleTimeout is how long the TUI and other long-running processes
+// keep the vault unlocked without use.
+const DefaultIdleTimeout = 15 * time.Minute
+
+// Config is the [vault] table of config.toml.
+type Config struct {
+	KDFTime      uint32 `toml:"kdf_time"`       // Argon2id passes for new vaults (default 3)
+	KDFMemoryMiB uint32 `toml:"kdf_memory_mib"` // Argon2id memory for new vaults (default 64)
+	KDFThreads   uint8  `toml:"kdf_threads"`    // Argon2id parallelism (default 4)
+	EmbedModel   string `toml:"embed_model"`    // model for vector search (name or path); empty = lexical only
+	ChatModel    string `toml:"chat_model"`     // model for `vault ask`; empty = the default model
+	// OpenTimeoutSeconds bounds waiting for another process's lock.
+	OpenTimeoutSeconds int `toml:"open_timeout_seconds"`
+	// IdleMinutes locks long-running sessions after this much idle time.
+	IdleMinutes int `toml:"idle_minutes"`
+}
+
+// LoadConfig reads the [vault] table (defaults where it says nothing).
+func LoadConfig(f *config.File) (Config, error) {
+	c := Config{OpenTimeoutSeconds: 2, IdleMinutes: int(DefaultIdleTimeout / time.Minute)}
+	if f == nil {
+		return c, nil
+	}
+	err := f.Section(ConfigSection, &c)
+	return c, err
+}
+
+// Options returns Open options from the configuration.
+func (c Config) Options() Options {
+	return Options{
+		OpenTimeout: time.Duration(c.OpenTimeoutSeconds) * time.Second,
+		IdleTimeout: time.Duration(c.IdleMinutes) * time.Minute,
+	}
+}

@@ -1,0 +1,142 @@
+package wallet
+
+import (
+	"context"
+	"fmt"
+	"math/big"
+	"sort"
+	"sync"
+
+	"github.com/ethereum/go-ethereum/common"
+)
+
+// Balance is one asset on one chain. A chain whose RPC failed is reported
+// with Status "failed" and the error — never as a zero balance.
+type Balance struct {
+	Network string `json:"network"`
+	CAIP2   string `json:"caip2"`
+	Asset   string `json:"asset"`
+	Amount  string `json:"amount,omitempty"`
+	Atomic  string `json:"atomic,omitempty"`
+	Status  string `json:"status"` // ok, failed
+	Error   string `json:"error,omitempty"`
+}
+
+// Total is one asset summed over the chains that answered.
+type Total struct {
+	Asset   string   `json:"asset"`
+	Amount  string   `json:"amount"`
+	Partial bool     `json:"partial,omitempty"` // some chain holding it failed
+	Missing []string `json:"missing,omitempty"` // the chains that failed
+}
+
+// BalanceReport is the per-chain breakdown and the per-asset totals.
+type BalanceReport struct {
+	Chains []Balance `json:"chains"`
+	Totals []Total   `json:"totals"`
+}
+
+// ChainBalancer queries one non-EVM family; registered per family so the
+// Bitcoin, Solana and NEAR clients plug in beside the EVM one.
+type ChainBalancer func(ctx context.Context, n Network, acct Accounts) ([]Balance, error)
+
+// Balances queries every network that has an RPC configured, concurrently.
+func (w *Wallet) Balances(ctx context.Context, nets []Network, acct Accounts) BalanceReport {
+	var mu sync.Mutex
+	var rep BalanceReport
+	var wg sync.WaitGroup
+	for _, n := range nets {
+		if len(n.RPC) == 0 {
+			continue
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			bs, err := balancesFor(ctx, n, acct)
+			if err != nil {
+				bs = []Balance{{Network: n.Name, CAIP2: n.CAIP2, Asset: n.Native, Status: "failed", Error: err.Error()}}
+				if n.USDC != "" {
+					bs = append(bs, Balance{Network: n.Name, CAIP2: n.CAIP2, Asset: "USDC", Status: "failed", Error: err.Error()})
+				}
+			}
+			mu.Lock()
+			rep.Chains = append(rep.Chains, bs...)
+			mu.Unlock()
+		}()
+	}
+	wg.Wait()
+	sort.Slice(rep.Chains, func(i, j int) bool {
+		if rep.Chains[i].Network != rep.Chains[j].Network {
+			return rep.Chains[i].Network < rep.Chains[j].Network
+		}
+		return rep.Chains[i].Asset < rep.Chains[j].Asset
+	})
+	totals := map[string]*Total{}
+	sums := map[string]*big.Rat{}
+	var order []string
+	for _, b := range rep.Chains {
+		t, ok := totals[b.Asset]
+		if !ok {
+			t = &Total{Asset: b.Asset}
+			totals[b.Asset], sums[b.Asset] = t, new(big.Rat)
+			order = append(order, b.Asset)
+		}
+		if b.Status != "ok" {
+			t.Partial, t.Missing = true, append(t.Missing, b.Network)
+			continue
+		}
+		if r, err := ParseAmount(b.Amount); err == nil {
+			sums[b.Asset].Add(sums[b.Asset], r)
+		}
+	}
+	sort.Strings(order)
+	for _, a := range order {
+		totals[a].Amount = ratString(sums[a])
+		if totals[a].Amount == "" {
+			totals[a].Amount = "0"
+		}
+		rep.Totals = append(rep.Totals, *totals[a])
+	}
+	return rep
+}
+
+func balancesFor(ctx context.Context, n Network, acct Accounts) ([]Balance, error) {
+	switch n.Family {
+	case FamilyEVM:
+		return evmBalances(ctx, n, acct)
+	case FamilyBitcoin:
+		return bitcoinBalances(ctx, n, acct)
+	case FamilySolana:
+		return solanaBalances(ctx, n, acct)
+	case FamilyNEAR:
+		return nearBalances(ctx, n, acct)
+	}
+	return nil, fmt.Errorf("unknown chain family %q", n.Family)
+}
+
+func evmBalances(ctx context.Context, n Network, acct Accounts) ([]Balance, error) {
+	e, err := DialEVM(ctx, n)
+	if err != nil {
+		return nil, err
+	}
+	defer e.Close()
+	owner := common.HexToAddress(acct.EVM)
+	cctx, cancel := context.WithTimeout(ctx, rpcTimeout)
+	defer cancel()
+	native, err := e.Backend.BalanceAt(cctx, owner, nil)
+	if err != nil {
+		return nil, fmt.Errorf("%s balance: %w", n.Name, err)
+	}
+	out := []Balance{{Network: n.Name, CAIP2: n.CAIP2, Asset: n.Native, Amount: FormatAtomic(native, n.NativeDecimals), Atomic: native.String(), Status: "ok"}}
+	if n.USDC != "" {
+		b := Balance{Network: n.Name, CAIP2: n.CAIP2, Asset: "USDC"}
+		v, err := e.TokenBalance(cctx, common.HexToAddress(n.USDC), owner)
+		if err != nil {
+			b.Status, b.Error = "failed", err.Error()
+		} else {
+			b.Status, b.Amount, b.Atomic = "ok", FormatAtomic(v, n.USDCDecimals), v.String()
+		}
+		out = append(out, b)
+	}
+	return out, nil
+}

@@ -1,0 +1,107 @@
+package wallet
+
+import (
+	"context"
+	"fmt"
+	"os/exec"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/btcsuite/btcd/rpcclient"
+)
+
+// startBtcdRegtest runs a real btcd in regtest mode with the indexes sov
+// needs, mining to miningAddr. It returns the network entry for it.
+func startBtcdRegtest(t *testing.T, miningAddr string) (Network, *rpcclient.Client) {
+	t.Helper()
+	bin := needTool(t, "btcd")
+	dir := t.TempDir()
+	rpcPort, p2pPort := freePort(t), freePort(t)
+	cmd := exec.Command(bin, "--regtest", "--txindex", "--addrindex", "--notls",
+		"--rpcuser=sov", "--rpcpass=regtest", fmt.Sprintf("--rpclisten=127.0.0.1:%d", rpcPort),
+		fmt.Sprintf("--listen=127.0.0.1:%d", p2pPort), "--datadir="+dir, "--logdir="+dir,
+		"--miningaddr="+miningAddr, "--debuglevel=warn")
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
+	c, err := rpcclient.New(&rpcclient.ConnConfig{Host: fmt.Sprintf("127.0.0.1:%d", rpcPort), User: "sov", Pass: "regtest", HTTPPostMode: true, DisableTLS: true}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(c.Shutdown)
+	for i := 0; ; i++ {
+		if _, err := c.GetBlockCount(); err == nil {
+			break
+		} else if i > 100 {
+			t.Fatalf("btcd did not start: %v", err)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	n := Network{Name: "regtest", CAIP2: "bip122:0f9188f13cb7b2c71f2a335e3a4fc328", Family: FamilyBitcoin, Native: "BTC", NativeDecimals: 8, BitcoinNet: "regtest",
+		RPC: []string{fmt.Sprintf("http://sov:regtest@127.0.0.1:%d", rpcPort)}}
+	return n, c
+}
+
+func TestBitcoinRegtestPSBTSendConfirms(t *testing.T) {
+	seed, _ := SeedFromMnemonic(abandonMnemonic, "")
+	keys := NewKeys(seed)
+	acct, err := keys.Accounts(0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	net, miner := startBtcdRegtest(t, acct.BitcoinRegtest)
+	// btcd activates segwit on regtest by BIP9 signalling: three 144-block
+	// windows; its coinbases (to us) give the funds.
+	if _, err := miner.Generate(432); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	w := testWallet(t)
+	rep := w.Balances(ctx, []Network{net}, acct)
+	if len(rep.Chains) != 1 || rep.Chains[0].Status != "ok" || rep.Chains[0].Amount == "0" {
+		t.Fatalf("balance %+v", rep)
+	}
+	other, _ := keys.Accounts(7)
+	b, err := DialBitcoin(ctx, net)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Close()
+	unlock := func() (*Keys, error) { return NewKeys(seed), nil }
+	var summary string
+	entry, err := w.SendBitcoin(ctx, b, other.BitcoinRegtest, 150_000_000, 2, Request{Kind: "send", Caller: "test"}, nil, unlock, acct,
+		func(s string) error { summary = s; return nil })
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(summary, "Send 1.5 BTC to "+other.BitcoinRegtest) {
+		t.Fatalf("summary %q", summary)
+	}
+	if _, err := miner.Generate(1); err != nil {
+		t.Fatal(err)
+	}
+	if entry, err = w.WaitBitcoin(ctx, b, entry); err != nil || entry.Status != "confirmed" {
+		t.Fatalf("%+v %v", entry, err)
+	}
+	got := w.Balances(ctx, []Network{net}, other)
+	if got.Chains[0].Amount != "1.5" {
+		t.Fatalf("payee balance %+v", got)
+	}
+	// too much, fees included: refused before signing
+	if _, err := w.SendBitcoin(ctx, b, other.BitcoinRegtest, 100_000*100_000_000, 2, Request{Kind: "send"}, nil, unlock, acct, nil); err == nil || !strings.Contains(err.Error(), "insufficient funds") {
+		t.Fatalf("overspend: %v", err)
+	}
+	// wrong network family/net
+	if _, err := w.SendBitcoin(ctx, b, acct.Bitcoin, 1000, 2, Request{Kind: "send"}, nil, unlock, acct, nil); err == nil || !strings.Contains(err.Error(), "not for regtest") && !strings.Contains(err.Error(), "invalid") {
+		t.Fatalf("mainnet address on regtest: %v", err)
+	}
+	// a node on another chain is refused
+	lying := net
+	lying.BitcoinNet = "testnet"
+	if _, err := DialBitcoin(ctx, lying); err == nil || !strings.Contains(err.Error(), "refusing") {
+		t.Fatalf("genesis check: %v", err)
+	}
+}

@@ -1,0 +1,178 @@
+package wallet
+
+import (
+	"context"
+	"crypto/ed25519"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/binary"
+	"fmt"
+	"math/big"
+	"strings"
+
+	"github.com/mr-tron/base58"
+)
+
+// NEARTransfer is a transaction with one Transfer action.
+type NEARTransfer struct {
+	SignerID   string
+	PublicKey  ed25519.PublicKey
+	Nonce      uint64
+	ReceiverID string
+	BlockHash  []byte   // 32 bytes
+	Deposit    *big.Int // yoctoNEAR
+}
+
+func borshString(b []byte, s string) []byte {
+	b = binary.LittleEndian.AppendUint32(b, uint32(len(s)))
+	return append(b, s...)
+}
+
+// Serialize is the Borsh encoding of the Transaction (what is hashed and
+// signed).
+func (t NEARTransfer) Serialize() ([]byte, error) {
+	if len(t.PublicKey) != 32 || len(t.BlockHash) != 32 {
+		return nil, fmt.Errorf("NEAR transaction: public key and block hash must be 32 bytes")
+	}
+	if t.Deposit == nil || t.Deposit.Sign() < 0 || t.Deposit.BitLen() > 128 {
+		return nil, fmt.Errorf("NEAR transaction: deposit out of range")
+	}
+	b := borshString(nil, t.SignerID)
+	b = append(b, 0) // ed25519
+	b = append(b, t.PublicKey...)
+	b = binary.LittleEndian.AppendUint64(b, t.Nonce)
+	b = borshString(b, t.ReceiverID)
+	b = append(b, t.BlockHash...)
+	b = binary.LittleEndian.AppendUint32(b, 1) // one action
+	b = append(b, 3)                           // Action::Transfer
+	dep := make([]byte, 16)
+	be := t.Deposit.FillBytes(make([]byte, 16))
+	for i := range 16 {
+		dep[i] = be[15-i]
+	}
+	return append(b, dep...), nil
+}
+
+// signNEARTransfer returns the Borsh SignedTransaction and the tx hash.
+func signNEARTransfer(key ed25519.PrivateKey, t NEARTransfer) (signed []byte, hash [32]byte, err error) {
+	raw, err := t.Serialize()
+	if err != nil {
+		return nil, hash, err
+	}
+	hash = sha256.Sum256(raw)
+	sig := ed25519.Sign(key, hash[:])
+	signed = append(raw, 0)
+	return append(signed, sig...), hash, nil
+}
+
+// NEARRPC speaks the NEAR JSON-RPC methods sov uses.
+type NEARRPC struct{ rpc *jsonRPC }
+
+// NewNEARRPC returns a client with fail-over across urls.
+func NewNEARRPC(urls []string) *NEARRPC { return &NEARRPC{rpc: newJSONRPC(urls)} }
+
+// Balance returns the account's yoctoNEAR balance (view_account).
+func (n *NEARRPC) Balance(ctx context.Context, account string) (*big.Int, error) {
+	var res struct {
+		Amount string `json:"amount"`
+	}
+	if err := n.rpc.call(ctx, "query", map[string]any{"request_type": "view_account", "finality": "final", "account_id": account}, &res); err != nil {
+		return nil, err
+	}
+	v, ok := new(big.Int).SetString(res.Amount, 10)
+	if !ok {
+		return nil, fmt.Errorf("view_account: bad amount %q", res.Amount)
+	}
+	return v, nil
+}
+
+// AccessKey returns the key's current nonce and a recent block hash.
+func (n *NEARRPC) AccessKey(ctx context.Context, account, publicKey string) (uint64, []byte, error) {
+	var res struct {
+		Nonce     uint64 `json:"nonce"`
+		BlockHash string `json:"block_hash"`
+	}
+	if err := n.rpc.call(ctx, "query", map[string]any{"request_type": "view_access_key", "finality": "final", "account_id": account, "public_key": publicKey}, &res); err != nil {
+		return 0, nil, err
+	}
+	bh, err := base58.Decode(res.BlockHash)
+	if err != nil || len(bh) != 32 {
+		return 0, nil, fmt.Errorf("view_access_key: bad block hash %q", res.BlockHash)
+	}
+	return res.Nonce, bh, nil
+}
+
+// Send broadcasts a signed transaction (send_tx) and returns its hash.
+func (n *NEARRPC) Send(ctx context.Context, signed []byte) (string, error) {
+	var res struct {
+		Transaction struct {
+			Hash string `json:"hash"`
+		} `json:"transaction"`
+	}
+	err := n.rpc.call(ctx, "send_tx", map[string]any{"signed_tx_base64": base64.StdEncoding.EncodeToString(signed), "wait_until": "EXECUTED_OPTIMISTIC"}, &res)
+	return res.Transaction.Hash, err
+}
+
+// SendNEAR transfers yoctoNEAR from the implicit account at index.
+func (w *Wallet) SendNEAR(ctx context.Context, n Network, to string, yocto *big.Int, req Request, approve Approver, unlock Unlocker, acct Accounts) (LedgerEntry, error) {
+	if err := ValidateNEARAccount(to); err != nil {
+		return LedgerEntry{}, err
+	}
+	rpc := NewNEARRPC(n.RPC)
+	req.Chain, req.Asset, req.Payee, req.Amount = n.CAIP2, n.Native, to, atomicRat(yocto, n.NativeDecimals)
+	if req.Summary == "" {
+		req.Summary = fmt.Sprintf("Send %s NEAR to %s on %s", FormatAtomic(yocto, n.NativeDecimals), to, n.Name)
+	}
+	bal, err := rpc.Balance(ctx, acct.NEARAccount)
+	if err != nil {
+		return LedgerEntry{}, err
+	}
+	if bal.Cmp(yocto) <= 0 {
+		return LedgerEntry{}, fmt.Errorf("insufficient funds: %s NEAR plus gas needed, %s available (nothing was signed)", FormatAtomic(yocto, 24), FormatAtomic(bal, 24))
+	}
+	nonce, bh, err := rpc.AccessKey(ctx, acct.NEARAccount, acct.NEARPublicKey)
+	if err != nil {
+		return LedgerEntry{}, err
+	}
+	d, err := w.Authorize(ctx, req, approve)
+	if err != nil {
+		return LedgerEntry{}, err
+	}
+	entry, err := func() (LedgerEntry, error) {
+		keys, err := unlock()
+		if err != nil {
+			return LedgerEntry{}, err
+		}
+		defer keys.Wipe()
+		key, err := keys.NEARKey(acct.Index)
+		if err != nil {
+			return LedgerEntry{}, err
+		}
+		signed, hash, err := signNEARTransfer(key, NEARTransfer{SignerID: acct.NEARAccount, PublicKey: key.Public().(ed25519.PublicKey), Nonce: nonce + 1, ReceiverID: to, BlockHash: bh, Deposit: yocto})
+		if err != nil {
+			return LedgerEntry{}, err
+		}
+		got, err := rpc.Send(ctx, signed)
+		if err != nil {
+			return LedgerEntry{}, err
+		}
+		if want := base58.Encode(hash[:]); got != "" && !strings.EqualFold(got, want) {
+			return LedgerEntry{}, fmt.Errorf("NEAR node reported hash %s for transaction %s", got, want)
+		}
+		return LedgerEntry{Chain: n.CAIP2, Network: n.Name, Hash: base58.Encode(hash[:]), Kind: req.Kind, From: acct.NEARAccount, To: to, Asset: n.Native,
+			Amount: FormatAtomic(yocto, n.NativeDecimals), Nonce: nonce + 1, Status: "confirmed"}, nil
+	}()
+	if err != nil {
+		w.Release(d.ID, "not broadcast")
+		return LedgerEntry{}, err
+	}
+	return entry, w.recordLedger(entry)
+}
+
+func nearBalances(ctx context.Context, n Network, acct Accounts) ([]Balance, error) {
+	v, err := NewNEARRPC(n.RPC).Balance(ctx, acct.NEARAccount)
+	if err != nil {
+		return nil, err
+	}
+	return []Balance{{Network: n.Name, CAIP2: n.CAIP2, Asset: n.Native, Amount: FormatAtomic(v, n.NativeDecimals), Atomic: v.String(), Status: "ok"}}, nil
+}

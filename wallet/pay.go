@@ -1,0 +1,268 @@
+package wallet
+
+import (
+	"context"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"math/big"
+	"regexp"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/ethereum/go-ethereum/common"
+)
+
+// PaymentRequired is an x402 v2 payment request: what a brand accepts.
+type PaymentRequired struct {
+	X402Version int                   `json:"x402Version"`
+	Error       string                `json:"error,omitempty"`
+	Resource    *PaymentResource      `json:"resource,omitempty"`
+	Accepts     []PaymentRequirements `json:"accepts"`
+	// ExpiresAt (unix seconds or RFC 3339) is an optional deadline sov
+	// honours; options may carry one as extra.deadline too.
+	ExpiresAt json.RawMessage `json:"expiresAt,omitempty"`
+}
+
+// PaymentResource describes what is paid for.
+type PaymentResource struct {
+	URL         string `json:"url,omitempty"`
+	Description string `json:"description,omitempty"`
+	MimeType    string `json:"mimeType,omitempty"`
+}
+
+// PaymentRequirements is one accepted way to pay (x402 v2 field names).
+type PaymentRequirements struct {
+	Scheme            string         `json:"scheme"`
+	Network           string         `json:"network"` // CAIP-2
+	Amount            string         `json:"amount"`  // atomic units
+	Asset             string         `json:"asset"`   // token contract / mint, or "native"
+	PayTo             string         `json:"payTo"`
+	MaxTimeoutSeconds int            `json:"maxTimeoutSeconds"`
+	Extra             map[string]any `json:"extra,omitempty"`
+}
+
+var atomicRe = regexp.MustCompile(`^[0-9]{1,78}$`)
+
+// ParsePaymentRequired accepts the JSON body or the base64 PAYMENT-REQUIRED
+// header value, and rejects malformed requests with the reason.
+func ParsePaymentRequired(b []byte, now time.Time) (PaymentRequired, error) {
+	var pr PaymentRequired
+	s := strings.TrimSpace(string(b))
+	if !strings.HasPrefix(s, "{") {
+		dec, err := base64.StdEncoding.DecodeString(s)
+		if err != nil {
+			return pr, errors.New("payment request is neither JSON nor base64 JSON (x402 PAYMENT-REQUIRED)")
+		}
+		s = string(dec)
+	}
+	dec := json.NewDecoder(strings.NewReader(s))
+	if err := dec.Decode(&pr); err != nil {
+		return pr, fmt.Errorf("payment request is not valid JSON: %v", err)
+	}
+	if pr.X402Version != 2 {
+		return pr, fmt.Errorf("payment request has x402Version %d: sov understands version 2", pr.X402Version)
+	}
+	if len(pr.Accepts) == 0 {
+		return pr, errors.New("payment request lists no accepted options (accepts is empty)")
+	}
+	if exp, ok, err := parseDeadline(pr.ExpiresAt); err != nil {
+		return pr, err
+	} else if ok && !now.Before(exp) {
+		return pr, fmt.Errorf("payment request expired at %s: ask the payee for a fresh one", exp.UTC().Format(time.RFC3339))
+	}
+	for i, a := range pr.Accepts {
+		if !atomicRe.MatchString(a.Amount) || strings.TrimLeft(a.Amount, "0") == "" {
+			return pr, fmt.Errorf("payment option %d: amount %q is not a positive whole number of atomic units", i+1, a.Amount)
+		}
+		if a.PayTo == "" || a.Network == "" || a.Asset == "" {
+			return pr, fmt.Errorf("payment option %d: network, asset and payTo are required", i+1)
+		}
+		if a.MaxTimeoutSeconds < 0 {
+			return pr, fmt.Errorf("payment option %d: negative maxTimeoutSeconds", i+1)
+		}
+	}
+	return pr, nil
+}
+
+func parseDeadline(raw json.RawMessage) (time.Time, bool, error) {
+	if len(raw) == 0 || string(raw) == "null" {
+		return time.Time{}, false, nil
+	}
+	var n int64
+	if json.Unmarshal(raw, &n) == nil {
+		return time.Unix(n, 0), true, nil
+	}
+	var s string
+	if json.Unmarshal(raw, &s) == nil {
+		if v, err := strconv.ParseInt(s, 10, 64); err == nil {
+			return time.Unix(v, 0), true, nil
+		}
+		if t, err := time.Parse(time.RFC3339, s); err == nil {
+			return t, true, nil
+		}
+	}
+	return time.Time{}, false, fmt.Errorf("payment request deadline %s is not unix seconds or RFC 3339", raw)
+}
+
+// PayOption is one accepted option as the router judged it.
+type PayOption struct {
+	Index     int                 `json:"index"`
+	Req       PaymentRequirements `json:"requirement"`
+	Network   string              `json:"network,omitempty"`
+	Asset     string              `json:"asset,omitempty"`
+	Amount    string              `json:"amount,omitempty"` // decimal
+	MaxFee    string              `json:"max_fee,omitempty"`
+	Payable   bool                `json:"payable"`
+	Why       string              `json:"why,omitempty"`
+	plan      *EVMPlan
+	evm       *EVM
+	stable    bool
+	amount    *big.Rat
+	maxFeeWei *big.Int
+}
+
+// Route is the router's choice and its one-line explanation.
+type Route struct {
+	Chosen      *PayOption  `json:"chosen,omitempty"`
+	Options     []PayOption `json:"options"`
+	Explanation string      `json:"explanation"`
+}
+
+// Close releases the connections the route opened.
+func (r *Route) Close() {
+	for _, o := range r.Options {
+		if o.evm != nil {
+			o.evm.Close()
+		}
+	}
+}
+
+// RoutePayment judges every option — known network, RPC up, asset known,
+// balance covering amount plus fees (simulated) — and picks the payable one
+// with the lowest total cost: stablecoin options first (their cost is
+// known), then the smallest amount, then the smallest network fee.
+func (w *Wallet) RoutePayment(ctx context.Context, pr PaymentRequired, nets []Network, acct Accounts) (Route, error) {
+	var r Route
+	for i, a := range pr.Accepts {
+		o := PayOption{Index: i + 1, Req: a}
+		w.judge(ctx, &o, nets, acct)
+		r.Options = append(r.Options, o)
+	}
+	var payable []*PayOption
+	for i := range r.Options {
+		if r.Options[i].Payable {
+			payable = append(payable, &r.Options[i])
+		}
+	}
+	if len(payable) == 0 {
+		var why []string
+		for _, o := range r.Options {
+			why = append(why, fmt.Sprintf("option %d (%s): %s", o.Index, o.Req.Network, o.Why))
+		}
+		r.Close()
+		return r, fmt.Errorf("no option in this payment request is one you can pay — %s", strings.Join(why, "; "))
+	}
+	sort.SliceStable(payable, func(i, j int) bool {
+		a, b := payable[i], payable[j]
+		if a.stable != b.stable {
+			return a.stable
+		}
+		if a.Asset == b.Asset {
+			if c := a.amount.Cmp(b.amount); c != 0 {
+				return c < 0
+			}
+		}
+		return a.maxFeeWei.Cmp(b.maxFeeWei) < 0
+	})
+	r.Chosen = payable[0]
+	c := r.Chosen
+	others := len(r.Options) - 1
+	switch {
+	case len(payable) == 1 && others > 0:
+		var why []string
+		for _, o := range r.Options {
+			if o.Index != c.Index {
+				why = append(why, fmt.Sprintf("%s: %s", o.Req.Network, o.Why))
+			}
+		}
+		r.Explanation = fmt.Sprintf("Paying %s %s on %s: the only option you can pay (%s).", c.Amount, c.Asset, c.Network, strings.Join(why, "; "))
+	case len(payable) == 1:
+		r.Explanation = fmt.Sprintf("Paying %s %s on %s, the payee's only option.", c.Amount, c.Asset, c.Network)
+	default:
+		r.Explanation = fmt.Sprintf("Paying %s %s on %s: the lowest total cost of %d payable options (network fee at most %s).", c.Amount, c.Asset, c.Network, len(payable), c.MaxFee)
+	}
+	return r, nil
+}
+
+func (w *Wallet) judge(ctx context.Context, o *PayOption, nets []Network, acct Accounts) {
+	a := o.Req
+	if a.Scheme != "exact" {
+		o.Why = fmt.Sprintf("scheme %q is not supported (only exact)", a.Scheme)
+		return
+	}
+	n, ok := FindNetwork(nets, a.Network)
+	if !ok {
+		o.Why = "unknown network (not in sov's network table)"
+		return
+	}
+	o.Network = n.Name
+	if len(n.RPC) == 0 {
+		o.Why = "no RPC configured for " + n.Name
+		return
+	}
+	if n.Family != FamilyEVM {
+		o.Why = n.Family + " payments are not routed yet"
+		return
+	}
+	payTo, err := ParseEVMAddress(a.PayTo)
+	if err != nil {
+		o.Why = err.Error()
+		return
+	}
+	e, err := DialEVM(ctx, n)
+	if err != nil {
+		o.Why = err.Error()
+		return
+	}
+	o.evm = e
+	asset := a.Asset
+	if strings.EqualFold(asset, "native") || asset == (common.Address{}).Hex() {
+		asset = n.Native
+	}
+	tok, dec, sym, err := e.ResolveAsset(ctx, asset)
+	if err != nil {
+		o.Why = err.Error()
+		return
+	}
+	amt, _ := new(big.Int).SetString(a.Amount, 10)
+	o.Asset, o.Amount, o.stable, o.amount = sym, FormatAtomic(amt, dec), sym == "USDC", atomicRat(amt, dec)
+	plan, err := e.Plan(ctx, EVMTransfer{From: common.HexToAddress(acct.EVM), To: payTo, Asset: sym, Token: tok, Amount: amt, Decimals: dec})
+	if err != nil {
+		o.Why = err.Error()
+		return
+	}
+	o.plan, o.Payable, o.maxFeeWei = plan, true, plan.MaxFee
+	o.MaxFee = FormatAtomic(plan.MaxFee, n.NativeDecimals) + " " + n.Native
+}
+
+// Pay executes the chosen option through the policy engine.
+func (w *Wallet) Pay(ctx context.Context, r Route, req Request, approve Approver, unlock Unlocker, index uint32) (LedgerEntry, error) {
+	if r.Chosen == nil || r.Chosen.plan == nil {
+		return LedgerEntry{}, errors.New("no payable option chosen")
+	}
+	req.Kind = "pay"
+	if req.Summary == "" {
+		req.Summary = r.Chosen.plan.Summary
+	}
+	return w.SendEVM(ctx, r.Chosen.evm, r.Chosen.plan, req, approve, unlock, index)
+}
+
+// Plan exposes the chosen option's transaction plan (for summaries).
+func (o *PayOption) Plan() *EVMPlan { return o.plan }
+
+// EVM exposes the chosen option's connection.
+func (o *PayOption) EVMConn() *EVM { return o.evm }

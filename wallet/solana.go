@@ -1,0 +1,171 @@
+package wallet
+
+import (
+	"context"
+	"crypto/ed25519"
+	"encoding/base64"
+	"encoding/binary"
+	"fmt"
+	"math/big"
+
+	"github.com/mr-tron/base58"
+)
+
+// solanaSystemProgram is the System Program id (32 zero bytes).
+var solanaSystemProgram = make([]byte, 32)
+
+func compactU16(n int) []byte {
+	var out []byte
+	for {
+		b := byte(n & 0x7f)
+		n >>= 7
+		if n == 0 {
+			return append(out, b)
+		}
+		out = append(out, b|0x80)
+	}
+}
+
+// SolanaTransferMessage builds the legacy message of a System Program
+// transfer of lamports from -> to with recentBlockhash.
+func SolanaTransferMessage(from, to ed25519.PublicKey, lamports uint64, recentBlockhash []byte) ([]byte, error) {
+	if len(from) != 32 || len(to) != 32 || len(recentBlockhash) != 32 {
+		return nil, fmt.Errorf("solana transfer: keys and blockhash must be 32 bytes")
+	}
+	msg := []byte{1, 0, 1} // 1 signer, 0 read-only signed, 1 read-only unsigned (the program)
+	msg = append(msg, compactU16(3)...)
+	msg = append(msg, from...)
+	msg = append(msg, to...)
+	msg = append(msg, solanaSystemProgram...)
+	msg = append(msg, recentBlockhash...)
+	msg = append(msg, compactU16(1)...)
+	data := binary.LittleEndian.AppendUint32(nil, 2) // SystemInstruction::Transfer
+	data = binary.LittleEndian.AppendUint64(data, lamports)
+	msg = append(msg, 2)                // program id index
+	msg = append(msg, compactU16(2)...) // two accounts
+	msg = append(msg, 0, 1)             // from, to
+	msg = append(msg, compactU16(len(data))...)
+	return append(msg, data...), nil
+}
+
+// signSolanaTransfer returns the wire transaction (signatures + message).
+func signSolanaTransfer(key ed25519.PrivateKey, to ed25519.PublicKey, lamports uint64, blockhash []byte) ([]byte, error) {
+	msg, err := SolanaTransferMessage(key.Public().(ed25519.PublicKey), to, lamports, blockhash)
+	if err != nil {
+		return nil, err
+	}
+	sig := ed25519.Sign(key, msg)
+	tx := append(compactU16(1), sig...)
+	return append(tx, msg...), nil
+}
+
+// signSolanaMessage signs an off-chain message (raw bytes, as wallets'
+// signMessage does).
+func signSolanaMessage(key ed25519.PrivateKey, msg []byte) []byte { return ed25519.Sign(key, msg) }
+
+// SolanaRPC speaks the Solana JSON-RPC methods sov uses.
+type SolanaRPC struct{ rpc *jsonRPC }
+
+// NewSolanaRPC returns a client for the first of urls that answers.
+func NewSolanaRPC(urls []string) *SolanaRPC { return &SolanaRPC{rpc: newJSONRPC(urls)} }
+
+// Balance returns lamports via getBalance.
+func (s *SolanaRPC) Balance(ctx context.Context, addr string) (uint64, error) {
+	var res struct {
+		Value uint64 `json:"value"`
+	}
+	if err := s.rpc.call(ctx, "getBalance", []any{addr, map[string]string{"commitment": "confirmed"}}, &res); err != nil {
+		return 0, err
+	}
+	return res.Value, nil
+}
+
+// LatestBlockhash returns the recent blockhash bytes.
+func (s *SolanaRPC) LatestBlockhash(ctx context.Context) ([]byte, error) {
+	var res struct {
+		Value struct {
+			Blockhash string `json:"blockhash"`
+		} `json:"value"`
+	}
+	if err := s.rpc.call(ctx, "getLatestBlockhash", []any{map[string]string{"commitment": "finalized"}}, &res); err != nil {
+		return nil, err
+	}
+	b, err := base58.Decode(res.Value.Blockhash)
+	if err != nil || len(b) != 32 {
+		return nil, fmt.Errorf("getLatestBlockhash: bad blockhash %q", res.Value.Blockhash)
+	}
+	return b, nil
+}
+
+// Send broadcasts a signed transaction and returns its signature.
+func (s *SolanaRPC) Send(ctx context.Context, tx []byte) (string, error) {
+	var sig string
+	err := s.rpc.call(ctx, "sendTransaction", []any{base64.StdEncoding.EncodeToString(tx), map[string]any{"encoding": "base64", "preflightCommitment": "confirmed"}}, &sig)
+	return sig, err
+}
+
+// SendSolana builds, authorises, signs and broadcasts a SOL transfer.
+func (w *Wallet) SendSolana(ctx context.Context, n Network, to string, lamports uint64, req Request, approve Approver, unlock Unlocker, index uint32) (LedgerEntry, error) {
+	dest, err := ParseSolanaAddress(to)
+	if err != nil {
+		return LedgerEntry{}, err
+	}
+	rpc := NewSolanaRPC(n.RPC)
+	req.Chain, req.Asset, req.Payee = n.CAIP2, n.Native, to
+	req.Amount = atomicRat(new(big.Int).SetUint64(lamports), n.NativeDecimals)
+	if req.Summary == "" {
+		req.Summary = fmt.Sprintf("Send %s SOL to %s on %s", FormatAtomic(new(big.Int).SetUint64(lamports), n.NativeDecimals), to, n.Name)
+	}
+	d, err := w.Authorize(ctx, req, approve)
+	if err != nil {
+		return LedgerEntry{}, err
+	}
+	entry, err := func() (LedgerEntry, error) {
+		keys, err := unlock()
+		if err != nil {
+			return LedgerEntry{}, err
+		}
+		defer keys.Wipe()
+		key, err := keys.SolanaKey(index)
+		if err != nil {
+			return LedgerEntry{}, err
+		}
+		from := SolanaAddress(key.Public().(ed25519.PublicKey))
+		bal, err := rpc.Balance(ctx, from)
+		if err != nil {
+			return LedgerEntry{}, err
+		}
+		const fee = 5000 // lamports per signature
+		if bal < lamports+fee {
+			return LedgerEntry{}, fmt.Errorf("insufficient funds: %s SOL plus fees needed, %s available (nothing was signed)", FormatAtomic(new(big.Int).SetUint64(lamports), 9), FormatAtomic(new(big.Int).SetUint64(bal), 9))
+		}
+		bh, err := rpc.LatestBlockhash(ctx)
+		if err != nil {
+			return LedgerEntry{}, err
+		}
+		tx, err := signSolanaTransfer(key, dest, lamports, bh)
+		if err != nil {
+			return LedgerEntry{}, err
+		}
+		sig, err := rpc.Send(ctx, tx)
+		if err != nil {
+			return LedgerEntry{}, err
+		}
+		return LedgerEntry{Chain: n.CAIP2, Network: n.Name, Hash: sig, Kind: req.Kind, From: from, To: to, Asset: n.Native,
+			Amount: FormatAtomic(new(big.Int).SetUint64(lamports), n.NativeDecimals), Status: "pending"}, nil
+	}()
+	if err != nil {
+		w.Release(d.ID, "not broadcast")
+		return LedgerEntry{}, err
+	}
+	return entry, w.recordLedger(entry)
+}
+
+func solanaBalances(ctx context.Context, n Network, acct Accounts) ([]Balance, error) {
+	lamports, err := NewSolanaRPC(n.RPC).Balance(ctx, acct.Solana)
+	if err != nil {
+		return nil, err
+	}
+	v := new(big.Int).SetUint64(lamports)
+	return []Balance{{Network: n.Name, CAIP2: n.CAIP2, Asset: n.Native, Amount: FormatAtomic(v, n.NativeDecimals), Atomic: v.String(), Status: "ok"}}, nil
+}
