@@ -14,8 +14,6 @@ import (
 	"sync"
 	"time"
 
-	"github.com/ipfs/boxo/blockservice"
-	"github.com/ipfs/boxo/gateway"
 	blocks "github.com/ipfs/go-block-format"
 	"github.com/ipfs/go-cid"
 	carv2 "github.com/ipld/go-car/v2"
@@ -188,7 +186,7 @@ func (s *Store) importCAR(ctx context.Context, in *Ingester, r io.Reader) (Count
 	if len(br.Roots) == 0 {
 		return c, fmt.Errorf("CAR has no root: export it with sov feeds export --car")
 	}
-	var evs []*nostr.Event
+	var evs []Canonical
 	for _, root := range br.Roots {
 		if bad[root] {
 			c.Seen++
@@ -214,7 +212,7 @@ func (s *Store) importCAR(ctx context.Context, in *Ingester, r io.Reader) (Count
 		c.Add(pre)
 		evs = append(evs, es...)
 	}
-	ic, err := in.IngestEvents(ctx, evs)
+	ic, err := in.IngestCanonical(ctx, evs)
 	c.Add(ic)
 	return c, err
 }
@@ -262,7 +260,7 @@ func manifestEntries(data []byte, get func(cid.Cid) ([]byte, error)) ([]manifest
 
 // eventsFromManifest rebuilds signed events from a manifest and a block
 // getter. Blocks that fail are counted, not fatal.
-func eventsFromManifest(data []byte, get func(cid.Cid) ([]byte, error)) ([]*nostr.Event, Counts, error) {
+func eventsFromManifest(data []byte, get func(cid.Cid) ([]byte, error)) ([]Canonical, Counts, error) {
 	entries, c, err := manifestEntries(data, get)
 	if err != nil {
 		return nil, c, err
@@ -272,9 +270,9 @@ func eventsFromManifest(data []byte, get func(cid.Cid) ([]byte, error)) ([]*nost
 	return evs, c, nil
 }
 
-func eventsFromEntries(entries []manifestEntry, get func(cid.Cid) ([]byte, error)) ([]*nostr.Event, Counts) {
+func eventsFromEntries(entries []manifestEntry, get func(cid.Cid) ([]byte, error)) ([]Canonical, Counts) {
 	var c Counts
-	var evs []*nostr.Event
+	var out []Canonical
 	for _, e := range entries {
 		c.Seen++
 		k, err := cid.Decode(e.CID)
@@ -291,28 +289,11 @@ func eventsFromEntries(entries []manifestEntry, get func(cid.Cid) ([]byte, error
 			}
 			continue
 		}
-		ev, err := nostr.ParseCanonical(raw)
-		if err != nil {
-			c.reject(RejectMalformed, err.Error())
-			continue
-		}
 		dm, _ := mh.Decode(k.Hash())
-		ev.ID = hex.EncodeToString(dm.Digest)
-		ev.Sig = e.Sig
-		evs = append(evs, ev)
+		out = append(out, Canonical{Raw: raw, ID: hex.EncodeToString(dm.Digest), Sig: e.Sig})
 	}
-	c.Seen -= len(evs) // the ingester counts these
-	return evs, c
-}
-
-// GatewayHandler is a trustless gateway (raw blocks and CAR responses
-// only, no deserialised files) over the local block store.
-func (s *Store) GatewayHandler() (http.Handler, error) {
-	backend, err := gateway.NewBlocksBackend(blockservice.New(s.blocks, nil))
-	if err != nil {
-		return nil, fmt.Errorf("gateway backend: %w", err)
-	}
-	return gateway.NewHandler(gateway.Config{DeserializedResponses: false, NoDNSLink: true, DisableHTMLErrors: true}, backend), nil
+	c.Seen -= len(out) // the ingester counts these
+	return out, c
 }
 
 // ServeInfo describes a running server.
@@ -384,9 +365,8 @@ func (t limitTransport) RoundTrip(r *http.Request) (*http.Response, error) {
 	return resp, nil
 }
 
-// fetchGateway fetches a manifest and its event blocks from trustless
-// gateways through boxo's remote blockstore, which re-hashes every block
-// against its CID (and checkBlock does again).
+// fetchGateway fetches a manifest and its event blocks as raw blocks from
+// trustless gateways; every block is re-hashed against its CID.
 func (s *Store) fetchGateway(ctx context.Context, in *Ingester, root cid.Cid, gws []string, opt FetchOptions) (Counts, error) {
 	base := opt.client()
 	hc := &http.Client{Timeout: base.Timeout, Transport: limitTransport{base: transportOf(base)}}
@@ -394,19 +374,19 @@ func (s *Store) fetchGateway(ctx context.Context, in *Ingester, root cid.Cid, gw
 	for _, g := range gws {
 		trimmed = append(trimmed, strings.TrimRight(g, "/"))
 	}
-	rbs, err := gateway.NewRemoteBlockstore(trimmed, hc)
+	fetch, err := newRemoteFetcher(trimmed, hc)
 	if err != nil {
 		return Counts{}, fmt.Errorf("gateway client: %w", err)
 	}
 	get := func(k cid.Cid) ([]byte, error) {
-		b, err := rbs.Get(ctx, k)
+		data, err := fetch(ctx, k)
 		if err != nil {
 			return nil, err
 		}
-		if err := checkBlock(k, b.RawData()); err != nil {
+		if err := checkBlock(k, data); err != nil {
 			return nil, errBadBlock
 		}
-		return b.RawData(), nil
+		return data, nil
 	}
 	mdata, err := get(root)
 	if err != nil {
@@ -453,7 +433,7 @@ func (s *Store) fetchGateway(ctx context.Context, in *Ingester, root cid.Cid, gw
 		return r.data, r.err
 	})
 	c.Add(ec)
-	ic, err := in.IngestEvents(ctx, evs)
+	ic, err := in.IngestCanonical(ctx, evs)
 	c.Add(ic)
 	return c, err
 }

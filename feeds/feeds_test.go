@@ -15,6 +15,7 @@ import (
 
 	"github.com/sovos/sov/feeds/nostr"
 	"github.com/sovos/sov/feeds/relaytest"
+	"github.com/sovos/sov/internal/config"
 	"github.com/sovos/sov/internal/seal"
 )
 
@@ -492,5 +493,59 @@ func TestFeedsManifestParts(t *testing.T) {
 	c, err := b.ImportCAR(ctx, "parts.car", &buf)
 	if err != nil || c.New != len(evs) {
 		t.Fatalf("import: %s %v", c, err)
+	}
+}
+
+func TestFeedsNIP05Hint(t *testing.T) {
+	sk, other := newKey(t), newKey(t)
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path != "/.well-known/nostr.json" {
+			http.NotFound(w, r)
+			return
+		}
+		fmt.Fprintf(w, `{"names":{"alice":%q}}`, sk.PublicKey())
+	}))
+	defer srv.Close()
+	domain := strings.TrimPrefix(srv.URL, "http://")
+	ctx := context.Background()
+	if err := NIP05Check(ctx, nil, "alice@"+domain, sk.PublicKey()); err != nil {
+		t.Fatal(err)
+	}
+	for _, tt := range []struct{ ident, key string }{
+		{"alice@" + domain, other.PublicKey()},
+		{"bob@" + domain, sk.PublicKey()},
+		{"nodomain", sk.PublicKey()},
+	} {
+		if err := NIP05Check(ctx, nil, tt.ident, tt.key); err == nil {
+			t.Errorf("NIP05Check(%s) accepted", tt.ident)
+		}
+	}
+	s := openTestStore(t)
+	trust(t, s, sk, "Alice")
+	if err := s.SetNIP05(sk.PublicKey(), "alice@"+domain); err != nil {
+		t.Fatal(err)
+	}
+	keys, _ := s.Keys()
+	if keys[0].NIP05 != "alice@"+domain {
+		t.Fatalf("hint not stored: %+v", keys[0])
+	}
+}
+
+func TestFeedsConfig(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "config.toml")
+	os.WriteFile(path, []byte("[feeds]\nrelays = [\"wss://r\"]\nblocked = [\"x\"]\nmax_future = \"1h\"\n[feeds.interests]\nscience = 3.0\n"), 0o600)
+	f, err := config.Load(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := LoadConfig(f)
+	if err != nil || c.Relays[0] != "wss://r" || c.Interests["science"] != 3 || c.MaxFutureDuration() != time.Hour || c.Blocked[0] != "x" {
+		t.Fatalf("%+v %v", c, err)
+	}
+	os.WriteFile(path, []byte("[feeds]\nmax_future = \"soon\"\n"), 0o600)
+	f, _ = config.Load(path)
+	if _, err := LoadConfig(f); err == nil || !strings.Contains(err.Error(), "15m") {
+		t.Fatalf("bad max_future: %v", err)
 	}
 }

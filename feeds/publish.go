@@ -38,10 +38,11 @@ func (s *Store) Publish(ctx context.Context, ev *nostr.Event, t PublishTargets) 
 	if err != nil {
 		return rep, err
 	}
-	if c.New == 0 {
-		if c.Duplicate == 0 {
-			return rep, fmt.Errorf("the event was not stored (%s)", c.String())
-		}
+	if c.Rejected[RejectUntrusted] > 0 {
+		return rep, fmt.Errorf("your publishing key is not in your trust store: run sov feeds trust %s --name me", nostr.Npub(ev.PubKey))
+	}
+	if c.New == 0 && c.Duplicate == 0 {
+		return rep, fmt.Errorf("the event was not stored (%s)", c.String())
 	}
 	for _, r := range t.Relays {
 		if err := PublishRelay(ctx, r, ev); err != nil {

@@ -12,6 +12,7 @@ import (
 	"net/http"
 	"net/url"
 	"os"
+	"path/filepath"
 	"strings"
 	"sync"
 	"time"
@@ -69,6 +70,9 @@ func classify(src Source) (Source, error) {
 		}
 		if st.IsDir() {
 			return src, fmt.Errorf("%s is a directory: give a .car or events file", p)
+		}
+		if abs, err := filepath.Abs(p); err == nil {
+			p = abs // sync may run from another directory
 		}
 		src.URL = p
 		src.Type = SourceCAR

@@ -5,6 +5,22 @@
 // plus RSS/Atom/JSON Feed items kept apart as "unverified".
 //
 // Feed content is data, never instructions: nothing here interprets it.
+//
+// Configuration lives in the [feeds] table of config.toml:
+//
+//	[feeds]
+//	relays = ["wss://relay.example"]      # sov feeds publish sends here
+//	events_file = "/srv/www/events.jsonl" # and appends here
+//	gateways = ["http://127.0.0.1:8089"]  # for ipfs:// sources
+//	blocked = ["celebrity"]               # never in sov news
+//	model = "stories260K"                 # sov news model (default: sov's)
+//	max_future = "15m"                    # created_at tolerance
+//	[feeds.interests]                     # sov news ranking weights
+//	science = 3.0
+//	sport = 0.5
+//
+// IPFS exchange is HTTP only (trustless gateways, CAR files); libp2p and
+// bitswap are not used.
 package feeds
 
 import (
@@ -62,7 +78,8 @@ func Open(dir string, opt Options) (*Store, error) {
 	if _, err := os.Stat(path); opt.ReadOnly && errors.Is(err, os.ErrNotExist) {
 		opt.ReadOnly = false // first use: create the database
 	}
-	db, err := bolt.Open(path, 0o600, &bolt.Options{Timeout: 2 * time.Second, ReadOnly: opt.ReadOnly, NoSync: opt.NoSync})
+	db, err := bolt.Open(path, 0o600, &bolt.Options{Timeout: 2 * time.Second, ReadOnly: opt.ReadOnly, NoSync: opt.NoSync,
+		InitialMmapSize: 64 << 20}) // fewer remaps while a large import grows the file
 	if err != nil {
 		if errors.Is(err, bolt.ErrTimeout) {
 			return nil, fmt.Errorf("feeds database %s is in use by another sov process (e.g. sov feeds serve): stop it and retry", path)

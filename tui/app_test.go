@@ -340,6 +340,26 @@ func TestTUIResizeWhileStreaming(t *testing.T) {
 	}
 	a.Update(tea.WindowSizeMsg{Width: 20, Height: 5})
 	checkGolden(t, "tiny_20x5", frame(a))
+
+	// Panels and long notices at tiny sizes too.
+	st, err := session.Open(t.TempDir(), time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	for i := 0; i < 5; i++ {
+		m, _ := st.Create("tiny", "")
+		st.Append(m.ID, session.Message{Role: "user", Content: strings.Repeat("title ", 20)})
+	}
+	b := newTestApp(t, Options{Engine: eng, Store: st}, 80, 24)
+	typeText(b, "/help")
+	press(b, "enter")
+	press(b, "ctrl+o")
+	for _, s := range sizes {
+		b.Update(tea.WindowSizeMsg{Width: s[0], Height: s[1]})
+		checkGeometry(t, b, s[0], s[1])
+		press(b, "down")
+	}
 }
 
 func TestTUIBigPaste(t *testing.T) {

@@ -46,7 +46,7 @@ func (v *Vault) Ask(ctx context.Context, question string, gen Generator, o AskOp
 	if o.MaxPassageBytes <= 0 {
 		o.MaxPassageBytes = 1200
 	}
-	resp, err := v.Search(ctx, question, SearchOptions{Collection: o.Collection, K: o.K})
+	resp, err := v.Search(ctx, question, SearchOptions{Collection: o.Collection, K: o.K}) // releases the keys before generating
 	if err != nil {
 		return nil, err
 	}

@@ -167,6 +167,15 @@ func (v *Vault) createCollection(master, reg, key []byte, name string) (collReco
 
 // Collections lists the collection names.
 func (v *Vault) Collections() ([]string, error) {
+	end, err := v.begin()
+	if err != nil {
+		return nil, err
+	}
+	defer end()
+	return v.collections()
+}
+
+func (v *Vault) collections() ([]string, error) {
 	master, err := v.keys()
 	if err != nil {
 		return nil, err

@@ -39,6 +39,11 @@ const exportFormat = "sov-vault-export"
 // Export writes the collection, encrypted to recipients, to w. It returns
 // the number of documents written.
 func (v *Vault) Export(ctx context.Context, w io.Writer, collection string, recipients ...age.Recipient) (int, error) {
+	end, err := v.begin()
+	if err != nil {
+		return 0, err
+	}
+	defer end()
 	if len(recipients) == 0 {
 		return 0, errors.New("export needs a recipient or passphrase")
 	}
@@ -110,6 +115,11 @@ func (v *Vault) Export(ctx context.Context, w io.Writer, collection string, reci
 // collection (the export's own collection when empty). Documents already
 // present under the same path are replaced.
 func (v *Vault) Import(ctx context.Context, r io.Reader, collection string, identities ...age.Identity) (int, error) {
+	end, err := v.begin()
+	if err != nil {
+		return 0, err
+	}
+	defer end()
 	ar, err := age.Decrypt(r, identities...)
 	if err != nil {
 		var nm *age.NoIdentityMatchError

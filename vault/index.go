@@ -6,9 +6,14 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"runtime"
 	"sort"
+	"sync"
+	"sync/atomic"
 
 	bolt "go.etcd.io/bbolt"
+
+	"github.com/sovos/sov/internal/seal"
 )
 
 // The lexical index is a small log-structured inverted index. Every ingest
@@ -187,20 +192,30 @@ func (c *collection) writeSeg(tx *bolt.Tx, sb *segBuilder, pending bool) (*segMe
 	if err != nil {
 		return nil, err
 	}
-	type kv struct {
-		key []byte
-		ps  []posting
+	terms := make([]string, 0, len(sb.postings))
+	for t := range sb.postings {
+		terms = append(terms, t)
 	}
-	list := make([]kv, 0, len(sb.postings))
-	for t, ps := range sb.postings {
-		list = append(list, kv{postKey(id, tag(c.termKey, termTagLen, t)), ps})
+	keys := make([][]byte, len(terms))
+	pts := make([][]byte, len(terms))
+	parallel(len(terms), func(i int) {
+		keys[i] = postKey(id, tag(c.termKey, termTagLen, terms[i]))
+		pts[i] = encodePostings(sb.min, sb.postings[terms[i]])
+	})
+	cts, err := c.sealAll(c.bPost, keys, pts)
+	if err != nil {
+		return nil, err
 	}
 	// Sorted keys make bbolt append instead of splitting pages.
-	sort.Slice(list, func(i, j int) bool { return bytes.Compare(list[i].key, list[j].key) < 0 })
+	order := make([]int, len(keys))
+	for i := range order {
+		order[i] = i
+	}
+	sort.Slice(order, func(a, b int) bool { return bytes.Compare(keys[order[a]], keys[order[b]]) < 0 })
 	pb := c.bucket(tx, c.bPost)
 	pb.FillPercent = 0.9
-	for _, e := range list {
-		if err := c.put(pb, c.bPost, e.key, encodePostings(sb.min, e.ps)); err != nil {
+	for _, i := range order {
+		if err := pb.Put(keys[i], cts[i]); err != nil {
 			return nil, err
 		}
 	}
@@ -482,6 +497,11 @@ func (v *Vault) compact(c *collection) error {
 // Optimize merges every committed segment of the collection into one (the
 // fastest layout for search); used after bulk imports and by benchmarks.
 func (v *Vault) Optimize(collName string) error {
+	end, err := v.begin()
+	if err != nil {
+		return err
+	}
+	defer end()
 	c, err := v.coll(collName, false)
 	if err != nil {
 		return err
@@ -503,4 +523,47 @@ func (v *Vault) Optimize(collName string) error {
 		}
 		return c.merge(tx, run)
 	})
+}
+
+// parallel runs fn(0..n-1) on all cores.
+func parallel(n int, fn func(i int)) {
+	workers := min(runtime.GOMAXPROCS(0), n)
+	if workers <= 1 {
+		for i := 0; i < n; i++ {
+			fn(i)
+		}
+		return
+	}
+	var wg sync.WaitGroup
+	var next atomic.Int64
+	for w := 0; w < workers; w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for {
+				i := int(next.Add(1)) - 1
+				if i >= n {
+					return
+				}
+				fn(i)
+			}
+		}()
+	}
+	wg.Wait()
+}
+
+// sealAll seals pts[i] for keys[i] in bucket bname, in parallel.
+func (c *collection) sealAll(bname []byte, keys, pts [][]byte) ([][]byte, error) {
+	cts := make([][]byte, len(pts))
+	errs := make([]error, len(pts))
+	full := c.fullName(bname)
+	parallel(len(pts), func(i int) {
+		cts[i], errs[i] = seal.Seal(c.dataKey, pts[i], aad(full, keys[i]))
+	})
+	for _, err := range errs {
+		if err != nil {
+			return nil, err
+		}
+	}
+	return cts, nil
 }

@@ -483,3 +483,59 @@ func TestVaultCollections(t *testing.T) {
 		t.Fatal("unknown collection accepted")
 	}
 }
+
+// A merged segment gets a new, higher id than younger segments; lookups by
+// chunk id must still find the right segment (ranges, not ids, order them).
+func TestVaultMergedSegmentOrder(t *testing.T) {
+	v, _ := newVault(t)
+	c := mustColl(t, v)
+	var segIDs []*segMeta
+	err := v.update(func(tx *bolt.Tx) error {
+		cb := c.bucket(tx, c.bChunks)
+		for s := 0; s < 3; s++ {
+			sb := newSegBuilder()
+			for i := 0; i < 10; i++ {
+				id, _ := cb.NextSequence()
+				pc := prepChunkOf(rawChunk{Text: fmt.Sprintf("word%d common", id), Start: 1, End: 1})
+				if err := c.putChunk(cb, id, "/f", pc); err != nil {
+					return err
+				}
+				sb.add(id, pc.terms, pc.dl)
+			}
+			m, err := c.writeSeg(tx, sb, false)
+			if err != nil {
+				return err
+			}
+			segIDs = append(segIDs, m)
+		}
+		// Merge the two oldest: the result (id 4, chunks 1-20) sorts before
+		// segment 3 (chunks 21-30) by range but after it by id.
+		return c.merge(tx, segIDs[:2])
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = v.update(func(tx *bolt.Tx) error {
+		return c.deleteChunks(tx, []uint64{5, 25}, []uint32{2, 2})
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	v.update(func(tx *bolt.Tx) error {
+		segs, _ := c.loadSegs(tx)
+		for _, s := range segs {
+			want := map[uint64]uint64{4: 5, 3: 25}[s.ID]
+			if len(s.Deleted) != 1 || s.Deleted[0] != want {
+				t.Errorf("segment %d (%d-%d) deleted %v, want [%d]", s.ID, s.Min, s.Max, s.Deleted, want)
+			}
+		}
+		return nil
+	})
+	if r := search(t, v, "common"); len(r.Results) != 10 {
+		t.Fatalf("%d results", len(r.Results))
+	}
+	if r := search(t, v, "word5"); len(r.Results) != 0 {
+		t.Fatal("deleted chunk found")
+	}
+	checkIndex(t, v)
+}

@@ -21,6 +21,7 @@ import (
 	"time"
 
 	bolt "go.etcd.io/bbolt"
+	"golang.org/x/sync/semaphore"
 )
 
 // docRecord is a document's sealed metadata.
@@ -189,6 +190,11 @@ func prepChunkOf(rc rawChunk) prepChunk {
 // files: in pending segments made visible by one final transaction), so
 // an interruption leaves each file fully indexed or absent.
 func (v *Vault) Add(ctx context.Context, paths []string, o AddOptions) (AddReport, error) {
+	end, err := v.begin()
+	if err != nil {
+		return AddReport{}, err
+	}
+	defer end()
 	var rep AddReport
 	c, err := v.coll(o.Collection, true)
 	if err != nil {
@@ -285,15 +291,26 @@ func (v *Vault) ingest(ctx context.Context, c *collection, files []string, o Add
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	jobs := make(chan string)
-	results := make(chan *prepared, workers*2)
+	// Workers run ahead of the writer (preparing the next batch while one
+	// commits) but hold at most inflight bytes of prepared text.
+	// A file weighs at most one batch, and an open batch holds less than
+	// one batch, so a worker can always acquire once the writer commits.
+	inflight := int64(4 * v.opts.BatchBytes)
+	sem := semaphore.NewWeighted(inflight)
+	weight := func(p *prepared) int64 { return min(max(p.bytes, 1), int64(v.opts.BatchBytes)) }
+	results := make(chan *prepared, 1024)
 	var wg sync.WaitGroup
 	for i := 0; i < workers; i++ {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			for p := range jobs {
+			for path := range jobs {
+				p := v.prepare(c, path)
+				if err := sem.Acquire(ctx, weight(p)); err != nil {
+					return
+				}
 				select {
-				case results <- v.prepare(c, p):
+				case results <- p:
 				case <-ctx.Done():
 					return
 				}
@@ -323,6 +340,7 @@ func (v *Vault) ingest(ctx context.Context, c *collection, files []string, o Add
 			return err
 		}
 		for _, p := range batch {
+			sem.Release(weight(p))
 			switch {
 			case p.touch:
 				rep.Unchanged++
@@ -340,6 +358,9 @@ func (v *Vault) ingest(ctx context.Context, c *collection, files []string, o Add
 	var streams []*prepared
 	for p := range results {
 		done++
+		if p.err != nil || p.stream || (p.chunks == nil && !p.touch && p.exists) {
+			sem.Release(weight(p)) // not batched
+		}
 		switch {
 		case p.err != nil && p.skipped:
 			rep.Skipped = append(rep.Skipped, Skipped{p.path, p.err.Error()})
@@ -590,6 +611,7 @@ func (v *Vault) writeBatch(ctx context.Context, c *collection, batch []*prepared
 		}
 		sb := newSegBuilder()
 		var vecBlock []vecEntry
+		var keys, pts [][]byte
 		now := time.Now().UTC().Truncate(time.Second)
 		for i, p := range batch {
 			if p.touch && olds[i] != nil {
@@ -606,9 +628,8 @@ func (v *Vault) writeBatch(ctx context.Context, c *collection, batch []*prepared
 				if err != nil {
 					return err
 				}
-				if err := c.putChunk(cb, id, p.path, pc); err != nil {
-					return err
-				}
+				keys = append(keys, u64(id))
+				pts = append(pts, encodeChunk(&chunkRecord{Source: p.path, Heading: pc.raw.Heading, Start: pc.raw.Start, End: pc.raw.End, Text: pc.raw.Text, DL: uint32(pc.dl)}))
 				sb.add(id, pc.terms, pc.dl)
 				d.addID(id)
 				d.DLs = append(d.DLs, uint32(pc.dl))
@@ -622,6 +643,16 @@ func (v *Vault) writeBatch(ctx context.Context, c *collection, batch []*prepared
 			}
 		}
 		_ = db
+		// Seal on all cores, then write in key order.
+		cts, err := c.sealAll(c.bChunks, keys, pts)
+		if err != nil {
+			return err
+		}
+		for i := range keys {
+			if err := cb.Put(keys[i], cts[i]); err != nil {
+				return err
+			}
+		}
 		seg, err := c.writeSeg(tx, sb, false)
 		if err != nil || seg == nil {
 			return err
@@ -788,7 +819,7 @@ func (v *Vault) dropPending(c *collection) error {
 
 // recoverPending runs on every writable open.
 func (v *Vault) recoverPending(ctx context.Context) error {
-	names, err := v.Collections()
+	names, err := v.collections()
 	if err != nil {
 		return err
 	}

@@ -26,6 +26,11 @@ type Doc struct {
 // List returns the collection's documents sorted by path; tampered
 // records are named in warnings and skipped.
 func (v *Vault) List(ctx context.Context, collection string) ([]Doc, []string, error) {
+	end, err := v.begin()
+	if err != nil {
+		return nil, nil, err
+	}
+	defer end()
 	recs, warn, err := v.docs(collection)
 	if err != nil {
 		return nil, nil, err
@@ -74,6 +79,11 @@ func (v *Vault) docs(collection string) ([]*docRecord, []string, error) {
 // Remove deletes documents whose path is one of paths or lies below one of
 // them (folders). It returns how many were removed.
 func (v *Vault) Remove(ctx context.Context, collection string, paths []string) (int, error) {
+	end, err := v.begin()
+	if err != nil {
+		return 0, err
+	}
+	defer end()
 	c, err := v.coll(collection, false)
 	if errors.Is(err, errEmpty) {
 		return 0, nil
@@ -129,6 +139,11 @@ func (v *Vault) removeDocs(c *collection, docs []*docRecord) error {
 // Sync re-checks every indexed file: changed ones are re-indexed and
 // removed ones pruned.
 func (v *Vault) Sync(ctx context.Context, o AddOptions) (AddReport, error) {
+	end, err := v.begin()
+	if err != nil {
+		return AddReport{}, err
+	}
+	defer end()
 	var rep AddReport
 	c, err := v.coll(o.Collection, false)
 	if errors.Is(err, errEmpty) {
@@ -177,6 +192,11 @@ type Stats struct {
 
 // Stats reports sizes and counts for a collection.
 func (v *Vault) Stats(ctx context.Context, collection string) (*Stats, error) {
+	end, err := v.begin()
+	if err != nil {
+		return nil, err
+	}
+	defer end()
 	if collection == "" {
 		collection = DefaultCollection
 	}
@@ -189,7 +209,7 @@ func (v *Vault) Stats(ctx context.Context, collection string) (*Stats, error) {
 		return nil, err
 	}
 	st.KDFTime, st.KDFMemKiB, st.KDFThreads = k.Time, k.MemoryKiB, k.Threads
-	if st.Collections, err = v.Collections(); err != nil {
+	if st.Collections, err = v.collections(); err != nil {
 		return nil, err
 	}
 	recs, warn, err := v.docs(collection)
@@ -224,6 +244,11 @@ func (v *Vault) Stats(ctx context.Context, collection string) (*Stats, error) {
 
 // Get returns one chunk by id.
 func (v *Vault) Get(ctx context.Context, collection string, chunk uint64) (*Result, error) {
+	end, err := v.begin()
+	if err != nil {
+		return nil, err
+	}
+	defer end()
 	c, err := v.coll(collection, false)
 	if err != nil {
 		return nil, err

@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"math"
 	"sort"
 
@@ -97,6 +98,15 @@ func topK(k int, each func(push func(id uint64, s float64))) []scored {
 // Search runs query over the collection: BM25 over the sealed index, fused
 // by reciprocal rank with vector similarity when an embedder is set.
 func (v *Vault) Search(ctx context.Context, query string, o SearchOptions) (*Response, error) {
+	end, err := v.begin()
+	if err != nil {
+		return nil, err
+	}
+	defer end()
+	return v.search(ctx, query, o)
+}
+
+func (v *Vault) search(ctx context.Context, query string, o SearchOptions) (*Response, error) {
 	if o.K <= 0 {
 		o.K = 10
 	}
@@ -377,11 +387,19 @@ func (c *collection) vectorTop(tx *bolt.Tx, segs []*segMeta, q []float32, k int)
 				warn = append(warn, err.Error())
 				continue
 			}
+			mismatch := false
 			_ = decodeVectors(pt, func(id uint64, vec []float32) {
+				if len(vec) != len(q) {
+					mismatch = true
+					return
+				}
 				if !s.isDeleted(id) {
 					push(id, float64(dot(q, vec)))
 				}
 			})
+			if mismatch {
+				warn = append(warn, fmt.Sprintf("segment %d has vectors from another embedding model (skipped): re-add its files with the current model", s.ID))
+			}
 		}
 	})
 	return top, warn

@@ -132,6 +132,10 @@ type Vault struct {
 	db   *bolt.DB
 	opts Options
 
+	// op is held (shared) by every operation that uses the keys, and
+	// exclusively by Lock, so keys are never wiped under a running
+	// operation (the idle timer fires on its own goroutine).
+	op       sync.RWMutex
 	mu       sync.Mutex
 	master   []byte // nil when locked
 	idKey    []byte // HMAC key for top-level ids
@@ -330,9 +334,34 @@ func (v *Vault) Unlock(passphrase []byte) error {
 // Lock wipes every key from memory; later calls return ErrLocked until
 // Unlock.
 func (v *Vault) Lock() {
+	v.op.Lock()
+	defer v.op.Unlock()
 	v.mu.Lock()
 	defer v.mu.Unlock()
 	v.lockLocked()
+}
+
+// begin starts an operation: it honours a pending lock request, fails when
+// locked, and holds the keys until the returned func is called.
+func (v *Vault) begin() (func(), error) {
+	v.mu.Lock()
+	requested := v.master != nil && v.lockRequestedLocked()
+	v.mu.Unlock()
+	if requested {
+		v.Lock()
+	}
+	v.op.RLock()
+	v.mu.Lock()
+	locked := v.master == nil
+	if !locked {
+		v.touchLocked()
+	}
+	v.mu.Unlock()
+	if locked {
+		v.op.RUnlock()
+		return nil, ErrLocked
+	}
+	return v.op.RUnlock, nil
 }
 
 func (v *Vault) lockLocked() {
@@ -473,13 +502,9 @@ func aad(bucket, key []byte) []byte {
 func (v *Vault) keys() ([]byte, error) {
 	v.mu.Lock()
 	defer v.mu.Unlock()
-	if v.master != nil && v.lockRequestedLocked() {
-		v.lockLocked()
-	}
 	if v.master == nil {
 		return nil, ErrLocked
 	}
-	v.touchLocked()
 	return v.master, nil
 }
 

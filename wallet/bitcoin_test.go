@@ -44,7 +44,7 @@ func startBtcdRegtest(t *testing.T, miningAddr string) (Network, *rpcclient.Clie
 	return n, c
 }
 
-func TestBitcoinRegtestPSBTSendConfirms(t *testing.T) {
+func TestWalletBitcoinRegtestPSBTSendConfirms(t *testing.T) {
 	seed, _ := SeedFromMnemonic(abandonMnemonic, "")
 	keys := NewKeys(seed)
 	acct, err := keys.Accounts(0)

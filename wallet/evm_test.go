@@ -84,7 +84,7 @@ func (c *simChain) deployToken(t *testing.T) common.Address {
 
 func (c *simChain) unlock() (*Keys, error) { return NewKeys(c.keys.seed), nil }
 
-func TestEVMSendNativeAndERC20Simulated(t *testing.T) {
+func TestWalletEVMSendNativeAndERC20Simulated(t *testing.T) {
 	c := newSimChain(t)
 	ctx := context.Background()
 	w := testWallet(t)
@@ -138,7 +138,7 @@ func TestEVMSendNativeAndERC20Simulated(t *testing.T) {
 	}
 }
 
-func TestEVMRefusesBeforeSigning(t *testing.T) {
+func TestWalletEVMRefusesBeforeSigning(t *testing.T) {
 	c := newSimChain(t)
 	ctx := context.Background()
 	payee := common.HexToAddress("0x00000000000000000000000000000000000000bb")
@@ -167,7 +167,7 @@ func TestEVMRefusesBeforeSigning(t *testing.T) {
 	}
 }
 
-func TestEVMConcurrentSendsGetDistinctNonces(t *testing.T) {
+func TestWalletEVMConcurrentSendsGetDistinctNonces(t *testing.T) {
 	c := newSimChain(t)
 	ctx := context.Background()
 	w := testWallet(t)
@@ -207,7 +207,7 @@ func TestEVMConcurrentSendsGetDistinctNonces(t *testing.T) {
 	}
 }
 
-func TestEVMSpeedupAndCancelSimulated(t *testing.T) {
+func TestWalletEVMSpeedupAndCancelSimulated(t *testing.T) {
 	c := newSimChain(t)
 	ctx := context.Background()
 	w := testWallet(t)

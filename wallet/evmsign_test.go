@@ -13,7 +13,7 @@ import (
 	"github.com/ethereum/go-ethereum/rlp"
 )
 
-func TestEIP155Example(t *testing.T) {
+func TestWalletEIP155Example(t *testing.T) {
 	var f struct {
 		EIP155 struct {
 			Nonce       uint64 `json:"nonce"`
@@ -63,7 +63,7 @@ func TestEIP155Example(t *testing.T) {
 	}
 }
 
-func TestEIP1559EthereumJSCases(t *testing.T) {
+func TestWalletEIP1559EthereumJSCases(t *testing.T) {
 	var f struct {
 		ChainID int64 `json:"chain_id"`
 		Cases   []struct {
@@ -100,7 +100,7 @@ func TestEIP1559EthereumJSCases(t *testing.T) {
 	}
 }
 
-func TestEIP712MailExample(t *testing.T) {
+func TestWalletEIP712MailExample(t *testing.T) {
 	var f struct {
 		TypedData  json.RawMessage `json:"typed_data"`
 		EncodeType string          `json:"encode_type"`

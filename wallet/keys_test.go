@@ -37,7 +37,7 @@ func mustHex(t *testing.T, s string) []byte {
 	return b
 }
 
-func TestBIP39TrezorVectors(t *testing.T) {
+func TestWalletBIP39TrezorVectors(t *testing.T) {
 	var f struct{ English [][4]string }
 	readJSON(t, "bip39_trezor_vectors.json", &f)
 	if len(f.English) != 24 {
@@ -71,7 +71,7 @@ func TestBIP39TrezorVectors(t *testing.T) {
 	}
 }
 
-func TestBadMnemonicNamesWordAndPosition(t *testing.T) {
+func TestWalletBadMnemonicNamesWordAndPosition(t *testing.T) {
 	tests := []struct {
 		name, mnemonic, want string
 		pos                  int
@@ -98,7 +98,7 @@ func TestBadMnemonicNamesWordAndPosition(t *testing.T) {
 	}
 }
 
-func TestBIP32Vectors(t *testing.T) {
+func TestWalletBIP32Vectors(t *testing.T) {
 	var f struct {
 		Valid []struct {
 			Seed   string
@@ -136,7 +136,7 @@ func TestBIP32Vectors(t *testing.T) {
 	}
 }
 
-func TestSLIP10Ed25519Vectors(t *testing.T) {
+func TestWalletSLIP10Ed25519Vectors(t *testing.T) {
 	var raw struct {
 		Vectors []struct {
 			Seed   string `json:"seed"`
@@ -210,7 +210,7 @@ func reversion(t *testing.T, s string, private bool) string {
 	return k2.String()
 }
 
-func TestBIP84Vectors(t *testing.T) {
+func TestWalletBIP84Vectors(t *testing.T) {
 	var v addrVectors
 	readJSON(t, "addresses.json", &v)
 	seed, err := SeedFromMnemonic(v.BIP84.Mnemonic, "")
@@ -240,7 +240,7 @@ func TestBIP84Vectors(t *testing.T) {
 	}
 }
 
-func TestAcceptanceAbandonAddresses(t *testing.T) {
+func TestWalletAcceptanceAbandonAddresses(t *testing.T) {
 	var v addrVectors
 	readJSON(t, "addresses.json", &v)
 	seed, err := SeedFromMnemonic(abandonMnemonic, "")
@@ -275,7 +275,7 @@ func TestAcceptanceAbandonAddresses(t *testing.T) {
 	}
 }
 
-func TestEIP55(t *testing.T) {
+func TestWalletEIP55(t *testing.T) {
 	var v addrVectors
 	readJSON(t, "addresses.json", &v)
 	for _, s := range v.EIP55.Valid {
@@ -308,7 +308,7 @@ func TestEIP55(t *testing.T) {
 	}
 }
 
-func TestNIP06Vectors(t *testing.T) {
+func TestWalletNIP06Vectors(t *testing.T) {
 	var v addrVectors
 	readJSON(t, "addresses.json", &v)
 	for _, n := range v.NIP06.Vectors {
@@ -326,7 +326,7 @@ func TestNIP06Vectors(t *testing.T) {
 	}
 }
 
-func TestNEARSeedPhraseVectors(t *testing.T) {
+func TestWalletNEARSeedPhraseVectors(t *testing.T) {
 	var v addrVectors
 	readJSON(t, "addresses.json", &v)
 	for _, n := range v.NEAR.Vectors {

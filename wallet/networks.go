@@ -165,6 +165,12 @@ func (nc NetworkConfig) network(base Network) (Network, error) {
 			n.CAIP2 = map[string]string{"mainnet": "bip122:000000000019d6689c085ae165831e93", "testnet": "bip122:000000000933ea01ad0ee984209779ba", "regtest": "bip122:0f9188f13cb7b2c71f2a335e3a4fc328"}[n.BitcoinNet]
 		}
 	case FamilySolana, FamilyNEAR:
+		if n.Native == "" {
+			n.Native, n.NativeDecimals = "SOL", 9
+			if n.Family == FamilyNEAR {
+				n.Native, n.NativeDecimals = "NEAR", 24
+			}
+		}
 		if n.CAIP2 == "" {
 			return n, fmt.Errorf("network %q: caip2 is required for %s networks", n.Name, n.Family)
 		}

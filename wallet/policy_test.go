@@ -26,7 +26,7 @@ func payReq(amount string, payee string) Request {
 	return Request{Kind: "pay", Caller: "agent:test", Chain: "eip155:1", Asset: "USDC", Amount: a, Payee: payee, Summary: "pay " + amount + " USDC to " + payee}
 }
 
-func TestPolicyDailyCapHoldsUnder100ConcurrentRequests(t *testing.T) {
+func TestWalletPolicyDailyCapHoldsUnder100ConcurrentRequests(t *testing.T) {
 	w := testWallet(t)
 	const capUnits = 37
 	if err := w.SetPolicy(Policy{Limits: map[string]Limit{"USDC": {PerDay: strconv.Itoa(capUnits)}}}, "test"); err != nil {
@@ -61,7 +61,7 @@ func TestPolicyDailyCapHoldsUnder100ConcurrentRequests(t *testing.T) {
 
 // TestPolicyDailyCapAcrossProcesses runs the authorisations from several
 // real processes (this test binary re-executed) against one wallet.db.
-func TestPolicyDailyCapAcrossProcesses(t *testing.T) {
+func TestWalletPolicyDailyCapAcrossProcesses(t *testing.T) {
 	if dir := os.Getenv("SOV_TEST_WALLET_POLICY_CHILD"); dir != "" {
 		w := New(dir)
 		n := 0
@@ -86,7 +86,7 @@ func TestPolicyDailyCapAcrossProcesses(t *testing.T) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			cmd := exec.Command(os.Args[0], "-test.run=^TestPolicyDailyCapAcrossProcesses$")
+			cmd := exec.Command(os.Args[0], "-test.run=^TestWalletPolicyDailyCapAcrossProcesses$")
 			cmd.Env = append(os.Environ(), "SOV_TEST_WALLET_POLICY_CHILD="+w.Dir())
 			outs[i], _ = cmd.CombinedOutput()
 		}()
@@ -112,7 +112,7 @@ func TestPolicyDailyCapAcrossProcesses(t *testing.T) {
 	}
 }
 
-func TestPolicyRules(t *testing.T) {
+func TestWalletPolicyRules(t *testing.T) {
 	day := time.Date(2026, 11, 22, 10, 0, 0, 0, time.UTC)
 	now := day
 	w := New(t.TempDir(), WithClock(func() time.Time { return now }))
@@ -191,7 +191,7 @@ func TestPolicyRules(t *testing.T) {
 	}
 }
 
-func TestAuditDetectsEveryFlippedByte(t *testing.T) {
+func TestWalletAuditDetectsEveryFlippedByte(t *testing.T) {
 	w := testWallet(t)
 	for i := 0; i < 3; i++ {
 		w.Authorize(context.Background(), payReq("1", "0xA"), nil)

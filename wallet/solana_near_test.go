@@ -53,7 +53,7 @@ func b58(t *testing.T, s string) []byte {
 	return b
 }
 
-func TestSolanaTransferVector(t *testing.T) {
+func TestWalletSolanaTransferVector(t *testing.T) {
 	var v solNearVectors
 	readJSON(t, "solana_near_vectors.json", &v)
 	key := ed25519.NewKeyFromSeed(b58(t, v.Sol.PrivateKey))
@@ -69,7 +69,7 @@ func TestSolanaTransferVector(t *testing.T) {
 	}
 }
 
-func TestNEARTransferVector(t *testing.T) {
+func TestWalletNEARTransferVector(t *testing.T) {
 	var v solNearVectors
 	readJSON(t, "solana_near_vectors.json", &v)
 	sk := b58(t, strings.TrimPrefix(v.Near.SecretKey, "ed25519:"))
@@ -144,7 +144,7 @@ func testKeys(t *testing.T) (*Keys, Accounts, Unlocker) {
 
 // TestSolanaWithLoopbackJSONRPCServer: a loopback server speaking Solana's
 // getBalance / getLatestBlockhash / sendTransaction verifies what sov sends.
-func TestSolanaWithLoopbackJSONRPCServer(t *testing.T) {
+func TestWalletSolanaWithLoopbackJSONRPCServer(t *testing.T) {
 	_, acct, unlock := testKeys(t)
 	dest := "EN2sCsJ1WDV8UFqsiTXHcUPUxQ4juE71eCknHYYMifkd"
 	blockhash := base58.Encode(sha256.New().Sum(nil))
@@ -208,7 +208,7 @@ func TestSolanaWithLoopbackJSONRPCServer(t *testing.T) {
 // TestNEARWithLoopbackJSONRPCServer: a loopback server speaking NEAR's
 // query(view_account, view_access_key) and send_tx verifies the signed
 // Borsh transaction sov broadcasts.
-func TestNEARWithLoopbackJSONRPCServer(t *testing.T) {
+func TestWalletNEARWithLoopbackJSONRPCServer(t *testing.T) {
 	_, acct, unlock := testKeys(t)
 	bh := base58.Encode(make([]byte, 32))
 	srv := newLoopbackRPC(t, func(method string, params json.RawMessage) (any, *RPCError) {

@@ -15,7 +15,7 @@ type KDFParams = seal.KDF
 
 func testKDF() seal.KDF { return seal.FastKDF() }
 
-func TestStoreSealsSeed(t *testing.T) {
+func TestWalletStoreSealsSeed(t *testing.T) {
 	dir := t.TempDir()
 	s := OpenStore(dir, WithKDF(func() (seal.KDF, error) { return seal.FastKDF(), nil }))
 	if _, err := s.Unlock([]byte("x")); !errors.Is(err, ErrNoWallet) {

@@ -148,10 +148,24 @@ func feedsTrustCmd(a *app) *cobra.Command {
 				shown = nostr.Npub(tk.Key)
 			}
 			fmt.Fprintf(a.stdout, "trusted %s (%s)\n", tk.Name, shown)
+			// NIP-05 is a hint shown next to the key, never proof; a failed
+			// look-up does not undo the trust the user gave.
+			if ident, _ := cmd.Flags().GetString("nip05"); ident != "" && tk.Type == "nostr" {
+				ctx, cancel := context.WithTimeout(cmd.Context(), 15*time.Second)
+				defer cancel()
+				if err := feeds.NIP05Check(ctx, nil, ident, tk.Key); err != nil {
+					return fmt.Errorf("key trusted, but no NIP-05 hint: %w", err)
+				}
+				if err := s.SetNIP05(tk.Key, ident); err != nil {
+					return err
+				}
+				fmt.Fprintf(a.stdout, "NIP-05 hint: %s lists this key (a hint, not proof)\n", ident)
+			}
 			return nil
 		},
 	}
 	cmd.Flags().String("name", "", "publisher name (required)")
+	cmd.Flags().String("nip05", "", "look up name@domain (NIP-05) and show it next to the key as a hint")
 	cmd.Flags().StringSlice("topics", nil, "topics this publisher covers")
 	return cmd
 }
@@ -195,13 +209,13 @@ func feedsKeysCmd(a *app) *cobra.Command {
 				return feedsJSON(a.stdout, keys)
 			}
 			tw := tabwriter.NewWriter(a.stdout, 0, 4, 2, ' ', 0)
-			fmt.Fprintln(tw, "NAME\tKEY\tTOPICS")
+			fmt.Fprintln(tw, "NAME\tKEY\tTOPICS\tNIP-05 (hint)")
 			for _, k := range keys {
 				shown := k.Key
 				if k.Type == "nostr" {
 					shown = nostr.Npub(k.Key)
 				}
-				fmt.Fprintf(tw, "%s\t%s\t%s\n", k.Name, shown, strings.Join(k.Topics, ","))
+				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", k.Name, shown, strings.Join(k.Topics, ","), k.NIP05)
 			}
 			return tw.Flush()
 		},
@@ -639,5 +653,3 @@ func feedsJSON(w io.Writer, v any) error {
 	enc.SetIndent("", "  ")
 	return enc.Encode(v)
 }
-
-var _ = context.Background

@@ -76,6 +76,13 @@ func (x *tuiTmux) keys(name string, keys ...string) {
 // waitFor polls the screen until re matches, failing after timeout.
 func (x *tuiTmux) waitFor(name, re string, timeout time.Duration) string {
 	x.t.Helper()
+	return x.waitEvery(name, re, timeout, 50*time.Millisecond)
+}
+
+// waitEvery is waitFor polling every interval: each poll runs tmux, which
+// costs CPU a measurement may not want to share.
+func (x *tuiTmux) waitEvery(name, re string, timeout, interval time.Duration) string {
+	x.t.Helper()
 	rx := regexp.MustCompile(re)
 	deadline := time.Now().Add(timeout)
 	var screen string
@@ -84,7 +91,7 @@ func (x *tuiTmux) waitFor(name, re string, timeout time.Duration) string {
 		if rx.MatchString(screen) {
 			return screen
 		}
-		time.Sleep(50 * time.Millisecond)
+		time.Sleep(interval)
 	}
 	x.t.Fatalf("window %s: %q did not appear within %v; screen:\n%s", name, re, timeout, screen)
 	return ""
@@ -264,34 +271,59 @@ func BenchmarkTUIIdleCPU(b *testing.B) {
 var tuiTPS = regexp.MustCompile(`([0-9.]+) tok/s`)
 
 // BenchmarkTUIStreamingVsRun compares the tokens/s the shell shows with
-// `sov run` on the same model, prompt and settings, measured alternately in
-// the same run; tui/run is the ratio of medians (target ≥ 0.95).
+// `sov run` on the same model, prompt and settings, measured alternately
+// (order swapped every iteration) in the same run. tui/run is the ratio of
+// the medians and pair-ratio the median of per-pair ratios; target ≥ 0.95.
 func BenchmarkTUIStreamingVsRun(b *testing.B) {
 	m := testModel(b)
-	args := []string{"--model", m, "--temp", "0", "--ignore-eos", "--max-tokens", "600"}
-	var runs, tuis []float64
+	// One engine thread: with as many threads as cores, any other process on a
+	// shared machine stalls the thread barrier and swamps the comparison.
+	args := []string{"--model", m, "--temp", "0", "--ignore-eos", "--max-tokens", "600", "--threads", "1"}
 	x := newTUITmux(b)
-	for i := 0; i < b.N; i++ {
-		cmd := exec.Command(sovBin, append(append([]string{"run", "--json"}, args...), "Once upon a time")...)
-		cmd.Env = append(cleanEnv(), "SOV_HOME="+b.TempDir())
-		out, err := cmd.Output()
-		lines := strings.Split(strings.TrimSpace(string(out)), "\n")
+	// Both run in the same tmux server with the same environment, so the
+	// only difference is the shell itself.
+	runOnce := func(name string) float64 {
+		out := filepath.Join(b.TempDir(), "run.json")
+		x.start(name, b.TempDir(), nil, append(append([]string{"run", "--json"}, args...), "Once upon a time")...)
+		x.waitEvery(name, `SOV-EXIT=0`, 3*time.Minute, time.Second)
+		_ = out
+		screen := x.cmd("capture-pane", "-p", "-J", "-S", "-", "-t", name)
 		var done struct {
 			TPS float64 `json:"generated_tokens_per_second"`
 		}
-		if err != nil || json.Unmarshal([]byte(lines[len(lines)-1]), &done) != nil {
-			b.Fatalf("sov run: %v: %s", err, out)
+		for _, l := range strings.Split(screen, "\n") {
+			if strings.HasPrefix(l, `{"type":"done"`) {
+				if err := json.Unmarshal([]byte(l), &done); err != nil {
+					b.Fatalf("sov run output %q: %v", l, err)
+				}
+			}
 		}
-		runs = append(runs, done.TPS)
-
-		name := fmt.Sprintf("s%d", i)
+		if done.TPS == 0 {
+			b.Fatalf("sov run gave no done event:\n%s", screen)
+		}
+		return done.TPS
+	}
+	shellOnce := func(name string) float64 {
 		x.start(name, b.TempDir(), nil, args...)
 		x.waitFor(name, `Message, or /help`, 20*time.Second)
 		x.keys(name, "Once upon a time", "Enter")
-		screen := x.waitFor(name, `tok/s`, 3*time.Minute)
+		// Poll rarely: the poller's CPU would otherwise be charged to the shell.
+		screen := x.waitEvery(name, `tok/s`, 3*time.Minute, time.Second)
 		v, _ := strconv.ParseFloat(tuiTPS.FindStringSubmatch(screen)[1], 64)
-		tuis = append(tuis, v)
 		x.keys(name, "C-c")
+		x.waitFor(name, `SOV-EXIT=0`, 10*time.Second)
+		return v
+	}
+	var runs, tuis, ratios []float64
+	for i := 0; i < b.N; i++ {
+		var r, s float64
+		if i%2 == 0 {
+			r, s = runOnce(fmt.Sprintf("r%d", i)), shellOnce(fmt.Sprintf("s%d", i))
+		} else {
+			s, r = shellOnce(fmt.Sprintf("s%d", i)), runOnce(fmt.Sprintf("r%d", i))
+		}
+		runs, tuis, ratios = append(runs, r), append(tuis, s), append(ratios, s/r)
+		b.Logf("run %.1f tok/s, shell %.1f tok/s", r, s)
 	}
 	med := func(v []float64) float64 {
 		s := append([]float64(nil), v...)
@@ -301,6 +333,7 @@ func BenchmarkTUIStreamingVsRun(b *testing.B) {
 	b.ReportMetric(med(runs), "run-tok/s")
 	b.ReportMetric(med(tuis), "tui-tok/s")
 	b.ReportMetric(med(tuis)/med(runs), "tui/run")
+	b.ReportMetric(med(ratios), "pair-ratio")
 }
 
 func TestTUIEndToEndBigPaste(t *testing.T) {

@@ -35,13 +35,29 @@ bbolt file under the data directory. The passphrase comes from
 	}
 	root.PersistentFlags().String("passphrase-file", "", "read the vault passphrase from this file (else $SOV_VAULT_PASSPHRASE, else a prompt)")
 	root.PersistentFlags().StringP("collection", "c", vault.DefaultCollection, "collection to use")
-	root.AddCommand(
+	for _, c := range []*cobra.Command{
 		vaultInitCmd(a), vaultPasswdCmd(a), vaultLockCmd(a),
 		vaultAddCmd(a), vaultSyncCmd(a), vaultSearchCmd(a), vaultAskCmd(a),
 		vaultLsCmd(a), vaultRmCmd(a), vaultStatsCmd(a),
 		vaultExportCmd(a), vaultImportCmd(a),
-	)
+	} {
+		c.RunE = vaultNoPanic(c.RunE)
+		root.AddCommand(c)
+	}
 	return []*cobra.Command{root}
+}
+
+// vaultNoPanic turns a panic (bbolt panics on some structural corruption of
+// the database file) into a one-line error instead of a crash.
+func vaultNoPanic(run func(*cobra.Command, []string) error) func(*cobra.Command, []string) error {
+	return func(cmd *cobra.Command, args []string) (err error) {
+		defer func() {
+			if r := recover(); r != nil {
+				err = fmt.Errorf("the vault database is damaged (%v): restore it from a `sov vault export`, or re-create it and re-add your files", r)
+			}
+		}()
+		return run(cmd, args)
+	}
 }
 
 // vaultNoArgs rejects arguments as a usage error (exit 2).
@@ -308,6 +324,11 @@ func vaultAddCmd(a *app) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "add PATH...",
 		Short: "Add files and folders (Markdown, text, HTML, PDF, e-mail, vCard, JSON, CSV)",
+		Long: `Add files and folders to the vault. Folders are walked recursively; hidden
+files and folders are left out. Unsupported and binary files are skipped
+and listed with the reason. Unchanged files are no-ops, changed ones are
+re-indexed. Each file is committed whole or not at all, so an interrupted
+add can simply be re-run.`,
 		Args: func(cmd *cobra.Command, args []string) error {
 			if len(args) == 0 {
 				return usagef("add needs at least one file or folder: sov vault add PATH...")

@@ -241,6 +241,19 @@ func TestWalletAnvilBalanceSendAndERC20(t *testing.T) {
 		}
 	}
 	_ = bad
+	// above the approval threshold, a caller without a terminal is refused
+	// with the reason, even with --yes, and nothing is signed
+	if r := runSov(t, home, nil, "", "wallet", "policy", "--asset", "ETH", "--approve-above", "0.2"); r.Code != 0 {
+		t.Fatal(r.Stderr)
+	}
+	r = runSov(t, home, walletTestEnv, "", "wallet", "send", "0.3", "ETH", "to", payee.Hex(), "--yes")
+	if r.Code != 1 || !strings.Contains(r.Stderr, "above the approval threshold of 0.2 ETH") || !strings.Contains(r.Stderr, "headless") {
+		t.Fatalf("headless approval: %d %s", r.Code, r.Stderr)
+	}
+	r = runSov(t, home, nil, "", "wallet", "audit", "--json")
+	if !strings.Contains(r.Stdout, `"decision": "refused"`) {
+		t.Fatalf("refusal not audited: %s", r.Stdout)
+	}
 	r = runSov(t, home, nil, "", "wallet", "ledger", "--json")
 	json.Unmarshal([]byte(r.Stdout), &ledger)
 	if len(ledger) != 2 {

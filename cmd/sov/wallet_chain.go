@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"crypto/rand"
 	"errors"
 	"fmt"
 	"io"
@@ -22,7 +23,7 @@ import (
 func walletChainCommands(a *app) []*cobra.Command {
 	return []*cobra.Command{
 		walletNetworksCmd(a), walletBalanceCmd(a), walletSendCmd(a),
-		walletReplaceCmd(a, false), walletReplaceCmd(a, true), walletLedgerCmd(a), walletPayCmd(a),
+		walletReplaceCmd(a, false), walletReplaceCmd(a, true), walletLedgerCmd(a), walletPayCmd(a), walletSignCmd(a),
 	}
 }
 
@@ -304,6 +305,10 @@ func walletSendCmd(a *app) *cobra.Command {
 			_, nets, err := walletConfig(a)
 			if err != nil {
 				return err
+			}
+			switch strings.ToUpper(asset) {
+			case "SOL", "NEAR":
+				return walletSendEd25519(a, cmd, nets, amount, strings.ToUpper(asset), dest, chain, yes, asJSON, index)
 			}
 			if walletLooksBitcoin(dest) {
 				return walletSendBitcoin(a, cmd, nets, amount, asset, dest, chain, feeRate, yes, noWait, asJSON, index)
@@ -622,4 +627,135 @@ func walletSendBitcoin(a *app, cmd *cobra.Command, nets []wallet.Network, amount
 		return walletJSON(a.stdout, entry)
 	}
 	return nil
+}
+
+// walletPickFamily finds the one configured network of family (or --chain).
+func walletPickFamily(nets []wallet.Network, family, chain string) (wallet.Network, error) {
+	if chain != "" {
+		n, ok := wallet.FindNetwork(nets, chain)
+		if !ok || n.Family != family {
+			return n, usagef("%q is not a %s network: see `sov wallet networks`", chain, family)
+		}
+		return n, nil
+	}
+	var cands []wallet.Network
+	for _, n := range nets {
+		if n.Family == family && len(n.RPC) > 0 {
+			cands = append(cands, n)
+		}
+	}
+	if len(cands) != 1 {
+		return wallet.Network{}, usagef("%d %s networks have an RPC configured: add one with `sov wallet networks add`, or pick one with --chain", len(cands), family)
+	}
+	return cands[0], nil
+}
+
+// walletSendEd25519 sends SOL or NEAR: built and signed locally, broadcast
+// over the network's JSON-RPC.
+func walletSendEd25519(a *app, cmd *cobra.Command, nets []wallet.Network, amount, asset, dest, chain string, yes, asJSON bool, index uint32) error {
+	family := map[string]string{"SOL": wallet.FamilySolana, "NEAR": wallet.FamilyNEAR}[asset]
+	if family == wallet.FamilySolana {
+		if _, err := wallet.ParseSolanaAddress(dest); err != nil {
+			return usagef("%v", err)
+		}
+	} else if err := wallet.ValidateNEARAccount(dest); err != nil {
+		return usagef("%v", err)
+	}
+	net, err := walletPickFamily(nets, family, chain)
+	if err != nil {
+		return err
+	}
+	atomic, err := wallet.ToAtomic(amount, net.NativeDecimals)
+	if err != nil {
+		return usagef("%v", err)
+	}
+	acct, err := walletAccounts(a, cmd, index)
+	if err != nil {
+		return err
+	}
+	summary := fmt.Sprintf("Send %s %s to %s on %s (%s)", wallet.FormatAtomic(atomic, net.NativeDecimals), asset, dest, net.Name, net.CAIP2)
+	if err := walletConfirm(a, summary, yes); err != nil {
+		return err
+	}
+	w := walletOpen(a)
+	req := walletRequest(a, "send")
+	req.Summary = summary
+	var entry wallet.LedgerEntry
+	if family == wallet.FamilySolana {
+		entry, err = w.SendSolana(cmd.Context(), net, dest, atomic.Uint64(), req, walletApprover(a), walletUnlocker(a, cmd), index)
+	} else {
+		entry, err = w.SendNEAR(cmd.Context(), net, dest, atomic, req, walletApprover(a), walletUnlocker(a, cmd), acct)
+	}
+	if err != nil {
+		return err
+	}
+	if asJSON {
+		return walletJSON(a.stdout, entry)
+	}
+	fmt.Fprintf(a.stdout, "sent %s on %s\n", entry.Hash, entry.Network)
+	return nil
+}
+
+func walletSignCmd(a *app) *cobra.Command {
+	var family, recipient, typedFile string
+	var index uint32
+	c := &cobra.Command{
+		Use:   "sign MESSAGE | sign --typed-data FILE",
+		Short: "Sign a message (EIP-191, Solana, NEAR NEP-413) or EIP-712 typed data, through the policy",
+		Args: func(cmd *cobra.Command, args []string) error {
+			if (len(args) == 1) == (typedFile != "") {
+				return usagef("usage: sov wallet sign MESSAGE [--family evm|solana|near] or sov wallet sign --typed-data FILE")
+			}
+			return nil
+		},
+		RunE: func(cmd *cobra.Command, args []string) error {
+			w := walletOpen(a)
+			req := wallet.Request{Caller: "cli", Interactive: prompt.IsTerminal(a.stdin)}
+			ctx, unlock, approve := cmd.Context(), walletUnlocker(a, cmd), walletApprover(a)
+			var sig []byte
+			var err error
+			if typedFile != "" {
+				raw, rerr := os.ReadFile(typedFile)
+				if rerr != nil {
+					return fmt.Errorf("read typed data: %w", rerr)
+				}
+				td, perr := wallet.ParseTypedData(raw)
+				if perr != nil {
+					return perr
+				}
+				sig, err = w.SignTypedData(ctx, td, index, req, approve, unlock)
+			} else {
+				switch family {
+				case "evm", "":
+					sig, err = w.SignPersonal(ctx, []byte(args[0]), index, req, approve, unlock)
+				case "solana":
+					sig, err = w.SignSolanaMessage(ctx, []byte(args[0]), index, req, approve, unlock)
+				case "near":
+					if recipient == "" {
+						return usagef("NEAR (NEP-413) messages need --recipient APP")
+					}
+					m := wallet.NEP413Message{Message: args[0], Recipient: recipient}
+					if _, rerr := rand.Read(m.Nonce[:]); rerr != nil {
+						return rerr
+					}
+					sig, err = w.SignNEARMessage(ctx, m, index, req, approve, unlock)
+					if err == nil {
+						fmt.Fprintf(a.stderr, "nonce %x\n", m.Nonce)
+					}
+				default:
+					return usagef("--family must be evm, solana or near")
+				}
+			}
+			if err != nil {
+				return err
+			}
+			fmt.Fprintf(a.stdout, "0x%x\n", sig)
+			return nil
+		},
+	}
+	c.Flags().StringVar(&family, "family", "evm", "key to sign with: evm, solana or near")
+	c.Flags().StringVar(&recipient, "recipient", "", "NEP-413 recipient (near)")
+	c.Flags().StringVar(&typedFile, "typed-data", "", "EIP-712 typed data JSON file (eth_signTypedData_v4)")
+	c.Flags().Uint32Var(&index, "index", 0, "account index")
+	return c
 }

@@ -1,0 +1,147 @@
+package wallet
+
+import (
+	"context"
+	"crypto/ed25519"
+	"crypto/sha256"
+	"encoding/binary"
+	"fmt"
+	"math/big"
+	"strconv"
+	"strings"
+
+	"github.com/ethereum/go-ethereum/signer/core/apitypes"
+)
+
+// The signing API for later issues (DAO votes, x402 authorisations, feeds):
+// every call passes the policy engine first, exactly like a payment.
+
+// preview quotes msg as data for a summary (never interpreted).
+func preview(msg []byte) string {
+	s := string(msg)
+	if len(s) > 80 {
+		s = s[:80] + "…"
+	}
+	return strconv.Quote(s)
+}
+
+func (w *Wallet) gate(ctx context.Context, req Request, kind, summary string, approve Approver) error {
+	req.Kind = kind
+	req.Amount = nil
+	if req.Summary == "" {
+		req.Summary = summary
+	}
+	_, err := w.Authorize(ctx, req, approve)
+	return err
+}
+
+// SignPersonal signs msg with EIP-191 (personal_sign) using the EVM key at
+// index; the signature is r‖s‖v with v in {27,28}.
+func (w *Wallet) SignPersonal(ctx context.Context, msg []byte, index uint32, req Request, approve Approver, unlock Unlocker) ([]byte, error) {
+	if err := w.gate(ctx, req, "sign-message", "Sign message "+preview(msg)+" with your EVM key (EIP-191)", approve); err != nil {
+		return nil, err
+	}
+	keys, err := unlock()
+	if err != nil {
+		return nil, err
+	}
+	defer keys.Wipe()
+	k, err := keys.EVMKey(index)
+	if err != nil {
+		return nil, err
+	}
+	return personalSign(k, msg)
+}
+
+// SignTypedData signs EIP-712 typed data with the EVM key at index.
+func (w *Wallet) SignTypedData(ctx context.Context, td apitypes.TypedData, index uint32, req Request, approve Approver, unlock Unlocker) ([]byte, error) {
+	if _, err := TypedDataHash(td); err != nil {
+		return nil, err
+	}
+	domain := td.Domain.Name
+	if td.Domain.ChainId != nil {
+		id := (*big.Int)(td.Domain.ChainId).String()
+		domain += " on chain " + id
+		if req.Chain == "" {
+			req.Chain = "eip155:" + id
+		}
+	}
+	summary := fmt.Sprintf("Sign EIP-712 %s for %q (%s)", td.PrimaryType, domain, td.Domain.VerifyingContract)
+	if err := w.gate(ctx, req, "sign-typed-data", summary, approve); err != nil {
+		return nil, err
+	}
+	keys, err := unlock()
+	if err != nil {
+		return nil, err
+	}
+	defer keys.Wipe()
+	k, err := keys.EVMKey(index)
+	if err != nil {
+		return nil, err
+	}
+	return signTypedData(k, td)
+}
+
+// SignSolanaMessage signs raw message bytes with the Solana key at index.
+func (w *Wallet) SignSolanaMessage(ctx context.Context, msg []byte, index uint32, req Request, approve Approver, unlock Unlocker) ([]byte, error) {
+	if err := w.gate(ctx, req, "sign-message", "Sign message "+preview(msg)+" with your Solana key", approve); err != nil {
+		return nil, err
+	}
+	keys, err := unlock()
+	if err != nil {
+		return nil, err
+	}
+	defer keys.Wipe()
+	k, err := keys.SolanaKey(index)
+	if err != nil {
+		return nil, err
+	}
+	return signSolanaMessage(k, msg), nil
+}
+
+// NEP413Message is a NEAR off-chain message (NEP-413 signMessage).
+type NEP413Message struct {
+	Message     string
+	Nonce       [32]byte
+	Recipient   string
+	CallbackURL string // optional
+}
+
+// nep413Tag is 2^31 + 413, prefixed so a message can never be a transaction.
+const nep413Tag = 1<<31 + 413
+
+// Hash is sha256 of the Borsh-encoded tag and payload, which is signed.
+func (m NEP413Message) Hash() [32]byte {
+	b := binary.LittleEndian.AppendUint32(nil, nep413Tag)
+	b = borshString(b, m.Message)
+	b = append(b, m.Nonce[:]...)
+	b = borshString(b, m.Recipient)
+	if m.CallbackURL == "" {
+		b = append(b, 0)
+	} else {
+		b = borshString(append(b, 1), m.CallbackURL)
+	}
+	return sha256.Sum256(b)
+}
+
+// SignNEARMessage signs a NEP-413 message with the NEAR key at index.
+func (w *Wallet) SignNEARMessage(ctx context.Context, m NEP413Message, index uint32, req Request, approve Approver, unlock Unlocker) ([]byte, error) {
+	if strings.TrimSpace(m.Recipient) == "" {
+		return nil, fmt.Errorf("NEP-413 message needs a recipient")
+	}
+	summary := fmt.Sprintf("Sign NEAR message %s for %s with your NEAR key", preview([]byte(m.Message)), m.Recipient)
+	if err := w.gate(ctx, req, "sign-message", summary, approve); err != nil {
+		return nil, err
+	}
+	keys, err := unlock()
+	if err != nil {
+		return nil, err
+	}
+	defer keys.Wipe()
+	k, err := keys.NEARKey(index)
+	if err != nil {
+		return nil, err
+	}
+	h := m.Hash()
+	return ed25519.Sign(k, h[:]), nil
+}

@@ -1,0 +1,68 @@
+package wallet
+
+import (
+	"context"
+	"crypto/ed25519"
+	"encoding/base64"
+	"encoding/hex"
+	"errors"
+	"strings"
+	"testing"
+
+	"github.com/ethereum/go-ethereum/crypto"
+)
+
+func TestWalletNEP413HashVector(t *testing.T) {
+	// near-api-js "generate correct hash for NEP-413-compliant message"
+	nonce, _ := base64.StdEncoding.DecodeString("KNV0cOpvJ50D5vfF9pqWom8wo2sliQ4W+Wa7uZ3Uk6Y=")
+	m := NEP413Message{Message: "Hello NEAR!", Recipient: "round-toad.testnet"}
+	copy(m.Nonce[:], nonce)
+	h := m.Hash()
+	if hex.EncodeToString(h[:]) != "0198ecdf67dae6002236d212f4446cfc8ca66639f204caeacd5ef6f5c68d17fa" {
+		t.Fatalf("NEP-413 hash %x", h)
+	}
+}
+
+func TestWalletSigningAPIPassesThePolicyGate(t *testing.T) {
+	w := testWallet(t)
+	_, acct, unlock := testKeys(t)
+	ctx := context.Background()
+	sig, err := w.SignPersonal(ctx, []byte("Hello World"), 0, Request{Caller: "agent:x"}, nil, unlock)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sig[64] -= 27
+	pub, err := crypto.SigToPub(PersonalHash([]byte("Hello World")), sig)
+	if err != nil || crypto.PubkeyToAddress(*pub).Hex() != acct.EVM {
+		t.Fatal("EIP-191 signature does not recover the wallet's address")
+	}
+	td, err := ParseTypedData([]byte(`{"types":{"EIP712Domain":[{"name":"name","type":"string"},{"name":"chainId","type":"uint256"}],"Vote":[{"name":"proposal","type":"uint256"}]},"primaryType":"Vote","domain":{"name":"DAO","chainId":"1"},"message":{"proposal":"7"}}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	tsig, err := w.SignTypedData(ctx, td, 0, Request{Caller: "agent:x"}, nil, unlock)
+	if err != nil || len(tsig) != 65 {
+		t.Fatal(err)
+	}
+	ssig, err := w.SignSolanaMessage(ctx, []byte("login"), 0, Request{Caller: "agent:x"}, nil, unlock)
+	if err != nil || !ed25519.Verify(b58(t, acct.Solana), []byte("login"), ssig) {
+		t.Fatalf("solana message: %v", err)
+	}
+	m := NEP413Message{Message: "login", Recipient: "app.near"}
+	nsig, err := w.SignNEARMessage(ctx, m, 0, Request{Caller: "agent:x"}, nil, unlock)
+	h := m.Hash()
+	if err != nil || !ed25519.Verify(b58(t, strings.TrimPrefix(acct.NEARPublicKey, "ed25519:")), h[:], nsig) {
+		t.Fatalf("NEAR message: %v", err)
+	}
+	// with approval required, a headless agent is refused and nothing unlocks
+	w.SetPolicy(Policy{ApproveMessages: true}, "test")
+	unlocked := false
+	_, err = w.SignPersonal(ctx, []byte("transfer everything"), 0, Request{Caller: "agent:x"}, nil, func() (*Keys, error) { unlocked = true; return unlock() })
+	if !errors.Is(err, ErrRefused) || !strings.Contains(err.Error(), "headless") || unlocked {
+		t.Fatalf("headless: %v unlocked=%v", err, unlocked)
+	}
+	entries, _ := ReadAudit(w.Dir())
+	if last := entries[len(entries)-1]; last.Decision != "refused" || last.Kind != "sign-message" || last.Caller != "agent:x" {
+		t.Fatalf("audit %+v", last)
+	}
+}
