@@ -1,5 +1,8 @@
 #include <stdlib.h>
 #include <string.h>
+#include <fcntl.h>
+#include <unistd.h>
+#include <stdio.h>
 #include "shim.h"
 #include "ggml-backend.h"
 
@@ -86,7 +89,12 @@ struct llama_sampler *sov_sampler(const struct llama_vocab *vocab, float temp, i
     sp.no_perf = true;
     struct llama_sampler *c = llama_sampler_chain_init(sp);
     if (grammar && grammar[0]) {
+        // llama.cpp prints grammar parse errors straight to stderr; sov
+        // reports them itself as one line, so stderr is muted meanwhile.
+        int saved = -1, devnull = open("/dev/null", O_WRONLY);
+        if (devnull >= 0) { fflush(stderr); saved = dup(2); dup2(devnull, 2); close(devnull); }
         struct llama_sampler *g = llama_sampler_init_grammar(vocab, grammar, "root");
+        if (saved >= 0) { fflush(stderr); dup2(saved, 2); close(saved); }
         if (!g) { llama_sampler_free(c); return NULL; }
         llama_sampler_chain_add(c, g);
     }

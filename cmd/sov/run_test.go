@@ -112,6 +112,7 @@ func TestRunBadInput(t *testing.T) {
 	garbage := write("garbage.gguf", append([]byte("GGUF"), bytes.Repeat([]byte{0xfe, 0x01, 0x77}, 400)...))
 	badSchema := write("bad.json", []byte(`{"type":"object","properties":{"x":{"type":"string","pattern":"a+"}}}`))
 	notJSON := write("nj.json", []byte(`{type: object`))
+	badGrammar := write("bad.gbnf", []byte(`root ::= ( "a"`))
 	tests := []struct {
 		name string
 		args []string
@@ -126,6 +127,7 @@ func TestRunBadInput(t *testing.T) {
 		{"invalid schema keyword", []string{"run", "--model", m, "--schema", badSchema, "hi"}, 2, "pattern"},
 		{"schema not json", []string{"run", "--model", m, "--schema", notJSON, "hi"}, 2, "JSON"},
 		{"prompt longer than context", []string{"run", "--model", m, "--ctx", "32", strings.Repeat("Once upon a time ", 30)}, 1, "--ctx"},
+		{"invalid grammar", []string{"run", "--model", m, "--grammar", badGrammar, "hi"}, 1, "GBNF"},
 		{"unknown flag", []string{"run", "--frobnicate", "hi"}, 2, "unknown flag"},
 		{"bad temp", []string{"run", "--temp", "-1", "hi"}, 2, "--temp"},
 		{"empty prompt", []string{"run", "--model", m, "   "}, 2, "empty"},
