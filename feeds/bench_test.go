@@ -114,6 +114,9 @@ func BenchmarkFeedsImport(b *testing.B) {
 		c, err := s.ImportCAR(ctx, "bench.car", bytes.NewReader(car.Bytes()))
 		el := time.Since(start)
 		b.StopTimer()
+		// Reference measured again right after, averaged, so load from
+		// other processes on a shared machine hits both sides alike.
+		rawRate = (rawRate + rawVerifyRate(benchEvs)) / 2
 		if err != nil || c.New != benchEvents {
 			b.Fatalf("import: %s %v", c, err)
 		}

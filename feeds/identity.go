@@ -85,6 +85,27 @@ func Keygen(dir string, passphrase []byte, kdf seal.KDF) (string, error) {
 	if err != nil {
 		return "", err
 	}
+	return sealKey(path, sk, passphrase, kdf)
+}
+
+// KeygenFrom seals an existing secret (e.g. the wallet's NIP-06 key at
+// m/44'/1237'/0'/0/0) as the publishing key.
+func KeygenFrom(dir string, secret, passphrase []byte, kdf seal.KDF) (string, error) {
+	path := filepath.Join(dir, keyFileName)
+	if _, err := os.Stat(path); err == nil {
+		return "", fmt.Errorf("a publishing key already exists in %s: remove it first if you really want a new identity", path)
+	}
+	if len(passphrase) == 0 {
+		return "", fmt.Errorf("empty passphrase: set SOV_FEEDS_PASSPHRASE or use --passphrase-file")
+	}
+	sk, err := nostr.SecretKeyFromBytes(secret)
+	if err != nil {
+		return "", err
+	}
+	return sealKey(path, sk, passphrase, kdf)
+}
+
+func sealKey(path string, sk *nostr.SecretKey, passphrase []byte, kdf seal.KDF) (string, error) {
 	secret := sk.Bytes()
 	defer seal.Wipe(secret)
 	key, err := kdf.Derive(passphrase)

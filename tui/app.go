@@ -65,6 +65,7 @@ type App struct {
 	lastStats  model.Stats
 	lastTPS    float64
 	goneNoted  bool
+	queued     bool // a message waits for the model to load
 
 	confirmQuit bool
 	quitting    bool
@@ -360,6 +361,14 @@ func (a *App) submit() tea.Cmd {
 	}
 	if a.engine == nil {
 		switch {
+		case a.loading != nil && !a.queued:
+			// Answer as soon as the model is ready.
+			a.input.remember(raw)
+			a.input.reset()
+			a.chat.offset = 0
+			a.addUser(text)
+			a.queued = true
+			a.chat.notice("The model is still loading; the answer starts as soon as it is ready.")
 		case a.loading != nil:
 			a.chat.notice("The model is still loading; your message is kept in the input.")
 		case a.loadErr != "":
@@ -377,14 +386,19 @@ func (a *App) submit() tea.Cmd {
 
 // send appends a user message and starts the answer.
 func (a *App) send(text string) tea.Cmd {
-	text = sanitize(text)
 	a.checkModelFile()
+	a.addUser(text)
+	return a.generate()
+}
+
+// addUser shows, saves and remembers a user message.
+func (a *App) addUser(text string) {
+	text = sanitize(text)
 	msg := session.Message{Role: model.RoleUser, Content: text, Time: a.opts.Now().UTC()}
 	it := &item{kind: kindUser, msg: msg}
 	a.chat.add(it)
 	a.save(it)
 	a.history = append(a.history, model.Message{Role: model.RoleUser, Content: text})
-	return a.generate()
 }
 
 // generate starts streaming an answer to the current history.

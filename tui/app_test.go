@@ -822,3 +822,31 @@ func TestTUIQuitWhileStreamingSavesPartial(t *testing.T) {
 		t.Errorf("saved after quit: %+v", msgs)
 	}
 }
+
+func TestTUIGoldenHelp(t *testing.T) {
+	a := newTestApp(t, Options{Engine: newFake("x")}, 90, 32)
+	typeText(a, "/help")
+	press(a, "enter")
+	checkGolden(t, "help", frame(a))
+}
+
+func TestTUISendWhileLoadingAnswersWhenReady(t *testing.T) {
+	gate := make(chan struct{})
+	eng := newFake("ready now")
+	loader := func(ctx context.Context, p string, progress func(float32) bool) (Chatter, error) {
+		<-gate
+		return eng, nil
+	}
+	a := newTestApp(t, Options{ModelPath: "/m/tiny.gguf", Loader: loader}, 70, 14)
+	loadCmd := a.load("/m/tiny.gguf")
+	typeText(a, "early question")
+	press(a, "enter")
+	if f := frame(a); !strings.Contains(f, "early question") || !strings.Contains(f, "as soon as it is") {
+		t.Errorf("queued frame:\n%s", f)
+	}
+	close(gate)
+	run(a, loadCmd)
+	if f := frame(a); !strings.Contains(f, "ready now") {
+		t.Errorf("queued message not answered after load:\n%s", f)
+	}
+}

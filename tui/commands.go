@@ -189,6 +189,9 @@ func (a *App) cmdRetry(string) tea.Cmd {
 		a.chat.notice(a.noModelText())
 		return nil
 	}
+	if n := len(a.history); n > 0 && a.history[n-1].Role == model.RoleUser {
+		return a.generate() // the last message has no answer yet
+	}
 	i := a.chat.lastAssistant()
 	if i < 0 || len(a.history) == 0 {
 		a.chat.notice("Nothing to retry yet.")
@@ -384,6 +387,10 @@ func (a *App) onLoaded(m loadDoneMsg) tea.Cmd {
 	}
 	a.loading = nil
 	if m.err != nil {
+		if a.queued {
+			a.queued = false
+			defer a.chat.notice("Your message is saved; send /retry once a model is loaded.")
+		}
 		a.loadErr = oneLine(m.err.Error())
 		if os.IsNotExist(m.err) || strings.Contains(m.err.Error(), "no such file") {
 			a.chat.errorf(fmt.Sprintf("Could not load %s: the file is gone. Reinstall it with `sov pull %s`, or pick another with /model.", m.job.path, m.job.name))
@@ -393,6 +400,8 @@ func (a *App) onLoaded(m loadDoneMsg) tea.Cmd {
 		return nil
 	}
 	a.loadErr = ""
+	queued := a.queued
+	a.queued = false
 	if a.engine != nil {
 		if a.warm != nil {
 			a.warm()
@@ -402,5 +411,8 @@ func (a *App) onLoaded(m loadDoneMsg) tea.Cmd {
 		a.chat.notice("Switched to " + m.engine.Info().Name + ".")
 	}
 	a.setEngine(m.engine)
+	if queued && a.stream == nil && len(a.history) > 0 && a.history[len(a.history)-1].Role == model.RoleUser {
+		return a.generate()
+	}
 	return a.warmUp()
 }

@@ -74,6 +74,31 @@ func TestVaultHybridSearch(t *testing.T) {
 	if filepath.Base(r.Results[0].Source) != "boat.txt" {
 		t.Fatalf("fused ranking: %+v", r.Results)
 	}
+	// Files indexed before an embedding model was configured get vectors
+	// on the next add.
+	writeFile(t, filepath.Join(src, "later.txt"), "a quiet library afternoon\n")
+	plain, vdir := newVault(t)
+	if _, err := plain.Add(ctx, []string{src}, AddOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	plain.Close()
+	o := testOpts()
+	o.Embedder = emb
+	withEmb, err := Open(ctx, vdir, testPass, o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer withEmb.Close()
+	rep, err := withEmb.Add(ctx, []string{src}, AddOptions{})
+	if err != nil || rep.Updated != 4 {
+		t.Fatalf("re-add with an embedder: %+v %v", rep, err)
+	}
+	if rep, _ := withEmb.Add(ctx, []string{src}, AddOptions{}); rep.Unchanged != 4 {
+		t.Fatalf("second re-add: %+v", rep)
+	}
+	if r := search(t, withEmb, "automobile"); len(r.Results) == 0 || filepath.Base(r.Results[0].Source) != "car.txt" {
+		t.Fatalf("vectors after re-add: %+v", r.Results)
+	}
 	// Deleting a file removes its vectors from search.
 	if _, err := v.Remove(ctx, "", []string{filepath.Join(src, "car.txt")}); err != nil {
 		t.Fatal(err)

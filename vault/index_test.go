@@ -539,3 +539,31 @@ func TestVaultMergedSegmentOrder(t *testing.T) {
 	}
 	checkIndex(t, v)
 }
+
+// Files bigger than a batch, with tiny batches, must not stall the
+// worker/writer pipeline.
+func TestVaultIngestBackpressure(t *testing.T) {
+	v, _ := newVault(t, func(o *Options) { o.BatchBytes = 512; o.BatchFiles = 2 })
+	src := t.TempDir()
+	r := rand.New(rand.NewSource(3))
+	for i := 0; i < 40; i++ {
+		writeFile(t, filepath.Join(src, fmt.Sprintf("f%02d.md", i)), genDoc(r, i))
+	}
+	done := make(chan error, 1)
+	go func() {
+		_, err := v.Add(context.Background(), []string{src}, AddOptions{Workers: 3})
+		done <- err
+	}()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatal(err)
+		}
+	case <-time.After(60 * time.Second):
+		t.Fatal("ingest stalled")
+	}
+	if docs, _, _ := v.List(context.Background(), ""); len(docs) != 40 {
+		t.Fatalf("%d docs", len(docs))
+	}
+	checkIndex(t, v)
+}

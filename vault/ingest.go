@@ -36,6 +36,7 @@ type docRecord struct {
 	Chunks int         `json:"chunks"`
 	Bytes  int64       `json:"bytes"` // extracted text
 	Added  time.Time   `json:"added"`
+	Vec    bool        `json:"vec,omitempty"` // chunks have embeddings
 }
 
 func (d *docRecord) chunkIDs() []uint64 {
@@ -444,7 +445,9 @@ func (v *Vault) prepare(c *collection, path string) *prepared {
 	}
 	if old != nil {
 		p.exists = true
-		if old.Size == p.size && old.MTime == p.mtime {
+		// Unchanged, unless vectors are wanted and it has none yet.
+		needVec := v.opts.Embedder != nil && !old.Vec && old.Chunks > 0
+		if old.Size == p.size && old.MTime == p.mtime && !needVec {
 			return p // unchanged: no-op
 		}
 	}
@@ -465,7 +468,7 @@ func (v *Vault) prepare(c *collection, path string) *prepared {
 		p.err = err
 		return p
 	}
-	if old != nil && old.Hash == p.hash {
+	if old != nil && old.Hash == p.hash && (v.opts.Embedder == nil || old.Vec || old.Chunks == 0) {
 		p.touch = true // same bytes, new mtime
 		return p
 	}
@@ -638,6 +641,7 @@ func (v *Vault) writeBatch(ctx context.Context, c *collection, batch []*prepared
 				}
 			}
 			d.Chunks = len(p.chunks)
+			d.Vec = vecs != nil
 			if err := c.putDoc(tx, d); err != nil {
 				return err
 			}

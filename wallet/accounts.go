@@ -169,10 +169,14 @@ type Accounts struct {
 	Bitcoin        string `json:"bitcoin"`
 	BitcoinTestnet string `json:"bitcoin_testnet"`
 	BitcoinRegtest string `json:"bitcoin_regtest"`
-	Solana         string `json:"solana"`
-	NEARAccount    string `json:"near_account"`
-	NEARPublicKey  string `json:"near_public_key"`
-	Nostr          string `json:"nostr"`
+	// Change addresses (BIP84 chain 1) receive the change of our sends.
+	BitcoinChange        string `json:"bitcoin_change"`
+	BitcoinTestnetChange string `json:"bitcoin_testnet_change"`
+	BitcoinRegtestChange string `json:"bitcoin_regtest_change"`
+	Solana               string `json:"solana"`
+	NEARAccount          string `json:"near_account"`
+	NEARPublicKey        string `json:"near_public_key"`
+	Nostr                string `json:"nostr"`
 }
 
 // Accounts derives the public addresses at index i.
@@ -184,10 +188,14 @@ func (k *Keys) Accounts(i uint32) (Accounts, error) {
 	}
 	a.EVM = crypto.PubkeyToAddress(ek.PublicKey).Hex()
 	for _, n := range []struct {
-		net BitcoinNet
-		dst *string
-	}{{BitcoinMainnet, &a.Bitcoin}, {BitcoinTestnet, &a.BitcoinTestnet}, {BitcoinRegtest, &a.BitcoinRegtest}} {
-		bk, err := k.BitcoinKey(n.net, 0, i)
+		net    BitcoinNet
+		change uint32
+		dst    *string
+	}{
+		{BitcoinMainnet, 0, &a.Bitcoin}, {BitcoinTestnet, 0, &a.BitcoinTestnet}, {BitcoinRegtest, 0, &a.BitcoinRegtest},
+		{BitcoinMainnet, 1, &a.BitcoinChange}, {BitcoinTestnet, 1, &a.BitcoinTestnetChange}, {BitcoinRegtest, 1, &a.BitcoinRegtestChange},
+	} {
+		bk, err := k.BitcoinKey(n.net, n.change, i)
 		if err != nil {
 			return a, err
 		}
@@ -279,4 +287,15 @@ func ValidateNEARAccount(s string) error {
 		return fmt.Errorf("NEAR account id %q is invalid: use e.g. alice.near or a 64-hex implicit id", s)
 	}
 	return nil
+}
+
+// BitcoinAddresses returns the receive and change address for net.
+func (a Accounts) BitcoinAddresses(net BitcoinNet) (recv, change string) {
+	switch net {
+	case BitcoinTestnet:
+		return a.BitcoinTestnet, a.BitcoinTestnetChange
+	case BitcoinRegtest:
+		return a.BitcoinRegtest, a.BitcoinRegtestChange
+	}
+	return a.Bitcoin, a.BitcoinChange
 }

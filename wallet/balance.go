@@ -121,7 +121,7 @@ func evmBalances(ctx context.Context, n Network, acct Accounts) ([]Balance, erro
 	}
 	defer e.Close()
 	owner := common.HexToAddress(acct.EVM)
-	cctx, cancel := context.WithTimeout(ctx, rpcTimeout)
+	cctx, cancel := context.WithTimeout(ctx, n.RPCTimeout())
 	defer cancel()
 	native, err := e.Backend.BalanceAt(cctx, owner, nil)
 	if err != nil {

@@ -57,7 +57,7 @@ func DialBitcoin(ctx context.Context, n Network) (*BitcoinNode, error) {
 			errs = append(errs, fmt.Sprintf("%s: %v", u.Host, err))
 			continue
 		}
-		h, err := withTimeout(ctx, func() (*chainhash.Hash, error) { return c.GetBlockHash(0) })
+		h, err := withTimeout(ctx, b.Net.RPCTimeout(), func() (*chainhash.Hash, error) { return c.GetBlockHash(0) })
 		if err != nil {
 			c.Shutdown()
 			errs = append(errs, fmt.Sprintf("%s: %v", u.Host, err))
@@ -73,9 +73,9 @@ func DialBitcoin(ctx context.Context, n Network) (*BitcoinNode, error) {
 	return nil, fmt.Errorf("%s: every RPC failed (%s)", n.Name, strings.Join(errs, "; "))
 }
 
-// withTimeout runs a blocking rpcclient call under ctx and rpcTimeout.
-func withTimeout[T any](ctx context.Context, f func() (T, error)) (T, error) {
-	ctx, cancel := context.WithTimeout(ctx, rpcTimeout)
+// withTimeout runs a blocking rpcclient call under ctx and timeout.
+func withTimeout[T any](ctx context.Context, timeout time.Duration, f func() (T, error)) (T, error) {
+	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
 	type res struct {
 		v   T
@@ -111,7 +111,7 @@ func (b *BitcoinNode) UTXOs(ctx context.Context, addr btcutil.Address) ([]UTXO, 
 	var out []UTXO
 	seen := map[wire.OutPoint]bool{}
 	for skip := 0; ; skip += 100 {
-		txs, err := withTimeout(ctx, func() ([]*btcjson.SearchRawTransactionsResult, error) {
+		txs, err := withTimeout(ctx, b.Net.RPCTimeout(), func() ([]*btcjson.SearchRawTransactionsResult, error) {
 			return b.c.SearchRawTransactionsVerbose(addr, skip, 100, false, false, nil)
 		})
 		if err != nil {
@@ -134,7 +134,7 @@ func (b *BitcoinNode) UTXOs(ctx context.Context, addr btcutil.Address) ([]UTXO, 
 					continue
 				}
 				seen[op] = true
-				res, err := withTimeout(ctx, func() (*btcjson.GetTxOutResult, error) { return b.c.GetTxOut(h, vout.N, true) })
+				res, err := withTimeout(ctx, b.Net.RPCTimeout(), func() (*btcjson.GetTxOutResult, error) { return b.c.GetTxOut(h, vout.N, true) })
 				if err != nil || res == nil {
 					continue // spent
 				}
@@ -158,7 +158,7 @@ func (b *BitcoinNode) UTXOs(ctx context.Context, addr btcutil.Address) ([]UTXO, 
 // FeeRate returns sat/vB from estimatefee, or the floor when the node has
 // no estimate yet (a quiet regtest or a fresh node).
 func (b *BitcoinNode) FeeRate(ctx context.Context, floor int64) int64 {
-	if v, err := withTimeout(ctx, func() (float64, error) { return b.c.EstimateFee(6) }); err == nil && v > 0 {
+	if v, err := withTimeout(ctx, b.Net.RPCTimeout(), func() (float64, error) { return b.c.EstimateFee(6) }); err == nil && v > 0 {
 		// BTC per kB -> sat per vB
 		if r := int64(math.Ceil(v * 1e8 / 1000)); r > floor {
 			return r
@@ -294,18 +294,28 @@ func (w *Wallet) SendBitcoin(ctx context.Context, b *BitcoinNode, to string, amo
 	if err != nil {
 		return LedgerEntry{}, err
 	}
-	recvStr := map[string]string{"mainnet": acct.Bitcoin, "testnet": acct.BitcoinTestnet, "regtest": acct.BitcoinRegtest}[b.Net.BitcoinNet]
-	recv, err := ParseBitcoinAddress(recvStr, BitcoinNet(b.Net.BitcoinNet))
+	bnet := BitcoinNet(b.Net.BitcoinNet)
+	recvStr, changeStr := acct.BitcoinAddresses(bnet)
+	recv, err := ParseBitcoinAddress(recvStr, bnet)
 	if err != nil {
 		return LedgerEntry{}, err
 	}
-	utxos, err := b.UTXOs(ctx, recv)
+	change, err := ParseBitcoinAddress(changeStr, bnet)
 	if err != nil {
-		return LedgerEntry{}, err
+		return LedgerEntry{}, fmt.Errorf("no change address cached for %s: re-run `sov wallet addresses` after upgrading: %w", bnet, err)
 	}
-	// Change lands at m/84'/c'/0'/1/index; its address is public, derived
-	// from the unlocked keys only after the policy allows the request.
-	plan, err := PlanBitcoin(utxos, dest, amount, b.FeeRate(ctx, feeFloor), recv, b.Params)
+	var utxos []UTXO
+	for i, a := range []btcutil.Address{recv, change} {
+		us, err := b.UTXOs(ctx, a)
+		if err != nil {
+			return LedgerEntry{}, err
+		}
+		for j := range us {
+			us[j].Change = uint32(i)
+		}
+		utxos = append(utxos, us...)
+	}
+	plan, err := PlanBitcoin(utxos, dest, amount, b.FeeRate(ctx, feeFloor), change, b.Params)
 	if err != nil {
 		return LedgerEntry{}, err
 	}
@@ -328,17 +338,22 @@ func (w *Wallet) SendBitcoin(ctx context.Context, b *BitcoinNode, to string, amo
 		return LedgerEntry{}, err
 	}
 	defer keys.Wipe()
-	rk, err := keys.BitcoinKey(BitcoinNet(b.Net.BitcoinNet), 0, acct.Index)
-	if err != nil {
-		w.Release(d.ID, "key derivation failed")
-		return LedgerEntry{}, err
+	signers := map[string]*btcec.PrivateKey{}
+	for chain, addr := range []btcutil.Address{recv, change} {
+		k, err := keys.BitcoinKey(bnet, uint32(chain), acct.Index)
+		if err != nil {
+			w.Release(d.ID, "key derivation failed")
+			return LedgerEntry{}, err
+		}
+		script, _ := txscript.PayToAddrScript(addr)
+		signers[fmt.Sprintf("%x", script)] = k
 	}
-	tx, err := signPSBT(plan, map[string]*btcec.PrivateKey{fmt.Sprintf("%x", utxos[0].PkScript): rk})
+	tx, err := signPSBT(plan, signers)
 	if err != nil {
 		w.Release(d.ID, "signing failed")
 		return LedgerEntry{}, err
 	}
-	h, err := withTimeout(ctx, func() (*chainhash.Hash, error) { return b.c.SendRawTransaction(tx, false) })
+	h, err := withTimeout(ctx, b.Net.RPCTimeout(), func() (*chainhash.Hash, error) { return b.c.SendRawTransaction(tx, false) })
 	if err != nil {
 		w.Release(d.ID, "broadcast failed")
 		return LedgerEntry{}, fmt.Errorf("broadcast on %s: %w", b.Net.Name, err)
@@ -358,7 +373,7 @@ func (w *Wallet) WaitBitcoin(ctx context.Context, b *BitcoinNode, entry LedgerEn
 		return entry, err
 	}
 	for {
-		res, err := withTimeout(ctx, func() (*btcjson.TxRawResult, error) { return b.c.GetRawTransactionVerbose(h) })
+		res, err := withTimeout(ctx, b.Net.RPCTimeout(), func() (*btcjson.TxRawResult, error) { return b.c.GetRawTransactionVerbose(h) })
 		if err == nil && res.Confirmations > 0 {
 			entry.Status = "confirmed"
 			return entry, w.updateLedger(entry.Chain, entry.Hash, func(l *LedgerEntry) { l.Status = "confirmed" })
@@ -377,18 +392,23 @@ func bitcoinBalances(ctx context.Context, n Network, acct Accounts) ([]Balance, 
 		return nil, err
 	}
 	defer b.Close()
-	addrStr := map[string]string{"mainnet": acct.Bitcoin, "testnet": acct.BitcoinTestnet, "regtest": acct.BitcoinRegtest}[n.BitcoinNet]
-	addr, err := ParseBitcoinAddress(addrStr, BitcoinNet(n.BitcoinNet))
-	if err != nil {
-		return nil, err
-	}
-	utxos, err := b.UTXOs(ctx, addr)
-	if err != nil {
-		return nil, err
-	}
 	var sum int64
-	for _, u := range utxos {
-		sum += u.Value
+	recv, change := acct.BitcoinAddresses(BitcoinNet(n.BitcoinNet))
+	for _, s := range []string{recv, change} {
+		if s == "" {
+			continue
+		}
+		addr, err := ParseBitcoinAddress(s, BitcoinNet(n.BitcoinNet))
+		if err != nil {
+			return nil, err
+		}
+		utxos, err := b.UTXOs(ctx, addr)
+		if err != nil {
+			return nil, err
+		}
+		for _, u := range utxos {
+			sum += u.Value
+		}
 	}
 	return []Balance{{Network: n.Name, CAIP2: n.CAIP2, Asset: n.Native, Amount: FormatAtomic(bigInt(sum), 8), Atomic: fmt.Sprint(sum), Status: "ok"}}, nil
 }

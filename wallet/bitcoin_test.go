@@ -8,7 +8,12 @@ import (
 	"testing"
 	"time"
 
+	"github.com/btcsuite/btcd/btcec/v2"
+	"github.com/btcsuite/btcd/chaincfg"
+	"github.com/btcsuite/btcd/chaincfg/chainhash"
 	"github.com/btcsuite/btcd/rpcclient"
+	"github.com/btcsuite/btcd/txscript"
+	"github.com/btcsuite/btcd/wire"
 )
 
 // startBtcdRegtest runs a real btcd in regtest mode with the indexes sov
@@ -103,5 +108,63 @@ func TestWalletBitcoinRegtestPSBTSendConfirms(t *testing.T) {
 	lying.BitcoinNet = "testnet"
 	if _, err := DialBitcoin(ctx, lying); err == nil || !strings.Contains(err.Error(), "refusing") {
 		t.Fatalf("genesis check: %v", err)
+	}
+}
+
+// TestWalletPSBTSignsReceiveAndChangeInputs builds a PSBT spending one
+// receive and one change output and runs every input through btcd's script
+// engine.
+func TestWalletPSBTSignsReceiveAndChangeInputs(t *testing.T) {
+	seed, _ := SeedFromMnemonic(abandonMnemonic, "")
+	keys := NewKeys(seed)
+	acct, _ := keys.Accounts(0)
+	params := &chaincfg.RegressionNetParams
+	recv, _ := ParseBitcoinAddress(acct.BitcoinRegtest, BitcoinRegtest)
+	change, _ := ParseBitcoinAddress(acct.BitcoinRegtestChange, BitcoinRegtest)
+	rs, _ := txscript.PayToAddrScript(recv)
+	cs, _ := txscript.PayToAddrScript(change)
+	utxos := []UTXO{
+		{OutPoint: wire.OutPoint{Hash: chainhash.Hash{1}, Index: 0}, Value: 60_000, PkScript: rs},
+		{OutPoint: wire.OutPoint{Hash: chainhash.Hash{2}, Index: 1}, Value: 50_000, PkScript: cs, Change: 1},
+	}
+	other, _ := keys.Accounts(1)
+	dest, _ := ParseBitcoinAddress(other.BitcoinRegtest, BitcoinRegtest)
+	plan, err := PlanBitcoin(utxos, dest, 100_000, 5, change, params)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(plan.Packet.UnsignedTx.TxIn) != 2 || plan.Change != 110_000-100_000-vbytes(2, 2)*5 {
+		t.Fatalf("plan %+v", plan)
+	}
+	rk, _ := keys.BitcoinKey(BitcoinRegtest, 0, 0)
+	ck, _ := keys.BitcoinKey(BitcoinRegtest, 1, 0)
+	tx, err := signPSBT(plan, map[string]*btcec.PrivateKey{fmt.Sprintf("%x", rs): rk, fmt.Sprintf("%x", cs): ck})
+	if err != nil {
+		t.Fatal(err)
+	}
+	fetcher := txscript.NewMultiPrevOutFetcher(nil)
+	for _, u := range utxos {
+		fetcher.AddPrevOut(u.OutPoint, wire.NewTxOut(u.Value, u.PkScript))
+	}
+	hashes := txscript.NewTxSigHashes(tx, fetcher)
+	for i, in := range tx.TxIn {
+		prev := fetcher.FetchPrevOutput(in.PreviousOutPoint)
+		vm, err := txscript.NewEngine(prev.PkScript, tx, i, txscript.StandardVerifyFlags, nil, hashes, prev.Value, fetcher)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := vm.Execute(); err != nil {
+			t.Fatalf("input %d does not verify: %v", i, err)
+		}
+	}
+	var out int64
+	for _, o := range tx.TxOut {
+		out += o.Value
+	}
+	if 110_000-out != plan.Fee {
+		t.Fatalf("fee %d, outputs %d", plan.Fee, out)
+	}
+	if _, err := PlanBitcoin(utxos, dest, 109_000, 5, change, params); err == nil || !strings.Contains(err.Error(), "insufficient funds") {
+		t.Fatalf("fees not counted: %v", err)
 	}
 }

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"math/big"
+	"net/http"
 	"sort"
 	"strings"
 	"time"
@@ -50,8 +51,8 @@ func (e *EVM) Close() {
 	}
 }
 
-// rpcTimeout bounds each RPC attempt so a slow endpoint fails over.
-const rpcTimeout = 15 * time.Second
+// defaultRPCTimeout bounds each RPC call so a slow endpoint fails over.
+const defaultRPCTimeout = 15 * time.Second
 
 // DialEVM connects to the first RPC of net that answers and reports the
 // chain id the network table expects; a node claiming another chain is
@@ -65,7 +66,7 @@ func DialEVM(ctx context.Context, net Network) (*EVM, error) {
 	}
 	var errs []string
 	for _, url := range net.RPC {
-		c, err := rpc.DialContext(ctx, url)
+		c, err := rpc.DialOptions(ctx, url, rpc.WithHTTPClient(&http.Client{Timeout: net.RPCTimeout()}))
 		if err != nil {
 			errs = append(errs, fmt.Sprintf("%s: %v", url, err))
 			continue
@@ -85,7 +86,7 @@ func DialEVM(ctx context.Context, net Network) (*EVM, error) {
 
 // NewEVM wraps a backend after checking its chain id against net.
 func NewEVM(ctx context.Context, net Network, b EVMBackend) (*EVM, error) {
-	cctx, cancel := context.WithTimeout(ctx, rpcTimeout)
+	cctx, cancel := context.WithTimeout(ctx, net.RPCTimeout())
 	defer cancel()
 	id, err := b.ChainID(cctx)
 	if err != nil {

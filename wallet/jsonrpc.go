@@ -17,13 +17,14 @@ import (
 // jsonRPC is a minimal JSON-RPC 2.0 client over HTTP with fail-over across
 // endpoints (used for Solana and NEAR; EVM uses go-ethereum's client).
 type jsonRPC struct {
-	urls []string
-	hc   *http.Client
-	id   atomic.Int64
+	urls    []string
+	hc      *http.Client
+	timeout time.Duration
+	id      atomic.Int64
 }
 
-func newJSONRPC(urls []string) *jsonRPC {
-	return &jsonRPC{urls: urls, hc: &http.Client{Timeout: rpcTimeout}}
+func newJSONRPC(urls []string, timeout time.Duration) *jsonRPC {
+	return &jsonRPC{urls: urls, hc: &http.Client{Timeout: timeout}, timeout: timeout}
 }
 
 // RPCError is an error object returned by the node.
@@ -60,7 +61,7 @@ func (c *jsonRPC) call(ctx context.Context, method string, params any, out any) 
 }
 
 func (c *jsonRPC) post(ctx context.Context, url string, body []byte, out any) error {
-	ctx, cancel := context.WithTimeout(ctx, rpcTimeout)
+	ctx, cancel := context.WithTimeout(ctx, c.timeout)
 	defer cancel()
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, url, bytes.NewReader(body))
 	if err != nil {

@@ -68,8 +68,8 @@ func signNEARTransfer(key ed25519.PrivateKey, t NEARTransfer) (signed []byte, ha
 // NEARRPC speaks the NEAR JSON-RPC methods sov uses.
 type NEARRPC struct{ rpc *jsonRPC }
 
-// NewNEARRPC returns a client with fail-over across urls.
-func NewNEARRPC(urls []string) *NEARRPC { return &NEARRPC{rpc: newJSONRPC(urls)} }
+// NewNEARRPC returns a client for n's RPCs, with fail-over.
+func NewNEARRPC(n Network) *NEARRPC { return &NEARRPC{rpc: newJSONRPC(n.RPC, n.RPCTimeout())} }
 
 // Balance returns the account's yoctoNEAR balance (view_account).
 func (n *NEARRPC) Balance(ctx context.Context, account string) (*big.Int, error) {
@@ -118,7 +118,7 @@ func (w *Wallet) SendNEAR(ctx context.Context, n Network, to string, yocto *big.
 	if err := ValidateNEARAccount(to); err != nil {
 		return LedgerEntry{}, err
 	}
-	rpc := NewNEARRPC(n.RPC)
+	rpc := NewNEARRPC(n)
 	req.Chain, req.Asset, req.Payee, req.Amount = n.CAIP2, n.Native, to, atomicRat(yocto, n.NativeDecimals)
 	if req.Summary == "" {
 		req.Summary = fmt.Sprintf("Send %s NEAR to %s on %s", FormatAtomic(yocto, n.NativeDecimals), to, n.Name)
@@ -170,7 +170,7 @@ func (w *Wallet) SendNEAR(ctx context.Context, n Network, to string, yocto *big.
 }
 
 func nearBalances(ctx context.Context, n Network, acct Accounts) ([]Balance, error) {
-	v, err := NewNEARRPC(n.RPC).Balance(ctx, acct.NEARAccount)
+	v, err := NewNEARRPC(n).Balance(ctx, acct.NEARAccount)
 	if err != nil {
 		return nil, err
 	}

@@ -5,6 +5,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"time"
 )
 
 // Chain families.
@@ -28,6 +29,17 @@ type Network struct {
 	BitcoinNet     string   `json:"bitcoin_net,omitempty"`
 	RPC            []string `json:"rpc,omitempty"`
 	Builtin        bool     `json:"builtin"`
+	// Timeout bounds each RPC call so a slow endpoint fails over (default
+	// 15s; [wallet] rpc_timeout in config).
+	Timeout time.Duration `json:"-"`
+}
+
+// RPCTimeout is the per-call limit for n's RPCs.
+func (n Network) RPCTimeout() time.Duration {
+	if n.Timeout > 0 {
+		return n.Timeout
+	}
+	return defaultRPCTimeout
 }
 
 // Builtin is the network table shipped with sov. RPC URLs are left empty
@@ -52,6 +64,8 @@ type Config struct {
 	// Networks adds chains (a local dev chain, a testnet) or overrides
 	// built-in ones by name.
 	Networks []NetworkConfig `toml:"networks,omitempty"`
+	// RPCTimeout is a Go duration ("15s") bounding each RPC call.
+	RPCTimeout string `toml:"rpc_timeout,omitempty"`
 }
 
 // NetworkConfig is one user-added network.
@@ -90,8 +104,17 @@ func (cfg Config) All() ([]Network, error) {
 		n.RPC = append(append([]string(nil), urls...), n.RPC...)
 		byName[name] = n
 	}
+	var timeout time.Duration
+	if cfg.RPCTimeout != "" {
+		d, err := time.ParseDuration(cfg.RPCTimeout)
+		if err != nil || d <= 0 {
+			return nil, fmt.Errorf("config [wallet] rpc_timeout %q is not a duration like \"15s\"", cfg.RPCTimeout)
+		}
+		timeout = d
+	}
 	out := make([]Network, 0, len(byName))
 	for _, n := range byName {
+		n.Timeout = timeout
 		out = append(out, n)
 	}
 	sort.Slice(out, func(i, j int) bool {

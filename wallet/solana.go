@@ -66,8 +66,8 @@ func signSolanaMessage(key ed25519.PrivateKey, msg []byte) []byte { return ed255
 // SolanaRPC speaks the Solana JSON-RPC methods sov uses.
 type SolanaRPC struct{ rpc *jsonRPC }
 
-// NewSolanaRPC returns a client for the first of urls that answers.
-func NewSolanaRPC(urls []string) *SolanaRPC { return &SolanaRPC{rpc: newJSONRPC(urls)} }
+// NewSolanaRPC returns a client for n's RPCs, with fail-over.
+func NewSolanaRPC(n Network) *SolanaRPC { return &SolanaRPC{rpc: newJSONRPC(n.RPC, n.RPCTimeout())} }
 
 // Balance returns lamports via getBalance.
 func (s *SolanaRPC) Balance(ctx context.Context, addr string) (uint64, error) {
@@ -110,7 +110,7 @@ func (w *Wallet) SendSolana(ctx context.Context, n Network, to string, lamports 
 	if err != nil {
 		return LedgerEntry{}, err
 	}
-	rpc := NewSolanaRPC(n.RPC)
+	rpc := NewSolanaRPC(n)
 	req.Chain, req.Asset, req.Payee = n.CAIP2, n.Native, to
 	req.Amount = atomicRat(new(big.Int).SetUint64(lamports), n.NativeDecimals)
 	if req.Summary == "" {
@@ -162,7 +162,7 @@ func (w *Wallet) SendSolana(ctx context.Context, n Network, to string, lamports 
 }
 
 func solanaBalances(ctx context.Context, n Network, acct Accounts) ([]Balance, error) {
-	lamports, err := NewSolanaRPC(n.RPC).Balance(ctx, acct.Solana)
+	lamports, err := NewSolanaRPC(n).Balance(ctx, acct.Solana)
 	if err != nil {
 		return nil, err
 	}

@@ -18,6 +18,7 @@ import (
 	"github.com/sovos/sov/internal/paths"
 	"github.com/sovos/sov/internal/prompt"
 	"github.com/sovos/sov/internal/seal"
+	"github.com/sovos/sov/wallet"
 )
 
 // feedsCommands returns the `sov feeds` command tree and `sov news`.
@@ -93,6 +94,29 @@ func feedsKeygenCmd(a *app) *cobra.Command {
 			if err != nil {
 				return err
 			}
+			var secret []byte
+			if fw, _ := cmd.Flags().GetBool("from-wallet"); fw {
+				// The wallet's NIP-06 key (m/44'/1237'/0'/0/0), so one
+				// mnemonic backs up the publishing identity too.
+				wfile, _ := cmd.Flags().GetString("wallet-passphrase-file")
+				wpw, err := prompt.Secret(prompt.Source{Env: "SOV_WALLET_PASSPHRASE", File: wfile, Prompt: "Wallet passphrase: ",
+					Getenv: a.getenv, Stdin: a.stdin, Stderr: a.stderr})
+				if err != nil {
+					return fmt.Errorf("wallet passphrase: %w (set SOV_WALLET_PASSPHRASE or use --wallet-passphrase-file)", err)
+				}
+				keys, err := wallet.OpenStore(a.paths.Sub("wallet")).Unlock(wpw)
+				seal.Wipe(wpw)
+				if err != nil {
+					return fmt.Errorf("unlock wallet: %w", err)
+				}
+				kp, err := keys.NostrKey(0)
+				keys.Wipe()
+				if err != nil {
+					return err
+				}
+				secret = kp.Private.Serialize()
+				defer seal.Wipe(secret)
+			}
 			pw, err := feedsPassphrase(a, cmd, true)
 			if err != nil {
 				return err
@@ -102,7 +126,12 @@ func feedsKeygenCmd(a *app) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			pub, err := feeds.Keygen(dir, pw, kdf)
+			var pub string
+			if secret != nil {
+				pub, err = feeds.KeygenFrom(dir, secret, pw, kdf)
+			} else {
+				pub, err = feeds.Keygen(dir, pw, kdf)
+			}
 			if err != nil {
 				return err
 			}
@@ -120,6 +149,8 @@ func feedsKeygenCmd(a *app) *cobra.Command {
 		},
 	}
 	cmd.Flags().String("name", "me", "publisher name others see in your own listings")
+	cmd.Flags().Bool("from-wallet", false, "use the wallet's Nostr key (NIP-06, m/44'/1237'/0'/0/0) instead of a new random key")
+	cmd.Flags().String("wallet-passphrase-file", "", "wallet passphrase file for --from-wallet (else $SOV_WALLET_PASSPHRASE, else a prompt)")
 	return cmd
 }
 

@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/sovos/sov/feeds/relaytest"
+	"github.com/sovos/sov/wallet"
 )
 
 // feedsRun runs sov and fails the test on a non-zero exit.
@@ -223,5 +224,24 @@ func TestFeedsCLIErrors(t *testing.T) {
 		if r.Code != tt.code || !strings.Contains(r.Stderr, tt.want) || strings.Count(strings.TrimSpace(r.Stderr), "\n") != 0 {
 			t.Errorf("sov %v: exit %d stderr %q; want exit %d mentioning %q", tt.args, r.Code, r.Stderr, tt.code, tt.want)
 		}
+	}
+}
+
+// TestFeedsKeygenFromWallet: the publishing key can be the wallet's NIP-06
+// key; checked with NIP-06 test vector 1.
+func TestFeedsKeygenFromWallet(t *testing.T) {
+	home := t.TempDir()
+	const mnemonic = "leader monkey parrot ring guide accident before fence cannon height naive bean"
+	if _, err := wallet.OpenStore(filepath.Join(home, "wallet")).Create(mnemonic, "", []byte("wallet pw"), false); err != nil {
+		t.Fatal(err)
+	}
+	env := []string{"SOV_WALLET_PASSPHRASE=wallet pw", "SOV_FEEDS_PASSPHRASE=feeds pw"}
+	out := feedsRun(t, home, env, "feeds", "keygen", "--from-wallet")
+	if !strings.Contains(out, "hex:  17162c921dc4d2518f9a101db33695df1afb56ab82f5ff3e5da6eec3ca5cd917") {
+		t.Fatalf("keygen --from-wallet: %s", out)
+	}
+	r := runSov(t, t.TempDir(), []string{"SOV_WALLET_PASSPHRASE=x", "SOV_FEEDS_PASSPHRASE=y"}, "", "feeds", "keygen", "--from-wallet")
+	if r.Code == 0 || !strings.Contains(r.Stderr, "wallet") {
+		t.Fatalf("keygen --from-wallet without a wallet: exit %d %q", r.Code, r.Stderr)
 	}
 }

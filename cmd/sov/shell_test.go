@@ -73,6 +73,13 @@ func (x *tuiTmux) keys(name string, keys ...string) {
 	x.cmd(append([]string{"send-keys", "-t", name}, keys...)...)
 }
 
+// waitReady waits until the model is loaded (the status bar names the
+// backend).
+func (x *tuiTmux) waitReady(name string) {
+	x.t.Helper()
+	x.waitFor(name, ` · (CPU|CUDA|Metal)`, 30*time.Second)
+}
+
 // waitFor polls the screen until re matches, failing after timeout.
 func (x *tuiTmux) waitFor(name, re string, timeout time.Duration) string {
 	x.t.Helper()
@@ -101,8 +108,9 @@ func TestTUIEndToEndStreamStopContinue(t *testing.T) {
 	m := testModel(t)
 	x := newTUITmux(t)
 	home := t.TempDir()
-	// --ignore-eos keeps the answer going until Esc, however fast the machine.
-	x.start("a", home, nil, "--model", m, "--temp", "0", "--ignore-eos")
+	// --ignore-eos and a large context keep the answer going until Esc,
+	// however fast the machine.
+	x.start("a", home, nil, "--model", m, "--temp", "0", "--ignore-eos", "--ctx", "16384")
 	x.waitFor("a", `Message, or /help`, 20*time.Second)
 	x.keys("a", "Once upon a time", "Enter")
 	// Streamed text appears while the status bar says it is generating.
@@ -185,8 +193,7 @@ func TestTUIEndToEndNoModelAndDeletedModel(t *testing.T) {
 		t.Fatal(err)
 	}
 	x.start("b", t.TempDir(), nil, "--model", copyPath, "--max-tokens", "20")
-	x.waitFor("b", `Message, or /help`, 20*time.Second)
-	time.Sleep(300 * time.Millisecond) // let the load finish
+	x.waitReady("b")
 	os.Remove(copyPath)
 	x.keys("b", "Once upon a time", "Enter")
 	screen := x.waitFor("b", `was\s+deleted`, 20*time.Second)
@@ -283,10 +290,8 @@ func BenchmarkTUIStreamingVsRun(b *testing.B) {
 	// Both run in the same tmux server with the same environment, so the
 	// only difference is the shell itself.
 	runOnce := func(name string) float64 {
-		out := filepath.Join(b.TempDir(), "run.json")
 		x.start(name, b.TempDir(), nil, append(append([]string{"run", "--json"}, args...), "Once upon a time")...)
 		x.waitEvery(name, `SOV-EXIT=0`, 3*time.Minute, time.Second)
-		_ = out
 		screen := x.cmd("capture-pane", "-p", "-J", "-S", "-", "-t", name)
 		var done struct {
 			TPS float64 `json:"generated_tokens_per_second"`
@@ -362,7 +367,7 @@ func TestTUIEndToEndKilledMidAnswerKeepsIt(t *testing.T) {
 	m := testModel(t)
 	x := newTUITmux(t)
 	home := t.TempDir()
-	x.start("a", home, nil, "--model", m, "--temp", "0", "--ignore-eos")
+	x.start("a", home, nil, "--model", m, "--temp", "0", "--ignore-eos", "--ctx", "16384")
 	x.waitFor("a", `Message, or /help`, 20*time.Second)
 	x.keys("a", "Once upon a time", "Enter")
 	x.waitFor("a", `(?s)● .*Lily.*generating`, 20*time.Second)

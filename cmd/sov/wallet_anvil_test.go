@@ -407,7 +407,7 @@ func TestWalletAnvilPolicyHoldsUnder100ConcurrentSends(t *testing.T) {
 	payee := common.HexToAddress("0x00000000000000000000000000000000000000D0")
 	var wg sync.WaitGroup
 	results := make([]sovResult, 100)
-	sem := make(chan struct{}, 25)
+	sem := make(chan struct{}, 100) // all 100 at once
 	for i := range results {
 		wg.Add(1)
 		go func() {

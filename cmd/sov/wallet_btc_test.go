@@ -94,14 +94,22 @@ func TestWalletBtcdRegtestPSBTSend(t *testing.T) {
 	if err != nil || tx.Confirmations < 1 {
 		t.Fatalf("not confirmed: %v", err)
 	}
-	paid := false
+	paid, change := false, false
 	for _, o := range tx.Vout {
-		if o.Value == 1.25 && len(o.ScriptPubKey.Address) > 0 && o.ScriptPubKey.Address == other.BitcoinRegtest {
+		if o.Value == 1.25 && o.ScriptPubKey.Address == other.BitcoinRegtest {
 			paid = true
 		}
+		if o.ScriptPubKey.Address == acct.BitcoinRegtestChange {
+			change = true
+		}
 	}
-	if !paid {
-		t.Fatalf("no 1.25 BTC output to %s in %+v", other.BitcoinRegtest, tx.Vout)
+	if !paid || !change {
+		t.Fatalf("want 1.25 BTC to %s and change to %s, got %+v", other.BitcoinRegtest, acct.BitcoinRegtestChange, tx.Vout)
+	}
+	// a second send may spend the change output: keys for both chains sign
+	r = runSov(t, home, walletTestEnv, "", "wallet", "send", "0.5", "BTC", "to", other.BitcoinRegtest, "--yes", "--no-wait")
+	if r.Code != 0 {
+		t.Fatalf("second send: %s", r.Stderr)
 	}
 	r = runSov(t, home, walletTestEnv, "", "wallet", "send", "1", "BTC", "to", acct.Bitcoin, "--yes")
 	if r.Code != 2 || !strings.Contains(r.Stderr, "--chain") {
