@@ -9,7 +9,6 @@ import (
 	"io"
 	"net"
 	"net/http"
-	"os"
 	"strings"
 	"sync"
 	"time"
@@ -444,6 +443,3 @@ func transportOf(c *http.Client) http.RoundTripper {
 	}
 	return http.DefaultTransport
 }
-
-// openFile is split out for the CLI.
-func openFile(p string) (*os.File, error) { return os.Open(p) }

@@ -7,7 +7,6 @@ import (
 	"errors"
 	"fmt"
 	"runtime"
-	"sort"
 	"strings"
 	"sync"
 	"time"
@@ -380,14 +379,4 @@ func (s *Store) Ingest(ctx context.Context, source string, raws [][]byte) (Count
 		return Counts{}, err
 	}
 	return in.IngestRaw(ctx, raws)
-}
-
-// sortedReasons returns reasons with counts, for stable output.
-func sortedReasons(m map[Reason]int) []Reason {
-	var out []Reason
-	for r := range m {
-		out = append(out, r)
-	}
-	sort.Slice(out, func(i, j int) bool { return out[i] < out[j] })
-	return out
 }

@@ -3,7 +3,6 @@ package feeds
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"strconv"
 	"time"
@@ -133,5 +132,3 @@ func PublishRelay(ctx context.Context, url string, ev *nostr.Event) error {
 		return nil
 	}
 }
-
-var errRelayDropped = errors.New("relay dropped the connection")

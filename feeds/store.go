@@ -24,7 +24,6 @@
 package feeds
 
 import (
-	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -487,6 +486,3 @@ func (s *Store) Sources() ([]Source, error) {
 	})
 	return out, err
 }
-
-// ctxErr is a tiny helper so loops stop promptly on cancellation.
-func ctxErr(ctx context.Context) error { return ctx.Err() }

@@ -609,7 +609,7 @@ func (a *App) warmUp() tea.Cmd {
 	a.warm = cancel
 	eng, msgs := a.engine, a.messages()
 	return func() tea.Msg {
-		_, _, _ = eng.Chat(ctx, msgs, model.Sampling{MaxTokens: 1}, nil)
+		_, _, _ = safeChat(ctx, eng, msgs, model.Sampling{MaxTokens: 1}, nil)
 		return nil
 	}
 }

@@ -850,3 +850,19 @@ func TestTUISendWhileLoadingAnswersWhenReady(t *testing.T) {
 		t.Errorf("queued message not answered after load:\n%s", f)
 	}
 }
+
+type panicEngine struct{ fakeEngine }
+
+func (p *panicEngine) Chat(ctx context.Context, msgs []model.Message, s model.Sampling, fn model.TokenFunc) (string, model.Stats, error) {
+	fn("partial ")
+	panic("boom")
+}
+
+func TestTUIEnginePanicBecomesError(t *testing.T) {
+	a := newTestApp(t, Options{Engine: &panicEngine{fakeEngine{info: model.Info{Name: "tiny"}}}}, 60, 12)
+	typeText(a, "hi")
+	press(a, "enter")
+	if f := frame(a); !strings.Contains(f, "the engine failed: boom") || a.stream != nil {
+		t.Errorf("frame:\n%s", f)
+	}
+}

@@ -346,6 +346,11 @@ func (a *App) load(path string) tea.Cmd {
 	a.loading = job
 	loader := a.opts.Loader
 	go func() {
+		defer func() {
+			if r := recover(); r != nil {
+				job.done <- loadDoneMsg{job: job, err: fmt.Errorf("loading failed: %v", r)}
+			}
+		}()
 		eng, err := loader(ctx, path, func(f float32) bool {
 			select {
 			case <-job.progress: // drop a stale value: only the latest matters

@@ -2,6 +2,7 @@ package tui
 
 import (
 	"context"
+	"fmt"
 	"strings"
 	"sync"
 	"time"
@@ -109,7 +110,7 @@ func startStream(ctx context.Context, id int, eng Chatter, msgs []model.Message,
 		}
 	}()
 	go func() {
-		text, stats, err := eng.Chat(ctx, msgs, s, func(piece string) error {
+		text, stats, err := safeChat(ctx, eng, msgs, s, func(piece string) error {
 			st.mu.Lock()
 			st.pending.WriteString(piece)
 			st.full.WriteString(piece)
@@ -130,6 +131,17 @@ func startStream(ctx context.Context, id int, eng Chatter, msgs []model.Message,
 		st.done <- streamResult{text: text, stats: stats, err: err}
 	}()
 	return st
+}
+
+// safeChat turns a panic in the engine into an error shown in the chat:
+// the shell must survive whatever the engine does.
+func safeChat(ctx context.Context, eng Chatter, msgs []model.Message, s model.Sampling, fn model.TokenFunc) (text string, st model.Stats, err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			err = fmt.Errorf("the engine failed: %v", r)
+		}
+	}()
+	return eng.Chat(ctx, msgs, s, fn)
 }
 
 func (s *stream) take() string {

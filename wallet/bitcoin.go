@@ -57,7 +57,7 @@ func DialBitcoin(ctx context.Context, n Network) (*BitcoinNode, error) {
 			errs = append(errs, fmt.Sprintf("%s: %v", u.Host, err))
 			continue
 		}
-		h, err := withTimeout(ctx, b.Net.RPCTimeout(), func() (*chainhash.Hash, error) { return c.GetBlockHash(0) })
+		h, err := withTimeout(ctx, n.RPCTimeout(), func() (*chainhash.Hash, error) { return c.GetBlockHash(0) })
 		if err != nil {
 			c.Shutdown()
 			errs = append(errs, fmt.Sprintf("%s: %v", u.Host, err))

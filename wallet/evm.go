@@ -1,8 +1,10 @@
 package wallet
 
 import (
+	"bytes"
 	"context"
 	"crypto/ecdsa"
+	"encoding/binary"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -353,21 +355,40 @@ func (w *Wallet) updateLedger(chain, hash string, f func(*LedgerEntry)) error {
 
 // allocNonce returns max(pending nonce, local next nonce) and records the
 // next one, inside the wallet.db lock, so concurrent sends — even from two
-// processes — never share a nonce.
-func (w *Wallet) allocNonce(chainID int64, from common.Address, pending uint64) (uint64, error) {
+// processes — never share a nonce. The local queue is trusted only while
+// the ledger still has a pending transaction at or above the node's pending
+// nonce; otherwise (a node restart dropped them) it would leave a gap that
+// strands every later send.
+func (w *Wallet) allocNonce(chainID int64, caip2 string, from common.Address, pending uint64) (uint64, error) {
 	var n uint64
 	key := []byte(fmt.Sprintf("%d|%s", chainID, strings.ToLower(from.Hex())))
 	err := withDB(w.dir, func(tx *bolt.Tx) error {
 		b := tx.Bucket(bucketNonce)
 		n = pending
-		if v := b.Get(key); len(v) == 8 {
-			if local := new(big.Int).SetBytes(v).Uint64(); local > n {
+		if v := b.Get(key); len(v) == 16 {
+			local := binary.BigEndian.Uint64(v[:8])
+			recent := w.now().Sub(time.Unix(int64(binary.BigEndian.Uint64(v[8:])), 0)) < nonceQueueTTL
+			if local > n && (recent || hasPendingFrom(tx, caip2, from, pending)) {
 				n = local
 			}
 		}
-		return b.Put(key, common.LeftPadBytes(new(big.Int).SetUint64(n+1).Bytes(), 8))
+		return b.Put(key, nonceRecord(n+1, w.now()))
 	})
 	return n, err
+}
+
+func hasPendingFrom(tx *bolt.Tx, caip2 string, from common.Address, minNonce uint64) bool {
+	found := false
+	prefix := []byte(caip2 + "|")
+	c := tx.Bucket(bucketLedger).Cursor()
+	for k, v := c.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix); k, v = c.Next() {
+		var e LedgerEntry
+		if json.Unmarshal(v, &e) == nil && e.Status == "pending" && e.Nonce >= minNonce && strings.EqualFold(e.From, from.Hex()) {
+			found = true
+			break
+		}
+	}
+	return found
 }
 
 // freeNonce gives back n when its transaction never reached the node, so
@@ -376,11 +397,20 @@ func (w *Wallet) freeNonce(chainID int64, from common.Address, n uint64) {
 	key := []byte(fmt.Sprintf("%d|%s", chainID, strings.ToLower(from.Hex())))
 	withDB(w.dir, func(tx *bolt.Tx) error {
 		b := tx.Bucket(bucketNonce)
-		if v := b.Get(key); len(v) == 8 && new(big.Int).SetBytes(v).Uint64() == n+1 {
-			return b.Put(key, common.LeftPadBytes(new(big.Int).SetUint64(n).Bytes(), 8))
+		if v := b.Get(key); len(v) == 16 && binary.BigEndian.Uint64(v[:8]) == n+1 {
+			return b.Put(key, nonceRecord(n, w.now()))
 		}
 		return nil
 	})
+}
+
+// nonceQueueTTL is how long the local nonce queue is trusted without a
+// pending ledger entry (covers sends between allocation and recording).
+const nonceQueueTTL = time.Minute
+
+func nonceRecord(next uint64, at time.Time) []byte {
+	v := binary.BigEndian.AppendUint64(nil, next)
+	return binary.BigEndian.AppendUint64(v, uint64(at.Unix()))
 }
 
 // Unlocker yields the keys only once the policy has allowed a request.
@@ -410,12 +440,13 @@ func (w *Wallet) SendEVM(ctx context.Context, e *EVM, p *EVMPlan, req Request, a
 		release("key derivation failed")
 		return LedgerEntry{}, err
 	}
+	w.reconcile(ctx, e, p.From)
 	pending, err := e.Backend.PendingNonceAt(ctx, p.From)
 	if err != nil {
 		release("nonce lookup failed")
 		return LedgerEntry{}, fmt.Errorf("pending nonce: %w", err)
 	}
-	nonce, err := w.allocNonce(e.Net.ChainID, p.From, pending)
+	nonce, err := w.allocNonce(e.Net.ChainID, e.Net.CAIP2, p.From, pending)
 	if err != nil {
 		release("nonce allocation failed")
 		return LedgerEntry{}, err
@@ -565,4 +596,31 @@ func (w *Wallet) Replace(ctx context.Context, e *EVM, hash string, cancel bool, 
 	}
 	w.updateLedger(old.Chain, old.Hash, func(l *LedgerEntry) { l.ReplacedBy = entry.Hash })
 	return entry, nil
+}
+
+// reconcile updates this account's pending ledger entries on e's chain:
+// mined ones become confirmed or failed, ones the node no longer knows
+// (dropped from its pool) become dropped, so they stop holding nonces.
+func (w *Wallet) reconcile(ctx context.Context, e *EVM, from common.Address) {
+	all, err := w.Ledger()
+	if err != nil {
+		return
+	}
+	for _, l := range all {
+		if l.Chain != e.Net.CAIP2 || l.Status != "pending" || !strings.EqualFold(l.From, from.Hex()) {
+			continue
+		}
+		h := common.HexToHash(l.Hash)
+		if r, err := e.Backend.TransactionReceipt(ctx, h); err == nil && r != nil {
+			status := "confirmed"
+			if r.Status != types.ReceiptStatusSuccessful {
+				status = "failed"
+			}
+			w.updateLedger(l.Chain, l.Hash, func(x *LedgerEntry) { x.Status, x.Block = status, r.BlockNumber.Uint64() })
+			continue
+		}
+		if _, _, err := e.Backend.TransactionByHash(ctx, h); errors.Is(err, ethereum.NotFound) {
+			w.updateLedger(l.Chain, l.Hash, func(x *LedgerEntry) { x.Status = "dropped" })
+		}
+	}
 }

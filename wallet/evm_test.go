@@ -9,6 +9,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/ethereum/go-ethereum/accounts/abi"
 	"github.com/ethereum/go-ethereum/common"
@@ -252,5 +253,40 @@ func TestWalletEVMSpeedupAndCancelSimulated(t *testing.T) {
 	}
 	if _, err := w.Replace(ctx, c.evm, "0x1234", false, Request{}, nil, c.unlock, 0); err == nil || errors.Is(err, ErrRefused) {
 		t.Fatalf("unknown hash: %v", err)
+	}
+}
+
+// TestWalletEVMDroppedTransactionFreesItsNonce: a transaction the node
+// dropped (simulated by rolling back its pool) must not strand later sends
+// behind a nonce gap.
+func TestWalletEVMDroppedTransactionFreesItsNonce(t *testing.T) {
+	c := newSimChain(t)
+	ctx := context.Background()
+	now := time.Now()
+	w := New(t.TempDir(), WithClock(func() time.Time { return now }))
+	payee := common.HexToAddress("0x00000000000000000000000000000000000000ee")
+	amt, _ := ToAtomic("0.1", 18)
+	p, _ := c.evm.Plan(ctx, EVMTransfer{From: c.from, To: payee, Asset: "ETH", Amount: amt, Decimals: 18})
+	lost, err := w.SendEVM(ctx, c.evm, p, Request{Kind: "send"}, nil, c.unlock, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.sim.Rollback() // the pool forgets it
+	now = now.Add(2 * nonceQueueTTL)
+	amt2, _ := ToAtomic("0.2", 18)
+	p, _ = c.evm.Plan(ctx, EVMTransfer{From: c.from, To: payee, Asset: "ETH", Amount: amt2, Decimals: 18})
+	next, err := w.SendEVM(ctx, c.evm, p, Request{Kind: "send"}, nil, c.unlock, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if next.Nonce != lost.Nonce {
+		t.Fatalf("nonce %d after a dropped %d: a gap", next.Nonce, lost.Nonce)
+	}
+	c.sim.Commit()
+	if e, err := w.WaitEVM(ctx, c.evm, next); err != nil || e.Status != "confirmed" {
+		t.Fatalf("%+v %v", e, err)
+	}
+	if l, _, _ := w.FindLedger(lost.Hash); l.Status != "dropped" {
+		t.Fatalf("lost tx status %q", l.Status)
 	}
 }

@@ -16,6 +16,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/mr-tron/base58"
 )
@@ -282,5 +283,41 @@ func TestWalletNEARWithLoopbackJSONRPCServer(t *testing.T) {
 	}
 	if spent, _ := w.SpentToday(); spent["NEAR"] != "1.25" {
 		t.Fatalf("failed send still counts: %v", spent)
+	}
+}
+
+// TestWalletSlowRPCFailsOver: a loopback Solana JSON-RPC server that never
+// answers in time is skipped for the next URL; alone, it is reported as a
+// failed chain, never as a zero balance.
+func TestWalletSlowRPCFailsOver(t *testing.T) {
+	_, acct, _ := testKeys(t)
+	release := make(chan struct{})
+	slow := newLoopbackRPC(t, func(string, json.RawMessage) (any, *RPCError) {
+		<-release
+		return map[string]any{"value": 1}, nil
+	})
+	defer close(release)
+	fast := newLoopbackRPC(t, func(string, json.RawMessage) (any, *RPCError) {
+		return map[string]any{"context": map[string]int{"slot": 1}, "value": 7_000_000_000}, nil
+	})
+	cfg := Config{RPCTimeout: "200ms", Networks: []NetworkConfig{{Name: "sol", Family: FamilySolana, CAIP2: "solana:x", RPC: []string{slow.URL, fast.URL}}}}
+	nets, err := cfg.All()
+	if err != nil {
+		t.Fatal(err)
+	}
+	n, _ := FindNetwork(nets, "sol")
+	w := testWallet(t)
+	start := time.Now()
+	rep := w.Balances(context.Background(), []Network{n}, acct)
+	if rep.Chains[0].Status != "ok" || rep.Chains[0].Amount != "7" || time.Since(start) > 5*time.Second {
+		t.Fatalf("fail-over: %+v after %s", rep, time.Since(start))
+	}
+	n.RPC = n.RPC[:1]
+	rep = w.Balances(context.Background(), []Network{n}, acct)
+	if rep.Chains[0].Status != "failed" || rep.Chains[0].Amount != "" || !rep.Totals[0].Partial {
+		t.Fatalf("slow only: %+v", rep)
+	}
+	if _, err := (Config{RPCTimeout: "soon"}).All(); err == nil {
+		t.Fatal("bad rpc_timeout accepted")
 	}
 }
