@@ -403,10 +403,10 @@ func (a *App) addUser(text string) {
 
 // generate starts streaming an answer to the current history.
 func (a *App) generate() tea.Cmd {
-	if a.warm != nil {
-		a.warm()
-		a.warm = nil
-	}
+	// A running warm-up is not cancelled: it decodes a prefix of this very
+	// request, and the engine runs the two in order, so none of it is lost
+	// (cancelling mid-decode would drop the cache instead).
+	a.warm = nil
 	it := &item{kind: kindAssistant, streaming: true,
 		msg: session.Message{Role: model.RoleAssistant, Model: a.info.Name, Time: a.opts.Now().UTC()}}
 	a.chat.add(it)
@@ -553,6 +553,7 @@ func (a *App) storeFailed(err error) {
 
 // newSession starts an empty conversation (saved on its first message).
 func (a *App) newSession() {
+	a.stopWarm()
 	a.meta = session.Meta{Title: "New chat", System: a.opts.System}
 	a.history = nil
 	a.chat.items = nil
@@ -596,15 +597,21 @@ func (a *App) switchSession(id string) error {
 	return a.openSession(id)
 }
 
+// stopWarm cancels a warm-up whose conversation is no longer current.
+func (a *App) stopWarm() {
+	if a.warm != nil {
+		a.warm()
+		a.warm = nil
+	}
+}
+
 // warmUp decodes a resumed conversation in the background so the next turn
 // only decodes the new message (the engine reuses the common prefix).
 func (a *App) warmUp() tea.Cmd {
 	if a.engine == nil || len(a.history) == 0 || a.stream != nil {
 		return nil
 	}
-	if a.warm != nil {
-		a.warm()
-	}
+	a.stopWarm()
 	ctx, cancel := context.WithCancel(a.ctx)
 	a.warm = cancel
 	eng, msgs := a.engine, a.messages()
@@ -676,7 +683,12 @@ func (a *App) statusLine(w int) string {
 		left = append(left, "no model")
 	}
 	if a.lastStats.ContextSize > 0 {
-		left = append(left, fmt.Sprintf("ctx %d/%d", a.lastStats.ContextUsed, a.lastStats.ContextSize))
+		c := fmt.Sprintf("ctx %d/%d", a.lastStats.ContextUsed, a.lastStats.ContextSize)
+		if a.lastStats.CachedTokens > 0 {
+			// Shows that a resumed or continued conversation was not re-decoded.
+			c += fmt.Sprintf(" (%d cached)", a.lastStats.CachedTokens)
+		}
+		left = append(left, c)
 	}
 	if a.lastTPS > 0 {
 		left = append(left, fmt.Sprintf("%.1f tok/s", a.lastTPS))

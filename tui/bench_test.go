@@ -1,7 +1,9 @@
 package tui
 
 import (
+	"context"
 	"fmt"
+	"os"
 	"sort"
 	"strings"
 	"syscall"
@@ -10,6 +12,7 @@ import (
 
 	tea "charm.land/bubbletea/v2"
 
+	"github.com/sovos/sov/model"
 	"github.com/sovos/sov/tui/session"
 )
 
@@ -120,4 +123,60 @@ func BenchmarkTUIStreamFrame(b *testing.B) {
 		it.msg.Content += "x"
 		_ = a.View()
 	}
+}
+
+// benchModel is the shared stories260K model (SOV_TEST_MODEL overrides).
+func benchModel(b *testing.B) string {
+	p := os.Getenv("SOV_TEST_MODEL")
+	if p == "" {
+		p = "../../shared/models/stories260K.gguf"
+	}
+	if _, err := os.Stat(p); err != nil {
+		b.Skipf("test model not found at %s: set SOV_TEST_MODEL", p)
+	}
+	return p
+}
+
+// BenchmarkTUIStreamOverheadInProcess streams the same answer from one
+// real engine alternately through a bare callback (the reference, what
+// `sov run` does) and through the shell's path (stream goroutine, chunk
+// messages, Update and View per frame); app/plain is the median of the
+// per-pair tokens/s ratios (target ≥ 0.95).
+func BenchmarkTUIStreamOverheadInProcess(b *testing.B) {
+	eng, err := model.Load(context.Background(), model.Options{Path: benchModel(b), Threads: 1})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer eng.Close()
+	s := model.Sampling{MaxTokens: 600, IgnoreEOG: true}
+	msgs := []model.Message{{Role: model.RoleUser, Content: "Once upon a time"}}
+	plainOnce := func() float64 {
+		_, st, err := eng.Chat(context.Background(), msgs, s, func(string) error { return nil })
+		if err != nil {
+			b.Fatal(err)
+		}
+		return st.GenTPS()
+	}
+	appOnce := func() float64 {
+		a := newTestApp(b, Options{Engine: eng, Sampling: s}, 100, 30)
+		typeText(a, "Once upon a time")
+		_, cmd := a.Update(tea.KeyPressMsg{Code: tea.KeyEnter})
+		for cmd != nil {
+			_, cmd = a.Update(cmd())
+			_ = a.View()
+		}
+		return a.lastTPS
+	}
+	var ratios []float64
+	for i := 0; i < b.N; i++ {
+		var p, q float64
+		if i%2 == 0 {
+			p, q = plainOnce(), appOnce()
+		} else {
+			q, p = appOnce(), plainOnce()
+		}
+		ratios = append(ratios, q/p)
+	}
+	sort.Float64s(ratios)
+	b.ReportMetric(ratios[len(ratios)/2], "app/plain")
 }

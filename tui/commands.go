@@ -60,6 +60,7 @@ func (a *App) cmdHelp(string) tea.Cmd {
 	for _, l := range a.keys.HelpLines() {
 		b.WriteString("  " + l + "\n")
 	}
+	b.WriteString("Start a message with // to send a literal /.\n")
 	b.WriteString("Sessions are saved as you chat; reopen the last one with `sov --continue`.")
 	a.chat.notice(b.String())
 	return nil
@@ -309,6 +310,7 @@ func (a *App) cmdClear(string) tea.Cmd {
 		}
 		a.meta.Count = 0
 	}
+	a.stopWarm()
 	a.history = nil
 	a.chat.items = nil
 	a.chat.offset = 0

@@ -620,7 +620,61 @@ func (w *Wallet) reconcile(ctx context.Context, e *EVM, from common.Address) {
 			continue
 		}
 		if _, _, err := e.Backend.TransactionByHash(ctx, h); errors.Is(err, ethereum.NotFound) {
-			w.updateLedger(l.Chain, l.Hash, func(x *LedgerEntry) { x.Status = "dropped" })
+			status := "dropped"
+			if l.ReplacedBy != "" {
+				status = "replaced"
+			}
+			w.updateLedger(l.Chain, l.Hash, func(x *LedgerEntry) { x.Status = status })
 		}
 	}
+}
+
+// Refresh follows every pending ledger entry on nets to its outcome
+// (confirmed, failed, replaced or dropped); chains it cannot reach are
+// returned as errors and their entries left pending.
+func (w *Wallet) Refresh(ctx context.Context, nets []Network) []error {
+	all, err := w.Ledger()
+	if err != nil {
+		return []error{err}
+	}
+	type key struct{ chain, from string }
+	todo := map[key]bool{}
+	for _, l := range all {
+		if l.Status == "pending" {
+			todo[key{l.Chain, l.From}] = true
+		}
+	}
+	var errs []error
+	for k := range todo {
+		n, ok := FindNetwork(nets, k.chain)
+		if !ok {
+			errs = append(errs, fmt.Errorf("%s is no longer configured", k.chain))
+			continue
+		}
+		switch n.Family {
+		case FamilyEVM:
+			e, err := w.dial(ctx, n)
+			if err != nil {
+				errs = append(errs, err)
+				continue
+			}
+			w.reconcile(ctx, e, common.HexToAddress(k.from))
+			e.Close()
+		case FamilyBitcoin:
+			b, err := DialBitcoin(ctx, n)
+			if err != nil {
+				errs = append(errs, err)
+				continue
+			}
+			for _, l := range all {
+				if l.Chain == k.chain && l.Status == "pending" {
+					wctx, cancel := context.WithTimeout(ctx, n.RPCTimeout())
+					w.WaitBitcoin(wctx, b, l)
+					cancel()
+				}
+			}
+			b.Close()
+		}
+	}
+	return errs
 }

@@ -223,7 +223,7 @@ func (w *Wallet) judge(ctx context.Context, o *PayOption, nets []Network, acct A
 		o.Why = err.Error()
 		return
 	}
-	e, err := DialEVM(ctx, n)
+	e, err := w.dial(ctx, n)
 	if err != nil {
 		o.Why = err.Error()
 		return

@@ -1,6 +1,7 @@
 package wallet
 
 import (
+	"context"
 	"time"
 )
 
@@ -10,6 +11,7 @@ type Wallet struct {
 	dir   string
 	store *Store
 	now   func() time.Time
+	dial  func(context.Context, Network) (*EVM, error)
 }
 
 // Option adjusts a Wallet.
@@ -18,6 +20,12 @@ type Option func(*Wallet)
 // WithClock sets the clock (tests pin the day).
 func WithClock(now func() time.Time) Option { return func(w *Wallet) { w.now = now } }
 
+// WithEVMDialer replaces how the router connects to EVM networks (tests use
+// go-ethereum's simulated backend).
+func WithEVMDialer(d func(context.Context, Network) (*EVM, error)) Option {
+	return func(w *Wallet) { w.dial = d }
+}
+
 // WithStoreOptions passes options to the seed store.
 func WithStoreOptions(o ...StoreOption) Option {
 	return func(w *Wallet) { w.store = OpenStore(w.dir, o...) }
@@ -25,7 +33,7 @@ func WithStoreOptions(o ...StoreOption) Option {
 
 // New returns the wallet kept in dir (normally paths.Sub("wallet")).
 func New(dir string, opts ...Option) *Wallet {
-	w := &Wallet{dir: dir, store: OpenStore(dir), now: time.Now}
+	w := &Wallet{dir: dir, store: OpenStore(dir), now: time.Now, dial: DialEVM}
 	for _, o := range opts {
 		o(w)
 	}

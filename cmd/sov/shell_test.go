@@ -33,7 +33,14 @@ func newTUITmux(t testing.TB) *tuiTmux {
 		t.Skip("tmux not found: run scripts/deps.d/tui.sh")
 	}
 	x := &tuiTmux{t: t, tmux: path, socket: fmt.Sprintf("sovtest-%d-%d", os.Getpid(), time.Now().UnixNano())}
-	t.Cleanup(func() { exec.Command(x.tmux, "-L", x.socket, "kill-server").Run() })
+	t.Cleanup(func() {
+		exec.Command(x.tmux, "-L", x.socket, "kill-server").Run()
+		dir := os.Getenv("TMUX_TMPDIR")
+		if dir == "" {
+			dir = "/tmp"
+		}
+		os.Remove(filepath.Join(dir, fmt.Sprintf("tmux-%d", os.Getuid()), x.socket))
+	})
 	return x
 }
 
@@ -132,10 +139,20 @@ func TestTUIEndToEndStreamStopContinue(t *testing.T) {
 	x.keys("a", "C-c")
 	x.waitFor("a", `SOV-EXIT=0`, 10*time.Second)
 
-	x.start("b", home, nil, "--continue", "--model", m, "--temp", "0")
+	x.start("b", home, nil, "--continue", "--model", m, "--temp", "0", "--max-tokens", "10", "--ctx", "16384")
 	screen = x.waitFor("b", `(?s)Once upon a time.*\[stopped\]`, 20*time.Second)
 	if !strings.Contains(screen, "› you") || !strings.Contains(screen, "Once upon a time ·") {
 		t.Errorf("--continue did not restore the conversation and its title:\n%s", screen)
+	}
+	// The resumed context was restored in the background: the next turn
+	// reuses the whole earlier conversation from the engine's cache.
+	x.waitReady("b")
+	x.keys("b", "The end", "Enter")
+	screen = x.waitFor("b", `\((\d+) cached\)`, 30*time.Second)
+	var cached int
+	fmt.Sscan(regexp.MustCompile(`\((\d+) cached\)`).FindStringSubmatch(screen)[1], &cached)
+	if cached < 50 {
+		t.Errorf("only %d tokens reused after --continue:\n%s", cached, screen)
 	}
 	x.keys("b", "C-c")
 	x.waitFor("b", `SOV-EXIT=0`, 10*time.Second)

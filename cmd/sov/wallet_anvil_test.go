@@ -376,6 +376,16 @@ func TestWalletAnvilSpeedupAndCancel(t *testing.T) {
 	if _, err := an.eth.TransactionReceipt(context.Background(), orig); err == nil {
 		t.Fatal("the original was mined too")
 	}
+	r = runSov(t, home, nil, "", "wallet", "ledger", "--refresh", "--json")
+	var ledger []wallet.LedgerEntry
+	json.Unmarshal([]byte(r.Stdout), &ledger)
+	status := map[string]string{}
+	for _, e := range ledger {
+		status[strings.ToLower(e.Hash)] = e.Status
+	}
+	if status[strings.ToLower(fast.Hex())] != "confirmed" || status[strings.ToLower(orig.Hex())] != "replaced" {
+		t.Fatalf("ledger after refresh: %v", status)
+	}
 	// cancel: the second payment never arrives
 	r = runSov(t, home, walletTestEnv, "", "wallet", "send", "2", "ETH", "to", payee.Hex(), "--yes", "--no-wait")
 	second := hashOf(r.Stdout)

@@ -288,9 +288,11 @@ func walletSendCmd(a *app) *cobra.Command {
 	var feeRate int64
 	c := &cobra.Command{
 		Use:   "send AMOUNT ASSET to ADDRESS",
-		Short: "Send ETH/USDC (EVM): simulated, fee-estimated and summarised before signing",
+		Short: "Send ETH/USDC (EVM), BTC, SOL or NEAR: checked, fee-estimated and summarised before signing",
 		Example: `  sov wallet send 0.01 ETH to 0xAbc… --chain base
-  sov wallet send 5 USDC to 0xAbc…`,
+  sov wallet send 5 USDC to 0xAbc…
+  sov wallet send 0.001 BTC to bc1q…
+  sov wallet send 1 SOL to HAgk…   |   sov wallet send 2 NEAR to bob.near`,
 		Args: func(cmd *cobra.Command, args []string) error {
 			if len(args) != 4 || !strings.EqualFold(args[2], "to") {
 				return usagef("usage: sov wallet send AMOUNT ASSET to ADDRESS [--chain NETWORK] [--yes]")
@@ -454,13 +456,23 @@ func walletReplaceCmd(a *app, cancel bool) *cobra.Command {
 }
 
 func walletLedgerCmd(a *app) *cobra.Command {
-	var asJSON bool
+	var asJSON, refresh bool
 	c := &cobra.Command{
 		Use:   "ledger",
-		Short: "Transactions sov sent, with their status",
+		Short: "Transactions sov sent, with their status (--refresh follows pending ones)",
 		Args:  walletNoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			all, err := walletOpen(a).Ledger()
+			w := walletOpen(a)
+			if refresh {
+				_, nets, err := walletConfig(a)
+				if err != nil {
+					return err
+				}
+				for _, err := range w.Refresh(cmd.Context(), nets) {
+					fmt.Fprintln(a.stderr, "sov: refresh:", err)
+				}
+			}
+			all, err := w.Ledger()
 			if err != nil {
 				return err
 			}
@@ -471,12 +483,13 @@ func walletLedgerCmd(a *app) *cobra.Command {
 				fmt.Fprintln(a.stdout, "no transactions yet")
 			}
 			for _, e := range all {
-				fmt.Fprintf(a.stdout, "%s %-9s %-8s %s %s to %s on %s (nonce %d) %s\n", e.Time[:19], e.Status, e.Kind, e.Amount, e.Asset, e.To, e.Network, e.Nonce, e.Hash)
+				fmt.Fprintf(a.stdout, "%s %-9s %-8s %s %s to %s on %s (nonce %d) %s\n", walletShortTime(e.Time), e.Status, e.Kind, e.Amount, e.Asset, e.To, e.Network, e.Nonce, e.Hash)
 			}
 			return nil
 		},
 	}
 	c.Flags().BoolVar(&asJSON, "json", false, "print JSON")
+	c.Flags().BoolVar(&refresh, "refresh", false, "ask the chains about pending transactions first")
 	return c
 }
 
@@ -594,6 +607,9 @@ func walletSendBitcoin(a *app, cmd *cobra.Command, nets []wallet.Network, amount
 	if err != nil {
 		return usagef("%v", err)
 	}
+	if sats.Sign() <= 0 || !sats.IsInt64() || sats.Int64() > 21_000_000*100_000_000 {
+		return usagef("amount %s BTC is out of range", amount)
+	}
 	acct, err := walletAccounts(a, cmd, index)
 	if err != nil {
 		return err
@@ -668,6 +684,9 @@ func walletSendEd25519(a *app, cmd *cobra.Command, nets []wallet.Network, amount
 	atomic, err := wallet.ToAtomic(amount, net.NativeDecimals)
 	if err != nil {
 		return usagef("%v", err)
+	}
+	if atomic.Sign() <= 0 || (family == wallet.FamilySolana && !atomic.IsUint64()) {
+		return usagef("amount %s %s is out of range", amount, asset)
 	}
 	acct, err := walletAccounts(a, cmd, index)
 	if err != nil {

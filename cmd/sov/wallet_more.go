@@ -211,7 +211,7 @@ func walletAuditCmd(a *app) *cobra.Command {
 				if e.Kind == "policy" {
 					what = "policy changed"
 				}
-				line := fmt.Sprintf("%4d %s %-9s %-14s %-12s %s", e.Seq, e.Time[:19], e.Decision, e.Caller, e.Kind, what)
+				line := fmt.Sprintf("%4d %s %-9s %-14s %-12s %s", e.Seq, walletShortTime(e.Time), e.Decision, e.Caller, e.Kind, what)
 				if e.Reason != "" && e.Kind != "policy" {
 					line += " — " + e.Reason
 				}
@@ -223,4 +223,12 @@ func walletAuditCmd(a *app) *cobra.Command {
 	c.Flags().BoolVar(&verify, "verify", false, "check the hash chain")
 	c.Flags().BoolVar(&asJSON, "json", false, "print JSON")
 	return c
+}
+
+// walletShortTime trims an RFC 3339 time to the second, tolerating junk.
+func walletShortTime(s string) string {
+	if len(s) >= 19 {
+		return s[:19]
+	}
+	return s
 }

@@ -5,6 +5,7 @@ import (
 	"crypto/ed25519"
 	"encoding/hex"
 	"encoding/json"
+	"fmt"
 	"io"
 	"os"
 	"os/exec"
@@ -205,12 +206,11 @@ func walletSecrets(t *testing.T, mnemonic string) []string {
 	return out
 }
 
-// walletCanaryCheck fails if any secret appears in any file under home
-// other than the sealed seed (which holds only ciphertext anyway).
-func walletCanaryCheck(t *testing.T, home, mnemonic string) {
+// walletCanaryFindings lists every (secret, file) where a secret form of
+// the mnemonic's keys appears under home.
+func walletCanaryFindings(t *testing.T, home, mnemonic string) (findings []string, scanned int) {
 	t.Helper()
 	secrets := walletSecrets(t, mnemonic)
-	n := 0
 	filepath.WalkDir(home, func(p string, d os.DirEntry, err error) error {
 		if err != nil || d.IsDir() {
 			return err
@@ -219,17 +219,29 @@ func walletCanaryCheck(t *testing.T, home, mnemonic string) {
 		if err != nil {
 			return err
 		}
-		n++
+		scanned++
 		low := strings.ToLower(string(b))
 		for _, s := range secrets {
 			if strings.Contains(low, strings.ToLower(s)) {
-				t.Errorf("secret %.8s… found in %s", s, p)
+				findings = append(findings, fmt.Sprintf("secret %.8s… in %s", s, p))
 			}
 		}
 		return nil
 	})
+	return findings, scanned
+}
+
+// walletCanaryCheck fails if any secret appears in any file under home
+// (data, config and cache; sov keeps no log files). The sealed seed holds
+// only ciphertext, so it is scanned too.
+func walletCanaryCheck(t *testing.T, home, mnemonic string) {
+	t.Helper()
+	findings, n := walletCanaryFindings(t, home, mnemonic)
 	if n == 0 {
 		t.Fatal("canary scanned no files")
+	}
+	for _, f := range findings {
+		t.Error(f)
 	}
 }
 
@@ -251,4 +263,14 @@ func TestWalletCanaryNoPlaintextSecrets(t *testing.T) {
 		}
 	}
 	walletCanaryCheck(t, home, mn)
+
+	// the canary itself works: a leaked key is found
+	leak := t.TempDir()
+	secrets := walletSecrets(t, mn)
+	for i, s := range secrets {
+		os.WriteFile(filepath.Join(leak, fmt.Sprintf("leak%d", i)), []byte("x "+strings.ToUpper(s)+" y"), 0o600)
+	}
+	if found, _ := walletCanaryFindings(t, leak, mn); len(found) < len(secrets) {
+		t.Fatalf("canary missed leaks: found %d of %d", len(found), len(secrets))
+	}
 }

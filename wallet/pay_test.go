@@ -1,0 +1,73 @@
+package wallet
+
+import (
+	"context"
+	"fmt"
+	"math/big"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/ethereum/go-ethereum/common"
+)
+
+func TestWalletPayRouterPicksLowestCost(t *testing.T) {
+	c := newSimChain(t)
+	ctx := context.Background()
+	net := c.evm.Net
+	w := New(t.TempDir(), WithEVMDialer(func(ctx context.Context, n Network) (*EVM, error) {
+		if n.CAIP2 != net.CAIP2 {
+			return nil, fmt.Errorf("unreachable")
+		}
+		return c.evm, nil
+	}))
+	nets := []Network{func() Network { n := net; n.RPC = []string{"sim"}; return n }()}
+	_, acct, unlock := testKeys(t)
+	payee := common.HexToAddress("0x00000000000000000000000000000000000000f1").Hex()
+	opt := func(amount, asset string) string {
+		return fmt.Sprintf(`{"scheme":"exact","network":%q,"amount":%q,"asset":%q,"payTo":%q,"maxTimeoutSeconds":30}`, net.CAIP2, amount, asset, payee)
+	}
+	req := `{"x402Version":2,"accepts":[` + opt("100000000000000000", "native") + `,` + opt("2000000", c.token.Hex()) + `,` + opt("1500000", c.token.Hex()) + `]}`
+	pr, err := ParsePaymentRequired([]byte(req), time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	route, err := w.RoutePayment(ctx, pr, nets, acct)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if route.Chosen.Index != 3 || !strings.Contains(route.Explanation, "lowest total cost of 3 payable options") {
+		t.Fatalf("chose %d: %s", route.Chosen.Index, route.Explanation)
+	}
+	entry, err := w.Pay(ctx, route, Request{Caller: "agent:shop"}, nil, unlock, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.sim.Commit()
+	if _, err := w.WaitEVM(ctx, c.evm, entry); err != nil {
+		t.Fatal(err)
+	}
+	if got, _ := c.evm.TokenBalance(ctx, c.token, common.HexToAddress(payee)); got.Cmp(big.NewInt(1_500_000)) != 0 {
+		t.Fatalf("payee got %s", got)
+	}
+	// the policy sees the payment in USDC and refuses beyond the cap
+	w.SetPolicy(Policy{Limits: map[string]Limit{"USDC": {PerDay: "2"}}}, "test")
+	route, _ = w.RoutePayment(ctx, pr, nets, acct)
+	if _, err := w.Pay(ctx, route, Request{Caller: "agent:shop"}, nil, unlock, 0); err == nil || !strings.Contains(err.Error(), "daily limit of 2 USDC") {
+		t.Fatalf("cap: %v", err)
+	}
+	// an unknown network and a base64 header form
+	b64 := "eyJ4NDAyVmVyc2lvbiI6MiwiYWNjZXB0cyI6W3sic2NoZW1lIjoiZXhhY3QiLCJuZXR3b3JrIjoiZWlwMTU1Ojk5OTkiLCJhbW91bnQiOiIxIiwiYXNzZXQiOiJuYXRpdmUiLCJwYXlUbyI6IjB4MDAwMDAwMDAwMDAwMDAwMDAwMDAwMDAwMDAwMDAwMDAwMDAwMDBmMSJ9XX0="
+	pr, err = ParsePaymentRequired([]byte(b64), time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := w.RoutePayment(ctx, pr, nets, acct); err == nil || !strings.Contains(err.Error(), "unknown network") {
+		t.Fatalf("unknown network: %v", err)
+	}
+	for _, bad := range []string{`{"x402Version":1,"accepts":[]}`, `{"x402Version":2,"accepts":[]}`, `{"x402Version":2,"expiresAt":"2020-01-01T00:00:00Z","accepts":[` + opt("1", "native") + `]}`} {
+		if _, err := ParsePaymentRequired([]byte(bad), time.Now()); err == nil {
+			t.Errorf("accepted %s", bad)
+		}
+	}
+}
