@@ -478,6 +478,7 @@ func (e *Engine) generate(ctx context.Context, toks []int32, s Sampling, fn Toke
 		e.resetCache()
 		if ctx.Err() != nil {
 			st.StopReason = StopCancelled
+			st.ContextUsed = len(e.cache)
 			return "", st, ctx.Err()
 		}
 		return "", st, fmt.Errorf("llama.cpp decode failed (status %d)", int32(rc))
