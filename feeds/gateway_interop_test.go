@@ -1,5 +1,3 @@
-//go:build !feeds_litegateway
-
 package feeds
 
 import (
@@ -12,6 +10,8 @@ import (
 
 	"github.com/ipfs/go-cid"
 	carv2 "github.com/ipld/go-car/v2"
+
+	"github.com/sovos/sov/feeds/internal/boxogw"
 )
 
 // TestFeedsGatewayInterop checks the built-in trustless gateway subset
@@ -25,7 +25,7 @@ func TestFeedsGatewayInterop(t *testing.T) {
 	ev := article(t, pub, "x", "X", testNow.Add(-1))
 	s.Ingest(ctx, "t", raws(ev))
 	c, _ := EventCID(ev.ID)
-	boxoH, err := s.GatewayHandler()
+	boxoH, err := boxogw.Handler(s.blocks)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -34,7 +34,7 @@ func TestFeedsGatewayInterop(t *testing.T) {
 		handler http.Handler
 		fetcher func([]string, *http.Client) (func(context.Context, cid.Cid) ([]byte, error), error)
 	}{
-		{"boxo client, lite handler", liteGateway{bs: s.blocks}, newRemoteFetcher},
+		{"boxo client, lite handler", liteGateway{bs: s.blocks}, boxogw.Fetcher},
 		{"lite client, boxo handler", boxoH, newLiteFetcher},
 	} {
 		t.Run(tt.name, func(t *testing.T) {

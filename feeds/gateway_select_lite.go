@@ -1,4 +1,4 @@
-//go:build feeds_litegateway
+//go:build !feeds_boxo
 
 package feeds
 

@@ -17,18 +17,23 @@ import (
 const embedCtxMax = 2048
 
 // Embed returns mean-pooled, L2-normalised embeddings, one per text.
-func (e *Engine) Embed(ctx context.Context, texts []string) ([][]float32, error) {
+func (e *Engine) Embed(ctx context.Context, texts []string) (out [][]float32, err error) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	if e.closed {
 		return nil, ErrClosed
 	}
+	e.w.do(func() { out, err = e.embed(ctx, texts) })
+	return out, err
+}
+
+func (e *Engine) embed(ctx context.Context, texts []string) ([][]float32, error) {
 	n := min(e.info.ContextTrain, embedCtxMax)
 	if n <= 0 {
 		n = embedCtxMax
 	}
 	if e.embCtx == nil {
-		e.embCtx = C.sov_new_context(e.model, C.uint32_t(n), C.uint32_t(n), C.uint32_t(n), C.int32_t(e.thr), C.int32_t(e.thr), true, nil)
+		e.embCtx = C.sov_new_context(e.model, C.uint32_t(n), C.uint32_t(n), C.uint32_t(n), C.int32_t(e.thr), C.int32_t(e.thr), true, -1, nil)
 		if e.embCtx == nil {
 			return nil, fmt.Errorf("llama.cpp could not create an embedding context")
 		}

@@ -37,6 +37,7 @@ type Engine struct {
 	lctx   *C.struct_llama_context
 	embCtx *C.struct_llama_context
 	abort  *C.sov_abort
+	w      *worker // the thread every llama.cpp compute call runs on
 	nCtx   int
 	nBatch int
 	thr    int
@@ -70,14 +71,17 @@ func Load(ctx context.Context, opts Options) (*Engine, error) {
 	defer handle.Delete()
 	cpath := cString(opts.Path)
 	defer freeC(cpath)
-	m := C.sov_load_model(cpath, C.int32_t(ngl), C.bool(!opts.NoMmap), C.uintptr_t(handle))
+	w := newWorker()
+	var m *C.struct_llama_model
+	w.do(func() { m = C.sov_load_model(cpath, C.int32_t(ngl), C.bool(!opts.NoMmap), C.uintptr_t(handle)) })
 	if m == nil {
+		w.stop()
 		if err := ctx.Err(); err != nil {
 			return nil, err
 		}
 		return nil, fmt.Errorf("llama.cpp could not load %s: the file is damaged or its architecture is not supported by this build; re-download it with sov pull", opts.Path)
 	}
-	e := &Engine{model: m, vocab: C.llama_model_get_vocab(m)}
+	e := &Engine{model: m, vocab: C.llama_model_get_vocab(m), w: w}
 	ok := false
 	defer func() {
 		if !ok {
@@ -102,8 +106,14 @@ func Load(ctx context.Context, opts Options) (*Engine, error) {
 	if e.thr <= 0 {
 		e.thr = DefaultThreads()
 	}
+	fa, err := flashAttnMode(opts.FlashAttn, ngl)
+	if err != nil {
+		return nil, err
+	}
 	e.abort = C.sov_abort_new()
-	e.lctx = C.sov_new_context(m, C.uint32_t(e.nCtx), C.uint32_t(e.nBatch), C.uint32_t(ubatch), C.int32_t(e.thr), C.int32_t(e.thr), false, e.abort)
+	w.do(func() {
+		e.lctx = C.sov_new_context(m, C.uint32_t(e.nCtx), C.uint32_t(e.nBatch), C.uint32_t(ubatch), C.int32_t(e.thr), C.int32_t(e.thr), false, C.int32_t(fa), e.abort)
+	})
 	if e.lctx == nil {
 		return nil, fmt.Errorf("llama.cpp could not create a context of %d tokens for %s: lower --ctx", e.nCtx, opts.Path)
 	}
@@ -126,6 +136,33 @@ func Load(ctx context.Context, opts Options) (*Engine, error) {
 	}
 	ok = true
 	return e, nil
+}
+
+// flashAttnMode maps Options.FlashAttn to llama.cpp's flash_attn_type.
+func flashAttnMode(s string, ngl int) (int, error) {
+	switch s {
+	case "":
+		if ngl == 0 || !hasGPU() {
+			return 0, nil
+		}
+		return -1, nil
+	case "auto":
+		return -1, nil
+	case "on":
+		return 1, nil
+	case "off":
+		return 0, nil
+	}
+	return 0, fmt.Errorf("flash attention %q: use on, off or auto", s)
+}
+
+func hasGPU() bool {
+	for _, d := range Devices() {
+		if d.Kind == "GPU" || d.Kind == "iGPU" {
+			return true
+		}
+	}
+	return false
 }
 
 // DefaultThreads is the thread count used when Options.Threads is 0.
@@ -204,6 +241,16 @@ func (e *Engine) Close() error {
 }
 
 func (e *Engine) free() {
+	if e.w != nil {
+		e.w.do(e.freeC)
+		e.w.stop()
+		e.w = nil
+		return
+	}
+	e.freeC()
+}
+
+func (e *Engine) freeC() {
 	if e.embCtx != nil {
 		C.llama_free(e.embCtx)
 		e.embCtx = nil
@@ -281,7 +328,7 @@ func (e *Engine) Complete(ctx context.Context, prompt string, s Sampling, fn Tok
 	if err != nil {
 		return "", Stats{}, err
 	}
-	return e.generate(ctx, toks, s, fn)
+	return e.generateOnWorker(ctx, toks, s, fn)
 }
 
 // Chat renders msgs with the model's chat template (or the plain fallback)
@@ -301,7 +348,7 @@ func (e *Engine) Chat(ctx context.Context, msgs []Message, s Sampling, fn TokenF
 	if err != nil {
 		return "", Stats{}, err
 	}
-	return e.generate(ctx, toks, s, fn)
+	return e.generateOnWorker(ctx, toks, s, fn)
 }
 
 // reserve is how many tokens of room a reply needs for the prompt to count
@@ -428,6 +475,11 @@ func (e *Engine) applyTemplate(msgs []Message) (string, error) {
 }
 
 var errUnknownTemplate = errors.New("chat template not supported by llama.cpp")
+
+func (e *Engine) generateOnWorker(ctx context.Context, toks []int32, s Sampling, fn TokenFunc) (out string, st Stats, err error) {
+	e.w.do(func() { out, st, err = e.generate(ctx, toks, s, fn) })
+	return
+}
 
 // generate decodes toks (reusing the cached prefix) and samples a reply.
 func (e *Engine) generate(ctx context.Context, toks []int32, s Sampling, fn TokenFunc) (string, Stats, error) {

@@ -39,7 +39,7 @@ void sov_abort_set(sov_abort *ab, int v) { __atomic_store_n(&ab->flag, v, __ATOM
 void sov_abort_free(sov_abort *ab) { free(ab); }
 
 struct llama_context *sov_new_context(struct llama_model *model, uint32_t n_ctx, uint32_t n_batch, uint32_t n_ubatch,
-                                      int32_t n_threads, int32_t n_threads_batch, bool embeddings, sov_abort *ab) {
+                                      int32_t n_threads, int32_t n_threads_batch, bool embeddings, int32_t flash_attn, sov_abort *ab) {
     struct llama_context_params cp = llama_context_default_params();
     cp.n_ctx = n_ctx;
     cp.n_batch = n_batch;
@@ -48,6 +48,7 @@ struct llama_context *sov_new_context(struct llama_model *model, uint32_t n_ctx,
     cp.n_threads = n_threads;
     cp.n_threads_batch = n_threads_batch;
     cp.no_perf = true;
+    cp.flash_attn_type = (enum llama_flash_attn_type)flash_attn;
     if (embeddings) {
         cp.embeddings = true;
         cp.pooling_type = LLAMA_POOLING_TYPE_MEAN;

@@ -16,7 +16,7 @@ void sov_log_to_go(void);
 
 struct llama_model *sov_load_model(const char *path, int32_t n_gpu_layers, bool use_mmap, uintptr_t progress_handle);
 struct llama_context *sov_new_context(struct llama_model *model, uint32_t n_ctx, uint32_t n_batch, uint32_t n_ubatch,
-                                      int32_t n_threads, int32_t n_threads_batch, bool embeddings, sov_abort *ab);
+                                      int32_t n_threads, int32_t n_threads_batch, bool embeddings, int32_t flash_attn, sov_abort *ab);
 
 sov_abort *sov_abort_new(void);
 void sov_abort_set(sov_abort *ab, int v);

@@ -29,6 +29,11 @@ type benchEnv struct {
 	threads                     string
 }
 
+// sov runs with flash attention off on the CPU (see model.Options.FlashAttn),
+// so the references run with the same setting; llama-bench's own default
+// (auto, which is on for the CPU) is printed beside it for comparison.
+const refFA = "0"
+
 func loadBenchEnv(b *testing.B) benchEnv {
 	b.Helper()
 	dir := os.Getenv("SOV_LLAMA_BIN")
@@ -115,7 +120,7 @@ var evalRe = regexp.MustCompile(`(?m)^.*\beval time =\s*[\d.]+ ms /\s*(\d+) runs
 // peak RSS and wall time.
 func completionRun(b *testing.B, e benchEnv, modelPath string, n int, extra ...string) (float64, int64, time.Duration) {
 	b.Helper()
-	args := append([]string{"-m", modelPath, "-t", e.threads, "-n", strconv.Itoa(n), "-no-cnv", "--ignore-eos", "--no-warmup", "-p", "Once upon a time"}, extra...)
+	args := append([]string{"-m", modelPath, "-t", e.threads, "-n", strconv.Itoa(n), "-no-cnv", "--ignore-eos", "--no-warmup", "-fa", "off", "-p", "Once upon a time"}, extra...)
 	cmd := exec.Command(e.llamaCompletion, args...)
 	var out, errb bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &errb
@@ -165,13 +170,15 @@ func report(b *testing.B, name string, sov, ref []float64, unit string, target f
 func BenchmarkLlamaGeneration(b *testing.B) {
 	e := loadBenchEnv(b)
 	e.needBig(b)
-	var sov, ref []float64
+	var sov, ref, refAuto []float64
 	for i := 0; i < benchReps; i++ {
-		ref = append(ref, llamaBenchTS(b, e, "-p", "0", "-n", "128"))
+		ref = append(ref, llamaBenchTS(b, e, "-p", "0", "-n", "128", "-fa", refFA))
+		refAuto = append(refAuto, llamaBenchTS(b, e, "-p", "0", "-n", "128"))
 		d, _, _ := sovDone(b, "--model", e.bigModel, "--threads", e.threads, "--temp", "0", "--max-tokens", "128", "--ignore-eos", "Hello")
 		sov = append(sov, d["generated_tokens_per_second"])
 	}
 	report(b, "generation tg128 (125M Q8_0)", sov, ref, "tok/s", 0.97)
+	fmt.Printf("%-34s llama-bench with its default flash attention (auto): %.2f tok/s\n", "", median(refAuto))
 }
 
 // BenchmarkLlamaPrompt: prompt processing of 512 tokens vs llama-bench pp512.
@@ -189,9 +196,10 @@ func BenchmarkLlamaPrompt(b *testing.B) {
 		words += 512 - got
 	}
 	prompt := strings.Repeat("hello ", words)
-	var sov, ref []float64
+	var sov, ref, refAuto []float64
 	for i := 0; i < benchReps; i++ {
-		ref = append(ref, llamaBenchTS(b, e, "-p", "512", "-n", "0"))
+		ref = append(ref, llamaBenchTS(b, e, "-p", "512", "-n", "0", "-fa", refFA))
+		refAuto = append(refAuto, llamaBenchTS(b, e, "-p", "512", "-n", "0"))
 		d, _, _ := sovDone(b, "--model", e.bigModel, "--threads", e.threads, "--temp", "0", "--max-tokens", "1", prompt)
 		if int(d["prompt_tokens"]) != 512 {
 			b.Fatalf("prompt is %v tokens, want 512", d["prompt_tokens"])
@@ -199,6 +207,7 @@ func BenchmarkLlamaPrompt(b *testing.B) {
 		sov = append(sov, d["prompt_tokens_per_second"])
 	}
 	report(b, "prompt processing pp512 (125M Q8_0)", sov, ref, "tok/s", 0.97)
+	fmt.Printf("%-34s llama-bench with its default flash attention (auto): %.2f tok/s\n", "", median(refAuto))
 }
 
 // BenchmarkLlamaOverhead: per-token overhead on stories260K, `sov run` vs
