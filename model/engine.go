@@ -117,6 +117,7 @@ func Load(ctx context.Context, opts Options) (*Engine, error) {
 	if e.lctx == nil {
 		return nil, fmt.Errorf("llama.cpp could not create a context of %d tokens for %s: lower --ctx", e.nCtx, opts.Path)
 	}
+	w.do(func() { C.sov_warmup(e.lctx, e.vocab) })
 	if t := C.llama_model_chat_template(m, nil); t != nil {
 		e.tmpl = C.GoString(t)
 	}

@@ -114,6 +114,18 @@ struct llama_sampler *sov_sampler(const struct llama_vocab *vocab, float temp, i
     return c;
 }
 
+// Decodes one token and forgets it, as llama.cpp's own tools do at start-up,
+// so the first real prompt does not pay for first-touch page faults and
+// thread start-up.
+void sov_warmup(struct llama_context *ctx, const struct llama_vocab *vocab) {
+    llama_token t = llama_vocab_bos(vocab);
+    if (t < 0) t = 0;
+    struct llama_batch b = llama_batch_get_one(&t, 1);
+    llama_decode(ctx, b);
+    llama_memory_clear(llama_get_memory(ctx), false);
+    llama_synchronize(ctx);
+}
+
 int32_t sov_embed(struct llama_context *ctx, const llama_token *toks, int32_t n, float *out, int32_t dim) {
     llama_memory_clear(llama_get_memory(ctx), true);
     struct llama_batch b = llama_batch_get_one((llama_token *)toks, n);

@@ -36,6 +36,7 @@ int32_t sov_step(struct llama_context *ctx, struct llama_sampler *smpl, const st
 struct llama_sampler *sov_sampler(const struct llama_vocab *vocab, float temp, int32_t top_k, float top_p, float min_p,
                                   float repeat, int32_t repeat_last_n, uint32_t seed, const char *grammar);
 
+void sov_warmup(struct llama_context *ctx, const struct llama_vocab *vocab);
 int32_t sov_embed(struct llama_context *ctx, const llama_token *toks, int32_t n, float *out, int32_t dim);
 
 int32_t sov_apply_template(const char *tmpl, const char **roles, const char **contents, size_t n, bool add_ass, char *buf, int32_t cap);
