@@ -121,25 +121,31 @@ var evalRe = regexp.MustCompile(`(?m)^.*\beval time =\s*[\d.]+ ms /\s*(\d+) runs
 func completionRun(b *testing.B, e benchEnv, modelPath string, n int, extra ...string) (float64, int64, time.Duration) {
 	b.Helper()
 	args := append([]string{"-m", modelPath, "-t", e.threads, "-n", strconv.Itoa(n), "-no-cnv", "--ignore-eos", "-fa", "off", "-p", "Once upon a time"}, extra...)
-	cmd := exec.Command(e.llamaCompletion, args...)
-	var out, errb bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &out, &errb
-	cmd.Stdin = nil
-	t0 := time.Now()
-	if err := cmd.Run(); err != nil {
-		b.Fatalf("llama-completion: %v: %s", err, tail(errb.String()))
-	}
-	wall := time.Since(t0)
-	var tps float64
-	for _, m := range evalRe.FindAllStringSubmatch(errb.String(), -1) {
-		if !strings.Contains(m[0], "prompt eval") {
-			tps, _ = strconv.ParseFloat(m[2], 64)
+	// llama-completion's log is written by a background thread and now and
+	// then loses its closing timing lines; such a run is repeated.
+	var errb bytes.Buffer
+	for attempt := 0; attempt < 4; attempt++ {
+		cmd := exec.Command(e.llamaCompletion, args...)
+		var out bytes.Buffer
+		errb.Reset()
+		cmd.Stdout, cmd.Stderr = &out, &errb
+		t0 := time.Now()
+		if err := cmd.Run(); err != nil {
+			b.Fatalf("llama-completion: %v: %s", err, tail(errb.String()))
+		}
+		wall := time.Since(t0)
+		var tps float64
+		for _, m := range evalRe.FindAllStringSubmatch(errb.String(), -1) {
+			if !strings.Contains(m[0], "prompt eval") {
+				tps, _ = strconv.ParseFloat(m[2], 64)
+			}
+		}
+		if tps > 0 {
+			return tps, maxRSS(cmd), wall
 		}
 	}
-	if tps == 0 {
-		b.Fatalf("no eval timing in llama-completion output: %s", tail(errb.String()))
-	}
-	return tps, maxRSS(cmd), wall
+	b.Fatalf("no eval timing in llama-completion output: %s", tail(errb.String()))
+	return 0, 0, 0
 }
 
 func tail(s string) string {
