@@ -162,7 +162,9 @@ func TestTUIEndToEndStreamStopContinue(t *testing.T) {
 	screen = x.waitFor("b", `\((\d+) cached\)`, 30*time.Second)
 	var cached int
 	fmt.Sscan(regexp.MustCompile(`\((\d+) cached\)`).FindStringSubmatch(screen)[1], &cached)
-	if cached < 50 {
+	// Without the background restore the turn would reuse nothing; how much
+	// it reuses depends on how long the stopped answer was.
+	if cached < 10 {
 		t.Errorf("only %d tokens reused after --continue:\n%s", cached, screen)
 	}
 	x.keys("b", "C-c")
