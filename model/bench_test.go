@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"slices"
 	"testing"
 	"time"
 )
@@ -16,6 +17,29 @@ func BenchmarkLlamaMultiTurn(b *testing.B) {
 	if path == "" {
 		path = testModelPath(b)
 	}
+	// Three conversations, each on a fresh engine; the median ratio is
+	// reported because a shared machine's speed drifts.
+	var ratios []float64
+	var line string
+	for run := 0; run < 3; run++ {
+		r, l := multiTurn(b, path)
+		ratios = append(ratios, r)
+		if run == 0 {
+			line = l
+		}
+	}
+	slices.Sort(ratios)
+	r := ratios[1]
+	verdict := "MET"
+	if r > 1.5 {
+		verdict = "NOT MET"
+	}
+	fmt.Printf("%-34s %s; TTFT turn 20 / turn 1: median %.2f of %.2f %.2f %.2f (target <= 1.5) %s\n",
+		"multi-turn (20 turns)", line, r, ratios[0], ratios[1], ratios[2], verdict)
+	b.ReportMetric(r, "ttft20/ttft1")
+}
+
+func multiTurn(b *testing.B, path string) (float64, string) {
 	e, err := Load(context.Background(), Options{Path: path, ContextSize: 4096, Threads: 2})
 	if err != nil {
 		b.Fatal(err)
@@ -39,15 +63,9 @@ func BenchmarkLlamaMultiTurn(b *testing.B) {
 		msgs = append(msgs, Message{Role: RoleAssistant, Content: reply})
 		last = st
 	}
-	r := float64(ttft[19]) / float64(ttft[0])
-	verdict := "MET"
-	if r > 1.5 {
-		verdict = "NOT MET"
-	}
-	fmt.Printf("%-34s decoded %d tokens for a final context of %d; TTFT turn 1 %.1f ms (%d new tokens), turn 20 %.1f ms (%d new tokens), ratio %.2f (target <= 1.5) %s\n",
-		"multi-turn (20 turns)", decoded, last.ContextUsed, ms(ttft[0]), newToks[0], ms(ttft[19]), newToks[19], r, verdict)
-	b.ReportMetric(r, "ttft20/ttft1")
-	b.ReportMetric(float64(decoded)/float64(last.ContextUsed), "decoded/context")
+	line := fmt.Sprintf("decoded %d tokens for a final context of %d; TTFT turn 1 %.1f ms (%d new tokens), turn 20 %.1f ms (%d new tokens)",
+		decoded, last.ContextUsed, ms(ttft[0]), newToks[0], ms(ttft[19]), newToks[19])
+	return float64(ttft[19]) / float64(ttft[0]), line
 }
 
 func ms(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }

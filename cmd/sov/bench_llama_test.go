@@ -21,7 +21,7 @@ import (
 	"time"
 )
 
-const benchReps = 7
+const benchReps = 11
 
 type benchEnv struct {
 	llamaBench, llamaCompletion string
