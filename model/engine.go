@@ -556,6 +556,7 @@ func (e *Engine) generate(ctx context.Context, toks []int32, s Sampling, fn Toke
 	}
 	defer C.llama_sampler_free(smpl)
 
+	argmax := s.Temperature <= 0 && s.Grammar == "" && (s.RepeatPenalty == 0 || s.RepeatPenalty == 1)
 	out := newStreamer(s.Stop, fn)
 	piece := make([]byte, 256)
 	var tok C.llama_token
@@ -573,7 +574,7 @@ func (e *Engine) generate(ctx context.Context, toks []int32, s Sampling, fn Toke
 			st.StopReason = StopContext
 			break
 		}
-		r := C.sov_step(e.lctx, smpl, e.vocab, &tok, (*C.char)(unsafe.Pointer(&piece[0])), C.int32_t(len(piece)), &plen, &dec, C.bool(s.IgnoreEOG))
+		r := C.sov_step(e.lctx, smpl, e.vocab, &tok, (*C.char)(unsafe.Pointer(&piece[0])), C.int32_t(len(piece)), &plen, &dec, C.bool(s.IgnoreEOG), C.bool(argmax))
 		if r == 1 {
 			st.StopReason = StopEOG
 			break

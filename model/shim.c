@@ -71,8 +71,18 @@ int32_t sov_decode(struct llama_context *ctx, const llama_token *toks, int32_t n
 }
 
 int32_t sov_step(struct llama_context *ctx, struct llama_sampler *smpl, const struct llama_vocab *vocab,
-                 llama_token *tok, char *piece, int32_t piece_cap, int32_t *piece_len, int32_t *dec, bool ignore_eog) {
-    llama_token t = llama_sampler_sample(smpl, ctx, -1);
+                 llama_token *tok, char *piece, int32_t piece_cap, int32_t *piece_len, int32_t *dec, bool ignore_eog, bool argmax) {
+    llama_token t;
+    if (argmax) {
+        // Plain greedy decoding: the argmax of the logits, without copying
+        // the whole vocabulary into a candidate array first.
+        const float *l = llama_get_logits_ith(ctx, -1);
+        int32_t n = llama_vocab_n_tokens(vocab);
+        t = 0;
+        for (int32_t i = 1; i < n; i++) if (l[i] > l[t]) t = i;
+    } else {
+        t = llama_sampler_sample(smpl, ctx, -1);
+    }
     *tok = t;
     *dec = 0;
     if (!ignore_eog && llama_vocab_is_eog(vocab, t)) { *piece_len = 0; return 1; }

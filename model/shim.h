@@ -31,7 +31,7 @@ int32_t sov_decode(struct llama_context *ctx, const llama_token *toks, int32_t n
 // write the token's text into piece, and (unless eog) decode it.
 // Returns 0 on success, 1 on eog, <0 on error; decode status in *dec.
 int32_t sov_step(struct llama_context *ctx, struct llama_sampler *smpl, const struct llama_vocab *vocab,
-                 llama_token *tok, char *piece, int32_t piece_cap, int32_t *piece_len, int32_t *dec, bool ignore_eog);
+                 llama_token *tok, char *piece, int32_t piece_cap, int32_t *piece_len, int32_t *dec, bool ignore_eog, bool argmax);
 
 struct llama_sampler *sov_sampler(const struct llama_vocab *vocab, float temp, int32_t top_k, float top_p, float min_p,
                                   float repeat, int32_t repeat_last_n, uint32_t seed, const char *grammar);

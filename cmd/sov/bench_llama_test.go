@@ -155,6 +155,18 @@ func tail(s string) string {
 	return s
 }
 
+// pair runs the reference and sov side by side, alternating which goes
+// first so that neither always runs on the warmer (or busier) machine.
+func pair(i int, ref, sov func()) {
+	if i%2 == 0 {
+		ref()
+		sov()
+		return
+	}
+	sov()
+	ref()
+}
+
 func median(xs []float64) float64 {
 	s := slices.Clone(xs)
 	slices.Sort(s)
@@ -162,8 +174,8 @@ func median(xs []float64) float64 {
 }
 
 // report prints medians and the median of the per-pair ratios: each sov run
-// is paired with the reference run just before it, so the ratio is robust
-// to the machine's speed drifting during the benchmark.
+// is paired with the reference run next to it, so the ratio is robust to the
+// machine's speed drifting during the benchmark.
 func report(b *testing.B, name string, sov, ref []float64, unit string, target float64) {
 	ratios := make([]float64, len(sov))
 	for i := range sov {
@@ -185,10 +197,13 @@ func BenchmarkLlamaGeneration(b *testing.B) {
 	e.needBig(b)
 	var sov, ref, refAuto []float64
 	for i := 0; i < benchReps; i++ {
-		ref = append(ref, llamaBenchTS(b, e, "-p", "0", "-n", "128", "-fa", refFA))
 		refAuto = append(refAuto, llamaBenchTS(b, e, "-p", "0", "-n", "128"))
-		d, _, _ := sovDone(b, "--model", e.bigModel, "--threads", e.threads, "--temp", "0", "--max-tokens", "128", "--ignore-eos", "Hello")
-		sov = append(sov, d["generated_tokens_per_second"])
+		pair(i, func() {
+			ref = append(ref, llamaBenchTS(b, e, "-p", "0", "-n", "128", "-fa", refFA))
+		}, func() {
+			d, _, _ := sovDone(b, "--model", e.bigModel, "--threads", e.threads, "--temp", "0", "--max-tokens", "128", "--ignore-eos", "Hello")
+			sov = append(sov, d["generated_tokens_per_second"])
+		})
 	}
 	report(b, "generation tg128 (125M Q8_0)", sov, ref, "tok/s", 0.97)
 	fmt.Printf("%-34s llama-bench with its default flash attention (auto): %.2f tok/s\n", "", median(refAuto))
@@ -211,13 +226,16 @@ func BenchmarkLlamaPrompt(b *testing.B) {
 	prompt := strings.Repeat("hello ", words)
 	var sov, ref, refAuto []float64
 	for i := 0; i < benchReps; i++ {
-		ref = append(ref, llamaBenchTS(b, e, "-p", "512", "-n", "0", "-fa", refFA))
 		refAuto = append(refAuto, llamaBenchTS(b, e, "-p", "512", "-n", "0"))
-		d, _, _ := sovDone(b, "--model", e.bigModel, "--threads", e.threads, "--temp", "0", "--max-tokens", "1", prompt)
-		if int(d["prompt_tokens"]) != 512 {
-			b.Fatalf("prompt is %v tokens, want 512", d["prompt_tokens"])
-		}
-		sov = append(sov, d["prompt_tokens_per_second"])
+		pair(i, func() {
+			ref = append(ref, llamaBenchTS(b, e, "-p", "512", "-n", "0", "-fa", refFA))
+		}, func() {
+			d, _, _ := sovDone(b, "--model", e.bigModel, "--threads", e.threads, "--temp", "0", "--max-tokens", "1", prompt)
+			if int(d["prompt_tokens"]) != 512 {
+				b.Fatalf("prompt is %v tokens, want 512", d["prompt_tokens"])
+			}
+			sov = append(sov, d["prompt_tokens_per_second"])
+		})
 	}
 	report(b, "prompt processing pp512 (125M Q8_0)", sov, ref, "tok/s", 0.97)
 	fmt.Printf("%-34s llama-bench with its default flash attention (auto): %.2f tok/s\n", "", median(refAuto))
@@ -232,12 +250,15 @@ func BenchmarkLlamaOverhead(b *testing.B) {
 	sampling := []string{"--temp", "0.8", "--top-k", "40", "--top-p", "0.95", "--min-p", "0.05", "--seed", "7"}
 	var sov, ref, sovE2E, refE2E []float64
 	for i := 0; i < benchReps; i++ {
-		tps, _, wall := completionRun(b, e, e.tinyModel, n, append(sampling, "-c", "2048")...)
-		ref = append(ref, tps)
-		refE2E = append(refE2E, n/wall.Seconds())
-		d, _, swall := sovDone(b, append([]string{"--model", e.tinyModel, "--threads", e.threads, "--ctx", "2048", "--max-tokens", strconv.Itoa(n), "--ignore-eos", "Once upon a time"}, sampling...)...)
-		sov = append(sov, d["generated_tokens_per_second"])
-		sovE2E = append(sovE2E, n/swall.Seconds())
+		pair(i, func() {
+			tps, _, wall := completionRun(b, e, e.tinyModel, n, append(sampling, "-c", "2048")...)
+			ref = append(ref, tps)
+			refE2E = append(refE2E, n/wall.Seconds())
+		}, func() {
+			d, _, swall := sovDone(b, append([]string{"--model", e.tinyModel, "--threads", e.threads, "--ctx", "2048", "--max-tokens", strconv.Itoa(n), "--ignore-eos", "Once upon a time"}, sampling...)...)
+			sov = append(sov, d["generated_tokens_per_second"])
+			sovE2E = append(sovE2E, n/swall.Seconds())
+		})
 	}
 	report(b, "per-token generation (stories260K)", sov, ref, "tok/s", 0.95)
 	report(b, "per-token end-to-end (stories260K)", sovE2E, refE2E, "tok/s", 0.95)
