@@ -41,16 +41,13 @@ func (w *Wallet) SignPersonal(ctx context.Context, msg []byte, index uint32, req
 	if err := w.gate(ctx, req, "sign-message", "Sign message "+preview(msg)+" with your EVM key (EIP-191)", approve); err != nil {
 		return nil, err
 	}
-	keys, err := unlock()
-	if err != nil {
-		return nil, err
-	}
-	defer keys.Wipe()
-	k, err := keys.EVMKey(index)
-	if err != nil {
-		return nil, err
-	}
-	return personalSign(k, msg)
+	return withKeys(unlock, func(keys *Keys) ([]byte, error) {
+		k, err := keys.EVMKey(index)
+		if err != nil {
+			return nil, err
+		}
+		return personalSign(k, msg)
+	})
 }
 
 // SignTypedData signs EIP-712 typed data with the EVM key at index.
@@ -70,16 +67,13 @@ func (w *Wallet) SignTypedData(ctx context.Context, td apitypes.TypedData, index
 	if err := w.gate(ctx, req, "sign-typed-data", summary, approve); err != nil {
 		return nil, err
 	}
-	keys, err := unlock()
-	if err != nil {
-		return nil, err
-	}
-	defer keys.Wipe()
-	k, err := keys.EVMKey(index)
-	if err != nil {
-		return nil, err
-	}
-	return signTypedData(k, td)
+	return withKeys(unlock, func(keys *Keys) ([]byte, error) {
+		k, err := keys.EVMKey(index)
+		if err != nil {
+			return nil, err
+		}
+		return signTypedData(k, td)
+	})
 }
 
 // SignSolanaMessage signs raw message bytes with the Solana key at index.
@@ -87,16 +81,13 @@ func (w *Wallet) SignSolanaMessage(ctx context.Context, msg []byte, index uint32
 	if err := w.gate(ctx, req, "sign-message", "Sign message "+preview(msg)+" with your Solana key", approve); err != nil {
 		return nil, err
 	}
-	keys, err := unlock()
-	if err != nil {
-		return nil, err
-	}
-	defer keys.Wipe()
-	k, err := keys.SolanaKey(index)
-	if err != nil {
-		return nil, err
-	}
-	return signSolanaMessage(k, msg), nil
+	return withKeys(unlock, func(keys *Keys) ([]byte, error) {
+		k, err := keys.SolanaKey(index)
+		if err != nil {
+			return nil, err
+		}
+		return signSolanaMessage(k, msg), nil
+	})
 }
 
 // NEP413Message is a NEAR off-chain message (NEP-413 signMessage).
@@ -133,15 +124,22 @@ func (w *Wallet) SignNEARMessage(ctx context.Context, m NEP413Message, index uin
 	if err := w.gate(ctx, req, "sign-message", summary, approve); err != nil {
 		return nil, err
 	}
+	return withKeys(unlock, func(keys *Keys) ([]byte, error) {
+		k, err := keys.NEARKey(index)
+		if err != nil {
+			return nil, err
+		}
+		h := m.Hash()
+		return ed25519.Sign(k, h[:]), nil
+	})
+}
+
+// withKeys unlocks the keys for one signature and wipes them afterwards.
+func withKeys(unlock Unlocker, sign func(*Keys) ([]byte, error)) ([]byte, error) {
 	keys, err := unlock()
 	if err != nil {
 		return nil, err
 	}
 	defer keys.Wipe()
-	k, err := keys.NEARKey(index)
-	if err != nil {
-		return nil, err
-	}
-	h := m.Hash()
-	return ed25519.Sign(k, h[:]), nil
+	return sign(keys)
 }

@@ -136,16 +136,13 @@ func feedsKeygenCmd(a *app) *cobra.Command {
 				return err
 			}
 			name, _ := cmd.Flags().GetString("name")
-			s, err := feedsOpen(a, false)
-			if err != nil {
-				return err
-			}
-			defer s.Close()
-			if _, err := s.Trust(pub, name, nil); err != nil {
-				return err
-			}
-			fmt.Fprintf(a.stdout, "npub: %s\nhex:  %s\n", nostr.Npub(pub), pub)
-			return nil
+			return withFeeds(a, false, func(s *feeds.Store) error {
+				if _, err := s.Trust(pub, name, nil); err != nil {
+					return err
+				}
+				fmt.Fprintf(a.stdout, "npub: %s\nhex:  %s\n", nostr.Npub(pub), pub)
+				return nil
+			})
 		},
 	}
 	cmd.Flags().String("name", "me", "publisher name others see in your own listings")
@@ -165,34 +162,31 @@ func feedsTrustCmd(a *app) *cobra.Command {
 			if strings.TrimSpace(name) == "" {
 				return usagef("a trusted key needs a name: add --name \"Publisher\"")
 			}
-			s, err := feedsOpen(a, false)
-			if err != nil {
-				return err
-			}
-			defer s.Close()
-			tk, err := s.Trust(args[0], name, topics)
-			if err != nil {
-				return err
-			}
-			shown := tk.Key
-			if tk.Type == "nostr" {
-				shown = nostr.Npub(tk.Key)
-			}
-			fmt.Fprintf(a.stdout, "trusted %s (%s)\n", tk.Name, shown)
-			// NIP-05 is a hint shown next to the key, never proof; a failed
-			// look-up does not undo the trust the user gave.
-			if ident, _ := cmd.Flags().GetString("nip05"); ident != "" && tk.Type == "nostr" {
-				ctx, cancel := context.WithTimeout(cmd.Context(), 15*time.Second)
-				defer cancel()
-				if err := feeds.NIP05Check(ctx, nil, ident, tk.Key); err != nil {
-					return fmt.Errorf("key trusted, but no NIP-05 hint: %w", err)
-				}
-				if err := s.SetNIP05(tk.Key, ident); err != nil {
+			return withFeeds(a, false, func(s *feeds.Store) error {
+				tk, err := s.Trust(args[0], name, topics)
+				if err != nil {
 					return err
 				}
-				fmt.Fprintf(a.stdout, "NIP-05 hint: %s lists this key (a hint, not proof)\n", ident)
-			}
-			return nil
+				shown := tk.Key
+				if tk.Type == "nostr" {
+					shown = nostr.Npub(tk.Key)
+				}
+				fmt.Fprintf(a.stdout, "trusted %s (%s)\n", tk.Name, shown)
+				// NIP-05 is a hint shown next to the key, never proof; a failed
+				// look-up does not undo the trust the user gave.
+				if ident, _ := cmd.Flags().GetString("nip05"); ident != "" && tk.Type == "nostr" {
+					ctx, cancel := context.WithTimeout(cmd.Context(), 15*time.Second)
+					defer cancel()
+					if err := feeds.NIP05Check(ctx, nil, ident, tk.Key); err != nil {
+						return fmt.Errorf("key trusted, but no NIP-05 hint: %w", err)
+					}
+					if err := s.SetNIP05(tk.Key, ident); err != nil {
+						return err
+					}
+					fmt.Fprintf(a.stdout, "NIP-05 hint: %s lists this key (a hint, not proof)\n", ident)
+				}
+				return nil
+			})
 		},
 	}
 	cmd.Flags().String("name", "", "publisher name (required)")
@@ -207,16 +201,13 @@ func feedsUntrustCmd(a *app) *cobra.Command {
 		Short: "Stop trusting a key (its items stop counting as verified)",
 		Args:  feedsArgs(1, "the key to untrust"),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			s, err := feedsOpen(a, false)
-			if err != nil {
-				return err
-			}
-			defer s.Close()
-			if err := s.Untrust(args[0]); err != nil {
-				return err
-			}
-			fmt.Fprintln(a.stdout, "untrusted", args[0])
-			return nil
+			return withFeeds(a, false, func(s *feeds.Store) error {
+				if err := s.Untrust(args[0]); err != nil {
+					return err
+				}
+				fmt.Fprintln(a.stdout, "untrusted", args[0])
+				return nil
+			})
 		},
 	}
 }
@@ -227,28 +218,25 @@ func feedsKeysCmd(a *app) *cobra.Command {
 		Short: "List trusted keys",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			s, err := feedsOpen(a, true)
-			if err != nil {
-				return err
-			}
-			defer s.Close()
-			keys, err := s.Keys()
-			if err != nil {
-				return err
-			}
-			if j, _ := cmd.Flags().GetBool("json"); j {
-				return feedsJSON(a.stdout, keys)
-			}
-			tw := tabwriter.NewWriter(a.stdout, 0, 4, 2, ' ', 0)
-			fmt.Fprintln(tw, "NAME\tKEY\tTOPICS\tNIP-05 (hint)")
-			for _, k := range keys {
-				shown := k.Key
-				if k.Type == "nostr" {
-					shown = nostr.Npub(k.Key)
+			return withFeeds(a, true, func(s *feeds.Store) error {
+				keys, err := s.Keys()
+				if err != nil {
+					return err
 				}
-				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", k.Name, shown, strings.Join(k.Topics, ","), k.NIP05)
-			}
-			return tw.Flush()
+				if j, _ := cmd.Flags().GetBool("json"); j {
+					return feedsJSON(a.stdout, keys)
+				}
+				tw := tabwriter.NewWriter(a.stdout, 0, 4, 2, ' ', 0)
+				fmt.Fprintln(tw, "NAME\tKEY\tTOPICS\tNIP-05 (hint)")
+				for _, k := range keys {
+					shown := k.Key
+					if k.Type == "nostr" {
+						shown = nostr.Npub(k.Key)
+					}
+					fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", k.Name, shown, strings.Join(k.Topics, ","), k.NIP05)
+				}
+				return tw.Flush()
+			})
 		},
 	}
 	cmd.Flags().Bool("json", false, "print JSON")
@@ -269,17 +257,14 @@ func feedsAddCmd(a *app) *cobra.Command {
 			if len(gws) == 0 {
 				gws = cfg.Gateways
 			}
-			s, err := feedsOpen(a, false)
-			if err != nil {
-				return err
-			}
-			defer s.Close()
-			src, err := s.AddSource(feeds.Source{URL: args[0], Gateway: gws})
-			if err != nil {
-				return err
-			}
-			fmt.Fprintf(a.stdout, "added %s source %s\n", src.Type, src.URL)
-			return nil
+			return withFeeds(a, false, func(s *feeds.Store) error {
+				src, err := s.AddSource(feeds.Source{URL: args[0], Gateway: gws})
+				if err != nil {
+					return err
+				}
+				fmt.Fprintf(a.stdout, "added %s source %s\n", src.Type, src.URL)
+				return nil
+			})
 		},
 	}
 	cmd.Flags().StringSlice("gateway", nil, "trustless gateway(s) for ipfs:// sources (default: [feeds] gateways)")
@@ -292,19 +277,16 @@ func feedsSourcesCmd(a *app) *cobra.Command {
 		Short: "List sources",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			s, err := feedsOpen(a, true)
-			if err != nil {
-				return err
-			}
-			defer s.Close()
-			srcs, err := s.Sources()
-			if err != nil {
-				return err
-			}
-			for _, src := range srcs {
-				fmt.Fprintf(a.stdout, "%-6s %s\n", src.Type, src.URL)
-			}
-			return nil
+			return withFeeds(a, true, func(s *feeds.Store) error {
+				srcs, err := s.Sources()
+				if err != nil {
+					return err
+				}
+				for _, src := range srcs {
+					fmt.Fprintf(a.stdout, "%-6s %s\n", src.Type, src.URL)
+				}
+				return nil
+			})
 		},
 	}
 }
@@ -315,12 +297,9 @@ func feedsRemoveCmd(a *app) *cobra.Command {
 		Short: "Remove a source",
 		Args:  feedsArgs(1, "the source URL"),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			s, err := feedsOpen(a, false)
-			if err != nil {
-				return err
-			}
-			defer s.Close()
-			return s.RemoveSource(args[0])
+			return withFeeds(a, false, func(s *feeds.Store) error {
+				return s.RemoveSource(args[0])
+			})
 		},
 	}
 }
@@ -332,56 +311,53 @@ func feedsSyncCmd(a *app) *cobra.Command {
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			timeout, _ := cmd.Flags().GetDuration("timeout")
-			s, err := feedsOpen(a, false)
-			if err != nil {
-				return err
-			}
-			defer s.Close()
-			res, err := s.Sync(cmd.Context(), feeds.FetchOptions{Timeout: timeout})
-			if err != nil && len(res) == 0 {
-				return err
-			}
-			if j, _ := cmd.Flags().GetBool("json"); j {
-				type row struct {
-					Source string       `json:"source"`
-					Type   string       `json:"type"`
-					Counts feeds.Counts `json:"counts"`
-					Error  string       `json:"error,omitempty"`
-				}
-				var rows []row
-				for _, r := range res {
-					rw := row{Source: r.Source.URL, Type: r.Source.Type, Counts: r.Counts}
-					if r.Err != nil {
-						rw.Error = r.Err.Error()
-					}
-					rows = append(rows, rw)
-				}
-				if err := feedsJSON(a.stdout, rows); err != nil {
+			return withFeeds(a, false, func(s *feeds.Store) error {
+				res, err := s.Sync(cmd.Context(), feeds.FetchOptions{Timeout: timeout})
+				if err != nil && len(res) == 0 {
 					return err
 				}
-			}
-			failed := 0
-			var total feeds.Counts
-			for _, r := range res {
-				total.Add(r.Counts)
-				if j, _ := cmd.Flags().GetBool("json"); !j {
-					fmt.Fprintf(a.stdout, "%s: %s\n", r.Source.URL, r.Counts)
-					for _, e := range r.Counts.Errors {
-						fmt.Fprintf(a.stdout, "  %s\n", e)
+				if j, _ := cmd.Flags().GetBool("json"); j {
+					type row struct {
+						Source string       `json:"source"`
+						Type   string       `json:"type"`
+						Counts feeds.Counts `json:"counts"`
+						Error  string       `json:"error,omitempty"`
+					}
+					var rows []row
+					for _, r := range res {
+						rw := row{Source: r.Source.URL, Type: r.Source.Type, Counts: r.Counts}
+						if r.Err != nil {
+							rw.Error = r.Err.Error()
+						}
+						rows = append(rows, rw)
+					}
+					if err := feedsJSON(a.stdout, rows); err != nil {
+						return err
 					}
 				}
-				if r.Err != nil {
-					failed++
-					fmt.Fprintf(a.stderr, "sov: %s: %v\n", r.Source.URL, r.Err)
+				failed := 0
+				var total feeds.Counts
+				for _, r := range res {
+					total.Add(r.Counts)
+					if j, _ := cmd.Flags().GetBool("json"); !j {
+						fmt.Fprintf(a.stdout, "%s: %s\n", r.Source.URL, r.Counts)
+						for _, e := range r.Counts.Errors {
+							fmt.Fprintf(a.stdout, "  %s\n", e)
+						}
+					}
+					if r.Err != nil {
+						failed++
+						fmt.Fprintf(a.stderr, "sov: %s: %v\n", r.Source.URL, r.Err)
+					}
 				}
-			}
-			if err != nil {
-				return err
-			}
-			if failed > 0 {
-				return fmt.Errorf("%d of %d sources failed (items they sent before failing were verified and kept): check the URLs above and retry", failed, len(res))
-			}
-			return nil
+				if err != nil {
+					return err
+				}
+				if failed > 0 {
+					return fmt.Errorf("%d of %d sources failed (items they sent before failing were verified and kept): check the URLs above and retry", failed, len(res))
+				}
+				return nil
+			})
 		},
 	}
 	cmd.Flags().Bool("json", false, "print per-source counts as JSON")
@@ -439,21 +415,18 @@ func feedsPublishCmd(a *app) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			s, err := feedsOpen(a, false)
-			if err != nil {
-				return err
-			}
-			defer s.Close()
-			rep, err := s.Publish(cmd.Context(), ev, feeds.PublishTargets{Relays: relays, EventsFile: eventsFile, CARFile: carFile})
-			c, _ := feeds.EventCID(ev.ID)
-			fmt.Fprintf(a.stdout, "published %s\ncid: %s\n", ev.ID, c)
-			for _, t := range rep.Targets {
-				fmt.Fprintf(a.stdout, "sent to %s\n", t)
-			}
-			if err != nil {
-				return fmt.Errorf("stored locally, but: %w", err)
-			}
-			return nil
+			return withFeeds(a, false, func(s *feeds.Store) error {
+				rep, err := s.Publish(cmd.Context(), ev, feeds.PublishTargets{Relays: relays, EventsFile: eventsFile, CARFile: carFile})
+				c, _ := feeds.EventCID(ev.ID)
+				fmt.Fprintf(a.stdout, "published %s\ncid: %s\n", ev.ID, c)
+				for _, t := range rep.Targets {
+					fmt.Fprintf(a.stdout, "sent to %s\n", t)
+				}
+				if err != nil {
+					return fmt.Errorf("stored locally, but: %w", err)
+				}
+				return nil
+			})
 		},
 	}
 	cmd.Flags().String("title", "", "article title (required)")
@@ -474,36 +447,33 @@ func feedsLsCmd(a *app) *cobra.Command {
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			unv, _ := cmd.Flags().GetBool("unverified")
 			since, _ := cmd.Flags().GetDuration("since")
-			s, err := feedsOpen(a, true)
-			if err != nil {
-				return err
-			}
-			defer s.Close()
-			opt := feeds.ListOptions{Unverified: unv}
-			if since > 0 {
-				opt.Since = time.Now().Add(-since)
-			}
-			items, err := s.List(opt)
-			if err != nil {
-				return err
-			}
-			if j, _ := cmd.Flags().GetBool("json"); j {
-				if items == nil {
-					items = []feeds.Item{}
+			return withFeeds(a, true, func(s *feeds.Store) error {
+				opt := feeds.ListOptions{Unverified: unv}
+				if since > 0 {
+					opt.Since = time.Now().Add(-since)
 				}
-				return feedsJSON(a.stdout, items)
-			}
-			tw := tabwriter.NewWriter(a.stdout, 0, 4, 2, ' ', 0)
-			fmt.Fprintln(tw, "ID\tPUBLISHER\tKIND\tTITLE\tCREATED\tCID\tVERIFIED")
-			for _, it := range items {
-				v := "yes"
-				if !it.Verified {
-					v = "UNVERIFIED"
+				items, err := s.List(opt)
+				if err != nil {
+					return err
 				}
-				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", it.ID[:12], feedsClip(it.Publisher, 20), feedsKind(it.Kind),
-					feedsClip(it.Title, 40), it.Created.Format("2006-01-02 15:04"), it.CID, v)
-			}
-			return tw.Flush()
+				if j, _ := cmd.Flags().GetBool("json"); j {
+					if items == nil {
+						items = []feeds.Item{}
+					}
+					return feedsJSON(a.stdout, items)
+				}
+				tw := tabwriter.NewWriter(a.stdout, 0, 4, 2, ' ', 0)
+				fmt.Fprintln(tw, "ID\tPUBLISHER\tKIND\tTITLE\tCREATED\tCID\tVERIFIED")
+				for _, it := range items {
+					v := "yes"
+					if !it.Verified {
+						v = "UNVERIFIED"
+					}
+					fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", it.ID[:12], feedsClip(it.Publisher, 20), feedsKind(it.Kind),
+						feedsClip(it.Title, 40), it.Created.Format("2006-01-02 15:04"), it.CID, v)
+				}
+				return tw.Flush()
+			})
 		},
 	}
 	cmd.Flags().Bool("json", false, "print JSON")
@@ -538,41 +508,38 @@ func feedsShowCmd(a *app) *cobra.Command {
 		Short: "Show one item (id or unique prefix)",
 		Args:  feedsArgs(1, "an item id or prefix"),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			s, err := feedsOpen(a, true)
-			if err != nil {
-				return err
-			}
-			defer s.Close()
-			it, ev, err := s.Get(args[0])
-			if err != nil {
-				return err
-			}
-			if j, _ := cmd.Flags().GetBool("json"); j {
-				return feedsJSON(a.stdout, struct {
-					Item  feeds.Item   `json:"item"`
-					Event *nostr.Event `json:"event,omitempty"`
-				}{it, ev})
-			}
-			v := "verified (signature checked, key trusted)"
-			if !it.Verified {
-				v = "UNVERIFIED"
-			}
-			fmt.Fprintf(a.stdout, "%s\nby %s · %s · %s · %s\nid:  %s\ncid: %s\n", it.Title, it.Publisher, feedsKind(it.Kind),
-				it.Created.Format(time.RFC3339), v, it.ID, it.CID)
-			if it.BodyCID != "" {
-				fmt.Fprintf(a.stdout, "body cid: %s\n", it.BodyCID)
-			}
-			if it.PubKey != "" {
-				fmt.Fprintf(a.stdout, "key: %s\n", nostr.Npub(it.PubKey))
-			}
-			if it.URL != "" {
-				fmt.Fprintf(a.stdout, "url: %s\n", it.URL)
-			}
-			if len(it.Topics) > 0 {
-				fmt.Fprintf(a.stdout, "topics: %s\n", strings.Join(it.Topics, ", "))
-			}
-			fmt.Fprintf(a.stdout, "\n%s\n", it.Content)
-			return nil
+			return withFeeds(a, true, func(s *feeds.Store) error {
+				it, ev, err := s.Get(args[0])
+				if err != nil {
+					return err
+				}
+				if j, _ := cmd.Flags().GetBool("json"); j {
+					return feedsJSON(a.stdout, struct {
+						Item  feeds.Item   `json:"item"`
+						Event *nostr.Event `json:"event,omitempty"`
+					}{it, ev})
+				}
+				v := "verified (signature checked, key trusted)"
+				if !it.Verified {
+					v = "UNVERIFIED"
+				}
+				fmt.Fprintf(a.stdout, "%s\nby %s · %s · %s · %s\nid:  %s\ncid: %s\n", it.Title, it.Publisher, feedsKind(it.Kind),
+					it.Created.Format(time.RFC3339), v, it.ID, it.CID)
+				if it.BodyCID != "" {
+					fmt.Fprintf(a.stdout, "body cid: %s\n", it.BodyCID)
+				}
+				if it.PubKey != "" {
+					fmt.Fprintf(a.stdout, "key: %s\n", nostr.Npub(it.PubKey))
+				}
+				if it.URL != "" {
+					fmt.Fprintf(a.stdout, "url: %s\n", it.URL)
+				}
+				if len(it.Topics) > 0 {
+					fmt.Fprintf(a.stdout, "topics: %s\n", strings.Join(it.Topics, ", "))
+				}
+				fmt.Fprintf(a.stdout, "\n%s\n", it.Content)
+				return nil
+			})
 		},
 	}
 	cmd.Flags().Bool("json", false, "print JSON")
@@ -590,37 +557,34 @@ func feedsExportCmd(a *app) *cobra.Command {
 			if out == "" {
 				return usagef("give the output file with --car FILE")
 			}
-			s, err := feedsOpen(a, false)
-			if err != nil {
-				return err
-			}
-			defer s.Close()
-			evs, err := s.Events()
-			if err != nil {
-				return err
-			}
-			if author != "" {
-				hexKey, err := nostr.ParsePublicKey(author)
+			return withFeeds(a, false, func(s *feeds.Store) error {
+				evs, err := s.Events()
 				if err != nil {
-					return usagef("--author: %v", err)
+					return err
 				}
-				var keep []*nostr.Event
-				for _, e := range evs {
-					if e.PubKey == hexKey {
-						keep = append(keep, e)
+				if author != "" {
+					hexKey, err := nostr.ParsePublicKey(author)
+					if err != nil {
+						return usagef("--author: %v", err)
 					}
+					var keep []*nostr.Event
+					for _, e := range evs {
+						if e.PubKey == hexKey {
+							keep = append(keep, e)
+						}
+					}
+					evs = keep
 				}
-				evs = keep
-			}
-			if evs == nil {
-				evs = []*nostr.Event{}
-			}
-			root, n, err := s.WriteCARFile(cmd.Context(), out, evs)
-			if err != nil {
-				return err
-			}
-			fmt.Fprintf(a.stdout, "exported %d events to %s\nroot: ipfs://%s\n", n, out, root)
-			return nil
+				if evs == nil {
+					evs = []*nostr.Event{}
+				}
+				root, n, err := s.WriteCARFile(cmd.Context(), out, evs)
+				if err != nil {
+					return err
+				}
+				fmt.Fprintf(a.stdout, "exported %d events to %s\nroot: ipfs://%s\n", n, out, root)
+				return nil
+			})
 		},
 	}
 	cmd.Flags().String("car", "", "output CAR file")
@@ -639,17 +603,14 @@ func feedsImportCmd(a *app) *cobra.Command {
 				return fmt.Errorf("open CAR: %w", err)
 			}
 			defer f.Close()
-			s, err := feedsOpen(a, false)
-			if err != nil {
+			return withFeeds(a, false, func(s *feeds.Store) error {
+				c, err := s.ImportCAR(cmd.Context(), args[0], f)
+				fmt.Fprintf(a.stdout, "%s: %s\n", args[0], c)
+				for _, e := range c.Errors {
+					fmt.Fprintf(a.stdout, "  %s\n", e)
+				}
 				return err
-			}
-			defer s.Close()
-			c, err := s.ImportCAR(cmd.Context(), args[0], f)
-			fmt.Fprintf(a.stdout, "%s: %s\n", args[0], c)
-			for _, e := range c.Errors {
-				fmt.Fprintf(a.stdout, "  %s\n", e)
-			}
-			return err
+			})
 		},
 	}
 }
@@ -661,17 +622,14 @@ func feedsServeCmd(a *app) *cobra.Command {
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			addr, _ := cmd.Flags().GetString("addr")
-			s, err := feedsOpen(a, false)
-			if err != nil {
-				return err
-			}
-			defer s.Close()
-			return s.Serve(cmd.Context(), addr, func(si feeds.ServeInfo) {
-				fmt.Fprintf(a.stdout, "serving %d events on http://%s\nevents: http://%s/events.jsonl\nmanifest: ipfs://%s\n",
-					si.Events, si.Addr, si.Addr, si.Manifest)
-				if f, ok := a.stdout.(*os.File); ok {
-					f.Sync()
-				}
+			return withFeeds(a, false, func(s *feeds.Store) error {
+				return s.Serve(cmd.Context(), addr, func(si feeds.ServeInfo) {
+					fmt.Fprintf(a.stdout, "serving %d events on http://%s\nevents: http://%s/events.jsonl\nmanifest: ipfs://%s\n",
+						si.Events, si.Addr, si.Addr, si.Manifest)
+					if f, ok := a.stdout.(*os.File); ok {
+						f.Sync()
+					}
+				})
 			})
 		},
 	}
@@ -683,4 +641,14 @@ func feedsJSON(w io.Writer, v any) error {
 	enc := json.NewEncoder(w)
 	enc.SetIndent("", "  ")
 	return enc.Encode(v)
+}
+
+// withFeeds opens the feeds store for one command and closes it after fn.
+func withFeeds(a *app, readOnly bool, fn func(*feeds.Store) error) error {
+	s, err := feedsOpen(a, readOnly)
+	if err != nil {
+		return err
+	}
+	defer s.Close()
+	return fn(s)
 }

@@ -342,20 +342,17 @@ add can simply be re-run.`,
 			}
 			defer closeEmb()
 			batch, _ := cmd.Flags().GetInt("batch-files")
-			v, err := vaultOpen(a, cmd, false, func(o *vault.Options) { o.Embedder, o.BatchFiles = emb, batch })
-			if err != nil {
-				return err
-			}
-			defer v.Close()
-			rep, err := v.Add(cmd.Context(), args, vault.AddOptions{Collection: vaultCollection(cmd), Progress: vaultProgress(a)})
-			vaultPrintReport(a, rep)
-			if err != nil {
-				return err
-			}
-			if len(rep.Failed) > 0 {
-				return fmt.Errorf("%d file(s) could not be indexed (listed above): fix them and re-run `sov vault add`", len(rep.Failed))
-			}
-			return nil
+			return withVaultOpts(a, cmd, false, func(o *vault.Options) { o.Embedder, o.BatchFiles = emb, batch }, func(v *vault.Vault) error {
+				rep, err := v.Add(cmd.Context(), args, vault.AddOptions{Collection: vaultCollection(cmd), Progress: vaultProgress(a)})
+				vaultPrintReport(a, rep)
+				if err != nil {
+					return err
+				}
+				if len(rep.Failed) > 0 {
+					return fmt.Errorf("%d file(s) could not be indexed (listed above): fix them and re-run `sov vault add`", len(rep.Failed))
+				}
+				return nil
+			})
 		},
 	}
 	cmd.Flags().String("embed-model", "", "embedding model (name or path) for vector search")
@@ -389,20 +386,17 @@ func vaultSyncCmd(a *app) *cobra.Command {
 				return err
 			}
 			defer closeEmb()
-			v, err := vaultOpen(a, cmd, false, func(o *vault.Options) { o.Embedder = emb })
-			if err != nil {
-				return err
-			}
-			defer v.Close()
-			rep, err := v.Sync(cmd.Context(), vault.AddOptions{Collection: vaultCollection(cmd), Progress: vaultProgress(a)})
-			vaultPrintReport(a, rep)
-			if err != nil {
-				return err
-			}
-			if len(rep.Failed) > 0 {
-				return fmt.Errorf("%d file(s) could not be re-indexed (listed above): fix them and re-run `sov vault sync`", len(rep.Failed))
-			}
-			return nil
+			return withVaultOpts(a, cmd, false, func(o *vault.Options) { o.Embedder = emb }, func(v *vault.Vault) error {
+				rep, err := v.Sync(cmd.Context(), vault.AddOptions{Collection: vaultCollection(cmd), Progress: vaultProgress(a)})
+				vaultPrintReport(a, rep)
+				if err != nil {
+					return err
+				}
+				if len(rep.Failed) > 0 {
+					return fmt.Errorf("%d file(s) could not be re-indexed (listed above): fix them and re-run `sov vault sync`", len(rep.Failed))
+				}
+				return nil
+			})
 		},
 	}
 	cmd.Flags().String("embed-model", "", "embedding model (name or path) for vector search")
@@ -440,50 +434,47 @@ func vaultSearchCmd(a *app) *cobra.Command {
 				return err
 			}
 			defer closeEmb()
-			v, err := vaultOpen(a, cmd, true, func(o *vault.Options) { o.Embedder = emb })
-			if err != nil {
-				return err
-			}
-			defer v.Close()
-			resp, err := v.Search(cmd.Context(), strings.Join(args, " "), vault.SearchOptions{Collection: vaultCollection(cmd), K: k})
-			if err != nil {
-				return err
-			}
-			for _, w := range resp.Warnings {
-				fmt.Fprintln(a.stderr, "sov: warning:", w)
-			}
-			if asJSON {
-				enc := json.NewEncoder(a.stdout)
-				enc.SetEscapeHTML(false)
-				for _, r := range resp.Results {
-					if err := enc.Encode(vaultSearchJSON{Source: r.Source, Lines: [2]int{r.Start, r.End}, Score: r.Score, Text: r.Text, Heading: r.Heading, Chunk: r.Chunk}); err != nil {
-						return err
+			return withVaultOpts(a, cmd, true, func(o *vault.Options) { o.Embedder = emb }, func(v *vault.Vault) error {
+				resp, err := v.Search(cmd.Context(), strings.Join(args, " "), vault.SearchOptions{Collection: vaultCollection(cmd), K: k})
+				if err != nil {
+					return err
+				}
+				for _, w := range resp.Warnings {
+					fmt.Fprintln(a.stderr, "sov: warning:", w)
+				}
+				if asJSON {
+					enc := json.NewEncoder(a.stdout)
+					enc.SetEscapeHTML(false)
+					for _, r := range resp.Results {
+						if err := enc.Encode(vaultSearchJSON{Source: r.Source, Lines: [2]int{r.Start, r.End}, Score: r.Score, Text: r.Text, Heading: r.Heading, Chunk: r.Chunk}); err != nil {
+							return err
+						}
 					}
+					if resp.Mode == vault.ModeLexical {
+						fmt.Fprintln(a.stderr, "lexical-only search (no embedding model configured)")
+					}
+					return nil
 				}
 				if resp.Mode == vault.ModeLexical {
-					fmt.Fprintln(a.stderr, "lexical-only search (no embedding model configured)")
+					fmt.Fprintln(a.stdout, "lexical-only search (no embedding model configured)")
+				}
+				if len(resp.Results) == 0 {
+					fmt.Fprintln(a.stdout, "no matches")
+					return nil
+				}
+				tty := false
+				if f, ok := a.stdout.(*os.File); ok {
+					tty = prompt.IsTerminal(f)
+				}
+				for i, r := range resp.Results {
+					fmt.Fprintf(a.stdout, "%d. %s:%d-%d", i+1, r.Source, r.Start, r.End)
+					if r.Heading != "" {
+						fmt.Fprintf(a.stdout, "  § %s", r.Heading)
+					}
+					fmt.Fprintf(a.stdout, "  (score %.3f)\n   %s\n", r.Score, vaultPassage(r, 320, tty))
 				}
 				return nil
-			}
-			if resp.Mode == vault.ModeLexical {
-				fmt.Fprintln(a.stdout, "lexical-only search (no embedding model configured)")
-			}
-			if len(resp.Results) == 0 {
-				fmt.Fprintln(a.stdout, "no matches")
-				return nil
-			}
-			tty := false
-			if f, ok := a.stdout.(*os.File); ok {
-				tty = prompt.IsTerminal(f)
-			}
-			for i, r := range resp.Results {
-				fmt.Fprintf(a.stdout, "%d. %s:%d-%d", i+1, r.Source, r.Start, r.End)
-				if r.Heading != "" {
-					fmt.Fprintf(a.stdout, "  § %s", r.Heading)
-				}
-				fmt.Fprintf(a.stdout, "  (score %.3f)\n   %s\n", r.Score, vaultPassage(r, 320, tty))
-			}
-			return nil
+			})
 		},
 	}
 	cmd.Flags().IntP("k", "k", 10, "number of results")
@@ -551,66 +542,63 @@ func vaultAskCmd(a *app) *cobra.Command {
 				return err
 			}
 			defer closeEmb()
-			v, err := vaultOpen(a, cmd, true, func(o *vault.Options) { o.Embedder = emb })
-			if err != nil {
-				return err
-			}
-			defer v.Close()
-			vc, err := vaultLoadConfig(a)
-			if err != nil {
-				return err
-			}
-			name, _ := cmd.Flags().GetString("model")
-			if name == "" {
-				name = vc.ChatModel
-			}
-			var eng *model.Engine
-			gen := func(ctx context.Context, system, user string, onToken func(string) error) (string, error) {
-				path, err := vaultResolveModel(a, name)
+			return withVaultOpts(a, cmd, true, func(o *vault.Options) { o.Embedder = emb }, func(v *vault.Vault) error {
+				vc, err := vaultLoadConfig(a)
 				if err != nil {
-					return "", err
+					return err
 				}
-				if eng == nil {
-					if eng, err = model.Load(ctx, model.Options{Path: path}); err != nil {
-						return "", fmt.Errorf("load chat model: %w", err)
+				name, _ := cmd.Flags().GetString("model")
+				if name == "" {
+					name = vc.ChatModel
+				}
+				var eng *model.Engine
+				gen := func(ctx context.Context, system, user string, onToken func(string) error) (string, error) {
+					path, err := vaultResolveModel(a, name)
+					if err != nil {
+						return "", err
 					}
+					if eng == nil {
+						if eng, err = model.Load(ctx, model.Options{Path: path}); err != nil {
+							return "", fmt.Errorf("load chat model: %w", err)
+						}
+					}
+					msgs := []model.Message{{Role: model.RoleSystem, Content: system}, {Role: model.RoleUser, Content: user}}
+					var fn model.TokenFunc
+					if onToken != nil {
+						fn = func(p string) error { return onToken(p) }
+					}
+					text, _, err := eng.Chat(ctx, msgs, model.Sampling{MaxTokens: maxTok, RepeatPenalty: 1.1}, fn)
+					return text, err
 				}
-				msgs := []model.Message{{Role: model.RoleSystem, Content: system}, {Role: model.RoleUser, Content: user}}
-				var fn model.TokenFunc
-				if onToken != nil {
-					fn = func(p string) error { return onToken(p) }
+				defer func() {
+					if eng != nil {
+						eng.Close()
+					}
+				}()
+				var onToken func(string) error
+				if !asJSON {
+					onToken = func(p string) error { _, err := io.WriteString(a.stdout, p); return err }
 				}
-				text, _, err := eng.Chat(ctx, msgs, model.Sampling{MaxTokens: maxTok, RepeatPenalty: 1.1}, fn)
-				return text, err
-			}
-			defer func() {
-				if eng != nil {
-					eng.Close()
+				ans, err := v.Ask(cmd.Context(), strings.Join(args, " "), gen, vault.AskOptions{Collection: vaultCollection(cmd), K: k, OnToken: onToken})
+				if err != nil {
+					return err
 				}
-			}()
-			var onToken func(string) error
-			if !asJSON {
-				onToken = func(p string) error { _, err := io.WriteString(a.stdout, p); return err }
-			}
-			ans, err := v.Ask(cmd.Context(), strings.Join(args, " "), gen, vault.AskOptions{Collection: vaultCollection(cmd), K: k, OnToken: onToken})
-			if err != nil {
-				return err
-			}
-			if asJSON {
-				enc := json.NewEncoder(a.stdout)
-				enc.SetEscapeHTML(false)
-				return enc.Encode(ans)
-			}
-			if ans.NotFound {
-				fmt.Fprintln(a.stdout, ans.Text)
+				if asJSON {
+					enc := json.NewEncoder(a.stdout)
+					enc.SetEscapeHTML(false)
+					return enc.Encode(ans)
+				}
+				if ans.NotFound {
+					fmt.Fprintln(a.stdout, ans.Text)
+					return nil
+				}
+				fmt.Fprintln(a.stdout)
+				fmt.Fprintln(a.stdout, "\nSources:")
+				for i, s := range ans.Sources {
+					fmt.Fprintf(a.stdout, "[%d] %s:%d-%d\n", i+1, s.Source, s.Start, s.End)
+				}
 				return nil
-			}
-			fmt.Fprintln(a.stdout)
-			fmt.Fprintln(a.stdout, "\nSources:")
-			for i, s := range ans.Sources {
-				fmt.Fprintf(a.stdout, "[%d] %s:%d-%d\n", i+1, s.Source, s.Start, s.End)
-			}
-			return nil
+			})
 		},
 	}
 	cmd.Flags().IntP("k", "k", 4, "passages to give the model")
@@ -628,32 +616,29 @@ func vaultLsCmd(a *app) *cobra.Command {
 		Args:  vaultNoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			asJSON, _ := cmd.Flags().GetBool("json")
-			v, err := vaultOpen(a, cmd, true)
-			if err != nil {
-				return err
-			}
-			defer v.Close()
-			docs, warn, err := v.List(cmd.Context(), vaultCollection(cmd))
-			if err != nil {
-				return err
-			}
-			for _, w := range warn {
-				fmt.Fprintln(a.stderr, "sov: warning:", w)
-			}
-			enc := json.NewEncoder(a.stdout)
-			for _, d := range docs {
-				if asJSON {
-					if err := enc.Encode(d); err != nil {
-						return err
-					}
-					continue
+			return withVault(a, cmd, true, func(v *vault.Vault) error {
+				docs, warn, err := v.List(cmd.Context(), vaultCollection(cmd))
+				if err != nil {
+					return err
 				}
-				fmt.Fprintf(a.stdout, "%-8s %6d chunks %10s  %s\n", d.Kind, d.Chunks, store.FormatBytes(d.Size), d.Path)
-			}
-			if !asJSON && len(docs) == 0 {
-				fmt.Fprintln(a.stdout, "the vault is empty: add files with `sov vault add PATH`")
-			}
-			return nil
+				for _, w := range warn {
+					fmt.Fprintln(a.stderr, "sov: warning:", w)
+				}
+				enc := json.NewEncoder(a.stdout)
+				for _, d := range docs {
+					if asJSON {
+						if err := enc.Encode(d); err != nil {
+							return err
+						}
+						continue
+					}
+					fmt.Fprintf(a.stdout, "%-8s %6d chunks %10s  %s\n", d.Kind, d.Chunks, store.FormatBytes(d.Size), d.Path)
+				}
+				if !asJSON && len(docs) == 0 {
+					fmt.Fprintln(a.stdout, "the vault is empty: add files with `sov vault add PATH`")
+				}
+				return nil
+			})
 		},
 	}
 	cmd.Flags().Bool("json", false, "one JSON object per document")
@@ -671,20 +656,17 @@ func vaultRmCmd(a *app) *cobra.Command {
 			return nil
 		},
 		RunE: func(cmd *cobra.Command, args []string) error {
-			v, err := vaultOpen(a, cmd, false)
-			if err != nil {
-				return err
-			}
-			defer v.Close()
-			n, err := v.Remove(cmd.Context(), vaultCollection(cmd), args)
-			if err != nil {
-				return err
-			}
-			if n == 0 {
-				return fmt.Errorf("nothing in the vault matches %s: see `sov vault ls`", strings.Join(args, " "))
-			}
-			fmt.Fprintf(a.stdout, "removed %d document(s)\n", n)
-			return nil
+			return withVault(a, cmd, false, func(v *vault.Vault) error {
+				n, err := v.Remove(cmd.Context(), vaultCollection(cmd), args)
+				if err != nil {
+					return err
+				}
+				if n == 0 {
+					return fmt.Errorf("nothing in the vault matches %s: see `sov vault ls`", strings.Join(args, " "))
+				}
+				fmt.Fprintf(a.stdout, "removed %d document(s)\n", n)
+				return nil
+			})
 		},
 	}
 }
@@ -695,29 +677,26 @@ func vaultStatsCmd(a *app) *cobra.Command {
 		Short: "Show what the vault holds",
 		Args:  vaultNoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			v, err := vaultOpen(a, cmd, true)
-			if err != nil {
-				return err
-			}
-			defer v.Close()
-			st, err := v.Stats(cmd.Context(), vaultCollection(cmd))
-			if err != nil {
-				return err
-			}
-			if asJSON, _ := cmd.Flags().GetBool("json"); asJSON {
-				return json.NewEncoder(a.stdout).Encode(st)
-			}
-			for _, w := range st.Warnings {
-				fmt.Fprintln(a.stderr, "sov: warning:", w)
-			}
-			mode := "lexical-only"
-			if st.Vectors {
-				mode = "lexical + vectors"
-			}
-			fmt.Fprintf(a.stdout, "vault       %s (%s)\ncollections %s\ncollection  %s: %d documents, %d chunks, %s of text, %d index segments, %s\nkdf         Argon2id t=%d m=%d MiB p=%d\n",
-				st.Path, store.FormatBytes(st.FileBytes), strings.Join(st.Collections, ", "), st.Collection, st.Docs, st.Chunks,
-				store.FormatBytes(st.TextBytes), st.Segments, mode, st.KDFTime, st.KDFMemKiB/1024, st.KDFThreads)
-			return nil
+			return withVault(a, cmd, true, func(v *vault.Vault) error {
+				st, err := v.Stats(cmd.Context(), vaultCollection(cmd))
+				if err != nil {
+					return err
+				}
+				if asJSON, _ := cmd.Flags().GetBool("json"); asJSON {
+					return json.NewEncoder(a.stdout).Encode(st)
+				}
+				for _, w := range st.Warnings {
+					fmt.Fprintln(a.stderr, "sov: warning:", w)
+				}
+				mode := "lexical-only"
+				if st.Vectors {
+					mode = "lexical + vectors"
+				}
+				fmt.Fprintf(a.stdout, "vault       %s (%s)\ncollections %s\ncollection  %s: %d documents, %d chunks, %s of text, %d index segments, %s\nkdf         Argon2id t=%d m=%d MiB p=%d\n",
+					st.Path, store.FormatBytes(st.FileBytes), strings.Join(st.Collections, ", "), st.Collection, st.Docs, st.Chunks,
+					store.FormatBytes(st.TextBytes), st.Segments, mode, st.KDFTime, st.KDFMemKiB/1024, st.KDFThreads)
+				return nil
+			})
 		},
 	}
 	cmd.Flags().Bool("json", false, "print JSON")
@@ -766,43 +745,40 @@ age: to --recipient age1… keys, or else with an export passphrase from
 				}
 				recips = append(recips, r)
 			}
-			v, err := vaultOpen(a, cmd, true)
-			if err != nil {
-				return err
-			}
-			defer v.Close()
-			if len(recips) == 0 {
-				pass, err := vaultExportSecret(a, cmd, true)
-				if err != nil {
-					return err
+			return withVault(a, cmd, true, func(v *vault.Vault) error {
+				if len(recips) == 0 {
+					pass, err := vaultExportSecret(a, cmd, true)
+					if err != nil {
+						return err
+					}
+					r, err := age.NewScryptRecipient(string(pass))
+					seal.Wipe(pass)
+					if err != nil {
+						return err
+					}
+					recips = append(recips, r)
 				}
-				r, err := age.NewScryptRecipient(string(pass))
-				seal.Wipe(pass)
+				tmp, err := os.CreateTemp(filepath.Dir(out), "."+filepath.Base(out)+".*")
 				if err != nil {
-					return err
+					return fmt.Errorf("export: %w", err)
 				}
-				recips = append(recips, r)
-			}
-			tmp, err := os.CreateTemp(filepath.Dir(out), "."+filepath.Base(out)+".*")
-			if err != nil {
-				return fmt.Errorf("export: %w", err)
-			}
-			defer os.Remove(tmp.Name())
-			n, err := v.Export(cmd.Context(), tmp, vaultCollection(cmd), recips...)
-			if err == nil {
-				err = tmp.Sync()
-			}
-			if cerr := tmp.Close(); err == nil {
-				err = cerr
-			}
-			if err != nil {
-				return vaultDiskErr(err)
-			}
-			if err := os.Rename(tmp.Name(), out); err != nil {
-				return fmt.Errorf("export: %w", err)
-			}
-			fmt.Fprintf(a.stdout, "exported %d document(s) to %s\n", n, out)
-			return nil
+				defer os.Remove(tmp.Name())
+				n, err := v.Export(cmd.Context(), tmp, vaultCollection(cmd), recips...)
+				if err == nil {
+					err = tmp.Sync()
+				}
+				if cerr := tmp.Close(); err == nil {
+					err = cerr
+				}
+				if err != nil {
+					return vaultDiskErr(err)
+				}
+				if err := os.Rename(tmp.Name(), out); err != nil {
+					return fmt.Errorf("export: %w", err)
+				}
+				fmt.Fprintf(a.stdout, "exported %d document(s) to %s\n", n, out)
+				return nil
+			})
 		},
 	}
 	cmd.Flags().StringSlice("recipient", nil, "age public key (age1…) to encrypt to; repeatable")
@@ -857,24 +833,39 @@ func vaultImportCmd(a *app) *cobra.Command {
 				}
 				ids = append(ids, id)
 			}
-			v, err := vaultOpen(a, cmd, false)
-			if err != nil {
-				return err
-			}
-			defer v.Close()
-			coll := ""
-			if cmd.Flags().Changed("collection") {
-				coll = vaultCollection(cmd)
-			}
-			n, err := v.Import(cmd.Context(), f, coll, ids...)
-			if err != nil {
-				return err
-			}
-			fmt.Fprintf(a.stdout, "imported %d document(s)\n", n)
-			return nil
+			return withVault(a, cmd, false, func(v *vault.Vault) error {
+				coll := ""
+				if cmd.Flags().Changed("collection") {
+					coll = vaultCollection(cmd)
+				}
+				n, err := v.Import(cmd.Context(), f, coll, ids...)
+				if err != nil {
+					return err
+				}
+				fmt.Fprintf(a.stdout, "imported %d document(s)\n", n)
+				return nil
+			})
 		},
 	}
 	cmd.Flags().String("identity", "", "age identity file (for exports made with --recipient)")
 	cmd.Flags().String("export-passphrase-file", "", "read the export passphrase from this file")
 	return cmd
+}
+
+// withVault unlocks the vault for one command and closes it after fn.
+func withVault(a *app, cmd *cobra.Command, readOnly bool, fn func(*vault.Vault) error) error {
+	return withVaultOpts(a, cmd, readOnly, nil, fn)
+}
+
+func withVaultOpts(a *app, cmd *cobra.Command, readOnly bool, mod func(*vault.Options), fn func(*vault.Vault) error) error {
+	var mods []func(*vault.Options)
+	if mod != nil {
+		mods = append(mods, mod)
+	}
+	v, err := vaultOpen(a, cmd, readOnly, mods...)
+	if err != nil {
+		return err
+	}
+	defer v.Close()
+	return fn(v)
 }
