@@ -117,3 +117,11 @@ func Backends() []string {
 	}
 	return out
 }
+
+// argmax is the greedy fast path's C helper, exposed for its tests.
+func argmax(l []float32) int {
+	if len(l) == 0 {
+		return 0
+	}
+	return int(C.sov_argmax((*C.float)(unsafe.Pointer(&l[0])), C.int32_t(len(l))))
+}

@@ -15,11 +15,16 @@ import (
 	"path/filepath"
 	"runtime"
 	"runtime/cgo"
+	"runtime/debug"
 	"strings"
 	"sync"
+	"sync/atomic"
+	"syscall"
 	"time"
 	"unicode/utf8"
 	"unsafe"
+
+	"github.com/sovos/sov/internal/procmem"
 )
 
 // Errors callers may test for with errors.Is.
@@ -38,6 +43,9 @@ type Engine struct {
 	embCtx *C.struct_llama_context
 	abort  *C.sov_abort
 	w      *worker // the thread every llama.cpp compute call runs on
+	gen    *C.sov_gen
+	events *os.File // read end of the pipe sov_gen_run signals on
+	evw    *os.File
 	nCtx   int
 	nBatch int
 	thr    int
@@ -51,6 +59,11 @@ type Engine struct {
 func Load(ctx context.Context, opts Options) (*Engine, error) {
 	if err := CheckFile(opts.Path); err != nil {
 		return nil, err
+	}
+	if opts.TrimMemory {
+		// Checking the GGUF left its metadata (a whole vocabulary) as garbage.
+		debug.FreeOSMemory()
+		procmem.ReleaseExecutablePages() // best effort: only RSS is at stake
 	}
 	setLogger(opts.Logger)
 	ngl := opts.GPULayers
@@ -118,6 +131,13 @@ func Load(ctx context.Context, opts Options) (*Engine, error) {
 		return nil, fmt.Errorf("llama.cpp could not create a context of %d tokens for %s: lower --ctx", e.nCtx, opts.Path)
 	}
 	w.do(func() { C.sov_warmup(e.lctx, e.vocab) })
+	if e.gen = C.sov_gen_new(); e.gen == nil {
+		return nil, errors.New("out of memory")
+	}
+	if e.events, e.evw, err = os.Pipe(); err != nil {
+		return nil, fmt.Errorf("create the generation event pipe: %w", err)
+	}
+	e.gen.wfd = C.int(e.evw.Fd())
 	if t := C.llama_model_chat_template(m, nil); t != nil {
 		e.tmpl = C.GoString(t)
 	}
@@ -268,6 +288,16 @@ func (e *Engine) freeC() {
 		C.sov_abort_free(e.abort)
 		e.abort = nil
 	}
+	if e.gen != nil {
+		C.sov_gen_free(e.gen)
+		e.gen = nil
+	}
+	for _, f := range []*os.File{e.events, e.evw} {
+		if f != nil {
+			f.Close()
+		}
+	}
+	e.events, e.evw = nil, nil
 }
 
 // Tokenize converts text to tokens. addSpecial adds BOS where the model
@@ -477,12 +507,13 @@ func (e *Engine) applyTemplate(msgs []Message) (string, error) {
 
 var errUnknownTemplate = errors.New("chat template not supported by llama.cpp")
 
-func (e *Engine) generateOnWorker(ctx context.Context, toks []int32, s Sampling, fn TokenFunc) (out string, st Stats, err error) {
-	e.w.do(func() { out, st, err = e.generate(ctx, toks, s, fn) })
-	return
+func (e *Engine) generateOnWorker(ctx context.Context, toks []int32, s Sampling, fn TokenFunc) (string, Stats, error) {
+	return e.generate(ctx, toks, s, fn)
 }
 
-// generate decodes toks (reusing the cached prefix) and samples a reply.
+// generate decodes toks (reusing the cached prefix) and samples a reply. The
+// prompt is decoded and the token loop runs on the worker thread; this
+// goroutine streams the tokens (see sov_gen in shim.h).
 func (e *Engine) generate(ctx context.Context, toks []int32, s Sampling, fn TokenFunc) (string, Stats, error) {
 	st := Stats{ContextSize: e.nCtx}
 	if len(toks) == 0 {
@@ -526,7 +557,10 @@ func (e *Engine) generate(ctx context.Context, toks []int32, s Sampling, fn Toke
 	st.PromptTokens = len(toks) - p
 
 	t0 := time.Now()
-	rc := C.sov_decode(e.lctx, (*C.llama_token)(unsafe.Pointer(&toks[p])), C.int32_t(len(toks)-p), C.int32_t(e.nBatch))
+	var rc C.int32_t
+	e.w.do(func() {
+		rc = C.sov_decode(e.lctx, (*C.llama_token)(unsafe.Pointer(&toks[p])), C.int32_t(len(toks)-p), C.int32_t(e.nBatch))
+	})
 	if rc != 0 {
 		e.resetCache()
 		if ctx.Err() != nil {
@@ -556,65 +590,134 @@ func (e *Engine) generate(ctx context.Context, toks []int32, s Sampling, fn Toke
 	}
 	defer C.llama_sampler_free(smpl)
 
-	argmax := s.Temperature <= 0 && s.Grammar == "" && (s.RepeatPenalty == 0 || s.RepeatPenalty == 1)
+	g := e.gen
+	g.ctx, g.smpl, g.vocab, g.ab = e.lctx, smpl, e.vocab, e.abort
+	g.ignore_eog = C.bool(s.IgnoreEOG)
+	g.argmax = C.bool(s.Temperature <= 0 && s.Grammar == "" && (s.RepeatPenalty == 0 || s.RepeatPenalty == 1))
+	g.max_tokens = C.int32_t(max(s.MaxTokens, 0))
+	g.room = C.int32_t(e.nCtx - len(e.cache))
+	g.produced, g.acked, g.stop, g.sleeping, g.done = 0, 0, 0, 0, 0
+	g.reason, g.status, g.ndecoded = 0, 0, 0
+	finished := make(chan struct{})
+	e.w.jobs <- func() {
+		defer close(finished)
+		C.sov_gen_run(g)
+	}
+
 	out := newStreamer(s.Stop, fn)
-	piece := make([]byte, 256)
-	var tok C.llama_token
-	var plen, dec C.int32_t
+	var (
+		gen      []int32 // tokens published, in order
+		cbErr    error
+		stopped  bool
+		produced = (*int32)(unsafe.Pointer(&g.produced))
+		acked    = (*int32)(unsafe.Pointer(&g.acked))
+		sleeping = (*int32)(unsafe.Pointer(&g.sleeping))
+		gdone    = (*int32)(unsafe.Pointer(&g.done))
+		ev       [64]byte
+	)
+	ack := func(n int32) {
+		atomic.StoreInt32(acked, n)
+		if atomic.LoadInt32(sleeping) != 0 {
+			C.sov_gen_wake(g)
+		}
+	}
+	// Whatever happens here (even a panic in fn), the C loop must be
+	// released and finished before the engine is used again.
+	defer func() {
+		if atomic.LoadInt32(gdone) == 0 {
+			atomic.StoreInt32((*int32)(unsafe.Pointer(&g.stop)), 1)
+			ack(atomic.LoadInt32(produced))
+		}
+		<-finished
+	}()
 	for {
-		if ctx.Err() != nil {
-			st.StopReason = StopCancelled
-			break
-		}
-		if s.MaxTokens > 0 && st.GeneratedTokens >= s.MaxTokens {
-			st.StopReason = StopMaxTokens
-			break
-		}
-		if len(e.cache) >= e.nCtx {
-			st.StopReason = StopContext
-			break
-		}
-		r := C.sov_step(e.lctx, smpl, e.vocab, &tok, (*C.char)(unsafe.Pointer(&piece[0])), C.int32_t(len(piece)), &plen, &dec, C.bool(s.IgnoreEOG), C.bool(argmax))
-		if r == 1 {
-			st.StopReason = StopEOG
-			break
-		}
-		if r < 0 {
-			e.resetCache()
-			return out.text(), st, errors.New("llama.cpp could not convert a token to text")
-		}
-		st.GeneratedTokens++
-		if dec != 0 {
-			// The token was sampled but not decoded: it is not in the cache.
-			if ctx.Err() != nil {
-				e.resetCache()
-				st.StopReason = StopCancelled
-				break
+		if n := atomic.LoadInt32(produced); int(n) > len(gen) {
+			gen = append(gen, int32(g.tok))
+			if cbErr == nil && !stopped {
+				piece := C.GoBytes(unsafe.Pointer(&g.piece[0]), g.piece_len)
+				stopped, cbErr = out.push(piece)
+				if stopped || cbErr != nil {
+					atomic.StoreInt32((*int32)(unsafe.Pointer(&g.stop)), 1)
+				}
 			}
-			e.resetCache()
-			return out.text(), st, fmt.Errorf("llama.cpp decode failed (status %d)", int32(dec))
+			ack(n)
+			continue
 		}
-		e.cache = append(e.cache, int32(tok))
-		stop, err := out.push(piece[:plen])
-		if err != nil {
-			st.GenDuration = time.Since(tPrompt)
-			st.ContextUsed = len(e.cache)
-			return out.text(), st, err
-		}
-		if stop {
-			st.StopReason = StopString
+		if atomic.LoadInt32(gdone) != 0 {
+			if int(atomic.LoadInt32(produced)) > len(gen) {
+				continue
+			}
 			break
 		}
+		if err := e.waitEvent(ev[:]); err != nil {
+			return out.text(), st, fmt.Errorf("wait for tokens: %w", err)
+		}
+	}
+	<-finished
+	st.GeneratedTokens = len(gen)
+	e.cache = append(e.cache, gen[:g.ndecoded]...)
+	st.GenDuration = time.Since(tPrompt)
+	st.ContextUsed = len(e.cache)
+	switch g.reason {
+	case C.SOV_GEN_MAX_TOKENS:
+		st.StopReason = StopMaxTokens
+	case C.SOV_GEN_EOG:
+		st.StopReason = StopEOG
+	case C.SOV_GEN_CONTEXT:
+		st.StopReason = StopContext
+	case C.SOV_GEN_ABORTED:
+		st.StopReason = StopCancelled
+	case C.SOV_GEN_STOPPED:
+		if cbErr != nil {
+			return out.text(), st, cbErr
+		}
+		st.StopReason = StopString
+	case C.SOV_GEN_PIECE:
+		e.resetCache()
+		st.ContextUsed = 0
+		return out.text(), st, errors.New("llama.cpp could not convert a token to text")
+	case C.SOV_GEN_DECODE:
+		// The last token was sampled but not decoded: it is not in the cache.
+		e.resetCache()
+		st.ContextUsed = 0
+		if ctx.Err() == nil {
+			return out.text(), st, fmt.Errorf("llama.cpp decode failed (status %d)", int32(g.status))
+		}
+		st.StopReason = StopCancelled
 	}
 	if err := out.flush(); err != nil {
 		return out.text(), st, err
 	}
-	st.GenDuration = time.Since(tPrompt)
-	st.ContextUsed = len(e.cache)
 	if st.StopReason == StopCancelled {
 		return out.text(), st, ctx.Err()
 	}
 	return out.text(), st, nil
+}
+
+// waitEvent blocks until sov_gen_run signals on the event pipe. The read
+// is a raw system call inside the poller's callback: a plain File.Read
+// would wake the Go scheduler's monitor thread on every token.
+func (e *Engine) waitEvent(buf []byte) error {
+	rc, err := e.events.SyscallConn()
+	if err != nil {
+		return err
+	}
+	var rerr error
+	err = rc.Read(func(fd uintptr) bool {
+		_, _, errno := syscall.RawSyscall(syscall.SYS_READ, fd, uintptr(unsafe.Pointer(&buf[0])), uintptr(len(buf)))
+		switch errno {
+		case syscall.EAGAIN:
+			return false // park in the poller until the pipe is readable
+		case 0, syscall.EINTR:
+		default:
+			rerr = errno
+		}
+		return true
+	})
+	if err != nil {
+		return err
+	}
+	return rerr
 }
 
 func (e *Engine) resetCache() {

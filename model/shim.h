@@ -1,11 +1,12 @@
 // C helpers for the cgo binding: they keep llama.cpp structs on the C side
-// (cgo cannot pass Go memory holding Go pointers) and fold the per-token
-// sample/detokenize/decode step into one call to keep binding overhead low.
+// (cgo cannot pass Go memory holding Go pointers) and run the per-token
+// sample/detokenize/decode loop in C.
 #ifndef SOV_SHIM_H
 #define SOV_SHIM_H
 #include <stdbool.h>
 #include <stdint.h>
 #include <stddef.h>
+#include <pthread.h>
 #include "llama.h"
 
 typedef struct sov_abort { volatile int flag; } sov_abort;
@@ -27,11 +28,63 @@ void sov_abort_free(sov_abort *ab);
 // status (2 = aborted).
 int32_t sov_decode(struct llama_context *ctx, const llama_token *toks, int32_t n, int32_t n_batch);
 
-// One generation step: sample from the last logits, report end-of-generation,
-// write the token's text into piece, and (unless eog) decode it.
-// Returns 0 on success, 1 on eog, <0 on error; decode status in *dec.
-int32_t sov_step(struct llama_context *ctx, struct llama_sampler *smpl, const struct llama_vocab *vocab,
-                 llama_token *tok, char *piece, int32_t piece_cap, int32_t *piece_len, int32_t *dec, bool ignore_eog, bool argmax);
+int32_t sov_argmax(const float *l, int32_t n);
+
+// sov_gen is one generation loop run by sov_gen_run on the engine's compute
+// thread, handing each token to Go as it is sampled. Go waits on a pipe, not
+// in a cgo call: a goroutine parked in the network poller holds no P, so the
+// Go scheduler's monitor thread sleeps instead of polling every 20 us, which
+// on a two-core machine took CPU time from llama.cpp's threads each token.
+// The token's text is published before the token is decoded, so Go streams
+// it while llama.cpp computes; the next token is sampled only after Go has
+// handled the previous one, so a stop string or a failing callback stops
+// generation exactly where the old synchronous loop did.
+typedef struct sov_gen {
+    // Set by Go before each run.
+    struct llama_context *ctx;
+    struct llama_sampler *smpl;
+    const struct llama_vocab *vocab;
+    sov_abort *ab;
+    int wfd;            // write end of the event pipe
+    bool ignore_eog;
+    bool argmax;        // greedy without a grammar: take the argmax directly
+    int32_t max_tokens; // 0 = no limit
+    int32_t room;       // tokens that still fit in the context
+
+    // Handshake (atomic on both sides).
+    int32_t produced;   // tokens published
+    int32_t acked;      // tokens Go has handled
+    int32_t stop;       // Go asks the loop to end
+    int32_t sleeping;   // the loop waits on cv for an ack
+    int32_t done;       // the loop has ended; the fields below are final
+
+    // The latest token, valid while produced > acked.
+    llama_token tok;
+    int32_t piece_len;
+    char piece[256];
+
+    int32_t reason;     // SOV_GEN_*
+    int32_t status;     // llama_decode's status for SOV_GEN_DECODE
+    int32_t ndecoded;   // published tokens that are in the KV cache
+
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+} sov_gen;
+
+enum {
+    SOV_GEN_MAX_TOKENS = 1,
+    SOV_GEN_EOG,
+    SOV_GEN_CONTEXT,
+    SOV_GEN_STOPPED,  // Go set stop
+    SOV_GEN_ABORTED,  // the abort flag was set before sampling
+    SOV_GEN_DECODE,   // llama_decode failed (status 2 = aborted mid-decode)
+    SOV_GEN_PIECE,    // a token could not be turned into text
+};
+
+sov_gen *sov_gen_new(void);
+void sov_gen_free(sov_gen *g);
+void sov_gen_run(sov_gen *g);
+void sov_gen_wake(sov_gen *g);
 
 struct llama_sampler *sov_sampler(const struct llama_vocab *vocab, float temp, int32_t top_k, float top_p, float min_p,
                                   float repeat, int32_t repeat_last_n, uint32_t seed, const char *grammar);

@@ -9,7 +9,6 @@ import (
 	"log/slog"
 	"math/rand/v2"
 	"os"
-	"runtime/debug"
 	"strings"
 
 	"github.com/spf13/cobra"
@@ -182,7 +181,7 @@ func (a *app) generateOnce(ctx context.Context, p runParams, text string, out *e
 	if err != nil {
 		return err
 	}
-	opts := model.Options{Path: path, ContextSize: p.ctxSize, Threads: p.threads, GPULayers: p.gpuLayers, FlashAttn: p.flashAttn}
+	opts := model.Options{Path: path, ContextSize: p.ctxSize, Threads: p.threads, GPULayers: p.gpuLayers, FlashAttn: p.flashAttn, TrimMemory: true}
 	if p.verbose {
 		opts.Logger = slog.New(slog.NewTextHandler(a.stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	}
@@ -191,9 +190,6 @@ func (a *app) generateOnce(ctx context.Context, p runParams, text string, out *e
 		return err
 	}
 	defer eng.Close()
-	// Checking the GGUF in Go left its metadata (a whole vocabulary) as
-	// garbage; hand it back before generating so peak RSS stays low.
-	debug.FreeOSMemory()
 	var msgs []model.Message
 	if p.system != "" {
 		msgs = append(msgs, model.Message{Role: model.RoleSystem, Content: p.system})

@@ -62,7 +62,7 @@ func (a *app) runShell(cmd *cobra.Command, out *os.File) error {
 		NoColor:  a.getenv("NO_COLOR") != "",
 		Loader: func(ctx context.Context, path string, progress func(float32) bool) (tui.Chatter, error) {
 			eng, err := model.Load(ctx, model.Options{Path: path, ContextSize: p.ctxSize, Threads: p.threads,
-				GPULayers: p.gpuLayers, Progress: progress})
+				GPULayers: p.gpuLayers, Progress: progress, TrimMemory: true})
 			if err != nil {
 				return nil, err // not a typed nil in the interface
 			}
