@@ -16,6 +16,7 @@ import (
 	"runtime"
 	"runtime/cgo"
 	"runtime/debug"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -50,6 +51,7 @@ type Engine struct {
 	nBatch int
 	thr    int
 	cache  []int32 // tokens held in the KV cache for sequence 0
+	last   *lastTurn
 	tmpl   string
 	info   Info
 	closed bool
@@ -337,6 +339,10 @@ func (e *Engine) Detokenize(tokens []int32) string {
 	if e.closed {
 		return ""
 	}
+	return e.detokenize(tokens)
+}
+
+func (e *Engine) detokenize(tokens []int32) string {
 	var sb strings.Builder
 	buf := make([]byte, 256)
 	for _, t := range tokens {
@@ -375,11 +381,36 @@ func (e *Engine) Chat(ctx context.Context, msgs []Message, s Sampling, fn TokenF
 	if e.closed {
 		return "", Stats{}, ErrClosed
 	}
-	toks, err := e.fitChat(msgs, s)
+	toks, text, plain, err := e.fitChat(msgs, s)
 	if err != nil {
 		return "", Stats{}, err
 	}
-	return e.generateOnWorker(ctx, toks, s, fn)
+	reply, st, err := e.generateOnWorker(ctx, toks, s, fn)
+	if len(e.cache) >= len(toks) {
+		e.last = &lastTurn{text: text, prompt: len(toks), plain: plain}
+		// The reply's own tokens are kept for it unless a stop string cut
+		// the text short of them. (Where the reply's text had bytes that are
+		// not UTF-8 replaced, the tokens still say what the model wrote.)
+		if err == nil && st.StopReason != StopString && len(e.cache) == len(toks)+st.GeneratedTokens {
+			e.last.reply, e.last.n = reply, len(e.cache)
+		}
+	}
+	return reply, st, err
+}
+
+// lastTurn is the previous Chat call: its rendered prompt and its reply,
+// whose tokens (as the model generated them) end the KV cache. The next
+// turn's rendering starts with that prompt and reply, but tokenizing the
+// reply's text often gives other tokens than the model generated (a word
+// split differently), which would send the whole reply through the model
+// again. So the next turn keeps the cached tokens and tokenizes only the
+// text after the reply.
+type lastTurn struct {
+	text   string // the rendered prompt, whose tokens are e.cache[:prompt]
+	prompt int
+	reply  string // with n > 0: the reply, whose tokens are e.cache[prompt:n]
+	n      int
+	plain  bool
 }
 
 // reserve is how many tokens of room a reply needs for the prompt to count
@@ -392,9 +423,9 @@ func (e *Engine) reserve(s Sampling) int {
 	return r
 }
 
-func (e *Engine) fitChat(msgs []Message, s Sampling) ([]int32, error) {
+func (e *Engine) fitChat(msgs []Message, s Sampling) ([]int32, string, bool, error) {
 	if len(msgs) == 0 {
-		return nil, errors.New("chat needs at least one message")
+		return nil, "", false, errors.New("chat needs at least one message")
 	}
 	start := 0
 	if msgs[0].Role == RoleSystem {
@@ -403,40 +434,58 @@ func (e *Engine) fitChat(msgs []Message, s Sampling) ([]int32, error) {
 	limit := e.nCtx - e.reserve(s)
 	for drop := 0; ; drop++ {
 		kept := append(append([]Message{}, msgs[:start]...), msgs[min(start+drop, len(msgs)-1):]...)
-		toks, err := e.renderTokens(kept)
+		toks, text, plain, err := e.renderTokens(kept)
 		if err != nil {
-			return nil, err
+			return nil, "", false, err
 		}
 		if len(toks) <= limit {
-			return toks, nil
+			return toks, text, plain, nil
 		}
 		if start+drop >= len(msgs)-1 {
-			return nil, fmt.Errorf("%w: the prompt is %d tokens and the context holds %d (with %d kept for the reply): shorten it or raise --ctx", ErrPromptTooLong, len(toks), e.nCtx, e.reserve(s))
+			return nil, "", false, fmt.Errorf("%w: the prompt is %d tokens and the context holds %d (with %d kept for the reply): shorten it or raise --ctx", ErrPromptTooLong, len(toks), e.nCtx, e.reserve(s))
 		}
 	}
 }
 
-// renderTokens applies the chat template and tokenizes the result.
-func (e *Engine) renderTokens(msgs []Message) ([]int32, error) {
-	if e.tmpl == "" {
-		return e.tokenize(renderPlain(msgs), true, false)
+// renderTokens applies the chat template (or the plain fallback) and
+// tokenizes the result; it also returns the rendered text and whether it is
+// the plain fallback.
+func (e *Engine) renderTokens(msgs []Message) ([]int32, string, bool, error) {
+	text, plain := "", e.tmpl == ""
+	if !plain {
+		var err error
+		text, err = e.applyTemplate(msgs)
+		if errors.Is(err, errUnknownTemplate) {
+			plain = true
+		} else if err != nil {
+			return nil, "", false, err
+		}
 	}
-	text, err := e.applyTemplate(msgs)
-	if errors.Is(err, errUnknownTemplate) {
-		return e.tokenize(renderPlain(msgs), true, false)
+	if plain {
+		text = renderPlain(msgs)
 	}
+	if l := e.last; l != nil && l.plain == plain && len(e.cache) >= l.prompt && strings.HasPrefix(text, l.text) {
+		// The conversation grew: keep the previous prompt's tokens, and the
+		// reply's when it is unchanged, and tokenize only the rest.
+		keep, rest := l.prompt, text[len(l.text):]
+		if l.n > 0 && len(e.cache) == l.n && strings.HasPrefix(rest, l.reply) {
+			keep, rest = l.n, rest[len(l.reply):]
+		}
+		tail, err := e.tokenize(rest, false, !plain)
+		if err != nil {
+			return nil, "", false, err
+		}
+		return append(slices.Clone(e.cache[:keep]), tail...), text, plain, nil
+	}
+	toks, err := e.tokenize(text, true, !plain)
 	if err != nil {
-		return nil, err
-	}
-	toks, err := e.tokenize(text, true, true)
-	if err != nil {
-		return nil, err
+		return nil, "", false, err
 	}
 	// Templates that spell out BOS themselves would otherwise get two.
-	if len(toks) > 1 && toks[0] == toks[1] && toks[0] == int32(C.llama_vocab_bos(e.vocab)) {
+	if !plain && len(toks) > 1 && toks[0] == toks[1] && toks[0] == int32(C.llama_vocab_bos(e.vocab)) {
 		toks = toks[1:]
 	}
-	return toks, nil
+	return toks, text, plain, nil
 }
 
 // renderPlain is the documented fallback for models without a chat template
@@ -516,6 +565,7 @@ func (e *Engine) generateOnWorker(ctx context.Context, toks []int32, s Sampling,
 // goroutine streams the tokens (see sov_gen in shim.h).
 func (e *Engine) generate(ctx context.Context, toks []int32, s Sampling, fn TokenFunc) (string, Stats, error) {
 	st := Stats{ContextSize: e.nCtx}
+	e.last = nil // Chat sets it again once the reply is in the cache
 	if len(toks) == 0 {
 		return "", st, errors.New("empty prompt")
 	}
@@ -596,8 +646,8 @@ func (e *Engine) generate(ctx context.Context, toks []int32, s Sampling, fn Toke
 	g.argmax = C.bool(s.Temperature <= 0 && s.Grammar == "" && (s.RepeatPenalty == 0 || s.RepeatPenalty == 1))
 	g.max_tokens = C.int32_t(max(s.MaxTokens, 0))
 	g.room = C.int32_t(e.nCtx - len(e.cache))
-	g.produced, g.acked, g.stop, g.sleeping, g.done = 0, 0, 0, 0, 0
-	g.reason, g.status, g.ndecoded = 0, 0, 0
+	g.produced, g.consumed, g.stop, g.waiting, g.sleeping, g.done = 0, 0, 0, 0, 0, 0
+	g.reason, g.status, g.ndecoded, g.last_notify = 0, 0, 0, 0
 	finished := make(chan struct{})
 	e.w.jobs <- func() {
 		defer close(finished)
@@ -606,41 +656,51 @@ func (e *Engine) generate(ctx context.Context, toks []int32, s Sampling, fn Toke
 
 	out := newStreamer(s.Stop, fn)
 	var (
-		gen      []int32 // tokens published, in order
+		gen      []int32 // tokens taken from the ring, in order
+		keep     = -1    // tokens kept when Go stopped the loop; -1 = all
+		halted   bool    // a stop string ended the reply
 		cbErr    error
-		stopped  bool
 		produced = (*int32)(unsafe.Pointer(&g.produced))
-		acked    = (*int32)(unsafe.Pointer(&g.acked))
+		consumed = (*int32)(unsafe.Pointer(&g.consumed))
+		stopFlag = (*int32)(unsafe.Pointer(&g.stop))
+		waiting  = (*int32)(unsafe.Pointer(&g.waiting))
 		sleeping = (*int32)(unsafe.Pointer(&g.sleeping))
 		gdone    = (*int32)(unsafe.Pointer(&g.done))
 		ev       [64]byte
 	)
-	ack := func(n int32) {
-		atomic.StoreInt32(acked, n)
+	release := func() {
+		atomic.StoreInt32(consumed, int32(len(gen)))
 		if atomic.LoadInt32(sleeping) != 0 {
 			C.sov_gen_wake(g)
 		}
 	}
+	stop := func() {
+		atomic.StoreInt32(stopFlag, 1)
+		release()
+	}
 	// Whatever happens here (even a panic in fn), the C loop must be
-	// released and finished before the engine is used again.
+	// stopped and finished before the engine is used again.
 	defer func() {
 		if atomic.LoadInt32(gdone) == 0 {
-			atomic.StoreInt32((*int32)(unsafe.Pointer(&g.stop)), 1)
-			ack(atomic.LoadInt32(produced))
+			stop()
 		}
 		<-finished
 	}()
 	for {
-		if n := atomic.LoadInt32(produced); int(n) > len(gen) {
-			gen = append(gen, int32(g.tok))
-			if cbErr == nil && !stopped {
-				piece := C.GoBytes(unsafe.Pointer(&g.piece[0]), g.piece_len)
-				stopped, cbErr = out.push(piece)
-				if stopped || cbErr != nil {
-					atomic.StoreInt32((*int32)(unsafe.Pointer(&g.stop)), 1)
+		if n := int(atomic.LoadInt32(produced)); n > len(gen) {
+			for len(gen) < n {
+				slot := &g.ring[len(gen)%C.SOV_GEN_RING]
+				gen = append(gen, int32(slot.tok))
+				if keep >= 0 {
+					continue // sampled after Go stopped the loop: dropped
+				}
+				halt, err := out.push(C.GoBytes(unsafe.Pointer(&slot.piece[0]), slot.len))
+				if halt || err != nil {
+					keep, halted, cbErr = len(gen), halt, err
+					atomic.StoreInt32(stopFlag, 1)
 				}
 			}
-			ack(n)
+			release()
 			continue
 		}
 		if atomic.LoadInt32(gdone) != 0 {
@@ -649,37 +709,49 @@ func (e *Engine) generate(ctx context.Context, toks []int32, s Sampling, fn Toke
 			}
 			break
 		}
-		if err := e.waitEvent(ev[:]); err != nil {
-			return out.text(), st, fmt.Errorf("wait for tokens: %w", err)
+		atomic.StoreInt32(waiting, 1)
+		if int(atomic.LoadInt32(produced)) == len(gen) && atomic.LoadInt32(gdone) == 0 {
+			if err := e.waitEvent(ev[:]); err != nil {
+				atomic.StoreInt32(waiting, 0)
+				return out.text(), st, fmt.Errorf("wait for tokens: %w", err)
+			}
 		}
+		atomic.StoreInt32(waiting, 0)
 	}
 	<-finished
-	st.GeneratedTokens = len(gen)
-	e.cache = append(e.cache, gen[:g.ndecoded]...)
-	st.GenDuration = time.Since(tPrompt)
-	st.ContextUsed = len(e.cache)
-	switch g.reason {
-	case C.SOV_GEN_MAX_TOKENS:
-		st.StopReason = StopMaxTokens
-	case C.SOV_GEN_EOG:
-		st.StopReason = StopEOG
-	case C.SOV_GEN_CONTEXT:
-		st.StopReason = StopContext
-	case C.SOV_GEN_ABORTED:
-		st.StopReason = StopCancelled
-	case C.SOV_GEN_STOPPED:
-		if cbErr != nil {
-			return out.text(), st, cbErr
+	if keep < 0 {
+		keep = len(gen)
+	}
+	st.GeneratedTokens = keep
+	decoded := int(g.ndecoded)
+	e.cache = append(e.cache, gen[:min(keep, decoded)]...)
+	if decoded > keep {
+		// Tokens the loop ran ahead with after Go stopped it.
+		if !C.llama_memory_seq_rm(C.llama_get_memory(e.lctx), 0, C.llama_pos(len(e.cache)), -1) {
+			e.resetCache()
 		}
+	}
+	st.GenDuration = time.Since(tPrompt)
+	if g.reason == C.SOV_GEN_PIECE || g.reason == C.SOV_GEN_DECODE {
+		e.resetCache() // a failed step may leave the KV cache half-written
+	}
+	st.ContextUsed = len(e.cache)
+	switch {
+	case cbErr != nil:
+		return out.text(), st, cbErr
+	case halted:
 		st.StopReason = StopString
-	case C.SOV_GEN_PIECE:
-		e.resetCache()
-		st.ContextUsed = 0
+	case g.reason == C.SOV_GEN_MAX_TOKENS:
+		st.StopReason = StopMaxTokens
+	case g.reason == C.SOV_GEN_EOG:
+		st.StopReason = StopEOG
+	case g.reason == C.SOV_GEN_CONTEXT:
+		st.StopReason = StopContext
+	case g.reason == C.SOV_GEN_ABORTED:
+		st.StopReason = StopCancelled
+	case g.reason == C.SOV_GEN_PIECE:
 		return out.text(), st, errors.New("llama.cpp could not convert a token to text")
-	case C.SOV_GEN_DECODE:
-		// The last token was sampled but not decoded: it is not in the cache.
-		e.resetCache()
-		st.ContextUsed = 0
+	case g.reason == C.SOV_GEN_DECODE:
 		if ctx.Err() == nil {
 			return out.text(), st, fmt.Errorf("llama.cpp decode failed (status %d)", int32(g.status))
 		}
@@ -723,6 +795,7 @@ func (e *Engine) waitEvent(buf []byte) error {
 func (e *Engine) resetCache() {
 	C.llama_memory_clear(C.llama_get_memory(e.lctx), true)
 	e.cache = e.cache[:0]
+	e.last = nil
 }
 
 func commonPrefix(a, b []int32) int {

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -70,19 +71,21 @@ func TestChatReusesCache(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if turn > 0 && st.CachedTokens == 0 {
-			t.Fatalf("turn %d reused nothing: %+v", turn, st)
+		if turn > 0 && (st.CachedTokens == 0 || st.PromptTokens > 14) {
+			// Only the new user line is decoded: the previous reply keeps
+			// the tokens the model generated.
+			t.Fatalf("turn %d decoded more than the new message: %+v", turn, st)
 		}
 		decoded += st.PromptTokens + st.GeneratedTokens
 		msgs = append(msgs, Message{Role: RoleAssistant, Content: reply}, Message{Role: RoleUser, Content: "Then she saw a dog."})
 	}
 	// Each turn decodes only what is new, so the total decoded stays close
 	// to the final context rather than growing quadratically.
-	final, err := e.renderTokens(msgs)
+	final, _, _, err := e.renderTokens(msgs)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if decoded > len(final)+40 {
+	if decoded > len(final)+8 {
 		t.Fatalf("decoded %d tokens for a final context of %d", decoded, len(final))
 	}
 }
@@ -229,5 +232,32 @@ func TestBadModelFiles(t *testing.T) {
 				t.Fatalf("error %q should mention %q", err, tt.want)
 			}
 		})
+	}
+}
+
+// TestChatEditedReply: when the caller changes the previous reply, the
+// engine cannot keep the generated tokens and re-tokenizes the text.
+func TestChatEditedReply(t *testing.T) {
+	e := loadTest(t, 1024)
+	msgs := []Message{{Role: RoleUser, Content: "Once upon a time"}}
+	s := Sampling{MaxTokens: 16}
+	reply, first, err := e.Chat(context.Background(), msgs, s, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	msgs = append(msgs, Message{Role: RoleAssistant, Content: "Edited: " + reply}, Message{Role: RoleUser, Content: "Then she saw a dog."})
+	_, st, err := e.Chat(context.Background(), msgs, s, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st.CachedTokens > first.PromptTokens+first.GeneratedTokens || st.PromptTokens < 4 {
+		t.Fatalf("edited reply: %+v after %+v", st, first)
+	}
+	want, _, _, err := e.renderTokens(msgs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := e.cache[:len(want)]; !slices.Equal(got, want) {
+		t.Fatalf("cache does not start with the re-tokenized conversation")
 	}
 }

@@ -4,6 +4,7 @@
 #include <unistd.h>
 #include <stdio.h>
 #include <errno.h>
+#include <time.h>
 #include <math.h>
 #include "shim.h"
 #include "ggml-backend.h"
@@ -107,24 +108,28 @@ void sov_gen_free(sov_gen *g) {
 
 static void gen_notify(sov_gen *g) {
     char b = 1;
-    // The pipe never holds more than a few bytes, so the write cannot block.
+    // Go drains the pipe every time it wakes and the ring bounds how far the
+    // loop runs ahead, so the pipe holds a few bytes at most: no blocking.
     while (write(g->wfd, &b, 1) < 0 && errno == EINTR) {}
+}
+
+static int64_t gen_now_ns(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
 }
 
 static int32_t gen_load(int32_t *p) { return __atomic_load_n(p, __ATOMIC_SEQ_CST); }
 static void gen_store(int32_t *p, int32_t v) { __atomic_store_n(p, v, __ATOMIC_SEQ_CST); }
 
-// gen_wait_ack waits until Go has handled every published token. Decoding
-// a token takes far longer than Go's handling of the one before, so this
-// rarely waits at all.
-static void gen_wait_ack(sov_gen *g) {
-    int32_t want = g->produced;
-    for (int i = 0; i < 256; i++) {
-        if (gen_load(&g->acked) == want) return;
-    }
+// gen_wait_room waits until Go has taken a token out of a full ring, or
+// asked the loop to stop.
+static void gen_wait_room(sov_gen *g) {
+    gen_notify(g);
     pthread_mutex_lock(&g->mu);
     gen_store(&g->sleeping, 1);
-    while (gen_load(&g->acked) != want) pthread_cond_wait(&g->cv, &g->mu);
+    while (g->produced - gen_load(&g->consumed) >= SOV_GEN_RING && !gen_load(&g->stop))
+        pthread_cond_wait(&g->cv, &g->mu);
     gen_store(&g->sleeping, 0);
     pthread_mutex_unlock(&g->mu);
 }
@@ -143,21 +148,32 @@ static void gen_finish(sov_gen *g, int32_t reason) {
 
 void sov_gen_run(sov_gen *g) {
     for (;;) {
-        gen_wait_ack(g);
         if (gen_load(&g->stop)) { gen_finish(g, SOV_GEN_STOPPED); return; }
         if (g->ab && __atomic_load_n(&g->ab->flag, __ATOMIC_SEQ_CST)) { gen_finish(g, SOV_GEN_ABORTED); return; }
         if (g->max_tokens > 0 && g->produced >= g->max_tokens) { gen_finish(g, SOV_GEN_MAX_TOKENS); return; }
         if (g->produced >= g->room) { gen_finish(g, SOV_GEN_CONTEXT); return; }
+        if (g->produced - gen_load(&g->consumed) >= SOV_GEN_RING) { gen_wait_room(g); continue; }
         llama_token t = g->argmax ? sov_argmax(llama_get_logits_ith(g->ctx, -1), llama_vocab_n_tokens(g->vocab))
                                   : llama_sampler_sample(g->smpl, g->ctx, -1);
         if (!g->ignore_eog && llama_vocab_is_eog(g->vocab, t)) { gen_finish(g, SOV_GEN_EOG); return; }
-        int32_t n = llama_token_to_piece(g->vocab, t, g->piece, (int32_t)sizeof(g->piece), 0, false);
+        sov_gen_token *slot = &g->ring[g->produced % SOV_GEN_RING];
+        int32_t n = llama_token_to_piece(g->vocab, t, slot->piece, (int32_t)sizeof(slot->piece), 0, false);
         if (n < 0) { gen_finish(g, SOV_GEN_PIECE); return; }
-        g->tok = t;
-        g->piece_len = n;
+        slot->tok = t;
+        slot->len = n;
         gen_store(&g->produced, g->produced + 1);
-        gen_notify(g);
-        struct llama_batch b = llama_batch_get_one(&g->tok, 1);
+        if (gen_load(&g->waiting)) {
+            // Wake Go for every token when tokens are slow; when they come
+            // faster than one per SOV_GEN_BATCH_NS, wake it for a few at a
+            // time: each wake costs a context switch on a machine whose
+            // cores llama.cpp's threads are using.
+            int64_t now = gen_now_ns();
+            if (now - g->last_notify >= SOV_GEN_BATCH_NS || g->produced - gen_load(&g->consumed) >= SOV_GEN_RING / 2) {
+                g->last_notify = now;
+                gen_notify(g);
+            }
+        }
+        struct llama_batch b = llama_batch_get_one(&slot->tok, 1);
         int32_t rc = llama_decode(g->ctx, b);
         if (rc != 0) { g->status = rc; gen_finish(g, SOV_GEN_DECODE); return; }
         g->ndecoded++;

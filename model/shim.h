@@ -30,15 +30,24 @@ int32_t sov_decode(struct llama_context *ctx, const llama_token *toks, int32_t n
 
 int32_t sov_argmax(const float *l, int32_t n);
 
-// sov_gen is one generation loop run by sov_gen_run on the engine's compute
-// thread, handing each token to Go as it is sampled. Go waits on a pipe, not
-// in a cgo call: a goroutine parked in the network poller holds no P, so the
-// Go scheduler's monitor thread sleeps instead of polling every 20 us, which
+// sov_gen is one generation loop run by sov_gen_run on the engine's worker
+// thread. Tokens go to Go through a ring: Go waits on a pipe, not in a cgo
+// call, and a goroutine parked in the network poller holds no P, so the Go
+// scheduler's monitor thread sleeps instead of polling every 20 us, which
 // on a two-core machine took CPU time from llama.cpp's threads each token.
-// The token's text is published before the token is decoded, so Go streams
-// it while llama.cpp computes; the next token is sampled only after Go has
-// handled the previous one, so a stop string or a failing callback stops
-// generation exactly where the old synchronous loop did.
+// The loop never waits for Go unless the ring is full, so Go's scheduling
+// latency does not slow generation; when Go decides to stop (a stop string,
+// a failing callback) the tokens sampled after that point are dropped and
+// removed from the KV cache.
+#define SOV_GEN_RING 16
+#define SOV_GEN_BATCH_NS 4000000 // the longest a token waits to be handed over
+
+typedef struct sov_gen_token {
+    llama_token tok;
+    int32_t len;
+    char piece[256];
+} sov_gen_token;
+
 typedef struct sov_gen {
     // Set by Go before each run.
     struct llama_context *ctx;
@@ -51,22 +60,20 @@ typedef struct sov_gen {
     int32_t max_tokens; // 0 = no limit
     int32_t room;       // tokens that still fit in the context
 
-    // Handshake (atomic on both sides).
-    int32_t produced;   // tokens published
-    int32_t acked;      // tokens Go has handled
+    // Shared state, accessed atomically on both sides.
+    int32_t produced;   // tokens published into the ring
+    int32_t consumed;   // tokens Go has taken out of the ring
     int32_t stop;       // Go asks the loop to end
-    int32_t sleeping;   // the loop waits on cv for an ack
+    int32_t waiting;    // Go is parked on the pipe
+    int32_t sleeping;   // the loop waits on cv for room in the ring
     int32_t done;       // the loop has ended; the fields below are final
-
-    // The latest token, valid while produced > acked.
-    llama_token tok;
-    int32_t piece_len;
-    char piece[256];
 
     int32_t reason;     // SOV_GEN_*
     int32_t status;     // llama_decode's status for SOV_GEN_DECODE
-    int32_t ndecoded;   // published tokens that are in the KV cache
+    int32_t ndecoded;   // published tokens that were decoded into the KV cache
+    int64_t last_notify; // when the loop last woke Go (CLOCK_MONOTONIC ns)
 
+    sov_gen_token ring[SOV_GEN_RING];
     pthread_mutex_t mu;
     pthread_cond_t cv;
 } sov_gen;
