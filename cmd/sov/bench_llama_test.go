@@ -182,11 +182,14 @@ func report(b *testing.B, name string, sov, ref []float64, unit string, target f
 		ratios[i] = sov[i] / ref[i]
 	}
 	r := median(ratios)
-	verdict := "MET"
-	if r < target {
-		verdict = "NOT MET"
+	verdict := fmt.Sprintf("(target >= %.2f) MET", target)
+	switch {
+	case target == 0:
+		verdict = "(for information)"
+	case r < target:
+		verdict = fmt.Sprintf("(target >= %.2f) NOT MET", target)
 	}
-	fmt.Printf("%-34s sov %10.2f %s  llama.cpp %10.2f %s  ratio %.3f (target >= %.2f) %s  [pair ratios min %.3f max %.3f]\n", name, median(sov), unit, median(ref), unit, r, target, verdict, slices.Min(ratios), slices.Max(ratios))
+	fmt.Printf("%-34s sov %10.2f %s  llama.cpp %10.2f %s  ratio %.3f %s  [pair ratios min %.3f max %.3f]\n", name, median(sov), unit, median(ref), unit, r, verdict, slices.Min(ratios), slices.Max(ratios))
 	b.ReportMetric(r, "ratio")
 }
 
@@ -269,7 +272,9 @@ func BenchmarkLlamaOverhead(b *testing.B) {
 			sovE2E = append(sovE2E, n/swall.Seconds())
 		})
 	}
-	report(b, "per-token generation (stories260K)", sov, ref, "tok/s", 0.95)
+	// llama-completion's eval rate counts decode time only, sov's the whole
+	// loop with sampling, so only the end-to-end figure has a target.
+	report(b, "per-token generation (stories260K)", sov, ref, "tok/s", 0)
 	report(b, "per-token end-to-end (stories260K)", sovE2E, refE2E, "tok/s", 0.95)
 }
 
