@@ -157,6 +157,10 @@ func Load(ctx context.Context, opts Options) (*Engine, error) {
 	if e.info.Name == "" {
 		e.info.Name = strings.TrimSuffix(filepath.Base(opts.Path), filepath.Ext(opts.Path))
 	}
+	if opts.TrimMemory {
+		// Again, for the loader's code: generation uses a small part of it.
+		procmem.ReleaseExecutablePages()
+	}
 	ok = true
 	return e, nil
 }
@@ -577,19 +581,16 @@ func (e *Engine) generate(ctx context.Context, toks []int32, s Sampling, fn Toke
 	}
 	// Cancellation reaches llama.cpp through its abort callback, which reads
 	// a flag this goroutine sets when ctx is done.
+	// context.AfterFunc starts no goroutine unless ctx is cancelled.
 	C.sov_abort_set(e.abort, 0)
-	done := make(chan struct{})
-	watcher := make(chan struct{})
+	fired := make(chan struct{})
+	stopWatch := context.AfterFunc(ctx, func() {
+		C.sov_abort_set(e.abort, 1)
+		close(fired)
+	})
 	defer func() {
-		close(done)
-		<-watcher // a late write of the flag must not leak into the next call
-	}()
-	go func() {
-		defer close(watcher)
-		select {
-		case <-ctx.Done():
-			C.sov_abort_set(e.abort, 1)
-		case <-done:
+		if !stopWatch() {
+			<-fired // a late write of the flag must not leak into the next call
 		}
 	}()
 
