@@ -62,11 +62,20 @@ func Load(ctx context.Context, opts Options) (*Engine, error) {
 	if err := CheckFile(opts.Path); err != nil {
 		return nil, err
 	}
+	trimmed := make(chan struct{})
 	if opts.TrimMemory {
-		// Checking the GGUF left its metadata (a whole vocabulary) as garbage.
-		debug.FreeOSMemory()
-		procmem.ReleaseExecutablePages() // best effort: only RSS is at stake
+		// Checking the GGUF left its metadata (a whole vocabulary) as
+		// garbage. The collection runs on the other core while llama.cpp
+		// maps the model, which takes longer.
+		go func() {
+			defer close(trimmed)
+			debug.FreeOSMemory()
+			procmem.ReleaseExecutablePages() // best effort: only RSS is at stake
+		}()
+	} else {
+		close(trimmed)
 	}
+	defer func() { <-trimmed }()
 	setLogger(opts.Logger)
 	ngl := opts.GPULayers
 	if ngl < 0 {
@@ -159,6 +168,7 @@ func Load(ctx context.Context, opts Options) (*Engine, error) {
 	}
 	if opts.TrimMemory {
 		// Again, for the loader's code: generation uses a small part of it.
+		<-trimmed
 		procmem.ReleaseExecutablePages()
 	}
 	ok = true
