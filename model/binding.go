@@ -125,3 +125,9 @@ func argmax(l []float32) int {
 	}
 	return int(C.sov_argmax((*C.float)(unsafe.Pointer(&l[0])), C.int32_t(len(l))))
 }
+
+// kvPosMax is the last position sequence 0 holds in the KV cache (-1 when
+// empty); tests check it against the engine's own record.
+func (e *Engine) kvPosMax() int {
+	return int(C.llama_memory_seq_pos_max(C.llama_get_memory(e.lctx), 0))
+}

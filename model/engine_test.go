@@ -261,3 +261,65 @@ func TestChatEditedReply(t *testing.T) {
 		t.Fatalf("cache does not start with the re-tokenized conversation")
 	}
 }
+
+// TestRunAheadStop: a slow callback lets the C token loop run ahead of Go
+// until the ring is full; a stop string found late must drop the tokens
+// sampled after it from the KV cache, so a follow-up on the same engine
+// matches the same follow-up on a fresh one.
+func TestRunAheadStop(t *testing.T) {
+	a := loadTest(t, 512)
+	var pieces int
+	out, st, err := a.Complete(context.Background(), "Once upon a time", Sampling{Stop: []string{"Lily"}}, func(string) error {
+		pieces++
+		time.Sleep(3 * time.Millisecond) // far slower than a stories260K token
+		return nil
+	})
+	if err != nil || st.StopReason != StopString || strings.Contains(out, "Lily") {
+		t.Fatalf("stop: %q %+v %v", out, st, err)
+	}
+	if st.ContextUsed != st.PromptTokens+st.GeneratedTokens {
+		t.Fatalf("context holds %d tokens, want prompt %d + generated %d", st.ContextUsed, st.PromptTokens, st.GeneratedTokens)
+	}
+	if got := a.kvPosMax(); got != len(a.cache)-1 {
+		t.Fatalf("KV cache ends at position %d, the engine records %d tokens", got, len(a.cache))
+	}
+	if pieces <= st.GeneratedTokens/2 {
+		t.Fatalf("only %d pieces for %d tokens", pieces, st.GeneratedTokens)
+	}
+	follow := "Once upon a time" + out + "Lily and her dog"
+	s := Sampling{MaxTokens: 24}
+	got, st2, err := a.Complete(context.Background(), follow, s, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st2.CachedTokens == 0 {
+		t.Fatalf("follow-up reused nothing: %+v", st2)
+	}
+	b := loadTest(t, 512)
+	want, _, err := b.Complete(context.Background(), follow, s, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got != want {
+		t.Fatalf("follow-up after a run-ahead stop differs from a fresh engine:\n got %q\nwant %q", got, want)
+	}
+}
+
+// TestSlowConsumer: with a callback slower than generation the ring fills
+// and the loop waits for Go; every token still arrives, in order.
+func TestSlowConsumer(t *testing.T) {
+	e := loadTest(t, 512)
+	want, _, err := e.Complete(context.Background(), "Once upon a time", Sampling{MaxTokens: 60}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var sb strings.Builder
+	got, st, err := e.Complete(context.Background(), "Once upon a time", Sampling{MaxTokens: 60}, func(p string) error {
+		sb.WriteString(p)
+		time.Sleep(time.Millisecond)
+		return nil
+	})
+	if err != nil || got != want || sb.String() != want || st.GeneratedTokens != 60 {
+		t.Fatalf("slow consumer: %q (streamed %q) %+v %v, want %q", got, sb.String(), st, err, want)
+	}
+}
