@@ -131,3 +131,10 @@ func argmax(l []float32) int {
 func (e *Engine) kvPosMax() int {
 	return int(C.llama_memory_seq_pos_max(C.llama_get_memory(e.lctx), 0))
 }
+
+// rewind drops what the KV cache holds after its first n tokens and restores
+// the previous turn's record, so a benchmark can time a turn again.
+func (e *Engine) rewind(n int, last *lastTurn) {
+	C.llama_memory_seq_rm(C.llama_get_memory(e.lctx), 0, C.llama_pos(n), -1)
+	e.cache, e.last = e.cache[:n], last
+}
