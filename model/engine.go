@@ -666,70 +666,11 @@ func (e *Engine) generate(ctx context.Context, toks []int32, s Sampling, fn Toke
 	}
 
 	out := newStreamer(s.Stop, fn)
-	var (
-		gen      []int32 // tokens taken from the ring, in order
-		keep     = -1    // tokens kept when Go stopped the loop; -1 = all
-		halted   bool    // a stop string ended the reply
-		cbErr    error
-		produced = (*int32)(unsafe.Pointer(&g.produced))
-		consumed = (*int32)(unsafe.Pointer(&g.consumed))
-		stopFlag = (*int32)(unsafe.Pointer(&g.stop))
-		waiting  = (*int32)(unsafe.Pointer(&g.waiting))
-		sleeping = (*int32)(unsafe.Pointer(&g.sleeping))
-		gdone    = (*int32)(unsafe.Pointer(&g.done))
-		ev       [64]byte
-	)
-	release := func() {
-		atomic.StoreInt32(consumed, int32(len(gen)))
-		if atomic.LoadInt32(sleeping) != 0 {
-			C.sov_gen_wake(g)
-		}
+	r, err := e.stream(g, out, finished)
+	if err != nil {
+		return out.text(), st, err
 	}
-	stop := func() {
-		atomic.StoreInt32(stopFlag, 1)
-		release()
-	}
-	// Whatever happens here (even a panic in fn), the C loop must be
-	// stopped and finished before the engine is used again.
-	defer func() {
-		if atomic.LoadInt32(gdone) == 0 {
-			stop()
-		}
-		<-finished
-	}()
-	for {
-		if n := int(atomic.LoadInt32(produced)); n > len(gen) {
-			for len(gen) < n {
-				slot := &g.ring[len(gen)%C.SOV_GEN_RING]
-				gen = append(gen, int32(slot.tok))
-				if keep >= 0 {
-					continue // sampled after Go stopped the loop: dropped
-				}
-				halt, err := out.push(C.GoBytes(unsafe.Pointer(&slot.piece[0]), slot.len))
-				if halt || err != nil {
-					keep, halted, cbErr = len(gen), halt, err
-					atomic.StoreInt32(stopFlag, 1)
-				}
-			}
-			release()
-			continue
-		}
-		if atomic.LoadInt32(gdone) != 0 {
-			if int(atomic.LoadInt32(produced)) > len(gen) {
-				continue
-			}
-			break
-		}
-		atomic.StoreInt32(waiting, 1)
-		if int(atomic.LoadInt32(produced)) == len(gen) && atomic.LoadInt32(gdone) == 0 {
-			if err := e.waitEvent(ev[:]); err != nil {
-				atomic.StoreInt32(waiting, 0)
-				return out.text(), st, fmt.Errorf("wait for tokens: %w", err)
-			}
-		}
-		atomic.StoreInt32(waiting, 0)
-	}
-	<-finished
+	gen, keep, halted, cbErr := r.gen, r.keep, r.halted, r.cbErr
 	if keep < 0 {
 		keep = len(gen)
 	}
@@ -775,6 +716,74 @@ func (e *Engine) generate(ctx context.Context, toks []int32, s Sampling, fn Toke
 		return out.text(), st, ctx.Err()
 	}
 	return out.text(), st, nil
+}
+
+// streamed is what stream took out of the generation ring.
+type streamed struct {
+	gen    []int32 // every token taken from the ring, in order
+	keep   int     // tokens kept when Go stopped the loop; -1 = all
+	halted bool    // a stop string ended the reply
+	cbErr  error   // the TokenFunc's error, which ended the reply
+}
+
+// stream hands the tokens sov_gen_run publishes to out until the loop ends,
+// and returns once it has (even when out's TokenFunc panics).
+func (e *Engine) stream(g *C.sov_gen, out *streamer, finished <-chan struct{}) (r streamed, err error) {
+	r.keep = -1
+	var (
+		produced = (*int32)(unsafe.Pointer(&g.produced))
+		consumed = (*int32)(unsafe.Pointer(&g.consumed))
+		stopFlag = (*int32)(unsafe.Pointer(&g.stop))
+		waiting  = (*int32)(unsafe.Pointer(&g.waiting))
+		sleeping = (*int32)(unsafe.Pointer(&g.sleeping))
+		gdone    = (*int32)(unsafe.Pointer(&g.done))
+		ev       [64]byte
+	)
+	release := func() {
+		atomic.StoreInt32(consumed, int32(len(r.gen)))
+		if atomic.LoadInt32(sleeping) != 0 {
+			C.sov_gen_wake(g)
+		}
+	}
+	defer func() {
+		if atomic.LoadInt32(gdone) == 0 {
+			atomic.StoreInt32(stopFlag, 1)
+			release()
+		}
+		<-finished
+	}()
+	for {
+		if n := int(atomic.LoadInt32(produced)); n > len(r.gen) {
+			for len(r.gen) < n {
+				slot := &g.ring[len(r.gen)%C.SOV_GEN_RING]
+				r.gen = append(r.gen, int32(slot.tok))
+				if r.keep >= 0 {
+					continue // sampled after Go stopped the loop: dropped
+				}
+				halt, err := out.push(C.GoBytes(unsafe.Pointer(&slot.piece[0]), slot.len))
+				if halt || err != nil {
+					r.keep, r.halted, r.cbErr = len(r.gen), halt, err
+					atomic.StoreInt32(stopFlag, 1)
+				}
+			}
+			release()
+			continue
+		}
+		if atomic.LoadInt32(gdone) != 0 {
+			if int(atomic.LoadInt32(produced)) > len(r.gen) {
+				continue
+			}
+			return r, nil
+		}
+		atomic.StoreInt32(waiting, 1)
+		if int(atomic.LoadInt32(produced)) == len(r.gen) && atomic.LoadInt32(gdone) == 0 {
+			if err := e.waitEvent(ev[:]); err != nil {
+				atomic.StoreInt32(waiting, 0)
+				return r, fmt.Errorf("wait for tokens: %w", err)
+			}
+		}
+		atomic.StoreInt32(waiting, 0)
+	}
 }
 
 // waitEvent blocks until sov_gen_run signals on the event pipe. The read
