@@ -2,9 +2,13 @@ package model
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"os"
+	"os/exec"
+	"path/filepath"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 )
@@ -25,11 +29,12 @@ func BenchmarkLlamaMultiTurn(b *testing.B) {
 	}
 	var ratios []float64
 	var line string
+	var n1, n20, depth20 int
 	for run := 0; run < 3; run++ {
-		r, l := multiTurn(b, path)
+		r, l, a, c, d := multiTurn(b, path)
 		ratios = append(ratios, r)
 		if run == 0 {
-			line = l
+			line, n1, n20, depth20 = l, a, c, d
 		}
 	}
 	all := fmt.Sprintf("%.2f %.2f %.2f", ratios[0], ratios[1], ratios[2])
@@ -42,9 +47,47 @@ func BenchmarkLlamaMultiTurn(b *testing.B) {
 	fmt.Printf("%-34s %s; TTFT turn 20 / turn 1: median %.2f of %s (target <= 1.5) %s\n",
 		"multi-turn (20 turns)", line, r, all, verdict)
 	b.ReportMetric(r, "ttft20/ttft1")
+	if ref, ok := llamaBenchDepthRatio(path, n1, n20, depth20); ok {
+		fmt.Printf("%-34s llama-bench, same token counts: pp%d at depth %d / pp%d at depth 0 = %.2f (attention over the longer history)\n", "", n20, depth20, n1, ref)
+	}
 }
 
-func multiTurn(b *testing.B, path string) (float64, string) {
+// llamaBenchDepthRatio times the same two prompt sizes with llama.cpp's own
+// llama-bench, when `make bench` has built it, for reference.
+func llamaBenchDepthRatio(path string, n1, n20, depth20 int) (float64, bool) {
+	dir := os.Getenv("SOV_LLAMA_BIN")
+	if dir == "" {
+		return 0, false
+	}
+	out, err := exec.Command(filepath.Join(dir, "llama-bench"), "-m", path, "-t", "2", "-r", "5", "-fa", "0", "-n", "0",
+		"-p", fmt.Sprintf("%d,%d", n1, n20), "-d", fmt.Sprintf("0,%d", depth20), "-o", "jsonl").Output()
+	if err != nil {
+		return 0, false
+	}
+	var t1, t20 float64
+	for _, l := range strings.Split(strings.TrimSpace(string(out)), "\n") {
+		var r struct {
+			NPrompt int     `json:"n_prompt"`
+			NDepth  int     `json:"n_depth"`
+			AvgNS   float64 `json:"avg_ns"`
+		}
+		if json.Unmarshal([]byte(l), &r) != nil {
+			continue
+		}
+		switch {
+		case r.NPrompt == n1 && r.NDepth == 0:
+			t1 = r.AvgNS
+		case r.NPrompt == n20 && r.NDepth == depth20:
+			t20 = r.AvgNS
+		}
+	}
+	if t1 == 0 || t20 == 0 {
+		return 0, false
+	}
+	return t20 / t1, true
+}
+
+func multiTurn(b *testing.B, path string) (ratio float64, line string, n1, n20, depth20 int) {
 	e, err := Load(context.Background(), Options{Path: path, ContextSize: 4096, Threads: 2})
 	if err != nil {
 		b.Fatal(err)
@@ -104,9 +147,9 @@ func multiTurn(b *testing.B, path string) (float64, string) {
 		again1 = append(again1, ms(first))
 	}
 	t20, t1 := median(again20), median(again1)
-	line := fmt.Sprintf("decoded %d tokens for a final context of %d; turn 1 decodes %d tokens, turn 20 %d; TTFT in the conversation turn 1 %.1f ms, turn 20 %.1f ms; side by side (median of 5) turn 1 %.1f ms, turn 20 %.1f ms",
+	line = fmt.Sprintf("decoded %d tokens for a final context of %d; turn 1 decodes %d tokens, turn 20 %d; TTFT in the conversation turn 1 %.1f ms, turn 20 %.1f ms; side by side (median of 5) turn 1 %.1f ms, turn 20 %.1f ms",
 		decoded, last.ContextUsed, newToks[0], newToks[19], ms(ttft[0]), ms(ttft[19]), t1, t20)
-	return t20 / t1, line
+	return t20 / t1, line, newToks[0], newToks[19], before20
 }
 
 func median(xs []float64) float64 {
