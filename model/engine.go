@@ -666,7 +666,7 @@ func (e *Engine) generate(ctx context.Context, toks []int32, s Sampling, fn Toke
 	}
 
 	out := newStreamer(s.Stop, fn)
-	r, err := e.stream(g, out, finished)
+	r, err := e.stream(ctx, g, out, finished)
 	if err != nil {
 		return out.text(), st, err
 	}
@@ -693,6 +693,8 @@ func (e *Engine) generate(ctx context.Context, toks []int32, s Sampling, fn Toke
 		return out.text(), st, cbErr
 	case halted:
 		st.StopReason = StopString
+	case r.cancelled:
+		st.StopReason = StopCancelled
 	case g.reason == C.SOV_GEN_MAX_TOKENS:
 		st.StopReason = StopMaxTokens
 	case g.reason == C.SOV_GEN_EOG:
@@ -724,11 +726,13 @@ type streamed struct {
 	keep   int     // tokens kept when Go stopped the loop; -1 = all
 	halted bool    // a stop string ended the reply
 	cbErr  error   // the TokenFunc's error, which ended the reply
+	// cancelled: ctx was done before every token was handed over.
+	cancelled bool
 }
 
 // stream hands the tokens sov_gen_run publishes to out until the loop ends,
 // and returns once it has (even when out's TokenFunc panics).
-func (e *Engine) stream(g *C.sov_gen, out *streamer, finished <-chan struct{}) (r streamed, err error) {
+func (e *Engine) stream(ctx context.Context, g *C.sov_gen, out *streamer, finished <-chan struct{}) (r streamed, err error) {
 	r.keep = -1
 	var (
 		produced = (*int32)(unsafe.Pointer(&g.produced))
@@ -759,6 +763,12 @@ func (e *Engine) stream(g *C.sov_gen, out *streamer, finished <-chan struct{}) (
 				r.gen = append(r.gen, int32(slot.tok))
 				if r.keep >= 0 {
 					continue // sampled after Go stopped the loop: dropped
+				}
+				if ctx.Err() != nil {
+					// Cancelled: nothing more reaches the caller.
+					r.keep, r.cancelled = len(r.gen)-1, true
+					atomic.StoreInt32(stopFlag, 1)
+					continue
 				}
 				halt, err := out.push(C.GoBytes(unsafe.Pointer(&slot.piece[0]), slot.len))
 				if halt || err != nil {
