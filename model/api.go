@@ -43,7 +43,7 @@ type Options struct {
 	// TrimMemory hands freed Go heap back to the OS and drops the
 	// executable's start-up code pages before llama.cpp maps the model. It
 	// affects the whole process, so it is for commands that run one model
-	// (sov run, the shell); it lowers their peak RSS by about 9 MB.
+	// (sov run, the shell); it lowers their peak RSS by about 15 MB.
 	TrimMemory bool
 	// Progress is called while loading with a fraction in [0,1]; returning
 	// false cancels the load.
