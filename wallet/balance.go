@@ -127,7 +127,7 @@ func evmBalances(ctx context.Context, n Network, acct Accounts) ([]Balance, erro
 	if err != nil {
 		return nil, fmt.Errorf("%s balance: %w", n.Name, err)
 	}
-	out := []Balance{{Network: n.Name, CAIP2: n.CAIP2, Asset: n.Native, Amount: FormatAtomic(native, n.NativeDecimals), Atomic: native.String(), Status: "ok"}}
+	out := []Balance{nativeBalance(n, native)}
 	if n.USDC != "" {
 		b := Balance{Network: n.Name, CAIP2: n.CAIP2, Asset: "USDC"}
 		v, err := e.TokenBalance(cctx, common.HexToAddress(n.USDC), owner)

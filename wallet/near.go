@@ -138,7 +138,7 @@ func (w *Wallet) SendNEAR(ctx context.Context, n Network, to string, yocto *big.
 	if err != nil {
 		return LedgerEntry{}, err
 	}
-	entry, err := func() (LedgerEntry, error) {
+	return w.settle(d, func() (LedgerEntry, error) {
 		keys, err := unlock()
 		if err != nil {
 			return LedgerEntry{}, err
@@ -161,12 +161,7 @@ func (w *Wallet) SendNEAR(ctx context.Context, n Network, to string, yocto *big.
 		}
 		return LedgerEntry{Chain: n.CAIP2, Network: n.Name, Hash: base58.Encode(hash[:]), Kind: req.Kind, From: acct.NEARAccount, To: to, Asset: n.Native,
 			Amount: FormatAtomic(yocto, n.NativeDecimals), Nonce: nonce + 1, Status: "confirmed"}, nil
-	}()
-	if err != nil {
-		w.Release(d.ID, "not broadcast")
-		return LedgerEntry{}, err
-	}
-	return entry, w.recordLedger(entry)
+	})
 }
 
 func nearBalances(ctx context.Context, n Network, acct Accounts) ([]Balance, error) {
@@ -174,5 +169,5 @@ func nearBalances(ctx context.Context, n Network, acct Accounts) ([]Balance, err
 	if err != nil {
 		return nil, err
 	}
-	return []Balance{{Network: n.Name, CAIP2: n.CAIP2, Asset: n.Native, Amount: FormatAtomic(v, n.NativeDecimals), Atomic: v.String(), Status: "ok"}}, nil
+	return []Balance{nativeBalance(n, v)}, nil
 }

@@ -120,7 +120,7 @@ func (w *Wallet) SendSolana(ctx context.Context, n Network, to string, lamports 
 	if err != nil {
 		return LedgerEntry{}, err
 	}
-	entry, err := func() (LedgerEntry, error) {
+	return w.settle(d, func() (LedgerEntry, error) {
 		keys, err := unlock()
 		if err != nil {
 			return LedgerEntry{}, err
@@ -153,12 +153,7 @@ func (w *Wallet) SendSolana(ctx context.Context, n Network, to string, lamports 
 		}
 		return LedgerEntry{Chain: n.CAIP2, Network: n.Name, Hash: sig, Kind: req.Kind, From: from, To: to, Asset: n.Native,
 			Amount: FormatAtomic(new(big.Int).SetUint64(lamports), n.NativeDecimals), Status: "pending"}, nil
-	}()
-	if err != nil {
-		w.Release(d.ID, "not broadcast")
-		return LedgerEntry{}, err
-	}
-	return entry, w.recordLedger(entry)
+	})
 }
 
 func solanaBalances(ctx context.Context, n Network, acct Accounts) ([]Balance, error) {
@@ -167,5 +162,5 @@ func solanaBalances(ctx context.Context, n Network, acct Accounts) ([]Balance, e
 		return nil, err
 	}
 	v := new(big.Int).SetUint64(lamports)
-	return []Balance{{Network: n.Name, CAIP2: n.CAIP2, Asset: n.Native, Amount: FormatAtomic(v, n.NativeDecimals), Atomic: v.String(), Status: "ok"}}, nil
+	return []Balance{nativeBalance(n, v)}, nil
 }

@@ -264,21 +264,9 @@ func (ev *Event) Serialize() []byte {
 	b = strconv.AppendInt(b, ev.CreatedAt, 10)
 	b = append(b, ',')
 	b = strconv.AppendInt(b, int64(ev.Kind), 10)
-	b = append(b, ",["...)
-	for i, tag := range ev.Tags {
-		if i > 0 {
-			b = append(b, ',')
-		}
-		b = append(b, '[')
-		for j, s := range tag {
-			if j > 0 {
-				b = append(b, ',')
-			}
-			b = appendString(b, s)
-		}
-		b = append(b, ']')
-	}
-	b = append(b, "],"...)
+	b = append(b, ',')
+	b = appendTags(b, ev.Tags)
+	b = append(b, ',')
 	b = appendString(b, ev.Content)
 	b = append(b, ']')
 	return b
@@ -368,21 +356,8 @@ func (ev *Event) Marshal() []byte {
 	b = append(b, `,"kind":`...)
 	b = strconv.AppendInt(b, int64(ev.Kind), 10)
 	b = append(b, `,"tags":`...)
-	b = append(b, '[')
-	for i, tag := range ev.Tags {
-		if i > 0 {
-			b = append(b, ',')
-		}
-		b = append(b, '[')
-		for j, s := range tag {
-			if j > 0 {
-				b = append(b, ',')
-			}
-			b = appendString(b, s)
-		}
-		b = append(b, ']')
-	}
-	b = append(b, `],"content":`...)
+	b = appendTags(b, ev.Tags)
+	b = append(b, `,"content":`...)
 	b = appendString(b, ev.Content)
 	b = append(b, `,"sig":"`...)
 	b = append(b, ev.Sig...)
@@ -473,4 +448,23 @@ func ParseCanonical(data []byte) (*Event, error) {
 		return nil, malformed("tags missing")
 	}
 	return &ev, nil
+}
+
+// appendTags appends tags as a JSON array of arrays of strings.
+func appendTags(b []byte, tags [][]string) []byte {
+	b = append(b, '[')
+	for i, tag := range tags {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = append(b, '[')
+		for j, s := range tag {
+			if j > 0 {
+				b = append(b, ',')
+			}
+			b = appendString(b, s)
+		}
+		b = append(b, ']')
+	}
+	return append(b, ']')
 }

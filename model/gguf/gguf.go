@@ -451,11 +451,7 @@ func (p *parser) array(key string) (any, error) {
 	case TypeUint8:
 		vals = raw
 	case TypeInt8:
-		s := make([]int8, n)
-		for i := range s {
-			s[i] = int8(raw[i])
-		}
-		vals = s
+		vals = decode(raw, 1, func(b []byte) int8 { return int8(b[0]) })
 	case TypeBool:
 		s := make([]bool, n)
 		for i := range s {
@@ -466,55 +462,32 @@ func (p *parser) array(key string) (any, error) {
 		}
 		vals = s
 	case TypeUint16:
-		s := make([]uint16, n)
-		for i := range s {
-			s[i] = le.Uint16(raw[2*i:])
-		}
-		vals = s
+		vals = decode(raw, 2, func(b []byte) uint16 { return le.Uint16(b) })
 	case TypeInt16:
-		s := make([]int16, n)
-		for i := range s {
-			s[i] = int16(le.Uint16(raw[2*i:]))
-		}
-		vals = s
+		vals = decode(raw, 2, func(b []byte) int16 { return int16(le.Uint16(b)) })
 	case TypeUint32:
-		s := make([]uint32, n)
-		for i := range s {
-			s[i] = le.Uint32(raw[4*i:])
-		}
-		vals = s
+		vals = decode(raw, 4, func(b []byte) uint32 { return le.Uint32(b) })
 	case TypeInt32:
-		s := make([]int32, n)
-		for i := range s {
-			s[i] = int32(le.Uint32(raw[4*i:]))
-		}
-		vals = s
+		vals = decode(raw, 4, func(b []byte) int32 { return int32(le.Uint32(b)) })
 	case TypeFloat32:
-		s := make([]float32, n)
-		for i := range s {
-			s[i] = math.Float32frombits(le.Uint32(raw[4*i:]))
-		}
-		vals = s
+		vals = decode(raw, 4, func(b []byte) float32 { return math.Float32frombits(le.Uint32(b)) })
 	case TypeUint64:
-		s := make([]uint64, n)
-		for i := range s {
-			s[i] = le.Uint64(raw[8*i:])
-		}
-		vals = s
+		vals = decode(raw, 8, func(b []byte) uint64 { return le.Uint64(b) })
 	case TypeInt64:
-		s := make([]int64, n)
-		for i := range s {
-			s[i] = int64(le.Uint64(raw[8*i:]))
-		}
-		vals = s
+		vals = decode(raw, 8, func(b []byte) int64 { return int64(le.Uint64(b)) })
 	case TypeFloat64:
-		s := make([]float64, n)
-		for i := range s {
-			s[i] = math.Float64frombits(le.Uint64(raw[8*i:]))
-		}
-		vals = s
+		vals = decode(raw, 8, func(b []byte) float64 { return math.Float64frombits(le.Uint64(b)) })
 	}
 	return Array{Type: t, Values: vals}, nil
+}
+
+// decode splits raw into size-byte little-endian elements.
+func decode[T any](raw []byte, size int, conv func([]byte) T) []T {
+	out := make([]T, len(raw)/size)
+	for i := range out {
+		out[i] = conv(raw[i*size:])
+	}
+	return out
 }
 
 func (p *parser) tensor(align uint64) (Tensor, error) {
