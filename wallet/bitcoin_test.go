@@ -14,15 +14,17 @@ import (
 	"github.com/btcsuite/btcd/rpcclient"
 	"github.com/btcsuite/btcd/txscript"
 	"github.com/btcsuite/btcd/wire"
+
+	"github.com/sovos/sov/internal/testtool"
 )
 
 // startBtcdRegtest runs a real btcd in regtest mode with the indexes sov
 // needs, mining to miningAddr. It returns the network entry for it.
 func startBtcdRegtest(t *testing.T, miningAddr string) (Network, *rpcclient.Client) {
 	t.Helper()
-	bin := needTool(t, "btcd")
+	bin := testtool.Need(t, "btcd")
 	dir := t.TempDir()
-	rpcPort, p2pPort := freePort(t), freePort(t)
+	rpcPort, p2pPort := testtool.FreePort(t), testtool.FreePort(t)
 	cmd := exec.Command(bin, "--regtest", "--txindex", "--addrindex", "--notls",
 		"--rpcuser=sov", "--rpcpass=regtest", fmt.Sprintf("--rpclisten=127.0.0.1:%d", rpcPort),
 		fmt.Sprintf("--listen=127.0.0.1:%d", p2pPort), "--datadir="+dir, "--logdir="+dir,

@@ -23,37 +23,9 @@ import (
 	"github.com/ethereum/go-ethereum/ethclient"
 	"github.com/ethereum/go-ethereum/rpc"
 
+	"github.com/sovos/sov/internal/testtool"
 	"github.com/sovos/sov/wallet"
 )
-
-// walletNeedTool finds a test tool on PATH (scripts/deps.d/wallet.sh
-// installs it); without it the test is skipped, or fails under
-// SOV_REQUIRE_TOOLS=1 as in CI.
-func walletNeedTool(t *testing.T, name string) string {
-	t.Helper()
-	p, err := exec.LookPath(name)
-	if err == nil {
-		return p
-	}
-	cache := os.Getenv("SOV_BUILD_CACHE")
-	if cache == "" {
-		home, _ := os.UserHomeDir()
-		cache = filepath.Join(home, ".cache", "sov-build")
-	}
-	for _, dir := range []string{filepath.Join(cache, "tools", "bin"), filepath.Join(os.Getenv("HOME"), "go", "bin")} {
-		if p := filepath.Join(dir, name); fileExists(p) {
-			return p
-		}
-	}
-	msg := fmt.Sprintf("%s not found: run `bash scripts/deps.d/wallet.sh` (or `make deps`)", name)
-	if os.Getenv("SOV_REQUIRE_TOOLS") == "1" {
-		t.Fatal(msg)
-	}
-	t.Skip(msg)
-	return ""
-}
-
-func fileExists(p string) bool { _, err := os.Stat(p); return err == nil }
 
 // walletAnvil is a real anvil node on 127.0.0.1 with a random port.
 type walletAnvil struct {
@@ -64,7 +36,7 @@ type walletAnvil struct {
 
 func startWalletAnvil(t *testing.T) *walletAnvil {
 	t.Helper()
-	bin := walletNeedTool(t, "anvil")
+	bin := testtool.Need(t, "anvil")
 	cmd := exec.Command(bin, "--host", "127.0.0.1", "--port", "0", "--accounts", "1")
 	out, err := cmd.StdoutPipe()
 	if err != nil {

@@ -3,7 +3,6 @@ package main
 import (
 	"encoding/json"
 	"fmt"
-	"net"
 	"os/exec"
 	"strings"
 	"testing"
@@ -12,31 +11,22 @@ import (
 	"github.com/btcsuite/btcd/chaincfg/chainhash"
 	"github.com/btcsuite/btcd/rpcclient"
 
+	"github.com/sovos/sov/internal/testtool"
 	"github.com/sovos/sov/wallet"
 )
-
-func walletFreePort(t *testing.T) int {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
-}
 
 // TestWalletBtcdRegtestPSBTSend: a real btcd in regtest mines to the
 // wallet; `sov wallet send … BTC` builds, signs and broadcasts a PSBT that
 // confirms in the next block.
 func TestWalletBtcdRegtestPSBTSend(t *testing.T) {
-	bin := walletNeedTool(t, "btcd")
+	bin := testtool.Need(t, "btcd")
 	seed, _ := wallet.SeedFromMnemonic(walletTestAbandon, "")
 	keys := wallet.NewKeys(seed)
 	acct, _ := keys.Accounts(0)
 	other, _ := keys.Accounts(3)
 	keys.Wipe()
 	dir := t.TempDir()
-	rpcPort, p2pPort := walletFreePort(t), walletFreePort(t)
+	rpcPort, p2pPort := testtool.FreePort(t), testtool.FreePort(t)
 	cmd := exec.Command(bin, "--regtest", "--txindex", "--addrindex", "--notls", "--rpcuser=sov", "--rpcpass=regtest",
 		fmt.Sprintf("--rpclisten=127.0.0.1:%d", rpcPort), fmt.Sprintf("--listen=127.0.0.1:%d", p2pPort),
 		"--datadir="+dir, "--logdir="+dir, "--miningaddr="+acct.BitcoinRegtest, "--debuglevel=warn")

@@ -1,4 +1,6 @@
-package wallet
+// Package testtool holds helpers shared by tests that run real external
+// tools (anvil, btcd) on loopback.
+package testtool
 
 import (
 	"fmt"
@@ -9,22 +11,22 @@ import (
 	"testing"
 )
 
-// needTool finds a test tool on PATH or in the build cache where
+// Need finds a test tool on PATH or in the build cache where
 // scripts/deps.d/wallet.sh installs it; missing, the test is skipped, or
 // fails under SOV_REQUIRE_TOOLS=1 as in CI.
-func needTool(t *testing.T, name string) string {
+func Need(t testing.TB, name string) string {
 	t.Helper()
 	if p, err := exec.LookPath(name); err == nil {
 		return p
 	}
+	home, _ := os.UserHomeDir()
 	cache := os.Getenv("SOV_BUILD_CACHE")
 	if cache == "" {
-		home, _ := os.UserHomeDir()
 		cache = filepath.Join(home, ".cache", "sov-build")
 	}
-	home, _ := os.UserHomeDir()
 	for _, dir := range []string{filepath.Join(cache, "tools", "bin"), filepath.Join(home, "go", "bin")} {
-		if p := filepath.Join(dir, name); fileExists(p) {
+		p := filepath.Join(dir, name)
+		if _, err := os.Stat(p); err == nil {
 			return p
 		}
 	}
@@ -36,10 +38,8 @@ func needTool(t *testing.T, name string) string {
 	return ""
 }
 
-func fileExists(p string) bool { _, err := os.Stat(p); return err == nil }
-
-// freePort asks the kernel for an unused loopback port.
-func freePort(t *testing.T) int {
+// FreePort asks the kernel for an unused loopback port.
+func FreePort(t testing.TB) int {
 	t.Helper()
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
