@@ -3,7 +3,6 @@ package wallet
 import (
 	"context"
 	"fmt"
-	"os/exec"
 	"strings"
 	"testing"
 	"time"
@@ -22,32 +21,9 @@ import (
 // needs, mining to miningAddr. It returns the network entry for it.
 func startBtcdRegtest(t *testing.T, miningAddr string) (Network, *rpcclient.Client) {
 	t.Helper()
-	bin := testtool.Need(t, "btcd")
-	dir := t.TempDir()
-	rpcPort, p2pPort := testtool.FreePort(t), testtool.FreePort(t)
-	cmd := exec.Command(bin, "--regtest", "--txindex", "--addrindex", "--notls",
-		"--rpcuser=sov", "--rpcpass=regtest", fmt.Sprintf("--rpclisten=127.0.0.1:%d", rpcPort),
-		fmt.Sprintf("--listen=127.0.0.1:%d", p2pPort), "--datadir="+dir, "--logdir="+dir,
-		"--miningaddr="+miningAddr, "--debuglevel=warn")
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
-	c, err := rpcclient.New(&rpcclient.ConnConfig{Host: fmt.Sprintf("127.0.0.1:%d", rpcPort), User: "sov", Pass: "regtest", HTTPPostMode: true, DisableTLS: true}, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(c.Shutdown)
-	for i := 0; ; i++ {
-		if _, err := c.GetBlockCount(); err == nil {
-			break
-		} else if i > 100 {
-			t.Fatalf("btcd did not start: %v", err)
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
+	url, c := testtool.Btcd(t, miningAddr)
 	n := Network{Name: "regtest", CAIP2: "bip122:0f9188f13cb7b2c71f2a335e3a4fc328", Family: FamilyBitcoin, Native: "BTC", NativeDecimals: 8, BitcoinNet: "regtest",
-		RPC: []string{fmt.Sprintf("http://sov:regtest@127.0.0.1:%d", rpcPort)}}
+		RPC: []string{url}}
 	return n, c
 }
 

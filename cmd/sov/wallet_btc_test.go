@@ -2,14 +2,10 @@ package main
 
 import (
 	"encoding/json"
-	"fmt"
-	"os/exec"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/btcsuite/btcd/chaincfg/chainhash"
-	"github.com/btcsuite/btcd/rpcclient"
 
 	"github.com/sovos/sov/internal/testtool"
 	"github.com/sovos/sov/wallet"
@@ -19,34 +15,12 @@ import (
 // wallet; `sov wallet send … BTC` builds, signs and broadcasts a PSBT that
 // confirms in the next block.
 func TestWalletBtcdRegtestPSBTSend(t *testing.T) {
-	bin := testtool.Need(t, "btcd")
 	seed, _ := wallet.SeedFromMnemonic(walletTestAbandon, "")
 	keys := wallet.NewKeys(seed)
 	acct, _ := keys.Accounts(0)
 	other, _ := keys.Accounts(3)
 	keys.Wipe()
-	dir := t.TempDir()
-	rpcPort, p2pPort := testtool.FreePort(t), testtool.FreePort(t)
-	cmd := exec.Command(bin, "--regtest", "--txindex", "--addrindex", "--notls", "--rpcuser=sov", "--rpcpass=regtest",
-		fmt.Sprintf("--rpclisten=127.0.0.1:%d", rpcPort), fmt.Sprintf("--listen=127.0.0.1:%d", p2pPort),
-		"--datadir="+dir, "--logdir="+dir, "--miningaddr="+acct.BitcoinRegtest, "--debuglevel=warn")
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
-	c, err := rpcclient.New(&rpcclient.ConnConfig{Host: fmt.Sprintf("127.0.0.1:%d", rpcPort), User: "sov", Pass: "regtest", HTTPPostMode: true, DisableTLS: true}, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Shutdown()
-	for i := 0; ; i++ {
-		if _, err := c.GetBlockCount(); err == nil {
-			break
-		} else if i > 100 {
-			t.Fatalf("btcd did not start: %v", err)
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
+	url, c := testtool.Btcd(t, acct.BitcoinRegtest)
 	if _, err := c.Generate(432); err != nil { // segwit activates after three BIP9 windows
 		t.Fatal(err)
 	}
@@ -54,7 +28,6 @@ func TestWalletBtcdRegtestPSBTSend(t *testing.T) {
 	if r := runSov(t, home, walletTestEnv, walletTestAbandon+"\n", "wallet", "import"); r.Code != 0 {
 		t.Fatal(r.Stderr)
 	}
-	url := fmt.Sprintf("http://sov:regtest@127.0.0.1:%d", rpcPort)
 	if r := runSov(t, home, nil, "", "wallet", "networks", "add", "regtest", "--family", "bitcoin", "--bitcoin-net", "regtest", "--rpc", url); r.Code != 0 {
 		t.Fatal(r.Stderr)
 	}

@@ -9,6 +9,9 @@ import (
 	"os/exec"
 	"path/filepath"
 	"testing"
+	"time"
+
+	"github.com/btcsuite/btcd/rpcclient"
 )
 
 // Need finds a test tool on PATH or in the build cache where
@@ -47,4 +50,35 @@ func FreePort(t testing.TB) int {
 	}
 	defer l.Close()
 	return l.Addr().(*net.TCPAddr).Port
+}
+
+// Btcd runs a real btcd in regtest mode with the indexes sov needs, mining
+// to miningAddr, and returns its RPC URL (with credentials) and a client.
+func Btcd(t testing.TB, miningAddr string) (string, *rpcclient.Client) {
+	t.Helper()
+	bin := Need(t, "btcd")
+	dir := t.TempDir()
+	rpcPort, p2pPort := FreePort(t), FreePort(t)
+	cmd := exec.Command(bin, "--regtest", "--txindex", "--addrindex", "--notls",
+		"--rpcuser=sov", "--rpcpass=regtest", fmt.Sprintf("--rpclisten=127.0.0.1:%d", rpcPort),
+		fmt.Sprintf("--listen=127.0.0.1:%d", p2pPort), "--datadir="+dir, "--logdir="+dir,
+		"--miningaddr="+miningAddr, "--debuglevel=warn")
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
+	c, err := rpcclient.New(&rpcclient.ConnConfig{Host: fmt.Sprintf("127.0.0.1:%d", rpcPort), User: "sov", Pass: "regtest", HTTPPostMode: true, DisableTLS: true}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(c.Shutdown)
+	for i := 0; ; i++ {
+		if _, err := c.GetBlockCount(); err == nil {
+			break
+		} else if i > 100 {
+			t.Fatalf("btcd did not start: %v", err)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	return fmt.Sprintf("http://sov:regtest@127.0.0.1:%d", rpcPort), c
 }
