@@ -106,6 +106,9 @@ func convert(root any) (string, error) {
 	if err != nil {
 		return "", err
 	}
+	if err := checkDefs(root); err != nil {
+		return "", err
+	}
 	if s, ok := e.(sym); !ok || s != "root" {
 		if c.rootTaken { // only the root schema may take the name
 			return "", fmt.Errorf("schema: internal error: rule \"root\" taken by a subschema; please report this schema")
@@ -122,6 +125,30 @@ func convert(root any) (string, error) {
 		}
 	}
 	return sb.String(), nil
+}
+
+// checkDefs converts every root definition that no $ref reached, in a
+// throwaway converter, so a mistake in a definition kept for later is
+// reported now rather than when a reference to it is added.
+func checkDefs(root any) error {
+	for _, kw := range []string{"$defs", "definitions"} {
+		v, ok := root.(*object).get(kw)
+		if !ok {
+			continue
+		}
+		defs, ok := v.(*object)
+		if !ok {
+			return fmt.Errorf("schema: %q at / must be an object of schemas", kw)
+		}
+		for _, name := range defs.keys {
+			c := &converter{root: root, bodies: map[string]expr{}, names: map[string]bool{"root": true},
+				prims: map[string]bool{}, refs: map[string]expr{}, active: map[string]bool{}}
+			if _, err := c.genRef("#/"+kw+"/"+url.PathEscape(escapePointer(name)), ""); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
 }
 
 // reserve picks a unique rule name derived from hint; the root schema gets

@@ -33,21 +33,22 @@ package grammar
 
 import (
 	"bytes"
+	"encoding/json"
 	"errors"
 	"fmt"
-	"slices"
+	"io"
+	"regexp"
+	"strconv"
 	"strings"
 
-	"github.com/santhosh-tekuri/jsonschema/v6"
-	"golang.org/x/text/language"
-	"golang.org/x/text/message"
+	"github.com/google/jsonschema-go/jsonschema"
 )
 
 // Schema is a compiled JSON Schema: its grammar and its validator. It is
 // immutable and safe for concurrent use.
 type Schema struct {
 	gbnf      string
-	validator *jsonschema.Schema
+	validator *jsonschema.Resolved
 }
 
 // Compile checks a JSON Schema, converts it to GBNF and prepares the
@@ -74,18 +75,46 @@ func (s *Schema) GBNF() string { return s.gbnf }
 // Validate checks that doc is one JSON value that matches the schema. The
 // error is one line naming where the document is wrong.
 func (s *Schema) Validate(doc []byte) error {
-	inst, err := jsonschema.UnmarshalJSON(bytes.NewReader(doc))
-	if err != nil {
+	var inst any
+	dec := json.NewDecoder(bytes.NewReader(doc))
+	dec.UseNumber()
+	if err := dec.Decode(&inst); err != nil {
 		return fmt.Errorf("output is not valid JSON: %v", err)
 	}
-	if err := s.validator.Validate(inst); err != nil {
+	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
+		return errors.New("output is not valid JSON: unexpected data after the top-level value")
+	}
+	if err := s.validator.Validate(numbers(inst)); err != nil {
 		return fmt.Errorf("output does not match the schema: %s", oneLine(err))
 	}
 	return nil
 }
 
-// FromSchema converts a JSON Schema to GBNF. Unlike Compile it does not check
-// the schema against the JSON Schema meta-schema.
+// numbers replaces each json.Number with an int64 when it is one, else a
+// float64, the types the validator understands. A number beyond float64's
+// range becomes ±Inf: still a number, never an integer.
+func numbers(v any) any {
+	switch x := v.(type) {
+	case json.Number:
+		if i, err := strconv.ParseInt(string(x), 10, 64); err == nil {
+			return i
+		}
+		f, _ := strconv.ParseFloat(string(x), 64) // ±Inf on overflow
+		return f
+	case map[string]any:
+		for k, e := range x {
+			x[k] = numbers(e)
+		}
+	case []any:
+		for i, e := range x {
+			x[i] = numbers(e)
+		}
+	}
+	return v
+}
+
+// FromSchema converts a JSON Schema to GBNF. Unlike Compile it does not
+// resolve references for validation.
 func FromSchema(schema []byte) (string, error) {
 	root, err := decodeOrdered(schema)
 	if err != nil {
@@ -104,75 +133,37 @@ func Validate(schema, doc []byte) error {
 	return s.Validate(doc)
 }
 
-// resourceURL names the schema inside the validator; it is never fetched.
-const resourceURL = "mem:///schema.json"
-
-// noLoader refuses every external reference: a schema must never make sov
-// read files or the network.
-type noLoader struct{}
-
-func (noLoader) Load(url string) (any, error) {
-	return nil, fmt.Errorf("external reference %q is not allowed", url)
-}
-
-func compileValidator(schema []byte) (*jsonschema.Schema, error) {
-	doc, err := jsonschema.UnmarshalJSON(bytes.NewReader(schema))
-	if err != nil {
-		return nil, fmt.Errorf("schema: not valid JSON: %v; fix the schema file", err)
+// compileValidator prepares the validator. The converter has already
+// checked every keyword the grammar uses, including those of definitions no
+// $ref reaches, so what is left here is reference resolution; remote
+// references have no loader and fail, so a schema never makes sov read files
+// or the network.
+func compileValidator(schema []byte) (*jsonschema.Resolved, error) {
+	var s jsonschema.Schema
+	if err := json.Unmarshal(schema, &s); err != nil {
+		return nil, fmt.Errorf("schema: invalid: %s; fix the schema", oneLine(err))
 	}
-	c := jsonschema.NewCompiler()
-	c.UseLoader(noLoader{})
-	if err := c.AddResource(resourceURL, doc); err != nil {
-		return nil, fmt.Errorf("schema: %s", oneLine(err))
-	}
-	v, err := c.Compile(resourceURL)
+	r, err := s.Resolve(nil)
 	if err != nil {
 		return nil, fmt.Errorf("schema: invalid: %s; fix the schema", oneLine(err))
 	}
-	return v, nil
+	return r, nil
 }
 
-// oneLine flattens the library's indented error tree to its leaf causes,
-// sorted and joined on one line, at most three of them.
+// validating matches the library's chain of "validating <schema path>: "
+// prefixes; only the innermost location is worth showing.
+var validating = regexp.MustCompile(`^(?:validating [^:]*: )*validating ([^:]*): `)
+
+// oneLine turns the library's error into one line that names the schema
+// location where validation failed.
 func oneLine(err error) string {
-	var ve *jsonschema.ValidationError
-	if !errors.As(err, &ve) {
-		var se *jsonschema.SchemaValidationError
-		if errors.As(err, &se) {
-			return "does not conform to the JSON Schema meta-schema: " + oneLine(se.Err)
+	msg := strings.Join(strings.Fields(err.Error()), " ")
+	if m := validating.FindStringSubmatch(msg); m != nil {
+		where := m[1]
+		if where == "root" {
+			where = "/"
 		}
-		return strings.Join(strings.Fields(strings.ReplaceAll(err.Error(), resourceURL, "schema")), " ")
+		msg = "at " + where + ": " + msg[len(m[0]):]
 	}
-	printer := message.NewPrinter(language.English)
-	var leaves []string
-	var walk func(e *jsonschema.ValidationError)
-	walk = func(e *jsonschema.ValidationError) {
-		if len(e.Causes) == 0 {
-			leaves = append(leaves, fmt.Sprintf("at %s: %s", pointer(e.InstanceLocation), e.ErrorKind.LocalizedString(printer)))
-			return
-		}
-		for _, c := range e.Causes {
-			walk(c)
-		}
-	}
-	walk(ve)
-	slices.Sort(leaves) // the library's order varies between runs
-	more := ""
-	if len(leaves) > 3 {
-		more = fmt.Sprintf(" (and %d more)", len(leaves)-3)
-		leaves = leaves[:3]
-	}
-	return strings.Join(strings.Fields(strings.Join(leaves, "; ")), " ") + more
-}
-
-func pointer(tokens []string) string {
-	if len(tokens) == 0 {
-		return "/"
-	}
-	var sb strings.Builder
-	for _, t := range tokens {
-		sb.WriteByte('/')
-		sb.WriteString(escapePointer(t))
-	}
-	return sb.String()
+	return strings.TrimPrefix(msg, "jsonschema: ")
 }

@@ -243,7 +243,8 @@ func TestGrammarSchemaErrors(t *testing.T) {
 		{"allOf of two", `{"allOf":[{"type":"string"},{"maxLength":2}]}`, `"allOf" with 2 schemas`},
 		{"false schema", `{"type":"object","properties":{"a":false},"required":["a"]}`, `required property "a" at / has schema false`},
 		{"nested $id", `{"type":"object","properties":{"a":{"$id":"x","type":"string"}}}`, `"$id" at /properties/a is not supported`},
-		{"bad keyword value caught by meta-schema", `{"type":"object","$defs":{"x":{"type":"nope"}}}`, `schema: invalid:`},
+		{"bad value in an unreferenced definition", `{"type":"object","$defs":{"x":{"type":"nope"}}}`, `unknown type "nope" at /$defs/x`},
+		{"definitions not an object", `{"type":"object","definitions":[]}`, `"definitions" at / must be an object`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -271,9 +272,14 @@ func TestGrammarValidate(t *testing.T) {
 		{`{"mood":"happy", "age":3, "friends":[]}`, ""}, // whitespace is fine for the validator
 		{`{"mood":"happy","age":3`, "output is not valid JSON"},
 		{`{"mood":"happy","age":3,"friends":[]} trailing`, "output is not valid JSON"},
-		{`{"mood":"bored","age":"3","friends":[1]}`, `output does not match the schema: at /age: got string, want integer; at /friends/0: got number, want string; at /mood: value must be one of 'happy', 'sad', 'angry'`},
-		{`{"mood":"happy","age":3}`, `missing property 'friends'`},
-		{`{"mood":"happy","age":3,"friends":[],"x":1}`, `additional properties 'x' not allowed`},
+		{`{"mood":"bored","age":3,"friends":[]}`, `output does not match the schema: at /properties/mood: enum: bored does not equal any of: [happy sad angry]`},
+		{`{"mood":"happy","age":"3","friends":[]}`, `at /properties/age: type: 3 has type "string", want "integer"`},
+		{`{"mood":"happy","age":3,"friends":[1]}`, `at /properties/friends/items: type: 1 has type "integer", want "string"`},
+		{`{"mood":"happy","age":2e400,"friends":[]}`, `at /properties/age: type: +Inf has type "number", want "integer"`},
+		// Several failures: the validator reports one of them.
+		{`{"mood":"bored","age":"3","friends":[1]}`, `output does not match the schema: at /properties/`},
+		{`{"mood":"happy","age":3}`, `missing properties: ["friends"]`},
+		{`{"mood":"happy","age":3,"friends":[],"x":1}`, `unexpected additional properties ["x"]`},
 	}
 	for _, tt := range tests {
 		err := s.Validate([]byte(tt.doc))
