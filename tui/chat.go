@@ -24,7 +24,7 @@ type item struct {
 	msg       session.Message
 	streaming bool
 
-	// Render cache for finished items: rendering (glamour above all) happens
+	// Render cache for finished items: rendering (markdown above all) happens
 	// once per width and theme, never per frame.
 	cacheW     int
 	cacheTheme string
@@ -116,7 +116,7 @@ func (c *chatPane) render(it *item, width int) []string {
 		case strings.TrimSpace(it.msg.Content) == "":
 			// nothing was generated
 		default:
-			lines = append(lines, c.md.render(it.msg.Content, t.glamourStyle(), width)...)
+			lines = append(lines, clip(c.md.render(it.msg.Content, t, width), width)...)
 		}
 		if it.msg.Stopped {
 			lines = append(lines, "  "+t.Dim.Render("[stopped]"))

@@ -113,17 +113,7 @@ type Theme struct {
 	Accent    lipgloss.Style
 	Selected  lipgloss.Style
 	Border    lipgloss.Style
-}
-
-// glamourStyle is the glamour standard style matching the theme.
-func (t Theme) glamourStyle() string {
-	switch t.Name {
-	case "light":
-		return "light"
-	case "none":
-		return "notty"
-	}
-	return "dark"
+	Code      lipgloss.Style // code spans and blocks in messages
 }
 
 // NewTheme builds the named theme.
@@ -132,7 +122,7 @@ func NewTheme(name string) Theme {
 	if name == "none" {
 		return Theme{Name: "none", User: s().Bold(true), Assistant: s().Bold(true), Notice: s(),
 			Error: s().Bold(true), Dim: s(), Status: s().Reverse(true), Accent: s().Bold(true),
-			Selected: s().Reverse(true), Border: s()}
+			Selected: s().Reverse(true), Border: s(), Code: s()}
 	}
 	dark := name != "light"
 	pick := func(light, darkc string) color.Color {
@@ -152,5 +142,6 @@ func NewTheme(name string) Theme {
 		Accent:    s().Bold(true).Foreground(pick("#8700af", "#d787ff")),
 		Selected:  s().Foreground(pick("#ffffff", "#000000")).Background(pick("#005f87", "#87afff")),
 		Border:    s().Foreground(pick("#bcbcbc", "#4e4e4e")),
+		Code:      s().Foreground(pick("#af5f00", "#ffaf5f")),
 	}
 }

@@ -4,7 +4,6 @@ import (
 	"strings"
 	"unicode/utf8"
 
-	"charm.land/glamour/v2"
 	"github.com/charmbracelet/x/ansi"
 )
 
@@ -59,38 +58,4 @@ func clip(lines []string, width int) []string {
 		}
 	}
 	return lines
-}
-
-// markdown renders finished messages with glamour; one renderer is kept
-// per width and style because building one is costly.
-type markdown struct {
-	style string
-	width int
-	r     *glamour.TermRenderer
-}
-
-func (m *markdown) render(src string, style string, width int) []string {
-	if width < 8 {
-		// Too narrow for glamour's margins: plain wrapping reads better.
-		return wrapPlain(src, width)
-	}
-	if m.r == nil || m.style != style || m.width != width {
-		r, err := glamour.NewTermRenderer(glamour.WithStandardStyle(style), glamour.WithWordWrap(width-2), glamour.WithPreservedNewLines())
-		if err != nil {
-			return wrapPlain(src, width)
-		}
-		m.r, m.style, m.width = r, style, width
-	}
-	out, err := m.r.Render(src)
-	if err != nil {
-		return wrapPlain(src, width)
-	}
-	out = strings.Trim(out, "\n")
-	lines := strings.Split(out, "\n")
-	// glamour pads lines with spaces to the wrap width; trailing blanks
-	// only cost bytes on every frame.
-	for i, l := range lines {
-		lines[i] = strings.TrimRight(l, " ")
-	}
-	return clip(lines, width)
 }
