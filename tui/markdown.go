@@ -3,6 +3,7 @@ package tui
 import (
 	"strconv"
 	"strings"
+	"unicode/utf8"
 
 	"charm.land/lipgloss/v2"
 	"github.com/charmbracelet/x/ansi"
@@ -61,7 +62,9 @@ func (m *markdown) render(src string, t Theme, width int) []string {
 	if m.styles == nil || m.theme != t.Name {
 		m.styles, m.theme, m.t = map[mdStyle][2]string{}, t.Name, t
 	}
-	source := []byte(src)
+	// Callers pass sanitized text; a stored session edited by hand may not
+	// be, and model output is data, never terminal commands.
+	source := []byte(sanitize(src))
 	doc := m.p.Parse(text.NewReader(source))
 	r := mdRenderer{m: m, src: source}
 	lines := r.blocks(doc, body)
@@ -256,7 +259,7 @@ func (r *mdRenderer) inline(n ast.Node, base mdStyle) []span {
 			case *ast.Text:
 				out = append(out, span{text: string(c.Segment.Value(r.src)), style: st, brk: c.SoftLineBreak() || c.HardLineBreak()})
 			case *ast.String:
-				out = append(out, span{text: string(c.Value), style: st})
+				out = append(out, span{text: sanitize(string(c.Value)), style: st})
 			case *ast.CodeSpan:
 				var sb strings.Builder
 				for t := c.FirstChild(); t != nil; t = t.NextSibling() {
@@ -348,7 +351,7 @@ func (r *mdRenderer) wrap(spans []span, width int) []string {
 				if w > width {
 					cut = ansi.Truncate(piece, width, "")
 					if cut == "" { // one rune wider than the line
-						_, size := firstRune(piece)
+						_, size := utf8.DecodeRuneInString(piece)
 						cut = piece[:size]
 					}
 					w = ansi.StringWidth(cut)
@@ -402,15 +405,6 @@ func (r *mdRenderer) wrap(spans []span, width int) []string {
 		flush()
 	}
 	return lines
-}
-
-func firstRune(s string) (rune, int) {
-	for i, r := range s {
-		if i > 0 {
-			return r, i
-		}
-	}
-	return 0, len(s)
 }
 
 // table lays a GFM table out in columns separated by "│", aligned as the
