@@ -84,10 +84,21 @@ func (s *Schema) Validate(doc []byte) error {
 	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
 		return errors.New("output is not valid JSON: unexpected data after the top-level value")
 	}
-	if err := s.validator.Validate(numbers(inst)); err != nil {
+	if err := validate(s.validator, numbers(inst)); err != nil {
 		return fmt.Errorf("output does not match the schema: %s", oneLine(err))
 	}
 	return nil
+}
+
+// validate runs the validator, turning an internal assertion failure (the
+// library panics on those) into an error.
+func validate(r *jsonschema.Resolved, inst any) (err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			err = fmt.Errorf("validator failed (%v); please report this schema", p)
+		}
+	}()
+	return r.Validate(inst)
 }
 
 // numbers replaces each json.Number with an int64 when it is one, else a
@@ -142,6 +153,15 @@ func compileValidator(schema []byte) (*jsonschema.Resolved, error) {
 	var s jsonschema.Schema
 	if err := json.Unmarshal(schema, &s); err != nil {
 		return nil, fmt.Errorf("schema: invalid: %s; fix the schema", oneLine(err))
+	}
+	switch s.Schema {
+	case "", "http://json-schema.org/draft-07/schema#", "https://json-schema.org/draft-07/schema#",
+		"https://json-schema.org/draft/2020-12/schema":
+	default:
+		// The library validates draft-07 and 2020-12 only. The keywords
+		// the converter accepts mean the same in drafts 4 to 2020-12, so
+		// any other draft is validated as 2020-12.
+		s.Schema = ""
 	}
 	r, err := s.Resolve(nil)
 	if err != nil {

@@ -292,6 +292,15 @@ func TestGrammarValidate(t *testing.T) {
 			t.Errorf("error is not one line: %q", err)
 		}
 	}
+	for _, draft := range []string{"http://json-schema.org/draft-04/schema#", "http://json-schema.org/draft-07/schema#", "https://json-schema.org/draft/2019-09/schema", "https://json-schema.org/draft/2020-12/schema"} {
+		schema := `{"$schema":"` + draft + `","type":"object","properties":{"n":{"type":"integer"}},"required":["n"],"additionalProperties":false}`
+		if err := Validate([]byte(schema), []byte(`{"n":1}`)); err != nil {
+			t.Errorf("%s: %v", draft, err)
+		}
+		if err := Validate([]byte(schema), []byte(`{"n":"1"}`)); err == nil {
+			t.Errorf("%s: a string passed for an integer", draft)
+		}
+	}
 	if err := Validate([]byte(`{"type":"integer"}`), []byte(`5`)); err != nil {
 		t.Errorf("Validate: %v", err)
 	}
