@@ -19,9 +19,10 @@ import (
 // first token is measured from the Chat call to the first streamed token.
 // A shared machine's speed drifts over the seconds a conversation takes, so
 // after turn 20 both are timed again side by side, alternating, nine times
-// each: turn 20 by rewinding the cache to where turn 19 left it, turn 1 on a
-// second engine from an empty cache. The ratio of their medians is
-// reported, and the median over three conversations.
+// each: turn 20 by rewinding the cache to where turn 19 left it, turn 1
+// from an empty cache, after which the saved cache of turn 19 is put back.
+// The ratio of their medians is reported, and the median over three
+// conversations.
 func BenchmarkLlamaMultiTurn(b *testing.B) {
 	path := os.Getenv("SOV_BENCH_MODEL")
 	if path == "" {
@@ -99,7 +100,7 @@ func multiTurn(b *testing.B, path string) (ratio float64, line string, n1, n20, 
 	var ttft []time.Duration
 	var newToks []int
 	var last Stats
-	chatOn := func(e *Engine, msgs []Message) (string, Stats, time.Duration) {
+	chat := func(msgs []Message) (string, Stats, time.Duration) {
 		var first time.Duration
 		t0 := time.Now()
 		reply, st, err := e.Chat(context.Background(), msgs, s, func(string) error {
@@ -113,7 +114,6 @@ func multiTurn(b *testing.B, path string) (ratio float64, line string, n1, n20, 
 		}
 		return reply, st, first
 	}
-	chat := func(msgs []Message) (string, Stats, time.Duration) { return chatOn(e, msgs) }
 	var before20 int // cache length after turn 19
 	var last19 *lastTurn
 	for turn := 1; turn <= 20; turn++ {
@@ -128,13 +128,15 @@ func multiTurn(b *testing.B, path string) (ratio float64, line string, n1, n20, 
 		msgs = append(msgs, Message{Role: RoleAssistant, Content: reply})
 		last = st
 	}
-	// Turn 1 is timed on a second engine, so that the two can alternate
-	// without re-decoding turn 20's history between them.
-	e1, err := Load(context.Background(), Options{Path: path, ContextSize: 4096, Threads: 2})
+	// Turn 20 and turn 1 alternate on this engine: the KV cache as turn 19
+	// left it is saved once and put back after each turn 1 (untimed).
+	e.mu.Lock()
+	e.rewind(before20, last19)
+	snap, err := e.snapshot()
+	e.mu.Unlock()
 	if err != nil {
 		b.Fatal(err)
 	}
-	defer e1.Close()
 	turn20 := msgs[:len(msgs)-1]
 	var again20, again1 []float64
 	time20 := func() {
@@ -148,11 +150,17 @@ func multiTurn(b *testing.B, path string) (ratio float64, line string, n1, n20, 
 		again20 = append(again20, ms(first))
 	}
 	time1 := func() {
-		e1.mu.Lock()
-		e1.resetCache()
-		e1.mu.Unlock()
-		_, _, first := chatOn(e1, msgs[:2])
+		e.mu.Lock()
+		e.rewind(0, nil) // as for turn 20: cells dropped, not zeroed
+		e.mu.Unlock()
+		_, _, first := chat(msgs[:2])
 		again1 = append(again1, ms(first))
+		e.mu.Lock()
+		err := e.restore(snap)
+		e.mu.Unlock()
+		if err != nil {
+			b.Fatal(err)
+		}
 	}
 	for i := range sideBySide {
 		if i%2 == 0 {

@@ -8,6 +8,7 @@ import "C"
 
 import (
 	"context"
+	"errors"
 	"log/slog"
 	"runtime/cgo"
 	"strings"
@@ -137,4 +138,32 @@ func (e *Engine) kvPosMax() int {
 func (e *Engine) rewind(n int, last *lastTurn) {
 	C.llama_memory_seq_rm(C.llama_get_memory(e.lctx), 0, C.llama_pos(n), -1)
 	e.cache, e.last = e.cache[:n], last
+}
+
+// kvSnapshot is a copy of sequence 0's KV cache and the engine's record of
+// it, so a benchmark can time a turn from an empty cache and then return to
+// a long conversation without decoding it again.
+type kvSnapshot struct {
+	data  []byte
+	cache []int32
+	last  *lastTurn
+}
+
+func (e *Engine) snapshot() (kvSnapshot, error) {
+	n := C.llama_state_seq_get_size(e.lctx, 0)
+	s := kvSnapshot{data: make([]byte, int(n)), cache: append([]int32(nil), e.cache...), last: e.last}
+	if n == 0 || C.llama_state_seq_get_data(e.lctx, (*C.uint8_t)(unsafe.Pointer(&s.data[0])), n, 0) != n {
+		return s, errors.New("llama.cpp could not save the KV cache")
+	}
+	return s, nil
+}
+
+func (e *Engine) restore(s kvSnapshot) error {
+	C.llama_memory_clear(C.llama_get_memory(e.lctx), false)
+	if C.llama_state_seq_set_data(e.lctx, (*C.uint8_t)(unsafe.Pointer(&s.data[0])), C.size_t(len(s.data)), 0) == 0 {
+		e.resetCache()
+		return errors.New("llama.cpp could not restore the KV cache")
+	}
+	e.cache, e.last = append(e.cache[:0], s.cache...), s.last
+	return nil
 }

@@ -323,3 +323,42 @@ func TestSlowConsumer(t *testing.T) {
 		t.Fatalf("slow consumer: %q (streamed %q) %+v %v, want %q", got, sb.String(), st, err, want)
 	}
 }
+
+// TestSnapshotRestore backs the multi-turn benchmark: a restored KV cache
+// continues the conversation exactly as the original would, decoding only
+// the new message.
+func TestSnapshotRestore(t *testing.T) {
+	e := loadTest(t, 1024)
+	msgs := []Message{{Role: RoleUser, Content: "Once upon a time"}}
+	s := Sampling{MaxTokens: 16}
+	reply, _, err := e.Chat(context.Background(), msgs, s, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	msgs = append(msgs, Message{Role: RoleAssistant, Content: reply}, Message{Role: RoleUser, Content: "Then she saw a dog."})
+	snap, err := e.snapshot()
+	if err != nil {
+		t.Fatal(err)
+	}
+	want, wantSt, err := e.Chat(context.Background(), msgs, s, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.resetCache()
+	if _, _, err := e.Chat(context.Background(), msgs[:1], s, nil); err != nil {
+		t.Fatal(err)
+	}
+	if err := e.restore(snap); err != nil {
+		t.Fatal(err)
+	}
+	if got := e.kvPosMax(); got != len(snap.cache)-1 {
+		t.Fatalf("restored KV cache ends at %d, want %d", got, len(snap.cache)-1)
+	}
+	got, st, err := e.Chat(context.Background(), msgs, s, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got != want || st.PromptTokens != wantSt.PromptTokens || st.CachedTokens != wantSt.CachedTokens {
+		t.Fatalf("after restore: %q %+v, want %q %+v", got, st, want, wantSt)
+	}
+}
