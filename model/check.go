@@ -10,6 +10,5 @@ import (
 // extents) in Go so that damaged files get a clear error instead of reaching
 // llama.cpp.
 func validateGGUF(f *os.File, size int64, path string) error {
-	_, err := gguf.Parse(f, size, path)
-	return err
+	return gguf.Check(f, size, path)
 }

@@ -159,10 +159,14 @@ func Read(path string) (*File, error) {
 
 // Parse reads a GGUF stream of the given total size; name is used in errors.
 func Parse(r io.Reader, size int64, name string) (*File, error) {
+	return parseStream(r, size, name, false)
+}
+
+func parseStream(r io.Reader, size int64, name string, skip bool) (*File, error) {
 	if name == "" {
 		name = "input"
 	}
-	p := &parser{r: bufio.NewReaderSize(r, 64<<10), size: size, name: name}
+	p := &parser{r: bufio.NewReaderSize(r, 64<<10), size: size, name: name, skip: skip}
 	f, err := p.parse()
 	if err != nil {
 		var fe *FormatError
@@ -175,12 +179,34 @@ func Parse(r io.Reader, size int64, name string) (*File, error) {
 	return f, nil
 }
 
+// Check validates a GGUF stream as Parse does, without keeping metadata
+// arrays: a vocabulary of a hundred thousand strings is read past, not
+// copied, so checking a file before loading it leaves no garbage behind.
+func Check(r io.Reader, size int64, name string) error {
+	_, err := parseStream(r, size, name, true)
+	return err
+}
+
 type parser struct {
 	r    *bufio.Reader
 	off  int64
 	size int64
 	name string
 	buf  [8]byte
+	skip bool // Check: read past array contents
+}
+
+// discard reads past n bytes.
+func (p *parser) discard(n uint64, what string) error {
+	if err := p.need(n, what); err != nil {
+		return err
+	}
+	d, err := p.r.Discard(int(n))
+	p.off += int64(d)
+	if errors.Is(err, io.EOF) {
+		return p.fail(ErrTruncated, p.off, "%s ends early at byte %d", what, p.off)
+	}
+	return err
 }
 
 func (p *parser) fail(kind error, off int64, format string, a ...any) error {
@@ -431,6 +457,31 @@ func (p *parser) array(key string) (any, error) {
 	}
 	if err := p.need(n*minSize, "array "+key); err != nil {
 		return nil, err
+	}
+	if p.skip && t == TypeString {
+		for i := uint64(0); i < n; i++ {
+			what := key // the error names "<key> length", built only then
+			if p.size-p.off < 8 {
+				what = key + " length"
+			}
+			sl, err := p.u64(what)
+			if err != nil {
+				return nil, err
+			}
+			if sl > maxString {
+				return nil, p.fail(ErrCorrupt, p.off-8, "%s length %d is implausible", key, sl)
+			}
+			if err := p.discard(sl, key); err != nil {
+				return nil, err
+			}
+		}
+		return Array{Type: t}, nil
+	}
+	if p.skip && t != TypeBool {
+		if err := p.discard(n*minSize, "array "+key); err != nil {
+			return nil, err
+		}
+		return Array{Type: t}, nil
 	}
 	if t == TypeString {
 		out := make([]string, n)

@@ -241,6 +241,13 @@ func TestGGUFSharedModels(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
+			data, err := os.ReadFile(sharedModel(t, tt.file))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := Check(bytes.NewReader(data), int64(len(data)), tt.file); err != nil {
+				t.Errorf("Check: %v", err)
+			}
 			if f.Architecture() != tt.arch || f.ParameterCount() != tt.params || f.ContextLength() != tt.ctx ||
 				f.EmbeddingLength() != tt.embd || f.Quantization() != tt.quant || f.HasChatTemplate() != tt.template ||
 				len(f.Tensors) != tt.tensors {
@@ -330,6 +337,9 @@ func TestGGUFBadFiles(t *testing.T) {
 			if !errors.Is(err, tt.want) {
 				t.Fatalf("err = %v, want %v", err, tt.want)
 			}
+			if cerr := Check(bytes.NewReader(tt.data), int64(len(tt.data)), p); cerr == nil || cerr.Error() != err.Error() {
+				t.Errorf("Check: %v, Parse: %v", cerr, err)
+			}
 			msg := err.Error()
 			if !strings.Contains(msg, tt.msg) || strings.Contains(msg, "\n") || !strings.Contains(msg, p) {
 				t.Errorf("message %q should be one line naming the file and contain %q", msg, tt.msg)
@@ -367,6 +377,9 @@ func TestGGUFEveryPrefixTruncated(t *testing.T) {
 		if n < 4 && n > 0 && !errors.Is(err, ErrTruncated) || n >= 4 && !errors.Is(err, ErrTruncated) {
 			t.Fatalf("prefix %d: %v", n, err)
 		}
+		if cerr := Check(bytes.NewReader(good[:n]), int64(n), "x"); cerr == nil || cerr.Error() != err.Error() {
+			t.Fatalf("prefix %d: Check %v, Parse %v", n, cerr, err)
+		}
 	}
 }
 
@@ -379,6 +392,10 @@ func FuzzParse(f *testing.F) {
 	f.Add([]byte("GGUF\x03\x00\x00\x00"))
 	f.Fuzz(func(t *testing.T, data []byte) {
 		gf, err := Parse(bytes.NewReader(data), int64(len(data)), "fuzz")
+		// Check must agree with Parse, message for message.
+		if cerr := Check(bytes.NewReader(data), int64(len(data)), "fuzz"); (cerr == nil) != (err == nil) || err != nil && cerr.Error() != err.Error() {
+			t.Fatalf("Check %v, Parse %v", cerr, err)
+		}
 		if err != nil {
 			var fe *FormatError
 			if !errors.As(err, &fe) {
