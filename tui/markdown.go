@@ -54,7 +54,7 @@ func (m *markdown) render(src string, t Theme, width int) []string {
 	body := width - len(mdLeftMargin)
 	if body < 6 {
 		// Too narrow for list markers and margins: plain wrapping reads better.
-		return clip(wrapPlain(src, width), max(width, 1))
+		return clip(wrapPlain(sanitize(src), width), max(width, 1))
 	}
 	if m.p == nil {
 		m.p = goldmark.New(goldmark.WithExtensions(extension.GFM)).Parser()
