@@ -241,15 +241,9 @@ func TestChatEditedReply(t *testing.T) {
 	e := loadTest(t, 1024)
 	msgs := []Message{{Role: RoleUser, Content: "Once upon a time"}}
 	s := Sampling{MaxTokens: 16}
-	reply, first, err := e.Chat(context.Background(), msgs, s, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
+	reply, first := mustChat(t, e, msgs, s)
 	msgs = append(msgs, Message{Role: RoleAssistant, Content: "Edited: " + reply}, Message{Role: RoleUser, Content: "Then she saw a dog."})
-	_, st, err := e.Chat(context.Background(), msgs, s, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
+	_, st := mustChat(t, e, msgs, s)
 	if st.CachedTokens > first.PromptTokens+first.GeneratedTokens || st.PromptTokens < 4 {
 		t.Fatalf("edited reply: %+v after %+v", st, first)
 	}
@@ -331,34 +325,33 @@ func TestSnapshotRestore(t *testing.T) {
 	e := loadTest(t, 1024)
 	msgs := []Message{{Role: RoleUser, Content: "Once upon a time"}}
 	s := Sampling{MaxTokens: 16}
-	reply, _, err := e.Chat(context.Background(), msgs, s, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
+	reply, _ := mustChat(t, e, msgs, s)
 	msgs = append(msgs, Message{Role: RoleAssistant, Content: reply}, Message{Role: RoleUser, Content: "Then she saw a dog."})
 	snap, err := e.snapshot()
 	if err != nil {
 		t.Fatal(err)
 	}
-	want, wantSt, err := e.Chat(context.Background(), msgs, s, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
+	want, wantSt := mustChat(t, e, msgs, s)
 	e.resetCache()
-	if _, _, err := e.Chat(context.Background(), msgs[:1], s, nil); err != nil {
-		t.Fatal(err)
-	}
+	mustChat(t, e, msgs[:1], s)
 	if err := e.restore(snap); err != nil {
 		t.Fatal(err)
 	}
 	if got := e.kvPosMax(); got != len(snap.cache)-1 {
 		t.Fatalf("restored KV cache ends at %d, want %d", got, len(snap.cache)-1)
 	}
-	got, st, err := e.Chat(context.Background(), msgs, s, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
+	got, st := mustChat(t, e, msgs, s)
 	if got != want || st.PromptTokens != wantSt.PromptTokens || st.CachedTokens != wantSt.CachedTokens {
 		t.Fatalf("after restore: %q %+v, want %q %+v", got, st, want, wantSt)
 	}
+}
+
+// mustChat runs one turn without a callback and fails the test on error.
+func mustChat(t *testing.T, e *Engine, msgs []Message, s Sampling) (string, Stats) {
+	t.Helper()
+	reply, st, err := e.Chat(context.Background(), msgs, s, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return reply, st
 }

@@ -703,6 +703,18 @@ func vaultStatsCmd(a *app) *cobra.Command {
 	return cmd
 }
 
+// fromExportSecret reads the export passphrase and builds an age scrypt
+// recipient or identity from it; the passphrase is wiped afterwards.
+func fromExportSecret[T any](a *app, cmd *cobra.Command, confirm bool, build func(string) (T, error)) (T, error) {
+	pass, err := vaultExportSecret(a, cmd, confirm)
+	if err != nil {
+		var zero T
+		return zero, err
+	}
+	defer seal.Wipe(pass)
+	return build(string(pass))
+}
+
 // vaultExportSecret reads the export passphrase (for scrypt age recipients).
 func vaultExportSecret(a *app, cmd *cobra.Command, confirm bool) ([]byte, error) {
 	file, _ := cmd.Flags().GetString("export-passphrase-file")
@@ -747,12 +759,7 @@ age: to --recipient age1… keys, or else with an export passphrase from
 			}
 			return withVault(a, cmd, true, func(v *vault.Vault) error {
 				if len(recips) == 0 {
-					pass, err := vaultExportSecret(a, cmd, true)
-					if err != nil {
-						return err
-					}
-					r, err := age.NewScryptRecipient(string(pass))
-					seal.Wipe(pass)
+					r, err := fromExportSecret(a, cmd, true, age.NewScryptRecipient)
 					if err != nil {
 						return err
 					}
@@ -822,12 +829,7 @@ func vaultImportCmd(a *app) *cobra.Command {
 					return fmt.Errorf("identity %s: %v: pass an age identity file (AGE-SECRET-KEY-…)", idFile, err)
 				}
 			} else {
-				pass, err := vaultExportSecret(a, cmd, false)
-				if err != nil {
-					return err
-				}
-				id, err := age.NewScryptIdentity(string(pass))
-				seal.Wipe(pass)
+				id, err := fromExportSecret(a, cmd, false, age.NewScryptIdentity)
 				if err != nil {
 					return err
 				}
