@@ -45,6 +45,12 @@ type Options struct {
 	// affects the whole process, so it is for commands that run one model
 	// (sov run, the shell); it lowers their peak RSS by about 15 MB.
 	TrimMemory bool
+	// Subnormals keeps IEEE subnormal arithmetic in llama.cpp's compute.
+	// By default sov flushes subnormals to zero (x86 FTZ/DAZ): softmax over
+	// a long history produces them by the million, each costing the CPU a
+	// microcode assist, and a value below 1e-38 is zero to a softmax. Set it
+	// to compute exactly as llama.cpp's own tools do.
+	Subnormals bool
 	// Progress is called while loading with a fraction in [0,1]; returning
 	// false cancels the load.
 	Progress func(fraction float32) bool

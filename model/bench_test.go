@@ -22,7 +22,8 @@ import (
 // each: turn 20 by rewinding the cache to where turn 19 left it, turn 1
 // from an empty cache, after which the saved cache of turn 19 is put back.
 // The ratio of their medians is reported, and the median over three
-// conversations.
+// conversations. One more conversation with Options.Subnormals shows, for
+// reference, what flushing subnormals to zero is worth.
 func BenchmarkLlamaMultiTurn(b *testing.B) {
 	path := os.Getenv("SOV_BENCH_MODEL")
 	if path == "" {
@@ -32,7 +33,7 @@ func BenchmarkLlamaMultiTurn(b *testing.B) {
 	var line string
 	var n1, n20, depth20 int
 	for run := 0; run < 3; run++ {
-		r, l, a, c, d := multiTurn(b, path)
+		r, l, a, c, d := multiTurn(b, path, false)
 		ratios = append(ratios, r)
 		if run == 0 {
 			line, n1, n20, depth20 = l, a, c, d
@@ -48,6 +49,8 @@ func BenchmarkLlamaMultiTurn(b *testing.B) {
 	fmt.Printf("%-34s %s; TTFT turn 20 / turn 1: median %.2f of %s (target <= 1.5) %s\n",
 		"multi-turn (20 turns)", line, r, all, verdict)
 	b.ReportMetric(r, "ttft20/ttft1")
+	rs, ls, _, _, _ := multiTurn(b, path, true)
+	fmt.Printf("%-34s with Options.Subnormals (IEEE subnormals, as llama.cpp's tools compute): %s; ratio %.2f (reference)\n", "", ls[strings.Index(ls, "side by side"):], rs)
 	if ref, ok := llamaBenchDepthRatio(path, n1, n20, depth20); ok {
 		fmt.Printf("%-34s llama-bench, same token counts: pp%d at depth %d / pp%d at depth 0 = %.2f (attention over the longer history)\n", "", n20, depth20, n1, ref)
 	}
@@ -88,8 +91,8 @@ func llamaBenchDepthRatio(path string, n1, n20, depth20 int) (float64, bool) {
 	return t20 / t1, true
 }
 
-func multiTurn(b *testing.B, path string) (ratio float64, line string, n1, n20, depth20 int) {
-	e, err := Load(context.Background(), Options{Path: path, ContextSize: 4096, Threads: 2})
+func multiTurn(b *testing.B, path string, subnormals bool) (ratio float64, line string, n1, n20, depth20 int) {
+	e, err := Load(context.Background(), Options{Path: path, ContextSize: 4096, Threads: 2, Subnormals: subnormals})
 	if err != nil {
 		b.Fatal(err)
 	}

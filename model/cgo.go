@@ -7,6 +7,7 @@ package model
 /*
 #cgo CFLAGS: -I${SRCDIR}/../.llama/include -O2
 #cgo LDFLAGS: -L${SRCDIR}/../.llama/lib -lllama -lggml -lggml-cpu -lggml-base -lstdc++ -lm -lpthread -lgomp
+#cgo linux CFLAGS: -fopenmp
 #cgo linux LDFLAGS: -ldl
 #cgo darwin LDFLAGS: -lggml-metal -lggml-blas -framework Foundation -framework Metal -framework MetalKit -framework Accelerate
 */

@@ -54,7 +54,7 @@ func (e *Engine) embed(ctx context.Context, texts []string) ([][]float32, error)
 		}
 		toks = toks[:min(len(toks), n)]
 		vec := make([]float32, dim)
-		rc := C.sov_embed(e.embCtx, (*C.llama_token)(unsafe.Pointer(&toks[0])), C.int32_t(len(toks)), (*C.float)(unsafe.Pointer(&vec[0])), C.int32_t(dim))
+		rc := C.sov_embed(e.embCtx, (*C.llama_token)(unsafe.Pointer(&toks[0])), C.int32_t(len(toks)), (*C.float)(unsafe.Pointer(&vec[0])), C.int32_t(dim), C.bool(e.flush))
 		if rc != 0 {
 			return nil, fmt.Errorf("llama.cpp embedding failed (status %d)", int32(rc))
 		}

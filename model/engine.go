@@ -50,6 +50,7 @@ type Engine struct {
 	nCtx   int
 	nBatch int
 	thr    int
+	flush  bool // compute with subnormals flushed to zero (Options.Subnormals unset)
 	cache  []int32 // tokens held in the KV cache for sequence 0
 	last   *lastTurn
 	tmpl   string
@@ -105,7 +106,7 @@ func Load(ctx context.Context, opts Options) (*Engine, error) {
 		}
 		return nil, fmt.Errorf("llama.cpp could not load %s: the file is damaged or its architecture is not supported by this build; re-download it with sov pull", opts.Path)
 	}
-	e := &Engine{model: m, vocab: C.llama_model_get_vocab(m), w: w}
+	e := &Engine{model: m, vocab: C.llama_model_get_vocab(m), w: w, flush: !opts.Subnormals}
 	ok := false
 	defer func() {
 		if !ok {
@@ -141,7 +142,10 @@ func Load(ctx context.Context, opts Options) (*Engine, error) {
 	if e.lctx == nil {
 		return nil, fmt.Errorf("llama.cpp could not create a context of %d tokens for %s: lower --ctx", e.nCtx, opts.Path)
 	}
-	w.do(func() { C.sov_warmup(e.lctx, e.vocab) })
+	w.do(func() {
+		C.sov_warmup(e.lctx, e.vocab, C.bool(e.flush))
+		C.sov_fp_team(C.bool(e.flush), C.int32_t(e.thr))
+	})
 	if e.gen = C.sov_gen_new(); e.gen == nil {
 		return nil, errors.New("out of memory")
 	}
@@ -173,6 +177,14 @@ func Load(ctx context.Context, opts Options) (*Engine, error) {
 	}
 	ok = true
 	return e, nil
+}
+
+// fpProbe reports, as bit i, whether thread i of the engine's compute team
+// (0 = the worker thread itself, between calls) flushes subnormals.
+func (e *Engine) fpProbe() uint32 {
+	var m C.uint32_t
+	e.w.do(func() { m = C.sov_fp_probe(C.int32_t(e.thr)) })
+	return uint32(m)
 }
 
 // flashAttnMode maps Options.FlashAttn to llama.cpp's flash_attn_type.
@@ -620,7 +632,7 @@ func (e *Engine) generate(ctx context.Context, toks []int32, s Sampling, fn Toke
 	t0 := time.Now()
 	var rc C.int32_t
 	e.w.do(func() {
-		rc = C.sov_decode(e.lctx, (*C.llama_token)(unsafe.Pointer(&toks[p])), C.int32_t(len(toks)-p), C.int32_t(e.nBatch))
+		rc = C.sov_decode(e.lctx, (*C.llama_token)(unsafe.Pointer(&toks[p])), C.int32_t(len(toks)-p), C.int32_t(e.nBatch), C.bool(e.flush))
 	})
 	if rc != 0 {
 		e.resetCache()
@@ -654,6 +666,7 @@ func (e *Engine) generate(ctx context.Context, toks []int32, s Sampling, fn Toke
 	g := e.gen
 	g.ctx, g.smpl, g.vocab, g.ab = e.lctx, smpl, e.vocab, e.abort
 	g.ignore_eog = C.bool(s.IgnoreEOG)
+	g.flush = C.bool(e.flush)
 	g.argmax = C.bool(s.Temperature <= 0 && s.Grammar == "" && (s.RepeatPenalty == 0 || s.RepeatPenalty == 1))
 	g.max_tokens = C.int32_t(max(s.MaxTokens, 0))
 	g.room = C.int32_t(e.nCtx - len(e.cache))

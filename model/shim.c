@@ -8,6 +8,13 @@
 #include <math.h>
 #include "shim.h"
 #include "ggml-backend.h"
+#if defined(__x86_64__) || defined(__i386__)
+#include <xmmintrin.h>
+#define SOV_FP_X86 1
+#endif
+#ifdef _OPENMP
+#include <omp.h>
+#endif
 
 extern void sovGoLog(int level, char *text);
 extern _Bool sovGoProgress(float p, uintptr_t handle);
@@ -33,6 +40,86 @@ struct llama_model *sov_load_model(const char *path, int32_t n_gpu_layers, bool 
         mp.progress_callback_user_data = (void *)progress_handle;
     }
     return llama_model_load_from_file(path, mp);
+}
+
+// llama.cpp computes with subnormal floats flushed to zero (x86 MXCSR FTZ
+// and DAZ). Why: attention's softmax over a long history yields exp()
+// results below FLT_MIN, and x86 handles each subnormal operand or result
+// in microcode at ~100 cycles; on the 125M benchmark model at 1,300 tokens
+// of history that made prompt processing a fifth slower. Values that small
+// are zero to a softmax. The mode is set for the duration of each compute
+// call on the calling thread (Go code never runs under it); the threads
+// llama.cpp starts inside such a call (its OpenMP team) inherit it, as POSIX
+// threads inherit the floating-point environment, and sov_fp_team sets it
+// on that team explicitly once. Elsewhere (ARM) this is a no-op: those cores
+// handle subnormals at full speed.
+#define SOV_MXCSR_FTZ_DAZ 0x8040u
+
+static unsigned fp_enter(bool flush) {
+#ifdef SOV_FP_X86
+    unsigned old = _mm_getcsr();
+    _mm_setcsr(flush ? (old | SOV_MXCSR_FTZ_DAZ) : (old & ~SOV_MXCSR_FTZ_DAZ));
+    return old;
+#else
+    (void)flush;
+    return 0;
+#endif
+}
+
+static void fp_leave(unsigned old) {
+#ifdef SOV_FP_X86
+    _mm_setcsr(old);
+#else
+    (void)old;
+#endif
+}
+
+static bool fp_flushing(void) {
+#ifdef SOV_FP_X86
+    return (_mm_getcsr() & SOV_MXCSR_FTZ_DAZ) == SOV_MXCSR_FTZ_DAZ;
+#else
+    return false;
+#endif
+}
+
+int32_t sov_fp_team(bool flush, int32_t n_threads) {
+    int32_t n = 0;
+    unsigned old = fp_enter(flush);
+#ifdef _OPENMP
+    // The same master thread and team size as ggml's compute regions, so
+    // libgomp hands this region the threads ggml uses.
+    if (n_threads > 1) {
+#pragma omp parallel num_threads(n_threads) reduction(+ : n)
+        {
+            fp_enter(flush);
+            n += fp_flushing() == flush;
+        }
+        fp_leave(old);
+        return n;
+    }
+#else
+    (void)n_threads;
+#endif
+    n = fp_flushing() == flush;
+    fp_leave(old);
+    return n;
+}
+
+uint32_t sov_fp_probe(int32_t n_threads) {
+    uint32_t mask = 0;
+#ifdef _OPENMP
+    if (n_threads > 1) {
+#pragma omp parallel num_threads(n_threads) reduction(| : mask)
+        {
+            int i = omp_get_thread_num();
+            if (i < 32 && fp_flushing()) mask |= 1u << i;
+        }
+        return mask;
+    }
+#else
+    (void)n_threads;
+#endif
+    return fp_flushing() ? 1u : 0u;
 }
 
 static bool abort_cb(void *data) { return ((sov_abort *)data)->flag != 0; }
@@ -63,14 +150,16 @@ struct llama_context *sov_new_context(struct llama_model *model, uint32_t n_ctx,
     return llama_init_from_model(model, cp);
 }
 
-int32_t sov_decode(struct llama_context *ctx, const llama_token *toks, int32_t n, int32_t n_batch) {
-    for (int32_t i = 0; i < n; i += n_batch) {
+int32_t sov_decode(struct llama_context *ctx, const llama_token *toks, int32_t n, int32_t n_batch, bool flush) {
+    unsigned fp = fp_enter(flush);
+    int32_t rc = 0;
+    for (int32_t i = 0; i < n && rc == 0; i += n_batch) {
         int32_t m = n - i < n_batch ? n - i : n_batch;
         struct llama_batch b = llama_batch_get_one((llama_token *)toks + i, m);
-        int32_t rc = llama_decode(ctx, b);
-        if (rc != 0) return rc;
+        rc = llama_decode(ctx, b);
     }
-    return 0;
+    fp_leave(fp);
+    return rc;
 }
 
 // sov_argmax is plain greedy decoding: the first index of the largest
@@ -146,7 +235,15 @@ static void gen_finish(sov_gen *g, int32_t reason) {
     gen_notify(g);
 }
 
+static void gen_run(sov_gen *g);
+
 void sov_gen_run(sov_gen *g) {
+    unsigned fp = fp_enter(g->flush);
+    gen_run(g);
+    fp_leave(fp);
+}
+
+static void gen_run(sov_gen *g) {
     for (;;) {
         if (gen_load(&g->stop)) { gen_finish(g, SOV_GEN_STOPPED); return; }
         if (g->ab && __atomic_load_n(&g->ab->flag, __ATOMIC_SEQ_CST)) { gen_finish(g, SOV_GEN_ABORTED); return; }
@@ -213,19 +310,23 @@ struct llama_sampler *sov_sampler(const struct llama_vocab *vocab, float temp, i
 // Decodes one token and forgets it, as llama.cpp's own tools do at start-up,
 // so the first real prompt does not pay for first-touch page faults and
 // thread start-up.
-void sov_warmup(struct llama_context *ctx, const struct llama_vocab *vocab) {
+void sov_warmup(struct llama_context *ctx, const struct llama_vocab *vocab, bool flush) {
+    unsigned fp = fp_enter(flush);
     llama_token t = llama_vocab_bos(vocab);
     if (t < 0) t = 0;
     struct llama_batch b = llama_batch_get_one(&t, 1);
     llama_decode(ctx, b);
     llama_memory_clear(llama_get_memory(ctx), false);
     llama_synchronize(ctx);
+    fp_leave(fp);
 }
 
-int32_t sov_embed(struct llama_context *ctx, const llama_token *toks, int32_t n, float *out, int32_t dim) {
+int32_t sov_embed(struct llama_context *ctx, const llama_token *toks, int32_t n, float *out, int32_t dim, bool flush) {
     llama_memory_clear(llama_get_memory(ctx), true);
     struct llama_batch b = llama_batch_get_one((llama_token *)toks, n);
+    unsigned fp = fp_enter(flush);
     int32_t rc = llama_decode(ctx, b);
+    fp_leave(fp);
     if (rc != 0) return rc;
     float *e = llama_get_embeddings_seq(ctx, 0);
     if (!e) return -1;

@@ -26,7 +26,15 @@ void sov_abort_free(sov_abort *ab);
 // Decodes n tokens of sequence 0 starting at position pos, in chunks of
 // n_batch. Only the last token's logits are kept. Returns llama_decode's
 // status (2 = aborted).
-int32_t sov_decode(struct llama_context *ctx, const llama_token *toks, int32_t n, int32_t n_batch);
+int32_t sov_decode(struct llama_context *ctx, const llama_token *toks, int32_t n, int32_t n_batch, bool flush);
+
+// The compute calls take flush: compute with subnormal floats flushed to
+// zero (see shim.c). sov_fp_team sets that mode on the calling thread's
+// OpenMP team of n_threads and returns how many of them have it.
+int32_t sov_fp_team(bool flush, int32_t n_threads);
+// sov_fp_probe reports, as bit i, whether thread i of that team (0 = the
+// calling thread) flushes subnormals right now. For tests.
+uint32_t sov_fp_probe(int32_t n_threads);
 
 int32_t sov_argmax(const float *l, int32_t n);
 
@@ -57,6 +65,7 @@ typedef struct sov_gen {
     int wfd;            // write end of the event pipe
     bool ignore_eog;
     bool argmax;        // greedy without a grammar: take the argmax directly
+    bool flush;         // compute with subnormals flushed to zero
     int32_t max_tokens; // 0 = no limit
     int32_t room;       // tokens that still fit in the context
 
@@ -96,8 +105,8 @@ void sov_gen_wake(sov_gen *g);
 struct llama_sampler *sov_sampler(const struct llama_vocab *vocab, float temp, int32_t top_k, float top_p, float min_p,
                                   float repeat, int32_t repeat_last_n, uint32_t seed, const char *grammar);
 
-void sov_warmup(struct llama_context *ctx, const struct llama_vocab *vocab);
-int32_t sov_embed(struct llama_context *ctx, const llama_token *toks, int32_t n, float *out, int32_t dim);
+void sov_warmup(struct llama_context *ctx, const struct llama_vocab *vocab, bool flush);
+int32_t sov_embed(struct llama_context *ctx, const llama_token *toks, int32_t n, float *out, int32_t dim, bool flush);
 
 int32_t sov_apply_template(const char *tmpl, const char **roles, const char **contents, size_t n, bool add_ass, char *buf, int32_t cap);
 
