@@ -50,7 +50,7 @@ type Engine struct {
 	nCtx   int
 	nBatch int
 	thr    int
-	flush  bool // compute with subnormals flushed to zero (Options.Subnormals unset)
+	flush  bool    // compute with subnormals flushed to zero (Options.Subnormals unset)
 	cache  []int32 // tokens held in the KV cache for sequence 0
 	last   *lastTurn
 	tmpl   string
