@@ -91,27 +91,21 @@ static void go_log(enum ggml_log_level level, const char *text, void *ud) {
 
 void sov_log_to_go(void) { llama_log_set(go_log, NULL); }
 
-int32_t sov_fp_team(bool flush, int32_t n_threads) {
-    int32_t n = 0;
-    unsigned old = fp_enter(flush);
+void sov_fp_team(bool flush, int32_t n_threads) {
 #ifdef _OPENMP
     // The same master thread and team size as ggml's compute regions, so
-    // libgomp hands this region the threads ggml uses.
+    // libgomp hands this region the threads ggml uses; the master's own mode
+    // is left as it was.
     if (n_threads > 1) {
-#pragma omp parallel num_threads(n_threads) reduction(+ : n)
+#pragma omp parallel num_threads(n_threads)
         {
-            fp_enter(flush);
-            n += fp_flushing() == flush;
+            if (omp_get_thread_num() != 0) fp_enter(flush);
         }
-        fp_leave(old);
-        return n;
     }
 #else
+    (void)flush;
     (void)n_threads;
 #endif
-    n = fp_flushing() == flush;
-    fp_leave(old);
-    return n;
 }
 
 uint32_t sov_fp_probe(int32_t n_threads) {

@@ -29,9 +29,9 @@ void sov_abort_free(sov_abort *ab);
 int32_t sov_decode(struct llama_context *ctx, const llama_token *toks, int32_t n, int32_t n_batch, bool flush);
 
 // The compute calls take flush: compute with subnormal floats flushed to
-// zero (see shim.c). sov_fp_team sets that mode on the calling thread's
-// OpenMP team of n_threads and returns how many of them have it.
-int32_t sov_fp_team(bool flush, int32_t n_threads);
+// zero (see shim.c). sov_fp_team sets that mode on the other threads of the
+// calling thread's OpenMP team of n_threads.
+void sov_fp_team(bool flush, int32_t n_threads);
 // sov_fp_probe reports, as bit i, whether thread i of that team (0 = the
 // calling thread) flushes subnormals right now. For tests.
 uint32_t sov_fp_probe(int32_t n_threads);
