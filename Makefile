@@ -19,7 +19,9 @@ all: build
 
 ## deps: system packages, llama.cpp (cached) and the test tools
 deps: llama
-	@for s in scripts/deps.d/*.sh; do [ -f "$$s" ] || continue; bash "$$s" || exit 1; done
+	@# Every script runs even when one fails (a model download must not stop
+	@# the test tools' install); the failure is reported at the end.
+	@rc=0; for s in scripts/deps.d/*.sh; do [ -f "$$s" ] || continue; bash "$$s" || { echo "deps: $$s failed" >&2; rc=1; }; done; exit $$rc
 
 llama:
 	@scripts/system-deps.sh

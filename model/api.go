@@ -119,9 +119,13 @@ type Info struct {
 	Parameters   uint64
 	ContextTrain int
 	EmbeddingDim int
-	HasTemplate  bool   // the GGUF carries a chat template
-	Backend      string // "CPU", "CUDA", "Metal"
-	GPULayers    int
+	HasTemplate  bool // the GGUF carries a chat template
+	// TemplateWarning is set, as one line, when the GGUF's chat template is
+	// not one llama.cpp recognises: Chat then uses the plain fallback (the
+	// same as for a model without a template), and callers show the line.
+	TemplateWarning string
+	Backend         string // "CPU", "CUDA", "Metal"
+	GPULayers       int
 }
 
 // The Engine methods (implemented in engine.go):

@@ -11,6 +11,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/sovos/sov/internal/testtool"
 )
 
 // BenchmarkLlamaMultiTurn runs a 20-turn conversation and reports how many
@@ -27,7 +29,7 @@ import (
 func BenchmarkLlamaMultiTurn(b *testing.B) {
 	path := os.Getenv("SOV_BENCH_MODEL")
 	if path == "" {
-		path = testModelPath(b)
+		path = testtool.Model(b, testtool.Stories)
 	}
 	var ratios []float64
 	var line string

@@ -53,7 +53,7 @@ type Engine struct {
 	flush  bool    // compute with subnormals flushed to zero (Options.Subnormals unset)
 	cache  []int32 // tokens held in the KV cache for sequence 0
 	last   *lastTurn
-	tmpl   string
+	tmpl   string // the GGUF's chat template, when llama.cpp can apply it
 	info   Info
 	closed bool
 }
@@ -153,8 +153,9 @@ func Load(ctx context.Context, opts Options) (*Engine, error) {
 		return nil, fmt.Errorf("create the generation event pipe: %w", err)
 	}
 	e.gen.wfd = C.int(e.evw.Fd())
+	hasTemplate := false
 	if t := C.llama_model_chat_template(m, nil); t != nil {
-		e.tmpl = C.GoString(t)
+		e.tmpl, hasTemplate = C.GoString(t), true
 	}
 	e.info = Info{
 		Path:         opts.Path,
@@ -163,12 +164,25 @@ func Load(ctx context.Context, opts Options) (*Engine, error) {
 		Parameters:   uint64(C.llama_model_n_params(m)),
 		ContextTrain: train,
 		EmbeddingDim: int(C.llama_model_n_embd(m)),
-		HasTemplate:  e.tmpl != "",
+		HasTemplate:  hasTemplate,
 		Backend:      backendName(ngl),
 		GPULayers:    ngl,
 	}
 	if e.info.Name == "" {
 		e.info.Name = strings.TrimSuffix(filepath.Base(opts.Path), filepath.Ext(opts.Path))
+	}
+	if hasTemplate {
+		// llama.cpp has no Jinja engine: it recognises a template by its
+		// markers (ChatML, Llama 2/3, Gemma, Mistral, …). One it does not
+		// recognise falls back to the plain format, said once here rather
+		// than discovered as a poor reply.
+		if _, err := e.applyTemplate([]Message{{Role: RoleUser, Content: "x"}}); errors.Is(err, errUnknownTemplate) {
+			e.tmpl = ""
+			e.info.TemplateWarning = fmt.Sprintf("the chat template of %s is not one llama.cpp recognises: chat turns are sent as plain text without roles, so replies may be poor (use a GGUF with a standard template such as ChatML)", printable(e.info.Name))
+			if opts.Logger != nil {
+				opts.Logger.Warn(e.info.TemplateWarning)
+			}
+		}
 	}
 	if opts.TrimMemory {
 		// Again, for the loader's code: generation uses a small part of it.
@@ -471,6 +485,17 @@ func (e *Engine) fitChat(msgs []Message, s Sampling) ([]int32, string, bool, err
 			return nil, "", false, fmt.Errorf("%w: the prompt is %d tokens and the context holds %d (with %d kept for the reply): shorten it or raise --ctx", ErrPromptTooLong, len(toks), e.nCtx, e.reserve(s))
 		}
 	}
+}
+
+// printable drops control characters from GGUF metadata before it goes
+// into a message for the terminal.
+func printable(s string) string {
+	return strings.Map(func(r rune) rune {
+		if r < 0x20 || r == 0x7f || r >= 0x80 && r < 0xa0 {
+			return -1
+		}
+		return r
+	}, strings.ToValidUTF8(s, "\uFFFD"))
 }
 
 // renderTokens applies the chat template (or the plain fallback) and

@@ -9,26 +9,13 @@ import (
 	"strings"
 	"testing"
 	"time"
-)
 
-func testModelPath(t testing.TB) string {
-	t.Helper()
-	p := os.Getenv("SOV_TEST_MODEL")
-	if p == "" {
-		p = "../../shared/models/stories260K.gguf"
-	}
-	if _, err := os.Stat(p); err != nil {
-		if os.Getenv("SOV_REQUIRE_MODEL") == "1" {
-			t.Fatalf("test model %s missing (SOV_REQUIRE_MODEL=1)", p)
-		}
-		t.Skipf("test model not found at %s: set SOV_TEST_MODEL", p)
-	}
-	return p
-}
+	"github.com/sovos/sov/internal/testtool"
+)
 
 func loadTest(t testing.TB, ctxSize int) *Engine {
 	t.Helper()
-	e, err := Load(context.Background(), Options{Path: testModelPath(t), ContextSize: ctxSize, Threads: 2})
+	e, err := Load(context.Background(), Options{Path: testtool.Model(t, testtool.Stories), ContextSize: ctxSize, Threads: 2})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -197,7 +184,7 @@ func TestEmbedRanks(t *testing.T) {
 
 func TestBadModelFiles(t *testing.T) {
 	dir := t.TempDir()
-	real, err := os.ReadFile(testModelPath(t))
+	real, err := os.ReadFile(testtool.Model(t, testtool.Stories))
 	if err != nil {
 		t.Fatal(err)
 	}

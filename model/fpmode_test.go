@@ -4,6 +4,8 @@ import (
 	"context"
 	"runtime"
 	"testing"
+
+	"github.com/sovos/sov/internal/testtool"
 )
 
 // TestSubnormalFlush checks where llama.cpp computes with subnormals flushed
@@ -14,7 +16,7 @@ func TestSubnormalFlush(t *testing.T) {
 	if runtime.GOARCH != "amd64" && runtime.GOARCH != "386" {
 		t.Skip("the flush mode is set on x86 only")
 	}
-	path := testModelPath(t)
+	path := testtool.Model(t, testtool.Stories)
 	var texts []string
 	for _, tc := range []struct {
 		name       string

@@ -146,6 +146,9 @@ func (a *App) setEngine(e Chatter) {
 	a.info = e.Info()
 	a.chat.model = a.info.Name
 	a.goneNoted = false
+	if a.info.TemplateWarning != "" {
+		a.chat.notice("Warning: " + a.info.TemplateWarning + ".")
+	}
 }
 
 // layout sizes the panes for the window.

@@ -3,12 +3,13 @@ package tui
 import (
 	"context"
 	"fmt"
-	"os"
 	"sort"
 	"strings"
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/sovos/sov/internal/testtool"
 
 	tea "charm.land/bubbletea/v2"
 
@@ -125,25 +126,13 @@ func BenchmarkTUIStreamFrame(b *testing.B) {
 	}
 }
 
-// benchModel is the shared stories260K model (SOV_TEST_MODEL overrides).
-func benchModel(b *testing.B) string {
-	p := os.Getenv("SOV_TEST_MODEL")
-	if p == "" {
-		p = "../../shared/models/stories260K.gguf"
-	}
-	if _, err := os.Stat(p); err != nil {
-		b.Skipf("test model not found at %s: set SOV_TEST_MODEL", p)
-	}
-	return p
-}
-
 // BenchmarkTUIStreamOverheadInProcess streams the same answer from one
 // real engine alternately through a bare callback (the reference, what
 // `sov run` does) and through the shell's path (stream goroutine, chunk
 // messages, Update and View per frame); app/plain is the median of the
 // per-pair tokens/s ratios (target ≥ 0.95).
 func BenchmarkTUIStreamOverheadInProcess(b *testing.B) {
-	eng, err := model.Load(context.Background(), model.Options{Path: benchModel(b), Threads: 1})
+	eng, err := model.Load(context.Background(), model.Options{Path: testtool.Model(b, testtool.Stories), Threads: 1})
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -19,6 +19,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/sovos/sov/internal/testtool"
 )
 
 const benchReps = 11
@@ -44,7 +46,7 @@ func loadBenchEnv(b *testing.B) benchEnv {
 		llamaBench:      filepath.Join(dir, "llama-bench"),
 		llamaCompletion: filepath.Join(dir, "llama-completion"),
 		bigModel:        os.Getenv("SOV_BENCH_MODEL"),
-		tinyModel:       testModel(b),
+		tinyModel:       testtool.Model(b, testtool.Stories),
 		threads:         os.Getenv("SOV_BENCH_THREADS"),
 	}
 	if e.threads == "" {
@@ -111,10 +113,11 @@ func maxRSS(cmd *exec.Cmd) int64 {
 	return 0
 }
 
-// llamaBenchTS runs llama-bench once and returns its average tokens/s.
-func llamaBenchTS(b *testing.B, e benchEnv, args ...string) float64 {
+// llamaBenchTS runs llama-bench once on modelPath and returns its average
+// tokens/s.
+func llamaBenchTS(b *testing.B, e benchEnv, modelPath string, args ...string) float64 {
 	b.Helper()
-	all := append([]string{"-m", e.bigModel, "-t", e.threads, "-r", "1", "-o", "jsonl"}, args...)
+	all := append([]string{"-m", modelPath, "-t", e.threads, "-r", "1", "-o", "jsonl"}, args...)
 	out, err := exec.Command(e.llamaBench, all...).Output()
 	if err != nil {
 		b.Fatalf("llama-bench: %v", err)
@@ -222,40 +225,55 @@ func report(b *testing.B, name string, sov, ref []float64, unit string, target f
 func BenchmarkLlamaGeneration(b *testing.B) {
 	e := loadBenchEnv(b)
 	e.needBig(b)
+	benchGeneration(b, e, e.bigModel, "125M Q8_0", 2*benchReps-1, true)
+}
+
+// benchGeneration times tg128 of `sov run` against llama-bench on one model
+// in pairs; with extra, it also times sov at its default context and
+// llama-bench with its default flash attention, on every other pair.
+func benchGeneration(b *testing.B, e benchEnv, modelPath, label string, reps int, extra bool) {
 	var sov, sovDefault, ref, refAuto []float64
-	sovArgs := []string{"--model", e.bigModel, "--threads", e.threads, "--temp", "0", "--max-tokens", "128", "--ignore-eos", "Hello"}
+	sovArgs := []string{"--model", modelPath, "--threads", e.threads, "--temp", "0", "--max-tokens", "128", "--ignore-eos", "Hello"}
 	// One run of either side is about a second, and on a shared machine
 	// single pairs differ by up to ±10%; twice the pairs of the other
 	// benchmarks keep the median within the target's 3% margin. The two
 	// figures printed for information are timed on every other pair only.
-	for i := 0; i < 2*benchReps-1; i++ {
-		if i%2 == 0 {
-			refAuto = append(refAuto, llamaBenchTS(b, e, "-p", "0", "-n", "128"))
+	for i := 0; i < reps; i++ {
+		if extra && i%2 == 0 {
+			refAuto = append(refAuto, llamaBenchTS(b, e, modelPath, "-p", "0", "-n", "128"))
 		}
 		pair(i, func() {
-			ref = append(ref, llamaBenchTS(b, e, "-p", "0", "-n", "128", "-fa", refFA))
+			ref = append(ref, llamaBenchTS(b, e, modelPath, "-p", "0", "-n", "128", "-fa", refFA))
 		}, func() {
 			d, _, _ := sovDone(b, append([]string{"--ctx", "256"}, sovArgs...)...)
 			sov = append(sov, d["generated_tokens_per_second"])
 		})
-		if i%2 == 0 {
+		if extra && i%2 == 0 {
 			d, _, _ := sovDone(b, sovArgs...)
 			sovDefault = append(sovDefault, d["generated_tokens_per_second"])
 		}
 	}
-	report(b, "generation tg128 (125M Q8_0)", sov, ref, "tok/s", 0.97)
-	fmt.Printf("%-34s sov at its default context (4096): %.2f tok/s, %.3f of llama-bench\n", "", median(sovDefault), median(sovDefault)/median(ref))
-	fmt.Printf("%-34s llama-bench with its default flash attention (auto): %.2f tok/s\n", "", median(refAuto))
+	report(b, "generation tg128 ("+label+")", sov, ref, "tok/s", 0.97)
+	if extra {
+		fmt.Printf("%-34s sov at its default context (4096): %.2f tok/s, %.3f of llama-bench\n", "", median(sovDefault), median(sovDefault)/median(ref))
+		fmt.Printf("%-34s llama-bench with its default flash attention (auto): %.2f tok/s\n", "", median(refAuto))
+	}
 }
 
 // BenchmarkLlamaPrompt: prompt processing of 512 tokens vs llama-bench pp512.
 func BenchmarkLlamaPrompt(b *testing.B) {
 	e := loadBenchEnv(b)
 	e.needBig(b)
+	benchPrompt(b, e, e.bigModel, "125M Q8_0", benchReps, true)
+}
+
+// benchPrompt times pp512 of `sov run` against llama-bench on one model in
+// pairs; with extra, also llama-bench with its default flash attention.
+func benchPrompt(b *testing.B, e benchEnv, modelPath, label string, reps int, extra bool) {
 	// Calibrate a prompt that renders (with the chat template) to 512 tokens.
 	words := 480
 	for range 3 {
-		d, _, _ := sovDone(b, "--model", e.bigModel, "--max-tokens", "1", strings.Repeat("hello ", words))
+		d, _, _ := sovDone(b, "--model", modelPath, "--max-tokens", "1", strings.Repeat("hello ", words))
 		got := int(d["prompt_tokens"])
 		if got == 512 {
 			break
@@ -264,20 +282,48 @@ func BenchmarkLlamaPrompt(b *testing.B) {
 	}
 	prompt := strings.Repeat("hello ", words)
 	var sov, ref, refAuto []float64
-	for i := 0; i < benchReps; i++ {
-		refAuto = append(refAuto, llamaBenchTS(b, e, "-p", "512", "-n", "0"))
+	for i := 0; i < reps; i++ {
+		if extra {
+			refAuto = append(refAuto, llamaBenchTS(b, e, modelPath, "-p", "512", "-n", "0"))
+		}
 		pair(i, func() {
-			ref = append(ref, llamaBenchTS(b, e, "-p", "512", "-n", "0", "-fa", refFA))
+			ref = append(ref, llamaBenchTS(b, e, modelPath, "-p", "512", "-n", "0", "-fa", refFA))
 		}, func() {
-			d, _, _ := sovDone(b, "--model", e.bigModel, "--threads", e.threads, "--temp", "0", "--max-tokens", "1", prompt)
+			d, _, _ := sovDone(b, "--model", modelPath, "--threads", e.threads, "--temp", "0", "--max-tokens", "1", prompt)
 			if int(d["prompt_tokens"]) != 512 {
 				b.Fatalf("prompt is %v tokens, want 512", d["prompt_tokens"])
 			}
 			sov = append(sov, d["prompt_tokens_per_second"])
 		})
 	}
-	report(b, "prompt processing pp512 (125M Q8_0)", sov, ref, "tok/s", 0.97)
-	fmt.Printf("%-34s llama-bench with its default flash attention (auto): %.2f tok/s\n", "", median(refAuto))
+	report(b, "prompt processing pp512 ("+label+")", sov, ref, "tok/s", 0.97)
+	if extra {
+		fmt.Printf("%-34s llama-bench with its default flash attention (auto): %.2f tok/s\n", "", median(refAuto))
+	}
+}
+
+// BenchmarkLlamaChatModels: the same tg128 and pp512 ratios on the real
+// quantised chat models that `make deps` caches (SmolLM2-135M-Instruct
+// Q4_1, Gemma 3 270M Q4_K_M), whichever are present.
+func BenchmarkLlamaChatModels(b *testing.B) {
+	e := loadBenchEnv(b)
+	ran := false
+	for _, m := range []struct {
+		model testtool.TestModel
+		label string
+	}{{testtool.Chat, "SmolLM2-135M Q4_1"}, {testtool.ChatLarge, "Gemma 3 270M Q4_K_M"}} {
+		path, err := testtool.ModelPath(m.model)
+		if err != nil {
+			fmt.Printf("%-34s skipped: %v\n", m.label, err)
+			continue
+		}
+		ran = true
+		benchGeneration(b, e, path, m.label, benchReps, false)
+		benchPrompt(b, e, path, m.label, benchReps, false)
+	}
+	if !ran {
+		b.Skip("no chat model cached: run `make deps`")
+	}
 }
 
 // BenchmarkLlamaOverhead: per-token overhead on stories260K, `sov run` vs

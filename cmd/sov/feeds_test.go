@@ -16,6 +16,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/sovos/sov/internal/testtool"
+
 	"github.com/sovos/sov/feeds/relaytest"
 	"github.com/sovos/sov/wallet"
 )
@@ -148,7 +150,7 @@ func TestFeedsEndToEnd(t *testing.T) {
 	// sov news on stories260K: every citation resolves to a stored,
 	// verified item.
 	t.Run("news", func(t *testing.T) {
-		mp := testModel(t)
+		mp := testtool.Model(t, testtool.Stories)
 		var d struct {
 			Stories []struct {
 				Citations []struct {

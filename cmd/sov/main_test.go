@@ -79,24 +79,6 @@ func cleanEnv() []string {
 	return env
 }
 
-// testModel returns the shared stories260K model, skipping when it is absent
-// (and failing when SOV_REQUIRE_MODEL=1, as in CI).
-func testModel(t testing.TB) string {
-	t.Helper()
-	p := os.Getenv("SOV_TEST_MODEL")
-	if p == "" {
-		p = "../../../shared/models/stories260K.gguf"
-	}
-	if _, err := os.Stat(p); err != nil {
-		if os.Getenv("SOV_REQUIRE_MODEL") == "1" {
-			t.Fatalf("test model %s missing (SOV_REQUIRE_MODEL=1): %v", p, err)
-		}
-		t.Skipf("test model not found at %s: set SOV_TEST_MODEL", p)
-	}
-	abs, _ := filepath.Abs(p)
-	return abs
-}
-
 var _ = io.Discard
 
 func TestUsageErrors(t *testing.T) {

@@ -190,6 +190,9 @@ func (a *app) generateOnce(ctx context.Context, p runParams, text string, out *e
 		return err
 	}
 	defer eng.Close()
+	if w := eng.Info().TemplateWarning; w != "" {
+		fmt.Fprintln(a.stderr, "sov: warning:", w)
+	}
 	var msgs []model.Message
 	if p.system != "" {
 		msgs = append(msgs, model.Message{Role: model.RoleSystem, Content: p.system})

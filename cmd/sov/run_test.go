@@ -12,11 +12,13 @@ import (
 	"testing"
 	"time"
 
+	"github.com/sovos/sov/internal/testtool"
+
 	"github.com/sovos/sov/model"
 )
 
 func TestRunGreedyLily(t *testing.T) {
-	m := testModel(t)
+	m := testtool.Model(t, testtool.Stories)
 	r := runSov(t, t.TempDir(), nil, "", "run", "--model", m, "--temp", "0", "--max-tokens", "40", "Once upon a time")
 	if r.Code != 0 || !strings.Contains(r.Stdout, "Lily") {
 		t.Fatalf("exit %d stdout %q stderr %q", r.Code, r.Stdout, r.Stderr)
@@ -29,7 +31,7 @@ func TestRunGreedyLily(t *testing.T) {
 }
 
 func TestRunJSONLines(t *testing.T) {
-	m := testModel(t)
+	m := testtool.Model(t, testtool.Stories)
 	r := runSov(t, t.TempDir(), nil, "", "run", "--model", m, "--temp", "0", "--max-tokens", "12", "--json", "Once upon a time")
 	if r.Code != 0 {
 		t.Fatalf("exit %d: %s", r.Code, r.Stderr)
@@ -68,7 +70,7 @@ func TestRunJSONLines(t *testing.T) {
 const runTestSchema = `{"type":"object","properties":{"mood":{"type":"string","enum":["happy","sad","angry"]},"age":{"type":"integer"},"friends":{"type":"array","items":{"type":"string","maxLength":12},"maxItems":3}},"required":["mood","age","friends"],"additionalProperties":false}`
 
 func TestRunSchemaSeeds(t *testing.T) {
-	m := testModel(t)
+	m := testtool.Model(t, testtool.Stories)
 	dir := t.TempDir()
 	sf := filepath.Join(dir, "schema.json")
 	os.WriteFile(sf, []byte(runTestSchema), 0o600)
@@ -99,7 +101,7 @@ func TestRunSchemaSeeds(t *testing.T) {
 }
 
 func TestRunBadInput(t *testing.T) {
-	m := testModel(t)
+	m := testtool.Model(t, testtool.Stories)
 	dir := t.TempDir()
 	real, _ := os.ReadFile(m)
 	write := func(name string, b []byte) string {
@@ -152,7 +154,7 @@ func TestRunBadInput(t *testing.T) {
 }
 
 func TestRunInterrupt(t *testing.T) {
-	m := testModel(t)
+	m := testtool.Model(t, testtool.Stories)
 	cmd := exec.Command(sovBin, "run", "--model", m, "--temp", "0.9", "--seed", "3", "--json", "Once upon a time")
 	cmd.Env = append(cleanEnv(), "SOV_HOME="+t.TempDir())
 	stdout, err := cmd.StdoutPipe()

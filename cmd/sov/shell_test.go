@@ -13,6 +13,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/sovos/sov/internal/testtool"
 )
 
 // tuiTmux drives the real sov binary inside a private tmux server, as a
@@ -112,7 +114,7 @@ func (x *tuiTmux) waitEvery(name, re string, timeout, interval time.Duration) st
 }
 
 func TestTUIEndToEndStreamStopContinue(t *testing.T) {
-	m := testModel(t)
+	m := testtool.Model(t, testtool.Stories)
 	x := newTUITmux(t)
 	home := t.TempDir()
 	// --ignore-eos and a large context keep the answer going until Esc,
@@ -176,7 +178,7 @@ func TestTUIEndToEndStreamStopContinue(t *testing.T) {
 }
 
 func TestTUIEndToEndLockedDatabase(t *testing.T) {
-	m := testModel(t)
+	m := testtool.Model(t, testtool.Stories)
 	x := newTUITmux(t)
 	home := t.TempDir()
 	x.start("a", home, nil, "--model", m)
@@ -204,7 +206,7 @@ func TestTUIEndToEndLockedDatabase(t *testing.T) {
 }
 
 func TestTUIEndToEndNoModelAndDeletedModel(t *testing.T) {
-	m := testModel(t)
+	m := testtool.Model(t, testtool.Stories)
 	x := newTUITmux(t)
 	// First run: no model installed; the shell explains how to pull one.
 	x.start("a", t.TempDir(), nil)
@@ -236,7 +238,7 @@ func TestTUIEndToEndNoModelAndDeletedModel(t *testing.T) {
 }
 
 func TestTUINotATerminalRunsHeadless(t *testing.T) {
-	m := testModel(t)
+	m := testtool.Model(t, testtool.Stories)
 	r := runSov(t, t.TempDir(), nil, "Once upon a time\n", "--model", m, "--temp", "0", "--max-tokens", "30")
 	if r.Code != 0 || !strings.Contains(r.Stderr, "not a terminal") || !strings.Contains(r.Stdout, "Lily") {
 		t.Fatalf("exit %d\nstdout %q\nstderr %q", r.Code, r.Stdout, r.Stderr)
@@ -278,7 +280,7 @@ func procCPU(pid int) (time.Duration, error) {
 // (SOV_TUI_IDLE_SECONDS overrides) with the model loaded and one answer
 // shown; the reference is 0 — no redraw loop while nothing happens.
 func BenchmarkTUIIdleCPU(b *testing.B) {
-	m := testModel(b)
+	m := testtool.Model(b, testtool.Stories)
 	secs := 30
 	if v := os.Getenv("SOV_TUI_IDLE_SECONDS"); v != "" {
 		fmt.Sscan(v, &secs)
@@ -312,7 +314,7 @@ var tuiTPS = regexp.MustCompile(`([0-9.]+) tok/s`)
 // (order swapped every iteration) in the same run. tui/run is the ratio of
 // the medians and pair-ratio the median of per-pair ratios; target ≥ 0.95.
 func BenchmarkTUIStreamingVsRun(b *testing.B) {
-	m := testModel(b)
+	m := testtool.Model(b, testtool.Stories)
 	// One engine thread: with as many threads as cores, any other process on a
 	// shared machine stalls the thread barrier and swamps the comparison.
 	args := []string{"--model", m, "--temp", "0", "--ignore-eos", "--max-tokens", "600", "--threads", "1"}
@@ -372,7 +374,7 @@ func BenchmarkTUIStreamingVsRun(b *testing.B) {
 }
 
 func TestTUIEndToEndBigPaste(t *testing.T) {
-	m := testModel(t)
+	m := testtool.Model(t, testtool.Stories)
 	x := newTUITmux(t)
 	line := strings.Repeat("0123456789abcdef", 4) + "\n"
 	big := filepath.Join(t.TempDir(), "big.txt")
@@ -394,7 +396,7 @@ func TestTUIEndToEndBigPaste(t *testing.T) {
 }
 
 func TestTUIEndToEndKilledMidAnswerKeepsIt(t *testing.T) {
-	m := testModel(t)
+	m := testtool.Model(t, testtool.Stories)
 	x := newTUITmux(t)
 	home := t.TempDir()
 	x.start("a", home, nil, "--model", m, "--temp", "0", "--ignore-eos", "--ctx", "16384")

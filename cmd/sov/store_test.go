@@ -11,6 +11,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/sovos/sov/internal/testtool"
+
 	"github.com/sovos/sov/model/store"
 	"github.com/sovos/sov/model/store/hftest"
 )
@@ -19,7 +21,7 @@ import (
 // resolve endpoints) serving the shared model.
 func storeHub(t *testing.T) (*hftest.Server, []byte) {
 	t.Helper()
-	data, err := os.ReadFile(testModel(t))
+	data, err := os.ReadFile(testtool.Model(t, testtool.Stories))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -48,7 +50,7 @@ func TestStoreCLIPullListShowRm(t *testing.T) {
 	if !strings.Contains(r.Stderr, "downloading stories260K-F32.gguf (1.1 MiB)") || !strings.Contains(r.Stderr, "stories260K-F32.gguf: done") || strings.Contains(r.Stderr, "\r") {
 		t.Errorf("progress: %q", r.Stderr)
 	}
-	r = runSov(t, home, env, "", "pull", testModel(t), "--link", "--name", "linked")
+	r = runSov(t, home, env, "", "pull", testtool.Model(t, testtool.Stories), "--link", "--name", "linked")
 	if r.Code != 0 || !strings.Contains(r.Stdout, "linked linked:") {
 		t.Fatalf("pull --link: %+v", r)
 	}
@@ -114,7 +116,7 @@ func TestStoreCLIPullListShowRm(t *testing.T) {
 	if r.Code != 0 || !strings.Contains(r.Stdout, "is kept") || !strings.Contains(r.Stderr, "was the default model") {
 		t.Fatalf("rm linked: %+v", r)
 	}
-	if _, err := os.Stat(testModel(t)); err != nil {
+	if _, err := os.Stat(testtool.Model(t, testtool.Stories)); err != nil {
 		t.Fatalf("rm deleted the linked original: %v", err)
 	}
 	r = runSov(t, home, nil, "", "models")
@@ -275,7 +277,7 @@ func TestStoreCLIPullInterrupt(t *testing.T) {
 
 func TestStoreCLIDefaultPath(t *testing.T) {
 	home := t.TempDir()
-	model := testModel(t)
+	model := testtool.Model(t, testtool.Stories)
 	r := runSov(t, home, nil, "", "models", "default", model)
 	if r.Code != 0 || !strings.Contains(r.Stdout, "default model: "+model) {
 		t.Fatalf("default path: %+v", r)

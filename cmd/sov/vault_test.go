@@ -14,6 +14,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/sovos/sov/internal/testtool"
+
 	"filippo.io/age"
 
 	"github.com/sovos/sov/vault"
@@ -331,7 +333,7 @@ func TestVaultCLICanary(t *testing.T) {
 }
 
 func TestVaultCLIAsk(t *testing.T) {
-	modelPath := testModel(t)
+	modelPath := testtool.Model(t, testtool.Stories)
 	home := t.TempDir()
 	src := t.TempDir()
 	vaultInit(t, home)

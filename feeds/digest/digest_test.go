@@ -4,11 +4,11 @@ import (
 	"bytes"
 	"context"
 	"fmt"
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/sovos/sov/internal/testtool"
 
 	"github.com/sovos/sov/feeds"
 	"github.com/sovos/sov/model"
@@ -83,17 +83,7 @@ func TestDigestSchemaCompiles(t *testing.T) {
 // TestDigestRealModel runs the digest on stories260K: whatever it writes,
 // the structure parses and every citation resolves to a window item.
 func TestDigestRealModel(t *testing.T) {
-	p := os.Getenv("SOV_TEST_MODEL")
-	if p == "" {
-		p = "../../../shared/models/stories260K.gguf"
-	}
-	if _, err := os.Stat(p); err != nil {
-		if os.Getenv("SOV_REQUIRE_MODEL") == "1" {
-			t.Fatalf("test model missing: %v", err)
-		}
-		t.Skip("test model not found: set SOV_TEST_MODEL")
-	}
-	abs, _ := filepath.Abs(p)
+	abs := testtool.Model(t, testtool.Stories)
 	eng, err := model.Load(context.Background(), model.Options{Path: abs, Threads: 2})
 	if err != nil {
 		t.Fatal(err)

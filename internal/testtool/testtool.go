@@ -23,11 +23,7 @@ func Need(t testing.TB, name string) string {
 		return p
 	}
 	home, _ := os.UserHomeDir()
-	cache := os.Getenv("SOV_BUILD_CACHE")
-	if cache == "" {
-		cache = filepath.Join(home, ".cache", "sov-build")
-	}
-	for _, dir := range []string{filepath.Join(cache, "tools", "bin"), filepath.Join(home, "go", "bin")} {
+	for _, dir := range []string{filepath.Join(BuildCache(), "tools", "bin"), filepath.Join(home, "go", "bin")} {
 		p := filepath.Join(dir, name)
 		if _, err := os.Stat(p); err == nil {
 			return p

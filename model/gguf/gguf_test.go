@@ -9,28 +9,9 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
-)
 
-// sharedModel returns a model from ../shared/models (or SOV_TEST_MODEL for
-// stories260K), skipping when absent and failing when SOV_REQUIRE_MODEL=1.
-func sharedModel(t testing.TB, name string) string {
-	t.Helper()
-	p := filepath.Join("..", "..", "..", "shared", "models", name)
-	if env := os.Getenv("SOV_TEST_MODEL"); env != "" {
-		if name == "stories260K.gguf" {
-			p = env
-		} else if _, err := os.Stat(filepath.Join(filepath.Dir(env), name)); err == nil {
-			p = filepath.Join(filepath.Dir(env), name)
-		}
-	}
-	if _, err := os.Stat(p); err != nil {
-		if os.Getenv("SOV_REQUIRE_MODEL") == "1" {
-			t.Fatalf("test model %s missing (SOV_REQUIRE_MODEL=1): %v", p, err)
-		}
-		t.Skipf("test model not found at %s: set SOV_TEST_MODEL", p)
-	}
-	return p
-}
+	"github.com/sovos/sov/internal/testtool"
+)
 
 // builder writes a GGUF stream for tests.
 type builder struct {
@@ -225,6 +206,7 @@ func TestGGUFAlignment(t *testing.T) {
 func TestGGUFSharedModels(t *testing.T) {
 	tests := []struct {
 		file                string
+		model               testtool.TestModel
 		arch                string
 		params, ctx, embd   uint64
 		quant               string
@@ -232,16 +214,16 @@ func TestGGUFSharedModels(t *testing.T) {
 		tensors, vocabLen   int
 		vocabKey, firstWord string
 	}{
-		{"stories260K.gguf", "llama", 292800, 2048, 64, "F32", false, 48, 512, "tokenizer.ggml.tokens", "<unk>"},
-		{"llama-2-tiny-random.gguf", "llama", 513048, 4096, 8, "F16", false, 12, 32000, "tokenizer.ggml.tokens", "<unk>"},
+		{"stories260K.gguf", testtool.Stories, "llama", 292800, 2048, 64, "F32", false, 48, 512, "tokenizer.ggml.tokens", "<unk>"},
+		{"llama-2-tiny-random.gguf", testtool.TinyRandom, "llama", 513048, 4096, 8, "F16", false, 12, 32000, "tokenizer.ggml.tokens", "<unk>"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.file, func(t *testing.T) {
-			f, err := Read(sharedModel(t, tt.file))
+			f, err := Read(testtool.Model(t, tt.model))
 			if err != nil {
 				t.Fatal(err)
 			}
-			data, err := os.ReadFile(sharedModel(t, tt.file))
+			data, err := os.ReadFile(testtool.Model(t, tt.model))
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -308,7 +290,7 @@ func TestGGUFBadFiles(t *testing.T) {
 		{"empty key", patch(24, u64(0)), ErrCorrupt, "not valid"},
 	}
 	// A GGUF truncated to 1,000 bytes: the real model when present.
-	if p := sharedModelOrEmpty("stories260K.gguf"); p != "" {
+	if p, err := testtool.ModelPath(testtool.Stories); err == nil {
 		b, err := os.ReadFile(p)
 		if err != nil {
 			t.Fatal(err)
@@ -346,17 +328,6 @@ func TestGGUFBadFiles(t *testing.T) {
 			}
 		})
 	}
-}
-
-func sharedModelOrEmpty(name string) string {
-	p := filepath.Join("..", "..", "..", "shared", "models", name)
-	if env := os.Getenv("SOV_TEST_MODEL"); env != "" && name == "stories260K.gguf" {
-		p = env
-	}
-	if _, err := os.Stat(p); err != nil {
-		return ""
-	}
-	return p
 }
 
 func TestGGUFReadErrors(t *testing.T) {

@@ -13,6 +13,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/sovos/sov/internal/testtool"
+
 	"github.com/sovos/sov/internal/config"
 	"github.com/sovos/sov/model/gguf"
 	"github.com/sovos/sov/model/store/hftest"
@@ -22,19 +24,12 @@ import (
 // failing when SOV_REQUIRE_MODEL=1.
 func testModel(t testing.TB) (string, []byte) {
 	t.Helper()
-	p := os.Getenv("SOV_TEST_MODEL")
-	if p == "" {
-		p = filepath.Join("..", "..", "..", "shared", "models", "stories260K.gguf")
-	}
+	p := testtool.Model(t, testtool.Stories)
 	data, err := os.ReadFile(p)
 	if err != nil {
-		if os.Getenv("SOV_REQUIRE_MODEL") == "1" {
-			t.Fatalf("test model %s missing (SOV_REQUIRE_MODEL=1): %v", p, err)
-		}
-		t.Skipf("test model not found at %s: set SOV_TEST_MODEL", p)
+		t.Fatal(err)
 	}
-	abs, _ := filepath.Abs(p)
-	return abs, data
+	return p, data
 }
 
 func sha(b []byte) string {
