@@ -1,12 +1,8 @@
 package model
 
 import (
-	"bytes"
 	"context"
-	"encoding/binary"
 	"encoding/json"
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 
@@ -184,37 +180,6 @@ func TestChatToolChoice(t *testing.T) {
 	}
 }
 
-// withTemplate copies a GGUF with a tokenizer.chat_template entry added
-// right after the header. The entry's length is padded to the file's
-// alignment, so every later offset stays aligned and the tensor data needs
-// no other change.
-func withTemplate(t *testing.T, src, tmpl string) string {
-	t.Helper()
-	b, err := os.ReadFile(src)
-	if err != nil {
-		t.Fatal(err)
-	}
-	const key, align = "tokenizer.chat_template", 32
-	size := func(v string) int { return 8 + len(key) + 4 + 8 + len(v) }
-	for size(tmpl)%align != 0 {
-		tmpl += " "
-	}
-	var kv bytes.Buffer
-	binary.Write(&kv, binary.LittleEndian, uint64(len(key)))
-	kv.WriteString(key)
-	binary.Write(&kv, binary.LittleEndian, uint32(8)) // string
-	binary.Write(&kv, binary.LittleEndian, uint64(len(tmpl)))
-	kv.WriteString(tmpl)
-	out := append([]byte{}, b[:24]...)
-	binary.LittleEndian.PutUint64(out[16:], binary.LittleEndian.Uint64(b[16:])+1)
-	out = append(append(out, kv.Bytes()...), b[24:]...)
-	p := filepath.Join(t.TempDir(), "templated.gguf")
-	if err := os.WriteFile(p, out, 0o644); err != nil {
-		t.Fatal(err)
-	}
-	return p
-}
-
 func TestUnknownTemplateFallsBackWithWarning(t *testing.T) {
 	src := testtool.Model(t, testtool.Stories)
 	tests := []struct {
@@ -226,7 +191,7 @@ func TestUnknownTemplateFallsBackWithWarning(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			e, err := Load(context.Background(), Options{Path: withTemplate(t, src, tt.tmpl), ContextSize: 512, Threads: 2})
+			e, err := Load(context.Background(), Options{Path: testtool.WithChatTemplate(t, src, tt.tmpl), ContextSize: 512, Threads: 2})
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -866,3 +866,15 @@ func TestTUIEnginePanicBecomesError(t *testing.T) {
 		t.Errorf("frame:\n%s", f)
 	}
 }
+
+// A model whose chat template llama.cpp does not recognise is said so in
+// the transcript when it is opened, once.
+func TestTUITemplateWarningShown(t *testing.T) {
+	eng := newFake("Hi")
+	eng.info.TemplateWarning = "the chat template of tiny is not one llama.cpp recognises: chat turns are sent as plain text without roles"
+	a := newTestApp(t, Options{Engine: eng}, 200, 20)
+	got := frame(a)
+	if strings.Count(got, "Warning: the chat template of tiny is not one llama.cpp recognises") != 1 {
+		t.Fatalf("no warning in the transcript:\n%s", got)
+	}
+}

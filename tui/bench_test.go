@@ -9,10 +9,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/sovos/sov/internal/testtool"
-
 	tea "charm.land/bubbletea/v2"
 
+	"github.com/sovos/sov/internal/testtool"
 	"github.com/sovos/sov/model"
 	"github.com/sovos/sov/tui/session"
 )

@@ -16,9 +16,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/sovos/sov/internal/testtool"
-
 	"github.com/sovos/sov/feeds/relaytest"
+	"github.com/sovos/sov/internal/testtool"
 	"github.com/sovos/sov/wallet"
 )
 

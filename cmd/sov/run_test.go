@@ -13,7 +13,6 @@ import (
 	"time"
 
 	"github.com/sovos/sov/internal/testtool"
-
 	"github.com/sovos/sov/model"
 )
 

@@ -12,7 +12,6 @@ import (
 	"time"
 
 	"github.com/sovos/sov/internal/testtool"
-
 	"github.com/sovos/sov/model/store"
 	"github.com/sovos/sov/model/store/hftest"
 )

@@ -14,10 +14,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/sovos/sov/internal/testtool"
-
 	"filippo.io/age"
 
+	"github.com/sovos/sov/internal/testtool"
 	"github.com/sovos/sov/vault"
 )
 

@@ -8,9 +8,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/sovos/sov/internal/testtool"
-
 	"github.com/sovos/sov/feeds"
+	"github.com/sovos/sov/internal/testtool"
 	"github.com/sovos/sov/model"
 )
 

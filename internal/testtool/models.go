@@ -1,6 +1,8 @@
 package testtool
 
 import (
+	"bytes"
+	"encoding/binary"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -128,4 +130,39 @@ func moduleRoot() (string, error) {
 		}
 		dir = parent
 	}
+}
+
+// WithChatTemplate writes a copy of the GGUF at src with a
+// tokenizer.chat_template entry added right after the header, for tests of
+// templates a model file does not carry (src must have none). The entry's
+// length is padded to GGUF's default alignment of 32, so every later offset
+// stays aligned and the tensor data needs no other change.
+func WithChatTemplate(t testing.TB, src, tmpl string) string {
+	t.Helper()
+	b, err := os.ReadFile(src)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(b) < 24 || string(b[:4]) != "GGUF" {
+		t.Fatalf("%s is not a GGUF file", src)
+	}
+	const key, align = "tokenizer.chat_template", 32
+	size := func(v string) int { return 8 + len(key) + 4 + 8 + len(v) }
+	for size(tmpl)%align != 0 {
+		tmpl += " "
+	}
+	var kv bytes.Buffer
+	binary.Write(&kv, binary.LittleEndian, uint64(len(key)))
+	kv.WriteString(key)
+	binary.Write(&kv, binary.LittleEndian, uint32(8)) // GGUF string
+	binary.Write(&kv, binary.LittleEndian, uint64(len(tmpl)))
+	kv.WriteString(tmpl)
+	out := append([]byte{}, b[:24]...)
+	binary.LittleEndian.PutUint64(out[16:], binary.LittleEndian.Uint64(b[16:])+1) // KV count
+	out = append(append(out, kv.Bytes()...), b[24:]...)
+	p := filepath.Join(t.TempDir(), "templated.gguf")
+	if err := os.WriteFile(p, out, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return p
 }

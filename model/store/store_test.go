@@ -13,9 +13,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/sovos/sov/internal/testtool"
-
 	"github.com/sovos/sov/internal/config"
+	"github.com/sovos/sov/internal/testtool"
 	"github.com/sovos/sov/model/gguf"
 	"github.com/sovos/sov/model/store/hftest"
 )
