@@ -1,6 +1,6 @@
 # sov — build, run, test and benchmark.
 #   make run     build everything (llama.cpp once, cached) and open sov
-#   make test    install test tools if missing and run every test
+#   make test    install test tools and test models if missing, run every test
 #   make bench   benchmarks against llama.cpp's own tools, side by side
 SHELL := /bin/bash
 GO ?= go
@@ -17,7 +17,7 @@ TEST_TIMEOUT ?= 25m
 
 all: build
 
-## deps: system packages, llama.cpp (cached) and the test tools
+## deps: system packages, llama.cpp (cached), the test tools and chat models
 deps: llama
 	@# Every script runs even when one fails (a model download must not stop
 	@# the test tools' install); the failure is reported at the end.

