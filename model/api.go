@@ -17,12 +17,15 @@ const (
 	RoleSystem    = "system"
 	RoleUser      = "user"
 	RoleAssistant = "assistant"
+	// RoleTool is a tool's result, sent back after Call returned a call.
+	RoleTool = "tool"
 )
 
 // Message is one chat message.
 type Message struct {
 	Role    string `json:"role"`
 	Content string `json:"content"`
+	Name    string `json:"name,omitempty"` // RoleTool: the tool that returned Content
 }
 
 // Options configure loading a model.
@@ -143,5 +146,8 @@ type Info struct {
 //	(*Engine).JSON(ctx, msgs []Message, schema []byte, s Sampling, fn TokenFunc) ([]byte, Stats, error)
 //	    Output constrained by the schema's GBNF and validated against the
 //	    schema before it is returned.
+//	(*Engine).Call(ctx, msgs []Message, ts *Toolset, s Sampling, fn TokenFunc) (Reply, Stats, error)
+//	    A tool call (name and arguments valid for its schema) or a final
+//	    answer, forced by one grammar (see tools.go).
 //	(*Engine).Embed(ctx, texts []string) ([][]float32, error)
 //	    Mean-pooled, L2-normalised embeddings.

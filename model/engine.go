@@ -28,12 +28,33 @@ import (
 	"github.com/sovos/sov/internal/procmem"
 )
 
-// Errors callers may test for with errors.Is.
+// Errors callers may test for with errors.Is. None names a CLI flag: each
+// caller (the CLI, the shell, an agent) writes its own hint.
 var (
+	// ErrPromptTooLong: the prompt does not fit the context; errors.As
+	// gives a *ContextError with the figures.
 	ErrPromptTooLong = errors.New("prompt does not fit the context")
 	ErrClosed        = errors.New("engine is closed")
 	ErrBadGrammar    = errors.New("invalid grammar")
 )
+
+// ContextError says by how much a prompt misses the context. It matches
+// ErrPromptTooLong.
+type ContextError struct {
+	Needed    int // tokens in the prompt
+	Available int // the context size
+	Reserved  int // tokens kept free for the reply
+}
+
+func (e *ContextError) Error() string {
+	if e.Reserved > 0 {
+		return fmt.Sprintf("prompt does not fit the context: the prompt is %d tokens and the context holds %d (with %d kept for the reply)", e.Needed, e.Available, e.Reserved)
+	}
+	return fmt.Sprintf("prompt does not fit the context: the prompt is %d tokens and the context holds %d", e.Needed, e.Available)
+}
+
+// Is makes errors.Is(err, ErrPromptTooLong) hold.
+func (e *ContextError) Is(target error) bool { return target == ErrPromptTooLong }
 
 // Engine is a loaded model with one inference context.
 type Engine struct {
@@ -482,7 +503,7 @@ func (e *Engine) fitChat(msgs []Message, s Sampling) ([]int32, string, bool, err
 			return toks, text, plain, nil
 		}
 		if start+drop >= len(msgs)-1 {
-			return nil, "", false, fmt.Errorf("%w: the prompt is %d tokens and the context holds %d (with %d kept for the reply): shorten it or raise --ctx", ErrPromptTooLong, len(toks), e.nCtx, e.reserve(s))
+			return nil, "", false, &ContextError{Needed: len(toks), Available: e.nCtx, Reserved: e.reserve(s)}
 		}
 	}
 }
@@ -503,6 +524,7 @@ func printable(s string) string {
 // the plain fallback.
 func (e *Engine) renderTokens(msgs []Message) ([]int32, string, bool, error) {
 	text, plain := "", e.tmpl == ""
+	msgs = e.toolResults(msgs, plain)
 	if !plain {
 		var err error
 		text, err = e.applyTemplate(msgs)
@@ -537,6 +559,35 @@ func (e *Engine) renderTokens(msgs []Message) ([]int32, string, bool, error) {
 		toks = toks[1:]
 	}
 	return toks, text, plain, nil
+}
+
+// toolResults prepares RoleTool messages for rendering. llama.cpp's
+// ChatML rendering writes any role as is, so ChatML templates (SmolLM2,
+// Qwen, …) get a "tool" turn, the name on the content's first line. Other
+// templates (and the plain format) have no tool turn llama.cpp renders, so
+// a result goes in as a user message that says which tool returned it.
+func (e *Engine) toolResults(msgs []Message, plain bool) []Message {
+	if !slices.ContainsFunc(msgs, func(m Message) bool { return m.Role == RoleTool }) {
+		return msgs
+	}
+	chatml := !plain && strings.Contains(e.tmpl, "<|im_start|>")
+	out := make([]Message, len(msgs))
+	for i, m := range msgs {
+		out[i] = m
+		if m.Role != RoleTool {
+			continue
+		}
+		name := m.Name
+		if name == "" {
+			name = "the tool"
+		}
+		if chatml {
+			out[i] = Message{Role: RoleTool, Content: name + " returned:\n" + m.Content}
+		} else {
+			out[i] = Message{Role: RoleUser, Content: "Result of " + name + ":\n" + m.Content}
+		}
+	}
+	return out
 }
 
 // renderPlain is the documented fallback for models without a chat template
@@ -621,7 +672,7 @@ func (e *Engine) generate(ctx context.Context, toks []int32, s Sampling, fn Toke
 		return "", st, errors.New("empty prompt")
 	}
 	if len(toks) >= e.nCtx {
-		return "", st, fmt.Errorf("%w: the prompt is %d tokens and the context holds %d: shorten it or raise --ctx", ErrPromptTooLong, len(toks), e.nCtx)
+		return "", st, &ContextError{Needed: len(toks), Available: e.nCtx}
 	}
 	if err := ctx.Err(); err != nil {
 		return "", st, err

@@ -151,8 +151,9 @@ func TestPromptTooLong(t *testing.T) {
 	e := loadTest(t, 64)
 	long := strings.Repeat("Once upon a time there was a girl. ", 40)
 	_, _, err := e.Complete(context.Background(), long, Sampling{}, nil)
-	if !errors.Is(err, ErrPromptTooLong) || !strings.Contains(err.Error(), "--ctx") {
-		t.Fatalf("want ErrPromptTooLong naming --ctx, got %v", err)
+	var ce *ContextError
+	if !errors.Is(err, ErrPromptTooLong) || !errors.As(err, &ce) || ce.Needed <= ce.Available || strings.Contains(err.Error(), "--") {
+		t.Fatalf("want a ContextError with the figures and no CLI flag, got %v", err)
 	}
 	// A chat that overflows drops its oldest turns instead of failing.
 	msgs := []Message{{Role: RoleSystem, Content: "Be kind."}}

@@ -2,6 +2,7 @@ package model
 
 import (
 	"context"
+	"errors"
 	"fmt"
 
 	"github.com/sovos/sov/model/grammar"
@@ -32,10 +33,28 @@ func (e *Engine) JSON(ctx context.Context, msgs []Message, schema *Schema, s Sam
 		return nil, st, err
 	}
 	if st.StopReason != StopEOG {
-		return nil, st, fmt.Errorf("structured output stopped early (%s) before the JSON was complete: raise --max-tokens or --ctx", st.StopReason)
+		return nil, st, &IncompleteError{What: "the JSON", StopReason: st.StopReason}
 	}
 	if err := schema.s.Validate([]byte(out)); err != nil {
 		return nil, st, fmt.Errorf("model output does not match the schema: %w", err)
 	}
 	return []byte(out), st, nil
 }
+
+// IncompleteError: structured output (JSON, a tool call) was cut short by
+// the token limit, the full context or cancellation, so nothing is
+// returned. It matches ErrIncomplete.
+type IncompleteError struct {
+	What       string // "the JSON", "the tool call"
+	StopReason string // StopMaxTokens, StopContext, …
+}
+
+func (e *IncompleteError) Error() string {
+	return fmt.Sprintf("structured output incomplete: generation stopped (%s) before %s was complete", e.StopReason, e.What)
+}
+
+// Is makes errors.Is(err, ErrIncomplete) hold.
+func (e *IncompleteError) Is(target error) bool { return target == ErrIncomplete }
+
+// ErrIncomplete is matched by every *IncompleteError.
+var ErrIncomplete = errors.New("structured output incomplete")

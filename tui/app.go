@@ -486,6 +486,9 @@ func (a *App) onDone(m streamDoneMsg) tea.Cmd {
 		it.msg.Stopped = true
 	case r.err != nil:
 		it.msg.Err = oneLine(r.err.Error())
+		if errors.Is(r.err, model.ErrPromptTooLong) {
+			it.msg.Err += ": shorten the message, or restart sov with a larger --ctx"
+		}
 	}
 	it.msg.Complete = true
 	if r.err == nil || cancelled {

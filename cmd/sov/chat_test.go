@@ -72,13 +72,13 @@ func TestTUIEndToEndChatModel(t *testing.T) {
 	m := testtool.Model(t, testtool.Chat)
 	x := newTUITmux(t)
 	home := t.TempDir()
-	x.start("a", home, nil, "--model", m, "--temp", "0", "--threads", "2", "--system", "Your name is Zorblax.")
+	x.start("a", home, nil, "--model", m, "--temp", "0", "--threads", "2", "--max-tokens", "48", "--system", "Your name is Zorblax.")
 	x.waitReady("a")
 	x.keys("a", "Hello, who are you?", "Enter")
-	x.waitFor("a", `(?s)● .*Zorblax.*tok/s`, 30*time.Second)
+	x.waitFor("a", `(?s)● .*Zorblax.*tok/s`, 60*time.Second)
 	// The follow-up reuses the first turn from the engine's cache.
 	x.keys("a", "What is the capital of France? Answer in one word.", "Enter")
-	screen := x.waitFor("a", `(?s)capital of France.*● .*Paris.*\(\d+ cached\)`, 30*time.Second)
+	screen := x.waitFor("a", `(?s)capital of France.*● .*Paris.*\(\d+ cached\)`, 60*time.Second)
 	if strings.Contains(screen, "<|im_") {
 		t.Errorf("template markers on screen:\n%s", screen)
 	}

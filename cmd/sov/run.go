@@ -205,9 +205,21 @@ func (a *app) generateOnce(ctx context.Context, p runParams, text string, out *e
 		_, st, err = eng.Chat(ctx, msgs, p.sampling, out.token)
 	}
 	if err != nil && !errors.Is(err, context.Canceled) {
-		return err
+		return runHint(err)
 	}
 	out.done(st)
+	return err
+}
+
+// runHint adds what to change on the command line to the engine's errors,
+// which name no flag.
+func runHint(err error) error {
+	switch {
+	case errors.Is(err, model.ErrPromptTooLong):
+		return fmt.Errorf("%w: shorten it or raise --ctx", err)
+	case errors.Is(err, model.ErrIncomplete):
+		return fmt.Errorf("%w: raise --max-tokens or --ctx", err)
+	}
 	return err
 }
 

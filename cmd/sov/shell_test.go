@@ -142,7 +142,7 @@ func TestTUIEndToEndStreamStopContinue(t *testing.T) {
 	x.waitFor("a", `SOV-EXIT=0`, 10*time.Second)
 
 	x.start("b", home, nil, "--continue", "--model", m, "--temp", "0", "--max-tokens", "10", "--ctx", "16384")
-	screen = x.waitFor("b", `(?s)Once upon a time.*\[stopped\]`, 20*time.Second)
+	screen = x.waitFor("b", `(?s)\[stopped\].*Once upon a time ·`, 20*time.Second)
 	if !strings.Contains(screen, "Once upon a time ·") {
 		t.Errorf("--continue did not restore the session's title:\n%s", screen)
 	}
