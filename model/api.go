@@ -54,6 +54,12 @@ type Options struct {
 	// microcode assist, and a value below 1e-38 is zero to a softmax. Set it
 	// to compute exactly as llama.cpp's own tools do.
 	Subnormals bool
+	// Sessions is how many conversations keep their own KV sequence on
+	// this engine at once (0 = 1). Each gets the full ContextSize, so the
+	// KV cache costs Sessions times as much memory; a session beyond the
+	// limit takes the least recently used one's sequence, which then
+	// decodes its whole prompt again on its next call.
+	Sessions int
 	// Progress is called while loading with a fraction in [0,1]; returning
 	// false cancels the load.
 	Progress func(fraction float32) bool
@@ -129,6 +135,7 @@ type Info struct {
 	TemplateWarning string
 	Backend         string // "CPU", "CUDA", "Metal"
 	GPULayers       int
+	Sessions        int // KV sequences (Options.Sessions)
 }
 
 // The Engine methods (implemented in engine.go):

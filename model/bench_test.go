@@ -192,3 +192,131 @@ func median(xs []float64) float64 {
 }
 
 func ms(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
+
+// BenchmarkLlamaSessions: two conversations alternate ten turns each on one
+// loaded model, each in its own session (KV sequence). Every turn should
+// decode only its new tokens (tokens decoded are printed against the final
+// context), and turn 10's time to first token should stay within 1.5x of
+// turn 1's for both (target). As in BenchmarkLlamaMultiTurn, both turns are
+// then timed again side by side, alternating, nine times each: turn 10 by
+// rewinding the session to where turn 9 left it, turn 1 in a fresh third
+// session that is closed after it.
+func BenchmarkLlamaSessions(b *testing.B) {
+	path := os.Getenv("SOV_BENCH_MODEL")
+	if path == "" {
+		path = testtool.Model(b, testtool.Stories)
+	}
+	ctx := context.Background()
+	e, err := Load(ctx, Options{Path: path, ContextSize: 4096, Threads: 2, Sessions: 3})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer e.Close()
+	s := Sampling{MaxTokens: 16, IgnoreEOG: true}
+	chat := func(sess *Session, msgs []Message) (string, Stats, time.Duration) {
+		var first time.Duration
+		t0 := time.Now()
+		reply, st, err := sess.Chat(ctx, msgs, s, func(string) error {
+			if first == 0 {
+				first = time.Since(t0)
+			}
+			return nil
+		})
+		if err != nil {
+			b.Fatal(err)
+		}
+		return reply, st, first
+	}
+	type conv struct {
+		sess    *Session
+		msgs    []Message
+		decoded int
+		reused  bool // every turn reused all the previous turn left
+		last    Stats
+		before  int       // cache length after turn 9
+		last9   *lastTurn // the record turn 10 started from
+	}
+	convs := []*conv{
+		{sess: e.NewSession(), msgs: []Message{{Role: RoleSystem, Content: "You are a helpful assistant who answers briefly."}}, reused: true},
+		{sess: e.NewSession(), msgs: []Message{{Role: RoleSystem, Content: "You are a travel guide who answers in one sentence."}}, reused: true},
+	}
+	topics := []string{"the weather today", "a city worth visiting"}
+	for turn := 1; turn <= 10; turn++ {
+		for k, c := range convs {
+			c.msgs = append(c.msgs, Message{Role: RoleUser, Content: fmt.Sprintf("Question number %d: tell me one more thing about %s.", turn, topics[k])})
+			if turn == 10 {
+				e.mu.Lock()
+				if err := e.bind(c.sess); err != nil {
+					b.Fatal(err)
+				}
+				c.before, c.last9 = len(e.cache), e.last
+				e.mu.Unlock()
+			}
+			reply, st, _ := chat(c.sess, c.msgs)
+			if turn > 1 && st.CachedTokens != c.last.ContextUsed {
+				c.reused = false
+			}
+			c.decoded += st.PromptTokens + st.GeneratedTokens
+			c.msgs = append(c.msgs, Message{Role: RoleAssistant, Content: reply})
+			c.last = st
+		}
+	}
+	worst := 0.0
+	for k, c := range convs {
+		turn10 := c.msgs[:len(c.msgs)-1]
+		var t10, t1 []float64
+		time10 := func() {
+			e.mu.Lock()
+			if err := e.bind(c.sess); err != nil {
+				b.Fatal(err)
+			}
+			e.rewind(c.before, c.last9)
+			e.mu.Unlock()
+			_, _, first := chat(c.sess, turn10)
+			t10 = append(t10, ms(first))
+		}
+		time1 := func() {
+			fresh := e.NewSession()
+			_, _, first := chat(fresh, c.msgs[:2])
+			fresh.Close()
+			t1 = append(t1, ms(first))
+		}
+		for i := range sideBySide {
+			if i%2 == 0 {
+				time10()
+				time1()
+			} else {
+				time1()
+				time10()
+			}
+		}
+		r := median(t10) / median(t1)
+		worst = max(worst, r)
+		verdict := "MET"
+		if r > 1.5 || !c.reused {
+			verdict = "NOT MET"
+		}
+		fmt.Printf("%-34s conversation %c: decoded %d tokens for a final context of %d (only new tokens every turn: %v); TTFT side by side (median of %d) turn 1 %.1f ms, turn 10 %.1f ms; ratio %.2f (target <= 1.5) %s\n",
+			"two sessions alternating", 'A'+k, c.decoded, c.last.ContextUsed, c.reused, sideBySide, median(t1), median(t10), r, verdict)
+	}
+	b.ReportMetric(worst, "ttft10/ttft1")
+	// For reference: the same alternation on one sequence, as before
+	// sessions, re-decodes each conversation's whole prompt every turn.
+	one, err := Load(ctx, Options{Path: path, ContextSize: 4096, Threads: 2})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer one.Close()
+	pair := []*Session{one.NewSession(), one.NewSession()}
+	decoded, context := 0, 0
+	for turn := 1; turn <= 10; turn++ {
+		for k, c := range convs {
+			_, st, _ := chat(pair[k], c.msgs[:2*turn])
+			decoded += st.PromptTokens
+			if turn == 10 {
+				context += st.PromptTokens + st.CachedTokens
+			}
+		}
+	}
+	fmt.Printf("%-34s for reference, one KV sequence for both: %d prompt tokens decoded over the 20 turns for final prompts of %d\n", "", decoded, context)
+}

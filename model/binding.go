@@ -127,20 +127,20 @@ func argmax(l []float32) int {
 	return int(C.sov_argmax((*C.float)(unsafe.Pointer(&l[0])), C.int32_t(len(l))))
 }
 
-// kvPosMax is the last position sequence 0 holds in the KV cache (-1 when
-// empty); tests check it against the engine's own record.
+// kvPosMax is the last position the current sequence holds in the KV cache
+// (-1 when empty); tests check it against the engine's own record.
 func (e *Engine) kvPosMax() int {
-	return int(C.llama_memory_seq_pos_max(C.llama_get_memory(e.lctx), 0))
+	return int(C.llama_memory_seq_pos_max(C.llama_get_memory(e.lctx), C.llama_seq_id(e.seq)))
 }
 
 // rewind drops what the KV cache holds after its first n tokens and restores
 // the previous turn's record, so a benchmark can time a turn again.
 func (e *Engine) rewind(n int, last *lastTurn) {
-	C.llama_memory_seq_rm(C.llama_get_memory(e.lctx), 0, C.llama_pos(n), -1)
+	C.llama_memory_seq_rm(C.llama_get_memory(e.lctx), C.llama_seq_id(e.seq), C.llama_pos(n), -1)
 	e.cache, e.last = e.cache[:n], last
 }
 
-// kvSnapshot is a copy of sequence 0's KV cache and the engine's record of
+// kvSnapshot is a copy of the current sequence's KV cache and the engine's record of
 // it, so a benchmark can time a turn from an empty cache and then return to
 // a long conversation without decoding it again.
 type kvSnapshot struct {
@@ -150,17 +150,19 @@ type kvSnapshot struct {
 }
 
 func (e *Engine) snapshot() (kvSnapshot, error) {
-	n := C.llama_state_seq_get_size(e.lctx, 0)
+	seq := C.llama_seq_id(e.seq)
+	n := C.llama_state_seq_get_size(e.lctx, seq)
 	s := kvSnapshot{data: make([]byte, int(n)), cache: append([]int32(nil), e.cache...), last: e.last}
-	if n == 0 || C.llama_state_seq_get_data(e.lctx, (*C.uint8_t)(unsafe.Pointer(&s.data[0])), n, 0) != n {
+	if n == 0 || C.llama_state_seq_get_data(e.lctx, (*C.uint8_t)(unsafe.Pointer(&s.data[0])), n, seq) != n {
 		return s, errors.New("llama.cpp could not save the KV cache")
 	}
 	return s, nil
 }
 
 func (e *Engine) restore(s kvSnapshot) error {
-	C.llama_memory_clear(C.llama_get_memory(e.lctx), false)
-	if C.llama_state_seq_set_data(e.lctx, (*C.uint8_t)(unsafe.Pointer(&s.data[0])), C.size_t(len(s.data)), 0) == 0 {
+	seq := C.llama_seq_id(e.seq)
+	C.llama_memory_seq_rm(C.llama_get_memory(e.lctx), seq, -1, -1)
+	if C.llama_state_seq_set_data(e.lctx, (*C.uint8_t)(unsafe.Pointer(&s.data[0])), C.size_t(len(s.data)), seq) == 0 {
 		e.resetCache()
 		return errors.New("llama.cpp could not restore the KV cache")
 	}

@@ -33,7 +33,7 @@ func (e *Engine) embed(ctx context.Context, texts []string) ([][]float32, error)
 		n = embedCtxMax
 	}
 	if e.embCtx == nil {
-		e.embCtx = C.sov_new_context(e.model, C.uint32_t(n), C.uint32_t(n), C.uint32_t(n), C.int32_t(e.thr), C.int32_t(e.thr), true, -1, nil)
+		e.embCtx = C.sov_new_context(e.model, C.uint32_t(n), C.uint32_t(n), C.uint32_t(n), C.int32_t(e.thr), C.int32_t(e.thr), true, -1, 1, nil)
 		if e.embCtx == nil {
 			return nil, fmt.Errorf("llama.cpp could not create an embedding context")
 		}

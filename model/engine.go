@@ -72,8 +72,12 @@ type Engine struct {
 	nBatch int
 	thr    int
 	flush  bool    // compute with subnormals flushed to zero (Options.Subnormals unset)
-	cache  []int32 // tokens held in the KV cache for sequence 0
+	cache  []int32 // tokens held in the KV cache for sequence seq
 	last   *lastTurn
+	seq    int    // the sequence (slot) the calls work on; see bind
+	slots  []slot // one per KV sequence
+	tick   uint64 // orders slots by last use
+	def    *Session
 	tmpl   string // the GGUF's chat template, when llama.cpp can apply it
 	info   Info
 	closed bool
@@ -147,6 +151,7 @@ func Load(ctx context.Context, opts Options) (*Engine, error) {
 		e.nBatch = 2048
 	}
 	e.nBatch = min(e.nBatch, e.nCtx)
+	nSeq := max(opts.Sessions, 1)
 	ubatch := min(512, e.nBatch)
 	e.thr = opts.Threads
 	if e.thr <= 0 {
@@ -158,11 +163,15 @@ func Load(ctx context.Context, opts Options) (*Engine, error) {
 	}
 	e.abort = C.sov_abort_new()
 	w.do(func() {
-		e.lctx = C.sov_new_context(m, C.uint32_t(e.nCtx), C.uint32_t(e.nBatch), C.uint32_t(ubatch), C.int32_t(e.thr), C.int32_t(e.thr), false, C.int32_t(fa), e.abort)
+		e.lctx = C.sov_new_context(m, C.uint32_t(e.nCtx*nSeq), C.uint32_t(e.nBatch), C.uint32_t(ubatch), C.int32_t(e.thr), C.int32_t(e.thr), false, C.int32_t(fa), C.uint32_t(nSeq), e.abort)
 	})
 	if e.lctx == nil {
-		return nil, fmt.Errorf("llama.cpp could not create a context of %d tokens for %s: lower --ctx", e.nCtx, opts.Path)
+		return nil, fmt.Errorf("llama.cpp could not create a context of %d tokens for %s (%d sessions): lower the context size", e.nCtx*nSeq, opts.Path, nSeq)
 	}
+	// Each sequence has n_ctx / n_seq cells; llama.cpp may round.
+	e.nCtx = min(e.nCtx, int(C.llama_n_ctx_seq(e.lctx)))
+	e.slots = make([]slot, nSeq)
+	e.def = e.NewSession()
 	w.do(func() {
 		C.sov_warmup(e.lctx, e.vocab, C.bool(e.flush))
 		C.sov_fp_team(C.bool(e.flush), C.int32_t(e.thr))
@@ -188,6 +197,7 @@ func Load(ctx context.Context, opts Options) (*Engine, error) {
 		HasTemplate:  hasTemplate,
 		Backend:      backendName(ngl),
 		GPULayers:    ngl,
+		Sessions:     nSeq,
 	}
 	if e.info.Name == "" {
 		e.info.Name = strings.TrimSuffix(filepath.Base(opts.Path), filepath.Ext(opts.Path))
@@ -415,12 +425,17 @@ func (e *Engine) detokenize(tokens []int32) string {
 	return sb.String()
 }
 
-// Complete continues prompt as plain text (no chat template).
+// Complete continues prompt as plain text (no chat template), in the
+// engine's default session.
 func (e *Engine) Complete(ctx context.Context, prompt string, s Sampling, fn TokenFunc) (string, Stats, error) {
+	return e.def.Complete(ctx, prompt, s, fn)
+}
+
+func (e *Engine) complete(ctx context.Context, sess *Session, prompt string, s Sampling, fn TokenFunc) (string, Stats, error) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	if e.closed {
-		return "", Stats{}, ErrClosed
+	if err := e.bind(sess); err != nil {
+		return "", Stats{}, err
 	}
 	toks, err := e.tokenize(prompt, true, false)
 	if err != nil {
@@ -436,11 +451,18 @@ func (e *Engine) Complete(ctx context.Context, prompt string, s Sampling, fn Tok
 // When the conversation no longer fits, the oldest messages after the
 // system prompt are dropped (a sliding window); when even the system prompt
 // and the last message do not fit, ErrPromptTooLong is returned.
+//
+// Engine.Chat works in the engine's default session; conversations that
+// alternate on one engine each take their own (NewSession).
 func (e *Engine) Chat(ctx context.Context, msgs []Message, s Sampling, fn TokenFunc) (string, Stats, error) {
+	return e.def.Chat(ctx, msgs, s, fn)
+}
+
+func (e *Engine) chat(ctx context.Context, sess *Session, msgs []Message, s Sampling, fn TokenFunc) (string, Stats, error) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	if e.closed {
-		return "", Stats{}, ErrClosed
+	if err := e.bind(sess); err != nil {
+		return "", Stats{}, err
 	}
 	toks, text, plain, err := e.fitChat(msgs, s)
 	if err != nil {
@@ -697,8 +719,8 @@ func (e *Engine) generate(ctx context.Context, toks []int32, s Sampling, fn Toke
 	if p == len(toks) {
 		p-- // the last prompt token must be decoded again to get its logits
 	}
-	if !C.llama_memory_seq_rm(mem, 0, C.llama_pos(p), -1) {
-		C.llama_memory_clear(mem, true)
+	if !C.llama_memory_seq_rm(mem, C.llama_seq_id(e.seq), C.llama_pos(p), -1) {
+		C.llama_memory_seq_rm(mem, C.llama_seq_id(e.seq), -1, -1)
 		p = 0
 	}
 	e.cache = e.cache[:p]
@@ -708,7 +730,7 @@ func (e *Engine) generate(ctx context.Context, toks []int32, s Sampling, fn Toke
 	t0 := time.Now()
 	var rc C.int32_t
 	e.w.do(func() {
-		rc = C.sov_decode(e.lctx, (*C.llama_token)(unsafe.Pointer(&toks[p])), C.int32_t(len(toks)-p), C.int32_t(e.nBatch), C.bool(e.flush))
+		rc = C.sov_decode(e.lctx, (*C.llama_token)(unsafe.Pointer(&toks[p])), C.int32_t(len(toks)-p), C.int32_t(e.nBatch), C.bool(e.flush), C.int32_t(e.seq), C.int32_t(p))
 	})
 	if rc != 0 {
 		e.resetCache()
@@ -746,6 +768,7 @@ func (e *Engine) generate(ctx context.Context, toks []int32, s Sampling, fn Toke
 	g.argmax = C.bool(s.Temperature <= 0 && s.Grammar == "" && (s.RepeatPenalty == 0 || s.RepeatPenalty == 1))
 	g.max_tokens = C.int32_t(max(s.MaxTokens, 0))
 	g.room = C.int32_t(e.nCtx - len(e.cache))
+	g.seq, g.pos = C.int32_t(e.seq), C.int32_t(len(e.cache))
 	g.produced, g.consumed, g.stop, g.waiting, g.sleeping, g.done = 0, 0, 0, 0, 0, 0
 	g.reason, g.status, g.ndecoded, g.last_notify = 0, 0, 0, 0
 	finished := make(chan struct{})
@@ -768,7 +791,7 @@ func (e *Engine) generate(ctx context.Context, toks []int32, s Sampling, fn Toke
 	e.cache = append(e.cache, gen[:min(keep, decoded)]...)
 	if decoded > keep {
 		// Tokens the loop ran ahead with after Go stopped it.
-		if !C.llama_memory_seq_rm(C.llama_get_memory(e.lctx), 0, C.llama_pos(len(e.cache)), -1) {
+		if !C.llama_memory_seq_rm(C.llama_get_memory(e.lctx), C.llama_seq_id(e.seq), C.llama_pos(len(e.cache)), -1) {
 			e.resetCache()
 		}
 	}
@@ -911,8 +934,9 @@ func (e *Engine) waitEvent(buf []byte) error {
 	return rerr
 }
 
+// resetCache empties the current sequence, and only it.
 func (e *Engine) resetCache() {
-	C.llama_memory_clear(C.llama_get_memory(e.lctx), true)
+	C.llama_memory_seq_rm(C.llama_get_memory(e.lctx), C.llama_seq_id(e.seq), -1, -1)
 	e.cache = e.cache[:0]
 	e.last = nil
 }

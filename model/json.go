@@ -27,8 +27,13 @@ func (s *Schema) GBNF() string { return s.s.GBNF() }
 // returning it. Any model, however small, yields well-formed output; a reply
 // cut short (max tokens, full context, cancel) is an error, never half JSON.
 func (e *Engine) JSON(ctx context.Context, msgs []Message, schema *Schema, s Sampling, fn TokenFunc) ([]byte, Stats, error) {
+	return e.def.JSON(ctx, msgs, schema, s, fn)
+}
+
+// JSON is Engine.JSON in this session.
+func (sess *Session) JSON(ctx context.Context, msgs []Message, schema *Schema, s Sampling, fn TokenFunc) ([]byte, Stats, error) {
 	s.Grammar = schema.GBNF()
-	out, st, err := e.Chat(ctx, msgs, s, fn)
+	out, st, err := sess.Chat(ctx, msgs, s, fn)
 	if err != nil {
 		return nil, st, err
 	}

@@ -132,12 +132,14 @@ void sov_abort_set(sov_abort *ab, int v) { __atomic_store_n(&ab->flag, v, __ATOM
 void sov_abort_free(sov_abort *ab) { free(ab); }
 
 struct llama_context *sov_new_context(struct llama_model *model, uint32_t n_ctx, uint32_t n_batch, uint32_t n_ubatch,
-                                      int32_t n_threads, int32_t n_threads_batch, bool embeddings, int32_t flash_attn, sov_abort *ab) {
+                                      int32_t n_threads, int32_t n_threads_batch, bool embeddings, int32_t flash_attn,
+                                      uint32_t n_seq, sov_abort *ab) {
     struct llama_context_params cp = llama_context_default_params();
     cp.n_ctx = n_ctx;
     cp.n_batch = n_batch;
     cp.n_ubatch = n_ubatch;
-    cp.n_seq_max = 1;
+    cp.n_seq_max = n_seq > 0 ? n_seq : 1;
+    cp.kv_unified = false;
     cp.n_threads = n_threads;
     cp.n_threads_batch = n_threads_batch;
     cp.no_perf = true;
@@ -153,15 +155,26 @@ struct llama_context *sov_new_context(struct llama_model *model, uint32_t n_ctx,
     return llama_init_from_model(model, cp);
 }
 
-int32_t sov_decode(struct llama_context *ctx, const llama_token *toks, int32_t n, int32_t n_batch, bool flush) {
+int32_t sov_decode(struct llama_context *ctx, const llama_token *toks, int32_t n, int32_t n_batch, bool flush,
+                   int32_t seq, int32_t pos) {
+    struct llama_batch b = llama_batch_init(n_batch, 0, 1);
+    if (!b.token) return -1;
     unsigned fp = fp_enter(flush);
     int32_t rc = 0;
     for (int32_t i = 0; i < n && rc == 0; i += n_batch) {
         int32_t m = n - i < n_batch ? n - i : n_batch;
-        struct llama_batch b = llama_batch_get_one((llama_token *)toks + i, m);
+        for (int32_t j = 0; j < m; j++) {
+            b.token[j] = toks[i + j];
+            b.pos[j] = pos + i + j;
+            b.n_seq_id[j] = 1;
+            b.seq_id[j][0] = seq;
+            b.logits[j] = i + j == n - 1;
+        }
+        b.n_tokens = m;
         rc = llama_decode(ctx, b);
     }
     fp_leave(fp);
+    llama_batch_free(b);
     return rc;
 }
 
@@ -186,6 +199,8 @@ int32_t sov_argmax(const float *l, int32_t n) {
 sov_gen *sov_gen_new(void) {
     sov_gen *g = (sov_gen *)calloc(1, sizeof(sov_gen));
     if (!g) return NULL;
+    g->one = llama_batch_init(1, 0, 1);
+    if (!g->one.token) { free(g); return NULL; }
     pthread_mutex_init(&g->mu, NULL);
     pthread_cond_init(&g->cv, NULL);
     return g;
@@ -193,6 +208,7 @@ sov_gen *sov_gen_new(void) {
 
 void sov_gen_free(sov_gen *g) {
     if (!g) return;
+    llama_batch_free(g->one);
     pthread_mutex_destroy(&g->mu);
     pthread_cond_destroy(&g->cv);
     free(g);
@@ -273,8 +289,13 @@ static void gen_run(sov_gen *g) {
                 gen_notify(g);
             }
         }
-        struct llama_batch b = llama_batch_get_one(&slot->tok, 1);
-        int32_t rc = llama_decode(g->ctx, b);
+        g->one.token[0] = slot->tok;
+        g->one.pos[0] = g->pos++;
+        g->one.n_seq_id[0] = 1;
+        g->one.seq_id[0][0] = g->seq;
+        g->one.logits[0] = 1;
+        g->one.n_tokens = 1;
+        int32_t rc = llama_decode(g->ctx, g->one);
         if (rc != 0) { g->status = rc; gen_finish(g, SOV_GEN_DECODE); return; }
         g->ndecoded++;
     }

@@ -16,17 +16,22 @@ void sov_log_quiet(void);
 void sov_log_to_go(void);
 
 struct llama_model *sov_load_model(const char *path, int32_t n_gpu_layers, bool use_mmap, uintptr_t progress_handle);
+// n_seq sequences (sessions) share the context, each in its own KV stream
+// of n_ctx / n_seq cells (kv_unified off, so a sequence's attention reads
+// only its own cells).
 struct llama_context *sov_new_context(struct llama_model *model, uint32_t n_ctx, uint32_t n_batch, uint32_t n_ubatch,
-                                      int32_t n_threads, int32_t n_threads_batch, bool embeddings, int32_t flash_attn, sov_abort *ab);
+                                      int32_t n_threads, int32_t n_threads_batch, bool embeddings, int32_t flash_attn,
+                                      uint32_t n_seq, sov_abort *ab);
 
 sov_abort *sov_abort_new(void);
 void sov_abort_set(sov_abort *ab, int v);
 void sov_abort_free(sov_abort *ab);
 
-// Decodes n tokens of sequence 0 starting at position pos, in chunks of
+// Decodes n tokens of sequence seq starting at position pos, in chunks of
 // n_batch. Only the last token's logits are kept. Returns llama_decode's
-// status (2 = aborted).
-int32_t sov_decode(struct llama_context *ctx, const llama_token *toks, int32_t n, int32_t n_batch, bool flush);
+// status (2 = aborted, -1 = out of memory for the batch).
+int32_t sov_decode(struct llama_context *ctx, const llama_token *toks, int32_t n, int32_t n_batch, bool flush,
+                   int32_t seq, int32_t pos);
 
 // The compute calls take flush: compute with subnormal floats flushed to
 // zero (see shim.c). sov_fp_team sets that mode on the other threads of the
@@ -68,6 +73,8 @@ typedef struct sov_gen {
     bool flush;         // compute with subnormals flushed to zero
     int32_t max_tokens; // 0 = no limit
     int32_t room;       // tokens that still fit in the context
+    int32_t seq;        // the sequence generated into
+    int32_t pos;        // the position of the next token decoded
 
     // Shared state, accessed atomically on both sides.
     int32_t produced;   // tokens published into the ring
@@ -82,6 +89,7 @@ typedef struct sov_gen {
     int32_t ndecoded;   // published tokens that were decoded into the KV cache
     int64_t last_notify; // when the loop last woke Go (CLOCK_MONOTONIC ns)
 
+    struct llama_batch one; // a batch of one token, for seq
     sov_gen_token ring[SOV_GEN_RING];
     pthread_mutex_t mu;
     pthread_cond_t cv;

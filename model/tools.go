@@ -223,6 +223,11 @@ func oneLineText(s string) string { return strings.Join(strings.Fields(s), " ") 
 // any model, however small, returns one of the two. Tool results go back
 // as RoleTool messages. The streamed text (fn) is the raw JSON.
 func (e *Engine) Call(ctx context.Context, msgs []Message, ts *Toolset, s Sampling, fn TokenFunc) (Reply, Stats, error) {
+	return e.def.Call(ctx, msgs, ts, s, fn)
+}
+
+// Call is Engine.Call in this session.
+func (sess *Session) Call(ctx context.Context, msgs []Message, ts *Toolset, s Sampling, fn TokenFunc) (Reply, Stats, error) {
 	if ts == nil {
 		return Reply{}, Stats{}, errors.New("call: no toolset")
 	}
@@ -235,7 +240,7 @@ func (e *Engine) Call(ctx context.Context, msgs []Message, ts *Toolset, s Sampli
 	}
 	withTools = append(withTools, msgs...)
 	s.Grammar = ts.schema.GBNF()
-	out, st, err := e.Chat(ctx, withTools, s, fn)
+	out, st, err := sess.Chat(ctx, withTools, s, fn)
 	if err != nil {
 		return Reply{}, st, err
 	}

@@ -1,0 +1,112 @@
+package model
+
+/*
+#include "shim.h"
+*/
+import "C"
+
+import (
+	"context"
+	"errors"
+)
+
+// Session is one conversation on a loaded model with its own KV sequence,
+// so conversations (or agents) that alternate on one engine each decode
+// only their new tokens. The engine has Options.Sessions sequences; a
+// session beyond that takes the least recently used one's, and the session
+// that lost it decodes its whole prompt again on its next call (nothing
+// else changes). Calls are serialised with every other call on the engine.
+// The KV cache costs memory per token of context, for each sequence:
+// 2 (K and V) × layers × KV heads × head size × 2 bytes (F16), e.g. 23 KB
+// per token for SmolLM2-135M, so 94 MB for a 4,096-token session.
+type Session struct {
+	e      *Engine
+	slot   int // index into e.slots while it holds one, else -1
+	closed bool
+}
+
+// slot is one KV sequence and the record of what it holds.
+type slot struct {
+	owner *Session
+	cache []int32
+	last  *lastTurn
+	used  uint64
+}
+
+// ErrSessionClosed is returned by the calls of a closed session.
+var ErrSessionClosed = errors.New("session is closed")
+
+// NewSession returns a session on e. It takes a KV sequence on its first
+// call.
+func (e *Engine) NewSession() *Session { return &Session{e: e, slot: -1} }
+
+// Chat is Engine.Chat in this session.
+func (sess *Session) Chat(ctx context.Context, msgs []Message, s Sampling, fn TokenFunc) (string, Stats, error) {
+	return sess.e.chat(ctx, sess, msgs, s, fn)
+}
+
+// Complete is Engine.Complete in this session.
+func (sess *Session) Complete(ctx context.Context, prompt string, s Sampling, fn TokenFunc) (string, Stats, error) {
+	return sess.e.complete(ctx, sess, prompt, s, fn)
+}
+
+// Close gives the session's KV sequence back. Closing twice is harmless.
+func (sess *Session) Close() error {
+	e := sess.e
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if sess.closed {
+		return nil
+	}
+	sess.closed = true
+	if e.closed || sess.slot < 0 || e.slots[sess.slot].owner != sess {
+		return nil
+	}
+	sl := &e.slots[sess.slot]
+	C.llama_memory_seq_rm(C.llama_get_memory(e.lctx), C.llama_seq_id(sess.slot), -1, -1)
+	sl.owner, sl.cache, sl.last = nil, sl.cache[:0], nil
+	if e.seq == sess.slot {
+		e.cache, e.last = sl.cache, nil
+	}
+	sess.slot = -1
+	return nil
+}
+
+// bind makes sess's sequence the current one (e.seq, e.cache, e.last),
+// taking a free or the least recently used sequence when sess holds none.
+// The caller holds e.mu.
+func (e *Engine) bind(sess *Session) error {
+	if e.closed {
+		return ErrClosed
+	}
+	if sess.closed {
+		return ErrSessionClosed
+	}
+	cur := &e.slots[e.seq]
+	cur.cache, cur.last = e.cache, e.last
+	i := sess.slot
+	if i < 0 || e.slots[i].owner != sess {
+		i = 0
+		for j := range e.slots {
+			if e.slots[j].owner == nil {
+				i = j
+				break
+			}
+			if e.slots[j].used < e.slots[i].used {
+				i = j
+			}
+		}
+		sl := &e.slots[i]
+		if sl.owner != nil {
+			sl.owner.slot = -1
+		}
+		C.llama_memory_seq_rm(C.llama_get_memory(e.lctx), C.llama_seq_id(i), -1, -1)
+		sl.owner, sl.cache, sl.last = sess, sl.cache[:0], nil
+		sess.slot = i
+	}
+	e.tick++
+	e.slots[i].used = e.tick
+	e.seq = i
+	e.cache, e.last = e.slots[i].cache, e.slots[i].last
+	return nil
+}
