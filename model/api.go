@@ -60,6 +60,15 @@ type Options struct {
 	// limit takes the least recently used one's sequence, which then
 	// decodes its whole prompt again on its next call.
 	Sessions int
+	// PromptCache is a folder for the prompt cache: the KV state of a
+	// conversation's system prompt, when it is at least MinCachedPrefix
+	// tokens, is saved there after it is first decoded and restored from
+	// there instead of decoded again (by any session, in any process).
+	// Empty = off.
+	PromptCache string
+	// Warn receives one-line warnings (a prompt cache file that does not
+	// match and was ignored); nil sends them to Logger.
+	Warn func(string)
 	// Progress is called while loading with a fraction in [0,1]; returning
 	// false cancels the load.
 	Progress func(fraction float32) bool
@@ -95,6 +104,7 @@ const (
 type Stats struct {
 	PromptTokens    int           // tokens decoded for the prompt this call (new ones only when the cache was reused)
 	CachedTokens    int           // prompt tokens reused from the KV cache
+	RestoredTokens  int           // of CachedTokens, those restored from the prompt cache on disk
 	GeneratedTokens int           // tokens sampled
 	PromptDuration  time.Duration // time to decode the new prompt tokens (≈ time to first token)
 	GenDuration     time.Duration // time spent sampling and decoding generated tokens

@@ -78,7 +78,9 @@ type Engine struct {
 	slots  []slot // one per KV sequence
 	tick   uint64 // orders slots by last use
 	def    *Session
-	tmpl   string // the GGUF's chat template, when llama.cpp can apply it
+	tmpl   string       // the GGUF's chat template, when llama.cpp can apply it
+	pcache *promptCache // nil without Options.PromptCache
+	prefix int          // tokens of the current call's system prefix (for the prompt cache)
 	info   Info
 	closed bool
 }
@@ -172,6 +174,21 @@ func Load(ctx context.Context, opts Options) (*Engine, error) {
 	e.nCtx = min(e.nCtx, int(C.llama_n_ctx_seq(e.lctx)))
 	e.slots = make([]slot, nSeq)
 	e.def = e.NewSession()
+	if opts.PromptCache != "" {
+		abs, err := filepath.Abs(opts.Path)
+		if err != nil {
+			return nil, err
+		}
+		warn := opts.Warn
+		if warn == nil {
+			warn = func(msg string) {
+				if opts.Logger != nil {
+					opts.Logger.Warn(msg)
+				}
+			}
+		}
+		e.pcache = &promptCache{dir: opts.PromptCache, path: abs, warn: warn}
+	}
 	w.do(func() {
 		C.sov_warmup(e.lctx, e.vocab, C.bool(e.flush))
 		C.sov_fp_team(C.bool(e.flush), C.int32_t(e.thr))
@@ -468,6 +485,8 @@ func (e *Engine) chat(ctx context.Context, sess *Session, msgs []Message, s Samp
 	if err != nil {
 		return "", Stats{}, err
 	}
+	e.prefix = e.systemPrefix(msgs, toks, plain)
+	defer func() { e.prefix = 0 }()
 	reply, st, err := e.generateOnWorker(ctx, toks, s, fn)
 	if len(e.cache) >= len(toks) {
 		e.last = &lastTurn{text: text, prompt: len(toks), plain: plain}
@@ -528,6 +547,41 @@ func (e *Engine) fitChat(msgs []Message, s Sampling) ([]int32, string, bool, err
 			return nil, "", false, &ContextError{Needed: len(toks), Available: e.nCtx, Reserved: e.reserve(s)}
 		}
 	}
+}
+
+// systemPrefix is how many of toks render msgs' system message alone: the
+// part of a prompt the prompt cache keeps. 0 without a cache or a system
+// message, or when the template does not render the system message as a
+// prefix of the conversation (some merge it into the first user turn).
+func (e *Engine) systemPrefix(msgs []Message, toks []int32, plain bool) int {
+	if e.pcache == nil || len(msgs) < 2 || msgs[0].Role != RoleSystem {
+		return 0
+	}
+	var text string
+	if plain {
+		text = renderPlain(msgs[:1])
+	} else {
+		var err error
+		if text, err = e.applyTemplateTo(msgs[:1], false); err != nil {
+			return 0
+		}
+	}
+	if len(text) < MinCachedPrefix { // fewer bytes than the tokens needed
+		return 0
+	}
+	pre, err := e.tokenize(text, true, !plain)
+	if err != nil {
+		return 0
+	}
+	if !plain && len(pre) > 1 && pre[0] == pre[1] && pre[0] == int32(C.llama_vocab_bos(e.vocab)) {
+		pre = pre[1:]
+	}
+	n := commonPrefix(pre, toks)
+	// The last token of the prefix text may merge with what follows it.
+	if n < len(pre) {
+		n = min(n, len(pre)-1)
+	}
+	return n
 }
 
 // printable drops control characters from GGUF metadata before it goes
@@ -636,6 +690,12 @@ func renderPlain(msgs []Message) string {
 }
 
 func (e *Engine) applyTemplate(msgs []Message) (string, error) {
+	return e.applyTemplateTo(msgs, true)
+}
+
+// applyTemplateTo renders msgs, ending with the assistant's turn opened
+// when addAssistant is set.
+func (e *Engine) applyTemplateTo(msgs []Message, addAssistant bool) (string, error) {
 	ctmpl := cString(e.tmpl)
 	defer freeC(ctmpl)
 	n := len(msgs)
@@ -660,7 +720,7 @@ func (e *Engine) applyTemplate(msgs []Message) (string, error) {
 	capacity := 2*size + 1024
 	for range 2 {
 		buf := C.malloc(C.size_t(capacity))
-		got := int(C.sov_apply_template(ctmpl, (**C.char)(roles), (**C.char)(contents), C.size_t(n), true, (*C.char)(buf), C.int32_t(capacity)))
+		got := int(C.sov_apply_template(ctmpl, (**C.char)(roles), (**C.char)(contents), C.size_t(n), C.bool(addAssistant), (*C.char)(buf), C.int32_t(capacity)))
 		if got < 0 {
 			C.free(buf)
 			// Templates llama.cpp does not know (it has no Jinja engine) fall
@@ -724,14 +784,36 @@ func (e *Engine) generate(ctx context.Context, toks []int32, s Sampling, fn Toke
 		p = 0
 	}
 	e.cache = e.cache[:p]
+	t0 := time.Now()
+	// A long system prefix comes from the prompt cache on disk when this
+	// sequence lacks it, or is decoded alone first and saved there.
+	pre, savePre := e.prefix, false
+	if e.pcache != nil && pre >= MinCachedPrefix && p < pre && pre < len(toks) {
+		if e.restorePrefix(toks, pre) {
+			p, st.RestoredTokens = pre, pre
+		} else {
+			p, savePre = min(p, len(e.cache)), true // a failed restore empties the sequence
+		}
+	}
 	st.CachedTokens = p
 	st.PromptTokens = len(toks) - p
-
-	t0 := time.Now()
+	decode := func(from, to int) (rc C.int32_t) {
+		e.w.do(func() {
+			rc = C.sov_decode(e.lctx, (*C.llama_token)(unsafe.Pointer(&toks[from])), C.int32_t(to-from), C.int32_t(e.nBatch), C.bool(e.flush), C.int32_t(e.seq), C.int32_t(from))
+		})
+		return rc
+	}
 	var rc C.int32_t
-	e.w.do(func() {
-		rc = C.sov_decode(e.lctx, (*C.llama_token)(unsafe.Pointer(&toks[p])), C.int32_t(len(toks)-p), C.int32_t(e.nBatch), C.bool(e.flush), C.int32_t(e.seq), C.int32_t(p))
-	})
+	if savePre {
+		if rc = decode(p, pre); rc == 0 {
+			e.cache = append(e.cache, toks[p:pre]...)
+			e.savePrefix()
+			p = pre
+		}
+	}
+	if rc == 0 {
+		rc = decode(p, len(toks))
+	}
 	if rc != 0 {
 		e.resetCache()
 		if ctx.Err() != nil {

@@ -30,6 +30,14 @@ const (
 	ChatLarge
 )
 
+// String names the model (test names, messages).
+func (m TestModel) String() string {
+	if s, ok := modelSpecs[m]; ok {
+		return s.name
+	}
+	return fmt.Sprintf("TestModel(%d)", int(m))
+}
+
 type modelSpec struct {
 	name   string // for messages
 	env    string // overriding variable
