@@ -8,6 +8,7 @@
 package model
 
 import (
+	"context"
 	"log/slog"
 	"time"
 )
@@ -147,6 +148,26 @@ type Info struct {
 	GPULayers       int
 	Sessions        int // KV sequences (Options.Sessions)
 }
+
+// LLM is the engine seam: what a loaded model offers its consumers (the
+// shell, the vault, the news digest, agents, the server). *Engine and
+// *Session implement it; an Engine's own calls run in its default session.
+// Consumers declare the subset they use (tui.Chatter, digest.Generator,
+// vault.Embedder, …), each of which every LLM satisfies, so their test
+// fakes stay small.
+type LLM interface {
+	Chat(ctx context.Context, msgs []Message, s Sampling, fn TokenFunc) (string, Stats, error)
+	JSON(ctx context.Context, msgs []Message, schema *Schema, s Sampling, fn TokenFunc) ([]byte, Stats, error)
+	Call(ctx context.Context, msgs []Message, ts *Toolset, s Sampling, fn TokenFunc) (Reply, Stats, error)
+	Embed(ctx context.Context, texts []string) ([][]float32, error)
+	Tokenize(text string, addSpecial bool) ([]int32, error)
+	Info() Info
+}
+
+var (
+	_ LLM = (*Engine)(nil)
+	_ LLM = (*Session)(nil)
+)
 
 // The Engine methods (implemented in engine.go):
 //

@@ -50,6 +50,19 @@ func (sess *Session) Complete(ctx context.Context, prompt string, s Sampling, fn
 	return sess.e.complete(ctx, sess, prompt, s, fn)
 }
 
+// Embed is Engine.Embed (embeddings use a context of their own).
+func (sess *Session) Embed(ctx context.Context, texts []string) ([][]float32, error) {
+	return sess.e.Embed(ctx, texts)
+}
+
+// Tokenize is Engine.Tokenize.
+func (sess *Session) Tokenize(text string, addSpecial bool) ([]int32, error) {
+	return sess.e.Tokenize(text, addSpecial)
+}
+
+// Info is Engine.Info.
+func (sess *Session) Info() Info { return sess.e.Info() }
+
 // Close gives the session's KV sequence back. Closing twice is harmless.
 func (sess *Session) Close() error {
 	e := sess.e

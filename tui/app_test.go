@@ -5,6 +5,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"strings"
@@ -878,3 +879,9 @@ func TestTUITemplateWarningShown(t *testing.T) {
 		t.Fatalf("no warning in the transcript:\n%s", got)
 	}
 }
+
+// The shell's engine is a model.LLM that it may close.
+var _ Chatter = struct {
+	model.LLM
+	io.Closer
+}{}

@@ -111,3 +111,6 @@ func TestDigestRealModel(t *testing.T) {
 	d.Render(&buf)
 	t.Logf("digest:\n%s", buf.String())
 }
+
+// Any engine seam (an *Engine, a *Session) can run the digest.
+var _ Generator = model.LLM(nil)
