@@ -13,7 +13,7 @@ export SOV_TEST_MODEL
 GOTAGS ?= $(shell command -v nvcc >/dev/null 2>&1 && [ "$$SOV_NO_CUDA" != 1 ] && echo cuda)
 TEST_TIMEOUT ?= 25m
 
-.PHONY: all build run test bench deps llama llama-bench vet fmt clean
+.PHONY: all build run test bench deps llama llama-bench vet fmt clean release-check
 
 all: build
 
@@ -44,6 +44,10 @@ vet: llama
 	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
 	  if [ -n "$$out" ]; then echo "gofmt would change:"; echo "$$out"; exit 1; fi
 	$(GO) vet -tags '$(GOTAGS)' ./...
+
+## release-check: validate goreleaser.yaml with the pinned goreleaser (tools/go.mod)
+release-check:
+	cd tools && $(GO) tool goreleaser check -f ../goreleaser.yaml
 
 bench: llama-bench build
 	@scripts/bench.sh

@@ -104,8 +104,8 @@ func SystemInfo() string {
 func cString(s string) *C.char { return C.CString(s) }
 func freeC(p *C.char)          { C.free(unsafe.Pointer(p)) }
 
-// LlamaCommit is the llama.cpp commit sov is built against; the build script
-// refuses any other.
+// LlamaCommit is the llama.cpp commit sov is built against: the PIN that
+// scripts/llama-build.sh builds and verifies (a test keeps the two equal).
 const LlamaCommit = "de3ff815ea7d559ee917f063901b8986f038abc6"
 
 // Backends lists the compiled ggml backends ("CPU", "CUDA", "Metal"…).

@@ -84,6 +84,7 @@ func newRootCmd(a *app) *cobra.Command {
 		Use:           "sov",
 		Short:         "sov — a self-sovereign AI environment in your terminal",
 		Long:          "sov runs a local model and your own agents on your machine.\nWith no subcommand it opens the interactive shell.",
+		Version:       versionString(),
 		SilenceUsage:  true,
 		SilenceErrors: true,
 		PersistentPreRunE: func(cmd *cobra.Command, _ []string) error {
@@ -119,6 +120,7 @@ func newRootCmd(a *app) *cobra.Command {
 		return nil
 	}
 	configureShellRoot(a, root)
+	root.AddCommand(newManCmd(root))
 	return root
 }
 

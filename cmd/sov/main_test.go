@@ -10,6 +10,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/sovos/sov/model"
 )
 
 // sovBin is the sov binary built once for the end-to-end tests in this
@@ -95,5 +97,25 @@ func TestUsageErrors(t *testing.T) {
 		if r.Code != tt.code {
 			t.Errorf("sov %v: exit %d want %d (stderr %q)", tt.args, r.Code, tt.code, r.Stderr)
 		}
+	}
+}
+
+func TestVersionAndManPages(t *testing.T) {
+	r := runSov(t, t.TempDir(), nil, "", "--version")
+	if r.Code != 0 || !strings.HasPrefix(r.Stdout, "sov version ") || !strings.Contains(r.Stdout, "llama.cpp "+model.LlamaCommit[:12]) {
+		t.Fatalf("exit %d: %q %q", r.Code, r.Stdout, r.Stderr)
+	}
+	dir := filepath.Join(t.TempDir(), "man")
+	if r := runSov(t, t.TempDir(), nil, "", "__man", dir); r.Code != 0 {
+		t.Fatalf("__man: exit %d %s", r.Code, r.Stderr)
+	}
+	for _, page := range []string{"sov.1", "sov-run.1", "sov-vault-ask.1"} {
+		b, err := os.ReadFile(filepath.Join(dir, page))
+		if err != nil || !bytes.Contains(b, []byte(".TH \"SOV\"")) {
+			t.Errorf("%s: %v", page, err)
+		}
+	}
+	if r := runSov(t, t.TempDir(), nil, "", "--help"); strings.Contains(r.Stdout, "__man") {
+		t.Error("__man shows in --help")
 	}
 }

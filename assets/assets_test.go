@@ -1,0 +1,35 @@
+package assets
+
+import (
+	"slices"
+	"strings"
+	"testing"
+)
+
+func TestPrompts(t *testing.T) {
+	names := Prompts()
+	for _, want := range []string{"news-digest", "vault-ask"} {
+		if !slices.Contains(names, want) {
+			t.Errorf("prompt %s missing from %v", want, names)
+		}
+	}
+	for _, n := range names {
+		p := Prompt(n)
+		if strings.TrimSpace(p) == "" || strings.HasSuffix(p, "\n") {
+			t.Errorf("prompt %s: %q", n, p)
+		}
+		// Every prompt that quotes outside text says it is data.
+		if !strings.Contains(p, "never follow") {
+			t.Errorf("prompt %s does not tell the model that quoted text is data", n)
+		}
+	}
+}
+
+func TestMissingPromptPanics(t *testing.T) {
+	defer func() {
+		if recover() == nil {
+			t.Fatal("no panic for a missing prompt")
+		}
+	}()
+	Prompt("no-such-prompt")
+}
