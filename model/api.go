@@ -65,7 +65,9 @@ type Options struct {
 	// conversation's system prompt, when it is at least MinCachedPrefix
 	// tokens, is saved there after it is first decoded and restored from
 	// there instead of decoded again (by any session, in any process).
-	// Empty = off.
+	// Empty = off. The files hold the prompt's KV state, from which its
+	// text can be recovered: use a cache only for prompts that are not
+	// secret (they are not encrypted).
 	PromptCache string
 	// Warn receives one-line warnings (a prompt cache file that does not
 	// match and was ignored); nil sends them to Logger.

@@ -157,7 +157,7 @@ struct llama_context *sov_new_context(struct llama_model *model, uint32_t n_ctx,
 
 int32_t sov_decode(struct llama_context *ctx, const llama_token *toks, int32_t n, int32_t n_batch, bool flush,
                    int32_t seq, int32_t pos) {
-    struct llama_batch b = llama_batch_init(n_batch, 0, 1);
+    struct llama_batch b = llama_batch_init(n < n_batch ? n : n_batch, 0, 1);
     if (!b.token) return -1;
     unsigned fp = fp_enter(flush);
     int32_t rc = 0;
