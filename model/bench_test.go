@@ -105,20 +105,7 @@ func multiTurn(b *testing.B, path string, subnormals bool) (ratio float64, line 
 	var ttft []time.Duration
 	var newToks []int
 	var last Stats
-	chat := func(msgs []Message) (string, Stats, time.Duration) {
-		var first time.Duration
-		t0 := time.Now()
-		reply, st, err := e.Chat(context.Background(), msgs, s, func(string) error {
-			if first == 0 {
-				first = time.Since(t0)
-			}
-			return nil
-		})
-		if err != nil {
-			b.Fatal(err)
-		}
-		return reply, st, first
-	}
+	chat := func(msgs []Message) (string, Stats, time.Duration) { return timedChat(b, e, msgs, s) }
 	var before20 int // cache length after turn 19
 	var last19 *lastTurn
 	for turn := 1; turn <= 20; turn++ {
@@ -182,6 +169,25 @@ func multiTurn(b *testing.B, path string, subnormals bool) (ratio float64, line 
 	return t20 / t1, line, newToks[0], newToks[19], before20
 }
 
+// timedChat runs one chat call and returns, with its reply and stats, the
+// time to first token: from the call to the first streamed piece.
+func timedChat(b *testing.B, c interface {
+	Chat(context.Context, []Message, Sampling, TokenFunc) (string, Stats, error)
+}, msgs []Message, s Sampling) (string, Stats, time.Duration) {
+	var first time.Duration
+	t0 := time.Now()
+	reply, st, err := c.Chat(context.Background(), msgs, s, func(string) error {
+		if first == 0 {
+			first = time.Since(t0)
+		}
+		return nil
+	})
+	if err != nil {
+		b.Fatal(err)
+	}
+	return reply, st, first
+}
+
 // sideBySide is how many times turn 20 and turn 1 are timed again.
 const sideBySide = 9
 
@@ -213,20 +219,7 @@ func BenchmarkLlamaSessions(b *testing.B) {
 	}
 	defer e.Close()
 	s := Sampling{MaxTokens: 16, IgnoreEOG: true}
-	chat := func(sess *Session, msgs []Message) (string, Stats, time.Duration) {
-		var first time.Duration
-		t0 := time.Now()
-		reply, st, err := sess.Chat(ctx, msgs, s, func(string) error {
-			if first == 0 {
-				first = time.Since(t0)
-			}
-			return nil
-		})
-		if err != nil {
-			b.Fatal(err)
-		}
-		return reply, st, first
-	}
+	chat := func(sess *Session, msgs []Message) (string, Stats, time.Duration) { return timedChat(b, sess, msgs, s) }
 	type conv struct {
 		sess    *Session
 		msgs    []Message
@@ -353,17 +346,7 @@ func BenchmarkLlamaPromptCache(b *testing.B) {
 	msgs := []Message{{Role: RoleSystem, Content: system}, {Role: RoleUser, Content: "Hello"}}
 	s := Sampling{MaxTokens: 1, IgnoreEOG: true}
 	ttft := func(e *Engine) (float64, Stats) {
-		var first time.Duration
-		t0 := time.Now()
-		_, st, err := e.NewSession().Chat(ctx, msgs, s, func(string) error {
-			if first == 0 {
-				first = time.Since(t0)
-			}
-			return nil
-		})
-		if err != nil {
-			b.Fatal(err)
-		}
+		_, st, first := timedChat(b, e.NewSession(), msgs, s)
 		return ms(first), st
 	}
 	_, st := ttft(cached) // decodes the prefix and saves it

@@ -13,14 +13,10 @@ import (
 	"github.com/sovos/sov/internal/testtool"
 )
 
+// loadTest loads stories260K (see loadModel).
 func loadTest(t testing.TB, ctxSize int) *Engine {
 	t.Helper()
-	e, err := Load(context.Background(), Options{Path: testtool.Model(t, testtool.Stories), ContextSize: ctxSize, Threads: 2})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { e.Close() })
-	return e
+	return loadModel(t, testtool.Stories, ctxSize)
 }
 
 func TestCompleteGreedyLily(t *testing.T) {
