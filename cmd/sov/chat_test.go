@@ -85,3 +85,36 @@ func TestTUIEndToEndChatModel(t *testing.T) {
 	x.keys("a", "C-c")
 	x.waitFor("a", `SOV-EXIT=0`, 10*time.Second)
 }
+
+func TestRunTools(t *testing.T) {
+	m := testtool.Model(t, testtool.Chat)
+	dir := t.TempDir()
+	tools := filepath.Join(dir, "tools.json")
+	os.WriteFile(tools, []byte(`[{"name":"weather","description":"Weather forecast for a city.","parameters":{"type":"object","properties":{"city":{"type":"string","maxLength":40}},"required":["city"],"additionalProperties":false}},
+		{"name":"calculator","description":"Arithmetic on two numbers.","parameters":{"type":"object","properties":{"op":{"enum":["add","multiply"]},"a":{"type":"number"},"b":{"type":"number"}},"required":["op","a","b"],"additionalProperties":false}}]`), 0o600)
+	bad := filepath.Join(dir, "bad.json")
+	os.WriteFile(bad, []byte(`{"name":"weather"}`), 0o600)
+	r := runSov(t, t.TempDir(), nil, "", "run", "--json", "--model", m, "--temp", "0", "--tools", tools, "--tool-choice", "weather", "What will the weather be in Paris tomorrow?")
+	lines := strings.Split(strings.TrimSpace(r.Stdout), "\n")
+	var done struct {
+		Type     string
+		ToolCall *struct {
+			Name      string
+			Arguments struct{ City string }
+		} `json:"tool_call"`
+	}
+	if err := json.Unmarshal([]byte(lines[len(lines)-1]), &done); err != nil || r.Code != 0 || done.ToolCall == nil || done.ToolCall.Name != "weather" || done.ToolCall.Arguments.City == "" {
+		t.Fatalf("exit %d, done %q (%v), stderr %q", r.Code, lines[len(lines)-1], err, r.Stderr)
+	}
+	for _, args := range [][]string{
+		{"--tools", tools, "--tool-choice", "search"},
+		{"--tool-choice", "none"},
+		{"--tools", bad},
+		{"--tools", tools, "--schema", tools},
+	} {
+		r := runSov(t, t.TempDir(), nil, "", append(append([]string{"run", "--model", m}, args...), "hello")...)
+		if r.Code != exitUsage || strings.Count(strings.TrimSpace(r.Stderr), "\n") != 0 {
+			t.Errorf("%v: exit %d, stderr %q", args, r.Code, r.Stderr)
+		}
+	}
+}

@@ -36,6 +36,8 @@ func addRunFlags(cmd *cobra.Command) {
 	f.String("flash-attn", "", "flash attention: on, off or auto (default: off on CPU, auto with a GPU)")
 	f.String("schema", "", "JSON Schema file: the output is JSON valid for it")
 	f.String("grammar", "", "GBNF grammar file constraining the output")
+	f.String("tools", "", "JSON file with tools ([{name, description, parameters}]): the output is one tool call or an answer")
+	f.String("tool-choice", "", "with --tools: auto (default), required, none, or a tool's name")
 	f.StringArray("stop", nil, "stop when this text appears (repeatable)")
 	f.Bool("json", false, "write JSON Lines events (token, done, error) instead of text")
 	f.Bool("verbose", false, "show llama.cpp's log on stderr")
@@ -53,6 +55,8 @@ type runParams struct {
 	flashAttn  string
 	schemaFile string
 	grammar    string
+	toolsFile  string
+	toolChoice string
 	jsonOut    bool
 	verbose    bool
 }
@@ -80,6 +84,8 @@ func readRunFlags(cmd *cobra.Command) (runParams, error) {
 	get(func() (e error) { p.gpuLayers, e = f.GetInt("gpu-layers"); return })
 	get(func() (e error) { p.flashAttn, e = f.GetString("flash-attn"); return })
 	get(func() (e error) { p.schemaFile, e = f.GetString("schema"); return })
+	get(func() (e error) { p.toolsFile, e = f.GetString("tools"); return })
+	get(func() (e error) { p.toolChoice, e = f.GetString("tool-choice"); return })
 	get(func() (e error) { p.jsonOut, e = f.GetBool("json"); return })
 	get(func() (e error) { p.verbose, e = f.GetBool("verbose"); return })
 	get(func() (e error) { p.sampling.IgnoreEOG, e = f.GetBool("ignore-eos"); return })
@@ -101,6 +107,10 @@ func readRunFlags(cmd *cobra.Command) (runParams, error) {
 		return p, usagef("--flash-attn must be on, off or auto")
 	case p.schemaFile != "" && grammarFile != "":
 		return p, usagef("--schema and --grammar cannot be combined: the schema is turned into a grammar")
+	case p.toolsFile != "" && (p.schemaFile != "" || grammarFile != ""):
+		return p, usagef("--tools cannot be combined with --schema or --grammar: the tools are turned into a grammar")
+	case p.toolChoice != "" && p.toolsFile == "":
+		return p, usagef("--tool-choice needs --tools")
 	}
 	if seed < 0 {
 		p.sampling.Seed = rand.Uint32()
@@ -177,6 +187,24 @@ func (a *app) generateOnce(ctx context.Context, p runParams, text string, out *e
 			return usageError{err}
 		}
 	}
+	var tools *model.Toolset
+	if p.toolsFile != "" {
+		b, err := os.ReadFile(p.toolsFile)
+		if err != nil {
+			return usagef("read --tools: %v", err)
+		}
+		var list []model.Tool
+		if err := json.Unmarshal(b, &list); err != nil {
+			return usagef("--tools %s: not a JSON array of tools ([{\"name\":…, \"description\":…, \"parameters\":{…}}]): %v", p.toolsFile, err)
+		}
+		choice := p.toolChoice
+		if choice == "auto" {
+			choice = model.ToolAuto
+		}
+		if tools, err = model.CompileTools(list, choice); err != nil {
+			return usagef("--tools %s: %v", p.toolsFile, err)
+		}
+	}
 	path, err := a.resolveModel(p.modelFlag)
 	if err != nil {
 		return err
@@ -199,9 +227,16 @@ func (a *app) generateOnce(ctx context.Context, p runParams, text string, out *e
 	}
 	msgs = append(msgs, model.Message{Role: model.RoleUser, Content: text})
 	var st model.Stats
-	if schema != nil {
+	switch {
+	case tools != nil:
+		// The raw JSON streams as the model writes it; done carries the
+		// parsed, validated call.
+		var r model.Reply
+		r, st, err = eng.Call(ctx, msgs, tools, p.sampling, out.token)
+		out.reply = &r
+	case schema != nil:
 		_, st, err = eng.JSON(ctx, msgs, schema, p.sampling, out.token)
-	} else {
+	default:
 		_, st, err = eng.Chat(ctx, msgs, p.sampling, out.token)
 	}
 	if err != nil && !errors.Is(err, context.Canceled) {
@@ -236,6 +271,7 @@ type eventWriter struct {
 	enc    *json.Encoder
 	wrote  bool
 	lastNL bool
+	reply  *model.Reply // with --tools: what the done event reports
 }
 
 func newEventWriter(w io.Writer, jsonOut bool) *eventWriter {
@@ -265,16 +301,27 @@ func (e *eventWriter) done(st model.Stats) {
 		}
 		return
 	}
-	e.enc.Encode(struct {
-		Type          string  `json:"type"`
-		PromptTokens  int     `json:"prompt_tokens"`
-		GenTokens     int     `json:"generated_tokens"`
-		PromptTPS     float64 `json:"prompt_tokens_per_second"`
-		GenTPS        float64 `json:"generated_tokens_per_second"`
-		StopReason    string  `json:"stop_reason"`
-		CachedTokens  int     `json:"cached_tokens"`
-		ContextTokens int     `json:"context_tokens"`
-	}{"done", st.PromptTokens, st.GeneratedTokens, round2(st.PromptTPS()), round2(st.GenTPS()), st.StopReason, st.CachedTokens, st.ContextUsed})
+	ev := struct {
+		Type          string          `json:"type"`
+		PromptTokens  int             `json:"prompt_tokens"`
+		GenTokens     int             `json:"generated_tokens"`
+		PromptTPS     float64         `json:"prompt_tokens_per_second"`
+		GenTPS        float64         `json:"generated_tokens_per_second"`
+		StopReason    string          `json:"stop_reason"`
+		CachedTokens  int             `json:"cached_tokens"`
+		ContextTokens int             `json:"context_tokens"`
+		ToolCall      *model.ToolCall `json:"tool_call,omitempty"`
+		Answer        *string         `json:"answer,omitempty"`
+	}{Type: "done", PromptTokens: st.PromptTokens, GenTokens: st.GeneratedTokens, PromptTPS: round2(st.PromptTPS()), GenTPS: round2(st.GenTPS()),
+		StopReason: st.StopReason, CachedTokens: st.CachedTokens, ContextTokens: st.ContextUsed}
+	if r := e.reply; r != nil {
+		if r.ToolCall != nil {
+			ev.ToolCall = r.ToolCall
+		} else {
+			ev.Answer = &r.Answer
+		}
+	}
+	e.enc.Encode(ev)
 }
 
 func (e *eventWriter) error(err error) {
