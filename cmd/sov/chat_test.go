@@ -84,6 +84,10 @@ func TestTUIEndToEndChatModel(t *testing.T) {
 	}
 	x.keys("a", "C-c")
 	x.waitFor("a", `SOV-EXIT=0`, 10*time.Second)
+
+	// Headless-only flags are refused in the shell, not ignored.
+	x.start("b", home, nil, "--model", m, "--tools", "tools.json")
+	x.waitFor("b", `(?s)use them with .sov run.*SOV-EXIT=2`, 10*time.Second)
 }
 
 func TestRunTools(t *testing.T) {

@@ -46,6 +46,9 @@ func (a *app) runShell(cmd *cobra.Command, out *os.File) error {
 	if err != nil {
 		return err
 	}
+	if p.schemaFile != "" || p.grammar != "" || p.toolsFile != "" || p.jsonOut {
+		return usagef("--schema, --grammar, --tools and --json apply to one headless answer: use them with `sov run`")
+	}
 	cont, _ := cmd.Flags().GetBool("continue")
 	sessID, _ := cmd.Flags().GetString("session")
 	if cont && sessID != "" {
