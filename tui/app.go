@@ -12,15 +12,15 @@ import (
 	tea "charm.land/bubbletea/v2"
 	"github.com/charmbracelet/x/ansi"
 
+	"github.com/sovos/sov/internal/conversation"
 	"github.com/sovos/sov/model"
-	"github.com/sovos/sov/tui/session"
 )
 
 // Options configure the shell.
 type Options struct {
 	Config    Config
-	Store     *session.Store // nil: conversations are not saved (e.g. database locked)
-	StoreNote string         // why Store is nil, shown in the chat
+	Store     *conversation.Store // nil: conversations are not saved (e.g. database locked)
+	StoreNote string              // why Store is nil, shown in the chat
 	Loader    Loader
 	ModelPath string // resolved model to load at start ("" = none installed)
 	NoModel   string // what to tell the user when no model is installed
@@ -50,8 +50,8 @@ type App struct {
 	input *inputPane
 	panes []Pane // overlays, top last
 
-	store   *session.Store
-	meta    session.Meta // current session; ID "" until the first message is saved
+	store   *conversation.Store
+	meta    conversation.Meta // current session; ID "" until the first message is saved
 	history []model.Message
 
 	engine     Chatter
@@ -99,7 +99,7 @@ func New(ctx context.Context, opts Options) (*App, error) {
 	for _, c := range commands {
 		a.cmds = append(a.cmds, "/"+c.name)
 	}
-	a.meta = session.Meta{Title: "New chat", System: opts.System}
+	a.meta = conversation.Meta{Title: "New chat", System: opts.System}
 	if opts.StoreNote != "" {
 		a.chat.errorf(opts.StoreNote)
 	}
@@ -197,7 +197,7 @@ func (a *App) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 		return a, a.warmUp()
 	case renameSessionMsg:
 		if a.store != nil {
-			if m, err := a.store.Update(msg.id, func(m *session.Meta) { m.Title = msg.title }); err != nil {
+			if m, err := a.store.Update(msg.id, func(m *conversation.Meta) { m.Title = msg.title }); err != nil {
 				a.chat.errorf("rename: " + err.Error())
 			} else if msg.id == a.meta.ID {
 				a.meta = m
@@ -397,7 +397,7 @@ func (a *App) send(text string) tea.Cmd {
 // addUser shows, saves and remembers a user message.
 func (a *App) addUser(text string) {
 	text = sanitize(text)
-	msg := session.Message{Role: model.RoleUser, Content: text, Time: a.opts.Now().UTC()}
+	msg := conversation.Message{Role: model.RoleUser, Content: text, Time: a.opts.Now().UTC()}
 	it := &item{kind: kindUser, msg: msg}
 	a.chat.add(it)
 	a.save(it)
@@ -411,7 +411,7 @@ func (a *App) generate() tea.Cmd {
 	// (cancelling mid-decode would drop the cache instead).
 	a.warm = nil
 	it := &item{kind: kindAssistant, streaming: true,
-		msg: session.Message{Role: model.RoleAssistant, Model: a.info.Name, Time: a.opts.Now().UTC()}}
+		msg: conversation.Message{Role: model.RoleAssistant, Model: a.info.Name, Time: a.opts.Now().UTC()}}
 	a.chat.add(it)
 	a.save(it)
 	msgs := a.messages()
@@ -539,7 +539,7 @@ func (a *App) save(it *item) {
 	it.msg.Seq = seq
 	a.meta.Count++
 	if a.meta.Count == 1 && it.kind == kindUser {
-		a.meta.Title = session.TitleFrom(it.msg.Content)
+		a.meta.Title = conversation.TitleFrom(it.msg.Content)
 	}
 }
 
@@ -560,7 +560,7 @@ func (a *App) storeFailed(err error) {
 // newSession starts an empty conversation (saved on its first message).
 func (a *App) newSession() {
 	a.stopWarm()
-	a.meta = session.Meta{Title: "New chat", System: a.opts.System}
+	a.meta = conversation.Meta{Title: "New chat", System: a.opts.System}
 	a.history = nil
 	a.chat.items = nil
 	a.chat.offset = 0

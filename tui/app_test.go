@@ -17,8 +17,8 @@ import (
 	"github.com/charmbracelet/x/ansi"
 
 	"github.com/sovos/sov/internal/config"
+	"github.com/sovos/sov/internal/conversation"
 	"github.com/sovos/sov/model"
-	"github.com/sovos/sov/tui/session"
 )
 
 var update = flag.Bool("update", false, "rewrite golden frames")
@@ -252,7 +252,7 @@ func TestTUIGoldenStreamingAndEscStops(t *testing.T) {
 	eng := newFake("one two three four five six")
 	eng.gate, eng.pauseAt = make(chan struct{}), 3
 	dir := t.TempDir()
-	st, err := session.Open(dir, time.Second)
+	st, err := conversation.Open(dir, time.Second)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -343,14 +343,14 @@ func TestTUIResizeWhileStreaming(t *testing.T) {
 	checkGolden(t, "tiny_20x5", frame(a))
 
 	// Panels and long notices at tiny sizes too.
-	st, err := session.Open(t.TempDir(), time.Second)
+	st, err := conversation.Open(t.TempDir(), time.Second)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer st.Close()
 	for i := 0; i < 5; i++ {
 		m, _ := st.Create("tiny", "")
-		st.Append(m.ID, session.Message{Role: "user", Content: strings.Repeat("title ", 20)})
+		st.Append(m.ID, conversation.Message{Role: "user", Content: strings.Repeat("title ", 20)})
 	}
 	b := newTestApp(t, Options{Engine: eng, Store: st}, 80, 24)
 	typeText(b, "/help")
@@ -459,14 +459,14 @@ func TestTUIModelFileDeleted(t *testing.T) {
 
 func TestTUILockedStoreFallsBackUnsaved(t *testing.T) {
 	dir := t.TempDir()
-	held, err := session.Open(dir, time.Second)
+	held, err := conversation.Open(dir, time.Second)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer held.Close()
 	start := time.Now()
-	_, err = session.Open(dir, 100*time.Millisecond)
-	var le *session.LockedError
+	_, err = conversation.Open(dir, 100*time.Millisecond)
+	var le *conversation.LockedError
 	if !errors.As(err, &le) || time.Since(start) > 5*time.Second {
 		t.Fatalf("open locked store: %v after %v", err, time.Since(start))
 	}
@@ -485,7 +485,7 @@ func TestTUILockedStoreFallsBackUnsaved(t *testing.T) {
 
 func TestTUISessionsResumeSwitchRenameDelete(t *testing.T) {
 	dir := t.TempDir()
-	st, err := session.Open(dir, time.Second)
+	st, err := conversation.Open(dir, time.Second)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -801,7 +801,7 @@ func TestTUIModelSwitchShowsProgress(t *testing.T) {
 func TestTUIQuitWhileStreamingSavesPartial(t *testing.T) {
 	eng := newFake("alpha beta gamma")
 	eng.gate, eng.pauseAt = make(chan struct{}), 2
-	st, err := session.Open(t.TempDir(), time.Second)
+	st, err := conversation.Open(t.TempDir(), time.Second)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -11,15 +11,15 @@ import (
 
 	tea "charm.land/bubbletea/v2"
 
+	"github.com/sovos/sov/internal/conversation"
 	"github.com/sovos/sov/internal/testtool"
 	"github.com/sovos/sov/model"
-	"github.com/sovos/sov/tui/session"
 )
 
 // benchStore makes a session of n messages with Markdown answers.
-func benchStore(b *testing.B, n int) (*session.Store, string) {
+func benchStore(b *testing.B, n int) (*conversation.Store, string) {
 	b.Helper()
-	st, err := session.Open(b.TempDir(), time.Second)
+	st, err := conversation.Open(b.TempDir(), time.Second)
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -29,9 +29,9 @@ func benchStore(b *testing.B, n int) (*session.Store, string) {
 		b.Fatal(err)
 	}
 	for i := 0; i < n; i++ {
-		msg := session.Message{Role: "user", Content: fmt.Sprintf("question %d: what about item %d?", i, i)}
+		msg := conversation.Message{Role: "user", Content: fmt.Sprintf("question %d: what about item %d?", i, i)}
 		if i%2 == 1 {
-			msg = session.Message{Role: "assistant", Complete: true, Content: fmt.Sprintf(
+			msg = conversation.Message{Role: "assistant", Complete: true, Content: fmt.Sprintf(
 				"Answer %d with **bold**, `code` and a list:\n\n- first point\n- second point\n\n```go\nfmt.Println(%d)\n```\n", i, i)}
 		}
 		if _, err := st.Append(m.ID, msg); err != nil {

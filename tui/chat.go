@@ -5,7 +5,7 @@ import (
 	"strings"
 	"unicode/utf8"
 
-	"github.com/sovos/sov/tui/session"
+	"github.com/sovos/sov/internal/conversation"
 )
 
 // itemKind is what a line block in the chat is.
@@ -21,7 +21,7 @@ const (
 // item is one block in the chat: a saved message or a local notice.
 type item struct {
 	kind      itemKind
-	msg       session.Message
+	msg       conversation.Message
 	streaming bool
 
 	// Render cache for finished items: rendering (markdown above all) happens
@@ -54,11 +54,11 @@ func (c *chatPane) add(it *item) {
 }
 
 func (c *chatPane) notice(text string) {
-	c.add(&item{kind: kindNotice, msg: session.Message{Content: text}})
+	c.add(&item{kind: kindNotice, msg: conversation.Message{Content: text}})
 }
 
 func (c *chatPane) errorf(text string) {
-	c.add(&item{kind: kindError, msg: session.Message{Content: text}})
+	c.add(&item{kind: kindError, msg: conversation.Message{Content: text}})
 }
 
 // invalidate drops render caches (theme change).

@@ -10,8 +10,8 @@ import (
 
 	tea "charm.land/bubbletea/v2"
 
+	"github.com/sovos/sov/internal/conversation"
 	"github.com/sovos/sov/model"
-	"github.com/sovos/sov/tui/session"
 )
 
 type command struct {
@@ -169,7 +169,7 @@ func (a *App) cmdSystem(arg string) tea.Cmd {
 	}
 	a.meta.System = sanitize(arg)
 	if a.store != nil && a.meta.ID != "" {
-		if _, err := a.store.Update(a.meta.ID, func(m *session.Meta) { m.System = a.meta.System }); err != nil {
+		if _, err := a.store.Update(a.meta.ID, func(m *conversation.Meta) { m.System = a.meta.System }); err != nil {
 			a.chat.errorf("save system prompt: " + err.Error())
 		}
 	}
@@ -238,7 +238,7 @@ func (a *App) cmdExport(arg string) tea.Cmd {
 		if id == "" {
 			id = "unsaved"
 		}
-		path = fmt.Sprintf("sov-%s-%s.md", slug(a.meta.Title), id)
+		path = conversation.ExportName(a.meta.Title, id)
 	}
 	if strings.HasPrefix(path, "~/") {
 		if h, err := os.UserHomeDir(); err == nil {
@@ -256,46 +256,13 @@ func (a *App) cmdExport(arg string) tea.Cmd {
 
 // markdown renders the session as a Markdown document.
 func (a *App) markdown() string {
-	var b strings.Builder
-	fmt.Fprintf(&b, "# %s\n\n", a.meta.Title)
-	if a.info.Name != "" {
-		fmt.Fprintf(&b, "Model: %s\n\n", a.info.Name)
-	}
-	if a.meta.System != "" {
-		fmt.Fprintf(&b, "System: %s\n\n", a.meta.System)
-	}
+	var msgs []conversation.Message
 	for _, it := range a.chat.items {
-		switch it.kind {
-		case kindUser:
-			fmt.Fprintf(&b, "## You\n\n%s\n\n", it.msg.Content)
-		case kindAssistant:
-			fmt.Fprintf(&b, "## Assistant\n\n%s\n\n", it.msg.Content)
-			if it.msg.Stopped {
-				b.WriteString("*(stopped)*\n\n")
-			}
+		if it.kind == kindUser || it.kind == kindAssistant {
+			msgs = append(msgs, it.msg)
 		}
 	}
-	return b.String()
-}
-
-func slug(s string) string {
-	var b strings.Builder
-	for _, r := range strings.ToLower(s) {
-		switch {
-		case r >= 'a' && r <= 'z', r >= '0' && r <= '9':
-			b.WriteRune(r)
-		case b.Len() > 0 && !strings.HasSuffix(b.String(), "-"):
-			b.WriteByte('-')
-		}
-		if b.Len() >= 32 {
-			break
-		}
-	}
-	out := strings.Trim(b.String(), "-")
-	if out == "" {
-		return "chat"
-	}
-	return out
+	return conversation.Markdown(a.meta, a.info.Name, msgs)
 }
 
 func (a *App) cmdClear(string) tea.Cmd {

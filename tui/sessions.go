@@ -6,7 +6,7 @@ import (
 
 	tea "charm.land/bubbletea/v2"
 
-	"github.com/sovos/sov/tui/session"
+	"github.com/sovos/sov/internal/conversation"
 )
 
 // Pane is a full-area panel drawn over the chat (sessions today; vault,
@@ -31,7 +31,7 @@ func msgCmd(m tea.Msg) tea.Cmd { return func() tea.Msg { return m } }
 
 // sessionsPane lists saved sessions to switch, rename or delete.
 type sessionsPane struct {
-	list     []session.Meta
+	list     []conversation.Meta
 	current  string
 	sel      int
 	top      int
@@ -40,7 +40,7 @@ type sessionsPane struct {
 	confirm  bool // delete asked
 }
 
-func newSessionsPane(list []session.Meta, current string) *sessionsPane {
+func newSessionsPane(list []conversation.Meta, current string) *sessionsPane {
 	p := &sessionsPane{list: list, current: current}
 	for i, m := range list {
 		if m.ID == current {

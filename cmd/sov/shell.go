@@ -9,11 +9,11 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/sovos/sov/internal/conversation"
 	"github.com/sovos/sov/internal/prompt"
 	"github.com/sovos/sov/model"
 	"github.com/sovos/sov/model/store"
 	"github.com/sovos/sov/tui"
-	"github.com/sovos/sov/tui/session"
 )
 
 // shellCommands returns commands owned by the interactive shell (none: the
@@ -74,8 +74,8 @@ func (a *app) runShell(cmd *cobra.Command, out *os.File) error {
 		Models: func() ([]tui.ModelEntry, error) { return shellModels(a) },
 	}
 
-	st, err := session.Open(a.paths.Sub("tui"), shellSessionTimeout)
-	var locked *session.LockedError
+	st, err := conversation.Open(a.paths.Sub("tui"), shellSessionTimeout)
+	var locked *conversation.LockedError
 	switch {
 	case errors.As(err, &locked) && (cont || sessID != ""):
 		return fmt.Errorf("%v, or start sov without --continue/--session for an unsaved chat", err)

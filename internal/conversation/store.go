@@ -1,11 +1,13 @@
-// Package session stores the shell's conversations in bbolt so that every
-// message is saved as it happens and a conversation can be resumed later.
+// Package conversation is the conversation domain shared by the shell and,
+// next, `sov run`, agents and the server: messages with their partial
+// saves, the session store (bbolt, so every message is saved as it happens
+// and a conversation can be resumed later), and the Markdown export.
 //
 // Layout: bucket "sessions" holds one sub-bucket per session ID with key
 // "meta" (JSON Meta) and a sub-bucket "msgs" keyed by an 8-byte big-endian
 // sequence number (JSON Message). Bucket "state" holds "last", the ID of the
 // most recently used session.
-package session
+package conversation
 
 import (
 	"bytes"
