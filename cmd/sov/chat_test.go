@@ -87,7 +87,7 @@ func TestTUIEndToEndChatModel(t *testing.T) {
 
 	// Headless-only flags are refused in the shell, not ignored.
 	x.start("b", home, nil, "--model", m, "--tools", "tools.json")
-	x.waitFor("b", `(?s)use them with .sov run.*SOV-EXIT=2`, 10*time.Second)
+	x.waitFor("b", `(?s)are for .sov run., not the shell.*SOV-EXIT=2`, 10*time.Second)
 }
 
 func TestRunTools(t *testing.T) {
@@ -120,5 +120,39 @@ func TestRunTools(t *testing.T) {
 		if r.Code != exitUsage || strings.Count(strings.TrimSpace(r.Stderr), "\n") != 0 {
 			t.Errorf("%v: exit %d, stderr %q", args, r.Code, r.Stderr)
 		}
+	}
+}
+
+// --prompt-cache: the second run restores the long system prompt from the
+// data directory instead of decoding it, and answers the same.
+func TestRunPromptCache(t *testing.T) {
+	m := testtool.Model(t, testtool.Stories)
+	home := t.TempDir()
+	system := strings.Repeat("Once upon a time there was a little girl named Lily who loved to play in the park. ", 16)
+	var first string
+	for i := range 2 {
+		r := runSov(t, home, nil, "", "run", "--json", "--prompt-cache", "--model", m, "--temp", "0", "--max-tokens", "12", "--system", system, "One day")
+		lines := strings.Split(strings.TrimSpace(r.Stdout), "\n")
+		var done struct {
+			Type     string
+			Restored int `json:"restored_tokens"`
+			Prompt   int `json:"prompt_tokens"`
+		}
+		if err := json.Unmarshal([]byte(lines[len(lines)-1]), &done); err != nil || r.Code != 0 || r.Stderr != "" {
+			t.Fatalf("run %d: exit %d %q %q", i, r.Code, r.Stdout, r.Stderr)
+		}
+		text := strings.Join(lines[:len(lines)-1], "\n")
+		switch {
+		case i == 0:
+			first = text
+			if done.Restored != 0 {
+				t.Fatalf("first run restored %d tokens", done.Restored)
+			}
+		case done.Restored < 256 || done.Prompt > 8 || text != first:
+			t.Fatalf("second run restored %d, decoded %d; same answer: %v", done.Restored, done.Prompt, text == first)
+		}
+	}
+	if files, _ := filepath.Glob(filepath.Join(home, "kvcache", "*.kv")); len(files) != 1 {
+		t.Fatalf("cache files %v", files)
 	}
 }

@@ -41,24 +41,26 @@ func addRunFlags(cmd *cobra.Command) {
 	f.StringArray("stop", nil, "stop when this text appears (repeatable)")
 	f.Bool("json", false, "write JSON Lines events (token, done, error) instead of text")
 	f.Bool("verbose", false, "show llama.cpp's log on stderr")
+	f.Bool("prompt-cache", false, "keep the KV state of a long --system prompt on disk (unencrypted) and restore it next time instead of decoding it")
 	f.Bool("ignore-eos", false, "keep generating past the end-of-text token (for benchmarks)")
 }
 
 // runParams is what the run flags say.
 type runParams struct {
-	modelFlag  string
-	system     string
-	sampling   model.Sampling
-	ctxSize    int
-	threads    int
-	gpuLayers  int
-	flashAttn  string
-	schemaFile string
-	grammar    string
-	toolsFile  string
-	toolChoice string
-	jsonOut    bool
-	verbose    bool
+	modelFlag   string
+	system      string
+	sampling    model.Sampling
+	ctxSize     int
+	threads     int
+	gpuLayers   int
+	flashAttn   string
+	schemaFile  string
+	grammar     string
+	toolsFile   string
+	toolChoice  string
+	jsonOut     bool
+	verbose     bool
+	promptCache bool
 }
 
 func readRunFlags(cmd *cobra.Command) (runParams, error) {
@@ -88,6 +90,7 @@ func readRunFlags(cmd *cobra.Command) (runParams, error) {
 	get(func() (e error) { p.toolChoice, e = f.GetString("tool-choice"); return })
 	get(func() (e error) { p.jsonOut, e = f.GetBool("json"); return })
 	get(func() (e error) { p.verbose, e = f.GetBool("verbose"); return })
+	get(func() (e error) { p.promptCache, e = f.GetBool("prompt-cache"); return })
 	get(func() (e error) { p.sampling.IgnoreEOG, e = f.GetBool("ignore-eos"); return })
 	var seed int64
 	get(func() (e error) { seed, e = f.GetInt64("seed"); return })
@@ -209,7 +212,11 @@ func (a *app) generateOnce(ctx context.Context, p runParams, text string, out *e
 	if err != nil {
 		return err
 	}
-	opts := model.Options{Path: path, ContextSize: p.ctxSize, Threads: p.threads, GPULayers: p.gpuLayers, FlashAttn: p.flashAttn, TrimMemory: true}
+	opts := model.Options{Path: path, ContextSize: p.ctxSize, Threads: p.threads, GPULayers: p.gpuLayers, FlashAttn: p.flashAttn, TrimMemory: true,
+		Warn: func(msg string) { fmt.Fprintln(a.stderr, "sov: warning:", msg) }}
+	if p.promptCache {
+		opts.PromptCache = a.paths.Sub("kvcache")
+	}
 	if p.verbose {
 		opts.Logger = slog.New(slog.NewTextHandler(a.stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	}
@@ -309,11 +316,12 @@ func (e *eventWriter) done(st model.Stats) {
 		GenTPS        float64         `json:"generated_tokens_per_second"`
 		StopReason    string          `json:"stop_reason"`
 		CachedTokens  int             `json:"cached_tokens"`
+		Restored      int             `json:"restored_tokens,omitempty"`
 		ContextTokens int             `json:"context_tokens"`
 		ToolCall      *model.ToolCall `json:"tool_call,omitempty"`
 		Answer        *string         `json:"answer,omitempty"`
 	}{Type: "done", PromptTokens: st.PromptTokens, GenTokens: st.GeneratedTokens, PromptTPS: round2(st.PromptTPS()), GenTPS: round2(st.GenTPS()),
-		StopReason: st.StopReason, CachedTokens: st.CachedTokens, ContextTokens: st.ContextUsed}
+		StopReason: st.StopReason, CachedTokens: st.CachedTokens, Restored: st.RestoredTokens, ContextTokens: st.ContextUsed}
 	if r := e.reply; r != nil {
 		if r.ToolCall != nil {
 			ev.ToolCall = r.ToolCall

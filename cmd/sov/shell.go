@@ -46,8 +46,8 @@ func (a *app) runShell(cmd *cobra.Command, out *os.File) error {
 	if err != nil {
 		return err
 	}
-	if p.schemaFile != "" || p.grammar != "" || p.toolsFile != "" || p.jsonOut {
-		return usagef("--schema, --grammar, --tools and --json apply to one headless answer: use them with `sov run`")
+	if p.schemaFile != "" || p.grammar != "" || p.toolsFile != "" || p.jsonOut || p.promptCache {
+		return usagef("--schema, --grammar, --tools, --json and --prompt-cache are for `sov run`, not the shell")
 	}
 	cont, _ := cmd.Flags().GetBool("continue")
 	sessID, _ := cmd.Flags().GetString("session")
