@@ -157,6 +157,19 @@ struct llama_context *sov_new_context(struct llama_model *model, uint32_t n_ctx,
 
 int32_t sov_decode(struct llama_context *ctx, const llama_token *toks, int32_t n, int32_t n_batch, bool flush,
                    int32_t seq, int32_t pos) {
+    if (seq == 0) {
+        // Sequence 0 (every engine's default session) takes llama.cpp's
+        // own one-sequence batches, which derive the positions from the KV
+        // cache: the path the benchmarks measured before sessions existed.
+        unsigned fp = fp_enter(flush);
+        int32_t rc = 0;
+        for (int32_t i = 0; i < n && rc == 0; i += n_batch) {
+            int32_t m = n - i < n_batch ? n - i : n_batch;
+            rc = llama_decode(ctx, llama_batch_get_one((llama_token *)toks + i, m));
+        }
+        fp_leave(fp);
+        return rc;
+    }
     struct llama_batch b = llama_batch_init(n < n_batch ? n : n_batch, 0, 1);
     if (!b.token) return -1;
     unsigned fp = fp_enter(flush);
@@ -289,13 +302,18 @@ static void gen_run(sov_gen *g) {
                 gen_notify(g);
             }
         }
-        g->one.token[0] = slot->tok;
-        g->one.pos[0] = g->pos++;
-        g->one.n_seq_id[0] = 1;
-        g->one.seq_id[0][0] = g->seq;
-        g->one.logits[0] = 1;
-        g->one.n_tokens = 1;
-        int32_t rc = llama_decode(g->ctx, g->one);
+        struct llama_batch b = llama_batch_get_one(&slot->tok, 1);
+        if (g->seq != 0) {
+            g->one.token[0] = slot->tok;
+            g->one.pos[0] = g->pos;
+            g->one.n_seq_id[0] = 1;
+            g->one.seq_id[0][0] = g->seq;
+            g->one.logits[0] = 1;
+            g->one.n_tokens = 1;
+            b = g->one;
+        }
+        g->pos++;
+        int32_t rc = llama_decode(g->ctx, b);
         if (rc != 0) { g->status = rc; gen_finish(g, SOV_GEN_DECODE); return; }
         g->ndecoded++;
     }
