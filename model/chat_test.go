@@ -24,15 +24,6 @@ func loadModel(t testing.TB, m testtool.TestModel, ctxSize int) *Engine {
 	return e
 }
 
-func chat(t *testing.T, e *Engine, msgs []Message, s Sampling) (string, Stats) {
-	t.Helper()
-	out, st, err := e.Chat(context.Background(), msgs, s, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return out, st
-}
-
 func TestChatTemplateRendersChatML(t *testing.T) {
 	e := loadModel(t, testtool.Chat, 1024)
 	info := e.Info()
@@ -61,8 +52,8 @@ func TestChatSystemPromptHonoured(t *testing.T) {
 	e := loadModel(t, testtool.Chat, 1024)
 	s := Sampling{MaxTokens: 24}
 	ask := Message{Role: RoleUser, Content: "Hello, who are you?"}
-	named, _ := chat(t, e, []Message{{Role: RoleSystem, Content: "Your name is Zorblax."}, ask}, s)
-	plain, _ := chat(t, e, []Message{ask}, s)
+	named, _ := mustChat(t, e, []Message{{Role: RoleSystem, Content: "Your name is Zorblax."}, ask}, s)
+	plain, _ := mustChat(t, e, []Message{ask}, s)
 	if !strings.Contains(named, "Zorblax") {
 		t.Errorf("with the system prompt the model should call itself Zorblax: %q", named)
 	}
@@ -73,7 +64,7 @@ func TestChatSystemPromptHonoured(t *testing.T) {
 
 func TestChatStopsAtEndOfTurn(t *testing.T) {
 	e := loadModel(t, testtool.Chat, 1024)
-	out, st := chat(t, e, []Message{{Role: RoleUser, Content: "What is the capital of France? Answer in one word."}}, Sampling{MaxTokens: 64})
+	out, st := mustChat(t, e, []Message{{Role: RoleUser, Content: "What is the capital of France? Answer in one word."}}, Sampling{MaxTokens: 64})
 	if st.StopReason != StopEOG {
 		t.Fatalf("stop reason %q after %d tokens, want the end of turn: %q", st.StopReason, st.GeneratedTokens, out)
 	}
@@ -95,7 +86,7 @@ func TestChatMultiTurnDecodesOnlyNewTokens(t *testing.T) {
 		if next != "" {
 			msgs = append(msgs, Message{Role: RoleUser, Content: next})
 		}
-		reply, st := chat(t, e, msgs, s)
+		reply, st := mustChat(t, e, msgs, s)
 		full, _, _, err := e.renderTokens(msgs)
 		if err != nil {
 			t.Fatal(err)
@@ -122,7 +113,7 @@ func TestChatMultiTurnDecodesOnlyNewTokens(t *testing.T) {
 
 func TestChatGrammarAndSchemaWithTemplate(t *testing.T) {
 	e := loadModel(t, testtool.Chat, 1024)
-	out, st := chat(t, e, []Message{{Role: RoleUser, Content: "Is the sky blue? Answer yes or no."}}, Sampling{Grammar: `root ::= "yes" | "no"`, MaxTokens: 8})
+	out, st := mustChat(t, e, []Message{{Role: RoleUser, Content: "Is the sky blue? Answer yes or no."}}, Sampling{Grammar: `root ::= "yes" | "no"`, MaxTokens: 8})
 	if (out != "yes" && out != "no") || st.StopReason != StopEOG {
 		t.Fatalf("grammar output %q (%s)", out, st.StopReason)
 	}
@@ -216,7 +207,7 @@ func TestUnknownTemplateFallsBackWithWarning(t *testing.T) {
 					t.Fatalf("the warning should be one line that says what sov does: %q", info.TemplateWarning)
 				}
 				// The fallback still chats: stories260K continues the text.
-				out, _ := chat(t, e, msgs, Sampling{MaxTokens: 16})
+				out, _ := mustChat(t, e, msgs, Sampling{MaxTokens: 16})
 				if strings.TrimSpace(out) == "" {
 					t.Fatal("no reply through the fallback")
 				}
@@ -236,7 +227,7 @@ func TestGemmaBaseModel(t *testing.T) {
 	if info.Architecture != "gemma3" || info.HasTemplate || info.TemplateWarning != "" {
 		t.Fatalf("%+v", info)
 	}
-	out, _ := chat(t, e, []Message{{Role: RoleUser, Content: "What is the capital of France? Answer in one word."}}, Sampling{MaxTokens: 16})
+	out, _ := mustChat(t, e, []Message{{Role: RoleUser, Content: "What is the capital of France? Answer in one word."}}, Sampling{MaxTokens: 16})
 	if !strings.Contains(out, "Paris") {
 		t.Fatalf("Gemma 3 270M should complete with Paris: %q", out)
 	}

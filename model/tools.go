@@ -59,9 +59,22 @@ type Toolset struct {
 
 var toolName = regexp.MustCompile(`^[A-Za-z0-9_.-]{1,64}$`)
 
+// ParseTools reads a JSON array of tools as OpenAI and MCP describe them
+// ([{"name", "description", "parameters"}]) and compiles it for choice.
+func ParseTools(data []byte, choice string) (*Toolset, error) {
+	var tools []Tool
+	if err := json.Unmarshal(data, &tools); err != nil {
+		return nil, fmt.Errorf(`not a JSON array of tools ([{"name":…, "description":…, "parameters":{…}}]): %w`, err)
+	}
+	return CompileTools(tools, choice)
+}
+
 // CompileTools checks the tools' schemas and builds the grammar for choice
-// (ToolAuto, ToolRequired, ToolNone, or a tool's name).
+// (ToolAuto, "auto", ToolRequired, ToolNone, or a tool's name).
 func CompileTools(tools []Tool, choice string) (*Toolset, error) {
+	if choice == "auto" {
+		choice = ToolAuto
+	}
 	ts := &Toolset{tools: tools, choice: choice, args: map[string]*grammar.Schema{}}
 	defs := map[string]json.RawMessage{}
 	var branches []string

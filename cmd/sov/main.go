@@ -16,6 +16,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/sovos/sov/internal/buildinfo"
 	"github.com/sovos/sov/internal/config"
 	"github.com/sovos/sov/internal/paths"
 )
@@ -84,7 +85,7 @@ func newRootCmd(a *app) *cobra.Command {
 		Use:           "sov",
 		Short:         "sov — a self-sovereign AI environment in your terminal",
 		Long:          "sov runs a local model and your own agents on your machine.\nWith no subcommand it opens the interactive shell.",
-		Version:       versionString(),
+		Version:       buildinfo.String(version),
 		SilenceUsage:  true,
 		SilenceErrors: true,
 		PersistentPreRunE: func(cmd *cobra.Command, _ []string) error {

@@ -196,15 +196,7 @@ func (a *app) generateOnce(ctx context.Context, p runParams, text string, out *e
 		if err != nil {
 			return usagef("read --tools: %v", err)
 		}
-		var list []model.Tool
-		if err := json.Unmarshal(b, &list); err != nil {
-			return usagef("--tools %s: not a JSON array of tools ([{\"name\":…, \"description\":…, \"parameters\":{…}}]): %v", p.toolsFile, err)
-		}
-		choice := p.toolChoice
-		if choice == "auto" {
-			choice = model.ToolAuto
-		}
-		if tools, err = model.CompileTools(list, choice); err != nil {
+		if tools, err = model.ParseTools(b, p.toolChoice); err != nil {
 			return usagef("--tools %s: %v", p.toolsFile, err)
 		}
 	}

@@ -1,0 +1,20 @@
+package buildinfo
+
+import (
+	"strings"
+	"testing"
+
+	"github.com/sovos/sov/model"
+)
+
+func TestVersion(t *testing.T) {
+	if got := Version("1.2.3"); !strings.HasPrefix(got, "1.2.3") {
+		t.Errorf("a release version is kept: %q", got)
+	}
+	if got := Version(""); got == "" {
+		t.Error("empty version")
+	}
+	if got := String("1.2.3"); !strings.Contains(got, "llama.cpp "+model.LlamaCommit[:12]) || !strings.Contains(got, "go1.") {
+		t.Errorf("String: %q", got)
+	}
+}
