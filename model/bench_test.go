@@ -155,7 +155,7 @@ func multiTurn(b *testing.B, path string, subnormals bool) (ratio float64, line 
 		}
 	}
 	for i := range sideBySide {
-		alternate(i, time20, time1)
+		testtool.Alternate(i, time20, time1)
 	}
 	t20, t1 := median(again20), median(again1)
 	line = fmt.Sprintf("decoded %d tokens for a final context of %d; turn 1 decodes %d tokens, turn 20 %d; TTFT in the conversation turn 1 %.1f ms, turn 20 %.1f ms; side by side (median of %d, alternating) turn 1 %.1f ms, turn 20 %.1f ms",
@@ -180,18 +180,6 @@ func timedChat(b *testing.B, c interface {
 		b.Fatal(err)
 	}
 	return reply, st, first
-}
-
-// alternate runs a then b on even rounds and b then a on odd ones, so that
-// neither side always runs on the warmer (or busier) machine.
-func alternate(i int, a, b func()) {
-	if i%2 == 0 {
-		a()
-		b()
-		return
-	}
-	b()
-	a()
 }
 
 // sideBySide is how many times turn 20 and turn 1 are timed again.
@@ -281,7 +269,7 @@ func BenchmarkLlamaSessions(b *testing.B) {
 			t1 = append(t1, ms(first))
 		}
 		for i := range sideBySide {
-			alternate(i, time10, time1)
+			testtool.Alternate(i, time10, time1)
 		}
 		r := median(t10) / median(t1)
 		worst = max(worst, r)
@@ -359,7 +347,7 @@ func BenchmarkLlamaPromptCache(b *testing.B) {
 			d, st := ttft(cached)
 			res, restored = append(res, d), st.RestoredTokens
 		}
-		alternate(i, a, r)
+		testtool.Alternate(i, a, r)
 	}
 	ratio := median(res) / median(dec)
 	verdict := "MET"

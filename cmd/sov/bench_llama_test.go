@@ -177,18 +177,6 @@ func tail(s string) string {
 	return s
 }
 
-// pair runs the reference and sov side by side, alternating which goes
-// first so that neither always runs on the warmer (or busier) machine.
-func pair(i int, ref, sov func()) {
-	if i%2 == 0 {
-		ref()
-		sov()
-		return
-	}
-	sov()
-	ref()
-}
-
 func median(xs []float64) float64 {
 	s := slices.Clone(xs)
 	slices.Sort(s)
@@ -242,7 +230,7 @@ func benchGeneration(b *testing.B, e benchEnv, modelPath, label string, reps int
 		if extra && i%2 == 0 {
 			refAuto = append(refAuto, llamaBenchTS(b, e, modelPath, "-p", "0", "-n", "128"))
 		}
-		pair(i, func() {
+		testtool.Alternate(i, func() {
 			ref = append(ref, llamaBenchTS(b, e, modelPath, "-p", "0", "-n", "128", "-fa", refFA))
 		}, func() {
 			d, _, _ := sovDone(b, append([]string{"--ctx", "256"}, sovArgs...)...)
@@ -286,7 +274,7 @@ func benchPrompt(b *testing.B, e benchEnv, modelPath, label string, reps int, ex
 		if extra {
 			refAuto = append(refAuto, llamaBenchTS(b, e, modelPath, "-p", "512", "-n", "0"))
 		}
-		pair(i, func() {
+		testtool.Alternate(i, func() {
 			ref = append(ref, llamaBenchTS(b, e, modelPath, "-p", "512", "-n", "0", "-fa", refFA))
 		}, func() {
 			d, _, _ := sovDone(b, "--model", modelPath, "--threads", e.threads, "--temp", "0", "--max-tokens", "1", prompt)
@@ -337,7 +325,7 @@ func BenchmarkLlamaOverhead(b *testing.B) {
 	// A run takes about half a second, so the noise of a shared machine
 	// weighs more here: twice the pairs.
 	for i := 0; i < 2*benchReps-1; i++ {
-		pair(i, func() {
+		testtool.Alternate(i, func() {
 			tps, _, wall := completionRun(b, e, e.tinyModel, n, append(sampling, "-c", "2048")...)
 			ref = append(ref, tps)
 			refE2E = append(refE2E, n/wall.Seconds())

@@ -78,3 +78,16 @@ func Btcd(t testing.TB, miningAddr string) (string, *rpcclient.Client) {
 	}
 	return fmt.Sprintf("http://sov:regtest@127.0.0.1:%d", rpcPort), c
 }
+
+// Alternate runs a then b on even rounds and b then a on odd ones, so that
+// in a side-by-side benchmark neither side always runs on the warmer (or
+// busier) machine.
+func Alternate(i int, a, b func()) {
+	if i%2 == 0 {
+		a()
+		b()
+		return
+	}
+	b()
+	a()
+}
