@@ -118,6 +118,19 @@ func (k *Keys) NEARKey(i uint32) (ed25519.PrivateKey, error) {
 	return ed25519FromSeed(s), nil
 }
 
+// LedgerPath is the SLIP-10 path of the key that signs sov's ledger. It sits
+// outside BIP-44 (purpose 7337') so no chain's wallet ever derives it.
+const LedgerPath = "m/7337'/0'/0'"
+
+// LedgerKey returns the ed25519 key at LedgerPath.
+func (k *Keys) LedgerKey() (ed25519.PrivateKey, error) {
+	s, _, err := DeriveSLIP10(k.seed, LedgerPath)
+	if err != nil {
+		return nil, err
+	}
+	return ed25519FromSeed(s), nil
+}
+
 // NostrKeyPair is a NIP-06 key: a secp256k1 private key and its x-only
 // (BIP340) public key, as Nostr events are signed with Schnorr signatures.
 type NostrKeyPair struct {
