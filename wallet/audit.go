@@ -16,6 +16,9 @@ import (
 
 const auditFile = "audit.log"
 
+// ErrAuditDamaged means the audit log cannot be appended to safely.
+var ErrAuditDamaged = errors.New("the wallet audit log is damaged")
+
 // AuditEntry is one policy decision. Each line of audit.log is
 // "<sha256 hex> <entry JSON>", where the hash covers the previous line's
 // hash and the exact entry bytes, so any changed, dropped or reordered byte
@@ -27,6 +30,7 @@ type AuditEntry struct {
 	Decision string `json:"decision"` // allowed, refused, approved
 	Reason   string `json:"reason,omitempty"`
 	Caller   string `json:"caller"`
+	Grant    string `json:"grant,omitempty"`
 	Kind     string `json:"kind"`
 	Chain    string `json:"chain,omitempty"`
 	Asset    string `json:"asset,omitempty"`
@@ -107,7 +111,7 @@ func auditHead(path string) (uint64, string, error) {
 	hash, body, ok := bytes.Cut(buf, []byte(" "))
 	var e AuditEntry
 	if !ok || json.Unmarshal(body, &e) != nil {
-		return 0, "", fmt.Errorf("audit log %s: last line is damaged: run `sov wallet audit --verify`", path)
+		return 0, "", fmt.Errorf("%w: %s: the last line is damaged", ErrAuditDamaged, path)
 	}
 	return e.Seq, string(hash), nil
 }

@@ -19,7 +19,6 @@ import (
 	"github.com/btcsuite/btcd/rpcclient"
 	"github.com/btcsuite/btcd/txscript"
 	"github.com/btcsuite/btcd/wire"
-	bolt "go.etcd.io/bbolt"
 )
 
 // BitcoinNode is a btcd (or compatible) RPC connection whose genesis block
@@ -42,7 +41,7 @@ func DialBitcoin(ctx context.Context, n Network) (*BitcoinNode, error) {
 		return nil, err
 	}
 	if len(n.RPC) == 0 {
-		return nil, fmt.Errorf("no RPC configured for %s: add one with `sov wallet networks add %s --family bitcoin --rpc http://user:pass@host:port`", n.Name, n.Name)
+		return nil, &NoRPCError{Network: n.Name, Family: FamilyBitcoin}
 	}
 	var errs []string
 	for _, raw := range n.RPC {
@@ -287,83 +286,29 @@ func signPSBT(p *BitcoinPlan, keys map[string]*btcec.PrivateKey) (*wire.MsgTx, e
 	return psbt.Extract(pkt)
 }
 
-// SendBitcoin finds our UTXOs (receive and change address at index),
-// plans a PSBT, passes the policy, signs, broadcasts and records it.
-func (w *Wallet) SendBitcoin(ctx context.Context, b *BitcoinNode, to string, amount int64, feeFloor int64, req Request, approve Approver, unlock Unlocker, acct Accounts, confirm func(summary string) error) (LedgerEntry, error) {
-	dest, err := ParseBitcoinAddress(to, BitcoinNet(b.Net.BitcoinNet))
-	if err != nil {
-		return LedgerEntry{}, err
-	}
-	bnet := BitcoinNet(b.Net.BitcoinNet)
-	recvStr, changeStr := acct.BitcoinAddresses(bnet)
-	recv, err := ParseBitcoinAddress(recvStr, bnet)
-	if err != nil {
-		return LedgerEntry{}, err
-	}
-	change, err := ParseBitcoinAddress(changeStr, bnet)
-	if err != nil {
-		return LedgerEntry{}, fmt.Errorf("no change address cached for %s: re-run `sov wallet addresses` after upgrading: %w", bnet, err)
-	}
-	var utxos []UTXO
-	for i, a := range []btcutil.Address{recv, change} {
-		us, err := b.UTXOs(ctx, a)
-		if err != nil {
-			return LedgerEntry{}, err
-		}
-		for j := range us {
-			us[j].Change = uint32(i)
-		}
-		utxos = append(utxos, us...)
-	}
-	plan, err := PlanBitcoin(utxos, dest, amount, b.FeeRate(ctx, feeFloor), change, b.Params)
-	if err != nil {
-		return LedgerEntry{}, err
-	}
-	if confirm != nil {
-		if err := confirm(plan.Summary); err != nil {
-			return LedgerEntry{}, err
-		}
-	}
-	req.Chain, req.Asset, req.Payee, req.Amount = b.Net.CAIP2, "BTC", to, atomicRat(bigInt(amount), 8)
-	if req.Summary == "" {
-		req.Summary = plan.Summary
-	}
-	d, err := w.Authorize(ctx, req, approve)
-	if err != nil {
-		return LedgerEntry{}, err
-	}
-	keys, err := unlock()
-	if err != nil {
-		w.Release(d.ID, "unlock failed")
-		return LedgerEntry{}, err
-	}
-	defer keys.Wipe()
+// broadcastBitcoin signs p's PSBT with the receive and change keys of the
+// plan's account and broadcasts it.
+func (w *Wallet) broadcastBitcoin(ctx context.Context, p *Plan, keys *Keys) (LedgerEntry, error) {
+	bnet := BitcoinNet(p.net.BitcoinNet)
 	signers := map[string]*btcec.PrivateKey{}
-	for chain, addr := range []btcutil.Address{recv, change} {
-		k, err := keys.BitcoinKey(bnet, uint32(chain), acct.Index)
+	for chain, addr := range p.btcAddr {
+		k, err := keys.BitcoinKey(bnet, uint32(chain), p.acct.Index)
 		if err != nil {
-			w.Release(d.ID, "key derivation failed")
 			return LedgerEntry{}, err
 		}
 		script, _ := txscript.PayToAddrScript(addr)
 		signers[fmt.Sprintf("%x", script)] = k
 	}
-	tx, err := signPSBT(plan, signers)
+	tx, err := signPSBT(p.btcPlan, signers)
 	if err != nil {
-		w.Release(d.ID, "signing failed")
 		return LedgerEntry{}, err
 	}
+	b := p.btc
 	h, err := withTimeout(ctx, b.Net.RPCTimeout(), func() (*chainhash.Hash, error) { return b.c.SendRawTransaction(tx, false) })
 	if err != nil {
-		w.Release(d.ID, "broadcast failed")
 		return LedgerEntry{}, fmt.Errorf("broadcast on %s: %w", b.Net.Name, err)
 	}
-	entry := LedgerEntry{Chain: b.Net.CAIP2, Network: b.Net.Name, Hash: h.String(), Kind: req.Kind, From: recvStr, To: to, Asset: "BTC",
-		Amount: FormatAtomic(bigInt(amount), 8), Status: "pending", Time: w.now().UTC().Format(time.RFC3339Nano)}
-	if err := withDB(w.dir, func(tx *bolt.Tx) error { return putLedger(tx, entry) }); err != nil {
-		return entry, err
-	}
-	return entry, nil
+	return LedgerEntry{Hash: h.String(), Status: "pending"}, nil
 }
 
 // WaitBitcoin follows a transaction until it has a confirmation.

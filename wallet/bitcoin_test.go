@@ -2,6 +2,7 @@ package wallet
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strings"
 	"testing"
@@ -54,14 +55,18 @@ func TestWalletBitcoinRegtestPSBTSendConfirms(t *testing.T) {
 	}
 	defer b.Close()
 	unlock := func() (*Keys, error) { return NewKeys(seed), nil }
-	var summary string
-	entry, err := w.SendBitcoin(ctx, b, other.BitcoinRegtest, 150_000_000, 2, Request{Kind: "send", Caller: "test"}, nil, unlock, acct,
-		func(s string) error { summary = s; return nil })
+	sess := w.NewSession(SessionConfig{Caller: "test", Unlock: unlock, Networks: []Network{net}})
+	plan, err := w.Plan(ctx, Transfer{Amount: "1.5", Asset: "BTC", To: other.BitcoinRegtest}, sess.Networks(), acct)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !strings.Contains(summary, "Send 1.5 BTC to "+other.BitcoinRegtest) {
+	defer plan.Close()
+	if summary := plan.Summary(); !strings.Contains(summary, "Send 1.5 BTC to "+other.BitcoinRegtest) {
 		t.Fatalf("summary %q", summary)
+	}
+	entry, err := sess.Execute(ctx, plan)
+	if err != nil {
+		t.Fatal(err)
 	}
 	if _, err := miner.Generate(1); err != nil {
 		t.Fatal(err)
@@ -74,11 +79,11 @@ func TestWalletBitcoinRegtestPSBTSendConfirms(t *testing.T) {
 		t.Fatalf("payee balance %+v", got)
 	}
 	// too much, fees included: refused before signing
-	if _, err := w.SendBitcoin(ctx, b, other.BitcoinRegtest, 100_000*100_000_000, 2, Request{Kind: "send"}, nil, unlock, acct, nil); err == nil || !strings.Contains(err.Error(), "insufficient funds") {
+	if _, err := w.Plan(ctx, Transfer{Amount: "100000", Asset: "BTC", To: other.BitcoinRegtest}, sess.Networks(), acct); err == nil || !strings.Contains(err.Error(), "insufficient funds") {
 		t.Fatalf("overspend: %v", err)
 	}
 	// wrong network family/net
-	if _, err := w.SendBitcoin(ctx, b, acct.Bitcoin, 1000, 2, Request{Kind: "send"}, nil, unlock, acct, nil); err == nil || !strings.Contains(err.Error(), "not for regtest") && !strings.Contains(err.Error(), "invalid") {
+	if _, err := w.Plan(ctx, Transfer{Amount: "0.00001", Asset: "BTC", To: acct.Bitcoin, Network: net.Name}, sess.Networks(), acct); !errors.Is(err, ErrInvalidTransfer) {
 		t.Fatalf("mainnet address on regtest: %v", err)
 	}
 	// a node on another chain is refused

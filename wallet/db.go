@@ -45,7 +45,7 @@ func withDB(dir string, fn func(tx *bolt.Tx) error) error {
 	}
 	defer db.Close()
 	return db.Update(func(tx *bolt.Tx) error {
-		for _, b := range [][]byte{bucketPolicy, bucketSpend, bucketLedger, bucketNonce} {
+		for _, b := range [][]byte{bucketPolicy, bucketSpend, bucketLedger, bucketNonce, bucketGrants} {
 			if _, err := tx.CreateBucketIfNotExists(b); err != nil {
 				return err
 			}

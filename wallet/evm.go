@@ -64,7 +64,7 @@ func DialEVM(ctx context.Context, net Network) (*EVM, error) {
 		return nil, fmt.Errorf("%s is not an EVM network", net.Name)
 	}
 	if len(net.RPC) == 0 {
-		return nil, fmt.Errorf("no RPC configured for %s: add one with `sov wallet networks add %s --rpc URL`", net.Name, net.Name)
+		return nil, &NoRPCError{Network: net.Name, Family: FamilyEVM}
 	}
 	var errs []string
 	for _, url := range net.RPC {
@@ -298,6 +298,9 @@ type LedgerEntry struct {
 	TipCap     string `json:"tip_cap,omitempty"`
 	FeeCap     string `json:"fee_cap,omitempty"`
 	ReplacedBy string `json:"replaced_by,omitempty"`
+	Caller     string `json:"caller,omitempty"` // who asked: cli, tui, agent:<name>
+	Grant      string `json:"grant,omitempty"`  // the grant it was paid under
+	Policy     string `json:"policy,omitempty"` // the policy reservation id
 	Block      uint64 `json:"block,omitempty"`
 }
 
@@ -416,47 +419,25 @@ func nonceRecord(next uint64, at time.Time) []byte {
 // Unlocker yields the keys only once the policy has allowed a request.
 type Unlocker func() (*Keys, error)
 
-// SendEVM authorises p with the policy engine, then unlocks, signs with a
-// managed nonce, broadcasts and records the transaction in the ledger.
-func (w *Wallet) SendEVM(ctx context.Context, e *EVM, p *EVMPlan, req Request, approve Approver, unlock Unlocker, index uint32) (LedgerEntry, error) {
-	req.Chain, req.Asset, req.Payee = e.Net.CAIP2, p.Asset, p.To.Hex()
-	req.Amount = atomicRat(p.Amount, p.Decimals)
-	if req.Summary == "" {
-		req.Summary = p.Summary
-	}
-	d, err := w.Authorize(ctx, req, approve)
+// broadcastEVM signs p's transaction with a managed nonce and broadcasts it.
+func (w *Wallet) broadcastEVM(ctx context.Context, p *Plan, keys *Keys) (LedgerEntry, error) {
+	e, ep := p.evm, p.evmPlan
+	key, err := keys.EVMKey(p.acct.Index)
 	if err != nil {
 		return LedgerEntry{}, err
 	}
-	release := func(why string) { w.Release(d.ID, why) }
-	keys, err := unlock()
+	w.reconcile(ctx, e, ep.From)
+	pending, err := e.Backend.PendingNonceAt(ctx, ep.From)
 	if err != nil {
-		release("unlock failed")
-		return LedgerEntry{}, err
-	}
-	defer keys.Wipe()
-	key, err := keys.EVMKey(index)
-	if err != nil {
-		release("key derivation failed")
-		return LedgerEntry{}, err
-	}
-	w.reconcile(ctx, e, p.From)
-	pending, err := e.Backend.PendingNonceAt(ctx, p.From)
-	if err != nil {
-		release("nonce lookup failed")
 		return LedgerEntry{}, fmt.Errorf("pending nonce: %w", err)
 	}
-	nonce, err := w.allocNonce(e.Net.ChainID, e.Net.CAIP2, p.From, pending)
+	nonce, err := w.allocNonce(e.Net.ChainID, e.Net.CAIP2, ep.From, pending)
 	if err != nil {
-		release("nonce allocation failed")
 		return LedgerEntry{}, err
 	}
-	entry, err := w.signAndSend(ctx, e, key, nonce, p.TxTo, p.Value, p.Data, p.Gas, p.Fees, LedgerEntry{
-		Kind: req.Kind, From: p.From.Hex(), To: p.To.Hex(), Asset: p.Asset, Amount: FormatAtomic(p.Amount, p.Decimals),
-	})
+	entry, err := w.signAndSend(ctx, e, key, nonce, ep.TxTo, ep.Value, ep.Data, ep.Gas, ep.Fees, LedgerEntry{})
 	if err != nil {
-		w.freeNonce(e.Net.ChainID, p.From, nonce)
-		release("broadcast failed")
+		w.freeNonce(e.Net.ChainID, ep.From, nonce)
 		return LedgerEntry{}, err
 	}
 	return entry, nil
@@ -478,9 +459,6 @@ func (w *Wallet) signAndSend(ctx context.Context, e *EVM, key *ecdsa.PrivateKey,
 	entry.Status, entry.Time = "pending", w.now().UTC().Format(time.RFC3339Nano)
 	entry.TxTo, entry.Value, entry.Data, entry.Gas = to.Hex(), value.String(), common.Bytes2Hex(data), gas
 	entry.TipCap, entry.FeeCap = fees.Tip.String(), fees.Cap.String()
-	if err := withDB(w.dir, func(tx *bolt.Tx) error { return putLedger(tx, entry) }); err != nil {
-		return entry, fmt.Errorf("transaction %s was broadcast but not recorded: %w", entry.Hash, err)
-	}
 	return entry, nil
 }
 
@@ -527,7 +505,8 @@ func (w *Wallet) WaitEVM(ctx context.Context, e *EVM, entry LedgerEntry) (Ledger
 // Replace re-signs a pending transaction at the same nonce with fees at
 // least 20% higher (nodes require +10%): the same payment (speed-up) or a
 // zero-value transfer to self (cancel).
-func (w *Wallet) Replace(ctx context.Context, e *EVM, hash string, cancel bool, req Request, approve Approver, unlock Unlocker, index uint32) (LedgerEntry, error) {
+func (s *Session) Replace(ctx context.Context, hash string, cancel bool, index uint32) (LedgerEntry, error) {
+	w := s.w
 	old, ok, err := w.FindLedger(hash)
 	if err != nil {
 		return LedgerEntry{}, err
@@ -535,9 +514,15 @@ func (w *Wallet) Replace(ctx context.Context, e *EVM, hash string, cancel bool, 
 	if !ok {
 		return LedgerEntry{}, fmt.Errorf("transaction %s is not in sov's ledger: only transactions sov sent can be replaced", hash)
 	}
-	if old.Chain != e.Net.CAIP2 {
-		return LedgerEntry{}, fmt.Errorf("transaction %s is on %s, not %s", hash, old.Network, e.Net.Name)
+	net, ok := FindNetwork(s.cfg.Networks, old.Chain)
+	if !ok {
+		return LedgerEntry{}, &UnknownNetworkError{Name: old.Chain}
 	}
+	e, err := w.dial(ctx, net)
+	if err != nil {
+		return LedgerEntry{}, err
+	}
+	defer e.Close()
 	if old.Status != "pending" {
 		return LedgerEntry{}, fmt.Errorf("transaction %s is %s, not pending: nothing to replace", hash, old.Status)
 	}
@@ -568,17 +553,18 @@ func (w *Wallet) Replace(ctx context.Context, e *EVM, hash string, cancel bool, 
 		base.To, base.Amount = old.From, "0"
 	}
 	base.Kind = kind
-	req.Kind, req.Chain, req.Asset, req.Payee = kind, e.Net.CAIP2, old.Asset, base.To
-	if req.Summary == "" {
-		req.Summary = fmt.Sprintf("%s %s (nonce %d) on %s with fee cap %s wei", kind, hash, old.Nonce, e.Net.Name, fees.Cap)
-	}
+	a := s.self
 	// A speed-up pays the same amount again only if the original is dropped;
 	// the budget already holds it, so the policy sees no new amount.
-	req.Amount = nil
-	if _, err := w.Authorize(ctx, req, approve); err != nil {
+	req := request{Kind: kind, Caller: a.principal, Chain: e.Net.CAIP2, Network: e.Net.Name, Asset: old.Asset, Payee: base.To, Interactive: a.interactive,
+		Summary: fmt.Sprintf("%s %s (nonce %d, %s %s to %s) on %s with fee cap %s wei", kind, hash, old.Nonce, old.Amount, old.Asset, old.To, e.Net.Name, fees.Cap)}
+	if _, err := w.authorize(ctx, req, a.approve); err != nil {
 		return LedgerEntry{}, err
 	}
-	keys, err := unlock()
+	if a.unlock == nil {
+		return LedgerEntry{}, ErrLocked
+	}
+	keys, err := a.unlock()
 	if err != nil {
 		return LedgerEntry{}, err
 	}
@@ -593,6 +579,10 @@ func (w *Wallet) Replace(ctx context.Context, e *EVM, hash string, cancel bool, 
 	entry, err := w.signAndSend(ctx, e, key, old.Nonce, to, value, data, gas, fees, base)
 	if err != nil {
 		return LedgerEntry{}, err
+	}
+	entry.Caller = a.principal
+	if err := w.recordLedger(entry); err != nil {
+		return entry, fmt.Errorf("transaction %s was broadcast but not recorded: %w", entry.Hash, err)
 	}
 	w.updateLedger(old.Chain, old.Hash, func(l *LedgerEntry) { l.ReplacedBy = entry.Hash })
 	return entry, nil

@@ -85,6 +85,23 @@ func (c *simChain) deployToken(t *testing.T) common.Address {
 
 func (c *simChain) unlock() (*Keys, error) { return NewKeys(c.keys.seed), nil }
 
+// session is the user's session on w over the simulated chain.
+func (c *simChain) session(w *Wallet) *Session {
+	w.dial = func(context.Context, Network) (*EVM, error) { return &EVM{Net: c.evm.Net, Backend: c.evm.Backend}, nil }
+	return w.NewSession(SessionConfig{Caller: "test", Unlock: c.unlock, Networks: []Network{c.evm.Net}})
+}
+
+// exec executes a simulated EVM plan as the user.
+func (c *simChain) exec(w *Wallet, ep *EVMPlan) (LedgerEntry, error) {
+	acct, err := c.keys.Accounts(0)
+	if err != nil {
+		return LedgerEntry{}, err
+	}
+	p := &Plan{kind: "send", acct: acct, evm: c.evm}
+	p.fromEVMPlan(ep)
+	return c.session(w).Execute(context.Background(), p)
+}
+
 func TestWalletEVMSendNativeAndERC20Simulated(t *testing.T) {
 	c := newSimChain(t)
 	ctx := context.Background()
@@ -103,7 +120,17 @@ func TestWalletEVMSendNativeAndERC20Simulated(t *testing.T) {
 	if !strings.Contains(p.Summary, "12.5 USDC") || !strings.Contains(p.Summary, "eip155:1337") {
 		t.Fatalf("summary %q", p.Summary)
 	}
-	entry, err := w.SendEVM(ctx, c.evm, p, Request{Kind: "send", Caller: "test"}, nil, c.unlock, 0)
+	// the same transfer through the one send path: Transfer → Plan → Execute
+	s := c.session(w)
+	acct, _ := c.keys.Accounts(0)
+	plan, err := w.Plan(ctx, Transfer{Amount: "12.5", Asset: "usdc", To: payee.Hex(), Network: "sim"}, s.Networks(), acct)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if plan.Summary() != p.Summary {
+		t.Fatalf("plan summary %q, want %q", plan.Summary(), p.Summary)
+	}
+	entry, err := s.Execute(ctx, plan)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -121,7 +148,7 @@ func TestWalletEVMSendNativeAndERC20Simulated(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	entry, err = w.SendEVM(ctx, c.evm, p, Request{Kind: "send", Caller: "test"}, nil, c.unlock, 0)
+	entry, err = c.exec(w, p)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -187,7 +214,7 @@ func TestWalletEVMConcurrentSendsGetDistinctNonces(t *testing.T) {
 				errs[i] = err
 				return
 			}
-			hashes[i], errs[i] = w.SendEVM(ctx, c.evm, p, Request{Kind: "send", Caller: "test"}, nil, c.unlock, 0)
+			hashes[i], errs[i] = c.exec(w, p)
 		}()
 	}
 	wg.Wait()
@@ -215,11 +242,11 @@ func TestWalletEVMSpeedupAndCancelSimulated(t *testing.T) {
 	payee := common.HexToAddress("0x00000000000000000000000000000000000000dd")
 	amt, _ := ToAtomic("0.5", 18)
 	p, _ := c.evm.Plan(ctx, EVMTransfer{From: c.from, To: payee, Asset: "ETH", Amount: amt, Decimals: 18})
-	first, err := w.SendEVM(ctx, c.evm, p, Request{Kind: "send", Caller: "test"}, nil, c.unlock, 0)
+	first, err := c.exec(w, p)
 	if err != nil {
 		t.Fatal(err)
 	}
-	fast, err := w.Replace(ctx, c.evm, first.Hash, false, Request{Caller: "test"}, nil, c.unlock, 0)
+	fast, err := c.session(w).Replace(ctx, first.Hash, false, 0)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -233,13 +260,13 @@ func TestWalletEVMSpeedupAndCancelSimulated(t *testing.T) {
 	if first, _ = w.WaitEVM(ctx, c.evm, first); first.Status != "replaced" {
 		t.Fatalf("original %s", first.Status)
 	}
-	if _, err := w.Replace(ctx, c.evm, fast.Hash, true, Request{Caller: "test"}, nil, c.unlock, 0); err == nil {
+	if _, err := c.session(w).Replace(ctx, fast.Hash, true, 0); err == nil {
 		t.Fatal("replaced a mined transaction")
 	}
 	// cancel: the payment never lands
 	p, _ = c.evm.Plan(ctx, EVMTransfer{From: c.from, To: payee, Asset: "ETH", Amount: amt, Decimals: 18})
-	second, _ := w.SendEVM(ctx, c.evm, p, Request{Kind: "send", Caller: "test"}, nil, c.unlock, 0)
-	cancel, err := w.Replace(ctx, c.evm, second.Hash, true, Request{Caller: "test"}, nil, c.unlock, 0)
+	second, _ := c.exec(w, p)
+	cancel, err := c.session(w).Replace(ctx, second.Hash, true, 0)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -251,7 +278,7 @@ func TestWalletEVMSpeedupAndCancelSimulated(t *testing.T) {
 	if bal.Cmp(amt) != 0 {
 		t.Fatalf("payee got %s, want only the first payment", bal)
 	}
-	if _, err := w.Replace(ctx, c.evm, "0x1234", false, Request{}, nil, c.unlock, 0); err == nil || errors.Is(err, ErrRefused) {
+	if _, err := c.session(w).Replace(ctx, "0x1234", false, 0); err == nil || errors.Is(err, ErrRefused) {
 		t.Fatalf("unknown hash: %v", err)
 	}
 }
@@ -267,7 +294,7 @@ func TestWalletEVMDroppedTransactionFreesItsNonce(t *testing.T) {
 	payee := common.HexToAddress("0x00000000000000000000000000000000000000ee")
 	amt, _ := ToAtomic("0.1", 18)
 	p, _ := c.evm.Plan(ctx, EVMTransfer{From: c.from, To: payee, Asset: "ETH", Amount: amt, Decimals: 18})
-	lost, err := w.SendEVM(ctx, c.evm, p, Request{Kind: "send"}, nil, c.unlock, 0)
+	lost, err := c.exec(w, p)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -275,7 +302,7 @@ func TestWalletEVMDroppedTransactionFreesItsNonce(t *testing.T) {
 	now = now.Add(2 * nonceQueueTTL)
 	amt2, _ := ToAtomic("0.2", 18)
 	p, _ = c.evm.Plan(ctx, EVMTransfer{From: c.from, To: payee, Asset: "ETH", Amount: amt2, Decimals: 18})
-	next, err := w.SendEVM(ctx, c.evm, p, Request{Kind: "send"}, nil, c.unlock, 0)
+	next, err := c.exec(w, p)
 	if err != nil {
 		t.Fatal(err)
 	}

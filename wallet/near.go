@@ -113,55 +113,26 @@ func (n *NEARRPC) Send(ctx context.Context, signed []byte) (string, error) {
 	return res.Transaction.Hash, err
 }
 
-// SendNEAR transfers yoctoNEAR from the implicit account at index.
-func (w *Wallet) SendNEAR(ctx context.Context, n Network, to string, yocto *big.Int, req Request, approve Approver, unlock Unlocker, acct Accounts) (LedgerEntry, error) {
-	if err := ValidateNEARAccount(to); err != nil {
-		return LedgerEntry{}, err
-	}
-	rpc := NewNEARRPC(n)
-	req.Chain, req.Asset, req.Payee, req.Amount = n.CAIP2, n.Native, to, atomicRat(yocto, n.NativeDecimals)
-	if req.Summary == "" {
-		req.Summary = fmt.Sprintf("Send %s NEAR to %s on %s", FormatAtomic(yocto, n.NativeDecimals), to, n.Name)
-	}
-	bal, err := rpc.Balance(ctx, acct.NEARAccount)
+// broadcastNEAR signs p's NEAR transfer from the implicit account and
+// sends it, waiting for optimistic execution.
+func broadcastNEAR(ctx context.Context, p *Plan, keys *Keys) (LedgerEntry, error) {
+	key, err := keys.NEARKey(p.acct.Index)
 	if err != nil {
 		return LedgerEntry{}, err
 	}
-	if bal.Cmp(yocto) <= 0 {
-		return LedgerEntry{}, fmt.Errorf("insufficient funds: %s NEAR plus gas needed, %s available (nothing was signed)", FormatAtomic(yocto, 24), FormatAtomic(bal, 24))
-	}
-	nonce, bh, err := rpc.AccessKey(ctx, acct.NEARAccount, acct.NEARPublicKey)
+	nonce := p.near.nonce + 1
+	signed, hash, err := signNEARTransfer(key, NEARTransfer{SignerID: p.from, PublicKey: key.Public().(ed25519.PublicKey), Nonce: nonce, ReceiverID: p.to, BlockHash: p.near.block, Deposit: p.amount})
 	if err != nil {
 		return LedgerEntry{}, err
 	}
-	d, err := w.Authorize(ctx, req, approve)
+	got, err := NewNEARRPC(p.net).Send(ctx, signed)
 	if err != nil {
 		return LedgerEntry{}, err
 	}
-	return w.settle(d, func() (LedgerEntry, error) {
-		keys, err := unlock()
-		if err != nil {
-			return LedgerEntry{}, err
-		}
-		defer keys.Wipe()
-		key, err := keys.NEARKey(acct.Index)
-		if err != nil {
-			return LedgerEntry{}, err
-		}
-		signed, hash, err := signNEARTransfer(key, NEARTransfer{SignerID: acct.NEARAccount, PublicKey: key.Public().(ed25519.PublicKey), Nonce: nonce + 1, ReceiverID: to, BlockHash: bh, Deposit: yocto})
-		if err != nil {
-			return LedgerEntry{}, err
-		}
-		got, err := rpc.Send(ctx, signed)
-		if err != nil {
-			return LedgerEntry{}, err
-		}
-		if want := base58.Encode(hash[:]); got != "" && !strings.EqualFold(got, want) {
-			return LedgerEntry{}, fmt.Errorf("NEAR node reported hash %s for transaction %s", got, want)
-		}
-		return LedgerEntry{Chain: n.CAIP2, Network: n.Name, Hash: base58.Encode(hash[:]), Kind: req.Kind, From: acct.NEARAccount, To: to, Asset: n.Native,
-			Amount: FormatAtomic(yocto, n.NativeDecimals), Nonce: nonce + 1, Status: "confirmed"}, nil
-	})
+	if want := base58.Encode(hash[:]); got != "" && !strings.EqualFold(got, want) {
+		return LedgerEntry{}, fmt.Errorf("NEAR node reported hash %s for transaction %s", got, want)
+	}
+	return LedgerEntry{Hash: base58.Encode(hash[:]), Nonce: nonce, Status: "confirmed"}, nil
 }
 
 func nearBalances(ctx context.Context, n Network, acct Accounts) ([]Balance, error) {

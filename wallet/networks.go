@@ -16,6 +16,11 @@ const (
 	FamilyNEAR    = "near"
 )
 
+// NoRPCError means a network has no RPC URL configured.
+type NoRPCError struct{ Network, Family string }
+
+func (e *NoRPCError) Error() string { return fmt.Sprintf("no RPC configured for %s", e.Network) }
+
 // Network is one chain sov can use.
 type Network struct {
 	Name           string   `json:"name"`

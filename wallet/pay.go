@@ -130,6 +130,7 @@ type Route struct {
 	Chosen      *PayOption  `json:"chosen,omitempty"`
 	Options     []PayOption `json:"options"`
 	Explanation string      `json:"explanation"`
+	acct        Accounts
 }
 
 // Close releases the connections the route opened.
@@ -146,7 +147,7 @@ func (r *Route) Close() {
 // with the lowest total cost: stablecoin options first (their cost is
 // known), then the smallest amount, then the smallest network fee.
 func (w *Wallet) RoutePayment(ctx context.Context, pr PaymentRequired, nets []Network, acct Accounts) (Route, error) {
-	var r Route
+	r := Route{acct: acct}
 	for i, a := range pr.Accepts {
 		o := PayOption{Index: i + 1, Req: a}
 		w.judge(ctx, &o, nets, acct)
@@ -249,16 +250,16 @@ func (w *Wallet) judge(ctx context.Context, o *PayOption, nets []Network, acct A
 	o.MaxFee = FormatAtomic(plan.MaxFee, n.NativeDecimals) + " " + n.Native
 }
 
-// Pay executes the chosen option through the policy engine.
-func (w *Wallet) Pay(ctx context.Context, r Route, req Request, approve Approver, unlock Unlocker, index uint32) (LedgerEntry, error) {
+// Plan is the chosen option as a transfer plan, ready for Execute. Closing
+// the plan leaves the route's connections to Route.Close.
+func (r *Route) Plan() (*Plan, error) {
 	if r.Chosen == nil || r.Chosen.plan == nil {
-		return LedgerEntry{}, errors.New("no payable option chosen")
+		return nil, errors.New("no payable option chosen")
 	}
-	req.Kind = "pay"
-	if req.Summary == "" {
-		req.Summary = r.Chosen.plan.Summary
-	}
-	return w.SendEVM(ctx, r.Chosen.evm, r.Chosen.plan, req, approve, unlock, index)
+	p := &Plan{kind: "pay", acct: r.acct, evm: nil}
+	p.fromEVMPlan(r.Chosen.plan)
+	p.evm = &EVM{Net: r.Chosen.evm.Net, Backend: r.Chosen.evm.Backend, URL: r.Chosen.evm.URL}
+	return p, nil
 }
 
 // Plan exposes the chosen option's transaction plan (for summaries).
@@ -266,3 +267,23 @@ func (o *PayOption) Plan() *EVMPlan { return o.plan }
 
 // EVM exposes the chosen option's connection.
 func (o *PayOption) EVMConn() *EVM { return o.evm }
+
+// RoutePayment routes pr for the user's account at index.
+func (s *Session) RoutePayment(ctx context.Context, pr PaymentRequired, index uint32) (Route, error) {
+	acct, err := s.Accounts(index)
+	if err != nil {
+		return Route{}, err
+	}
+	return s.w.RoutePayment(ctx, pr, s.cfg.Networks, acct)
+}
+
+// RoutePayment routes pr for the granting user's account at index.
+func (g *Grant) RoutePayment(ctx context.Context, pr PaymentRequired, index uint32) (Route, error) {
+	if err := g.valid(); err != nil {
+		return Route{}, err
+	}
+	if err := g.s.w.checkGrant(g.rec.ID); err != nil {
+		return Route{}, err
+	}
+	return g.s.RoutePayment(ctx, pr, index)
+}

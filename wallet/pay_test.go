@@ -39,9 +39,24 @@ func TestWalletPayRouterPicksLowestCost(t *testing.T) {
 	if route.Chosen.Index != 3 || !strings.Contains(route.Explanation, "lowest total cost of 3 payable options") {
 		t.Fatalf("chose %d: %s", route.Chosen.Index, route.Explanation)
 	}
-	entry, err := w.Pay(ctx, route, Request{Caller: "agent:shop"}, nil, unlock, 0)
+	// the shop's agent pays through a grant the user's session minted
+	g, err := w.NewSession(SessionConfig{Caller: "test", Unlock: unlock, Networks: nets}).Grant("agent:shop", Limits{})
 	if err != nil {
 		t.Fatal(err)
+	}
+	pay := func(r Route) (LedgerEntry, error) {
+		p, err := r.Plan()
+		if err != nil {
+			return LedgerEntry{}, err
+		}
+		return g.Execute(ctx, p)
+	}
+	entry, err := pay(route)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if entry.Kind != "pay" || entry.Caller != "agent:shop" || entry.Grant != g.ID() {
+		t.Fatalf("entry %+v", entry)
 	}
 	c.sim.Commit()
 	if _, err := w.WaitEVM(ctx, c.evm, entry); err != nil {
@@ -53,7 +68,7 @@ func TestWalletPayRouterPicksLowestCost(t *testing.T) {
 	// the policy sees the payment in USDC and refuses beyond the cap
 	w.SetPolicy(Policy{Limits: map[string]Limit{"USDC": {PerDay: "2"}}}, "test")
 	route, _ = w.RoutePayment(ctx, pr, nets, acct)
-	if _, err := w.Pay(ctx, route, Request{Caller: "agent:shop"}, nil, unlock, 0); err == nil || !strings.Contains(err.Error(), "daily limit of 2 USDC") {
+	if _, err := pay(route); err == nil || !strings.Contains(err.Error(), "daily limit of 2 USDC") {
 		t.Fatalf("cap: %v", err)
 	}
 	// an unknown network and a base64 header form

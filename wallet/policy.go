@@ -36,11 +36,14 @@ type Policy struct {
 	ApproveMessages bool `json:"approve_messages,omitempty"`
 }
 
-// Request is one signature request as the policy engine sees it.
-type Request struct {
+// request is one signature request as the policy engine sees it. It is
+// built inside the package from a plan and an actor, never by a caller.
+type request struct {
 	Kind        string   // send, pay, sign-message, sign-typed-data
 	Caller      string   // cli, tui, agent:<name>
+	Grant       string   // the grant it is made under; empty for the user
 	Chain       string   // CAIP-2 id
+	Network     string   // network name
 	Asset       string   // symbol, e.g. ETH, USDC
 	Amount      *big.Rat // decimal units; nil for message signing
 	Payee       string
@@ -61,6 +64,22 @@ type Decision struct {
 
 // ErrRefused wraps every policy refusal.
 var ErrRefused = errors.New("refused by wallet policy")
+
+// RefusedError is a refusal with its reason; Headless is set when the
+// request needed a human's approval and none was present.
+type RefusedError struct {
+	Reason   string
+	Headless bool
+}
+
+func (e *RefusedError) Error() string {
+	if e.Headless {
+		return fmt.Sprintf("%v: %s; no human is present to approve it", ErrRefused, e.Reason)
+	}
+	return fmt.Sprintf("%v: %s", ErrRefused, e.Reason)
+}
+
+func (e *RefusedError) Unwrap() error { return ErrRefused }
 
 // ParseAmount parses a non-negative decimal amount.
 func ParseAmount(s string) (*big.Rat, error) {
@@ -106,6 +125,10 @@ func (p Policy) Validate() error {
 	return nil
 }
 
+// ErrCorruptPolicy means the stored policy cannot be read; resetting it
+// is the way out.
+var ErrCorruptPolicy = errors.New("the wallet policy is corrupt")
+
 func getPolicy(tx *bolt.Tx) (Policy, error) {
 	var p Policy
 	b := tx.Bucket(bucketPolicy).Get(keyPolicy)
@@ -113,7 +136,7 @@ func getPolicy(tx *bolt.Tx) (Policy, error) {
 		return p, nil
 	}
 	if err := json.Unmarshal(b, &p); err != nil {
-		return p, fmt.Errorf("wallet policy is corrupt: reset it with `sov wallet policy --reset`: %w", err)
+		return p, fmt.Errorf("%w: %v", ErrCorruptPolicy, err)
 	}
 	return p, nil
 }
@@ -147,6 +170,7 @@ type reservation struct {
 	Asset    string `json:"asset"`
 	Amount   string `json:"amount"`
 	Payee    string `json:"payee"`
+	Grant    string `json:"grant,omitempty"`
 	Released bool   `json:"released,omitempty"`
 }
 
@@ -154,6 +178,15 @@ func dayKey(t time.Time) string { return t.UTC().Format("2006-01-02") }
 
 // spentToday sums live reservations for asset today (and for payee if set).
 func spentToday(tx *bolt.Tx, day, asset, payee string) *big.Rat {
+	return sumSpend(tx, day, asset, func(r reservation) bool { return payee == "" || strings.EqualFold(r.Payee, payee) })
+}
+
+// spentBy sums live reservations for asset today made under grant.
+func spentBy(tx *bolt.Tx, day, asset, grant string) *big.Rat {
+	return sumSpend(tx, day, asset, func(r reservation) bool { return r.Grant == grant })
+}
+
+func sumSpend(tx *bolt.Tx, day, asset string, match func(reservation) bool) *big.Rat {
 	sum := new(big.Rat)
 	c := tx.Bucket(bucketSpend).Cursor()
 	prefix := []byte(day + "|" + asset + "|")
@@ -162,7 +195,7 @@ func spentToday(tx *bolt.Tx, day, asset, payee string) *big.Rat {
 		if json.Unmarshal(v, &r) != nil || r.Released {
 			continue
 		}
-		if payee != "" && !strings.EqualFold(r.Payee, payee) {
+		if !match(r) {
 			continue
 		}
 		if a, err := ParseAmount(r.Amount); err == nil {
@@ -174,7 +207,7 @@ func spentToday(tx *bolt.Tx, day, asset, payee string) *big.Rat {
 
 // evaluate applies p to req given today's spending. It returns a refusal
 // reason, or whether human approval is needed and why.
-func evaluate(tx *bolt.Tx, p Policy, req Request, now time.Time) (refuse string, needApproval string) {
+func evaluate(tx *bolt.Tx, p Policy, req request, now time.Time) (refuse string, needApproval string) {
 	asset := strings.ToUpper(req.Asset)
 	if req.Amount == nil {
 		if p.ApproveMessages {
@@ -190,7 +223,7 @@ func evaluate(tx *bolt.Tx, p Policy, req Request, now time.Time) (refuse string,
 			}
 		}
 		if !ok {
-			return fmt.Sprintf("payee %s is not on the allow list (add it with `sov wallet policy --allow %s`)", req.Payee, req.Payee), ""
+			return fmt.Sprintf("payee %s is not on the allow list", req.Payee), ""
 		}
 	}
 	l := p.Limits[asset]
@@ -243,19 +276,19 @@ func newID() string {
 	return hex.EncodeToString(b)
 }
 
-// Authorize runs req through the policy. Limits are checked and the spend
+// authorize runs req through the grant's bounds and the policy. Limits are checked and the spend
 // reserved in one wallet.db transaction, so concurrent callers (goroutines
 // or processes) can never together exceed a limit. When approval is needed
 // the human is asked outside the lock and the limits are checked again.
 // Every decision is appended to the audit log.
-func (w *Wallet) Authorize(ctx context.Context, req Request, approve Approver) (Decision, error) {
+func (w *Wallet) authorize(ctx context.Context, req request, approve Approver) (Decision, error) {
 	req.Asset = strings.ToUpper(req.Asset)
 	if req.Caller == "" {
 		req.Caller = "unknown"
 	}
 	audit := func(decision, reason, id string) error {
 		return appendAudit(w.dir, AuditEntry{
-			Decision: decision, Reason: reason, Caller: req.Caller, Kind: req.Kind, Chain: req.Chain,
+			Decision: decision, Reason: reason, Caller: req.Caller, Grant: req.Grant, Kind: req.Kind, Chain: req.Chain,
 			Asset: req.Asset, Amount: ratString(req.Amount), Payee: req.Payee, ID: id,
 		})
 	}
@@ -263,27 +296,39 @@ func (w *Wallet) Authorize(ctx context.Context, req Request, approve Approver) (
 	for attempt := 0; attempt < 2; attempt++ {
 		var d Decision
 		var ask string
+		var refErr error
 		err := withDB(w.dir, func(tx *bolt.Tx) error {
 			p, err := getPolicy(tx)
 			if err != nil {
 				return err
 			}
-			refuse, need := evaluate(tx, p, req, w.now())
+			refuse, need, gerr := evaluateGrant(tx, req, w.now())
+			if gerr != nil {
+				refErr = gerr
+				return audit("refused", gerr.Error(), "")
+			}
+			if refuse == "" {
+				var pneed string
+				refuse, pneed = evaluate(tx, p, req, w.now())
+				if need == "" {
+					need = pneed
+				}
+			}
 			switch {
 			case refuse != "":
-				d = Decision{Reason: refuse}
+				refErr = &RefusedError{Reason: refuse}
 				return audit("refused", refuse, "")
 			case need != "" && !approved:
 				if approve == nil || !req.Interactive {
-					d = Decision{Reason: need + "; no human is present to approve (headless caller) — approve it in a terminal or raise the threshold with `sov wallet policy`"}
-					return audit("refused", d.Reason, "")
+					refErr = &RefusedError{Reason: need, Headless: true}
+					return audit("refused", refErr.Error(), "")
 				}
 				ask = need
 				return nil
 			}
 			d = Decision{Allowed: true, Approved: approved, ID: newID()}
 			if req.Amount != nil {
-				r, _ := json.Marshal(reservation{Asset: req.Asset, Amount: ratString(req.Amount), Payee: req.Payee})
+				r, _ := json.Marshal(reservation{Asset: req.Asset, Amount: ratString(req.Amount), Payee: req.Payee, Grant: req.Grant})
 				if err := tx.Bucket(bucketSpend).Put([]byte(dayKey(w.now())+"|"+req.Asset+"|"+d.ID), r); err != nil {
 					return err
 				}
@@ -297,11 +342,14 @@ func (w *Wallet) Authorize(ctx context.Context, req Request, approve Approver) (
 		if err != nil {
 			return Decision{}, err
 		}
+		if refErr != nil {
+			return Decision{Reason: refErr.Error()}, refErr
+		}
 		if ask == "" {
-			if !d.Allowed {
-				return d, fmt.Errorf("%w: %s", ErrRefused, d.Reason)
-			}
 			return d, nil
+		}
+		if req.Grant != "" {
+			ask = req.Caller + " asks for this under its grant; " + ask
 		}
 		ok, err := approve(ctx, req.Summary, ask)
 		if err != nil {
@@ -312,7 +360,7 @@ func (w *Wallet) Authorize(ctx context.Context, req Request, approve Approver) (
 			if err := withDB(w.dir, func(*bolt.Tx) error { return audit("refused", reason, "") }); err != nil {
 				return Decision{}, err
 			}
-			return Decision{Reason: reason}, fmt.Errorf("%w: %s", ErrRefused, reason)
+			return Decision{Reason: reason}, &RefusedError{Reason: reason}
 		}
 		approved = true
 	}

@@ -21,15 +21,33 @@ func testWallet(t *testing.T) *Wallet {
 	return New(t.TempDir(), WithStoreOptions(WithKDF(func() (KDFParams, error) { return testKDF(), nil })))
 }
 
-func payReq(amount string, payee string) Request {
+func payReq(amount string, payee string) request {
 	a, _ := ParseAmount(amount)
-	return Request{Kind: "pay", Caller: "agent:test", Chain: "eip155:1", Asset: "USDC", Amount: a, Payee: payee, Summary: "pay " + amount + " USDC to " + payee}
+	return request{Kind: "pay", Caller: "agent:test", Chain: "eip155:1", Asset: "USDC", Amount: a, Payee: payee, Summary: "pay " + amount + " USDC to " + payee}
 }
 
-func TestWalletPolicyDailyCapHoldsUnder100ConcurrentRequests(t *testing.T) {
+// usdcPlan is a 1 USDC payment plan as Plan would build it (no chain).
+func usdcPlan(amount string, payee string) *Plan {
+	a, _ := ToAtomic(amount, 6)
+	return &Plan{kind: "pay", net: Network{Name: "ethereum", CAIP2: "eip155:1", Family: FamilyEVM}, asset: "USDC", decimals: 6, amount: a, to: payee,
+		summary: "Send " + amount + " USDC to " + payee}
+}
+
+// authorizeAs runs the first step of execute for p under g.
+func (g *Grant) authorizeAs(p *Plan) error {
+	_, err := g.s.w.authorize(context.Background(), p.request(g.actor), g.actor.approve)
+	return err
+}
+
+func TestWalletGrantDailyCapHoldsUnder100ConcurrentRequests(t *testing.T) {
 	w := testWallet(t)
 	const capUnits = 37
-	if err := w.SetPolicy(Policy{Limits: map[string]Limit{"USDC": {PerDay: strconv.Itoa(capUnits)}}}, "test"); err != nil {
+	// the policy allows more; the grant's own daily limit is the binding one
+	if err := w.SetPolicy(Policy{Limits: map[string]Limit{"USDC": {PerDay: "1000"}}}, "test"); err != nil {
+		t.Fatal(err)
+	}
+	g, err := w.NewSession(SessionConfig{Caller: "test"}).Grant("agent:test", Limits{PerDay: map[string]string{"USDC": strconv.Itoa(capUnits)}})
+	if err != nil {
 		t.Fatal(err)
 	}
 	var allowed, refused atomic.Int32
@@ -38,7 +56,7 @@ func TestWalletPolicyDailyCapHoldsUnder100ConcurrentRequests(t *testing.T) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			_, err := w.Authorize(context.Background(), payReq("1", "0xpayee"), nil)
+			err := g.authorizeAs(usdcPlan("1", "0xpayee"))
 			switch {
 			case err == nil:
 				allowed.Add(1)
@@ -57,16 +75,26 @@ func TestWalletPolicyDailyCapHoldsUnder100ConcurrentRequests(t *testing.T) {
 	if err != nil || !rep.OK || rep.Entries != 101 {
 		t.Fatalf("audit %+v %v", rep, err)
 	}
+	entries, _ := ReadAudit(w.Dir())
+	if e := entries[len(entries)-1]; e.Grant != g.ID() || e.Caller != "agent:test" {
+		t.Fatalf("audit %+v %v", rep, err)
+	}
 }
 
-// TestPolicyDailyCapAcrossProcesses runs the authorisations from several
-// real processes (this test binary re-executed) against one wallet.db.
-func TestWalletPolicyDailyCapAcrossProcesses(t *testing.T) {
+// TestWalletGrantDailyCapAcrossProcesses runs the authorisations from
+// several real processes (this test binary re-executed), each attaching the
+// same grant, against one wallet.db.
+func TestWalletGrantDailyCapAcrossProcesses(t *testing.T) {
 	if dir := os.Getenv("SOV_TEST_WALLET_POLICY_CHILD"); dir != "" {
 		w := New(dir)
+		g, err := w.NewSession(SessionConfig{Caller: "test"}).Attach(os.Getenv("SOV_TEST_WALLET_GRANT"))
+		if err != nil {
+			fmt.Println("ERR", err)
+			return
+		}
 		n := 0
 		for i := 0; i < 20; i++ {
-			if _, err := w.Authorize(context.Background(), payReq("1", "0xpayee"), nil); err == nil {
+			if err := g.authorizeAs(usdcPlan("1", "0xpayee")); err == nil {
 				n++
 			} else if !errors.Is(err, ErrRefused) {
 				fmt.Println("ERR", err)
@@ -76,7 +104,8 @@ func TestWalletPolicyDailyCapAcrossProcesses(t *testing.T) {
 		return
 	}
 	w := testWallet(t)
-	if err := w.SetPolicy(Policy{Limits: map[string]Limit{"USDC": {PerDay: "50"}}}, "test"); err != nil {
+	g, err := w.NewSession(SessionConfig{Caller: "test"}).Grant("agent:test", Limits{PerDay: map[string]string{"USDC": "50"}})
+	if err != nil {
 		t.Fatal(err)
 	}
 	const procs = 5
@@ -86,8 +115,8 @@ func TestWalletPolicyDailyCapAcrossProcesses(t *testing.T) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			cmd := exec.Command(os.Args[0], "-test.run=^TestWalletPolicyDailyCapAcrossProcesses$")
-			cmd.Env = append(os.Environ(), "SOV_TEST_WALLET_POLICY_CHILD="+w.Dir())
+			cmd := exec.Command(os.Args[0], "-test.run=^TestWalletGrantDailyCapAcrossProcesses$")
+			cmd.Env = append(os.Environ(), "SOV_TEST_WALLET_POLICY_CHILD="+w.Dir(), "SOV_TEST_WALLET_GRANT="+g.ID())
 			outs[i], _ = cmd.CombinedOutput()
 		}()
 	}
@@ -107,7 +136,7 @@ func TestWalletPolicyDailyCapAcrossProcesses(t *testing.T) {
 	if total != 50 {
 		t.Fatalf("processes together were allowed %d units, want exactly 50\n%s", total, outs)
 	}
-	if rep, _ := w.VerifyAudit(); !rep.OK || rep.Entries != 101 {
+	if rep, _ := w.VerifyAudit(); !rep.OK || rep.Entries != 100 {
 		t.Fatalf("audit %+v", rep)
 	}
 }
@@ -125,29 +154,29 @@ func TestWalletPolicyRules(t *testing.T) {
 	}
 	yes := func(context.Context, string, string) (bool, error) { return true, nil }
 	no := func(context.Context, string, string) (bool, error) { return false, nil }
-	interactive := func(r Request) Request { r.Interactive = true; return r }
+	interactive := func(r request) request { r.Interactive = true; return r }
 	tests := []struct {
 		name    string
-		req     Request
+		req     request
 		approve Approver
 		ok      bool
 		reason  string
 	}{
 		{"small", payReq("2", "0xA"), nil, true, ""},
 		{"over per-tx", payReq("11", "0xA"), yes, false, "per-transaction limit"},
-		{"headless above threshold", payReq("6", "0xA"), nil, false, "headless caller"},
+		{"headless above threshold", payReq("6", "0xA"), nil, false, "no human is present"},
 		{"interactive approved", interactive(payReq("6", "0xA")), yes, true, ""},
 		{"interactive declined", interactive(payReq("6", "0xA")), no, false, "declined"},
 		{"payee cap", payReq("4", "0xshop"), nil, false, "for payee"},
 		{"payee within cap", payReq("3", "0xshop"), nil, true, ""},
 		{"day cap", interactive(payReq("10", "0xA")), yes, true, ""},
 		{"day cap exceeded", payReq("5", "0xA"), nil, false, "daily limit of 25"},
-		{"message signing ok", Request{Kind: "sign-message", Caller: "cli"}, nil, true, ""},
-		{"bad amount ok asset", Request{Kind: "send", Asset: "ETH", Amount: big.NewRat(1000, 1), Payee: "0xA"}, nil, true, ""},
+		{"message signing ok", request{Kind: "sign-message", Caller: "cli"}, nil, true, ""},
+		{"bad amount ok asset", request{Kind: "send", Asset: "ETH", Amount: big.NewRat(1000, 1), Payee: "0xA"}, nil, true, ""},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			d, err := w.Authorize(context.Background(), tt.req, tt.approve)
+			d, err := w.authorize(context.Background(), tt.req, tt.approve)
 			if tt.ok != (err == nil) || d.Allowed != tt.ok {
 				t.Fatalf("got %+v, %v", d, err)
 			}
@@ -161,24 +190,24 @@ func TestWalletPolicyRules(t *testing.T) {
 		t.Fatalf("spent %v", spent)
 	}
 	// a released reservation frees the budget; the next day starts afresh
-	d, err := w.Authorize(context.Background(), payReq("4", "0xA"), nil)
+	d, err := w.authorize(context.Background(), payReq("4", "0xA"), nil)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if err := w.Release(d.ID, "broadcast failed"); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := w.Authorize(context.Background(), payReq("4", "0xA"), nil); err != nil {
+	if _, err := w.authorize(context.Background(), payReq("4", "0xA"), nil); err != nil {
 		t.Fatalf("after release: %v", err)
 	}
 	now = day.Add(24 * time.Hour)
-	if _, err := w.Authorize(context.Background(), payReq("5", "0xA"), nil); err != nil {
+	if _, err := w.authorize(context.Background(), payReq("5", "0xA"), nil); err != nil {
 		t.Fatalf("next day: %v", err)
 	}
 	// allow list
 	p.Allow = []string{"0xA"}
 	w.SetPolicy(p, "test")
-	if _, err := w.Authorize(context.Background(), payReq("1", "0xB"), nil); err == nil || !strings.Contains(err.Error(), "allow list") {
+	if _, err := w.authorize(context.Background(), payReq("1", "0xB"), nil); err == nil || !strings.Contains(err.Error(), "allow list") {
 		t.Fatalf("allow list: %v", err)
 	}
 	entries, _ := ReadAudit(w.Dir())
@@ -194,7 +223,7 @@ func TestWalletPolicyRules(t *testing.T) {
 func TestWalletAuditDetectsEveryFlippedByte(t *testing.T) {
 	w := testWallet(t)
 	for i := 0; i < 3; i++ {
-		w.Authorize(context.Background(), payReq("1", "0xA"), nil)
+		w.authorize(context.Background(), payReq("1", "0xA"), nil)
 	}
 	path := filepath.Join(w.Dir(), auditFile)
 	orig, err := os.ReadFile(path)

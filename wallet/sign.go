@@ -25,23 +25,19 @@ func preview(msg []byte) string {
 	return strconv.Quote(s)
 }
 
-func (w *Wallet) gate(ctx context.Context, req Request, kind, summary string, approve Approver) error {
-	req.Kind = kind
-	req.Amount = nil
-	if req.Summary == "" {
-		req.Summary = summary
-	}
-	_, err := w.Authorize(ctx, req, approve)
+func (s *Session) gate(ctx context.Context, kind, summary string) error {
+	a := s.self
+	_, err := s.w.authorize(ctx, request{Kind: kind, Caller: a.principal, Summary: summary, Interactive: a.interactive}, a.approve)
 	return err
 }
 
 // SignPersonal signs msg with EIP-191 (personal_sign) using the EVM key at
 // index; the signature is r‖s‖v with v in {27,28}.
-func (w *Wallet) SignPersonal(ctx context.Context, msg []byte, index uint32, req Request, approve Approver, unlock Unlocker) ([]byte, error) {
-	if err := w.gate(ctx, req, "sign-message", "Sign message "+preview(msg)+" with your EVM key (EIP-191)", approve); err != nil {
+func (s *Session) SignPersonal(ctx context.Context, msg []byte, index uint32) ([]byte, error) {
+	if err := s.gate(ctx, "sign-message", "Sign message "+preview(msg)+" with your EVM key (EIP-191)"); err != nil {
 		return nil, err
 	}
-	return withKeys(unlock, func(keys *Keys) ([]byte, error) {
+	return withKeys(s.self.unlock, func(keys *Keys) ([]byte, error) {
 		k, err := keys.EVMKey(index)
 		if err != nil {
 			return nil, err
@@ -51,7 +47,7 @@ func (w *Wallet) SignPersonal(ctx context.Context, msg []byte, index uint32, req
 }
 
 // SignTypedData signs EIP-712 typed data with the EVM key at index.
-func (w *Wallet) SignTypedData(ctx context.Context, td apitypes.TypedData, index uint32, req Request, approve Approver, unlock Unlocker) ([]byte, error) {
+func (s *Session) SignTypedData(ctx context.Context, td apitypes.TypedData, index uint32) ([]byte, error) {
 	if _, err := TypedDataHash(td); err != nil {
 		return nil, err
 	}
@@ -59,15 +55,12 @@ func (w *Wallet) SignTypedData(ctx context.Context, td apitypes.TypedData, index
 	if td.Domain.ChainId != nil {
 		id := (*big.Int)(td.Domain.ChainId).String()
 		domain += " on chain " + id
-		if req.Chain == "" {
-			req.Chain = "eip155:" + id
-		}
 	}
 	summary := fmt.Sprintf("Sign EIP-712 %s for %q (%s)", td.PrimaryType, domain, td.Domain.VerifyingContract)
-	if err := w.gate(ctx, req, "sign-typed-data", summary, approve); err != nil {
+	if err := s.gate(ctx, "sign-typed-data", summary); err != nil {
 		return nil, err
 	}
-	return withKeys(unlock, func(keys *Keys) ([]byte, error) {
+	return withKeys(s.self.unlock, func(keys *Keys) ([]byte, error) {
 		k, err := keys.EVMKey(index)
 		if err != nil {
 			return nil, err
@@ -77,11 +70,11 @@ func (w *Wallet) SignTypedData(ctx context.Context, td apitypes.TypedData, index
 }
 
 // SignSolanaMessage signs raw message bytes with the Solana key at index.
-func (w *Wallet) SignSolanaMessage(ctx context.Context, msg []byte, index uint32, req Request, approve Approver, unlock Unlocker) ([]byte, error) {
-	if err := w.gate(ctx, req, "sign-message", "Sign message "+preview(msg)+" with your Solana key", approve); err != nil {
+func (s *Session) SignSolanaMessage(ctx context.Context, msg []byte, index uint32) ([]byte, error) {
+	if err := s.gate(ctx, "sign-message", "Sign message "+preview(msg)+" with your Solana key"); err != nil {
 		return nil, err
 	}
-	return withKeys(unlock, func(keys *Keys) ([]byte, error) {
+	return withKeys(s.self.unlock, func(keys *Keys) ([]byte, error) {
 		k, err := keys.SolanaKey(index)
 		if err != nil {
 			return nil, err
@@ -116,15 +109,15 @@ func (m NEP413Message) Hash() [32]byte {
 }
 
 // SignNEARMessage signs a NEP-413 message with the NEAR key at index.
-func (w *Wallet) SignNEARMessage(ctx context.Context, m NEP413Message, index uint32, req Request, approve Approver, unlock Unlocker) ([]byte, error) {
+func (s *Session) SignNEARMessage(ctx context.Context, m NEP413Message, index uint32) ([]byte, error) {
 	if strings.TrimSpace(m.Recipient) == "" {
 		return nil, fmt.Errorf("NEP-413 message needs a recipient")
 	}
 	summary := fmt.Sprintf("Sign NEAR message %s for %s with your NEAR key", preview([]byte(m.Message)), m.Recipient)
-	if err := w.gate(ctx, req, "sign-message", summary, approve); err != nil {
+	if err := s.gate(ctx, "sign-message", summary); err != nil {
 		return nil, err
 	}
-	return withKeys(unlock, func(keys *Keys) ([]byte, error) {
+	return withKeys(s.self.unlock, func(keys *Keys) ([]byte, error) {
 		k, err := keys.NEARKey(index)
 		if err != nil {
 			return nil, err

@@ -27,7 +27,8 @@ func TestWalletSigningAPIPassesThePolicyGate(t *testing.T) {
 	w := testWallet(t)
 	_, acct, unlock := testKeys(t)
 	ctx := context.Background()
-	sig, err := w.SignPersonal(ctx, []byte("Hello World"), 0, Request{Caller: "agent:x"}, nil, unlock)
+	sess := w.NewSession(SessionConfig{Caller: "agent:x", Unlock: unlock})
+	sig, err := sess.SignPersonal(ctx, []byte("Hello World"), 0)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -40,16 +41,16 @@ func TestWalletSigningAPIPassesThePolicyGate(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	tsig, err := w.SignTypedData(ctx, td, 0, Request{Caller: "agent:x"}, nil, unlock)
+	tsig, err := sess.SignTypedData(ctx, td, 0)
 	if err != nil || len(tsig) != 65 {
 		t.Fatal(err)
 	}
-	ssig, err := w.SignSolanaMessage(ctx, []byte("login"), 0, Request{Caller: "agent:x"}, nil, unlock)
+	ssig, err := sess.SignSolanaMessage(ctx, []byte("login"), 0)
 	if err != nil || !ed25519.Verify(b58(t, acct.Solana), []byte("login"), ssig) {
 		t.Fatalf("solana message: %v", err)
 	}
 	m := NEP413Message{Message: "login", Recipient: "app.near"}
-	nsig, err := w.SignNEARMessage(ctx, m, 0, Request{Caller: "agent:x"}, nil, unlock)
+	nsig, err := sess.SignNEARMessage(ctx, m, 0)
 	h := m.Hash()
 	if err != nil || !ed25519.Verify(b58(t, strings.TrimPrefix(acct.NEARPublicKey, "ed25519:")), h[:], nsig) {
 		t.Fatalf("NEAR message: %v", err)
@@ -57,8 +58,9 @@ func TestWalletSigningAPIPassesThePolicyGate(t *testing.T) {
 	// with approval required, a headless agent is refused and nothing unlocks
 	w.SetPolicy(Policy{ApproveMessages: true}, "test")
 	unlocked := false
-	_, err = w.SignPersonal(ctx, []byte("transfer everything"), 0, Request{Caller: "agent:x"}, nil, func() (*Keys, error) { unlocked = true; return unlock() })
-	if !errors.Is(err, ErrRefused) || !strings.Contains(err.Error(), "headless") || unlocked {
+	sess = w.NewSession(SessionConfig{Caller: "agent:x", Unlock: func() (*Keys, error) { unlocked = true; return unlock() }})
+	_, err = sess.SignPersonal(ctx, []byte("transfer everything"), 0)
+	if !errors.Is(err, ErrRefused) || !strings.Contains(err.Error(), "no human is present") || unlocked {
 		t.Fatalf("headless: %v unlocked=%v", err, unlocked)
 	}
 	entries, _ := ReadAudit(w.Dir())

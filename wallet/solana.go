@@ -104,56 +104,34 @@ func (s *SolanaRPC) Send(ctx context.Context, tx []byte) (string, error) {
 	return sig, err
 }
 
-// SendSolana builds, authorises, signs and broadcasts a SOL transfer.
-func (w *Wallet) SendSolana(ctx context.Context, n Network, to string, lamports uint64, req Request, approve Approver, unlock Unlocker, index uint32) (LedgerEntry, error) {
-	dest, err := ParseSolanaAddress(to)
+// broadcastSolana signs p's SOL transfer against a fresh blockhash and
+// broadcasts it.
+func broadcastSolana(ctx context.Context, p *Plan, keys *Keys) (LedgerEntry, error) {
+	key, err := keys.SolanaKey(p.acct.Index)
 	if err != nil {
 		return LedgerEntry{}, err
 	}
-	rpc := NewSolanaRPC(n)
-	req.Chain, req.Asset, req.Payee = n.CAIP2, n.Native, to
-	req.Amount = atomicRat(new(big.Int).SetUint64(lamports), n.NativeDecimals)
-	if req.Summary == "" {
-		req.Summary = fmt.Sprintf("Send %s SOL to %s on %s", FormatAtomic(new(big.Int).SetUint64(lamports), n.NativeDecimals), to, n.Name)
+	if !key.Public().(ed25519.PublicKey).Equal(p.solFrom) {
+		return LedgerEntry{}, fmt.Errorf("the cached Solana address of account %d does not match its key", p.acct.Index)
 	}
-	d, err := w.Authorize(ctx, req, approve)
+	to, err := ParseSolanaAddress(p.to)
 	if err != nil {
 		return LedgerEntry{}, err
 	}
-	return w.settle(d, func() (LedgerEntry, error) {
-		keys, err := unlock()
-		if err != nil {
-			return LedgerEntry{}, err
-		}
-		defer keys.Wipe()
-		key, err := keys.SolanaKey(index)
-		if err != nil {
-			return LedgerEntry{}, err
-		}
-		from := SolanaAddress(key.Public().(ed25519.PublicKey))
-		bal, err := rpc.Balance(ctx, from)
-		if err != nil {
-			return LedgerEntry{}, err
-		}
-		const fee = 5000 // lamports per signature
-		if bal < lamports+fee {
-			return LedgerEntry{}, fmt.Errorf("insufficient funds: %s SOL plus fees needed, %s available (nothing was signed)", FormatAtomic(new(big.Int).SetUint64(lamports), 9), FormatAtomic(new(big.Int).SetUint64(bal), 9))
-		}
-		bh, err := rpc.LatestBlockhash(ctx)
-		if err != nil {
-			return LedgerEntry{}, err
-		}
-		tx, err := signSolanaTransfer(key, dest, lamports, bh)
-		if err != nil {
-			return LedgerEntry{}, err
-		}
-		sig, err := rpc.Send(ctx, tx)
-		if err != nil {
-			return LedgerEntry{}, err
-		}
-		return LedgerEntry{Chain: n.CAIP2, Network: n.Name, Hash: sig, Kind: req.Kind, From: from, To: to, Asset: n.Native,
-			Amount: FormatAtomic(new(big.Int).SetUint64(lamports), n.NativeDecimals), Status: "pending"}, nil
-	})
+	rpc := NewSolanaRPC(p.net)
+	bh, err := rpc.LatestBlockhash(ctx)
+	if err != nil {
+		return LedgerEntry{}, err
+	}
+	tx, err := signSolanaTransfer(key, to, p.amount.Uint64(), bh)
+	if err != nil {
+		return LedgerEntry{}, err
+	}
+	sig, err := rpc.Send(ctx, tx)
+	if err != nil {
+		return LedgerEntry{}, err
+	}
+	return LedgerEntry{Hash: sig, Status: "pending"}, nil
 }
 
 func solanaBalances(ctx context.Context, n Network, acct Accounts) ([]Balance, error) {

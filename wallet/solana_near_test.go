@@ -178,7 +178,7 @@ func TestWalletSolanaWithLoopbackJSONRPCServer(t *testing.T) {
 	if rep.Chains[0].Status != "ok" || rep.Chains[0].Amount != "2" {
 		t.Fatalf("balance (with fail-over past a dead RPC): %+v", rep)
 	}
-	entry, err := w.SendSolana(ctx, n, dest, 1_500_000_000, Request{Kind: "send", Caller: "test"}, nil, unlock, 0)
+	entry, err := sendAs(w, []Network{n}, acct, unlock, Transfer{Amount: "1.5", Asset: "SOL", To: dest})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -192,10 +192,10 @@ func TestWalletSolanaWithLoopbackJSONRPCServer(t *testing.T) {
 	if entry.Hash != base58.Encode(sent[1:65]) {
 		t.Fatal("ledger hash is not the signature")
 	}
-	if _, err := w.SendSolana(ctx, n, dest, 5_000_000_000, Request{Kind: "send"}, nil, unlock, 0); err == nil || !strings.Contains(err.Error(), "insufficient funds") {
+	if _, err := sendAs(w, []Network{n}, acct, unlock, Transfer{Amount: "5", Asset: "SOL", To: dest}); err == nil || !strings.Contains(err.Error(), "insufficient funds") {
 		t.Fatalf("overspend: %v", err)
 	}
-	if _, err := w.SendSolana(ctx, n, "not-base58-0OIl", 1, Request{Kind: "send"}, nil, unlock, 0); err == nil {
+	if _, err := sendAs(w, []Network{n}, acct, unlock, Transfer{Amount: "1", Asset: "SOL", To: "not-base58-0OIl"}); err == nil {
 		t.Fatal("bad address accepted")
 	}
 	// a failing RPC is reported as failed, never as zero
@@ -248,19 +248,17 @@ func TestWalletNEARWithLoopbackJSONRPCServer(t *testing.T) {
 	if rep.Chains[0].Status != "ok" || rep.Chains[0].Amount != "5" {
 		t.Fatalf("balance %+v", rep)
 	}
-	one, _ := ToAtomic("1.25", 24)
-	entry, err := w.SendNEAR(ctx, n, "bob.near", one, Request{Kind: "send", Caller: "test"}, nil, unlock, acct)
+	entry, err := sendAs(w, []Network{n}, acct, unlock, Transfer{Amount: "1.25", Asset: "NEAR", To: "bob.near"})
 	if err != nil {
 		t.Fatal(err)
 	}
 	if entry.Nonce != 42 || entry.Amount != "1.25" {
 		t.Fatalf("entry %+v", entry)
 	}
-	ten, _ := ToAtomic("10", 24)
-	if _, err := w.SendNEAR(ctx, n, "bob.near", ten, Request{Kind: "send"}, nil, unlock, acct); err == nil || !strings.Contains(err.Error(), "insufficient funds") {
+	if _, err := sendAs(w, []Network{n}, acct, unlock, Transfer{Amount: "10", Asset: "NEAR", To: "bob.near"}); err == nil || !strings.Contains(err.Error(), "insufficient funds") {
 		t.Fatalf("overspend: %v", err)
 	}
-	if _, err := w.SendNEAR(ctx, n, "Bad Account!", one, Request{Kind: "send"}, nil, unlock, acct); err == nil {
+	if _, err := sendAs(w, []Network{n}, acct, unlock, Transfer{Amount: "1.25", Asset: "NEAR", To: "Bad Account!"}); err == nil {
 		t.Fatal("bad account id accepted")
 	}
 	// the node's error is surfaced, and the policy budget released
@@ -278,7 +276,7 @@ func TestWalletNEARWithLoopbackJSONRPCServer(t *testing.T) {
 		return map[string]any{"nonce": 1, "block_hash": bh}, nil
 	}).URL}
 	var rerr *RPCError
-	if _, err := w.SendNEAR(ctx, bad, "bob.near", one, Request{Kind: "send"}, nil, unlock, acct); !errors.As(err, &rerr) {
+	if _, err := sendAs(w, []Network{bad}, acct, unlock, Transfer{Amount: "1.25", Asset: "NEAR", To: "bob.near"}); !errors.As(err, &rerr) {
 		t.Fatalf("node error: %v", err)
 	}
 	if spent, _ := w.SpentToday(); spent["NEAR"] != "1.25" {
@@ -320,4 +318,15 @@ func TestWalletSlowRPCFailsOver(t *testing.T) {
 	if _, err := (Config{RPCTimeout: "soon"}).All(); err == nil {
 		t.Fatal("bad rpc_timeout accepted")
 	}
+}
+
+// sendAs sends tr as the user through the one send path.
+func sendAs(w *Wallet, nets []Network, acct Accounts, unlock Unlocker, tr Transfer) (LedgerEntry, error) {
+	s := w.NewSession(SessionConfig{Caller: "test", Unlock: unlock, Networks: nets})
+	p, err := w.Plan(context.Background(), tr, nets, acct)
+	if err != nil {
+		return LedgerEntry{}, err
+	}
+	defer p.Close()
+	return s.Execute(context.Background(), p)
 }

@@ -14,9 +14,9 @@ import (
 
 // Errors callers map to user messages.
 var (
-	ErrNoWallet        = errors.New("no wallet yet: run `sov wallet init` or `sov wallet import`")
-	ErrWalletExists    = errors.New("a wallet already exists: pass --force to replace it (back up its mnemonic first with `sov wallet reveal`)")
-	ErrWrongPassphrase = errors.New("wrong wallet passphrase: try again (nothing was changed)")
+	ErrNoWallet        = errors.New("no wallet yet")
+	ErrWalletExists    = errors.New("a wallet already exists")
+	ErrWrongPassphrase = errors.New("wrong wallet passphrase (nothing was changed)")
 )
 
 const (

@@ -2,6 +2,7 @@ package main
 
 import (
 	"bufio"
+	"context"
 	"crypto/rand"
 	"encoding/json"
 	"errors"
@@ -27,15 +28,9 @@ func walletCommands(a *app) []*cobra.Command {
 		RunE:  func(cmd *cobra.Command, _ []string) error { return cmd.Help() },
 	}
 	root.PersistentFlags().String("passphrase-file", "", "read the wallet passphrase from this file (else $SOV_WALLET_PASSPHRASE, else a prompt)")
-	root.AddCommand(
-		walletInitCmd(a),
-		walletImportCmd(a),
-		walletAddressesCmd(a),
-		walletRevealCmd(a),
-	)
-	for _, c := range walletExtraCommands(a) {
-		root.AddCommand(c)
-	}
+	root.AddCommand(walletInitCmd(a), walletImportCmd(a), walletAddressesCmd(a), walletRevealCmd(a), walletPolicyCmd(a), walletAuditCmd(a))
+	root.AddCommand(walletChainCommands(a)...)
+	walletHints(root)
 	return []*cobra.Command{root}
 }
 
@@ -46,7 +41,68 @@ func walletNoArgs(cmd *cobra.Command, args []string) error {
 	return nil
 }
 
-func walletStore(a *app) *wallet.Store { return wallet.OpenStore(a.paths.Sub("wallet")) }
+// walletHints wraps every wallet command so the library's typed errors
+// reach the user with the CLI's own way out.
+func walletHints(c *cobra.Command) {
+	if run := c.RunE; run != nil {
+		c.RunE = func(cmd *cobra.Command, args []string) error { return walletHint(run(cmd, args)) }
+	}
+	for _, sub := range c.Commands() {
+		walletHints(sub)
+	}
+}
+
+func walletHint(err error) error {
+	var (
+		noRPC   *wallet.NoRPCError
+		choice  *wallet.NetworkChoiceError
+		unknown *wallet.UnknownNetworkError
+		refused *wallet.RefusedError
+		unreach *wallet.UnreachableRPCError
+	)
+	addRPC := "add one with `sov wallet networks add NAME --rpc URL`"
+	switch {
+	case err == nil:
+		return nil
+	case errors.Is(err, wallet.ErrNoWallet):
+		return fmt.Errorf("%w: run `sov wallet init` or `sov wallet import`", err)
+	case errors.Is(err, wallet.ErrWalletExists):
+		return fmt.Errorf("%w: pass --force to replace it (back up its mnemonic first with `sov wallet reveal`)", err)
+	case errors.Is(err, wallet.ErrWrongPassphrase):
+		return fmt.Errorf("%w: try again", err)
+	case errors.Is(err, wallet.ErrCorruptPolicy):
+		return fmt.Errorf("%w: reset it with `sov wallet policy --reset`", err)
+	case errors.Is(err, wallet.ErrStaleAccounts):
+		return fmt.Errorf("%w: run `sov wallet addresses` once to refresh them", err)
+	case errors.Is(err, wallet.ErrAuditDamaged):
+		return fmt.Errorf("%w: see `sov wallet audit --verify`", err)
+	case errors.Is(err, wallet.ErrEditNeedsAsset):
+		return usagef("--per-tx, --per-day, --approve-above and --payee-daily need --asset (e.g. --asset USDC)")
+	case errors.As(err, &noRPC) && noRPC.Family == wallet.FamilyBitcoin:
+		return fmt.Errorf("%w: add one with `sov wallet networks add %s --family bitcoin --rpc http://user:pass@host:port`", err, noRPC.Network)
+	case errors.As(err, &noRPC):
+		return fmt.Errorf("%w: add one with `sov wallet networks add %s --rpc URL`", err, noRPC.Network)
+	case errors.As(err, &choice) && len(choice.Configured) == 0:
+		return fmt.Errorf("%w: %s", err, addRPC)
+	case errors.As(err, &choice):
+		return usagef("%v: pick one with --chain NETWORK", err)
+	case errors.As(err, &unknown):
+		return usagef("%v: see `sov wallet networks`", err)
+	case errors.As(err, &unreach):
+		return fmt.Errorf("%w (pass --chain-id to add it offline)", err)
+	case errors.As(err, &refused) && refused.Headless:
+		return fmt.Errorf("%w (headless: approve it in a terminal, or raise the threshold with `sov wallet policy`)", err)
+	case errors.As(err, &refused) && strings.Contains(refused.Reason, "allow list"):
+		return fmt.Errorf("%w: allow the payee with `sov wallet policy --allow PAYEE`", err)
+	case errors.Is(err, wallet.ErrInvalidTransfer), errors.Is(err, wallet.ErrInvalidEdit):
+		return usagef("%v", err)
+	}
+	return err
+}
+
+func walletOpen(a *app) *wallet.Wallet { return wallet.New(a.paths.Sub("wallet")) }
+
+func walletStore(a *app) *wallet.Store { return walletOpen(a).Store() }
 
 // walletPassphrase reads the wallet passphrase (file > env > TTY).
 func walletPassphrase(a *app, cmd *cobra.Command, confirm bool) ([]byte, error) {
@@ -73,6 +129,35 @@ func walletUnlock(a *app, cmd *cobra.Command) (*wallet.Keys, error) {
 	}
 	defer wipeBytes(pass)
 	return st.Unlock(pass)
+}
+
+// walletSession is the user's session for this command: the terminal
+// approves when there is one, otherwise nobody can.
+func walletSession(a *app, cmd *cobra.Command) (*wallet.Session, error) {
+	var cfg wallet.Config
+	if err := a.cfg.Section("wallet", &cfg); err != nil {
+		return nil, err
+	}
+	nets, err := cfg.All()
+	if err != nil {
+		return nil, err
+	}
+	return walletOpen(a).NewSession(wallet.SessionConfig{
+		Caller: "cli", Approver: walletApprover(a), Interactive: prompt.IsTerminal(a.stdin), Networks: nets,
+		Unlock: func() (*wallet.Keys, error) { return walletUnlock(a, cmd) },
+	}), nil
+}
+
+// walletApprover asks on the terminal.
+func walletApprover(a *app) wallet.Approver {
+	return func(_ context.Context, summary, why string) (bool, error) {
+		fmt.Fprintf(a.stderr, "%s\nApproval needed: %s.\nApprove? [y/N] ", sanitize(summary), sanitize(why))
+		ans, err := prompt.Line(a.stdin)
+		if err != nil {
+			return false, err
+		}
+		return strings.EqualFold(ans, "y") || strings.EqualFold(ans, "yes"), nil
+	}
 }
 
 func wipeBytes(b []byte) {
@@ -228,20 +313,13 @@ func walletAddressesCmd(a *app) *cobra.Command {
 		Short: "Show this wallet's addresses on every chain",
 		Args:  walletNoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			st := walletStore(a)
-			if !st.Exists() {
-				return wallet.ErrNoWallet
+			s, err := walletSession(a, cmd)
+			if err != nil {
+				return err
 			}
-			acct, ok := st.CachedAccounts()
-			if !ok || acct.Index != index {
-				keys, err := walletUnlock(a, cmd)
-				if err != nil {
-					return err
-				}
-				defer keys.Wipe()
-				if acct, err = keys.Accounts(index); err != nil {
-					return err
-				}
+			acct, err := s.Accounts(index)
+			if err != nil {
+				return err
 			}
 			if asJSON {
 				return walletJSON(a.stdout, acct)

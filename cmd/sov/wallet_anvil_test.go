@@ -198,14 +198,14 @@ func TestWalletAnvilBalanceSendAndERC20(t *testing.T) {
 		code int
 		want string
 	}{
-		{[]string{"send", "1", "ETH", "to", "0x5aAeb6053F3E94C9b9A09f33669435E7Ef1BeAeD"}, 1, "EIP-55"},
+		{[]string{"send", "1", "ETH", "to", "0x5aAeb6053F3E94C9b9A09f33669435E7Ef1BeAeD"}, 2, "EIP-55"},
 		{[]string{"send", "1", "ETH", "to", "bc1qcr8te4kr609gcawutmrza0j4xv80jy8z306fyu"}, 2, "only BTC"},
-		{[]string{"send", "1", "ETH", "to", "HAgk14JpMQLgt6rVgv7cBQFJWFto5Dqxi472uT3DKpqk"}, 2, "neither an EVM"},
+		{[]string{"send", "1", "ETH", "to", "HAgk14JpMQLgt6rVgv7cBQFJWFto5Dqxi472uT3DKpqk"}, 2, "is a Solana address, so ETH"},
 		{[]string{"send", "1000", "ETH", "to", payee.Hex()}, 1, "insufficient funds"},
 		{[]string{"send", "2000000", "USDC", "to", payee.Hex()}, 1, "insufficient funds"},
 		{[]string{"send", "0.1", "ETH", "to", payee.Hex()}, 1, "pass --yes"},
 		{[]string{"send", "abc", "ETH", "to", payee.Hex()}, 2, "not a decimal number"},
-		{[]string{"send", "1", "DOGE", "to", payee.Hex()}, 1, "unknown asset"},
+		{[]string{"send", "1", "DOGE", "to", payee.Hex()}, 2, "unknown asset"},
 	} {
 		r := runSov(t, home, walletTestEnv, "", append([]string{"wallet"}, tc.args...)...)
 		if r.Code != tc.code || !strings.Contains(r.Stderr, tc.want) {

@@ -1,0 +1,184 @@
+package wallet
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/ethereum/go-ethereum/ethclient"
+)
+
+// AddRPC adds RPC URLs to a built-in or configured network, or defines a
+// new network nc (a local dev chain, a testnet) under nc.Name. An EVM
+// network added without a chain id is asked for it once, over its first
+// RPC. The merged table is validated before anything changes.
+func (c *Config) AddRPC(ctx context.Context, nc NetworkConfig) error {
+	if len(nc.RPC) == 0 {
+		return errors.New("an RPC URL is required")
+	}
+	nets, err := c.All()
+	if err != nil {
+		return err
+	}
+	next := *c
+	next.RPC = map[string][]string{}
+	for k, v := range c.RPC {
+		next.RPC[k] = v
+	}
+	next.Networks = append([]NetworkConfig(nil), c.Networks...)
+	existing, known := FindNetwork(nets, nc.Name)
+	if known && existing.Builtin && nc.ChainID == 0 && nc.USDC == "" && nc.Family == "" {
+		next.RPC[existing.Name] = append(next.RPC[existing.Name], nc.RPC...)
+	} else {
+		if (nc.Family == "" || nc.Family == FamilyEVM) && nc.ChainID == 0 {
+			id, err := ChainIDAt(ctx, nc.RPC[0])
+			if err != nil {
+				return err
+			}
+			nc.ChainID = id
+		}
+		replaced := false
+		for i := range next.Networks {
+			if next.Networks[i].Name == nc.Name {
+				next.Networks[i], replaced = nc, true
+			}
+		}
+		if !replaced {
+			next.Networks = append(next.Networks, nc)
+		}
+	}
+	if _, err := next.All(); err != nil {
+		return err
+	}
+	*c = next
+	return nil
+}
+
+// UnreachableRPCError means an RPC could not be asked for its chain id.
+type UnreachableRPCError struct {
+	URL string
+	Err error
+}
+
+func (e *UnreachableRPCError) Error() string {
+	return fmt.Sprintf("cannot read the chain id from %s: %v", e.URL, e.Err)
+}
+
+func (e *UnreachableRPCError) Unwrap() error { return e.Err }
+
+// ChainIDAt asks an EVM RPC for its chain id.
+func ChainIDAt(ctx context.Context, url string) (int64, error) {
+	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	cl, err := ethclient.DialContext(ctx, url)
+	if err != nil {
+		return 0, &UnreachableRPCError{URL: url, Err: err}
+	}
+	defer cl.Close()
+	id, err := cl.ChainID(ctx)
+	if err != nil {
+		return 0, &UnreachableRPCError{URL: url, Err: err}
+	}
+	return id.Int64(), nil
+}
+
+// PolicyEdit is a change to the policy. Amount fields take a decimal, or
+// "none" to remove that limit; empty leaves it as it is.
+type PolicyEdit struct {
+	Reset                       bool
+	Asset                       string
+	PerTx, PerDay, ApproveAbove string
+	PayeeDaily                  []string // PAYEE=AMOUNT, for Asset
+	Allow, Disallow             []string
+	ApproveMessages             *bool
+}
+
+// ErrEditNeedsAsset means an amount limit was given without its asset.
+var ErrEditNeedsAsset = errors.New("amount limits need the asset they apply to")
+
+// ErrInvalidEdit wraps every reason a policy edit is malformed.
+var ErrInvalidEdit = errors.New("invalid policy change")
+
+// Apply returns p with e applied, and whether anything changed.
+func (p Policy) Apply(e PolicyEdit) (Policy, bool, error) {
+	changed := false
+	if e.Reset {
+		p, changed = Policy{}, true
+	}
+	if (e.PerTx != "" || e.PerDay != "" || e.ApproveAbove != "" || len(e.PayeeDaily) > 0) && e.Asset == "" {
+		return p, false, ErrEditNeedsAsset
+	}
+	if e.Asset != "" {
+		asset := strings.ToUpper(e.Asset)
+		limits := map[string]Limit{}
+		for k, v := range p.Limits {
+			limits[k] = v
+		}
+		l := limits[asset]
+		for _, f := range []struct {
+			v   string
+			dst *string
+		}{{e.PerTx, &l.PerTx}, {e.PerDay, &l.PerDay}, {e.ApproveAbove, &l.ApproveAbove}} {
+			switch f.v {
+			case "":
+			case "none":
+				*f.dst, changed = "", true
+			default:
+				if _, err := ParseAmount(f.v); err != nil {
+					return p, false, fmt.Errorf("%w: %v", ErrInvalidEdit, err)
+				}
+				*f.dst, changed = f.v, true
+			}
+		}
+		limits[asset], p.Limits = l, limits
+		for _, pd := range e.PayeeDaily {
+			payee, amt, ok := strings.Cut(pd, "=")
+			if !ok {
+				return p, false, fmt.Errorf("%w: a payee limit is PAYEE=AMOUNT, got %q", ErrInvalidEdit, pd)
+			}
+			if _, err := ParseAmount(amt); err != nil {
+				return p, false, fmt.Errorf("%w: %v", ErrInvalidEdit, err)
+			}
+			pdm := map[string]map[string]string{}
+			for k, v := range p.PayeeDaily {
+				pdm[k] = v
+			}
+			m := map[string]string{}
+			for k, v := range pdm[payee] {
+				m[k] = v
+			}
+			m[asset], pdm[payee], p.PayeeDaily, changed = amt, m, pdm, true
+		}
+	}
+	if len(e.Allow) > 0 {
+		p.Allow, changed = append(append([]string(nil), p.Allow...), e.Allow...), true
+	}
+	for _, x := range e.Disallow {
+		var out []string
+		for _, y := range p.Allow {
+			if !strings.EqualFold(x, y) {
+				out = append(out, y)
+			}
+		}
+		p.Allow, changed = out, true
+	}
+	if e.ApproveMessages != nil {
+		p.ApproveMessages, changed = *e.ApproveMessages, true
+	}
+	return p, changed, nil
+}
+
+// EditPolicy applies e to the stored policy and saves it when it changed.
+func (w *Wallet) EditPolicy(e PolicyEdit, caller string) (Policy, error) {
+	p, err := w.LoadPolicy()
+	if err != nil && !(e.Reset && errors.Is(err, ErrCorruptPolicy)) {
+		return p, err
+	}
+	p, changed, err := p.Apply(e)
+	if err != nil || !changed {
+		return p, err
+	}
+	return p, w.SetPolicy(p, caller)
+}
