@@ -131,7 +131,7 @@ func Load(ctx context.Context, opts Options) (*Engine, error) {
 		if err := ctx.Err(); err != nil {
 			return nil, err
 		}
-		return nil, fmt.Errorf("llama.cpp could not load %s: the file is damaged or its architecture is not supported by this build; re-download it with sov pull", opts.Path)
+		return nil, fmt.Errorf("llama.cpp could not load %s: the file is damaged or its architecture is not supported by this build; download it again, or use another model", opts.Path)
 	}
 	e := &Engine{model: m, vocab: C.llama_model_get_vocab(m), w: w, flush: !opts.Subnormals}
 	ok := false
@@ -302,11 +302,11 @@ func backendName(ngl int) string {
 // model before llama.cpp sees it.
 func CheckFile(path string) error {
 	if path == "" {
-		return errors.New("no model given: pass --model PATH or pull one with `sov pull hf.co/OWNER/REPO:QUANT`")
+		return errors.New("no model file given")
 	}
 	f, err := os.Open(path)
 	if errors.Is(err, os.ErrNotExist) {
-		return fmt.Errorf("model file %s not found: check the path, or list installed models with `sov models`", path)
+		return fmt.Errorf("model file %s not found: check the path", path)
 	}
 	if err != nil {
 		return fmt.Errorf("open model: %w", err)
@@ -839,7 +839,7 @@ func (e *Engine) generate(ctx context.Context, toks []int32, s Sampling, fn Toke
 	smpl := C.sov_sampler(e.vocab, C.float(s.Temperature), C.int32_t(s.TopK), C.float(s.TopP), C.float(s.MinP),
 		C.float(s.RepeatPenalty), C.int32_t(lastN), C.uint32_t(s.Seed), cgrammar)
 	if smpl == nil {
-		return "", st, fmt.Errorf("%w: llama.cpp rejected the GBNF (check it with --grammar on a small prompt)", ErrBadGrammar)
+		return "", st, fmt.Errorf("%w: llama.cpp rejected the GBNF", ErrBadGrammar)
 	}
 	defer C.llama_sampler_free(smpl)
 

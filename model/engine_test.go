@@ -201,7 +201,7 @@ func TestBadModelFiles(t *testing.T) {
 		{"truncated", write("t.gguf", real[:1000]), "truncated"},
 		{"garbage", write("g.gguf", garbage), "GGUF"},
 		{"directory", dir, "directory"},
-		{"empty", "", "--model"},
+		{"empty", "", "no model file given"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -214,6 +214,10 @@ func TestBadModelFiles(t *testing.T) {
 			}
 			if !strings.Contains(err.Error(), tt.want) {
 				t.Fatalf("error %q should mention %q", err, tt.want)
+			}
+			// Callers add their own hints; the engine names no flag or command.
+			if strings.Contains(err.Error(), "--") || strings.Contains(err.Error(), "sov ") {
+				t.Errorf("error %q names a flag or command", err)
 			}
 		})
 	}

@@ -7,6 +7,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/sovos/sov/model"
+	"github.com/sovos/sov/model/store"
 )
 
 // modelCommands returns run and doctor.
@@ -30,16 +31,20 @@ func newDoctorCmd(a *app) *cobra.Command {
 			fmt.Fprintf(w, "data        %s\n", a.paths.Data)
 			fmt.Fprintf(w, "config      %s\n", a.paths.ConfigFile())
 			fmt.Fprintf(w, "models dir  %s\n", a.paths.Models())
-			names, err := installedModelNames(a)
+			models, err := store.New(a.paths.Models()).List()
 			if err != nil {
 				fmt.Fprintf(w, "models      error: %v\n", err)
 				return nil
 			}
-			if len(names) == 0 {
+			if len(models) == 0 {
 				fmt.Fprintln(w, "models      none installed (sov pull hf.co/OWNER/REPO:QUANT or sov pull ./model.gguf --link)")
 			}
-			for _, n := range names {
-				fmt.Fprintf(w, "model       %s\n", n)
+			for _, m := range models {
+				if m.Missing {
+					fmt.Fprintf(w, "model       %s (file missing: %s)\n", m.Name, m.Path)
+				} else {
+					fmt.Fprintf(w, "model       %s\n", m.Name)
+				}
 			}
 			return nil
 		},

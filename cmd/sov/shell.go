@@ -23,7 +23,7 @@ func shellCommands(a *app) []*cobra.Command { return nil }
 // configureShellRoot makes `sov` with no subcommand open the shell. The root
 // shares `sov run`'s flags because without a terminal it behaves as `sov run`.
 func configureShellRoot(a *app, root *cobra.Command) {
-	addRunFlags(root)
+	p := addRunFlags(root)
 	f := root.Flags()
 	f.BoolP("continue", "c", false, "reopen the last session")
 	f.String("session", "", "reopen the session with this ID (or a unique prefix of it)")
@@ -31,9 +31,9 @@ func configureShellRoot(a *app, root *cobra.Command) {
 		out, _ := a.stdout.(*os.File)
 		if out == nil || !prompt.IsTerminal(a.stdin) || !prompt.IsTerminal(out) {
 			fmt.Fprintln(a.stderr, "sov: not a terminal: running as `sov run` (use `sov run` directly in scripts)")
-			return a.runHeadless(cmd, args)
+			return a.runHeadless(cmd.Context(), p, args)
 		}
-		return a.runShell(cmd, out)
+		return a.runShell(cmd, p, out)
 	}
 }
 
@@ -41,12 +41,11 @@ func configureShellRoot(a *app, root *cobra.Command) {
 // another sov: the shell must never hang on it.
 const shellSessionTimeout = 700 * time.Millisecond
 
-func (a *app) runShell(cmd *cobra.Command, out *os.File) error {
-	p, err := readRunFlags(cmd)
-	if err != nil {
+func (a *app) runShell(cmd *cobra.Command, p *runFlags, out *os.File) error {
+	if err := p.check(); err != nil {
 		return err
 	}
-	if p.schemaFile != "" || p.grammar != "" || p.toolsFile != "" || p.jsonOut || p.promptCache {
+	if p.schema != "" || p.grammar != "" || p.tools != "" || p.json || p.promptCache {
 		return usagef("--schema, --grammar, --tools, --json and --prompt-cache are for `sov run`, not the shell")
 	}
 	cont, _ := cmd.Flags().GetBool("continue")
@@ -64,7 +63,7 @@ func (a *app) runShell(cmd *cobra.Command, out *os.File) error {
 		System:   p.system,
 		NoColor:  a.getenv("NO_COLOR") != "",
 		Loader: func(ctx context.Context, path string, progress func(float32) bool) (tui.Chatter, error) {
-			eng, err := model.Load(ctx, model.Options{Path: path, ContextSize: p.ctxSize, Threads: p.threads,
+			eng, err := model.Load(ctx, model.Options{Path: path, ContextSize: p.ctx, Threads: p.threads,
 				GPULayers: p.gpuLayers, Progress: progress, TrimMemory: true})
 			if err != nil {
 				return nil, err // not a typed nil in the interface
@@ -91,7 +90,7 @@ func (a *app) runShell(cmd *cobra.Command, out *os.File) error {
 		switch {
 		case sessID != "":
 			if opts.SessionID, err = st.Resolve(sessID); err != nil {
-				return usagef("--session: %v", err)
+				return usagef("--session: %v (/sessions in the shell lists them)", err)
 			}
 		case cont:
 			if opts.SessionID, err = st.Last(); err != nil {
@@ -103,11 +102,11 @@ func (a *app) runShell(cmd *cobra.Command, out *os.File) error {
 		}
 	}
 
-	path, err := a.resolveModel(p.modelFlag)
+	path, err := resolveModelPath(a, p.model)
 	switch {
 	case err == nil:
 		opts.ModelPath = path
-	case p.modelFlag != "":
+	case p.model != "":
 		return err
 	default:
 		// No model yet: the shell opens anyway and explains how to get one.

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"os"
@@ -12,6 +13,7 @@ import (
 	"time"
 
 	"github.com/sovos/sov/internal/testtool"
+	"github.com/sovos/sov/model/gguf"
 	"github.com/sovos/sov/model/store"
 	"github.com/sovos/sov/model/store/hftest"
 )
@@ -292,30 +294,39 @@ func TestStoreCLIDefaultPath(t *testing.T) {
 	}
 }
 
-func TestStoreProgressLines(t *testing.T) {
-	var plain strings.Builder
-	p := newStoreProgress(&plain)
-	const total = 1000
-	for done := int64(0); done <= total; done += 50 {
-		p.update(store.Progress{Phase: "download", File: "m.gguf", Done: done, Total: total, Final: done == total})
+// TestStoreHint: the store's errors name no command or flag; the CLI adds
+// them, and the error still matches its sentinel.
+func TestStoreHint(t *testing.T) {
+	path := testtool.Model(t, testtool.Stories)
+	cut := filepath.Join(t.TempDir(), "cut.gguf")
+	data, _ := os.ReadFile(path)
+	os.WriteFile(cut, data[:1000], 0o600)
+	s := store.New(t.TempDir())
+	tests := []struct {
+		name string
+		err  func() error
+		is   error
+		want string
+	}{
+		{"none installed", func() error { _, err := s.Resolve("", nil, ""); return err }, store.ErrNoModel,
+			"no model installed: pull one with sov pull hf.co/OWNER/REPO:Q4_K_M (e.g. sov pull hf.co/Qwen/Qwen2.5-0.5B-Instruct-GGUF:Q4_K_M), or register a local file with sov pull ./model.gguf --link"},
+		{"unknown name", func() error { _, err := s.Get("nope"); return err }, store.ErrNotFound,
+			`no installed model named "nope": see sov models for the names`},
+		{"no such file", func() error { _, err := s.Resolve("./nope.gguf", nil, ""); return err }, store.ErrNoSuchFile,
+			"does not exist: check the path, or pull one with sov pull hf.co/OWNER/REPO:QUANT"},
+		{"link a URL", func() error {
+			_, err := s.Pull(context.Background(), "https://example.invalid/x.gguf", store.PullOptions{Link: true})
+			return err
+		}, store.ErrLinkRemote, "only local files can be linked in place: drop --link to download it"},
+		{"truncated (no hint)", func() error { _, err := s.Resolve(cut, nil, ""); return err }, gguf.ErrTruncated, "is truncated"},
 	}
-	lines := strings.Split(strings.TrimSpace(plain.String()), "\n")
-	if len(lines) != 11 || lines[0] != "downloading m.gguf (1000 B)" || !strings.HasPrefix(lines[1], "m.gguf: 10% 100 B of 1000 B, ") || !strings.HasPrefix(lines[9], "m.gguf: 90% 900 B of 1000 B, ") ||
-		!strings.HasPrefix(lines[10], "m.gguf: done, 1000 B in") {
-		t.Errorf("plain progress:\n%s", plain.String())
-	}
-	var bar strings.Builder
-	p = newStoreProgress(&bar)
-	p.tty, p.width = true, 80
-	p.update(store.Progress{Phase: "download", File: "m.gguf", Done: 500, Total: total, Resumed: 100})
-	p.end()
-	out := bar.String()
-	if !strings.HasPrefix(out, "\rm.gguf") || !strings.Contains(out, " 50% 500 B/1000 B") || !strings.Contains(out, "ETA") || !strings.HasSuffix(out, "\n") {
-		t.Errorf("bar %q", out)
-	}
-	for _, line := range strings.Split(out, "\r") {
-		if n := len([]rune(strings.TrimSuffix(strings.TrimSuffix(line, "\n"), "\x1b[K"))); n >= 80 {
-			t.Errorf("bar line is %d columns, wider than the terminal", n)
+	for _, tt := range tests {
+		err := storeHint(tt.err())
+		if !errors.Is(err, tt.is) || !strings.Contains(err.Error(), tt.want) {
+			t.Errorf("%s: %v, want %q", tt.name, err, tt.want)
 		}
+	}
+	if storeHint(nil) != nil {
+		t.Error("a nil error got a hint")
 	}
 }

@@ -55,7 +55,7 @@ type FormatError struct {
 func (e *FormatError) Error() string {
 	switch e.Kind {
 	case ErrNotGGUF:
-		return fmt.Sprintf("%s is not a GGUF model file (%s): use a .gguf file, e.g. sov pull hf.co/OWNER/REPO:Q4_K_M", e.Path, e.Detail)
+		return fmt.Sprintf("%s is not a GGUF model file (%s): use a .gguf model file", e.Path, e.Detail)
 	case ErrTruncated:
 		return fmt.Sprintf("%s is truncated (%s; the file has %d bytes): it was cut short, download or copy it again", e.Path, e.Detail, e.Size)
 	case ErrUnsupported:
@@ -295,7 +295,7 @@ func (p *parser) parse() (*File, error) {
 	case v == 1:
 		return nil, p.fail(ErrUnsupported, 4, "GGUF version 1, which is no longer supported")
 	case v > 3 && v < 16:
-		return nil, p.fail(ErrUnsupported, 4, "GGUF version %d, newer than sov understands (2 or 3)", v)
+		return nil, p.fail(ErrUnsupported, 4, "GGUF version %d, newer than this reader understands (2 or 3)", v)
 	default:
 		return nil, p.fail(ErrCorrupt, 4, "version field %#x", v)
 	}

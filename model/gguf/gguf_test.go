@@ -275,7 +275,7 @@ func TestGGUFBadFiles(t *testing.T) {
 	}{
 		{"empty", nil, ErrNotGGUF, "empty"},
 		{"text", []byte("hello, this is a text file\n"), ErrNotGGUF, "not a GGUF model file"},
-		{"safetensors-like", append([]byte{0x08, 0, 0, 0, 0, 0, 0, 0}, garbage[:100]...), ErrNotGGUF, "sov pull"},
+		{"safetensors-like", append([]byte{0x08, 0, 0, 0, 0, 0, 0, 0}, garbage[:100]...), ErrNotGGUF, "use a .gguf model file"},
 		{"magic only", []byte("GGUF"), ErrTruncated, "truncated"},
 		{"short magic", []byte("GG"), ErrTruncated, "truncated"},
 		{"magic+garbage", append([]byte("GGUF"), garbage...), ErrCorrupt, "corrupt"},

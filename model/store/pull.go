@@ -88,14 +88,14 @@ func (s *Store) Pull(ctx context.Context, ref string, opts PullOptions) (Model, 
 	if opts.SHA256 != "" {
 		opts.SHA256 = strings.ToLower(strings.TrimSpace(opts.SHA256))
 		if !isSHA256(opts.SHA256) {
-			return Model{}, fmt.Errorf("--sha256 %q is not a sha256: give the 64 hex digits", opts.SHA256)
+			return Model{}, kindf(ErrBadSHA256, "expected sha256 %q is not a sha256: give the 64 hex digits", opts.SHA256)
 		}
 	}
 	if opts.Name != "" && !validName(opts.Name) {
 		return Model{}, fmt.Errorf("model name %q is not allowed: use letters, digits, '.', '_' and '-' (up to 128)", opts.Name)
 	}
 	if opts.Link && r.Kind != RefLocal {
-		return Model{}, fmt.Errorf("--link only applies to local files: drop it to download %s", ref)
+		return Model{}, kindf(ErrLinkRemote, "%s is not a local file: only local files can be linked in place", ref)
 	}
 	if opts.Client == nil {
 		opts.Client = defaultClient()
@@ -111,8 +111,11 @@ func (s *Store) Pull(ctx context.Context, ref string, opts PullOptions) (Model, 
 	case RefLocal:
 		return s.pullLocal(ctx, r, opts)
 	case RefURL:
-		if r.File == "" {
-			return Model{}, fmt.Errorf("cannot tell a file name from %s: use a URL ending in the .gguf file name, or pass --name", ref)
+		switch {
+		case r.File == "" && opts.Name == "":
+			return Model{}, kindf(ErrNoFileName, "cannot tell a file name from %s: use a URL ending in the .gguf file name, or give the model a name", ref)
+		case r.File == "":
+			r.File = opts.Name + ".gguf"
 		}
 		return s.pullRemote(ctx, ref, r.URL, r.File, "", -1, opts)
 	default:
@@ -158,7 +161,7 @@ func (s *Store) existing(name, source string) (Model, bool, error) {
 		case m.Source == source:
 			return Model{}, false, nil // its file is gone: fetch it again
 		}
-		return Model{}, false, nameTaken(name)
+		return Model{}, false, &NameTakenError{name}
 	}
 	return Model{}, false, nil
 }
@@ -170,7 +173,7 @@ func (s *Store) pullLocal(ctx context.Context, r Ref, opts PullOptions) (Model, 
 	}
 	st, err := os.Stat(abs)
 	if errors.Is(err, os.ErrNotExist) {
-		return Model{}, fmt.Errorf("no such file %s: give the path to a .gguf file, or pull from Hugging Face with sov pull hf.co/OWNER/REPO:QUANT", r.Path)
+		return Model{}, kindf(ErrNoSuchFile, "no such file %s: give the path to a .gguf file", r.Path)
 	}
 	if err != nil {
 		return Model{}, fmt.Errorf("model path: %w", err)
@@ -198,7 +201,7 @@ func (s *Store) pullLocal(ctx context.Context, r Ref, opts PullOptions) (Model, 
 				return Model{}, err
 			}
 			if sum != opts.SHA256 {
-				return Model{}, fmt.Errorf("sha256 of %s is %s, not %s: check the file or the --sha256 value; nothing was registered", r.Path, sum, opts.SHA256)
+				return Model{}, localMismatch(r.Path, sum, opts.SHA256)
 			}
 			m.SHA256 = sum
 		}
@@ -218,7 +221,7 @@ func (s *Store) pullLocal(ctx context.Context, r Ref, opts PullOptions) (Model, 
 	}
 	if opts.SHA256 != "" && sum != opts.SHA256 {
 		os.Remove(dst)
-		return Model{}, fmt.Errorf("sha256 of %s is %s, not %s: check the file or the --sha256 value; nothing was registered", r.Path, sum, opts.SHA256)
+		return Model{}, localMismatch(r.Path, sum, opts.SHA256)
 	}
 	m.Path, m.SHA256 = dst, sum
 	if err := s.register(m); err != nil {
@@ -226,6 +229,10 @@ func (s *Store) pullLocal(ctx context.Context, r Ref, opts PullOptions) (Model, 
 		return Model{}, err
 	}
 	return m, nil
+}
+
+func localMismatch(path, got, want string) error {
+	return kindf(ErrChecksum, "sha256 mismatch for %s: got %s, expected %s; nothing was registered", path, got, want)
 }
 
 // copyFile copies src to dst through a temporary file and returns its sha256.
@@ -407,7 +414,7 @@ func (s *Store) hfPick(ctx context.Context, r Ref, opts PullOptions) (file, sha 
 	}
 	for _, c := range cands {
 		if strings.Contains(strings.ToLower(c.RFilename), "-of-0") {
-			return "", "", 0, fmt.Errorf("%s splits this model into several files (%s), which sov cannot pull yet: merge them with llama-gguf-split --merge and use sov pull ./model.gguf", repo, path.Base(c.RFilename))
+			return "", "", 0, fmt.Errorf("%s splits this model into several files (%s), which cannot be pulled yet: merge them with llama-gguf-split --merge and pull the merged file", repo, path.Base(c.RFilename))
 		}
 	}
 	if r.Quant == "" {
@@ -488,7 +495,7 @@ func (s *Store) pullRemote(ctx context.Context, source, u, file, sha string, siz
 	lockPath := filepath.Join(s.dir, "."+name+".pull.lock")
 	unlock, err := lockFile(lockPath, false)
 	if errors.Is(err, errLocked) {
-		return Model{}, fmt.Errorf("another sov pull is already downloading %s: wait for it to finish", name)
+		return Model{}, fmt.Errorf("another pull is already downloading %s: wait for it to finish", name)
 	}
 	if err != nil {
 		return Model{}, err
@@ -509,10 +516,10 @@ func (s *Store) pullRemote(ctx context.Context, source, u, file, sha string, siz
 		os.Remove(partial)
 		os.Remove(partial + ".json")
 	}
-	for _, want := range []struct{ sha, from string }{{opts.SHA256, "--sha256"}, {serverSHA, "the server"}} {
+	for _, want := range []struct{ sha, from string }{{opts.SHA256, "expected"}, {serverSHA, "the server says"}} {
 		if want.sha != "" && want.sha != sum {
 			discard()
-			return Model{}, fmt.Errorf("sha256 mismatch for %s: got %s, %s says %s; the download was removed and nothing registered: pull again (and check --sha256)", file, sum, want.from, want.sha)
+			return Model{}, kindf(ErrChecksum, "sha256 mismatch for %s: got %s, %s %s; the download was removed and nothing registered", file, sum, want.from, want.sha)
 		}
 	}
 	gf, err := gguf.Read(partial)
@@ -669,7 +676,7 @@ func (s *Store) receive(ctx, dctx context.Context, cancel context.CancelCauseFun
 		if errors.Is(context.Cause(dctx), errStalled) {
 			cause = fmt.Errorf("%w for %s", errStalled, opts.StallTimeout)
 		}
-		return "", "", fmt.Errorf("download of %s interrupted after %s of %s (%v): run the same sov pull again to resume", file, FormatBytes(got), sizeText(total), cause)
+		return "", "", kindf(ErrInterrupted, "download of %s interrupted after %s of %s (%v)", file, FormatBytes(got), sizeText(total), cause)
 	}
 	pw.finish()
 	return hex.EncodeToString(h.Sum(nil)), serverSHA, nil
@@ -764,18 +771,4 @@ func (w *progressWriter) finish() {
 		w.p.Final = true
 		w.fn(w.p)
 	}
-}
-
-// FormatBytes renders n as e.g. "1.2 GiB".
-func FormatBytes(n int64) string {
-	const unit = 1024
-	if n < unit {
-		return fmt.Sprintf("%d B", n)
-	}
-	div, exp := int64(unit), 0
-	for m := n / unit; m >= unit && exp < 5; m /= unit {
-		div *= unit
-		exp++
-	}
-	return fmt.Sprintf("%.1f %ciB", float64(n)/float64(div), "KMGTPE"[exp])
 }

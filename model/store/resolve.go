@@ -12,7 +12,7 @@ import (
 	"github.com/sovos/sov/model/gguf"
 )
 
-// EnvModel names the model to use when --model is not given.
+// EnvModel names the model to use when none is chosen explicitly.
 const EnvModel = "SOV_MODEL"
 
 // ConfigSection is the config table holding the default model.
@@ -54,31 +54,46 @@ func SetDefault(configPath, name string) error {
 	return config.SetSection(configPath, ConfigSection, table)
 }
 
+// UnsetDefault removes [model] default from the config file at path when
+// it is name (a model being removed) and reports whether it did.
+func UnsetDefault(configPath, name string) (bool, error) {
+	cfg, err := config.Load(configPath)
+	if err != nil {
+		return false, err
+	}
+	def, err := DefaultFromConfig(cfg)
+	if err != nil || def != name || name == "" {
+		return false, err
+	}
+	return true, SetDefault(configPath, "")
+}
+
 // ResolveFor is Resolve for the usual setup: the store in p.Models() and the
-// default from cfg's [model] table.
-func ResolveFor(p paths.Paths, cfg *config.File, flag string, getenv func(string) string) (string, error) {
+// default from cfg's [model] table (cfg may be nil).
+func ResolveFor(p paths.Paths, cfg *config.File, choice string, getenv func(string) string) (string, error) {
 	def, err := DefaultFromConfig(cfg)
 	if err != nil {
 		return "", err
 	}
-	return New(p.Models()).Resolve(flag, getenv, def)
+	return New(p.Models()).Resolve(choice, getenv, def)
 }
 
-// Resolve picks the model file to use: flag (--model, a name or a path) >
-// SOV_MODEL > configuredDefault > the only installed model. The file is
-// validated with gguf.Read, so the path returned is safe to hand to
-// llama.cpp. With nothing to go on it explains how to get a model.
-func (s *Store) Resolve(flag string, getenv func(string) string, configuredDefault string) (string, error) {
-	if flag != "" {
-		return s.resolveOne(flag, "--model")
+// Resolve picks the model file to use: choice (a name or a path, given
+// explicitly) > EnvModel > configuredDefault > the only installed model.
+// The file is validated with gguf.Read, so the path returned is safe to hand
+// to llama.cpp. Errors match ErrNoModel, ErrNoneChosen, ErrNotFound,
+// ErrNoSuchFile, ErrMissing or a gguf format error.
+func (s *Store) Resolve(choice string, getenv func(string) string, configuredDefault string) (string, error) {
+	if choice != "" {
+		return s.resolveOne(choice, FromCaller)
 	}
 	if getenv != nil {
 		if v := getenv(EnvModel); v != "" {
-			return s.resolveOne(v, EnvModel)
+			return s.resolveOne(v, FromEnv)
 		}
 	}
 	if configuredDefault != "" {
-		return s.resolveOne(configuredDefault, "[model] default in the config")
+		return s.resolveOne(configuredDefault, FromConfig)
 	}
 	models, err := s.List()
 	if err != nil {
@@ -89,7 +104,7 @@ func (s *Store) Resolve(flag string, getenv func(string) string, configuredDefau
 		return "", ErrNoModel
 	case 1:
 		if models[0].Missing {
-			return "", missingError(models[0])
+			return "", &MissingError{models[0]}
 		}
 		return validate(models[0].Path)
 	}
@@ -97,20 +112,27 @@ func (s *Store) Resolve(flag string, getenv func(string) string, configuredDefau
 	for i, m := range models {
 		names[i] = m.Name
 	}
-	return "", fmt.Errorf("%d models are installed (%s) and none is chosen: pass --model NAME, set %s, or run sov models default NAME", len(models), strings.Join(names, ", "), EnvModel)
+	return "", kindf(ErrNoneChosen, "%d models are installed (%s) and none is chosen", len(models), strings.Join(names, ", "))
 }
 
-// ErrNoModel is returned by Resolve when no model is installed or chosen.
-var ErrNoModel = errors.New("no model installed: pull one with sov pull hf.co/OWNER/REPO:Q4_K_M (e.g. sov pull hf.co/Qwen/Qwen2.5-0.5B-Instruct-GGUF:Q4_K_M), or register a local file with sov pull ./model.gguf --link")
+// Canonical is how a choice of model (an installed model's name in any
+// case, or a path to a GGUF file) is best recorded, e.g. as the default: the
+// model's exact name, or the validated file's absolute path.
+func (s *Store) Canonical(choice string) (string, error) {
+	if m, err := s.Get(choice); err == nil {
+		return m.Name, nil
+	}
+	return s.resolveOne(choice, FromCaller)
+}
 
 // resolveOne turns a name or a path into a validated file path.
-func (s *Store) resolveOne(v, from string) (string, error) {
+func (s *Store) resolveOne(v string, from Origin) (string, error) {
 	looksLikePath := strings.ContainsAny(v, `/\`) || strings.HasSuffix(strings.ToLower(v), ".gguf")
 	if !looksLikePath {
 		m, err := s.Get(v)
 		if err == nil {
 			if m.Missing {
-				return "", missingError(m)
+				return "", &MissingError{m}
 			}
 			return validate(m.Path)
 		}
@@ -121,7 +143,7 @@ func (s *Store) resolveOne(v, from string) (string, error) {
 	st, err := os.Stat(v)
 	switch {
 	case err == nil && st.IsDir():
-		return "", fmt.Errorf("model %s (from %s) is a directory: give the .gguf file inside it", v, from)
+		return "", fmt.Errorf("model %s%s is a directory: give the .gguf file inside it", v, from.suffix())
 	case err == nil:
 		abs, err := filepath.Abs(v)
 		if err != nil {
@@ -129,9 +151,9 @@ func (s *Store) resolveOne(v, from string) (string, error) {
 		}
 		return validate(abs)
 	case looksLikePath:
-		return "", fmt.Errorf("model file %s (from %s) does not exist: check the path, or see sov models for installed models", v, from)
+		return "", kindf(ErrNoSuchFile, "model file %s%s does not exist: check the path", v, from.suffix())
 	}
-	return "", fmt.Errorf("no installed model named %q (from %s): see sov models for the names, or pull one with sov pull hf.co/OWNER/REPO:Q4_K_M", v, from)
+	return "", notFound(v, from)
 }
 
 func validate(p string) (string, error) {

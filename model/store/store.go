@@ -25,7 +25,7 @@ import (
 type Model struct {
 	Name            string    `json:"name"`
 	Path            string    `json:"path"`
-	Linked          bool      `json:"linked"` // registered in place (sov pull --link), not copied
+	Linked          bool      `json:"linked"` // a local file registered in place, not copied
 	Size            int64     `json:"size"`
 	SHA256          string    `json:"sha256,omitempty"`
 	Source          string    `json:"source"` // the ref it was pulled from
@@ -122,9 +122,6 @@ func (s *Store) List() ([]Model, error) {
 	return out, nil
 }
 
-// ErrNotFound is returned (wrapped) when no model has the given name.
-var ErrNotFound = errors.New("model not found")
-
 // Get returns the model called name (exact match first, then a unique
 // case-insensitive match).
 func (s *Store) Get(name string) (Model, error) {
@@ -135,7 +132,11 @@ func (s *Store) Get(name string) (Model, error) {
 	if m, ok := find(models, name); ok {
 		return m, nil
 	}
-	return Model{}, fmt.Errorf("no installed model named %q: see sov models for the names: %w", name, ErrNotFound)
+	return Model{}, notFound(name, FromCaller)
+}
+
+func notFound(name string, from Origin) error {
+	return kindf(ErrNotFound, "no installed model named %q%s", name, from.suffix())
 }
 
 func find(models []Model, name string) (Model, bool) {
@@ -163,7 +164,7 @@ func (s *Store) Show(name string) (Model, *gguf.File, error) {
 		return Model{}, nil, err
 	}
 	if m.Missing {
-		return m, nil, missingError(m)
+		return m, nil, &MissingError{m}
 	}
 	f, err := gguf.Read(m.Path)
 	if err != nil {
@@ -172,17 +173,13 @@ func (s *Store) Show(name string) (Model, *gguf.File, error) {
 	return m, f, nil
 }
 
-func missingError(m Model) error {
-	return fmt.Errorf("model %s is registered but its file %s is gone: pull it again, or remove it with sov models rm %s", m.Name, m.Path, m.Name)
-}
-
 // Remove unregisters the model and deletes its file unless it was linked.
 func (s *Store) Remove(name string) (Model, error) {
 	var removed Model
 	err := s.update(func(ix *index) error {
 		m, ok := find(ix.Models, name)
 		if !ok {
-			return fmt.Errorf("no installed model named %q: see sov models for the names: %w", name, ErrNotFound)
+			return notFound(name, FromCaller)
 		}
 		removed = m
 		kept := ix.Models[:0]
@@ -216,15 +213,11 @@ func (s *Store) register(m Model) error {
 				ix.Models[i] = m
 				return nil
 			}
-			return nameTaken(m.Name)
+			return &NameTakenError{m.Name}
 		}
 		ix.Models = append(ix.Models, m)
 		return nil
 	})
-}
-
-func nameTaken(name string) error {
-	return fmt.Errorf("a model named %s is already installed: choose another with --name, or remove it first with sov models rm %s", name, name)
 }
 
 // describe fills m's metadata from a validated GGUF file.

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strconv"
 	"strings"
 	"sync"
@@ -190,7 +191,7 @@ func TestStorePullResume(t *testing.T) {
 	hub.DropNextAfter(half)
 	ref := "hf.co/karpathy/stories-GGUF:F32"
 	_, err := s.Pull(context.Background(), ref, PullOptions{Endpoint: hub.URL})
-	if err == nil || !strings.Contains(err.Error(), "interrupted") || !strings.Contains(err.Error(), "run the same sov pull again to resume") {
+	if !errors.Is(err, ErrInterrupted) || !strings.Contains(err.Error(), "interrupted after 578.8 KiB of 1.1 MiB") {
 		t.Fatalf("cut-off pull: %v", err)
 	}
 	partial := filepath.Join(dir, "stories260K-F32.gguf.partial")
@@ -235,7 +236,7 @@ func TestStorePullStall(t *testing.T) {
 	hub.StallNextAfter(1000)
 	opts := PullOptions{Endpoint: hub.URL, StallTimeout: 300 * time.Millisecond}
 	_, err := s.Pull(context.Background(), "hf.co/karpathy/stories-GGUF:F32", opts)
-	if err == nil || !strings.Contains(err.Error(), "no data received for 300ms") || !strings.Contains(err.Error(), "resume") {
+	if !errors.Is(err, ErrInterrupted) || !strings.Contains(err.Error(), "no data received for 300ms") {
 		t.Fatalf("stalled pull: %v", err)
 	}
 	if _, err := s.Pull(context.Background(), "hf.co/karpathy/stories-GGUF:F32", opts); err != nil {
@@ -260,8 +261,8 @@ func TestStorePullSHAMismatch(t *testing.T) {
 	}{
 		{"listing sha", "hf.co/evil/bad-GGUF:Q8_0", PullOptions{}, "the server says " + wrong},
 		{"etag sha", badURL, PullOptions{}, "the server says " + wrong},
-		{"--sha256", goodURL, PullOptions{SHA256: wrong}, "--sha256 says " + wrong},
-		{"--sha256 on hf", "hf.co/karpathy/stories-GGUF:F32", PullOptions{SHA256: wrong}, "--sha256 says"},
+		{"--sha256", goodURL, PullOptions{SHA256: wrong}, "expected " + wrong},
+		{"--sha256 on hf", "hf.co/karpathy/stories-GGUF:F32", PullOptions{SHA256: wrong}, "expected " + wrong},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -269,7 +270,7 @@ func TestStorePullSHAMismatch(t *testing.T) {
 			s := New(dir)
 			tt.opts.Endpoint = hub.URL
 			_, err := s.Pull(context.Background(), tt.ref, tt.opts)
-			if err == nil || !strings.Contains(err.Error(), "sha256 mismatch") || !strings.Contains(err.Error(), tt.want) || !strings.Contains(err.Error(), "removed") {
+			if !errors.Is(err, ErrChecksum) || !strings.Contains(err.Error(), "sha256 mismatch") || !strings.Contains(err.Error(), tt.want) || !strings.Contains(err.Error(), "removed") {
 				t.Fatalf("err %v", err)
 			}
 			entries, _ := os.ReadDir(dir)
@@ -359,26 +360,31 @@ func TestStorePullLocal(t *testing.T) {
 	// Same name, other source.
 	other := filepath.Join(t.TempDir(), "stories260K.gguf")
 	os.WriteFile(other, model, 0o600)
-	if _, err := s.Pull(ctx, other, PullOptions{}); err == nil || !strings.Contains(err.Error(), "already installed") || !strings.Contains(err.Error(), "--name") {
+	var taken *NameTakenError
+	if _, err := s.Pull(ctx, other, PullOptions{}); !errors.As(err, &taken) || taken.Name != "stories260K" || !errors.Is(err, ErrNameTaken) || !strings.Contains(err.Error(), "already installed") {
 		t.Errorf("name clash: %v", err)
 	}
-	if _, err := s.Pull(ctx, path, PullOptions{Link: true, Name: "x", SHA256: strings.Repeat("0", 64)}); err == nil || !strings.Contains(err.Error(), "nothing was registered") {
+	if _, err := s.Pull(ctx, path, PullOptions{Link: true, Name: "x", SHA256: strings.Repeat("0", 64)}); !errors.Is(err, ErrChecksum) || !strings.Contains(err.Error(), "nothing was registered") {
 		t.Errorf("link with wrong sha: %v", err)
 	}
 	for _, c := range []struct {
 		ref  string
 		opts PullOptions
+		is   error // nil: no sentinel
 		want string
 	}{
-		{filepath.Join(t.TempDir(), "nope.gguf"), PullOptions{}, "no such file"},
-		{t.TempDir(), PullOptions{}, "is a directory"},
-		{path, PullOptions{Name: "../evil"}, "not allowed"},
-		{path, PullOptions{SHA256: "abc"}, "not a sha256"},
-		{"https://example.invalid/x.gguf", PullOptions{Link: true}, "--link only applies to local files"},
+		{filepath.Join(t.TempDir(), "nope.gguf"), PullOptions{}, ErrNoSuchFile, "no such file"},
+		{t.TempDir(), PullOptions{}, nil, "is a directory"},
+		{path, PullOptions{Name: "../evil"}, nil, "not allowed"},
+		{path, PullOptions{SHA256: "abc"}, ErrBadSHA256, "not a sha256"},
+		{"https://example.invalid/x.gguf", PullOptions{Link: true}, ErrLinkRemote, "only local files can be linked"},
+		{"https://example.invalid/", PullOptions{}, ErrNoFileName, "cannot tell a file name"},
 	} {
-		if _, err := s.Pull(ctx, c.ref, c.opts); err == nil || !strings.Contains(err.Error(), c.want) {
+		_, err := s.Pull(ctx, c.ref, c.opts)
+		if err == nil || !strings.Contains(err.Error(), c.want) || c.is != nil && !errors.Is(err, c.is) {
 			t.Errorf("pull %s: %v, want %q", c.ref, err, c.want)
 		}
+		noCLI(t, err)
 	}
 	// Removing a linked model leaves the original alone.
 	if _, err := s.Remove("linked"); err != nil {
@@ -393,7 +399,8 @@ func TestStorePullLocal(t *testing.T) {
 	if len(list) != 1 || !list[0].Missing {
 		t.Errorf("missing not flagged: %+v", list)
 	}
-	if _, err := s.Resolve("stories260K", nil, ""); err == nil || !strings.Contains(err.Error(), "is gone") {
+	var missing *MissingError
+	if _, err := s.Resolve("stories260K", nil, ""); !errors.As(err, &missing) || missing.Model.Name != "stories260K" || !errors.Is(err, ErrMissing) || !strings.Contains(err.Error(), "is gone") {
 		t.Errorf("resolve missing: %v", err)
 	}
 }
@@ -460,29 +467,30 @@ func TestStoreResolve(t *testing.T) {
 		def     string
 		want    string // path, or error substring when wantErr
 		wantErr bool
+		is      error // the sentinel the error matches, if any
 	}{
-		{"flag name beats all", two, "a", "b", "b", path, false},
-		{"flag path", empty, path, "", "", path, false},
-		{"env", two, "", "b", "a", path, false},
-		{"config default", two, "", "", "b", path, false},
-		{"only model", one, "", "", "", path, false},
-		{"none installed", empty, "", "", "", "sov pull hf.co/", true},
-		{"none installed mentions --link", empty, "", "", "", "sov pull ./model.gguf --link", true},
-		{"several, none chosen", two, "", "", "", "sov models default NAME", true},
-		{"unknown name", two, "c", "", "", `no installed model named "c" (from --model)`, true},
-		{"unknown env name", two, "", "zz", "", "(from SOV_MODEL)", true},
-		{"bad default", two, "", "", "gone", "[model] default", true},
-		{"missing path", empty, "./nope/x.gguf", "", "", "does not exist", true},
-		{"not gguf", empty, notGGUF, "", "", "not a GGUF model file", true},
-		{"directory", empty, t.TempDir(), "", "", "is a directory", true},
+		{"flag name beats all", two, "a", "b", "b", path, false, nil},
+		{"flag path", empty, path, "", "", path, false, nil},
+		{"env", two, "", "b", "a", path, false, nil},
+		{"config default", two, "", "", "b", path, false, nil},
+		{"only model", one, "", "", "", path, false, nil},
+		{"none installed", empty, "", "", "", "no model installed", true, ErrNoModel},
+		{"several, none chosen", two, "", "", "", "2 models are installed (a, b) and none is chosen", true, ErrNoneChosen},
+		{"unknown name", two, "c", "", "", `no installed model named "c"`, true, ErrNotFound},
+		{"unknown env name", two, "", "zz", "", `no installed model named "zz" (from SOV_MODEL)`, true, ErrNotFound},
+		{"bad default", two, "", "", "gone", "(from [model] default in the config)", true, ErrNotFound},
+		{"missing path", empty, "./nope/x.gguf", "", "", "does not exist", true, ErrNoSuchFile},
+		{"not gguf", empty, notGGUF, "", "", "not a GGUF model file", true, gguf.ErrNotGGUF},
+		{"directory", empty, t.TempDir(), "", "", "is a directory", true, nil},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			got, err := tt.s.Resolve(tt.flag, env(tt.env), tt.def)
 			if tt.wantErr {
-				if err == nil || !strings.Contains(err.Error(), tt.want) || strings.Contains(err.Error(), "\n") {
+				if err == nil || !strings.Contains(err.Error(), tt.want) || strings.Contains(err.Error(), "\n") || tt.is != nil && !errors.Is(err, tt.is) {
 					t.Errorf("err %v, want %q", err, tt.want)
 				}
+				noCLI(t, err)
 				return
 			}
 			if err != nil || got != tt.want {
@@ -516,6 +524,44 @@ func TestStoreConfigDefault(t *testing.T) {
 	cfg.Section("tui", &tui)
 	if other.Threads != 4 || tui.Theme != "dark" {
 		t.Errorf("other settings lost: %+v %+v", other, tui)
+	}
+	// Removing another model keeps the default; removing it clears it.
+	for _, tt := range []struct {
+		name string
+		want bool
+		def  string
+	}{{"other", false, "tiny"}, {"", false, "tiny"}, {"tiny", true, ""}, {"tiny", false, ""}} {
+		was, err := UnsetDefault(cfgPath, tt.name)
+		cfg, _ := config.Load(cfgPath)
+		def, _ := DefaultFromConfig(cfg)
+		if err != nil || was != tt.want || def != tt.def {
+			t.Errorf("UnsetDefault(%q) = %v, %v; default now %q, want %v and %q", tt.name, was, err, def, tt.want, tt.def)
+		}
+	}
+}
+
+func TestStoreCanonical(t *testing.T) {
+	path, model := testModel(t)
+	s := New(t.TempDir())
+	if _, err := s.Pull(context.Background(), path, PullOptions{Link: true, Name: "Tiny"}); err != nil {
+		t.Fatal(err)
+	}
+	cut := filepath.Join(t.TempDir(), "cut.gguf")
+	os.WriteFile(cut, model[:1000], 0o600)
+	abs, _ := filepath.Abs(path)
+	for _, tt := range []struct {
+		choice, want string
+		is           error
+	}{
+		{"tiny", "Tiny", nil}, // any case, recorded as installed
+		{path, abs, nil},
+		{"nope", "", ErrNotFound},
+		{cut, "", gguf.ErrTruncated},
+	} {
+		got, err := s.Canonical(tt.choice)
+		if got != tt.want || tt.is == nil && err != nil || tt.is != nil && !errors.Is(err, tt.is) {
+			t.Errorf("Canonical(%q) = %q, %v; want %q, %v", tt.choice, got, err, tt.want, tt.is)
+		}
 	}
 }
 
@@ -624,7 +670,16 @@ func TestStorePullConcurrent(t *testing.T) {
 		t.Fatalf("second lock: %v", err)
 	}
 	_, err = New(dir).Pull(context.Background(), "https://127.0.0.1:1/m.gguf", PullOptions{})
-	if err == nil || !strings.Contains(err.Error(), "another sov pull is already downloading m") {
+	if err == nil || !strings.Contains(err.Error(), "another pull is already downloading m") {
 		t.Errorf("concurrent pull: %v", err)
+	}
+}
+
+// noCLI fails when an error message names a command-line flag or a sov
+// command: the library's callers add those hints themselves.
+func noCLI(t *testing.T, err error) {
+	t.Helper()
+	if err != nil && regexp.MustCompile(`--[a-z]|\bsov [a-z]`).MatchString(err.Error()) {
+		t.Errorf("error names a flag or command: %v", err)
 	}
 }
