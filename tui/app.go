@@ -30,6 +30,9 @@ type Options struct {
 	SessionID string // open this session ("" = a new one)
 	Notice    string // shown in the chat at start
 	NoColor   bool
+	// Events receives what the conversations do (tokens, answers); nil:
+	// the shell makes its own. Pass one to subscribe beside the shell.
+	Events *conversation.Events
 	// Engine, when set, is used instead of loading ModelPath (tests).
 	Engine Chatter
 	// Now is the clock (tests pin it for golden frames).
@@ -50,17 +53,17 @@ type App struct {
 	input *inputPane
 	panes []Pane // overlays, top last
 
-	store   *conversation.Store
-	meta    conversation.Meta // current session; ID "" until the first message is saved
-	history []model.Message
+	store *conversation.Store // nil: conversations are not saved
+	conv  *conversation.Conversation
+	evs   *conversation.Events
 
 	engine     Chatter
+	sessions   convSessions // each conversation's KV sequence on engine
 	info       model.Info
 	loading    *loadJob
 	loadErr    string
 	stream     *stream
 	streamItem *item
-	streamN    int
 	warm       context.CancelFunc
 	lastStats  model.Stats
 	lastTPS    float64
@@ -99,7 +102,11 @@ func New(ctx context.Context, opts Options) (*App, error) {
 	for _, c := range commands {
 		a.cmds = append(a.cmds, "/"+c.name)
 	}
-	a.meta = conversation.Meta{Title: "New chat", System: opts.System}
+	a.evs = opts.Events
+	if a.evs == nil {
+		a.evs = conversation.NewEvents()
+	}
+	a.conv = conversation.New(a.convOptions())
 	if opts.StoreNote != "" {
 		a.chat.errorf(opts.StoreNote)
 	}
@@ -143,6 +150,7 @@ func (a *App) noModelText() string {
 
 func (a *App) setEngine(e Chatter) {
 	a.engine = e
+	a.sessions.reset(e)
 	a.info = e.Info()
 	a.chat.model = a.info.Name
 	a.goneNoted = false
@@ -196,21 +204,31 @@ func (a *App) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 		}
 		return a, a.warmUp()
 	case renameSessionMsg:
-		if a.store != nil {
-			if m, err := a.store.Update(msg.id, func(m *conversation.Meta) { m.Title = msg.title }); err != nil {
+		switch {
+		case msg.id == a.conv.ID():
+			a.saveFailed(a.conv.Rename(msg.title))
+		case a.store != nil:
+			if _, err := a.store.Update(msg.id, func(m *conversation.Meta) { m.Title = msg.title }); err != nil {
 				a.chat.errorf("rename: " + err.Error())
-			} else if msg.id == a.meta.ID {
-				a.meta = m
 			}
 		}
 		return a, nil
 	case deleteSessionMsg:
+		if msg.id == a.conv.ID() && a.stream != nil {
+			// Its answer is still being written: the pane's list would lie.
+			a.panes = nil
+			a.chat.errorf("Stop the answer (esc) before deleting this conversation.")
+			return a, nil
+		}
 		if a.store != nil {
 			if err := a.store.Delete(msg.id); err != nil {
 				a.chat.errorf("delete: " + err.Error())
 			}
 		}
-		if msg.id == a.meta.ID {
+		a.sessions.drop(msg.id)
+		if msg.id == a.conv.ID() {
+			a.stopWarm()
+			a.sessions.leave("") // deleted: nothing to come back to
 			a.newSession()
 		}
 		return a, nil
@@ -394,50 +412,34 @@ func (a *App) send(text string) tea.Cmd {
 	return a.generate()
 }
 
-// addUser shows, saves and remembers a user message.
+// addUser shows and saves a user message.
 func (a *App) addUser(text string) {
-	text = sanitize(text)
-	msg := conversation.Message{Role: model.RoleUser, Content: text, Time: a.opts.Now().UTC()}
-	it := &item{kind: kindUser, msg: msg}
-	a.chat.add(it)
-	a.save(it)
-	a.history = append(a.history, model.Message{Role: model.RoleUser, Content: text})
+	msg, err := a.conv.AddUser(sanitize(text))
+	var se *conversation.SaveError
+	if err != nil && !errors.As(err, &se) { // not added at all
+		a.chat.errorf(oneLine(err.Error()))
+		return
+	}
+	a.chat.add(&item{kind: kindUser, msg: msg})
+	a.saveFailed(err)
 }
 
-// generate starts streaming an answer to the current history.
+// generate starts streaming an answer to the conversation's last message.
 func (a *App) generate() tea.Cmd {
 	// A running warm-up is not cancelled: it decodes a prefix of this very
 	// request, and the engine runs the two in order, so none of it is lost
 	// (cancelling mid-decode would drop the cache instead).
 	a.warm = nil
-	it := &item{kind: kindAssistant, streaming: true,
-		msg: conversation.Message{Role: model.RoleAssistant, Model: a.info.Name, Time: a.opts.Now().UTC()}}
+	st, err := startStream(a.ctx, a.conv, a.evs, a.sessions.current(), a.opts.Sampling, a.info.Name)
+	if st == nil {
+		a.chat.errorf(oneLine(err.Error()))
+		return nil
+	}
+	it := &item{kind: kindAssistant, streaming: true, msg: st.turn.Answer()}
 	a.chat.add(it)
-	a.save(it)
-	msgs := a.messages()
-	var save func(string)
-	if a.store != nil && it.msg.Seq != 0 {
-		id, seq, base := a.meta.ID, it.msg.Seq, it.msg
-		store := a.store
-		save = func(text string) {
-			m := base
-			m.Content = sanitize(text)
-			_ = store.PutPartial(id, seq, m)
-		}
-	}
-	a.streamN++
-	a.stream = startStream(a.ctx, a.streamN, a.engine, msgs, a.opts.Sampling, save)
-	a.streamItem = it
-	return a.stream.wait()
-}
-
-// messages is what the engine sees: the system prompt and the history.
-func (a *App) messages() []model.Message {
-	msgs := make([]model.Message, 0, len(a.history)+1)
-	if s := strings.TrimSpace(a.meta.System); s != "" {
-		msgs = append(msgs, model.Message{Role: model.RoleSystem, Content: s})
-	}
-	return append(msgs, a.history...)
+	a.saveFailed(err)
+	a.stream, a.streamItem = st, it
+	return st.wait()
 }
 
 // checkModelFile warns once when the loaded model's file disappeared.
@@ -452,7 +454,7 @@ func (a *App) checkModelFile() {
 }
 
 func (a *App) onChunk(m streamChunkMsg) tea.Cmd {
-	if a.stream == nil || m.id != a.stream.id {
+	if a.stream == nil || m.turn != a.stream.turn.ID() {
 		return nil
 	}
 	it := a.streamItem
@@ -467,49 +469,34 @@ func (a *App) onChunk(m streamChunkMsg) tea.Cmd {
 	return a.stream.wait()
 }
 
+// onDone shows the answer as the conversation saved it.
 func (a *App) onDone(m streamDoneMsg) tea.Cmd {
-	if a.stream == nil || m.id != a.stream.id {
+	if a.stream == nil || m.turn != a.stream.turn.ID() {
 		return nil
 	}
-	it := a.streamItem
-	r := m.result
+	it, ev := a.streamItem, m.ev
 	it.streaming = false
 	it.headLines = nil
-	if r.text != "" || r.err == nil {
-		it.msg.Content = sanitize(r.text)
-	} else {
-		it.msg.Content += sanitize(m.text)
+	it.msg = ev.Answer
+	it.msg.Content = sanitize(ev.Answer.Content)
+	if ev.Kind == conversation.EventError && errors.Is(ev.Err, model.ErrPromptTooLong) {
+		it.msg.Err += ": shorten the message, or restart sov with a larger --ctx"
 	}
-	cancelled := r.stats.StopReason == model.StopCancelled || errors.Is(r.err, context.Canceled)
-	switch {
-	case cancelled:
-		it.msg.Stopped = true
-	case r.err != nil:
-		it.msg.Err = oneLine(r.err.Error())
-		if errors.Is(r.err, model.ErrPromptTooLong) {
-			it.msg.Err += ": shorten the message, or restart sov with a larger --ctx"
+	if ev.Kind != conversation.EventError {
+		st := ev.Stats
+		if st.ContextUsed == 0 {
+			st.ContextUsed = a.lastStats.ContextUsed // not reported on cancel
 		}
-	}
-	it.msg.Complete = true
-	if r.err == nil || cancelled {
-		if r.stats.ContextUsed == 0 {
-			r.stats.ContextUsed = a.lastStats.ContextUsed // not reported on cancel
+		if st.ContextSize == 0 {
+			st.ContextSize = a.lastStats.ContextSize
 		}
-		if r.stats.ContextSize == 0 {
-			r.stats.ContextSize = a.lastStats.ContextSize
-		}
-		a.lastStats = r.stats
-		a.lastTPS = r.stats.GenTPS()
-		it.msg.TPS = a.lastTPS
-	}
-	// A failed answer is not part of the conversation the model sees.
-	if it.msg.Err == "" {
-		a.history = append(a.history, model.Message{Role: model.RoleAssistant, Content: it.msg.Content})
+		a.lastStats = st
+		a.lastTPS = st.GenTPS()
 	}
 	a.stream, a.streamItem = nil, nil
 	a.confirmQuit = false
-	a.saveFinal(it)
-	if r.err != nil && !cancelled {
+	a.saveFailed(ev.SaveErr)
+	if ev.Kind == conversation.EventError {
 		a.checkModelFile()
 	}
 	return nil
@@ -517,63 +504,45 @@ func (a *App) onDone(m streamDoneMsg) tea.Cmd {
 
 func oneLine(s string) string { return strings.Join(strings.Fields(s), " ") }
 
-// save stores a new item when the session is persistent, creating the
-// session on its first message.
-func (a *App) save(it *item) {
-	if a.store == nil {
+// saveFailed reports a store failure (a *conversation.SaveError): the
+// conversation goes on unsaved, and so do the next ones.
+func (a *App) saveFailed(err error) {
+	var se *conversation.SaveError
+	if err == nil {
 		return
 	}
-	if a.meta.ID == "" {
-		m, err := a.store.Create(a.info.Name, a.meta.System)
-		if err != nil {
-			a.storeFailed(err)
-			return
-		}
-		a.meta = m
+	if errors.As(err, &se) {
+		err = se.Err
 	}
-	seq, err := a.store.Append(a.meta.ID, it.msg)
-	if err != nil {
-		a.storeFailed(err)
-		return
-	}
-	it.msg.Seq = seq
-	a.meta.Count++
-	if a.meta.Count == 1 && it.kind == kindUser {
-		a.meta.Title = conversation.TitleFrom(it.msg.Content)
-	}
-}
-
-func (a *App) saveFinal(it *item) {
-	if a.store == nil || it.msg.Seq == 0 {
-		return
-	}
-	if err := a.store.Put(a.meta.ID, it.msg.Seq, it.msg); err != nil {
-		a.storeFailed(err)
-	}
-}
-
-func (a *App) storeFailed(err error) {
 	a.chat.errorf("Could not save the conversation (" + oneLine(err.Error()) + "); it continues unsaved.")
 	a.store = nil
 }
 
+// convOptions are the options of the shell's conversations.
+func (a *App) convOptions() conversation.Options {
+	return conversation.Options{Store: a.store, System: a.opts.System, Events: a.evs, Now: a.opts.Now}
+}
+
 // newSession starts an empty conversation (saved on its first message).
+// The one left keeps its engine session, so going back to it is quick.
 func (a *App) newSession() {
 	a.stopWarm()
-	a.meta = conversation.Meta{Title: "New chat", System: a.opts.System}
-	a.history = nil
+	a.sessions.switchTo(a.conv.ID(), "")
+	a.conv = conversation.New(a.convOptions())
 	a.chat.items = nil
 	a.chat.offset = 0
 }
 
 // openSession loads a saved session into the chat.
 func (a *App) openSession(id string) error {
-	meta, msgs, err := a.store.Load(id)
+	c, err := conversation.Resume(id, a.convOptions())
 	if err != nil {
 		return err
 	}
-	a.meta = meta
-	a.history = a.history[:0]
+	a.stopWarm()
+	a.sessions.switchTo(a.conv.ID(), c.ID())
+	a.conv = c
+	msgs := c.Messages()
 	a.chat.items = make([]*item, 0, len(msgs))
 	a.chat.offset = 0
 	for _, m := range msgs {
@@ -582,13 +551,8 @@ func (a *App) openSession(id string) error {
 			kind = kindUser
 			a.input.remember(m.Content)
 		}
-		if !m.Complete && kind == kindAssistant {
-			m.Stopped = true // cut short by a crash or kill
-		}
+		m.Content = sanitize(m.Content)
 		a.chat.add(&item{kind: kind, msg: m})
-		if m.Err == "" {
-			a.history = append(a.history, model.Message{Role: m.Role, Content: m.Content})
-		}
 	}
 	return nil
 }
@@ -614,15 +578,15 @@ func (a *App) stopWarm() {
 // warmUp decodes a resumed conversation in the background so the next turn
 // only decodes the new message (the engine reuses the common prefix).
 func (a *App) warmUp() tea.Cmd {
-	if a.engine == nil || len(a.history) == 0 || a.stream != nil {
+	if a.engine == nil || a.conv.Len() == 0 || a.stream != nil {
 		return nil
 	}
 	a.stopWarm()
 	ctx, cancel := context.WithCancel(a.ctx)
 	a.warm = cancel
-	eng, msgs := a.engine, a.messages()
+	conv, llm := a.conv, a.sessions.current()
 	return func() tea.Msg {
-		_, _, _ = safeChat(ctx, eng, msgs, model.Sampling{MaxTokens: 1}, nil)
+		_ = conv.Warm(ctx, llm) // only a head start: the answer decodes what is missing
 		return nil
 	}
 }
@@ -636,7 +600,7 @@ func (a *App) View() tea.View {
 	var v tea.View
 	v.AltScreen = true
 	v.MouseMode = tea.MouseModeCellMotion
-	v.WindowTitle = "sov — " + a.meta.Title
+	v.WindowTitle = "sov — " + a.conv.Meta().Title
 	if a.quitting {
 		return v
 	}
@@ -702,11 +666,12 @@ func (a *App) statusLine(w int) string {
 	if a.stream != nil {
 		left = append(left, "generating… (esc stops)")
 	}
-	right := a.meta.Title
-	if a.meta.ID != "" {
-		right += " · " + a.meta.ID
+	meta := a.conv.Meta()
+	right := meta.Title
+	if meta.ID != "" {
+		right += " · " + meta.ID
 	}
-	if a.store == nil {
+	if !a.conv.Saved() {
 		right += " · unsaved"
 	}
 	l := " " + strings.Join(left, " · ")

@@ -278,7 +278,7 @@ func TestTUIGoldenStreamingAndEscStops(t *testing.T) {
 	if a.stream != nil {
 		t.Fatal("still streaming after esc")
 	}
-	_, msgs, err := st.Load(a.meta.ID)
+	_, msgs, err := st.Load(a.conv.ID())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -494,13 +494,13 @@ func TestTUISessionsResumeSwitchRenameDelete(t *testing.T) {
 	a := newTestApp(t, Options{Engine: eng, Store: st}, 80, 16)
 	typeText(a, "first question")
 	press(a, "enter")
-	first := a.meta.ID
+	first := a.conv.ID()
 	typeText(a, "/new")
 	press(a, "enter")
 	typeText(a, "second question")
 	press(a, "enter")
-	if a.meta.ID == first || a.meta.Title != "second question" {
-		t.Fatalf("meta = %+v", a.meta)
+	if a.conv.ID() == first || a.conv.Meta().Title != "second question" {
+		t.Fatalf("meta = %+v", a.conv.Meta())
 	}
 
 	// Reopen the first one as --session would, in a fresh shell.
@@ -536,8 +536,8 @@ func TestTUISessionsResumeSwitchRenameDelete(t *testing.T) {
 	}
 	typeText(b, "renamed")
 	press(b, "enter")
-	if b.meta.Title != "renamed" {
-		t.Errorf("rename: title %q", b.meta.Title)
+	if b.conv.Meta().Title != "renamed" {
+		t.Errorf("rename: title %q", b.conv.Meta().Title)
 	}
 	press(b, "up") // to "second question"
 	press(b, "enter")
@@ -551,8 +551,8 @@ func TestTUISessionsResumeSwitchRenameDelete(t *testing.T) {
 	if err != nil || len(list) != 1 || list[0].Title != "renamed" {
 		t.Errorf("after delete: %+v %v", list, err)
 	}
-	if b.meta.ID != "" || len(b.chat.items) != 0 {
-		t.Errorf("deleting the current session did not start a new one: %+v", b.meta)
+	if b.conv.ID() != "" || len(b.chat.items) != 0 {
+		t.Errorf("deleting the current session did not start a new one: %+v", b.conv.Meta())
 	}
 }
 
@@ -620,8 +620,8 @@ func TestTUISlashCommands(t *testing.T) {
 	}
 	typeText(a, "/clear")
 	press(a, "enter")
-	if len(a.history) != 0 || strings.Contains(frame(a), "answer two") {
-		t.Errorf("/clear left history %v", a.history)
+	if a.conv.Len() != 0 || strings.Contains(frame(a), "answer two") {
+		t.Errorf("/clear left history %v", a.conv.History())
 	}
 	// "//" sends a literal slash message.
 	typeText(a, "//etc")
@@ -815,7 +815,7 @@ func TestTUIQuitWhileStreamingSavesPartial(t *testing.T) {
 	a.Update(keyMsg("ctrl+c"))
 	a.Update(keyMsg("ctrl+c"))
 	a.Shutdown() // what Run does after the program ends
-	_, msgs, err := st.Load(a.meta.ID)
+	_, msgs, err := st.Load(a.conv.ID())
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -2,6 +2,7 @@ package tui
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -11,7 +12,6 @@ import (
 	tea "charm.land/bubbletea/v2"
 
 	"github.com/sovos/sov/internal/conversation"
-	"github.com/sovos/sov/model"
 )
 
 type command struct {
@@ -88,7 +88,7 @@ func (a *App) openSessionsPane() tea.Cmd {
 		a.chat.errorf("list sessions: " + err.Error())
 		return nil
 	}
-	a.panes = append(a.panes, newSessionsPane(list, a.meta.ID))
+	a.panes = append(a.panes, newSessionsPane(list, a.conv.ID()))
 	return nil
 }
 
@@ -158,21 +158,16 @@ func sameFile(a, b string) bool {
 func (a *App) cmdSystem(arg string) tea.Cmd {
 	switch arg {
 	case "":
-		if a.meta.System == "" {
+		if s := a.conv.Meta().System; s == "" {
 			a.chat.notice("No system prompt. Set one with /system TEXT.")
 		} else {
-			a.chat.notice("System prompt: " + a.meta.System)
+			a.chat.notice("System prompt: " + s)
 		}
 		return nil
 	case "off", "none", "clear":
 		arg = ""
 	}
-	a.meta.System = sanitize(arg)
-	if a.store != nil && a.meta.ID != "" {
-		if _, err := a.store.Update(a.meta.ID, func(m *conversation.Meta) { m.System = a.meta.System }); err != nil {
-			a.chat.errorf("save system prompt: " + err.Error())
-		}
-	}
+	a.saveFailed(a.conv.SetSystem(sanitize(arg)))
 	if arg == "" {
 		a.chat.notice("System prompt removed.")
 	} else {
@@ -190,23 +185,21 @@ func (a *App) cmdRetry(string) tea.Cmd {
 		a.chat.notice(a.noModelText())
 		return nil
 	}
-	if n := len(a.history); n > 0 && a.history[n-1].Role == model.RoleUser {
-		return a.generate() // the last message has no answer yet
-	}
-	i := a.chat.lastAssistant()
-	if i < 0 || len(a.history) == 0 {
+	dropped, err := a.conv.Retry()
+	if errors.Is(err, conversation.ErrNothingToRetry) {
 		a.chat.notice("Nothing to retry yet.")
 		return nil
 	}
-	it := a.chat.items[i]
-	a.chat.items = append(a.chat.items[:i], a.chat.items[i+1:]...)
-	if a.store != nil && it.msg.Seq != 0 {
-		_ = a.store.DeleteMessage(a.meta.ID, it.msg.Seq)
-		a.meta.Count--
+	if dropped != nil {
+		// The answer dropped is the last one shown that did not fail.
+		for i := len(a.chat.items) - 1; i >= 0; i-- {
+			if it := a.chat.items[i]; it.kind == kindAssistant && it.msg.Err == "" {
+				a.chat.items = append(a.chat.items[:i], a.chat.items[i+1:]...)
+				break
+			}
+		}
 	}
-	if last := a.history[len(a.history)-1]; last.Role == model.RoleAssistant {
-		a.history = a.history[:len(a.history)-1]
-	}
+	a.saveFailed(err)
 	return a.generate()
 }
 
@@ -228,24 +221,25 @@ func (a *App) cmdCopy(string) tea.Cmd {
 }
 
 func (a *App) cmdExport(arg string) tea.Cmd {
-	if len(a.history) == 0 {
+	if a.conv.Len() == 0 {
 		a.chat.notice("Nothing to export yet.")
 		return nil
 	}
 	path := arg
 	if path == "" {
-		id := a.meta.ID
+		meta := a.conv.Meta()
+		id := meta.ID
 		if id == "" {
 			id = "unsaved"
 		}
-		path = conversation.ExportName(a.meta.Title, id)
+		path = conversation.ExportName(meta.Title, id)
 	}
 	if strings.HasPrefix(path, "~/") {
 		if h, err := os.UserHomeDir(); err == nil {
 			path = filepath.Join(h, path[2:])
 		}
 	}
-	if err := os.WriteFile(path, []byte(a.markdown()), 0o600); err != nil {
+	if err := os.WriteFile(path, []byte(a.conv.Markdown(a.info.Name)), 0o600); err != nil {
 		a.chat.errorf("export: " + oneLine(err.Error()) + " (give another path: /export FILE)")
 		return nil
 	}
@@ -254,34 +248,17 @@ func (a *App) cmdExport(arg string) tea.Cmd {
 	return nil
 }
 
-// markdown renders the session as a Markdown document.
-func (a *App) markdown() string {
-	var msgs []conversation.Message
-	for _, it := range a.chat.items {
-		if it.kind == kindUser || it.kind == kindAssistant {
-			msgs = append(msgs, it.msg)
-		}
-	}
-	return conversation.Markdown(a.meta, a.info.Name, msgs)
-}
-
 func (a *App) cmdClear(string) tea.Cmd {
 	if a.stream != nil {
 		a.chat.notice("Stop the answer (esc) first.")
 		return nil
 	}
-	if a.store != nil && a.meta.ID != "" {
-		if err := a.store.Clear(a.meta.ID); err != nil {
-			a.chat.errorf("clear: " + err.Error())
-			return nil
-		}
-		a.meta.Count = 0
-	}
 	a.stopWarm()
-	a.history = nil
+	err := a.conv.Clear()
 	a.chat.items = nil
 	a.chat.offset = 0
 	a.chat.notice("Conversation cleared; the model starts afresh.")
+	a.saveFailed(err)
 	return nil
 }
 
@@ -377,15 +354,13 @@ func (a *App) onLoaded(m loadDoneMsg) tea.Cmd {
 	queued := a.queued
 	a.queued = false
 	if a.engine != nil {
-		if a.warm != nil {
-			a.warm()
-			a.warm = nil
-		}
+		a.stopWarm()
+		a.sessions.closeAll() // they belong to the engine that goes
 		a.engine.Close()
 		a.chat.notice("Switched to " + m.engine.Info().Name + ".")
 	}
 	a.setEngine(m.engine)
-	if queued && a.stream == nil && len(a.history) > 0 && a.history[len(a.history)-1].Role == model.RoleUser {
+	if queued && a.stream == nil && a.conv.Pending() {
 		return a.generate()
 	}
 	return a.warmUp()

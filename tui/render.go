@@ -2,44 +2,15 @@ package tui
 
 import (
 	"strings"
-	"unicode/utf8"
 
 	"github.com/charmbracelet/x/ansi"
+
+	"github.com/sovos/sov/internal/termtext"
 )
 
-// sanitize makes model or pasted text safe to draw: invalid UTF-8 becomes
-// U+FFFD and control characters (escape sequences above all — model output
-// is data, never terminal commands) are dropped, except newlines; tabs
-// become spaces so widths stay predictable.
-func sanitize(s string) string {
-	if !utf8.ValidString(s) {
-		s = strings.ToValidUTF8(s, "\uFFFD")
-	}
-	clean := true
-	for _, r := range s {
-		if r < 0x20 && r != '\n' || r == 0x7f || r >= 0x80 && r < 0xa0 {
-			clean = false
-			break
-		}
-	}
-	if clean {
-		return s
-	}
-	var b strings.Builder
-	b.Grow(len(s))
-	for _, r := range s {
-		switch {
-		case r == '\n':
-			b.WriteRune(r)
-		case r == '\t':
-			b.WriteString("    ")
-		case r < 0x20 || r == 0x7f || r >= 0x80 && r < 0xa0:
-		default:
-			b.WriteRune(r)
-		}
-	}
-	return b.String()
-}
+// sanitize makes model or pasted text safe to draw (model output is data,
+// never terminal commands): see termtext.Clean.
+func sanitize(s string) string { return termtext.Clean(s) }
 
 // wrapPlain wraps text to width columns and splits it into lines.
 func wrapPlain(s string, width int) []string {

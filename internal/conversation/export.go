@@ -3,26 +3,30 @@ package conversation
 import (
 	"fmt"
 	"strings"
+
+	"github.com/sovos/sov/internal/termtext"
 )
 
 // Markdown renders a conversation as a Markdown document: its title, the
 // model and system prompt, then each user and assistant message (a stopped
-// answer marked so).
+// answer marked so). Model output is stored as the model wrote it; the
+// export is cleaned of control characters because it is read, often with
+// cat, on a terminal.
 func Markdown(meta Meta, modelName string, msgs []Message) string {
 	var b strings.Builder
-	fmt.Fprintf(&b, "# %s\n\n", meta.Title)
+	fmt.Fprintf(&b, "# %s\n\n", termtext.Clean(meta.Title))
 	if modelName != "" {
-		fmt.Fprintf(&b, "Model: %s\n\n", modelName)
+		fmt.Fprintf(&b, "Model: %s\n\n", termtext.Clean(modelName))
 	}
 	if meta.System != "" {
-		fmt.Fprintf(&b, "System: %s\n\n", meta.System)
+		fmt.Fprintf(&b, "System: %s\n\n", termtext.Clean(meta.System))
 	}
 	for _, m := range msgs {
 		switch m.Role {
 		case "user":
-			fmt.Fprintf(&b, "## You\n\n%s\n\n", m.Content)
+			fmt.Fprintf(&b, "## You\n\n%s\n\n", termtext.Clean(m.Content))
 		case "assistant":
-			fmt.Fprintf(&b, "## Assistant\n\n%s\n\n", m.Content)
+			fmt.Fprintf(&b, "## Assistant\n\n%s\n\n", termtext.Clean(m.Content))
 			if m.Stopped {
 				b.WriteString("*(stopped)*\n\n")
 			}

@@ -1,7 +1,9 @@
 // Package conversation is the conversation domain shared by the shell and,
-// next, `sov run`, agents and the server: messages with their partial
-// saves, the session store (bbolt, so every message is saved as it happens
-// and a conversation can be resumed later), and the Markdown export.
+// next, `sov run`, agents and the server: a Conversation (the history the
+// engine sees, answers saved as they stream, stop, retry, clear, system
+// prompt, title) with the events it publishes, the session store (bbolt, so
+// every message is saved as it happens and a conversation can be resumed
+// later), and the Markdown export.
 //
 // Layout: bucket "sessions" holds one sub-bucket per session ID with key
 // "meta" (JSON Meta) and a sub-bucket "msgs" keyed by an 8-byte big-endian
@@ -261,7 +263,7 @@ func (s *Store) Resolve(id string) (string, error) {
 	}
 	switch len(found) {
 	case 0:
-		return "", fmt.Errorf("session %q: %w (list them with /sessions)", id, ErrNotFound)
+		return "", fmt.Errorf("session %q: %w", id, ErrNotFound)
 	case 1:
 		return found[0], nil
 	}
@@ -405,14 +407,7 @@ func (s *Store) Append(id string, msg Message) (uint64, error) {
 		if err := mb.Put(seqKey(seq), encodeMessage(msg)); err != nil {
 			return err
 		}
-		m.Count++
-		m.Updated = s.now()
-		if m.Count == 1 && msg.Role == "user" {
-			m.Title = TitleFrom(msg.Content)
-		}
-		if msg.Model != "" {
-			m.Model = msg.Model
-		}
+		m.appended(msg, s.now())
 		if err := putJSON(b, kMeta, m); err != nil {
 			return err
 		}
@@ -529,6 +524,20 @@ func (s *Store) Delete(id string) error {
 		}
 		return nil
 	})
+}
+
+// appended updates m for msg added at time now: the count, the time, the
+// title from a first user message and the model that answered. The store
+// and an open Conversation apply the same rule, so they agree.
+func (m *Meta) appended(msg Message, now time.Time) {
+	m.Count++
+	m.Updated = now
+	if m.Count == 1 && msg.Role == "user" {
+		m.Title = TitleFrom(msg.Content)
+	}
+	if msg.Model != "" {
+		m.Model = msg.Model
+	}
 }
 
 func seqKey(seq uint64) []byte {

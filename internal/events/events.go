@@ -1,6 +1,7 @@
-// Package events is a typed publish/subscribe broker: the engine and agents
-// publish (tokens, tool calls, permission requests and decisions, payments,
-// votes) and the shell, `--json` output and the ledger subscribe.
+// Package events is a typed publish/subscribe broker: conversations publish
+// (tokens and finished, stopped or failed answers: conversation.Event), and
+// next agents (tool calls, permission requests and decisions); the shell,
+// `--json` output and the ledger subscribe.
 //
 // Subscribers choose how they receive. A Lossy subscriber (a view that
 // redraws) never slows the publisher: when its buffer is full the event is
