@@ -10,14 +10,14 @@ import (
 	"crypto/sha256"
 	"encoding/binary"
 	"encoding/hex"
-	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"os"
 	"path/filepath"
 	"sync"
 	"unsafe"
+
+	"github.com/sovos/sov/internal/filehash"
 )
 
 // The prompt cache keeps the KV state of long conversation prefixes (the
@@ -51,39 +51,7 @@ type promptCache struct {
 // a large model is hashed once, not on every start.
 func (pc *promptCache) modelSHA() ([32]byte, error) {
 	pc.once.Do(func() {
-		st, err := os.Stat(pc.path)
-		if err != nil {
-			pc.err = err
-			return
-		}
-		memo := filepath.Join(pc.dir, "models.json")
-		key := fmt.Sprintf("%s|%d|%d", pc.path, st.Size(), st.ModTime().UnixNano())
-		known := map[string]string{}
-		if b, err := os.ReadFile(memo); err == nil {
-			json.Unmarshal(b, &known) // a damaged memo is only rebuilt
-		}
-		if h, ok := known[key]; ok {
-			if b, err := hex.DecodeString(h); err == nil && len(b) == 32 {
-				copy(pc.sha[:], b)
-				return
-			}
-		}
-		f, err := os.Open(pc.path)
-		if err != nil {
-			pc.err = err
-			return
-		}
-		defer f.Close()
-		h := sha256.New()
-		if _, err := io.Copy(h, f); err != nil {
-			pc.err = err
-			return
-		}
-		copy(pc.sha[:], h.Sum(nil))
-		known[key] = hex.EncodeToString(pc.sha[:])
-		if b, err := json.Marshal(known); err == nil {
-			writeAtomic(memo, b)
-		}
+		pc.sha, pc.err = filehash.SHA256(pc.path, filepath.Join(pc.dir, "models.json"))
 	})
 	return pc.sha, pc.err
 }

@@ -7,6 +7,7 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -46,6 +47,23 @@ func (e usageError) Error() string { return e.err.Error() }
 func (e usageError) Unwrap() error { return e.err }
 
 func usagef(format string, a ...any) error { return usageError{fmt.Errorf(format, a...)} }
+
+// exactArgs wants n positional arguments and shows usage otherwise.
+func exactArgs(n int, usage string) cobra.PositionalArgs {
+	return func(_ *cobra.Command, args []string) error {
+		if len(args) != n {
+			return usagef("usage: %s", usage)
+		}
+		return nil
+	}
+}
+
+// writeJSON writes v as indented JSON.
+func writeJSON(w io.Writer, v any) error {
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	return enc.Encode(v)
+}
 
 func main() {
 	os.Exit(run(os.Args[1:]))
@@ -105,6 +123,7 @@ func newRootCmd(a *app) *cobra.Command {
 		feedsCommands,
 		walletCommands,
 		agentsCommands,
+		ledgerCommands,
 	} {
 		for _, c := range add(a) {
 			root.AddCommand(c)

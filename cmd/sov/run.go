@@ -184,10 +184,11 @@ func (a *app) generateOnce(ctx context.Context, p *runFlags, text string, out *e
 		opts.Warn(w)
 	}
 	res, err := prep.Run(ctx, eng, out.token)
+	entry := a.recordModelCall(ctx, generate.Engine{ModelPath: path, ContextSize: p.ctx, Threads: p.threads, FlashAttn: p.flashAttn}, res)
 	if err != nil && !errors.Is(err, context.Canceled) {
 		return runHint(err)
 	}
-	out.done(res)
+	out.done(res, entry)
 	return err
 }
 
@@ -239,7 +240,7 @@ func (e *eventWriter) token(s string) error {
 	return err
 }
 
-func (e *eventWriter) done(res generate.Result) {
+func (e *eventWriter) done(res generate.Result, ledgerID *uint64) {
 	if !e.json {
 		if e.wrote && !e.lastNL {
 			io.WriteString(e.w, "\n")
@@ -259,7 +260,8 @@ func (e *eventWriter) done(res generate.Result) {
 		ContextTokens int             `json:"context_tokens"`
 		ToolCall      *model.ToolCall `json:"tool_call,omitempty"`
 		Answer        *string         `json:"answer,omitempty"`
-	}{Type: "done", PromptTokens: st.PromptTokens, GenTokens: st.GeneratedTokens, PromptTPS: round2(st.PromptTPS()), GenTPS: round2(st.GenTPS()),
+		Ledger        *uint64         `json:"ledger_entry,omitempty"`
+	}{Ledger: ledgerID, Type: "done", PromptTokens: st.PromptTokens, GenTokens: st.GeneratedTokens, PromptTPS: round2(st.PromptTPS()), GenTPS: round2(st.GenTPS()),
 		StopReason: st.StopReason, CachedTokens: st.CachedTokens, Restored: st.RestoredTokens, ContextTokens: st.ContextUsed}
 	if r := res.Reply; r != nil {
 		if r.ToolCall != nil {

@@ -64,7 +64,7 @@ func (a *app) runShell(cmd *cobra.Command, p *runFlags, out *os.File) error {
 		NoColor:  a.getenv("NO_COLOR") != "",
 		Loader: func(ctx context.Context, path string, progress func(float32) bool) (tui.Chatter, error) {
 			eng, err := model.Load(ctx, model.Options{Path: path, ContextSize: p.ctx, Threads: p.threads,
-				GPULayers: p.gpuLayers, Progress: progress, TrimMemory: true})
+				GPULayers: p.gpuLayers, Progress: progress, TrimMemory: true, Sessions: tui.EngineSessions})
 			if err != nil {
 				return nil, err // not a typed nil in the interface
 			}

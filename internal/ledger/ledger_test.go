@@ -456,3 +456,33 @@ func TestLedgerGet(t *testing.T) {
 		}
 	}
 }
+
+func TestLedgerModelCallBlobs(t *testing.T) {
+	ctx := context.Background()
+	l := Open(t.TempDir())
+	mc := ModelCall{Principal: "cli", ModelFile: "/models/x.gguf", ModelSHA256: digest("w"), Input: []byte(`{"prompt":"hi"}`), Output: []byte("hello"), Facts: map[string]any{"seed": 7}, Keep: true}
+	e, err := l.RecordModelCall(ctx, mc, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if e.Kind != KindModel || e.Subjects["input"] != SHA256(mc.Input) || e.Fields["model_file"] != "x.gguf" || e.Fields["seed"] != 7.0 {
+		t.Fatalf("entry %+v", e)
+	}
+	if b, err := l.Blob(e.Subjects["output"]); err != nil || string(b) != "hello" {
+		t.Fatalf("blob: %q %v", b, err)
+	}
+	// The entry itself holds no content.
+	if bytes.Contains(e.Statement(), []byte("hello")) || bytes.Contains(e.Statement(), []byte("prompt")) {
+		t.Fatalf("content in the ledger: %s", e.Statement())
+	}
+	os.WriteFile(l.blobPath(e.Subjects["output"]), []byte("HELLO"), 0o600)
+	if _, err := l.Blob(e.Subjects["output"]); err == nil || !strings.Contains(err.Error(), "damaged") {
+		t.Fatalf("damaged blob: %v", err)
+	}
+	mc.Keep = false
+	mc.Input = []byte("secret passages")
+	e, _ = l.RecordModelCall(ctx, mc, nil)
+	if _, err := l.Blob(e.Subjects["input"]); !errors.Is(err, ErrNoBlob) {
+		t.Fatalf("unkept input: %v", err)
+	}
+}
