@@ -8,10 +8,13 @@ import (
 	"fmt"
 	"os"
 	"strings"
+	"sync/atomic"
 	"text/tabwriter"
 
 	"github.com/spf13/cobra"
 
+	"github.com/sovos/sov/internal/conversation"
+	"github.com/sovos/sov/internal/events"
 	"github.com/sovos/sov/internal/generate"
 	"github.com/sovos/sov/internal/ledger"
 	"github.com/sovos/sov/internal/prompt"
@@ -262,6 +265,28 @@ func (a *app) recordModelCall(ctx context.Context, eng generate.Engine, res gene
 		return nil
 	}
 	return &e.Seq
+}
+
+// recordShellCalls records each finished answer of the shell.
+func (a *app) recordShellCalls(ctx context.Context, sub *events.Subscription[conversation.Event], path *atomic.Pointer[string]) (failed int) {
+	l, s := a.ledger(), ledgerAutoSigner(a)
+	for ev := range sub.C {
+		p := path.Load()
+		if !ev.Final() || p == nil {
+			continue
+		}
+		in, err := json.Marshal(struct {
+			Messages []model.Message `json:"messages"`
+			Sampling model.Sampling  `json:"sampling"`
+		}{ev.Input, ev.Sampling})
+		if err == nil {
+			_, err = generate.RecordCall(context.WithoutCancel(ctx), l, s, "tui", *p, in, ev.Sampling, ev.Answer.Content, ev.Stats, nil, false)
+		}
+		if err != nil {
+			failed++
+		}
+	}
+	return failed
 }
 
 func ledgerReplayCmd(a *app) *cobra.Command {

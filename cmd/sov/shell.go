@@ -5,11 +5,13 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"sync/atomic"
 	"time"
 
 	"github.com/spf13/cobra"
 
 	"github.com/sovos/sov/internal/conversation"
+	"github.com/sovos/sov/internal/events"
 	"github.com/sovos/sov/internal/prompt"
 	"github.com/sovos/sov/model"
 	"github.com/sovos/sov/model/store"
@@ -57,12 +59,28 @@ func (a *app) runShell(cmd *cobra.Command, p *runFlags, out *os.File) error {
 	if err := a.cfg.Section("tui", &cfg); err != nil {
 		return err
 	}
+	// Every answer is recorded in the ledger by a must-deliver subscriber:
+	// the digest of what the model was sent, never the conversation itself.
+	var loaded atomic.Pointer[string]
+	evs := conversation.NewEvents()
+	unrecorded := make(chan int, 1)
+	go func() {
+		unrecorded <- a.recordShellCalls(cmd.Context(), evs.Subscribe(cmd.Context(), "ledger", events.MustDeliver, 64), &loaded)
+	}()
+	defer func() {
+		evs.Close() // the recorder drains what is left, then says how many failed
+		if n := <-unrecorded; n > 0 {
+			fmt.Fprintf(a.stderr, "sov: warning: %d answers could not be recorded in the ledger (see sov ledger verify)\n", n)
+		}
+	}()
 	opts := tui.Options{
+		Events:   evs,
 		Config:   cfg,
 		Sampling: p.sampling,
 		System:   p.system,
 		NoColor:  a.getenv("NO_COLOR") != "",
 		Loader: func(ctx context.Context, path string, progress func(float32) bool) (tui.Chatter, error) {
+			loaded.Store(&path)
 			eng, err := model.Load(ctx, model.Options{Path: path, ContextSize: p.ctx, Threads: p.threads,
 				GPULayers: p.gpuLayers, Progress: progress, TrimMemory: true, Sessions: tui.EngineSessions})
 			if err != nil {

@@ -58,6 +58,10 @@ type Event struct {
 	Stats   model.Stats
 	Err     error
 	SaveErr error
+	// Final events: what the model was sent and how it sampled, for the
+	// ledger to record their digest.
+	Input    []model.Message
+	Sampling model.Sampling
 }
 
 // Final says whether e ends its turn.
@@ -258,7 +262,7 @@ func (t *Turn) run(ctx context.Context, g Generator, history []model.Message, s 
 			c.mu.Unlock()
 		}
 	}
-	t.final = Event{Kind: kind, Turn: t.id, Conversation: id, Answer: ans, Stats: stats, Err: err, SaveErr: saveErr}
+	t.final = Event{Kind: kind, Turn: t.id, Conversation: id, Answer: ans, Stats: stats, Err: err, SaveErr: saveErr, Input: history, Sampling: s}
 	// The conversation is free before the final event goes out, so a
 	// subscriber that reacts to it can start the next answer at once.
 	c.mu.Lock()

@@ -46,24 +46,35 @@ func ModelSHA256(path, memoDir string) (string, error) {
 // Record appends res to the ledger as a model call by principal, signed by
 // s when it is not nil. keep stores the input and output for replay.
 func Record(ctx context.Context, l *ledger.Ledger, s *ledger.Signer, principal string, eng Engine, res Result, keep bool) (ledger.Entry, error) {
-	sha, err := ModelSHA256(eng.ModelPath, l.Dir())
-	if err != nil {
-		return ledger.Entry{}, err
-	}
 	in, err := json.Marshal(Input{Request: res.Request, Engine: eng})
 	if err != nil {
 		return ledger.Entry{}, err
 	}
-	sp := res.Request.Sampling
-	facts := map[string]any{
+	facts := map[string]any{"ctx": eng.ContextSize, "threads": eng.Threads}
+	return RecordCall(ctx, l, s, principal, eng.ModelPath, in, res.Request.Sampling, res.Text, res.Stats, facts, keep)
+}
+
+// RecordCall appends any model call: input is what the model was sent (its
+// digest is recorded), output what it wrote.
+func RecordCall(ctx context.Context, l *ledger.Ledger, s *ledger.Signer, principal, modelPath string, input []byte, sp model.Sampling, output string, st model.Stats, facts map[string]any, keep bool) (ledger.Entry, error) {
+	sha, err := ModelSHA256(modelPath, l.Dir())
+	if err != nil {
+		return ledger.Entry{}, err
+	}
+	all := map[string]any{
 		"temperature": sp.Temperature, "top_p": sp.TopP, "top_k": sp.TopK, "min_p": sp.MinP,
 		"repeat_penalty": sp.RepeatPenalty, "seed": sp.Seed, "max_tokens": sp.MaxTokens,
-		"prompt_tokens": res.Stats.PromptTokens + res.Stats.CachedTokens, "output_tokens": res.Stats.GeneratedTokens,
-		"stop_reason": res.Stats.StopReason, "ctx": eng.ContextSize, "threads": eng.Threads,
+		"prompt_tokens": st.PromptTokens + st.CachedTokens, "output_tokens": st.GeneratedTokens, "stop_reason": st.StopReason,
+	}
+	if sp.Grammar != "" {
+		all["grammar_sha256"] = ledger.SHA256([]byte(sp.Grammar))
+	}
+	for k, v := range facts {
+		all[k] = v
 	}
 	return l.RecordModelCall(ctx, ledger.ModelCall{
-		Principal: principal, ModelFile: eng.ModelPath, ModelSHA256: sha,
-		Input: in, Output: []byte(res.Text), Facts: facts, Keep: keep,
+		Principal: principal, ModelFile: modelPath, ModelSHA256: sha,
+		Input: input, Output: []byte(output), Facts: all, Keep: keep,
 	}, s)
 }
 
