@@ -124,6 +124,22 @@ type AuditReport struct {
 	Line    int    `json:"line,omitempty"`
 }
 
+// Err is nil for an intact log, else what is damaged and where.
+func (r AuditReport) Err() error {
+	if r.OK {
+		return nil
+	}
+	return fmt.Errorf("audit log is damaged at line %d: %s — keep a copy for investigation; new decisions will not verify past it", r.Line, r.Problem)
+}
+
+// String is the report as text (nothing when the log is damaged: see Err).
+func (r AuditReport) String() string {
+	if !r.OK {
+		return ""
+	}
+	return fmt.Sprintf("audit log OK: %d entries, hash chain intact\n", r.Entries)
+}
+
 // VerifyAudit checks every line of the audit log in dir.
 func VerifyAudit(dir string) (AuditReport, error) {
 	f, err := os.Open(filepath.Join(dir, auditFile))
@@ -170,8 +186,11 @@ func VerifyAudit(dir string) (AuditReport, error) {
 	return AuditReport{Entries: n, OK: true}, nil
 }
 
+// AuditLog is the audit log's entries, oldest first.
+type AuditLog []AuditEntry
+
 // ReadAudit returns every entry (without verifying; see VerifyAudit).
-func ReadAudit(dir string) ([]AuditEntry, error) {
+func ReadAudit(dir string) (AuditLog, error) {
 	b, err := os.ReadFile(filepath.Join(dir, auditFile))
 	if errors.Is(err, os.ErrNotExist) {
 		return nil, nil
@@ -179,7 +198,7 @@ func ReadAudit(dir string) ([]AuditEntry, error) {
 	if err != nil {
 		return nil, fmt.Errorf("audit log: %w", err)
 	}
-	var out []AuditEntry
+	var out AuditLog
 	for _, line := range bytes.Split(bytes.TrimRight(b, "\n"), []byte("\n")) {
 		_, body, _ := bytes.Cut(line, []byte(" "))
 		var e AuditEntry

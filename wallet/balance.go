@@ -2,9 +2,12 @@ package wallet
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"math/big"
+	"slices"
 	"sort"
+	"strings"
 	"sync"
 
 	"github.com/ethereum/go-ethereum/common"
@@ -34,6 +37,47 @@ type Total struct {
 type BalanceReport struct {
 	Chains []Balance `json:"chains"`
 	Totals []Total   `json:"totals"`
+}
+
+// ErrNoNetworks means no network has an RPC configured: there is nothing
+// to ask.
+var ErrNoNetworks = errors.New("no network has an RPC configured")
+
+// ErrUnanswered means some chains could not be queried; see QueryError.
+var ErrUnanswered = errors.New("some chains could not be queried")
+
+// QueryError lists the networks whose RPCs failed; the report shows them
+// as failed and is complete for the others.
+type QueryError struct{ Networks []string }
+
+func (e *QueryError) Error() string {
+	return fmt.Sprintf("%v: %s", ErrUnanswered, strings.Join(e.Networks, ", "))
+}
+
+func (e *QueryError) Unwrap() error { return ErrUnanswered }
+
+// Balances queries every configured network for the accounts at index,
+// concurrently. When some chains fail the report is still returned, with a
+// *QueryError naming them.
+func (s *Session) Balances(ctx context.Context, index uint32) (BalanceReport, error) {
+	if !slices.ContainsFunc(s.cfg.Networks, func(n Network) bool { return len(n.RPC) > 0 }) {
+		return BalanceReport{}, ErrNoNetworks
+	}
+	acct, err := s.Accounts(index)
+	if err != nil {
+		return BalanceReport{}, err
+	}
+	rep := s.w.Balances(ctx, s.cfg.Networks, acct)
+	var failed []string
+	for _, b := range rep.Chains {
+		if b.Status != "ok" && !slices.Contains(failed, b.Network) {
+			failed = append(failed, b.Network)
+		}
+	}
+	if len(failed) > 0 {
+		return rep, &QueryError{Networks: failed}
+	}
+	return rep, nil
 }
 
 // ChainBalancer queries one non-EVM family; registered per family so the

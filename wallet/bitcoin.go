@@ -117,7 +117,7 @@ func (b *BitcoinNode) UTXOs(ctx context.Context, addr btcutil.Address) ([]UTXO, 
 			if strings.Contains(err.Error(), "No information available about address") || strings.Contains(err.Error(), "No Txns available") {
 				break
 			}
-			return nil, fmt.Errorf("searchrawtransactions (the node needs --txindex --addrindex): %w", err)
+			return nil, fmt.Errorf("searchrawtransactions (the node must keep its transaction and address indexes): %w", err)
 		}
 		for _, tx := range txs {
 			h, err := chainhash.NewHashFromStr(tx.Txid)

@@ -49,14 +49,12 @@ func TestWalletBitcoinRegtestPSBTSendConfirms(t *testing.T) {
 		t.Fatalf("balance %+v", rep)
 	}
 	other, _ := keys.Accounts(7)
-	b, err := DialBitcoin(ctx, net)
-	if err != nil {
+	if _, err := w.Store().Create(abandonMnemonic, "", []byte("pw"), false); err != nil {
 		t.Fatal(err)
 	}
-	defer b.Close()
-	unlock := func() (*Keys, error) { return NewKeys(seed), nil }
-	sess := w.NewSession(SessionConfig{Caller: "test", Unlock: unlock, Networks: []Network{net}})
-	plan, err := w.Plan(ctx, Transfer{Amount: "1.5", Asset: "BTC", To: other.BitcoinRegtest}, sess.Networks(), acct)
+	// the one send path through the session API: Plan → Execute → Follow
+	sess := w.NewSession(SessionConfig{Caller: "test", Unlock: w.Store().Unlocker(func() ([]byte, error) { return []byte("pw"), nil }), Networks: []Network{net}})
+	plan, err := sess.Plan(ctx, Transfer{Amount: "1.5", Asset: "BTC", To: other.BitcoinRegtest})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -71,8 +69,11 @@ func TestWalletBitcoinRegtestPSBTSendConfirms(t *testing.T) {
 	if _, err := miner.Generate(1); err != nil {
 		t.Fatal(err)
 	}
-	if entry, err = w.WaitBitcoin(ctx, b, entry); err != nil || entry.Status != "confirmed" {
+	if entry, err = sess.Follow(ctx, entry); err != nil || entry.Status != "confirmed" {
 		t.Fatalf("%+v %v", entry, err)
+	}
+	if ledger, _ := w.Ledger(); len(ledger) != 1 || ledger[0].Status != "confirmed" || ledger[0].Caller != "test" {
+		t.Fatalf("ledger %+v", ledger)
 	}
 	got := w.Balances(ctx, []Network{net}, other)
 	if got.Chains[0].Amount != "1.5" {

@@ -38,7 +38,7 @@ func withDB(dir string, fn func(tx *bolt.Tx) error) error {
 	defer mu.(*sync.Mutex).Unlock()
 	db, err := bolt.Open(path, 0o600, &bolt.Options{Timeout: 60 * time.Second})
 	if errors.Is(err, bolt.ErrTimeout) {
-		return fmt.Errorf("wallet database %s is busy (another sov is using it): try again", path)
+		return fmt.Errorf("wallet database %s is busy (another process is using it): try again", path)
 	}
 	if err != nil {
 		return fmt.Errorf("open wallet database: %w", err)

@@ -8,6 +8,8 @@ import (
 	"time"
 
 	"github.com/ethereum/go-ethereum/ethclient"
+
+	"github.com/sovos/sov/internal/config"
 )
 
 // AddRPC adds RPC URLs to a built-in or configured network, or defines a
@@ -54,6 +56,31 @@ func (c *Config) AddRPC(ctx context.Context, nc NetworkConfig) error {
 	}
 	*c = next
 	return nil
+}
+
+// LoadNetworks reads the [wallet] table of sov's config file f (nil: none)
+// and returns the network table it makes with the built-in one.
+func LoadNetworks(f *config.File) ([]Network, error) {
+	var c Config
+	if f != nil {
+		if err := f.Section("wallet", &c); err != nil {
+			return nil, err
+		}
+	}
+	return c.All()
+}
+
+// SaveRPC adds nc to the [wallet] table of the config file f (see
+// Config.AddRPC) and writes the file.
+func SaveRPC(ctx context.Context, f *config.File, nc NetworkConfig) error {
+	var c Config
+	if err := f.Section("wallet", &c); err != nil {
+		return err
+	}
+	if err := c.AddRPC(ctx, nc); err != nil {
+		return err
+	}
+	return config.SetSection(f.Path(), "wallet", c)
 }
 
 // UnreachableRPCError means an RPC could not be asked for its chain id.

@@ -314,9 +314,12 @@ func putLedger(tx *bolt.Tx, e LedgerEntry) error {
 	return tx.Bucket(bucketLedger).Put(ledgerKey(e.Chain, e.Hash), b)
 }
 
+// Ledger is transactions sov sent, newest first.
+type Ledger []LedgerEntry
+
 // Ledger lists every recorded transaction, newest first.
-func (w *Wallet) Ledger() ([]LedgerEntry, error) {
-	var out []LedgerEntry
+func (w *Wallet) Ledger() (Ledger, error) {
+	var out Ledger
 	err := withDB(w.dir, func(tx *bolt.Tx) error {
 		return tx.Bucket(bucketLedger).ForEach(func(_, v []byte) error {
 			var e LedgerEntry
@@ -502,33 +505,56 @@ func (w *Wallet) WaitEVM(ctx context.Context, e *EVM, entry LedgerEntry) (Ledger
 	}
 }
 
-// Replace re-signs a pending transaction at the same nonce with fees at
-// least 20% higher (nodes require +10%): the same payment (speed-up) or a
-// zero-value transfer to self (cancel).
-func (s *Session) Replace(ctx context.Context, hash string, cancel bool, index uint32) (LedgerEntry, error) {
+// ErrUnknownTransaction means a hash is not in the wallet's ledger: only
+// transactions this wallet sent can be replaced.
+var ErrUnknownTransaction = errors.New("not in the wallet's ledger")
+
+// replacement is what a speed-up or cancel re-signs at the old nonce.
+type replacement struct {
+	old   LedgerEntry
+	index uint32
+	to    common.Address
+	value *big.Int
+	data  []byte
+	gas   uint64
+	fees  Fees
+	shown string // the amount recorded in the ledger
+}
+
+// PlanReplace plans re-sending the pending transaction hash at its nonce
+// with fees at least 20% higher (nodes require +10%): the same payment
+// (speed-up) or a zero-value transfer to self (cancel). Execute runs it
+// through the policy like any plan.
+func (s *Session) PlanReplace(ctx context.Context, hash string, cancel bool, index uint32) (*Plan, error) {
 	w := s.w
 	old, ok, err := w.FindLedger(hash)
 	if err != nil {
-		return LedgerEntry{}, err
+		return nil, err
 	}
 	if !ok {
-		return LedgerEntry{}, fmt.Errorf("transaction %s is not in sov's ledger: only transactions sov sent can be replaced", hash)
+		return nil, fmt.Errorf("transaction %s is %w", hash, ErrUnknownTransaction)
+	}
+	if old.Status != "pending" {
+		return nil, fmt.Errorf("transaction %s is %s, not pending: nothing to replace", hash, old.Status)
 	}
 	net, ok := FindNetwork(s.cfg.Networks, old.Chain)
 	if !ok {
-		return LedgerEntry{}, &UnknownNetworkError{Name: old.Chain}
+		return nil, &UnknownNetworkError{Name: old.Chain}
 	}
 	e, err := w.dial(ctx, net)
 	if err != nil {
-		return LedgerEntry{}, err
+		return nil, err
 	}
-	defer e.Close()
-	if old.Status != "pending" {
-		return LedgerEntry{}, fmt.Errorf("transaction %s is %s, not pending: nothing to replace", hash, old.Status)
-	}
+	p := &Plan{kind: "speedup", net: e.Net, evm: e, asset: old.Asset, from: old.From, to: old.To}
 	if r, err := e.Backend.TransactionReceipt(ctx, common.HexToHash(hash)); err == nil && r != nil {
+		p.Close()
 		w.updateLedger(old.Chain, old.Hash, func(l *LedgerEntry) { l.Status, l.Block = "confirmed", r.BlockNumber.Uint64() })
-		return LedgerEntry{}, fmt.Errorf("transaction %s is already mined in block %d: too late to replace", hash, r.BlockNumber)
+		return nil, fmt.Errorf("transaction %s is already mined in block %d: too late to replace", hash, r.BlockNumber)
+	}
+	cur, err := e.SuggestFees(ctx)
+	if err != nil {
+		p.Close()
+		return nil, err
 	}
 	bump := func(s string, floor *big.Int) *big.Int {
 		v, _ := new(big.Int).SetString(s, 10)
@@ -539,53 +565,42 @@ func (s *Session) Replace(ctx context.Context, hash string, cancel bool, index u
 		}
 		return v
 	}
-	cur, err := e.SuggestFees(ctx)
-	if err != nil {
-		return LedgerEntry{}, err
-	}
-	fees := Fees{Tip: bump(old.TipCap, cur.Tip), Cap: bump(old.FeeCap, cur.Cap)}
-	to, value, data, gas := common.HexToAddress(old.TxTo), new(big.Int), common.FromHex(old.Data), old.Gas
-	value.SetString(old.Value, 10)
-	kind := "speedup"
-	base := LedgerEntry{From: old.From, To: old.To, Asset: old.Asset, Amount: old.Amount}
+	rp := &replacement{old: old, index: index, to: common.HexToAddress(old.TxTo), value: new(big.Int), data: common.FromHex(old.Data), gas: old.Gas,
+		fees: Fees{Tip: bump(old.TipCap, cur.Tip), Cap: bump(old.FeeCap, cur.Cap)}, shown: old.Amount}
+	rp.value.SetString(old.Value, 10)
+	verb := "Speed up"
 	if cancel {
-		kind, to, value, data, gas = "cancel", common.HexToAddress(old.From), big.NewInt(0), nil, 21000
-		base.To, base.Amount = old.From, "0"
+		p.kind, p.to, verb = "cancel", old.From, "Cancel"
+		rp.to, rp.value, rp.data, rp.gas, rp.shown = common.HexToAddress(old.From), big.NewInt(0), nil, 21000, "0"
 	}
-	base.Kind = kind
-	a := s.self
-	// A speed-up pays the same amount again only if the original is dropped;
-	// the budget already holds it, so the policy sees no new amount.
-	req := request{Kind: kind, Caller: a.principal, Chain: e.Net.CAIP2, Network: e.Net.Name, Asset: old.Asset, Payee: base.To, Interactive: a.interactive,
-		Summary: fmt.Sprintf("%s %s (nonce %d, %s %s to %s) on %s with fee cap %s wei", kind, hash, old.Nonce, old.Amount, old.Asset, old.To, e.Net.Name, fees.Cap)}
-	if _, err := w.authorize(ctx, req, a.approve); err != nil {
-		return LedgerEntry{}, err
-	}
-	if a.unlock == nil {
-		return LedgerEntry{}, ErrLocked
-	}
-	keys, err := a.unlock()
+	p.replace, p.maxFee = rp, new(big.Int).Mul(rp.fees.Cap, new(big.Int).SetUint64(rp.gas))
+	p.summary = fmt.Sprintf("%s %s (nonce %d: %s %s to %s on %s); network fee at most %s %s", verb, hash, old.Nonce, old.Amount, old.Asset, old.To, e.Net.Name,
+		FormatAtomic(p.maxFee, e.Net.NativeDecimals), e.Net.Native)
+	return p, nil
+}
+
+// Replace plans and executes a speed-up or cancel as the user.
+func (s *Session) Replace(ctx context.Context, hash string, cancel bool, index uint32) (LedgerEntry, error) {
+	p, err := s.PlanReplace(ctx, hash, cancel, index)
 	if err != nil {
 		return LedgerEntry{}, err
 	}
-	defer keys.Wipe()
-	key, err := keys.EVMKey(index)
+	defer p.Close()
+	return s.Execute(ctx, p)
+}
+
+// broadcastReplacement signs the replacement at the old nonce with the key
+// that sent the original.
+func (w *Wallet) broadcastReplacement(ctx context.Context, p *Plan, keys *Keys) (LedgerEntry, error) {
+	rp := p.replace
+	key, err := keys.EVMKey(rp.index)
 	if err != nil {
 		return LedgerEntry{}, err
 	}
-	if !strings.EqualFold(crypto.PubkeyToAddress(key.PublicKey).Hex(), old.From) {
-		return LedgerEntry{}, fmt.Errorf("transaction %s was sent from %s, not account index %d", hash, old.From, index)
+	if !strings.EqualFold(crypto.PubkeyToAddress(key.PublicKey).Hex(), rp.old.From) {
+		return LedgerEntry{}, fmt.Errorf("transaction %s was sent from %s, not account index %d", rp.old.Hash, rp.old.From, rp.index)
 	}
-	entry, err := w.signAndSend(ctx, e, key, old.Nonce, to, value, data, gas, fees, base)
-	if err != nil {
-		return LedgerEntry{}, err
-	}
-	entry.Caller = a.principal
-	if err := w.recordLedger(entry); err != nil {
-		return entry, fmt.Errorf("transaction %s was broadcast but not recorded: %w", entry.Hash, err)
-	}
-	w.updateLedger(old.Chain, old.Hash, func(l *LedgerEntry) { l.ReplacedBy = entry.Hash })
-	return entry, nil
+	return w.signAndSend(ctx, p.evm, key, rp.old.Nonce, rp.to, rp.value, rp.data, rp.gas, rp.fees, LedgerEntry{})
 }
 
 // reconcile updates this account's pending ledger entries on e's chain:

@@ -50,15 +50,15 @@ func newSimChain(t *testing.T) *simChain {
 	return c
 }
 
-// deployToken deploys testdata/TestToken.bin (a minimal ERC-20 compiled
+// deployToken deploys wallettest/testdata/TestToken.bin (a minimal ERC-20 compiled
 // from TestToken.sol) with 1,000,000 "USDC" of 6 decimals.
 func (c *simChain) deployToken(t *testing.T) common.Address {
 	t.Helper()
-	code, err := os.ReadFile("testdata/TestToken.bin")
+	code, err := os.ReadFile("wallettest/testdata/TestToken.bin")
 	if err != nil {
 		t.Fatal(err)
 	}
-	abiJSON, _ := os.ReadFile("testdata/TestToken.abi")
+	abiJSON, _ := os.ReadFile("wallettest/testdata/TestToken.abi")
 	parsed, err := abi.JSON(strings.NewReader(string(abiJSON)))
 	if err != nil {
 		t.Fatal(err)
@@ -246,12 +246,28 @@ func TestWalletEVMSpeedupAndCancelSimulated(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	fast, err := c.session(w).Replace(ctx, first.Hash, false, 0)
+	// not mined within the family's wait: Follow says it is still pending
+	w.followFor[FamilyEVM] = 50 * time.Millisecond
+	var pending *PendingError
+	if _, err := c.session(w).Follow(ctx, first); !errors.As(err, &pending) || pending.Hash != first.Hash {
+		t.Fatalf("follow an unmined transaction: %v", err)
+	}
+	rp, err := c.session(w).PlanReplace(ctx, first.Hash, false, 0)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if fast.Nonce != first.Nonce || fast.Hash == first.Hash {
+	if !strings.HasPrefix(rp.Summary(), "Speed up "+first.Hash) || !strings.Contains(rp.Summary(), ": 0.5 ETH to ") {
+		t.Fatalf("speed-up summary %q", rp.Summary())
+	}
+	fast, err := c.session(w).Execute(ctx, rp)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if fast.Nonce != first.Nonce || fast.Hash == first.Hash || fast.Kind != "speedup" || fast.Amount != "0.5" {
 		t.Fatalf("speedup %+v", fast)
+	}
+	if old, _, _ := w.FindLedger(first.Hash); old.ReplacedBy != fast.Hash {
+		t.Fatalf("original not marked replaced by %s: %+v", fast.Hash, old)
 	}
 	c.sim.Commit()
 	if fast, err = w.WaitEVM(ctx, c.evm, fast); err != nil || fast.Status != "confirmed" {
@@ -278,7 +294,7 @@ func TestWalletEVMSpeedupAndCancelSimulated(t *testing.T) {
 	if bal.Cmp(amt) != 0 {
 		t.Fatalf("payee got %s, want only the first payment", bal)
 	}
-	if _, err := c.session(w).Replace(ctx, "0x1234", false, 0); err == nil || errors.Is(err, ErrRefused) {
+	if _, err := c.session(w).Replace(ctx, "0x1234", false, 0); !errors.Is(err, ErrUnknownTransaction) {
 		t.Fatalf("unknown hash: %v", err)
 	}
 }

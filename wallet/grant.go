@@ -128,6 +128,9 @@ type grantRecord struct {
 // GrantInfo describes a grant for listings.
 type GrantInfo = grantRecord
 
+// GrantList is grants, newest first.
+type GrantList []GrantInfo
+
 // Grant is a revocable spending capability a session minted for one
 // principal (an agent, a server client). Its zero value grants nothing.
 type Grant struct {
@@ -208,8 +211,8 @@ func getGrant(tx *bolt.Tx, id string) (grantRecord, error) {
 }
 
 // Grants lists every grant, newest first.
-func (w *Wallet) Grants() ([]GrantInfo, error) {
-	var out []GrantInfo
+func (w *Wallet) Grants() (GrantList, error) {
+	var out GrantList
 	err := withDB(w.dir, func(tx *bolt.Tx) error {
 		return tx.Bucket(bucketGrants).ForEach(func(_, v []byte) error {
 			var r grantRecord
@@ -311,44 +314,44 @@ func liveGrant(tx *bolt.Tx, id string, now time.Time) (grantRecord, error) {
 
 // evaluateGrant applies a grant's own bounds, like evaluate does the
 // policy's; spending through the grant is counted from its reservations.
-func evaluateGrant(tx *bolt.Tx, req request, now time.Time) (refuse, need string, err error) {
+func evaluateGrant(tx *bolt.Tx, req request, now time.Time) (refuse *RefusedError, need string, err error) {
 	if req.Grant == "" {
-		return "", "", nil
+		return nil, "", nil
 	}
 	rec, err := liveGrant(tx, req.Grant, now)
 	if err != nil {
-		return "", "", err
+		return nil, "", err
 	}
 	l := rec.Limits
 	if len(l.Networks) > 0 && !containsFold(l.Networks, req.Chain) && !containsFold(l.Networks, req.Network) {
-		return fmt.Sprintf("the grant for %s does not cover network %s", rec.Principal, req.Network), "", nil
+		return &RefusedError{Rule: RuleGrant, Reason: fmt.Sprintf("the grant for %s does not cover network %s", rec.Principal, req.Network)}, "", nil
 	}
 	if req.Amount == nil {
-		return "", "", nil
+		return nil, "", nil
 	}
 	if len(l.Payees) > 0 && !containsFold(l.Payees, req.Payee) {
-		return fmt.Sprintf("the grant for %s does not cover payee %s", rec.Principal, req.Payee), "", nil
+		return &RefusedError{Rule: RuleGrant, Reason: fmt.Sprintf("the grant for %s does not cover payee %s", rec.Principal, req.Payee)}, "", nil
 	}
 	if v, ok := lookupFold(l.PerTx, req.Asset); ok {
 		max, _ := ParseAmount(v)
 		if req.Amount.Cmp(max) > 0 {
-			return fmt.Sprintf("%s %s exceeds the grant's per-transaction limit of %s %s", ratString(req.Amount), req.Asset, v, req.Asset), "", nil
+			return &RefusedError{Rule: RuleGrant, Reason: fmt.Sprintf("%s %s exceeds the grant's per-transaction limit of %s %s", ratString(req.Amount), req.Asset, v, req.Asset)}, "", nil
 		}
 	}
 	if v, ok := lookupFold(l.PerDay, req.Asset); ok {
 		max, _ := ParseAmount(v)
 		spent := spentBy(tx, dayKey(now), req.Asset, req.Grant)
 		if new(big.Rat).Add(spent, req.Amount).Cmp(max) > 0 {
-			return fmt.Sprintf("%s %s would exceed the grant's daily limit of %s %s (%s already spent through it today)", ratString(req.Amount), req.Asset, v, req.Asset, ratString(spent)), "", nil
+			return &RefusedError{Rule: RuleGrant, Reason: fmt.Sprintf("%s %s would exceed the grant's daily limit of %s %s (%s already spent through it today)", ratString(req.Amount), req.Asset, v, req.Asset, ratString(spent))}, "", nil
 		}
 	}
 	if v, ok := lookupFold(l.ApproveAbove, req.Asset); ok {
 		th, _ := ParseAmount(v)
 		if req.Amount.Cmp(th) > 0 {
-			return "", fmt.Sprintf("%s %s is above the grant's approval threshold of %s %s", ratString(req.Amount), req.Asset, v, req.Asset), nil
+			return nil, fmt.Sprintf("%s %s is above the grant's approval threshold of %s %s", ratString(req.Amount), req.Asset, v, req.Asset), nil
 		}
 	}
-	return "", "", nil
+	return nil, "", nil
 }
 
 func containsFold(list []string, s string) bool {
@@ -361,19 +364,24 @@ func containsFold(list []string, s string) bool {
 }
 
 // request derives the policy request from the plan and the actor: nothing
-// in it comes from the caller's words.
+// in it comes from the caller's words. A replacement carries no amount: the
+// budget already holds the original's, and only one of them can be mined.
 func (p *Plan) request(a actor) request {
-	return request{
+	r := request{
 		Kind: p.kind, Caller: a.principal, Grant: a.grant, Chain: p.net.CAIP2, Network: p.net.Name,
-		Asset: p.asset, Amount: atomicRat(p.amount, p.decimals), Payee: p.to, Summary: p.summary, Interactive: a.interactive,
+		Asset: p.asset, Payee: p.to, Summary: p.summary, Interactive: a.interactive,
 	}
+	if p.amount != nil {
+		r.Amount = atomicRat(p.amount, p.decimals)
+	}
+	return r
 }
 
 // execute is the one send path for every chain: authorise (reserving the
 // spend) → unlock → sign and broadcast → record; a failure before the
 // broadcast releases the reservation.
 func (w *Wallet) execute(ctx context.Context, p *Plan, a actor) (LedgerEntry, error) {
-	if p == nil || p.amount == nil {
+	if p == nil || p.summary == "" || (p.amount == nil && p.replace == nil) {
 		return LedgerEntry{}, errors.New("execute: no plan")
 	}
 	d, err := w.authorize(ctx, p.request(a), a.approve)
@@ -401,6 +409,10 @@ func (w *Wallet) execute(ctx context.Context, p *Plan, a actor) (LedgerEntry, er
 	var entry LedgerEntry
 	switch p.net.Family {
 	case FamilyEVM:
+		if p.replace != nil {
+			entry, err = w.broadcastReplacement(ctx, p, keys)
+			break
+		}
 		entry, err = w.broadcastEVM(ctx, p, keys)
 	case FamilyBitcoin:
 		entry, err = w.broadcastBitcoin(ctx, p, keys)
@@ -416,36 +428,62 @@ func (w *Wallet) execute(ctx context.Context, p *Plan, a actor) (LedgerEntry, er
 		return LedgerEntry{}, err
 	}
 	entry.Chain, entry.Network, entry.Kind = p.net.CAIP2, p.net.Name, p.kind
-	entry.From, entry.To, entry.Asset, entry.Amount = p.from, p.to, p.asset, FormatAtomic(p.amount, p.decimals)
+	entry.From, entry.To, entry.Asset, entry.Amount = p.from, p.to, p.asset, p.amountText()
 	entry.Caller, entry.Grant, entry.Policy = a.principal, a.grant, d.ID
 	if err := w.recordLedger(entry); err != nil {
 		return entry, fmt.Errorf("transaction %s was broadcast but not recorded: %w", entry.Hash, err)
 	}
+	if p.replace != nil {
+		w.updateLedger(p.replace.old.Chain, p.replace.old.Hash, func(l *LedgerEntry) { l.ReplacedBy = entry.Hash })
+	}
 	return entry, nil
 }
 
-// Wait follows a broadcast entry until the chain confirms it (EVM and
-// Bitcoin) or ctx ends; Solana and NEAR entries are returned as they are.
-func (s *Session) Wait(ctx context.Context, entry LedgerEntry) (LedgerEntry, error) {
+// PendingError means a transaction was still unconfirmed when Follow
+// stopped waiting; it may yet confirm, and Wallet.Refresh follows it later.
+type PendingError struct {
+	Hash, Network string
+	After         time.Duration
+}
+
+func (e *PendingError) Error() string {
+	return fmt.Sprintf("transaction %s on %s is still pending after %s", e.Hash, e.Network, e.After)
+}
+
+// Follow waits until a broadcast entry is mined (EVM: confirmed, failed or
+// replaced; Bitcoin: confirmed), for at most the family's usual time, and
+// records the outcome. Solana and NEAR entries are returned as they are.
+// Past that time it returns the entry with a *PendingError.
+func (s *Session) Follow(ctx context.Context, entry LedgerEntry) (LedgerEntry, error) {
 	net, ok := FindNetwork(s.cfg.Networks, entry.Chain)
 	if !ok {
 		return entry, &UnknownNetworkError{Name: entry.Chain}
 	}
+	wait, ok := s.w.followFor[net.Family]
+	if !ok || entry.Status != "pending" {
+		return entry, nil
+	}
+	wctx, cancel := context.WithTimeout(ctx, wait)
+	defer cancel()
+	var err error
 	switch net.Family {
 	case FamilyEVM:
-		e, err := s.w.dial(ctx, net)
-		if err != nil {
+		var e *EVM
+		if e, err = s.w.dial(wctx, net); err != nil {
 			return entry, err
 		}
 		defer e.Close()
-		return s.w.WaitEVM(ctx, e, entry)
+		entry, err = s.w.WaitEVM(wctx, e, entry)
 	case FamilyBitcoin:
-		b, err := DialBitcoin(ctx, net)
-		if err != nil {
+		var b *BitcoinNode
+		if b, err = DialBitcoin(wctx, net); err != nil {
 			return entry, err
 		}
 		defer b.Close()
-		return s.w.WaitBitcoin(ctx, b, entry)
+		entry, err = s.w.WaitBitcoin(wctx, b, entry)
 	}
-	return entry, nil
+	if errors.Is(err, context.DeadlineExceeded) && ctx.Err() == nil {
+		return entry, &PendingError{Hash: entry.Hash, Network: entry.Network, After: wait}
+	}
+	return entry, err
 }

@@ -1,8 +1,10 @@
 package wallet
 
 import (
+	"crypto/rand"
 	"errors"
 	"fmt"
+	"math/big"
 	"strings"
 
 	"github.com/tyler-smith/go-bip39"
@@ -22,6 +24,42 @@ func (e *MnemonicError) Error() string {
 		return fmt.Sprintf("mnemonic word %d %q %s", e.Position, e.Word, e.Reason)
 	}
 	return "mnemonic " + e.Reason
+}
+
+// WordMismatchError means a word typed back during ConfirmMnemonic is not
+// the one at its position: the words were not copied as shown.
+type WordMismatchError struct{ Position int }
+
+func (e *WordMismatchError) Error() string {
+	return fmt.Sprintf("word #%d does not match", e.Position)
+}
+
+// ConfirmMnemonic asks for the words at checks distinct random positions of
+// m (ask gets a 1-based position and returns what the user typed), so a
+// wallet is saved only once its words were written down. It stops at the
+// first wrong word with a *WordMismatchError, or at ask's error.
+func ConfirmMnemonic(m string, checks int, ask func(position int) (string, error)) error {
+	words := strings.Fields(NormalizeMnemonic(m))
+	seen := map[int]bool{}
+	for len(seen) < min(checks, len(words)) {
+		n, err := rand.Int(rand.Reader, big.NewInt(int64(len(words))))
+		if err != nil {
+			return err
+		}
+		i := int(n.Int64())
+		if seen[i] {
+			continue
+		}
+		seen[i] = true
+		got, err := ask(i + 1)
+		if err != nil {
+			return err
+		}
+		if NormalizeMnemonic(got) != words[i] {
+			return &WordMismatchError{Position: i + 1}
+		}
+	}
+	return nil
 }
 
 // NormalizeMnemonic lower-cases, NFKD-normalises and single-spaces the words.

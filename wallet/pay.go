@@ -64,7 +64,7 @@ func ParsePaymentRequired(b []byte, now time.Time) (PaymentRequired, error) {
 		return pr, fmt.Errorf("payment request is not valid JSON: %v", err)
 	}
 	if pr.X402Version != 2 {
-		return pr, fmt.Errorf("payment request has x402Version %d: sov understands version 2", pr.X402Version)
+		return pr, fmt.Errorf("payment request has x402Version %d: only version 2 is supported", pr.X402Version)
 	}
 	if len(pr.Accepts) == 0 {
 		return pr, errors.New("payment request lists no accepted options (accepts is empty)")
@@ -131,6 +131,13 @@ type Route struct {
 	Options     []PayOption `json:"options"`
 	Explanation string      `json:"explanation"`
 	acct        Accounts
+}
+
+// Payment is a paid request: the route chosen and the transaction that
+// paid it.
+type Payment struct {
+	Route *Route      `json:"route"`
+	Tx    LedgerEntry `json:"transaction"`
 }
 
 // Close releases the connections the route opened.
@@ -275,6 +282,16 @@ func (s *Session) RoutePayment(ctx context.Context, pr PaymentRequired, index ui
 		return Route{}, err
 	}
 	return s.w.RoutePayment(ctx, pr, s.cfg.Networks, acct)
+}
+
+// RouteRequest parses a payment request (see ParsePaymentRequired) and
+// routes it for the user's account at index.
+func (s *Session) RouteRequest(ctx context.Context, raw []byte, index uint32) (Route, error) {
+	pr, err := ParsePaymentRequired(raw, s.w.now())
+	if err != nil {
+		return Route{}, err
+	}
+	return s.RoutePayment(ctx, pr, index)
 }
 
 // RoutePayment routes pr for the granting user's account at index.

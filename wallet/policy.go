@@ -65,12 +65,25 @@ type Decision struct {
 // ErrRefused wraps every policy refusal.
 var ErrRefused = errors.New("refused by wallet policy")
 
-// RefusedError is a refusal with its reason; Headless is set when the
-// request needed a human's approval and none was present.
+// RefusedError is a refusal with its reason and the rule that refused, so
+// a caller can offer its own way out; Headless is set when the request
+// needed a human's approval and none was present. The text never says how
+// to change the policy: a grant holder reads it too.
 type RefusedError struct {
+	Rule     string // one of the Rule constants
 	Reason   string
 	Headless bool
 }
+
+// The rules a refusal can name.
+const (
+	RuleAllowList  = "allow-list"  // the payee is not on the allow list
+	RulePerTx      = "per-tx"      // above the per-transaction limit
+	RulePerDay     = "per-day"     // over the daily limit
+	RulePayeeDaily = "payee-daily" // over one payee's daily limit
+	RuleApproval   = "approval"    // a human had to approve and did not (or none was present)
+	RuleGrant      = "grant"       // outside the grant's own bounds
+)
 
 func (e *RefusedError) Error() string {
 	if e.Headless {
@@ -205,15 +218,15 @@ func sumSpend(tx *bolt.Tx, day, asset string, match func(reservation) bool) *big
 	return sum
 }
 
-// evaluate applies p to req given today's spending. It returns a refusal
-// reason, or whether human approval is needed and why.
-func evaluate(tx *bolt.Tx, p Policy, req request, now time.Time) (refuse string, needApproval string) {
+// evaluate applies p to req given today's spending. It returns a refusal,
+// or whether human approval is needed and why.
+func evaluate(tx *bolt.Tx, p Policy, req request, now time.Time) (refuse *RefusedError, needApproval string) {
 	asset := strings.ToUpper(req.Asset)
 	if req.Amount == nil {
 		if p.ApproveMessages {
-			return "", "the policy requires approval for every message signature"
+			return nil, "the policy requires approval for every message signature"
 		}
-		return "", ""
+		return nil, ""
 	}
 	if len(p.Allow) > 0 {
 		ok := false
@@ -223,14 +236,14 @@ func evaluate(tx *bolt.Tx, p Policy, req request, now time.Time) (refuse string,
 			}
 		}
 		if !ok {
-			return fmt.Sprintf("payee %s is not on the allow list", req.Payee), ""
+			return &RefusedError{Rule: RuleAllowList, Reason: fmt.Sprintf("payee %s is not on the allow list", req.Payee)}, ""
 		}
 	}
 	l := p.Limits[asset]
 	if l.PerTx != "" {
 		max, _ := ParseAmount(l.PerTx)
 		if req.Amount.Cmp(max) > 0 {
-			return fmt.Sprintf("%s %s exceeds the per-transaction limit of %s %s", ratString(req.Amount), asset, l.PerTx, asset), ""
+			return &RefusedError{Rule: RulePerTx, Reason: fmt.Sprintf("%s %s exceeds the per-transaction limit of %s %s", ratString(req.Amount), asset, l.PerTx, asset)}, ""
 		}
 	}
 	day := dayKey(now)
@@ -239,7 +252,7 @@ func evaluate(tx *bolt.Tx, p Policy, req request, now time.Time) (refuse string,
 		spent := spentToday(tx, day, asset, "")
 		total := new(big.Rat).Add(spent, req.Amount)
 		if total.Cmp(max) > 0 {
-			return fmt.Sprintf("%s %s would exceed the daily limit of %s %s (%s already spent today)", ratString(req.Amount), asset, l.PerDay, asset, ratString(spent)), ""
+			return &RefusedError{Rule: RulePerDay, Reason: fmt.Sprintf("%s %s would exceed the daily limit of %s %s (%s already spent today)", ratString(req.Amount), asset, l.PerDay, asset, ratString(spent))}, ""
 		}
 	}
 	if m, ok := lookupFold(p.PayeeDaily, req.Payee); ok {
@@ -247,17 +260,17 @@ func evaluate(tx *bolt.Tx, p Policy, req request, now time.Time) (refuse string,
 			max, _ := ParseAmount(v)
 			spent := spentToday(tx, day, asset, req.Payee)
 			if new(big.Rat).Add(spent, req.Amount).Cmp(max) > 0 {
-				return fmt.Sprintf("%s %s would exceed the daily limit of %s %s for payee %s", ratString(req.Amount), asset, v, asset, req.Payee), ""
+				return &RefusedError{Rule: RulePayeeDaily, Reason: fmt.Sprintf("%s %s would exceed the daily limit of %s %s for payee %s", ratString(req.Amount), asset, v, asset, req.Payee)}, ""
 			}
 		}
 	}
 	if l.ApproveAbove != "" {
 		th, _ := ParseAmount(l.ApproveAbove)
 		if req.Amount.Cmp(th) > 0 {
-			return "", fmt.Sprintf("%s %s is above the approval threshold of %s %s", ratString(req.Amount), asset, l.ApproveAbove, asset)
+			return nil, fmt.Sprintf("%s %s is above the approval threshold of %s %s", ratString(req.Amount), asset, l.ApproveAbove, asset)
 		}
 	}
-	return "", ""
+	return nil, ""
 }
 
 func lookupFold[V any](m map[string]V, k string) (V, bool) {
@@ -307,7 +320,7 @@ func (w *Wallet) authorize(ctx context.Context, req request, approve Approver) (
 				refErr = gerr
 				return audit("refused", gerr.Error(), "")
 			}
-			if refuse == "" {
+			if refuse == nil {
 				var pneed string
 				refuse, pneed = evaluate(tx, p, req, w.now())
 				if need == "" {
@@ -315,12 +328,12 @@ func (w *Wallet) authorize(ctx context.Context, req request, approve Approver) (
 				}
 			}
 			switch {
-			case refuse != "":
-				refErr = &RefusedError{Reason: refuse}
-				return audit("refused", refuse, "")
+			case refuse != nil:
+				refErr = refuse
+				return audit("refused", refuse.Reason, "")
 			case need != "" && !approved:
 				if approve == nil || !req.Interactive {
-					refErr = &RefusedError{Reason: need, Headless: true}
+					refErr = &RefusedError{Rule: RuleApproval, Reason: need, Headless: true}
 					return audit("refused", refErr.Error(), "")
 				}
 				ask = need
@@ -360,7 +373,7 @@ func (w *Wallet) authorize(ctx context.Context, req request, approve Approver) (
 			if err := withDB(w.dir, func(*bolt.Tx) error { return audit("refused", reason, "") }); err != nil {
 				return Decision{}, err
 			}
-			return Decision{Reason: reason}, &RefusedError{Reason: reason}
+			return Decision{Reason: reason}, &RefusedError{Rule: RuleApproval, Reason: reason}
 		}
 		approved = true
 	}

@@ -3,8 +3,10 @@ package wallet
 import (
 	"context"
 	"crypto/ed25519"
+	"crypto/rand"
 	"crypto/sha256"
 	"encoding/binary"
+	"errors"
 	"fmt"
 	"math/big"
 	"strconv"
@@ -125,6 +127,67 @@ func (s *Session) SignNEARMessage(ctx context.Context, m NEP413Message, index ui
 		h := m.Hash()
 		return ed25519.Sign(k, h[:]), nil
 	})
+}
+
+// ErrInvalidMessage wraps every reason a message cannot be signed that lies
+// in the request itself.
+var ErrInvalidMessage = errors.New("invalid message")
+
+// ErrNoRecipient means a NEAR (NEP-413) message names no recipient app; it
+// wraps ErrInvalidMessage.
+var ErrNoRecipient = fmt.Errorf("%w: a NEAR (NEP-413) message needs the recipient app it is for", ErrInvalidMessage)
+
+// Message is what to sign with one of the account's keys: text, or EIP-712
+// typed data (JSON, as for eth_signTypedData_v4) for the EVM key.
+type Message struct {
+	Family    string // evm (EIP-191, the default), solana or near (NEP-413)
+	Text      string
+	Recipient string // the app a NEAR message is for
+	TypedData []byte
+}
+
+// Signature is a message signature. Nonce is the NEP-413 nonce drawn for a
+// NEAR message: the verifier needs it.
+type Signature struct {
+	Sig   []byte
+	Nonce []byte
+}
+
+// SignMessage signs m with the key of its family at index, through the
+// policy like every signature.
+func (s *Session) SignMessage(ctx context.Context, m Message, index uint32) (Signature, error) {
+	var sig Signature
+	var err error
+	switch {
+	case m.TypedData != nil && m.Family != FamilyEVM && m.Family != "":
+		return sig, fmt.Errorf("%w: typed data is signed with the EVM key, not %s", ErrInvalidMessage, m.Family)
+	case m.TypedData != nil:
+		td, perr := ParseTypedData(m.TypedData)
+		if perr != nil {
+			return sig, perr
+		}
+		sig.Sig, err = s.SignTypedData(ctx, td, index)
+	case m.Family == FamilyEVM || m.Family == "":
+		sig.Sig, err = s.SignPersonal(ctx, []byte(m.Text), index)
+	case m.Family == FamilySolana:
+		sig.Sig, err = s.SignSolanaMessage(ctx, []byte(m.Text), index)
+	case m.Family == FamilyNEAR:
+		if strings.TrimSpace(m.Recipient) == "" {
+			return sig, ErrNoRecipient
+		}
+		nm := NEP413Message{Message: m.Text, Recipient: m.Recipient}
+		if _, err := rand.Read(nm.Nonce[:]); err != nil {
+			return sig, err
+		}
+		sig.Sig, err = s.SignNEARMessage(ctx, nm, index)
+		sig.Nonce = nm.Nonce[:]
+	default:
+		return sig, fmt.Errorf("%w: the key family must be evm, solana or near, not %q", ErrInvalidMessage, m.Family)
+	}
+	if err != nil {
+		return Signature{}, err
+	}
+	return sig, nil
 }
 
 // withKeys unlocks the keys for one signature and wipes them afterwards.

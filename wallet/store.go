@@ -179,6 +179,55 @@ func (s *Store) Reveal(passphrase []byte) (mnemonic, bip39Passphrase string, err
 	return sec.Mnemonic, sec.Passphrase, nil
 }
 
+// Passphrase yields the wallet passphrase when the store needs it (from a
+// prompt, the environment, a file); the store wipes it after use.
+type Passphrase func() ([]byte, error)
+
+// ask checks the wallet exists before asking for its passphrase.
+func (s *Store) ask(pass Passphrase) ([]byte, error) {
+	if !s.Exists() {
+		return nil, ErrNoWallet
+	}
+	return pass()
+}
+
+// Unlocker unlocks with pass, asked only when the keys are needed (a
+// request was allowed).
+func (s *Store) Unlocker(pass Passphrase) Unlocker {
+	return func() (*Keys, error) {
+		p, err := s.ask(pass)
+		if err != nil {
+			return nil, err
+		}
+		defer wipe(p)
+		return s.Unlock(p)
+	}
+}
+
+// RevealWith is Reveal with the passphrase asked for here.
+func (s *Store) RevealWith(pass Passphrase) (mnemonic, bip39Passphrase string, err error) {
+	p, err := s.ask(pass)
+	if err != nil {
+		return "", "", err
+	}
+	defer wipe(p)
+	return s.Reveal(p)
+}
+
+// CreateWith is Create with the passphrase asked for here, once it is
+// known that the wallet may be created.
+func (s *Store) CreateWith(mnemonic, bip39Passphrase string, pass Passphrase, overwrite bool) (Accounts, error) {
+	if s.Exists() && !overwrite {
+		return Accounts{}, ErrWalletExists
+	}
+	p, err := pass()
+	if err != nil {
+		return Accounts{}, err
+	}
+	defer wipe(p)
+	return s.Create(mnemonic, bip39Passphrase, p, overwrite)
+}
+
 // cacheAccounts stores public addresses so `addresses` needs no passphrase.
 func (s *Store) cacheAccounts(a Accounts) error {
 	b, err := json.MarshalIndent(a, "", "  ")

@@ -40,6 +40,14 @@ type NetworkChoiceError struct {
 	Candidates []string // those of them the address fits
 }
 
+// Unwrap is ErrNoNetworks when no network of the family has an RPC.
+func (e *NetworkChoiceError) Unwrap() error {
+	if len(e.Configured) == 0 {
+		return ErrNoNetworks
+	}
+	return nil
+}
+
 func (e *NetworkChoiceError) Error() string {
 	switch {
 	case len(e.Configured) == 0:
@@ -85,6 +93,7 @@ type Plan struct {
 		block []byte
 	}
 	solFrom ed25519.PublicKey
+	replace *replacement // a speed-up or cancel: no new amount
 }
 
 // Summary is the line shown for approval.
@@ -106,6 +115,15 @@ func (p *Plan) Close() {
 	}
 }
 
+// amountText is the amount in decimal units; a replacement shows the
+// original's (or 0 for a cancel).
+func (p *Plan) amountText() string {
+	if p.replace != nil {
+		return p.replace.shown
+	}
+	return FormatAtomic(p.amount, p.decimals)
+}
+
 // planView is the JSON form of a plan.
 type planView struct {
 	Kind    string `json:"kind"`
@@ -121,7 +139,7 @@ type planView struct {
 
 // MarshalJSON shows the plan (read-only).
 func (p *Plan) MarshalJSON() ([]byte, error) {
-	return json.Marshal(planView{p.kind, p.net.Name, p.net.CAIP2, p.asset, FormatAtomic(p.amount, p.decimals), p.from, p.to,
+	return json.Marshal(planView{p.kind, p.net.Name, p.net.CAIP2, p.asset, p.amountText(), p.from, p.to,
 		FormatAtomic(p.maxFee, p.net.NativeDecimals) + " " + p.net.Native, p.summary})
 }
 

@@ -12,6 +12,9 @@ type Wallet struct {
 	store *Store
 	now   func() time.Time
 	dial  func(context.Context, Network) (*EVM, error)
+	// followFor is how long Session.Follow waits for a family's first
+	// confirmation: a few blocks on EVM chains, three on Bitcoin.
+	followFor map[string]time.Duration
 }
 
 // Option adjusts a Wallet.
@@ -33,7 +36,8 @@ func WithStoreOptions(o ...StoreOption) Option {
 
 // New returns the wallet kept in dir (normally paths.Sub("wallet")).
 func New(dir string, opts ...Option) *Wallet {
-	w := &Wallet{dir: dir, store: OpenStore(dir), now: time.Now, dial: DialEVM}
+	w := &Wallet{dir: dir, store: OpenStore(dir), now: time.Now, dial: DialEVM,
+		followFor: map[string]time.Duration{FamilyEVM: 2 * time.Minute, FamilyBitcoin: 30 * time.Minute}}
 	for _, o := range opts {
 		o(w)
 	}

@@ -2,8 +2,6 @@ package main
 
 import (
 	"bufio"
-	"crypto/ed25519"
-	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -16,14 +14,11 @@ import (
 	"testing"
 	"time"
 
-	"github.com/btcsuite/btcd/btcutil"
-	"github.com/btcsuite/btcd/chaincfg"
-	"github.com/ethereum/go-ethereum/crypto"
-
 	"github.com/sovos/sov/wallet"
+	"github.com/sovos/sov/wallet/wallettest"
 )
 
-const walletTestAbandon = "abandon abandon abandon abandon abandon abandon abandon abandon abandon abandon abandon about"
+const walletTestAbandon = wallettest.Abandon
 
 var walletTestEnv = []string{"SOV_WALLET_PASSPHRASE=correct horse battery"}
 
@@ -181,36 +176,11 @@ func TestWalletInitConfirmsWords(t *testing.T) {
 	}
 }
 
-// walletSecrets lists every secret form of the mnemonic's keys.
-func walletSecrets(t *testing.T, mnemonic string) []string {
-	t.Helper()
-	seed, err := wallet.SeedFromMnemonic(mnemonic, "")
-	if err != nil {
-		t.Fatal(err)
-	}
-	k := wallet.NewKeys(seed)
-	out := []string{mnemonic, hex.EncodeToString(seed)}
-	words := strings.Fields(mnemonic)
-	out = append(out, strings.Join(words[:4], " "), strings.Join(words[len(words)-4:], " "))
-	ek, _ := k.EVMKey(0)
-	out = append(out, hex.EncodeToString(crypto.FromECDSA(ek)))
-	bk, _ := k.BitcoinKey(wallet.BitcoinMainnet, 0, 0)
-	wif, _ := btcutil.NewWIF(bk, &chaincfg.MainNetParams, true)
-	out = append(out, wif.String(), hex.EncodeToString(bk.Serialize()))
-	sk, _ := k.SolanaKey(0)
-	out = append(out, hex.EncodeToString(sk.Seed()), wallet.NEARSecretKey(sk))
-	nk, _ := k.NEARKey(0)
-	out = append(out, wallet.NEARSecretKey(nk), hex.EncodeToString(ed25519.PrivateKey(nk).Seed()))
-	nos, _ := k.NostrKey(0)
-	out = append(out, nos.Nsec(), hex.EncodeToString(nos.Private.Serialize()))
-	return out
-}
-
 // walletCanaryFindings lists every (secret, file) where a secret form of
 // the mnemonic's keys appears under home.
 func walletCanaryFindings(t *testing.T, home, mnemonic string) (findings []string, scanned int) {
 	t.Helper()
-	secrets := walletSecrets(t, mnemonic)
+	secrets := wallettest.Secrets(t, mnemonic)
 	filepath.WalkDir(home, func(p string, d os.DirEntry, err error) error {
 		if err != nil || d.IsDir() {
 			return err
@@ -266,7 +236,7 @@ func TestWalletCanaryNoPlaintextSecrets(t *testing.T) {
 
 	// the canary itself works: a leaked key is found
 	leak := t.TempDir()
-	secrets := walletSecrets(t, mn)
+	secrets := wallettest.Secrets(t, mn)
 	for i, s := range secrets {
 		os.WriteFile(filepath.Join(leak, fmt.Sprintf("leak%d", i)), []byte("x "+strings.ToUpper(s)+" y"), 0o600)
 	}

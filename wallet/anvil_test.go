@@ -1,0 +1,120 @@
+package wallet_test
+
+import (
+	"context"
+	"errors"
+	"math/big"
+	"strings"
+	"testing"
+
+	"github.com/sovos/sov/internal/seal"
+	"github.com/sovos/sov/wallet"
+	"github.com/sovos/sov/wallet/wallettest"
+)
+
+// TestWalletAnvilSendPathThroughTheGoAPI: the one send path (Plan →
+// Execute → Follow) on a real anvil node through the API a front end or an
+// agent's host uses: ETH and ERC-20 sends confirm and land, a stuck send is
+// sped up through the same path, and a grant pays under its principal.
+func TestWalletAnvilSendPathThroughTheGoAPI(t *testing.T) {
+	an := wallettest.StartAnvil(t)
+	seed, _ := wallet.SeedFromMnemonic(wallettest.Abandon, "")
+	keys := wallet.NewKeys(seed)
+	t.Cleanup(keys.Wipe)
+	me, _ := keys.Accounts(0)
+	an.Fund(t, me.EVM, 10)
+	token := an.DeployToken(t, keys)
+
+	w := wallet.New(t.TempDir(), wallet.WithStoreOptions(wallet.WithKDF(func() (seal.KDF, error) { return seal.FastKDF(), nil })))
+	if _, err := w.Store().Create(wallettest.Abandon, "", []byte("pw"), false); err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	var cfg wallet.Config
+	if err := cfg.AddRPC(ctx, wallet.NetworkConfig{Name: "anvil", RPC: []string{an.URL}, USDC: token}); err != nil {
+		t.Fatal(err)
+	}
+	nets, err := cfg.All()
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := w.NewSession(wallet.SessionConfig{Caller: "test", Networks: nets, Unlock: w.Store().Unlocker(func() ([]byte, error) { return []byte("pw"), nil })})
+	payee := "0x00000000000000000000000000000000000000A1"
+	send := func(t *testing.T, amount, asset string) wallet.LedgerEntry {
+		t.Helper()
+		p, err := s.Plan(ctx, wallet.Transfer{Amount: amount, Asset: asset, To: payee})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer p.Close()
+		if !strings.HasPrefix(p.Summary(), "Send "+amount+" "+asset+" to "+payee+" on anvil") {
+			t.Fatalf("summary %q", p.Summary())
+		}
+		entry, err := s.Execute(ctx, p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return entry
+	}
+	for _, tc := range []struct {
+		amount, asset string
+		landed        func() *big.Int
+		want          int64
+	}{
+		{"0.5", "ETH", func() *big.Int { return an.Balance(t, payee) }, 5e17},
+		{"25.5", "USDC", func() *big.Int { return an.TokenBalance(t, token, payee) }, 25_500_000},
+	} {
+		entry, err := s.Follow(ctx, send(t, tc.amount, tc.asset))
+		if err != nil || entry.Status != "confirmed" || entry.Block == 0 {
+			t.Fatalf("%s: %+v %v", tc.asset, entry, err)
+		}
+		if got := tc.landed(); got.Cmp(big.NewInt(tc.want)) != 0 {
+			t.Fatalf("payee has %s %s", got, tc.asset)
+		}
+	}
+
+	// a stuck send is replaced through the same path
+	an.Call(t, "evm_setAutomine", false)
+	stuck := send(t, "1", "ETH")
+	rp, err := s.PlanReplace(ctx, stuck.Hash, false, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rp.Close()
+	fast, err := s.Execute(ctx, rp)
+	if err != nil {
+		t.Fatal(err)
+	}
+	an.Call(t, "evm_mine")
+	if fast, err = s.Follow(ctx, fast); err != nil || fast.Status != "confirmed" || fast.Kind != "speedup" {
+		t.Fatalf("speed-up %+v %v", fast, err)
+	}
+	if stuck, err = s.Follow(ctx, stuck); err != nil || stuck.Status != "replaced" {
+		t.Fatalf("original %+v %v", stuck, err)
+	}
+	an.Call(t, "evm_setAutomine", true)
+
+	// a grant pays under its principal, and not past its own limit
+	g, err := s.Grant("agent:shop", wallet.Limits{PerTx: map[string]string{"USDC": "2"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		amount string
+		rule   string
+	}{{"1", ""}, {"3", wallet.RuleGrant}} {
+		p, err := g.Plan(ctx, wallet.Transfer{Amount: tc.amount, Asset: "USDC", To: payee})
+		if err != nil {
+			t.Fatal(err)
+		}
+		entry, err := g.Execute(ctx, p)
+		p.Close()
+		var refused *wallet.RefusedError
+		switch {
+		case tc.rule != "" && (!errors.As(err, &refused) || refused.Rule != tc.rule):
+			t.Fatalf("%s USDC over the grant's limit: %v", tc.amount, err)
+		case tc.rule == "" && (err != nil || entry.Caller != "agent:shop" || entry.Grant != g.ID()):
+			t.Fatalf("%s USDC under the grant: %+v %v", tc.amount, entry, err)
+		}
+	}
+}
