@@ -183,7 +183,7 @@ func (s *Store) importCAR(ctx context.Context, in *Ingester, r io.Reader) (Count
 		got[b.Cid()] = b.RawData()
 	}
 	if len(br.Roots) == 0 {
-		return c, fmt.Errorf("CAR has no root: export it with sov feeds export --car")
+		return c, fmt.Errorf("CAR has no root: %w", ErrNoManifest)
 	}
 	var evs []Canonical
 	for _, root := range br.Roots {
@@ -221,7 +221,7 @@ var errBadBlock = errors.New("block hash mismatch")
 func parseManifest(data []byte) (manifest, error) {
 	var m manifest
 	if err := json.Unmarshal(data, &m); err != nil || m.Format != manifestFormat {
-		return m, fmt.Errorf("block is not a sov feed manifest: export it with sov feeds export or serve")
+		return m, fmt.Errorf("%w: the block is no feed manifest", ErrNoManifest)
 	}
 	return m, nil
 }
@@ -332,7 +332,7 @@ func (s *Store) Serve(ctx context.Context, addr string, ready func(ServeInfo)) e
 	})
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
-		return fmt.Errorf("listen on %s: %w (pick another --addr)", addr, err)
+		return &ListenError{Addr: addr, Err: err}
 	}
 	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
 	if ready != nil {

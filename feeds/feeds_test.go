@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"net/http"
 	"net/http/httptest"
@@ -420,7 +421,7 @@ func TestFeedsAddSourceErrors(t *testing.T) {
 			t.Errorf("AddSource(%q) accepted", u)
 		}
 	}
-	if _, err := s.AddSource(Source{URL: "ipfs://bafkreigh2akiscaildcqabsyg3dfr6chu3fgpregiymsck7e7aqa4s52zy"}); err == nil || !strings.Contains(err.Error(), "--gateway") {
+	if _, err := s.AddSource(Source{URL: "ipfs://bafkreigh2akiscaildcqabsyg3dfr6chu3fgpregiymsck7e7aqa4s52zy"}); !errors.Is(err, ErrNoGateway) {
 		t.Errorf("ipfs without gateway: %v", err)
 	}
 }

@@ -68,9 +68,6 @@ type keyFile struct {
 
 const keyFileName = "publisher-key.json"
 
-// ErrNoKey means keygen has not been run.
-var ErrNoKey = errors.New("no publishing key: create one with sov feeds keygen")
-
 // Keygen creates a publishing key sealed with passphrase into dir. It
 // refuses to replace an existing key.
 func Keygen(dir string, passphrase []byte, kdf seal.KDF) (string, error) {
@@ -79,7 +76,7 @@ func Keygen(dir string, passphrase []byte, kdf seal.KDF) (string, error) {
 		return "", fmt.Errorf("a publishing key already exists in %s: remove it first if you really want a new identity", path)
 	}
 	if len(passphrase) == 0 {
-		return "", fmt.Errorf("empty passphrase: set SOV_FEEDS_PASSPHRASE or use --passphrase-file")
+		return "", ErrEmptyPassphrase
 	}
 	sk, err := nostr.GenerateKey()
 	if err != nil {
@@ -96,13 +93,41 @@ func KeygenFrom(dir string, secret, passphrase []byte, kdf seal.KDF) (string, er
 		return "", fmt.Errorf("a publishing key already exists in %s: remove it first if you really want a new identity", path)
 	}
 	if len(passphrase) == 0 {
-		return "", fmt.Errorf("empty passphrase: set SOV_FEEDS_PASSPHRASE or use --passphrase-file")
+		return "", ErrEmptyPassphrase
 	}
 	sk, err := nostr.SecretKeyFromBytes(secret)
 	if err != nil {
 		return "", err
 	}
 	return sealKey(path, sk, passphrase, kdf)
+}
+
+// CreateKey makes the publishing key in the store's directory and trusts
+// it under name: secret when given (e.g. the wallet's NIP-06 key, so one
+// mnemonic backs up the identity too), else a new random key, sealed with
+// the passphrase pass supplies (wiped after) under the default Argon2id
+// parameters. It returns the public key (hex).
+func (s *Store) CreateKey(name string, secret []byte, pass func() ([]byte, error)) (string, error) {
+	kdf, err := seal.DefaultKDF()
+	if err != nil {
+		return "", err
+	}
+	pw, err := pass()
+	if err != nil {
+		return "", err
+	}
+	defer seal.Wipe(pw)
+	var pub string
+	if secret != nil {
+		pub, err = KeygenFrom(s.dir, secret, pw, kdf)
+	} else {
+		pub, err = Keygen(s.dir, pw, kdf)
+	}
+	if err != nil {
+		return "", err
+	}
+	_, err = s.Trust(pub, name, nil)
+	return pub, err
 }
 
 func sealKey(path string, sk *nostr.SecretKey, passphrase []byte, kdf seal.KDF) (string, error) {
@@ -187,7 +212,7 @@ type Article struct {
 // NewArticle builds and signs a NIP-23 long-form event.
 func NewArticle(sk *nostr.SecretKey, a Article, now time.Time) (*nostr.Event, error) {
 	if strings.TrimSpace(a.Title) == "" {
-		return nil, fmt.Errorf("an article needs a title: add --title")
+		return nil, ErrNoTitle
 	}
 	if strings.TrimSpace(a.Body) == "" {
 		return nil, fmt.Errorf("the article body is empty")

@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
+	"time"
 
 	bolt "go.etcd.io/bbolt"
 )
@@ -52,13 +53,28 @@ func NIP05Check(ctx context.Context, c *http.Client, ident, pubKey string) error
 	return nil
 }
 
+// nip05Timeout bounds a NIP-05 look-up: a hint is not worth a long wait.
+const nip05Timeout = 15 * time.Second
+
+// CheckNIP05 looks ident (name@domain) up for the trusted key and, when
+// the domain lists that key, records it as the key's hint. A failed check
+// leaves the trust itself alone.
+func (s *Store) CheckNIP05(ctx context.Context, c *http.Client, key, ident string) error {
+	ctx, cancel := context.WithTimeout(ctx, nip05Timeout)
+	defer cancel()
+	if err := NIP05Check(ctx, c, ident, key); err != nil {
+		return err
+	}
+	return s.SetNIP05(key, ident)
+}
+
 // SetNIP05 records a checked NIP-05 identifier as a hint on a trusted key.
 func (s *Store) SetNIP05(key, ident string) error {
 	return s.db.Update(func(tx *bolt.Tx) error {
 		b := tx.Bucket(bTrust)
 		v := b.Get([]byte(key))
 		if v == nil {
-			return fmt.Errorf("key %s is not trusted", key)
+			return &NotTrustedError{Key: key}
 		}
 		var tk TrustedKey
 		if err := json.Unmarshal(v, &tk); err != nil {

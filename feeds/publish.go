@@ -5,8 +5,10 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"strings"
 
 	"github.com/sovos/sov/feeds/nostr"
+	"github.com/sovos/sov/internal/seal"
 )
 
 // PublishTargets say where a published event goes besides the local store.
@@ -24,6 +26,59 @@ type PublishReport struct {
 	Errors  []error
 }
 
+// PublishArticle signs a with the publishing key (see CreateKey), stores
+// it and sends it to t (see Publish); nil Relays and an empty EventsFile
+// mean the configured ones. The passphrase is asked only once a key is
+// known to exist, and wiped after use. The event is returned whenever it
+// was signed, also when a target failed.
+func (s *Store) PublishArticle(ctx context.Context, a Article, pass func() ([]byte, error), t PublishTargets) (*nostr.Event, PublishReport, error) {
+	if strings.TrimSpace(a.Title) == "" {
+		return nil, PublishReport{}, ErrNoTitle
+	}
+	if t.Relays == nil {
+		t.Relays = s.cfg.Relays
+	}
+	if t.EventsFile == "" {
+		t.EventsFile = s.cfg.EventsFile
+	}
+	if _, err := PublicKey(s.dir); err != nil {
+		return nil, PublishReport{}, err
+	}
+	pw, err := pass()
+	if err != nil {
+		return nil, PublishReport{}, err
+	}
+	sk, err := UnlockKey(s.dir, pw)
+	seal.Wipe(pw)
+	if err != nil {
+		return nil, PublishReport{}, err
+	}
+	ev, err := NewArticle(sk, a, s.now())
+	if err != nil {
+		return nil, PublishReport{}, err
+	}
+	rep, err := s.Publish(ctx, ev, t)
+	if err != nil && len(rep.Errors) > 0 {
+		err = fmt.Errorf("stored locally, but: %w", err)
+	}
+	return ev, rep, err
+}
+
+// PublishFile is PublishArticle with the body read from the Markdown file
+// at path (after the title is checked, so a missing title is reported
+// first).
+func (s *Store) PublishFile(ctx context.Context, path string, a Article, pass func() ([]byte, error), t PublishTargets) (*nostr.Event, PublishReport, error) {
+	if strings.TrimSpace(a.Title) == "" {
+		return nil, PublishReport{}, ErrNoTitle
+	}
+	body, err := os.ReadFile(path)
+	if err != nil {
+		return nil, PublishReport{}, fmt.Errorf("read article: %w", err)
+	}
+	a.Body = string(body)
+	return s.PublishArticle(ctx, a, pass, t)
+}
+
 // Publish stores a signed event (the publisher's own key must be trusted
 // for it to count as verified) and writes it to every target. A target
 // failing does not undo the others; all errors are returned.
@@ -39,7 +94,7 @@ func (s *Store) Publish(ctx context.Context, ev *nostr.Event, t PublishTargets) 
 		return rep, err
 	}
 	if c.Rejected[RejectUntrusted] > 0 {
-		return rep, fmt.Errorf("your publishing key is not in your trust store: run sov feeds trust %s --name me", nostr.Npub(ev.PubKey))
+		return rep, &UntrustedPublisherError{Npub: nostr.Npub(ev.PubKey)}
 	}
 	if c.New == 0 && c.Duplicate == 0 {
 		return rep, fmt.Errorf("the event was not stored (%s)", c.String())
@@ -59,13 +114,7 @@ func (s *Store) Publish(ctx context.Context, ev *nostr.Event, t PublishTargets) 
 		}
 	}
 	if t.CARFile != "" {
-		all, err := s.Events()
-		var mine []*nostr.Event
-		for _, e := range all {
-			if e.PubKey == ev.PubKey {
-				mine = append(mine, e)
-			}
-		}
+		mine, err := s.EventsBy(ev.PubKey)
 		if err == nil {
 			err = writeCARFile(ctx, s, t.CARFile, mine)
 		}

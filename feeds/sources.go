@@ -49,12 +49,12 @@ func classify(src Source) (Source, error) {
 		c := strings.TrimPrefix(strings.TrimPrefix(u, "ipfs://"), "/ipfs/")
 		parsed, err := cid.Decode(c)
 		if err != nil {
-			return src, fmt.Errorf("%q is not a valid CID: copy it again from sov feeds serve or export", c)
+			return src, fmt.Errorf("%q is %w", c, ErrBadCID)
 		}
 		src.URL = "ipfs://" + parsed.String()
 		src.Type = SourceIPFS
 		if len(src.Gateway) == 0 {
-			return src, fmt.Errorf("an ipfs:// source needs a trustless gateway: add --gateway http://HOST:PORT")
+			return src, ErrNoGateway
 		}
 	case strings.HasPrefix(u, "http://") || strings.HasPrefix(u, "https://"):
 		pu, err := url.Parse(u)
@@ -110,7 +110,7 @@ func (s *Store) Sync(ctx context.Context, opt FetchOptions) ([]SyncResult, error
 		return nil, err
 	}
 	if len(srcs) == 0 {
-		return nil, fmt.Errorf("no sources: add one with sov feeds add URL")
+		return nil, ErrNoSources
 	}
 	res := make([]SyncResult, len(srcs))
 	var wg sync.WaitGroup
@@ -149,7 +149,7 @@ func (s *Store) SyncSource(ctx context.Context, src Source, opt FetchOptions) (C
 			}
 		}
 		if len(authors) == 0 {
-			return Counts{}, fmt.Errorf("no trusted Nostr keys to ask the relay for: add one with sov feeds trust")
+			return Counts{}, ErrNoTrustedKeys
 		}
 		raws, ferr := FetchRelay(ctx, src.URL, Filter{Authors: authors, Kinds: []int{nostr.KindShortNote, nostr.KindArticle}})
 		c, err := in.IngestRaw(ctx, raws.Events)

@@ -58,13 +58,18 @@ const DefaultMaxFuture = 15 * time.Minute
 type Options struct {
 	ReadOnly  bool
 	Now       func() time.Time // clock; time.Now when nil
-	MaxFuture time.Duration    // DefaultMaxFuture when 0
+	MaxFuture time.Duration    // Config's max_future when 0
 	NoSync    bool             // tests and benchmarks only
+	// Config is the [feeds] table: the defaults for gateways (AddSource)
+	// and publish targets (PublishArticle) the caller leaves unset.
+	Config Config
 }
 
 // Store is the feeds database: trust store, events, items, sources and the
 // block store, all in one bbolt file.
 type Store struct {
+	dir       string // also holds the publishing key
+	cfg       Config
 	db        *bolt.DB
 	blocks    blockstore.Blockstore
 	now       func() time.Time
@@ -73,6 +78,9 @@ type Store struct {
 
 // Open opens (creating if needed) dir/feeds.db.
 func Open(dir string, opt Options) (*Store, error) {
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return nil, fmt.Errorf("create %s: %w", dir, err)
+	}
 	path := filepath.Join(dir, "feeds.db")
 	if _, err := os.Stat(path); opt.ReadOnly && errors.Is(err, os.ErrNotExist) {
 		opt.ReadOnly = false // first use: create the database
@@ -81,7 +89,7 @@ func Open(dir string, opt Options) (*Store, error) {
 		InitialMmapSize: 64 << 20}) // fewer remaps while a large import grows the file
 	if err != nil {
 		if errors.Is(err, bolt.ErrTimeout) {
-			return nil, fmt.Errorf("feeds database %s is in use by another sov process (e.g. sov feeds serve): stop it and retry", path)
+			return nil, fmt.Errorf("feeds database %s is %w: stop it and retry", path, ErrInUse)
 		}
 		return nil, fmt.Errorf("open feeds database %s: %w", path, err)
 	}
@@ -103,12 +111,12 @@ func Open(dir string, opt Options) (*Store, error) {
 		db.Close()
 		return nil, err
 	}
-	s := &Store{db: db, blocks: blockstore.NewBlockstore(d), now: opt.Now, maxFuture: opt.MaxFuture}
+	s := &Store{dir: dir, cfg: opt.Config, db: db, blocks: blockstore.NewBlockstore(d), now: opt.Now, maxFuture: opt.MaxFuture}
 	if s.now == nil {
 		s.now = time.Now
 	}
 	if s.maxFuture == 0 {
-		s.maxFuture = DefaultMaxFuture
+		s.maxFuture = opt.Config.MaxFutureDuration()
 	}
 	return s, nil
 }
@@ -133,6 +141,9 @@ type TrustedKey struct {
 // a minisign public key (RW…).
 func (s *Store) Trust(key, name string, topics []string) (TrustedKey, error) {
 	tk := TrustedKey{Name: strings.TrimSpace(name), Topics: normTopics(topics), Added: s.now().UTC()}
+	if tk.Name == "" {
+		return tk, ErrNoName
+	}
 	if strings.HasPrefix(key, "RW") && len(key) == 56 {
 		if _, err := parseMinisignKey(key); err != nil {
 			return tk, err
@@ -144,9 +155,6 @@ func (s *Store) Trust(key, name string, topics []string) (TrustedKey, error) {
 			return tk, err
 		}
 		tk.Key, tk.Type = hexKey, "nostr"
-	}
-	if tk.Name == "" {
-		return tk, fmt.Errorf("a trusted key needs a name: add --name \"Publisher\"")
 	}
 	err := s.db.Update(func(tx *bolt.Tx) error {
 		data, _ := json.Marshal(tk)
@@ -165,7 +173,7 @@ func (s *Store) Untrust(key string) error {
 	return s.db.Update(func(tx *bolt.Tx) error {
 		b := tx.Bucket(bTrust)
 		if b.Get([]byte(k)) == nil {
-			return fmt.Errorf("key %s is not trusted (see sov feeds keys)", key)
+			return &NotTrustedError{Key: key}
 		}
 		return b.Delete([]byte(k))
 	})
@@ -358,7 +366,7 @@ func (s *Store) List(opt ListOptions) ([]Item, error) {
 func (s *Store) Get(idPrefix string) (Item, *nostr.Event, error) {
 	idPrefix = strings.ToLower(strings.TrimSpace(idPrefix))
 	if len(idPrefix) < 4 {
-		return Item{}, nil, fmt.Errorf("id %q is too short: give at least 4 characters of the id (see sov feeds ls)", idPrefix)
+		return Item{}, nil, fmt.Errorf("id %q is %w", idPrefix, ErrShortID)
 	}
 	all, err := s.List(ListOptions{Unverified: true, Content: true})
 	if err != nil {
@@ -372,7 +380,7 @@ func (s *Store) Get(idPrefix string) (Item, *nostr.Event, error) {
 	}
 	switch len(match) {
 	case 0:
-		return Item{}, nil, fmt.Errorf("no stored item with id %s (see sov feeds ls --unverified)", idPrefix)
+		return Item{}, nil, fmt.Errorf("%w with id %s", ErrNoItem, idPrefix)
 	case 1:
 	default:
 		return Item{}, nil, fmt.Errorf("id prefix %s matches %d items: give more characters", idPrefix, len(match))
@@ -434,6 +442,31 @@ func (s *Store) Events() ([]*nostr.Event, error) {
 	return out, err
 }
 
+// EventsBy returns the stored signed events of one author (npub1… or hex),
+// oldest first; every stored event when author is empty. The slice is
+// never nil, so an export of nothing is still a valid, empty export.
+func (s *Store) EventsBy(author string) ([]*nostr.Event, error) {
+	hexKey := ""
+	if author != "" {
+		k, err := nostr.ParsePublicKey(author)
+		if err != nil {
+			return nil, err
+		}
+		hexKey = k
+	}
+	all, err := s.Events()
+	if err != nil {
+		return nil, err
+	}
+	out := []*nostr.Event{}
+	for _, e := range all {
+		if hexKey == "" || e.PubKey == hexKey {
+			out = append(out, e)
+		}
+	}
+	return out, nil
+}
+
 // Source is a place sync fetches from.
 type Source struct {
 	URL     string    `json:"url"`
@@ -442,8 +475,12 @@ type Source struct {
 	Added   time.Time `json:"added"`
 }
 
-// AddSource records a source after classifying its URL.
+// AddSource records a source after classifying its URL; an ipfs:// source
+// given no gateway gets the configured ones.
 func (s *Store) AddSource(src Source) (Source, error) {
+	if len(src.Gateway) == 0 {
+		src.Gateway = s.cfg.Gateways
+	}
 	src, err := classify(src)
 	if err != nil {
 		return src, err
@@ -461,7 +498,7 @@ func (s *Store) RemoveSource(url string) error {
 	return s.db.Update(func(tx *bolt.Tx) error {
 		b := tx.Bucket(bSources)
 		if b.Get([]byte(url)) == nil {
-			return fmt.Errorf("no source %s (see sov feeds sources)", url)
+			return fmt.Errorf("%w %s", ErrNoSource, url)
 		}
 		return b.Delete([]byte(url))
 	})

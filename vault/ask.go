@@ -2,6 +2,7 @@ package vault
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strings"
 
@@ -11,6 +12,10 @@ import (
 // Generator produces an answer from a system and a user message (the CLI
 // adapts model.Engine.Chat to it), streaming pieces to onToken when set.
 type Generator func(ctx context.Context, system, user string, onToken func(string) error) (string, error)
+
+// ErrNoChatModel is returned by Ask when passages were found but no
+// generator was given to answer from them.
+var ErrNoChatModel = errors.New("no chat model to answer with")
 
 // NotInVault is the answer when no passage is relevant.
 const NotInVault = "not in the vault"
@@ -65,7 +70,7 @@ func (v *Vault) Ask(ctx context.Context, question string, gen Generator, o AskOp
 	ans.Sources = passages
 	user := BuildAskPrompt(question, passages, o.MaxPassageBytes)
 	if gen == nil {
-		return nil, fmt.Errorf("no chat model: pass --model or set [vault] chat_model in config.toml")
+		return nil, ErrNoChatModel
 	}
 	text, err := gen(ctx, askSystem, user, o.OnToken)
 	if err != nil {

@@ -104,9 +104,9 @@ func (v *Vault) coll(name string, create bool) (*collection, error) {
 	if !found {
 		if !create {
 			if name == DefaultCollection {
-				return nil, errEmpty
+				return nil, ErrEmpty
 			}
-			return nil, fmt.Errorf("no collection %q in the vault: check `sov vault stats` for the names", name)
+			return nil, &NoCollectionError{Name: name}
 		}
 		rec, err = v.createCollection(master, reg, key, name)
 		if err != nil {
@@ -120,8 +120,16 @@ func (v *Vault) coll(name string, create bool) (*collection, error) {
 	return c, nil
 }
 
-// errEmpty means the default collection was never written to.
-var errEmpty = errors.New("the vault is empty: add files with `sov vault add PATH`")
+// ErrEmpty means the default collection was never written to. Reads
+// treat it as no results; it reaches callers only where emptiness matters.
+var ErrEmpty = errors.New("the vault is empty")
+
+// NoCollectionError names a collection that does not exist.
+type NoCollectionError struct{ Name string }
+
+func (e *NoCollectionError) Error() string {
+	return fmt.Sprintf("no collection %q in the vault", e.Name)
+}
 
 func (v *Vault) createCollection(master, reg, key []byte, name string) (collRecord, error) {
 	id, err := seal.NewKey()

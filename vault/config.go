@@ -1,9 +1,13 @@
 package vault
 
 import (
+	"errors"
+	"fmt"
+	"math"
 	"time"
 
 	"github.com/sovos/sov/internal/config"
+	"github.com/sovos/sov/internal/seal"
 )
 
 // ConfigSection is the vault's table in config.toml.
@@ -42,4 +46,47 @@ func (c Config) Options() Options {
 		OpenTimeout: time.Duration(c.OpenTimeoutSeconds) * time.Second,
 		IdleTimeout: time.Duration(c.IdleMinutes) * time.Minute,
 	}
+}
+
+// KDFOverride holds Argon2id settings chosen for one command; zero fields
+// defer to the configuration.
+type KDFOverride struct {
+	Time      uint32 // passes
+	MemoryMiB uint32
+	Threads   uint8
+}
+
+// ErrBadKDF wraps Argon2id parameters that fail validation.
+var ErrBadKDF = errors.New("invalid Argon2id parameters")
+
+// KDF picks the Argon2id parameters for a new vault or passphrase: o's
+// non-zero fields, then the configuration's, then seal's defaults, with a
+// fresh salt.
+func (c Config) KDF(o KDFOverride) (*seal.KDF, error) {
+	k, err := seal.DefaultKDF()
+	if err != nil {
+		return nil, err
+	}
+	for _, t := range []uint32{c.KDFTime, o.Time} {
+		if t > 0 {
+			k.Time = t
+		}
+	}
+	for _, m := range []uint32{c.KDFMemoryMiB, o.MemoryMiB} {
+		if m > math.MaxUint32/1024 {
+			return nil, fmt.Errorf("%w: argon2id memory %d MiB out of range", ErrBadKDF, m)
+		}
+		if m > 0 {
+			k.MemoryKiB = m * 1024
+		}
+	}
+	for _, p := range []uint8{c.KDFThreads, o.Threads} {
+		if p > 0 {
+			k.Threads = p
+		}
+	}
+	if err := k.Validate(); err != nil {
+		return nil, fmt.Errorf("%w: %v", ErrBadKDF, err)
+	}
+	return &k, nil
 }

@@ -7,9 +7,13 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"os"
+	"path/filepath"
 
 	"filippo.io/age"
 	bolt "go.etcd.io/bbolt"
+
+	"github.com/sovos/sov/internal/seal"
 )
 
 // The export format is an age-encrypted stream of JSON lines: a header line,
@@ -55,7 +59,7 @@ func (v *Vault) Export(ctx context.Context, w io.Writer, collection string, reci
 		return 0, fmt.Errorf("export stopped: %s", warn[0])
 	}
 	c, err := v.coll(collection, false)
-	if err != nil && !errors.Is(err, errEmpty) {
+	if err != nil && !errors.Is(err, ErrEmpty) {
 		return 0, err
 	}
 	aw, err := age.Encrypt(w, recipients...)
@@ -126,12 +130,12 @@ func (v *Vault) Import(ctx context.Context, r io.Reader, collection string, iden
 		if errors.As(err, &nm) {
 			return 0, errors.New("cannot decrypt the export: wrong passphrase or identity")
 		}
-		return 0, fmt.Errorf("import: not a sov vault export or damaged (%v)", err)
+		return 0, fmt.Errorf("import: not a vault export archive, or damaged (%v)", err)
 	}
 	dec := json.NewDecoder(bufio.NewReader(ar))
 	var h exportHeader
 	if err := dec.Decode(&h); err != nil || h.Format != exportFormat {
-		return 0, errors.New("import: not a sov vault export")
+		return 0, errors.New("import: not a vault export archive")
 	}
 	if h.Version != 1 {
 		return 0, fmt.Errorf("import: export version %d is newer than this sov: upgrade sov", h.Version)
@@ -190,4 +194,87 @@ func (v *Vault) Import(ctx context.Context, r io.Reader, collection string, iden
 		}
 	}
 	return n, flush()
+}
+
+// ErrBadRecipient wraps a recipient that is not an age X25519 public key.
+var ErrBadRecipient = errors.New("not an age public key (age1…)")
+
+// Recipients are the age recipients of an export: the X25519 public keys
+// given, or with none an scrypt recipient for the passphrase pass supplies
+// (asked only then; with pass nil there is no recipient yet, so keys can
+// be checked before any prompt).
+func Recipients(keys []string, pass Passphrase) ([]age.Recipient, error) {
+	var out []age.Recipient
+	for _, k := range keys {
+		r, err := age.ParseX25519Recipient(k)
+		if err != nil {
+			return nil, fmt.Errorf("%q is %w: %v", k, ErrBadRecipient, err)
+		}
+		out = append(out, r)
+	}
+	if len(out) > 0 || pass == nil {
+		return out, nil
+	}
+	p, err := pass()
+	if err != nil {
+		return nil, err
+	}
+	defer seal.Wipe(p)
+	r, err := age.NewScryptRecipient(string(p))
+	if err != nil {
+		return nil, fmt.Errorf("export passphrase: %w", err)
+	}
+	return []age.Recipient{r}, nil
+}
+
+// Identities open an export: the age identities in identityFile, or with
+// none given the passphrase pass supplies (asked only then).
+func Identities(identityFile string, pass Passphrase) ([]age.Identity, error) {
+	if identityFile != "" {
+		f, err := os.Open(identityFile)
+		if err != nil {
+			return nil, fmt.Errorf("identity: %w", err)
+		}
+		defer f.Close()
+		ids, err := age.ParseIdentities(f)
+		if err != nil {
+			return nil, fmt.Errorf("identity %s: %v: it must be an age identity file (AGE-SECRET-KEY-…)", identityFile, err)
+		}
+		return ids, nil
+	}
+	p, err := pass()
+	if err != nil {
+		return nil, err
+	}
+	defer seal.Wipe(p)
+	id, err := age.NewScryptIdentity(string(p))
+	if err != nil {
+		return nil, fmt.Errorf("export passphrase: %w", err)
+	}
+	return []age.Identity{id}, nil
+}
+
+// ExportFile is Export to the file at path, written whole or not at all: a
+// temporary file beside it is synced and renamed over path, so a failed
+// export leaves no partial archive and keeps the file it would replace.
+func (v *Vault) ExportFile(ctx context.Context, path, collection string, recipients ...age.Recipient) (int, error) {
+	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".*")
+	if err != nil {
+		return 0, fmt.Errorf("export: %w", err)
+	}
+	defer os.Remove(tmp.Name())
+	n, err := v.Export(ctx, tmp, collection, recipients...)
+	if err == nil {
+		err = tmp.Sync()
+	}
+	if cerr := tmp.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil {
+		err = os.Rename(tmp.Name(), path)
+	}
+	if err != nil && !errors.Is(err, ErrDiskFull) {
+		err = fmt.Errorf("export: %w", err)
+	}
+	return n, err
 }

@@ -530,7 +530,7 @@ func readFile(path string, p *prepared, emit func(rawChunk) error) error {
 		return fmt.Errorf("vanished while being read: %s", errText(err))
 	}
 	if fi.Size() != p.size || fi.ModTime().UnixNano() != p.mtime {
-		return errors.New("changed while being read: re-run `sov vault add` once it is stable")
+		return errors.New("changed while being read: add it again once it is stable")
 	}
 	return nil
 }

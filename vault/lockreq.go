@@ -16,8 +16,8 @@ const lockRequestFile = "lock-request"
 // RequestLock asks every process that holds the vault in dir unlocked to
 // drop its keys.
 func RequestLock(dir string) error {
-	if err := os.MkdirAll(dir, 0o700); err != nil {
-		return err
+	if !Exists(dir) {
+		return ErrNotInitialised
 	}
 	p := filepath.Join(dir, lockRequestFile)
 	now := time.Now()

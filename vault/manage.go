@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"sort"
@@ -44,7 +45,7 @@ func (v *Vault) List(ctx context.Context, collection string) ([]Doc, []string, e
 
 func (v *Vault) docs(collection string) ([]*docRecord, []string, error) {
 	c, err := v.coll(collection, false)
-	if errors.Is(err, errEmpty) {
+	if errors.Is(err, ErrEmpty) {
 		return nil, nil, nil
 	}
 	if err != nil {
@@ -77,7 +78,7 @@ func (v *Vault) docs(collection string) ([]*docRecord, []string, error) {
 }
 
 // Remove deletes documents whose path is one of paths or lies below one of
-// them (folders). It returns how many were removed.
+// them (folders). It returns how many were removed; none is ErrNoMatch.
 func (v *Vault) Remove(ctx context.Context, collection string, paths []string) (int, error) {
 	end, err := v.begin()
 	if err != nil {
@@ -85,8 +86,8 @@ func (v *Vault) Remove(ctx context.Context, collection string, paths []string) (
 	}
 	defer end()
 	c, err := v.coll(collection, false)
-	if errors.Is(err, errEmpty) {
-		return 0, nil
+	if errors.Is(err, ErrEmpty) {
+		return 0, noMatch(paths)
 	}
 	if err != nil {
 		return 0, err
@@ -112,11 +113,20 @@ func (v *Vault) Remove(ctx context.Context, collection string, paths []string) (
 			}
 		}
 	}
+	if len(victims) == 0 {
+		return 0, noMatch(paths)
+	}
 	if err := v.removeDocs(c, victims); err != nil {
 		return 0, err
 	}
 	return len(victims), v.compact(c)
 }
+
+// ErrNoMatch is returned by Remove when no document matches: a mistyped
+// path must not look like a successful removal.
+var ErrNoMatch = errors.New("nothing in the vault matches")
+
+func noMatch(paths []string) error { return fmt.Errorf("%w %s", ErrNoMatch, strings.Join(paths, " ")) }
 
 func (v *Vault) removeDocs(c *collection, docs []*docRecord) error {
 	if len(docs) == 0 {
@@ -146,7 +156,7 @@ func (v *Vault) Sync(ctx context.Context, o AddOptions) (AddReport, error) {
 	defer end()
 	var rep AddReport
 	c, err := v.coll(o.Collection, false)
-	if errors.Is(err, errEmpty) {
+	if errors.Is(err, ErrEmpty) {
 		return rep, nil
 	}
 	if err != nil {
@@ -223,7 +233,7 @@ func (v *Vault) Stats(ctx context.Context, collection string) (*Stats, error) {
 		st.TextBytes += d.Bytes
 	}
 	c, err := v.coll(collection, false)
-	if errors.Is(err, errEmpty) {
+	if errors.Is(err, ErrEmpty) {
 		return st, nil
 	}
 	if err != nil {

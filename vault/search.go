@@ -112,7 +112,7 @@ func (v *Vault) search(ctx context.Context, query string, o SearchOptions) (*Res
 	}
 	resp := &Response{Mode: ModeLexical}
 	c, err := v.coll(o.Collection, false)
-	if errors.Is(err, errEmpty) {
+	if errors.Is(err, ErrEmpty) {
 		return resp, nil
 	}
 	if err != nil {

@@ -43,11 +43,11 @@ const FileName = "vault.db"
 
 var (
 	// ErrWrongPassphrase is returned by Open and Unlock; nothing is unlocked.
-	ErrWrongPassphrase = errors.New("wrong vault passphrase: nothing was unlocked (check SOV_VAULT_PASSPHRASE or --passphrase-file)")
+	ErrWrongPassphrase = errors.New("wrong vault passphrase: nothing was unlocked")
 	// ErrNotInitialised means there is no vault file yet.
-	ErrNotInitialised = errors.New("no vault here yet: run `sov vault init` first")
+	ErrNotInitialised = errors.New("no vault here yet")
 	// ErrExists is returned by Init when a vault already exists.
-	ErrExists = errors.New("a vault already exists here: use `sov vault passwd` to change its passphrase")
+	ErrExists = errors.New("a vault already exists here")
 	// ErrLocked is returned after Lock or the idle timeout.
 	ErrLocked = errors.New("the vault is locked: unlock it again with the passphrase")
 	// ErrReadOnly is returned by writes on a vault opened read-only.

@@ -21,6 +21,7 @@ import (
 	"github.com/sovos/sov/assets"
 
 	"github.com/sovos/sov/feeds"
+	"github.com/sovos/sov/internal/termtext"
 	"github.com/sovos/sov/model"
 )
 
@@ -37,6 +38,10 @@ type Options struct {
 	MaxItems   int                // items given to the model (default 12)
 	MaxStories int                // default 4
 	Now        time.Time
+	// Since is the window Run digests (0 = every stored item); Unverified
+	// adds unverified items, labelled as such.
+	Since      time.Duration
+	Unverified bool
 }
 
 // Citation points at one item of the window.
@@ -249,6 +254,34 @@ func Build(ctx context.Context, gen Generator, items []feeds.Item, opt Options) 
 	return d, nil
 }
 
+// ListFunc lists stored items, as feeds.Store.List does.
+type ListFunc func(feeds.ListOptions) ([]feeds.Item, error)
+
+// Run is a whole digest: the items of the window listed, selected and
+// ranked, then built with gen. With no item left gen is never called (a
+// model loaded on first use is not loaded) and the digest has Items 0;
+// Blocked counts the items left out for a blocked topic either way.
+func Run(ctx context.Context, list ListFunc, gen Generator, opt Options) (*Digest, error) {
+	if opt.Now.IsZero() {
+		opt.Now = time.Now()
+	}
+	lo := feeds.ListOptions{Unverified: opt.Unverified, Content: true}
+	if opt.Since > 0 {
+		lo.Since = opt.Now.Add(-opt.Since)
+	}
+	all, err := list(lo)
+	if err != nil {
+		return nil, err
+	}
+	items, blocked := Select(all, opt)
+	d, err := Build(ctx, gen, items, opt)
+	if err != nil {
+		return nil, err
+	}
+	d.Blocked = blocked
+	return d, nil
+}
+
 // fill parses the model's JSON and keeps only what checks out.
 func (d *Digest) fill(out []byte, byRef map[string]feeds.Item, weights map[string]float64) error {
 	var r reply
@@ -310,8 +343,16 @@ func (d *Digest) fill(out []byte, byRef map[string]feeds.Item, weights map[strin
 	return nil
 }
 
-// Render prints the digest as plain text.
+// Render prints the digest as plain text. Headlines, summaries and names
+// come from feeds and the model: control characters are dropped, so the
+// text is safe on a terminal.
 func (d *Digest) Render(w io.Writer) {
+	var b strings.Builder
+	d.render(&b)
+	io.WriteString(w, termtext.Clean(b.String()))
+}
+
+func (d *Digest) render(w io.Writer) {
 	if len(d.Stories) == 0 {
 		fmt.Fprintf(w, "No stories (%d items in the window).\n", d.Items)
 	}

@@ -3,6 +3,7 @@ package digest
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"strings"
 	"testing"
@@ -70,6 +71,45 @@ func TestDigestCitationsChecked(t *testing.T) {
 	}
 	if _, err := Build(context.Background(), fakeGen{"not json"}, items, Options{}); err == nil {
 		t.Fatal("bad model output accepted")
+	}
+}
+
+// failGen stands for a model that must not be loaded.
+type failGen struct{ t *testing.T }
+
+func (f failGen) JSON(context.Context, []model.Message, *model.Schema, model.Sampling, model.TokenFunc) ([]byte, model.Stats, error) {
+	f.t.Fatal("the model was asked for an empty window")
+	return nil, model.Stats{}, nil
+}
+
+func TestDigestRun(t *testing.T) {
+	var asked feeds.ListOptions
+	list := func(o feeds.ListOptions) ([]feeds.Item, error) { asked = o; return window(), nil }
+	opt := Options{Since: 24 * time.Hour, Unverified: true, Blocked: []string{"finance"}, Now: now}
+	d, err := Run(context.Background(), list, fakeGen{`{"stories":[{"headline":"Tides \u001b[2Jrise","summary":"s","citations":["aaaa1111"],"viewpoints":[]}]}`}, opt)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !asked.Since.Equal(now.Add(-24*time.Hour)) || !asked.Unverified || !asked.Content {
+		t.Fatalf("listed with %+v", asked)
+	}
+	if d.Items != 3 || d.Blocked != 1 || len(d.Stories) != 1 {
+		t.Fatalf("digest %+v", d)
+	}
+	var buf bytes.Buffer
+	d.Render(&buf)
+	if strings.Contains(buf.String(), "\x1b") || !strings.Contains(buf.String(), "Tides [2Jrise") {
+		t.Fatalf("render is not terminal-safe:\n%q", buf.String())
+	}
+	// Everything blocked: no model call, the blocked items still counted.
+	opt.Blocked = []string{"science", "sport", "finance"}
+	d, err = Run(context.Background(), list, failGen{t}, opt)
+	if err != nil || d.Items != 0 || d.Blocked != 4 {
+		t.Fatalf("empty window: %+v %v", d, err)
+	}
+	bad := errors.New("database locked")
+	if _, err := Run(context.Background(), func(feeds.ListOptions) ([]feeds.Item, error) { return nil, bad }, failGen{t}, opt); !errors.Is(err, bad) {
+		t.Fatalf("list error: %v", err)
 	}
 }
 

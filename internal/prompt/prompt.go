@@ -18,7 +18,7 @@ import (
 // File, then Env, then an interactive prompt on the terminal.
 type Source struct {
 	Env    string // environment variable name, e.g. SOV_VAULT_PASSPHRASE
-	File   string // path given with --passphrase-file
+	File   string // a file holding the secret (its last line break dropped)
 	Prompt string // text shown before a no-echo read
 	// Confirm asks twice on a terminal and requires both to match.
 	Confirm bool
@@ -27,8 +27,33 @@ type Source struct {
 	Stderr  io.Writer           // os.Stderr when nil
 }
 
-// ErrNoSecret means no source could provide the secret.
+// ErrNoSecret means no source could provide the secret. Callers add how
+// to pass one (their file flag), which this package does not know.
 var ErrNoSecret = errors.New("no passphrase available")
+
+// Console is where a command reads secrets and shows prompts; nil fields
+// mean the process's own.
+type Console struct {
+	Getenv func(string) string
+	Stdin  *os.File
+	Stderr io.Writer
+}
+
+// Passphrase reads the secret called name (e.g. "vault passphrase"): from
+// file when set, else from the environment variable env, else a no-echo
+// prompt "Vault passphrase: ", asked twice when confirm. Errors start with
+// name, and wrap ErrNoSecret when no source had the secret.
+func (c Console) Passphrase(name, env, file string, confirm bool) ([]byte, error) {
+	label := name
+	if name != "" {
+		label = strings.ToUpper(name[:1]) + name[1:] + ": "
+	}
+	p, err := Secret(Source{Env: env, File: file, Prompt: label, Confirm: confirm, Getenv: c.Getenv, Stdin: c.Stdin, Stderr: c.Stderr})
+	if err != nil && name != "" {
+		return nil, fmt.Errorf("%s: %w", name, err)
+	}
+	return p, err
+}
 
 // Secret reads the secret. The caller should wipe the result when done.
 func Secret(s Source) ([]byte, error) {
@@ -61,11 +86,10 @@ func Secret(s Source) ([]byte, error) {
 		}
 	}
 	if !term.IsTerminal(int(stdin.Fd())) {
-		hint := "use --passphrase-file"
 		if s.Env != "" {
-			hint = "set " + s.Env + " or use --passphrase-file"
+			return nil, fmt.Errorf("%w: not a terminal, set %s", ErrNoSecret, s.Env)
 		}
-		return nil, fmt.Errorf("%w: not a terminal, %s", ErrNoSecret, hint)
+		return nil, fmt.Errorf("%w: not a terminal", ErrNoSecret)
 	}
 	read := func(label string) ([]byte, error) {
 		fmt.Fprint(stderr, label)

@@ -61,3 +61,29 @@ func TestLine(t *testing.T) {
 		t.Fatal(got, err)
 	}
 }
+
+func TestConsolePassphrase(t *testing.T) {
+	file := filepath.Join(t.TempDir(), "pass")
+	os.WriteFile(file, []byte("from-file\n"), 0o600)
+	devnull, _ := os.Open(os.DevNull)
+	defer devnull.Close()
+	c := Console{Stdin: devnull, Getenv: func(k string) string {
+		if k == "X_PASS" {
+			return "from-env"
+		}
+		return ""
+	}}
+	if p, err := c.Passphrase("vault passphrase", "X_PASS", file, false); err != nil || string(p) != "from-file" {
+		t.Fatalf("file: %q %v", p, err)
+	}
+	if p, err := c.Passphrase("vault passphrase", "X_PASS", "", false); err != nil || string(p) != "from-env" {
+		t.Fatalf("env: %q %v", p, err)
+	}
+	_, err := c.Passphrase("export passphrase", "Y_PASS", "", true)
+	if !errors.Is(err, ErrNoSecret) || err.Error() != "export passphrase: no passphrase available: not a terminal, set Y_PASS" {
+		t.Fatalf("no source: %v", err)
+	}
+	if _, err := c.Passphrase("wallet passphrase", "", filepath.Join(t.TempDir(), "none"), false); err == nil || !strings.HasPrefix(err.Error(), "wallet passphrase: read passphrase file") {
+		t.Fatalf("missing file: %v", err)
+	}
+}

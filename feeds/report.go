@@ -1,0 +1,154 @@
+package feeds
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/sovos/sov/feeds/nostr"
+	"github.com/sovos/sov/internal/termtext"
+)
+
+// The Render functions print plain-text views. Names, titles and bodies
+// come from feeds, so they are cleaned of control characters: the output
+// is safe on a terminal.
+
+// KindName names an item's kind for listings: article, note, feed (RSS,
+// Atom or JSON Feed), or the event kind's number.
+func KindName(kind int) string {
+	switch kind {
+	case nostr.KindArticle:
+		return "article"
+	case nostr.KindShortNote:
+		return "note"
+	case -1:
+		return "feed"
+	}
+	return fmt.Sprint(kind)
+}
+
+// Display is the key as people exchange it: npub1… for Nostr keys, the
+// minisign key as it is.
+func (k TrustedKey) Display() string {
+	if k.Type == "nostr" {
+		return nostr.Npub(k.Key)
+	}
+	return k.Key
+}
+
+// MarshalJSON writes a sync result as {source, type, counts, error}.
+func (r SyncResult) MarshalJSON() ([]byte, error) {
+	row := struct {
+		Source string `json:"source"`
+		Type   string `json:"type"`
+		Counts Counts `json:"counts"`
+		Error  string `json:"error,omitempty"`
+	}{Source: r.Source.URL, Type: r.Source.Type, Counts: r.Counts}
+	if r.Err != nil {
+		row.Error = r.Err.Error()
+	}
+	return json.Marshal(row)
+}
+
+// SyncFailedError says how many sources of a sync failed. Items a failed
+// source sent before failing were verified and kept.
+type SyncFailedError struct{ Failed, Total int }
+
+func (e *SyncFailedError) Error() string {
+	return fmt.Sprintf("%d of %d sources failed (items they sent before failing were verified and kept)", e.Failed, e.Total)
+}
+
+// SyncErr is a *SyncFailedError when some source of res failed, else nil.
+func SyncErr(res []SyncResult) error {
+	failed := 0
+	for _, r := range res {
+		if r.Err != nil {
+			failed++
+		}
+	}
+	if failed == 0 {
+		return nil
+	}
+	return &SyncFailedError{Failed: failed, Total: len(res)}
+}
+
+// RenderItems prints items as a table, one line each, unverified ones
+// labelled.
+func RenderItems(w io.Writer, items []Item) error {
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "ID\tPUBLISHER\tKIND\tTITLE\tCREATED\tCID\tVERIFIED")
+	for _, it := range items {
+		v := "yes"
+		if !it.Verified {
+			v = "UNVERIFIED"
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", it.ID[:min(12, len(it.ID))], clipLine(it.Publisher, 20), KindName(it.Kind),
+			clipLine(it.Title, 40), it.Created.Format("2006-01-02 15:04"), it.CID, v)
+	}
+	return tw.Flush()
+}
+
+// Render prints one item: its header lines, then its text.
+func (it Item) Render(w io.Writer) {
+	v := "verified (signature checked, key trusted)"
+	if !it.Verified {
+		v = "UNVERIFIED"
+	}
+	var b strings.Builder
+	fmt.Fprintf(&b, "%s\nby %s · %s · %s · %s\nid:  %s\ncid: %s\n", it.Title, it.Publisher, KindName(it.Kind),
+		it.Created.Format(time.RFC3339), v, it.ID, it.CID)
+	if it.BodyCID != "" {
+		fmt.Fprintf(&b, "body cid: %s\n", it.BodyCID)
+	}
+	if it.PubKey != "" {
+		fmt.Fprintf(&b, "key: %s\n", nostr.Npub(it.PubKey))
+	}
+	if it.URL != "" {
+		fmt.Fprintf(&b, "url: %s\n", it.URL)
+	}
+	if len(it.Topics) > 0 {
+		fmt.Fprintf(&b, "topics: %s\n", strings.Join(it.Topics, ", "))
+	}
+	fmt.Fprintf(&b, "\n%s\n", it.Content)
+	io.WriteString(w, termtext.Clean(b.String()))
+}
+
+// RenderKeys prints the trust store as a table.
+func RenderKeys(w io.Writer, keys []TrustedKey) error {
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "NAME\tKEY\tTOPICS\tNIP-05 (hint)")
+	for _, k := range keys {
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", clipLine(k.Name, 40), k.Display(), clipLine(strings.Join(k.Topics, ","), 60), clipLine(k.NIP05, 60))
+	}
+	return tw.Flush()
+}
+
+// RenderSync prints each source's counts (see RenderCounts); a source's
+// own error is the caller's to report.
+func RenderSync(w io.Writer, res []SyncResult) {
+	for _, r := range res {
+		RenderCounts(w, r.Source.URL, r.Counts)
+	}
+}
+
+// RenderCounts prints what one source yielded and the first reasons for
+// its rejections.
+func RenderCounts(w io.Writer, source string, c Counts) {
+	fmt.Fprintf(w, "%s: %s\n", termtext.Clean(source), c)
+	for _, e := range c.Errors {
+		fmt.Fprintf(w, "  %s\n", termtext.Clean(e))
+	}
+}
+
+// clipLine is s on one line (control characters dropped, tabs as
+// spaces) cut to n characters.
+func clipLine(s string, n int) string {
+	r := []rune(strings.ReplaceAll(termtext.Clean(s), "\n", " "))
+	if len(r) > n {
+		return string(r[:n-1]) + "…"
+	}
+	return string(r)
+}
