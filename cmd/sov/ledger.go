@@ -8,13 +8,10 @@ import (
 	"fmt"
 	"os"
 	"strings"
-	"sync/atomic"
 	"text/tabwriter"
 
 	"github.com/spf13/cobra"
 
-	"github.com/sovos/sov/internal/conversation"
-	"github.com/sovos/sov/internal/events"
 	"github.com/sovos/sov/internal/generate"
 	"github.com/sovos/sov/internal/ledger"
 	"github.com/sovos/sov/internal/prompt"
@@ -60,7 +57,7 @@ func ledgerLsCmd(a *app) *cobra.Command {
 					continue
 				}
 				if jsonOut {
-					if err := json.NewEncoder(a.stdout).Encode(ledgerView(e)); err != nil {
+					if err := json.NewEncoder(a.stdout).Encode(e); err != nil {
 						return err
 					}
 					continue
@@ -79,18 +76,6 @@ func ledgerLsCmd(a *app) *cobra.Command {
 	return c
 }
 
-// ledgerView is an entry as --json and show print it.
-func ledgerView(e ledger.Entry) map[string]any {
-	v := map[string]any{"id": e.Seq, "hash": e.Hash}
-	if e.Err != nil {
-		v["error"] = e.Err.Error()
-		return v
-	}
-	v["time"], v["kind"], v["principal"], v["prev"] = e.Time, e.Kind, e.Principal, e.Prev
-	v["subjects"], v["fields"], v["keyids"] = e.Subjects, e.Fields, e.KeyIDs
-	return v
-}
-
 func ledgerShowCmd(a *app) *cobra.Command {
 	return &cobra.Command{
 		Use: "show ID", Short: "Show one entry (ID: its number or a hash prefix)", Args: exactArgs(1, "sov ledger show ID"),
@@ -102,7 +87,7 @@ func ledgerShowCmd(a *app) *cobra.Command {
 			if e.Err != nil {
 				return fmt.Errorf("entry %d is damaged: %v", e.Seq, e.Err)
 			}
-			return writeJSON(a.stdout, map[string]any{"entry": ledgerView(e), "statement": json.RawMessage(e.Statement())})
+			return writeJSON(a.stdout, map[string]any{"entry": e, "statement": json.RawMessage(e.Statement())})
 		},
 	}
 }
@@ -186,62 +171,36 @@ func ledgerCheckpointCmd(a *app) *cobra.Command {
 	return c
 }
 
-// ledgerSigner unlocks the ledger key: the wallet's ledger key when the
-// ledger's key comes from the wallet (or, with create, when a wallet
-// exists and the ledger has no key yet), otherwise a local key under its
-// own passphrase. Passphrases come from the flag file, the environment or a
-// prompt; with interactive false only the environment is used.
+// ledgerSigner unlocks the ledger's key (see ledger.Unlock for which one);
+// passphrases come from --passphrase-file, the environment or a prompt, and
+// only from the environment when cmd is nil (recording, never asking).
 func ledgerSigner(a *app, cmd *cobra.Command, create bool) (*ledger.Signer, error) {
-	l := a.ledger()
-	k, err := l.LoadKey()
-	if err != nil && !(create && errors.Is(err, ledger.ErrNoKey)) {
-		return nil, err
-	}
 	var file string
 	if cmd != nil {
 		file, _ = cmd.Flags().GetString("passphrase-file")
 	}
-	secret := func(env, label string, confirm bool) ([]byte, error) {
+	secret := func(name, env string, confirm bool) ([]byte, error) {
 		if cmd == nil && a.getenv(env) == "" {
 			return nil, prompt.ErrNoSecret
 		}
-		return prompt.Secret(prompt.Source{Env: env, File: file, Prompt: label, Confirm: confirm, Getenv: a.getenv, Stdin: a.stdin, Stderr: a.stderr})
+		return prompt.Console{Getenv: a.getenv, Stdin: a.stdin, Stderr: a.stderr}.Passphrase(name, env, file, confirm)
 	}
-	st := wallet.New(a.paths.Sub("wallet")).Store()
-	if k.Source == ledger.SourceWallet || (k.KeyID == "" && st.Exists()) {
-		pass, err := secret("SOV_WALLET_PASSPHRASE", "Wallet passphrase: ", false)
-		if err != nil {
-			return nil, err
-		}
-		defer seal.Wipe(pass)
-		keys, err := st.Unlock(pass)
-		if err != nil {
-			return nil, err
-		}
-		priv, err := keys.LedgerKey()
-		if err != nil {
-			return nil, err
-		}
-		if k.KeyID == "" {
-			if err := l.AdoptKey(priv.Public().(ed25519.PublicKey)); err != nil {
+	keys := ledger.Keys{Passphrase: func(create bool) ([]byte, error) { return secret("ledger passphrase", "SOV_LEDGER_PASSPHRASE", create) }}
+	if st := wallet.New(a.paths.Sub("wallet")).Store(); st.Exists() {
+		keys.Wallet = func() (ed25519.PrivateKey, error) {
+			pass, err := secret("wallet passphrase", "SOV_WALLET_PASSPHRASE", false)
+			if err != nil {
 				return nil, err
 			}
+			defer seal.Wipe(pass)
+			k, err := st.Unlock(pass)
+			if err != nil {
+				return nil, err
+			}
+			return k.LedgerKey()
 		}
-		return l.Signer(priv)
 	}
-	pass, err := secret("SOV_LEDGER_PASSPHRASE", "Ledger passphrase: ", k.KeyID == "")
-	if err != nil {
-		return nil, err
-	}
-	defer seal.Wipe(pass)
-	if k.KeyID == "" {
-		kdf, err := seal.DefaultKDF()
-		if err != nil {
-			return nil, err
-		}
-		return l.CreateLocalKey(pass, kdf)
-	}
-	return l.UnlockLocalKey(pass)
+	return a.ledger().Unlock(keys, create)
 }
 
 // ledgerAutoSigner signs new entries when the passphrase is in the
@@ -267,26 +226,13 @@ func (a *app) recordModelCall(ctx context.Context, eng generate.Engine, res gene
 	return &e.Seq
 }
 
-// recordShellCalls records each finished answer of the shell.
-func (a *app) recordShellCalls(ctx context.Context, sub *events.Subscription[conversation.Event], path *atomic.Pointer[string]) (failed int) {
-	l, s := a.ledger(), ledgerAutoSigner(a)
-	for ev := range sub.C {
-		p := path.Load()
-		if !ev.Final() || p == nil {
-			continue
-		}
-		in, err := json.Marshal(struct {
-			Messages []model.Message `json:"messages"`
-			Sampling model.Sampling  `json:"sampling"`
-		}{ev.Input, ev.Sampling})
-		if err == nil {
-			_, err = generate.RecordCall(context.WithoutCancel(ctx), l, s, "tui", *p, in, ev.Sampling, ev.Answer.Content, ev.Stats, nil, false)
-		}
-		if err != nil {
-			failed++
-		}
-	}
-	return failed
+// recorded wraps a model so each call is in the ledger by digest only: its
+// prompts may hold vault passages, which never leave the vault in the clear.
+func (a *app) recorded(m model.LLM) model.LLM {
+	return &generate.Recording{LLM: m, Ledger: a.ledger(), Signer: ledgerAutoSigner(a), Principal: "cli",
+		OnError: func(err error) {
+			fmt.Fprintf(a.stderr, "sov: warning: a model call was not recorded in the ledger: %v\n", err)
+		}}
 }
 
 func ledgerReplayCmd(a *app) *cobra.Command {
@@ -294,15 +240,7 @@ func ledgerReplayCmd(a *app) *cobra.Command {
 	c := &cobra.Command{
 		Use: "replay ID", Short: "Run a recorded model call again on the CPU and compare the bytes", Args: exactArgs(1, "sov ledger replay ID"),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			load := func(ctx context.Context, o model.Options) (generate.Model, func(), error) {
-				o.TrimMemory = true
-				eng, err := model.Load(ctx, o)
-				if err != nil {
-					return nil, nil, err
-				}
-				return eng, func() { eng.Close() }, nil
-			}
-			r, err := generate.Replay(cmd.Context(), a.ledger(), args[0], modelPath, load)
+			r, err := generate.Replay(cmd.Context(), a.ledger(), args[0], modelPath, nil)
 			switch {
 			case errors.Is(err, ledger.ErrNoBlob):
 				return fmt.Errorf("%w: only calls recorded with their input (sov run) can be replayed", err)
@@ -325,6 +263,8 @@ func ledgerHint(err error) error {
 	switch {
 	case errors.Is(err, ledger.ErrNoKey):
 		return fmt.Errorf("%w: create it with `sov ledger checkpoint`", err)
+	case errors.Is(err, prompt.ErrNoSecret):
+		return fmt.Errorf("%w (or use --passphrase-file)", err)
 	case errors.Is(err, ledger.ErrWrongPassphrase), errors.Is(err, wallet.ErrWrongPassphrase):
 		return fmt.Errorf("%w: check SOV_LEDGER_PASSPHRASE, SOV_WALLET_PASSPHRASE or --passphrase-file", err)
 	}

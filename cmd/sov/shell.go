@@ -12,6 +12,7 @@ import (
 
 	"github.com/sovos/sov/internal/conversation"
 	"github.com/sovos/sov/internal/events"
+	"github.com/sovos/sov/internal/generate"
 	"github.com/sovos/sov/internal/prompt"
 	"github.com/sovos/sov/model"
 	"github.com/sovos/sov/model/store"
@@ -65,7 +66,13 @@ func (a *app) runShell(cmd *cobra.Command, p *runFlags, out *os.File) error {
 	evs := conversation.NewEvents()
 	unrecorded := make(chan int, 1)
 	go func() {
-		unrecorded <- a.recordShellCalls(cmd.Context(), evs.Subscribe(cmd.Context(), "ledger", events.MustDeliver, 64), &loaded)
+		sub := evs.Subscribe(cmd.Context(), "ledger", events.MustDeliver, 64)
+		unrecorded <- generate.RecordTurns(cmd.Context(), sub.C, a.ledger(), ledgerAutoSigner(a), "tui", func() string {
+			if p := loaded.Load(); p != nil {
+				return *p
+			}
+			return ""
+		})
 	}()
 	defer func() {
 		evs.Close() // the recorder drains what is left, then says how many failed

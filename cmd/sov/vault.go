@@ -143,9 +143,9 @@ func vaultSecret(a *app, file *string, flag, name, env string, confirm bool) fun
 }
 
 // vaultModel is the model name (or path; "" = the default model) loaded on
-// first use; `sov news` uses it too.
+// first use; `sov news` uses it too. Its calls are recorded in the ledger.
 func vaultModel(a *app, name, what string) *lazymodel.Model {
-	return &lazymodel.Model{What: what, Path: func() (string, error) { return resolveModelPath(a, name) }}
+	return &lazymodel.Model{What: what, Path: func() (string, error) { return resolveModelPath(a, name) }, Wrap: a.recorded}
 }
 
 // vaultJSON writes v as JSON, indented by indent ("" = one line).

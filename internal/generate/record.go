@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"path/filepath"
 
+	"github.com/sovos/sov/internal/conversation"
 	"github.com/sovos/sov/internal/filehash"
 	"github.com/sovos/sov/internal/ledger"
 	"github.com/sovos/sov/model"
@@ -103,6 +104,40 @@ type Replayed struct {
 // Loader loads an engine for a replay; the caller closes it.
 type Loader func(ctx context.Context, opts model.Options) (Model, func(), error)
 
+// LoadCPU is the Loader replays use by default: llama.cpp on the CPU.
+func LoadCPU(ctx context.Context, o model.Options) (Model, func(), error) {
+	o.GPULayers, o.TrimMemory = 0, true
+	eng, err := model.Load(ctx, o)
+	if err != nil {
+		return nil, nil, err
+	}
+	return eng, func() { eng.Close() }, nil
+}
+
+// RecordTurns records every finished answer arriving on evs (a
+// must-deliver subscription to conversations) until it closes; modelPath
+// names the model file that answered. It returns how many could not be
+// recorded.
+func RecordTurns(ctx context.Context, evs <-chan conversation.Event, l *ledger.Ledger, s *ledger.Signer, principal string, modelPath func() string) (failed int) {
+	for ev := range evs {
+		path := modelPath()
+		if !ev.Final() || path == "" {
+			continue
+		}
+		in, err := json.Marshal(struct {
+			Messages []model.Message `json:"messages"`
+			Sampling model.Sampling  `json:"sampling"`
+		}{ev.Input, ev.Sampling})
+		if err == nil {
+			_, err = RecordCall(context.WithoutCancel(ctx), l, s, principal, path, in, ev.Sampling, ev.Answer.Content, ev.Stats, nil, false)
+		}
+		if err != nil {
+			failed++
+		}
+	}
+	return failed
+}
+
 // Replay runs the model call recorded as entry id again, with the same
 // model file (checked by sha256), request, sampling and seed, and compares
 // the output's bytes. modelPath, when not empty, replaces the recorded
@@ -140,6 +175,9 @@ func Replay(ctx context.Context, l *ledger.Ledger, id, modelPath string, load Lo
 	prep, err := Prepare(r.Input.Request)
 	if err != nil {
 		return r, fmt.Errorf("entry %d: %w", e.Seq, err)
+	}
+	if load == nil {
+		load = LoadCPU
 	}
 	m, closeModel, err := load(ctx, r.Input.Engine.Options())
 	if err != nil {

@@ -20,8 +20,13 @@ type Model struct {
 	// What names the model in errors, e.g. "chat model"; default "model".
 	What string
 
+	// Wrap, when set, wraps the loaded engine (e.g. to record every call
+	// in the ledger); calls go through what it returns.
+	Wrap func(model.LLM) model.LLM
+
 	mu  sync.Mutex
 	eng *model.Engine
+	llm model.LLM
 }
 
 // Load loads the model now, e.g. to fail before a passphrase is asked.
@@ -30,11 +35,11 @@ func (m *Model) Load(ctx context.Context) error {
 	return err
 }
 
-func (m *Model) engine(ctx context.Context) (*model.Engine, error) {
+func (m *Model) engine(ctx context.Context) (model.LLM, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	if m.eng != nil {
-		return m.eng, nil
+	if m.llm != nil {
+		return m.llm, nil
 	}
 	// Path errors (no model installed, an unknown name) explain themselves.
 	path, err := m.Path()
@@ -49,8 +54,11 @@ func (m *Model) engine(ctx context.Context) (*model.Engine, error) {
 		}
 		return nil, fmt.Errorf("load %s: %w", what, err)
 	}
-	m.eng = eng
-	return eng, nil
+	m.eng, m.llm = eng, eng
+	if m.Wrap != nil {
+		m.llm = m.Wrap(eng)
+	}
+	return m.llm, nil
 }
 
 // Chat is model.Engine.Chat.
@@ -104,6 +112,6 @@ func (m *Model) Close() error {
 		return nil
 	}
 	err := m.eng.Close()
-	m.eng = nil
+	m.eng, m.llm = nil, nil
 	return err
 }

@@ -206,3 +206,61 @@ func (k KeyInfo) PublicPEM() ([]byte, error) {
 	}
 	return pem.EncodeToMemory(&pem.Block{Type: "PUBLIC KEY", Bytes: der}), nil
 }
+
+// Keys says how to reach the secrets behind a ledger key; the caller
+// decides where passphrases come from (a prompt, the environment).
+type Keys struct {
+	// Wallet derives the wallet's ledger key (unlocking the wallet); nil
+	// when there is no wallet.
+	Wallet func() (ed25519.PrivateKey, error)
+	// Passphrase gives the local key's passphrase; create is true when a
+	// new key will be sealed with it (ask twice).
+	Passphrase func(create bool) ([]byte, error)
+	// KDF seals a new local key (seal.DefaultKDF when nil).
+	KDF func() (seal.KDF, error)
+}
+
+// Unlock returns the ledger's signer. The key comes from the wallet when
+// key.json says so; a ledger without a key yet gets one when create is set:
+// the wallet's when there is a wallet, otherwise a new local key.
+func (l *Ledger) Unlock(k Keys, create bool) (*Signer, error) {
+	info, err := l.LoadKey()
+	switch {
+	case errors.Is(err, ErrNoKey) && !create:
+		return nil, err
+	case err != nil && !errors.Is(err, ErrNoKey):
+		return nil, err
+	}
+	if info.Source == SourceWallet || (info.KeyID == "" && k.Wallet != nil) {
+		if k.Wallet == nil {
+			return nil, errors.New("the ledger key comes from the wallet, and there is no wallet here")
+		}
+		priv, err := k.Wallet()
+		if err != nil {
+			return nil, err
+		}
+		if info.KeyID == "" {
+			if err := l.AdoptKey(priv.Public().(ed25519.PublicKey)); err != nil && !errors.Is(err, ErrKeyExists) {
+				return nil, err
+			}
+		}
+		return l.Signer(priv)
+	}
+	pass, err := k.Passphrase(info.KeyID == "")
+	if err != nil {
+		return nil, err
+	}
+	defer seal.Wipe(pass)
+	if info.KeyID != "" {
+		return l.UnlockLocalKey(pass)
+	}
+	kdf := seal.DefaultKDF
+	if k.KDF != nil {
+		kdf = k.KDF
+	}
+	params, err := kdf()
+	if err != nil {
+		return nil, err
+	}
+	return l.CreateLocalKey(pass, params)
+}

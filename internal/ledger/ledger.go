@@ -465,3 +465,30 @@ func SHA256(b []byte) string {
 	h := sha256.Sum256(b)
 	return hex.EncodeToString(h[:])
 }
+
+// MarshalJSON is the entry as listings print it: its facts, not its bytes.
+func (e Entry) MarshalJSON() ([]byte, error) {
+	type ok struct {
+		ID        uint64            `json:"id"`
+		Hash      string            `json:"hash"`
+		Time      time.Time         `json:"time"`
+		Kind      string            `json:"kind"`
+		Principal string            `json:"principal,omitempty"`
+		Prev      string            `json:"prev"`
+		Subjects  map[string]string `json:"subjects"`
+		Fields    map[string]any    `json:"fields,omitempty"`
+		KeyIDs    []string          `json:"keyids"`
+	}
+	if e.Err != nil {
+		return json.Marshal(struct {
+			ID    uint64 `json:"id"`
+			Hash  string `json:"hash"`
+			Error string `json:"error"`
+		}{e.Seq, e.Hash, e.Err.Error()})
+	}
+	ids := e.KeyIDs
+	if ids == nil {
+		ids = []string{}
+	}
+	return json.Marshal(ok{e.Seq, e.Hash, e.Time, e.Kind, e.Principal, e.Prev, e.Subjects, e.Fields, ids})
+}

@@ -486,3 +486,50 @@ func TestLedgerModelCallBlobs(t *testing.T) {
 		t.Fatalf("unkept input: %v", err)
 	}
 }
+
+func TestLedgerUnlockPicksTheKey(t *testing.T) {
+	_, walletKey, _ := ed25519.GenerateKey(nil)
+	fromWallet := func() (ed25519.PrivateKey, error) { return walletKey, nil }
+	pass := func(bool) ([]byte, error) { return []byte("pw"), nil }
+	fast := func() (seal.KDF, error) { return seal.FastKDF(), nil }
+	noPass := func(bool) ([]byte, error) { t.Fatal("asked for a local passphrase"); return nil, nil }
+
+	// No key and no create: nothing is made.
+	l := Open(t.TempDir())
+	if _, err := l.Unlock(Keys{Wallet: fromWallet, Passphrase: pass}, false); !errors.Is(err, ErrNoKey) {
+		t.Fatalf("no key: %v", err)
+	}
+	// With a wallet, the wallet's key becomes the ledger's key; no passphrase is asked.
+	s, err := l.Unlock(Keys{Wallet: fromWallet, Passphrase: noPass}, true)
+	if err != nil || s.id != KeyID(walletKey.Public().(ed25519.PublicKey)) {
+		t.Fatalf("wallet key: %v", err)
+	}
+	if k, _ := l.LoadKey(); k.Source != SourceWallet || k.Sealed != nil {
+		t.Fatalf("key.json: %+v", k)
+	}
+	// Later, a wallet whose key differs (a restored other seed) is refused.
+	_, other, _ := ed25519.GenerateKey(nil)
+	if _, err := l.Unlock(Keys{Wallet: func() (ed25519.PrivateKey, error) { return other, nil }}, true); !errors.Is(err, ErrKeyMismatch) {
+		t.Fatalf("other wallet: %v", err)
+	}
+	// A wallet-keyed ledger without the wallet says so.
+	if _, err := l.Unlock(Keys{Passphrase: pass}, true); err == nil || !strings.Contains(err.Error(), "wallet") {
+		t.Fatalf("missing wallet: %v", err)
+	}
+
+	// Without a wallet, a local key is created (asked twice) and then unlocked.
+	l = Open(t.TempDir())
+	var creates []bool
+	ask := func(create bool) ([]byte, error) { creates = append(creates, create); return []byte("pw"), nil }
+	s1, err := l.Unlock(Keys{Passphrase: ask, KDF: fast}, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s2, err := l.Unlock(Keys{Passphrase: ask, Wallet: fromWallet}, false) // a wallet made later does not take over
+	if err != nil || s2.id != s1.id || fmt.Sprint(creates) != "[true false]" {
+		t.Fatalf("local key: %v %v", err, creates)
+	}
+	if _, err := l.Unlock(Keys{Passphrase: func(bool) ([]byte, error) { return []byte("bad"), nil }}, false); !errors.Is(err, ErrWrongPassphrase) {
+		t.Fatalf("wrong passphrase: %v", err)
+	}
+}
