@@ -12,6 +12,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/sovos/sov/feeds"
 	"github.com/sovos/sov/internal/generate"
 	"github.com/sovos/sov/internal/ledger"
 	"github.com/sovos/sov/internal/prompt"
@@ -152,22 +153,43 @@ func ledgerExportCmd(a *app) *cobra.Command {
 }
 
 func ledgerCheckpointCmd(a *app) *cobra.Command {
+	var publish bool
 	c := &cobra.Command{
-		Use: "checkpoint", Short: "Sign the Merkle root of every entry so far (creates the ledger key on first use)", Args: cobra.NoArgs,
+		Use: "checkpoint [--publish]", Short: "Sign the Merkle root of every entry so far (creates the ledger key on first use)", Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			s, err := ledgerSigner(a, cmd, true)
 			if err != nil {
 				return ledgerHint(err)
 			}
-			e, err := a.ledger().Checkpoint(cmd.Context(), s)
+			l := a.ledger()
+			e, err := l.Checkpoint(cmd.Context(), s)
 			if err != nil {
 				return err
 			}
 			fmt.Fprintf(a.stdout, "checkpoint %d: %v entries, root %s\n", e.Seq, e.Fields["size"], e.Subjects["tree-head"])
-			return nil
+			if !publish {
+				return nil
+			}
+			k, err := l.LoadKey()
+			if err != nil {
+				return err
+			}
+			art := feeds.Article{Topics: []string{"sov-ledger"}, Slug: fmt.Sprintf("sov-ledger-checkpoint-%d", e.Seq)}
+			if art.Title, art.Body, err = ledger.CheckpointText(e, k); err != nil {
+				return err
+			}
+			f := &feedsCLI{app: a}
+			return f.open(false, func(st *feeds.Store) error {
+				ev, rep, err := st.PublishArticle(cmd.Context(), art, f.pass(false), feeds.PublishTargets{})
+				if ev != nil {
+					fmt.Fprintf(a.stdout, "published %s (%d targets)\n", ev.ID, len(rep.Targets))
+				}
+				return feedsHint(cmd, err)
+			})
 		},
 	}
 	c.Flags().String("passphrase-file", "", "read the wallet (or ledger) passphrase from this file")
+	c.Flags().BoolVar(&publish, "publish", false, "also publish it as a signed article through your feeds (sov feeds publish's key and relays)")
 	return c
 }
 

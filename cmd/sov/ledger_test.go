@@ -117,6 +117,19 @@ func TestLedgerVerifyCheckpointExport(t *testing.T) {
 	if r := runSov(t, home, []string{"SOV_LEDGER_PASSPHRASE=wrong"}, "", "ledger", "checkpoint"); r.Code != 1 || !strings.Contains(r.Stderr, "wrong ledger passphrase") {
 		t.Fatalf("wrong passphrase: %d %q", r.Code, r.Stderr)
 	}
+	// A checkpoint published as a signed article through the user's feed
+	// carries the signed tree head and the public key.
+	feedsEnv := []string{"SOV_FEEDS_PASSPHRASE=feeds pass", "SOV_LEDGER_PASSPHRASE=correct horse"}
+	feedsRun(t, home, feedsEnv, "feeds", "keygen", "--name", "Me")
+	if r := runSov(t, home, feedsEnv, "", "ledger", "checkpoint", "--publish"); r.Code != 0 || !strings.Contains(r.Stdout, "published ") {
+		t.Fatalf("checkpoint --publish: %d %q %q", r.Code, r.Stdout, r.Stderr)
+	}
+	if r := runSov(t, home, nil, "", "feeds", "ls", "--json"); r.Code != 0 || !strings.Contains(r.Stdout, "sov ledger checkpoint: 4 entries") {
+		t.Fatalf("published checkpoint not in the feed: %q %q", r.Stdout, r.Stderr)
+	}
+	if r := runSov(t, home, nil, "", "ledger", "verify"); r.Code != 0 || !strings.Contains(r.Stdout, "5 entries") {
+		t.Fatalf("verify after publish: %d %q %q", r.Code, r.Stdout, r.Stderr)
+	}
 	out := filepath.Join(t.TempDir(), "ledger.jsonl")
 	if r := runSov(t, home, nil, "", "ledger", "export", out); r.Code != 0 {
 		t.Fatalf("export: %d %q", r.Code, r.Stderr)
@@ -136,11 +149,11 @@ func TestLedgerVerifyCheckpointExport(t *testing.T) {
 		t.Fatalf("flipped byte: %d %q %q", r.Code, r.Stdout, r.Stderr)
 	}
 	r = runSov(t, home, nil, "", "ledger", "ls")
-	if r.Code != 0 || strings.Count(r.Stdout, "\n") != 5 {
+	if r.Code != 0 || strings.Count(r.Stdout, "\n") != 6 {
 		t.Fatalf("ls after damage should list every entry: %q", r.Stdout)
 	}
 	r = runSov(t, home, nil, "", "ledger", "ls", "--json", "--kind", "checkpoint")
-	if r.Code != 0 || strings.Count(r.Stdout, "\n") != 1 || !strings.Contains(r.Stdout, `"kind":"checkpoint"`) {
+	if r.Code != 0 || strings.Count(r.Stdout, "\n") != 2 || !strings.Contains(r.Stdout, `"kind":"checkpoint"`) {
 		t.Fatalf("ls --kind: %q", r.Stdout)
 	}
 	if r := runSov(t, home, nil, "", "ledger", "ls", "--kind", "bogus"); r.Code != 2 {

@@ -253,3 +253,21 @@ func (e Entry) Signatures() [][]byte {
 	}
 	return out
 }
+
+// CheckpointText is a checkpoint written for others to check (published as
+// a signed article): the signed tree head exactly as stored, and the
+// ledger's public key.
+func CheckpointText(e Entry, k KeyInfo) (title, body string, err error) {
+	if e.Kind != KindCheckpoint || !e.Signed() {
+		return "", "", fmt.Errorf("entry %d is not a signed checkpoint", e.Seq)
+	}
+	pub, err := k.PublicPEM()
+	if err != nil {
+		return "", "", err
+	}
+	title = fmt.Sprintf("sov ledger checkpoint: %v entries", e.Fields["size"])
+	body = fmt.Sprintf("The signed head of my sov ledger: %v entries, RFC 6962 Merkle root `%s`, ledger key id `%s`.\n\n"+
+		"The DSSE envelope (an in-toto statement, signed with ed25519):\n\n```json\n%s\n```\n\nThe public key:\n\n```\n%s```\n",
+		e.Fields["size"], e.Subjects["tree-head"], k.KeyID, e.Line, pub)
+	return title, body, nil
+}
