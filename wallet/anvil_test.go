@@ -2,11 +2,13 @@ package wallet_test
 
 import (
 	"context"
+	"crypto/ed25519"
 	"errors"
 	"math/big"
 	"strings"
 	"testing"
 
+	"github.com/sovos/sov/internal/ledger"
 	"github.com/sovos/sov/internal/seal"
 	"github.com/sovos/sov/wallet"
 	"github.com/sovos/sov/wallet/wallettest"
@@ -25,7 +27,8 @@ func TestWalletAnvilSendPathThroughTheGoAPI(t *testing.T) {
 	an.Fund(t, me.EVM, 10)
 	token := an.DeployToken(t, keys)
 
-	w := wallet.New(t.TempDir(), wallet.WithStoreOptions(wallet.WithKDF(func() (seal.KDF, error) { return seal.FastKDF(), nil })))
+	lg := ledger.Open(t.TempDir())
+	w := wallet.New(t.TempDir(), wallet.WithLedger(lg), wallet.WithStoreOptions(wallet.WithKDF(func() (seal.KDF, error) { return seal.FastKDF(), nil })))
 	if _, err := w.Store().Create(wallettest.Abandon, "", []byte("pw"), false); err != nil {
 		t.Fatal(err)
 	}
@@ -56,6 +59,21 @@ func TestWalletAnvilSendPathThroughTheGoAPI(t *testing.T) {
 		}
 		return entry
 	}
+	// payment finds the ledger's payment entry of a transaction
+	payment := func(t *testing.T, hash string) ledger.Entry {
+		t.Helper()
+		es, err := lg.Entries()
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, e := range es {
+			if e.Kind == ledger.KindPayment && e.Fields["tx"] == hash {
+				return e
+			}
+		}
+		t.Fatalf("no payment entry for %s", hash)
+		return ledger.Entry{}
+	}
 	for _, tc := range []struct {
 		amount, asset string
 		landed        func() *big.Int
@@ -71,6 +89,23 @@ func TestWalletAnvilSendPathThroughTheGoAPI(t *testing.T) {
 		if got := tc.landed(); got.Cmp(big.NewInt(tc.want)) != 0 {
 			t.Fatalf("payee has %s %s", got, tc.asset)
 		}
+		// the payment entry: signed with the wallet's ledger key, the
+		// plan's facts, the transaction by digest
+		e := payment(t, entry.Hash)
+		want := map[string]any{"source": "wallet", "action": "signed", "request": "send", "chain": "eip155:31337", "network": "anvil",
+			"asset": tc.asset, "amount": tc.amount, "from": me.EVM, "payee": payee, "reservation": entry.Policy, "nonce": float64(entry.Nonce)}
+		for k, v := range want {
+			if e.Fields[k] != v {
+				t.Errorf("%s payment entry: %s = %v, want %v", tc.asset, k, e.Fields[k], v)
+			}
+		}
+		if !e.Signed() || e.Principal != "test" || e.Subjects["tx"] != ledger.SHA256([]byte(entry.Hash)) {
+			t.Fatalf("%s payment entry %+v", tc.asset, e)
+		}
+	}
+	priv, _ := keys.LedgerKey()
+	if k, err := lg.LoadKey(); err != nil || k.KeyID != ledger.KeyID(priv.Public().(ed25519.PublicKey)) || k.Source != ledger.SourceWallet {
+		t.Fatalf("the ledger did not adopt the wallet's ledger key: %+v %v", k, err)
 	}
 
 	// a stuck send is replaced through the same path
@@ -115,6 +150,24 @@ func TestWalletAnvilSendPathThroughTheGoAPI(t *testing.T) {
 			t.Fatalf("%s USDC over the grant's limit: %v", tc.amount, err)
 		case tc.rule == "" && (err != nil || entry.Caller != "agent:shop" || entry.Grant != g.ID()):
 			t.Fatalf("%s USDC under the grant: %+v %v", tc.amount, entry, err)
+		case tc.rule == "":
+			if e := payment(t, entry.Hash); e.Principal != "agent:shop" || e.Fields["grant"] != g.ID() || !e.Signed() {
+				t.Fatalf("grant payment entry %+v", e)
+			}
 		}
+	}
+	// the refusal is the last entry: unsigned, with its rule; the
+	// speed-up names what it replaced; the whole ledger verifies
+	es, _ := lg.Entries()
+	last := es[len(es)-1]
+	if last.Kind != ledger.KindPermission || last.Signed() || last.Fields["action"] != "refused" || last.Fields["rule"] != wallet.RuleGrant || last.Principal != "agent:shop" {
+		t.Fatalf("refusal entry %+v", last)
+	}
+	if e := payment(t, fast.Hash); e.Fields["request"] != "speedup" || e.Fields["replaces"] != stuck.Hash {
+		t.Fatalf("speed-up entry %+v", e.Fields)
+	}
+	rep, err := lg.Verify(ctx)
+	if err != nil || rep.Err() != nil || rep.Entries != 12 || rep.Signed != 5 || rep.Unsigned != 1 {
+		t.Fatalf("ledger verify %+v %v", rep, err)
 	}
 }

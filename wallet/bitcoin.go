@@ -287,8 +287,8 @@ func signPSBT(p *BitcoinPlan, keys map[string]*btcec.PrivateKey) (*wire.MsgTx, e
 }
 
 // broadcastBitcoin signs p's PSBT with the receive and change keys of the
-// plan's account and broadcasts it.
-func (w *Wallet) broadcastBitcoin(ctx context.Context, p *Plan, keys *Keys) (LedgerEntry, error) {
+// plan's account, commits it and broadcasts it.
+func (w *Wallet) broadcastBitcoin(ctx context.Context, p *Plan, keys *Keys, commit commitFunc) (LedgerEntry, error) {
 	bnet := BitcoinNet(p.net.BitcoinNet)
 	signers := map[string]*btcec.PrivateKey{}
 	for chain, addr := range p.btcAddr {
@@ -301,6 +301,9 @@ func (w *Wallet) broadcastBitcoin(ctx context.Context, p *Plan, keys *Keys) (Led
 	}
 	tx, err := signPSBT(p.btcPlan, signers)
 	if err != nil {
+		return LedgerEntry{}, err
+	}
+	if err := commit(tx.TxHash().String(), 0); err != nil {
 		return LedgerEntry{}, err
 	}
 	b := p.btc

@@ -18,7 +18,7 @@ import (
 // RPC. The merged table is validated before anything changes.
 func (c *Config) AddRPC(ctx context.Context, nc NetworkConfig) error {
 	if len(nc.RPC) == 0 {
-		return errors.New("an RPC URL is required")
+		return fmt.Errorf("%w: an RPC URL is required", ErrInvalidNetwork)
 	}
 	nets, err := c.All()
 	if err != nil {
@@ -119,8 +119,14 @@ type PolicyEdit struct {
 	PerTx, PerDay, ApproveAbove string
 	PayeeDaily                  []string // PAYEE=AMOUNT, for Asset
 	Allow, Disallow             []string
-	ApproveMessages             *bool
+	// ApproveMessages requires approval for message signatures from now
+	// on, NoApproveMessages stops requiring it; neither leaves it as is.
+	ApproveMessages, NoApproveMessages bool
 }
+
+// ErrInvalidNetwork wraps every reason a network cannot be added that lies
+// in the request itself.
+var ErrInvalidNetwork = errors.New("invalid network")
 
 // ErrEditNeedsAsset means an amount limit was given without its asset.
 var ErrEditNeedsAsset = errors.New("amount limits need the asset they apply to")
@@ -191,8 +197,11 @@ func (p Policy) Apply(e PolicyEdit) (Policy, bool, error) {
 		}
 		p.Allow, changed = out, true
 	}
-	if e.ApproveMessages != nil {
-		p.ApproveMessages, changed = *e.ApproveMessages, true
+	switch {
+	case e.ApproveMessages && e.NoApproveMessages:
+		return p, false, fmt.Errorf("%w: message approval cannot be both required and not", ErrInvalidEdit)
+	case e.ApproveMessages || e.NoApproveMessages:
+		p.ApproveMessages, changed = e.ApproveMessages, true
 	}
 	return p, changed, nil
 }

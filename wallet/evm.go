@@ -422,8 +422,9 @@ func nonceRecord(next uint64, at time.Time) []byte {
 // Unlocker yields the keys only once the policy has allowed a request.
 type Unlocker func() (*Keys, error)
 
-// broadcastEVM signs p's transaction with a managed nonce and broadcasts it.
-func (w *Wallet) broadcastEVM(ctx context.Context, p *Plan, keys *Keys) (LedgerEntry, error) {
+// broadcastEVM signs p's transaction with a managed nonce, commits it and
+// broadcasts it.
+func (w *Wallet) broadcastEVM(ctx context.Context, p *Plan, keys *Keys, commit commitFunc) (LedgerEntry, error) {
 	e, ep := p.evm, p.evmPlan
 	key, err := keys.EVMKey(p.acct.Index)
 	if err != nil {
@@ -438,7 +439,7 @@ func (w *Wallet) broadcastEVM(ctx context.Context, p *Plan, keys *Keys) (LedgerE
 	if err != nil {
 		return LedgerEntry{}, err
 	}
-	entry, err := w.signAndSend(ctx, e, key, nonce, ep.TxTo, ep.Value, ep.Data, ep.Gas, ep.Fees, LedgerEntry{})
+	entry, err := w.signAndSend(ctx, e, key, nonce, ep.TxTo, ep.Value, ep.Data, ep.Gas, ep.Fees, commit)
 	if err != nil {
 		w.freeNonce(e.Net.ChainID, ep.From, nonce)
 		return LedgerEntry{}, err
@@ -446,7 +447,7 @@ func (w *Wallet) broadcastEVM(ctx context.Context, p *Plan, keys *Keys) (LedgerE
 	return entry, nil
 }
 
-func (w *Wallet) signAndSend(ctx context.Context, e *EVM, key *ecdsa.PrivateKey, nonce uint64, to common.Address, value *big.Int, data []byte, gas uint64, fees Fees, entry LedgerEntry) (LedgerEntry, error) {
+func (w *Wallet) signAndSend(ctx context.Context, e *EVM, key *ecdsa.PrivateKey, nonce uint64, to common.Address, value *big.Int, data []byte, gas uint64, fees Fees, commit commitFunc) (LedgerEntry, error) {
 	chainID := big.NewInt(e.Net.ChainID)
 	tx := types.NewTx(&types.DynamicFeeTx{
 		ChainID: chainID, Nonce: nonce, GasTipCap: fees.Tip, GasFeeCap: fees.Cap, Gas: gas, To: &to, Value: value, Data: data,
@@ -455,9 +456,13 @@ func (w *Wallet) signAndSend(ctx context.Context, e *EVM, key *ecdsa.PrivateKey,
 	if err != nil {
 		return LedgerEntry{}, err
 	}
+	if err := commit(signed.Hash().Hex(), nonce); err != nil {
+		return LedgerEntry{}, err
+	}
 	if err := e.Backend.SendTransaction(ctx, signed); err != nil {
 		return LedgerEntry{}, fmt.Errorf("broadcast on %s: %w", e.Net.Name, err)
 	}
+	var entry LedgerEntry
 	entry.Chain, entry.Network, entry.Hash, entry.Nonce = e.Net.CAIP2, e.Net.Name, signed.Hash().Hex(), nonce
 	entry.Status, entry.Time = "pending", w.now().UTC().Format(time.RFC3339Nano)
 	entry.TxTo, entry.Value, entry.Data, entry.Gas = to.Hex(), value.String(), common.Bytes2Hex(data), gas
@@ -591,7 +596,7 @@ func (s *Session) Replace(ctx context.Context, hash string, cancel bool, index u
 
 // broadcastReplacement signs the replacement at the old nonce with the key
 // that sent the original.
-func (w *Wallet) broadcastReplacement(ctx context.Context, p *Plan, keys *Keys) (LedgerEntry, error) {
+func (w *Wallet) broadcastReplacement(ctx context.Context, p *Plan, keys *Keys, commit commitFunc) (LedgerEntry, error) {
 	rp := p.replace
 	key, err := keys.EVMKey(rp.index)
 	if err != nil {
@@ -600,7 +605,7 @@ func (w *Wallet) broadcastReplacement(ctx context.Context, p *Plan, keys *Keys) 
 	if !strings.EqualFold(crypto.PubkeyToAddress(key.PublicKey).Hex(), rp.old.From) {
 		return LedgerEntry{}, fmt.Errorf("transaction %s was sent from %s, not account index %d", rp.old.Hash, rp.old.From, rp.index)
 	}
-	return w.signAndSend(ctx, p.evm, key, rp.old.Nonce, rp.to, rp.value, rp.data, rp.gas, rp.fees, LedgerEntry{})
+	return w.signAndSend(ctx, p.evm, key, rp.old.Nonce, rp.to, rp.value, rp.data, rp.gas, rp.fees, commit)
 }
 
 // reconcile updates this account's pending ledger entries on e's chain:

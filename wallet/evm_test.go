@@ -306,7 +306,7 @@ func TestWalletEVMDroppedTransactionFreesItsNonce(t *testing.T) {
 	c := newSimChain(t)
 	ctx := context.Background()
 	now := time.Now()
-	w := New(t.TempDir(), WithClock(func() time.Time { return now }))
+	w := testWallet(t, WithClock(func() time.Time { return now }))
 	payee := common.HexToAddress("0x00000000000000000000000000000000000000ee")
 	amt, _ := ToAtomic("0.1", 18)
 	p, _ := c.evm.Plan(ctx, EVMTransfer{From: c.from, To: payee, Asset: "ETH", Amount: amt, Decimals: 18})

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/sovos/sov/internal/config"
+	"github.com/sovos/sov/internal/ledger"
 	"github.com/sovos/sov/internal/seal"
 )
 
@@ -156,13 +157,29 @@ func TestWalletTextForms(t *testing.T) {
 			"USDC   per tx -          per day 50         approval above -\n" +
 			"payee bob: at most 1 ETH per day\npayee bob: at most 5 USDC per day\n" +
 			"only these payees: bob, carol\nmessage signatures need approval\n"},
-		{"empty policy", Policy{}.String(), ""},
+		{"empty policy", Policy{}.String(), "no limits set: every payment is allowed\n"},
+		{"messages only", Policy{ApproveMessages: true}.String(), "no limits set: every payment is allowed\nmessage signatures need approval\n"},
 		{"ledger entry", LedgerEntry{Time: "2025-01-02T03:04:05.123Z", Status: "confirmed", Kind: "send", Amount: "1", Asset: "ETH", To: "0xB", Network: "base", Nonce: 7, Hash: "0xH", Caller: "cli"}.String(),
 			"2025-01-02T03:04:05 confirmed send     1 ETH to 0xB on base (nonce 7) 0xH cli"},
-		{"audit refusal", AuditEntry{Seq: 3, Time: "junk", Decision: "refused", Caller: "agent:x", Kind: "pay", Amount: "2", Asset: "USDC", Payee: "0xB", Reason: "over the limit"}.String(),
-			"   3 junk refused   agent:x        pay          2 USDC 0xB — over the limit"},
-		{"audit policy change", AuditEntry{Seq: 4, Time: "2025-01-02T03:04:05Z", Decision: "policy-changed", Caller: "cli", Kind: "policy", Reason: `{"limits":{}}`}.String(),
-			"   4 2025-01-02T03:04:05 policy-changed cli            policy       policy changed"},
+		{"audit refusal", AuditEntry{Seq: 3, Time: created, Kind: "permission", Action: "refused", Principal: "agent:x",
+			Fields: map[string]any{"request": "pay", "amount": "2", "asset": "USDC", "payee": "0xB", "network": "base", "rule": "per-day", "reason": "over the limit"}}.String(),
+			"    3 2025-01-02T03:04:05 permission refused        agent:x        -      pay 2 USDC to 0xB on base — per-day: over the limit"},
+		{"audit payment", AuditEntry{Seq: 9, Time: created, Kind: "payment", Action: "signed", Principal: "cli", Signed: true,
+			Fields: map[string]any{"request": "send", "amount": "1", "asset": "ETH", "payee": "0xB", "tx": "0xH", "reservation": "r1"}}.String(),
+			"    9 2025-01-02T03:04:05 payment    signed         cli            signed send 1 ETH to 0xB tx 0xH reservation r1"},
+		{"audit message signature", AuditEntry{Seq: 7, Time: created, Kind: "permission", Action: "signed", Principal: "tui", Signed: true,
+			Fields: map[string]any{"request": "sign-message", "message_sha256": "44136fa355b3678a1146ad16f7e8649e94fb4fc21fe77e8310c060f61caaff8a"}}.String(),
+			"    7 2025-01-02T03:04:05 permission signed         tui            signed sign-message message sha256 44136fa355b3…"},
+		{"audit migrated policy change", AuditEntry{Seq: 4, Time: created, Kind: "permission", Action: "policy-changed", Principal: "cli",
+			Fields: map[string]any{"migrated": true, "old_time": "2024-12-31T23:59:59.5Z", "policy_sha256": "44136fa355b3678a1146ad16f7e8649e94fb4fc21fe77e8310c060f61caaff8a"}}.String(),
+			"    4 2024-12-31T23:59:59 permission policy-changed cli            -      policy sha256 44136fa355b3 (migrated)"},
+		{"audit migration with damage", AuditEntry{Seq: 5, Time: created, Kind: "note", Action: "audit-migrated", Principal: "wallet",
+			Fields: map[string]any{"entries": 2.0, "kept": "audit.log.migrated", "first_line_not_migrated": 3.0, "problem": "truncated line"}}.String(),
+			"    5 2025-01-02T03:04:05 note       audit-migrated wallet         -      2 entries of the old audit log, kept as audit.log.migrated; not migrated from line 3: truncated line"},
+		{"audit report", AuditReport{Entries: 3, Migrated: 1, Signed: 1, Covered: 1, Unsigned: 1, Ledger: ledger.Report{Entries: 7, KeyID: "abcdef0123456789", Root: "r00t"}}.String(),
+			"wallet: 3 entries in the ledger (1 moved from the old audit log): 1 signed, 1 covered by a later signature, 1 not yet signed\n" +
+				"the last 1 are not authenticated yet: the next payment, or a checkpoint, signs them\n" +
+				"ledger: 7 entries (key abcdef012345…): chain, signatures and checkpoints intact; root r00t\n"},
 		{"revoked grant", GrantInfo{ID: "g1", Principal: "agent:shop", MintedBy: "tui", Created: created, Revoked: created}.String(),
 			"g1 revoked  agent:shop           by tui    since 2025-01-02T03:04:05Z"},
 		{"balances", BalanceReport{
@@ -171,7 +188,8 @@ func TestWalletTextForms(t *testing.T) {
 		}.String(), "USDC   3  (incomplete: base failed)\n  base       FAILED: timeout\n  ethereum   3\n"},
 		{"empty ledger", Ledger{}.String(), "no transactions yet\n"},
 		{"grants", GrantList{{ID: "g2", Principal: "a", MintedBy: "cli", Created: created}}.String(), "g2 active   a                    by cli    since 2025-01-02T03:04:05Z\n"},
-		{"empty audit log", AuditLog{}.String(), ""},
+		{"empty audit log", AuditLog{}.String(), "no wallet entries in the ledger yet\n"},
+		{"mnemonic words", MnemonicWords{"abandon", "about"}.String(), " 1. abandon\n 2. about\n"},
 		{"network without RPC", Network{Name: "base", CAIP2: "eip155:8453", Native: "ETH"}.String(), "base       eip155:8453                                ETH   USDC -                                            no RPC"},
 	}
 	for _, tt := range tests {
@@ -300,5 +318,38 @@ func TestWalletSessionBalances(t *testing.T) {
 		if b.Status != "failed" || b.Amount != "" {
 			t.Errorf("dead chain reported %+v", b)
 		}
+	}
+}
+
+func TestWalletPolicyApply(t *testing.T) {
+	base := Policy{Limits: map[string]Limit{"USDC": {PerDay: "5"}}, Allow: []string{"0xA"}, ApproveMessages: true}
+	tests := []struct {
+		name    string
+		edit    PolicyEdit
+		want    Policy
+		changed bool
+		err     error
+	}{
+		{"nothing", PolicyEdit{}, base, false, nil},
+		{"limit", PolicyEdit{Asset: "usdc", PerTx: "2"}, Policy{Limits: map[string]Limit{"USDC": {PerTx: "2", PerDay: "5"}}, Allow: []string{"0xA"}, ApproveMessages: true}, true, nil},
+		{"remove a limit", PolicyEdit{Asset: "USDC", PerDay: "none"}, Policy{Limits: map[string]Limit{"USDC": {}}, Allow: []string{"0xA"}, ApproveMessages: true}, true, nil},
+		{"stop approving messages", PolicyEdit{NoApproveMessages: true}, Policy{Limits: base.Limits, Allow: []string{"0xA"}}, true, nil},
+		{"approve messages again", PolicyEdit{ApproveMessages: true}, base, true, nil},
+		{"both", PolicyEdit{ApproveMessages: true, NoApproveMessages: true}, Policy{}, false, ErrInvalidEdit},
+		{"limit without asset", PolicyEdit{PerDay: "1"}, Policy{}, false, ErrEditNeedsAsset},
+		{"bad amount", PolicyEdit{Asset: "ETH", PerTx: "lots"}, Policy{}, false, ErrInvalidEdit},
+		{"disallow", PolicyEdit{Disallow: []string{"0xa"}}, Policy{Limits: base.Limits, ApproveMessages: true}, true, nil},
+		{"reset", PolicyEdit{Reset: true}, Policy{}, true, nil},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got, changed, err := base.Apply(tt.edit)
+			if !errors.Is(err, tt.err) || tt.err != nil && err == nil {
+				t.Fatalf("error %v, want %v", err, tt.err)
+			}
+			if tt.err == nil && (!reflect.DeepEqual(got, tt.want) || changed != tt.changed) {
+				t.Fatalf("got %+v changed=%v, want %+v changed=%v", got, changed, tt.want, tt.changed)
+			}
+		})
 	}
 }

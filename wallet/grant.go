@@ -11,6 +11,8 @@ import (
 	"time"
 
 	bolt "go.etcd.io/bbolt"
+
+	"github.com/sovos/sov/internal/ledger"
 )
 
 // Who may spend, and how approval reaches a human, is decided in one place:
@@ -62,7 +64,7 @@ func (w *Wallet) NewSession(cfg SessionConfig) *Session {
 func (s *Session) Wallet() *Wallet { return s.w }
 
 // Networks are the networks the session can use.
-func (s *Session) Networks() []Network { return s.cfg.Networks }
+func (s *Session) Networks() NetworkList { return s.cfg.Networks }
 
 // Accounts returns the public addresses at index, unlocking only when they
 // are not cached.
@@ -165,15 +167,31 @@ func (s *Session) Grant(principal string, l Limits) (*Grant, error) {
 	if err := l.validate(); err != nil {
 		return nil, err
 	}
+	if s.w.ledger == nil {
+		return nil, ErrNoLedger
+	}
 	rec := grantRecord{ID: newID(), Principal: principal, MintedBy: s.cfg.Caller, Limits: l, Created: s.w.now().UTC()}
 	b, err := json.Marshal(rec)
 	if err != nil {
 		return nil, err
 	}
-	if err := withDB(s.w.dir, func(tx *bolt.Tx) error { return tx.Bucket(bucketGrants).Put([]byte(rec.ID), b) }); err != nil {
+	err = withDB(s.w.dir, func(tx *bolt.Tx) error {
+		if err := tx.Bucket(bucketGrants).Put([]byte(rec.ID), b); err != nil {
+			return err
+		}
+		return s.w.recordGrant(context.Background(), "grant-minted", s.cfg.Caller, rec, b)
+	})
+	if err != nil {
 		return nil, err
 	}
 	return s.attach(rec), nil
+}
+
+// recordGrant records a grant minted or revoked by who: its id, principal
+// and the digest of the record as wallet.db holds it (limits included).
+func (w *Wallet) recordGrant(ctx context.Context, action, who string, rec grantRecord, stored []byte) error {
+	return w.record(ctx, ledger.KindPermission, who, map[string]string{"grant": ledger.SHA256(stored)},
+		facts{"action": action, "grant": rec.ID, "grant_principal": rec.Principal}, nil)
 }
 
 func (s *Session) attach(rec grantRecord) *Grant {
@@ -227,9 +245,16 @@ func (w *Wallet) Grants() (GrantList, error) {
 	return out, err
 }
 
-// RevokeGrant revokes a grant; every later check in any process refuses it,
-// including one already planned or waiting for approval.
-func (w *Wallet) RevokeGrant(id string) error {
+// RevokeGrant revokes a grant for the user; every later check in any
+// process refuses it, including one already planned or waiting for
+// approval.
+func (s *Session) RevokeGrant(id string) error { return s.w.revokeGrant(id, s.cfg.Caller) }
+
+// revokeGrant revokes id and records who revoked it.
+func (w *Wallet) revokeGrant(id, by string) error {
+	if w.ledger == nil {
+		return ErrNoLedger
+	}
 	return withDB(w.dir, func(tx *bolt.Tx) error {
 		rec, err := getGrant(tx, id)
 		if err != nil {
@@ -245,7 +270,7 @@ func (w *Wallet) RevokeGrant(id string) error {
 		if err := tx.Bucket(bucketGrants).Put([]byte(id), b); err != nil {
 			return err
 		}
-		return appendAudit(w.dir, AuditEntry{Decision: "grant-revoked", Caller: rec.MintedBy, Kind: "grant", ID: id, Reason: rec.Principal})
+		return w.recordGrant(context.Background(), "grant-revoked", by, rec, b)
 	})
 }
 
@@ -255,12 +280,12 @@ func (g *Grant) ID() string { return g.rec.ID }
 // Principal is who the grant is for.
 func (g *Grant) Principal() string { return g.rec.Principal }
 
-// Revoke revokes the grant.
+// Revoke revokes the grant; its principal is recorded as who revoked it.
 func (g *Grant) Revoke() error {
 	if g == nil || g.s == nil {
 		return ErrNoGrant
 	}
-	return g.s.w.RevokeGrant(g.rec.ID)
+	return g.s.w.revokeGrant(g.rec.ID, g.rec.Principal)
 }
 
 func (g *Grant) valid() error {
@@ -378,8 +403,10 @@ func (p *Plan) request(a actor) request {
 }
 
 // execute is the one send path for every chain: authorise (reserving the
-// spend) → unlock → sign and broadcast → record; a failure before the
-// broadcast releases the reservation.
+// spend and recording the decision) → unlock → sign → record the payment in
+// the ledger, signed with the ledger key → broadcast → keep the transaction.
+// A failure before the broadcast releases the reservation; a payment that
+// cannot be recorded is never broadcast.
 func (w *Wallet) execute(ctx context.Context, p *Plan, a actor) (LedgerEntry, error) {
 	if p == nil || p.summary == "" || (p.amount == nil && p.replace == nil) {
 		return LedgerEntry{}, errors.New("execute: no plan")
@@ -388,7 +415,12 @@ func (w *Wallet) execute(ctx context.Context, p *Plan, a actor) (LedgerEntry, er
 	if err != nil {
 		return LedgerEntry{}, err
 	}
-	release := func(why string) { w.Release(d.ID, why) }
+	// Recording must not be cut short by a cancelled caller once the keys
+	// are in use: the entry is what says what was signed.
+	rctx := context.WithoutCancel(ctx)
+	var signer *ledger.Signer
+	var txHash string
+	release := func(why string) { w.release(rctx, d.ID, why, txHash, signer) }
 	if a.unlock == nil {
 		release("locked")
 		return LedgerEntry{}, ErrLocked
@@ -399,6 +431,7 @@ func (w *Wallet) execute(ctx context.Context, p *Plan, a actor) (LedgerEntry, er
 		return LedgerEntry{}, err
 	}
 	defer keys.Wipe()
+	signer = w.ledgerSigner(keys)
 	// A revocation during approval or unlock still stops the payment.
 	if a.grant != "" {
 		if err := w.checkGrant(a.grant); err != nil {
@@ -406,20 +439,27 @@ func (w *Wallet) execute(ctx context.Context, p *Plan, a actor) (LedgerEntry, er
 			return LedgerEntry{}, err
 		}
 	}
+	commit := func(hash string, nonce uint64) error {
+		if err := w.recordPayment(rctx, p, a, d.ID, hash, nonce, signer); err != nil {
+			return err
+		}
+		txHash = hash
+		return nil
+	}
 	var entry LedgerEntry
 	switch p.net.Family {
 	case FamilyEVM:
 		if p.replace != nil {
-			entry, err = w.broadcastReplacement(ctx, p, keys)
+			entry, err = w.broadcastReplacement(ctx, p, keys, commit)
 			break
 		}
-		entry, err = w.broadcastEVM(ctx, p, keys)
+		entry, err = w.broadcastEVM(ctx, p, keys, commit)
 	case FamilyBitcoin:
-		entry, err = w.broadcastBitcoin(ctx, p, keys)
+		entry, err = w.broadcastBitcoin(ctx, p, keys, commit)
 	case FamilySolana:
-		entry, err = broadcastSolana(ctx, p, keys)
+		entry, err = broadcastSolana(ctx, p, keys, commit)
 	case FamilyNEAR:
-		entry, err = broadcastNEAR(ctx, p, keys)
+		entry, err = broadcastNEAR(ctx, p, keys, commit)
 	default:
 		err = fmt.Errorf("network family %q cannot send", p.net.Family)
 	}

@@ -97,17 +97,6 @@ func (c *jsonRPC) post(ctx context.Context, url string, body []byte, out any) er
 	return json.Unmarshal(env.Result, out)
 }
 
-// settle sends an authorised spend: when send fails the reservation is
-// released as not broadcast, when it succeeds the transaction is recorded.
-func (w *Wallet) settle(d Decision, send func() (LedgerEntry, error)) (LedgerEntry, error) {
-	entry, err := send()
-	if err != nil {
-		w.Release(d.ID, "not broadcast")
-		return LedgerEntry{}, err
-	}
-	return entry, w.recordLedger(entry)
-}
-
 // nativeBalance is a network's native-coin balance of v atomic units.
 func nativeBalance(n Network, v *big.Int) Balance {
 	return Balance{Network: n.Name, CAIP2: n.CAIP2, Asset: n.Native, Amount: FormatAtomic(v, n.NativeDecimals), Atomic: v.String(), Status: "ok"}

@@ -114,8 +114,8 @@ func (n *NEARRPC) Send(ctx context.Context, signed []byte) (string, error) {
 }
 
 // broadcastNEAR signs p's NEAR transfer from the implicit account and
-// sends it, waiting for optimistic execution.
-func broadcastNEAR(ctx context.Context, p *Plan, keys *Keys) (LedgerEntry, error) {
+// commits and sends it, waiting for optimistic execution.
+func broadcastNEAR(ctx context.Context, p *Plan, keys *Keys, commit commitFunc) (LedgerEntry, error) {
 	key, err := keys.NEARKey(p.acct.Index)
 	if err != nil {
 		return LedgerEntry{}, err
@@ -123,6 +123,9 @@ func broadcastNEAR(ctx context.Context, p *Plan, keys *Keys) (LedgerEntry, error
 	nonce := p.near.nonce + 1
 	signed, hash, err := signNEARTransfer(key, NEARTransfer{SignerID: p.from, PublicKey: key.Public().(ed25519.PublicKey), Nonce: nonce, ReceiverID: p.to, BlockHash: p.near.block, Deposit: p.amount})
 	if err != nil {
+		return LedgerEntry{}, err
+	}
+	if err := commit(base58.Encode(hash[:]), nonce); err != nil {
 		return LedgerEntry{}, err
 	}
 	got, err := NewNEARRPC(p.net).Send(ctx, signed)

@@ -294,6 +294,24 @@ func (s *Session) RouteRequest(ctx context.Context, raw []byte, index uint32) (R
 	return s.RoutePayment(ctx, pr, index)
 }
 
+// PlanPayment routes a payment request (see RouteRequest) for the user's
+// account at index and returns the chosen option as a plan ready for
+// Execute, with the route that explains the choice. Closing the plan
+// releases every connection the route opened.
+func (s *Session) PlanPayment(ctx context.Context, raw []byte, index uint32) (*Plan, *Route, error) {
+	route, err := s.RouteRequest(ctx, raw, index)
+	if err != nil {
+		return nil, nil, err
+	}
+	p, err := route.Plan()
+	if err != nil {
+		route.Close()
+		return nil, nil, err
+	}
+	p.route = &route
+	return p, &route, nil
+}
+
 // RoutePayment routes pr for the granting user's account at index.
 func (g *Grant) RoutePayment(ctx context.Context, pr PaymentRequired, index uint32) (Route, error) {
 	if err := g.valid(); err != nil {

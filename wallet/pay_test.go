@@ -15,7 +15,7 @@ func TestWalletPayRouterPicksLowestCost(t *testing.T) {
 	c := newSimChain(t)
 	ctx := context.Background()
 	net := c.evm.Net
-	w := New(t.TempDir(), WithEVMDialer(func(ctx context.Context, n Network) (*EVM, error) {
+	w := testWallet(t, WithEVMDialer(func(ctx context.Context, n Network) (*EVM, error) {
 		if n.CAIP2 != net.CAIP2 {
 			return nil, fmt.Errorf("unreachable")
 		}
@@ -70,6 +70,19 @@ func TestWalletPayRouterPicksLowestCost(t *testing.T) {
 	route, _ = w.RoutePayment(ctx, pr, nets, acct)
 	if _, err := pay(route); err == nil || !strings.Contains(err.Error(), "daily limit of 2 USDC") {
 		t.Fatalf("cap: %v", err)
+	}
+	// the user's session plans straight from the request's bytes: the
+	// chosen option as a plan, with the route that explains it
+	if _, err := w.Store().Create(abandonMnemonic, "", []byte("pw"), false); err != nil {
+		t.Fatal(err)
+	}
+	p, r, err := w.NewSession(SessionConfig{Caller: "test", Networks: nets}).PlanPayment(ctx, []byte(req), 0)
+	if err != nil || p.Kind() != "pay" || r.Chosen.Index != 3 || !strings.HasPrefix(p.Summary(), "Send 1.5 USDC to "+payee) || p.route != r {
+		t.Fatalf("plan %v %+v %v", p, r, err)
+	}
+	p.Close()
+	if _, _, err := w.NewSession(SessionConfig{Caller: "test", Networks: nets}).PlanPayment(ctx, []byte(`{"x402Version":2}`), 0); err == nil {
+		t.Fatal("planned an empty request")
 	}
 	// an unknown network and a base64 header form
 	b64 := "eyJ4NDAyVmVyc2lvbiI6MiwiYWNjZXB0cyI6W3sic2NoZW1lIjoiZXhhY3QiLCJuZXR3b3JrIjoiZWlwMTU1Ojk5OTkiLCJhbW91bnQiOiIxIiwiYXNzZXQiOiJuYXRpdmUiLCJwYXlUbyI6IjB4MDAwMDAwMDAwMDAwMDAwMDAwMDAwMDAwMDAwMDAwMDAwMDAwMDBmMSJ9XX0="

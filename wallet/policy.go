@@ -1,6 +1,7 @@
 package wallet
 
 import (
+	"cmp"
 	"context"
 	"crypto/rand"
 	"encoding/hex"
@@ -13,6 +14,8 @@ import (
 	"time"
 
 	bolt "go.etcd.io/bbolt"
+
+	"github.com/sovos/sov/internal/ledger"
 )
 
 // Limit bounds one asset, in decimal units of that asset ("12.5" USDC).
@@ -49,6 +52,7 @@ type request struct {
 	Payee       string
 	Summary     string // one human-readable line shown for approval
 	Interactive bool   // a human is present to approve
+	Message     string // sha256 hex of a message to be signed (the ledger holds only this)
 }
 
 // Approver asks a human; nil means nobody can approve (headless).
@@ -161,7 +165,9 @@ func (w *Wallet) LoadPolicy() (Policy, error) {
 	return p, err
 }
 
-// SetPolicy replaces the policy and records the change in the audit log.
+// SetPolicy replaces the policy and records the change in the ledger: who
+// changed it and the new policy's digest (the policy itself stays in
+// wallet.db).
 func (w *Wallet) SetPolicy(p Policy, caller string) error {
 	if err := p.Validate(); err != nil {
 		return err
@@ -170,16 +176,22 @@ func (w *Wallet) SetPolicy(p Policy, caller string) error {
 	if err != nil {
 		return err
 	}
+	if w.ledger == nil {
+		return ErrNoLedger
+	}
+	digest := ledger.SHA256(b)
 	return withDB(w.dir, func(tx *bolt.Tx) error {
 		if err := tx.Bucket(bucketPolicy).Put(keyPolicy, b); err != nil {
 			return err
 		}
-		return appendAudit(w.dir, AuditEntry{Decision: "policy-changed", Caller: caller, Kind: "policy", Reason: string(b)})
+		return w.record(context.Background(), ledger.KindPermission, caller, map[string]string{"policy": digest},
+			facts{"action": "policy-changed", "policy_sha256": digest}, nil)
 	})
 }
 
 // reservation is one authorised spend counted against daily limits.
 type reservation struct {
+	Caller   string `json:"caller,omitempty"`
 	Asset    string `json:"asset"`
 	Amount   string `json:"amount"`
 	Payee    string `json:"payee"`
@@ -289,21 +301,27 @@ func newID() string {
 	return hex.EncodeToString(b)
 }
 
-// authorize runs req through the grant's bounds and the policy. Limits are checked and the spend
-// reserved in one wallet.db transaction, so concurrent callers (goroutines
-// or processes) can never together exceed a limit. When approval is needed
-// the human is asked outside the lock and the limits are checked again.
-// Every decision is appended to the audit log.
+// authorize runs req through the grant's bounds and the policy. Limits are
+// checked, the spend reserved and the decision recorded in the ledger in one
+// wallet.db transaction, so concurrent callers (goroutines or processes) can
+// never together exceed a limit, and a decision that cannot be recorded
+// reserves nothing. When approval is needed the human is asked outside the
+// lock and the limits are checked again. Every decision is recorded,
+// unsigned: no keys are unlocked before a request is allowed.
 func (w *Wallet) authorize(ctx context.Context, req request, approve Approver) (Decision, error) {
 	req.Asset = strings.ToUpper(req.Asset)
 	if req.Caller == "" {
 		req.Caller = "unknown"
 	}
-	audit := func(decision, reason, id string) error {
-		return appendAudit(w.dir, AuditEntry{
-			Decision: decision, Reason: reason, Caller: req.Caller, Grant: req.Grant, Kind: req.Kind, Chain: req.Chain,
-			Asset: req.Asset, Amount: ratString(req.Amount), Payee: req.Payee, ID: id,
-		})
+	if w.ledger == nil {
+		return Decision{}, ErrNoLedger
+	}
+	refuse := func(r *RefusedError) error {
+		f := req.fields("refused").put("rule", r.Rule).put("reason", r.Reason)
+		if r.Headless {
+			f["headless"] = true
+		}
+		return w.record(ctx, ledger.KindPermission, req.Caller, nil, f, nil)
 	}
 	approved := false
 	for attempt := 0; attempt < 2; attempt++ {
@@ -315,42 +333,45 @@ func (w *Wallet) authorize(ctx context.Context, req request, approve Approver) (
 			if err != nil {
 				return err
 			}
-			refuse, need, gerr := evaluateGrant(tx, req, w.now())
+			refused, need, gerr := evaluateGrant(tx, req, w.now())
 			if gerr != nil {
 				refErr = gerr
-				return audit("refused", gerr.Error(), "")
+				return refuse(&RefusedError{Rule: RuleGrant, Reason: gerr.Error()})
 			}
-			if refuse == nil {
+			if refused == nil {
 				var pneed string
-				refuse, pneed = evaluate(tx, p, req, w.now())
+				refused, pneed = evaluate(tx, p, req, w.now())
 				if need == "" {
 					need = pneed
 				}
 			}
 			switch {
-			case refuse != nil:
-				refErr = refuse
-				return audit("refused", refuse.Reason, "")
+			case refused != nil:
+				refErr = refused
+				return refuse(refused)
 			case need != "" && !approved:
 				if approve == nil || !req.Interactive {
-					refErr = &RefusedError{Rule: RuleApproval, Reason: need, Headless: true}
-					return audit("refused", refErr.Error(), "")
+					r := &RefusedError{Rule: RuleApproval, Reason: need, Headless: true}
+					refErr = r
+					return refuse(r)
 				}
 				ask = need
 				return nil
 			}
 			d = Decision{Allowed: true, Approved: approved, ID: newID()}
+			action := "allowed"
+			if approved {
+				action = "approved"
+			}
+			f := req.fields(action)
 			if req.Amount != nil {
-				r, _ := json.Marshal(reservation{Asset: req.Asset, Amount: ratString(req.Amount), Payee: req.Payee, Grant: req.Grant})
+				r, _ := json.Marshal(reservation{Caller: req.Caller, Asset: req.Asset, Amount: ratString(req.Amount), Payee: req.Payee, Grant: req.Grant})
 				if err := tx.Bucket(bucketSpend).Put([]byte(dayKey(w.now())+"|"+req.Asset+"|"+d.ID), r); err != nil {
 					return err
 				}
+				f.put("reservation", d.ID)
 			}
-			decision := "allowed"
-			if approved {
-				decision = "approved"
-			}
-			return audit(decision, "", d.ID)
+			return w.record(ctx, ledger.KindPermission, req.Caller, nil, f, nil)
 		})
 		if err != nil {
 			return Decision{}, err
@@ -369,11 +390,11 @@ func (w *Wallet) authorize(ctx context.Context, req request, approve Approver) (
 			return Decision{}, err
 		}
 		if !ok {
-			reason := "declined by the user"
-			if err := withDB(w.dir, func(*bolt.Tx) error { return audit("refused", reason, "") }); err != nil {
+			r := &RefusedError{Rule: RuleApproval, Reason: "declined by the user"}
+			if err := withDB(w.dir, func(*bolt.Tx) error { return refuse(r) }); err != nil {
 				return Decision{}, err
 			}
-			return Decision{Reason: reason}, &RefusedError{Rule: RuleApproval, Reason: reason}
+			return Decision{Reason: r.Reason}, r
 		}
 		approved = true
 	}
@@ -381,8 +402,15 @@ func (w *Wallet) authorize(ctx context.Context, req request, approve Approver) (
 }
 
 // Release returns a reservation's amount to the daily budget (the
-// transaction it authorised was never broadcast).
-func (w *Wallet) Release(id, reason string) error {
+// transaction it authorised was never broadcast) and records that.
+func (w *Wallet) Release(ctx context.Context, id, reason string) error {
+	return w.release(ctx, id, reason, "", nil)
+}
+
+// release is Release naming the transaction that was not sent, signed by s
+// when the keys are unlocked. When the release cannot be recorded the
+// budget stays reserved.
+func (w *Wallet) release(ctx context.Context, id, reason, hash string, s *ledger.Signer) error {
 	if id == "" {
 		return nil
 	}
@@ -402,7 +430,10 @@ func (w *Wallet) Release(id, reason string) error {
 			if err := b.Put(k, nv); err != nil {
 				return err
 			}
-			return appendAudit(w.dir, AuditEntry{Decision: "released", Reason: reason, Kind: "release", Asset: r.Asset, Amount: r.Amount, Payee: r.Payee, ID: id, Caller: "wallet"})
+			f := facts{"action": "released"}
+			f.put("reservation", id).put("reason", reason).put("asset", r.Asset).put("amount", r.Amount).
+				put("payee", r.Payee).put("grant", r.Grant).put("tx", hash)
+			return w.record(ctx, ledger.KindPermission, cmp.Or(r.Caller, "wallet"), nil, f, s)
 		}
 		return nil
 	})

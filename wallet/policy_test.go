@@ -7,18 +7,67 @@ import (
 	"math/big"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/sovos/sov/internal/ledger"
 )
 
-func testWallet(t *testing.T) *Wallet {
+// testWallet is a wallet in a temporary directory with its own ledger.
+func testWallet(t *testing.T, opts ...Option) *Wallet {
 	t.Helper()
-	return New(t.TempDir(), WithStoreOptions(WithKDF(func() (KDFParams, error) { return testKDF(), nil })))
+	base := []Option{WithLedger(ledger.Open(t.TempDir())), WithStoreOptions(WithKDF(func() (KDFParams, error) { return testKDF(), nil }))}
+	return New(t.TempDir(), append(base, opts...)...)
+}
+
+// audit is the wallet's entries in its ledger, failing the test when the
+// ledger does not verify.
+func audit(t *testing.T, w *Wallet) AuditLog {
+	t.Helper()
+	rep, err := w.VerifyAudit(context.Background())
+	if err == nil {
+		err = rep.Err()
+	}
+	if err != nil {
+		t.Fatalf("ledger: %v\n%s", err, rep)
+	}
+	log, err := w.Audit()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(log) != rep.Entries {
+		t.Fatalf("the view has %d entries, verification counted %d", len(log), rep.Entries)
+	}
+	return log
+}
+
+// checkCapOrder checks that the decisions in the ledger follow the
+// accounting: under a cap of n units spent one unit at a time, the first n
+// decisions in ledger order are allowed and every later one refused by
+// rule. Entries lost or reordered against the reservations break it.
+func checkCapOrder(t *testing.T, log AuditLog, n, total int, rule string) {
+	t.Helper()
+	i := 0
+	for _, e := range log {
+		if e.Fields["request"] == nil {
+			continue // policy changes, grants, payments
+		}
+		want, wantRule := "allowed", ""
+		if i >= n {
+			want, wantRule = "refused", rule
+		}
+		if e.Action != want || e.Fields["rule"] != nil && e.Fields["rule"] != wantRule || e.Kind != ledger.KindPermission || e.Signed {
+			t.Fatalf("decision %d (entry %d) is %s %v signed=%v, want %s %s unsigned", i, e.Seq, e.Action, e.Fields["rule"], e.Signed, want, wantRule)
+		}
+		i++
+	}
+	if i != total {
+		t.Fatalf("%d decisions in the ledger, want %d", i, total)
+	}
 }
 
 func payReq(amount string, payee string) request {
@@ -71,13 +120,14 @@ func TestWalletGrantDailyCapHoldsUnder100ConcurrentRequests(t *testing.T) {
 	if allowed.Load() != capUnits || refused.Load() != 100-capUnits {
 		t.Fatalf("allowed %d refused %d, want %d/%d", allowed.Load(), refused.Load(), capUnits, 100-capUnits)
 	}
-	rep, err := w.VerifyAudit()
-	if err != nil || !rep.OK || rep.Entries != 101 {
-		t.Fatalf("audit %+v %v", rep, err)
+	// the policy change, the grant, then 100 decisions in accounting order
+	log := audit(t, w)
+	if len(log) != 102 || log[0].Action != "policy-changed" || log[1].Action != "grant-minted" || log[1].Principal != "test" {
+		t.Fatalf("%d entries:\n%s", len(log), log)
 	}
-	entries, _ := ReadAudit(w.Dir())
-	if e := entries[len(entries)-1]; e.Grant != g.ID() || e.Caller != "agent:test" {
-		t.Fatalf("audit %+v %v", rep, err)
+	checkCapOrder(t, log, capUnits, 100, RuleGrant)
+	if e := log[len(log)-1]; e.Fields["grant"] != g.ID() || e.Principal != "agent:test" || e.Fields["amount"] != "1" || e.Fields["asset"] != "USDC" {
+		t.Fatalf("last decision %+v", e)
 	}
 }
 
@@ -86,7 +136,7 @@ func TestWalletGrantDailyCapHoldsUnder100ConcurrentRequests(t *testing.T) {
 // same grant, against one wallet.db.
 func TestWalletGrantDailyCapAcrossProcesses(t *testing.T) {
 	if dir := os.Getenv("SOV_TEST_WALLET_POLICY_CHILD"); dir != "" {
-		w := New(dir)
+		w := New(dir, WithLedger(ledger.Open(os.Getenv("SOV_TEST_WALLET_LEDGER"))))
 		g, err := w.NewSession(SessionConfig{Caller: "test"}).Attach(os.Getenv("SOV_TEST_WALLET_GRANT"))
 		if err != nil {
 			fmt.Println("ERR", err)
@@ -103,7 +153,8 @@ func TestWalletGrantDailyCapAcrossProcesses(t *testing.T) {
 		fmt.Println("ALLOWED", n)
 		return
 	}
-	w := testWallet(t)
+	lg := t.TempDir()
+	w := testWallet(t, WithLedger(ledger.Open(lg)))
 	g, err := w.NewSession(SessionConfig{Caller: "test"}).Grant("agent:test", Limits{PerDay: map[string]string{"USDC": "50"}})
 	if err != nil {
 		t.Fatal(err)
@@ -116,7 +167,7 @@ func TestWalletGrantDailyCapAcrossProcesses(t *testing.T) {
 		go func() {
 			defer wg.Done()
 			cmd := exec.Command(os.Args[0], "-test.run=^TestWalletGrantDailyCapAcrossProcesses$")
-			cmd.Env = append(os.Environ(), "SOV_TEST_WALLET_POLICY_CHILD="+w.Dir(), "SOV_TEST_WALLET_GRANT="+g.ID())
+			cmd.Env = append(os.Environ(), "SOV_TEST_WALLET_POLICY_CHILD="+w.Dir(), "SOV_TEST_WALLET_GRANT="+g.ID(), "SOV_TEST_WALLET_LEDGER="+lg)
 			outs[i], _ = cmd.CombinedOutput()
 		}()
 	}
@@ -136,15 +187,13 @@ func TestWalletGrantDailyCapAcrossProcesses(t *testing.T) {
 	if total != 50 {
 		t.Fatalf("processes together were allowed %d units, want exactly 50\n%s", total, outs)
 	}
-	if rep, _ := w.VerifyAudit(); !rep.OK || rep.Entries != 100 {
-		t.Fatalf("audit %+v", rep)
-	}
+	checkCapOrder(t, audit(t, w), 50, 100, RuleGrant)
 }
 
 func TestWalletPolicyRules(t *testing.T) {
 	day := time.Date(2026, 11, 22, 10, 0, 0, 0, time.UTC)
 	now := day
-	w := New(t.TempDir(), WithClock(func() time.Time { return now }))
+	w := testWallet(t, WithClock(func() time.Time { return now }))
 	p := Policy{
 		Limits:     map[string]Limit{"USDC": {PerTx: "10", PerDay: "25", ApproveAbove: "5"}},
 		PayeeDaily: map[string]map[string]string{"0xShop": {"USDC": "3"}},
@@ -194,7 +243,7 @@ func TestWalletPolicyRules(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := w.Release(d.ID, "broadcast failed"); err != nil {
+	if err := w.Release(context.Background(), d.ID, "broadcast failed"); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := w.authorize(context.Background(), payReq("4", "0xA"), nil); err != nil {
@@ -210,42 +259,14 @@ func TestWalletPolicyRules(t *testing.T) {
 	if _, err := w.authorize(context.Background(), payReq("1", "0xB"), nil); err == nil || !strings.Contains(err.Error(), "allow list") {
 		t.Fatalf("allow list: %v", err)
 	}
-	entries, _ := ReadAudit(w.Dir())
 	decisions := map[string]int{}
-	for _, e := range entries {
-		decisions[e.Decision]++
-	}
-	if decisions["approved"] != 2 || decisions["refused"] < 5 || decisions["released"] != 1 {
-		t.Fatalf("audit decisions %v", decisions)
-	}
-}
-
-func TestWalletAuditDetectsEveryFlippedByte(t *testing.T) {
-	w := testWallet(t)
-	for i := 0; i < 3; i++ {
-		w.authorize(context.Background(), payReq("1", "0xA"), nil)
-	}
-	path := filepath.Join(w.Dir(), auditFile)
-	orig, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if rep, _ := VerifyAudit(w.Dir()); !rep.OK || rep.Entries != 3 {
-		t.Fatalf("clean log: %+v", rep)
-	}
-	for i := range orig {
-		b := append([]byte(nil), orig...)
-		b[i] ^= 0x01
-		os.WriteFile(path, b, 0o600)
-		rep, err := VerifyAudit(w.Dir())
-		if err != nil || rep.OK {
-			t.Fatalf("flip at byte %d (%q) undetected: %+v %v", i, orig[i], rep, err)
+	for _, e := range audit(t, w) {
+		decisions[e.Action]++
+		if e.Action == "refused" && e.Fields["rule"] == nil || e.Signed {
+			t.Errorf("entry %s", e)
 		}
 	}
-	// dropping a whole line is detected too
-	lines := strings.SplitAfter(string(orig), "\n")
-	os.WriteFile(path, []byte(lines[0]+lines[2]), 0o600)
-	if rep, _ := VerifyAudit(w.Dir()); rep.OK {
-		t.Fatal("dropped line undetected")
+	if decisions["approved"] != 2 || decisions["refused"] != 6 || decisions["released"] != 1 || decisions["policy-changed"] != 2 {
+		t.Fatalf("decisions %v", decisions)
 	}
 }

@@ -13,6 +13,8 @@ import (
 	"strings"
 
 	"github.com/ethereum/go-ethereum/signer/core/apitypes"
+
+	"github.com/sovos/sov/internal/ledger"
 )
 
 // The signing API for later issues (DAO votes, x402 authorisations, feeds):
@@ -27,19 +29,33 @@ func preview(msg []byte) string {
 	return strconv.Quote(s)
 }
 
-func (s *Session) gate(ctx context.Context, kind, summary string) error {
+// signWith passes a message signature through the policy as the user,
+// then unlocks the keys, records the signature about to be made (signed
+// with the ledger key; the message only by digest, the sha256 of what the
+// key signs) and makes it. When the entry cannot be written nothing is
+// signed.
+func (s *Session) signWith(ctx context.Context, kind, summary string, signed []byte, sign func(*Keys) ([]byte, error)) ([]byte, error) {
 	a := s.self
-	_, err := s.w.authorize(ctx, request{Kind: kind, Caller: a.principal, Summary: summary, Interactive: a.interactive}, a.approve)
-	return err
+	digest := ledger.SHA256(signed)
+	if _, err := s.w.authorize(ctx, request{Kind: kind, Caller: a.principal, Summary: summary, Interactive: a.interactive, Message: digest}, a.approve); err != nil {
+		return nil, err
+	}
+	keys, err := a.unlock()
+	if err != nil {
+		return nil, err
+	}
+	defer keys.Wipe()
+	f := facts{"action": "signed", "request": kind, "message_sha256": digest}
+	if err := s.w.recordNow(context.WithoutCancel(ctx), ledger.KindPermission, a.principal, map[string]string{"message": digest}, f, s.w.ledgerSigner(keys)); err != nil {
+		return nil, err
+	}
+	return sign(keys)
 }
 
 // SignPersonal signs msg with EIP-191 (personal_sign) using the EVM key at
 // index; the signature is r‖s‖v with v in {27,28}.
 func (s *Session) SignPersonal(ctx context.Context, msg []byte, index uint32) ([]byte, error) {
-	if err := s.gate(ctx, "sign-message", "Sign message "+preview(msg)+" with your EVM key (EIP-191)"); err != nil {
-		return nil, err
-	}
-	return withKeys(s.self.unlock, func(keys *Keys) ([]byte, error) {
+	return s.signWith(ctx, "sign-message", "Sign message "+preview(msg)+" with your EVM key (EIP-191)", PersonalHash(msg), func(keys *Keys) ([]byte, error) {
 		k, err := keys.EVMKey(index)
 		if err != nil {
 			return nil, err
@@ -50,7 +66,8 @@ func (s *Session) SignPersonal(ctx context.Context, msg []byte, index uint32) ([
 
 // SignTypedData signs EIP-712 typed data with the EVM key at index.
 func (s *Session) SignTypedData(ctx context.Context, td apitypes.TypedData, index uint32) ([]byte, error) {
-	if _, err := TypedDataHash(td); err != nil {
+	h, err := TypedDataHash(td)
+	if err != nil {
 		return nil, err
 	}
 	domain := td.Domain.Name
@@ -59,10 +76,7 @@ func (s *Session) SignTypedData(ctx context.Context, td apitypes.TypedData, inde
 		domain += " on chain " + id
 	}
 	summary := fmt.Sprintf("Sign EIP-712 %s for %q (%s)", td.PrimaryType, domain, td.Domain.VerifyingContract)
-	if err := s.gate(ctx, "sign-typed-data", summary); err != nil {
-		return nil, err
-	}
-	return withKeys(s.self.unlock, func(keys *Keys) ([]byte, error) {
+	return s.signWith(ctx, "sign-typed-data", summary, h, func(keys *Keys) ([]byte, error) {
 		k, err := keys.EVMKey(index)
 		if err != nil {
 			return nil, err
@@ -73,10 +87,7 @@ func (s *Session) SignTypedData(ctx context.Context, td apitypes.TypedData, inde
 
 // SignSolanaMessage signs raw message bytes with the Solana key at index.
 func (s *Session) SignSolanaMessage(ctx context.Context, msg []byte, index uint32) ([]byte, error) {
-	if err := s.gate(ctx, "sign-message", "Sign message "+preview(msg)+" with your Solana key"); err != nil {
-		return nil, err
-	}
-	return withKeys(s.self.unlock, func(keys *Keys) ([]byte, error) {
+	return s.signWith(ctx, "sign-message", "Sign message "+preview(msg)+" with your Solana key", msg, func(keys *Keys) ([]byte, error) {
 		k, err := keys.SolanaKey(index)
 		if err != nil {
 			return nil, err
@@ -116,15 +127,12 @@ func (s *Session) SignNEARMessage(ctx context.Context, m NEP413Message, index ui
 		return nil, fmt.Errorf("NEP-413 message needs a recipient")
 	}
 	summary := fmt.Sprintf("Sign NEAR message %s for %s with your NEAR key", preview([]byte(m.Message)), m.Recipient)
-	if err := s.gate(ctx, "sign-message", summary); err != nil {
-		return nil, err
-	}
-	return withKeys(s.self.unlock, func(keys *Keys) ([]byte, error) {
+	h := m.Hash()
+	return s.signWith(ctx, "sign-message", summary, h[:], func(keys *Keys) ([]byte, error) {
 		k, err := keys.NEARKey(index)
 		if err != nil {
 			return nil, err
 		}
-		h := m.Hash()
 		return ed25519.Sign(k, h[:]), nil
 	})
 }
@@ -188,14 +196,4 @@ func (s *Session) SignMessage(ctx context.Context, m Message, index uint32) (Sig
 		return Signature{}, err
 	}
 	return sig, nil
-}
-
-// withKeys unlocks the keys for one signature and wipes them afterwards.
-func withKeys(unlock Unlocker, sign func(*Keys) ([]byte, error)) ([]byte, error) {
-	keys, err := unlock()
-	if err != nil {
-		return nil, err
-	}
-	defer keys.Wipe()
-	return sign(keys)
 }

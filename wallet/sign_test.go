@@ -6,10 +6,13 @@ import (
 	"encoding/base64"
 	"encoding/hex"
 	"errors"
+	"fmt"
 	"strings"
 	"testing"
 
 	"github.com/ethereum/go-ethereum/crypto"
+
+	"github.com/sovos/sov/internal/ledger"
 )
 
 func TestWalletNEP413HashVector(t *testing.T) {
@@ -63,8 +66,23 @@ func TestWalletSigningAPIPassesThePolicyGate(t *testing.T) {
 	if !errors.Is(err, ErrRefused) || !strings.Contains(err.Error(), "no human is present") || unlocked {
 		t.Fatalf("headless: %v unlocked=%v", err, unlocked)
 	}
-	entries, _ := ReadAudit(w.Dir())
-	if last := entries[len(entries)-1]; last.Decision != "refused" || last.Kind != "sign-message" || last.Caller != "agent:x" {
-		t.Fatalf("audit %+v", last)
+	// each signature: the decision, then the signed entry naming the
+	// message by digest only; the refusal last, unsigned, with its rule
+	log := audit(t, w)
+	if len(log) != 10 {
+		t.Fatalf("%d entries:\n%s", len(log), log)
+	}
+	first := log[1]
+	if first.Action != "signed" || !first.Signed || first.Fields["message_sha256"] != ledger.SHA256(PersonalHash([]byte("Hello World"))) || log[0].Fields["message_sha256"] != first.Fields["message_sha256"] {
+		t.Fatalf("signature entries %s\n%s", log[0], first)
+	}
+	last := log[len(log)-1]
+	if last.Action != "refused" || last.Signed || last.Fields["request"] != "sign-message" || last.Fields["rule"] != RuleApproval || last.Principal != "agent:x" {
+		t.Fatalf("refusal %+v", last)
+	}
+	for _, e := range log {
+		if strings.Contains(fmt.Sprint(e.Fields), "transfer everything") || strings.Contains(fmt.Sprint(e.Fields), "Hello") {
+			t.Fatalf("message text in the ledger: %s", e)
+		}
 	}
 }

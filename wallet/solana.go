@@ -105,8 +105,8 @@ func (s *SolanaRPC) Send(ctx context.Context, tx []byte) (string, error) {
 }
 
 // broadcastSolana signs p's SOL transfer against a fresh blockhash and
-// broadcasts it.
-func broadcastSolana(ctx context.Context, p *Plan, keys *Keys) (LedgerEntry, error) {
+// commits and broadcasts it.
+func broadcastSolana(ctx context.Context, p *Plan, keys *Keys, commit commitFunc) (LedgerEntry, error) {
 	key, err := keys.SolanaKey(p.acct.Index)
 	if err != nil {
 		return LedgerEntry{}, err
@@ -125,6 +125,10 @@ func broadcastSolana(ctx context.Context, p *Plan, keys *Keys) (LedgerEntry, err
 	}
 	tx, err := signSolanaTransfer(key, to, p.amount.Uint64(), bh)
 	if err != nil {
+		return LedgerEntry{}, err
+	}
+	// The transaction's id is its first signature (after a one-byte count).
+	if err := commit(base58.Encode(tx[1:1+ed25519.SignatureSize]), 0); err != nil {
 		return LedgerEntry{}, err
 	}
 	sig, err := rpc.Send(ctx, tx)

@@ -7,6 +7,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"strings"
 
 	"github.com/sovos/sov/internal/config"
 	"github.com/sovos/sov/internal/seal"
@@ -226,6 +227,78 @@ func (s *Store) CreateWith(mnemonic, bip39Passphrase string, pass Passphrase, ov
 	}
 	defer wipe(p)
 	return s.Create(mnemonic, bip39Passphrase, p, overwrite)
+}
+
+// Creation describes a new wallet: an existing mnemonic to import, or a
+// fresh one of Words words, shown once and checked, sealed under the
+// passphrase Pass yields (and, optionally, a BIP39 passphrase).
+type Creation struct {
+	Import    func() (string, error) // reads the words to import; nil: a fresh mnemonic
+	Words     int                    // a fresh mnemonic's length (12 or 24)
+	BIP39     Passphrase             // the optional BIP39 passphrase ("25th word"); nil: none
+	Overwrite bool                   // replace an existing wallet
+	Pass      Passphrase
+	Show      func(MnemonicWords) error          // shows a fresh mnemonic, once
+	Confirm   func(position int) (string, error) // asks a word back; nil skips the check
+}
+
+// ConfirmChecks is how many words of a fresh mnemonic are asked back.
+const ConfirmChecks = 3
+
+// ErrWordCount means a fresh mnemonic was asked for with a length other
+// than 12 or 24 words.
+var ErrWordCount = errors.New("a new mnemonic has 12 or 24 words")
+
+// Init creates the wallet c describes. It refuses to replace a wallet
+// before anything is read or asked; an imported mnemonic is checked before
+// the passphrase is asked; for a fresh one the passphrase is asked before the
+// words are shown, so a mistyped passphrase does not waste words already
+// written down, and nothing is saved unless ConfirmChecks words come back
+// right (a *WordMismatchError otherwise). A bad mnemonic or word says that
+// nothing was saved.
+func (s *Store) Init(c Creation) (Accounts, error) {
+	if s.Exists() && !c.Overwrite {
+		return Accounts{}, ErrWalletExists
+	}
+	unsaved := func(err error) (Accounts, error) { return Accounts{}, fmt.Errorf("%w (nothing was saved)", err) }
+	var m string
+	var err error
+	if c.Import != nil {
+		if m, err = c.Import(); err != nil {
+			return Accounts{}, err
+		}
+		if err := ValidateMnemonic(m); err != nil {
+			return unsaved(err)
+		}
+	} else if c.Words != 12 && c.Words != 24 {
+		return Accounts{}, fmt.Errorf("%w, not %d", ErrWordCount, c.Words)
+	} else if m, err = NewMnemonic(c.Words); err != nil {
+		return Accounts{}, err
+	}
+	var bip39Pass []byte
+	if c.BIP39 != nil {
+		if bip39Pass, err = c.BIP39(); err != nil {
+			return Accounts{}, fmt.Errorf("BIP39 passphrase: %w", err)
+		}
+		defer wipe(bip39Pass)
+	}
+	if c.Import != nil {
+		return s.CreateWith(m, string(bip39Pass), c.Pass, c.Overwrite)
+	}
+	p, err := c.Pass()
+	if err != nil {
+		return Accounts{}, err
+	}
+	defer wipe(p)
+	if err := c.Show(strings.Fields(m)); err != nil {
+		return Accounts{}, err
+	}
+	if c.Confirm != nil {
+		if err := ConfirmMnemonic(m, ConfirmChecks, c.Confirm); err != nil {
+			return unsaved(err)
+		}
+	}
+	return s.Create(m, string(bip39Pass), p, c.Overwrite)
 }
 
 // cacheAccounts stores public addresses so `addresses` needs no passphrase.

@@ -44,8 +44,26 @@ func (e LedgerEntry) String() string {
 // String is one line per transaction.
 func (l Ledger) String() string { return lines(l, "no transactions yet") }
 
-// String is one line per decision.
-func (l AuditLog) String() string { return lines(l, "") }
+// String is one line per entry.
+func (l AuditLog) String() string { return lines(l, "no wallet entries in the ledger yet") }
+
+// MnemonicWords is a mnemonic's words, in order.
+type MnemonicWords []string
+
+// String is the words numbered, one a line, for writing down.
+func (m MnemonicWords) String() string {
+	var b strings.Builder
+	for i, w := range m {
+		fmt.Fprintf(&b, "%2d. %s\n", i+1, w)
+	}
+	return b.String()
+}
+
+// NetworkList is a network table.
+type NetworkList []Network
+
+// String is one line per network.
+func (l NetworkList) String() string { return lines(l, "no networks") }
 
 // String is one line per grant.
 func (l GrantList) String() string { return lines(l, "no grants") }
@@ -62,17 +80,87 @@ func lines[T fmt.Stringer](items []T, empty string) string {
 	return b.String()
 }
 
-// String is the decision as one line, with the reason for a refusal.
+// String is the entry as one line: number, time, kind, action, who asked,
+// whether it is signed, what it is about and, for a refusal, the rule and
+// why. A migrated entry shows its own time from the old log.
 func (e AuditEntry) String() string {
-	what := strings.TrimSpace(fmt.Sprintf("%s %s %s", e.Amount, e.Asset, e.Payee))
-	if e.Kind == "policy" {
-		what = "policy changed"
+	field := func(k string) string { s, _ := e.Fields[k].(string); return s }
+	when := e.Time.UTC().Format("2006-01-02T15:04:05")
+	if e.Fields["migrated"] == true {
+		when = shortTime(field("old_time"))
 	}
-	line := fmt.Sprintf("%4d %s %-9s %-14s %-12s %s", e.Seq, shortTime(e.Time), e.Decision, e.Caller, e.Kind, what)
-	if e.Reason != "" && e.Kind != "policy" {
-		line += " — " + e.Reason
+	signed := "-"
+	if e.Signed {
+		signed = "signed"
+	}
+	var what string
+	switch e.Action {
+	case "policy-changed":
+		what = "policy sha256 " + short(field("policy_sha256"))
+	case "grant-minted", "grant-revoked":
+		what = fmt.Sprintf("grant %s for %s", field("grant"), field("grant_principal"))
+	case "audit-migrated":
+		what = fmt.Sprintf("%v entries of the old audit log, kept as %s", e.Fields["entries"], field("kept"))
+		if n, ok := e.Fields["first_line_not_migrated"]; ok {
+			what += fmt.Sprintf("; not migrated from line %v: %s", n, field("problem"))
+		}
+	default:
+		what = strings.Join(strings.Fields(field("request")+" "+field("amount")+" "+field("asset")), " ")
+		for _, p := range [][2]string{{"to", "payee"}, {"on", "network"}, {"tx", "tx"}, {"reservation", "reservation"}} {
+			if v := field(p[1]); v != "" {
+				what += " " + p[0] + " " + v
+			}
+		}
+		if m := field("message_sha256"); m != "" {
+			what += " message sha256 " + short(m) + "…"
+		}
+	}
+	line := fmt.Sprintf("%5d %s %-10s %-14s %-14s %-6s %s", e.Seq, when, e.Kind, e.Action, e.Principal, signed, strings.TrimSpace(what))
+	if rule := field("rule"); rule != "" {
+		line += " — " + rule + ": " + field("reason")
+	} else if reason := field("reason"); reason != "" {
+		line += " — " + reason
+	}
+	if e.Fields["migrated"] == true {
+		line += " (migrated)"
 	}
 	return line
+}
+
+// String is the report as text: the wallet's entries and how they are
+// authenticated, each problem, and the ledger's totals.
+func (r AuditReport) String() string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "wallet: %d entries in the ledger", r.Entries)
+	if r.Migrated > 0 {
+		fmt.Fprintf(&b, " (%d moved from the old audit log)", r.Migrated)
+	}
+	fmt.Fprintf(&b, ": %d signed, %d covered by a later signature, %d not yet signed\n", r.Signed, r.Covered, r.Unsigned)
+	for _, p := range r.Problems {
+		fmt.Fprintf(&b, "  %v\n", p)
+	}
+	if r.Unsigned > 0 && len(r.Problems) == 0 {
+		fmt.Fprintf(&b, "the last %d are not authenticated yet: the next payment, or a checkpoint, signs them\n", r.Unsigned)
+	}
+	l := r.Ledger
+	key := "no key yet"
+	if l.KeyID != "" {
+		key = "key " + short(l.KeyID) + "…"
+	}
+	state := "chain, signatures and checkpoints intact"
+	if n := len(l.Problems); n > 0 {
+		state = fmt.Sprintf("%d entries do not verify, %d of them the wallet's or unreadable", n, len(r.Problems))
+	}
+	fmt.Fprintf(&b, "ledger: %d entries (%s): %s; root %s\n", l.Entries, key, state, l.Root)
+	return b.String()
+}
+
+// short is the first 12 characters of a digest.
+func short(h string) string {
+	if len(h) > 12 {
+		return h[:12]
+	}
+	return h
 }
 
 // String is the grant as one line: id, state, principal, who minted it
@@ -90,9 +178,12 @@ func (p Policy) Empty() bool {
 	return len(p.Limits) == 0 && len(p.Allow) == 0 && len(p.PayeeDaily) == 0
 }
 
-// String is the policy as text, one rule a line ("" when it has none).
+// String is the policy as text, one rule a line.
 func (p Policy) String() string {
 	var b strings.Builder
+	if p.Empty() {
+		b.WriteString("no limits set: every payment is allowed\n")
+	}
 	assets := make([]string, 0, len(p.Limits))
 	for k := range p.Limits {
 		assets = append(assets, k)

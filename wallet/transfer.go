@@ -94,6 +94,7 @@ type Plan struct {
 	}
 	solFrom ed25519.PublicKey
 	replace *replacement // a speed-up or cancel: no new amount
+	route   *Route       // the payment route it was chosen from, closed with it
 }
 
 // Summary is the line shown for approval.
@@ -112,6 +113,9 @@ func (p *Plan) Close() {
 	}
 	if p.btc != nil {
 		p.btc.Close()
+	}
+	if p.route != nil {
+		p.route.Close()
 	}
 }
 

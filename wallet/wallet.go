@@ -3,15 +3,19 @@ package wallet
 import (
 	"context"
 	"time"
+
+	"github.com/sovos/sov/internal/ledger"
 )
 
 // Wallet is the package's entry point for one data directory: the sealed
-// seed, the policy engine, the audit log and the ledger.
+// seed, the policy engine and its accounting, the transactions it sent, and
+// the signed ledger it records every decision in (see record.go).
 type Wallet struct {
-	dir   string
-	store *Store
-	now   func() time.Time
-	dial  func(context.Context, Network) (*EVM, error)
+	dir    string
+	store  *Store
+	ledger *ledger.Ledger
+	now    func() time.Time
+	dial   func(context.Context, Network) (*EVM, error)
 	// followFor is how long Session.Follow waits for a family's first
 	// confirmation: a few blocks on EVM chains, three on Bitcoin.
 	followFor map[string]time.Duration
@@ -49,6 +53,3 @@ func (w *Wallet) Store() *Store { return w.store }
 
 // Dir is the data directory.
 func (w *Wallet) Dir() string { return w.dir }
-
-// VerifyAudit checks the audit log's hash chain.
-func (w *Wallet) VerifyAudit() (AuditReport, error) { return VerifyAudit(w.dir) }

@@ -74,6 +74,27 @@ func TestWalletAnvilBalanceSendAndERC20(t *testing.T) {
 	if len(ledger) != 2 || ledger[0].Status != "confirmed" || ledger[1].Status != "confirmed" {
 		t.Fatalf("ledger %s", r.Stdout)
 	}
+	// each send left a payment entry in sov's ledger, signed with the
+	// wallet's ledger key, with the plan's facts
+	payments := walletAudit(t, home, ledgerPayment)
+	if len(payments) != 2 {
+		t.Fatalf("payment entries %+v", payments)
+	}
+	for i, want := range []map[string]any{
+		{"request": "send", "chain": "eip155:31337", "network": "anvil", "asset": "ETH", "amount": "0.5", "payee": payee, "from": "0x9858EfFD232B4033E47d90003D41EC34EcaEda94"},
+		{"request": "send", "chain": "eip155:31337", "network": "anvil", "asset": "USDC", "amount": "25.5", "payee": payee},
+	} {
+		e := payments[i]
+		want["tx"] = ledger[1-i].Hash // the transaction list is newest first
+		for k, v := range want {
+			if e.Fields[k] != v {
+				t.Errorf("payment %d: %s = %v, want %v", i, k, e.Fields[k], v)
+			}
+		}
+		if !e.Signed || e.Principal != "cli" || e.Action != "signed" {
+			t.Errorf("payment %d: %+v", i, e)
+		}
+	}
 
 	// bad input: nothing signed, clear one-line errors
 	for _, tc := range []struct {
@@ -104,15 +125,44 @@ func TestWalletAnvilBalanceSendAndERC20(t *testing.T) {
 	if r.Code != 1 || !strings.Contains(r.Stderr, "above the approval threshold of 0.2 ETH") || !strings.Contains(r.Stderr, "headless") {
 		t.Fatalf("headless approval: %d %s", r.Code, r.Stderr)
 	}
-	r = runSov(t, home, nil, "", "wallet", "audit", "--json")
-	if !strings.Contains(r.Stdout, `"decision": "refused"`) {
-		t.Fatalf("refusal not audited: %s", r.Stdout)
+	// the refusal is the wallet's last entry: unsigned, with its rule
+	all := walletAudit(t, home, nil)
+	if last := all[len(all)-1]; last.Kind != "permission" || last.Action != "refused" || last.Signed ||
+		last.Fields["rule"] != wallet.RuleApproval || last.Fields["amount"] != "0.3" || last.Fields["headless"] != true {
+		t.Fatalf("refusal entry %+v", last)
 	}
 	r = runSov(t, home, nil, "", "wallet", "ledger", "--json")
 	json.Unmarshal([]byte(r.Stdout), &ledger)
 	if len(ledger) != 2 {
 		t.Fatalf("a refused send reached the ledger: %s", r.Stdout)
 	}
+	// after the session the whole ledger verifies, and the text view
+	// names the refusal's rule
+	if r := runSov(t, home, nil, "", "ledger", "verify"); r.Code != 0 || !strings.Contains(r.Stdout, "2 signed") {
+		t.Fatalf("ledger verify: %d %s %s", r.Code, r.Stdout, r.Stderr)
+	}
+	if r := runSov(t, home, nil, "", "wallet", "audit"); r.Code != 0 || !strings.Contains(r.Stdout, "refused") || !strings.Contains(r.Stdout, "approval: 0.3 ETH is above the approval threshold") {
+		t.Fatalf("audit: %d %s %s", r.Code, r.Stdout, r.Stderr)
+	}
+}
+
+func ledgerPayment(e wallet.AuditEntry) bool { return e.Kind == "payment" }
+
+// walletAudit is `sov wallet audit --json`, the entries keep picks (nil:
+// all of them).
+func walletAudit(t *testing.T, home string, keep func(wallet.AuditEntry) bool) []wallet.AuditEntry {
+	t.Helper()
+	r := runSov(t, home, nil, "", "wallet", "audit", "--json")
+	var all, out []wallet.AuditEntry
+	if err := json.Unmarshal([]byte(r.Stdout), &all); r.Code != 0 || err != nil {
+		t.Fatalf("audit: %d %v %s %s", r.Code, err, r.Stdout, r.Stderr)
+	}
+	for _, e := range all {
+		if keep == nil || keep(e) {
+			out = append(out, e)
+		}
+	}
+	return out
 }
 
 func TestWalletAnvilFailedAndLyingRPC(t *testing.T) {
@@ -262,8 +312,8 @@ func TestWalletAnvilSpeedupAndCancel(t *testing.T) {
 
 // TestWalletAnvilPolicyHoldsUnder100ConcurrentSends: a daily cap of N USDC
 // lets exactly N of 100 concurrent one-unit `sov wallet send` processes
-// through; every refusal says why; the audit log verifies, and one flipped
-// byte in it is detected.
+// through; every refusal says why; the ledger holds every decision in the
+// order of the accounting, and one flipped byte in it is detected.
 func TestWalletAnvilPolicyHoldsUnder100ConcurrentSends(t *testing.T) {
 	home, an, token := walletAnvilSetup(t)
 	const capN = 5
@@ -305,17 +355,29 @@ func TestWalletAnvilPolicyHoldsUnder100ConcurrentSends(t *testing.T) {
 		}
 		time.Sleep(200 * time.Millisecond)
 	}
-	r := runSov(t, home, nil, "", "wallet", "audit", "--verify")
-	if r.Code != 0 || !strings.Contains(r.Stdout, "101 entries") {
-		t.Fatalf("audit: %d %s %s", r.Code, r.Stdout, r.Stderr)
+	// the policy change, 100 decisions and 5 payments; in ledger order the
+	// first capN decisions are the allowed ones, as the accounting had them
+	r := runSov(t, home, nil, "", "wallet", "audit", "--verify", "--json")
+	var rep wallet.AuditReport
+	if err := json.Unmarshal([]byte(r.Stdout), &rep); err != nil || r.Code != 0 || rep.Entries != 106 || rep.Signed != capN || len(rep.Ledger.Problems) != 0 {
+		t.Fatalf("audit --verify: %d %v %+v %s", r.Code, err, rep, r.Stderr)
 	}
-	log := filepath.Join(home, "wallet", "audit.log")
-	b, _ := os.ReadFile(log)
+	decisions := walletAudit(t, home, func(e wallet.AuditEntry) bool { return e.Kind == "permission" && e.Fields["request"] != nil })
+	for i, e := range decisions {
+		if want := i < capN; (e.Action == "allowed") != want || !want && e.Fields["rule"] != wallet.RulePerDay {
+			t.Fatalf("decision %d (entry %d) is %s %v", i, e.Seq, e.Action, e.Fields["rule"])
+		}
+	}
+	if len(decisions) != 100 {
+		t.Fatalf("%d decisions", len(decisions))
+	}
+	entries := filepath.Join(home, "ledger", "entries.jsonl")
+	b, _ := os.ReadFile(entries)
 	b[len(b)/2] ^= 0x20
-	os.WriteFile(log, b, 0o600)
+	os.WriteFile(entries, b, 0o600)
 	r = runSov(t, home, nil, "", "wallet", "audit", "--verify")
-	if r.Code != 1 || !strings.Contains(r.Stderr, "audit log is damaged at line") {
-		t.Fatalf("tampered audit: %d %s", r.Code, r.Stderr)
+	if r.Code != 1 || !strings.Contains(r.Stderr, "the ledger does not verify: entry") || !strings.Contains(r.Stdout, "do not verify") {
+		t.Fatalf("tampered ledger: %d %s %s", r.Code, r.Stdout, r.Stderr)
 	}
 	walletCanaryCheck(t, home, walletTestAbandon)
 }

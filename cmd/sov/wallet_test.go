@@ -2,6 +2,8 @@ package main
 
 import (
 	"bufio"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -69,7 +71,7 @@ func TestWalletBadInput(t *testing.T) {
 		{"bad checksum", walletTestEnv, strings.Repeat("abandon ", 12) + "\n", []string{"wallet", "import"}, 1, "checksum"},
 		{"no mnemonic", walletTestEnv, "", []string{"wallet", "import"}, 1, "no mnemonic on stdin"},
 		{"no wallet", walletTestEnv, "", []string{"wallet", "reveal"}, 1, "sov wallet init"},
-		{"stray arg", nil, "", []string{"wallet", "addresses", "extra"}, 2, "unexpected argument"},
+		{"stray arg", nil, "", []string{"wallet", "addresses", "extra"}, 2, "usage: sov wallet addresses"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -242,5 +244,43 @@ func TestWalletCanaryNoPlaintextSecrets(t *testing.T) {
 	}
 	if found, _ := walletCanaryFindings(t, leak, mn); len(found) < len(secrets) {
 		t.Fatalf("canary missed leaks: found %d of %d", len(found), len(secrets))
+	}
+}
+
+// TestWalletOldAuditLogMigratesOnce: an audit.log in the old format, damaged
+// at its third line, is moved into the ledger the first time the wallet is
+// used: the damage is said once, the verified lines are in the audit view,
+// and the file is kept.
+func TestWalletOldAuditLogMigratesOnce(t *testing.T) {
+	home := t.TempDir()
+	os.MkdirAll(filepath.Join(home, "wallet"), 0o700)
+	// the old format: "<sha256 hex of prev hash + entry> <entry JSON>\n"
+	var log []byte
+	prev := strings.Repeat("0", 64)
+	for i, body := range []string{
+		`{"seq":1,"time":"2025-03-01T10:00:00Z","prev":"%s","decision":"allowed","caller":"cli","kind":"send","chain":"eip155:1","asset":"USDC","amount":"2","payee":"0xA","id":"r1"}`,
+		`{"seq":2,"time":"2025-03-01T10:01:00Z","prev":"%s","decision":"refused","reason":"2 USDC exceeds the per-transaction limit","caller":"agent:x","kind":"pay","asset":"USDC","amount":"2","payee":"0xB"}`,
+		`{"seq":3,"time":"2025-03-01T10:02:00Z","prev":"%s","decision":"allowed","caller":"cli","kind":"send"}`,
+	} {
+		body = fmt.Sprintf(body, prev)
+		sum := sha256.Sum256([]byte(prev + body))
+		prev = hex.EncodeToString(sum[:])
+		if i == 2 {
+			body = strings.Replace(body, "allowed", "refused", 1) // changed after it was written
+		}
+		log = append(log, prev+" "+body+"\n"...)
+	}
+	os.WriteFile(filepath.Join(home, "wallet", "audit.log"), log, 0o600)
+	r := runSov(t, home, nil, "", "wallet", "audit")
+	if r.Code != 0 || !strings.Contains(r.Stderr, "damaged at line 3") || !strings.Contains(r.Stderr, "first 2 entries were moved") ||
+		!strings.Contains(r.Stdout, "exceeds the per-transaction limit (migrated)") || !strings.Contains(r.Stdout, "not migrated from line 3") {
+		t.Fatalf("first use: %d\n%s\n%s", r.Code, r.Stdout, r.Stderr)
+	}
+	if kept, _ := os.ReadFile(filepath.Join(home, "wallet", "audit.log.migrated")); string(kept) != string(log) {
+		t.Fatal("the old log was not kept as it was")
+	}
+	r = runSov(t, home, nil, "", "wallet", "audit", "--verify")
+	if r.Code != 0 || r.Stderr != "" || !strings.Contains(r.Stdout, "wallet: 3 entries in the ledger (2 moved from the old audit log)") {
+		t.Fatalf("second use: %d\n%s\n%s", r.Code, r.Stdout, r.Stderr)
 	}
 }
