@@ -1,13 +1,12 @@
 // Command sov is the terminal-first, self-sovereign AI environment.
 //
 // This package is thin: it parses flags, resolves paths and configuration,
-// calls the package APIs (model, vault, feeds, wallet, agents, tui) and maps
-// errors to exit codes. Business logic lives in those packages.
+// calls the package APIs (model, vault, feeds, wallet, tui) and maps errors
+// to exit codes. Business logic lives in those packages.
 package main
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -16,11 +15,15 @@ import (
 	"syscall"
 
 	"github.com/spf13/cobra"
+	"github.com/spf13/cobra/doc"
 
 	"github.com/sovos/sov/internal/buildinfo"
 	"github.com/sovos/sov/internal/config"
 	"github.com/sovos/sov/internal/paths"
 )
+
+// version is set at release time (goreleaser: -X main.version=…).
+var version = ""
 
 // Exit codes.
 const (
@@ -38,31 +41,6 @@ type app struct {
 	stdout io.Writer
 	stderr io.Writer
 	getenv func(string) string
-}
-
-// usageError marks errors caused by how sov was called (exit 2).
-type usageError struct{ err error }
-
-func (e usageError) Error() string { return e.err.Error() }
-func (e usageError) Unwrap() error { return e.err }
-
-func usagef(format string, a ...any) error { return usageError{fmt.Errorf(format, a...)} }
-
-// exactArgs wants n positional arguments and shows usage otherwise.
-func exactArgs(n int, usage string) cobra.PositionalArgs {
-	return func(_ *cobra.Command, args []string) error {
-		if len(args) != n {
-			return usagef("usage: %s", usage)
-		}
-		return nil
-	}
-}
-
-// writeJSON writes v as indented JSON.
-func writeJSON(w io.Writer, v any) error {
-	enc := json.NewEncoder(w)
-	enc.SetIndent("", "  ")
-	return enc.Encode(v)
 }
 
 func main() {
@@ -109,38 +87,33 @@ func newRootCmd(a *app) *cobra.Command {
 		PersistentPreRunE: func(cmd *cobra.Command, _ []string) error {
 			return a.init()
 		},
+		// Unknown subcommands and bad arguments are usage errors too.
+		Args: func(cmd *cobra.Command, args []string) error {
+			if len(args) > 0 {
+				return usagef("unknown command %q (see sov --help)", args[0])
+			}
+			return nil
+		},
 	}
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error {
 		return usageError{fmt.Errorf("%w (see sov --help)", err)}
 	})
 	root.SetOut(a.stdout)
 	root.SetErr(a.stderr)
-	for _, add := range []func(*app) []*cobra.Command{
-		modelCommands,
-		storeCommands,
-		shellCommands,
-		vaultCommands,
-		feedsCommands,
-		walletCommands,
-		agentsCommands,
-		ledgerCommands,
-	} {
-		for _, c := range add(a) {
-			root.AddCommand(c)
-		}
-	}
-	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error {
-		return usageError{fmt.Errorf("%w (see sov --help)", err)}
-	})
-	// Unknown subcommands and bad arguments are usage errors too.
-	root.Args = func(cmd *cobra.Command, args []string) error {
-		if len(args) > 0 {
-			return usagef("unknown command %q (see sov --help)", args[0])
-		}
-		return nil
+	root.AddCommand(newRunCmd(a))
+	for _, add := range []func(*app) []*cobra.Command{storeCommands, vaultCommands, feedsCommands, walletCommands, ledgerCommands} {
+		root.AddCommand(add(a)...)
 	}
 	configureShellRoot(a, root)
-	root.AddCommand(newManCmd(root))
+	// __man writes the man pages (goreleaser's before hook packs them).
+	root.AddCommand(&cobra.Command{Use: "__man DIR", Short: "Write man pages for every command into DIR", Hidden: true, Args: cobra.ExactArgs(1),
+		RunE: func(_ *cobra.Command, args []string) error {
+			if err := os.MkdirAll(args[0], 0o755); err != nil {
+				return err
+			}
+			return doc.GenManTree(root, &doc.GenManHeader{Title: "SOV", Section: "1", Source: "sov " + version}, args[0])
+		},
+	})
 	return root
 }
 

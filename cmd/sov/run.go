@@ -1,5 +1,8 @@
 package main
 
+// `sov run` generates once, headless; `sov` with no subcommand opens the
+// shell, or runs as `sov run` without a terminal.
+
 import (
 	"context"
 	"encoding/json"
@@ -10,31 +13,33 @@ import (
 	"math/rand/v2"
 	"os"
 	"strings"
+	"sync/atomic"
+	"time"
 
 	"github.com/spf13/cobra"
 
+	"github.com/sovos/sov/internal/conversation"
 	"github.com/sovos/sov/internal/generate"
-	"github.com/sovos/sov/internal/prompt"
 	"github.com/sovos/sov/internal/termtext"
 	"github.com/sovos/sov/model"
+	"github.com/sovos/sov/tui"
 )
 
 // runFlags are the generation flags. `sov run` and the root command (for
 // its non-TTY fallback) each bind their own with addRunFlags.
 type runFlags struct {
-	model, system, flashAttn, schema, grammar, tools, toolChoice string
-	sampling                                                     model.Sampling
-	seed                                                         int64
-	ctx, threads, gpuLayers                                      int
-	json, verbose, promptCache                                   bool
+	req                           generate.Request // all but the prompt
+	engine                        model.Options    // all but the model file
+	model, schema, grammar, tools string
+	seed                          int64
+	json, verbose, promptCache    bool
 }
 
 func addRunFlags(cmd *cobra.Command) *runFlags {
 	p := &runFlags{}
-	s := &p.sampling
-	f := cmd.Flags()
+	s, e, f := &p.req.Sampling, &p.engine, cmd.Flags()
 	f.StringVarP(&p.model, "model", "m", "", "model name or GGUF path (default: SOV_MODEL, the configured default, or the only installed model)")
-	f.StringVar(&p.system, "system", "", "system prompt")
+	f.StringVar(&p.req.System, "system", "", "system prompt")
 	f.Float32Var(&s.Temperature, "temp", 0.8, "sampling temperature (0 = greedy)")
 	f.Float32Var(&s.TopP, "top-p", 0.95, "nucleus sampling threshold (1 = off)")
 	f.IntVar(&s.TopK, "top-k", 40, "top-k sampling (0 = off)")
@@ -42,14 +47,14 @@ func addRunFlags(cmd *cobra.Command) *runFlags {
 	f.Float32Var(&s.RepeatPenalty, "repeat-penalty", 1.0, "repetition penalty (1 = off)")
 	f.Int64Var(&p.seed, "seed", -1, "sampling seed (-1 = random)")
 	f.IntVar(&s.MaxTokens, "max-tokens", 0, "stop after this many tokens (0 = until the model stops or the context is full)")
-	f.IntVar(&p.ctx, "ctx", 0, "context size in tokens (0 = the model's, at most 4096)")
-	f.IntVar(&p.threads, "threads", 0, "CPU threads (0 = all cores)")
-	f.IntVar(&p.gpuLayers, "gpu-layers", -1, "layers to offload to the GPU (-1 = auto, 0 = CPU only)")
-	f.StringVar(&p.flashAttn, "flash-attn", "", "flash attention: on, off or auto (default: off on CPU, auto with a GPU)")
+	f.IntVar(&e.ContextSize, "ctx", 0, "context size in tokens (0 = the model's, at most 4096)")
+	f.IntVar(&e.Threads, "threads", 0, "CPU threads (0 = all cores)")
+	f.IntVar(&e.GPULayers, "gpu-layers", -1, "layers to offload to the GPU (-1 = auto, 0 = CPU only)")
+	f.StringVar(&e.FlashAttn, "flash-attn", "", "flash attention: on, off or auto (default: off on CPU, auto with a GPU)")
 	f.StringVar(&p.schema, "schema", "", "JSON Schema file: the output is JSON valid for it")
 	f.StringVar(&p.grammar, "grammar", "", "GBNF grammar file constraining the output")
 	f.StringVar(&p.tools, "tools", "", "JSON file with tools ([{name, description, parameters}]): the output is one tool call or an answer")
-	f.StringVar(&p.toolChoice, "tool-choice", "", "with --tools: auto (default), required, none, or a tool's name")
+	f.StringVar(&p.req.ToolChoice, "tool-choice", "", "with --tools: auto (default), required, none, or a tool's name")
 	f.StringArrayVar(&s.Stop, "stop", nil, "stop when this text appears (repeatable)")
 	f.BoolVar(&p.json, "json", false, "write JSON Lines events (token, done, error) instead of text")
 	f.BoolVar(&p.verbose, "verbose", false, "show llama.cpp's log on stderr")
@@ -58,23 +63,24 @@ func addRunFlags(cmd *cobra.Command) *runFlags {
 	return p
 }
 
-// check rejects bad flag values and fills in the seed and the grammar.
+// check rejects bad flag values and fills in the seed and the files the
+// flags name.
 func (p *runFlags) check() error {
-	s := &p.sampling
+	s, e := &p.req.Sampling, p.engine
 	switch {
 	case s.Temperature < 0:
 		return usagef("--temp must be 0 or more")
 	case s.TopP < 0 || s.TopP > 1:
 		return usagef("--top-p must be between 0 and 1")
-	case s.TopK < 0 || s.MaxTokens < 0 || p.ctx < 0 || p.threads < 0:
+	case s.TopK < 0 || s.MaxTokens < 0 || e.ContextSize < 0 || e.Threads < 0:
 		return usagef("--top-k, --max-tokens, --ctx and --threads must not be negative")
-	case p.flashAttn != "" && p.flashAttn != "on" && p.flashAttn != "off" && p.flashAttn != "auto":
+	case e.FlashAttn != "" && e.FlashAttn != "on" && e.FlashAttn != "off" && e.FlashAttn != "auto":
 		return usagef("--flash-attn must be on, off or auto")
 	case p.schema != "" && p.grammar != "":
 		return usagef("--schema and --grammar cannot be combined: the schema is turned into a grammar")
 	case p.tools != "" && (p.schema != "" || p.grammar != ""):
 		return usagef("--tools cannot be combined with --schema or --grammar: the tools are turned into a grammar")
-	case p.toolChoice != "" && p.tools == "":
+	case p.req.ToolChoice != "" && p.tools == "":
 		return usagef("--tool-choice needs --tools")
 	}
 	s.Seed = uint32(p.seed)
@@ -83,6 +89,12 @@ func (p *runFlags) check() error {
 	}
 	grammar, err := readFlagFile("--grammar", p.grammar)
 	s.Grammar = string(grammar)
+	if err == nil {
+		p.req.Schema, err = readFlagFile("--schema", p.schema)
+	}
+	if err == nil {
+		p.req.Tools, err = readFlagFile("--tools", p.tools)
+	}
 	return err
 }
 
@@ -100,19 +112,15 @@ func readFlagFile(flag, file string) ([]byte, error) {
 
 func newRunCmd(a *app) *cobra.Command {
 	var p *runFlags
-	cmd := &cobra.Command{
-		Use:   "run [PROMPT…]",
-		Short: "Generate once from a prompt (arguments or stdin) and stream the answer to stdout",
-		Long: `Generate once, headless, for scripts and pipes.
+	cmd := command("run [PROMPT…]", "Generate once from a prompt (arguments or stdin) and stream the answer to stdout", nargs(0, -1, ""), func(cmd *cobra.Command, args []string) error {
+		return a.runHeadless(cmd.Context(), p, args)
+	})
+	cmd.Long = `Generate once, headless, for scripts and pipes.
 
 The prompt is the arguments joined by spaces, or stdin when there are none.
 Tokens stream to stdout as they come; --json writes JSON Lines events
 ({"type":"token","text":…}, {"type":"done",…}, {"type":"error",…}).
-Exit codes: 0 success, 1 runtime error, 2 usage error, 130 interrupted.`,
-		RunE: func(cmd *cobra.Command, args []string) error {
-			return a.runHeadless(cmd.Context(), p, args)
-		},
-	}
+Exit codes: 0 success, 1 runtime error, 2 usage error, 130 interrupted.`
 	p = addRunFlags(cmd)
 	return cmd
 }
@@ -125,7 +133,7 @@ func (a *app) runHeadless(ctx context.Context, p *runFlags, args []string) error
 	}
 	text := strings.Join(args, " ")
 	if text == "" {
-		if prompt.IsTerminal(a.stdin) {
+		if isTerminal(a.stdin) {
 			return usagef("no prompt: give it as arguments (sov run \"…\") or on stdin")
 		}
 		b, err := io.ReadAll(a.stdin)
@@ -145,16 +153,11 @@ func (a *app) runHeadless(ctx context.Context, p *runFlags, args []string) error
 	return err
 }
 
-// generateOnce checks the request, loads the model and runs the request.
+// generateOnce checks the request, loads the model, runs the request and
+// records it in the ledger.
 func (a *app) generateOnce(ctx context.Context, p *runFlags, text string, out *eventWriter) error {
-	req := generate.Request{System: p.system, Prompt: text, Sampling: p.sampling, ToolChoice: p.toolChoice}
-	var err error
-	if req.Schema, err = readFlagFile("--schema", p.schema); err != nil {
-		return err
-	}
-	if req.Tools, err = readFlagFile("--tools", p.tools); err != nil {
-		return err
-	}
+	req := p.req
+	req.Prompt = text
 	prep, err := generate.Prepare(req)
 	var bad *generate.InputError
 	switch {
@@ -163,28 +166,27 @@ func (a *app) generateOnce(ctx context.Context, p *runFlags, text string, out *e
 	case err != nil:
 		return usageError{err}
 	}
-	path, err := resolveModelPath(a, p.model)
-	if err != nil {
+	o := p.engine
+	if o.Path, err = a.modelPath(p.model); err != nil {
 		return err
 	}
-	opts := model.Options{Path: path, ContextSize: p.ctx, Threads: p.threads, GPULayers: p.gpuLayers, FlashAttn: p.flashAttn, TrimMemory: true,
-		Warn: func(msg string) { fmt.Fprintln(a.stderr, "sov: warning:", msg) }}
+	o.TrimMemory, o.Warn = true, func(msg string) { fmt.Fprintln(a.stderr, "sov: warning:", msg) }
 	if p.promptCache {
-		opts.PromptCache = a.paths.Sub("kvcache")
+		o.PromptCache = a.paths.Sub("kvcache")
 	}
 	if p.verbose {
-		opts.Logger = slog.New(slog.NewTextHandler(a.stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))
+		o.Logger = slog.New(slog.NewTextHandler(a.stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	}
-	eng, err := model.Load(ctx, opts)
+	eng, err := model.Load(ctx, o)
 	if err != nil {
 		return err
 	}
 	defer eng.Close()
 	if w := eng.Info().TemplateWarning; w != "" {
-		opts.Warn(w)
+		o.Warn(w)
 	}
 	res, err := prep.Run(ctx, eng, out.token)
-	entry := a.recordModelCall(ctx, generate.Engine{ModelPath: path, ContextSize: p.ctx, Threads: p.threads, FlashAttn: p.flashAttn}, res)
+	entry := a.recordModelCall(ctx, generate.Engine{ModelPath: o.Path, ContextSize: o.ContextSize, Threads: o.Threads, FlashAttn: o.FlashAttn}, res)
 	if err != nil && !errors.Is(err, context.Canceled) {
 		return runHint(err)
 	}
@@ -195,92 +197,154 @@ func (a *app) generateOnce(ctx context.Context, p *runFlags, text string, out *e
 // runHint adds what to change on the command line to the engine's errors,
 // which name no flag.
 func runHint(err error) error {
-	switch {
-	case errors.Is(err, model.ErrPromptTooLong):
-		return fmt.Errorf("%w: shorten it or raise --ctx", err)
-	case errors.Is(err, model.ErrIncomplete):
-		return fmt.Errorf("%w: raise --max-tokens or --ctx", err)
-	case errors.Is(err, model.ErrBadGrammar):
-		return fmt.Errorf("%w: --verbose shows llama.cpp's log of what it rejected", err)
-	}
-	return err
+	return withFix(err,
+		fix{model.ErrPromptTooLong, ": shorten it or raise --ctx", false},
+		fix{model.ErrIncomplete, ": raise --max-tokens or --ctx", false},
+		fix{model.ErrBadGrammar, ": --verbose shows llama.cpp's log of what it rejected", false})
 }
 
-// eventWriter writes either plain streamed text or JSON Lines events.
+// eventWriter writes the streamed text, or with --json generate's events.
 type eventWriter struct {
-	w      io.Writer
-	json   bool
-	clean  bool // a terminal: drop control characters from the model's text
-	enc    *json.Encoder
-	wrote  bool
-	lastNL bool
+	w             io.Writer
+	enc           *json.Encoder // nil: plain text
+	clean         bool          // a terminal: drop control characters from the model's text
+	wrote, lastNL bool
 }
 
 func newEventWriter(w io.Writer, jsonOut bool) *eventWriter {
-	f, isFile := w.(*os.File)
-	return &eventWriter{w: w, json: jsonOut, clean: !jsonOut && isFile && prompt.IsTerminal(f), enc: json.NewEncoder(w)}
+	e := &eventWriter{w: w, clean: isTerminal(w)}
+	if jsonOut {
+		e.enc = json.NewEncoder(w)
+	}
+	return e
 }
 
 func (e *eventWriter) token(s string) error {
 	if s == "" {
 		return nil
 	}
-	e.wrote = true
-	e.lastNL = strings.HasSuffix(s, "\n")
-	if e.json {
-		return e.enc.Encode(struct {
-			Type string `json:"type"`
-			Text string `json:"text"`
-		}{"token", s})
-	}
-	if e.clean {
+	e.wrote, e.lastNL = true, strings.HasSuffix(s, "\n")
+	switch {
+	case e.enc != nil:
+		return e.enc.Encode(generate.Token(s))
+	case e.clean:
 		s = termtext.Clean(s)
 	}
 	_, err := io.WriteString(e.w, s)
 	return err
 }
 
-func (e *eventWriter) done(res generate.Result, ledgerID *uint64) {
-	if !e.json {
-		if e.wrote && !e.lastNL {
-			io.WriteString(e.w, "\n")
-		}
-		return
+func (e *eventWriter) done(res generate.Result, ledgerEntry *uint64) {
+	if e.enc != nil {
+		e.enc.Encode(generate.Done(res, ledgerEntry))
+	} else if e.wrote && !e.lastNL {
+		io.WriteString(e.w, "\n")
 	}
-	st := res.Stats
-	ev := struct {
-		Type          string          `json:"type"`
-		PromptTokens  int             `json:"prompt_tokens"`
-		GenTokens     int             `json:"generated_tokens"`
-		PromptTPS     float64         `json:"prompt_tokens_per_second"`
-		GenTPS        float64         `json:"generated_tokens_per_second"`
-		StopReason    string          `json:"stop_reason"`
-		CachedTokens  int             `json:"cached_tokens"`
-		Restored      int             `json:"restored_tokens,omitempty"`
-		ContextTokens int             `json:"context_tokens"`
-		ToolCall      *model.ToolCall `json:"tool_call,omitempty"`
-		Answer        *string         `json:"answer,omitempty"`
-		Ledger        *uint64         `json:"ledger_entry,omitempty"`
-	}{Ledger: ledgerID, Type: "done", PromptTokens: st.PromptTokens, GenTokens: st.GeneratedTokens, PromptTPS: round2(st.PromptTPS()), GenTPS: round2(st.GenTPS()),
-		StopReason: st.StopReason, CachedTokens: st.CachedTokens, Restored: st.RestoredTokens, ContextTokens: st.ContextUsed}
-	if r := res.Reply; r != nil {
-		if r.ToolCall != nil {
-			ev.ToolCall = r.ToolCall
-		} else {
-			ev.Answer = &r.Answer
-		}
-	}
-	e.enc.Encode(ev)
 }
 
+// error writes the error event; as text, main prints the error on stderr.
 func (e *eventWriter) error(err error) {
-	if !e.json {
-		return // the error is printed on stderr by main
+	if e.enc != nil {
+		e.enc.Encode(generate.Error(err))
 	}
-	e.enc.Encode(struct {
-		Type    string `json:"type"`
-		Message string `json:"message"`
-	}{"error", err.Error()})
 }
 
-func round2(f float64) float64 { return float64(int64(f*100+0.5)) / 100 }
+// configureShellRoot makes `sov` with no subcommand open the shell. The root
+// shares `sov run`'s flags because without a terminal it behaves as `sov run`.
+func configureShellRoot(a *app, root *cobra.Command) {
+	p := addRunFlags(root)
+	root.Flags().BoolP("continue", "c", false, "reopen the last session")
+	root.Flags().String("session", "", "reopen the session with this ID (or a unique prefix of it)")
+	root.RunE = func(cmd *cobra.Command, args []string) error {
+		if !isTerminal(a.stdin) || !isTerminal(a.stdout) {
+			fmt.Fprintln(a.stderr, "sov: not a terminal: running as `sov run` (use `sov run` directly in scripts)")
+			return a.runHeadless(cmd.Context(), p, args)
+		}
+		return a.runShell(cmd, p)
+	}
+}
+
+// shellSessionTimeout bounds the wait for a sessions database held by
+// another sov: the shell must never hang on it.
+const shellSessionTimeout = 700 * time.Millisecond
+
+func (a *app) runShell(cmd *cobra.Command, p *runFlags) error {
+	if p.schema != "" || p.grammar != "" || p.tools != "" || p.json || p.promptCache {
+		return usagef("--schema, --grammar, --tools, --json and --prompt-cache are for `sov run`, not the shell")
+	}
+	cont, _ := cmd.Flags().GetBool("continue")
+	sessID, _ := cmd.Flags().GetString("session")
+	if cont && sessID != "" {
+		return usagef("--continue and --session cannot be combined: pick one")
+	}
+	if err := p.check(); err != nil {
+		return err
+	}
+	cfg := tui.DefaultConfig()
+	if err := a.cfg.Section("tui", &cfg); err != nil {
+		return err
+	}
+	// Every answer is recorded in the ledger by a must-deliver subscriber:
+	// the digest of what the model was sent, never the conversation itself.
+	var loaded atomic.Value // the model file answering
+	loaded.Store("")
+	evs := conversation.NewEvents()
+	unrecorded := generate.RecordConversations(cmd.Context(), evs, a.ledger(), ledgerAutoSigner(a), "tui", func() string { return loaded.Load().(string) })
+	defer func() {
+		evs.Close() // the recorder drains what is left, then says how many failed
+		if n := unrecorded(); n > 0 {
+			fmt.Fprintf(a.stderr, "sov: warning: %d answers could not be recorded in the ledger (see sov ledger verify)\n", n)
+		}
+	}()
+	opts := tui.Options{Events: evs, Config: cfg, Sampling: p.req.Sampling, System: p.req.System, NoColor: a.getenv("NO_COLOR") != "", Models: a.shellModels,
+		Loader: func(ctx context.Context, path string, progress func(float32) bool) (tui.Chatter, error) {
+			loaded.Store(path)
+			o := p.engine
+			o.Path, o.Progress, o.TrimMemory, o.Sessions = path, progress, true, tui.EngineSessions
+			eng, err := model.Load(ctx, o)
+			if err != nil {
+				return nil, err // not a typed nil in the interface
+			}
+			return eng, nil
+		}}
+	st, err := conversation.Open(a.paths.Sub("tui"), shellSessionTimeout)
+	var locked *conversation.LockedError
+	switch {
+	case errors.As(err, &locked) && (cont || sessID != ""):
+		return fmt.Errorf("%v, or start sov without --continue/--session for an unsaved chat", err)
+	case errors.As(err, &locked):
+		opts.StoreNote = err.Error() + ". This chat will not be saved."
+	case err != nil:
+		return err
+	default:
+		defer st.Close()
+		opts.Store = st
+		if opts.SessionID, err = st.Pick(sessID, cont); err != nil && sessID != "" {
+			return usagef("--session: %v (/sessions in the shell lists them)", err)
+		} else if err != nil {
+			return fmt.Errorf("find the last session: %w", err)
+		}
+		if cont && opts.SessionID == "" {
+			opts.Notice = "No saved session to continue yet: this is a new one."
+		}
+	}
+	switch opts.ModelPath, err = a.modelPath(p.model); {
+	case err != nil && p.model != "":
+		return err
+	case err != nil: // no model yet: the shell opens anyway and explains how to get one
+		opts.NoModel = err.Error()
+	}
+	return tui.Run(cmd.Context(), opts, a.stdin, a.stdout.(*os.File), os.Environ())
+}
+
+// shellModels lists installed models for /model.
+func (a *app) shellModels() ([]tui.ModelEntry, error) {
+	list, err := a.models().List()
+	var out []tui.ModelEntry
+	for _, m := range list {
+		if !m.Missing {
+			out = append(out, tui.ModelEntry{Name: m.Name, Path: m.Path})
+		}
+	}
+	return out, err
+}

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -12,7 +11,6 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/sovos/sov/internal/lazymodel"
-	"github.com/sovos/sov/internal/prompt"
 	"github.com/sovos/sov/internal/seal"
 	"github.com/sovos/sov/internal/termtext"
 	"github.com/sovos/sov/model/store"
@@ -23,151 +21,45 @@ import (
 // one command that runs.
 type vaultCLI struct {
 	*app
-	passFile, collection, embed string
-	json                        bool
+	collection, embed string
+	json              bool
 }
 
 // vaultCommands returns the `sov vault` command tree.
 func vaultCommands(a *app) []*cobra.Command {
 	c := &vaultCLI{app: a}
-	root := vaultCmd("vault", "Your private documents, encrypted at rest and searchable", nil, func(cmd *cobra.Command, _ []string) error { return cmd.Help() })
+	root := command("vault", "Your private documents, encrypted at rest and searchable", nil, func(cmd *cobra.Command, _ []string) error { return cmd.Help() })
 	root.Long = `The vault keeps your files' text, chunks and search index encrypted in one
 bbolt file under the data directory. The passphrase comes from
 --passphrase-file, else $SOV_VAULT_PASSPHRASE, else a no-echo prompt.`
-	root.PersistentFlags().StringVar(&c.passFile, "passphrase-file", "", "read the vault passphrase from this file (else $SOV_VAULT_PASSPHRASE, else a prompt)")
+	root.PersistentFlags().String("passphrase-file", "", "read the vault passphrase from this file (else $SOV_VAULT_PASSPHRASE, else a prompt)")
 	root.PersistentFlags().StringVarP(&c.collection, "collection", "c", vault.DefaultCollection, "collection to use")
-	root.AddCommand(vaultGuard(vaultHint, "the vault database is damaged (%v): restore it from a `sov vault export`, or re-create it and re-add your files",
+	root.AddCommand(guard(vaultHint, "the vault database is damaged (%v): restore it from a `sov vault export`, or re-create it and re-add your files",
 		c.initCmd(), c.passwdCmd(), c.lockCmd(), c.addCmd(), c.syncCmd(), c.searchCmd(), c.askCmd(),
 		c.lsCmd(), c.rmCmd(), c.statsCmd(), c.exportCmd(), c.importCmd())...)
 	return []*cobra.Command{root}
 }
 
-// vaultCmd is a command with its one-line help; args nil takes none. The
-// feeds commands are built with it too.
-func vaultCmd(use, short string, args cobra.PositionalArgs, run func(*cobra.Command, []string) error) *cobra.Command {
-	if args == nil {
-		args = vaultArgs(0, 0, "")
-	}
-	return &cobra.Command{Use: use, Short: short, Args: args, RunE: run}
-}
-
-// vaultArgs wants lo to hi arguments (hi < 0: no limit); another count is
-// a usage error naming what is needed.
-func vaultArgs(lo, hi int, what string) cobra.PositionalArgs {
-	return func(cmd *cobra.Command, args []string) error {
-		switch path := cmd.CommandPath(); {
-		case hi == 0 && len(args) > 0:
-			return usagef("unexpected argument %q (see %s --help)", args[0], path)
-		case len(args) < lo || hi >= 0 && len(args) > hi:
-			return usagef("%s needs %s (see %s --help)", path, what, path)
-		}
-		return nil
-	}
-}
-
-// vaultGuard wraps the commands of the vault and feeds trees: their errors
-// get hint's one-line fix, and a panic (bbolt panics on some structural
-// corruption of its file) becomes the damaged error.
-func vaultGuard(hint func(*cobra.Command, error) error, damaged string, cmds ...*cobra.Command) []*cobra.Command {
-	for _, c := range cmds {
-		run := c.RunE
-		c.RunE = func(cmd *cobra.Command, args []string) (err error) {
-			defer func() {
-				if r := recover(); r != nil {
-					err = fmt.Errorf(damaged, r)
-				}
-			}()
-			if err = run(cmd, args); err != nil {
-				err = hint(cmd, err)
-			}
-			return err
-		}
-	}
-	return cmds
-}
-
-// vaultFix is the fix for one library error: the command or flag to use.
-type vaultFix struct {
-	err   error
-	hint  string
-	usage bool // how sov was called: exit 2
-}
-
-// vaultFixFor adds the hint of the first fix whose error err wraps.
-func vaultFixFor(fixes []vaultFix, err error) error {
-	for _, f := range fixes {
-		switch {
-		case !errors.Is(err, f.err):
-		case f.usage:
-			return usagef("%w%s", err, f.hint)
-		default:
-			return fmt.Errorf("%w%s", err, f.hint)
-		}
-	}
-	return err
-}
-
 // vaultHint adds to a library error the command or flag that fixes it.
-func vaultHint(cmd *cobra.Command, err error) error {
-	var noColl *vault.NoCollectionError
-	var failed *vault.FailedError
-	switch {
-	case errors.As(err, &noColl):
-		return fmt.Errorf("%w: see `sov vault stats` for the names", err)
-	case errors.As(err, &failed):
-		return fmt.Errorf("%w (listed above): fix them and re-run `%s`", err, cmd.CommandPath())
-	case errors.Is(err, vault.ErrBadRecipient):
+func vaultHint(err error) error {
+	if errors.Is(err, vault.ErrBadRecipient) {
 		return usagef("--recipient %w", err)
 	}
-	return vaultFixFor([]vaultFix{
-		{vault.ErrWrongPassphrase, " (check SOV_VAULT_PASSPHRASE or --passphrase-file)", false},
-		{vault.ErrNotInitialised, ": run `sov vault init` first", false},
-		{vault.ErrExists, ": use `sov vault passwd` to change its passphrase", false},
-		{vault.ErrEmpty, ": add files with `sov vault add PATH`", false},
-		{vault.ErrNoMatch, ": see `sov vault ls`", false},
-		{vault.ErrNoChatModel, ": pass --model or set [vault] chat_model in config.toml", false},
-		{vault.ErrBadKDF, ": check --kdf-time/--kdf-memory/--kdf-threads", true},
-	}, err)
-}
-
-// vaultSecret reads a secret from the file *file names (flag --flag), else
-// $env, else a no-echo prompt; the feeds commands use it too.
-func vaultSecret(a *app, file *string, flag, name, env string, confirm bool) func() ([]byte, error) {
-	return func() ([]byte, error) {
-		p, err := prompt.Console{Getenv: a.getenv, Stdin: a.stdin, Stderr: a.stderr}.Passphrase(name, env, *file, confirm)
-		if errors.Is(err, prompt.ErrNoSecret) {
-			return nil, fmt.Errorf("%w (or use --%s)", err, flag)
-		}
-		return p, err
-	}
-}
-
-// vaultModel is the model name (or path; "" = the default model) loaded on
-// first use; `sov news` uses it too. Its calls are recorded in the ledger.
-func vaultModel(a *app, name, what string) *lazymodel.Model {
-	return &lazymodel.Model{What: what, Path: func() (string, error) { return resolveModelPath(a, name) }, Wrap: a.recorded}
-}
-
-// vaultJSON writes v as JSON, indented by indent ("" = one line).
-func vaultJSON(w io.Writer, indent string, v any) error {
-	enc := json.NewEncoder(w)
-	enc.SetIndent("", indent)
-	enc.SetEscapeHTML(false)
-	return enc.Encode(v)
-}
-
-// vaultSay prints the message on w when err is nil, and returns err.
-func vaultSay(w io.Writer, err error, format string, a ...any) error {
-	if err == nil {
-		fmt.Fprintf(w, format+"\n", a...)
-	}
-	return err
+	return withFix(err,
+		fix{new(*vault.NoCollectionError), ": see `sov vault stats` for the names", false},
+		fix{vault.ErrWrongPassphrase, " (check SOV_VAULT_PASSPHRASE or --passphrase-file)", false},
+		fix{vault.ErrNotInitialised, ": run `sov vault init` first", false},
+		fix{vault.ErrExists, ": use `sov vault passwd` to change its passphrase", false},
+		fix{vault.ErrEmpty, ": add files with `sov vault add PATH`", false},
+		fix{vault.ErrNoMatch, ": see `sov vault ls`", false},
+		fix{vault.ErrNoChatModel, ": pass --model or set [vault] chat_model in config.toml", false},
+		fix{vault.ErrBadKDF, ": check --kdf-time/--kdf-memory/--kdf-threads", true})
 }
 
 func (c *vaultCLI) dir() string { return c.paths.Sub("vault") }
 
-func (c *vaultCLI) pass(confirm bool) vault.Passphrase {
-	return vaultSecret(c.app, &c.passFile, "passphrase-file", "vault passphrase", "SOV_VAULT_PASSPHRASE", confirm)
+func (c *vaultCLI) pass(cmd *cobra.Command, confirm bool) vault.Passphrase {
+	return c.secret(cmd, "passphrase-file", "vault passphrase", "SOV_VAULT_PASSPHRASE", confirm)
 }
 
 // config is [vault] and the open options of a short-lived command (no
@@ -193,14 +85,14 @@ func (c *vaultCLI) open(cmd *cobra.Command, readOnly bool, fn func(*vault.Vault)
 		c.embed = vc.EmbedModel
 	}
 	if c.embed != "" {
-		emb := vaultModel(c.app, c.embed, "embedding model")
+		emb := c.lazyModel(c.embed, "embedding model")
 		defer emb.Close()
 		if err := emb.Load(cmd.Context()); err != nil {
 			return err
 		}
 		o.Embedder = emb
 	}
-	v, err := vault.OpenWith(cmd.Context(), c.dir(), c.pass(false), o)
+	v, err := vault.OpenWith(cmd.Context(), c.dir(), c.pass(cmd, false), o)
 	if err != nil {
 		return err
 	}
@@ -219,8 +111,8 @@ func (c *vaultCLI) flags(cmd *cobra.Command, json string, embed bool) *cobra.Com
 	return cmd
 }
 
-// vaultKDFCmd adds --kdf-* to cmd, bound to o (zero: [vault], then defaults).
-func vaultKDFCmd(cmd *cobra.Command, o *vault.KDFOverride) *cobra.Command {
+// kdfFlags adds --kdf-* to cmd, bound to o (zero: [vault], then defaults).
+func kdfFlags(cmd *cobra.Command, o *vault.KDFOverride) *cobra.Command {
 	cmd.Flags().Uint32Var(&o.Time, "kdf-time", 0, "Argon2id passes (default 3)")
 	cmd.Flags().Uint32Var(&o.MemoryMiB, "kdf-memory", 0, "Argon2id memory in MiB (default 64)")
 	cmd.Flags().Uint8Var(&o.Threads, "kdf-threads", 0, "Argon2id parallelism (default 4)")
@@ -229,46 +121,43 @@ func vaultKDFCmd(cmd *cobra.Command, o *vault.KDFOverride) *cobra.Command {
 
 func (c *vaultCLI) initCmd() *cobra.Command {
 	var o vault.KDFOverride
-	return vaultKDFCmd(vaultCmd("init", "Create the vault and choose its passphrase", nil, func(cmd *cobra.Command, _ []string) error {
+	return kdfFlags(command("init", "Create the vault and choose its passphrase", nil, func(cmd *cobra.Command, _ []string) error {
 		vc, _, err := c.config()
 		if err != nil {
 			return err
 		}
 		kdf, err := vc.KDF(o)
-		if err == nil {
-			err = vault.InitWith(cmd.Context(), c.dir(), c.pass(true), vault.Options{KDF: kdf})
-		}
 		if err != nil {
 			return err
 		}
-		return vaultSay(c.stdout, nil, "vault created at %s (Argon2id t=%d m=%d MiB p=%d)", vault.DBPath(c.dir()), kdf.Time, kdf.MemoryKiB/1024, kdf.Threads)
+		err = vault.InitWith(cmd.Context(), c.dir(), c.pass(cmd, true), vault.Options{KDF: kdf})
+		return c.say(err, "vault created at %s (Argon2id t=%d m=%d MiB p=%d)", vault.DBPath(c.dir()), kdf.Time, kdf.MemoryKiB/1024, kdf.Threads)
 	}), &o)
 }
 
 func (c *vaultCLI) passwdCmd() *cobra.Command {
 	var o vault.KDFOverride
-	var newFile string
-	cmd := vaultKDFCmd(vaultCmd("passwd", "Change the vault passphrase (re-wraps the keys; data is not re-encrypted)", nil, func(cmd *cobra.Command, _ []string) error {
+	cmd := kdfFlags(command("passwd", "Change the vault passphrase (re-wraps the keys; data is not re-encrypted)", nil, func(cmd *cobra.Command, _ []string) error {
 		vc, opts, err := c.config()
 		var kdf *seal.KDF // nil keeps the vault's parameters
 		if f := cmd.Flags(); err == nil && (f.Changed("kdf-time") || f.Changed("kdf-memory") || f.Changed("kdf-threads")) {
 			kdf, err = vc.KDF(o)
 		}
-		next := vaultSecret(c.app, &newFile, "new-passphrase-file", "new vault passphrase", "SOV_VAULT_NEW_PASSPHRASE", true)
+		next := c.secret(cmd, "new-passphrase-file", "new vault passphrase", "SOV_VAULT_NEW_PASSPHRASE", true)
 		if err == nil {
-			err = vault.PasswdWith(cmd.Context(), c.dir(), c.pass(false), next, kdf, opts)
+			err = vault.PasswdWith(cmd.Context(), c.dir(), c.pass(cmd, false), next, kdf, opts)
 		}
-		return vaultSay(c.stdout, err, "vault passphrase changed")
+		return c.say(err, "vault passphrase changed")
 	}), &o)
 	cmd.Long = `Change the vault passphrase. The current one comes from the usual sources; the
 new one from --new-passphrase-file, else $SOV_VAULT_NEW_PASSPHRASE, else a prompt.`
-	cmd.Flags().StringVar(&newFile, "new-passphrase-file", "", "read the new passphrase from this file")
+	cmd.Flags().String("new-passphrase-file", "", "read the new passphrase from this file")
 	return cmd
 }
 
 func (c *vaultCLI) lockCmd() *cobra.Command {
-	return vaultCmd("lock", "Make running sov processes drop the vault keys from memory", nil, func(cmd *cobra.Command, _ []string) error {
-		return vaultSay(c.stdout, vault.RequestLock(c.dir()), "vault locked: running sov processes drop their keys on next use; keys are never stored on disk")
+	return command("lock", "Make running sov processes drop the vault keys from memory", nil, func(cmd *cobra.Command, _ []string) error {
+		return c.say(vault.RequestLock(c.dir()), "vault locked: running sov processes drop their keys on next use; keys are never stored on disk")
 	})
 }
 
@@ -285,15 +174,15 @@ func (c *vaultCLI) ingest(cmd *cobra.Command, args []string) error {
 			rep, err = v.Sync(cmd.Context(), o)
 		}
 		rep.Write(c.stdout, c.stderr)
-		if err != nil {
-			return err
+		if err == nil && rep.Err() != nil {
+			return fmt.Errorf("%w (listed above): fix them and re-run `%s`", rep.Err(), cmd.CommandPath())
 		}
-		return rep.Err()
+		return err
 	})
 }
 
 func (c *vaultCLI) addCmd() *cobra.Command {
-	cmd := c.flags(vaultCmd("add PATH...", "Add files and folders (Markdown, text, HTML, PDF, e-mail, vCard, JSON, CSV)", vaultArgs(1, -1, "at least one file or folder"), c.ingest), "", true)
+	cmd := c.flags(command("add PATH...", "Add files and folders (Markdown, text, HTML, PDF, e-mail, vCard, JSON, CSV)", nargs(1, -1, "at least one file or folder"), c.ingest), "", true)
 	cmd.Long = `Add files and folders to the vault. Folders are walked recursively; hidden
 files and folders are left out. Unsupported and binary files are skipped
 and listed with the reason. Unchanged files are no-ops, changed ones are
@@ -305,30 +194,29 @@ add can simply be re-run.`
 }
 
 func (c *vaultCLI) syncCmd() *cobra.Command {
-	return c.flags(vaultCmd("sync", "Re-index changed files and prune removed ones", nil, c.ingest), "", true)
+	return c.flags(command("sync", "Re-index changed files and prune removed ones", nil, c.ingest), "", true)
 }
 
 // vaultProgress draws a one-line progress bar when w is a terminal.
 func vaultProgress(w io.Writer) func(vault.Progress) {
-	f, ok := w.(*os.File)
-	if !ok || !prompt.IsTerminal(f) {
+	if !isTerminal(w) {
 		return nil
 	}
 	last := time.Time{}
 	return func(p vault.Progress) {
 		if p.Done == p.Total || time.Since(last) >= 100*time.Millisecond {
 			last = time.Now()
-			fmt.Fprintf(f, "\r%s", p)
+			fmt.Fprintf(w, "\r%s", p)
 		}
 		if p.Done == p.Total {
-			fmt.Fprintln(f)
+			fmt.Fprintln(w)
 		}
 	}
 }
 
 func (c *vaultCLI) searchCmd() *cobra.Command {
 	var o vault.SearchOptions
-	cmd := c.flags(vaultCmd("search QUERY...", "Search the vault (BM25, fused with vectors when an embedding model is set)", vaultArgs(1, -1, "a query"), func(cmd *cobra.Command, args []string) error {
+	cmd := c.flags(command("search QUERY...", "Search the vault (BM25, fused with vectors when an embedding model is set)", nargs(1, -1, "a query"), func(cmd *cobra.Command, args []string) error {
 		if o.K <= 0 || o.K > 1000 {
 			return usagef("-k must be between 1 and 1000")
 		}
@@ -343,7 +231,7 @@ func (c *vaultCLI) searchCmd() *cobra.Command {
 				return resp.WriteJSON(c.stdout, c.stderr)
 			}
 			open, end := "**", "**" // bold on a terminal
-			if f, ok := c.stdout.(*os.File); ok && prompt.IsTerminal(f) {
+			if isTerminal(c.stdout) {
 				open, end = "\x1b[1;33m", "\x1b[0m"
 			}
 			resp.Write(c.stdout, open, end)
@@ -366,7 +254,7 @@ func (c *vaultCLI) askCmd() *cobra.Command {
 	var name string
 	var maxTok int
 	var o vault.AskOptions
-	cmd := c.flags(vaultCmd("ask QUESTION...", "Answer a question from the vault, citing passages as [1], [2]", vaultArgs(1, -1, "a question"), func(cmd *cobra.Command, args []string) error {
+	cmd := c.flags(command("ask QUESTION...", "Answer a question from the vault, citing passages as [1], [2]", nargs(1, -1, "a question"), func(cmd *cobra.Command, args []string) error {
 		vc, _, err := c.config()
 		if err != nil {
 			return err
@@ -374,7 +262,7 @@ func (c *vaultCLI) askCmd() *cobra.Command {
 		if name == "" {
 			name = vc.ChatModel
 		}
-		chat := vaultModel(c.app, name, "chat model") // loaded only when a passage is relevant
+		chat := c.lazyModel(name, "chat model") // loaded only when a passage is relevant
 		defer chat.Close()
 		o.Collection = c.collection
 		if !c.json {
@@ -382,14 +270,10 @@ func (c *vaultCLI) askCmd() *cobra.Command {
 		}
 		return c.open(cmd, true, func(v *vault.Vault) error {
 			ans, err := v.Ask(cmd.Context(), strings.Join(args, " "), chat.Answerer(maxTok), o)
-			switch {
-			case err != nil:
+			if err != nil {
 				return err
-			case c.json:
-				return vaultJSON(c.stdout, "", ans)
 			}
-			ans.Write(c.stdout)
-			return nil
+			return c.show(c.json, ans, ans.Write)
 		})
 	}), "print the answer and its sources as JSON", true)
 	cmd.Flags().IntVarP(&o.K, "k", "k", 4, "passages to give the model")
@@ -399,7 +283,7 @@ func (c *vaultCLI) askCmd() *cobra.Command {
 }
 
 func (c *vaultCLI) lsCmd() *cobra.Command {
-	return c.flags(vaultCmd("ls", "List the documents in the vault", nil, func(cmd *cobra.Command, _ []string) error {
+	return c.flags(command("ls", "List the documents in the vault", nil, func(cmd *cobra.Command, _ []string) error {
 		return c.open(cmd, true, func(v *vault.Vault) error {
 			docs, warn, err := v.List(cmd.Context(), c.collection)
 			if err != nil {
@@ -408,11 +292,7 @@ func (c *vaultCLI) lsCmd() *cobra.Command {
 			vaultWarn(c.stderr, warn)
 			switch {
 			case c.json:
-				for _, d := range docs {
-					if err := vaultJSON(c.stdout, "", d); err != nil {
-						return err
-					}
-				}
+				return writeJSONLines(c.stdout, docs)
 			case len(docs) == 0:
 				fmt.Fprintln(c.stdout, "the vault is empty: add files with `sov vault add PATH`")
 			default:
@@ -424,43 +304,38 @@ func (c *vaultCLI) lsCmd() *cobra.Command {
 }
 
 func (c *vaultCLI) rmCmd() *cobra.Command {
-	return vaultCmd("rm PATH...", "Remove documents (or everything under a folder) from the vault", vaultArgs(1, -1, "a file or folder"), func(cmd *cobra.Command, args []string) error {
+	return command("rm PATH...", "Remove documents (or everything under a folder) from the vault", nargs(1, -1, "a file or folder"), func(cmd *cobra.Command, args []string) error {
 		return c.open(cmd, false, func(v *vault.Vault) error {
 			n, err := v.Remove(cmd.Context(), c.collection, args)
-			return vaultSay(c.stdout, err, "removed %d document(s)", n)
+			return c.say(err, "removed %d document(s)", n)
 		})
 	})
 }
 
 func (c *vaultCLI) statsCmd() *cobra.Command {
-	return c.flags(vaultCmd("stats", "Show what the vault holds", nil, func(cmd *cobra.Command, _ []string) error {
+	return c.flags(command("stats", "Show what the vault holds", nil, func(cmd *cobra.Command, _ []string) error {
 		return c.open(cmd, true, func(v *vault.Vault) error {
 			st, err := v.Stats(cmd.Context(), c.collection)
-			switch {
-			case err != nil:
+			if err != nil {
 				return err
-			case c.json:
-				return vaultJSON(c.stdout, "", st)
 			}
-			vaultWarn(c.stderr, st.Warnings)
-			st.Render(c.stdout, store.FormatBytes)
-			return nil
+			if !c.json {
+				vaultWarn(c.stderr, st.Warnings)
+			}
+			return c.show(c.json, st, func(w io.Writer) { st.Render(w, store.FormatBytes) })
 		})
 	}), "print JSON", false)
 }
 
-// exportPass adds --export-passphrase-file to cmd and returns the reader
-// of the export passphrase (for scrypt age recipients).
+// exportPass reads the export passphrase (for scrypt age recipients).
 func (c *vaultCLI) exportPass(cmd *cobra.Command, confirm bool) vault.Passphrase {
-	file := cmd.Flags().String("export-passphrase-file", "", "read the export passphrase from this file")
-	return vaultSecret(c.app, file, "export-passphrase-file", "export passphrase", "SOV_VAULT_EXPORT_PASSPHRASE", confirm)
+	return c.secret(cmd, "export-passphrase-file", "export passphrase", "SOV_VAULT_EXPORT_PASSPHRASE", confirm)
 }
 
 func (c *vaultCLI) exportCmd() *cobra.Command {
 	var keys []string
 	var force bool
-	var pass vault.Passphrase
-	cmd := vaultCmd("export FILE", "Write an age-encrypted archive of the vault's documents", vaultArgs(1, 1, "one output file, e.g. FILE.age"), func(cmd *cobra.Command, args []string) error {
+	cmd := command("export FILE", "Write an age-encrypted archive of the vault's documents", nargs(1, 1, "one output file, e.g. FILE.age"), func(cmd *cobra.Command, args []string) error {
 		if _, err := os.Stat(args[0]); err == nil && !force {
 			return fmt.Errorf("%s exists: choose another name or pass --force", args[0])
 		}
@@ -470,12 +345,12 @@ func (c *vaultCLI) exportCmd() *cobra.Command {
 		}
 		return c.open(cmd, true, func(v *vault.Vault) error {
 			if len(recips) == 0 { // the export passphrase, asked after the vault's
-				if recips, err = vault.Recipients(nil, pass); err != nil {
+				if recips, err = vault.Recipients(nil, c.exportPass(cmd, true)); err != nil {
 					return err
 				}
 			}
 			n, err := v.ExportFile(cmd.Context(), args[0], c.collection, recips...)
-			return vaultSay(c.stdout, err, "exported %d document(s) to %s", n, args[0])
+			return c.say(err, "exported %d document(s) to %s", n, args[0])
 		})
 	})
 	cmd.Long = `Write the collection's documents (text, chunks, metadata) to FILE encrypted with
@@ -483,20 +358,19 @@ age: to --recipient age1… keys, or else with an export passphrase from
 --export-passphrase-file, $SOV_VAULT_EXPORT_PASSPHRASE or a prompt.`
 	cmd.Flags().StringSliceVar(&keys, "recipient", nil, "age public key (age1…) to encrypt to; repeatable")
 	cmd.Flags().BoolVar(&force, "force", false, "overwrite FILE")
-	pass = c.exportPass(cmd, true)
+	cmd.Flags().String("export-passphrase-file", "", "read the export passphrase from this file")
 	return cmd
 }
 
 func (c *vaultCLI) importCmd() *cobra.Command {
 	var idFile string
-	var pass vault.Passphrase
-	cmd := vaultCmd("import FILE", "Import an archive made by `sov vault export`", vaultArgs(1, 1, "one archive, e.g. FILE.age"), func(cmd *cobra.Command, args []string) error {
+	cmd := command("import FILE", "Import an archive made by `sov vault export`", nargs(1, 1, "one archive, e.g. FILE.age"), func(cmd *cobra.Command, args []string) error {
 		f, err := os.Open(args[0])
 		if err != nil {
 			return fmt.Errorf("import: %w", err)
 		}
 		defer f.Close()
-		ids, err := vault.Identities(idFile, pass)
+		ids, err := vault.Identities(idFile, c.exportPass(cmd, false))
 		if err != nil {
 			return err
 		}
@@ -506,10 +380,16 @@ func (c *vaultCLI) importCmd() *cobra.Command {
 				coll = c.collection
 			}
 			n, err := v.Import(cmd.Context(), f, coll, ids...)
-			return vaultSay(c.stdout, err, "imported %d document(s)", n)
+			return c.say(err, "imported %d document(s)", n)
 		})
 	})
 	cmd.Flags().StringVar(&idFile, "identity", "", "age identity file (for exports made with --recipient)")
-	pass = c.exportPass(cmd, false)
+	cmd.Flags().String("export-passphrase-file", "", "read the export passphrase from this file")
 	return cmd
+}
+
+// lazyModel is the model name (or path; "" = the default model) loaded on
+// first use, its calls recorded in the ledger; vault ask and news use it.
+func (a *app) lazyModel(name, what string) *lazymodel.Model {
+	return &lazymodel.Model{What: what, Path: func() (string, error) { return a.modelPath(name) }, Wrap: a.recorded}
 }

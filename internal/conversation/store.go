@@ -270,6 +270,19 @@ func (s *Store) Resolve(id string) (string, error) {
 	return "", fmt.Errorf("session %q is ambiguous (%d match): give more characters", id, len(found))
 }
 
+// Pick finds the session to reopen: the one id names (an ID or a unique
+// prefix; see Resolve), else with last the most recently used (see Last).
+// "" is a new session: neither was asked for, or there is none yet.
+func (s *Store) Pick(id string, last bool) (string, error) {
+	switch {
+	case id != "":
+		return s.Resolve(id)
+	case last:
+		return s.Last()
+	}
+	return "", nil
+}
+
 // List returns all sessions, most recently updated first.
 func (s *Store) List() ([]Meta, error) {
 	var out []Meta

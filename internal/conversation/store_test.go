@@ -117,3 +117,35 @@ func TestTUISessionMessageCodec(t *testing.T) {
 		}
 	}
 }
+
+// TestPick: an ID or prefix wins over last; last is the most recent
+// session, or none yet; neither asked is a new session.
+func TestPick(t *testing.T) {
+	s, err := Open(t.TempDir(), time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	if id, err := s.Pick("", true); err != nil || id != "" {
+		t.Errorf("last of none = %q, %v", id, err)
+	}
+	a, _ := s.Create("m", "")
+	b, _ := s.Create("m", "")
+	s.Append(b.ID, Message{Role: "user", Content: "hi"})
+	tests := []struct {
+		id   string
+		last bool
+		want string
+		err  error
+	}{
+		{"", false, "", nil},
+		{"", true, b.ID, nil},
+		{a.ID, true, a.ID, nil},
+		{a.ID[:len(a.ID)-1] + "!", false, "", ErrNotFound},
+	}
+	for _, tt := range tests {
+		if id, err := s.Pick(tt.id, tt.last); id != tt.want || !errors.Is(err, tt.err) {
+			t.Errorf("Pick(%q, %v) = %q, %v; want %q, %v", tt.id, tt.last, id, err, tt.want, tt.err)
+		}
+	}
+}

@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 
 	"github.com/sovos/sov/internal/conversation"
+	"github.com/sovos/sov/internal/events"
 	"github.com/sovos/sov/internal/filehash"
 	"github.com/sovos/sov/internal/ledger"
 	"github.com/sovos/sov/model"
@@ -101,6 +102,29 @@ type Replayed struct {
 	FirstDiff int // byte offset of the first difference, -1 when identical or unknown
 }
 
+// ErrDiffers: a replay wrote other bytes than the recorded call.
+var ErrDiffers = errors.New("differing bytes")
+
+// Err is nil when the replay wrote the recorded bytes; otherwise it says
+// where they differ and matches ErrDiffers.
+func (r Replayed) Err() error {
+	switch {
+	case r.Identical:
+		return nil
+	case r.FirstDiff >= 0:
+		return fmt.Errorf("entry %d: %w from offset %d (%d bytes recorded, %d now)", r.Entry.Seq, ErrDiffers, r.FirstDiff, len(r.Recorded), len(r.Output))
+	}
+	return fmt.Errorf("entry %d: %w: sha256 %s, recorded %s", r.Entry.Seq, ErrDiffers, ledger.SHA256(r.Output), r.Entry.Subjects["output"])
+}
+
+// String says what the replay wrote, and whether it was the recorded bytes.
+func (r Replayed) String() string {
+	if !r.Identical {
+		return r.Err().Error()
+	}
+	return fmt.Sprintf("entry %d: identical: %d bytes, sha256 %s", r.Entry.Seq, len(r.Output), r.Entry.Subjects["output"])
+}
+
 // Loader loads an engine for a replay; the caller closes it.
 type Loader func(ctx context.Context, opts model.Options) (Model, func(), error)
 
@@ -114,28 +138,35 @@ func LoadCPU(ctx context.Context, o model.Options) (Model, func(), error) {
 	return eng, func() { eng.Close() }, nil
 }
 
-// RecordTurns records every finished answer arriving on evs (a
-// must-deliver subscription to conversations) until it closes; modelPath
-// names the model file that answered. It returns how many could not be
-// recorded.
-func RecordTurns(ctx context.Context, evs <-chan conversation.Event, l *ledger.Ledger, s *ledger.Signer, principal string, modelPath func() string) (failed int) {
-	for ev := range evs {
-		path := modelPath()
-		if !ev.Final() || path == "" {
-			continue
+// RecordConversations records every finished answer published to evs
+// from now on, in the background, by a must-deliver subscriber; modelPath
+// names the model file that answered ("": none yet, not recorded). The
+// returned wait, called once evs is closed, waits for what is left and
+// says how many answers could not be recorded.
+func RecordConversations(ctx context.Context, evs *conversation.Events, l *ledger.Ledger, s *ledger.Signer, principal string, modelPath func() string) (wait func() (failed int)) {
+	sub := evs.Subscribe(ctx, "ledger", events.MustDeliver, 64)
+	done := make(chan int, 1)
+	go func() {
+		failed := 0
+		for ev := range sub.C {
+			path := modelPath()
+			if !ev.Final() || path == "" {
+				continue
+			}
+			in, err := json.Marshal(struct {
+				Messages []model.Message `json:"messages"`
+				Sampling model.Sampling  `json:"sampling"`
+			}{ev.Input, ev.Sampling})
+			if err == nil {
+				_, err = RecordCall(context.WithoutCancel(ctx), l, s, principal, path, in, ev.Sampling, ev.Answer.Content, ev.Stats, nil, false)
+			}
+			if err != nil {
+				failed++
+			}
 		}
-		in, err := json.Marshal(struct {
-			Messages []model.Message `json:"messages"`
-			Sampling model.Sampling  `json:"sampling"`
-		}{ev.Input, ev.Sampling})
-		if err == nil {
-			_, err = RecordCall(context.WithoutCancel(ctx), l, s, principal, path, in, ev.Sampling, ev.Answer.Content, ev.Stats, nil, false)
-		}
-		if err != nil {
-			failed++
-		}
-	}
-	return failed
+		done <- failed
+	}()
+	return func() int { return <-done }
 }
 
 // Replay runs the model call recorded as entry id again, with the same
