@@ -39,6 +39,8 @@ func command(use, short string, args cobra.PositionalArgs, run func(*cobra.Comma
 func nargs(lo, hi int, what string) cobra.PositionalArgs {
 	return func(cmd *cobra.Command, args []string) error {
 		switch {
+		case hi >= 0 && len(args) > hi && cmd.HasAvailableSubCommands():
+			return usagef("unknown command %q (see %s --help)", args[hi], cmd.CommandPath())
 		case hi >= 0 && len(args) > hi:
 			return usagef("unexpected argument %q: usage: %s", args[hi], cmd.UseLine())
 		case len(args) < lo:
@@ -173,6 +175,11 @@ func (a *app) say(err error, format string, args ...any) error {
 		fmt.Fprintf(a.stdout, format+"\n", args...)
 	}
 	return err
+}
+
+// warnf prints a warning on stderr, cleaned of control characters.
+func (a *app) warnf(format string, args ...any) {
+	fmt.Fprintln(a.stderr, "sov: warning:", termtext.Clean(fmt.Sprintf(format, args...)))
 }
 
 // isTerminal reports whether w is a terminal.

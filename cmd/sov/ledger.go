@@ -167,7 +167,7 @@ func ledgerSigner(a *app, cmd *cobra.Command, create bool) (*ledger.Signer, erro
 func ledgerAutoSigner(a *app) *ledger.Signer {
 	s, err := ledgerSigner(a, nil, false)
 	if err != nil && !errors.Is(err, prompt.ErrNoSecret) && !errors.Is(err, ledger.ErrNoKey) {
-		fmt.Fprintf(a.stderr, "sov: warning: the ledger entry is unsigned: %v\n", err)
+		a.warnf("the ledger entry is unsigned: %v", err)
 	}
 	return s
 }
@@ -178,7 +178,7 @@ func ledgerAutoSigner(a *app) *ledger.Signer {
 func (a *app) recordModelCall(ctx context.Context, eng generate.Engine, res generate.Result) *uint64 {
 	e, err := generate.Record(context.WithoutCancel(ctx), a.ledger(), ledgerAutoSigner(a), "cli", eng, res, true)
 	if err != nil {
-		fmt.Fprintf(a.stderr, "sov: warning: the call was not recorded in the ledger: %v\n", err)
+		a.warnf("the call was not recorded in the ledger: %v", err)
 		return nil
 	}
 	return &e.Seq
@@ -188,9 +188,7 @@ func (a *app) recordModelCall(ctx context.Context, eng generate.Engine, res gene
 // prompts may hold vault passages, which never leave the vault in the clear.
 func (a *app) recorded(m model.LLM) model.LLM {
 	return &generate.Recording{LLM: m, Ledger: a.ledger(), Signer: ledgerAutoSigner(a), Principal: "cli",
-		OnError: func(err error) {
-			fmt.Fprintf(a.stderr, "sov: warning: a model call was not recorded in the ledger: %v\n", err)
-		}}
+		OnError: func(err error) { a.warnf("a model call was not recorded in the ledger: %v", err) }}
 }
 
 func (a *app) ledgerReplayCmd() *cobra.Command {

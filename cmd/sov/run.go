@@ -170,7 +170,7 @@ func (a *app) generateOnce(ctx context.Context, p *runFlags, text string, out *e
 	if o.Path, err = a.modelPath(p.model); err != nil {
 		return err
 	}
-	o.TrimMemory, o.Warn = true, func(msg string) { fmt.Fprintln(a.stderr, "sov: warning:", msg) }
+	o.TrimMemory, o.Warn = true, func(msg string) { a.warnf("%s", msg) }
 	if p.promptCache {
 		o.PromptCache = a.paths.Sub("kvcache")
 	}
@@ -293,7 +293,7 @@ func (a *app) runShell(cmd *cobra.Command, p *runFlags) error {
 	defer func() {
 		evs.Close() // the recorder drains what is left, then says how many failed
 		if n := unrecorded(); n > 0 {
-			fmt.Fprintf(a.stderr, "sov: warning: %d answers could not be recorded in the ledger (see sov ledger verify)\n", n)
+			a.warnf("%d answers could not be recorded in the ledger (see sov ledger verify)", n)
 		}
 	}()
 	opts := tui.Options{Events: evs, Config: cfg, Sampling: p.req.Sampling, System: p.req.System, NoColor: a.getenv("NO_COLOR") != "", Models: a.shellModels,

@@ -226,7 +226,7 @@ func (c *vaultCLI) searchCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			vaultWarn(c.stderr, resp.Warnings)
+			c.warn(resp.Warnings)
 			if c.json {
 				return resp.WriteJSON(c.stdout, c.stderr)
 			}
@@ -242,11 +242,10 @@ func (c *vaultCLI) searchCmd() *cobra.Command {
 	return cmd
 }
 
-// vaultWarn prints the records that failed authentication and were
-// skipped.
-func vaultWarn(w io.Writer, warnings []string) {
-	for _, s := range warnings {
-		fmt.Fprintln(w, "sov: warning:", termtext.Clean(s))
+// warn prints the records that failed authentication and were skipped.
+func (c *vaultCLI) warn(records []string) {
+	for _, s := range records {
+		c.warnf("%s", s)
 	}
 }
 
@@ -289,7 +288,7 @@ func (c *vaultCLI) lsCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			vaultWarn(c.stderr, warn)
+			c.warn(warn)
 			switch {
 			case c.json:
 				return writeJSONLines(c.stdout, docs)
@@ -320,7 +319,7 @@ func (c *vaultCLI) statsCmd() *cobra.Command {
 				return err
 			}
 			if !c.json {
-				vaultWarn(c.stderr, st.Warnings)
+				c.warn(st.Warnings)
 			}
 			return c.show(c.json, st, func(w io.Writer) { st.Render(w, store.FormatBytes) })
 		})
