@@ -16,7 +16,6 @@ import (
 	"github.com/sovos/sov/internal/generate"
 	"github.com/sovos/sov/internal/ledger"
 	"github.com/sovos/sov/internal/prompt"
-	"github.com/sovos/sov/internal/seal"
 	"github.com/sovos/sov/model"
 	"github.com/sovos/sov/wallet"
 )
@@ -119,13 +118,9 @@ func (a *app) ledgerCheckpointCmd() *cobra.Command {
 		if err != nil {
 			return err
 		}
-		art := feeds.Article{Topics: []string{"sov-ledger"}, Slug: fmt.Sprintf("sov-ledger-checkpoint-%d", e.Seq)}
-		if art.Title, art.Body, err = ledger.CheckpointText(e, k); err != nil {
-			return err
-		}
 		return (&feedsCLI{app: a}).open(false, func(st *feeds.Store) error {
 			pass := a.secret(cmd, "", "publishing key passphrase", "SOV_FEEDS_PASSPHRASE", false)
-			ev, rep, err := st.PublishArticle(cmd.Context(), art, pass, feeds.PublishTargets{})
+			ev, rep, err := st.PublishCheckpoint(cmd.Context(), e, k, pass)
 			if ev != nil {
 				fmt.Fprintf(a.stdout, "published %s (%d targets)\n", ev.ID, len(rep.Targets))
 			}
@@ -146,16 +141,7 @@ func ledgerSigner(a *app, cmd *cobra.Command, create bool) (*ledger.Signer, erro
 	}}
 	if st := wallet.New(a.paths.Sub("wallet")).Store(); st.Exists() {
 		keys.Wallet = func() (ed25519.PrivateKey, error) {
-			pass, err := a.secret(cmd, "passphrase-file", "wallet passphrase", "SOV_WALLET_PASSPHRASE", false)()
-			if err != nil {
-				return nil, err
-			}
-			defer seal.Wipe(pass)
-			k, err := st.Unlock(pass)
-			if err != nil {
-				return nil, err
-			}
-			return k.LedgerKey()
+			return st.LedgerKeyWith(wallet.Passphrase(a.secret(cmd, "passphrase-file", "wallet passphrase", "SOV_WALLET_PASSPHRASE", false)))
 		}
 	}
 	return a.ledger().Unlock(keys, create)
