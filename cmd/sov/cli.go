@@ -50,20 +50,6 @@ func nargs(lo, hi int, what string) cobra.PositionalArgs {
 	}
 }
 
-// exactArgs wants n arguments and shows usage otherwise: wallet.go's form,
-// until it moves to nargs.
-func exactArgs(n int, usage string) cobra.PositionalArgs {
-	return func(_ *cobra.Command, args []string) error {
-		switch {
-		case len(args) > n:
-			return usagef("unexpected argument %q: usage: %s", args[n], usage)
-		case len(args) < n:
-			return usagef("usage: %s", usage)
-		}
-		return nil
-	}
-}
-
 // fix is the CLI's way out of a library error, whose messages name no
 // command or flag.
 type fix struct {
@@ -124,13 +110,6 @@ func (a *app) secret(cmd *cobra.Command, flag, name, env string, confirm bool) f
 		}
 		return p, err
 	}
-}
-
-// vaultSecret is wallet.go's form of secret, until it moves to it.
-func vaultSecret(a *app, file *string, flag, name, env string, confirm bool) func() ([]byte, error) {
-	c := &cobra.Command{}
-	c.Flags().String(flag, *file, "")
-	return a.secret(c, flag, name, env, confirm)
 }
 
 // writeJSON writes v as indented JSON.

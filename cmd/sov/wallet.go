@@ -18,34 +18,27 @@ import (
 	"github.com/sovos/sov/wallet"
 )
 
-// walletCommands returns the `sov wallet` command tree.
+// walletCommands returns the `sov wallet` command tree; every command's
+// errors go through walletHint.
 func walletCommands(a *app) []*cobra.Command {
-	root := &cobra.Command{
-		Use:   "wallet",
-		Short: "Self-custodial multi-chain wallet (EVM, Bitcoin, Solana, NEAR)",
-		Args:  exactArgs(0, "sov wallet COMMAND (see sov wallet --help)"),
-		RunE:  func(cmd *cobra.Command, _ []string) error { return cmd.Help() },
-	}
+	root := command("wallet", "Self-custodial multi-chain wallet (EVM, Bitcoin, Solana, NEAR)", nil, func(cmd *cobra.Command, _ []string) error { return cmd.Help() })
 	root.PersistentFlags().String("passphrase-file", "", "read the wallet passphrase from this file (else $SOV_WALLET_PASSPHRASE, else a prompt)")
 	root.AddCommand(walletNewCmd(a, false), walletNewCmd(a, true), walletAddressesCmd(a), walletRevealCmd(a), walletNetworksCmd(a),
 		walletBalanceCmd(a), walletSendCmd(a), walletReplaceCmd(a, false), walletReplaceCmd(a, true), walletPayCmd(a),
 		walletLedgerCmd(a), walletSignCmd(a), walletPolicyCmd(a), walletAuditCmd(a), walletGrantsCmd(a))
-	return []*cobra.Command{root}
+	return guard(walletHint, "the wallet failed unexpectedly (%v): wallet.db may be damaged (the seed is kept apart, in seed.sealed)", root)
 }
 
 // walletCmd is a wallet subcommand (nil args: none) run in the user's
-// session; the library's errors reach the user with the CLI's way out.
+// session.
 func walletCmd(a *app, use, short string, args cobra.PositionalArgs, run func(cmd *cobra.Command, s *wallet.Session, args []string) error) *cobra.Command {
-	if args == nil {
-		args = exactArgs(0, "sov wallet "+use)
-	}
-	return &cobra.Command{Use: use, Short: short, Args: args, RunE: func(cmd *cobra.Command, args []string) error {
+	return command(use, short, args, func(cmd *cobra.Command, args []string) error {
 		s, err := walletSession(a, cmd)
 		if err != nil {
 			return err
 		}
-		return walletHint(run(cmd, s, args))
-	}}
+		return run(cmd, s, args)
+	})
 }
 
 // walletView shows what show returns: JSON with --json, else its text form
@@ -55,56 +48,19 @@ func walletView(a *app, use, short string, show func(cmd *cobra.Command, s *wall
 	var asJSON bool
 	c := walletCmd(a, use, short, nil, func(cmd *cobra.Command, s *wallet.Session, _ []string) error {
 		v, err := show(cmd, s)
-		switch {
-		case err != nil && !errors.Is(err, wallet.ErrUnanswered) && !errors.Is(err, ledger.ErrDamaged):
-		case asJSON:
-			return cmp.Or(writeJSON(a.stdout, v), err)
-		default:
-			fmt.Fprint(a.stdout, termtext.Clean(v.String()))
+		if err != nil && !errors.Is(err, wallet.ErrUnanswered) && !errors.Is(err, ledger.ErrDamaged) {
+			return err
 		}
-		return err
+		return cmp.Or(a.show(asJSON, v, nil), err)
 	})
 	c.Flags().BoolVar(&asJSON, "json", false, "print JSON")
 	return c
 }
 
-// walletFixes is the CLI's way out of the library's errors (a sentinel, or
-// a **T for errors.As); usage ones mean sov was called wrong (exit 2).
-var walletFixes = []struct {
-	match any
-	fix   string
-	usage bool
-}{
-	{wallet.ErrNoWallet, "run `sov wallet init` or `sov wallet import`", false},
-	{wallet.ErrWalletExists, "pass --force to replace it (back up its mnemonic first with `sov wallet reveal`)", false},
-	{wallet.ErrWrongPassphrase, "try again", false},
-	{wallet.ErrCorruptPolicy, "reset it with `sov wallet policy --reset`", false},
-	{wallet.ErrStaleAccounts, "run `sov wallet addresses` once to refresh them", false},
-	{wallet.ErrNotRecorded, "check the ledger with `sov ledger verify` and the disk it is on", false},
-	{wallet.ErrUnknownTransaction, "see `sov wallet ledger`", false},
-	{wallet.ErrNoNetworks, "add one with `sov wallet networks add NAME --rpc URL`", false},
-	{wallet.ErrUnanswered, "they are shown as FAILED; check their RPCs with `sov wallet networks`", false},
-	{new(*wallet.WordMismatchError), "run `sov wallet init` again and copy the words carefully", false},
-	{new(*wallet.UnreachableRPCError), "pass --chain-id to add it offline", false},
-	{wallet.ErrWordCount, "pass --words 12 or --words 24", true},
-	{wallet.ErrEditNeedsAsset, "--per-tx, --per-day, --approve-above and --payee-daily need --asset (e.g. --asset USDC)", true},
-	{new(*wallet.NetworkChoiceError), "pick one with --chain NETWORK", true},
-	{new(*wallet.UnknownNetworkError), "see `sov wallet networks`", true},
-	{wallet.ErrNoRecipient, "pass --recipient APP", true},
-	{wallet.ErrInvalidNetwork, "pass --rpc URL", true},
-}
-
+// walletHint adds to a library error the command or flag that fixes it.
 func walletHint(err error) error {
 	var noRPC *wallet.NoRPCError
 	var refused *wallet.RefusedError
-	for _, f := range walletFixes {
-		if sentinel, ok := f.match.(error); ok && errors.Is(err, sentinel) || !ok && errors.As(err, f.match) {
-			if f.usage {
-				return usagef("%v: %s", err, f.fix)
-			}
-			return fmt.Errorf("%w: %s", err, f.fix)
-		}
-	}
 	switch {
 	case errors.As(err, &noRPC) && noRPC.Family == wallet.FamilyBitcoin:
 		return fmt.Errorf("%w: add one with `sov wallet networks add %s --family bitcoin --rpc http://user:pass@host:port`", err, noRPC.Network)
@@ -114,10 +70,29 @@ func walletHint(err error) error {
 		return fmt.Errorf("%w (headless: approve it in a terminal, or raise the threshold with `sov wallet policy`)", err)
 	case errors.As(err, &refused) && refused.Rule == wallet.RuleAllowList:
 		return fmt.Errorf("%w: allow the payee with `sov wallet policy --allow PAYEE`", err)
-	case errors.Is(err, wallet.ErrInvalidTransfer), errors.Is(err, wallet.ErrInvalidEdit), errors.Is(err, wallet.ErrInvalidMessage):
-		return usagef("%v", err)
 	}
-	return err
+	return withFix(err,
+		fix{wallet.ErrNoWallet, ": run `sov wallet init` or `sov wallet import`", false},
+		fix{wallet.ErrWalletExists, ": pass --force to replace it (back up its mnemonic first with `sov wallet reveal`)", false},
+		fix{wallet.ErrWrongPassphrase, ": try again", false},
+		fix{wallet.ErrCorruptPolicy, ": reset it with `sov wallet policy --reset`", false},
+		fix{wallet.ErrStaleAccounts, ": run `sov wallet addresses` once to refresh them", false},
+		fix{wallet.ErrNotRecorded, ": check the ledger with `sov ledger verify` and the disk it is on", false},
+		fix{wallet.ErrUnknownTransaction, ": see `sov wallet ledger`", false},
+		fix{wallet.ErrNoNetworks, ": add one with `sov wallet networks add NAME --rpc URL`", false},
+		fix{wallet.ErrUnanswered, ": they are shown as FAILED; check their RPCs with `sov wallet networks`", false},
+		fix{new(*wallet.WordMismatchError), ": run `sov wallet init` again and copy the words carefully", false},
+		fix{new(*wallet.UnreachableRPCError), ": pass --chain-id to add it offline", false},
+		fix{wallet.ErrWordCount, ": pass --words 12 or --words 24", true},
+		fix{wallet.ErrEditNeedsAsset, ": --per-tx, --per-day, --approve-above and --payee-daily need --asset (e.g. --asset USDC)", true},
+		fix{new(*wallet.NetworkChoiceError), ": pick one with --chain NETWORK", true},
+		fix{new(*wallet.UnknownNetworkError), ": see `sov wallet networks`", true},
+		fix{wallet.ErrNoRecipient, ": pass --recipient APP", true},
+		fix{wallet.ErrInvalidNetwork, ": pass --rpc URL", true},
+		// the rest of a bad request is named in the message itself
+		fix{wallet.ErrInvalidTransfer, "", true},
+		fix{wallet.ErrInvalidEdit, "", true},
+		fix{wallet.ErrInvalidMessage, "", true})
 }
 
 // walletSession is the user's session on a wallet recording in sov's ledger:
@@ -130,7 +105,7 @@ func walletSession(a *app, cmd *cobra.Command) (*wallet.Session, error) {
 	}
 	w := wallet.New(a.paths.Sub("wallet"), wallet.WithLedger(a.ledger()))
 	if _, err := w.MigrateAudit(cmd.Context()); err != nil {
-		fmt.Fprintf(a.stderr, "sov: warning: %s (see `sov wallet audit`)\n", termtext.Clean(err.Error()))
+		a.warnf("%v (see `sov wallet audit`)", err)
 	}
 	approve := func(_ context.Context, summary, why string) (bool, error) {
 		return walletAsk(a, fmt.Sprintf("%s\nApproval needed: %s.\nApprove?", termtext.Clean(summary), termtext.Clean(why)))
@@ -141,8 +116,7 @@ func walletSession(a *app, cmd *cobra.Command) (*wallet.Session, error) {
 
 // walletPassphrase reads the wallet passphrase (file > env > TTY) on demand.
 func walletPassphrase(a *app, cmd *cobra.Command, confirm bool) wallet.Passphrase {
-	file, _ := cmd.Flags().GetString("passphrase-file")
-	return vaultSecret(a, &file, "passphrase-file", "wallet passphrase", "SOV_WALLET_PASSPHRASE", confirm)
+	return a.secret(cmd, "passphrase-file", "wallet passphrase", "SOV_WALLET_PASSPHRASE", confirm)
 }
 
 // walletAsk asks a yes/no question on the terminal; no is the default.
@@ -182,11 +156,7 @@ func walletNewCmd(a *app, imported bool) *cobra.Command {
 			}
 		}
 		acct, err := s.Wallet().Store().Init(c)
-		if err != nil {
-			return err
-		}
-		fmt.Fprintf(a.stdout, "Wallet %s. EVM %s, Bitcoin %s, Solana %s\n", done, acct.EVM, acct.Bitcoin, acct.Solana)
-		return nil
+		return a.say(err, "Wallet %s. EVM %s, Bitcoin %s, Solana %s", done, acct.EVM, acct.Bitcoin, acct.Solana)
 	})
 	cmd.Flags().BoolVar(&c.Overwrite, "force", false, "replace an existing wallet")
 	if imported {
@@ -239,13 +209,9 @@ func walletNetworksCmd(a *app) *cobra.Command {
 		return s.Networks(), nil
 	})
 	var nc wallet.NetworkConfig
-	add := walletCmd(a, "add NAME --rpc URL", "Add an RPC to a network, or add a network (e.g. a local dev chain) by RPC URL", exactArgs(1, "sov wallet networks add NAME --rpc URL [--chain-id N] [--usdc ADDRESS]"), func(cmd *cobra.Command, _ *wallet.Session, args []string) error {
+	add := walletCmd(a, "add NAME --rpc URL", "Add an RPC to a network, or add a network (e.g. a local dev chain) by RPC URL", nargs(1, 1, "the network NAME"), func(cmd *cobra.Command, _ *wallet.Session, args []string) error {
 		nc.Name = args[0]
-		if err := wallet.SaveRPC(cmd.Context(), a.cfg, nc); err != nil {
-			return err
-		}
-		fmt.Fprintf(a.stdout, "network %s: RPC %s saved to %s\n", nc.Name, strings.Join(nc.RPC, ", "), a.cfg.Path())
-		return nil
+		return a.say(wallet.SaveRPC(cmd.Context(), a.cfg, nc), "network %s: RPC %s saved to %s", nc.Name, strings.Join(nc.RPC, ", "), a.cfg.Path())
 	})
 	f := add.Flags()
 	f.StringArrayVar(&nc.RPC, "rpc", nil, "RPC URL (repeat for fail-over, tried in order)")
@@ -348,7 +314,7 @@ func walletReplaceCmd(a *app, cancel bool) *cobra.Command {
 	if cancel {
 		use, short = "cancel TXHASH", "Cancel a stuck transaction (a zero-value self-transfer at its nonce, higher fees)"
 	}
-	c := walletSending(a, use, short, "do not ask for confirmation", exactArgs(1, "sov wallet "+use), func(cmd *cobra.Command, s *wallet.Session, args []string, index uint32) (*wallet.Plan, func(wallet.LedgerEntry) any, error) {
+	c := walletSending(a, use, short, "do not ask for confirmation", nargs(1, 1, "the transaction hash"), func(cmd *cobra.Command, s *wallet.Session, args []string, index uint32) (*wallet.Plan, func(wallet.LedgerEntry) any, error) {
 		p, err := s.PlanReplace(cmd.Context(), args[0], cancel, index)
 		return p, nil, err
 	})
@@ -372,7 +338,7 @@ func walletLedgerCmd(a *app) *cobra.Command {
 
 func walletPayCmd(a *app) *cobra.Command {
 	c := walletSending(a, "pay REQUEST", "Pay an x402 v2 payment request: sov picks the option you can pay at the lowest cost",
-		"approve the summary without asking (policy approvals still need a human)", exactArgs(1, "sov wallet pay REQUEST (a file, or - for stdin)"),
+		"approve the summary without asking (policy approvals still need a human)", nargs(1, 1, "a payment request (a file, or - for stdin)"),
 		func(cmd *cobra.Command, s *wallet.Session, args []string, index uint32) (*wallet.Plan, func(wallet.LedgerEntry) any, error) {
 			raw, err := walletReadArg(a, args[0])
 			if err != nil {
@@ -404,7 +370,7 @@ func walletSignCmd(a *app) *cobra.Command {
 	var m wallet.Message
 	var typedFile string
 	var index uint32
-	c := walletCmd(a, "sign MESSAGE | sign --typed-data FILE", "Sign a message (EIP-191, Solana, NEAR NEP-413) or EIP-712 typed data, through the policy", cobra.ArbitraryArgs, func(cmd *cobra.Command, s *wallet.Session, args []string) error {
+	c := walletCmd(a, "sign (MESSAGE | --typed-data FILE)", "Sign a message (EIP-191, Solana, NEAR NEP-413) or EIP-712 typed data, through the policy", cobra.ArbitraryArgs, func(cmd *cobra.Command, s *wallet.Session, args []string) error {
 		var err error
 		if len(args) > 1 || (len(args) == 1) == (typedFile != "") {
 			return usagef("usage: sov wallet sign MESSAGE [--family evm|solana|near] or sov wallet sign --typed-data FILE")
@@ -434,12 +400,8 @@ func walletGrantsCmd(a *app) *cobra.Command {
 	c := walletView(a, "grants", "Spending grants your sessions gave agents and clients (revoke one with `sov wallet grants revoke ID`)", func(_ *cobra.Command, s *wallet.Session) (fmt.Stringer, error) {
 		return s.Wallet().Grants()
 	})
-	c.AddCommand(walletCmd(a, "revoke ID", "Revoke a grant: every later payment under it is refused, in every process", exactArgs(1, "sov wallet grants revoke ID"), func(cmd *cobra.Command, s *wallet.Session, args []string) error {
-		if err := s.RevokeGrant(args[0]); err != nil {
-			return err
-		}
-		fmt.Fprintf(a.stdout, "grant %s revoked\n", args[0])
-		return nil
+	c.AddCommand(walletCmd(a, "revoke ID", "Revoke a grant: every later payment under it is refused, in every process", nargs(1, 1, "the grant ID"), func(_ *cobra.Command, s *wallet.Session, args []string) error {
+		return a.say(s.RevokeGrant(args[0]), "grant %s revoked", args[0])
 	}))
 	return c
 }

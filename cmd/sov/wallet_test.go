@@ -5,6 +5,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -72,6 +73,10 @@ func TestWalletBadInput(t *testing.T) {
 		{"no mnemonic", walletTestEnv, "", []string{"wallet", "import"}, 1, "no mnemonic on stdin"},
 		{"no wallet", walletTestEnv, "", []string{"wallet", "reveal"}, 1, "sov wallet init"},
 		{"stray arg", nil, "", []string{"wallet", "addresses", "extra"}, 2, "usage: sov wallet addresses"},
+		{"unknown command", nil, "", []string{"wallet", "adresses"}, 2, `unknown command "adresses" (see sov wallet --help)`},
+		{"no hash", nil, "", []string{"wallet", "speedup"}, 2, "needs the transaction hash: usage: sov wallet speedup TXHASH"},
+		{"no grant", nil, "", []string{"wallet", "grants", "revoke"}, 2, "usage: sov wallet grants revoke ID"},
+		{"sign both", nil, "", []string{"wallet", "sign", "hi", "--typed-data", "x.json"}, 2, "sov wallet sign --typed-data FILE"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -83,6 +88,40 @@ func TestWalletBadInput(t *testing.T) {
 	}
 	if _, err := os.Stat(filepath.Join(home, "wallet", "seed.sealed")); err == nil {
 		t.Fatal("a bad import left a wallet behind")
+	}
+}
+
+// TestWalletHint pins the CLI's way out of the library's errors: the hint,
+// and exit 2 for those that mean sov was called wrong.
+func TestWalletHint(t *testing.T) {
+	tests := []struct {
+		err   error
+		want  string
+		usage bool
+	}{
+		{wallet.ErrNoWallet, "no wallet yet: run `sov wallet init` or `sov wallet import`", false},
+		{fmt.Errorf("reveal: %w", wallet.ErrWrongPassphrase), "reveal: wrong wallet passphrase (nothing was changed): try again", false},
+		{&wallet.WordMismatchError{Position: 3}, "word #3 does not match: run `sov wallet init` again", false},
+		{wallet.ErrWordCount, "12 or 24 words: pass --words 12 or --words 24", true},
+		{&wallet.UnknownNetworkError{Name: "x"}, `unknown network "x": see ` + "`sov wallet networks`", true},
+		{wallet.ErrNoRecipient, "the recipient app it is for: pass --recipient APP", true},
+		{fmt.Errorf("%w: bad family", wallet.ErrInvalidMessage), "invalid message: bad family", true},
+		{fmt.Errorf("%w: bad amount", wallet.ErrInvalidTransfer), "invalid transfer: bad amount", true},
+		{&wallet.NoRPCError{Network: "regtest", Family: wallet.FamilyBitcoin}, "sov wallet networks add regtest --family bitcoin --rpc http://user:pass@host:port", false},
+		{&wallet.NoRPCError{Network: "base", Family: wallet.FamilyEVM}, "add one with `sov wallet networks add base --rpc URL`", false},
+		{&wallet.RefusedError{Rule: wallet.RuleApproval, Reason: "above 1 ETH", Headless: true}, "(headless: approve it in a terminal", false},
+		{&wallet.RefusedError{Rule: wallet.RuleAllowList, Reason: "not listed"}, "not listed: allow the payee with `sov wallet policy --allow PAYEE`", false},
+		{&wallet.RefusedError{Rule: wallet.RulePerDay, Reason: "over the daily limit"}, "over the daily limit", false},
+		{errors.New("other"), "other", false},
+	}
+	for _, tt := range tests {
+		got := walletHint(tt.err)
+		if !strings.Contains(got.Error(), tt.want) || !errors.Is(got, tt.err) || errors.As(got, new(usageError)) != tt.usage {
+			t.Errorf("walletHint(%v) = %q (usage %v), want %q (usage %v)", tt.err, got, errors.As(got, new(usageError)), tt.want, tt.usage)
+		}
+	}
+	if walletHint(nil) != nil {
+		t.Error("walletHint(nil) is not nil")
 	}
 }
 
