@@ -33,6 +33,8 @@ var (
 	ErrNoTrustedKeys = errors.New("no trusted Nostr keys to ask the relay for")
 	// ErrNoManifest: a CAR or block that is not a feed export (no manifest).
 	ErrNoManifest = errors.New("not a feed export")
+	// ErrBadAuthor: an author to select events by that is not a Nostr key.
+	ErrBadAuthor = errors.New("not an author's key")
 )
 
 // NotTrustedError names a key that is not in the trust store.

@@ -154,6 +154,16 @@ func (s *Store) WriteCARFile(ctx context.Context, path string, evs []*nostr.Even
 	return root.String(), len(evs), err
 }
 
+// ExportCARFile writes the stored signed events of author (npub1… or hex;
+// every stored event when empty) to path, as WriteCARFile does.
+func (s *Store) ExportCARFile(ctx context.Context, path, author string) (string, int, error) {
+	evs, err := s.EventsBy(author)
+	if err != nil {
+		return "", 0, err
+	}
+	return s.WriteCARFile(ctx, path, evs)
+}
+
 func writeCARFile(ctx context.Context, s *Store, path string, evs []*nostr.Event) error {
 	tmp := path + ".tmp"
 	f, err := os.OpenFile(tmp, os.O_CREATE|os.O_TRUNC|os.O_WRONLY, 0o644)

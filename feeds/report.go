@@ -152,3 +152,29 @@ func clipLine(s string, n int) string {
 	}
 	return string(r)
 }
+
+// RenderSources prints one line per source: its type and URL.
+func RenderSources(w io.Writer, srcs []Source) {
+	for _, src := range srcs {
+		fmt.Fprintf(w, "%-6s %s\n", src.Type, termtext.Clean(src.URL))
+	}
+}
+
+// Write prints what a publish did: the event's id and CID when it was
+// signed, then each target it reached.
+func (r PublishReport) Write(w io.Writer) {
+	if r.Event != nil {
+		cid, _ := EventCID(r.Event.ID)
+		fmt.Fprintf(w, "published %s\ncid: %s\n", r.Event.ID, cid)
+	}
+	for _, t := range r.Targets {
+		fmt.Fprintf(w, "sent to %s\n", termtext.Clean(t))
+	}
+}
+
+// ItemEvent is an item with its signed event (nil for RSS/Atom/JSON Feed
+// items), as Get returns them; as JSON, {"item": …, "event": …}.
+type ItemEvent struct {
+	Item  Item         `json:"item"`
+	Event *nostr.Event `json:"event,omitempty"`
+}

@@ -41,6 +41,7 @@ func TestFeedsErrorsTyped(t *testing.T) {
 		{"empty passphrase", func() error { _, err := Keygen(t.TempDir(), nil, fastKDF()); return err }(), ErrEmptyPassphrase},
 		{"no key", func() error { _, err := PublicKey(t.TempDir()); return err }(), ErrNoKey},
 		{"no title", func() error { _, err := NewArticle(sk, Article{Title: " ", Body: "b"}, testNow); return err }(), ErrNoTitle},
+		{"bad author", func() error { _, err := s.EventsBy("zz"); return err }(), ErrBadAuthor},
 	}
 	for _, tt := range tests {
 		if !errors.Is(tt.err, tt.target) {
@@ -208,6 +209,39 @@ func TestFeedsRender(t *testing.T) {
 	for k, want := range map[int]string{nostr.KindArticle: "article", nostr.KindShortNote: "note", -1: "feed", 7: "7"} {
 		if got := KindName(k); got != want {
 			t.Errorf("KindName(%d) = %q, want %q", k, got, want)
+		}
+	}
+}
+
+// The views of sources, a publish and an item with its event.
+func TestFeedsRenderSourcesPublishItemEvent(t *testing.T) {
+	var buf bytes.Buffer
+	RenderSources(&buf, []Source{{URL: "wss://r\x1b[2J", Type: SourceRelay}, {URL: "http://h/e.jsonl", Type: SourceHTTP}})
+	if got := buf.String(); got != "relay  wss://r[2J\nhttp   http://h/e.jsonl\n" {
+		t.Fatalf("sources:\n%q", got)
+	}
+	buf.Reset()
+	PublishReport{}.Write(&buf)
+	if buf.Len() != 0 {
+		t.Fatalf("nothing signed, yet: %q", buf.String())
+	}
+	ev := note(t, newKey(t), "hello", testNow)
+	cid, _ := EventCID(ev.ID)
+	PublishReport{Event: ev, Targets: []string{"wss://r", "/tmp/e\x07.jsonl"}}.Write(&buf)
+	if want := "published " + ev.ID + "\ncid: " + cid.String() + "\nsent to wss://r\nsent to /tmp/e.jsonl\n"; buf.String() != want {
+		t.Fatalf("publish:\n%q\nwant\n%q", buf.String(), want)
+	}
+	for _, tt := range []struct {
+		ie        ItemEvent
+		withEvent bool
+	}{{ItemEvent{Item: Item{ID: "x"}}, false}, {ItemEvent{Item: Item{ID: "x"}, Event: ev}, true}} {
+		raw, err := json.Marshal(tt.ie)
+		var got map[string]json.RawMessage
+		if err != nil || json.Unmarshal(raw, &got) != nil {
+			t.Fatalf("item JSON: %s %v", raw, err)
+		}
+		if _, ok := got["event"]; ok != tt.withEvent || !strings.Contains(string(got["item"]), `"id":"x"`) {
+			t.Errorf("item JSON: %s", raw)
 		}
 	}
 }

@@ -38,6 +38,7 @@ import (
 
 	"github.com/sovos/sov/feeds/boltds"
 	"github.com/sovos/sov/feeds/nostr"
+	"github.com/sovos/sov/internal/config"
 )
 
 var (
@@ -123,6 +124,35 @@ func Open(dir string, opt Options) (*Store, error) {
 
 // Close closes the database.
 func (s *Store) Close() error { return s.db.Close() }
+
+// With opens the store in dir with the [feeds] table of f (nil: the
+// defaults), runs fn on it and closes it: a command holds the database
+// only while it needs it.
+func With(dir string, f *config.File, readOnly bool, fn func(*Store) error) error {
+	cfg, err := LoadConfig(f)
+	if err != nil {
+		return err
+	}
+	s, err := Open(dir, Options{ReadOnly: readOnly, Config: cfg})
+	if err != nil {
+		return err
+	}
+	defer s.Close()
+	return fn(s)
+}
+
+// Lister is List on the store in dir (see With), open only while it
+// lists: whatever the caller does with the items next (a model writing a
+// digest) does not hold the database.
+func Lister(dir string, f *config.File) func(ListOptions) ([]Item, error) {
+	return func(o ListOptions) (items []Item, err error) {
+		err = With(dir, f, true, func(s *Store) error {
+			items, err = s.List(o)
+			return err
+		})
+		return items, err
+	}
+}
 
 // Blockstore is the content-addressed block store (events and bodies).
 func (s *Store) Blockstore() blockstore.Blockstore { return s.blocks }
@@ -290,17 +320,24 @@ func firstLine(s string, n int) string {
 type ListOptions struct {
 	Unverified bool      // include unverified items (labelled)
 	Since      time.Time // zero = everything
-	Content    bool      // include bodies
+	// Within, when Since is zero and Within positive, keeps the items of
+	// that long before now (the store's clock).
+	Within  time.Duration
+	Content bool // include bodies
 }
 
 // List returns stored items, newest first. Verified only unless
 // opt.Unverified; events from keys no longer trusted are never "verified".
+// The slice is never nil, so no items is an empty JSON list.
 func (s *Store) List(opt ListOptions) ([]Item, error) {
 	trust, err := s.trusted()
 	if err != nil {
 		return nil, err
 	}
-	var out []Item
+	if opt.Since.IsZero() && opt.Within > 0 {
+		opt.Since = s.now().Add(-opt.Within)
+	}
+	out := []Item{}
 	err = s.db.View(func(tx *bolt.Tx) error {
 		if b := tx.Bucket(bEvents); b != nil {
 			if err := b.ForEach(func(_, v []byte) error {
@@ -450,7 +487,7 @@ func (s *Store) EventsBy(author string) ([]*nostr.Event, error) {
 	if author != "" {
 		k, err := nostr.ParsePublicKey(author)
 		if err != nil {
-			return nil, err
+			return nil, fmt.Errorf("%w: %v", ErrBadAuthor, err)
 		}
 		hexKey = k
 	}

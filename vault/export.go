@@ -254,6 +254,19 @@ func Identities(identityFile string, pass Passphrase) ([]age.Identity, error) {
 	return []age.Identity{id}, nil
 }
 
+// ExportFileWith is ExportFile to recipients, or with none to an scrypt
+// recipient for the passphrase pass supplies, asked only then: after the
+// vault's own passphrase, and after Recipients checked the keys given.
+func (v *Vault) ExportFileWith(ctx context.Context, path, collection string, recipients []age.Recipient, pass Passphrase) (int, error) {
+	if len(recipients) == 0 {
+		var err error
+		if recipients, err = Recipients(nil, pass); err != nil {
+			return 0, err
+		}
+	}
+	return v.ExportFile(ctx, path, collection, recipients...)
+}
+
 // ExportFile is Export to the file at path, written whole or not at all: a
 // temporary file beside it is synced and renamed over path, so a failed
 // export leaves no partial archive and keeps the file it would replace.

@@ -146,6 +146,15 @@ func (v *Vault) removeDocs(c *collection, docs []*docRecord) error {
 	})
 }
 
+// Ingest is Add of paths, or Sync when there are none; re-running either
+// retries the files that failed.
+func (v *Vault) Ingest(ctx context.Context, paths []string, o AddOptions) (AddReport, error) {
+	if len(paths) == 0 {
+		return v.Sync(ctx, o)
+	}
+	return v.Add(ctx, paths, o)
+}
+
 // Sync re-checks every indexed file: changed ones are re-indexed and
 // removed ones pruned.
 func (v *Vault) Sync(ctx context.Context, o AddOptions) (AddReport, error) {

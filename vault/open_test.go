@@ -11,6 +11,7 @@ import (
 
 	"filippo.io/age"
 
+	"github.com/sovos/sov/internal/config"
 	"github.com/sovos/sov/internal/seal"
 )
 
@@ -215,5 +216,127 @@ func TestVaultErrorsNameNoFlag(t *testing.T) {
 		if s := err.Error(); strings.Contains(s, "--") || strings.Contains(s, "sov ") || strings.Contains(s, "SOV_") {
 			t.Errorf("%q names a flag, command or variable", s)
 		}
+	}
+}
+
+// loadFails is an Embedder whose model cannot load.
+type loadFails struct{ loads int }
+
+func (l *loadFails) Load(context.Context) error { l.loads++; return errors.New("no such model") }
+func (l *loadFails) Embed(context.Context, []string) ([][]float32, error) {
+	return nil, errors.New("not loaded")
+}
+
+// With opens, runs and closes; an embedding model that cannot load fails
+// before the passphrase is asked, and not at all without a vault.
+func TestVaultWithLoadsEmbedderFirst(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	a := &asker{pass: string(testPass)}
+	emb := &loadFails{}
+	o := testOpts()
+	o.Embedder = emb
+	if err := With(ctx, dir, a.get, o, func(*Vault) error { return nil }); !errors.Is(err, ErrNotInitialised) || a.asked != 0 || emb.loads != 0 {
+		t.Fatalf("no vault: %v, asked %d, loads %d", err, a.asked, emb.loads)
+	}
+	if err := InitWith(ctx, dir, a.get, testOpts()); err != nil {
+		t.Fatal(err)
+	}
+	if err := With(ctx, dir, a.get, o, func(*Vault) error { return nil }); err == nil || a.asked != 1 || emb.loads != 1 {
+		t.Fatalf("model that cannot load: %v, asked %d, loads %d", err, a.asked, emb.loads)
+	}
+	var held *Vault
+	if err := With(ctx, dir, a.get, testOpts(), func(v *Vault) error { held = v; return errors.New("from fn") }); err == nil || err.Error() != "from fn" {
+		t.Fatalf("fn's error: %v", err)
+	}
+	if _, _, err := held.List(ctx, ""); !errors.Is(err, ErrLocked) {
+		t.Fatalf("the vault is still open after With: %v", err)
+	}
+}
+
+// InitConfigured and PasswdConfigured take Argon2id parameters from the
+// override, then [vault]; passwd without an override keeps the vault's.
+func TestVaultInitPasswdConfigured(t *testing.T) {
+	ctx := context.Background()
+	p := filepath.Join(t.TempDir(), "config.toml")
+	os.WriteFile(p, []byte("[vault]\nkdf_time = 2\nkdf_memory_mib = 1\n"), 0o600)
+	f, err := config.Load(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	a := &asker{pass: "first"}
+	if _, err := InitConfigured(ctx, f, dir, a.get, KDFOverride{Time: 1000}); !errors.Is(err, ErrBadKDF) || a.asked != 0 {
+		t.Fatalf("bad override: %v, asked %d", err, a.asked)
+	}
+	kdf, err := InitConfigured(ctx, f, dir, a.get, KDFOverride{Threads: 1})
+	if err != nil || kdf.Time != 2 || kdf.MemoryKiB != 1024 || kdf.Threads != 1 {
+		t.Fatalf("init: %+v %v", kdf, err)
+	}
+	params := func(pass string) seal.KDF {
+		t.Helper()
+		v, err := Open(ctx, dir, []byte(pass), Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer v.Close()
+		k, err := v.KDFParams()
+		if err != nil {
+			t.Fatal(err)
+		}
+		return k
+	}
+	second := &asker{pass: "second"}
+	if err := PasswdConfigured(ctx, f, dir, a.get, second.get, nil); err != nil {
+		t.Fatal(err)
+	}
+	if k := params("second"); k.Time != 2 || k.Threads != 1 {
+		t.Fatalf("passwd without an override changed the parameters: %+v", k)
+	}
+	third := &asker{pass: "third"}
+	if err := PasswdConfigured(ctx, f, dir, second.get, third.get, &KDFOverride{Time: 1, Threads: 2}); err != nil {
+		t.Fatal(err)
+	}
+	if k := params("third"); k.Time != 1 || k.MemoryKiB != 1024 || k.Threads != 2 {
+		t.Fatalf("passwd with an override: %+v", k)
+	}
+	a.wiped(t)
+	second.wiped(t)
+}
+
+// Ingest adds the paths given and syncs without any; ExportFileWith asks
+// the export passphrase only when no recipient was given.
+func TestVaultIngestAndExportFileWith(t *testing.T) {
+	ctx := context.Background()
+	v, _ := newVault(t)
+	src := t.TempDir()
+	writeFile(t, filepath.Join(src, "a.md"), "# A\n\napples\n")
+	writeFile(t, filepath.Join(src, "b.md"), "# B\n\npears\n")
+	if rep, err := v.Ingest(ctx, []string{src}, AddOptions{}); err != nil || rep.Added != 2 {
+		t.Fatalf("ingest paths: %+v %v", rep, err)
+	}
+	os.Remove(filepath.Join(src, "b.md"))
+	if rep, err := v.Ingest(ctx, nil, AddOptions{}); err != nil || rep.Removed != 1 || rep.Unchanged != 1 {
+		t.Fatalf("ingest without paths (sync): %+v %v", rep, err)
+	}
+	id, _ := age.GenerateX25519Identity()
+	a := &asker{pass: "export pass"}
+	out := filepath.Join(t.TempDir(), "v.age")
+	if n, err := v.ExportFileWith(ctx, out, "", []age.Recipient{id.Recipient()}, a.get); err != nil || n != 1 || a.asked != 0 {
+		t.Fatalf("export to a key: %d %v, asked %d", n, err, a.asked)
+	}
+	if n, err := v.ExportFileWith(ctx, out, "", nil, a.get); err != nil || n != 1 || a.asked != 1 {
+		t.Fatalf("export with a passphrase: %d %v, asked %d", n, err, a.asked)
+	}
+	a.wiped(t)
+	ids, err := Identities("", (&asker{pass: "export pass"}).get)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f, _ := os.Open(out)
+	defer f.Close()
+	w, _ := newVault(t)
+	if n, err := w.Import(ctx, f, "", ids...); err != nil || n != 1 {
+		t.Fatalf("import of the passphrase export: %d %v", n, err)
 	}
 }

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"errors"
 	"fmt"
 	"io"
@@ -12,7 +13,6 @@ import (
 	"github.com/sovos/sov/feeds"
 	"github.com/sovos/sov/feeds/digest"
 	"github.com/sovos/sov/feeds/nostr"
-	"github.com/sovos/sov/internal/seal"
 	"github.com/sovos/sov/internal/termtext"
 	"github.com/sovos/sov/wallet"
 )
@@ -60,21 +60,13 @@ func feedsHint(err error) error {
 		fix{feeds.ErrNoGateway, ": add --gateway http://HOST:PORT", false},
 		fix{feeds.ErrBadCID, ": copy it again from sov feeds serve or export", false},
 		fix{feeds.ErrNoTrustedKeys, ": add one with sov feeds trust", false},
-		fix{feeds.ErrNoManifest, ": make one with sov feeds export --car or sov feeds serve", false})
+		fix{feeds.ErrNoManifest, ": make one with sov feeds export --car or sov feeds serve", false},
+		fix{feeds.ErrBadAuthor, " (check --author)", true})
 }
 
 // open opens the feeds store for one command and closes it after fn.
 func (c *feedsCLI) open(readOnly bool, fn func(*feeds.Store) error) error {
-	cfg, err := feeds.LoadConfig(c.cfg)
-	if err != nil {
-		return err
-	}
-	s, err := feeds.Open(c.paths.Sub("feeds"), feeds.Options{ReadOnly: readOnly, Config: cfg})
-	if err != nil {
-		return err
-	}
-	defer s.Close()
-	return fn(s)
+	return feeds.With(c.paths.Sub("feeds"), c.cfg, readOnly, fn)
 }
 
 // storeCmd is a command run on the feeds store, open (read-only with ro)
@@ -90,42 +82,17 @@ func (c *feedsCLI) pass(cmd *cobra.Command, confirm bool) func() ([]byte, error)
 	return c.secret(cmd, "passphrase-file", "publishing key passphrase", "SOV_FEEDS_PASSPHRASE", confirm)
 }
 
-func (c *feedsCLI) jsonFlag(cmd *cobra.Command, help string) *cobra.Command {
-	cmd.Flags().BoolVar(&c.json, "json", false, help)
-	return cmd
-}
-
-// walletKey is the wallet's NIP-06 key (m/44'/1237'/0'/0/0).
-func (c *feedsCLI) walletKey(cmd *cobra.Command) ([]byte, error) {
-	pass := c.secret(cmd, "wallet-passphrase-file", "wallet passphrase", "SOV_WALLET_PASSPHRASE", false)
-	keys, err := wallet.OpenStore(c.paths.Sub("wallet")).Unlocker(pass)()
-	if err != nil {
-		return nil, fmt.Errorf("unlock wallet: %w", err)
-	}
-	defer keys.Wipe()
-	kp, err := keys.NostrKey(0)
-	if err != nil {
-		return nil, err
-	}
-	return kp.Private.Serialize(), nil
-}
-
 func (c *feedsCLI) keygenCmd() *cobra.Command {
 	var name string
 	var fromWallet bool
-	cmd := command("keygen", "Create your publishing key (sealed with a passphrase) and trust it", nil, func(cmd *cobra.Command, _ []string) error {
-		var secret []byte // nil: a new random key
+	cmd := c.storeCmd("keygen", "Create your publishing key (sealed with a passphrase) and trust it", nil, false, func(cmd *cobra.Command, s *feeds.Store, _ []string) error {
+		var w wallet.Unlocker // nil: a new random key
 		if fromWallet {
-			var err error
-			if secret, err = c.walletKey(cmd); err != nil {
-				return err
-			}
-			defer seal.Wipe(secret)
+			pass := c.secret(cmd, "wallet-passphrase-file", "wallet passphrase", "SOV_WALLET_PASSPHRASE", false)
+			w = wallet.OpenStore(c.paths.Sub("wallet")).Unlocker(pass)
 		}
-		return c.open(false, func(s *feeds.Store) error {
-			pub, err := s.CreateKey(name, secret, c.pass(cmd, true))
-			return c.say(err, "npub: %s\nhex:  %s", nostr.Npub(pub), pub)
-		})
+		pub, err := s.CreateKeyFrom(name, w, c.pass(cmd, true))
+		return c.say(err, "npub: %s\nhex:  %s", nostr.Npub(pub), pub)
 	})
 	cmd.Flags().StringVar(&name, "name", "me", "publisher name others see in your own listings")
 	cmd.Flags().BoolVar(&fromWallet, "from-wallet", false, "use the wallet's Nostr key (NIP-06, m/44'/1237'/0'/0/0) instead of a new random key")
@@ -139,12 +106,8 @@ func (c *feedsCLI) trustCmd() *cobra.Command {
 	cmd := c.storeCmd("trust npub1…|HEX|MINISIGN-KEY --name NAME [--topics a,b]", "Trust a publisher's key",
 		nargs(1, 1, "one key (npub1…, 64 hex characters, or a minisign RW… key)"), false, func(cmd *cobra.Command, s *feeds.Store, args []string) error {
 			tk, err := s.Trust(args[0], name, topics)
-			if err != nil {
+			if err := c.say(err, "trusted %s (%s)", termtext.Clean(tk.Name), tk.Display()); err != nil || ident == "" || tk.Type != "nostr" {
 				return err
-			}
-			fmt.Fprintf(c.stdout, "trusted %s (%s)\n", termtext.Clean(tk.Name), tk.Display())
-			if ident == "" || tk.Type != "nostr" {
-				return nil
 			}
 			// NIP-05 is a hint, never proof: a failed look-up keeps the trust.
 			if err := s.CheckNIP05(cmd.Context(), nil, tk.Key, ident); err != nil {
@@ -165,7 +128,7 @@ func (c *feedsCLI) untrustCmd() *cobra.Command {
 }
 
 func (c *feedsCLI) keysCmd() *cobra.Command {
-	return c.jsonFlag(c.storeCmd("keys", "List trusted keys", nil, true, func(_ *cobra.Command, s *feeds.Store, _ []string) error {
+	return jsonFlag(&c.json, c.storeCmd("keys", "List trusted keys", nil, true, func(_ *cobra.Command, s *feeds.Store, _ []string) error {
 		keys, err := s.Keys()
 		if err != nil {
 			return err
@@ -189,9 +152,7 @@ func (c *feedsCLI) addCmd() *cobra.Command {
 func (c *feedsCLI) sourcesCmd() *cobra.Command {
 	return c.storeCmd("sources", "List sources", nil, true, func(_ *cobra.Command, s *feeds.Store, _ []string) error {
 		srcs, err := s.Sources()
-		for _, src := range srcs {
-			fmt.Fprintf(c.stdout, "%-6s %s\n", src.Type, termtext.Clean(src.URL))
-		}
+		feeds.RenderSources(c.stdout, srcs)
 		return err
 	})
 }
@@ -204,23 +165,18 @@ func (c *feedsCLI) removeCmd() *cobra.Command {
 
 func (c *feedsCLI) syncCmd() *cobra.Command {
 	var o feeds.FetchOptions
-	cmd := c.jsonFlag(c.storeCmd("sync", "Fetch all sources concurrently and verify what they send", nil, false, func(cmd *cobra.Command, s *feeds.Store, _ []string) error {
+	cmd := jsonFlag(&c.json, c.storeCmd("sync", "Fetch all sources concurrently and verify what they send", nil, false, func(cmd *cobra.Command, s *feeds.Store, _ []string) error {
 		res, err := s.Sync(cmd.Context(), o)
 		if err != nil && len(res) == 0 {
 			return err
 		}
-		if serr := c.show(c.json, res, func(w io.Writer) { feeds.RenderSync(w, res) }); err == nil {
-			err = serr
-		}
+		serr := c.show(c.json, res, func(w io.Writer) { feeds.RenderSync(w, res) })
 		for _, r := range res {
 			if r.Err != nil {
 				fmt.Fprintf(c.stderr, "sov: %s: %v\n", termtext.Clean(r.Source.URL), feedsHint(r.Err))
 			}
 		}
-		if err != nil {
-			return err
-		}
-		return feeds.SyncErr(res)
+		return cmp.Or(err, serr, feeds.SyncErr(res))
 	}), "print per-source counts as JSON")
 	cmd.Flags().DurationVar(&o.Timeout, "timeout", 60*time.Second, "per-source time limit")
 	return cmd
@@ -231,14 +187,8 @@ func (c *feedsCLI) publishCmd() *cobra.Command {
 	var to feeds.PublishTargets
 	cmd := c.storeCmd("publish ARTICLE.md --title TITLE [--summary S] [--topic T]", "Sign an article (NIP-23, kind 30023), store it and send it to relays/files",
 		nargs(1, 1, "the article's Markdown file"), false, func(cmd *cobra.Command, s *feeds.Store, args []string) error {
-			ev, rep, err := s.PublishFile(cmd.Context(), args[0], art, c.pass(cmd, false), to)
-			if ev != nil {
-				cid, _ := feeds.EventCID(ev.ID)
-				fmt.Fprintf(c.stdout, "published %s\ncid: %s\n", ev.ID, cid)
-			}
-			for _, t := range rep.Targets {
-				fmt.Fprintf(c.stdout, "sent to %s\n", t)
-			}
+			_, rep, err := s.PublishFile(cmd.Context(), args[0], art, c.pass(cmd, false), to)
+			rep.Write(c.stdout)
 			return err
 		})
 	cmd.Flags().StringVar(&art.Title, "title", "", "article title (required)")
@@ -253,33 +203,25 @@ func (c *feedsCLI) publishCmd() *cobra.Command {
 
 func (c *feedsCLI) lsCmd() *cobra.Command {
 	var o feeds.ListOptions
-	var since time.Duration
-	cmd := c.jsonFlag(c.storeCmd("ls", "List stored items (verified only unless --unverified)", nil, true, func(_ *cobra.Command, s *feeds.Store, _ []string) error {
-		if since > 0 {
-			o.Since = time.Now().Add(-since)
-		}
+	cmd := jsonFlag(&c.json, c.storeCmd("ls", "List stored items (verified only unless --unverified)", nil, true, func(_ *cobra.Command, s *feeds.Store, _ []string) error {
 		items, err := s.List(o)
 		if err != nil {
 			return err
 		}
-		items = append([]feeds.Item{}, items...) // JSON [] rather than null
 		return c.show(c.json, items, func(w io.Writer) { feeds.RenderItems(w, items) })
 	}), "print JSON")
 	cmd.Flags().BoolVar(&o.Unverified, "unverified", false, "include unverified items (RSS/Atom/JSON Feed, untrusted keys), labelled")
-	cmd.Flags().DurationVar(&since, "since", 0, "only items newer than this (e.g. 24h)")
+	cmd.Flags().DurationVar(&o.Within, "since", 0, "only items newer than this (e.g. 24h)")
 	return cmd
 }
 
 func (c *feedsCLI) showCmd() *cobra.Command {
-	return c.jsonFlag(c.storeCmd("show ID", "Show one item (id or unique prefix)", nargs(1, 1, "an item id or prefix"), true, func(_ *cobra.Command, s *feeds.Store, args []string) error {
+	return jsonFlag(&c.json, c.storeCmd("show ID", "Show one item (id or unique prefix)", nargs(1, 1, "an item id or prefix"), true, func(_ *cobra.Command, s *feeds.Store, args []string) error {
 		it, ev, err := s.Get(args[0])
 		if err != nil {
 			return err
 		}
-		return c.show(c.json, struct {
-			Item  feeds.Item   `json:"item"`
-			Event *nostr.Event `json:"event,omitempty"`
-		}{it, ev}, it.Render)
+		return c.show(c.json, feeds.ItemEvent{Item: it, Event: ev}, it.Render)
 	}), "print JSON")
 }
 
@@ -289,15 +231,8 @@ func (c *feedsCLI) exportCmd() *cobra.Command {
 		if out == "" {
 			return usagef("give the output file with --car FILE")
 		}
-		if _, err := nostr.ParsePublicKey(author); author != "" && err != nil {
-			return usagef("--author: %v", err)
-		}
 		return c.open(false, func(s *feeds.Store) error {
-			evs, err := s.EventsBy(author)
-			if err != nil {
-				return err
-			}
-			root, n, err := s.WriteCARFile(cmd.Context(), out, evs)
+			root, n, err := s.ExportCARFile(cmd.Context(), out, author)
 			return c.say(err, "exported %d events to %s\nroot: ipfs://%s", n, out, root)
 		})
 	})
@@ -324,9 +259,6 @@ func (c *feedsCLI) serveCmd() *cobra.Command {
 	cmd := c.storeCmd("serve [--addr 127.0.0.1:PORT]", "Serve stored events: trustless IPFS gateway (/ipfs/), /events.jsonl, /manifest", nil, false, func(cmd *cobra.Command, s *feeds.Store, _ []string) error {
 		return s.Serve(cmd.Context(), addr, func(si feeds.ServeInfo) {
 			fmt.Fprintf(c.stdout, "serving %d events on http://%s\nevents: http://%s/events.jsonl\nmanifest: ipfs://%s\n", si.Events, si.Addr, si.Addr, si.Manifest)
-			if f, ok := c.stdout.(*os.File); ok {
-				f.Sync()
-			}
 		})
 	})
 	cmd.Flags().StringVar(&addr, "addr", "127.0.0.1:8089", "listen address (loopback by default; nothing leaves the device unless you choose)")
@@ -338,7 +270,7 @@ func (c *feedsCLI) serveCmd() *cobra.Command {
 func (c *feedsCLI) newsCmd() *cobra.Command {
 	var opt digest.Options
 	var name string
-	cmd := c.jsonFlag(command("news [--since 24h] [--topics a,b] [--include-unverified]", "A digest of your verified news by your interests (local model)", nil, func(cmd *cobra.Command, _ []string) error {
+	cmd := jsonFlag(&c.json, command("news [--since 24h] [--topics a,b] [--include-unverified]", "A digest of your verified news by your interests (local model)", nil, func(cmd *cobra.Command, _ []string) error {
 		if opt.Since <= 0 {
 			return usagef("--since must be positive, e.g. 24h")
 		}
@@ -347,17 +279,9 @@ func (c *feedsCLI) newsCmd() *cobra.Command {
 			return err
 		}
 		opt.Interests, opt.Blocked = cfg.Interests, cfg.Blocked
-		if name == "" {
-			name = cfg.Model
-		}
-		m := c.lazyModel(name, "model") // loaded only when some item is left
+		m := c.lazyModel(cmp.Or(name, cfg.Model), "model") // loaded only when some item is left
 		defer m.Close()
-		// The store is open while listing, not while the model writes.
-		list := func(o feeds.ListOptions) (items []feeds.Item, err error) {
-			err = c.open(true, func(s *feeds.Store) error { items, err = s.List(o); return err })
-			return items, err
-		}
-		d, err := digest.Run(cmd.Context(), list, m, opt)
+		d, err := digest.Run(cmd.Context(), feeds.Lister(c.paths.Sub("feeds"), c.cfg), m, opt)
 		switch {
 		case err != nil:
 			return err

@@ -1,7 +1,7 @@
 package main
 
 import (
-	"errors"
+	"cmp"
 	"fmt"
 	"io"
 	"os"
@@ -11,7 +11,6 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/sovos/sov/internal/lazymodel"
-	"github.com/sovos/sov/internal/seal"
 	"github.com/sovos/sov/internal/termtext"
 	"github.com/sovos/sov/model/store"
 	"github.com/sovos/sov/vault"
@@ -23,6 +22,7 @@ type vaultCLI struct {
 	*app
 	collection, embed string
 	json              bool
+	config            vault.Config // [vault], as open read it
 }
 
 // vaultCommands returns the `sov vault` command tree.
@@ -42,10 +42,8 @@ bbolt file under the data directory. The passphrase comes from
 
 // vaultHint adds to a library error the command or flag that fixes it.
 func vaultHint(err error) error {
-	if errors.Is(err, vault.ErrBadRecipient) {
-		return usagef("--recipient %w", err)
-	}
 	return withFix(err,
+		fix{vault.ErrBadRecipient, " (check --recipient)", true},
 		fix{new(*vault.NoCollectionError), ": see `sov vault stats` for the names", false},
 		fix{vault.ErrWrongPassphrase, " (check SOV_VAULT_PASSPHRASE or --passphrase-file)", false},
 		fix{vault.ErrNotInitialised, ": run `sov vault init` first", false},
@@ -62,52 +60,36 @@ func (c *vaultCLI) pass(cmd *cobra.Command, confirm bool) vault.Passphrase {
 	return c.secret(cmd, "passphrase-file", "vault passphrase", "SOV_VAULT_PASSPHRASE", confirm)
 }
 
-// config is [vault] and the open options of a short-lived command (no
-// idle timer).
-func (c *vaultCLI) config() (vault.Config, vault.Options, error) {
-	vc, err := vault.LoadConfig(c.cfg)
-	o := vc.Options()
-	o.IdleTimeout = 0
-	return vc, o, err
-}
-
 // open unlocks the vault for one command and closes it after fn. With
 // --embed-model (else [vault] embed_model, for commands with that flag)
 // the embedding model is loaded first, before the passphrase is asked.
-func (c *vaultCLI) open(cmd *cobra.Command, readOnly bool, fn func(*vault.Vault) error) error {
-	vc, o, err := c.config()
-	if err != nil {
+func (c *vaultCLI) open(cmd *cobra.Command, readOnly bool, fn func(*vault.Vault) error) (err error) {
+	if c.config, err = vault.LoadConfig(c.cfg); err != nil {
 		return err
 	}
-	o.ReadOnly = readOnly
+	o := c.config.Options()
+	o.ReadOnly, o.IdleTimeout = readOnly, 0 // one command: no idle timer
 	o.BatchFiles, _ = cmd.Flags().GetInt("batch-files")
 	if f := cmd.Flags().Lookup("embed-model"); f != nil && !f.Changed {
-		c.embed = vc.EmbedModel
+		c.embed = c.config.EmbedModel
 	}
 	if c.embed != "" {
 		emb := c.lazyModel(c.embed, "embedding model")
 		defer emb.Close()
-		if err := emb.Load(cmd.Context()); err != nil {
-			return err
-		}
 		o.Embedder = emb
 	}
-	v, err := vault.OpenWith(cmd.Context(), c.dir(), c.pass(cmd, false), o)
-	if err != nil {
-		return err
-	}
-	defer v.Close()
-	return fn(v)
+	return vault.With(cmd.Context(), c.dir(), c.pass(cmd, false), o, fn)
 }
 
-// flags adds --json (with its help, when not "") and --embed-model.
-func (c *vaultCLI) flags(cmd *cobra.Command, json string, embed bool) *cobra.Command {
-	if json != "" {
-		cmd.Flags().BoolVar(&c.json, "json", false, json)
-	}
-	if embed {
-		cmd.Flags().StringVar(&c.embed, "embed-model", "", "embedding model (name or path) for vector search")
-	}
+// jsonFlag adds --json to cmd, bound to v.
+func jsonFlag(v *bool, cmd *cobra.Command, help string) *cobra.Command {
+	cmd.Flags().BoolVar(v, "json", false, help)
+	return cmd
+}
+
+// embedFlag adds --embed-model to cmd.
+func (c *vaultCLI) embedFlag(cmd *cobra.Command) *cobra.Command {
+	cmd.Flags().StringVar(&c.embed, "embed-model", "", "embedding model (name or path) for vector search")
 	return cmd
 }
 
@@ -122,15 +104,7 @@ func kdfFlags(cmd *cobra.Command, o *vault.KDFOverride) *cobra.Command {
 func (c *vaultCLI) initCmd() *cobra.Command {
 	var o vault.KDFOverride
 	return kdfFlags(command("init", "Create the vault and choose its passphrase", nil, func(cmd *cobra.Command, _ []string) error {
-		vc, _, err := c.config()
-		if err != nil {
-			return err
-		}
-		kdf, err := vc.KDF(o)
-		if err != nil {
-			return err
-		}
-		err = vault.InitWith(cmd.Context(), c.dir(), c.pass(cmd, true), vault.Options{KDF: kdf})
+		kdf, err := vault.InitConfigured(cmd.Context(), c.cfg, c.dir(), c.pass(cmd, true), o)
 		return c.say(err, "vault created at %s (Argon2id t=%d m=%d MiB p=%d)", vault.DBPath(c.dir()), kdf.Time, kdf.MemoryKiB/1024, kdf.Threads)
 	}), &o)
 }
@@ -138,16 +112,12 @@ func (c *vaultCLI) initCmd() *cobra.Command {
 func (c *vaultCLI) passwdCmd() *cobra.Command {
 	var o vault.KDFOverride
 	cmd := kdfFlags(command("passwd", "Change the vault passphrase (re-wraps the keys; data is not re-encrypted)", nil, func(cmd *cobra.Command, _ []string) error {
-		vc, opts, err := c.config()
-		var kdf *seal.KDF // nil keeps the vault's parameters
-		if f := cmd.Flags(); err == nil && (f.Changed("kdf-time") || f.Changed("kdf-memory") || f.Changed("kdf-threads")) {
-			kdf, err = vc.KDF(o)
+		var kdf *vault.KDFOverride // nil keeps the vault's parameters
+		if f := cmd.Flags(); f.Changed("kdf-time") || f.Changed("kdf-memory") || f.Changed("kdf-threads") {
+			kdf = &o
 		}
 		next := c.secret(cmd, "new-passphrase-file", "new vault passphrase", "SOV_VAULT_NEW_PASSPHRASE", true)
-		if err == nil {
-			err = vault.PasswdWith(cmd.Context(), c.dir(), c.pass(cmd, false), next, kdf, opts)
-		}
-		return c.say(err, "vault passphrase changed")
+		return c.say(vault.PasswdConfigured(cmd.Context(), c.cfg, c.dir(), c.pass(cmd, false), next, kdf), "vault passphrase changed")
 	}), &o)
 	cmd.Long = `Change the vault passphrase. The current one comes from the usual sources; the
 new one from --new-passphrase-file, else $SOV_VAULT_NEW_PASSPHRASE, else a prompt.`
@@ -161,18 +131,11 @@ func (c *vaultCLI) lockCmd() *cobra.Command {
 	})
 }
 
-// ingest is add (given paths) and sync (given none); re-running either
-// retries what failed.
+// ingest is add (given paths) and sync (given none).
 func (c *vaultCLI) ingest(cmd *cobra.Command, args []string) error {
 	return c.open(cmd, false, func(v *vault.Vault) error {
 		o := vault.AddOptions{Collection: c.collection, Progress: vaultProgress(c.stderr)}
-		var rep vault.AddReport
-		var err error
-		if len(args) > 0 {
-			rep, err = v.Add(cmd.Context(), args, o)
-		} else {
-			rep, err = v.Sync(cmd.Context(), o)
-		}
+		rep, err := v.Ingest(cmd.Context(), args, o)
 		rep.Write(c.stdout, c.stderr)
 		if err == nil && rep.Err() != nil {
 			return fmt.Errorf("%w (listed above): fix them and re-run `%s`", rep.Err(), cmd.CommandPath())
@@ -182,7 +145,7 @@ func (c *vaultCLI) ingest(cmd *cobra.Command, args []string) error {
 }
 
 func (c *vaultCLI) addCmd() *cobra.Command {
-	cmd := c.flags(command("add PATH...", "Add files and folders (Markdown, text, HTML, PDF, e-mail, vCard, JSON, CSV)", nargs(1, -1, "at least one file or folder"), c.ingest), "", true)
+	cmd := c.embedFlag(command("add PATH...", "Add files and folders (Markdown, text, HTML, PDF, e-mail, vCard, JSON, CSV)", nargs(1, -1, "at least one file or folder"), c.ingest))
 	cmd.Long = `Add files and folders to the vault. Folders are walked recursively; hidden
 files and folders are left out. Unsupported and binary files are skipped
 and listed with the reason. Unchanged files are no-ops, changed ones are
@@ -194,7 +157,7 @@ add can simply be re-run.`
 }
 
 func (c *vaultCLI) syncCmd() *cobra.Command {
-	return c.flags(command("sync", "Re-index changed files and prune removed ones", nil, c.ingest), "", true)
+	return c.embedFlag(command("sync", "Re-index changed files and prune removed ones", nil, c.ingest))
 }
 
 // vaultProgress draws a one-line progress bar when w is a terminal.
@@ -216,7 +179,7 @@ func vaultProgress(w io.Writer) func(vault.Progress) {
 
 func (c *vaultCLI) searchCmd() *cobra.Command {
 	var o vault.SearchOptions
-	cmd := c.flags(command("search QUERY...", "Search the vault (BM25, fused with vectors when an embedding model is set)", nargs(1, -1, "a query"), func(cmd *cobra.Command, args []string) error {
+	cmd := c.embedFlag(jsonFlag(&c.json, command("search QUERY...", "Search the vault (BM25, fused with vectors when an embedding model is set)", nargs(1, -1, "a query"), func(cmd *cobra.Command, args []string) error {
 		if o.K <= 0 || o.K > 1000 {
 			return usagef("-k must be between 1 and 1000")
 		}
@@ -237,7 +200,7 @@ func (c *vaultCLI) searchCmd() *cobra.Command {
 			resp.Write(c.stdout, open, end)
 			return nil
 		})
-	}), "print one JSON object per result (source, lines, score, text)", true)
+	}), "print one JSON object per result (source, lines, score, text)"))
 	cmd.Flags().IntVarP(&o.K, "k", "k", 10, "number of results")
 	return cmd
 }
@@ -253,28 +216,21 @@ func (c *vaultCLI) askCmd() *cobra.Command {
 	var name string
 	var maxTok int
 	var o vault.AskOptions
-	cmd := c.flags(command("ask QUESTION...", "Answer a question from the vault, citing passages as [1], [2]", nargs(1, -1, "a question"), func(cmd *cobra.Command, args []string) error {
-		vc, _, err := c.config()
-		if err != nil {
-			return err
-		}
-		if name == "" {
-			name = vc.ChatModel
-		}
-		chat := c.lazyModel(name, "chat model") // loaded only when a passage is relevant
-		defer chat.Close()
+	cmd := c.embedFlag(jsonFlag(&c.json, command("ask QUESTION...", "Answer a question from the vault, citing passages as [1], [2]", nargs(1, -1, "a question"), func(cmd *cobra.Command, args []string) error {
 		o.Collection = c.collection
 		if !c.json {
 			o.OnToken = func(p string) error { _, err := io.WriteString(c.stdout, termtext.Clean(p)); return err }
 		}
 		return c.open(cmd, true, func(v *vault.Vault) error {
+			chat := c.lazyModel(cmp.Or(name, c.config.ChatModel), "chat model") // loaded only when a passage is relevant
+			defer chat.Close()
 			ans, err := v.Ask(cmd.Context(), strings.Join(args, " "), chat.Answerer(maxTok), o)
 			if err != nil {
 				return err
 			}
 			return c.show(c.json, ans, ans.Write)
 		})
-	}), "print the answer and its sources as JSON", true)
+	}), "print the answer and its sources as JSON"))
 	cmd.Flags().IntVarP(&o.K, "k", "k", 4, "passages to give the model")
 	cmd.Flags().StringVar(&name, "model", "", "chat model (name or GGUF path; default: [vault] chat_model, then the default model)")
 	cmd.Flags().IntVar(&maxTok, "max-tokens", 256, "longest answer in tokens")
@@ -282,7 +238,7 @@ func (c *vaultCLI) askCmd() *cobra.Command {
 }
 
 func (c *vaultCLI) lsCmd() *cobra.Command {
-	return c.flags(command("ls", "List the documents in the vault", nil, func(cmd *cobra.Command, _ []string) error {
+	return jsonFlag(&c.json, command("ls", "List the documents in the vault", nil, func(cmd *cobra.Command, _ []string) error {
 		return c.open(cmd, true, func(v *vault.Vault) error {
 			docs, warn, err := v.List(cmd.Context(), c.collection)
 			if err != nil {
@@ -299,7 +255,7 @@ func (c *vaultCLI) lsCmd() *cobra.Command {
 			}
 			return nil
 		})
-	}), "one JSON object per document", false)
+	}), "one JSON object per document")
 }
 
 func (c *vaultCLI) rmCmd() *cobra.Command {
@@ -312,7 +268,7 @@ func (c *vaultCLI) rmCmd() *cobra.Command {
 }
 
 func (c *vaultCLI) statsCmd() *cobra.Command {
-	return c.flags(command("stats", "Show what the vault holds", nil, func(cmd *cobra.Command, _ []string) error {
+	return jsonFlag(&c.json, command("stats", "Show what the vault holds", nil, func(cmd *cobra.Command, _ []string) error {
 		return c.open(cmd, true, func(v *vault.Vault) error {
 			st, err := v.Stats(cmd.Context(), c.collection)
 			if err != nil {
@@ -323,7 +279,7 @@ func (c *vaultCLI) statsCmd() *cobra.Command {
 			}
 			return c.show(c.json, st, func(w io.Writer) { st.Render(w, store.FormatBytes) })
 		})
-	}), "print JSON", false)
+	}), "print JSON")
 }
 
 // exportPass reads the export passphrase (for scrypt age recipients).
@@ -343,12 +299,7 @@ func (c *vaultCLI) exportCmd() *cobra.Command {
 			return err
 		}
 		return c.open(cmd, true, func(v *vault.Vault) error {
-			if len(recips) == 0 { // the export passphrase, asked after the vault's
-				if recips, err = vault.Recipients(nil, c.exportPass(cmd, true)); err != nil {
-					return err
-				}
-			}
-			n, err := v.ExportFile(cmd.Context(), args[0], c.collection, recips...)
+			n, err := v.ExportFileWith(cmd.Context(), args[0], c.collection, recips, c.exportPass(cmd, true))
 			return c.say(err, "exported %d document(s) to %s", n, args[0])
 		})
 	})
