@@ -4,28 +4,20 @@ import (
 	"fmt"
 
 	"github.com/sovos/sov/internal/seal"
-	"github.com/sovos/sov/wallet"
 )
 
-// CreateKeyFrom is CreateKey with the wallet's Nostr key (NIP-06, account
-// 0: m/44'/1237'/0'/0/0) as the secret when unlock is set (it opens the
-// wallet), so the publishing identity can be recovered from the wallet's
-// mnemonic; with unlock nil the key is new and random.
-func (s *Store) CreateKeyFrom(name string, unlock wallet.Unlocker, pass func() ([]byte, error)) (string, error) {
-	if unlock == nil {
+// CreateKeyFrom is CreateKey with the secret that secret returns (the
+// wallet's NIP-06 Nostr key, so the publishing identity can be recovered
+// from the wallet's mnemonic); with secret nil the key is new and random.
+// The secret is wiped after use.
+func (s *Store) CreateKeyFrom(name string, secret func() ([]byte, error), pass func() ([]byte, error)) (string, error) {
+	if secret == nil {
 		return s.CreateKey(name, nil, pass)
 	}
-	keys, err := unlock()
+	sk, err := secret()
 	if err != nil {
 		return "", fmt.Errorf("unlock wallet: %w", err)
 	}
-	kp, err := keys.NostrKey(0)
-	keys.Wipe()
-	if err != nil {
-		return "", err
-	}
-	secret := kp.Private.Serialize()
-	kp.Private.Zero()
-	defer seal.Wipe(secret)
-	return s.CreateKey(name, secret, pass)
+	defer seal.Wipe(sk)
+	return s.CreateKey(name, sk, pass)
 }

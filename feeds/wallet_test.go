@@ -20,7 +20,7 @@ func TestFeedsCreateKeyFromWallet(t *testing.T) {
 	}
 	pass := func() ([]byte, error) { return []byte("feeds pw"), nil }
 	walletPass := func() ([]byte, error) { return []byte("wallet pw"), nil }
-	pub, err := openTestStore(t).CreateKeyFrom("me", w.Unlocker(walletPass), pass)
+	pub, err := openTestStore(t).CreateKeyFrom("me", func() ([]byte, error) { return w.NostrSecretWith(walletPass) }, pass)
 	if err != nil || pub != "17162c921dc4d2518f9a101db33695df1afb56ab82f5ff3e5da6eec3ca5cd917" {
 		t.Fatalf("from the wallet: %s %v", pub, err)
 	}
@@ -30,7 +30,7 @@ func TestFeedsCreateKeyFromWallet(t *testing.T) {
 	}
 	wrong := func() ([]byte, error) { return []byte("wrong"), nil }
 	s := openTestStore(t)
-	if _, err := s.CreateKeyFrom("me", w.Unlocker(wrong), pass); err == nil || !strings.Contains(err.Error(), "unlock wallet") {
+	if _, err := s.CreateKeyFrom("me", func() ([]byte, error) { return w.NostrSecretWith(wrong) }, pass); err == nil || !strings.Contains(err.Error(), "unlock wallet") {
 		t.Fatalf("wrong wallet passphrase: %v", err)
 	}
 	if _, err := PublicKey(s.dir); !errors.Is(err, ErrNoKey) {

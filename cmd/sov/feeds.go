@@ -86,10 +86,10 @@ func (c *feedsCLI) keygenCmd() *cobra.Command {
 	var name string
 	var fromWallet bool
 	cmd := c.storeCmd("keygen", "Create your publishing key (sealed with a passphrase) and trust it", nil, false, func(cmd *cobra.Command, s *feeds.Store, _ []string) error {
-		var w wallet.Unlocker // nil: a new random key
+		var w func() ([]byte, error) // nil: a new random key
 		if fromWallet {
 			pass := c.secret(cmd, "wallet-passphrase-file", "wallet passphrase", "SOV_WALLET_PASSPHRASE", false)
-			w = wallet.OpenStore(c.paths.Sub("wallet")).Unlocker(pass)
+			w = func() ([]byte, error) { return wallet.OpenStore(c.paths.Sub("wallet")).NostrSecretWith(pass) }
 		}
 		pub, err := s.CreateKeyFrom(name, w, c.pass(cmd, true))
 		return c.say(err, "npub: %s\nhex:  %s", nostr.Npub(pub), pub)
