@@ -24,9 +24,12 @@ func storeCommands(a *app) []*cobra.Command {
 func storeHint(err error) error {
 	var missing *store.MissingError
 	var taken *store.NameTakenError
+	var differs *store.InstalledMismatchError
 	switch {
 	case errors.As(err, &missing):
 		return fmt.Errorf("%w: pull it again, or remove it with sov models rm %s", err, missing.Model.Name)
+	case errors.As(err, &differs):
+		return fmt.Errorf("%w: check the --sha256 value, or remove it with sov models rm %s and pull it again", err, differs.Model.Name)
 	case errors.As(err, &taken):
 		return fmt.Errorf("%w: choose another with --name, or remove it first with sov models rm %s", err, taken.Name)
 	}

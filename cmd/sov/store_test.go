@@ -2,6 +2,8 @@ package main
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"os"
@@ -174,6 +176,29 @@ func TestStoreCLIPullSHAMismatch(t *testing.T) {
 	}
 	if r = runSov(t, home, nil, "", "models", "--json"); strings.TrimSpace(r.Stdout) != "[]" {
 		t.Errorf("registered: %s", r.Stdout)
+	}
+}
+
+// TestStoreCLIPullSHAInstalled: --sha256 on a model already installed
+// checks its file: a wrong value exits 1 with one line naming the fix.
+func TestStoreCLIPullSHAInstalled(t *testing.T) {
+	hub, data := storeHub(t)
+	home := t.TempDir()
+	env := []string{"SOV_HF_ENDPOINT=" + hub.URL}
+	if r := runSov(t, home, env, "", "pull", "hf.co/karpathy/stories-GGUF:F32"); r.Code != 0 {
+		t.Fatalf("pull: %+v", r)
+	}
+	wrong := strings.Repeat("0f", 32)
+	r := runSov(t, home, env, "", "pull", "hf.co/karpathy/stories-GGUF:F32", "--sha256", wrong)
+	last := storeLastLine(r.Stderr)
+	if r.Code != 1 || strings.Contains(r.Stdout, "installed") || !strings.HasPrefix(last, "sov: sha256 mismatch: the installed model stories260K-F32") ||
+		!strings.Contains(last, wrong) || !strings.Contains(last, "sov models rm stories260K-F32") {
+		t.Fatalf("wrong sha256 on an installed model: %+v", r)
+	}
+	sum := sha256.Sum256(data)
+	r = runSov(t, home, env, "", "pull", "hf.co/karpathy/stories-GGUF:F32", "--sha256", hex.EncodeToString(sum[:]))
+	if r.Code != 0 || !strings.Contains(r.Stdout, "installed stories260K-F32") {
+		t.Fatalf("right sha256: %+v", r)
 	}
 }
 

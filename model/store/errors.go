@@ -63,6 +63,21 @@ func (e *MissingError) Error() string {
 // Is makes errors.Is(err, ErrMissing) hold.
 func (e *MissingError) Is(target error) bool { return target == ErrMissing }
 
+// InstalledMismatchError: the model a pull names is installed, but its
+// file's sha256 is Got, not the expected Want; nothing was changed. It
+// matches ErrChecksum.
+type InstalledMismatchError struct {
+	Model     Model
+	Got, Want string
+}
+
+func (e *InstalledMismatchError) Error() string {
+	return fmt.Sprintf("sha256 mismatch: the installed model %s (%s) has sha256 %s, expected %s; nothing was changed", e.Model.Name, e.Model.Path, e.Got, e.Want)
+}
+
+// Is makes errors.Is(err, ErrChecksum) hold.
+func (e *InstalledMismatchError) Is(target error) bool { return target == ErrChecksum }
+
 // NameTakenError: a model called Name, from another source, is installed.
 // It matches ErrNameTaken.
 type NameTakenError struct{ Name string }

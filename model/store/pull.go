@@ -145,8 +145,9 @@ func isSHA256(s string) bool {
 }
 
 // existing returns the installed model called name when it came from
-// source (so pulling twice is harmless), or an error when the name is taken.
-func (s *Store) existing(name, source string) (Model, bool, error) {
+// source (so pulling twice is harmless), or an error when the name is taken
+// or its file does not have the expected sha256.
+func (s *Store) existing(ctx context.Context, name, source string, opts PullOptions) (Model, bool, error) {
 	models, err := s.List()
 	if err != nil {
 		return Model{}, false, err
@@ -156,6 +157,13 @@ func (s *Store) existing(name, source string) (Model, bool, error) {
 			continue
 		}
 		switch {
+		case m.Source == source && !m.Missing && opts.SHA256 != "":
+			// The file is hashed, not its record: it may have changed since.
+			sum, err := hashFile(ctx, m.Path, "verify", opts.Progress)
+			if err == nil && sum != opts.SHA256 {
+				err = &InstalledMismatchError{Model: m, Got: sum, Want: opts.SHA256}
+			}
+			return m, err == nil, err
 		case m.Source == source && !m.Missing:
 			return m, true, nil
 		case m.Source == source:
@@ -189,7 +197,7 @@ func (s *Store) pullLocal(ctx context.Context, r Ref, opts PullOptions) (Model, 
 	if name == "" {
 		name = nameFromFile(abs)
 	}
-	if m, ok, err := s.existing(name, abs); err != nil || ok {
+	if m, ok, err := s.existing(ctx, name, abs, opts); err != nil || ok {
 		return m, err
 	}
 	m := Model{Name: name, Source: abs, Added: time.Now().UTC()}
@@ -484,7 +492,7 @@ func (s *Store) pullRemote(ctx context.Context, source, u, file, sha string, siz
 	if name == "" {
 		name = nameFromFile(file)
 	}
-	if m, ok, err := s.existing(name, source); err != nil || ok {
+	if m, ok, err := s.existing(ctx, name, source, opts); err != nil || ok {
 		return m, err
 	}
 	if err := os.MkdirAll(s.dir, 0o700); err != nil {

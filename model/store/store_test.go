@@ -291,6 +291,45 @@ func TestStorePullSHAMismatch(t *testing.T) {
 	}
 }
 
+// TestStorePullSHAInstalled: pulling an installed model again with
+// --sha256 checks its file: a wrong value fails and changes nothing, the
+// right one passes, for downloads, copies and links alike.
+func TestStorePullSHAInstalled(t *testing.T) {
+	path, model := testModel(t)
+	hub := newHub(t, model)
+	wrong := strings.Repeat("ab", 32)
+	for _, tt := range []struct {
+		name, ref string
+		opts      PullOptions
+	}{
+		{"hf", "hf.co/karpathy/stories-GGUF:F32", PullOptions{Endpoint: hub.URL}},
+		{"copy", path, PullOptions{}},
+		{"link", path, PullOptions{Link: true}},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			s := New(t.TempDir())
+			first, err := s.Pull(context.Background(), tt.ref, tt.opts)
+			if err != nil {
+				t.Fatal(err)
+			}
+			opts := tt.opts
+			opts.SHA256 = wrong
+			_, err = s.Pull(context.Background(), tt.ref, opts)
+			var im *InstalledMismatchError
+			if !errors.Is(err, ErrChecksum) || !errors.As(err, &im) || im.Got != sha(model) || im.Model.Name != first.Name || !strings.Contains(err.Error(), wrong) {
+				t.Fatalf("wrong sha256 on an installed model: %v", err)
+			}
+			if list, _ := s.List(); len(list) != 1 || list[0].Path != first.Path {
+				t.Fatalf("the store changed: %+v", list)
+			}
+			opts.SHA256 = sha(model)
+			if m, err := s.Pull(context.Background(), tt.ref, opts); err != nil || m.Path != first.Path {
+				t.Fatalf("right sha256: %+v %v", m, err)
+			}
+		})
+	}
+}
+
 // TestStorePullBadFiles: not-GGUF, truncated and garbage files are rejected
 // by every kind of pull and nothing is registered.
 func TestStorePullBadFiles(t *testing.T) {
