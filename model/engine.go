@@ -36,7 +36,21 @@ var (
 	ErrPromptTooLong = errors.New("prompt does not fit the context")
 	ErrClosed        = errors.New("engine is closed")
 	ErrBadGrammar    = errors.New("invalid grammar")
+	// ErrDamaged: the model computes NaN (its weights hold NaN); errors.As
+	// gives a *DamagedError with the file.
+	ErrDamaged = errors.New("the model file is damaged")
 )
+
+// DamagedError is a model whose scores for the next token are NaN, which
+// healthy weights never give. It matches ErrDamaged.
+type DamagedError struct{ Path string }
+
+func (e *DamagedError) Error() string {
+	return fmt.Sprintf("the model file %s is damaged: its weights compute NaN (not a number), so it cannot generate; download it again, or use another model", e.Path)
+}
+
+// Is makes errors.Is(err, ErrDamaged) hold.
+func (e *DamagedError) Is(target error) bool { return target == ErrDamaged }
 
 // ContextError says by how much a prompt misses the context. It matches
 // ErrPromptTooLong.
@@ -815,10 +829,17 @@ func (e *Engine) generate(ctx context.Context, toks []int32, s Sampling, fn Toke
 		rc = decode(p, len(toks))
 	}
 	if rc != 0 {
+		if rc == 2 && ctx.Err() != nil {
+			// Aborted: llama.cpp dropped the batch it was in and kept the
+			// ones before, which stay cached for the next call.
+			e.keepDecoded(toks)
+			st.StopReason = StopCancelled
+			st.ContextUsed = len(e.cache)
+			return "", st, ctx.Err()
+		}
 		e.resetCache()
 		if ctx.Err() != nil {
 			st.StopReason = StopCancelled
-			st.ContextUsed = len(e.cache)
 			return "", st, ctx.Err()
 		}
 		return "", st, fmt.Errorf("llama.cpp decode failed (status %d)", int32(rc))
@@ -836,10 +857,15 @@ func (e *Engine) generate(ctx context.Context, toks []int32, s Sampling, fn Toke
 	if lastN == 0 {
 		lastN = 64
 	}
+	var gerr cbuf
+	if s.Grammar != "" {
+		gerr = grammarErrBuf(s.Grammar)
+		defer C.free(unsafe.Pointer(gerr.p))
+	}
 	smpl := C.sov_sampler(e.vocab, C.float(s.Temperature), C.int32_t(s.TopK), C.float(s.TopP), C.float(s.MinP),
-		C.float(s.RepeatPenalty), C.int32_t(lastN), C.uint32_t(s.Seed), cgrammar)
+		C.float(s.RepeatPenalty), C.int32_t(lastN), C.uint32_t(s.Seed), cgrammar, gerr.p, gerr.n)
 	if smpl == nil {
-		return "", st, fmt.Errorf("%w: llama.cpp rejected the GBNF", ErrBadGrammar)
+		return "", st, grammarError(s.Grammar, C.GoString(gerr.p))
 	}
 	defer C.llama_sampler_free(smpl)
 
@@ -878,8 +904,11 @@ func (e *Engine) generate(ctx context.Context, toks []int32, s Sampling, fn Toke
 		}
 	}
 	st.GenDuration = time.Since(tPrompt)
-	if g.reason == C.SOV_GEN_PIECE || g.reason == C.SOV_GEN_DECODE {
-		e.resetCache() // a failed step may leave the KV cache half-written
+	// A failed step may leave the KV cache half-written. An aborted decode
+	// (status 2) does not: llama.cpp removes the token it was decoding, so
+	// the cache keeps what was decoded before, and Stats say how much.
+	if g.reason == C.SOV_GEN_PIECE || g.reason == C.SOV_GEN_DECODE && g.status != 2 {
+		e.resetCache()
 	}
 	st.ContextUsed = len(e.cache)
 	switch {
@@ -899,6 +928,10 @@ func (e *Engine) generate(ctx context.Context, toks []int32, s Sampling, fn Toke
 		st.StopReason = StopCancelled
 	case g.reason == C.SOV_GEN_PIECE:
 		return out.text(), st, errors.New("llama.cpp could not convert a token to text")
+	case g.reason == C.SOV_GEN_NAN:
+		e.resetCache()
+		st.ContextUsed = 0
+		return "", st, &DamagedError{Path: e.info.Path}
 	case g.reason == C.SOV_GEN_DECODE:
 		if ctx.Err() == nil {
 			return out.text(), st, fmt.Errorf("llama.cpp decode failed (status %d)", int32(g.status))
@@ -1014,6 +1047,17 @@ func (e *Engine) waitEvent(buf []byte) error {
 		return err
 	}
 	return rerr
+}
+
+// keepDecoded sets the cache to the prefix of toks the current sequence
+// holds after an aborted prompt decode.
+func (e *Engine) keepDecoded(toks []int32) {
+	n := int(C.llama_memory_seq_pos_max(C.llama_get_memory(e.lctx), C.llama_seq_id(e.seq))) + 1
+	if n < len(e.cache) || n > len(toks) {
+		e.resetCache()
+		return
+	}
+	e.cache = append(e.cache, toks[len(e.cache):n]...)
 }
 
 // resetCache empties the current sequence, and only it.

@@ -105,6 +105,15 @@ func TestCancel(t *testing.T) {
 	if st.GeneratedTokens > 7 {
 		t.Fatalf("generation went on after cancel: %d tokens", st.GeneratedTokens)
 	}
+	// The context used is reported, and what it holds is kept: the same
+	// prompt again decodes nothing new but its last token.
+	if st.ContextUsed < st.PromptTokens || st.ContextUsed > st.PromptTokens+st.GeneratedTokens {
+		t.Fatalf("context used after cancel: %+v", st)
+	}
+	_, st2, err := e.Complete(context.Background(), "Once upon a time", Sampling{MaxTokens: 1}, nil)
+	if err != nil || st2.CachedTokens != st.PromptTokens-1 {
+		t.Fatalf("cache after cancel: %+v %v", st2, err)
+	}
 	// The engine stays usable after a cancel.
 	out, _, err := e.Complete(context.Background(), "Once upon a time", Sampling{MaxTokens: 20}, nil)
 	if err != nil || !strings.Contains(out, "Lily") {

@@ -275,6 +275,16 @@ void sov_gen_run(sov_gen *g) {
     fp_leave(fp);
 }
 
+// logits_nan reports whether any logit is NaN, which healthy weights never
+// give: a damaged file would otherwise yield empty or random output. It is
+// checked once per answer, on the first token (a few microseconds).
+static bool logits_nan(const float *l, int32_t n) {
+    if (!l) return false;
+    for (int32_t i = 0; i < n; i++)
+        if (isnan(l[i])) return true;
+    return false;
+}
+
 static void gen_run(sov_gen *g) {
     for (;;) {
         if (gen_load(&g->stop)) { gen_finish(g, SOV_GEN_STOPPED); return; }
@@ -282,6 +292,10 @@ static void gen_run(sov_gen *g) {
         if (g->max_tokens > 0 && g->produced >= g->max_tokens) { gen_finish(g, SOV_GEN_MAX_TOKENS); return; }
         if (g->produced >= g->room) { gen_finish(g, SOV_GEN_CONTEXT); return; }
         if (g->produced - gen_load(&g->consumed) >= SOV_GEN_RING) { gen_wait_room(g); continue; }
+        if (g->produced == 0 && logits_nan(llama_get_logits_ith(g->ctx, -1), llama_vocab_n_tokens(g->vocab))) {
+            gen_finish(g, SOV_GEN_NAN);
+            return;
+        }
         llama_token t = g->argmax ? sov_argmax(llama_get_logits_ith(g->ctx, -1), llama_vocab_n_tokens(g->vocab))
                                   : llama_sampler_sample(g->smpl, g->ctx, -1);
         if (!g->ignore_eog && llama_vocab_is_eog(g->vocab, t)) { gen_finish(g, SOV_GEN_EOG); return; }
@@ -319,18 +333,90 @@ static void gen_run(sov_gen *g) {
     }
 }
 
+// llama.cpp reports a grammar it rejects in two ways: parse errors are
+// printed on stderr (with the position as the rest of the text), checks
+// after parsing (a missing root, left recursion) go to its log. Both are
+// captured while the grammar is built, so Go can report one line with a
+// position. The log callback is process-wide, hence the locks; an error
+// another thread logs meanwhile may land in the buffer (sov's log is quiet
+// by default), and stderr is hidden from the whole process for that time.
+static pthread_mutex_t grammar_mu = PTHREAD_MUTEX_INITIALIZER;
+static pthread_mutex_t grammar_log_mu = PTHREAD_MUTEX_INITIALIZER; // guards grammar_log
+static struct { char *buf; int32_t cap, len; } grammar_log;
+
+static void grammar_log_cb(enum ggml_log_level level, const char *text, void *ud) {
+    (void)ud;
+    if (level != GGML_LOG_LEVEL_ERROR && level != GGML_LOG_LEVEL_CONT) return;
+    pthread_mutex_lock(&grammar_log_mu);
+    int32_t n = (int32_t)strlen(text), room = grammar_log.cap - grammar_log.len - 1;
+    if (grammar_log.buf && room > 0) {
+        if (n > room) n = room;
+        memcpy(grammar_log.buf + grammar_log.len, text, (size_t)n);
+        grammar_log.len += n;
+        grammar_log.buf[grammar_log.len] = 0;
+    }
+    pthread_mutex_unlock(&grammar_log_mu);
+}
+
+static struct llama_sampler *grammar_sampler(const struct llama_vocab *vocab, const char *grammar, char *err, int32_t cap) {
+    if (err && cap > 0) err[0] = 0;
+    pthread_mutex_lock(&grammar_mu);
+    ggml_log_callback prev_cb = NULL;
+    void *prev_ud = NULL;
+    llama_log_get(&prev_cb, &prev_ud);
+    pthread_mutex_lock(&grammar_log_mu);
+    grammar_log.buf = err;
+    grammar_log.cap = err ? cap : 0;
+    grammar_log.len = 0;
+    pthread_mutex_unlock(&grammar_log_mu);
+    llama_log_set(grammar_log_cb, NULL);
+    // stderr goes to a temporary file, or to /dev/null when none can be
+    // made: it is never shown.
+    int saved = -1;
+    FILE *tmp = tmpfile();
+    int sink = tmp ? fileno(tmp) : open("/dev/null", O_WRONLY);
+    if (sink >= 0) { fflush(stderr); saved = dup(2); dup2(sink, 2); }
+    if (!tmp && sink >= 0) close(sink);
+    struct llama_sampler *g = llama_sampler_init_grammar(vocab, grammar, "root");
+    if (saved >= 0) { fflush(stderr); dup2(saved, 2); close(saved); }
+    llama_log_set(prev_cb, prev_ud);
+    pthread_mutex_lock(&grammar_log_mu);
+    grammar_log.buf = NULL;
+    int32_t used = grammar_log.len;
+    pthread_mutex_unlock(&grammar_log_mu);
+    pthread_mutex_unlock(&grammar_mu);
+    if (tmp) {
+        // The parse error comes first: it says where the grammar is wrong.
+        if (!g && err && cap > 1) {
+            char *log = used > 0 ? strdup(err) : NULL;
+            rewind(tmp);
+            size_t n = fread(err, 1, (size_t)cap - 1, tmp);
+            err[n] = 0;
+            if (log) {
+                strncat(err, log, (size_t)cap - 1 - n);
+                free(log);
+            }
+        }
+        fclose(tmp);
+    }
+    return g;
+}
+
+int32_t sov_grammar_check(const char *grammar, char *err, int32_t cap) {
+    struct llama_sampler *g = grammar_sampler(NULL, grammar, err, cap);
+    if (!g) return 0;
+    llama_sampler_free(g);
+    return 1;
+}
+
 struct llama_sampler *sov_sampler(const struct llama_vocab *vocab, float temp, int32_t top_k, float top_p, float min_p,
-                                  float repeat, int32_t repeat_last_n, uint32_t seed, const char *grammar) {
+                                  float repeat, int32_t repeat_last_n, uint32_t seed, const char *grammar,
+                                  char *err, int32_t cap) {
     struct llama_sampler_chain_params sp = llama_sampler_chain_default_params();
     sp.no_perf = true;
     struct llama_sampler *c = llama_sampler_chain_init(sp);
     if (grammar && grammar[0]) {
-        // llama.cpp prints grammar parse errors straight to stderr; sov
-        // reports them itself as one line, so stderr is muted meanwhile.
-        int saved = -1, devnull = open("/dev/null", O_WRONLY);
-        if (devnull >= 0) { fflush(stderr); saved = dup(2); dup2(devnull, 2); close(devnull); }
-        struct llama_sampler *g = llama_sampler_init_grammar(vocab, grammar, "root");
-        if (saved >= 0) { fflush(stderr); dup2(saved, 2); close(saved); }
+        struct llama_sampler *g = grammar_sampler(vocab, grammar, err, cap);
         if (!g) { llama_sampler_free(c); return NULL; }
         llama_sampler_chain_add(c, g);
     }

@@ -103,6 +103,7 @@ enum {
     SOV_GEN_ABORTED,  // the abort flag was set before sampling
     SOV_GEN_DECODE,   // llama_decode failed (status 2 = aborted mid-decode)
     SOV_GEN_PIECE,    // a token could not be turned into text
+    SOV_GEN_NAN,      // the first token's logits hold NaN: the weights are damaged
 };
 
 sov_gen *sov_gen_new(void);
@@ -110,8 +111,15 @@ void sov_gen_free(sov_gen *g);
 void sov_gen_run(sov_gen *g);
 void sov_gen_wake(sov_gen *g);
 
+// sov_sampler returns NULL when llama.cpp rejects grammar; its messages
+// about why are then in err (cap bytes, NUL-terminated).
 struct llama_sampler *sov_sampler(const struct llama_vocab *vocab, float temp, int32_t top_k, float top_p, float min_p,
-                                  float repeat, int32_t repeat_last_n, uint32_t seed, const char *grammar);
+                                  float repeat, int32_t repeat_last_n, uint32_t seed, const char *grammar,
+                                  char *err, int32_t cap);
+// sov_grammar_check parses grammar as sov_sampler does, without a model
+// (so token syntax such as <|im_end|> fails with "no vocab"): 1 when it is
+// accepted, else 0 with llama.cpp's messages in err.
+int32_t sov_grammar_check(const char *grammar, char *err, int32_t cap);
 
 void sov_warmup(struct llama_context *ctx, const struct llama_vocab *vocab, bool flush);
 int32_t sov_embed(struct llama_context *ctx, const llama_token *toks, int32_t n, float *out, int32_t dim, bool flush);

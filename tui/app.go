@@ -60,11 +60,13 @@ type App struct {
 	engine     Chatter
 	sessions   convSessions // each conversation's KV sequence on engine
 	info       model.Info
+	name       string // the model's name in the store (see displayName)
 	loading    *loadJob
 	loadErr    string
 	stream     *stream
 	streamItem *item
 	warm       context.CancelFunc
+	warmJob    *warmJob // the warm-up whose figures the status bar awaits
 	lastStats  model.Stats
 	lastTPS    float64
 	goneNoted  bool
@@ -152,8 +154,14 @@ func (a *App) setEngine(e Chatter) {
 	a.engine = e
 	a.sessions.reset(e)
 	a.info = e.Info()
-	a.chat.model = a.info.Name
+	a.name = a.displayName(a.info)
+	a.chat.model = a.name
 	a.goneNoted = false
+	// A new engine holds nothing yet; its context size is known at once.
+	a.lastStats, a.lastTPS = model.Stats{}, 0
+	if c, ok := e.(interface{ ContextSize() int }); ok {
+		a.lastStats.ContextSize = c.ContextSize()
+	}
 	if a.info.TemplateWarning != "" {
 		a.chat.notice("Warning: " + a.info.TemplateWarning + ".")
 	}
@@ -192,6 +200,9 @@ func (a *App) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 		return a, a.onLoadProgress(msg)
 	case loadDoneMsg:
 		return a, a.onLoaded(msg)
+	case warmDoneMsg:
+		a.onWarmDone(msg)
+		return a, nil
 	case closePaneMsg:
 		if len(a.panes) > 0 {
 			a.panes = a.panes[:len(a.panes)-1]
@@ -429,8 +440,8 @@ func (a *App) generate() tea.Cmd {
 	// A running warm-up is not cancelled: it decodes a prefix of this very
 	// request, and the engine runs the two in order, so none of it is lost
 	// (cancelling mid-decode would drop the cache instead).
-	a.warm = nil
-	st, err := startStream(a.ctx, a.conv, a.evs, a.sessions.current(), a.opts.Sampling, a.info.Name)
+	a.warm, a.warmJob = nil, nil
+	st, err := startStream(a.ctx, a.conv, a.evs, a.sessions.current(), a.opts.Sampling, a.name)
 	if st == nil {
 		a.chat.errorf(oneLine(err.Error()))
 		return nil
@@ -449,7 +460,7 @@ func (a *App) checkModelFile() {
 	}
 	if _, err := os.Stat(a.info.Path); errors.Is(err, os.ErrNotExist) {
 		a.goneNoted = true
-		a.chat.errorf(fmt.Sprintf("The model file %s was deleted. The copy in memory keeps answering until you quit; reinstall it with `sov pull` or pick another with /model.", a.info.Path))
+		a.chat.errorf(fmt.Sprintf("The model file %s was deleted. The copy in memory keeps answering until you quit; reinstall it with `%s` or pick another with /model.", a.info.Path, a.pullHint(a.info.Path)))
 	}
 }
 
@@ -482,16 +493,9 @@ func (a *App) onDone(m streamDoneMsg) tea.Cmd {
 	if ev.Kind == conversation.EventError && errors.Is(ev.Err, model.ErrPromptTooLong) {
 		it.msg.Err += ": shorten the message, or restart sov with a larger --ctx"
 	}
+	it.cut = ev.Kind == conversation.EventDone && ev.Stats.StopReason == model.StopContext
 	if ev.Kind != conversation.EventError {
-		st := ev.Stats
-		if st.ContextUsed == 0 {
-			st.ContextUsed = a.lastStats.ContextUsed // not reported on cancel
-		}
-		if st.ContextSize == 0 {
-			st.ContextSize = a.lastStats.ContextSize
-		}
-		a.lastStats = st
-		a.lastTPS = st.GenTPS()
+		a.setStats(ev.Stats) // a stopped answer reports its context too
 	}
 	a.stream, a.streamItem = nil, nil
 	a.confirmQuit = false
@@ -531,6 +535,7 @@ func (a *App) newSession() {
 	a.conv = conversation.New(a.convOptions())
 	a.chat.items = nil
 	a.chat.offset = 0
+	a.resetStats()
 }
 
 // openSession loads a saved session into the chat.
@@ -542,6 +547,7 @@ func (a *App) openSession(id string) error {
 	a.stopWarm()
 	a.sessions.switchTo(a.conv.ID(), c.ID())
 	a.conv = c
+	a.resetStats() // until its warm-up says what its session holds
 	msgs := c.Messages()
 	a.chat.items = make([]*item, 0, len(msgs))
 	a.chat.offset = 0
@@ -573,21 +579,24 @@ func (a *App) stopWarm() {
 		a.warm()
 		a.warm = nil
 	}
+	a.warmJob = nil
 }
 
 // warmUp decodes a resumed conversation in the background so the next turn
-// only decodes the new message (the engine reuses the common prefix).
+// only decodes the new message (the engine reuses the common prefix). Its
+// figures then show what the conversation's session holds.
 func (a *App) warmUp() tea.Cmd {
 	if a.engine == nil || a.conv.Len() == 0 || a.stream != nil {
 		return nil
 	}
 	a.stopWarm()
 	ctx, cancel := context.WithCancel(a.ctx)
-	a.warm = cancel
-	conv, llm := a.conv, a.sessions.current()
+	job := &warmJob{llm: a.sessions.current()}
+	a.warm, a.warmJob = cancel, job
+	conv := a.conv
 	return func() tea.Msg {
-		_ = conv.Warm(ctx, llm) // only a head start: the answer decodes what is missing
-		return nil
+		err := conv.Warm(ctx, job) // only a head start: the answer decodes what is missing
+		return warmDoneMsg{job: job, err: err}
 	}
 }
 
@@ -636,55 +645,6 @@ func (a *App) View() tea.View {
 		}
 	}
 	return v
-}
-
-// statusLine: model · backend · context used/size · tok/s … session.
-func (a *App) statusLine(w int) string {
-	var left []string
-	switch {
-	case a.loading != nil:
-		left = append(left, fmt.Sprintf("loading %s %3.0f%%", a.loading.name, a.loading.frac*100))
-	case a.engine != nil:
-		left = append(left, a.info.Name)
-		if a.info.Backend != "" {
-			left = append(left, a.info.Backend)
-		}
-	default:
-		left = append(left, "no model")
-	}
-	if a.lastStats.ContextSize > 0 {
-		c := fmt.Sprintf("ctx %d/%d", a.lastStats.ContextUsed, a.lastStats.ContextSize)
-		if a.lastStats.CachedTokens > 0 {
-			// Shows that a resumed or continued conversation was not re-decoded.
-			c += fmt.Sprintf(" (%d cached)", a.lastStats.CachedTokens)
-		}
-		left = append(left, c)
-	}
-	if a.lastTPS > 0 {
-		left = append(left, fmt.Sprintf("%.1f tok/s", a.lastTPS))
-	}
-	if a.stream != nil {
-		left = append(left, "generating… (esc stops)")
-	}
-	meta := a.conv.Meta()
-	right := meta.Title
-	if meta.ID != "" {
-		right += " · " + meta.ID
-	}
-	if !a.conv.Saved() {
-		right += " · unsaved"
-	}
-	l := " " + strings.Join(left, " · ")
-	r := right + " "
-	gap := w - ansi.StringWidth(l) - ansi.StringWidth(r)
-	var s string
-	if gap >= 1 {
-		s = l + strings.Repeat(" ", gap) + r
-	} else {
-		s = truncate(l+" │ "+r, w)
-		s += strings.Repeat(" ", max(0, w-ansi.StringWidth(s)))
-	}
-	return a.theme.Status.Render(s)
 }
 
 func truncate(s string, w int) string {

@@ -31,6 +31,7 @@ type fakeEngine struct {
 	gate    chan struct{}
 	err     error
 	info    model.Info
+	stop    string // the stop reason of a finished answer ("" = eog)
 
 	mu    sync.Mutex
 	calls [][]model.Message
@@ -40,8 +41,8 @@ func (f *fakeEngine) Chat(ctx context.Context, msgs []model.Message, s model.Sam
 	f.mu.Lock()
 	f.calls = append(f.calls, append([]model.Message(nil), msgs...))
 	f.mu.Unlock()
-	if fn == nil { // warm-up call
-		return "", model.Stats{}, nil
+	if fn == nil { // warm-up call: a few tokens per message
+		return "", model.Stats{PromptTokens: 4 * len(msgs), GeneratedTokens: 1, StopReason: model.StopMaxTokens}, nil
 	}
 	var out strings.Builder
 	st := model.Stats{ContextSize: 512, GenDuration: 100 * time.Millisecond}
@@ -67,8 +68,19 @@ func (f *fakeEngine) Chat(ctx context.Context, msgs []model.Message, s model.Sam
 		return out.String(), st, f.err
 	}
 	st.StopReason = model.StopEOG
+	if f.stop != "" {
+		st.StopReason = f.stop
+	}
 	return out.String(), st, nil
 }
+
+// sizedFake is a fake that reports its context size, as *model.Engine does.
+type sizedFake struct {
+	*fakeEngine
+	size int
+}
+
+func (f sizedFake) ContextSize() int { return f.size }
 
 func (f *fakeEngine) Info() model.Info { return f.info }
 func (f *fakeEngine) Close() error     { return nil }
@@ -202,7 +214,7 @@ func run(a *App, cmd tea.Cmd) {
 			return
 		}
 		switch msg.(type) {
-		case streamChunkMsg, streamDoneMsg, loadProgressMsg, loadDoneMsg,
+		case streamChunkMsg, streamDoneMsg, loadProgressMsg, loadDoneMsg, warmDoneMsg,
 			switchSessionMsg, renameSessionMsg, deleteSessionMsg, closePaneMsg:
 			_, cmd = a.Update(msg)
 		default:

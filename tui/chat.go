@@ -23,6 +23,7 @@ type item struct {
 	kind      itemKind
 	msg       conversation.Message
 	streaming bool
+	cut       bool // the answer ended because the context was full
 
 	// Render cache for finished items: rendering (markdown above all) happens
 	// once per width and theme, never per frame.
@@ -120,6 +121,9 @@ func (c *chatPane) render(it *item, width int) []string {
 		}
 		if it.msg.Stopped {
 			lines = append(lines, "  "+t.Dim.Render("[stopped]"))
+		}
+		if it.cut {
+			lines = append(lines, "  "+t.Dim.Render("[cut: the context is full]"))
 		}
 		if it.msg.Err != "" {
 			for _, l := range wrapPlain("error: "+it.msg.Err, body) {

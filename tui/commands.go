@@ -6,12 +6,14 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 
 	tea "charm.land/bubbletea/v2"
 
 	"github.com/sovos/sov/internal/conversation"
+	"github.com/sovos/sov/model/store"
 )
 
 type command struct {
@@ -101,9 +103,10 @@ func (a *App) cmdModel(arg string) tea.Cmd {
 			return nil
 		}
 	}
+	list = slices.DeleteFunc(list, func(m ModelEntry) bool { return m.Missing })
 	if arg == "" {
 		if len(list) == 0 {
-			a.chat.notice("No installed models found. Get one with `sov pull NAME`, or give a file: /model FILE.gguf")
+			a.chat.notice("No installed models found. Get one with `" + pullExample + "` (in another terminal, or after quitting), or give a file: /model FILE.gguf")
 			return nil
 		}
 		var b strings.Builder
@@ -135,7 +138,13 @@ func (a *App) cmdModel(arg string) tea.Cmd {
 		if _, err := os.Stat(arg); err == nil {
 			path = arg
 		} else {
-			a.chat.errorf(fmt.Sprintf("No installed model matches %q: see /model for the list, or `sov pull %s`.", arg, arg))
+			// Suggest pulling what was typed only when it is a reference
+			// sov pull takes; a bare name would be read as a missing file.
+			pull := pullExample
+			if r, err := store.ParseRef(arg); err == nil && r.Kind != store.RefLocal {
+				pull = "sov pull " + arg
+			}
+			a.chat.errorf(fmt.Sprintf("No installed model matches %q: see /model for the list, or get one with `%s`.", arg, pull))
 			return nil
 		}
 	}
@@ -144,6 +153,26 @@ func (a *App) cmdModel(arg string) tea.Cmd {
 		return nil
 	}
 	return a.load(path)
+}
+
+// pullExample is the form of sov pull that downloads a model (README, first
+// steps).
+const pullExample = "sov pull hf.co/OWNER/REPO:QUANT"
+
+// pullHint is the command that installs the model at path again: a pull
+// of the reference it came from, when the store knows one that still
+// works, else the general form.
+func (a *App) pullHint(path string) string {
+	e, ok := a.entryFor(path)
+	if !ok || e.Source == "" || sameFile(e.Source, path) {
+		return pullExample // unknown, or a linked file, which is what is gone
+	}
+	if r, err := store.ParseRef(e.Source); err == nil && r.Kind == store.RefLocal {
+		if _, err := os.Stat(e.Source); err != nil {
+			return pullExample // the file it was copied from is gone too
+		}
+	}
+	return "sov pull " + e.Source
 }
 
 func sameFile(a, b string) bool {
@@ -239,7 +268,7 @@ func (a *App) cmdExport(arg string) tea.Cmd {
 			path = filepath.Join(h, path[2:])
 		}
 	}
-	if err := os.WriteFile(path, []byte(a.conv.Markdown(a.info.Name)), 0o600); err != nil {
+	if err := os.WriteFile(path, []byte(a.conv.Markdown(a.name)), 0o600); err != nil {
 		a.chat.errorf("export: " + oneLine(err.Error()) + " (give another path: /export FILE)")
 		return nil
 	}
@@ -257,6 +286,7 @@ func (a *App) cmdClear(string) tea.Cmd {
 	err := a.conv.Clear()
 	a.chat.items = nil
 	a.chat.offset = 0
+	a.resetStats()
 	a.chat.notice("Conversation cleared; the model starts afresh.")
 	a.saveFailed(err)
 	return nil
@@ -344,7 +374,7 @@ func (a *App) onLoaded(m loadDoneMsg) tea.Cmd {
 		}
 		a.loadErr = oneLine(m.err.Error())
 		if os.IsNotExist(m.err) || strings.Contains(m.err.Error(), "no such file") {
-			a.chat.errorf(fmt.Sprintf("Could not load %s: the file is gone. Reinstall it with `sov pull %s`, or pick another with /model.", m.job.path, m.job.name))
+			a.chat.errorf(fmt.Sprintf("Could not load %s: the file is gone. Reinstall it with `%s`, or pick another with /model.", m.job.path, a.pullHint(m.job.path)))
 		} else {
 			a.chat.errorf(fmt.Sprintf("Could not load %s: %s. Pick another model with /model.", m.job.path, a.loadErr))
 		}
@@ -357,7 +387,7 @@ func (a *App) onLoaded(m loadDoneMsg) tea.Cmd {
 		a.stopWarm()
 		a.sessions.closeAll() // they belong to the engine that goes
 		a.engine.Close()
-		a.chat.notice("Switched to " + m.engine.Info().Name + ".")
+		a.chat.notice("Switched to " + a.displayName(m.engine.Info()) + ".")
 	}
 	a.setEngine(m.engine)
 	if queued && a.stream == nil && a.conv.Pending() {

@@ -143,8 +143,10 @@ type Loader func(ctx context.Context, path string, progress func(float32) bool) 
 
 // ModelEntry is one installed model offered by /model.
 type ModelEntry struct {
-	Name string
-	Path string
+	Name    string
+	Path    string
+	Source  string // the reference it was pulled from ("" = unknown)
+	Missing bool   // registered, but its file is gone: not offered
 }
 
 // stream shows one answer. The conversation generates and saves it (a

@@ -4,6 +4,7 @@ package main
 // shell, or runs as `sov run` without a terminal.
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -117,9 +118,13 @@ func newRunCmd(a *app) *cobra.Command {
 	})
 	cmd.Long = `Generate once, headless, for scripts and pipes.
 
-The prompt is the arguments joined by spaces, or stdin when there are none.
+The prompt is the arguments joined by spaces, or stdin when there are none;
+with both (cat notes.txt | sov run "Summarise"), the arguments, a blank line
+and the piped text (a pipe silent for a second is left unread, with a warning).
 Tokens stream to stdout as they come; --json writes JSON Lines events
 ({"type":"token","text":…}, {"type":"done",…}, {"type":"error",…}).
+An answer cut by a full context gets a note on stderr. --schema or --tools
+output cut short is streamed as it came, but the exit code is 1.
 Exit codes: 0 success, 1 runtime error, 2 usage error, 130 interrupted.`
 	p = addRunFlags(cmd)
 	return cmd
@@ -131,23 +136,20 @@ func (a *app) runHeadless(ctx context.Context, p *runFlags, args []string) error
 	if err := p.check(); err != nil {
 		return err
 	}
-	text := strings.Join(args, " ")
-	if text == "" {
-		if isTerminal(a.stdin) {
-			return usagef("no prompt: give it as arguments (sov run \"…\") or on stdin")
-		}
-		b, err := io.ReadAll(a.stdin)
-		if err != nil {
-			return fmt.Errorf("read prompt from stdin: %w", err)
-		}
-		text = strings.TrimRight(string(b), "\n")
+	text, err := generate.ReadPrompt(args, a.stdin, isTerminal(a.stdin), generate.StdinWait)
+	switch {
+	case errors.Is(err, generate.ErrNoPrompt):
+		return usagef("no prompt: give it as arguments (sov run \"…\") or on stdin")
+	case errors.Is(err, generate.ErrStdinIdle):
+		a.warnf("stdin is open but sent nothing for %v: the prompt is the arguments alone (redirect stdin from /dev/null to skip the wait)", generate.StdinWait)
+	case err != nil:
+		return err
 	}
 	if strings.TrimSpace(text) == "" {
 		return usagef("the prompt is empty")
 	}
 	out := newEventWriter(a.stdout, p.json)
-	err := a.generateOnce(ctx, p, text, out)
-	if err != nil && !errors.Is(err, context.Canceled) {
+	if err = a.generateOnce(ctx, p, text, out); err != nil && !errors.Is(err, context.Canceled) {
 		out.error(err)
 	}
 	return err
@@ -162,7 +164,7 @@ func (a *app) generateOnce(ctx context.Context, p *runFlags, text string, out *e
 	var bad *generate.InputError
 	switch {
 	case errors.As(err, &bad):
-		return usagef("--%s %s: %v", bad.Field, map[string]string{"schema": p.schema, "tools": p.tools}[bad.Field], bad.Err)
+		return usagef("--%s %s: %v", bad.Field, map[string]string{"grammar": p.grammar, "schema": p.schema, "tools": p.tools}[bad.Field], bad.Err)
 	case err != nil:
 		return usageError{err}
 	}
@@ -191,16 +193,22 @@ func (a *app) generateOnce(ctx context.Context, p *runFlags, text string, out *e
 		return runHint(err)
 	}
 	out.done(res, entry)
+	if !p.json && res.Stats.StopReason == model.StopContext {
+		fmt.Fprintln(a.stderr, "sov: the answer was cut: the context is full (raise --ctx)")
+	}
 	return err
 }
 
 // runHint adds what to change on the command line to the engine's errors,
 // which name no flag.
 func runHint(err error) error {
-	return withFix(err,
-		fix{model.ErrPromptTooLong, ": shorten it or raise --ctx", false},
-		fix{model.ErrIncomplete, ": raise --max-tokens or --ctx", false},
-		fix{model.ErrBadGrammar, ": --verbose shows llama.cpp's log of what it rejected", false})
+	var inc *model.IncompleteError
+	if errors.As(err, &inc) {
+		hint := map[string]string{model.StopMaxTokens: "raise --max-tokens", model.StopContext: "raise --ctx", model.StopString: "a --stop string cut it"}[inc.StopReason]
+		return fmt.Errorf("%w: what was streamed is not valid JSON; %s", err, cmp.Or(hint, "raise --max-tokens or --ctx"))
+	}
+	return withFix(err, fix{model.ErrPromptTooLong, ": shorten it or raise --ctx", false},
+		fix{model.ErrBadGrammar, ": fix the --grammar file", true}) // Prepare checks all but token names
 }
 
 // eventWriter writes the streamed text, or with --json generate's events.
@@ -242,10 +250,13 @@ func (e *eventWriter) done(res generate.Result, ledgerEntry *uint64) {
 	}
 }
 
-// error writes the error event; as text, main prints the error on stderr.
+// error writes the error event; as text, main prints the error on stderr,
+// on a line of its own on a terminal.
 func (e *eventWriter) error(err error) {
 	if e.enc != nil {
 		e.enc.Encode(generate.Error(err))
+	} else if e.clean && e.wrote && !e.lastNL {
+		io.WriteString(e.w, "\n")
 	}
 }
 
@@ -342,9 +353,7 @@ func (a *app) shellModels() ([]tui.ModelEntry, error) {
 	list, err := a.models().List()
 	var out []tui.ModelEntry
 	for _, m := range list {
-		if !m.Missing {
-			out = append(out, tui.ModelEntry{Name: m.Name, Path: m.Path})
-		}
+		out = append(out, tui.ModelEntry{Name: m.Name, Path: m.Path, Source: m.Source, Missing: m.Missing})
 	}
 	return out, err
 }

@@ -3,7 +3,10 @@ package main
 import (
 	"bufio"
 	"bytes"
+	"encoding/binary"
 	"encoding/json"
+	"errors"
+	"math"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -12,8 +15,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/sovos/sov/internal/generate"
 	"github.com/sovos/sov/internal/testtool"
 	"github.com/sovos/sov/model"
+	"github.com/sovos/sov/model/gguf"
 )
 
 func TestRunGreedyLily(t *testing.T) {
@@ -114,6 +119,7 @@ func TestRunBadInput(t *testing.T) {
 	badSchema := write("bad.json", []byte(`{"type":"object","properties":{"x":{"type":"string","pattern":"a+"}}}`))
 	notJSON := write("nj.json", []byte(`{type: object`))
 	badGrammar := write("bad.gbnf", []byte(`root ::= ( "a"`))
+	undefGrammar := write("undef.gbnf", []byte("root ::= greeting\ngreeting ::= name \"!\"\n"))
 	tests := []struct {
 		name string
 		args []string
@@ -128,7 +134,8 @@ func TestRunBadInput(t *testing.T) {
 		{"invalid schema keyword", []string{"run", "--model", m, "--schema", badSchema, "hi"}, 2, "pattern"},
 		{"schema not json", []string{"run", "--model", m, "--schema", notJSON, "hi"}, 2, "JSON"},
 		{"prompt longer than context", []string{"run", "--model", m, "--ctx", "32", strings.Repeat("Once upon a time ", 30)}, 1, "--ctx"},
-		{"invalid grammar", []string{"run", "--model", m, "--grammar", badGrammar, "hi"}, 1, "GBNF"},
+		{"invalid grammar", []string{"run", "--model", m, "--grammar", badGrammar, "hi"}, 2, "bad.gbnf: invalid GBNF grammar: line 1, column 15: expecting ')'"},
+		{"grammar without its rule", []string{"run", "--model", m, "--grammar", undefGrammar, "hi"}, 2, `line 2, column 14: rule "name" is used but not defined`},
 		{"unknown flag", []string{"run", "--frobnicate", "hi"}, 2, "unknown flag"},
 		{"bad temp", []string{"run", "--temp", "-1", "hi"}, 2, "--temp"},
 		{"empty prompt", []string{"run", "--model", m, "   "}, 2, "empty"},
@@ -187,5 +194,145 @@ func TestRunInterrupt(t *testing.T) {
 	}
 	if !strings.Contains(last, `"stop_reason":"cancelled"`) {
 		t.Fatalf("last event %q", last)
+	}
+	// The context used is reported on cancel too: the prompt at least.
+	var ev generate.DoneEvent
+	if err := json.Unmarshal([]byte(last), &ev); err != nil || ev.ContextTokens < ev.PromptTokens || ev.PromptTokens == 0 {
+		t.Fatalf("context_tokens on cancel: %q %v", last, err)
+	}
+}
+
+// runSovStdin runs the binary with f as its stdin (an *os.File, so sov
+// sees a real pipe).
+func runSovStdin(t *testing.T, f *os.File, args ...string) sovResult {
+	t.Helper()
+	cmd := exec.Command(sovBin, args...)
+	cmd.Env = append(cleanEnv(), "SOV_HOME="+t.TempDir())
+	cmd.Stdin = f
+	var out, errb bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &errb
+	err := cmd.Run()
+	var ee *exec.ExitError
+	if err != nil && !errors.As(err, &ee) {
+		t.Fatal(err)
+	}
+	return sovResult{Stdout: out.String(), Stderr: errb.String(), Code: cmd.ProcessState.ExitCode()}
+}
+
+func doneEvent(t *testing.T, r sovResult) generate.DoneEvent {
+	t.Helper()
+	lines := strings.Split(strings.TrimSpace(r.Stdout), "\n")
+	var done generate.DoneEvent
+	if err := json.Unmarshal([]byte(lines[len(lines)-1]), &done); err != nil || done.Type != "done" || r.Code != 0 {
+		t.Fatalf("no done event: %+v", r)
+	}
+	return done
+}
+
+// TestRunStdinJoinsArguments: `cat notes | sov run "…"` sends the argument
+// and the piped text; an empty, closed or silent stdin leaves the argument
+// alone and never blocks.
+func TestRunStdinJoinsArguments(t *testing.T) {
+	m := testtool.Model(t, testtool.Stories)
+	args := []string{"run", "--model", m, "--temp", "0", "--max-tokens", "4", "--json", "Once upon a time"}
+	alone := doneEvent(t, runSov(t, t.TempDir(), nil, "", args...)) // stdin is /dev/null
+	r := runSov(t, t.TempDir(), nil, "Lily had a big red ball.\n", args...)
+	if joined := doneEvent(t, r); joined.PromptTokens < alone.PromptTokens+6 || r.Stderr != "" {
+		t.Fatalf("piped text not in the prompt: %d tokens alone, %d with it; stderr %q", alone.PromptTokens, joined.PromptTokens, r.Stderr)
+	}
+	// An empty pipe that is closed: the argument alone, no warning.
+	pr, pw, err := os.Pipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	pw.Close()
+	r = runSovStdin(t, pr, args...)
+	pr.Close()
+	if d := doneEvent(t, r); d.PromptTokens != alone.PromptTokens || r.Stderr != "" {
+		t.Fatalf("empty pipe: %+v", r)
+	}
+	// A pipe left open and silent: the argument alone after a short wait,
+	// with a warning.
+	pr, pw, err = os.Pipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pw.Close()
+	start := time.Now()
+	r = runSovStdin(t, pr, args...)
+	pr.Close()
+	if d := doneEvent(t, r); d.PromptTokens != alone.PromptTokens || !strings.Contains(r.Stderr, "stdin is open but sent nothing") || time.Since(start) > 15*time.Second {
+		t.Fatalf("silent pipe: %+v after %v", r, time.Since(start))
+	}
+}
+
+// TestRunContextFull: an answer cut by the full context gets a note on
+// stderr in text mode, outside the answer's bytes; --json says it in
+// stop_reason only.
+func TestRunContextFull(t *testing.T) {
+	m := testtool.Model(t, testtool.Stories)
+	args := []string{"run", "--model", m, "--temp", "0", "--ctx", "32", "--ignore-eos", "Once upon a time"}
+	r := runSov(t, t.TempDir(), nil, "", args...)
+	if r.Code != 0 || strings.TrimSpace(r.Stderr) != "sov: the answer was cut: the context is full (raise --ctx)" || strings.Contains(r.Stdout, "sov:") || !strings.Contains(r.Stdout, "Lily") {
+		t.Fatalf("text: %+v", r)
+	}
+	r = runSov(t, t.TempDir(), nil, "", append(args, "--json")...)
+	if d := doneEvent(t, r); d.StopReason != "context" || r.Stderr != "" {
+		t.Fatalf("json: %+v", r)
+	}
+	// An answer that ends for another reason has no note.
+	r = runSov(t, t.TempDir(), nil, "", "run", "--model", m, "--temp", "0", "--max-tokens", "4", "Once upon a time")
+	if r.Code != 0 || r.Stderr != "" {
+		t.Fatalf("max tokens: %+v", r)
+	}
+}
+
+// TestRunSchemaIncomplete: JSON cut short is streamed as it came, but the
+// run fails with one line that says it is not valid and what to change.
+func TestRunSchemaIncomplete(t *testing.T) {
+	m := testtool.Model(t, testtool.Stories)
+	dir := t.TempDir()
+	sf := filepath.Join(dir, "schema.json")
+	os.WriteFile(sf, []byte(runTestSchema), 0o600)
+	for _, tt := range []struct {
+		flags []string
+		want  string
+	}{
+		{[]string{"--max-tokens", "5"}, "stopped (max_tokens) before the JSON was complete: what was streamed is not valid JSON; raise --max-tokens"},
+		{[]string{"--ctx", "16"}, "stopped (context) before the JSON was complete: what was streamed is not valid JSON; raise --ctx"},
+		{[]string{"--stop", "oo"}, "stopped (stop) before the JSON was complete: what was streamed is not valid JSON; a --stop string cut it"},
+	} {
+		r := runSov(t, dir, nil, "", append([]string{"run", "--model", m, "--seed", "1", "--schema", sf, "Once upon a time"}, tt.flags...)...)
+		lines := strings.Split(strings.TrimSpace(r.Stderr), "\n")
+		if r.Code != 1 || json.Valid([]byte(r.Stdout)) || len(lines) != 1 || !strings.Contains(r.Stderr, tt.want) {
+			t.Errorf("%v: %+v", tt.flags, r)
+		}
+	}
+}
+
+// TestRunDamagedModel: NaN weights fail with one line naming the file as
+// damaged, instead of exit 0 and no output.
+func TestRunDamagedModel(t *testing.T) {
+	src := testtool.Model(t, testtool.Stories)
+	f, err := gguf.Read(src)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := os.ReadFile(src)
+	for _, tn := range f.Tensors {
+		if tn.Name == "output_norm.weight" {
+			for i := f.DataOffset + int64(tn.Offset); i+4 <= f.DataOffset+int64(tn.Offset+tn.Bytes); i += 4 {
+				binary.LittleEndian.PutUint32(b[i:], math.Float32bits(float32(math.NaN())))
+			}
+		}
+	}
+	nan := filepath.Join(t.TempDir(), "nan.gguf")
+	os.WriteFile(nan, b, 0o600)
+	for _, temp := range []string{"0", "0.8"} {
+		r := runSov(t, t.TempDir(), nil, "", "run", "--model", nan, "--temp", temp, "--max-tokens", "8", "Once upon a time")
+		lines := strings.Split(strings.TrimSpace(r.Stderr), "\n")
+		if r.Code != 1 || r.Stdout != "" || len(lines) != 1 || !strings.Contains(r.Stderr, "the model file "+nan+" is damaged") {
+			t.Fatalf("temp %s: %+v", temp, r)
+		}
 	}
 }

@@ -47,7 +47,7 @@ type Request struct {
 var ErrConflict = errors.New("conflicting output constraints")
 
 // InputError is a part of the request that cannot be used: Field is
-// "schema" or "tools".
+// "grammar", "schema" or "tools".
 type InputError struct {
 	Field string
 	Err   error
@@ -79,6 +79,9 @@ func Prepare(req Request) (*Prepared, error) {
 		return nil, fmt.Errorf("%w: a tool choice needs tools", ErrConflict)
 	}
 	p := &Prepared{req: req}
+	if err := model.CheckGrammar(req.Sampling.Grammar); err != nil {
+		return nil, &InputError{"grammar", err}
+	}
 	var err error
 	if len(req.Schema) > 0 {
 		if p.schema, err = model.CompileSchema(req.Schema); err != nil {

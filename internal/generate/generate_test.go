@@ -129,6 +129,7 @@ func TestPrepareErrors(t *testing.T) {
 		{"schema not JSON", Request{Schema: json.RawMessage(`{type`)}, nil, "schema"},
 		{"tools not a list", Request{Tools: json.RawMessage(`{"name":"x"}`)}, nil, "tools"},
 		{"unknown tool choice", Request{Tools: json.RawMessage(tools), ToolChoice: "search"}, model.ErrUnknownTool, "tools"},
+		{"bad grammar", Request{Sampling: model.Sampling{Grammar: "root ::= (\"a\""}}, model.ErrBadGrammar, "grammar"},
 	}
 	for _, tt := range tests {
 		_, err := Prepare(tt.req)
