@@ -38,6 +38,7 @@ import (
 
 	"github.com/sovos/sov/feeds/boltds"
 	"github.com/sovos/sov/feeds/nostr"
+	"github.com/sovos/sov/internal/boltfile"
 	"github.com/sovos/sov/internal/config"
 )
 
@@ -85,6 +86,9 @@ func Open(dir string, opt Options) (*Store, error) {
 	path := filepath.Join(dir, "feeds.db")
 	if _, err := os.Stat(path); opt.ReadOnly && errors.Is(err, os.ErrNotExist) {
 		opt.ReadOnly = false // first use: create the database
+	}
+	if err := boltfile.Check(path); err != nil {
+		return nil, err // a truncated file would fault inside bbolt's mmap
 	}
 	db, err := bolt.Open(path, 0o600, &bolt.Options{Timeout: 2 * time.Second, ReadOnly: opt.ReadOnly, NoSync: opt.NoSync,
 		InitialMmapSize: 64 << 20}) // fewer remaps while a large import grows the file

@@ -31,6 +31,7 @@ import (
 	bolt "go.etcd.io/bbolt"
 	bolterrors "go.etcd.io/bbolt/errors"
 
+	"github.com/sovos/sov/internal/boltfile"
 	"github.com/sovos/sov/internal/seal"
 )
 
@@ -261,6 +262,9 @@ func Open(ctx context.Context, dir string, passphrase []byte, opts Options) (*Va
 // openBolt opens the database, turning a lock timeout into an error that
 // names the process holding it.
 func openBolt(path string, readOnly bool, timeout time.Duration) (*bolt.DB, error) {
+	if err := boltfile.Check(path); err != nil {
+		return nil, err // a truncated file would fault inside bbolt's mmap
+	}
 	db, err := bolt.Open(path, 0o600, &bolt.Options{Timeout: timeout, ReadOnly: readOnly})
 	if err == nil {
 		return db, nil

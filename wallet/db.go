@@ -8,6 +8,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/sovos/sov/internal/boltfile"
 	bolt "go.etcd.io/bbolt"
 )
 
@@ -36,6 +37,9 @@ func withDB(dir string, fn func(tx *bolt.Tx) error) error {
 	mu, _ := dbLocks.LoadOrStore(path, &sync.Mutex{})
 	mu.(*sync.Mutex).Lock()
 	defer mu.(*sync.Mutex).Unlock()
+	if err := boltfile.Check(path); err != nil {
+		return err // a truncated file would fault inside bbolt's mmap
+	}
 	db, err := bolt.Open(path, 0o600, &bolt.Options{Timeout: 60 * time.Second})
 	if errors.Is(err, bolt.ErrTimeout) {
 		return fmt.Errorf("wallet database %s is busy (another process is using it): try again", path)

@@ -13,6 +13,7 @@ import (
 	"github.com/sovos/sov/feeds"
 	"github.com/sovos/sov/feeds/digest"
 	"github.com/sovos/sov/feeds/nostr"
+	"github.com/sovos/sov/internal/boltfile"
 	"github.com/sovos/sov/internal/termtext"
 	"github.com/sovos/sov/wallet"
 )
@@ -46,6 +47,7 @@ func feedsHint(err error) error {
 	}
 	return withFix(err,
 		fix{new(*feeds.NotTrustedError), " (see sov feeds keys)", false},
+		fix{boltfile.ErrDamaged, ": move feeds.db aside, re-add your sources and trusted keys (sov feeds add, sov feeds trust) and sync again", false},
 		fix{new(*feeds.ListenError), " (pick another --addr)", false},
 		fix{new(*feeds.SyncFailedError), ": check the URLs above and retry", false},
 		fix{feeds.ErrNoName, `: add --name "Publisher"`, true},

@@ -246,3 +246,15 @@ func TestFeedsKeygenFromWallet(t *testing.T) {
 		t.Fatalf("keygen --from-wallet without a wallet: exit %d %q", r.Code, r.Stderr)
 	}
 }
+
+func TestFeedsCLIDamagedFile(t *testing.T) {
+	home := t.TempDir()
+	feedsRun(t, home, nil, "feeds", "ls") // creates feeds.db
+	db := filepath.Join(home, "feeds", "feeds.db")
+	truncateDB(t, db)
+	// A read-write open: bbolt reads its freelist page, past the end.
+	r := runSov(t, home, nil, "", "feeds", "export", "--car", filepath.Join(home, "out.car"))
+	wantDamaged(t, r, db, "move feeds.db aside")
+	// A read-only one touches fewer pages but is refused all the same.
+	wantDamaged(t, runSov(t, home, nil, "", "feeds", "ls"), db, "move feeds.db aside")
+}

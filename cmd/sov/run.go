@@ -19,6 +19,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/sovos/sov/internal/boltfile"
 	"github.com/sovos/sov/internal/conversation"
 	"github.com/sovos/sov/internal/generate"
 	"github.com/sovos/sov/internal/termtext"
@@ -325,6 +326,10 @@ func (a *app) runShell(cmd *cobra.Command, p *runFlags) error {
 		return fmt.Errorf("%v, or start sov without --continue/--session for an unsaved chat", err)
 	case errors.As(err, &locked):
 		opts.StoreNote = err.Error() + ". This chat will not be saved."
+	case errors.Is(err, boltfile.ErrDamaged) && (cont || sessID != ""):
+		return fmt.Errorf("%v: move it aside to start fresh, or start sov without --continue/--session for an unsaved chat", err)
+	case errors.Is(err, boltfile.ErrDamaged):
+		opts.StoreNote = err.Error() + ": move it aside to save chats again. This chat will not be saved."
 	case err != nil:
 		return err
 	default:

@@ -14,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/sovos/sov/internal/conversation"
 	"github.com/sovos/sov/internal/testtool"
 )
 
@@ -416,4 +417,31 @@ func TestTUIEndToEndKilledMidAnswerKeepsIt(t *testing.T) {
 	}
 	x.keys("b", "C-c")
 	x.waitFor("b", `SOV-EXIT=0`, 10*time.Second)
+}
+
+func TestTUIEndToEndDamagedSessions(t *testing.T) {
+	m := testtool.Model(t, testtool.Stories)
+	home := t.TempDir()
+	st, err := conversation.Open(filepath.Join(home, "tui"), time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	st.Close()
+	db := filepath.Join(home, "tui", "sessions.db")
+	truncateDB(t, db)
+	x := newTUITmux(t)
+	// The shell opens with an unsaved chat and says why.
+	x.start("a", home, nil, "--model", m)
+	screen := x.waitFor("a", `not be saved`, 20*time.Second)
+	if !strings.Contains(screen, "is damaged") || strings.Contains(screen, "goroutine") {
+		t.Errorf("damaged sessions message:\n%s", screen)
+	}
+	x.keys("a", "C-c")
+	x.waitFor("a", `SOV-EXIT=0`, 10*time.Second)
+	// --continue cannot work unsaved: one clear error.
+	x.start("c", home, nil, "--continue", "--model", m)
+	screen = x.waitFor("c", `SOV-EXIT=1`, 10*time.Second)
+	if !strings.Contains(screen, "is damaged") || !strings.Contains(screen, "move it aside") || strings.Contains(screen, "goroutine") {
+		t.Errorf("--continue on a damaged sessions.db:\n%s", screen)
+	}
 }

@@ -10,6 +10,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/sovos/sov/internal/boltfile"
 	"github.com/sovos/sov/internal/lazymodel"
 	"github.com/sovos/sov/internal/termtext"
 	"github.com/sovos/sov/model/store"
@@ -44,6 +45,7 @@ bbolt file under the data directory. The passphrase comes from
 func vaultHint(err error) error {
 	return withFix(err,
 		fix{vault.ErrBadRecipient, " (check --recipient)", true},
+		fix{boltfile.ErrDamaged, ": restore it from a `sov vault export`, or move it aside and re-create the vault (sov vault init)", false},
 		fix{new(*vault.NoCollectionError), ": see `sov vault stats` for the names", false},
 		fix{vault.ErrWrongPassphrase, " (check SOV_VAULT_PASSPHRASE or --passphrase-file)", false},
 		fix{vault.ErrNotInitialised, ": run `sov vault init` first", false},

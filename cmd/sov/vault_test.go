@@ -363,3 +363,31 @@ func TestVaultCLIAsk(t *testing.T) {
 		t.Fatalf("hybrid search: %s", r.Stdout)
 	}
 }
+
+// truncateDB cuts a bbolt file to its two meta pages and a bit: bbolt
+// would map it and fault (SIGBUS, not recoverable) on a page past the end.
+func truncateDB(t *testing.T, path string) {
+	t.Helper()
+	if err := os.Truncate(path, 2*4096+100); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// wantDamaged checks that sov failed in one line naming the file and fix.
+func wantDamaged(t *testing.T, r sovResult, path, fix string) {
+	t.Helper()
+	msg := strings.TrimSuffix(r.Stderr, "\n")
+	if r.Code != 1 || strings.Contains(msg, "\n") || strings.Contains(msg, "goroutine") ||
+		!strings.Contains(msg, path+" is damaged") || !strings.Contains(msg, fix) {
+		t.Fatalf("exit %d, want 1 and one line naming %s and %q:\n%s", r.Code, path, fix, r.Stderr)
+	}
+}
+
+func TestVaultCLIDamagedFile(t *testing.T) {
+	home := t.TempDir()
+	vaultInit(t, home)
+	db := filepath.Join(home, "vault", "vault.db")
+	truncateDB(t, db)
+	r := runSov(t, home, vaultEnv, "", "vault", "ls")
+	wantDamaged(t, r, db, "restore it from a `sov vault export`, or move it aside and re-create the vault")
+}

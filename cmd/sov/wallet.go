@@ -12,6 +12,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/sovos/sov/internal/boltfile"
 	"github.com/sovos/sov/internal/ledger"
 	"github.com/sovos/sov/internal/prompt"
 	"github.com/sovos/sov/internal/termtext"
@@ -73,6 +74,7 @@ func walletHint(err error) error {
 	}
 	return withFix(err,
 		fix{wallet.ErrNoWallet, ": run `sov wallet init` or `sov wallet import`", false},
+		fix{boltfile.ErrDamaged, ": the seed is kept apart in seed.sealed: move wallet.db aside and sov recreates it (limits and grants start empty: set them again with `sov wallet policy`)", false},
 		fix{wallet.ErrWalletExists, ": pass --force to replace it (back up its mnemonic first with `sov wallet reveal`)", false},
 		fix{wallet.ErrWrongPassphrase, ": try again", false},
 		fix{wallet.ErrCorruptPolicy, ": reset it with `sov wallet policy --reset`", false},

@@ -323,3 +323,27 @@ func TestWalletOldAuditLogMigratesOnce(t *testing.T) {
 		t.Fatalf("second use: %d\n%s\n%s", r.Code, r.Stdout, r.Stderr)
 	}
 }
+
+func TestWalletCLIDamagedFile(t *testing.T) {
+	home := t.TempDir()
+	if r := runSov(t, home, walletTestEnv, walletTestAbandon+"\n", "wallet", "import"); r.Code != 0 {
+		t.Fatalf("import: %d %s", r.Code, r.Stderr)
+	}
+	if r := runSov(t, home, nil, "", "wallet", "policy"); r.Code != 0 { // creates wallet.db
+		t.Fatalf("policy: %d %s", r.Code, r.Stderr)
+	}
+	db := filepath.Join(home, "wallet", "wallet.db")
+	truncateDB(t, db)
+	r := runSov(t, home, nil, "", "wallet", "policy")
+	wantDamaged(t, r, db, "seed.sealed: move wallet.db aside")
+	// The fix works: the seed survives, wallet.db is made again.
+	if err := os.Rename(db, db+".bad"); err != nil {
+		t.Fatal(err)
+	}
+	if r := runSov(t, home, nil, "", "wallet", "addresses", "--json"); r.Code != 0 || !strings.Contains(r.Stdout, "0x9858EfFD232B4033E47d90003D41EC34EcaEda94") {
+		t.Fatalf("addresses after moving wallet.db aside: %d %s %s", r.Code, r.Stdout, r.Stderr)
+	}
+	if r := runSov(t, home, nil, "", "wallet", "policy"); r.Code != 0 {
+		t.Fatalf("policy after moving wallet.db aside: %d %s", r.Code, r.Stderr)
+	}
+}

@@ -27,6 +27,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/sovos/sov/internal/boltfile"
 	bolt "go.etcd.io/bbolt"
 )
 
@@ -100,6 +101,9 @@ func Open(dir string, timeout time.Duration) (*Store, error) {
 	owner := filepath.Join(dir, "sessions.owner")
 	if timeout <= 0 {
 		timeout = time.Second
+	}
+	if err := boltfile.Check(path); err != nil {
+		return nil, err // a truncated file would fault inside bbolt's mmap
 	}
 	db, err := bolt.Open(path, 0o600, &bolt.Options{Timeout: timeout})
 	if errors.Is(err, bolt.ErrTimeout) {
