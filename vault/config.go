@@ -85,8 +85,8 @@ func (c Config) KDF(o KDFOverride) (*seal.KDF, error) {
 			k.Threads = p
 		}
 	}
-	if err := k.Validate(); err != nil {
-		return nil, fmt.Errorf("%w: %v", ErrBadKDF, err)
+	if err := k.ValidateNew(); err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrBadKDF, err)
 	}
 	return &k, nil
 }

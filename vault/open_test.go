@@ -93,8 +93,10 @@ func TestVaultConfigKDF(t *testing.T) {
 		wantErr bool
 	}{
 		{"defaults", Config{}, KDFOverride{}, seal.KDF{Time: 3, MemoryKiB: 64 << 10, Threads: 4}, false},
-		{"config", Config{KDFTime: 2, KDFMemoryMiB: 8, KDFThreads: 1}, KDFOverride{}, seal.KDF{Time: 2, MemoryKiB: 8 << 10, Threads: 1}, false},
-		{"override beats config", Config{KDFTime: 2, KDFMemoryMiB: 8}, KDFOverride{Time: 5, Threads: 2}, seal.KDF{Time: 5, MemoryKiB: 8 << 10, Threads: 2}, false},
+		{"config", Config{KDFTime: 2, KDFMemoryMiB: 19, KDFThreads: 1}, KDFOverride{}, seal.KDF{Time: 2, MemoryKiB: 19 << 10, Threads: 1}, false},
+		{"override beats config", Config{KDFTime: 2, KDFMemoryMiB: 19}, KDFOverride{Time: 5, Threads: 2}, seal.KDF{Time: 5, MemoryKiB: 19 << 10, Threads: 2}, false},
+		{"config under the minimum", Config{KDFMemoryMiB: 8}, KDFOverride{}, seal.KDF{}, true},
+		{"override under the minimum", Config{}, KDFOverride{MemoryMiB: 1}, seal.KDF{}, true},
 		{"out of range", Config{}, KDFOverride{Time: 1000}, seal.KDF{}, true},
 		{"memory that would wrap", Config{}, KDFOverride{MemoryMiB: math.MaxUint32/1024 + 2}, seal.KDF{}, true},
 	}
@@ -259,7 +261,7 @@ func TestVaultWithLoadsEmbedderFirst(t *testing.T) {
 func TestVaultInitPasswdConfigured(t *testing.T) {
 	ctx := context.Background()
 	p := filepath.Join(t.TempDir(), "config.toml")
-	os.WriteFile(p, []byte("[vault]\nkdf_time = 2\nkdf_memory_mib = 1\n"), 0o600)
+	os.WriteFile(p, []byte("[vault]\nkdf_time = 2\nkdf_memory_mib = 19\n"), 0o600)
 	f, err := config.Load(p)
 	if err != nil {
 		t.Fatal(err)
@@ -270,7 +272,7 @@ func TestVaultInitPasswdConfigured(t *testing.T) {
 		t.Fatalf("bad override: %v, asked %d", err, a.asked)
 	}
 	kdf, err := InitConfigured(ctx, f, dir, a.get, KDFOverride{Threads: 1})
-	if err != nil || kdf.Time != 2 || kdf.MemoryKiB != 1024 || kdf.Threads != 1 {
+	if err != nil || kdf.Time != 2 || kdf.MemoryKiB != 19<<10 || kdf.Threads != 1 {
 		t.Fatalf("init: %+v %v", kdf, err)
 	}
 	params := func(pass string) seal.KDF {
@@ -297,7 +299,7 @@ func TestVaultInitPasswdConfigured(t *testing.T) {
 	if err := PasswdConfigured(ctx, f, dir, second.get, third.get, &KDFOverride{Time: 1, Threads: 2}); err != nil {
 		t.Fatal(err)
 	}
-	if k := params("third"); k.Time != 1 || k.MemoryKiB != 1024 || k.Threads != 2 {
+	if k := params("third"); k.Time != 1 || k.MemoryKiB != 19<<10 || k.Threads != 2 {
 		t.Fatalf("passwd with an override: %+v", k)
 	}
 	a.wiped(t)

@@ -108,8 +108,28 @@ func (a *app) secret(cmd *cobra.Command, flag, name, env string, confirm bool) f
 		if errors.Is(err, prompt.ErrNoSecret) && flag != "" {
 			return nil, fmt.Errorf("%w (or use --%s)", err, flag)
 		}
+		if err == nil && confirm && !a.allowWeak() {
+			// Only a passphrase being chosen now is judged; one that
+			// unlocks something that exists is never refused.
+			if err := prompt.CheckStrength(p, passphraseWords...); err != nil {
+				clear(p)
+				return nil, fmt.Errorf("%s: %w (or set %s=1 to keep it)", name, err, allowWeakEnv)
+			}
+		}
 		return p, err
 	}
+}
+
+// allowWeakEnv, set to 1, accepts a new passphrase the strength check
+// refuses: for tests, and for people who insist.
+const allowWeakEnv = "SOV_ALLOW_WEAK_PASSPHRASE"
+
+// passphraseWords are words an attacker guesses first for a sov passphrase.
+var passphraseWords = []string{"sov", "sovos", "vault", "wallet", "feeds", "ledger", "passphrase"}
+
+func (a *app) allowWeak() bool {
+	v := a.getenv(allowWeakEnv)
+	return v != "" && v != "0" && !strings.EqualFold(v, "false")
 }
 
 // writeJSON writes v as indented JSON.

@@ -19,6 +19,7 @@ import (
 
 	"github.com/sovos/sov/internal/buildinfo"
 	"github.com/sovos/sov/internal/config"
+	"github.com/sovos/sov/internal/nodump"
 	"github.com/sovos/sov/internal/paths"
 )
 
@@ -48,6 +49,11 @@ func main() {
 }
 
 func run(args []string) int {
+	// sov holds keys (vault, wallet, feeds, ledger): a core file would
+	// write them to disk in plaintext.
+	if err := nodump.Disable(); err != nil {
+		fmt.Fprintln(os.Stderr, "sov: warning: core dumps stay enabled:", err)
+	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	a := &app{stdin: os.Stdin, stdout: os.Stdout, stderr: os.Stderr, getenv: os.Getenv}

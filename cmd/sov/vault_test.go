@@ -25,10 +25,10 @@ const vaultTestPass = "test vault passphrase"
 // vaultEnv is the scripted environment: passphrase from the environment.
 var vaultEnv = []string{"SOV_VAULT_PASSPHRASE=" + vaultTestPass, "SOV_VAULT_EXPORT_PASSPHRASE=export pass"}
 
-// vaultInit creates a vault with cheap KDF parameters (tests only).
+// vaultInit creates a vault with the cheapest KDF parameters the CLI takes.
 func vaultInit(t *testing.T, home string) {
 	t.Helper()
-	r := runSov(t, home, vaultEnv, "", "vault", "init", "--kdf-time", "1", "--kdf-memory", "1", "--kdf-threads", "1")
+	r := runSov(t, home, vaultEnv, "", "vault", "init", "--kdf-time", "1", "--kdf-memory", "19", "--kdf-threads", "1")
 	if r.Code != 0 {
 		t.Fatalf("vault init: %d %s", r.Code, r.Stderr)
 	}

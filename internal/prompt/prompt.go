@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"runtime"
 	"strings"
 
 	"golang.org/x/term"
@@ -55,6 +56,33 @@ func (c Console) Passphrase(name, env, file string, confirm bool) ([]byte, error
 	return p, err
 }
 
+// ErrFileMode means a secret file can be read by its group or by everyone.
+var ErrFileMode = errors.New("passphrase file is readable by others")
+
+// readPrivate reads a secret file, refusing a regular file that its group
+// or others may read (as ssh refuses such private keys): the secret may
+// already have leaked, and it must not keep doing so. Pipes and other
+// special files (e.g. <(pass show x)) are not judged.
+func readPrivate(name string) ([]byte, error) {
+	f, err := os.Open(name)
+	if err != nil {
+		return nil, fmt.Errorf("read passphrase file: %w", err)
+	}
+	defer f.Close()
+	fi, err := f.Stat()
+	if err != nil {
+		return nil, fmt.Errorf("read passphrase file: %w", err)
+	}
+	if perm := fi.Mode().Perm(); fi.Mode().IsRegular() && perm&0o077 != 0 && runtime.GOOS != "windows" {
+		return nil, fmt.Errorf("%w: %s has mode %04o: chmod 600 %s", ErrFileMode, name, perm, name)
+	}
+	b, err := io.ReadAll(f)
+	if err != nil {
+		return nil, fmt.Errorf("read passphrase file: %w", err)
+	}
+	return b, nil
+}
+
 // Secret reads the secret. The caller should wipe the result when done.
 func Secret(s Source) ([]byte, error) {
 	getenv := s.Getenv
@@ -70,9 +98,9 @@ func Secret(s Source) ([]byte, error) {
 		stderr = os.Stderr
 	}
 	if s.File != "" {
-		b, err := os.ReadFile(s.File)
+		b, err := readPrivate(s.File)
 		if err != nil {
-			return nil, fmt.Errorf("read passphrase file: %w", err)
+			return nil, err
 		}
 		b = bytes.TrimRight(b, "\r\n")
 		if len(b) == 0 {

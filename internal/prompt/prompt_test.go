@@ -14,6 +14,15 @@ func TestSecretSources(t *testing.T) {
 	if err := os.WriteFile(file, []byte("from-file\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
+	shared := filepath.Join(dir, "shared")
+	os.WriteFile(shared, []byte("from-file\n"), 0o600)
+	os.Chmod(shared, 0o640) // Chmod: WriteFile's mode is masked by umask
+	world := filepath.Join(dir, "world")
+	os.WriteFile(world, []byte("from-file\n"), 0o600)
+	os.Chmod(world, 0o604)
+	owner := filepath.Join(dir, "owner-only")
+	os.WriteFile(owner, []byte("from-file\n"), 0o600)
+	os.Chmod(owner, 0o400)
 	empty := filepath.Join(dir, "empty")
 	os.WriteFile(empty, nil, 0o600)
 	devnull, _ := os.Open(os.DevNull)
@@ -33,6 +42,10 @@ func TestSecretSources(t *testing.T) {
 		{"file first", Source{File: file, Env: "X_PASS", Getenv: env, Stdin: devnull}, "from-file", ""},
 		{"env", Source{Env: "X_PASS", Getenv: env, Stdin: devnull}, "from-env", ""},
 		{"empty file", Source{File: empty, Stdin: devnull}, "", "is empty"},
+		{"group-readable file", Source{File: shared, Env: "X_PASS", Getenv: env, Stdin: devnull}, "", "mode 0640: chmod 600 " + shared},
+		{"world-readable file", Source{File: world, Stdin: devnull}, "", "chmod 600 " + world},
+		{"read-only owner file", Source{File: owner, Stdin: devnull}, "from-file", ""},
+		{"missing file", Source{File: filepath.Join(dir, "nope"), Stdin: devnull}, "", "read passphrase file"},
 		{"no tty", Source{Env: "Y_PASS", Getenv: env, Stdin: devnull}, "", "set Y_PASS"},
 	}
 	for _, tt := range tests {
@@ -85,5 +98,14 @@ func TestConsolePassphrase(t *testing.T) {
 	}
 	if _, err := c.Passphrase("wallet passphrase", "", filepath.Join(t.TempDir(), "none"), false); err == nil || !strings.HasPrefix(err.Error(), "wallet passphrase: read passphrase file") {
 		t.Fatalf("missing file: %v", err)
+	}
+}
+
+func TestSecretFileModeTyped(t *testing.T) {
+	f := filepath.Join(t.TempDir(), "pass")
+	os.WriteFile(f, []byte("x"), 0o600)
+	os.Chmod(f, 0o644)
+	if _, err := Secret(Source{File: f}); !errors.Is(err, ErrFileMode) {
+		t.Fatalf("want ErrFileMode, got %v", err)
 	}
 }

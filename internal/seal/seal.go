@@ -39,7 +39,8 @@ func DefaultKDF() (KDF, error) {
 	return KDF{Time: 3, MemoryKiB: 64 * 1024, Threads: 4, Salt: salt}, nil
 }
 
-// FastKDF returns cheap parameters for tests only.
+// FastKDF returns cheap parameters for tests only: they pass Validate (so
+// files written with them open) but not ValidateNew.
 func FastKDF() KDF {
 	return KDF{Time: 1, MemoryKiB: 64, Threads: 1, Salt: []byte("sov-test-salt-16")}
 }
@@ -55,6 +56,36 @@ func (k KDF) Validate() error {
 		return fmt.Errorf("argon2id threads must be positive")
 	case len(k.Salt) < 8:
 		return fmt.Errorf("argon2id salt too short")
+	}
+	return nil
+}
+
+// Minimums for parameters chosen for new files (ValidateNew). OWASP's
+// password storage guidance lists m=19 MiB, t=2, p=1 as the least Argon2id
+// setting (its other rows trade memory for passes, down to 7 MiB with t=5);
+// 19 MiB is a floor where a GPU or ASIC attacker's per-guess memory cost
+// still matters. Time may be 1: with at least 19 MiB of memory, memory is the
+// cost that binds.
+const (
+	MinMemoryKiB = 19 * 1024
+	MinTime      = 1
+)
+
+// ErrWeakKDF means parameters chosen for a new file are below the minimums.
+var ErrWeakKDF = errors.New("under the minimum")
+
+// ValidateNew is Validate plus the minimums, for parameters someone is
+// choosing now. Files already written are opened with Validate alone, so
+// older, weaker parameters never lock anyone out.
+func (k KDF) ValidateNew() error {
+	if err := k.Validate(); err != nil {
+		return err
+	}
+	switch {
+	case k.MemoryKiB < MinMemoryKiB:
+		return fmt.Errorf("argon2id memory %d KiB is %w of %d MiB", k.MemoryKiB, ErrWeakKDF, MinMemoryKiB/1024)
+	case k.Time < MinTime:
+		return fmt.Errorf("argon2id time %d is %w of %d", k.Time, ErrWeakKDF, MinTime)
 	}
 	return nil
 }

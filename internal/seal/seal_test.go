@@ -60,3 +60,44 @@ func flip(b []byte, i int) []byte {
 	c[i] ^= 1
 	return c
 }
+
+// ValidateNew refuses weak parameters someone chooses now; Validate (used
+// to open existing files) still takes them, so nobody is locked out.
+func TestValidateNewMinimums(t *testing.T) {
+	def, err := DefaultKDF()
+	if err != nil {
+		t.Fatal(err)
+	}
+	salt := []byte("sov-test-salt-16")
+	tests := []struct {
+		name     string
+		k        KDF
+		newErr   error // from ValidateNew
+		existing bool  // Validate passes
+	}{
+		{"default", def, nil, true},
+		{"at the floor", KDF{Time: 1, MemoryKiB: MinMemoryKiB, Threads: 1, Salt: salt}, nil, true},
+		{"1 MiB", KDF{Time: 1, MemoryKiB: 1024, Threads: 1, Salt: salt}, ErrWeakKDF, true},
+		{"one KiB under", KDF{Time: 2, MemoryKiB: MinMemoryKiB - 1, Threads: 1, Salt: salt}, ErrWeakKDF, true},
+		{"test parameters", FastKDF(), ErrWeakKDF, true},
+		{"time 0", KDF{Time: 0, MemoryKiB: MinMemoryKiB, Threads: 1, Salt: salt}, errAny, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			err := tt.k.ValidateNew()
+			switch {
+			case tt.newErr == nil && err != nil, tt.newErr == errAny && err == nil,
+				tt.newErr != nil && tt.newErr != errAny && !errors.Is(err, tt.newErr):
+				t.Fatalf("ValidateNew: %v, want %v", err, tt.newErr)
+			}
+			if err := tt.k.Validate(); (err == nil) != tt.existing {
+				t.Fatalf("Validate: %v, want ok=%v", err, tt.existing)
+			}
+		})
+	}
+	if _, err := FastKDF().Derive([]byte("x")); err != nil {
+		t.Fatalf("existing weak parameters must still derive: %v", err)
+	}
+}
+
+var errAny = errors.New("any error")
