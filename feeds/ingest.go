@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"runtime"
+	"sort"
 	"strings"
 	"sync"
 	"time"
@@ -31,10 +32,11 @@ const (
 	RejectFuture       Reason = "too far in the future"
 	RejectStale        Reason = "stale replaceable"
 	RejectBadBlock     Reason = "block hash mismatch"
+	RejectDeleted      Reason = "deleted by author" // NIP-09
 )
 
 // AllReasons in print order.
-var AllReasons = []Reason{RejectBadSignature, RejectIDMismatch, RejectUntrusted, RejectMalformed, RejectFuture, RejectStale, RejectBadBlock}
+var AllReasons = []Reason{RejectBadSignature, RejectIDMismatch, RejectUntrusted, RejectMalformed, RejectFuture, RejectStale, RejectBadBlock, RejectDeleted}
 
 // Counts summarise one ingest (one source of a sync, or an import).
 type Counts struct {
@@ -46,6 +48,10 @@ type Counts struct {
 	Duplicate  int            `json:"duplicate"`
 	Unverified int            `json:"unverified"`
 	Rejected   map[Reason]int `json:"rejected,omitempty"`
+	// Ignored counts valid events of kinds that are not news, by kind.
+	Ignored map[int]int `json:"ignored,omitempty"`
+	// Deleted counts stored events removed by their author's deletion.
+	Deleted int `json:"deleted,omitempty"`
 	// Errors holds the first few rejection details for the user.
 	Errors []string `json:"errors,omitempty"`
 }
@@ -60,9 +66,23 @@ func (c *Counts) reject(r Reason, detail string) {
 	}
 }
 
+func (c *Counts) ignore(kind int) {
+	if c.Ignored == nil {
+		c.Ignored = map[int]int{}
+	}
+	c.Ignored[kind]++
+}
+
 // Add merges o into c.
 func (c *Counts) Add(o Counts) {
 	c.Seen += o.Seen
+	c.Deleted += o.Deleted
+	for k, n := range o.Ignored {
+		if c.Ignored == nil {
+			c.Ignored = map[int]int{}
+		}
+		c.Ignored[k] += n
+	}
 	c.New += o.New
 	c.Verified += o.Verified
 	c.Duplicate += o.Duplicate
@@ -104,6 +124,17 @@ func (c Counts) String() string {
 	s += fmt.Sprintf(", unverified %d", c.Unverified)
 	if c.Duplicate > 0 {
 		s += fmt.Sprintf(", already stored %d", c.Duplicate)
+	}
+	if c.Deleted > 0 {
+		s += fmt.Sprintf(", deleted %d", c.Deleted)
+	}
+	kinds := make([]int, 0, len(c.Ignored))
+	for k := range c.Ignored {
+		kinds = append(kinds, k)
+	}
+	sort.Ints(kinds)
+	for _, k := range kinds {
+		s += fmt.Sprintf(", ignored (kind %d) %d", k, c.Ignored[k])
 	}
 	return s
 }
@@ -288,15 +319,24 @@ func (in *Ingester) store(ctx context.Context, res []checked) (Counts, error) {
 	var c Counts
 	c.Seen = len(res)
 	var blks []blocks.Block
+	var gone []record // removed by deletions
 	received := in.s.now().Unix()
 	err := in.s.db.Update(func(tx *bolt.Tx) error {
-		evB, replB := tx.Bucket(bEvents), tx.Bucket(bRepl)
+		evB, replB, delB := tx.Bucket(bEvents), tx.Bucket(bRepl), tx.Bucket(bDeleted)
 		for _, r := range res {
 			if r.reason != "" {
 				c.reject(r.reason, r.detail)
 				continue
 			}
 			ev := r.ev
+			if !keptKind(ev.Kind) {
+				c.ignore(ev.Kind) // DMs, reactions, contacts…: not news
+				continue
+			}
+			if deletedBy(delB, ev) {
+				c.reject(RejectDeleted, ev.ID[:12])
+				continue
+			}
 			if evB.Get([]byte(ev.ID)) != nil {
 				c.Duplicate++
 				c.Verified++ // verified again, already stored
@@ -346,6 +386,14 @@ func (in *Ingester) store(ctx context.Context, res []checked) (Counts, error) {
 			}
 			c.New++
 			c.Verified++
+			if ev.Kind == nostr.KindDeletion {
+				removed, err := applyDeletion(tx, ev)
+				if err != nil {
+					return err
+				}
+				c.Deleted += len(removed)
+				gone = append(gone, removed...)
+			}
 		}
 		return nil
 	})
@@ -355,6 +403,15 @@ func (in *Ingester) store(ctx context.Context, res []checked) (Counts, error) {
 	if len(blks) > 0 {
 		if err := in.s.blocks.PutMany(ctx, blks); err != nil {
 			return c, fmt.Errorf("store blocks: %w", err)
+		}
+	}
+	// A deleted event's own block goes too, so exports no longer carry
+	// it; a body block may be shared by another article and stays.
+	for _, r := range gone {
+		if k, err := cid.Decode(r.CID); err == nil {
+			if err := in.s.blocks.DeleteBlock(ctx, k); err != nil {
+				return c, fmt.Errorf("delete block: %w", err)
+			}
 		}
 	}
 	return c, nil

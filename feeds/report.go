@@ -85,7 +85,7 @@ func RenderItems(w io.Writer, items []Item) error {
 		if !it.Verified {
 			v = "UNVERIFIED"
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", it.ID[:min(12, len(it.ID))], clipLine(it.Publisher, 20), KindName(it.Kind),
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", it.ID[:min(12, len(it.ID))], clipLine(it.PublisherLabel(), 40), KindName(it.Kind),
 			clipLine(it.Title, 40), it.Created.Format("2006-01-02 15:04"), it.CID, v)
 	}
 	return tw.Flush()
@@ -98,7 +98,7 @@ func (it Item) Render(w io.Writer) {
 		v = "UNVERIFIED"
 	}
 	var b strings.Builder
-	fmt.Fprintf(&b, "%s\nby %s · %s · %s · %s\nid:  %s\ncid: %s\n", it.Title, it.Publisher, KindName(it.Kind),
+	fmt.Fprintf(&b, "%s\nby %s · %s · %s · %s\nid:  %s\ncid: %s\n", it.Title, it.PublisherLabel(), KindName(it.Kind),
 		it.Created.Format(time.RFC3339), v, it.ID, it.CID)
 	if it.BodyCID != "" {
 		fmt.Fprintf(&b, "body cid: %s\n", it.BodyCID)

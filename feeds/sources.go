@@ -151,7 +151,7 @@ func (s *Store) SyncSource(ctx context.Context, src Source, opt FetchOptions) (C
 		if len(authors) == 0 {
 			return Counts{}, ErrNoTrustedKeys
 		}
-		raws, ferr := FetchRelay(ctx, src.URL, Filter{Authors: authors, Kinds: []int{nostr.KindShortNote, nostr.KindArticle}})
+		raws, ferr := FetchRelay(ctx, src.URL, Filter{Authors: authors, Kinds: []int{nostr.KindMetadata, nostr.KindShortNote, nostr.KindDeletion, nostr.KindArticle}})
 		c, err := in.IngestRaw(ctx, raws.Events)
 		c.Add(raws.Counts)
 		return c, errors.Join(ferr, err)

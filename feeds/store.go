@@ -100,7 +100,7 @@ func Open(dir string, opt Options) (*Store, error) {
 	}
 	if !opt.ReadOnly {
 		if err := db.Update(func(tx *bolt.Tx) error {
-			for _, b := range [][]byte{bTrust, bEvents, bRepl, bItems, bSources, bMeta} {
+			for _, b := range [][]byte{bTrust, bEvents, bRepl, bItems, bSources, bMeta, bDeleted} {
 				if _, err := tx.CreateBucketIfNotExists(b); err != nil {
 					return err
 				}
@@ -283,6 +283,9 @@ type Item struct {
 	Source    string    `json:"source"`
 	URL       string    `json:"url,omitempty"`
 	Content   string    `json:"content,omitempty"`
+	// Profile is the author's self-asserted kind-0 name (trusted keys
+	// only), cleaned; shown beside Publisher, never instead of it.
+	Profile string `json:"profile,omitempty"`
 }
 
 func itemFromEvent(ev *nostr.Event, r *record, trust map[string]TrustedKey) Item {
@@ -344,6 +347,11 @@ func (s *Store) List(opt ListOptions) ([]Item, error) {
 	out := []Item{}
 	err = s.db.View(func(tx *bolt.Tx) error {
 		if b := tx.Bucket(bEvents); b != nil {
+			// Only news kinds are listed: a database from before kinds
+			// were checked may hold DMs, reactions and the like. Profiles
+			// name their authors; deletion marks hide what they cover.
+			profiles := map[string]*nostr.Event{}
+			delB := tx.Bucket(bDeleted)
 			if err := b.ForEach(func(_, v []byte) error {
 				var r record
 				if err := json.Unmarshal(v, &r); err != nil {
@@ -353,6 +361,15 @@ func (s *Store) List(opt ListOptions) ([]Item, error) {
 				if err != nil {
 					return fmt.Errorf("corrupt stored event: %w", err)
 				}
+				if ev.Kind == nostr.KindMetadata {
+					if p := profiles[ev.PubKey]; p == nil || nostr.Newer(ev, p) {
+						profiles[ev.PubKey] = ev
+					}
+					return nil
+				}
+				if !IsNewsKind(ev.Kind) || deletedBy(delB, ev) {
+					return nil
+				}
 				it := itemFromEvent(ev, &r, trust)
 				if it.Verified || opt.Unverified {
 					out = append(out, it)
@@ -360,6 +377,11 @@ func (s *Store) List(opt ListOptions) ([]Item, error) {
 				return nil
 			}); err != nil {
 				return err
+			}
+			for i := range out {
+				if p := profiles[out[i].PubKey]; p != nil && out[i].Verified {
+					out[i].Profile = profileName(p)
+				}
 			}
 		}
 		if b := tx.Bucket(bItems); b != nil {
@@ -453,7 +475,8 @@ func (s *Store) Event(id string) (*nostr.Event, error) {
 	return ev, err
 }
 
-// Events returns all stored signed events, oldest first.
+// Events returns all stored signed events of kept kinds (news, profiles,
+// deletions), oldest first.
 func (s *Store) Events() ([]*nostr.Event, error) {
 	var out []*nostr.Event
 	err := s.db.View(func(tx *bolt.Tx) error {
@@ -470,7 +493,9 @@ func (s *Store) Events() ([]*nostr.Event, error) {
 			if err != nil {
 				return err
 			}
-			out = append(out, ev)
+			if keptKind(ev.Kind) { // an older database may hold DMs and the like
+				out = append(out, ev)
+			}
 			return nil
 		})
 	})

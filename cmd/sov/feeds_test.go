@@ -16,6 +16,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/sovos/sov/feeds/nostr"
 	"github.com/sovos/sov/feeds/relaytest"
 	"github.com/sovos/sov/internal/testtool"
 	"github.com/sovos/sov/wallet"
@@ -257,4 +258,61 @@ func TestFeedsCLIDamagedFile(t *testing.T) {
 	wantDamaged(t, r, db, "move feeds.db aside")
 	// A read-only one touches fewer pages but is refused all the same.
 	wantDamaged(t, runSov(t, home, nil, "", "feeds", "ls"), db, "move feeds.db aside")
+}
+
+// TestFeedsCLIKindsDeletionsProfiles: a synced file's DM and reaction are
+// ignored, the author's deletion removes a note (by id) and an article (by
+// address), and the profile name shows beside the trusted name.
+func TestFeedsCLIKindsDeletionsProfiles(t *testing.T) {
+	sk, err := nostr.GenerateKey()
+	if err != nil {
+		t.Fatal(err)
+	}
+	at := time.Now().Add(-time.Hour).Unix()
+	ev := func(kind int, content string, tags ...[]string) *nostr.Event {
+		if tags == nil {
+			tags = [][]string{}
+		}
+		e := &nostr.Event{CreatedAt: at, Kind: kind, Content: content, Tags: tags}
+		if err := sk.Sign(e); err != nil {
+			t.Fatal(err)
+		}
+		return e
+	}
+	keep := ev(nostr.KindArticle, "# Kept\n\nbody", []string{"d", "kept"}, []string{"title", "Kept article"})
+	gone := ev(nostr.KindArticle, "# Gone\n\nbody", []string{"d", "gone"}, []string{"title", "Gone article"})
+	note := ev(nostr.KindShortNote, "Gone note")
+	evs := []*nostr.Event{
+		ev(nostr.KindMetadata, `{"name":"mal","display_name":"Mallory"}`), keep, gone, note,
+		ev(4, "Secret DM"), ev(7, "+", []string{"e", keep.ID}),
+		ev(nostr.KindDeletion, "", []string{"e", note.ID}, []string{"a", "30023:" + sk.PublicKey() + ":gone"}),
+	}
+	var file bytes.Buffer
+	for _, e := range evs {
+		file.Write(e.Marshal())
+		file.WriteByte('\n')
+	}
+	path := filepath.Join(t.TempDir(), "events.jsonl")
+	if err := os.WriteFile(path, file.Bytes(), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	home := t.TempDir()
+	feedsRun(t, home, nil, "feeds", "trust", nostr.Npub(sk.PublicKey()), "--name", "Alice")
+	feedsRun(t, home, nil, "feeds", "add", path)
+	out := feedsRun(t, home, nil, "feeds", "sync")
+	if !strings.Contains(out, "deleted 2, ignored (kind 4) 1, ignored (kind 7) 1") {
+		t.Fatalf("sync: %s", out)
+	}
+	ls := feedsRun(t, home, nil, "feeds", "ls", "--unverified")
+	if !strings.Contains(ls, "Kept article") || !strings.Contains(ls, `Alice (profile: "Mallory")`) {
+		t.Fatalf("ls:\n%s", ls)
+	}
+	for _, bad := range []string{"Gone", "Secret", "DM", "+ "} {
+		if strings.Contains(ls, bad) {
+			t.Errorf("ls shows %q:\n%s", bad, ls)
+		}
+	}
+	if n := strings.Count(strings.TrimSpace(ls), "\n"); n != 1 {
+		t.Errorf("ls lists %d items, want 1:\n%s", n, ls)
+	}
 }

@@ -294,7 +294,7 @@ func (d *Digest) fill(out []byte, byRef map[string]feeds.Item, weights map[strin
 			d.DroppedCitations++
 			return Citation{}, false
 		}
-		return Citation{ID: it.ID, Publisher: it.Publisher, Date: it.Created, Verified: it.Verified}, true
+		return Citation{ID: it.ID, Publisher: it.PublisherLabel(), Date: it.Created, Verified: it.Verified}, true
 	}
 	for _, rs := range r.Stories {
 		st := Story{Headline: oneLine(rs.Headline), Summary: oneLine(rs.Summary)}

@@ -24,7 +24,9 @@ const MaxEventSize = 1 << 20
 
 // Kinds sov understands.
 const (
+	KindMetadata  = 0 // NIP-01 profile
 	KindShortNote = 1
+	KindDeletion  = 5 // NIP-09
 	KindArticle   = 30023
 )
 
