@@ -45,7 +45,7 @@ func TestMarkdownLayout(t *testing.T) {
 		{"table shrinks to fit", "| col | text |\n|---|---|\n| 1 | some long words here |", 20, "  col │ text\n  ────┼─────────────\n  1   │ some long\n      │ words here"},
 		{"table alignment", "| n | name |\n|--:|:-:|\n| 10 | a |\n| 2 | bcd |", 40, "   n │ name\n  ───┼─────\n  10 │  a\n   2 │ bcd"},
 		{"html is text", "<script>alert(1)</script>", 40, "  <script>alert(1)</script>"},
-		{"escape sequences are dropped", "a \x1b[31mred\x1b[0m b", 40, "  a [31mred[0m b"},
+		{"escape sequences are dropped", "a \x1b[31mred\x1b[0m b", 40, "  a red b"},
 		{"too narrow falls back", "abc def", 5, "abc\ndef"},
 	}
 	for _, tt := range tests {

@@ -17,7 +17,8 @@ func wrapPlain(s string, width int) []string {
 	if width < 1 {
 		width = 1
 	}
-	return strings.Split(ansi.Wrap(s, width, ""), "\n")
+	// Notices and errors embed outside text (paths, server replies) too.
+	return strings.Split(ansi.Wrap(sanitize(s), width, ""), "\n")
 }
 
 // clip cuts every line to width so a line can never spill onto the next

@@ -134,7 +134,7 @@ func (a *app) allowWeak() bool {
 
 // writeJSON writes v as indented JSON.
 func writeJSON(w io.Writer, v any) error {
-	enc := json.NewEncoder(w)
+	enc := json.NewEncoder(termtext.JSONWriter{W: w}) // C1 and bidi escaped too
 	enc.SetIndent("", "  ")
 	enc.SetEscapeHTML(false)
 	return enc.Encode(v)
@@ -142,7 +142,7 @@ func writeJSON(w io.Writer, v any) error {
 
 // writeJSONLines writes each of vs as one line of JSON (JSON Lines).
 func writeJSONLines[T any](w io.Writer, vs []T) error {
-	enc := json.NewEncoder(w)
+	enc := json.NewEncoder(termtext.JSONWriter{W: w})
 	enc.SetEscapeHTML(false)
 	for _, v := range vs {
 		if err := enc.Encode(v); err != nil {
@@ -168,10 +168,11 @@ func (a *app) show(asJSON bool, v any, render func(io.Writer)) error {
 	return err
 }
 
-// say prints the message on stdout when err is nil, and returns err.
+// say prints the message, cleaned of control characters, on stdout when err
+// is nil, and returns err.
 func (a *app) say(err error, format string, args ...any) error {
 	if err == nil {
-		fmt.Fprintf(a.stdout, format+"\n", args...)
+		fmt.Fprintln(a.stdout, termtext.Clean(fmt.Sprintf(format, args...)))
 	}
 	return err
 }

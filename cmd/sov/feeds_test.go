@@ -260,6 +260,56 @@ func TestFeedsCLIDamagedFile(t *testing.T) {
 	wantDamaged(t, runSov(t, home, nil, "", "feeds", "ls"), db, "move feeds.db aside")
 }
 
+// TestFeedsTerminalSafe: a trusted publisher's item whose title and text
+// carry OSC 52, CSI 2J and a bidi override (see hostile) is listed and
+// shown without a control reaching the terminal; --json escapes them and
+// decodes back to the original text.
+func TestFeedsTerminalSafe(t *testing.T) {
+	pub, sub := t.TempDir(), t.TempDir()
+	env := []string{"SOV_FEEDS_PASSPHRASE=correct horse battery staple"}
+	out := feedsRun(t, pub, env, "feeds", "keygen", "--name", "Mallory")
+	m := regexp.MustCompile(`npub: (npub1\w+)`).FindStringSubmatch(out)
+	if m == nil {
+		t.Fatalf("keygen output: %q", out)
+	}
+	eventsFile := filepath.Join(t.TempDir(), "events.jsonl")
+	md := filepath.Join(t.TempDir(), "a.md")
+	os.WriteFile(md, []byte("Body "+hostile+" end\n"), 0o600)
+	title := "Title " + hostile
+	feedsRun(t, pub, env, "feeds", "publish", md, "--title", title, "--events-file", eventsFile)
+	data, _ := os.ReadFile(eventsFile)
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { w.Write(data) }))
+	defer srv.Close()
+	feedsRun(t, sub, nil, "feeds", "trust", m[1], "--name", "Mallory")
+	feedsRun(t, sub, nil, "feeds", "add", srv.URL+"/events.jsonl")
+	assertTermSafe(t, "sync", feedsRun(t, sub, nil, "feeds", "sync"))
+
+	js := feedsRun(t, sub, nil, "feeds", "ls", "--json")
+	var items []struct{ ID, Title string }
+	if err := json.Unmarshal([]byte(js), &items); err != nil || len(items) != 1 || items[0].Title != title {
+		t.Fatalf("ls --json: %v %q", err, js)
+	}
+	assertTermSafe(t, "ls --json", js)
+	if !strings.Contains(js, `\u001b`) || !strings.Contains(js, `\u009b`) || !strings.Contains(js, `\u202e`) {
+		t.Errorf("ls --json does not escape the controls: %q", js)
+	}
+	ls := feedsRun(t, sub, nil, "feeds", "ls")
+	assertTermSafe(t, "ls", ls)
+	show := feedsRun(t, sub, nil, "feeds", "show", items[0].ID)
+	assertTermSafe(t, "show", show)
+	if !strings.Contains(show, "gpj.exe end") {
+		t.Errorf("show lost the text: %q", show)
+	}
+	js = feedsRun(t, sub, nil, "feeds", "show", "--json", items[0].ID)
+	assertTermSafe(t, "show --json", js)
+	var it struct {
+		Item struct{ Title, Content string }
+	}
+	if err := json.Unmarshal([]byte(js), &it); err != nil || it.Item.Title != title || !strings.Contains(it.Item.Content, hostile) {
+		t.Fatalf("show --json: %v %q", err, js)
+	}
+}
+
 // TestFeedsCLIKindsDeletionsProfiles: a synced file's DM and reaction are
 // ignored, the author's deletion removes a note (by id) and an article (by
 // address), and the profile name shows beside the trusted name.

@@ -21,6 +21,7 @@ import (
 	"github.com/sovos/sov/internal/config"
 	"github.com/sovos/sov/internal/nodump"
 	"github.com/sovos/sov/internal/paths"
+	"github.com/sovos/sov/internal/termtext"
 )
 
 // version is set at release time (goreleaser: -X main.version=…).
@@ -74,7 +75,8 @@ func exitCode(ctx context.Context, stderr io.Writer, err error) int {
 		fmt.Fprintln(stderr, "sov: interrupted")
 		return exitInterrupted
 	}
-	fmt.Fprintln(stderr, "sov:", err)
+	// Errors embed outside text (file names, relay and RPC replies): clean once here.
+	fmt.Fprintln(stderr, "sov:", termtext.Clean(err.Error()))
 	var ue usageError
 	if errors.As(err, &ue) {
 		return exitUsage

@@ -223,7 +223,7 @@ type eventWriter struct {
 func newEventWriter(w io.Writer, jsonOut bool) *eventWriter {
 	e := &eventWriter{w: w, clean: isTerminal(w)}
 	if jsonOut {
-		e.enc = json.NewEncoder(w)
+		e.enc = json.NewEncoder(termtext.JSONWriter{W: w})
 	}
 	return e
 }

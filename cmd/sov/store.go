@@ -121,7 +121,7 @@ func (a *app) modelsRmCmd() *cobra.Command {
 			return err
 		}
 		if m.Linked {
-			fmt.Fprintf(a.stdout, "removed %s (the linked file %s is kept)\n", m.Name, m.Path)
+			fmt.Fprintf(a.stdout, "removed %s (the linked file %s is kept)\n", m.Name, termtext.Clean(m.Path))
 		} else {
 			fmt.Fprintf(a.stdout, "removed %s\n", m.Name)
 		}
@@ -156,7 +156,7 @@ func (a *app) modelsDefaultCmd() *cobra.Command {
 
 func (a *app) doctorCmd() *cobra.Command {
 	return command("doctor", "Show the llama.cpp build, devices, paths and installed models", nil, func(cmd *cobra.Command, _ []string) error {
-		w := a.stdout
+		w := termtext.Writer{W: a.stdout} // device names and model paths come from outside
 		fmt.Fprintf(w, "llama.cpp   %s\nbackends    %s\n", model.LlamaCommit, strings.Join(model.Backends(), ", "))
 		for _, d := range model.Devices() {
 			fmt.Fprintf(w, "device      %s (%s): %s\n", d.Name, d.Kind, d.Description)

@@ -193,7 +193,7 @@ func (c *vaultCLI) searchCmd() *cobra.Command {
 			}
 			c.warn(resp.Warnings)
 			if c.json {
-				return resp.WriteJSON(c.stdout, c.stderr)
+				return resp.WriteJSON(termtext.JSONWriter{W: c.stdout}, c.stderr)
 			}
 			open, end := "**", "**" // bold on a terminal
 			if isTerminal(c.stdout) {

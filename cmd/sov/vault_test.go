@@ -391,3 +391,52 @@ func TestVaultCLIDamagedFile(t *testing.T) {
 	r := runSov(t, home, vaultEnv, "", "vault", "ls")
 	wantDamaged(t, r, db, "restore it from a `sov vault export`, or move it aside and re-create the vault")
 }
+
+// hostile carries a clipboard write (OSC 52), a window title (OSC 0), a
+// screen clear (CSI 2J), 8-bit CSI/OSC and a bidi override.
+const hostile = "x\x1b]52;c;ZWNobyBvd25lZA==\x07\x1b]0;owned\x1b\\\x1b[2J\u009b2J\u009d0;t\x07\u202egpj.exe"
+
+// assertTermSafe fails when out holds ESC, a C1 control or a bidi control.
+func assertTermSafe(t *testing.T, what, out string) {
+	t.Helper()
+	for _, r := range out {
+		if r == 0x1b || r >= 0x80 && r < 0xa0 || r >= 0x202a && r <= 0x202e || r >= 0x2066 && r <= 0x2069 || r == 0x200e || r == 0x200f {
+			t.Fatalf("%s: control %U reaches the terminal: %q", what, r, out)
+		}
+	}
+}
+
+func TestVaultCLITerminalSafe(t *testing.T) {
+	home, src := t.TempDir(), t.TempDir()
+	vaultInit(t, home)
+	name := filepath.Join(src, "doc"+hostile+".md")
+	vaultWrite(t, name, "# Notes\n\nzqxhostile "+hostile+" end\n")
+	r := vaultRun(t, home, 0, "add", src)
+	assertTermSafe(t, "add", r.Stdout+r.Stderr)
+	for _, args := range [][]string{{"search", "zqxhostile"}, {"ls"}, {"stats"}} {
+		r := vaultRun(t, home, 0, args...)
+		assertTermSafe(t, args[0], r.Stdout+r.Stderr)
+		if !strings.Contains(r.Stdout, "gpj.exe") && args[0] != "stats" {
+			t.Errorf("%s lost the visible text: %q", args[0], r.Stdout)
+		}
+	}
+	// JSON escapes the controls and decodes back to the original bytes.
+	r = vaultRun(t, home, 0, "search", "--json", "zqxhostile")
+	var hit vault.Hit
+	if err := json.Unmarshal([]byte(strings.TrimSpace(r.Stdout)), &hit); err != nil || hit.Source != name {
+		t.Fatalf("search --json: %v %q", err, r.Stdout)
+	}
+	assertTermSafe(t, "search --json", r.Stdout)
+	if !strings.Contains(r.Stdout, `\u001b`) || !strings.Contains(r.Stdout, `\u202e`) {
+		t.Errorf("search --json does not escape the controls: %q", r.Stdout)
+	}
+	r = vaultRun(t, home, 0, "ls", "--json")
+	var doc vault.Doc
+	if err := json.Unmarshal([]byte(strings.TrimSpace(r.Stdout)), &doc); err != nil || doc.Path != name {
+		t.Fatalf("ls --json: %v %q", err, r.Stdout)
+	}
+	assertTermSafe(t, "ls --json", r.Stdout)
+	// An error that embeds the name is cleaned too (exitCode).
+	r = vaultRun(t, home, 1, "rm", filepath.Join(src, "missing"+hostile))
+	assertTermSafe(t, "rm error", r.Stderr)
+}

@@ -257,19 +257,19 @@ func walletSending(a *app, use, short, yesHelp string, args cobra.PositionalArgs
 		}
 		entry, err := s.Execute(cmd.Context(), p)
 		if err == nil && !asJSON {
-			fmt.Fprintf(a.stdout, "sent %s on %s\n", entry.Hash, entry.Network)
+			a.say(nil, "sent %s on %s", entry.Hash, entry.Network) // the hash is an RPC reply
 		}
 		if err == nil && !noWait {
 			entry, err = s.Follow(cmd.Context(), entry)
 			switch {
 			case errors.As(err, new(*wallet.PendingError)):
-				fmt.Fprintf(a.stderr, "%v; follow it with `sov wallet ledger --refresh`\n", err)
+				fmt.Fprintf(a.stderr, "%s; follow it with `sov wallet ledger --refresh`\n", termtext.Clean(err.Error()))
 				err = nil
 			case err != nil || asJSON: // nothing more to say here
 			case entry.Block > 0:
-				fmt.Fprintf(a.stdout, "%s in block %d\n", entry.Status, entry.Block)
+				a.say(nil, "%s in block %d", entry.Status, entry.Block)
 			default:
-				fmt.Fprintln(a.stdout, entry.Status)
+				a.say(nil, "%s", entry.Status)
 			}
 		}
 		switch {

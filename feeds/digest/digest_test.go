@@ -98,7 +98,7 @@ func TestDigestRun(t *testing.T) {
 	}
 	var buf bytes.Buffer
 	d.Render(&buf)
-	if strings.Contains(buf.String(), "\x1b") || !strings.Contains(buf.String(), "Tides [2Jrise") {
+	if strings.Contains(buf.String(), "\x1b") || !strings.Contains(buf.String(), "Tides rise") {
 		t.Fatalf("render is not terminal-safe:\n%q", buf.String())
 	}
 	// Everything blocked: no model call, the blocked items still counted.
