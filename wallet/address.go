@@ -67,3 +67,62 @@ func ClassifyAddress(s string) (AddressKind, error) {
 	}
 	return k, nil
 }
+
+// SamePayee reports whether a and b name the same recipient. Case matters
+// per family: EVM hex and Bitcoin bech32 are case-insensitive (bech32 only
+// when each side is in one case: mixed case is invalid), but base58
+// (Solana, legacy Bitcoin) and NEAR account ids are compared exactly, since
+// two base58 strings differing only in case are different keys.
+func SamePayee(a, b string) bool {
+	if a == "" || b == "" {
+		return false
+	}
+	if a == b {
+		return true
+	}
+	if !strings.EqualFold(a, b) {
+		return false
+	}
+	return foldable(a) && foldable(b)
+}
+
+// foldable reports whether s is an address whose case carries no meaning.
+func foldable(s string) bool {
+	if strings.HasPrefix(s, "0x") || strings.HasPrefix(s, "0X") {
+		return true // EVM hex (base58 has no 0, so no Solana key starts so)
+	}
+	l := strings.ToLower(s)
+	if l != s && strings.ToUpper(s) != s {
+		return false // mixed-case bech32 is invalid
+	}
+	for _, hrp := range []string{"bc1", "tb1", "bcrt1"} {
+		if strings.HasPrefix(l, hrp) {
+			return true
+		}
+	}
+	return false
+}
+
+// containsPayee reports whether list holds payee (see SamePayee).
+func containsPayee(list []string, payee string) bool {
+	for _, v := range list {
+		if SamePayee(v, payee) {
+			return true
+		}
+	}
+	return false
+}
+
+// lookupPayee finds payee's entry in m (see SamePayee).
+func lookupPayee[V any](m map[string]V, payee string) (V, bool) {
+	if v, ok := m[payee]; ok {
+		return v, true
+	}
+	for k, v := range m {
+		if SamePayee(k, payee) {
+			return v, true
+		}
+	}
+	var zero V
+	return zero, false
+}

@@ -191,7 +191,7 @@ func (p Policy) Apply(e PolicyEdit) (Policy, bool, error) {
 	for _, x := range e.Disallow {
 		var out []string
 		for _, y := range p.Allow {
-			if !strings.EqualFold(x, y) {
+			if !SamePayee(x, y) {
 				out = append(out, y)
 			}
 		}

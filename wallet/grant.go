@@ -354,7 +354,7 @@ func evaluateGrant(tx *bolt.Tx, req request, now time.Time) (refuse *RefusedErro
 	if req.Amount == nil {
 		return nil, "", nil
 	}
-	if len(l.Payees) > 0 && !containsFold(l.Payees, req.Payee) {
+	if len(l.Payees) > 0 && !containsPayee(l.Payees, req.Payee) {
 		return &RefusedError{Rule: RuleGrant, Reason: fmt.Sprintf("the grant for %s does not cover payee %s", rec.Principal, req.Payee)}, "", nil
 	}
 	if v, ok := lookupFold(l.PerTx, req.Asset); ok {

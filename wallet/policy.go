@@ -203,7 +203,7 @@ func dayKey(t time.Time) string { return t.UTC().Format("2006-01-02") }
 
 // spentToday sums live reservations for asset today (and for payee if set).
 func spentToday(tx *bolt.Tx, day, asset, payee string) *big.Rat {
-	return sumSpend(tx, day, asset, func(r reservation) bool { return payee == "" || strings.EqualFold(r.Payee, payee) })
+	return sumSpend(tx, day, asset, func(r reservation) bool { return payee == "" || SamePayee(r.Payee, payee) })
 }
 
 // spentBy sums live reservations for asset today made under grant.
@@ -241,13 +241,7 @@ func evaluate(tx *bolt.Tx, p Policy, req request, now time.Time) (refuse *Refuse
 		return nil, ""
 	}
 	if len(p.Allow) > 0 {
-		ok := false
-		for _, a := range p.Allow {
-			if strings.EqualFold(a, req.Payee) {
-				ok = true
-			}
-		}
-		if !ok {
+		if !containsPayee(p.Allow, req.Payee) {
 			return &RefusedError{Rule: RuleAllowList, Reason: fmt.Sprintf("payee %s is not on the allow list", req.Payee)}, ""
 		}
 	}
@@ -267,7 +261,7 @@ func evaluate(tx *bolt.Tx, p Policy, req request, now time.Time) (refuse *Refuse
 			return &RefusedError{Rule: RulePerDay, Reason: fmt.Sprintf("%s %s would exceed the daily limit of %s %s (%s already spent today)", ratString(req.Amount), asset, l.PerDay, asset, ratString(spent))}, ""
 		}
 	}
-	if m, ok := lookupFold(p.PayeeDaily, req.Payee); ok {
+	if m, ok := lookupPayee(p.PayeeDaily, req.Payee); ok {
 		if v, ok := m[asset]; ok {
 			max, _ := ParseAmount(v)
 			spent := spentToday(tx, day, asset, req.Payee)
