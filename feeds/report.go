@@ -61,16 +61,35 @@ func (e *SyncFailedError) Error() string {
 	return fmt.Sprintf("%d of %d sources failed (items they sent before failing were verified and kept)", e.Failed, e.Total)
 }
 
-// SyncErr is a *SyncFailedError when some source of res failed, else nil.
+// RejectedError says a sync or import rejected N items; what verified was
+// kept, and the counts carry the reasons.
+type RejectedError struct{ N int }
+
+func (e *RejectedError) Error() string {
+	return fmt.Sprintf("%d item(s) rejected (reasons above); the rest were verified and kept", e.N)
+}
+
+// Err is a *RejectedError when c counts rejected items, else nil.
+func (c Counts) Err() error {
+	if n := c.RejectedTotal(); n > 0 {
+		return &RejectedError{N: n}
+	}
+	return nil
+}
+
+// SyncErr is a *SyncFailedError when some source of res failed, else a
+// *RejectedError when some source sent rejected items, else nil.
 func SyncErr(res []SyncResult) error {
 	failed := 0
+	var total Counts
 	for _, r := range res {
 		if r.Err != nil {
 			failed++
 		}
+		total.Add(r.Counts)
 	}
 	if failed == 0 {
-		return nil
+		return total.Err()
 	}
 	return &SyncFailedError{Failed: failed, Total: len(res)}
 }

@@ -245,3 +245,23 @@ func TestFeedsRenderSourcesPublishItemEvent(t *testing.T) {
 		}
 	}
 }
+
+// TestSyncErrRejected: rejected items give a *RejectedError, a failed
+// source still wins, and a clean run is nil.
+func TestSyncErrRejected(t *testing.T) {
+	bad := Counts{Rejected: map[Reason]int{RejectIDMismatch: 2}}
+	var re *RejectedError
+	if err := SyncErr([]SyncResult{{}, {Counts: bad}}); !errors.As(err, &re) || re.N != 2 {
+		t.Errorf("SyncErr with rejections = %v", err)
+	}
+	var fe *SyncFailedError
+	if err := SyncErr([]SyncResult{{Err: errors.New("x")}, {Counts: bad}}); !errors.As(err, &fe) {
+		t.Errorf("SyncErr with a failure = %v", err)
+	}
+	if err := SyncErr([]SyncResult{{Counts: Counts{New: 3}}}); err != nil {
+		t.Errorf("clean SyncErr = %v", err)
+	}
+	if (Counts{}).Err() != nil || bad.Err() == nil {
+		t.Error("Counts.Err")
+	}
+}

@@ -32,7 +32,8 @@ func feedsCommands(a *app) []*cobra.Command {
 	root.Long = `sov feeds keeps news items whose Nostr signatures (BIP-340) verify against
 keys you trust. Sources: Nostr relays (wss://), HTTP event files (JSON array or
 JSON Lines), IPFS CIDs via trustless gateways, CAR files, and RSS/Atom/JSON
-Feed (stored as unverified unless minisign-signed by a trusted key).`
+Feed (stored as unverified unless minisign-signed by a trusted key).
+sync and import exit 3 when any item was rejected (reasons in the summary).`
 	root.PersistentFlags().String("passphrase-file", "", "read the publishing key passphrase from this file (else $SOV_FEEDS_PASSPHRASE, else a prompt)")
 	root.AddCommand(c.keygenCmd(), c.trustCmd(), c.untrustCmd(), c.keysCmd(), c.addCmd(), c.sourcesCmd(),
 		c.removeCmd(), c.syncCmd(), c.publishCmd(), c.lsCmd(), c.showCmd(), c.exportCmd(), c.importCmd(), c.serveCmd())
@@ -252,7 +253,7 @@ func (c *feedsCLI) importCmd() *cobra.Command {
 		defer f.Close()
 		counts, err := s.ImportCAR(cmd.Context(), args[0], f)
 		feeds.RenderCounts(c.stdout, args[0], counts)
-		return err
+		return cmp.Or(err, counts.Err())
 	})
 }
 

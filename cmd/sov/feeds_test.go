@@ -194,9 +194,9 @@ func TestFeedsEndToEnd(t *testing.T) {
 	third := t.TempDir()
 	feedsRun(t, third, nil, "feeds", "trust", npub, "--name", "Alice")
 	feedsRun(t, third, nil, "feeds", "add", srv.URL+"/tampered.jsonl")
-	out = feedsRun(t, third, nil, "feeds", "sync")
-	if !strings.Contains(out, "new 2, verified 2, rejected 1 (id mismatch 1)") {
-		t.Fatalf("tampered sync: %s", out)
+	r := runSov(t, third, nil, "", "feeds", "sync")
+	if r.Code != exitRejected || !strings.Contains(r.Stdout, "new 2, verified 2, rejected 1 (id mismatch 1)") {
+		t.Fatalf("tampered sync: exit %d %s %s", r.Code, r.Stdout, r.Stderr)
 	}
 }
 
@@ -364,5 +364,58 @@ func TestFeedsCLIKindsDeletionsProfiles(t *testing.T) {
 	}
 	if n := strings.Count(strings.TrimSpace(ls), "\n"); n != 1 {
 		t.Errorf("ls lists %d items, want 1:\n%s", n, ls)
+	}
+}
+
+// TestFeedsSyncRejectedExitCode: a tampered event makes sync
+// exit 3 naming the reason; a clean sync exits 0.
+func TestFeedsSyncRejectedExitCode(t *testing.T) {
+	sk, err := nostr.GenerateKey()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var evs []*nostr.Event
+	for i, body := range []string{"first", "second"} {
+		e := &nostr.Event{CreatedAt: time.Now().Add(-time.Hour).Unix(), Kind: nostr.KindShortNote, Content: body, Tags: [][]string{}}
+		e.CreatedAt += int64(i)
+		if err := sk.Sign(e); err != nil {
+			t.Fatal(err)
+		}
+		evs = append(evs, e)
+	}
+	write := func(evs ...*nostr.Event) string {
+		var b bytes.Buffer
+		for _, e := range evs {
+			b.Write(e.Marshal())
+			b.WriteByte('\n')
+		}
+		p := filepath.Join(t.TempDir(), "events.jsonl")
+		if err := os.WriteFile(p, b.Bytes(), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	clean := write(evs[0])
+	tampered := *evs[1]
+	tampered.Content = "forged"
+	bad := write(evs[0], &tampered)
+
+	home := t.TempDir()
+	feedsRun(t, home, nil, "feeds", "trust", nostr.Npub(sk.PublicKey()), "--name", "Alice")
+	feedsRun(t, home, nil, "feeds", "add", clean)
+	if out := feedsRun(t, home, nil, "feeds", "sync"); !strings.Contains(out, "rejected 0") {
+		t.Fatalf("clean sync: %s", out)
+	}
+	feedsRun(t, home, nil, "feeds", "add", bad)
+	r := runSov(t, home, nil, "", "feeds", "sync")
+	if r.Code != exitRejected || !strings.Contains(r.Stdout, "rejected 1 (id mismatch 1)") ||
+		!strings.Contains(r.Stdout, "id mismatch: "+tampered.ID[:12]) || !strings.Contains(r.Stderr, "1 item(s) rejected") {
+		t.Fatalf("tampered sync: exit %d\nstdout: %s\nstderr: %s", r.Code, r.Stdout, r.Stderr)
+	}
+	if exitRejected == exitError || exitRejected == exitUsage || exitRejected == exitInterrupted {
+		t.Fatal("exitRejected is not distinct")
+	}
+	if h := feedsRun(t, home, nil, "feeds", "--help"); !strings.Contains(h, "exit 3") {
+		t.Errorf("feeds --help does not document exit 3:\n%s", h)
 	}
 }

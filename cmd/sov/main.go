@@ -17,6 +17,7 @@ import (
 	"github.com/spf13/cobra"
 	"github.com/spf13/cobra/doc"
 
+	"github.com/sovos/sov/feeds"
 	"github.com/sovos/sov/internal/buildinfo"
 	"github.com/sovos/sov/internal/config"
 	"github.com/sovos/sov/internal/nodump"
@@ -32,6 +33,7 @@ const (
 	exitOK          = 0
 	exitError       = 1
 	exitUsage       = 2
+	exitRejected    = 3 // feeds sync/import: some items were rejected
 	exitInterrupted = 130
 )
 
@@ -80,6 +82,9 @@ func exitCode(ctx context.Context, stderr io.Writer, err error) int {
 	var ue usageError
 	if errors.As(err, &ue) {
 		return exitUsage
+	}
+	if errors.As(err, new(*feeds.RejectedError)) {
+		return exitRejected
 	}
 	return exitError
 }
