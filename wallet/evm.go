@@ -485,6 +485,7 @@ func (w *Wallet) WaitEVM(ctx context.Context, e *EVM, entry LedgerEntry) (Ledger
 			if err := w.updateLedger(entry.Chain, entry.Hash, func(l *LedgerEntry) { l.Status, l.Block = status, entry.Block }); err != nil {
 				return entry, err
 			}
+			w.settle(ctx, entry, status)
 			if status == "failed" {
 				return entry, fmt.Errorf("transaction %s failed on chain (reverted)", entry.Hash)
 			}
@@ -627,6 +628,7 @@ func (w *Wallet) reconcile(ctx context.Context, e *EVM, from common.Address) {
 				status = "failed"
 			}
 			w.updateLedger(l.Chain, l.Hash, func(x *LedgerEntry) { x.Status, x.Block = status, r.BlockNumber.Uint64() })
+			w.settle(ctx, l, status)
 			continue
 		}
 		if _, _, err := e.Backend.TransactionByHash(ctx, h); errors.Is(err, ethereum.NotFound) {
@@ -635,6 +637,7 @@ func (w *Wallet) reconcile(ctx context.Context, e *EVM, from common.Address) {
 				status = "replaced"
 			}
 			w.updateLedger(l.Chain, l.Hash, func(x *LedgerEntry) { x.Status = status })
+			w.settle(ctx, l, status)
 		}
 	}
 }
@@ -687,4 +690,31 @@ func (w *Wallet) Refresh(ctx context.Context, nets []Network) []error {
 		}
 	}
 	return errs
+}
+
+// settle returns to the daily budget what a mined or dropped transaction
+// will never pay: a reverted or dropped one's own reservation, and when a
+// cancel is confirmed, those of the transactions it replaced (the original
+// and any speed-ups of it). Replacements reserve nothing themselves.
+func (w *Wallet) settle(ctx context.Context, e LedgerEntry, status string) {
+	ctx = context.WithoutCancel(ctx)
+	switch {
+	case status == "failed" || status == "dropped":
+		w.release(ctx, e.Policy, "transaction "+status, e.Hash, nil)
+	case status == "confirmed" && e.Kind == "cancel":
+		all, err := w.Ledger()
+		if err != nil {
+			return
+		}
+		gone := map[string]bool{strings.ToLower(e.Hash): true}
+		for more := true; more; {
+			more = false
+			for _, l := range all {
+				if l.Chain == e.Chain && l.ReplacedBy != "" && gone[strings.ToLower(l.ReplacedBy)] && !gone[strings.ToLower(l.Hash)] {
+					gone[strings.ToLower(l.Hash)], more = true, true
+					w.release(ctx, l.Policy, "cancelled", l.Hash, nil)
+				}
+			}
+		}
+	}
 }

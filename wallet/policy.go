@@ -419,6 +419,9 @@ func (w *Wallet) release(ctx context.Context, id, reason, hash string, s *ledger
 			if err := json.Unmarshal(v, &r); err != nil {
 				return err
 			}
+			if r.Released {
+				return nil // released once already
+			}
 			r.Released = true
 			nv, _ := json.Marshal(r)
 			if err := b.Put(k, nv); err != nil {
