@@ -33,10 +33,13 @@ const (
 	RejectStale        Reason = "stale replaceable"
 	RejectBadBlock     Reason = "block hash mismatch"
 	RejectDeleted      Reason = "deleted by author" // NIP-09
+	// RejectMinisign: a feed's .minisig names a trusted key but does not
+	// verify over the feed's bytes.
+	RejectMinisign Reason = "minisign signature does not verify"
 )
 
 // AllReasons in print order.
-var AllReasons = []Reason{RejectBadSignature, RejectIDMismatch, RejectUntrusted, RejectMalformed, RejectFuture, RejectStale, RejectBadBlock, RejectDeleted}
+var AllReasons = []Reason{RejectBadSignature, RejectIDMismatch, RejectUntrusted, RejectMalformed, RejectFuture, RejectStale, RejectBadBlock, RejectDeleted, RejectMinisign}
 
 // Counts summarise one ingest (one source of a sync, or an import).
 type Counts struct {

@@ -6,6 +6,7 @@ import (
 	"encoding/base64"
 	"net/http"
 	"net/http/httptest"
+	"strings"
 	"testing"
 
 	"github.com/jedisct1/go-minisign"
@@ -27,7 +28,7 @@ func minisignKey(t *testing.T) (minisign.PrivateKey, string) {
 	}
 	var sk minisign.PrivateKey
 	sk.SignatureAlgorithm = [2]byte{'E', 'd'}
-	copy(sk.KeyId[:], "sovtest1")
+	copy(sk.KeyId[:], priv.Public().(ed25519.PublicKey)) // distinct per key, as minisign makes them
 	copy(sk.SecretKey[:], priv)
 	pk := sk.PublicKey()
 	raw := append(append(pk.SignatureAlgorithm[:], pk.KeyId[:]...), pk.PublicKey[:]...)
@@ -50,11 +51,14 @@ func TestFeedsRSSUnverifiedAndMinisign(t *testing.T) {
 		minisig  []byte
 		verified bool
 		n        int
+		rejected int // items rejected for a broken signature
 	}{
-		{"rss unsigned", testRSS, nil, false, 2},
-		{"rss signed by trusted key", testRSS, sig(signer), true, 2},
-		{"rss signed by other key", testRSS, sig(other), false, 2},
-		{"json feed", testJSONFeed, nil, false, 1},
+		{"rss unsigned", testRSS, nil, false, 2, 0},
+		{"rss signed by trusted key", testRSS, sig(signer), true, 2, 0},
+		{"rss signed by other key", testRSS, sig(other), false, 2, 0},
+		{"json feed", testJSONFeed, nil, false, 1, 0},
+		{"rss changed after signing", strings.Replace(testRSS, "Wet", "Dry", 1), sig(signer), false, 0, 2},
+		{"rss with a garbled signature", testRSS, []byte("untrusted comment: x\nnot base64\n"), false, 0, 2},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -80,12 +84,15 @@ func TestFeedsRSSUnverifiedAndMinisign(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
+			if c.Rejected[RejectMinisign] != tt.rejected || tt.rejected > 0 && !strings.Contains(strings.Join(c.Errors, "\n"), "minisign signature does not verify") {
+				t.Fatalf("counts %s, errors %q", c, c.Errors)
+			}
 			if tt.verified && (c.Verified != tt.n || c.Unverified != 0) || !tt.verified && (c.Unverified != tt.n || c.Verified != 0) {
 				t.Fatalf("counts %s", c)
 			}
 			verified, _ := s.List(ListOptions{})
 			all, _ := s.List(ListOptions{Unverified: true, Content: true})
-			if len(all) != tt.n || (len(verified) == tt.n) != tt.verified {
+			if len(all) != tt.n || (len(verified) == tt.n && tt.n > 0) != tt.verified {
 				t.Fatalf("listed %d verified / %d all", len(verified), len(all))
 			}
 			if tt.n == 2 {

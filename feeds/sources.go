@@ -322,8 +322,14 @@ func (s *Store) ingestFeed(ctx context.Context, in *Ingester, u string, data []b
 	if sigBody, _, err := httpGet(ctx, opt.client(), u+".minisig", 64<<10, false); err == nil {
 		sigData, _ := io.ReadAll(sigBody)
 		sigBody.Close()
-		if key, ok := verifyMinisign(data, sigData, in.trust); ok {
+		switch key, check := verifyMinisign(data, sigData, in.trust); check {
+		case sigOK:
 			publisher, verified, signer = in.trust[key].Name, true, key
+		case sigBroken: // nothing stored: the items are not what was signed
+			c := Counts{Seen: max(len(feed.Items), 1)}
+			c.reject(RejectMinisign, u+".minisig")
+			c.Rejected[RejectMinisign] = c.Seen
+			return c, nil
 		}
 	}
 	var c Counts
@@ -399,11 +405,21 @@ func parseMinisignKey(k string) (minisign.PublicKey, error) {
 	return pk, nil
 }
 
-func verifyMinisign(data, sig []byte, trust map[string]TrustedKey) (string, bool) {
-	s, err := minisign.DecodeSignature(string(sig))
-	if err != nil {
-		return "", false
-	}
+// minisignCheck is what a feed's .minisig says about the feed's bytes.
+type minisignCheck int
+
+const (
+	sigNone   minisignCheck = iota // no signature by a trusted key id: unverified
+	sigOK                          // verified by a trusted key
+	sigBroken                      // unreadable, or a trusted key id over other bytes
+)
+
+// verifyMinisign checks sig over data against the trusted minisign keys.
+// A signature naming a trusted key id that does not verify is broken, not
+// merely unverified: the feed was changed after signing, or forged.
+func verifyMinisign(data, sig []byte, trust map[string]TrustedKey) (string, minisignCheck) {
+	s, derr := minisign.DecodeSignature(string(sig))
+	anyKey, broken := false, false
 	for k, tk := range trust {
 		if tk.Type != "minisign" {
 			continue
@@ -412,9 +428,17 @@ func verifyMinisign(data, sig []byte, trust map[string]TrustedKey) (string, bool
 		if err != nil {
 			continue
 		}
-		if ok, err := pk.Verify(data, s); err == nil && ok {
-			return k, true
+		anyKey = true
+		if derr != nil || pk.KeyId != s.KeyId {
+			continue
 		}
+		if ok, err := pk.Verify(data, s); err == nil && ok {
+			return k, sigOK
+		}
+		broken = true
 	}
-	return "", false
+	if anyKey && (derr != nil || broken) {
+		return "", sigBroken
+	}
+	return "", sigNone
 }
