@@ -4,6 +4,7 @@ import (
 	"crypto/rand"
 	"errors"
 	"fmt"
+	"io"
 	"math/big"
 	"strings"
 
@@ -65,6 +66,32 @@ func ConfirmMnemonic(m string, checks int, ask func(position int) (string, error
 // NormalizeMnemonic lower-cases, NFKD-normalises and single-spaces the words.
 func NormalizeMnemonic(m string) string {
 	return strings.Join(strings.Fields(strings.ToLower(norm.NFKD.String(m))), " ")
+}
+
+// ErrNoMnemonic means the input held no words.
+var ErrNoMnemonic = errors.New("no mnemonic in the input")
+
+// maxMnemonicInput bounds what ReadMnemonic reads: 24 words fit many times.
+const maxMnemonicInput = 16 << 10
+
+// ReadMnemonic reads a whole piped mnemonic, however it is split over lines
+// or spaced, and returns it normalised (see NormalizeMnemonic). Reading one
+// line only would silently import the first half of a mnemonic split over
+// two lines.
+func ReadMnemonic(r io.Reader) (string, error) {
+	b, err := io.ReadAll(io.LimitReader(r, maxMnemonicInput+1))
+	defer clear(b)
+	if err != nil {
+		return "", fmt.Errorf("read the mnemonic: %w", err)
+	}
+	if len(b) > maxMnemonicInput {
+		return "", &MnemonicError{Reason: "input is far longer than any mnemonic"}
+	}
+	m := NormalizeMnemonic(string(b))
+	if m == "" {
+		return "", ErrNoMnemonic
+	}
+	return m, nil
 }
 
 // ValidateMnemonic checks word count, that every word is in the BIP39 English

@@ -170,17 +170,19 @@ func walletNewCmd(a *app, imported bool) *cobra.Command {
 	return cmd
 }
 
-// walletReadMnemonic reads the mnemonic: no echo on a terminal, else a line.
+// walletReadMnemonic reads the mnemonic: no echo on a terminal, else all of
+// stdin.
 func walletReadMnemonic(a *app) (string, error) {
 	if prompt.IsTerminal(a.stdin) {
 		b, err := prompt.Secret(prompt.Source{Prompt: "Mnemonic (input hidden): ", Stdin: a.stdin, Stderr: a.stderr})
 		defer clear(b)
 		return string(b), err
 	}
-	if m, _ := prompt.Line(bufio.NewReader(a.stdin)); m != "" {
-		return m, nil
+	m, err := wallet.ReadMnemonic(a.stdin)
+	if errors.Is(err, wallet.ErrNoMnemonic) {
+		return "", errors.New("no mnemonic on stdin: pipe the words in, or run in a terminal to be prompted")
 	}
-	return "", errors.New("no mnemonic on stdin: pipe the words in, or run in a terminal to be prompted")
+	return m, err
 }
 
 func walletAddressesCmd(a *app) *cobra.Command {

@@ -27,7 +27,11 @@ var walletTestEnv = []string{"SOV_WALLET_PASSPHRASE=correct horse battery"}
 
 func TestWalletImportAddressesAcceptance(t *testing.T) {
 	home := t.TempDir()
-	r := runSov(t, home, walletTestEnv, walletTestAbandon+"\n", "wallet", "import")
+	// split over two lines, as when pasted from a two-line backup: all of
+	// it is read, not just the first line
+	words := strings.Fields(walletTestAbandon)
+	split := strings.Join(words[:6], " ") + "\n" + strings.Join(words[6:], " ") + "\n"
+	r := runSov(t, home, walletTestEnv, split, "wallet", "import")
 	if r.Code != 0 {
 		t.Fatalf("import: %d %s", r.Code, r.Stderr)
 	}
