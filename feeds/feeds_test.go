@@ -98,13 +98,13 @@ func TestFeedsIngestReasons(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := map[Reason]int{RejectStale: 1, RejectIDMismatch: 1, RejectBadSignature: 1, RejectFuture: 1, RejectUntrusted: 1, RejectMalformed: 2}
+	want := map[Reason]int{RejectIDMismatch: 1, RejectBadSignature: 1, RejectFuture: 1, RejectUntrusted: 1, RejectMalformed: 2}
 	for r, n := range want {
 		if c.Rejected[r] != n {
 			t.Errorf("%s: %d, want %d (%s)", r, c.Rejected[r], n, c)
 		}
 	}
-	if c.New != 1 || c.Verified != 2 || c.Duplicate != 1 || c.Seen != len(in) {
+	if c.New != 1 || c.Verified != 3 || c.Duplicate != 1 || c.Stale != 1 || c.Seen != len(in) || c.RejectedTotal() != 6 {
 		t.Errorf("counts %+v", c)
 	}
 	items, err := s.List(ListOptions{Unverified: true})
@@ -113,7 +113,7 @@ func TestFeedsIngestReasons(t *testing.T) {
 	}
 	// A newer version replaces the old one; the CID digest is the id.
 	newer := article(t, pub, "a", "A v2", base.Add(time.Minute))
-	if c, _ := s.Ingest(ctx, "test", raws(newer)); c.New != 1 {
+	if c, _ := s.Ingest(ctx, "test", raws(newer)); c.Updated != 1 || c.New != 0 {
 		t.Fatalf("newer: %s", c)
 	}
 	items, _ = s.List(ListOptions{})
@@ -548,5 +548,52 @@ func TestFeedsConfig(t *testing.T) {
 	f, _ = config.Load(path)
 	if _, err := LoadConfig(f); err == nil || !strings.Contains(err.Error(), "15m") {
 		t.Fatalf("bad max_future: %v", err)
+	}
+}
+
+// TestFeedsReplaceableUpdatedStale: a newer version of a stored article
+// (kind 30023, same key and d tag) replaces it and counts as updated; an
+// older or same-time one counts as stale and changes nothing.
+func TestFeedsReplaceableUpdatedStale(t *testing.T) {
+	s := openTestStore(t)
+	pub := newKey(t)
+	trust(t, s, pub, "Pub")
+	ctx := context.Background()
+	base := testNow.Add(-time.Hour)
+	v1 := article(t, pub, "post", "v1", base)
+	v2 := article(t, pub, "post", "v2", base.Add(time.Minute))
+	older := article(t, pub, "post", "v0", base.Add(-time.Minute))
+	// Same second as v2: NIP-01 keeps the lower id, so make it the higher.
+	tie := article(t, pub, "post", "tie", base.Add(time.Minute))
+	for i := 0; tie.ID < v2.ID; i++ {
+		tie = article(t, pub, "post", fmt.Sprint("tie ", i), base.Add(time.Minute))
+	}
+	steps := []struct {
+		name                       string
+		ev                         *nostr.Event
+		new, updated, stale, total int
+		title                      string
+	}{
+		{"first", v1, 1, 0, 0, 1, "v1"},
+		{"newer", v2, 0, 1, 0, 1, "v2"},
+		{"older", older, 0, 0, 1, 1, "v2"},
+		{"same time, higher id", tie, 0, 0, 1, 1, "v2"},
+		{"the replaced one again", v1, 0, 0, 1, 1, "v2"},
+	}
+	for _, st := range steps {
+		c, err := s.Ingest(ctx, "test", raws(st.ev))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if c.New != st.new || c.Updated != st.updated || c.Stale != st.stale || c.RejectedTotal() != 0 || c.Err() != nil {
+			t.Errorf("%s: counts %s", st.name, c)
+		}
+		if st.stale > 0 && !strings.Contains(c.String(), "stale 1") || st.updated > 0 && !strings.Contains(c.String(), "updated 1") {
+			t.Errorf("%s: summary %q", st.name, c)
+		}
+		items, _ := s.List(ListOptions{})
+		if len(items) != st.total || items[0].Title != st.title {
+			t.Errorf("%s: stored %+v", st.name, items)
+		}
 	}
 }

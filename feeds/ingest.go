@@ -30,7 +30,6 @@ const (
 	RejectUntrusted    Reason = "untrusted key"
 	RejectMalformed    Reason = "malformed"
 	RejectFuture       Reason = "too far in the future"
-	RejectStale        Reason = "stale replaceable"
 	RejectBadBlock     Reason = "block hash mismatch"
 	RejectDeleted      Reason = "deleted by author" // NIP-09
 	// RejectMinisign: a feed's .minisig names a trusted key but does not
@@ -39,7 +38,7 @@ const (
 )
 
 // AllReasons in print order.
-var AllReasons = []Reason{RejectBadSignature, RejectIDMismatch, RejectUntrusted, RejectMalformed, RejectFuture, RejectStale, RejectBadBlock, RejectDeleted, RejectMinisign}
+var AllReasons = []Reason{RejectBadSignature, RejectIDMismatch, RejectUntrusted, RejectMalformed, RejectFuture, RejectBadBlock, RejectDeleted, RejectMinisign}
 
 // Counts summarise one ingest (one source of a sync, or an import).
 type Counts struct {
@@ -47,7 +46,12 @@ type Counts struct {
 	New  int `json:"new"` // newly stored
 	// Verified counts events whose id and signature checked out against a
 	// trusted key, whether or not they were already stored.
-	Verified   int            `json:"verified"`
+	Verified int `json:"verified"`
+	// Updated counts replaceable events (same kind, key and d tag) that
+	// replaced an older stored version; Stale counts those older than or
+	// equal to (NIP-01: lower id wins a tie) the stored one, kept out.
+	Updated    int            `json:"updated,omitempty"`
+	Stale      int            `json:"stale,omitempty"`
 	Duplicate  int            `json:"duplicate"`
 	Unverified int            `json:"unverified"`
 	Rejected   map[Reason]int `json:"rejected,omitempty"`
@@ -87,6 +91,8 @@ func (c *Counts) Add(o Counts) {
 		c.Ignored[k] += n
 	}
 	c.New += o.New
+	c.Updated += o.Updated
+	c.Stale += o.Stale
 	c.Verified += o.Verified
 	c.Duplicate += o.Duplicate
 	c.Unverified += o.Unverified
@@ -125,6 +131,12 @@ func (c Counts) String() string {
 		s += " (" + strings.Join(rs, ", ") + ")"
 	}
 	s += fmt.Sprintf(", unverified %d", c.Unverified)
+	if c.Updated > 0 {
+		s += fmt.Sprintf(", updated %d", c.Updated)
+	}
+	if c.Stale > 0 {
+		s += fmt.Sprintf(", stale %d (older than the stored version)", c.Stale)
+	}
 	if c.Duplicate > 0 {
 		s += fmt.Sprintf(", already stored %d", c.Duplicate)
 	}
@@ -345,16 +357,19 @@ func (in *Ingester) store(ctx context.Context, res []checked) (Counts, error) {
 				c.Verified++ // verified again, already stored
 				continue
 			}
+			replaced := false
 			if key := ev.ReplaceKey(); key != "" {
 				if cur := replB.Get([]byte(key)); cur != nil {
 					if old, err := loadEvent(evB, cur); err == nil {
 						if !nostr.Newer(ev, old) {
-							c.reject(RejectStale, ev.ID[:12])
+							c.Stale++
+							c.Verified++ // it checked out; the stored version is newer
 							continue
 						}
 						if err := evB.Delete(cur); err != nil {
 							return err
 						}
+						replaced = true
 					}
 				}
 				if err := replB.Put([]byte(key), []byte(ev.ID)); err != nil {
@@ -387,7 +402,11 @@ func (in *Ingester) store(ctx context.Context, res []checked) (Counts, error) {
 			if err := evB.Put([]byte(ev.ID), data); err != nil {
 				return err
 			}
-			c.New++
+			if replaced {
+				c.Updated++
+			} else {
+				c.New++
+			}
 			c.Verified++
 			if ev.Kind == nostr.KindDeletion {
 				removed, err := applyDeletion(tx, ev)

@@ -96,7 +96,7 @@ func (s *Store) Publish(ctx context.Context, ev *nostr.Event, t PublishTargets) 
 	if c.Rejected[RejectUntrusted] > 0 {
 		return rep, &UntrustedPublisherError{Npub: nostr.Npub(ev.PubKey)}
 	}
-	if c.New == 0 && c.Duplicate == 0 {
+	if c.New+c.Updated == 0 && c.Duplicate == 0 {
 		return rep, fmt.Errorf("the event was not stored (%s)", c.String())
 	}
 	for _, r := range t.Relays {
