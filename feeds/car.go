@@ -302,6 +302,17 @@ type ServeInfo struct {
 	Events   int
 }
 
+// Exposed reports whether the server is reachable from other machines:
+// any address that is not loopback (0.0.0.0, ::, a LAN address).
+func (si ServeInfo) Exposed() bool {
+	host, _, err := net.SplitHostPort(si.Addr)
+	if err != nil {
+		return true
+	}
+	ip := net.ParseIP(strings.Trim(host, "[]"))
+	return ip == nil || !ip.IsLoopback()
+}
+
 // Serve exposes the block store as a trustless gateway under /ipfs/, the
 // signed events as JSON Lines under /events.jsonl, and the current
 // manifest CID under /manifest. It returns when ctx ends.

@@ -265,3 +265,15 @@ func TestSyncErrRejected(t *testing.T) {
 		t.Error("Counts.Err")
 	}
 }
+
+// TestServeInfoExposed: only loopback addresses count as private.
+func TestServeInfoExposed(t *testing.T) {
+	for addr, want := range map[string]bool{
+		"127.0.0.1:8089": false, "127.3.2.1:1": false, "[::1]:8089": false,
+		"0.0.0.0:8089": true, "[::]:8089": true, "192.168.1.5:80": true, "example.org:80": true, "nonsense": true,
+	} {
+		if got := (ServeInfo{Addr: addr}).Exposed(); got != want {
+			t.Errorf("Exposed(%s) = %v, want %v", addr, got, want)
+		}
+	}
+}

@@ -261,6 +261,9 @@ func (c *feedsCLI) serveCmd() *cobra.Command {
 	var addr string
 	cmd := c.storeCmd("serve [--addr 127.0.0.1:PORT]", "Serve stored events: trustless IPFS gateway (/ipfs/), /events.jsonl, /manifest", nil, false, func(cmd *cobra.Command, s *feeds.Store, _ []string) error {
 		return s.Serve(cmd.Context(), addr, func(si feeds.ServeInfo) {
+			if si.Exposed() {
+				fmt.Fprintf(c.stderr, "sov: warning: serving to the network: anyone who can reach %s can read your feeds\n", si.Addr)
+			}
 			fmt.Fprintf(c.stdout, "serving %d events on http://%s\nevents: http://%s/events.jsonl\nmanifest: ipfs://%s\n", si.Events, si.Addr, si.Addr, si.Manifest)
 		})
 	})

@@ -419,3 +419,31 @@ func TestFeedsSyncRejectedExitCode(t *testing.T) {
 		t.Errorf("feeds --help does not document exit 3:\n%s", h)
 	}
 }
+
+// TestFeedsServeNetworkWarning: serving on a non-loopback address warns on
+// stderr, in one line naming the address.
+func TestFeedsServeNetworkWarning(t *testing.T) {
+	cmd := exec.Command(sovBin, "feeds", "serve", "--addr", "0.0.0.0:0")
+	cmd.Env = append(cleanEnv(), "SOV_HOME="+t.TempDir())
+	stderr, err := cmd.StderrPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer func() {
+		cmd.Process.Signal(syscall.SIGTERM)
+		cmd.Wait()
+	}()
+	deadline := time.AfterFunc(30*time.Second, func() { cmd.Process.Kill() })
+	defer deadline.Stop()
+	sc := bufio.NewScanner(stderr)
+	if !sc.Scan() {
+		t.Fatal("sov feeds serve --addr 0.0.0.0:0 wrote nothing on stderr")
+	}
+	line := sc.Text()
+	if !regexp.MustCompile(`^sov: warning: serving to the network: anyone who can reach (0\.0\.0\.0|\[::\]):\d+ can read your feeds$`).MatchString(line) {
+		t.Fatalf("warning line %q", line)
+	}
+}
