@@ -394,7 +394,7 @@ func containsFold(list []string, s string) bool {
 func (p *Plan) request(a actor) request {
 	r := request{
 		Kind: p.kind, Caller: a.principal, Grant: a.grant, Chain: p.net.CAIP2, Network: p.net.Name,
-		Asset: p.asset, Payee: p.to, Summary: p.summary, Interactive: a.interactive,
+		Asset: p.asset, Payee: p.to, Summary: p.summary, Interactive: a.interactive, Warnings: p.warnings,
 	}
 	if p.amount != nil {
 		r.Amount = atomicRat(p.amount, p.decimals)

@@ -50,9 +50,10 @@ type request struct {
 	Asset       string   // symbol, e.g. ETH, USDC
 	Amount      *big.Rat // decimal units; nil for message signing
 	Payee       string
-	Summary     string // one human-readable line shown for approval
-	Interactive bool   // a human is present to approve
-	Message     string // sha256 hex of a message to be signed (the ledger holds only this)
+	Summary     string   // one human-readable line shown for approval
+	Interactive bool     // a human is present to approve
+	Message     string   // sha256 hex of a message to be signed (the ledger holds only this)
+	Warnings    []string // the plan's warnings: each needs a person's approval
 }
 
 // Approver asks a human; nil means nobody can approve (headless).
@@ -337,6 +338,9 @@ func (w *Wallet) authorize(ctx context.Context, req request, approve Approver) (
 				refused, pneed = evaluate(tx, p, req, w.now())
 				if need == "" {
 					need = pneed
+				}
+				if need == "" && len(req.Warnings) > 0 {
+					need = "the summary carries a warning: " + req.Warnings[0]
 				}
 			}
 			switch {

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strings"
 
 	"github.com/gowebpki/jcs"
 	bolt "go.etcd.io/bbolt"
@@ -109,7 +110,8 @@ func (f facts) put(k, v string) facts {
 func (r request) fields(action string) facts {
 	f := facts{"action": action, "request": r.Kind}
 	return f.put("grant", r.Grant).put("chain", r.Chain).put("network", r.Network).put("asset", r.Asset).
-		put("amount", ratString(r.Amount)).put("payee", r.Payee).put("message_sha256", r.Message)
+		put("amount", ratString(r.Amount)).put("payee", r.Payee).put("message_sha256", r.Message).
+		put("warnings", strings.Join(r.Warnings, "; "))
 }
 
 // ledgerSigner signs with the wallet's ledger key while keys are unlocked.
@@ -142,7 +144,8 @@ func (w *Wallet) ledgerSigner(keys *Keys) *ledger.Signer {
 func (w *Wallet) recordPayment(ctx context.Context, p *Plan, a actor, reservation, hash string, nonce uint64, s *ledger.Signer) error {
 	f := facts{"action": "signed", "request": p.kind}
 	f.put("chain", p.net.CAIP2).put("network", p.net.Name).put("asset", p.asset).put("amount", p.amountText()).
-		put("from", p.from).put("payee", p.to).put("tx", hash).put("reservation", reservation).put("grant", a.grant)
+		put("from", p.from).put("payee", p.to).put("tx", hash).put("reservation", reservation).put("grant", a.grant).
+		put("warnings", strings.Join(p.warnings, "; "))
 	if p.maxFee != nil {
 		f.put("max_fee", FormatAtomic(p.maxFee, p.net.NativeDecimals)+" "+p.net.Native)
 	}

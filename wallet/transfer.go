@@ -92,9 +92,10 @@ type Plan struct {
 		nonce uint64
 		block []byte
 	}
-	solFrom ed25519.PublicKey
-	replace *replacement // a speed-up or cancel: no new amount
-	route   *Route       // the payment route it was chosen from, closed with it
+	solFrom  ed25519.PublicKey
+	replace  *replacement // a speed-up or cancel: no new amount
+	warnings []string     // see warn
+	route    *Route       // the payment route it was chosen from, closed with it
 }
 
 // Summary is the line shown for approval.
@@ -240,6 +241,7 @@ func (w *Wallet) Plan(ctx context.Context, t Transfer, nets []Network, acct Acco
 		p.Close()
 		return nil, err
 	}
+	w.warn(p)
 	return p, nil
 }
 
