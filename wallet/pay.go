@@ -309,6 +309,7 @@ func (s *Session) PlanPayment(ctx context.Context, raw []byte, index uint32) (*P
 		return nil, nil, err
 	}
 	p.route = &route
+	s.w.warn(p)
 	return p, &route, nil
 }
 
