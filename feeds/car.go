@@ -20,6 +20,7 @@ import (
 	mh "github.com/multiformats/go-multihash"
 
 	"github.com/sovos/sov/feeds/nostr"
+	"github.com/sovos/sov/internal/config"
 )
 
 // A manifest ties content-addressed events to their signatures: each event
@@ -325,6 +326,30 @@ func (s *Store) Serve(ctx context.Context, addr string, ready func(ServeInfo)) e
 	if err != nil {
 		return err
 	}
+	return s.serve(ctx, addr, evs, root, ready)
+}
+
+// ServeDir is Serve on the store in dir (see With). The manifest is
+// stored first with the database open for writing; serving then holds it
+// read-only, so ls, show and news work while it runs (sync and publish
+// still wait for it to stop).
+func ServeDir(ctx context.Context, dir string, f *config.File, addr string, ready func(ServeInfo)) error {
+	var evs []*nostr.Event
+	var root cid.Cid
+	err := With(dir, f, false, func(s *Store) (err error) {
+		if evs, err = s.Events(); err != nil {
+			return err
+		}
+		root, _, err = s.Manifest(ctx, evs)
+		return err
+	})
+	if err != nil {
+		return err
+	}
+	return With(dir, f, true, func(s *Store) error { return s.serve(ctx, addr, evs, root, ready) })
+}
+
+func (s *Store) serve(ctx context.Context, addr string, evs []*nostr.Event, root cid.Cid, ready func(ServeInfo)) error {
 	gw, err := s.GatewayHandler()
 	if err != nil {
 		return err

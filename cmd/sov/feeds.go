@@ -259,8 +259,8 @@ func (c *feedsCLI) importCmd() *cobra.Command {
 
 func (c *feedsCLI) serveCmd() *cobra.Command {
 	var addr string
-	cmd := c.storeCmd("serve [--addr 127.0.0.1:PORT]", "Serve stored events: trustless IPFS gateway (/ipfs/), /events.jsonl, /manifest", nil, false, func(cmd *cobra.Command, s *feeds.Store, _ []string) error {
-		return s.Serve(cmd.Context(), addr, func(si feeds.ServeInfo) {
+	cmd := command("serve [--addr 127.0.0.1:PORT]", "Serve stored events: trustless IPFS gateway (/ipfs/), /events.jsonl, /manifest", nil, func(cmd *cobra.Command, _ []string) error {
+		return feeds.ServeDir(cmd.Context(), c.paths.Sub("feeds"), c.cfg, addr, func(si feeds.ServeInfo) {
 			if si.Exposed() {
 				fmt.Fprintf(c.stderr, "sov: warning: serving to the network: anyone who can reach %s can read your feeds\n", si.Addr)
 			}

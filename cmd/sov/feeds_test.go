@@ -447,3 +447,22 @@ func TestFeedsServeNetworkWarning(t *testing.T) {
 		t.Fatalf("warning line %q", line)
 	}
 }
+
+// TestFeedsServeReadOnly: a running serve holds the database read-only, so
+// keys and ls work beside it; a command that writes still names serve.
+func TestFeedsServeReadOnly(t *testing.T) {
+	sk, err := nostr.GenerateKey()
+	if err != nil {
+		t.Fatal(err)
+	}
+	home := t.TempDir()
+	feedsRun(t, home, nil, "feeds", "trust", nostr.Npub(sk.PublicKey()), "--name", "Alice")
+	feedsServe(t, home)
+	if out := feedsRun(t, home, nil, "feeds", "keys"); !strings.Contains(out, "Alice") {
+		t.Fatalf("keys while serving: %s", out)
+	}
+	feedsRun(t, home, nil, "feeds", "ls")
+	if r := runSov(t, home, nil, "", "feeds", "untrust", nostr.Npub(sk.PublicKey())); r.Code != exitError || !strings.Contains(r.Stderr, "sov feeds serve") {
+		t.Fatalf("untrust while serving: exit %d %s", r.Code, r.Stderr)
+	}
+}
