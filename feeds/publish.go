@@ -23,7 +23,10 @@ type PublishReport struct {
 	Event   *nostr.Event
 	Counts  Counts
 	Targets []string
-	Errors  []error
+	// Queued names relay publishes that failed and wait for the next
+	// publish to retry them.
+	Queued []string
+	Errors []error
 }
 
 // PublishArticle signs a with the publishing key (see CreateKey), stores
@@ -99,9 +102,16 @@ func (s *Store) Publish(ctx context.Context, ev *nostr.Event, t PublishTargets) 
 	if c.New+c.Updated == 0 && c.Duplicate == 0 {
 		return rep, fmt.Errorf("the event was not stored (%s)", c.String())
 	}
+	if err := s.retryQueued(ctx, &rep); err != nil {
+		return rep, err
+	}
 	for _, r := range t.Relays {
 		if err := PublishRelay(ctx, r, ev); err != nil {
-			rep.Errors = append(rep.Errors, err)
+			if qerr := s.queuePublish(r, ev, 1); qerr != nil {
+				return rep, fmt.Errorf("publish queue: %w", qerr)
+			}
+			rep.Queued = append(rep.Queued, r+" ("+ev.ID[:12]+")")
+			rep.Errors = append(rep.Errors, fmt.Errorf("%w (queued: the next publish retries it)", err))
 		} else {
 			rep.Targets = append(rep.Targets, r)
 		}

@@ -189,6 +189,9 @@ func (r PublishReport) Write(w io.Writer) {
 	for _, t := range r.Targets {
 		fmt.Fprintf(w, "sent to %s\n", termtext.Clean(t))
 	}
+	for _, q := range r.Queued {
+		fmt.Fprintf(w, "queued for retry: %s\n", termtext.Clean(q))
+	}
 }
 
 // ItemEvent is an item with its signed event (nil for RSS/Atom/JSON Feed

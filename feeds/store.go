@@ -100,7 +100,7 @@ func Open(dir string, opt Options) (*Store, error) {
 	}
 	if !opt.ReadOnly {
 		if err := db.Update(func(tx *bolt.Tx) error {
-			for _, b := range [][]byte{bTrust, bEvents, bRepl, bItems, bSources, bMeta, bDeleted} {
+			for _, b := range [][]byte{bTrust, bEvents, bRepl, bItems, bSources, bMeta, bDeleted, bOutbox} {
 				if _, err := tx.CreateBucketIfNotExists(b); err != nil {
 					return err
 				}

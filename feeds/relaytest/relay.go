@@ -7,6 +7,7 @@ package relaytest
 import (
 	"context"
 	"encoding/json"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -35,6 +36,17 @@ type Relay struct {
 func New() *Relay {
 	r := &Relay{Verify: true}
 	r.srv = httptest.NewServer(http.HandlerFunc(r.serve))
+	return r
+}
+
+// NewAt starts the relay on ln (a test restarting a relay at the same
+// address listens there again).
+func NewAt(ln net.Listener) *Relay {
+	r := &Relay{Verify: true}
+	r.srv = httptest.NewUnstartedServer(http.HandlerFunc(r.serve))
+	r.srv.Listener.Close()
+	r.srv.Listener = ln
+	r.srv.Start()
 	return r
 }
 
