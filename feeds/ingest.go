@@ -31,14 +31,13 @@ const (
 	RejectMalformed    Reason = "malformed"
 	RejectFuture       Reason = "too far in the future"
 	RejectBadBlock     Reason = "block hash mismatch"
-	RejectDeleted      Reason = "deleted by author" // NIP-09
 	// RejectMinisign: a feed's .minisig names a trusted key but does not
 	// verify over the feed's bytes.
 	RejectMinisign Reason = "minisign signature does not verify"
 )
 
 // AllReasons in print order.
-var AllReasons = []Reason{RejectBadSignature, RejectIDMismatch, RejectUntrusted, RejectMalformed, RejectFuture, RejectBadBlock, RejectDeleted, RejectMinisign}
+var AllReasons = []Reason{RejectBadSignature, RejectIDMismatch, RejectUntrusted, RejectMalformed, RejectFuture, RejectBadBlock, RejectMinisign}
 
 // Counts summarise one ingest (one source of a sync, or an import).
 type Counts struct {
@@ -57,8 +56,12 @@ type Counts struct {
 	Rejected   map[Reason]int `json:"rejected,omitempty"`
 	// Ignored counts valid events of kinds that are not news, by kind.
 	Ignored map[int]int `json:"ignored,omitempty"`
-	// Deleted counts stored events removed by their author's deletion.
-	Deleted int `json:"deleted,omitempty"`
+	// Deleted counts stored events removed by their author's deletion;
+	// Withdrawn counts copies of events their author had already deleted,
+	// kept out. Neither is a rejection: a relay that still serves a deleted
+	// event is not sending anything wrong.
+	Deleted   int `json:"deleted,omitempty"`
+	Withdrawn int `json:"withdrawn,omitempty"`
 	// Errors holds the first few rejection details for the user.
 	Errors []string `json:"errors,omitempty"`
 }
@@ -84,6 +87,7 @@ func (c *Counts) ignore(kind int) {
 func (c *Counts) Add(o Counts) {
 	c.Seen += o.Seen
 	c.Deleted += o.Deleted
+	c.Withdrawn += o.Withdrawn
 	for k, n := range o.Ignored {
 		if c.Ignored == nil {
 			c.Ignored = map[int]int{}
@@ -142,6 +146,9 @@ func (c Counts) String() string {
 	}
 	if c.Deleted > 0 {
 		s += fmt.Sprintf(", deleted %d", c.Deleted)
+	}
+	if c.Withdrawn > 0 {
+		s += fmt.Sprintf(", withdrawn %d (deleted by their author)", c.Withdrawn)
 	}
 	kinds := make([]int, 0, len(c.Ignored))
 	for k := range c.Ignored {
@@ -349,7 +356,7 @@ func (in *Ingester) store(ctx context.Context, res []checked) (Counts, error) {
 				continue
 			}
 			if deletedBy(delB, ev) {
-				c.reject(RejectDeleted, ev.ID[:12])
+				c.Withdrawn++
 				continue
 			}
 			if evB.Get([]byte(ev.ID)) != nil {
