@@ -83,29 +83,30 @@ func (c *Counts) ignore(kind int) {
 	c.Ignored[kind]++
 }
 
+// addCounts adds src's counts to *dst, making *dst only when there is
+// something to add (an empty count stays out of the JSON).
+func addCounts[K comparable](dst *map[K]int, src map[K]int) {
+	for k, n := range src {
+		if *dst == nil {
+			*dst = map[K]int{}
+		}
+		(*dst)[k] += n
+	}
+}
+
 // Add merges o into c.
 func (c *Counts) Add(o Counts) {
 	c.Seen += o.Seen
 	c.Deleted += o.Deleted
 	c.Withdrawn += o.Withdrawn
-	for k, n := range o.Ignored {
-		if c.Ignored == nil {
-			c.Ignored = map[int]int{}
-		}
-		c.Ignored[k] += n
-	}
+	addCounts(&c.Ignored, o.Ignored)
 	c.New += o.New
 	c.Updated += o.Updated
 	c.Stale += o.Stale
 	c.Verified += o.Verified
 	c.Duplicate += o.Duplicate
 	c.Unverified += o.Unverified
-	for r, n := range o.Rejected {
-		if c.Rejected == nil {
-			c.Rejected = map[Reason]int{}
-		}
-		c.Rejected[r] += n
-	}
+	addCounts(&c.Rejected, o.Rejected)
 	for _, e := range o.Errors {
 		if len(c.Errors) < 5 {
 			c.Errors = append(c.Errors, e)

@@ -9,9 +9,10 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
+
+	"github.com/sovos/sov/internal/testtool/scripted"
 
 	tea "charm.land/bubbletea/v2"
 	"github.com/charmbracelet/x/ansi"
@@ -23,55 +24,10 @@ import (
 
 var update = flag.Bool("update", false, "rewrite golden frames")
 
-// fakeEngine is a deterministic streamer: it emits pieces in order and,
-// when gate is set, waits for it (or cancellation) before piece pauseAt.
+// fakeEngine is the scripted model with an Info, as the shell needs.
 type fakeEngine struct {
-	pieces  []string
-	pauseAt int
-	gate    chan struct{}
-	err     error
-	info    model.Info
-	stop    string // the stop reason of a finished answer ("" = eog)
-
-	mu    sync.Mutex
-	calls [][]model.Message
-}
-
-func (f *fakeEngine) Chat(ctx context.Context, msgs []model.Message, s model.Sampling, fn model.TokenFunc) (string, model.Stats, error) {
-	f.mu.Lock()
-	f.calls = append(f.calls, append([]model.Message(nil), msgs...))
-	f.mu.Unlock()
-	if fn == nil { // warm-up call: a few tokens per message
-		return "", model.Stats{PromptTokens: 4 * len(msgs), GeneratedTokens: 1, StopReason: model.StopMaxTokens}, nil
-	}
-	var out strings.Builder
-	st := model.Stats{ContextSize: 512, GenDuration: 100 * time.Millisecond}
-	for i, p := range f.pieces {
-		if f.gate != nil && i == f.pauseAt {
-			select {
-			case <-f.gate:
-			case <-ctx.Done():
-			}
-		}
-		if ctx.Err() != nil {
-			st.StopReason = model.StopCancelled
-			return out.String(), st, nil
-		}
-		if err := fn(p); err != nil {
-			return out.String(), st, err
-		}
-		out.WriteString(p)
-		st.GeneratedTokens++
-		st.ContextUsed = 10 + i
-	}
-	if f.err != nil {
-		return out.String(), st, f.err
-	}
-	st.StopReason = model.StopEOG
-	if f.stop != "" {
-		st.StopReason = f.stop
-	}
-	return out.String(), st, nil
+	scripted.Model
+	info model.Info
 }
 
 // sizedFake is a fake that reports its context size, as *model.Engine does.
@@ -85,23 +41,12 @@ func (f sizedFake) ContextSize() int { return f.size }
 func (f *fakeEngine) Info() model.Info { return f.info }
 func (f *fakeEngine) Close() error     { return nil }
 
-func (f *fakeEngine) lastCall() []model.Message {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	for i := len(f.calls) - 1; i >= 0; i-- {
-		if len(f.calls[i]) > 0 {
-			return f.calls[i]
-		}
-	}
-	return nil
-}
-
 func newFake(text string) *fakeEngine {
 	var pieces []string
 	for _, w := range strings.SplitAfter(text, " ") {
 		pieces = append(pieces, w)
 	}
-	return &fakeEngine{pieces: pieces, info: model.Info{Name: "tiny", Backend: "CPU"}}
+	return &fakeEngine{Model: scripted.Model{Pieces: pieces}, info: model.Info{Name: "tiny", Backend: "CPU"}}
 }
 
 func newTestApp(t testing.TB, opts Options, w, h int) *App {
@@ -249,20 +194,20 @@ func TestTUIGoldenChat(t *testing.T) {
 	typeText(a, "Say hi")
 	press(a, "enter")
 	checkGolden(t, "chat_finished", frame(a))
-	if got := eng.lastCall(); len(got) != 1 || got[0].Content != "Say hi" {
+	if got := eng.LastCall(); len(got) != 1 || got[0].Content != "Say hi" {
 		t.Errorf("engine got %+v", got)
 	}
 	// Second turn re-sends the whole history.
 	typeText(a, "More")
 	press(a, "enter")
-	if got := eng.lastCall(); len(got) != 3 || got[1].Role != model.RoleAssistant {
+	if got := eng.LastCall(); len(got) != 3 || got[1].Role != model.RoleAssistant {
 		t.Errorf("second turn history = %+v", got)
 	}
 }
 
 func TestTUIGoldenStreamingAndEscStops(t *testing.T) {
 	eng := newFake("one two three four five six")
-	eng.gate, eng.pauseAt = make(chan struct{}), 3
+	eng.Gate, eng.PauseAt = make(chan struct{}), 3
 	dir := t.TempDir()
 	st, err := conversation.Open(dir, time.Second)
 	if err != nil {
@@ -301,7 +246,7 @@ func TestTUIGoldenStreamingAndEscStops(t *testing.T) {
 
 func TestTUICtrlCAsksWhileGenerating(t *testing.T) {
 	eng := newFake("a b c")
-	eng.gate, eng.pauseAt = make(chan struct{}), 1
+	eng.Gate, eng.PauseAt = make(chan struct{}), 1
 	a := newTestApp(t, Options{Engine: eng}, 60, 12)
 	typeText(a, "x")
 	_, cmd := a.Update(keyMsg("enter"))
@@ -331,7 +276,7 @@ func TestTUICtrlCAsksWhileGenerating(t *testing.T) {
 
 func TestTUIResizeWhileStreaming(t *testing.T) {
 	eng := newFake(strings.Repeat("word ", 200) + "\n\n```\n" + strings.Repeat("x", 300) + "\n```")
-	eng.gate, eng.pauseAt = make(chan struct{}), 100
+	eng.Gate, eng.PauseAt = make(chan struct{}), 100
 	a := newTestApp(t, Options{Engine: eng}, 80, 24)
 	typeText(a, strings.Repeat("long prompt ", 20))
 	_, cmd := a.Update(keyMsg("enter"))
@@ -343,7 +288,7 @@ func TestTUIResizeWhileStreaming(t *testing.T) {
 		a.Update(tea.WindowSizeMsg{Width: s[0], Height: s[1]})
 		checkGeometry(t, a, s[0], s[1])
 	}
-	close(eng.gate)
+	close(eng.Gate)
 	run(a, cmd)
 	for _, s := range sizes {
 		a.Update(tea.WindowSizeMsg{Width: s[0], Height: s[1]})
@@ -389,7 +334,7 @@ func TestTUIBigPaste(t *testing.T) {
 	}
 	typeText(a, " summarise")
 	press(a, "enter")
-	got := eng.lastCall()
+	got := eng.LastCall()
 	if len(got) != 1 || len(got[0].Content) != len(big)+len(" summarise") {
 		t.Fatalf("engine got %d messages, %d bytes", len(got), len(got[0].Content))
 	}
@@ -408,7 +353,7 @@ func TestTUIBigPaste(t *testing.T) {
 }
 
 func TestTUIInvalidUTF8AndEscapesInOutput(t *testing.T) {
-	eng := &fakeEngine{pieces: []string{"ok \xff\xfe bad ", "\x1b[2J\x1b]52;c;AAAA\x07clear ", "\x9b31m end"}, info: model.Info{Name: "tiny"}}
+	eng := &fakeEngine{Model: scripted.Model{Pieces: []string{"ok \xff\xfe bad ", "\x1b[2J\x1b]52;c;AAAA\x07clear ", "\x9b31m end"}}, info: model.Info{Name: "tiny"}}
 	a := newTestApp(t, Options{Engine: eng}, 60, 12)
 	typeText(a, "go")
 	press(a, "enter")
@@ -440,13 +385,13 @@ func TestTUIModelFileDeleted(t *testing.T) {
 		t.Errorf("frame after deleting the model:\n%s", f)
 	}
 	// A failing engine shows the error in the chat; the shell keeps working.
-	eng.err = errors.New("llama_decode failed: model file unreadable")
+	eng.Err = errors.New("llama_decode failed: model file unreadable")
 	typeText(a, "again")
 	press(a, "enter")
 	if !strings.Contains(frame(a), "error: llama_decode failed") {
 		t.Errorf("no error in chat:\n%s", frame(a))
 	}
-	eng.err = nil
+	eng.Err = nil
 	typeText(a, "/help")
 	press(a, "enter")
 	if !strings.Contains(frame(a), "Sessions are saved") {
@@ -523,7 +468,7 @@ func TestTUISessionsResumeSwitchRenameDelete(t *testing.T) {
 	}
 	// The resumed context is warmed up in the background.
 	run(b, b.warmUp())
-	if got := eng.lastCall(); len(got) != 2 || got[0].Content != "first question" {
+	if got := eng.LastCall(); len(got) != 2 || got[0].Content != "first question" {
 		t.Errorf("warm-up history = %+v", got)
 	}
 	// Up recalls the resumed session's inputs.
@@ -591,13 +536,13 @@ func TestTUISlashCommands(t *testing.T) {
 	press(a, "enter")
 	typeText(a, "hi")
 	press(a, "enter")
-	if got := eng.lastCall(); len(got) != 2 || got[0].Role != model.RoleSystem || got[0].Content != "You are terse." {
+	if got := eng.LastCall(); len(got) != 2 || got[0].Role != model.RoleSystem || got[0].Content != "You are terse." {
 		t.Errorf("system prompt not sent: %+v", got)
 	}
-	eng.pieces = []string{"answer ", "two"}
+	eng.Pieces = []string{"answer ", "two"}
 	typeText(a, "/retry")
 	press(a, "enter")
-	if got := eng.lastCall(); len(got) != 2 || got[1].Role != model.RoleUser {
+	if got := eng.LastCall(); len(got) != 2 || got[1].Role != model.RoleUser {
 		t.Errorf("/retry sent %+v", got)
 	}
 	if f := frame(a); a.lastAnswer() != "answer two" || strings.Contains(f, "answer one") || strings.Count(f, "answer two") != 1 {
@@ -638,7 +583,7 @@ func TestTUISlashCommands(t *testing.T) {
 	// "//" sends a literal slash message.
 	typeText(a, "//etc")
 	press(a, "enter")
-	if got := eng.lastCall(); got[len(got)-1].Content != "/etc" {
+	if got := eng.LastCall(); got[len(got)-1].Content != "/etc" {
 		t.Errorf("// message sent %+v", got)
 	}
 }
@@ -660,7 +605,7 @@ func TestTUIMultilineInputAndHistory(t *testing.T) {
 		t.Fatalf("up changed the input: %q", a.input.value())
 	}
 	press(a, "enter")
-	if got := eng.lastCall(); got[0].Content != "line one\nline two\nthree" {
+	if got := eng.LastCall(); got[0].Content != "line one\nline two\nthree" {
 		t.Errorf("sent %q", got[0].Content)
 	}
 	typeText(a, "second")
@@ -721,12 +666,12 @@ func TestTUIKeyConfig(t *testing.T) {
 	a := newTestApp(t, Options{Engine: eng, Config: Config{Keys: map[string][]string{"send": {"ctrl+s"}}}}, 60, 10)
 	typeText(a, "x")
 	press(a, "enter")
-	if len(eng.lastCall()) != 0 {
+	if len(eng.LastCall()) != 0 {
 		t.Error("enter still sends after rebinding send")
 	}
 	_, cmd := a.Update(tea.KeyPressMsg{Code: 's', Mod: tea.ModCtrl})
 	run(a, cmd)
-	if len(eng.lastCall()) != 1 {
+	if len(eng.LastCall()) != 1 {
 		t.Error("ctrl+s does not send")
 	}
 }
@@ -812,7 +757,7 @@ func TestTUIModelSwitchShowsProgress(t *testing.T) {
 
 func TestTUIQuitWhileStreamingSavesPartial(t *testing.T) {
 	eng := newFake("alpha beta gamma")
-	eng.gate, eng.pauseAt = make(chan struct{}), 2
+	eng.Gate, eng.PauseAt = make(chan struct{}), 2
 	st, err := conversation.Open(t.TempDir(), time.Second)
 	if err != nil {
 		t.Fatal(err)

@@ -253,7 +253,7 @@ func TestTUIDeleteWhileAnsweringIsRefused(t *testing.T) {
 	}
 	defer st.Close()
 	eng := newFake("alpha beta gamma")
-	eng.gate, eng.pauseAt = make(chan struct{}), 1
+	eng.Gate, eng.PauseAt = make(chan struct{}), 1
 	a := newTestApp(t, Options{Engine: eng, Store: st}, 80, 16)
 	typeText(a, "go")
 	_, cmd := a.Update(keyMsg("enter"))
@@ -263,7 +263,7 @@ func TestTUIDeleteWhileAnsweringIsRefused(t *testing.T) {
 	if f := frame(a); !strings.Contains(f, "Stop the answer (esc) before deleting") || len(a.panes) != 0 {
 		t.Errorf("delete while answering:\n%s", f)
 	}
-	close(eng.gate)
+	close(eng.Gate)
 	run(a, cmd)
 	if list, _ := st.List(); len(list) != 1 || a.lastAnswer() != "alpha beta gamma" {
 		t.Errorf("after the refused delete: %d sessions, answer %q", len(list), a.lastAnswer())

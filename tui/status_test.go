@@ -62,13 +62,13 @@ func TestTUIStatusBarFollowsConversation(t *testing.T) {
 	first := a.conv.ID()
 
 	// Esc before any token: the engine reports the context it holds now.
-	eng.gate, eng.pauseAt = make(chan struct{}), 0
+	eng.Gate, eng.PauseAt = make(chan struct{}), 0
 	typeText(a, "again")
 	_, cmd := a.Update(keyMsg("enter"))
 	a.Update(keyMsg("esc"))
 	run(a, cmd)
 	expect("esc", []string{"ctx 0/512"}, "12/512", "tok/s")
-	eng.gate = nil
+	eng.Gate = nil
 
 	typeText(a, "count")
 	press(a, "enter")
@@ -99,7 +99,7 @@ func TestTUIStatusBarFollowsConversation(t *testing.T) {
 // as such, outside its text.
 func TestTUIContextFullMarker(t *testing.T) {
 	eng := newFake("and then the")
-	eng.stop = model.StopContext
+	eng.Stop = model.StopContext
 	a := newTestApp(t, Options{Engine: eng}, 60, 12)
 	typeText(a, "tell")
 	press(a, "enter")
@@ -109,7 +109,7 @@ func TestTUIContextFullMarker(t *testing.T) {
 	if got := a.conv.Messages()[1].Content; got != "and then the" {
 		t.Errorf("the marker went into the answer: %q", got)
 	}
-	eng.stop = ""
+	eng.Stop = ""
 	typeText(a, "more")
 	press(a, "enter")
 	if n := strings.Count(frame(a), "[cut:"); n != 1 {

@@ -215,16 +215,27 @@ func Recipients(keys []string, pass Passphrase) ([]age.Recipient, error) {
 	if len(out) > 0 || pass == nil {
 		return out, nil
 	}
-	p, err := pass()
+	r, err := fromPassphrase(pass, age.NewScryptRecipient)
 	if err != nil {
 		return nil, err
 	}
-	defer seal.Wipe(p)
-	r, err := age.NewScryptRecipient(string(p))
-	if err != nil {
-		return nil, fmt.Errorf("export passphrase: %w", err)
-	}
 	return []age.Recipient{r}, nil
+}
+
+// fromPassphrase builds an age recipient or identity from the export
+// passphrase pass supplies, wiped after use.
+func fromPassphrase[T any](pass Passphrase, build func(string) (T, error)) (T, error) {
+	var zero T
+	p, err := pass()
+	if err != nil {
+		return zero, err
+	}
+	defer seal.Wipe(p)
+	v, err := build(string(p))
+	if err != nil {
+		return zero, fmt.Errorf("export passphrase: %w", err)
+	}
+	return v, nil
 }
 
 // Identities open an export: the age identities in identityFile, or with
@@ -242,14 +253,9 @@ func Identities(identityFile string, pass Passphrase) ([]age.Identity, error) {
 		}
 		return ids, nil
 	}
-	p, err := pass()
+	id, err := fromPassphrase(pass, age.NewScryptIdentity)
 	if err != nil {
 		return nil, err
-	}
-	defer seal.Wipe(p)
-	id, err := age.NewScryptIdentity(string(p))
-	if err != nil {
-		return nil, fmt.Errorf("export passphrase: %w", err)
 	}
 	return []age.Identity{id}, nil
 }

@@ -3,7 +3,8 @@ package wallet
 import (
 	"cmp"
 	"fmt"
-	"sort"
+	"maps"
+	"slices"
 	"strings"
 	"time"
 )
@@ -184,28 +185,13 @@ func (p Policy) String() string {
 	if p.Empty() {
 		b.WriteString("no limits set: every payment is allowed\n")
 	}
-	assets := make([]string, 0, len(p.Limits))
-	for k := range p.Limits {
-		assets = append(assets, k)
-	}
-	sort.Strings(assets)
-	for _, k := range assets {
+	for _, k := range slices.Sorted(maps.Keys(p.Limits)) {
 		l := p.Limits[k]
 		fmt.Fprintf(&b, "%-6s per tx %-10s per day %-10s approval above %s\n", k, cmp.Or(l.PerTx, "-"), cmp.Or(l.PerDay, "-"), cmp.Or(l.ApproveAbove, "-"))
 	}
-	payees := make([]string, 0, len(p.PayeeDaily))
-	for payee := range p.PayeeDaily {
-		payees = append(payees, payee)
-	}
-	sort.Strings(payees)
-	for _, payee := range payees {
+	for _, payee := range slices.Sorted(maps.Keys(p.PayeeDaily)) {
 		m := p.PayeeDaily[payee]
-		assets := make([]string, 0, len(m))
-		for a := range m {
-			assets = append(assets, a)
-		}
-		sort.Strings(assets)
-		for _, a := range assets {
+		for _, a := range slices.Sorted(maps.Keys(m)) {
 			fmt.Fprintf(&b, "payee %s: at most %s %s per day\n", payee, m[a], a)
 		}
 	}

@@ -5,73 +5,20 @@ import (
 	"errors"
 	"reflect"
 	"strings"
-	"sync"
 	"testing"
 	"time"
+
+	"github.com/sovos/sov/internal/testtool/scripted"
 
 	"github.com/sovos/sov/internal/events"
 	"github.com/sovos/sov/model"
 )
 
-// fakeGen streams pieces in order; with gate set it waits for the gate (or
-// cancellation) before piece pauseAt, and it can fail at the end.
-type fakeGen struct {
-	pieces  []string
-	pauseAt int
-	gate    chan struct{}
-	paused  chan struct{} // closed when it reaches the gate
-	err     error
-	panics  bool
-
-	mu    sync.Mutex
-	calls [][]model.Message
-}
-
-func (f *fakeGen) Chat(ctx context.Context, msgs []model.Message, s model.Sampling, fn model.TokenFunc) (string, model.Stats, error) {
-	f.mu.Lock()
-	f.calls = append(f.calls, msgs)
-	f.mu.Unlock()
-	st := model.Stats{GenDuration: time.Second}
-	if fn == nil {
-		return "", st, nil
-	}
-	var out strings.Builder
-	for i, p := range f.pieces {
-		if f.gate != nil && i == f.pauseAt {
-			close(f.paused)
-			select {
-			case <-f.gate:
-			case <-ctx.Done():
-			}
-		}
-		if ctx.Err() != nil {
-			st.StopReason = model.StopCancelled
-			return out.String(), st, nil
-		}
-		if err := fn(p); err != nil {
-			return out.String(), st, err
-		}
-		out.WriteString(p)
-		st.GeneratedTokens++
-		if f.panics {
-			panic("boom")
-		}
-	}
-	if f.err != nil {
-		return "", st, f.err
-	}
-	st.StopReason = model.StopEOG
-	return out.String(), st, nil
-}
-
-func (f *fakeGen) lastCall() []model.Message {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	return f.calls[len(f.calls)-1]
-}
+// fakeGen is the scripted model the conversation tests answer with.
+type fakeGen = scripted.Model
 
 func gated(pauseAt int, pieces ...string) *fakeGen {
-	return &fakeGen{pieces: pieces, pauseAt: pauseAt, gate: make(chan struct{}), paused: make(chan struct{})}
+	return &fakeGen{Pieces: pieces, PauseAt: pauseAt, Gate: make(chan struct{}), Paused: make(chan struct{})}
 }
 
 func openStore(t *testing.T) *Store {
@@ -176,7 +123,7 @@ func TestConversationRetry(t *testing.T) {
 // written through, and all of it back after Resume.
 func TestConversationSavedLifecycle(t *testing.T) {
 	st := openStore(t)
-	gen := &fakeGen{pieces: []string{"Once ", "upon"}}
+	gen := &fakeGen{Pieces: []string{"Once ", "upon"}}
 	c := New(Options{Store: st, System: "Be brief.", Now: fixedNow})
 	if c.ID() != "" {
 		t.Fatal("a new conversation is saved before its first message")
@@ -191,10 +138,11 @@ func TestConversationSavedLifecycle(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if ev.Kind != EventDone || ev.Answer.Content != "Once upon" || ev.Answer.TPS != 2 || !ev.Answer.Complete || ev.SaveErr != nil {
+	// two tokens in the scripted model's 100 ms
+	if ev.Kind != EventDone || ev.Answer.Content != "Once upon" || ev.Answer.TPS != 20 || !ev.Answer.Complete || ev.SaveErr != nil {
 		t.Fatalf("final event %+v", ev)
 	}
-	if got := gen.lastCall(); !reflect.DeepEqual(got, []model.Message{mm("system", "Be brief."), mm("user", "Tell me a story\nplease")}) {
+	if got := gen.LastCall(); !reflect.DeepEqual(got, []model.Message{mm("system", "Be brief."), mm("user", "Tell me a story\nplease")}) {
 		t.Errorf("engine got %+v", got)
 	}
 	meta := c.Meta()
@@ -238,14 +186,14 @@ func TestConversationRetryDeletesTheSavedAnswer(t *testing.T) {
 	st := openStore(t)
 	c := New(Options{Store: st})
 	c.AddUser("q")
-	if _, err := c.Reply(context.Background(), &fakeGen{pieces: []string{"one"}}, model.Sampling{}, "m"); err != nil {
+	if _, err := c.Reply(context.Background(), &fakeGen{Pieces: []string{"one"}}, model.Sampling{}, "m"); err != nil {
 		t.Fatal(err)
 	}
 	d, err := c.Retry()
 	if err != nil || d == nil || d.Content != "one" {
 		t.Fatalf("Retry = %+v, %v", d, err)
 	}
-	ev, err := c.Reply(context.Background(), &fakeGen{pieces: []string{"two"}}, model.Sampling{}, "m")
+	ev, err := c.Reply(context.Background(), &fakeGen{Pieces: []string{"two"}}, model.Sampling{}, "m")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -269,7 +217,7 @@ func TestTurnStopKeepsPartialAnswer(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	<-gen.paused
+	<-gen.Paused
 	for name, err := range map[string]error{
 		"AddUser": func() error { _, err := c.AddUser("x"); return err }(),
 		"Retry":   func() error { _, err := c.Retry(); return err }(),
@@ -310,8 +258,8 @@ func TestTurnFailureIsSavedButNotSentAgain(t *testing.T) {
 		content string
 		errText string
 	}{
-		{"engine error", &fakeGen{pieces: []string{"par", "tial"}, err: errors.New("llama_decode\nfailed")}, "partial", "llama_decode failed"},
-		{"engine panic", &fakeGen{pieces: []string{"partial "}, panics: true}, "partial ", "the engine failed: boom"},
+		{"engine error", &fakeGen{Pieces: []string{"par", "tial"}, Err: errors.New("llama_decode\nfailed")}, "partial", "llama_decode failed"},
+		{"engine panic", &fakeGen{Pieces: []string{"partial "}, Panics: true}, "partial ", "the engine failed: boom"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -356,7 +304,7 @@ func TestTurnEvents(t *testing.T) {
 	pieces := strings.SplitAfter(strings.Repeat("word ", 300), " ")
 	c := New(Options{Store: st, Events: evs})
 	c.AddUser("go")
-	turn, err := c.Start(ctx, &fakeGen{pieces: pieces}, model.Sampling{}, "m")
+	turn, err := c.Start(ctx, &fakeGen{Pieces: pieces}, model.Sampling{}, "m")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -387,7 +335,7 @@ func TestTurnEvents(t *testing.T) {
 	// conversations.
 	d := New(Options{Events: evs})
 	d.AddUser("x")
-	t2, _ := d.Start(ctx, &fakeGen{pieces: []string{"y"}}, model.Sampling{}, "m")
+	t2, _ := d.Start(ctx, &fakeGen{Pieces: []string{"y"}}, model.Sampling{}, "m")
 	if t2.Wait(); t2.ID() == turn.ID() {
 		t.Errorf("two turns share ID %d", t2.ID())
 	}
@@ -404,7 +352,7 @@ func TestTurnSavesWhileStreaming(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer func() { turn.Cancel(); turn.Wait() }()
-	<-gen.paused
+	<-gen.Paused
 	// The saver runs on its own goroutine: wait for its write.
 	deadline := time.Now().Add(10 * time.Second)
 	for {
@@ -441,7 +389,7 @@ func TestConversationGoesOnUnsavedWhenTheStoreFails(t *testing.T) {
 	if !errors.As(err, &se) || c.Saved() {
 		t.Fatalf("AddUser on a closed store: %v (saved %v)", err, c.Saved())
 	}
-	ev, err := c.Reply(context.Background(), &fakeGen{pieces: []string{"fine"}}, model.Sampling{}, "m")
+	ev, err := c.Reply(context.Background(), &fakeGen{Pieces: []string{"fine"}}, model.Sampling{}, "m")
 	if err != nil || ev.Answer.Content != "fine" || ev.SaveErr != nil {
 		t.Fatalf("answer after the failure: %+v, %v", ev, err)
 	}
@@ -453,11 +401,11 @@ func TestConversationGoesOnUnsavedWhenTheStoreFails(t *testing.T) {
 func TestConversationWarmSendsTheHistory(t *testing.T) {
 	gen := &fakeGen{}
 	c := New(Options{System: "S"})
-	if err := c.Warm(context.Background(), gen); err != nil || len(gen.calls) != 1 {
-		t.Fatalf("warm-up of a conversation with only a system prompt: %v, %d calls", err, len(gen.calls))
+	if err := c.Warm(context.Background(), gen); err != nil || len(gen.Calls()) != 1 {
+		t.Fatalf("warm-up of a conversation with only a system prompt: %v, %d calls", err, len(gen.Calls()))
 	}
 	empty := New(Options{})
-	if err := empty.Warm(context.Background(), gen); err != nil || len(gen.calls) != 1 {
+	if err := empty.Warm(context.Background(), gen); err != nil || len(gen.Calls()) != 1 {
 		t.Errorf("warm-up of an empty conversation called the engine")
 	}
 }
