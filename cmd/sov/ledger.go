@@ -37,7 +37,8 @@ func ledgerHint(err error) error {
 		fix{ledger.ErrWrongPassphrase, pass, false},
 		fix{wallet.ErrWrongPassphrase, pass, false},
 		fix{ledger.ErrNoBlob, ": only calls recorded with their input (sov run) can be replayed", false},
-		fix{fs.ErrExist, " (choose a new file name)", false})
+		fix{fs.ErrExist, " (choose a new file name)", false},
+		fix{new(*generate.ModelMissingError), ": put it back, or pass --model with a copy that has that sha256", false})
 }
 
 func (a *app) ledger() *ledger.Ledger { return ledger.Open(a.paths.Sub("ledger")) }

@@ -68,6 +68,16 @@ func TestLedgerReplayIdentical(t *testing.T) {
 	if r.Code != 1 || !strings.Contains(r.Stderr, "model changed: sha256") || strings.Count(strings.TrimSpace(r.Stderr), "\n") != 0 {
 		t.Fatalf("changed model: exit %d %q", r.Code, r.Stderr)
 	}
+	// A model file that is gone is named with the way out; --model points at
+	// a copy, which must still have the recorded digest.
+	os.Remove(copyModel)
+	r = runSov(t, home, nil, "", "ledger", "replay", id)
+	if r.Code != 1 || !strings.Contains(r.Stderr, "is gone") || !strings.Contains(r.Stderr, "--model") {
+		t.Fatalf("missing model: exit %d %q", r.Code, r.Stderr)
+	}
+	if r := runSov(t, home, nil, "", "ledger", "replay", ids[0], "--model", stories); r.Code != 0 || !strings.Contains(r.Stdout, "identical") {
+		t.Fatalf("replay with --model: exit %d %q %q", r.Code, r.Stdout, r.Stderr)
+	}
 	for _, bad := range []struct{ id, want string }{{"999", "no such ledger entry"}, {"xyz", "no such ledger entry"}} {
 		if r := runSov(t, home, nil, "", "ledger", "replay", bad.id); r.Code != 1 || !strings.Contains(r.Stderr, bad.want) {
 			t.Fatalf("replay %s: %d %q", bad.id, r.Code, r.Stderr)

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"os"
 	"path/filepath"
 
 	"github.com/sovos/sov/internal/conversation"
@@ -87,6 +88,15 @@ type ModelChangedError struct {
 
 func (e *ModelChangedError) Error() string {
 	return fmt.Sprintf("model changed: sha256 %s ≠ %s (recorded) for %s", e.Now, e.Recorded, e.Path)
+}
+
+// ModelMissingError: the recorded model file is no longer where it was.
+type ModelMissingError struct {
+	Path, Recorded string
+}
+
+func (e *ModelMissingError) Error() string {
+	return fmt.Sprintf("the recorded model file %s is gone (it had sha256 %s)", e.Path, e.Recorded)
 }
 
 // ErrNotModelCall: the entry is not a model call.
@@ -196,6 +206,9 @@ func Replay(ctx context.Context, l *ledger.Ledger, id, modelPath string, load Lo
 		r.Input.Engine.ModelPath = modelPath
 	}
 	want, _ := e.Fields["model_sha256"].(string)
+	if _, err := os.Stat(r.Input.Engine.ModelPath); errors.Is(err, os.ErrNotExist) {
+		return r, &ModelMissingError{Path: r.Input.Engine.ModelPath, Recorded: want}
+	}
 	now, err := ModelSHA256(r.Input.Engine.ModelPath, l.Dir())
 	if err != nil {
 		return r, err
