@@ -79,7 +79,21 @@ func (v *Vault) docs(collection string) ([]*docRecord, []string, error) {
 
 // Remove deletes documents whose path is one of paths or lies below one of
 // them (folders). It returns how many were removed; none is ErrNoMatch.
+// Nothing of them is left in the file: their postings are rewritten out
+// of the index and the file is compacted, so their sealed bytes do not
+// linger in bbolt's free pages.
 func (v *Vault) Remove(ctx context.Context, collection string, paths []string) (int, error) {
+	n, err := v.remove(ctx, collection, paths)
+	if err != nil {
+		return n, err
+	}
+	if _, err := v.Compact(ctx); err != nil {
+		return n, fmt.Errorf("removed %d document(s) from the index, but their bytes are still in the file: %w", n, err)
+	}
+	return n, nil
+}
+
+func (v *Vault) remove(ctx context.Context, collection string, paths []string) (int, error) {
 	end, err := v.begin()
 	if err != nil {
 		return 0, err
@@ -119,7 +133,34 @@ func (v *Vault) Remove(ctx context.Context, collection string, paths []string) (
 	if err := v.removeDocs(c, victims); err != nil {
 		return 0, err
 	}
+	if err := v.purgeDeleted(c); err != nil {
+		return 0, err
+	}
 	return len(victims), v.compact(c)
+}
+
+// purgeDeleted rewrites every segment that lists deleted chunks without
+// them, so no posting (which term, how often) of a removed document stays.
+// A segment with a damaged record is left for Verify to report.
+func (v *Vault) purgeDeleted(c *collection) error {
+	var segs []*segMeta
+	if err := v.db.View(func(tx *bolt.Tx) error {
+		var err error
+		segs, err = c.loadSegs(tx)
+		return err
+	}); err != nil {
+		return err
+	}
+	for _, s := range segs {
+		if len(s.Deleted) == 0 || s.Pending {
+			continue
+		}
+		err := v.update(func(tx *bolt.Tx) error { return c.merge(tx, []*segMeta{s}) })
+		if err != nil && !isTamper(err) {
+			return err
+		}
+	}
+	return nil
 }
 
 // ErrNoMatch is returned by Remove when no document matches: a mistyped

@@ -265,7 +265,21 @@ func openBolt(path string, readOnly bool, timeout time.Duration) (*bolt.DB, erro
 	if err := boltfile.Check(path); err != nil {
 		return nil, err // a truncated file would fault inside bbolt's mmap
 	}
-	db, err := bolt.Open(path, 0o600, &bolt.Options{Timeout: timeout, ReadOnly: readOnly})
+	var db *bolt.DB
+	var err error
+	for try := 0; ; try++ {
+		before, serr := os.Stat(path)
+		db, err = bolt.Open(path, 0o600, &bolt.Options{Timeout: timeout, ReadOnly: readOnly})
+		if err != nil || serr != nil {
+			break
+		}
+		// A compaction may have renamed a new file over path while this
+		// open waited for the lock: the file locked would be an orphan.
+		if after, serr := os.Stat(path); serr == nil && os.SameFile(before, after) || try == 3 {
+			return db, nil
+		}
+		db.Close()
+	}
 	if err == nil {
 		return db, nil
 	}
