@@ -302,6 +302,7 @@ type LedgerEntry struct {
 	Grant      string `json:"grant,omitempty"`  // the grant it was paid under
 	Policy     string `json:"policy,omitempty"` // the policy reservation id
 	Block      uint64 `json:"block,omitempty"`
+	ValidUntil uint64 `json:"valid_until,omitempty"` // Solana: the last block height its blockhash can land at
 }
 
 func ledgerKey(chain, hash string) []byte { return []byte(chain + "|" + strings.ToLower(hash)) }
@@ -687,6 +688,10 @@ func (w *Wallet) Refresh(ctx context.Context, nets []Network) []error {
 				}
 			}
 			b.Close()
+		case FamilySolana, FamilyNEAR:
+			if err := w.refreshEd25519(ctx, n, k.from, all); err != nil {
+				errs = append(errs, err)
+			}
 		}
 	}
 	return errs

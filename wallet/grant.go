@@ -463,7 +463,8 @@ func (w *Wallet) execute(ctx context.Context, p *Plan, a actor) (LedgerEntry, er
 	default:
 		err = fmt.Errorf("network family %q cannot send", p.net.Family)
 	}
-	if err != nil {
+	failed := err // broadcast, then failed on chain: recorded as such
+	if err != nil && !errors.As(err, new(*TxFailedError)) {
 		release("not broadcast")
 		return LedgerEntry{}, err
 	}
@@ -475,6 +476,10 @@ func (w *Wallet) execute(ctx context.Context, p *Plan, a actor) (LedgerEntry, er
 	}
 	if p.replace != nil {
 		w.updateLedger(p.replace.old.Chain, p.replace.old.Hash, func(l *LedgerEntry) { l.ReplacedBy = entry.Hash })
+	}
+	if failed != nil {
+		w.settle(rctx, entry, entry.Status)
+		return entry, failed
 	}
 	return entry, nil
 }
@@ -491,9 +496,10 @@ func (e *PendingError) Error() string {
 }
 
 // Follow waits until a broadcast entry is mined (EVM: confirmed, failed or
-// replaced; Bitcoin: confirmed), for at most the family's usual time, and
-// records the outcome. Solana and NEAR entries are returned as they are.
-// Past that time it returns the entry with a *PendingError.
+// replaced; Bitcoin: confirmed; Solana: confirmed, failed or dropped when
+// its blockhash expired; NEAR: final or failed), for at most the family's
+// usual time, and records the outcome. Past that time it returns the entry
+// with a *PendingError.
 func (s *Session) Follow(ctx context.Context, entry LedgerEntry) (LedgerEntry, error) {
 	net, ok := FindNetwork(s.cfg.Networks, entry.Chain)
 	if !ok {
@@ -521,6 +527,10 @@ func (s *Session) Follow(ctx context.Context, entry LedgerEntry) (LedgerEntry, e
 		}
 		defer b.Close()
 		entry, err = s.w.WaitBitcoin(wctx, b, entry)
+	case FamilySolana:
+		entry, err = s.w.WaitSolana(wctx, NewSolanaRPC(net), entry)
+	case FamilyNEAR:
+		entry, err = s.w.WaitNEAR(wctx, NewNEARRPC(net), entry)
 	}
 	if errors.Is(err, context.DeadlineExceeded) && ctx.Err() == nil {
 		return entry, &PendingError{Hash: entry.Hash, Network: entry.Network, After: wait}

@@ -33,6 +33,16 @@ type RPCError struct {
 	Code    int             `json:"code"`
 	Message string          `json:"message"`
 	Data    json.RawMessage `json:"data,omitempty"`
+	// Name and Cause are NEAR's structured error, e.g. HANDLER_ERROR
+	// caused by UNKNOWN_TRANSACTION or TIMEOUT_ERROR.
+	Name  string         `json:"name,omitempty"`
+	Cause *RPCErrorCause `json:"cause,omitempty"`
+}
+
+// RPCErrorCause is why a NEAR RPC call failed.
+type RPCErrorCause struct {
+	Name string          `json:"name"`
+	Info json.RawMessage `json:"info,omitempty"`
 }
 
 func (e *RPCError) Error() string { return fmt.Sprintf("RPC error %d: %s", e.Code, e.Message) }

@@ -6,9 +6,11 @@ import (
 	"crypto/sha256"
 	"encoding/base64"
 	"encoding/binary"
+	"encoding/json"
+	"errors"
 	"fmt"
 	"math/big"
-	"strings"
+	"time"
 
 	"github.com/mr-tron/base58"
 )
@@ -102,19 +104,101 @@ func (n *NEARRPC) AccessKey(ctx context.Context, account, publicKey string) (uin
 	return res.Nonce, bh, nil
 }
 
-// Send broadcasts a signed transaction (send_tx) and returns its hash.
-func (n *NEARRPC) Send(ctx context.Context, signed []byte) (string, error) {
+// Status returns the node's chain id and, where it gives one, its genesis
+// hash (status), which identify the chain it serves.
+func (n *NEARRPC) Status(ctx context.Context) (chainID, genesisHash string, err error) {
 	var res struct {
-		Transaction struct {
-			Hash string `json:"hash"`
-		} `json:"transaction"`
+		ChainID     string `json:"chain_id"`
+		GenesisHash string `json:"genesis_hash"`
 	}
+	if err := n.rpc.call(ctx, "status", []any{}, &res); err != nil {
+		return "", "", err
+	}
+	if res.ChainID == "" {
+		return "", "", fmt.Errorf("status: the node reports no chain_id")
+	}
+	return res.ChainID, res.GenesisHash, nil
+}
+
+// NEARTxResult is a transaction's final execution outcome as send_tx and
+// tx report it (the fields sov reads).
+type NEARTxResult struct {
+	// Status is {"SuccessValue": …}, {"SuccessReceiptId": …} or
+	// {"Failure": …} once executed; absent or a bare string before.
+	Status      json.RawMessage `json:"status"`
+	Transaction struct {
+		Hash string `json:"hash"`
+	} `json:"transaction"`
+	// FinalExecutionStatus is how far it got: NONE, INCLUDED,
+	// EXECUTED_OPTIMISTIC, INCLUDED_FINAL, EXECUTED or FINAL.
+	FinalExecutionStatus string `json:"final_execution_status"`
+}
+
+// outcome reads r: failed as soon as execution failed, confirmed once
+// successful and final (or successful on a node that reports no
+// finality), otherwise pending.
+func (r NEARTxResult) outcome() outcome {
+	var st map[string]json.RawMessage
+	if json.Unmarshal(r.Status, &st) != nil {
+		return outcome{}
+	}
+	if f, ok := st["Failure"]; ok {
+		return outcome{status: "failed", reason: nearFailureReason(f)}
+	}
+	_, value := st["SuccessValue"]
+	_, receipt := st["SuccessReceiptId"]
+	if (value || receipt) && (r.FinalExecutionStatus == "FINAL" || r.FinalExecutionStatus == "") {
+		return outcome{status: "confirmed"}
+	}
+	return outcome{}
+}
+
+// nearFailureReason names an execution failure, e.g. AccountDoesNotExist
+// {"account_id":"bob.near"}.
+func nearFailureReason(raw json.RawMessage) string {
+	var f struct {
+		ActionError *struct {
+			Kind map[string]json.RawMessage `json:"kind"`
+		} `json:"ActionError"`
+	}
+	if json.Unmarshal(raw, &f) == nil && f.ActionError != nil && len(f.ActionError.Kind) == 1 {
+		for k, v := range f.ActionError.Kind {
+			return k + " " + compactReason(v)
+		}
+	}
+	return compactReason(raw)
+}
+
+// nearCause is the cause NEAR gives for an RPC error (e.g. TIMEOUT_ERROR,
+// UNKNOWN_TRANSACTION), or "".
+func nearCause(err error) string {
+	var e *RPCError
+	if errors.As(err, &e) && e.Cause != nil {
+		return e.Cause.Name
+	}
+	return ""
+}
+
+// Send broadcasts a signed transaction (send_tx) and returns its outcome
+// once optimistically executed.
+func (n *NEARRPC) Send(ctx context.Context, signed []byte) (NEARTxResult, error) {
+	var res NEARTxResult
 	err := n.rpc.call(ctx, "send_tx", map[string]any{"signed_tx_base64": base64.StdEncoding.EncodeToString(signed), "wait_until": "EXECUTED_OPTIMISTIC"}, &res)
-	return res.Transaction.Hash, err
+	return res, err
+}
+
+// TxStatus returns a transaction's outcome (tx), waiting on the node for
+// it to be final.
+func (n *NEARRPC) TxStatus(ctx context.Context, hash, sender string) (NEARTxResult, error) {
+	var res NEARTxResult
+	err := n.rpc.call(ctx, "tx", map[string]any{"tx_hash": hash, "sender_account_id": sender, "wait_until": "FINAL"}, &res)
+	return res, err
 }
 
 // broadcastNEAR signs p's NEAR transfer from the implicit account and
-// commits and sends it, waiting for optimistic execution.
+// commits and sends it. A transaction that executed and failed (e.g. the
+// receiver does not exist) comes back as a failed entry with a
+// *TxFailedError; one that succeeded stays pending until final.
 func broadcastNEAR(ctx context.Context, p *Plan, keys *Keys, commit commitFunc) (LedgerEntry, error) {
 	key, err := keys.NEARKey(p.acct.Index)
 	if err != nil {
@@ -125,17 +209,66 @@ func broadcastNEAR(ctx context.Context, p *Plan, keys *Keys, commit commitFunc) 
 	if err != nil {
 		return LedgerEntry{}, err
 	}
-	if err := commit(base58.Encode(hash[:]), nonce); err != nil {
+	want := base58.Encode(hash[:])
+	if err := commit(want, nonce); err != nil {
 		return LedgerEntry{}, err
 	}
-	got, err := NewNEARRPC(p.net).Send(ctx, signed)
-	if err != nil {
+	res, err := NewNEARRPC(p.net).Send(ctx, signed)
+	entry := LedgerEntry{Hash: want, Nonce: nonce, Status: "pending"}
+	switch {
+	case nearCause(err) == "TIMEOUT_ERROR":
+		return entry, nil // routed but not yet executed: following it finds the outcome
+	case err != nil:
 		return LedgerEntry{}, err
+	case res.Transaction.Hash != "" && res.Transaction.Hash != want:
+		return LedgerEntry{}, fmt.Errorf("NEAR node reported hash %s for transaction %s", res.Transaction.Hash, want)
 	}
-	if want := base58.Encode(hash[:]); got != "" && !strings.EqualFold(got, want) {
-		return LedgerEntry{}, fmt.Errorf("NEAR node reported hash %s for transaction %s", got, want)
+	o := res.outcome()
+	if o.status == "failed" {
+		entry.Status = o.status
+		return entry, &TxFailedError{Hash: want, Network: p.net.Name, Status: o.status, Reason: o.reason}
 	}
-	return LedgerEntry{Hash: base58.Encode(hash[:]), Nonce: nonce, Status: "confirmed"}, nil
+	if o.status != "" {
+		entry.Status = o.status
+	}
+	return entry, nil
+}
+
+// nearOutcome asks once where entry stands; a transaction the node does
+// not know yet, or that is not final within the node's wait, is pending.
+func nearOutcome(ctx context.Context, rpc *NEARRPC, entry LedgerEntry) (outcome, error) {
+	res, err := rpc.TxStatus(ctx, entry.Hash, entry.From)
+	switch c := nearCause(err); {
+	case c == "UNKNOWN_TRANSACTION" || c == "TIMEOUT_ERROR":
+		return outcome{}, nil
+	case err != nil:
+		return outcome{}, err
+	}
+	return res.outcome(), nil
+}
+
+// nearPoll is how often a NEAR transaction's status is asked for (about a
+// block; the node itself waits for finality up to its timeout).
+const nearPoll = time.Second
+
+// WaitNEAR follows a NEAR transaction until it is final (confirmed) or
+// failed, or ctx ends, and records the outcome; a failed one is a
+// *TxFailedError.
+func (w *Wallet) WaitNEAR(ctx context.Context, rpc *NEARRPC, entry LedgerEntry) (LedgerEntry, error) {
+	for {
+		o, err := nearOutcome(ctx, rpc, entry)
+		switch {
+		case err == nil && o.status != "":
+			return w.recordOutcome(ctx, entry, o)
+		case errors.As(err, new(*RPCError)): // the node answered: asking again will not help
+			return entry, err
+		}
+		select {
+		case <-ctx.Done():
+			return entry, ctx.Err()
+		case <-time.After(nearPoll):
+		}
+	}
 }
 
 func nearBalances(ctx context.Context, n Network, acct Accounts) ([]Balance, error) {

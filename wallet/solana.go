@@ -5,8 +5,11 @@ import (
 	"crypto/ed25519"
 	"encoding/base64"
 	"encoding/binary"
+	"encoding/json"
+	"errors"
 	"fmt"
 	"math/big"
+	"time"
 
 	"github.com/mr-tron/base58"
 )
@@ -80,21 +83,65 @@ func (s *SolanaRPC) Balance(ctx context.Context, addr string) (uint64, error) {
 	return res.Value, nil
 }
 
-// LatestBlockhash returns the recent blockhash bytes.
-func (s *SolanaRPC) LatestBlockhash(ctx context.Context) ([]byte, error) {
+// LatestBlockhash returns the recent blockhash bytes and the last block
+// height at which a transaction using it can still land.
+func (s *SolanaRPC) LatestBlockhash(ctx context.Context) ([]byte, uint64, error) {
 	var res struct {
 		Value struct {
-			Blockhash string `json:"blockhash"`
+			Blockhash            string `json:"blockhash"`
+			LastValidBlockHeight uint64 `json:"lastValidBlockHeight"`
 		} `json:"value"`
 	}
 	if err := s.rpc.call(ctx, "getLatestBlockhash", []any{map[string]string{"commitment": "finalized"}}, &res); err != nil {
-		return nil, err
+		return nil, 0, err
 	}
 	b, err := base58.Decode(res.Value.Blockhash)
 	if err != nil || len(b) != 32 {
-		return nil, fmt.Errorf("getLatestBlockhash: bad blockhash %q", res.Value.Blockhash)
+		return nil, 0, fmt.Errorf("getLatestBlockhash: bad blockhash %q", res.Value.Blockhash)
 	}
-	return b, nil
+	return b, res.Value.LastValidBlockHeight, nil
+}
+
+// GenesisHash is the cluster's genesis hash (getGenesisHash), which
+// identifies it.
+func (s *SolanaRPC) GenesisHash(ctx context.Context) (string, error) {
+	var g string
+	if err := s.rpc.call(ctx, "getGenesisHash", []any{}, &g); err != nil {
+		return "", err
+	}
+	if b, err := base58.Decode(g); err != nil || len(b) != 32 {
+		return "", fmt.Errorf("getGenesisHash: bad hash %q", g)
+	}
+	return g, nil
+}
+
+// SolanaSignatureStatus is a transaction's status (getSignatureStatuses).
+type SolanaSignatureStatus struct {
+	Slot               uint64          `json:"slot"`
+	Err                json.RawMessage `json:"err"`                // null on success
+	ConfirmationStatus string          `json:"confirmationStatus"` // processed, confirmed or finalized
+}
+
+// SignatureStatus returns sig's status, or nil while the cluster has not
+// seen it.
+func (s *SolanaRPC) SignatureStatus(ctx context.Context, sig string) (*SolanaSignatureStatus, error) {
+	var res struct {
+		Value []*SolanaSignatureStatus `json:"value"`
+	}
+	if err := s.rpc.call(ctx, "getSignatureStatuses", []any{[]string{sig}, map[string]bool{"searchTransactionHistory": true}}, &res); err != nil {
+		return nil, err
+	}
+	if len(res.Value) != 1 {
+		return nil, fmt.Errorf("getSignatureStatuses: %d statuses for one signature", len(res.Value))
+	}
+	return res.Value[0], nil
+}
+
+// BlockHeight is the confirmed block height (getBlockHeight).
+func (s *SolanaRPC) BlockHeight(ctx context.Context) (uint64, error) {
+	var h uint64
+	err := s.rpc.call(ctx, "getBlockHeight", []any{map[string]string{"commitment": "confirmed"}}, &h)
+	return h, err
 }
 
 // Send broadcasts a signed transaction and returns its signature.
@@ -119,7 +166,7 @@ func broadcastSolana(ctx context.Context, p *Plan, keys *Keys, commit commitFunc
 		return LedgerEntry{}, err
 	}
 	rpc := NewSolanaRPC(p.net)
-	bh, err := rpc.LatestBlockhash(ctx)
+	bh, lastValid, err := rpc.LatestBlockhash(ctx)
 	if err != nil {
 		return LedgerEntry{}, err
 	}
@@ -135,7 +182,60 @@ func broadcastSolana(ctx context.Context, p *Plan, keys *Keys, commit commitFunc
 	if err != nil {
 		return LedgerEntry{}, err
 	}
-	return LedgerEntry{Hash: sig, Status: "pending"}, nil
+	return LedgerEntry{Hash: sig, Status: "pending", ValidUntil: lastValid}, nil
+}
+
+// solanaPoll is how often a Solana transaction's status is asked for
+// (about one slot).
+const solanaPoll = 400 * time.Millisecond
+
+// WaitSolana follows a Solana transaction until it is confirmed, fails, or
+// its blockhash expires before it landed (dropped), or ctx ends, and
+// records the outcome; a failed or dropped one is a *TxFailedError.
+func (w *Wallet) WaitSolana(ctx context.Context, rpc *SolanaRPC, entry LedgerEntry) (LedgerEntry, error) {
+	for {
+		o, err := solanaOutcome(ctx, rpc, entry)
+		switch {
+		case err == nil && o.status != "":
+			return w.recordOutcome(ctx, entry, o)
+		case errors.As(err, new(*RPCError)): // the node answered: asking again will not help
+			return entry, err
+		}
+		select {
+		case <-ctx.Done():
+			return entry, ctx.Err()
+		case <-time.After(solanaPoll):
+		}
+	}
+}
+
+// solanaOutcome asks once where entry stands; an empty status is pending.
+// The block height is asked before the status: once the confirmed height
+// is past the blockhash's last valid one, a transaction that has no status
+// after that can never land.
+func solanaOutcome(ctx context.Context, rpc *SolanaRPC, entry LedgerEntry) (outcome, error) {
+	var height uint64
+	if entry.ValidUntil > 0 {
+		h, err := rpc.BlockHeight(ctx)
+		if err != nil {
+			return outcome{}, err
+		}
+		height = h
+	}
+	st, err := rpc.SignatureStatus(ctx, entry.Hash)
+	switch {
+	case err != nil:
+		return outcome{}, err
+	case st == nil && entry.ValidUntil > 0 && height > entry.ValidUntil:
+		return outcome{status: "dropped", reason: fmt.Sprintf("its blockhash expired at block height %d (now %d) before it landed: nothing was paid", entry.ValidUntil, height)}, nil
+	case st == nil:
+		return outcome{}, nil
+	case len(st.Err) > 0 && string(st.Err) != "null":
+		return outcome{status: "failed", block: st.Slot, reason: compactReason(st.Err)}, nil
+	case st.ConfirmationStatus == "confirmed" || st.ConfirmationStatus == "finalized":
+		return outcome{status: "confirmed", block: st.Slot}, nil
+	}
+	return outcome{}, nil
 }
 
 func solanaBalances(ctx context.Context, n Network, acct Accounts) ([]Balance, error) {

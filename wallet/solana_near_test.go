@@ -1,6 +1,7 @@
 package wallet
 
 import (
+	"bytes"
 	"context"
 	"crypto/ed25519"
 	"crypto/sha256"
@@ -152,6 +153,8 @@ func TestWalletSolanaWithLoopbackJSONRPCServer(t *testing.T) {
 	var sent []byte
 	srv := newLoopbackRPC(t, func(method string, params json.RawMessage) (any, *RPCError) {
 		switch method {
+		case "getGenesisHash":
+			return localGenesis, nil
 		case "getBalance":
 			return map[string]any{"context": map[string]int{"slot": 1}, "value": 2_000_000_000}, nil
 		case "getLatestBlockhash":
@@ -216,6 +219,8 @@ func TestWalletNEARWithLoopbackJSONRPCServer(t *testing.T) {
 		var p map[string]any
 		json.Unmarshal(params, &p)
 		switch {
+		case method == "status":
+			return map[string]any{"chain_id": "localnet", "genesis_hash": localGenesis}, nil
 		case method == "query" && p["request_type"] == "view_account":
 			if p["account_id"] != acct.NEARAccount {
 				return nil, &RPCError{Code: -32000, Message: "UNKNOWN_ACCOUNT"}
@@ -265,6 +270,9 @@ func TestWalletNEARWithLoopbackJSONRPCServer(t *testing.T) {
 	w.SetPolicy(Policy{Limits: map[string]Limit{"NEAR": {PerDay: "3"}}}, "test")
 	bad := n
 	bad.RPC = []string{newLoopbackRPC(t, func(method string, params json.RawMessage) (any, *RPCError) {
+		if method == "status" {
+			return map[string]any{"chain_id": "localnet", "genesis_hash": localGenesis}, nil
+		}
 		if method == "send_tx" {
 			return nil, &RPCError{Code: -32000, Message: "InvalidTxError"}
 		}
@@ -319,6 +327,10 @@ func TestWalletSlowRPCFailsOver(t *testing.T) {
 		t.Fatal("bad rpc_timeout accepted")
 	}
 }
+
+// localGenesis is the genesis hash the loopback nodes of a local chain
+// report (any 32 bytes).
+var localGenesis = base58.Encode(bytes.Repeat([]byte{7}, 32))
 
 // sendAs sends tr as the user through the one send path.
 func sendAs(w *Wallet, nets []Network, acct Accounts, unlock Unlocker, tr Transfer) (LedgerEntry, error) {

@@ -226,6 +226,9 @@ func (w *Wallet) Plan(ctx context.Context, t Transfer, nets []Network, acct Acco
 	if err != nil {
 		return nil, err
 	}
+	if err := w.checkIdentity(ctx, net); err != nil {
+		return nil, err
+	}
 	p := &Plan{kind: "send", net: net, to: t.To, acct: acct}
 	switch family {
 	case FamilyEVM:

@@ -41,7 +41,7 @@ func WithStoreOptions(o ...StoreOption) Option {
 // New returns the wallet kept in dir (normally paths.Sub("wallet")).
 func New(dir string, opts ...Option) *Wallet {
 	w := &Wallet{dir: dir, store: OpenStore(dir), now: time.Now, dial: DialEVM,
-		followFor: map[string]time.Duration{FamilyEVM: 2 * time.Minute, FamilyBitcoin: 30 * time.Minute}}
+		followFor: map[string]time.Duration{FamilyEVM: 2 * time.Minute, FamilyBitcoin: 30 * time.Minute, FamilySolana: 2 * time.Minute, FamilyNEAR: time.Minute}}
 	for _, o := range opts {
 		o(w)
 	}
