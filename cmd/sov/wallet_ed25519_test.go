@@ -39,6 +39,9 @@ func walletLoopbackRPC(t *testing.T, handle func(method string, params json.RawM
 	return srv.URL
 }
 
+// walletLocalGenesis is the genesis hash the loopback local chains report.
+var walletLocalGenesis = base58.Encode(make([]byte, 32))
+
 type walletRPCErr string
 
 func (e walletRPCErr) Error() string { return string(e) }
@@ -51,6 +54,12 @@ func TestWalletSolanaAndNEARSendWithLoopbackJSONRPCServers(t *testing.T) {
 	var solSent, nearSent []byte
 	solURL := walletLoopbackRPC(t, func(method string, params json.RawMessage) any {
 		switch method {
+		case "getGenesisHash":
+			return walletLocalGenesis
+		case "getBlockHeight":
+			return 50
+		case "getSignatureStatuses":
+			return map[string]any{"context": map[string]int{"slot": 12}, "value": []any{map[string]any{"slot": 11, "err": nil, "confirmationStatus": "confirmed"}}}
 		case "getBalance":
 			return map[string]any{"context": map[string]int{"slot": 9}, "value": 3_000_000_000}
 		case "getLatestBlockhash":
@@ -70,6 +79,10 @@ func TestWalletSolanaAndNEARSendWithLoopbackJSONRPCServers(t *testing.T) {
 		var p map[string]any
 		json.Unmarshal(params, &p)
 		switch {
+		case method == "status":
+			return map[string]any{"chain_id": "localnet", "genesis_hash": walletLocalGenesis}
+		case method == "tx":
+			return map[string]any{"status": map[string]any{"SuccessValue": ""}, "transaction": map[string]any{"hash": p["tx_hash"]}, "final_execution_status": "FINAL"}
 		case p["request_type"] == "view_account":
 			return map[string]any{"amount": "2000000000000000000000000"}
 		case p["request_type"] == "view_access_key":
@@ -109,7 +122,63 @@ func TestWalletSolanaAndNEARSendWithLoopbackJSONRPCServers(t *testing.T) {
 		t.Fatalf("overspend: %d %s", r.Code, r.Stderr)
 	}
 	r = runSov(t, home, nil, "", "wallet", "ledger", "--json")
-	if strings.Count(r.Stdout, `"hash"`) != 2 {
+	if strings.Count(r.Stdout, `"hash"`) != 2 || strings.Count(r.Stdout, `"status": "confirmed"`) != 2 {
 		t.Fatalf("ledger %s", r.Stdout)
+	}
+}
+
+// TestWalletNEARSendFailureExitsNonZero: a loopback NEAR JSON-RPC server
+// whose send_tx outcome is an AccountDoesNotExist failure makes the send
+// exit 1 with a one-line error, and the ledger says failed. A loopback
+// Solana server configured as mainnet (it is not) is refused before
+// anything is signed.
+func TestWalletNEARSendFailureExitsNonZero(t *testing.T) {
+	home := t.TempDir()
+	if r := runSov(t, home, walletTestEnv, walletTestAbandon+"\n", "wallet", "import"); r.Code != 0 {
+		t.Fatal(r.Stderr)
+	}
+	nearURL := walletLoopbackRPC(t, func(method string, params json.RawMessage) any {
+		var p map[string]any
+		json.Unmarshal(params, &p)
+		switch {
+		case method == "status":
+			return map[string]any{"chain_id": "localnet", "genesis_hash": walletLocalGenesis}
+		case p["request_type"] == "view_account":
+			return map[string]any{"amount": "2000000000000000000000000"}
+		case p["request_type"] == "view_access_key":
+			return map[string]any{"nonce": 7, "block_hash": base58.Encode(make([]byte, 32))}
+		case method == "send_tx":
+			raw, _ := base64.StdEncoding.DecodeString(p["signed_tx_base64"].(string))
+			h := sha256.Sum256(raw[:len(raw)-65])
+			failure := map[string]any{"ActionError": map[string]any{"index": 0, "kind": map[string]any{"AccountDoesNotExist": map[string]any{"account_id": "nobody.near"}}}}
+			return map[string]any{"status": map[string]any{"Failure": failure}, "transaction": map[string]any{"hash": base58.Encode(h[:])}, "final_execution_status": "EXECUTED_OPTIMISTIC"}
+		}
+		return walletRPCErr("method not found")
+	})
+	mock := walletLoopbackRPC(t, func(method string, _ json.RawMessage) any {
+		if method == "getGenesisHash" {
+			return walletLocalGenesis
+		}
+		return map[string]any{"context": map[string]int{"slot": 9}, "value": 3_000_000_000}
+	})
+	for _, args := range [][]string{
+		{"wallet", "networks", "add", "near-local", "--family", "near", "--caip2", "near:localnet", "--rpc", nearURL},
+		{"wallet", "networks", "add", "solana", "--rpc", mock},
+	} {
+		if r := runSov(t, home, nil, "", args...); r.Code != 0 {
+			t.Fatalf("%v: %s", args, r.Stderr)
+		}
+	}
+	r := runSov(t, home, walletTestEnv, "", "wallet", "send", "0.5", "NEAR", "to", "nobody.near", "--yes")
+	if r.Code != 1 || !strings.Contains(r.Stderr, "failed on chain: AccountDoesNotExist") || strings.Count(strings.TrimSpace(r.Stderr[strings.Index(r.Stderr, "sov:"):]), "\n") != 0 {
+		t.Fatalf("failed send: %d %q", r.Code, r.Stderr)
+	}
+	r = runSov(t, home, nil, "", "wallet", "ledger", "--json")
+	if !strings.Contains(r.Stdout, `"status": "failed"`) || strings.Contains(r.Stdout, `"status": "confirmed"`) {
+		t.Fatalf("ledger %s", r.Stdout)
+	}
+	r = runSov(t, home, walletTestEnv, "", "wallet", "send", "1", "SOL", "to", "EN2sCsJ1WDV8UFqsiTXHcUPUxQ4juE71eCknHYYMifkd", "--chain", "solana", "--yes")
+	if r.Code != 1 || !strings.Contains(r.Stderr, "refusing it (nothing was signed)") {
+		t.Fatalf("mock as mainnet: %d %s", r.Code, r.Stderr)
 	}
 }
