@@ -66,9 +66,9 @@ func sovGoProgress(p C.float, handle C.uintptr_t) C._Bool {
 
 // Device is a compute device llama.cpp found.
 type Device struct {
-	Name        string
-	Description string
-	Kind        string // "CPU", "GPU", "iGPU", "accelerator"
+	Name        string `json:"name"`
+	Description string `json:"description"`
+	Kind        string `json:"kind"` // "CPU", "GPU", "iGPU", "accelerator"
 }
 
 // Devices lists the devices of the compiled backends.

@@ -11,6 +11,7 @@ import (
 	"github.com/sovos/sov/internal/conversation"
 	"github.com/sovos/sov/internal/events"
 	"github.com/sovos/sov/model"
+	"github.com/sovos/sov/model/store"
 )
 
 // Chatter is the part of *model.Engine the shell uses; tests substitute a
@@ -141,12 +142,22 @@ func (p *convSessions) closeAll() {
 // Loader loads the model at path, reporting progress in [0,1].
 type Loader func(ctx context.Context, path string, progress func(float32) bool) (Chatter, error)
 
-// ModelEntry is one installed model offered by /model.
-type ModelEntry struct {
-	Name    string
-	Path    string
-	Source  string // the reference it was pulled from ("" = unknown)
-	Missing bool   // registered, but its file is gone: not offered
+// ModelEntry is one installed model offered by /model (one whose file is
+// Missing is not).
+type ModelEntry = store.Model
+
+// EngineLoader loads llama.cpp engines with o, for as many conversations
+// as the shell keeps; loading hears each model file before it loads.
+func EngineLoader(o model.Options, loading func(path string)) Loader {
+	return func(ctx context.Context, path string, progress func(float32) bool) (Chatter, error) {
+		loading(path)
+		o.Path, o.Progress, o.TrimMemory, o.Sessions = path, progress, true, EngineSessions
+		eng, err := model.Load(ctx, o)
+		if err != nil {
+			return nil, err // not a typed nil in the interface
+		}
+		return eng, nil
+	}
 }
 
 // stream shows one answer. The conversation generates and saves it (a

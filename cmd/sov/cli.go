@@ -93,43 +93,20 @@ func guard(hint func(error) error, damaged string, cmds ...*cobra.Command) []*co
 }
 
 // secret reads the secret called name from the file that cmd's --flag
-// names (no flag: none), else $env, else a no-echo prompt. Without cmd
-// (recording in the background) it comes only from $env, never asked for.
+// names (no flag: none), else $env, else a no-echo prompt; with confirm,
+// one being chosen (see prompt.Console.Passphrase).
 func (a *app) secret(cmd *cobra.Command, flag, name, env string, confirm bool) func() ([]byte, error) {
 	return func() ([]byte, error) {
 		var file string
-		switch {
-		case cmd == nil && a.getenv(env) == "":
-			return nil, prompt.ErrNoSecret
-		case cmd != nil && flag != "":
+		if flag != "" {
 			file, _ = cmd.Flags().GetString(flag)
 		}
 		p, err := prompt.Console{Getenv: a.getenv, Stdin: a.stdin, Stderr: a.stderr}.Passphrase(name, env, file, confirm)
 		if errors.Is(err, prompt.ErrNoSecret) && flag != "" {
 			return nil, fmt.Errorf("%w (or use --%s)", err, flag)
 		}
-		if err == nil && confirm && !a.allowWeak() {
-			// Only a passphrase being chosen now is judged; one that
-			// unlocks something that exists is never refused.
-			if err := prompt.CheckStrength(p, passphraseWords...); err != nil {
-				clear(p)
-				return nil, fmt.Errorf("%s: %w (or set %s=1 to keep it)", name, err, allowWeakEnv)
-			}
-		}
 		return p, err
 	}
-}
-
-// allowWeakEnv, set to 1, accepts a new passphrase the strength check
-// refuses: for tests, and for people who insist.
-const allowWeakEnv = "SOV_ALLOW_WEAK_PASSPHRASE"
-
-// passphraseWords are words an attacker guesses first for a sov passphrase.
-var passphraseWords = []string{"sov", "sovos", "vault", "wallet", "feeds", "ledger", "passphrase"}
-
-func (a *app) allowWeak() bool {
-	v := a.getenv(allowWeakEnv)
-	return v != "" && v != "0" && !strings.EqualFold(v, "false")
 }
 
 // writeJSON writes v as indented JSON.

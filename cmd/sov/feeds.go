@@ -69,7 +69,7 @@ func feedsHint(err error) error {
 
 // open opens the feeds store for one command and closes it after fn.
 func (c *feedsCLI) open(readOnly bool, fn func(*feeds.Store) error) error {
-	return feeds.With(c.paths.Sub("feeds"), c.cfg, readOnly, fn)
+	return feeds.With(c.Paths.Sub("feeds"), c.Config, readOnly, fn)
 }
 
 // storeCmd is a command run on the feeds store, open (read-only with ro)
@@ -92,7 +92,7 @@ func (c *feedsCLI) keygenCmd() *cobra.Command {
 		var w func() ([]byte, error) // nil: a new random key
 		if fromWallet {
 			pass := c.secret(cmd, "wallet-passphrase-file", "wallet passphrase", "SOV_WALLET_PASSPHRASE", false)
-			w = func() ([]byte, error) { return wallet.OpenStore(c.paths.Sub("wallet")).NostrSecretWith(pass) }
+			w = func() ([]byte, error) { return wallet.OpenStore(c.Paths.Sub("wallet")).NostrSecretWith(pass) }
 		}
 		pub, err := s.CreateKeyFrom(name, w, c.pass(cmd, true))
 		return c.say(err, "npub: %s\nhex:  %s", nostr.Npub(pub), pub)
@@ -260,7 +260,7 @@ func (c *feedsCLI) importCmd() *cobra.Command {
 func (c *feedsCLI) serveCmd() *cobra.Command {
 	var addr string
 	cmd := command("serve [--addr 127.0.0.1:PORT]", "Serve stored events: trustless IPFS gateway (/ipfs/), /events.jsonl, /manifest", nil, func(cmd *cobra.Command, _ []string) error {
-		return feeds.ServeDir(cmd.Context(), c.paths.Sub("feeds"), c.cfg, addr, func(si feeds.ServeInfo) {
+		return feeds.ServeDir(cmd.Context(), c.Paths.Sub("feeds"), c.Config, addr, func(si feeds.ServeInfo) {
 			if si.Exposed() {
 				fmt.Fprintf(c.stderr, "sov: warning: serving to the network: anyone who can reach %s can read your feeds\n", si.Addr)
 			}
@@ -280,14 +280,14 @@ func (c *feedsCLI) newsCmd() *cobra.Command {
 		if opt.Since <= 0 {
 			return usagef("--since must be positive, e.g. 24h")
 		}
-		cfg, err := feeds.LoadConfig(c.cfg)
+		cfg, err := feeds.LoadConfig(c.Config)
 		if err != nil {
 			return err
 		}
 		opt.Interests, opt.Blocked = cfg.Interests, cfg.Blocked
 		m := c.lazyModel(cmp.Or(name, cfg.Model), "model") // loaded only when some item is left
 		defer m.Close()
-		d, err := digest.Run(cmd.Context(), feeds.Lister(c.paths.Sub("feeds"), c.cfg), m, opt)
+		d, err := digest.Run(cmd.Context(), feeds.Lister(c.Paths.Sub("feeds"), c.Config), m, opt)
 		switch {
 		case err != nil:
 			return err

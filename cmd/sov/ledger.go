@@ -1,10 +1,7 @@
 package main
 
 import (
-	"context"
-	"crypto/ed25519"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io/fs"
 	"slices"
@@ -13,10 +10,9 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/sovos/sov/feeds"
+	core "github.com/sovos/sov/internal/app"
 	"github.com/sovos/sov/internal/generate"
 	"github.com/sovos/sov/internal/ledger"
-	"github.com/sovos/sov/internal/prompt"
-	"github.com/sovos/sov/model"
 	"github.com/sovos/sov/wallet"
 )
 
@@ -41,8 +37,6 @@ func ledgerHint(err error) error {
 		fix{new(*generate.ModelMissingError), ": put it back, or pass --model with a copy that has that sha256", false})
 }
 
-func (a *app) ledger() *ledger.Ledger { return ledger.Open(a.paths.Sub("ledger")) }
-
 func (a *app) ledgerLsCmd() *cobra.Command {
 	var kind string
 	var jsonOut bool
@@ -50,7 +44,7 @@ func (a *app) ledgerLsCmd() *cobra.Command {
 		if kind != "" && !slices.Contains(ledger.Kinds, kind) {
 			return usagef("--kind %q: one of %s", kind, strings.Join(ledger.Kinds, ", "))
 		}
-		es, err := a.ledger().Entries()
+		es, err := a.Ledger().Entries()
 		if err != nil {
 			return err
 		}
@@ -67,7 +61,7 @@ func (a *app) ledgerLsCmd() *cobra.Command {
 
 func (a *app) ledgerShowCmd() *cobra.Command {
 	return command("show ID", "Show one entry (ID: its number or a hash prefix)", nargs(1, 1, "an entry's number or hash prefix"), func(cmd *cobra.Command, args []string) error {
-		e, err := a.ledger().Get(args[0])
+		e, err := a.Ledger().Get(args[0])
 		if err != nil {
 			return err
 		}
@@ -80,7 +74,7 @@ func (a *app) ledgerShowCmd() *cobra.Command {
 
 func (a *app) ledgerVerifyCmd() *cobra.Command {
 	return command("verify", "Check the chain, every signature and every checkpoint's Merkle root", nil, func(cmd *cobra.Command, _ []string) error {
-		r, err := a.ledger().Verify(cmd.Context())
+		r, err := a.Ledger().Verify(cmd.Context())
 		if err != nil {
 			return err
 		}
@@ -94,7 +88,7 @@ func (a *app) ledgerVerifyCmd() *cobra.Command {
 
 func (a *app) ledgerExportCmd() *cobra.Command {
 	return command("export FILE", "Write the entries as DSSE JSON Lines, and FILE.pub with the public key", nargs(1, 1, "a new file to write"), func(cmd *cobra.Command, args []string) error {
-		n, k, err := a.ledger().ExportFile(args[0])
+		n, k, err := a.Ledger().ExportFile(args[0])
 		return a.say(err, "%d entries → %s, public key (ed25519, keyid %s) → %s.pub", n, args[0], k.KeyID, args[0])
 	})
 }
@@ -102,11 +96,15 @@ func (a *app) ledgerExportCmd() *cobra.Command {
 func (a *app) ledgerCheckpointCmd() *cobra.Command {
 	var publish bool
 	c := command("checkpoint [--publish]", "Sign the Merkle root of every entry so far (creates the ledger key on first use)", nil, func(cmd *cobra.Command, _ []string) error {
-		s, err := ledgerSigner(a, cmd, true)
+		s, err := a.LedgerSigner(core.Passphrases{
+			Ledger: func(create bool) ([]byte, error) {
+				return a.secret(cmd, "passphrase-file", "ledger passphrase", core.EnvLedgerPassphrase, create)()
+			},
+			Wallet: a.secret(cmd, "passphrase-file", "wallet passphrase", core.EnvWalletPassphrase, false)}, true)
 		if err != nil {
 			return err
 		}
-		l := a.ledger()
+		l := a.Ledger()
 		e, err := l.Checkpoint(cmd.Context(), s)
 		if err != nil {
 			return err
@@ -133,55 +131,10 @@ func (a *app) ledgerCheckpointCmd() *cobra.Command {
 	return c
 }
 
-// ledgerSigner unlocks the ledger's key (see ledger.Unlock for which one);
-// passphrases come from --passphrase-file, the environment or a prompt, and
-// only from the environment when cmd is nil (recording, never asking).
-func ledgerSigner(a *app, cmd *cobra.Command, create bool) (*ledger.Signer, error) {
-	keys := ledger.Keys{Passphrase: func(create bool) ([]byte, error) {
-		return a.secret(cmd, "passphrase-file", "ledger passphrase", "SOV_LEDGER_PASSPHRASE", create)()
-	}}
-	if st := wallet.New(a.paths.Sub("wallet")).Store(); st.Exists() {
-		keys.Wallet = func() (ed25519.PrivateKey, error) {
-			return st.LedgerKeyWith(wallet.Passphrase(a.secret(cmd, "passphrase-file", "wallet passphrase", "SOV_WALLET_PASSPHRASE", false)))
-		}
-	}
-	return a.ledger().Unlock(keys, create)
-}
-
-// ledgerAutoSigner signs new entries when the passphrase is in the
-// environment; otherwise entries are written unsigned until the next
-// checkpoint. A wrong passphrase is said once, and the entry still written.
-func ledgerAutoSigner(a *app) *ledger.Signer {
-	s, err := ledgerSigner(a, nil, false)
-	if err != nil && !errors.Is(err, prompt.ErrNoSecret) && !errors.Is(err, ledger.ErrNoKey) {
-		a.warnf("the ledger entry is unsigned: %v", err)
-	}
-	return s
-}
-
-// recordModelCall writes a model call to the ledger, keeping its input and
-// output for replay. Not being able to record is said, never fatal: the
-// answer has already been shown.
-func (a *app) recordModelCall(ctx context.Context, eng generate.Engine, res generate.Result) *uint64 {
-	e, err := generate.Record(context.WithoutCancel(ctx), a.ledger(), ledgerAutoSigner(a), "cli", eng, res, true)
-	if err != nil {
-		a.warnf("the call was not recorded in the ledger: %v", err)
-		return nil
-	}
-	return &e.Seq
-}
-
-// recorded wraps a model so each call is in the ledger by digest only: its
-// prompts may hold vault passages, which never leave the vault in the clear.
-func (a *app) recorded(m model.LLM) model.LLM {
-	return &generate.Recording{LLM: m, Ledger: a.ledger(), Signer: ledgerAutoSigner(a), Principal: "cli",
-		OnError: func(err error) { a.warnf("a model call was not recorded in the ledger: %v", err) }}
-}
-
 func (a *app) ledgerReplayCmd() *cobra.Command {
 	var modelPath string
 	c := command("replay ID", "Run a recorded model call again on the CPU and compare the bytes", nargs(1, 1, "an entry's number or hash prefix"), func(cmd *cobra.Command, args []string) error {
-		r, err := generate.Replay(cmd.Context(), a.ledger(), args[0], modelPath, nil)
+		r, err := generate.Replay(cmd.Context(), a.Ledger(), args[0], modelPath, nil)
 		if err == nil {
 			err = r.Err()
 		}

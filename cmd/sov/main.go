@@ -18,10 +18,9 @@ import (
 	"github.com/spf13/cobra/doc"
 
 	"github.com/sovos/sov/feeds"
+	core "github.com/sovos/sov/internal/app"
 	"github.com/sovos/sov/internal/buildinfo"
-	"github.com/sovos/sov/internal/config"
 	"github.com/sovos/sov/internal/nodump"
-	"github.com/sovos/sov/internal/paths"
 	"github.com/sovos/sov/internal/termtext"
 )
 
@@ -37,10 +36,10 @@ const (
 	exitInterrupted = 130
 )
 
-// app is what every subcommand needs; it replaces global state.
+// app is what every subcommand needs; it replaces global state. The
+// services come from the composition root, loaded before a command runs.
 type app struct {
-	paths  paths.Paths
-	cfg    *config.File
+	*core.App
 	stdin  *os.File
 	stdout io.Writer
 	stderr io.Writer
@@ -130,19 +129,14 @@ func newRootCmd(a *app) *cobra.Command {
 	return root
 }
 
-// init resolves paths and loads the configuration once per invocation.
-func (a *app) init() error {
-	if a.cfg != nil {
-		return nil
+// init loads the paths, the configuration and the services once per
+// invocation.
+func (a *app) init() (err error) {
+	if a.App == nil {
+		a.App, err = core.Load(a.getenv)
 	}
-	p, err := paths.FromEnv(a.getenv)
-	if err != nil {
-		return err
+	if err == nil {
+		a.Warn = func(msg string) { a.warnf("%s", msg) }
 	}
-	cfg, err := config.Load(p.ConfigFile())
-	if err != nil {
-		return err
-	}
-	a.paths, a.cfg = p, cfg
-	return nil
+	return err
 }

@@ -6,10 +6,8 @@ package main
 import (
 	"cmp"
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
 	"math/rand/v2"
 	"os"
@@ -22,7 +20,6 @@ import (
 	"github.com/sovos/sov/internal/boltfile"
 	"github.com/sovos/sov/internal/conversation"
 	"github.com/sovos/sov/internal/generate"
-	"github.com/sovos/sov/internal/termtext"
 	"github.com/sovos/sov/model"
 	"github.com/sovos/sov/tui"
 )
@@ -65,25 +62,18 @@ func addRunFlags(cmd *cobra.Command) *runFlags {
 	return p
 }
 
-// check rejects bad flag values and fills in the seed and the files the
-// flags name.
+// check rejects settings that cannot work (generate.Prepare checks the
+// rest of the request) and fills in the seed and the files the flags name.
 func (p *runFlags) check() error {
 	s, e := &p.req.Sampling, p.engine
-	switch {
-	case s.Temperature < 0:
-		return usagef("--temp must be 0 or more")
-	case s.TopP < 0 || s.TopP > 1:
-		return usagef("--top-p must be between 0 and 1")
-	case s.TopK < 0 || s.MaxTokens < 0 || e.ContextSize < 0 || e.Threads < 0:
-		return usagef("--top-k, --max-tokens, --ctx and --threads must not be negative")
+	var bad *generate.InputError
+	switch err := generate.CheckSampling(*s); {
+	case errors.As(err, &bad): // top_p is --top-p, temperature --temp
+		return usagef("--%s %v", strings.NewReplacer("_", "-", "temperature", "temp").Replace(bad.Field), bad.Err)
+	case e.ContextSize < 0 || e.Threads < 0:
+		return usagef("--ctx and --threads must not be negative")
 	case e.FlashAttn != "" && e.FlashAttn != "on" && e.FlashAttn != "off" && e.FlashAttn != "auto":
 		return usagef("--flash-attn must be on, off or auto")
-	case p.schema != "" && p.grammar != "":
-		return usagef("--schema and --grammar cannot be combined: the schema is turned into a grammar")
-	case p.tools != "" && (p.schema != "" || p.grammar != ""):
-		return usagef("--tools cannot be combined with --schema or --grammar: the tools are turned into a grammar")
-	case p.req.ToolChoice != "" && p.tools == "":
-		return usagef("--tool-choice needs --tools")
 	}
 	s.Seed = uint32(p.seed)
 	if p.seed < 0 {
@@ -149,16 +139,16 @@ func (a *app) runHeadless(ctx context.Context, p *runFlags, args []string) error
 	if strings.TrimSpace(text) == "" {
 		return usagef("the prompt is empty")
 	}
-	out := newEventWriter(a.stdout, p.json)
+	out := generate.NewStream(a.stdout, p.json, isTerminal(a.stdout))
 	if err = a.generateOnce(ctx, p, text, out); err != nil && !errors.Is(err, context.Canceled) {
-		out.error(err)
+		out.Error(err)
 	}
 	return err
 }
 
-// generateOnce checks the request, loads the model, runs the request and
-// records it in the ledger.
-func (a *app) generateOnce(ctx context.Context, p *runFlags, text string, out *eventWriter) error {
+// generateOnce checks the request, then loads the model, runs the request
+// and records it in the ledger.
+func (a *app) generateOnce(ctx context.Context, p *runFlags, text string, out *generate.Stream) error {
 	req := p.req
 	req.Prompt = text
 	prep, err := generate.Prepare(req)
@@ -166,6 +156,8 @@ func (a *app) generateOnce(ctx context.Context, p *runFlags, text string, out *e
 	switch {
 	case errors.As(err, &bad):
 		return usagef("--%s %s: %v", bad.Field, map[string]string{"grammar": p.grammar, "schema": p.schema, "tools": p.tools}[bad.Field], bad.Err)
+	case errors.Is(err, generate.ErrConflict):
+		return usagef("%v (see --schema, --grammar, --tools and --tool-choice)", err)
 	case err != nil:
 		return usageError{err}
 	}
@@ -173,27 +165,17 @@ func (a *app) generateOnce(ctx context.Context, p *runFlags, text string, out *e
 	if o.Path, err = a.modelPath(p.model); err != nil {
 		return err
 	}
-	o.TrimMemory, o.Warn = true, func(msg string) { a.warnf("%s", msg) }
 	if p.promptCache {
-		o.PromptCache = a.paths.Sub("kvcache")
+		o.PromptCache = a.Paths.Sub("kvcache")
 	}
 	if p.verbose {
 		o.Logger = slog.New(slog.NewTextHandler(a.stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	}
-	eng, err := model.Load(ctx, o)
-	if err != nil {
-		return err
-	}
-	defer eng.Close()
-	if w := eng.Info().TemplateWarning; w != "" {
-		o.Warn(w)
-	}
-	res, err := prep.Run(ctx, eng, out.token)
-	entry := a.recordModelCall(ctx, generate.Engine{ModelPath: o.Path, ContextSize: o.ContextSize, Threads: o.Threads, FlashAttn: o.FlashAttn}, res)
+	res, entry, err := a.Generate(ctx, prep, o, "cli", out.Token)
 	if err != nil && !errors.Is(err, context.Canceled) {
 		return runHint(err)
 	}
-	out.done(res, entry)
+	out.Done(res, entry)
 	if !p.json && res.Stats.StopReason == model.StopContext {
 		fmt.Fprintln(a.stderr, "sov: the answer was cut: the context is full (raise --ctx)")
 	}
@@ -210,55 +192,6 @@ func runHint(err error) error {
 	}
 	return withFix(err, fix{model.ErrPromptTooLong, ": shorten it or raise --ctx", false},
 		fix{model.ErrBadGrammar, ": fix the --grammar file", true}) // Prepare checks all but token names
-}
-
-// eventWriter writes the streamed text, or with --json generate's events.
-type eventWriter struct {
-	w             io.Writer
-	enc           *json.Encoder // nil: plain text
-	clean         bool          // a terminal: drop control characters from the model's text
-	wrote, lastNL bool
-}
-
-func newEventWriter(w io.Writer, jsonOut bool) *eventWriter {
-	e := &eventWriter{w: w, clean: isTerminal(w)}
-	if jsonOut {
-		e.enc = json.NewEncoder(termtext.JSONWriter{W: w})
-	}
-	return e
-}
-
-func (e *eventWriter) token(s string) error {
-	if s == "" {
-		return nil
-	}
-	e.wrote, e.lastNL = true, strings.HasSuffix(s, "\n")
-	switch {
-	case e.enc != nil:
-		return e.enc.Encode(generate.Token(s))
-	case e.clean:
-		s = termtext.Clean(s)
-	}
-	_, err := io.WriteString(e.w, s)
-	return err
-}
-
-func (e *eventWriter) done(res generate.Result, ledgerEntry *uint64) {
-	if e.enc != nil {
-		e.enc.Encode(generate.Done(res, ledgerEntry))
-	} else if e.wrote && !e.lastNL {
-		io.WriteString(e.w, "\n")
-	}
-}
-
-// error writes the error event; as text, main prints the error on stderr,
-// on a line of its own on a terminal.
-func (e *eventWriter) error(err error) {
-	if e.enc != nil {
-		e.enc.Encode(generate.Error(err))
-	} else if e.clean && e.wrote && !e.lastNL {
-		io.WriteString(e.w, "\n")
-	}
 }
 
 // configureShellRoot makes `sov` with no subcommand open the shell. The root
@@ -293,7 +226,7 @@ func (a *app) runShell(cmd *cobra.Command, p *runFlags) error {
 		return err
 	}
 	cfg := tui.DefaultConfig()
-	if err := a.cfg.Section("tui", &cfg); err != nil {
+	if err := a.Config.Section("tui", &cfg); err != nil {
 		return err
 	}
 	// Every answer is recorded in the ledger by a must-deliver subscriber:
@@ -301,25 +234,11 @@ func (a *app) runShell(cmd *cobra.Command, p *runFlags) error {
 	var loaded atomic.Value // the model file answering
 	loaded.Store("")
 	evs := conversation.NewEvents()
-	unrecorded := generate.RecordConversations(cmd.Context(), evs, a.ledger(), ledgerAutoSigner(a), "tui", func() string { return loaded.Load().(string) })
-	defer func() {
-		evs.Close() // the recorder drains what is left, then says how many failed
-		if n := unrecorded(); n > 0 {
-			a.warnf("%d answers could not be recorded in the ledger (see sov ledger verify)", n)
-		}
-	}()
-	opts := tui.Options{Events: evs, Config: cfg, Sampling: p.req.Sampling, System: p.req.System, NoColor: a.getenv("NO_COLOR") != "", Models: a.shellModels,
-		Loader: func(ctx context.Context, path string, progress func(float32) bool) (tui.Chatter, error) {
-			loaded.Store(path)
-			o := p.engine
-			o.Path, o.Progress, o.TrimMemory, o.Sessions = path, progress, true, tui.EngineSessions
-			eng, err := model.Load(ctx, o)
-			if err != nil {
-				return nil, err // not a typed nil in the interface
-			}
-			return eng, nil
-		}}
-	st, err := conversation.Open(a.paths.Sub("tui"), shellSessionTimeout)
+	defer a.RecordConversations(cmd.Context(), evs, "tui", func() string { return loaded.Load().(string) })()
+	defer evs.Close() // first: the recorder drains what is left, then stops
+	opts := tui.Options{Events: evs, Config: cfg, Sampling: p.req.Sampling, System: p.req.System, NoColor: a.getenv("NO_COLOR") != "", Models: a.Models().List,
+		Loader: tui.EngineLoader(p.engine, func(path string) { loaded.Store(path) })}
+	st, err := conversation.Open(a.Paths.Sub("tui"), shellSessionTimeout)
 	var locked *conversation.LockedError
 	switch {
 	case errors.As(err, &locked) && (cont || sessID != ""):
@@ -351,14 +270,4 @@ func (a *app) runShell(cmd *cobra.Command, p *runFlags) error {
 		opts.NoModel = err.Error()
 	}
 	return tui.Run(cmd.Context(), opts, a.stdin, a.stdout.(*os.File), os.Environ())
-}
-
-// shellModels lists installed models for /model.
-func (a *app) shellModels() ([]tui.ModelEntry, error) {
-	list, err := a.models().List()
-	var out []tui.ModelEntry
-	for _, m := range list {
-		out = append(out, tui.ModelEntry{Name: m.Name, Path: m.Path, Source: m.Source, Missing: m.Missing})
-	}
-	return out, err
 }

@@ -3,12 +3,10 @@ package main
 import (
 	"errors"
 	"fmt"
-	"strings"
 
 	"github.com/spf13/cobra"
 
 	"github.com/sovos/sov/internal/termtext"
-	"github.com/sovos/sov/model"
 	"github.com/sovos/sov/model/gguf"
 	"github.com/sovos/sov/model/store"
 )
@@ -46,21 +44,19 @@ func storeHint(err error) error {
 		fix{gguf.ErrNotGGUF, ", e.g. one from sov pull hf.co/OWNER/REPO:Q4_K_M", false})
 }
 
-// modelPath picks the model file: --model (flag) > SOV_MODEL > the
-// configured default > the only installed model (see store.Resolve).
+// modelPath picks the model file (--model's value, see App.ModelPath),
+// with what to do when there is none.
 func (a *app) modelPath(flag string) (string, error) {
-	p, err := store.ResolveFor(a.paths, a.cfg, flag, a.getenv)
+	p, err := a.ModelPath(flag)
 	return p, storeHint(err)
 }
-
-func (a *app) models() *store.Store { return store.New(a.paths.Models()) }
 
 func (a *app) pullCmd() *cobra.Command {
 	var opts store.PullOptions
 	cmd := command("pull REF", "Download or register a GGUF model", nargs(1, 1, "a model reference"), func(cmd *cobra.Command, args []string) error {
 		bar := store.NewPrinter(a.stderr)
 		opts.Endpoint, opts.Token, opts.Progress = store.EndpointFromEnv(a.getenv), a.getenv(store.EnvToken), bar.Update
-		m, err := a.models().Pull(cmd.Context(), args[0], opts)
+		m, err := a.Models().Pull(cmd.Context(), args[0], opts)
 		bar.End()
 		how := map[bool]string{false: "installed", true: "linked"}[m.Linked]
 		return a.say(err, "%s %s: %s", how, m.Name, termtext.Clean(m.Summary()))
@@ -82,11 +78,11 @@ SOV_HF_ENDPOINT sets the Hugging Face address (a mirror); HF_TOKEN is sent for g
 func (a *app) modelsCmd() *cobra.Command {
 	var asJSON bool
 	cmd := command("models", "List installed models (show, rm and default manage them)", nil, func(cmd *cobra.Command, _ []string) error {
-		def, err := store.DefaultFromConfig(a.cfg)
+		def, err := store.DefaultFromConfig(a.Config)
 		if err != nil {
 			return err
 		}
-		l, err := a.models().Listing(def)
+		l, err := a.Models().Listing(def)
 		if err == nil && len(l) == 0 && !asJSON {
 			fmt.Fprintln(a.stderr, "no models installed: pull one with sov pull hf.co/OWNER/REPO:Q4_K_M, or sov pull ./model.gguf --link")
 			return nil
@@ -104,7 +100,7 @@ func (a *app) modelsCmd() *cobra.Command {
 func (a *app) modelsShowCmd() *cobra.Command {
 	var asJSON bool
 	cmd := command("show NAME", "Print a model's GGUF metadata", nargs(1, 1, "a model name"), func(cmd *cobra.Command, args []string) error {
-		m, f, err := a.models().Show(args[0])
+		m, f, err := a.Models().Show(args[0])
 		if err != nil {
 			return err
 		}
@@ -116,7 +112,7 @@ func (a *app) modelsShowCmd() *cobra.Command {
 
 func (a *app) modelsRmCmd() *cobra.Command {
 	cmd := command("rm NAME", "Remove a model (a linked file itself is kept)", nargs(1, 1, "a model name"), func(cmd *cobra.Command, args []string) error {
-		m, err := a.models().Remove(args[0])
+		m, err := a.Models().Remove(args[0])
 		if err != nil {
 			return err
 		}
@@ -125,7 +121,7 @@ func (a *app) modelsRmCmd() *cobra.Command {
 		} else {
 			fmt.Fprintf(a.stdout, "removed %s\n", m.Name)
 		}
-		if was, err := store.UnsetDefault(a.paths.ConfigFile(), m.Name); err != nil || !was {
+		if was, err := store.UnsetDefault(a.Paths.ConfigFile(), m.Name); err != nil || !was {
 			return err
 		}
 		fmt.Fprintf(a.stderr, "%s was the default model; choose another with sov models default NAME\n", m.Name)
@@ -138,7 +134,7 @@ func (a *app) modelsRmCmd() *cobra.Command {
 func (a *app) modelsDefaultCmd() *cobra.Command {
 	return command("default [NAME]", "Set (or print) the model used when --model and SOV_MODEL are not given", nargs(0, 1, ""), func(cmd *cobra.Command, args []string) error {
 		if len(args) == 0 {
-			def, err := store.DefaultFromConfig(a.cfg)
+			def, err := store.DefaultFromConfig(a.Config)
 			if err == nil && def == "" {
 				fmt.Fprintln(a.stderr, "no default model set: set one with sov models default NAME")
 			} else if err == nil {
@@ -146,37 +142,23 @@ func (a *app) modelsDefaultCmd() *cobra.Command {
 			}
 			return err
 		}
-		choice, err := a.models().Canonical(args[0])
+		choice, err := a.Models().Canonical(args[0])
 		if err == nil {
-			err = store.SetDefault(a.paths.ConfigFile(), choice)
+			err = store.SetDefault(a.Paths.ConfigFile(), choice)
 		}
 		return a.say(err, "default model: %s", choice)
 	})
 }
 
 func (a *app) doctorCmd() *cobra.Command {
-	return command("doctor", "Show the llama.cpp build, devices, paths and installed models", nil, func(cmd *cobra.Command, _ []string) error {
-		w := termtext.Writer{W: a.stdout} // device names and model paths come from outside
-		fmt.Fprintf(w, "llama.cpp   %s\nbackends    %s\n", model.LlamaCommit, strings.Join(model.Backends(), ", "))
-		for _, d := range model.Devices() {
-			fmt.Fprintf(w, "device      %s (%s): %s\n", d.Name, d.Kind, d.Description)
+	var asJSON bool
+	cmd := command("doctor", "Show the llama.cpp build, devices, paths and installed models", nil, func(cmd *cobra.Command, _ []string) error {
+		d := a.Doctor()
+		if len(d.Models) == 0 && d.ModelsErr == nil && !asJSON {
+			defer fmt.Fprintln(a.stderr, "pull a model with sov pull hf.co/OWNER/REPO:QUANT, or sov pull ./model.gguf --link")
 		}
-		fmt.Fprintf(w, "cpu         %s\ndata        %s\nconfig      %s\nmodels dir  %s\n", model.SystemInfo(), a.paths.Data, a.paths.ConfigFile(), a.paths.Models())
-		models, err := a.models().List()
-		if err != nil {
-			fmt.Fprintf(w, "models      error: %v\n", err)
-			return nil
-		}
-		if len(models) == 0 {
-			fmt.Fprintln(w, "models      none installed (sov pull hf.co/OWNER/REPO:QUANT or sov pull ./model.gguf --link)")
-		}
-		for _, m := range models {
-			if m.Missing {
-				fmt.Fprintf(w, "model       %s (file missing: %s)\n", m.Name, m.Path)
-			} else {
-				fmt.Fprintf(w, "model       %s\n", m.Name)
-			}
-		}
-		return nil
+		return a.show(asJSON, d, nil)
 	})
+	cmd.Flags().BoolVar(&asJSON, "json", false, "print the report as JSON")
+	return cmd
 }

@@ -56,7 +56,7 @@ func vaultHint(err error) error {
 		fix{vault.ErrBadKDF, ": check --kdf-time/--kdf-memory/--kdf-threads", true})
 }
 
-func (c *vaultCLI) dir() string { return c.paths.Sub("vault") }
+func (c *vaultCLI) dir() string { return c.Paths.Sub("vault") }
 
 func (c *vaultCLI) pass(cmd *cobra.Command, confirm bool) vault.Passphrase {
 	return c.secret(cmd, "passphrase-file", "vault passphrase", "SOV_VAULT_PASSPHRASE", confirm)
@@ -66,7 +66,7 @@ func (c *vaultCLI) pass(cmd *cobra.Command, confirm bool) vault.Passphrase {
 // --embed-model (else [vault] embed_model, for commands with that flag)
 // the embedding model is loaded first, before the passphrase is asked.
 func (c *vaultCLI) open(cmd *cobra.Command, readOnly bool, fn func(*vault.Vault) error) (err error) {
-	if c.config, err = vault.LoadConfig(c.cfg); err != nil {
+	if c.config, err = vault.LoadConfig(c.Config); err != nil {
 		return err
 	}
 	o := c.config.Options()
@@ -106,7 +106,7 @@ func kdfFlags(cmd *cobra.Command, o *vault.KDFOverride) *cobra.Command {
 func (c *vaultCLI) initCmd() *cobra.Command {
 	var o vault.KDFOverride
 	return kdfFlags(command("init", "Create the vault and choose its passphrase", nil, func(cmd *cobra.Command, _ []string) error {
-		kdf, err := vault.InitConfigured(cmd.Context(), c.cfg, c.dir(), c.pass(cmd, true), o)
+		kdf, err := vault.InitConfigured(cmd.Context(), c.Config, c.dir(), c.pass(cmd, true), o)
 		return c.say(err, "vault created at %s (Argon2id t=%d m=%d MiB p=%d)", vault.DBPath(c.dir()), kdf.Time, kdf.MemoryKiB/1024, kdf.Threads)
 	}), &o)
 }
@@ -119,7 +119,7 @@ func (c *vaultCLI) passwdCmd() *cobra.Command {
 			kdf = &o
 		}
 		next := c.secret(cmd, "new-passphrase-file", "new vault passphrase", "SOV_VAULT_NEW_PASSPHRASE", true)
-		return c.say(vault.PasswdConfigured(cmd.Context(), c.cfg, c.dir(), c.pass(cmd, false), next, kdf), "vault passphrase changed")
+		return c.say(vault.PasswdConfigured(cmd.Context(), c.Config, c.dir(), c.pass(cmd, false), next, kdf), "vault passphrase changed")
 	}), &o)
 	cmd.Long = `Change the vault passphrase. The current one comes from the usual sources; the
 new one from --new-passphrase-file, else $SOV_VAULT_NEW_PASSPHRASE, else a prompt.`
@@ -343,5 +343,5 @@ func (c *vaultCLI) importCmd() *cobra.Command {
 // lazyModel is the model name (or path; "" = the default model) loaded on
 // first use, its calls recorded in the ledger; vault ask and news use it.
 func (a *app) lazyModel(name, what string) *lazymodel.Model {
-	return &lazymodel.Model{What: what, Path: func() (string, error) { return a.modelPath(name) }, Wrap: a.recorded}
+	return &lazymodel.Model{What: what, Path: func() (string, error) { return a.modelPath(name) }, Wrap: a.Recorded("cli")}
 }

@@ -97,23 +97,13 @@ func walletHint(err error) error {
 		fix{wallet.ErrInvalidMessage, "", true})
 }
 
-// walletSession is the user's session on a wallet recording in sov's ledger:
-// a terminal approves, else nobody; keys are unlocked only when needed. An
-// old audit log is moved into the ledger first (a damaged one said once).
+// walletSession is the user's session on the wallet: a terminal approves,
+// else nobody; keys are unlocked only when needed.
 func walletSession(a *app, cmd *cobra.Command) (*wallet.Session, error) {
-	nets, err := wallet.LoadNetworks(a.cfg)
-	if err != nil {
-		return nil, err
-	}
-	w := wallet.New(a.paths.Sub("wallet"), wallet.WithLedger(a.ledger()))
-	if _, err := w.MigrateAudit(cmd.Context()); err != nil {
-		a.warnf("%v (see `sov wallet audit`)", err)
-	}
 	approve := func(_ context.Context, summary, why string) (bool, error) {
 		return walletAsk(a, fmt.Sprintf("%s\nApproval needed: %s.\nApprove?", termtext.Clean(summary), termtext.Clean(why)))
 	}
-	return w.NewSession(wallet.SessionConfig{Caller: "cli", Approver: approve, Interactive: prompt.IsTerminal(a.stdin), Networks: nets,
-		Unlock: w.Store().Unlocker(walletPassphrase(a, cmd, false))}), nil
+	return a.WalletSession(cmd.Context(), "cli", approve, prompt.IsTerminal(a.stdin), walletPassphrase(a, cmd, false))
 }
 
 // walletPassphrase reads the wallet passphrase (file > env > TTY) on demand.
@@ -215,7 +205,7 @@ func walletNetworksCmd(a *app) *cobra.Command {
 	var nc wallet.NetworkConfig
 	add := walletCmd(a, "add NAME --rpc URL", "Add an RPC to a network, or add a network (e.g. a local dev chain) by RPC URL", nargs(1, 1, "the network NAME"), func(cmd *cobra.Command, _ *wallet.Session, args []string) error {
 		nc.Name = args[0]
-		return a.say(wallet.SaveRPC(cmd.Context(), a.cfg, nc), "network %s: RPC %s saved to %s", nc.Name, strings.Join(nc.RPC, ", "), a.cfg.Path())
+		return a.say(wallet.SaveRPC(cmd.Context(), a.Config, nc), "network %s: RPC %s saved to %s", nc.Name, strings.Join(nc.RPC, ", "), a.Config.Path())
 	})
 	f := add.Flags()
 	f.StringArrayVar(&nc.RPC, "rpc", nil, "RPC URL (repeat for fail-over, tried in order)")

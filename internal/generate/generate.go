@@ -47,7 +47,8 @@ type Request struct {
 var ErrConflict = errors.New("conflicting output constraints")
 
 // InputError is a part of the request that cannot be used: Field is
-// "grammar", "schema" or "tools".
+// "grammar", "schema", "tools" or a sampling setting ("temperature",
+// "top_p", "top_k", "min_p", "max_tokens").
 type InputError struct {
 	Field string
 	Err   error
@@ -78,6 +79,9 @@ func Prepare(req Request) (*Prepared, error) {
 	case req.ToolChoice != "" && len(req.Tools) == 0:
 		return nil, fmt.Errorf("%w: a tool choice needs tools", ErrConflict)
 	}
+	if err := CheckSampling(req.Sampling); err != nil {
+		return nil, err
+	}
 	p := &Prepared{req: req}
 	if err := model.CheckGrammar(req.Sampling.Grammar); err != nil {
 		return nil, &InputError{"grammar", err}
@@ -94,6 +98,25 @@ func Prepare(req Request) (*Prepared, error) {
 		}
 	}
 	return p, nil
+}
+
+// CheckSampling refuses settings no sampler can use, with an InputError
+// naming the setting.
+func CheckSampling(s model.Sampling) error {
+	bad := func(field, want string) error { return &InputError{field, errors.New(want)} }
+	switch {
+	case !(s.Temperature >= 0): // NaN too
+		return bad("temperature", "must be 0 or more")
+	case !(s.TopP >= 0 && s.TopP <= 1):
+		return bad("top_p", "must be between 0 and 1")
+	case !(s.MinP >= 0 && s.MinP <= 1):
+		return bad("min_p", "must be between 0 and 1")
+	case s.TopK < 0:
+		return bad("top_k", "must not be negative")
+	case s.MaxTokens < 0:
+		return bad("max_tokens", "must not be negative")
+	}
+	return nil
 }
 
 // Request is the request as given to Prepare.

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"math"
 	"reflect"
 	"testing"
 
@@ -130,6 +131,12 @@ func TestPrepareErrors(t *testing.T) {
 		{"tools not a list", Request{Tools: json.RawMessage(`{"name":"x"}`)}, nil, "tools"},
 		{"unknown tool choice", Request{Tools: json.RawMessage(tools), ToolChoice: "search"}, model.ErrUnknownTool, "tools"},
 		{"bad grammar", Request{Sampling: model.Sampling{Grammar: "root ::= (\"a\""}}, model.ErrBadGrammar, "grammar"},
+		{"negative temperature", Request{Sampling: model.Sampling{Temperature: -0.1}}, nil, "temperature"},
+		{"NaN temperature", Request{Sampling: model.Sampling{Temperature: float32(math.NaN())}}, nil, "temperature"},
+		{"top-p above 1", Request{Sampling: model.Sampling{TopP: 1.5}}, nil, "top_p"},
+		{"negative min-p", Request{Sampling: model.Sampling{MinP: -1}}, nil, "min_p"},
+		{"negative top-k", Request{Sampling: model.Sampling{TopK: -1}}, nil, "top_k"},
+		{"negative max tokens", Request{Sampling: model.Sampling{MaxTokens: -5}}, nil, "max_tokens"},
 	}
 	for _, tt := range tests {
 		_, err := Prepare(tt.req)

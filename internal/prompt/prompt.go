@@ -40,20 +40,44 @@ type Console struct {
 	Stderr io.Writer
 }
 
+// EnvAllowWeak, set to 1, accepts a new passphrase that CheckStrength
+// refuses: for tests, and for people who insist.
+const EnvAllowWeak = "SOV_ALLOW_WEAK_PASSPHRASE"
+
+// guessedFirst are words an attacker tries first for a sov passphrase.
+var guessedFirst = []string{"sov", "sovos", "vault", "wallet", "feeds", "ledger", "passphrase"}
+
 // Passphrase reads the secret called name (e.g. "vault passphrase"): from
 // file when set, else from the environment variable env, else a no-echo
-// prompt "Vault passphrase: ", asked twice when confirm. Errors start with
-// name, and wrap ErrNoSecret when no source had the secret.
+// prompt "Vault passphrase: ". With confirm the passphrase is being chosen:
+// a prompt asks twice, and a weak one is refused (a *WeakError) unless
+// EnvAllowWeak is set. Errors start with name, and wrap ErrNoSecret when no
+// source had the secret.
 func (c Console) Passphrase(name, env, file string, confirm bool) ([]byte, error) {
 	label := name
 	if name != "" {
 		label = strings.ToUpper(name[:1]) + name[1:] + ": "
 	}
 	p, err := Secret(Source{Env: env, File: file, Prompt: label, Confirm: confirm, Getenv: c.Getenv, Stdin: c.Stdin, Stderr: c.Stderr})
+	if err == nil && confirm && !c.allowWeak() {
+		if err = CheckStrength(p, guessedFirst...); err != nil {
+			clear(p)
+			err = fmt.Errorf("%w (or set %s=1 to keep it)", err, EnvAllowWeak)
+		}
+	}
 	if err != nil && name != "" {
 		return nil, fmt.Errorf("%s: %w", name, err)
 	}
 	return p, err
+}
+
+func (c Console) allowWeak() bool {
+	getenv := c.Getenv
+	if getenv == nil {
+		getenv = os.Getenv
+	}
+	v := getenv(EnvAllowWeak)
+	return v != "" && v != "0" && !strings.EqualFold(v, "false")
 }
 
 // ErrFileMode means a secret file can be read by its group or by everyone.

@@ -109,3 +109,32 @@ func TestSecretFileModeTyped(t *testing.T) {
 		t.Fatalf("want ErrFileMode, got %v", err)
 	}
 }
+
+func TestConsolePassphraseJudgesOnlyNewOnes(t *testing.T) {
+	file := filepath.Join(t.TempDir(), "pass")
+	os.WriteFile(file, []byte("sovwallet\n"), 0o600)
+	env := map[string]string{}
+	c := Console{Getenv: func(k string) string { return env[k] }}
+	tests := []struct {
+		name      string
+		confirm   bool
+		allowWeak string
+		weak      bool
+	}{
+		{"unlocking is never judged", false, "", false},
+		{"choosing a weak one is refused", true, "", true},
+		{"0 does not allow it", true, "0", true},
+		{"1 allows it", true, "1", false},
+	}
+	for _, tt := range tests {
+		env[EnvAllowWeak] = tt.allowWeak
+		p, err := c.Passphrase("wallet passphrase", "", file, tt.confirm)
+		var weak *WeakError
+		if got := errors.As(err, &weak); got != tt.weak || (!tt.weak && string(p) != "sovwallet") {
+			t.Errorf("%s: %q, %v", tt.name, p, err)
+		}
+		if tt.weak && !strings.Contains(err.Error(), EnvAllowWeak+"=1") {
+			t.Errorf("%s: %v does not say how to keep it", tt.name, err)
+		}
+	}
+}
