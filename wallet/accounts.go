@@ -4,17 +4,17 @@ import (
 	"crypto/ecdsa"
 	"crypto/ed25519"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"regexp"
-	"strings"
 
 	"github.com/btcsuite/btcd/btcec/v2"
 	"github.com/btcsuite/btcd/btcutil"
 	"github.com/btcsuite/btcd/btcutil/bech32"
 	"github.com/btcsuite/btcd/chaincfg"
-	"github.com/ethereum/go-ethereum/common"
-	"github.com/ethereum/go-ethereum/crypto"
 	"github.com/mr-tron/base58"
+
+	"github.com/sovos/sov/wallet/internal/evm"
 )
 
 // Keys derives every chain's keys from one BIP39 seed. Call Wipe when done.
@@ -199,7 +199,7 @@ func (k *Keys) Accounts(i uint32) (Accounts, error) {
 	if err != nil {
 		return a, err
 	}
-	a.EVM = crypto.PubkeyToAddress(ek.PublicKey).Hex()
+	a.EVM = evm.PubkeyToAddress(ek.PublicKey).Hex()
 	for _, n := range []struct {
 		net    BitcoinNet
 		change uint32
@@ -249,22 +249,12 @@ func NEARSecretKey(k ed25519.PrivateKey) string { return "ed25519:" + base58.Enc
 
 // ParseEVMAddress accepts an all-lower or all-upper hex address, or a mixed
 // case one whose EIP-55 checksum is right.
-func ParseEVMAddress(s string) (common.Address, error) {
-	if !strings.HasPrefix(s, "0x") && !strings.HasPrefix(s, "0X") {
-		return common.Address{}, fmt.Errorf("EVM address %q must start with 0x", s)
+func ParseEVMAddress(s string) (EVMAddress, error) {
+	a, err := evm.ParseAddress(s)
+	if errors.Is(err, evm.ErrAddressChecksum) {
+		return a, fmt.Errorf("EVM address %s has a bad EIP-55 checksum (a typo?): check it with the payee", s)
 	}
-	body := s[2:]
-	if len(body) != 40 {
-		return common.Address{}, fmt.Errorf("EVM address %q must have 40 hex digits", s)
-	}
-	if _, err := hex.DecodeString(body); err != nil {
-		return common.Address{}, fmt.Errorf("EVM address %q is not hex", s)
-	}
-	a := common.HexToAddress(s)
-	if body != strings.ToLower(body) && body != strings.ToUpper(body) && a.Hex() != "0x"+body {
-		return common.Address{}, fmt.Errorf("EVM address %s has a bad EIP-55 checksum (a typo?): check it with the payee", s)
-	}
-	return a, nil
+	return a, err
 }
 
 // ParseBitcoinAddress decodes s and insists it belongs to net.

@@ -10,7 +10,7 @@ import (
 	"strings"
 	"sync"
 
-	"github.com/ethereum/go-ethereum/common"
+	"github.com/sovos/sov/wallet/internal/evm"
 )
 
 // Balance is one asset on one chain. A chain whose RPC failed is reported
@@ -164,7 +164,7 @@ func evmBalances(ctx context.Context, n Network, acct Accounts) ([]Balance, erro
 		return nil, err
 	}
 	defer e.Close()
-	owner := common.HexToAddress(acct.EVM)
+	owner := evm.HexToAddress(acct.EVM)
 	cctx, cancel := context.WithTimeout(ctx, n.RPCTimeout())
 	defer cancel()
 	native, err := e.Backend.BalanceAt(cctx, owner, nil)
@@ -174,7 +174,7 @@ func evmBalances(ctx context.Context, n Network, acct Accounts) ([]Balance, erro
 	out := []Balance{nativeBalance(n, native)}
 	if n.USDC != "" {
 		b := Balance{Network: n.Name, CAIP2: n.CAIP2, Asset: "USDC"}
-		v, err := e.TokenBalance(cctx, common.HexToAddress(n.USDC), owner)
+		v, err := e.TokenBalance(cctx, evm.HexToAddress(n.USDC), owner)
 		if err != nil {
 			b.Status, b.Error = "failed", err.Error()
 		} else {

@@ -7,8 +7,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/ethereum/go-ethereum/ethclient"
-
 	"github.com/sovos/sov/internal/config"
 )
 
@@ -99,11 +97,10 @@ func (e *UnreachableRPCError) Unwrap() error { return e.Err }
 func ChainIDAt(ctx context.Context, url string) (int64, error) {
 	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
-	cl, err := ethclient.DialContext(ctx, url)
+	cl, err := newEthClient(url, 10*time.Second)
 	if err != nil {
 		return 0, &UnreachableRPCError{URL: url, Err: err}
 	}
-	defer cl.Close()
 	id, err := cl.ChainID(ctx)
 	if err != nil {
 		return 0, &UnreachableRPCError{URL: url, Err: err}

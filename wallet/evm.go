@@ -5,38 +5,19 @@ import (
 	"context"
 	"crypto/ecdsa"
 	"encoding/binary"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"math/big"
-	"net/http"
 	"sort"
 	"strings"
 	"time"
 
-	"github.com/ethereum/go-ethereum"
-	"github.com/ethereum/go-ethereum/common"
-	"github.com/ethereum/go-ethereum/core/types"
-	"github.com/ethereum/go-ethereum/crypto"
-	"github.com/ethereum/go-ethereum/ethclient"
-	"github.com/ethereum/go-ethereum/rpc"
 	bolt "go.etcd.io/bbolt"
-)
 
-// EVMBackend is what sov needs from an EVM node; *ethclient.Client and
-// go-ethereum's simulated backend client both provide it.
-type EVMBackend interface {
-	ethereum.ChainIDReader
-	ethereum.ChainStateReader
-	ethereum.PendingStateReader
-	ethereum.ContractCaller
-	ethereum.GasEstimator
-	ethereum.GasPricer1559
-	ethereum.FeeHistoryReader
-	ethereum.TransactionReader
-	ethereum.TransactionSender
-	HeaderByNumber(ctx context.Context, number *big.Int) (*types.Header, error)
-}
+	"github.com/sovos/sov/wallet/internal/evm"
+)
 
 // EVM is a connection to one EVM network whose chain id was verified.
 type EVM struct {
@@ -68,19 +49,17 @@ func DialEVM(ctx context.Context, net Network) (*EVM, error) {
 	}
 	var errs []string
 	for _, url := range net.RPC {
-		c, err := rpc.DialOptions(ctx, url, rpc.WithHTTPClient(&http.Client{Timeout: net.RPCTimeout()}))
+		cl, err := newEthClient(url, net.RPCTimeout())
 		if err != nil {
-			errs = append(errs, fmt.Sprintf("%s: %v", url, err))
+			errs = append(errs, err.Error())
 			continue
 		}
-		cl := ethclient.NewClient(c)
 		e, err := NewEVM(ctx, net, cl)
 		if err != nil {
-			c.Close()
 			errs = append(errs, fmt.Sprintf("%s: %v", url, err))
 			continue
 		}
-		e.URL, e.close = url, c.Close
+		e.URL = url
 		return e, nil
 	}
 	return nil, fmt.Errorf("%s: every RPC failed (%s)", net.Name, strings.Join(errs, "; "))
@@ -106,16 +85,18 @@ var (
 	selBalanceOf = []byte{0x70, 0xa0, 0x82, 0x31}
 )
 
-func erc20Transfer(to common.Address, amount *big.Int) []byte {
+// erc20Transfer is the calldata of transfer(to, amount); amount must fit
+// 256 bits (Plan checks).
+func erc20Transfer(to EVMAddress, amount *big.Int) []byte {
 	out := append([]byte(nil), selTransfer...)
-	out = append(out, common.LeftPadBytes(to.Bytes(), 32)...)
-	return append(out, common.LeftPadBytes(amount.Bytes(), 32)...)
+	out = append(out, evm.LeftPad32(to[:])...)
+	return append(out, evm.LeftPad32(amount.Bytes())...)
 }
 
 // TokenBalance reads an ERC-20 balanceOf.
-func (e *EVM) TokenBalance(ctx context.Context, token, owner common.Address) (*big.Int, error) {
-	data := append(append([]byte(nil), selBalanceOf...), common.LeftPadBytes(owner.Bytes(), 32)...)
-	out, err := e.Backend.CallContract(ctx, ethereum.CallMsg{To: &token, Data: data}, nil)
+func (e *EVM) TokenBalance(ctx context.Context, token, owner EVMAddress) (*big.Int, error) {
+	data := append(append([]byte(nil), selBalanceOf...), evm.LeftPad32(owner[:])...)
+	out, err := e.Backend.CallContract(ctx, EVMCallMsg{To: &token, Data: data}, nil)
 	if err != nil {
 		return nil, fmt.Errorf("balanceOf: %w", err)
 	}
@@ -165,11 +146,11 @@ func (e *EVM) SuggestFees(ctx context.Context) (Fees, error) {
 
 // EVMTransfer is what the user asked to send.
 type EVMTransfer struct {
-	From     common.Address
-	To       common.Address
-	Asset    string          // symbol shown to the user
-	Token    *common.Address // nil for the native asset
-	Amount   *big.Int        // base units
+	From     EVMAddress
+	To       EVMAddress
+	Asset    string      // symbol shown to the user
+	Token    *EVMAddress // nil for the native asset
+	Amount   *big.Int    // base units
 	Decimals int
 }
 
@@ -177,7 +158,7 @@ type EVMTransfer struct {
 type EVMPlan struct {
 	EVMTransfer
 	Net      Network
-	TxTo     common.Address
+	TxTo     EVMAddress
 	Value    *big.Int
 	Data     []byte
 	Gas      uint64
@@ -189,7 +170,7 @@ type EVMPlan struct {
 }
 
 // ResolveAsset maps a symbol or token address to (token, decimals).
-func (e *EVM) ResolveAsset(ctx context.Context, asset string) (*common.Address, int, string, error) {
+func (e *EVM) ResolveAsset(ctx context.Context, asset string) (*EVMAddress, int, string, error) {
 	switch {
 	case strings.EqualFold(asset, e.Net.Native):
 		return nil, e.Net.NativeDecimals, e.Net.Native, nil
@@ -197,7 +178,7 @@ func (e *EVM) ResolveAsset(ctx context.Context, asset string) (*common.Address, 
 		if e.Net.USDC == "" {
 			return nil, 0, "", fmt.Errorf("no USDC contract known on %s: set usdc for it in config", e.Net.Name)
 		}
-		a := common.HexToAddress(e.Net.USDC)
+		a := evm.HexToAddress(e.Net.USDC)
 		return &a, e.Net.USDCDecimals, "USDC", nil
 	case strings.HasPrefix(asset, "0x"):
 		a, err := ParseEVMAddress(asset)
@@ -218,6 +199,9 @@ func (e *EVM) Plan(ctx context.Context, t EVMTransfer) (*EVMPlan, error) {
 	if t.Amount == nil || t.Amount.Sign() <= 0 {
 		return nil, errors.New("amount must be greater than zero")
 	}
+	if t.Amount.BitLen() > 256 {
+		return nil, errors.New("amount is larger than any EVM balance can be")
+	}
 	p := &EVMPlan{EVMTransfer: t, Net: e.Net, TxTo: t.To, Value: t.Amount}
 	if t.Token != nil {
 		p.TxTo, p.Value, p.Data = *t.Token, big.NewInt(0), erc20Transfer(t.To, t.Amount)
@@ -228,7 +212,7 @@ func (e *EVM) Plan(ctx context.Context, t EVMTransfer) (*EVMPlan, error) {
 	}
 	p.Fees = fees
 	// No fee caps here: the fee part of the balance check is ours, with a clear message.
-	msg := ethereum.CallMsg{From: t.From, To: &p.TxTo, Value: p.Value, Data: p.Data}
+	msg := EVMCallMsg{From: t.From, To: &p.TxTo, Value: p.Value, Data: p.Data}
 	bal, err := e.Backend.BalanceAt(ctx, t.From, nil)
 	if err != nil {
 		return nil, fmt.Errorf("balance: %w", err)
@@ -246,7 +230,7 @@ func (e *EVM) Plan(ctx context.Context, t EVMTransfer) (*EVMPlan, error) {
 		return nil, fmt.Errorf("insufficient funds: %s %s needed on %s plus fees, %s available (nothing was signed)", FormatAtomic(t.Amount, t.Decimals), t.Asset, e.Net.Name, FormatAtomic(bal, t.Decimals))
 	}
 	// eth_call first: a revert here would burn gas on chain.
-	out, err := e.Backend.CallContract(ctx, ethereum.CallMsg{From: t.From, To: &p.TxTo, Value: p.Value, Data: p.Data}, nil)
+	out, err := e.Backend.CallContract(ctx, msg, nil)
 	if err != nil {
 		return nil, fmt.Errorf("simulation failed, nothing was signed: %w", err)
 	}
@@ -366,7 +350,7 @@ func (w *Wallet) updateLedger(chain, hash string, f func(*LedgerEntry)) error {
 // the ledger still has a pending transaction at or above the node's pending
 // nonce; otherwise (a node restart dropped them) it would leave a gap that
 // strands every later send.
-func (w *Wallet) allocNonce(chainID int64, caip2 string, from common.Address, pending uint64) (uint64, error) {
+func (w *Wallet) allocNonce(chainID int64, caip2 string, from EVMAddress, pending uint64) (uint64, error) {
 	var n uint64
 	key := []byte(fmt.Sprintf("%d|%s", chainID, strings.ToLower(from.Hex())))
 	err := withDB(w.dir, func(tx *bolt.Tx) error {
@@ -384,7 +368,7 @@ func (w *Wallet) allocNonce(chainID int64, caip2 string, from common.Address, pe
 	return n, err
 }
 
-func hasPendingFrom(tx *bolt.Tx, caip2 string, from common.Address, minNonce uint64) bool {
+func hasPendingFrom(tx *bolt.Tx, caip2 string, from EVMAddress, minNonce uint64) bool {
 	found := false
 	prefix := []byte(caip2 + "|")
 	c := tx.Bucket(bucketLedger).Cursor()
@@ -400,7 +384,7 @@ func hasPendingFrom(tx *bolt.Tx, caip2 string, from common.Address, minNonce uin
 
 // freeNonce gives back n when its transaction never reached the node, so
 // no gap blocks later sends.
-func (w *Wallet) freeNonce(chainID int64, from common.Address, n uint64) {
+func (w *Wallet) freeNonce(chainID int64, from EVMAddress, n uint64) {
 	key := []byte(fmt.Sprintf("%d|%s", chainID, strings.ToLower(from.Hex())))
 	withDB(w.dir, func(tx *bolt.Tx) error {
 		b := tx.Bucket(bucketNonce)
@@ -448,25 +432,24 @@ func (w *Wallet) broadcastEVM(ctx context.Context, p *Plan, keys *Keys, commit c
 	return entry, nil
 }
 
-func (w *Wallet) signAndSend(ctx context.Context, e *EVM, key *ecdsa.PrivateKey, nonce uint64, to common.Address, value *big.Int, data []byte, gas uint64, fees Fees, commit commitFunc) (LedgerEntry, error) {
-	chainID := big.NewInt(e.Net.ChainID)
-	tx := types.NewTx(&types.DynamicFeeTx{
-		ChainID: chainID, Nonce: nonce, GasTipCap: fees.Tip, GasFeeCap: fees.Cap, Gas: gas, To: &to, Value: value, Data: data,
-	})
-	signed, err := signEVMTx(key, tx, chainID)
+func (w *Wallet) signAndSend(ctx context.Context, e *EVM, key *ecdsa.PrivateKey, nonce uint64, to EVMAddress, value *big.Int, data []byte, gas uint64, fees Fees, commit commitFunc) (LedgerEntry, error) {
+	tx := &evm.Tx{
+		Type: evm.DynamicFeeTxType, ChainID: big.NewInt(e.Net.ChainID), Nonce: nonce, GasTipCap: fees.Tip, GasFeeCap: fees.Cap, Gas: gas, To: &to, Value: value, Data: data,
+	}
+	signed, err := signEVMTx(key, tx)
 	if err != nil {
 		return LedgerEntry{}, err
 	}
-	if err := commit(signed.Hash().Hex(), nonce); err != nil {
+	if err := commit(signed.Hash.Hex(), nonce); err != nil {
 		return LedgerEntry{}, err
 	}
-	if err := e.Backend.SendTransaction(ctx, signed); err != nil {
+	if err := e.Backend.SendTransaction(ctx, signed.Raw); err != nil {
 		return LedgerEntry{}, fmt.Errorf("broadcast on %s: %w", e.Net.Name, err)
 	}
 	var entry LedgerEntry
-	entry.Chain, entry.Network, entry.Hash, entry.Nonce = e.Net.CAIP2, e.Net.Name, signed.Hash().Hex(), nonce
+	entry.Chain, entry.Network, entry.Hash, entry.Nonce = e.Net.CAIP2, e.Net.Name, signed.Hash.Hex(), nonce
 	entry.Status, entry.Time = "pending", w.now().UTC().Format(time.RFC3339Nano)
-	entry.TxTo, entry.Value, entry.Data, entry.Gas = to.Hex(), value.String(), common.Bytes2Hex(data), gas
+	entry.TxTo, entry.Value, entry.Data, entry.Gas = to.Hex(), value.String(), hex.EncodeToString(data), gas
 	entry.TipCap, entry.FeeCap = fees.Tip.String(), fees.Cap.String()
 	return entry, nil
 }
@@ -474,12 +457,12 @@ func (w *Wallet) signAndSend(ctx context.Context, e *EVM, key *ecdsa.PrivateKey,
 // WaitEVM follows a ledger entry until it is mined or ctx ends, and
 // records the outcome (confirmed, failed, or replaced by a sibling).
 func (w *Wallet) WaitEVM(ctx context.Context, e *EVM, entry LedgerEntry) (LedgerEntry, error) {
-	h := common.HexToHash(entry.Hash)
+	h := evm.HexToHash(entry.Hash)
 	for {
 		r, err := e.Backend.TransactionReceipt(ctx, h)
 		if err == nil && r != nil {
 			status := "confirmed"
-			if r.Status != types.ReceiptStatusSuccessful {
+			if r.Status != 1 {
 				status = "failed"
 			}
 			entry.Status, entry.Block = status, r.BlockNumber.Uint64()
@@ -492,11 +475,11 @@ func (w *Wallet) WaitEVM(ctx context.Context, e *EVM, entry LedgerEntry) (Ledger
 			}
 			return entry, nil
 		}
-		if err != nil && !errors.Is(err, ethereum.NotFound) {
+		if err != nil && !errors.Is(err, ErrTxNotFound) {
 			return entry, fmt.Errorf("receipt: %w", err)
 		}
 		// replaced? the account nonce moved past ours without our receipt
-		if n, err := e.Backend.NonceAt(ctx, common.HexToAddress(entry.From), nil); err == nil && n > entry.Nonce {
+		if n, err := e.Backend.NonceAt(ctx, evm.HexToAddress(entry.From), nil); err == nil && n > entry.Nonce {
 			if r, err := e.Backend.TransactionReceipt(ctx, h); err != nil || r == nil {
 				entry.Status = "replaced"
 				w.updateLedger(entry.Chain, entry.Hash, func(l *LedgerEntry) { l.Status = "replaced" })
@@ -520,7 +503,7 @@ var ErrUnknownTransaction = errors.New("not in the wallet's ledger")
 type replacement struct {
 	old   LedgerEntry
 	index uint32
-	to    common.Address
+	to    EVMAddress
 	value *big.Int
 	data  []byte
 	gas   uint64
@@ -553,7 +536,7 @@ func (s *Session) PlanReplace(ctx context.Context, hash string, cancel bool, ind
 		return nil, err
 	}
 	p := &Plan{kind: "speedup", net: e.Net, evm: e, asset: old.Asset, from: old.From, to: old.To}
-	if r, err := e.Backend.TransactionReceipt(ctx, common.HexToHash(hash)); err == nil && r != nil {
+	if r, err := e.Backend.TransactionReceipt(ctx, evm.HexToHash(hash)); err == nil && r != nil {
 		p.Close()
 		w.updateLedger(old.Chain, old.Hash, func(l *LedgerEntry) { l.Status, l.Block = "confirmed", r.BlockNumber.Uint64() })
 		return nil, fmt.Errorf("transaction %s is already mined in block %d: too late to replace", hash, r.BlockNumber)
@@ -572,13 +555,13 @@ func (s *Session) PlanReplace(ctx context.Context, hash string, cancel bool, ind
 		}
 		return v
 	}
-	rp := &replacement{old: old, index: index, to: common.HexToAddress(old.TxTo), value: new(big.Int), data: common.FromHex(old.Data), gas: old.Gas,
+	rp := &replacement{old: old, index: index, to: evm.HexToAddress(old.TxTo), value: new(big.Int), data: evm.FromHex(old.Data), gas: old.Gas,
 		fees: Fees{Tip: bump(old.TipCap, cur.Tip), Cap: bump(old.FeeCap, cur.Cap)}, shown: old.Amount}
 	rp.value.SetString(old.Value, 10)
 	verb := "Speed up"
 	if cancel {
 		p.kind, p.to, verb = "cancel", old.From, "Cancel"
-		rp.to, rp.value, rp.data, rp.gas, rp.shown = common.HexToAddress(old.From), big.NewInt(0), nil, 21000, "0"
+		rp.to, rp.value, rp.data, rp.gas, rp.shown = evm.HexToAddress(old.From), big.NewInt(0), nil, 21000, "0"
 	}
 	p.replace, p.maxFee = rp, new(big.Int).Mul(rp.fees.Cap, new(big.Int).SetUint64(rp.gas))
 	p.summary = fmt.Sprintf("%s %s (nonce %d: %s %s to %s on %s); network fee at most %s %s", verb, hash, old.Nonce, old.Amount, old.Asset, old.To, e.Net.Name,
@@ -604,7 +587,7 @@ func (w *Wallet) broadcastReplacement(ctx context.Context, p *Plan, keys *Keys, 
 	if err != nil {
 		return LedgerEntry{}, err
 	}
-	if !strings.EqualFold(crypto.PubkeyToAddress(key.PublicKey).Hex(), rp.old.From) {
+	if !strings.EqualFold(evm.PubkeyToAddress(key.PublicKey).Hex(), rp.old.From) {
 		return LedgerEntry{}, fmt.Errorf("transaction %s was sent from %s, not account index %d", rp.old.Hash, rp.old.From, rp.index)
 	}
 	return w.signAndSend(ctx, p.evm, key, rp.old.Nonce, rp.to, rp.value, rp.data, rp.gas, rp.fees, commit)
@@ -613,7 +596,7 @@ func (w *Wallet) broadcastReplacement(ctx context.Context, p *Plan, keys *Keys, 
 // reconcile updates this account's pending ledger entries on e's chain:
 // mined ones become confirmed or failed, ones the node no longer knows
 // (dropped from its pool) become dropped, so they stop holding nonces.
-func (w *Wallet) reconcile(ctx context.Context, e *EVM, from common.Address) {
+func (w *Wallet) reconcile(ctx context.Context, e *EVM, from EVMAddress) {
 	all, err := w.Ledger()
 	if err != nil {
 		return
@@ -622,17 +605,17 @@ func (w *Wallet) reconcile(ctx context.Context, e *EVM, from common.Address) {
 		if l.Chain != e.Net.CAIP2 || l.Status != "pending" || !strings.EqualFold(l.From, from.Hex()) {
 			continue
 		}
-		h := common.HexToHash(l.Hash)
+		h := evm.HexToHash(l.Hash)
 		if r, err := e.Backend.TransactionReceipt(ctx, h); err == nil && r != nil {
 			status := "confirmed"
-			if r.Status != types.ReceiptStatusSuccessful {
+			if r.Status != 1 {
 				status = "failed"
 			}
 			w.updateLedger(l.Chain, l.Hash, func(x *LedgerEntry) { x.Status, x.Block = status, r.BlockNumber.Uint64() })
 			w.settle(ctx, l, status)
 			continue
 		}
-		if _, _, err := e.Backend.TransactionByHash(ctx, h); errors.Is(err, ethereum.NotFound) {
+		if known, err := e.Backend.HasTransaction(ctx, h); err == nil && !known {
 			status := "dropped"
 			if l.ReplacedBy != "" {
 				status = "replaced"
@@ -672,7 +655,7 @@ func (w *Wallet) Refresh(ctx context.Context, nets []Network) []error {
 				errs = append(errs, err)
 				continue
 			}
-			w.reconcile(ctx, e, common.HexToAddress(k.from))
+			w.reconcile(ctx, e, evm.HexToAddress(k.from))
 			e.Close()
 		case FamilyBitcoin:
 			b, err := DialBitcoin(ctx, n)

@@ -3,9 +3,13 @@ package wallet
 import (
 	"context"
 	"crypto/ecdsa"
+	"encoding/json"
 	"errors"
 	"math/big"
+	"net/http"
+	"net/http/httptest"
 	"os"
+	"reflect"
 	"strings"
 	"sync"
 	"testing"
@@ -14,20 +18,24 @@ import (
 	"github.com/ethereum/go-ethereum/accounts/abi"
 	"github.com/ethereum/go-ethereum/common"
 	"github.com/ethereum/go-ethereum/core/types"
-	"github.com/ethereum/go-ethereum/crypto"
+	"github.com/ethereum/go-ethereum/ethclient"
 	"github.com/ethereum/go-ethereum/ethclient/simulated"
 	"github.com/ethereum/go-ethereum/params"
+	"github.com/ethereum/go-ethereum/rpc"
+
+	"github.com/sovos/sov/wallet/internal/evm"
 )
 
 // simChain is go-ethereum's in-process simulated backend, funded for the
-// abandon mnemonic's first EVM account.
+// abandon mnemonic's first EVM account, which sov's own eth JSON-RPC
+// client reaches over HTTP.
 type simChain struct {
 	sim   *simulated.Backend
 	evm   *EVM
 	keys  *Keys
-	from  common.Address
+	from  EVMAddress
 	key   *ecdsa.PrivateKey
-	token common.Address
+	token EVMAddress
 }
 
 func newSimChain(t *testing.T) *simChain {
@@ -35,12 +43,16 @@ func newSimChain(t *testing.T) *simChain {
 	seed, _ := SeedFromMnemonic(abandonMnemonic, "")
 	keys := NewKeys(seed)
 	key, _ := keys.EVMKey(0)
-	from := crypto.PubkeyToAddress(key.PublicKey)
+	from := evm.PubkeyToAddress(key.PublicKey)
 	eth := new(big.Int).Mul(big.NewInt(100), big.NewInt(params.Ether))
-	sim := simulated.NewBackend(types.GenesisAlloc{from: {Balance: eth}})
+	sim := simulated.NewBackend(types.GenesisAlloc{common.Address(from): {Balance: eth}})
 	t.Cleanup(func() { sim.Close() })
 	net := Network{Name: "sim", CAIP2: "eip155:1337", Family: FamilyEVM, ChainID: 1337, Native: "ETH", NativeDecimals: 18}
-	e, err := NewEVM(context.Background(), net, sim.Client())
+	cl, err := newEthClient(serveRPC(t, sim), 10*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	e, err := NewEVM(context.Background(), net, cl)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -50,9 +62,54 @@ func newSimChain(t *testing.T) *simChain {
 	return c
 }
 
+// serveRPC serves the simulated node's JSON-RPC over HTTP (it has no
+// listener of its own) and returns the URL. The node's in-process RPC
+// client sits in the one field of the wrapper Client returns.
+func serveRPC(t *testing.T, sim *simulated.Backend) string {
+	ec, ok := reflect.ValueOf(sim.Client()).Field(0).Interface().(*ethclient.Client)
+	if !ok {
+		t.Fatal("simulated.Client no longer wraps *ethclient.Client")
+	}
+	rc := ec.Client()
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		var req struct {
+			ID     json.RawMessage   `json:"id"`
+			Method string            `json:"method"`
+			Params []json.RawMessage `json:"params"`
+		}
+		if err := json.NewDecoder(r.Body).Decode(&req); err != nil {
+			http.Error(w, err.Error(), http.StatusBadRequest)
+			return
+		}
+		args := make([]any, len(req.Params))
+		for i, p := range req.Params {
+			args[i] = p
+		}
+		resp := map[string]any{"jsonrpc": "2.0", "id": req.ID}
+		var res json.RawMessage
+		if err := rc.CallContext(r.Context(), &res, req.Method, args...); err != nil {
+			e := map[string]any{"code": -32000, "message": err.Error()}
+			var re rpc.Error
+			if errors.As(err, &re) {
+				e["code"] = re.ErrorCode()
+			}
+			var de rpc.DataError
+			if errors.As(err, &de) {
+				e["data"] = de.ErrorData()
+			}
+			resp["error"] = e
+		} else {
+			resp["result"] = res
+		}
+		json.NewEncoder(w).Encode(resp)
+	}))
+	t.Cleanup(srv.Close)
+	return srv.URL
+}
+
 // deployToken deploys wallettest/testdata/TestToken.bin (a minimal ERC-20 compiled
 // from TestToken.sol) with 1,000,000 "USDC" of 6 decimals.
-func (c *simChain) deployToken(t *testing.T) common.Address {
+func (c *simChain) deployToken(t *testing.T) EVMAddress {
 	t.Helper()
 	code, err := os.ReadFile("wallettest/testdata/TestToken.bin")
 	if err != nil {
@@ -70,13 +127,13 @@ func (c *simChain) deployToken(t *testing.T) common.Address {
 	ctx := context.Background()
 	nonce, _ := c.evm.Backend.PendingNonceAt(ctx, c.from)
 	fees, _ := c.evm.SuggestFees(ctx)
-	tx := types.NewTx(&types.DynamicFeeTx{ChainID: big.NewInt(1337), Nonce: nonce, GasTipCap: fees.Tip, GasFeeCap: fees.Cap, Gas: 2_000_000, Data: append(common.FromHex(strings.TrimSpace(string(code))), args...)})
-	signed, _ := signEVMTx(c.key, tx, big.NewInt(1337))
-	if err := c.evm.Backend.SendTransaction(ctx, signed); err != nil {
+	tx := &evm.Tx{Type: evm.DynamicFeeTxType, ChainID: big.NewInt(1337), Nonce: nonce, GasTipCap: fees.Tip, GasFeeCap: fees.Cap, Gas: 2_000_000, Data: append(evm.FromHex(strings.TrimSpace(string(code))), args...)}
+	signed, _ := signEVMTx(c.key, tx)
+	if err := c.evm.Backend.SendTransaction(ctx, signed.Raw); err != nil {
 		t.Fatal(err)
 	}
 	c.sim.Commit()
-	r, err := c.evm.Backend.TransactionReceipt(ctx, signed.Hash())
+	r, err := c.evm.Backend.TransactionReceipt(ctx, signed.Hash)
 	if err != nil || r.Status != 1 {
 		t.Fatalf("deploy: %v", err)
 	}
@@ -106,7 +163,7 @@ func TestWalletEVMSendNativeAndERC20Simulated(t *testing.T) {
 	c := newSimChain(t)
 	ctx := context.Background()
 	w := testWallet(t)
-	payee := common.HexToAddress("0x00000000000000000000000000000000000000aa")
+	payee := evm.HexToAddress("0x00000000000000000000000000000000000000aa")
 
 	tok, dec, sym, err := c.evm.ResolveAsset(ctx, "usdc")
 	if err != nil || dec != 6 || sym != "USDC" {
@@ -169,7 +226,7 @@ func TestWalletEVMSendNativeAndERC20Simulated(t *testing.T) {
 func TestWalletEVMRefusesBeforeSigning(t *testing.T) {
 	c := newSimChain(t)
 	ctx := context.Background()
-	payee := common.HexToAddress("0x00000000000000000000000000000000000000bb")
+	payee := evm.HexToAddress("0x00000000000000000000000000000000000000bb")
 	huge, _ := ToAtomic("1000", 18)
 	if _, err := c.evm.Plan(ctx, EVMTransfer{From: c.from, To: payee, Asset: "ETH", Amount: huge, Decimals: 18}); err == nil || !strings.Contains(err.Error(), "insufficient funds") {
 		t.Fatalf("insufficient ETH: %v", err)
@@ -187,7 +244,7 @@ func TestWalletEVMRefusesBeforeSigning(t *testing.T) {
 	// a chain id mismatch is refused
 	lying := c.evm.Net
 	lying.ChainID = 1
-	if _, err := NewEVM(ctx, lying, c.sim.Client()); err == nil || !strings.Contains(err.Error(), "refusing") {
+	if _, err := NewEVM(ctx, lying, c.evm.Backend); err == nil || !strings.Contains(err.Error(), "refusing") {
 		t.Fatalf("chain id lie: %v", err)
 	}
 	if _, err := DialEVM(ctx, Network{Name: "x", Family: FamilyEVM, ChainID: 1}); err == nil || !strings.Contains(err.Error(), "no RPC configured") {
@@ -199,7 +256,7 @@ func TestWalletEVMConcurrentSendsGetDistinctNonces(t *testing.T) {
 	c := newSimChain(t)
 	ctx := context.Background()
 	w := testWallet(t)
-	payee := common.HexToAddress("0x00000000000000000000000000000000000000cc")
+	payee := evm.HexToAddress("0x00000000000000000000000000000000000000cc")
 	amt, _ := ToAtomic("0.01", 18)
 	const n = 8
 	var wg sync.WaitGroup
@@ -239,7 +296,7 @@ func TestWalletEVMSpeedupAndCancelSimulated(t *testing.T) {
 	c := newSimChain(t)
 	ctx := context.Background()
 	w := testWallet(t)
-	payee := common.HexToAddress("0x00000000000000000000000000000000000000dd")
+	payee := evm.HexToAddress("0x00000000000000000000000000000000000000dd")
 	amt, _ := ToAtomic("0.5", 18)
 	p, _ := c.evm.Plan(ctx, EVMTransfer{From: c.from, To: payee, Asset: "ETH", Amount: amt, Decimals: 18})
 	first, err := c.exec(w, p)
@@ -307,7 +364,7 @@ func TestWalletEVMDroppedTransactionFreesItsNonce(t *testing.T) {
 	ctx := context.Background()
 	now := time.Now()
 	w := testWallet(t, WithClock(func() time.Time { return now }))
-	payee := common.HexToAddress("0x00000000000000000000000000000000000000ee")
+	payee := evm.HexToAddress("0x00000000000000000000000000000000000000ee")
 	amt, _ := ToAtomic("0.1", 18)
 	p, _ := c.evm.Plan(ctx, EVMTransfer{From: c.from, To: payee, Asset: "ETH", Amount: amt, Decimals: 18})
 	lost, err := c.exec(w, p)

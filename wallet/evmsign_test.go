@@ -1,17 +1,28 @@
 package wallet
 
 import (
+	"crypto/ecdsa"
 	"encoding/hex"
 	"encoding/json"
 	"math/big"
 	"strings"
 	"testing"
 
-	"github.com/ethereum/go-ethereum/common"
-	"github.com/ethereum/go-ethereum/core/types"
-	"github.com/ethereum/go-ethereum/crypto"
-	"github.com/ethereum/go-ethereum/rlp"
+	"github.com/btcsuite/btcd/btcec/v2"
+
+	"github.com/sovos/sov/wallet/internal/evm"
 )
+
+// ecKey is the secp256k1 private key of hex digits s (0x optional).
+func ecKey(t *testing.T, s string) *ecdsa.PrivateKey {
+	t.Helper()
+	b, err := hex.DecodeString(strings.TrimPrefix(s, "0x"))
+	if err != nil || len(b) != 32 {
+		t.Fatalf("key %q", s)
+	}
+	k, _ := btcec.PrivKeyFromBytes(b)
+	return k.ToECDSA()
+}
 
 func TestWalletEIP155Example(t *testing.T) {
 	var f struct {
@@ -31,23 +42,18 @@ func TestWalletEIP155Example(t *testing.T) {
 	v := f.EIP155
 	gp, _ := new(big.Int).SetString(v.GasPrice, 10)
 	val, _ := new(big.Int).SetString(v.Value, 10)
-	to := common.HexToAddress(v.To)
-	tx := types.NewTx(&types.LegacyTx{Nonce: v.Nonce, GasPrice: gp, Gas: v.Gas, To: &to, Value: val})
-	key, err := crypto.HexToECDSA(v.PrivateKey)
+	to := evm.HexToAddress(v.To)
+	tx := &evm.Tx{Type: evm.LegacyTxType, ChainID: big.NewInt(1), Nonce: v.Nonce, GasPrice: gp, Gas: v.Gas, To: &to, Value: val}
+	key := ecKey(t, v.PrivateKey)
+	if h, err := tx.SigningHash(); err != nil || hex.EncodeToString(h[:]) != v.SigningHash {
+		t.Fatalf("signing hash %x %v", h, err)
+	}
+	signed, err := signEVMTx(key, tx)
 	if err != nil {
 		t.Fatal(err)
 	}
-	signer := types.NewEIP155Signer(big.NewInt(1))
-	if h := signer.Hash(tx); hex.EncodeToString(h[:]) != v.SigningHash {
-		t.Fatalf("signing hash %x", h)
-	}
-	signed, err := signEVMTx(key, tx, big.NewInt(1))
-	if err != nil {
-		t.Fatal(err)
-	}
-	raw, _ := signed.MarshalBinary()
-	if hex.EncodeToString(raw) != v.Signed {
-		t.Fatalf("signed tx %x", raw)
+	if hex.EncodeToString(signed.Raw) != v.Signed {
+		t.Fatalf("signed tx %x", signed.Raw)
 	}
 	if hex.EncodeToString(PersonalHash([]byte(f.EIP191.Message))) != f.EIP191.Hash {
 		t.Fatal("EIP-191 hash mismatch")
@@ -56,9 +62,8 @@ func TestWalletEIP155Example(t *testing.T) {
 	if err != nil || (sig[64] != 27 && sig[64] != 28) {
 		t.Fatalf("personal_sign v=%d err=%v", sig[64], err)
 	}
-	sig[64] -= 27
-	pub, err := crypto.SigToPub(PersonalHash([]byte(f.EIP191.Message)), sig)
-	if err != nil || crypto.PubkeyToAddress(*pub) != crypto.PubkeyToAddress(key.PublicKey) {
+	addr, err := evm.RecoverAddress(PersonalHash([]byte(f.EIP191.Message)), sig)
+	if err != nil || addr != evm.PubkeyToAddress(key.PublicKey) {
 		t.Fatal("personal_sign does not recover the signer")
 	}
 }
@@ -76,26 +81,23 @@ func TestWalletEIP1559EthereumJSCases(t *testing.T) {
 		t.Fatal("want 10 cases")
 	}
 	for i, c := range f.Cases {
-		key, err := crypto.HexToECDSA(strings.TrimPrefix(c.PrivateKey, "0x"))
-		if err != nil {
-			t.Fatal(err)
-		}
-		to := common.HexToAddress(c.To)
-		tx := types.NewTx(&types.DynamicFeeTx{
-			ChainID: big.NewInt(f.ChainID), Nonce: c.Nonce, GasTipCap: new(big.Int).SetUint64(c.MaxInclusionFeePerGas),
+		to := evm.HexToAddress(c.To)
+		tx := &evm.Tx{
+			Type: evm.DynamicFeeTxType, ChainID: big.NewInt(f.ChainID), Nonce: c.Nonce, GasTipCap: new(big.Int).SetUint64(c.MaxInclusionFeePerGas),
 			GasFeeCap: new(big.Int).SetUint64(c.MaxFeePerGas), Gas: c.GasLimit, To: &to, Value: new(big.Int).SetUint64(c.Value),
-		})
-		signed, err := signEVMTx(key, tx, big.NewInt(f.ChainID))
+		}
+		signed, err := signEVMTx(ecKey(t, c.PrivateKey), tx)
 		if err != nil {
 			t.Fatal(err)
 		}
-		var want []byte
-		if err := rlp.DecodeBytes(common.FromHex(c.SignedTransactionRLP), &want); err != nil {
-			t.Fatal(err)
+		// the vector wraps the typed envelope in an RLP string header:
+		// 0xb8, one length byte, then the transaction
+		want := evm.FromHex(c.SignedTransactionRLP)
+		if len(want) < 2 || want[0] != 0xb8 || int(want[1]) != len(want)-2 {
+			t.Fatalf("case %d: unexpected vector framing", i)
 		}
-		got, _ := signed.MarshalBinary()
-		if hex.EncodeToString(got) != hex.EncodeToString(want) {
-			t.Errorf("case %d: got %x", i, got)
+		if hex.EncodeToString(signed.Raw) != hex.EncodeToString(want[2:]) {
+			t.Errorf("case %d: got %x", i, signed.Raw)
 		}
 	}
 }
@@ -117,7 +119,7 @@ func TestWalletEIP712MailExample(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got := td.EncodeType("Mail"); string(got) != f.EncodeType {
+	if got := td.EncodeType("Mail"); got != f.EncodeType {
 		t.Errorf("encodeType %s", got)
 	}
 	if got := td.TypeHash("Mail"); hex.EncodeToString(got) != f.TypeHash {
@@ -127,7 +129,7 @@ func TestWalletEIP712MailExample(t *testing.T) {
 	if err != nil || hex.EncodeToString(sh) != f.StructHash {
 		t.Errorf("hashStruct %x %v", sh, err)
 	}
-	dh, err := td.HashStruct("EIP712Domain", td.Domain.Map())
+	dh, err := td.DomainSeparator()
 	if err != nil || hex.EncodeToString(dh) != f.DomainHash {
 		t.Errorf("domain %x %v", dh, err)
 	}
@@ -135,8 +137,8 @@ func TestWalletEIP712MailExample(t *testing.T) {
 	if err != nil || hex.EncodeToString(h) != f.SignHash {
 		t.Fatalf("sign hash %x %v", h, err)
 	}
-	key := crypto.ToECDSAUnsafe(crypto.Keccak256([]byte("cow")))
-	if strings.ToLower(crypto.PubkeyToAddress(key.PublicKey).Hex()) != f.Address {
+	key := ecKey(t, hex.EncodeToString(evm.Keccak256([]byte("cow"))))
+	if strings.ToLower(evm.PubkeyToAddress(key.PublicKey).Hex()) != f.Address {
 		t.Fatal("cow address")
 	}
 	sig, err := signTypedData(key, td)

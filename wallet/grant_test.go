@@ -7,7 +7,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/ethereum/go-ethereum/common"
+	"github.com/sovos/sov/wallet/internal/evm"
 )
 
 // TestWalletGrantCannotApproveItsOwnPayment: a principal holding a grant
@@ -19,7 +19,7 @@ func TestWalletGrantCannotApproveItsOwnPayment(t *testing.T) {
 	c := newSimChain(t)
 	ctx := context.Background()
 	w := testWallet(t)
-	payee := common.HexToAddress("0x00000000000000000000000000000000000000a7")
+	payee := evm.HexToAddress("0x00000000000000000000000000000000000000a7")
 	if err := w.SetPolicy(Policy{Limits: map[string]Limit{"ETH": {ApproveAbove: "1"}}}, "test"); err != nil {
 		t.Fatal(err)
 	}

@@ -13,7 +13,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/ethereum/go-ethereum/common"
+	"github.com/sovos/sov/wallet/internal/evm"
 )
 
 // PaymentRequired is an x402 v2 payment request: what a brand accepts.
@@ -238,7 +238,7 @@ func (w *Wallet) judge(ctx context.Context, o *PayOption, nets []Network, acct A
 	}
 	o.evm = e
 	asset := a.Asset
-	if strings.EqualFold(asset, "native") || asset == (common.Address{}).Hex() {
+	if strings.EqualFold(asset, "native") || asset == (EVMAddress{}).Hex() {
 		asset = n.Native
 	}
 	tok, dec, sym, err := e.ResolveAsset(ctx, asset)
@@ -248,7 +248,7 @@ func (w *Wallet) judge(ctx context.Context, o *PayOption, nets []Network, acct A
 	}
 	amt, _ := new(big.Int).SetString(a.Amount, 10)
 	o.Asset, o.Amount, o.stable, o.amount = sym, FormatAtomic(amt, dec), sym == "USDC", atomicRat(amt, dec)
-	plan, err := e.Plan(ctx, EVMTransfer{From: common.HexToAddress(acct.EVM), To: payTo, Asset: sym, Token: tok, Amount: amt, Decimals: dec})
+	plan, err := e.Plan(ctx, EVMTransfer{From: evm.HexToAddress(acct.EVM), To: payTo, Asset: sym, Token: tok, Amount: amt, Decimals: dec})
 	if err != nil {
 		o.Why = err.Error()
 		return

@@ -8,7 +8,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/ethereum/go-ethereum/common"
+	"github.com/sovos/sov/wallet/internal/evm"
 )
 
 func TestWalletPayRouterPicksLowestCost(t *testing.T) {
@@ -23,7 +23,7 @@ func TestWalletPayRouterPicksLowestCost(t *testing.T) {
 	}))
 	nets := []Network{func() Network { n := net; n.RPC = []string{"sim"}; return n }()}
 	_, acct, unlock := testKeys(t)
-	payee := common.HexToAddress("0x00000000000000000000000000000000000000f1").Hex()
+	payee := evm.HexToAddress("0x00000000000000000000000000000000000000f1").Hex()
 	opt := func(amount, asset string) string {
 		return fmt.Sprintf(`{"scheme":"exact","network":%q,"amount":%q,"asset":%q,"payTo":%q,"maxTimeoutSeconds":30}`, net.CAIP2, amount, asset, payee)
 	}
@@ -62,7 +62,7 @@ func TestWalletPayRouterPicksLowestCost(t *testing.T) {
 	if _, err := w.WaitEVM(ctx, c.evm, entry); err != nil {
 		t.Fatal(err)
 	}
-	if got, _ := c.evm.TokenBalance(ctx, c.token, common.HexToAddress(payee)); got.Cmp(big.NewInt(1_500_000)) != 0 {
+	if got, _ := c.evm.TokenBalance(ctx, c.token, evm.HexToAddress(payee)); got.Cmp(big.NewInt(1_500_000)) != 0 {
 		t.Fatalf("payee got %s", got)
 	}
 	// the policy sees the payment in USDC and refuses beyond the cap

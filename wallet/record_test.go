@@ -8,7 +8,7 @@ import (
 	"path/filepath"
 	"testing"
 
-	"github.com/ethereum/go-ethereum/common"
+	"github.com/sovos/sov/wallet/internal/evm"
 
 	"github.com/sovos/sov/internal/ledger"
 )
@@ -24,7 +24,7 @@ func TestWalletFailsClosedWhenTheLedgerCannotBeWritten(t *testing.T) {
 	c.session(w) // installs the simulated dialer
 	acct, _ := c.keys.Accounts(0)
 	nets := []Network{c.evm.Net}
-	payee := common.HexToAddress("0x00000000000000000000000000000000000000ab")
+	payee := evm.HexToAddress("0x00000000000000000000000000000000000000ab")
 	plan := func() *Plan {
 		t.Helper()
 		p, err := w.Plan(ctx, Transfer{Amount: "1", Asset: "ETH", To: payee.Hex(), Network: "sim"}, nets, acct)

@@ -6,7 +6,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/ethereum/go-ethereum/common"
+	"github.com/sovos/sov/wallet/internal/evm"
 )
 
 // A confirmed cancel returns the cancelled payment's reservation to the
@@ -21,7 +21,7 @@ func TestWalletCancelledSendFreesDailyBudget(t *testing.T) {
 	if err := w.SetPolicy(Policy{Limits: map[string]Limit{"ETH": {PerDay: "0.5"}}}, "test"); err != nil {
 		t.Fatal(err)
 	}
-	payee := common.HexToAddress("0x00000000000000000000000000000000000000dd")
+	payee := evm.HexToAddress("0x00000000000000000000000000000000000000dd")
 	amt, _ := ToAtomic("0.5", 18)
 	send := func() (LedgerEntry, error) {
 		p, err := c.evm.Plan(ctx, EVMTransfer{From: c.from, To: payee, Asset: "ETH", Amount: amt, Decimals: 18})

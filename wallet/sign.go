@@ -8,11 +8,8 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
-	"math/big"
 	"strconv"
 	"strings"
-
-	"github.com/ethereum/go-ethereum/signer/core/apitypes"
 
 	"github.com/sovos/sov/internal/ledger"
 )
@@ -65,17 +62,21 @@ func (s *Session) SignPersonal(ctx context.Context, msg []byte, index uint32) ([
 }
 
 // SignTypedData signs EIP-712 typed data with the EVM key at index.
-func (s *Session) SignTypedData(ctx context.Context, td apitypes.TypedData, index uint32) ([]byte, error) {
+func (s *Session) SignTypedData(ctx context.Context, td TypedData, index uint32) ([]byte, error) {
 	h, err := TypedDataHash(td)
 	if err != nil {
 		return nil, err
 	}
-	domain := td.Domain.Name
-	if td.Domain.ChainId != nil {
-		id := (*big.Int)(td.Domain.ChainId).String()
-		domain += " on chain " + id
+	domain := td.DomainString("name")
+	if id := td.ChainID(); id != nil {
+		domain += " on chain " + id.String()
 	}
-	summary := fmt.Sprintf("Sign EIP-712 %s for %q (%s)", td.PrimaryType, domain, td.Domain.VerifyingContract)
+	// the contract is quoted unless it is an address: it reaches a terminal
+	contract := td.DomainString("verifyingContract")
+	if _, err := ParseEVMAddress(contract); err != nil && contract != "" {
+		contract = strconv.Quote(contract)
+	}
+	summary := fmt.Sprintf("Sign EIP-712 %s for %q (%s)", td.PrimaryType, domain, contract)
 	return s.signWith(ctx, "sign-typed-data", summary, h, func(keys *Keys) ([]byte, error) {
 		k, err := keys.EVMKey(index)
 		if err != nil {

@@ -10,9 +10,8 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/ethereum/go-ethereum/crypto"
-
 	"github.com/sovos/sov/internal/ledger"
+	"github.com/sovos/sov/wallet/internal/evm"
 )
 
 func TestWalletNEP413HashVector(t *testing.T) {
@@ -35,9 +34,7 @@ func TestWalletSigningAPIPassesThePolicyGate(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	sig[64] -= 27
-	pub, err := crypto.SigToPub(PersonalHash([]byte("Hello World")), sig)
-	if err != nil || crypto.PubkeyToAddress(*pub).Hex() != acct.EVM {
+	if addr, err := evm.RecoverAddress(PersonalHash([]byte("Hello World")), sig); err != nil || addr.Hex() != acct.EVM {
 		t.Fatal("EIP-191 signature does not recover the wallet's address")
 	}
 	td, err := ParseTypedData([]byte(`{"types":{"EIP712Domain":[{"name":"name","type":"string"},{"name":"chainId","type":"uint256"}],"Vote":[{"name":"proposal","type":"uint256"}]},"primaryType":"Vote","domain":{"name":"DAO","chainId":"1"},"message":{"proposal":"7"}}`))

@@ -10,7 +10,8 @@ import (
 	"strings"
 
 	"github.com/btcsuite/btcd/btcutil"
-	"github.com/ethereum/go-ethereum/common"
+
+	"github.com/sovos/sov/wallet/internal/evm"
 )
 
 // Transfer is what a caller asks for: an amount of an asset to an address.
@@ -266,7 +267,7 @@ func (w *Wallet) planEVM(ctx context.Context, p *Plan, t Transfer) error {
 	if err != nil {
 		return fmt.Errorf("%w: %v", ErrInvalidTransfer, err)
 	}
-	ep, err := e.Plan(ctx, EVMTransfer{From: common.HexToAddress(p.acct.EVM), To: to, Asset: sym, Token: tok, Amount: amt, Decimals: dec})
+	ep, err := e.Plan(ctx, EVMTransfer{From: evm.HexToAddress(p.acct.EVM), To: to, Asset: sym, Token: tok, Amount: amt, Decimals: dec})
 	if err != nil {
 		return err
 	}

@@ -3,7 +3,7 @@ package wallet
 import (
 	"strings"
 
-	"github.com/ethereum/go-ethereum/common"
+	"github.com/sovos/sov/wallet/internal/evm"
 )
 
 // Warnings are mistakes and attacks a valid address can hide: sending to
@@ -20,8 +20,8 @@ func (p *Plan) Warnings() []string { return append([]string(nil), p.warnings...)
 // warn adds the warnings for p's recipient to p and its summary.
 func (w *Wallet) warn(p *Plan) {
 	if p.net.Family == FamilyEVM {
-		to := common.HexToAddress(p.to)
-		if to == (common.Address{}) {
+		to := evm.HexToAddress(p.to)
+		if to == (EVMAddress{}) {
 			p.warnings = append(p.warnings, "the recipient is the zero address: anything sent there is lost")
 		}
 		if p.evmPlan != nil && p.evmPlan.Token != nil && *p.evmPlan.Token == to {

@@ -6,18 +6,18 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/ethereum/go-ethereum/common"
+	"github.com/sovos/sov/wallet/internal/evm"
 )
 
 func TestWalletPlanWarnings(t *testing.T) {
 	known := "0x52908400098527886E0F7030069857D2E4169EE7"
 	poison := "0x5290000000000000000000000000000000009EE7" // same first and last 4
-	usdc := common.HexToAddress("0xA0b86991c6218b36c1d19D4a2e9Eb0cE3606eB48")
+	usdc := evm.HexToAddress("0xA0b86991c6218b36c1d19D4a2e9Eb0cE3606eB48")
 	sol := "9xQeWvG816bUx9EPjHmaT23yvVM2ZWbrrpZb9PusVFin"
 	solLike := "9xQe" + strings.Repeat("A", 36) + "VFin" // different middle, same ends
 	tests := []struct {
 		name, to, want string
-		token          *common.Address
+		token          *EVMAddress
 		family         string
 	}{
 		{"zero address", "0x0000000000000000000000000000000000000000", "zero address", nil, FamilyEVM},
@@ -63,7 +63,7 @@ func TestWalletPlanWarnings(t *testing.T) {
 func TestWalletWarningNeedsApproval(t *testing.T) {
 	w := testWallet(t)
 	a, _ := ToAtomic("1", 6)
-	p := &Plan{kind: "send", net: Network{Family: FamilyEVM, CAIP2: "eip155:1", Name: "ethereum"}, to: (common.Address{}).Hex(), asset: "USDC", decimals: 6, amount: a, summary: "Send 1 USDC"}
+	p := &Plan{kind: "send", net: Network{Family: FamilyEVM, CAIP2: "eip155:1", Name: "ethereum"}, to: (EVMAddress{}).Hex(), asset: "USDC", decimals: 6, amount: a, summary: "Send 1 USDC"}
 	w.warn(p)
 	ctx := context.Background()
 	var refused *RefusedError
