@@ -342,3 +342,272 @@ func sendAs(w *Wallet, nets []Network, acct Accounts, unlock Unlocker, tr Transf
 	defer p.Close()
 	return s.Execute(context.Background(), p)
 }
+
+// nearSendNode is a loopback NEAR JSON-RPC server speaking status, query,
+// send_tx and tx: send answers send_tx and txs answer tx calls in turn
+// (the last repeats); each is an outcome's status object, or an *RPCError.
+// It returns the server and the params of every tx call.
+func nearSendNode(t *testing.T, acct Accounts, send any, txs ...any) (*loopbackRPC, *[]map[string]any) {
+	var mu sync.Mutex
+	var txCalls []map[string]any
+	srv := newLoopbackRPC(t, func(method string, params json.RawMessage) (any, *RPCError) {
+		var p map[string]any
+		json.Unmarshal(params, &p)
+		answer := func(a any, hash any, stage string) (any, *RPCError) {
+			if e, ok := a.(*RPCError); ok {
+				return nil, e
+			}
+			return map[string]any{"status": a, "transaction": map[string]any{"hash": hash}, "transaction_outcome": map[string]any{}, "receipts_outcome": []any{}, "final_execution_status": stage}, nil
+		}
+		switch {
+		case method == "status":
+			return map[string]any{"chain_id": "localnet", "genesis_hash": localGenesis}, nil
+		case p["request_type"] == "view_account":
+			return map[string]any{"amount": "5000000000000000000000000"}, nil
+		case p["request_type"] == "view_access_key":
+			return map[string]any{"nonce": 41, "block_hash": localGenesis}, nil
+		case method == "send_tx":
+			raw, _ := base64.StdEncoding.DecodeString(p["signed_tx_base64"].(string))
+			h := sha256.Sum256(raw[:len(raw)-65])
+			return answer(send, base58.Encode(h[:]), "EXECUTED_OPTIMISTIC")
+		case method == "tx":
+			mu.Lock()
+			defer mu.Unlock()
+			txCalls = append(txCalls, p)
+			return answer(txs[min(len(txCalls), len(txs))-1], p["tx_hash"], "FINAL")
+		}
+		return nil, &RPCError{Code: -32601, Message: "Method not found"}
+	})
+	return srv, &txCalls
+}
+
+func nearHandlerError(cause string) *RPCError {
+	return &RPCError{Code: -32000, Message: "Server error", Name: "HANDLER_ERROR", Cause: &RPCErrorCause{Name: cause}}
+}
+
+var (
+	nearSuccess = map[string]any{"SuccessValue": ""}
+	nearNoSuch  = map[string]any{"Failure": map[string]any{"ActionError": map[string]any{"index": 0, "kind": map[string]any{"AccountDoesNotExist": map[string]any{"account_id": "nobody.near"}}}}}
+)
+
+// TestWalletNEARSendFailureIsRecordedAsFailed: a loopback NEAR node whose
+// send_tx outcome is an AccountDoesNotExist failure makes the send return
+// a *TxFailedError; the ledger says failed and the day's budget gets the
+// amount back. A send_tx that times out on the node (routed, not yet
+// executed) stays pending and keeps its reservation.
+func TestWalletNEARSendFailureIsRecordedAsFailed(t *testing.T) {
+	_, acct, unlock := testKeys(t)
+	for _, tt := range []struct {
+		name   string
+		send   any
+		status string
+		spent  string
+	}{
+		{"account does not exist", nearNoSuch, "failed", "0"},
+		{"node timed out waiting", nearHandlerError("TIMEOUT_ERROR"), "pending", "1.25"},
+		{"executed, not yet final", nearSuccess, "pending", "1.25"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			srv, _ := nearSendNode(t, acct, tt.send)
+			n := Network{Name: "near-local", CAIP2: "near:localnet", Family: FamilyNEAR, Native: "NEAR", NativeDecimals: 24, RPC: []string{srv.URL}}
+			w := testWallet(t)
+			w.SetPolicy(Policy{Limits: map[string]Limit{"NEAR": {PerDay: "3"}}}, "test")
+			entry, err := sendAs(w, []Network{n}, acct, unlock, Transfer{Amount: "1.25", Asset: "NEAR", To: "nobody.near"})
+			var fe *TxFailedError
+			if failed := errors.As(err, &fe); failed != (tt.status == "failed") || !failed && err != nil {
+				t.Fatalf("send: %v", err)
+			}
+			if fe != nil && (fe.Status != "failed" || !strings.Contains(fe.Error(), `failed on chain: AccountDoesNotExist {"account_id":"nobody.near"}`)) {
+				t.Fatalf("error %q", fe)
+			}
+			l, ok, _ := w.FindLedger(entry.Hash)
+			if entry.Status != tt.status || !ok || l.Status != tt.status || l.Nonce != 42 {
+				t.Fatalf("entry %+v, ledger %+v", entry, l)
+			}
+			if spent, _ := w.SpentToday(); cmpOr(spent["NEAR"], "0") != tt.spent {
+				t.Fatalf("spent today %v, want %s", spent, tt.spent)
+			}
+		})
+	}
+}
+
+func cmpOr(s, def string) string {
+	if s == "" {
+		return def
+	}
+	return s
+}
+
+// TestWalletNEARSendIsFollowedToFinal: after send_tx, Follow asks a
+// loopback NEAR node's tx (wait_until FINAL) until the outcome is final or
+// failed; a transaction the node does not know yet is asked about again.
+func TestWalletNEARSendIsFollowedToFinal(t *testing.T) {
+	_, acct, unlock := testKeys(t)
+	for _, tt := range []struct {
+		name   string
+		txs    []any
+		status string
+	}{
+		{"final", []any{nearHandlerError("UNKNOWN_TRANSACTION"), nearSuccess}, "confirmed"},
+		{"failed", []any{nearNoSuch}, "failed"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			srv, calls := nearSendNode(t, acct, nearSuccess, tt.txs...)
+			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second) // a follow that never ends fails here, not after minutes
+			defer cancel()
+			n := Network{Name: "near-local", CAIP2: "near:localnet", Family: FamilyNEAR, Native: "NEAR", NativeDecimals: 24, RPC: []string{srv.URL}}
+			w := testWallet(t)
+			s := w.NewSession(SessionConfig{Caller: "test", Unlock: unlock, Networks: []Network{n}})
+			entry, err := sendAs(w, []Network{n}, acct, unlock, Transfer{Amount: "1", Asset: "NEAR", To: "bob.near"})
+			if err != nil || entry.Status != "pending" {
+				t.Fatalf("send: %+v %v", entry, err)
+			}
+			entry, err = s.Follow(ctx, entry)
+			if (err != nil) != (tt.status == "failed") || entry.Status != tt.status {
+				t.Fatalf("follow: %+v %v", entry, err)
+			}
+			if l, _, _ := w.FindLedger(entry.Hash); l.Status != tt.status {
+				t.Fatalf("ledger %+v", l)
+			}
+			c := (*calls)[0]
+			if len(*calls) != len(tt.txs) || c["tx_hash"] != entry.Hash || c["sender_account_id"] != acct.NEARAccount || c["wait_until"] != "FINAL" {
+				t.Fatalf("tx calls %v", *calls)
+			}
+		})
+	}
+}
+
+// solanaSendNode is a loopback Solana JSON-RPC server: getSignatureStatuses
+// answers statuses in turn (the last repeats; nil: not seen), and
+// getBlockHeight the height set with setHeight; getLatestBlockhash gives
+// lastValidBlockHeight 100.
+type solanaSendNode struct {
+	*loopbackRPC
+	mu       sync.Mutex
+	statuses []any
+	asked    int
+	height   int
+}
+
+func newSolanaSendNode(t *testing.T, genesis string, statuses ...any) *solanaSendNode {
+	n := &solanaSendNode{statuses: statuses, height: 90}
+	n.loopbackRPC = newLoopbackRPC(t, func(method string, params json.RawMessage) (any, *RPCError) {
+		n.mu.Lock()
+		defer n.mu.Unlock()
+		switch method {
+		case "getGenesisHash":
+			return genesis, nil
+		case "getBalance":
+			return map[string]any{"context": map[string]int{"slot": 1}, "value": 5_000_000_000}, nil
+		case "getLatestBlockhash":
+			return map[string]any{"context": map[string]int{"slot": 1}, "value": map[string]any{"blockhash": localGenesis, "lastValidBlockHeight": 100}}, nil
+		case "sendTransaction":
+			var p []string
+			json.Unmarshal(params, &p)
+			tx, _ := base64.StdEncoding.DecodeString(p[0])
+			return base58.Encode(tx[1:65]), nil
+		case "getBlockHeight":
+			return n.height, nil
+		case "getSignatureStatuses":
+			n.asked++
+			return map[string]any{"context": map[string]int{"slot": 80}, "value": []any{n.statuses[min(n.asked, len(n.statuses))-1]}}, nil
+		}
+		return nil, &RPCError{Code: -32601, Message: "Method not found"}
+	})
+	return n
+}
+
+func (n *solanaSendNode) setHeight(h int) { n.mu.Lock(); n.height = h; n.mu.Unlock() }
+
+func solStatus(slot int, err any, level string) map[string]any {
+	return map[string]any{"slot": slot, "confirmations": nil, "err": err, "status": map[string]any{"Ok": nil}, "confirmationStatus": level}
+}
+
+// TestWalletSolanaSendIsFollowedToConfirmation: Follow asks a loopback
+// Solana node's getSignatureStatuses until the send is confirmed or
+// finalized, or failed on chain; one the cluster never saw is dropped once
+// the block height passes the blockhash's lastValidBlockHeight, so it
+// never stays pending. Failed and dropped sends give back their budget.
+func TestWalletSolanaSendIsFollowedToConfirmation(t *testing.T) {
+	_, acct, unlock := testKeys(t)
+	for _, tt := range []struct {
+		name     string
+		statuses []any
+		height   int
+		status   string
+		block    uint64
+		spent    string
+	}{
+		{"confirmed", []any{nil, solStatus(77, nil, "processed"), solStatus(77, nil, "confirmed")}, 90, "confirmed", 77, "1.5"},
+		{"finalized", []any{solStatus(78, nil, "finalized")}, 90, "confirmed", 78, "1.5"},
+		{"failed on chain", []any{solStatus(79, map[string]any{"InstructionError": []any{0, map[string]any{"Custom": 1}}}, "confirmed")}, 90, "failed", 79, "0"},
+		{"blockhash expired", []any{nil}, 101, "dropped", 0, "0"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			srv := newSolanaSendNode(t, localGenesis, tt.statuses...)
+			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second) // a follow that never ends fails here, not after minutes
+			defer cancel()
+			srv.setHeight(tt.height)
+			n := Network{Name: "sol-local", CAIP2: "solana:localnet", Family: FamilySolana, Native: "SOL", NativeDecimals: 9, RPC: []string{srv.URL}}
+			w := testWallet(t)
+			w.SetPolicy(Policy{Limits: map[string]Limit{"SOL": {PerDay: "10"}}}, "test")
+			s := w.NewSession(SessionConfig{Caller: "test", Unlock: unlock, Networks: []Network{n}})
+			entry, err := sendAs(w, []Network{n}, acct, unlock, Transfer{Amount: "1.5", Asset: "SOL", To: "EN2sCsJ1WDV8UFqsiTXHcUPUxQ4juE71eCknHYYMifkd"})
+			if err != nil || entry.Status != "pending" || entry.ValidUntil != 100 {
+				t.Fatalf("send: %+v %v", entry, err)
+			}
+			entry, err = s.Follow(ctx, entry)
+			var fe *TxFailedError
+			if errors.As(err, &fe) != (tt.status != "confirmed") || fe == nil && err != nil || entry.Status != tt.status || entry.Block != tt.block {
+				t.Fatalf("follow: %+v %v", entry, err)
+			}
+			if fe != nil && fe.Status != tt.status {
+				t.Fatalf("error %+v", fe)
+			}
+			if l, _, _ := w.FindLedger(entry.Hash); l.Status != tt.status || l.Block != tt.block {
+				t.Fatalf("ledger %+v", l)
+			}
+			if spent, _ := w.SpentToday(); cmpOr(spent["SOL"], "0") != tt.spent {
+				t.Fatalf("spent today %v, want %s", spent, tt.spent)
+			}
+		})
+	}
+}
+
+// TestWalletSolanaPendingIsBoundedAndRefreshed: a send the loopback Solana
+// node never sees stays pending while its blockhash is valid (the wait is
+// bounded by the caller's context); Refresh drops it once the block height
+// passes lastValidBlockHeight, and believes nothing from an RPC that now
+// serves another chain.
+func TestWalletSolanaPendingIsBoundedAndRefreshed(t *testing.T) {
+	_, acct, unlock := testKeys(t)
+	srv := newSolanaSendNode(t, localGenesis, nil)
+	n := Network{Name: "sol-local", CAIP2: "solana:localnet", Family: FamilySolana, Native: "SOL", NativeDecimals: 9, RPC: []string{srv.URL}}
+	w := testWallet(t)
+	entry, err := sendAs(w, []Network{n}, acct, unlock, Transfer{Amount: "1", Asset: "SOL", To: "EN2sCsJ1WDV8UFqsiTXHcUPUxQ4juE71eCknHYYMifkd"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+	defer cancel()
+	if e, err := w.WaitSolana(ctx, NewSolanaRPC(n), entry); !errors.Is(err, context.DeadlineExceeded) || e.Status != "pending" {
+		t.Fatalf("wait: %+v %v", e, err)
+	}
+	srv.setHeight(101)
+	liar := newSolanaSendNode(t, solanaDevnetGenesis, solStatus(5, nil, "finalized"))
+	moved := n
+	moved.RPC = []string{liar.URL}
+	var ie *ChainIdentityError
+	if errs := w.Refresh(context.Background(), []Network{moved}); len(errs) != 1 || !errors.As(errs[0], &ie) {
+		t.Fatalf("refresh against another chain: %v", errs)
+	}
+	if l, _, _ := w.FindLedger(entry.Hash); l.Status != "pending" {
+		t.Fatalf("believed another chain: %+v", l)
+	}
+	if errs := w.Refresh(context.Background(), []Network{n}); len(errs) != 0 {
+		t.Fatal(errs)
+	}
+	if l, _, _ := w.FindLedger(entry.Hash); l.Status != "dropped" {
+		t.Fatalf("after refresh %+v", l)
+	}
+}
