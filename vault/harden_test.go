@@ -8,8 +8,11 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	bolt "go.etcd.io/bbolt"
+
+	"github.com/sovos/sov/internal/seal"
 )
 
 // fileBytes reads the vault's database file as it is on disk.
@@ -141,5 +144,137 @@ func TestVaultCompactShrinks(t *testing.T) {
 	defer v3.Close()
 	if _, err := v3.Compact(ctx); err != ErrReadOnly {
 		t.Fatalf("read-only compact: %v", err)
+	}
+}
+
+// rawHeader returns the header record's bytes as stored.
+func rawHeader(t *testing.T, v *Vault) []byte {
+	t.Helper()
+	var out []byte
+	if err := v.db.View(func(tx *bolt.Tx) error {
+		out = append([]byte(nil), tx.Bucket(headerBucket).Get(headerKey)...)
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
+
+// openAny reports whether any of keys opens any sealed value in the file
+// at path, with the AAD its place in the file gives (bucket path and key),
+// as someone who had those keys would try.
+func openAny(t *testing.T, path string, keys [][]byte) []string {
+	t.Helper()
+	cp := filepath.Join(t.TempDir(), "copy.db") // path may be open and locked
+	raw, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	writeFile(t, cp, string(raw))
+	db, err := bolt.Open(cp, 0o600, &bolt.Options{ReadOnly: true, Timeout: time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	var opened []string
+	var walk func(b *bolt.Bucket, name []byte)
+	walk = func(b *bolt.Bucket, name []byte) {
+		_ = b.ForEach(func(k, val []byte) error {
+			if val == nil {
+				sub := append(append(append([]byte(nil), name...), '/'), k...)
+				walk(b.Bucket(k), sub)
+				return nil
+			}
+			for _, key := range keys {
+				if _, err := seal.Open(key, val, aad(name, k)); err == nil {
+					opened = append(opened, fmt.Sprintf("%x/%x", name, k))
+				}
+			}
+			return nil
+		})
+	}
+	if err := db.View(func(tx *bolt.Tx) error {
+		return tx.ForEach(func(name []byte, b *bolt.Bucket) error {
+			walk(b, append([]byte(nil), name...))
+			return nil
+		})
+	}); err != nil {
+		t.Fatal(err)
+	}
+	return opened
+}
+
+func TestVaultPasswdOldPassphraseOpensNothingNew(t *testing.T) {
+	ctx := context.Background()
+	v, dir := newVault(t)
+	addTwo(t, v)
+	before := search(t, v, "apples")
+	oldHeader := rawHeader(t, v)
+	// Every key the old passphrase reaches: the master and the data keys.
+	c := mustColl(t, v)
+	oldKeys := [][]byte{append([]byte(nil), v.master...), append([]byte(nil), c.dataKey...)}
+	if len(openAny(t, v.Path(), oldKeys)) == 0 {
+		t.Fatal("setup: the old keys open nothing even before passwd")
+	}
+	newPass := []byte("a new passphrase")
+	if err := v.Passwd(testPass, newPass, nil); err != nil {
+		t.Fatal(err)
+	}
+	after := search(t, v, "apples")
+	if len(after.Results) != 1 || after.Results[0].Chunk != before.Results[0].Chunk || after.Results[0].Score != before.Results[0].Score {
+		t.Fatalf("search changed by passwd: %+v vs %+v", after.Results, before.Results)
+	}
+	checkIndex(t, v)
+	src := t.TempDir()
+	writeFile(t, filepath.Join(src, "c.txt"), "charlie cherries are written after the change\n")
+	if _, err := v.Add(ctx, []string{src}, AddOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	v.Close()
+	if got := openAny(t, DBPath(dir), oldKeys); len(got) > 0 {
+		t.Fatalf("keys of the old passphrase open %d records after passwd: %v", len(got), got)
+	}
+	// The attack: put the old header back and unlock with the old
+	// passphrase. It unlocks, and sees nothing.
+	db, err := bolt.Open(DBPath(dir), 0o600, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := db.Update(func(tx *bolt.Tx) error { return tx.Bucket(headerBucket).Put(headerKey, oldHeader) }); err != nil {
+		t.Fatal(err)
+	}
+	db.Close()
+	old, err := Open(ctx, dir, testPass, testOpts())
+	if err != nil {
+		t.Fatalf("old header, old passphrase: %v", err)
+	}
+	defer old.Close()
+	for _, q := range []string{"cherries", "apples"} {
+		if r := search(t, old, q); len(r.Results) != 0 {
+			t.Fatalf("old passphrase reads %q: %+v", q, r)
+		}
+	}
+	if docs, _, err := old.List(ctx, ""); len(docs) != 0 {
+		t.Fatalf("old passphrase lists %v %v", docs, err)
+	}
+}
+
+func TestVaultPasswdCompacts(t *testing.T) {
+	v, _ := newVault(t)
+	addTwo(t, v)
+	oldHeader := rawHeader(t, v)
+	h, _ := readHeader(v.db)
+	if !bytes.Contains(fileBytes(t, v), oldHeader) {
+		t.Fatal("setup: header bytes not found in the file")
+	}
+	if err := v.Passwd(testPass, []byte("a new passphrase"), nil); err != nil {
+		t.Fatal(err)
+	}
+	raw := fileBytes(t, v)
+	if bytes.Contains(raw, oldHeader) || bytes.Contains(raw, h.Master) || bytes.Contains(raw, h.KDF.Salt) {
+		t.Fatal("the old header is still in the file after passwd")
+	}
+	if r := search(t, v, "bananas"); len(r.Results) != 1 {
+		t.Fatalf("after passwd: %+v", r)
 	}
 }

@@ -88,7 +88,7 @@ func (v *Vault) Remove(ctx context.Context, collection string, paths []string) (
 		return n, err
 	}
 	if _, err := v.Compact(ctx); err != nil {
-		return n, fmt.Errorf("removed %d document(s) from the index, but their bytes are still in the file: %w", n, err)
+		return n, fmt.Errorf("removed %d document(s), but %w: %w", n, ErrNotCompacted, err)
 	}
 	return n, nil
 }

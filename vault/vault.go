@@ -10,7 +10,8 @@
 //	master wraps per-collection data keys (AAD binds bucket and key)
 //	data key seals every record of its collection (AAD binds bucket, key, version)
 //
-// Changing the passphrase re-wraps only the master key. bbolt bucket names
+// Changing the passphrase rotates the master and data keys and rewrites
+// every record (see Passwd). bbolt bucket names
 // and keys are HMACs or random ids, so no path, title, term or query appears
 // in the file.
 package vault
@@ -420,8 +421,12 @@ func (v *Vault) Close() error {
 	return v.db.Close()
 }
 
-// Passwd re-wraps the master key under a new passphrase (and fresh salt);
-// no data is re-encrypted. The current passphrase must be given.
+// Passwd changes the passphrase (with a fresh salt) and rotates every key
+// below it: a new master key, and for each collection a new data key and
+// new opaque names, with all records re-encrypted in one transaction. The
+// file is then compacted, so no old header is left in it either. An old
+// header, restored from anywhere, unwraps only keys nothing uses any more.
+// The current passphrase must be given.
 func (v *Vault) Passwd(oldPass, newPass []byte, kdf *seal.KDF) error {
 	if v.opts.ReadOnly {
 		return ErrReadOnly
@@ -457,7 +462,11 @@ func (v *Vault) Passwd(oldPass, newPass []byte, kdf *seal.KDF) error {
 		return err
 	}
 	defer seal.Wipe(newKEK)
-	wrapped, err := seal.Seal(newKEK, master, masterAAD(FormatVersion))
+	newMaster, err := seal.NewKey()
+	if err != nil {
+		return err
+	}
+	wrapped, err := seal.Seal(newKEK, newMaster, masterAAD(FormatVersion))
 	if err != nil {
 		return err
 	}
@@ -466,10 +475,32 @@ func (v *Vault) Passwd(oldPass, newPass []byte, kdf *seal.KDF) error {
 	if err != nil {
 		return err
 	}
-	return v.update(func(tx *bolt.Tx) error {
+	v.op.Lock() // no operation runs while the keys change
+	defer v.op.Unlock()
+	err = v.update(func(tx *bolt.Tx) error {
+		if err := rekey(tx, master, newMaster); err != nil {
+			return err
+		}
 		return tx.Bucket(headerBucket).Put(headerKey, raw)
 	})
+	if err != nil {
+		seal.Wipe(newMaster)
+		return fmt.Errorf("change passphrase (nothing was changed): %w", err)
+	}
+	v.mu.Lock()
+	v.lockLocked()
+	v.master, v.idKey = newMaster, subkey(newMaster, "ids")
+	v.touchLocked()
+	v.mu.Unlock()
+	if _, err := v.compactFile(context.Background()); err != nil {
+		return fmt.Errorf("the passphrase was changed, but %w: %w", ErrNotCompacted, err)
+	}
+	return nil
 }
+
+// ErrNotCompacted means a change was made but the file still holds the
+// old bytes (the old header, removed records) until it is compacted.
+var ErrNotCompacted = errors.New("old copies of the changed records are still in the file")
 
 // freshSalt keeps an explicitly given salt (tests) and otherwise asks
 // pickKDF for a new random one.
