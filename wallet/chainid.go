@@ -104,17 +104,14 @@ func expectedIdentity(n Network) (want, what string, match func(got string) bool
 
 const base58Alphabet = "123456789ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz"
 
-// checkIdentity makes every answering RPC of n prove it serves n's chain:
-// the known genesis hash or chain id, or for another chain the identity
-// recorded on its first use (trust on first use). An RPC that does not
-// answer is skipped, since it cannot lie; fail-over may reach it later, so
-// a check that no RPC answered is an error. EVM and Bitcoin pass.
-func (w *Wallet) checkIdentity(ctx context.Context, n Network) error {
-	if n.Family != FamilySolana && n.Family != FamilyNEAR {
-		return nil
-	}
+// identify asks every RPC of n for the chain it serves and checks the
+// answers against n's known identity, or for a chain without one against
+// each other; it returns the identity found. An RPC that does not answer is
+// skipped, since it cannot lie (fail-over may reach it later, so a check
+// that no RPC answered is an error).
+func identify(ctx context.Context, n Network) (id string, known bool, err error) {
 	if len(n.RPC) == 0 {
-		return &NoRPCError{Network: n.Name, Family: n.Family}
+		return "", false, &NoRPCError{Network: n.Name, Family: n.Family}
 	}
 	got := make([]string, len(n.RPC))
 	errs := make([]error, len(n.RPC))
@@ -136,15 +133,27 @@ func (w *Wallet) checkIdentity(ctx context.Context, n Network) error {
 			want, match = got[first], func(g string) bool { return g == got[first] }
 		}
 		if !match(got[i]) {
-			return &ChainIdentityError{Network: n.Name, RPC: n.RPC[i], What: what, Want: want, Got: got[i]}
+			return "", known, &ChainIdentityError{Network: n.Name, RPC: n.RPC[i], What: what, Want: want, Got: got[i]}
 		}
 	}
 	if first < 0 {
-		return fmt.Errorf("cannot identify the chain of %s: %w", n.Name, errors.Join(errs...))
+		return "", known, fmt.Errorf("cannot identify the chain of %s: %w", n.Name, errors.Join(errs...))
 	}
-	if known {
+	return got[first], known, nil
+}
+
+// checkIdentity makes every answering RPC of n prove it serves n's chain:
+// the known genesis hash or chain id, or for another chain the identity
+// recorded on its first use (trust on first use). EVM and Bitcoin pass.
+func (w *Wallet) checkIdentity(ctx context.Context, n Network) error {
+	if n.Family != FamilySolana && n.Family != FamilyNEAR {
 		return nil
 	}
+	id, known, err := identify(ctx, n)
+	if err != nil || known {
+		return err
+	}
+	_, what, _, _ := expectedIdentity(n)
 	return withDB(w.dir, func(tx *bolt.Tx) error {
 		b, err := tx.CreateBucketIfNotExists(bucketIdentity)
 		if err != nil {
@@ -153,10 +162,20 @@ func (w *Wallet) checkIdentity(ctx context.Context, n Network) error {
 		pinned := string(b.Get([]byte(n.CAIP2)))
 		switch {
 		case pinned == "":
-			return b.Put([]byte(n.CAIP2), []byte(got[first]))
-		case pinned != got[first]:
-			return &ChainIdentityError{Network: n.Name, RPC: n.RPC[first], What: what, Want: pinned, Got: got[first], Pinned: true}
+			return b.Put([]byte(n.CAIP2), []byte(id))
+		case pinned != id:
+			return &ChainIdentityError{Network: n.Name, RPC: strings.Join(n.RPC, ", "), What: what, Want: pinned, Got: id, Pinned: true}
 		}
 		return nil
 	})
+}
+
+// checkKnownIdentity checks n's RPCs where n's chain is known in advance;
+// balance queries use it, as they have no wallet to pin identities in.
+func checkKnownIdentity(ctx context.Context, n Network) error {
+	if _, _, _, known := expectedIdentity(n); !known {
+		return nil
+	}
+	_, _, err := identify(ctx, n)
+	return err
 }

@@ -155,3 +155,33 @@ func TestWalletNEARRPCWithWrongChainIDIsRefused(t *testing.T) {
 		})
 	}
 }
+
+// TestWalletBalanceFromRPCOfAnotherChainIsFailed: a loopback Solana or NEAR
+// RPC of another chain than the known one configured is not believed about
+// balances either: the chain is reported failed, never with its numbers.
+func TestWalletBalanceFromRPCOfAnotherChainIsFailed(t *testing.T) {
+	_, acct, _ := testKeys(t)
+	sol, _ := FindNetwork(Builtin(), "solana")
+	near, _ := FindNetwork(Builtin(), "near")
+	w := testWallet(t)
+	for _, tt := range []struct {
+		name string
+		net  Network
+		rpc  *loopbackRPC
+		ok   bool
+	}{
+		{"solana mainnet", sol, solanaIdentityRPC(t, solanaMainnetGenesis), true},
+		{"a mock as solana mainnet", sol, solanaIdentityRPC(t, localGenesis), false},
+		{"near mainnet", near, nearIdentityRPC(t, "mainnet", ""), true},
+		{"a localnet as near mainnet", near, nearIdentityRPC(t, "localnet", localGenesis), false},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			n := tt.net
+			n.RPC = []string{tt.rpc.URL}
+			rep := w.Balances(context.Background(), []Network{n}, acct)
+			if c := rep.Chains[0]; (c.Status == "ok") != tt.ok || !tt.ok && c.Amount != "" || tt.ok && c.Amount != "5" {
+				t.Fatalf("%+v", c)
+			}
+		})
+	}
+}

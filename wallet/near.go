@@ -272,6 +272,9 @@ func (w *Wallet) WaitNEAR(ctx context.Context, rpc *NEARRPC, entry LedgerEntry) 
 }
 
 func nearBalances(ctx context.Context, n Network, acct Accounts) ([]Balance, error) {
+	if err := checkKnownIdentity(ctx, n); err != nil {
+		return nil, err
+	}
 	v, err := NewNEARRPC(n).Balance(ctx, acct.NEARAccount)
 	if err != nil {
 		return nil, err

@@ -239,6 +239,9 @@ func solanaOutcome(ctx context.Context, rpc *SolanaRPC, entry LedgerEntry) (outc
 }
 
 func solanaBalances(ctx context.Context, n Network, acct Accounts) ([]Balance, error) {
+	if err := checkKnownIdentity(ctx, n); err != nil {
+		return nil, err
+	}
 	lamports, err := NewSolanaRPC(n).Balance(ctx, acct.Solana)
 	if err != nil {
 		return nil, err

@@ -85,6 +85,7 @@ func walletHint(err error) error {
 		fix{wallet.ErrUnanswered, ": they are shown as FAILED; check their RPCs with `sov wallet networks`", false},
 		fix{new(*wallet.WordMismatchError), ": run `sov wallet init` again and copy the words carefully", false},
 		fix{new(*wallet.UnreachableRPCError), ": pass --chain-id to add it offline", false},
+		fix{new(*wallet.ChainIdentityError), ": check the RPC URL with `sov wallet networks` (a local chain that was reset can be added again under a new --caip2)", false},
 		fix{wallet.ErrWordCount, ": pass --words 12 or --words 24", true},
 		fix{wallet.ErrEditNeedsAsset, ": --per-tx, --per-day, --approve-above and --payee-daily need --asset (e.g. --asset USDC)", true},
 		fix{new(*wallet.NetworkChoiceError), ": pick one with --chain NETWORK", true},

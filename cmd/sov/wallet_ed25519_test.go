@@ -178,7 +178,7 @@ func TestWalletNEARSendFailureExitsNonZero(t *testing.T) {
 		t.Fatalf("ledger %s", r.Stdout)
 	}
 	r = runSov(t, home, walletTestEnv, "", "wallet", "send", "1", "SOL", "to", "EN2sCsJ1WDV8UFqsiTXHcUPUxQ4juE71eCknHYYMifkd", "--chain", "solana", "--yes")
-	if r.Code != 1 || !strings.Contains(r.Stderr, "refusing it (nothing was signed)") {
+	if r.Code != 1 || !strings.Contains(r.Stderr, "refusing it (nothing was signed): check the RPC URL") {
 		t.Fatalf("mock as mainnet: %d %s", r.Code, r.Stderr)
 	}
 }
