@@ -24,6 +24,10 @@ type Config struct {
 	KDFThreads   uint8  `toml:"kdf_threads"`    // Argon2id parallelism (default 4)
 	EmbedModel   string `toml:"embed_model"`    // model for vector search (name or path); empty = lexical only
 	ChatModel    string `toml:"chat_model"`     // model for `vault ask`; empty = the default model
+	// AskMinBM25 and AskMinCosine are the relevance floors of ask (see
+	// AskOptions): 0 = the defaults, negative = any match.
+	AskMinBM25   float64 `toml:"ask_min_bm25"`
+	AskMinCosine float64 `toml:"ask_min_cosine"`
 	// OpenTimeoutSeconds bounds waiting for another process's lock.
 	OpenTimeoutSeconds int `toml:"open_timeout_seconds"`
 	// IdleMinutes locks long-running sessions after this much idle time.

@@ -65,9 +65,11 @@ func TestVaultHybridSearch(t *testing.T) {
 	if r.Results[0].Lexical {
 		t.Fatal("vector-only match marked lexical")
 	}
-	// Ask answers only from lexical matches or says not in the vault.
-	ans, err := v.Ask(ctx, "automobile", func(context.Context, string, string, func(string) error) (string, error) { return "x", nil }, AskOptions{})
-	if err != nil || !ans.NotFound {
+	// A vector-only match reaches ask (TestAskReachesVectorOnlyMatches).
+	ans, err := v.Ask(ctx, "automobile", func(context.Context, string, string, []byte) ([]byte, error) {
+		return []byte(`{"statements":[{"text":"x","cites":[1]}]}`), nil
+	}, AskOptions{})
+	if err != nil || ans.NotFound || filepath.Base(ans.Sources[0].Source) != "car.txt" {
 		t.Fatalf("ask on vector-only match: %+v %v", ans, err)
 	}
 	r = search(t, v, "boat paint")

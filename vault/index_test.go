@@ -374,9 +374,9 @@ func TestVaultHostileTextIsData(t *testing.T) {
 		t.Fatalf("hostile text not returned verbatim: %+v", r.Results)
 	}
 	var sys, user string
-	gen := func(ctx context.Context, s, u string, _ func(string) error) (string, error) {
+	gen := func(ctx context.Context, s, u string, _ []byte) ([]byte, error) {
 		sys, user = s, u
-		return "It says to ignore instructions [1].", nil
+		return []byte(`{"statements":[{"text":"It says to ignore instructions.","cites":[1]}]}`), nil
 	}
 	ans, err := v.Ask(ctx, "what do the instructions say?", gen, AskOptions{})
 	if err != nil {
@@ -394,9 +394,9 @@ func TestVaultHostileTextIsData(t *testing.T) {
 		t.Fatalf("passage not fenced as data: %q", user)
 	}
 	called := false
-	ans, err = v.Ask(ctx, "zebra quantum", func(context.Context, string, string, func(string) error) (string, error) {
+	ans, err = v.Ask(ctx, "zebra quantum", func(context.Context, string, string, []byte) ([]byte, error) {
 		called = true
-		return "", nil
+		return nil, nil
 	}, AskOptions{})
 	if err != nil || !ans.NotFound || ans.Text != NotInVault || called {
 		t.Fatalf("irrelevant question: %+v %v (model called: %v)", ans, err, called)

@@ -96,17 +96,20 @@ func (r *Response) WriteJSON(w, note io.Writer) error {
 	return nil
 }
 
-// Write prints the answer's sources, numbered as the answer cites them;
-// an answer from no passage is printed itself. (The answer text itself
-// was streamed while it was generated.)
+// Write prints the answer, then the sources it cites, numbered as it
+// cites them.
 func (a *Answer) Write(w io.Writer) {
+	fmt.Fprintln(w, termtext.Clean(a.Text))
 	if a.NotFound {
-		fmt.Fprintln(w, a.Text)
 		return
 	}
-	fmt.Fprintln(w, "\n\nSources:")
+	fmt.Fprintln(w, "\nSources:")
 	for i, s := range a.Sources {
-		fmt.Fprintf(w, "[%d] %s:%d-%d\n", i+1, termtext.Clean(s.Source), s.Start, s.End)
+		n := i + 1
+		if i < len(a.Cited) {
+			n = a.Cited[i]
+		}
+		fmt.Fprintf(w, "[%d] %s:%d-%d\n", n, termtext.Clean(s.Source), s.Start, s.End)
 	}
 }
 

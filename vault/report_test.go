@@ -93,8 +93,8 @@ func TestVaultResponseWrite(t *testing.T) {
 func TestVaultAnswerAndListings(t *testing.T) {
 	var out bytes.Buffer
 	(&Answer{Text: NotInVault, NotFound: true}).Write(&out)
-	(&Answer{Text: "x [1]", Sources: []Result{{Source: "/a.md", Start: 1, End: 3}}}).Write(&out)
-	if want := NotInVault + "\n\n\nSources:\n[1] /a.md:1-3\n"; out.String() != want {
+	(&Answer{Text: "x [2]", Sources: []Result{{Source: "/a.md", Start: 1, End: 3}}, Cited: []int{2}}).Write(&out)
+	if want := NotInVault + "\nx [2]\n\nSources:\n[2] /a.md:1-3\n"; out.String() != want {
 		t.Fatalf("answer:\n%q\nwant\n%q", out.String(), want)
 	}
 	out.Reset()

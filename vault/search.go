@@ -43,8 +43,14 @@ type Result struct {
 	// Highlights are byte spans of Text that match query terms.
 	Highlights [][2]int `json:"highlights,omitempty"`
 	// Lexical reports whether the chunk matched a query term (as opposed
-	// to vector similarity only).
-	Lexical bool `json:"-"`
+	// to vector similarity only); BM25 is then its relevance to the query
+	// (see corpusStats.relevance).
+	Lexical bool    `json:"-"`
+	BM25    float64 `json:"-"`
+	// Similar reports whether the chunk was among the vector search's
+	// candidates, Cosine its similarity to the query.
+	Similar bool    `json:"-"`
+	Cosine  float64 `json:"-"`
 }
 
 // Response is a search's results.
@@ -137,16 +143,20 @@ func (v *Vault) search(ctx context.Context, query string, o SearchOptions) (*Res
 		if qvec != nil {
 			want = o.K * 4
 		}
-		lex, warn := c.bm25(tx, segs, terms, want)
+		var cs corpusStats
+		lex, warn := c.bm25(tx, segs, terms, want, &cs)
 		resp.Warnings = append(resp.Warnings, warn...)
-		lexical := map[uint64]bool{}
+		lexical, cosine := map[uint64]float64{}, map[uint64]float64{}
 		for _, s := range lex {
-			lexical[s.id] = true
+			lexical[s.id] = s.score
 		}
 		final := lex
 		if qvec != nil {
 			vec, warn := c.vectorTop(tx, segs, qvec, want)
 			resp.Warnings = append(resp.Warnings, warn...)
+			for _, s := range vec {
+				cosine[s.id] = s.score
+			}
 			final = fuse(o.K, lex, vec)
 		}
 		if len(final) > o.K {
@@ -172,10 +182,16 @@ func (v *Vault) search(ctx context.Context, query string, o SearchOptions) (*Res
 				resp.Warnings = append(resp.Warnings, c.recordName(c.bChunks, key)+": "+err.Error())
 				continue
 			}
-			resp.Results = append(resp.Results, Result{
+			r := Result{
 				Chunk: s.id, Source: cr.Source, Heading: cr.Heading, Start: cr.Start, End: cr.End,
-				Score: s.score, Text: cr.Text, Highlights: highlights(cr.Text, terms), Lexical: lexical[s.id],
-			})
+				Score: s.score, Text: cr.Text, Highlights: highlights(cr.Text, terms),
+			}
+			_, r.Lexical = lexical[s.id]
+			r.Cosine, r.Similar = cosine[s.id]
+			if r.Lexical {
+				r.BM25 = cs.relevance(cr.Text, cr.DL)
+			}
+			resp.Results = append(resp.Results, r)
 		}
 		return nil
 	})
@@ -239,7 +255,7 @@ func (c *collection) loadSegsTolerant(tx *bolt.Tx) ([]*segMeta, []string) {
 
 // bm25 scores chunks for terms (a disjunction, with bleve-style coord
 // factor matched/len(terms)) and returns the best k.
-func (c *collection) bm25(tx *bolt.Tx, segs []*segMeta, terms []string, k int) ([]scored, []string) {
+func (c *collection) bm25(tx *bolt.Tx, segs []*segMeta, terms []string, k int, cs *corpusStats) ([]scored, []string) {
 	if len(terms) == 0 || len(segs) == 0 {
 		return nil, nil
 	}
@@ -255,6 +271,7 @@ func (c *collection) bm25(tx *bolt.Tx, segs []*segMeta, terms []string, k int) (
 		return nil, nil
 	}
 	avgDL := sumDL / n
+	defer func() { cs.n, cs.avgDL = n, avgDL }()
 	pb := c.bucket(tx, c.bPost)
 	type plist struct {
 		seg *segMeta
@@ -286,6 +303,7 @@ func (c *collection) bm25(tx *bolt.Tx, segs []*segMeta, terms []string, k int) (
 				})
 			}
 			dfs[i] += df
+			cs.df(terms[i], df)
 			lists[i] = append(lists[i], plist{s, pt})
 		}
 	}
@@ -418,6 +436,50 @@ func fuse(k int, lists ...[]scored) []scored {
 			push(id, s)
 		}
 	})
+}
+
+// relevancePrior is the number of unrelated chunks a collection is taken
+// to hold besides its own when relevance is scored: in a vault of a few
+// files a term that every chunk has still says something, in a large one
+// it says nothing.
+const relevancePrior = 8
+
+// corpusStats are what a chunk's BM25 relevance to a query is scored
+// with: the live chunks, their mean index length and each term's
+// document frequency.
+type corpusStats struct {
+	n, avgDL float64
+	dfs      map[string]float64
+}
+
+func (cs *corpusStats) df(term string, df float64) {
+	if cs.dfs == nil {
+		cs.dfs = map[string]float64{}
+	}
+	cs.dfs[term] += df
+}
+
+// relevance is text's BM25 score for the query's terms, summed without
+// the coordination factor the ranking uses, with the smoothed idf
+// log(1 + (n + prior - df + 0.5) / (df + 0.5)); Ask compares it with a
+// floor.
+func (cs *corpusStats) relevance(text string, dl uint32) float64 {
+	if cs.n == 0 {
+		return 0
+	}
+	tf := map[string]float64{}
+	forEachToken(text, func(t string, _, _ int) {
+		if _, ok := cs.dfs[t]; ok {
+			tf[t]++
+		}
+	})
+	var sum float64
+	for t, f := range tf {
+		df := cs.dfs[t]
+		idf := math.Log(1 + (cs.n+relevancePrior-df+0.5)/(df+0.5))
+		sum += idf * f * (bm25K1 + 1) / (f + bm25K1*(1-bm25B+bm25B*float64(dl)/cs.avgDL))
+	}
+	return sum
 }
 
 // highlights returns the byte spans of text matching terms.

@@ -220,13 +220,11 @@ func (c *vaultCLI) askCmd() *cobra.Command {
 	var o vault.AskOptions
 	cmd := c.embedFlag(jsonFlag(&c.json, command("ask QUESTION...", "Answer a question from the vault, citing passages as [1], [2]", nargs(1, -1, "a question"), func(cmd *cobra.Command, args []string) error {
 		o.Collection = c.collection
-		if !c.json {
-			o.OnToken = func(p string) error { _, err := io.WriteString(c.stdout, termtext.Clean(p)); return err }
-		}
 		return c.open(cmd, true, func(v *vault.Vault) error {
+			o.MinBM25, o.MinCosine = c.config.AskMinBM25, c.config.AskMinCosine
 			chat := c.lazyModel(cmp.Or(name, c.config.ChatModel), "chat model") // loaded only when a passage is relevant
 			defer chat.Close()
-			ans, err := v.Ask(cmd.Context(), strings.Join(args, " "), chat.Answerer(maxTok), o)
+			ans, err := v.Ask(cmd.Context(), strings.Join(args, " "), chat.JSONAnswerer(maxTok), o)
 			if err != nil {
 				return err
 			}
@@ -235,7 +233,7 @@ func (c *vaultCLI) askCmd() *cobra.Command {
 	}), "print the answer and its sources as JSON"))
 	cmd.Flags().IntVarP(&o.K, "k", "k", 4, "passages to give the model")
 	cmd.Flags().StringVar(&name, "model", "", "chat model (name or GGUF path; default: [vault] chat_model, then the default model)")
-	cmd.Flags().IntVar(&maxTok, "max-tokens", 256, "longest answer in tokens")
+	cmd.Flags().IntVar(&maxTok, "max-tokens", 512, "longest answer in tokens")
 	return cmd
 }
 

@@ -338,19 +338,22 @@ func TestVaultCLIAsk(t *testing.T) {
 	vaultInit(t, home)
 	vaultWrite(t, filepath.Join(src, "story.md"), "# Lily\n\nLily had a red ball. She played with the ball in the park every day.\n")
 	vaultRun(t, home, 0, "add", src)
-	r := vaultRun(t, home, 0, "ask", "--model", modelPath, "--max-tokens", "24", "what", "did", "Lily", "play", "with?")
-	if !strings.Contains(r.Stdout, "Sources:") || !strings.Contains(r.Stdout, "[1] "+filepath.Join(src, "story.md")+":1-3") {
+	// The answer is grammar-forced JSON: statements citing the one passage.
+	chat := testtool.Model(t, testtool.Chat)
+	r := vaultRun(t, home, 0, "ask", "--model", chat, "what", "did", "Lily", "play", "with?")
+	if !strings.Contains(r.Stdout, "[1]\n\nSources:\n[1] "+filepath.Join(src, "story.md")+":1-3\n") {
 		t.Fatalf("ask: %s", r.Stdout)
 	}
-	r = vaultRun(t, home, 0, "ask", "--model", modelPath, "--json", "what", "did", "Lily", "play", "with?")
+	r = vaultRun(t, home, 0, "ask", "--model", chat, "--json", "what", "did", "Lily", "play", "with?")
 	var ans struct {
 		Answer  string `json:"answer"`
 		Sources []any  `json:"sources"`
+		Cited   []int  `json:"cited"`
 	}
-	if err := json.NewDecoder(bufio.NewReader(strings.NewReader(r.Stdout))).Decode(&ans); err != nil || len(ans.Sources) != 1 {
+	if err := json.NewDecoder(bufio.NewReader(strings.NewReader(r.Stdout))).Decode(&ans); err != nil || len(ans.Sources) != 1 || len(ans.Cited) != 1 {
 		t.Fatalf("ask --json: %v %s", err, r.Stdout)
 	}
-	r = vaultRun(t, home, 0, "ask", "--model", modelPath, "quantum", "chromodynamics")
+	r = vaultRun(t, home, 0, "ask", "--model", "/nonexistent.gguf", "quantum", "chromodynamics") // no model loaded
 	if strings.TrimSpace(r.Stdout) != vault.NotInVault {
 		t.Fatalf("irrelevant question: %q", r.Stdout)
 	}

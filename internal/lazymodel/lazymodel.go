@@ -104,6 +104,21 @@ func (m *Model) Answerer(maxTokens int) func(ctx context.Context, system, user s
 	}
 }
 
+// JSONAnswerer returns a function answering a system and a user message
+// with a JSON document matching schema (a JSON Schema), forced by its
+// grammar, in at most maxTokens (the shape of vault.Generator).
+func (m *Model) JSONAnswerer(maxTokens int) func(ctx context.Context, system, user string, schema []byte) ([]byte, error) {
+	return func(ctx context.Context, system, user string, schema []byte) ([]byte, error) {
+		s, err := model.CompileSchema(schema)
+		if err != nil {
+			return nil, err
+		}
+		msgs := []model.Message{{Role: model.RoleSystem, Content: system}, {Role: model.RoleUser, Content: user}}
+		out, _, err := m.JSON(ctx, msgs, s, model.Sampling{MaxTokens: maxTokens}, nil)
+		return out, err
+	}
+}
+
 // Close frees the model if it was loaded; the Model can load it again.
 func (m *Model) Close() error {
 	m.mu.Lock()
