@@ -16,7 +16,7 @@ import (
 )
 
 // jsonRPC is a minimal JSON-RPC 2.0 client over HTTP with fail-over across
-// endpoints (used for Solana and NEAR; EVM uses go-ethereum's client).
+// endpoints (Solana and NEAR; the EVM client in ethrpc.go posts through it).
 type jsonRPC struct {
 	urls    []string
 	hc      *http.Client

@@ -28,7 +28,7 @@ type Option func(*Wallet)
 func WithClock(now func() time.Time) Option { return func(w *Wallet) { w.now = now } }
 
 // WithEVMDialer replaces how the router connects to EVM networks (tests use
-// go-ethereum's simulated backend).
+// a simulated chain).
 func WithEVMDialer(d func(context.Context, Network) (*EVM, error)) Option {
 	return func(w *Wallet) { w.dial = d }
 }
