@@ -116,9 +116,12 @@ func (it Item) Render(w io.Writer) {
 	if !it.Verified {
 		v = "UNVERIFIED"
 	}
+	// The header's fields are one line each, so a title or topic carrying a
+	// newline cannot forge a header line ("by … · verified") of its own.
+	one := func(s string) string { return strings.ReplaceAll(termtext.Clean(s), "\n", " ") }
 	var b strings.Builder
-	fmt.Fprintf(&b, "%s\nby %s · %s · %s · %s\nid:  %s\ncid: %s\n", it.Title, it.PublisherLabel(), KindName(it.Kind),
-		it.Created.Format(time.RFC3339), v, it.ID, it.CID)
+	fmt.Fprintf(&b, "%s\nby %s · %s · %s · %s\nid:  %s\ncid: %s\n", one(it.Title), one(it.PublisherLabel()), KindName(it.Kind),
+		it.Created.Format(time.RFC3339), v, one(it.ID), one(it.CID))
 	if it.BodyCID != "" {
 		fmt.Fprintf(&b, "body cid: %s\n", it.BodyCID)
 	}
@@ -126,10 +129,10 @@ func (it Item) Render(w io.Writer) {
 		fmt.Fprintf(&b, "key: %s\n", nostr.Npub(it.PubKey))
 	}
 	if it.URL != "" {
-		fmt.Fprintf(&b, "url: %s\n", it.URL)
+		fmt.Fprintf(&b, "url: %s\n", one(it.URL))
 	}
 	if len(it.Topics) > 0 {
-		fmt.Fprintf(&b, "topics: %s\n", strings.Join(it.Topics, ", "))
+		fmt.Fprintf(&b, "topics: %s\n", one(strings.Join(it.Topics, ", ")))
 	}
 	fmt.Fprintf(&b, "\n%s\n", it.Content)
 	io.WriteString(w, termtext.Clean(b.String()))

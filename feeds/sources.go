@@ -338,29 +338,7 @@ func (s *Store) ingestFeed(ctx context.Context, in *Ingester, u string, data []b
 		b := tx.Bucket(bItems)
 		for _, fi := range feed.Items {
 			c.Seen++
-			it := Item{
-				Publisher: publisher, Title: fi.Title, Summary: stripTags(fi.Description),
-				Content: stripTags(fi.Content), URL: fi.Link, Source: u, Verified: verified, Kind: -1,
-				Topics: normTopics(fi.Categories), PubKey: signer,
-			}
-			if it.Content == "" {
-				it.Content = it.Summary
-			}
-			switch {
-			case fi.PublishedParsed != nil:
-				it.Created = fi.PublishedParsed.UTC()
-			case fi.UpdatedParsed != nil:
-				it.Created = fi.UpdatedParsed.UTC()
-			default:
-				it.Created = now
-			}
-			key := fi.GUID
-			if key == "" {
-				key = fi.Link + "\x00" + fi.Title
-			}
-			h := sha256.Sum256([]byte(u + "\x00" + key))
-			it.ID = hex.EncodeToString(h[:])
-			it.CID = RawCID([]byte(it.Content)).String()
+			it := feedItem(u, fi, publisher, signer, verified, now)
 			if b.Get([]byte(it.ID)) != nil {
 				c.Duplicate++
 				continue
@@ -379,6 +357,57 @@ func (s *Store) ingestFeed(ctx context.Context, in *Ingester, u string, data []b
 		return nil
 	})
 	return c, err
+}
+
+// feedItem is one RSS/Atom/JSON Feed entry from the feed at u as an Item.
+// Everything in fi is the publisher's say, so it is only data here: the
+// link is kept only as an absolute http(s) URL (a relative one resolved
+// against u), never a javascript: or file: one a reader might follow.
+func feedItem(u string, fi *gofeed.Item, publisher, signer string, verified bool, now time.Time) Item {
+	it := Item{
+		Publisher: publisher, Title: fi.Title, Summary: stripTags(fi.Description),
+		Content: stripTags(fi.Content), URL: feedLink(u, fi.Link), Source: u, Verified: verified, Kind: -1,
+		Topics: normTopics(fi.Categories), PubKey: signer,
+	}
+	if it.Content == "" {
+		it.Content = it.Summary
+	}
+	switch {
+	case fi.PublishedParsed != nil:
+		it.Created = fi.PublishedParsed.UTC()
+	case fi.UpdatedParsed != nil:
+		it.Created = fi.UpdatedParsed.UTC()
+	default:
+		it.Created = now
+	}
+	key := fi.GUID
+	if key == "" {
+		key = fi.Link + "\x00" + fi.Title
+	}
+	h := sha256.Sum256([]byte(u + "\x00" + key))
+	it.ID = hex.EncodeToString(h[:])
+	it.CID = RawCID([]byte(it.Content)).String()
+	return it
+}
+
+// feedLink is link resolved against the feed's URL base, or "" when it is
+// not an http(s) URL.
+func feedLink(base, link string) string {
+	link = strings.TrimSpace(link)
+	if link == "" {
+		return ""
+	}
+	l, err := url.Parse(link)
+	if err != nil {
+		return ""
+	}
+	if b, err := url.Parse(base); err == nil {
+		l = b.ResolveReference(l)
+	}
+	if (l.Scheme != "http" && l.Scheme != "https") || l.Host == "" {
+		return ""
+	}
+	return l.String()
 }
 
 func stripTags(s string) string {
