@@ -41,7 +41,9 @@ type exportChunk struct {
 const exportFormat = "sov-vault-export"
 
 // Export writes the collection, encrypted to recipients, to w. It returns
-// the number of documents written.
+// the number of documents written. A document with a damaged record is
+// left out and the archive of the rest completed; the error is then a
+// *DamagedError naming the files left out.
 func (v *Vault) Export(ctx context.Context, w io.Writer, collection string, recipients ...age.Recipient) (int, error) {
 	end, err := v.begin()
 	if err != nil {
@@ -54,9 +56,6 @@ func (v *Vault) Export(ctx context.Context, w io.Writer, collection string, reci
 	recs, warn, err := v.docs(collection)
 	if err != nil {
 		return 0, err
-	}
-	if len(warn) > 0 {
-		return 0, fmt.Errorf("export stopped: %s", warn[0])
 	}
 	c, err := v.coll(collection, false)
 	if err != nil && !errors.Is(err, ErrEmpty) {
@@ -75,6 +74,7 @@ func (v *Vault) Export(ctx context.Context, w io.Writer, collection string, reci
 		return 0, err
 	}
 	n := 0
+	var left DamagedError
 	for _, d := range recs {
 		if err := ctx.Err(); err != nil {
 			return n, err
@@ -87,7 +87,7 @@ func (v *Vault) Export(ctx context.Context, w io.Writer, collection string, reci
 				key := u64(id)
 				raw := cb.Get(key)
 				if raw == nil {
-					return fmt.Errorf("%s of %s is missing: re-add the file", c.recordName(c.bChunks, key), d.Path)
+					return &TamperError{Record: c.recordName(c.bChunks, key) + " (missing)"}
 				}
 				pt, err := c.open(c.bChunks, key, raw)
 				if err != nil {
@@ -101,6 +101,10 @@ func (v *Vault) Export(ctx context.Context, w io.Writer, collection string, reci
 			}
 			return nil
 		})
+		if isTamper(err) {
+			left.Files = append(left.Files, d.Path)
+			continue
+		}
 		if err != nil {
 			return n, fmt.Errorf("export: %w", err)
 		}
@@ -109,10 +113,34 @@ func (v *Vault) Export(ctx context.Context, w io.Writer, collection string, reci
 		}
 		n++
 	}
+	if len(warn) > 0 { // damaged document records: named by their chunks
+		var rep VerifyReport
+		if err := v.db.View(func(tx *bolt.Tx) error { return c.verify(ctx, tx, &rep) }); err != nil {
+			return n, err
+		}
+		listed := map[string]bool{}
+		for _, d := range recs {
+			listed[d.Path] = true
+		}
+		named := 0
+		for _, d := range rep.Damaged {
+			if !listed[d.Path] {
+				left.Files = append(left.Files, d.Path)
+				named++
+			}
+		}
+		left.Other = max(0, len(warn)-named)
+	}
 	if err := bw.Flush(); err != nil {
 		return n, err
 	}
-	return n, aw.Close()
+	if err := aw.Close(); err != nil {
+		return n, err
+	}
+	if len(left.Files) > 0 || left.Other > 0 {
+		return n, fmt.Errorf("export left out what it could not read: %w", &left)
+	}
+	return n, nil
 }
 
 // Import reads an export made by Export and indexes its documents into
@@ -282,7 +310,10 @@ func (v *Vault) ExportFile(ctx context.Context, path, collection string, recipie
 		return 0, fmt.Errorf("export: %w", err)
 	}
 	defer os.Remove(tmp.Name())
-	n, err := v.Export(ctx, tmp, collection, recipients...)
+	n, left := v.Export(ctx, tmp, collection, recipients...)
+	if err = left; errors.As(left, new(*DamagedError)) {
+		err = nil // the archive of the rest is whole: keep it, then say what it lacks
+	}
 	if err == nil {
 		err = tmp.Sync()
 	}
@@ -292,7 +323,10 @@ func (v *Vault) ExportFile(ctx context.Context, path, collection string, recipie
 	if err == nil {
 		err = os.Rename(tmp.Name(), path)
 	}
-	if err != nil && !errors.Is(err, ErrDiskFull) {
+	if err == nil {
+		return n, left
+	}
+	if !errors.Is(err, ErrDiskFull) {
 		err = fmt.Errorf("export: %w", err)
 	}
 	return n, err

@@ -3,6 +3,7 @@ package vault
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -10,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"filippo.io/age"
 	bolt "go.etcd.io/bbolt"
 
 	"github.com/sovos/sov/internal/seal"
@@ -276,5 +278,156 @@ func TestVaultPasswdCompacts(t *testing.T) {
 	}
 	if r := search(t, v, "bananas"); len(r.Results) != 1 {
 		t.Fatalf("after passwd: %+v", r)
+	}
+}
+
+// damage flips a bit in the middle of the record at key of the
+// collection's bucket bname, as a bad disk would; nil key: the first.
+func damage(t *testing.T, v *Vault, bname func(*collection) []byte, key []byte) {
+	t.Helper()
+	c := mustColl(t, v)
+	if err := v.db.Update(func(tx *bolt.Tx) error {
+		b := c.bucket(tx, bname(c))
+		if key == nil {
+			key, _ = b.Cursor().First()
+			key = append([]byte(nil), key...)
+		}
+		val := append([]byte(nil), b.Get(key)...)
+		if len(val) == 0 {
+			t.Fatalf("no record %x", key)
+		}
+		val[len(val)/2] ^= 0x10
+		return b.Put(key, val)
+	}); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func chunks(c *collection) []byte   { return c.bChunks }
+func docsOf(c *collection) []byte   { return c.bDocs }
+func postings(c *collection) []byte { return c.bPost }
+
+// twoDocs adds a.txt and b.txt and returns their paths and chunk ids.
+func twoDocs(t *testing.T, v *Vault) (pa, pb string, a, b uint64) {
+	t.Helper()
+	a, b = addTwo(t, v)
+	docs, _, _ := v.List(context.Background(), "")
+	return docs[0].Path, docs[1].Path, a, b
+}
+
+func TestVaultVerifyListsDamagedBySourceFile(t *testing.T) {
+	ctx := context.Background()
+	v, _ := newVault(t)
+	pa, pb, a, _ := twoDocs(t, v)
+	rep, err := v.Verify(ctx, "")
+	if err != nil || rep.Err() != nil || rep.Docs != 2 || rep.Records < 6 {
+		t.Fatalf("clean vault: %+v %v", rep, err)
+	}
+	damage(t, v, chunks, u64(a))
+	damage(t, v, docsOf, mustColl(t, v).docKey(pb))
+	rep, err = v.Verify(ctx, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []DamagedFile{{pa, []string{"chunk " + itoa(a)}}, {pb, []string{"document " + fmt.Sprintf("%x", mustColl(t, v).docKey(pb)[:6])}}}
+	if fmt.Sprint(rep.Damaged) != fmt.Sprint(want) || len(rep.Other) != 0 {
+		t.Fatalf("verify: %+v, want %+v", rep, want)
+	}
+	var de *DamagedError
+	if !errors.As(rep.Err(), &de) || fmt.Sprint(de.Files) != fmt.Sprint([]string{pa, pb}) {
+		t.Fatalf("verify error: %v", rep.Err())
+	}
+	var out strings.Builder
+	rep.Write(&out)
+	if !strings.Contains(out.String(), "damaged "+pa+" (chunk") || strings.Count(out.String(), "\n") != 2 {
+		t.Fatalf("report: %q", out.String())
+	}
+	// Index damage names every file with a chunk in the segment.
+	v2, _ := newVault(t)
+	qa, qb, _, _ := twoDocs(t, v2)
+	damage(t, v2, postings, nil)
+	rep, _ = v2.Verify(ctx, "")
+	if len(rep.Damaged) != 2 || rep.Damaged[0].Path != qa || rep.Damaged[1].Path != qb || !strings.HasPrefix(rep.Damaged[0].Records[0], "postings segment") {
+		t.Fatalf("postings damage: %+v", rep)
+	}
+}
+
+func TestVaultExportSkipsDamaged(t *testing.T) {
+	ctx := context.Background()
+	v, _ := newVault(t)
+	pa, pb, a, _ := twoDocs(t, v)
+	damage(t, v, chunks, u64(a))
+	id, _ := age.GenerateX25519Identity()
+	archive := filepath.Join(t.TempDir(), "out.age")
+	n, err := v.ExportFile(ctx, archive, "", id.Recipient())
+	var de *DamagedError
+	if n != 1 || !errors.As(err, &de) || fmt.Sprint(de.Files) != fmt.Sprint([]string{pa}) || !strings.Contains(err.Error(), pa) {
+		t.Fatalf("export: %d %v", n, err)
+	}
+	// A damaged document record is named too, through its chunks.
+	damage(t, v, docsOf, mustColl(t, v).docKey(pb))
+	var buf bytes.Buffer
+	if n, err := v.Export(ctx, &buf, "", id.Recipient()); n != 0 || !errors.As(err, &de) || fmt.Sprint(de.Files) != fmt.Sprint([]string{pa, pb}) || de.Other != 0 {
+		t.Fatalf("export with a damaged document record: %d %v", n, err)
+	}
+	// The first archive holds the undamaged document, whole.
+	w, _ := newVault(t)
+	f, err := os.Open(archive)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	if n, err := w.Import(ctx, f, "", id); n != 1 || err != nil {
+		t.Fatalf("import: %d %v", n, err)
+	}
+	if r := search(t, w, "bananas"); len(r.Results) != 1 || r.Results[0].Source != pb {
+		t.Fatalf("imported: %+v", r)
+	}
+}
+
+func TestVaultReaddRepairsDamaged(t *testing.T) {
+	ctx := context.Background()
+	for _, tc := range []struct {
+		name   string
+		damage func(v *Vault, pa string, a uint64)
+	}{
+		{"chunk", func(v *Vault, _ string, a uint64) { damage(t, v, chunks, u64(a)) }},
+		{"document", func(v *Vault, pa string, _ uint64) { damage(t, v, docsOf, mustColl(t, v).docKey(pa)) }},
+		{"postings", func(v *Vault, _ string, _ uint64) { damage(t, v, postings, nil) }},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			v, _ := newVault(t)
+			pa, pb, a, _ := twoDocs(t, v)
+			tc.damage(v, pa, a)
+			rep, _ := v.Verify(ctx, "")
+			var paths []string
+			for _, d := range rep.Damaged {
+				paths = append(paths, d.Path)
+			}
+			if len(paths) == 0 {
+				t.Fatal("setup: no damage found")
+			}
+			// Sync only checks for changes; Add of the same files repairs.
+			if r, err := v.Sync(ctx, AddOptions{}); err != nil || r.Updated != 0 {
+				t.Fatalf("sync: %+v %v", r, err)
+			}
+			r, err := v.Add(ctx, paths, AddOptions{})
+			if err != nil || r.Updated != len(paths) || r.Unchanged != 0 {
+				t.Fatalf("re-add: %+v %v", r, err)
+			}
+			if rep, err := v.Verify(ctx, ""); err != nil || rep.Err() != nil || rep.Docs != 2 {
+				t.Fatalf("after re-add: %+v %v", rep, err)
+			}
+			for q, want := range map[string]string{"apples": pa, "bananas": pb} {
+				if r := search(t, v, q); len(r.Results) != 1 || r.Results[0].Source != want || len(r.Warnings) != 0 {
+					t.Fatalf("%s after repair: %+v", q, r)
+				}
+			}
+			checkIndex(t, v)
+			// Unchanged again now.
+			if r, err := v.Add(ctx, []string{pa, pb}, AddOptions{}); err != nil || r.Unchanged != 2 {
+				t.Fatalf("second re-add: %+v %v", r, err)
+			}
+		})
 	}
 }

@@ -120,6 +120,10 @@ type AddOptions struct {
 	Progress func(Progress)
 	// Workers extract files in parallel (default GOMAXPROCS).
 	Workers int
+
+	// repair: files that look unchanged are checked for damaged records
+	// and re-indexed if any (set by Add: an explicit re-add repairs).
+	repair bool
 }
 
 // Progress reports ingest progress.
@@ -151,6 +155,7 @@ type prepared struct {
 	mtime   int64
 	hash    string
 	exists  bool // a record for this path exists
+	damaged bool // its records failed authentication: rewrite them
 	touch   bool // content unchanged: only refresh size/mtime
 	chunks  []prepChunk
 	bytes   int64
@@ -206,6 +211,7 @@ func (v *Vault) Add(ctx context.Context, paths []string, o AddOptions) (AddRepor
 	if err != nil {
 		return rep, err
 	}
+	o.repair = true
 	err = v.ingest(ctx, c, files, o, &rep)
 	return rep, err
 }
@@ -300,13 +306,17 @@ func (v *Vault) ingest(ctx context.Context, c *collection, files []string, o Add
 	sem := semaphore.NewWeighted(inflight)
 	weight := func(p *prepared) int64 { return min(max(p.bytes, 1), int64(v.opts.BatchBytes)) }
 	results := make(chan *prepared, 1024)
+	var chk *damageCheck
+	if o.repair {
+		chk = &damageCheck{segs: map[uint64]bool{}}
+	}
 	var wg sync.WaitGroup
 	for i := 0; i < workers; i++ {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
 			for path := range jobs {
-				p := v.prepare(c, path)
+				p := v.prepareChecked(c, path, chk)
 				if err := sem.Acquire(ctx, weight(p)); err != nil {
 					return
 				}
@@ -426,7 +436,11 @@ func (c *collection) getDoc(tx *bolt.Tx, path string) (*docRecord, []byte, error
 }
 
 // prepare reads, extracts, chunks and tokenises one file.
-func (v *Vault) prepare(c *collection, path string) *prepared {
+func (v *Vault) prepare(c *collection, path string) *prepared { return v.prepareChecked(c, path, nil) }
+
+// prepareChecked is prepare; with chk, a file that looks unchanged is
+// re-indexed when its records are damaged.
+func (v *Vault) prepareChecked(c *collection, path string, chk *damageCheck) *prepared {
 	p := &prepared{path: path}
 	fi, err := os.Stat(path)
 	if err != nil {
@@ -439,15 +453,23 @@ func (v *Vault) prepare(c *collection, path string) *prepared {
 		var err error
 		old, _, err = c.getDoc(tx, path)
 		return err
-	}); err != nil && !isTamper(err) {
+	}); isTamper(err) {
+		p.exists, p.damaged = true, true // its record is damaged: rewrite it
+	} else if err != nil {
 		p.err = err
 		return p
+	}
+	damaged := func() bool { // checked at most once, and only when it matters
+		if chk != nil && !p.damaged && !v.intact(c, old, chk) {
+			p.damaged = true
+		}
+		return p.damaged
 	}
 	if old != nil {
 		p.exists = true
 		// Unchanged, unless vectors are wanted and it has none yet.
 		needVec := v.opts.Embedder != nil && !old.Vec && old.Chunks > 0
-		if old.Size == p.size && old.MTime == p.mtime && !needVec {
+		if old.Size == p.size && old.MTime == p.mtime && !needVec && !damaged() {
 			return p // unchanged: no-op
 		}
 	}
@@ -468,7 +490,7 @@ func (v *Vault) prepare(c *collection, path string) *prepared {
 		p.err = err
 		return p
 	}
-	if old != nil && old.Hash == p.hash && (v.opts.Embedder == nil || old.Vec || old.Chunks == 0) {
+	if old != nil && old.Hash == p.hash && (v.opts.Embedder == nil || old.Vec || old.Chunks == 0) && !damaged() {
 		p.touch = true // same bytes, new mtime
 		return p
 	}
@@ -607,6 +629,10 @@ func (v *Vault) writeBatch(ctx context.Context, c *collection, batch []*prepared
 			if old != nil && !p.touch {
 				delIDs = append(delIDs, old.chunkIDs()...)
 				delDLs = append(delDLs, old.DLs...)
+			}
+			if old == nil && p.damaged { // its chunk list is lost with the record
+				ids, dls := c.chunksOf(tx, p.path, nil)
+				delIDs, delDLs = append(delIDs, ids...), append(delDLs, dls...)
 			}
 		}
 		if err := c.deleteChunks(tx, delIDs, delDLs); err != nil {
@@ -749,6 +775,15 @@ func (v *Vault) streamFile(ctx context.Context, c *collection, p *prepared, rep 
 		}
 		if old != nil {
 			if err := c.deleteChunks(tx, old.chunkIDs(), old.DLs); err != nil {
+				return err
+			}
+		} else if p.damaged {
+			keep := map[uint64]bool{}
+			for _, id := range d.chunkIDs() {
+				keep[id] = true
+			}
+			ids, dls := c.chunksOf(tx, p.path, keep)
+			if err := c.deleteChunks(tx, ids, dls); err != nil {
 				return err
 			}
 		}
