@@ -34,9 +34,12 @@ type Options struct {
 	Path        string // GGUF file
 	ContextSize int    // tokens; 0 = min(model's training context, 4096)
 	BatchSize   int    // logical batch for prompt processing; 0 = 512
-	Threads     int    // generation threads; 0 = number of physical cores
-	GPULayers   int    // layers to offload; -1 = auto (all when a GPU exists), 0 = CPU only
-	NoMmap      bool   // read the file instead of mapping it
+	// Threads is the CPU threads for prompt and generation. 0 = the cores
+	// other processes leave free, measured while the model loads and
+	// followed while it generates (Stats.Threads says how many it used).
+	Threads   int
+	GPULayers int  // layers to offload; -1 = auto (all when a GPU exists), 0 = CPU only
+	NoMmap    bool // read the file instead of mapping it
 	// FlashAttn is "on", "off" or "auto"; empty picks per backend: off when
 	// everything runs on the CPU (llama.cpp's CPU flash-attention kernel is
 	// slower once a conversation has a few hundred tokens of history: at
@@ -75,6 +78,24 @@ type Options struct {
 	// Progress is called while loading with a fraction in [0,1]; returning
 	// false cancels the load.
 	Progress func(fraction float32) bool
+	// OnBusy is told, at most once per engine, that other work on the CPU
+	// slows generation down with the Threads set here (with Threads 0 the
+	// engine moves to fewer threads itself, and says nothing). Nil logs
+	// it to Logger.
+	OnBusy func(Busy)
+
+	meter *cpuMeter // tests: a fake CPU load source (nil = the machine's)
+}
+
+// Busy says that other processes hold cores generation's threads need.
+// llama.cpp's threads wait for each other after every step, spinning, so
+// a thread without a core stalls the rest: generation can run hundreds of
+// times slower than with fewer threads.
+type Busy struct {
+	Cores   int     // CPUs this process may run on
+	Others  float64 // cores' worth of CPU time other processes took
+	Threads int     // threads generation was using
+	Suggest int     // threads that fit the cores left free
 }
 
 // Sampling configures one generation. The zero value is greedy decoding with
@@ -114,6 +135,7 @@ type Stats struct {
 	StopReason      string
 	ContextUsed     int // tokens in the context after the call
 	ContextSize     int
+	Threads         int // CPU threads at the end of the call (see Options.Threads)
 }
 
 // PromptTPS is prompt tokens per second.

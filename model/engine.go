@@ -84,9 +84,10 @@ type Engine struct {
 	evw    *os.File
 	nCtx   int
 	nBatch int
-	thr    int
-	flush  bool    // compute with subnormals flushed to zero (Options.Subnormals unset)
-	cache  []int32 // tokens held in the KV cache for sequence seq
+	thr    int      // compute threads llama.cpp uses now (gov.cur)
+	gov    governor // fits thr to the cores other work leaves free
+	flush  bool     // compute with subnormals flushed to zero (Options.Subnormals unset)
+	cache  []int32  // tokens held in the KV cache for sequence seq
 	last   *lastTurn
 	seq    int    // the sequence (slot) the calls work on; see bind
 	slots  []slot // one per KV sequence
@@ -104,6 +105,26 @@ func Load(ctx context.Context, opts Options) (*Engine, error) {
 	if err := CheckFile(opts.Path); err != nil {
 		return nil, err
 	}
+	ngl := opts.GPULayers
+	if ngl < 0 {
+		ngl = -1 // all layers; llama.cpp keeps them on the CPU when no GPU exists
+	}
+	// Where the CPU computes, the thread count follows the machine's load,
+	// read first from here to when the context is made (see cpuload.go).
+	meter := opts.meter
+	if meter == nil {
+		meter = systemMeter()
+	}
+	if backendName(ngl) != "CPU" || opts.Threads == 1 {
+		meter = nil
+	}
+	var loadStart cpuSample
+	measured := false
+	if meter != nil && opts.Threads <= 0 && DefaultThreads() > 1 {
+		if s, err := meter.sample(); err == nil {
+			loadStart, measured = s, true
+		}
+	}
 	trimmed := make(chan struct{})
 	if opts.TrimMemory {
 		// Checking the GGUF left its metadata (a whole vocabulary) as
@@ -119,10 +140,6 @@ func Load(ctx context.Context, opts Options) (*Engine, error) {
 	}
 	defer func() { <-trimmed }()
 	setLogger(opts.Logger)
-	ngl := opts.GPULayers
-	if ngl < 0 {
-		ngl = -1 // all layers; llama.cpp keeps them on the CPU when no GPU exists
-	}
 	var handle cgo.Handle
 	progress := func(p float32) bool {
 		if ctx.Err() != nil {
@@ -172,6 +189,17 @@ func Load(ctx context.Context, opts Options) (*Engine, error) {
 	e.thr = opts.Threads
 	if e.thr <= 0 {
 		e.thr = DefaultThreads()
+	}
+	e.gov = governor{meter: meter, auto: opts.Threads <= 0, limit: e.thr, cur: e.thr, report: opts.OnBusy, logger: opts.Logger}
+	if e.gov.report == nil && opts.Logger != nil {
+		e.gov.report = func(b Busy) { opts.Logger.Warn(b.String()) }
+	}
+	if measured {
+		e.gov.choose(ctx, loadStart)
+		e.thr = e.gov.cur
+		if opts.Logger != nil {
+			opts.Logger.Debug("compute threads", "threads", e.thr, "of", e.gov.limit)
+		}
 	}
 	fa, err := flashAttnMode(opts.FlashAttn, ngl)
 	if err != nil {
@@ -290,7 +318,9 @@ func hasGPU() bool {
 	return false
 }
 
-// DefaultThreads is the thread count used when Options.Threads is 0.
+// DefaultThreads is the most threads an engine uses when Options.Threads
+// is 0: one per CPU the process may run on. It uses fewer while other
+// processes keep some of them busy.
 func DefaultThreads() int { return max(1, runtime.NumCPU()) }
 
 func backendName(ngl int) string {
@@ -762,7 +792,7 @@ func (e *Engine) generateOnWorker(ctx context.Context, toks []int32, s Sampling,
 // prompt is decoded and the token loop runs on the worker thread; this
 // goroutine streams the tokens (see sov_gen in shim.h).
 func (e *Engine) generate(ctx context.Context, toks []int32, s Sampling, fn TokenFunc) (string, Stats, error) {
-	st := Stats{ContextSize: e.nCtx}
+	st := Stats{ContextSize: e.nCtx, Threads: e.thr}
 	e.last = nil // Chat sets it again once the reply is in the cache
 	if len(toks) == 0 {
 		return "", st, errors.New("empty prompt")
@@ -787,6 +817,7 @@ func (e *Engine) generate(ctx context.Context, toks []int32, s Sampling, fn Toke
 			<-fired // a late write of the flag must not leak into the next call
 		}
 	}()
+	e.gov.begin()
 
 	mem := C.llama_get_memory(e.lctx)
 	p := commonPrefix(e.cache, toks)
@@ -878,7 +909,7 @@ func (e *Engine) generate(ctx context.Context, toks []int32, s Sampling, fn Toke
 	g.room = C.int32_t(e.nCtx - len(e.cache))
 	g.seq, g.pos = C.int32_t(e.seq), C.int32_t(len(e.cache))
 	g.produced, g.consumed, g.stop, g.waiting, g.sleeping, g.done = 0, 0, 0, 0, 0, 0
-	g.reason, g.status, g.ndecoded, g.last_notify = 0, 0, 0, 0
+	g.reason, g.status, g.ndecoded, g.last_notify, g.threads = 0, 0, 0, 0, 0
 	finished := make(chan struct{})
 	e.w.jobs <- func() {
 		defer close(finished)
@@ -887,6 +918,7 @@ func (e *Engine) generate(ctx context.Context, toks []int32, s Sampling, fn Toke
 
 	out := newStreamer(s.Stop, fn)
 	r, err := e.stream(ctx, g, out, finished)
+	st.Threads = e.settleThreads(g)
 	if err != nil {
 		return out.text(), st, err
 	}
@@ -947,6 +979,25 @@ func (e *Engine) generate(ctx context.Context, toks []int32, s Sampling, fn Toke
 	return out.text(), st, nil
 }
 
+// settleThreads runs once the generation loop has ended: it takes the
+// last decision of the window that ran and leaves llama.cpp with the
+// governor's thread count (a request the loop ended before applying
+// included), which it returns.
+func (e *Engine) settleThreads(g *C.sov_gen) int {
+	if e.gov.due() {
+		e.gov.decide()
+	}
+	g.threads = 0
+	if n := e.gov.cur; int(C.llama_n_threads(e.lctx)) != n {
+		e.w.do(func() { C.sov_set_threads(e.lctx, C.int32_t(n), C.bool(e.flush)) })
+	}
+	e.thr = e.gov.cur
+	return e.thr
+}
+
+// llamaThreads is the threads llama.cpp's context computes with, for tests.
+func (e *Engine) llamaThreads() int { return int(C.llama_n_threads(e.lctx)) }
+
 // streamed is what stream took out of the generation ring.
 type streamed struct {
 	gen    []int32 // every token taken from the ring, in order
@@ -968,6 +1019,7 @@ func (e *Engine) stream(ctx context.Context, g *C.sov_gen, out *streamer, finish
 		waiting  = (*int32)(unsafe.Pointer(&g.waiting))
 		sleeping = (*int32)(unsafe.Pointer(&g.sleeping))
 		gdone    = (*int32)(unsafe.Pointer(&g.done))
+		threads  = (*int32)(unsafe.Pointer(&g.threads))
 		ev       [64]byte
 	)
 	release := func() {
@@ -1004,6 +1056,11 @@ func (e *Engine) stream(ctx context.Context, g *C.sov_gen, out *streamer, finish
 				}
 			}
 			release()
+			if e.gov.due() {
+				if n, changed := e.gov.decide(); changed {
+					atomic.StoreInt32(threads, int32(n)) // sov_gen_run applies it before its next token
+				}
+			}
 			continue
 		}
 		if atomic.LoadInt32(gdone) != 0 {

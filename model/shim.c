@@ -125,6 +125,11 @@ uint32_t sov_fp_probe(int32_t n_threads) {
     return fp_flushing() ? 1u : 0u;
 }
 
+void sov_set_threads(struct llama_context *ctx, int32_t n, bool flush) {
+    llama_set_n_threads(ctx, n, n);
+    sov_fp_team(flush, n);
+}
+
 static bool abort_cb(void *data) { return ((sov_abort *)data)->flag != 0; }
 
 sov_abort *sov_abort_new(void) { return (sov_abort *)calloc(1, sizeof(sov_abort)); }
@@ -327,6 +332,8 @@ static void gen_run(sov_gen *g) {
             b = g->one;
         }
         g->pos++;
+        int32_t nt = __atomic_exchange_n(&g->threads, 0, __ATOMIC_SEQ_CST);
+        if (nt > 0) sov_set_threads(g->ctx, nt, g->flush);
         int32_t rc = llama_decode(g->ctx, b);
         if (rc != 0) { g->status = rc; gen_finish(g, SOV_GEN_DECODE); return; }
         g->ndecoded++;

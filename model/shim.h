@@ -43,6 +43,10 @@ uint32_t sov_fp_probe(int32_t n_threads);
 
 int32_t sov_argmax(const float *l, int32_t n);
 
+// sov_set_threads sets the context's compute threads (prompt and
+// generation) and the floating-point mode of the team that size gives.
+void sov_set_threads(struct llama_context *ctx, int32_t n, bool flush);
+
 // sov_gen is one generation loop run by sov_gen_run on the engine's worker
 // thread. Tokens go to Go through a ring: Go waits on a pipe, not in a cgo
 // call, and a goroutine parked in the network poller holds no P, so the Go
@@ -82,6 +86,7 @@ typedef struct sov_gen {
     int32_t stop;       // Go asks the loop to end
     int32_t waiting;    // Go is parked on the pipe
     int32_t sleeping;   // the loop waits on cv for room in the ring
+    int32_t threads;    // Go asks for this many threads from the next token on (0 = as is)
     int32_t done;       // the loop has ended; the fields below are final
 
     int32_t reason;     // SOV_GEN_*
