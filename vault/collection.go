@@ -258,7 +258,10 @@ func (c *collection) recordName(bname, key []byte) string {
 	case string(c.bSegs):
 		return fmt.Sprintf("segment %d", binary.BigEndian.Uint64(key))
 	case string(c.bVecs):
-		return fmt.Sprintf("vector of chunk %d", binary.BigEndian.Uint64(key))
+		if len(key) != 8 {
+			return "embedding model record"
+		}
+		return fmt.Sprintf("vectors of segment %d", binary.BigEndian.Uint64(key))
 	}
 	return "unknown " + hex.EncodeToString(key)
 }

@@ -605,7 +605,7 @@ func extractFrom(kind string, r io.Reader, f *os.File, size int64, emit lineFunc
 // writeBatch commits a batch of prepared files as one segment, in one
 // transaction.
 func (v *Vault) writeBatch(ctx context.Context, c *collection, batch []*prepared) error {
-	vecs, err := v.embedBatch(ctx, batch)
+	vecs, err := v.embedBatch(ctx, c, batch)
 	if err != nil {
 		return err
 	}

@@ -126,8 +126,12 @@ func (v *Vault) search(ctx context.Context, query string, o SearchOptions) (*Res
 	}
 	terms := uniqueTerms(query)
 	var qvec []float32
+	var model EmbedModel
 	if v.opts.Embedder != nil {
 		resp.Mode = ModeHybrid
+		if model, err = v.embedModel(ctx); err != nil {
+			return nil, err
+		}
 		vs, err := v.opts.Embedder.Embed(ctx, []string{query})
 		if err != nil {
 			return nil, err
@@ -152,6 +156,13 @@ func (v *Vault) search(ctx context.Context, query string, o SearchOptions) (*Res
 		}
 		final := lex
 		if qvec != nil {
+			w, err := c.checkEmbed(tx, model)
+			if err != nil {
+				return err
+			}
+			if w != "" {
+				resp.Warnings = append(resp.Warnings, w)
+			}
 			vec, warn := c.vectorTop(tx, segs, qvec, want)
 			resp.Warnings = append(resp.Warnings, warn...)
 			for _, s := range vec {
@@ -416,7 +427,7 @@ func (c *collection) vectorTop(tx *bolt.Tx, segs []*segMeta, q []float32, k int)
 				}
 			})
 			if mismatch {
-				warn = append(warn, fmt.Sprintf("segment %d has vectors from another embedding model (skipped): re-add its files with the current model", s.ID))
+				warn = append(warn, fmt.Sprintf("segment %d has vectors from another embedding model (skipped): re-embed the collection with the current model", s.ID))
 			}
 		}
 	})

@@ -25,10 +25,14 @@ type vecEntry struct {
 
 const embedBatchSize = 32
 
-// embedBatch embeds every chunk of the batch (nil without an embedder).
-func (v *Vault) embedBatch(ctx context.Context, batch []*prepared) ([][][]float32, error) {
+// embedBatch embeds every chunk of the batch (nil without an embedder),
+// once the embedder's model is known to be the collection's.
+func (v *Vault) embedBatch(ctx context.Context, c *collection, batch []*prepared) ([][][]float32, error) {
 	if v.opts.Embedder == nil {
 		return nil, nil
+	}
+	if err := v.claimEmbed(ctx, c); err != nil {
+		return nil, err
 	}
 	out := make([][][]float32, len(batch))
 	for i, p := range batch {

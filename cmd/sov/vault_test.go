@@ -367,6 +367,31 @@ func TestVaultCLIAsk(t *testing.T) {
 	}
 }
 
+// Vectors of one embedding model are not searched with another; reembed
+// switches the collection over and records the new model.
+func TestVaultCLIReembed(t *testing.T) {
+	stories, tiny := testtool.Model(t, testtool.Stories), testtool.Model(t, testtool.TinyRandom)
+	home, src := t.TempDir(), t.TempDir()
+	vaultInit(t, home)
+	vaultWrite(t, filepath.Join(src, "tom.md"), "# Tom\n\nTom found a shiny stone near the river.\n")
+	vaultRun(t, home, 0, "add", "--embed-model", stories, src)
+	r := vaultRun(t, home, 1, "search", "--embed-model", tiny, "stone")
+	if msg := strings.TrimSuffix(r.Stderr, "\n"); strings.Contains(msg, "\n") || !strings.Contains(msg, "stories260K.gguf (sha256 ") ||
+		!strings.Contains(msg, "llama-2-tiny-random.gguf (sha256 ") || !strings.Contains(msg, "sov vault reembed --embed-model") {
+		t.Fatalf("mixed models: %q", r.Stderr)
+	}
+	if r := vaultRun(t, home, 1, "reembed"); !strings.Contains(r.Stderr, "pass --embed-model") {
+		t.Fatalf("reembed without a model: %q", r.Stderr)
+	}
+	if r := vaultRun(t, home, 0, "reembed", "--embed-model", tiny); !strings.Contains(r.Stdout, "re-embedded 1 chunks with llama-2-tiny-random.gguf") {
+		t.Fatalf("reembed: %q", r.Stdout)
+	}
+	if r := vaultRun(t, home, 0, "search", "--embed-model", tiny, "stone"); !strings.Contains(r.Stdout, "tom.md:1-3") {
+		t.Fatalf("search with the new model: %s", r.Stdout)
+	}
+	vaultRun(t, home, 1, "search", "--embed-model", stories, "stone")
+}
+
 // truncateDB cuts a bbolt file to its two meta pages and a bit: bbolt
 // would map it and fault (SIGBUS, not recoverable) on a page past the end.
 func truncateDB(t *testing.T, path string) {

@@ -7,8 +7,10 @@ package lazymodel
 import (
 	"context"
 	"fmt"
+	"path/filepath"
 	"sync"
 
+	"github.com/sovos/sov/internal/generate"
 	"github.com/sovos/sov/model"
 )
 
@@ -23,6 +25,11 @@ type Model struct {
 	// Wrap, when set, wraps the loaded engine (e.g. to record every call
 	// in the ledger); calls go through what it returns.
 	Wrap func(model.LLM) model.LLM
+
+	// DigestDir, when set, is where generate.ModelSHA256 remembers the
+	// digests of model files (the ledger's directory, so that a model is
+	// hashed once for both); it makes ModelIdentity known.
+	DigestDir string
 
 	mu  sync.Mutex
 	eng *model.Engine
@@ -102,6 +109,21 @@ func (m *Model) Answerer(maxTokens int) func(ctx context.Context, system, user s
 		text, _, err := m.Chat(ctx, msgs, model.Sampling{MaxTokens: maxTokens, RepeatPenalty: 1.1}, fn)
 		return text, err
 	}
+}
+
+// ModelIdentity is the sha256 of the model file and its base name, for
+// the vault to record with the vectors the model makes; without SHA256
+// it is unknown (empty) without DigestDir. The model is not loaded.
+func (m *Model) ModelIdentity(context.Context) (sha256, name string, err error) {
+	if m.DigestDir == "" {
+		return "", "", nil
+	}
+	path, err := m.Path()
+	if err != nil {
+		return "", "", err
+	}
+	sum, err := generate.ModelSHA256(path, m.DigestDir)
+	return sum, filepath.Base(path), err
 }
 
 // JSONAnswerer returns a function answering a system and a user message
