@@ -138,7 +138,7 @@ func (v *Vault) Export(ctx context.Context, w io.Writer, collection string, reci
 		return n, err
 	}
 	if len(left.Files) > 0 || left.Other > 0 {
-		return n, fmt.Errorf("export left out what it could not read: %w", &left)
+		return n, fmt.Errorf("the archive holds %d document(s), not those it could not read: %w", n, &left)
 	}
 	return n, nil
 }

@@ -326,7 +326,7 @@ func TestVaultVerifyListsDamagedBySourceFile(t *testing.T) {
 	damage(t, v, chunks, u64(a))
 	damage(t, v, docsOf, mustColl(t, v).docKey(pb))
 	rep, err = v.Verify(ctx, "")
-	if err != nil {
+	if !errors.As(err, new(*DamagedError)) {
 		t.Fatal(err)
 	}
 	want := []DamagedFile{{pa, []string{"chunk " + itoa(a)}}, {pb, []string{"document " + fmt.Sprintf("%x", mustColl(t, v).docKey(pb)[:6])}}}

@@ -3,6 +3,7 @@ package vault
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"sort"
@@ -71,9 +72,13 @@ func (r VerifyReport) Err() error {
 	return e
 }
 
-// Write prints the damaged files with their records, or that all is well.
-// Paths are data: cleaned for a terminal.
+// Write prints the damaged files with their records, or that all is well
+// (nothing for the report of a Verify that failed). Paths are data:
+// cleaned for a terminal.
 func (r VerifyReport) Write(w io.Writer) {
+	if r.Collection == "" {
+		return
+	}
 	for _, d := range r.Damaged {
 		fmt.Fprintf(w, "damaged %s (%s)\n", termtext.Clean(d.Path), strings.Join(d.Records, ", "))
 	}
@@ -86,7 +91,8 @@ func (r VerifyReport) Write(w io.Writer) {
 }
 
 // Verify authenticates every record of the collection and names the
-// source file of each one that fails.
+// source file of each one that fails; with any, the error is the report's
+// *DamagedError.
 func (v *Vault) Verify(ctx context.Context, collection string) (VerifyReport, error) {
 	if collection == "" {
 		collection = DefaultCollection
@@ -94,18 +100,20 @@ func (v *Vault) Verify(ctx context.Context, collection string) (VerifyReport, er
 	rep := VerifyReport{Collection: collection}
 	end, err := v.begin()
 	if err != nil {
-		return rep, err
+		return VerifyReport{}, err
 	}
 	defer end()
 	c, err := v.coll(collection, false)
-	if err == ErrEmpty {
+	if errors.Is(err, ErrEmpty) {
 		return rep, nil
 	}
-	if err != nil {
-		return rep, err
+	if err == nil {
+		err = v.db.View(func(tx *bolt.Tx) error { return c.verify(ctx, tx, &rep) })
 	}
-	err = v.db.View(func(tx *bolt.Tx) error { return c.verify(ctx, tx, &rep) })
-	return rep, err
+	if err != nil {
+		return VerifyReport{}, err
+	}
+	return rep, rep.Err()
 }
 
 func (c *collection) verify(ctx context.Context, tx *bolt.Tx, rep *VerifyReport) error {

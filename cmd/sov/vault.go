@@ -36,8 +36,8 @@ bbolt file under the data directory. The passphrase comes from
 	root.PersistentFlags().String("passphrase-file", "", "read the vault passphrase from this file (else $SOV_VAULT_PASSPHRASE, else a prompt)")
 	root.PersistentFlags().StringVarP(&c.collection, "collection", "c", vault.DefaultCollection, "collection to use")
 	root.AddCommand(guard(vaultHint, "the vault database is damaged (%v): restore it from a `sov vault export`, or re-create it and re-add your files",
-		c.initCmd(), c.passwdCmd(), c.lockCmd(), c.addCmd(), c.syncCmd(), c.searchCmd(), c.askCmd(), c.reembedCmd(),
-		c.lsCmd(), c.rmCmd(), c.statsCmd(), c.exportCmd(), c.importCmd())...)
+		c.initCmd(), c.passwdCmd(), c.lockCmd(), c.addCmd(), c.syncCmd(), c.searchCmd(), c.askCmd(),
+		c.lsCmd(), c.rmCmd(), c.statsCmd(), c.exportCmd(), c.importCmd(), c.verifyCmd(), c.compactCmd())...)
 	return []*cobra.Command{root}
 }
 
@@ -52,9 +52,9 @@ func vaultHint(err error) error {
 		fix{vault.ErrExists, ": use `sov vault passwd` to change its passphrase", false},
 		fix{vault.ErrEmpty, ": add files with `sov vault add PATH`", false},
 		fix{vault.ErrNoMatch, ": see `sov vault ls`", false},
+		fix{new(*vault.DamagedError), ": re-add those files (sov vault add PATH) to repair them", false},
+		fix{vault.ErrNotCompacted, ": free some space and run `sov vault compact`", false},
 		fix{vault.ErrNoChatModel, ": pass --model or set [vault] chat_model in config.toml", false},
-		fix{vault.ErrNoEmbedder, ": pass --embed-model or set [vault] embed_model in config.toml", false},
-		fix{new(*vault.EmbedModelError), " (--embed-model picks the model; `sov vault reembed --embed-model NEW` switches)", false},
 		fix{vault.ErrBadKDF, ": check --kdf-time/--kdf-memory/--kdf-threads", true})
 }
 
@@ -115,7 +115,7 @@ func (c *vaultCLI) initCmd() *cobra.Command {
 
 func (c *vaultCLI) passwdCmd() *cobra.Command {
 	var o vault.KDFOverride
-	cmd := kdfFlags(command("passwd", "Change the vault passphrase (re-wraps the keys; data is not re-encrypted)", nil, func(cmd *cobra.Command, _ []string) error {
+	cmd := kdfFlags(command("passwd", "Change the vault passphrase (rotates every key and rewrites the file)", nil, func(cmd *cobra.Command, _ []string) error {
 		var kdf *vault.KDFOverride // nil keeps the vault's parameters
 		if f := cmd.Flags(); f.Changed("kdf-time") || f.Changed("kdf-memory") || f.Changed("kdf-threads") {
 			kdf = &o
@@ -239,15 +239,6 @@ func (c *vaultCLI) askCmd() *cobra.Command {
 	return cmd
 }
 
-func (c *vaultCLI) reembedCmd() *cobra.Command {
-	return c.embedFlag(command("reembed", "Replace every vector of the collection with the embedding model's (--embed-model, else [vault] embed_model)", nil, func(cmd *cobra.Command, _ []string) error {
-		return c.open(cmd, false, func(v *vault.Vault) error {
-			rep, err := v.Reembed(cmd.Context(), c.collection, nil)
-			return c.say(err, "re-embedded %d chunks with %s", rep.Chunks, rep.Model)
-		})
-	}))
-}
-
 func (c *vaultCLI) lsCmd() *cobra.Command {
 	return jsonFlag(&c.json, command("ls", "List the documents in the vault", nil, func(cmd *cobra.Command, _ []string) error {
 		return c.open(cmd, true, func(v *vault.Vault) error {
@@ -274,6 +265,25 @@ func (c *vaultCLI) rmCmd() *cobra.Command {
 		return c.open(cmd, false, func(v *vault.Vault) error {
 			n, err := v.Remove(cmd.Context(), c.collection, args)
 			return c.say(err, "removed %d document(s)", n)
+		})
+	})
+}
+
+func (c *vaultCLI) verifyCmd() *cobra.Command {
+	return command("verify", "List the files whose records are damaged (re-adding a file repairs it)", nil, func(cmd *cobra.Command, _ []string) error {
+		return c.open(cmd, true, func(v *vault.Vault) error {
+			rep, err := v.Verify(cmd.Context(), c.collection)
+			rep.Write(c.stdout)
+			return err
+		})
+	})
+}
+
+func (c *vaultCLI) compactCmd() *cobra.Command {
+	return command("compact", "Rewrite the vault file without its freed space (removed and replaced data)", nil, func(cmd *cobra.Command, _ []string) error {
+		return c.open(cmd, false, func(v *vault.Vault) error {
+			r, err := v.Compact(cmd.Context())
+			return c.say(err, "vault compacted: %s → %s", store.FormatBytes(r.Before), store.FormatBytes(r.After))
 		})
 	})
 }
@@ -352,5 +362,5 @@ func (c *vaultCLI) importCmd() *cobra.Command {
 // lazyModel is the model name (or path; "" = the default model) loaded on
 // first use, its calls recorded in the ledger; vault ask and news use it.
 func (a *app) lazyModel(name, what string) *lazymodel.Model {
-	return &lazymodel.Model{What: what, Path: func() (string, error) { return a.modelPath(name) }, Wrap: a.Recorded("cli"), DigestDir: a.Ledger().Dir()}
+	return &lazymodel.Model{What: what, Path: func() (string, error) { return a.modelPath(name) }, Wrap: a.Recorded("cli")}
 }
