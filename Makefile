@@ -2,6 +2,7 @@
 #   make run     build everything (llama.cpp once, cached) and open sov
 #   make test    install test tools and test models if missing, run every test
 #   make bench   benchmarks against llama.cpp's own tools, side by side
+#   make fuzz    every fuzz target for FUZZTIME each (make test runs them briefly)
 SHELL := /bin/bash
 GO ?= go
 BUILD_CACHE ?= $(or $(SOV_BUILD_CACHE),$(or $(XDG_CACHE_HOME),$(HOME)/.cache)/sov-build)
@@ -12,8 +13,12 @@ SOV_TEST_MODEL ?= $(abspath ../shared/models/stories260K.gguf)
 export SOV_TEST_MODEL
 GOTAGS ?= $(shell command -v nvcc >/dev/null 2>&1 && [ "$$SOV_NO_CUDA" != 1 ] && echo cuda)
 TEST_TIMEOUT ?= 25m
+# Every fuzz target runs FUZZTIME in make fuzz, TEST_FUZZTIME in make test
+# (0 skips that run; plain go test still runs the seed corpora).
+FUZZTIME ?= 60s
+TEST_FUZZTIME ?= 3s
 
-.PHONY: all build run test bench deps llama llama-bench vet fmt clean release-check
+.PHONY: all build run test fuzz bench deps llama llama-bench vet fmt clean release-check
 
 all: build
 
@@ -39,6 +44,11 @@ run: build
 
 test: deps
 	$(GO) test -tags '$(GOTAGS)' -timeout $(TEST_TIMEOUT) ./...
+	@[ "$(TEST_FUZZTIME)" = 0 ] || GOTAGS='$(GOTAGS)' scripts/fuzz.sh $(TEST_FUZZTIME)
+
+## fuzz: every fuzz target in the module, FUZZTIME each, stopping at the first failure
+fuzz: llama
+	GOTAGS='$(GOTAGS)' scripts/fuzz.sh $(FUZZTIME)
 
 vet: llama
 	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
