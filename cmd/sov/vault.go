@@ -36,7 +36,7 @@ bbolt file under the data directory. The passphrase comes from
 	root.PersistentFlags().String("passphrase-file", "", "read the vault passphrase from this file (else $SOV_VAULT_PASSPHRASE, else a prompt)")
 	root.PersistentFlags().StringVarP(&c.collection, "collection", "c", vault.DefaultCollection, "collection to use")
 	root.AddCommand(guard(vaultHint, "the vault database is damaged (%v): restore it from a `sov vault export`, or re-create it and re-add your files",
-		c.initCmd(), c.passwdCmd(), c.lockCmd(), c.addCmd(), c.syncCmd(), c.searchCmd(), c.askCmd(),
+		c.initCmd(), c.passwdCmd(), c.lockCmd(), c.addCmd(), c.syncCmd(), c.searchCmd(), c.askCmd(), c.reembedCmd(),
 		c.lsCmd(), c.rmCmd(), c.statsCmd(), c.exportCmd(), c.importCmd(), c.verifyCmd(), c.compactCmd())...)
 	return []*cobra.Command{root}
 }
@@ -55,6 +55,8 @@ func vaultHint(err error) error {
 		fix{new(*vault.DamagedError), ": re-add those files (sov vault add PATH) to repair them", false},
 		fix{vault.ErrNotCompacted, ": free some space and run `sov vault compact`", false},
 		fix{vault.ErrNoChatModel, ": pass --model or set [vault] chat_model in config.toml", false},
+		fix{vault.ErrNoEmbedder, ": pass --embed-model or set [vault] embed_model in config.toml", false},
+		fix{new(*vault.EmbedModelError), " (--embed-model picks the model; `sov vault reembed --embed-model NEW` switches)", false},
 		fix{vault.ErrBadKDF, ": check --kdf-time/--kdf-memory/--kdf-threads", true})
 }
 
@@ -239,6 +241,15 @@ func (c *vaultCLI) askCmd() *cobra.Command {
 	return cmd
 }
 
+func (c *vaultCLI) reembedCmd() *cobra.Command {
+	return c.embedFlag(command("reembed", "Replace every vector of the collection with the embedding model's (--embed-model, else [vault] embed_model)", nil, func(cmd *cobra.Command, _ []string) error {
+		return c.open(cmd, false, func(v *vault.Vault) error {
+			rep, err := v.Reembed(cmd.Context(), c.collection, nil)
+			return c.say(err, "re-embedded %d chunks with %s", rep.Chunks, rep.Model)
+		})
+	}))
+}
+
 func (c *vaultCLI) lsCmd() *cobra.Command {
 	return jsonFlag(&c.json, command("ls", "List the documents in the vault", nil, func(cmd *cobra.Command, _ []string) error {
 		return c.open(cmd, true, func(v *vault.Vault) error {
@@ -362,5 +373,5 @@ func (c *vaultCLI) importCmd() *cobra.Command {
 // lazyModel is the model name (or path; "" = the default model) loaded on
 // first use, its calls recorded in the ledger; vault ask and news use it.
 func (a *app) lazyModel(name, what string) *lazymodel.Model {
-	return &lazymodel.Model{What: what, Path: func() (string, error) { return a.modelPath(name) }, Wrap: a.Recorded("cli")}
+	return &lazymodel.Model{What: what, Path: func() (string, error) { return a.modelPath(name) }, Wrap: a.Recorded("cli"), DigestDir: a.Ledger().Dir()}
 }
