@@ -110,6 +110,8 @@ func (c *collection) checkEmbed(tx *bolt.Tx, cur EmbedModel) (warn string, err e
 	}
 	m, blocks, err := c.embedMeta(tx)
 	switch {
+	case isTamper(err):
+		return err.Error(), nil // searched as if unrecorded; reembed rewrites it
 	case err != nil:
 		return "", err
 	case m == nil && blocks:
@@ -129,17 +131,21 @@ func (v *Vault) claimEmbed(ctx context.Context, c *collection) error {
 		return err
 	}
 	var m *EmbedModel
-	var blocks bool
+	var blocks, tampered bool
 	if err := v.db.View(func(tx *bolt.Tx) error {
 		if _, err := c.checkEmbed(tx, cur); err != nil {
 			return err
 		}
 		m, blocks, err = c.embedMeta(tx)
+		tampered = isTamper(err)
+		if tampered {
+			return nil
+		}
 		return err
 	}); err != nil {
 		return err
 	}
-	if blocks || (m != nil && *m == cur) {
+	if blocks || tampered || (m != nil && *m == cur) {
 		return nil // this model's, or unrecorded ones (left to reembed)
 	}
 	return v.update(func(tx *bolt.Tx) error { return c.putEmbedMeta(tx, cur) })

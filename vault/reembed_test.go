@@ -232,3 +232,33 @@ func TestVaultReembed(t *testing.T) {
 		t.Fatalf("no embedder: %v", err)
 	}
 }
+
+// A damaged model record is named in a warning; search goes on, and
+// reembed writes it again.
+func TestEmbedModelRecordTampered(t *testing.T) {
+	ctx := context.Background()
+	v, _ := newVault(t, func(o *Options) { o.Embedder = modelA })
+	addFiles(t, v, map[string]string{"car.txt": "my car needs new tyres\n"})
+	c, err := v.coll("", false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := v.db.Update(func(tx *bolt.Tx) error {
+		vb := c.bucket(tx, c.bVecs)
+		raw := slices.Clone(vb.Get(embedMetaKey))
+		raw[len(raw)-1] ^= 1
+		return vb.Put(embedMetaKey, raw)
+	}); err != nil {
+		t.Fatal(err)
+	}
+	r := search(t, v, "automobile")
+	if len(r.Results) != 1 || len(r.Warnings) != 1 || !strings.Contains(r.Warnings[0], "embedding model record failed authentication") {
+		t.Fatalf("tampered model record: %+v", r)
+	}
+	if _, err := v.Reembed(ctx, "", nil); err != nil {
+		t.Fatal(err)
+	}
+	if r := search(t, v, "automobile"); len(r.Warnings) != 0 || recorded(t, v) != (EmbedModel{modelA.sha, modelA.name}) {
+		t.Fatalf("after reembed: %+v", r)
+	}
+}
