@@ -6,8 +6,10 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -429,5 +431,66 @@ func TestVaultReaddRepairsDamaged(t *testing.T) {
 				t.Fatalf("second re-add: %+v %v", r, err)
 			}
 		})
+	}
+}
+
+// A compaction that runs out of space leaves the vault file as it was,
+// usable, and no partial copy. Needs root to mount a size-limited tmpfs.
+func TestVaultCompactDiskFull(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("needs root to mount a size-limited tmpfs")
+	}
+	dir := t.TempDir()
+	if out, err := exec.Command("mount", "-t", "tmpfs", "-o", "size=4m", "tmpfs", dir).CombinedOutput(); err != nil {
+		t.Skipf("cannot mount tmpfs: %v %s", err, out)
+	}
+	defer exec.Command("umount", dir).Run()
+	ctx := context.Background()
+	o := testOpts()
+	if err := Init(ctx, dir, testPass, o); err != nil {
+		t.Fatal(err)
+	}
+	v, err := Open(ctx, dir, testPass, o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer v.Close()
+	src := t.TempDir()
+	var b strings.Builder
+	for i := 0; b.Len() < 200<<10; i++ {
+		fmt.Fprintf(&b, "line %d about herons and the reeds they wade in\n\n", i)
+	}
+	writeFile(t, filepath.Join(src, "herons.txt"), b.String())
+	if _, err := v.Add(ctx, []string{src}, AddOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	// Fill the disk but for a few pages.
+	var st syscall.Statfs_t
+	if err := syscall.Statfs(dir, &st); err != nil {
+		t.Fatal(err)
+	}
+	filler := filepath.Join(dir, "filler")
+	if err := os.WriteFile(filler, make([]byte, int64(st.Bavail)*st.Bsize-16<<10), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	before := fileBytes(t, v)
+	if _, err := v.Compact(ctx); !errors.Is(err, ErrDiskFull) {
+		t.Fatalf("compact on a full disk: %v", err)
+	}
+	if !bytes.Equal(before, fileBytes(t, v)) {
+		t.Fatal("a failed compaction changed the vault file")
+	}
+	if left, _ := filepath.Glob(filepath.Join(dir, FileName+compactSuffix+"*")); len(left) > 0 {
+		t.Fatalf("partial copy left: %v", left)
+	}
+	if r := search(t, v, "herons"); len(r.Results) == 0 {
+		t.Fatal("vault unusable after a failed compaction")
+	}
+	os.Remove(filler)
+	if _, err := v.Compact(ctx); err != nil {
+		t.Fatalf("compact once space is back: %v", err)
+	}
+	if r := search(t, v, "herons"); len(r.Results) == 0 {
+		t.Fatal("vault unusable after compaction")
 	}
 }

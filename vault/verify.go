@@ -187,7 +187,10 @@ func (c *collection) verify(ctx context.Context, tx *bolt.Tx, rep *VerifyReport)
 	}
 	for _, bname := range [][]byte{c.bPost, c.bVecs} {
 		if err := each(bname, func(k, _ []byte, err error) error {
-			if err != nil {
+			switch {
+			case err != nil && (len(k) < 8 || string(bname) == string(c.bVecs) && len(k) != 8): // the embedding model record
+				rep.Other = append(rep.Other, c.recordName(bname, k))
+			case err != nil:
 				badSegs[be64key(k)] = append(badSegs[be64key(k)], c.recordName(bname, k))
 			}
 			return nil
