@@ -494,3 +494,72 @@ func TestVaultCompactDiskFull(t *testing.T) {
 		t.Fatal("vault unusable after compaction")
 	}
 }
+
+// Rotation carries every kind of record: several collections, vectors,
+// deleted chunks still listed in a segment.
+func TestVaultPasswdKeepsCollectionsAndVectors(t *testing.T) {
+	ctx := context.Background()
+	emb := conceptEmbedder{map[string]string{"automobile": "car"}}
+	v, dir := newVault(t, func(o *Options) { o.Embedder = emb })
+	src, work := t.TempDir(), t.TempDir()
+	writeFile(t, filepath.Join(src, "car.txt"), "my car needs new tyres\n")
+	writeFile(t, filepath.Join(src, "boat.txt"), "the boat needs paint\n")
+	writeFile(t, filepath.Join(work, "memo.txt"), "quarterly budget memo\n")
+	if _, err := v.Add(ctx, []string{src}, AddOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := v.Add(ctx, []string{work}, AddOptions{Collection: "work"}); err != nil {
+		t.Fatal(err)
+	}
+	// A re-indexed file leaves its old chunks listed as deleted.
+	writeFile(t, filepath.Join(src, "boat.txt"), "the boat needs varnish\n")
+	if _, err := v.Add(ctx, []string{src}, AddOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	type hitKey struct {
+		src   string
+		score float64
+	}
+	snap := func(v *Vault) map[string][]hitKey {
+		out := map[string][]hitKey{}
+		for _, q := range []string{"automobile", "boat varnish", "tyres"} {
+			for _, r := range search(t, v, q).Results {
+				out[q] = append(out[q], hitKey{filepath.Base(r.Source), r.Score})
+			}
+		}
+		r, err := v.Search(ctx, "budget", SearchOptions{K: 5, Collection: "work"})
+		if err != nil || len(r.Results) != 1 {
+			t.Fatalf("work collection: %+v %v", r, err)
+		}
+		return out
+	}
+	before := snap(v)
+	if r := search(t, v, "automobile"); r.Mode != ModeHybrid || len(r.Results) == 0 {
+		t.Fatalf("setup: %+v", r)
+	}
+	newPass := []byte("a new passphrase")
+	if err := v.Passwd(testPass, newPass, nil); err != nil {
+		t.Fatal(err)
+	}
+	if after := snap(v); fmt.Sprint(after) != fmt.Sprint(before) {
+		t.Fatalf("search after passwd:\n%v\nbefore:\n%v", after, before)
+	}
+	checkIndex(t, v)
+	if rep, err := v.Verify(ctx, "work"); err != nil || rep.Docs != 1 {
+		t.Fatalf("verify work: %+v %v", rep, err)
+	}
+	v.Close()
+	o := testOpts()
+	o.Embedder = emb
+	v2, err := Open(ctx, dir, newPass, o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer v2.Close()
+	if after := snap(v2); fmt.Sprint(after) != fmt.Sprint(before) {
+		t.Fatalf("search after re-open: %v", after)
+	}
+	if names, _ := v2.Collections(); fmt.Sprint(names) != "[default work]" {
+		t.Fatalf("collections: %v", names)
+	}
+}

@@ -97,14 +97,34 @@ func rekeyCollection(tx *bolt.Tx, from, to *collection) error {
 	}); err != nil {
 		return err
 	}
-	same := func(k, _ []byte) ([]byte, error) { return k, nil }
-	for _, b := range [][2][]byte{{from.bChunks, to.bChunks}, {from.bVecs, to.bVecs}} {
-		if err := reseal(tx, from, to, b[0], b[1], same); err != nil {
-			return err
-		}
+	if err := reseal(tx, from, to, from.bChunks, to.bChunks, func(k, _ []byte) ([]byte, error) { return k, nil }); err != nil {
+		return err
 	}
 	segs, err := from.loadSegs(tx)
 	if err != nil {
+		return err
+	}
+	// Vector blocks lose the vectors of deleted chunks, as the rebuilt
+	// posting lists do, so the segments list no deleted chunk any more.
+	byID := map[uint64]*segMeta{}
+	for _, s := range segs {
+		byID[s.ID] = s
+	}
+	if err := reseal(tx, from, to, from.bVecs, to.bVecs, func(k, pt []byte) ([]byte, error) {
+		s := byID[be64key(k)]
+		if len(k) != 8 || s == nil || len(s.Deleted) == 0 {
+			return k, nil
+		}
+		var live []vecEntry
+		if err := decodeVectors(pt, func(id uint64, vec []float32) {
+			if !s.isDeleted(id) {
+				live = append(live, vecEntry{id, append([]float32(nil), vec...)})
+			}
+		}); err != nil {
+			return nil, fmt.Errorf("%s: %w", from.recordName(from.bVecs, k), err)
+		}
+		return nil, to.putVectors(tx, s.ID, live) // written here, not by reseal
+	}); err != nil {
 		return err
 	}
 	cb := to.bucket(tx, to.bChunks)
@@ -120,7 +140,8 @@ func rekeyCollection(tx *bolt.Tx, from, to *collection) error {
 }
 
 // reseal copies every record of bucket fb of from into tb of to, sealed
-// under to's key at the key newKey gives, keeping the bucket's sequence.
+// under to's key at the key newKey gives (nil: newKey wrote it itself),
+// keeping the bucket's sequence.
 func reseal(tx *bolt.Tx, from, to *collection, fb, tb []byte, newKey func(k, pt []byte) ([]byte, error)) error {
 	src, dst := from.bucket(tx, fb), to.bucket(tx, tb)
 	if err := src.ForEach(func(k, raw []byte) error {
@@ -130,7 +151,7 @@ func reseal(tx *bolt.Tx, from, to *collection, fb, tb []byte, newKey func(k, pt 
 		}
 		defer seal.Wipe(pt)
 		nk, err := newKey(k, pt)
-		if err != nil {
+		if err != nil || nk == nil {
 			return err
 		}
 		return to.put(dst, tb, nk, pt)
