@@ -128,6 +128,12 @@ func TestVaultCompactShrinks(t *testing.T) {
 		t.Fatal(err)
 	}
 	checkIndex(t, v)
+	// Bucket sequences survive: new chunk ids do not reuse old ones.
+	for q, want := range map[string]string{"egrets": "big.txt", "kingfishers": "small.txt", "heron": "more.txt"} {
+		if r := search(t, v, q); len(r.Results) != 1 || filepath.Base(r.Results[0].Source) != want {
+			t.Fatalf("%s after compact and add: %+v", q, r)
+		}
+	}
 	v.Close()
 	v2, err := Open(ctx, dir, testPass, testOpts())
 	if err != nil {
@@ -351,6 +357,17 @@ func TestVaultVerifyListsDamagedBySourceFile(t *testing.T) {
 	rep, _ = v2.Verify(ctx, "")
 	if len(rep.Damaged) != 2 || rep.Damaged[0].Path != qa || rep.Damaged[1].Path != qb || !strings.HasPrefix(rep.Damaged[0].Records[0], "postings segment") {
 		t.Fatalf("postings damage: %+v", rep)
+	}
+	// A segment's own record names no file: it is listed apart, and the
+	// error says so (re-adding does not repair it).
+	if _, err := v2.Verify(ctx, ""); errors.Is(err, ErrUnattributed) {
+		t.Fatal("unattributed before any such damage")
+	}
+	damage(t, v2, func(c *collection) []byte { return c.bSegs }, nil)
+	rep, err = v2.Verify(ctx, "")
+	if len(rep.Damaged) != 0 || len(rep.Other) != 2 || !strings.HasPrefix(rep.Other[0], "postings segment 1/") || rep.Other[1] != "segment 1" ||
+		!errors.Is(err, ErrUnattributed) || err.Error() != "2 damaged record(s) belong to no file" {
+		t.Fatalf("segment damage: %+v %v", rep, err)
 	}
 }
 

@@ -41,6 +41,9 @@ type DamagedError struct {
 }
 
 func (e *DamagedError) Error() string {
+	if len(e.Files) == 0 {
+		return fmt.Sprintf("%d damaged record(s) belong to no file", e.Other)
+	}
 	var b strings.Builder
 	fmt.Fprintf(&b, "damaged records in %d file(s)", len(e.Files))
 	for i, f := range e.Files {
@@ -58,6 +61,19 @@ func (e *DamagedError) Error() string {
 		fmt.Fprintf(&b, "; %d damaged record(s) belong to no file", e.Other)
 	}
 	return b.String()
+}
+
+// ErrUnattributed is wrapped by a DamagedError with damaged records of no
+// known file (a segment's metadata, a chunk of a damaged document record):
+// re-adding files does not repair those; an export of the rest does.
+var ErrUnattributed = errors.New("damaged records of no file")
+
+// Unwrap is ErrUnattributed when some damaged records belong to no file.
+func (e *DamagedError) Unwrap() error {
+	if e.Other > 0 {
+		return ErrUnattributed
+	}
+	return nil
 }
 
 // Err is a *DamagedError when anything is damaged, else nil.

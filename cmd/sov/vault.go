@@ -52,6 +52,7 @@ func vaultHint(err error) error {
 		fix{vault.ErrExists, ": use `sov vault passwd` to change its passphrase", false},
 		fix{vault.ErrEmpty, ": add files with `sov vault add PATH`", false},
 		fix{vault.ErrNoMatch, ": see `sov vault ls`", false},
+		fix{vault.ErrUnattributed, ": re-add the files named (sov vault add PATH); for the rest, export the vault and import it into a new one", false},
 		fix{new(*vault.DamagedError), ": re-add those files (sov vault add PATH) to repair them", false},
 		fix{vault.ErrNotCompacted, ": free some space and run `sov vault compact`", false},
 		fix{vault.ErrNoChatModel, ": pass --model or set [vault] chat_model in config.toml", false},
