@@ -7,8 +7,9 @@ import (
 	"io"
 	"math/big"
 	"strings"
+	"unicode"
 
-	"github.com/tyler-smith/go-bip39"
+	"github.com/sovos/sov/wallet/bip39"
 	"golang.org/x/text/unicode/norm"
 )
 
@@ -94,45 +95,75 @@ func ReadMnemonic(r io.Reader) (string, error) {
 	return m, nil
 }
 
-// ValidateMnemonic checks word count, that every word is in the BIP39 English
-// list (naming the first unknown word and its position) and the checksum.
+// ValidateMnemonic checks word count, that every word is in one official
+// BIP39 word list (naming the first unknown word and its position), and the
+// checksum; the language is the list holding every word whose checksum
+// holds (see bip39.Detect).
 func ValidateMnemonic(m string) error {
+	_, err := MnemonicLanguage(m)
+	return err
+}
+
+// MnemonicLanguage validates m (see ValidateMnemonic) and names its word
+// list: english, japanese, spanish, …
+func MnemonicLanguage(m string) (string, error) {
 	words := strings.Fields(NormalizeMnemonic(m))
 	switch len(words) {
 	case 12, 15, 18, 21, 24:
 	default:
-		return &MnemonicError{Reason: fmt.Sprintf("has %d words; expected 12, 15, 18, 21 or 24 — check for a missing or extra word", len(words))}
+		return "", &MnemonicError{Reason: fmt.Sprintf("has %d words; expected 12, 15, 18, 21 or 24 — check for a missing or extra word", len(words))}
 	}
-	for i, w := range words {
-		if _, ok := bip39.GetWordIndex(w); !ok {
-			reason := "is not in the BIP39 English word list — check its spelling"
-			if s := suggestWord(w); s != "" {
+	l, err := bip39.Detect(words)
+	switch {
+	case err == nil:
+		return l.Name, nil
+	case errors.Is(err, bip39.ErrUnknownWord):
+		list := bip39.Closest(words)
+		for i, w := range words {
+			if _, ok := list.Index(w); ok {
+				continue
+			}
+			reason := fmt.Sprintf("is not in the BIP39 %s word list, which holds most of the other words — check its spelling", strings.ReplaceAll(list.Name, "_", " "))
+			if s := suggestWord(list, w); s != "" {
 				reason += fmt.Sprintf(" (did you mean %q?)", s)
 			}
-			return &MnemonicError{Position: i + 1, Word: w, Reason: reason}
+			return "", &MnemonicError{Position: i + 1, Word: w, Reason: reason}
 		}
+	case errors.Is(err, bip39.ErrChecksum):
+		return "", &MnemonicError{Reason: "checksum does not match: a word is wrong or two words are swapped — re-check every word against your backup"}
+	case errors.Is(err, bip39.ErrAmbiguous):
+		return "", &MnemonicError{Reason: "is valid in two BIP39 languages: " + strings.TrimPrefix(err.Error(), "bip39: ")}
 	}
-	if _, err := bip39.EntropyFromMnemonic(strings.Join(words, " ")); err != nil {
-		if errors.Is(err, bip39.ErrChecksumIncorrect) {
-			return &MnemonicError{Reason: "checksum does not match: a word is wrong or two words are swapped — re-check every word against your backup"}
-		}
-		return &MnemonicError{Reason: "is invalid: " + err.Error()}
-	}
-	return nil
+	return "", &MnemonicError{Reason: "is invalid: " + strings.TrimPrefix(err.Error(), "bip39: ")}
 }
 
-// suggestWord returns the unique word list entry sharing the first four
-// letters (BIP39 English words are unique in their first four letters).
-func suggestWord(w string) string {
-	if len(w) < 4 {
+// suggestWord returns the unique entry of list sharing w's first four
+// letters (the Latin-script lists are unique in their first four letters),
+// accents ignored, so "abaco" suggests Spanish "ábaco".
+func suggestWord(list *bip39.Wordlist, w string) string {
+	key := func(s string) []rune {
+		var r []rune
+		for _, c := range bip39.Normalize(s) {
+			if !unicode.Is(unicode.Mn, c) {
+				r = append(r, c)
+			}
+		}
+		return r
+	}
+	k := key(w)
+	if len(k) < 4 {
 		return ""
 	}
-	for _, c := range bip39.GetWordList() {
-		if strings.HasPrefix(c, w[:4]) {
-			return c
+	match := ""
+	for _, c := range list.Words() {
+		if ck := key(c); len(ck) >= 4 && string(ck[:4]) == string(k[:4]) {
+			if match != "" {
+				return ""
+			}
+			match = norm.NFC.String(c)
 		}
 	}
-	return ""
+	return match
 }
 
 // NewMnemonic returns a fresh mnemonic of the given word count (12 or 24).
@@ -141,12 +172,12 @@ func NewMnemonic(words int) (string, error) {
 	if bits == 0 {
 		return "", fmt.Errorf("mnemonic length %d not supported: use 12 or 24", words)
 	}
-	ent, err := bip39.NewEntropy(bits)
-	if err != nil {
+	ent := make([]byte, bits/8)
+	if _, err := rand.Read(ent); err != nil {
 		return "", fmt.Errorf("entropy: %w", err)
 	}
 	defer wipe(ent)
-	return bip39.NewMnemonic(ent)
+	return bip39.English().Mnemonic(ent)
 }
 
 // SeedFromMnemonic validates the mnemonic and returns the 64-byte BIP39 seed.
@@ -154,7 +185,7 @@ func SeedFromMnemonic(mnemonic, passphrase string) ([]byte, error) {
 	if err := ValidateMnemonic(mnemonic); err != nil {
 		return nil, err
 	}
-	return bip39.NewSeed(NormalizeMnemonic(mnemonic), norm.NFKD.String(passphrase)), nil
+	return bip39.Seed(NormalizeMnemonic(mnemonic), passphrase), nil
 }
 
 func wipe(b []byte) {
