@@ -47,7 +47,7 @@ func addRunFlags(cmd *cobra.Command) *runFlags {
 	f.Int64Var(&p.seed, "seed", -1, "sampling seed (-1 = random)")
 	f.IntVar(&s.MaxTokens, "max-tokens", 0, "stop after this many tokens (0 = until the model stops or the context is full)")
 	f.IntVar(&e.ContextSize, "ctx", 0, "context size in tokens (0 = the model's, at most 4096)")
-	f.IntVar(&e.Threads, "threads", 0, "CPU threads (0 = all cores)")
+	f.IntVar(&e.Threads, "threads", 0, "CPU threads (0 = the cores other work leaves free, followed as that changes)")
 	f.IntVar(&e.GPULayers, "gpu-layers", -1, "layers to offload to the GPU (-1 = auto, 0 = CPU only)")
 	f.StringVar(&e.FlashAttn, "flash-attn", "", "flash attention: on, off or auto (default: off on CPU, auto with a GPU)")
 	f.StringVar(&p.schema, "schema", "", "JSON Schema file: the output is JSON valid for it")
@@ -162,6 +162,9 @@ func (a *app) generateOnce(ctx context.Context, p *runFlags, text string, out *g
 		return usageError{err}
 	}
 	o := p.engine
+	if isTerminal(a.stderr) { // a hint for a person: a script's stderr does not vary with the machine's load
+		o.OnBusy = func(b model.Busy) { a.warnf("%v (--threads %d)", b, b.Suggest) }
+	}
 	if o.Path, err = a.modelPath(p.model); err != nil {
 		return err
 	}
