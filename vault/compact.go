@@ -77,8 +77,15 @@ func (v *Vault) compactFile(ctx context.Context) (CompactResult, error) {
 		return res, fmt.Errorf("compact: %w", diskErr(err))
 	}
 	err = bolt.Compact(dst, v.db, compactTxBytes) // every commit is fsynced
+	var used int64
+	if err == nil {
+		err = dst.View(func(tx *bolt.Tx) error { used = tx.Size(); return nil })
+	}
 	if cerr := dst.Close(); err == nil {
 		err = cerr
+	}
+	if err == nil {
+		err = truncateSync(name, used)
 	}
 	if err != nil {
 		return res, compactErr(err)
@@ -116,6 +123,23 @@ func compactErr(err error) error {
 		return err
 	}
 	return fmt.Errorf("compact (the vault file is unchanged): %w", err)
+}
+
+// truncateSync cuts the file at path to size and syncs it: bbolt grows a
+// file ahead of its data (up to 16 MiB at a time), and regrows it as needed.
+func truncateSync(path string, size int64) error {
+	f, err := os.OpenFile(path, os.O_RDWR, 0)
+	if err != nil {
+		return err
+	}
+	err = f.Truncate(size)
+	if serr := f.Sync(); err == nil {
+		err = serr
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	return err
 }
 
 // syncDir makes a rename in dir durable.
