@@ -273,7 +273,7 @@ func (c *vaultCLI) lsCmd() *cobra.Command {
 }
 
 func (c *vaultCLI) rmCmd() *cobra.Command {
-	return command("rm PATH...", "Remove documents (or everything under a folder) from the vault", nargs(1, -1, "a file or folder"), func(cmd *cobra.Command, args []string) error {
+	return command("rm PATH...", "Remove documents (or everything under a folder); their bytes leave the file too", nargs(1, -1, "a file or folder"), func(cmd *cobra.Command, args []string) error {
 		return c.open(cmd, false, func(v *vault.Vault) error {
 			n, err := v.Remove(cmd.Context(), c.collection, args)
 			return c.say(err, "removed %d document(s)", n)
