@@ -111,8 +111,11 @@ func rekeyCollection(tx *bolt.Tx, from, to *collection) error {
 		byID[s.ID] = s
 	}
 	if err := reseal(tx, from, to, from.bVecs, to.bVecs, func(k, pt []byte) ([]byte, error) {
+		if len(k) != 8 { // the embedding model record
+			return k, nil
+		}
 		s := byID[be64key(k)]
-		if len(k) != 8 || s == nil || len(s.Deleted) == 0 {
+		if s == nil || len(s.Deleted) == 0 {
 			return k, nil
 		}
 		var live []vecEntry
