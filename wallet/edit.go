@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/sovos/sov/internal/config"
+	"github.com/sovos/sov/internal/ledger"
 )
 
 // AddRPC adds RPC URLs to a built-in or configured network, or defines a
@@ -204,14 +205,43 @@ func (p Policy) Apply(e PolicyEdit) (Policy, bool, error) {
 }
 
 // EditPolicy applies e to the stored policy and saves it when it changed.
-func (w *Wallet) EditPolicy(e PolicyEdit, caller string) (Policy, error) {
-	p, err := w.LoadPolicy()
+// Showing the policy (an empty edit) needs nothing. A change needs the
+// person's approval through the session's approver, every time: the wallet
+// passphrase typed at a prompt. So neither the process the policy limits
+// nor anything it runs (a grant has no way here at all) can loosen it; a
+// headless session cannot change it. Refusals are recorded like any other
+// permission decision.
+func (s *Session) EditPolicy(ctx context.Context, e PolicyEdit) (Policy, error) {
+	w := s.w
+	old, err := w.LoadPolicy()
 	if err != nil && !(e.Reset && errors.Is(err, ErrCorruptPolicy)) {
-		return p, err
+		return old, err
 	}
-	p, changed, err := p.Apply(e)
+	p, changed, err := old.Apply(e)
 	if err != nil || !changed {
 		return p, err
 	}
-	return p, w.SetPolicy(p, caller)
+	refused := &RefusedError{Rule: RuleApproval, Reason: "changing the wallet policy needs the wallet passphrase typed by a person", Headless: true}
+	if s.self.approve != nil {
+		summary := fmt.Sprintf("Wallet policy change.\nNow:\n%s\nAfter:\n%s", indent(old.String()), indent(p.String()))
+		if refused, err = w.approval(ctx, s.self.approve, summary, "the policy limits what can be paid and signed"); err != nil {
+			return old, err
+		}
+	}
+	if refused != nil {
+		f := facts{"action": "refused", "kind": "policy-change", "rule": refused.Rule, "reason": refused.Reason}
+		if refused.Headless {
+			f["headless"] = true
+		}
+		if err := w.record(ctx, ledger.KindPermission, s.self.principal, nil, f, nil); err != nil {
+			return old, err
+		}
+		return old, refused
+	}
+	return p, w.setPolicy(p, s.self.principal)
+}
+
+// indent indents each line of s by two spaces.
+func indent(s string) string {
+	return "  " + strings.ReplaceAll(strings.TrimRight(s, "\n"), "\n", "\n  ")
 }

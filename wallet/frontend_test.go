@@ -232,7 +232,7 @@ func TestWalletRefusalsNameTheirRule(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			w := testWallet(t)
-			if err := w.SetPolicy(tt.policy, "test"); err != nil {
+			if err := w.setPolicy(tt.policy, "test"); err != nil {
 				t.Fatal(err)
 			}
 			user := w.NewSession(SessionConfig{Caller: "tui", Unlock: unlock})

@@ -18,19 +18,16 @@ import (
 func TestWalletGrantCannotApproveItsOwnPayment(t *testing.T) {
 	c := newSimChain(t)
 	ctx := context.Background()
-	w := testWallet(t)
+	w := sealed(t, testWallet(t))
 	payee := evm.HexToAddress("0x00000000000000000000000000000000000000a7")
-	if err := w.SetPolicy(Policy{Limits: map[string]Limit{"ETH": {ApproveAbove: "1"}}}, "test"); err != nil {
+	if err := w.setPolicy(Policy{Limits: map[string]Limit{"ETH": {ApproveAbove: "1"}}}, "test"); err != nil {
 		t.Fatal(err)
 	}
 	c.session(w) // installs the simulated dialer
 	acct, _ := c.keys.Accounts(0)
 	nets := []Network{c.evm.Net}
 	var asked []string
-	decline := func(_ context.Context, summary, why string) (bool, error) {
-		asked = append(asked, summary+" | "+why)
-		return false, nil
-	}
+	decline := typing("", &asked)
 	user := w.NewSession(SessionConfig{Caller: "tui", Approver: decline, Interactive: true, Unlock: c.unlock, Networks: nets})
 	g, err := user.Grant("agent:shop", Limits{PerTx: map[string]string{"ETH": "5"}})
 	if err != nil {
@@ -85,7 +82,7 @@ func TestWalletGrantCannotApproveItsOwnPayment(t *testing.T) {
 
 	// 4. A grant minted by a headless session can never be approved, even
 	// though the session has an approver function.
-	headless := w.NewSession(SessionConfig{Caller: "cli", Approver: func(context.Context, string, string) (bool, error) { return true, nil }, Unlock: c.unlock, Networks: nets})
+	headless := w.NewSession(SessionConfig{Caller: "cli", Approver: typing(testPassphrase, nil), Unlock: c.unlock, Networks: nets})
 	hg, _ := headless.Grant("agent:shop", Limits{})
 	var refused *RefusedError
 	if _, err := hg.Execute(ctx, plan()); !errors.As(err, &refused) || !refused.Headless {
@@ -104,7 +101,7 @@ func TestWalletGrantCannotApproveItsOwnPayment(t *testing.T) {
 	// 6. Revoked while the approver is being asked: nothing is sent, even
 	// though the human said yes.
 	var rg *Grant
-	revokeThenYes := func(context.Context, string, string) (bool, error) { return true, rg.Revoke() }
+	revokeThenYes := func(context.Context, string, string) ([]byte, error) { return []byte(testPassphrase), rg.Revoke() }
 	approving := w.NewSession(SessionConfig{Caller: "tui", Approver: revokeThenYes, Interactive: true, Unlock: c.unlock, Networks: nets})
 	rg, _ = approving.Grant("agent:shop", Limits{})
 	if _, err := rg.Execute(ctx, plan()); !errors.Is(err, ErrNoGrant) {

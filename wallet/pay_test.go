@@ -66,7 +66,7 @@ func TestWalletPayRouterPicksLowestCost(t *testing.T) {
 		t.Fatalf("payee got %s", got)
 	}
 	// the policy sees the payment in USDC and refuses beyond the cap
-	w.SetPolicy(Policy{Limits: map[string]Limit{"USDC": {PerDay: "2"}}}, "test")
+	w.setPolicy(Policy{Limits: map[string]Limit{"USDC": {PerDay: "2"}}}, "test")
 	route, _ = w.RoutePayment(ctx, pr, nets, acct)
 	if _, err := pay(route); err == nil || !strings.Contains(err.Error(), "daily limit of 2 USDC") {
 		t.Fatalf("cap: %v", err)

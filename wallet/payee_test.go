@@ -34,7 +34,7 @@ func TestWalletAllowListIsCaseExactForBase58(t *testing.T) {
 	w := testWallet(t)
 	sol := "9xQeWvG816bUx9EPjHmaT23yvVM2ZWbrrpZb9PusVFin"
 	evm := "0x52908400098527886E0F7030069857D2E4169EE7"
-	if err := w.SetPolicy(Policy{Allow: []string{sol, evm}, PayeeDaily: map[string]map[string]string{sol: {"USDC": "1"}}}, "test"); err != nil {
+	if err := w.setPolicy(Policy{Allow: []string{sol, evm}, PayeeDaily: map[string]map[string]string{sol: {"USDC": "1"}}}, "test"); err != nil {
 		t.Fatal(err)
 	}
 	ctx := context.Background()

@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"math/big"
+	"regexp"
 	"sort"
 	"strings"
 	"time"
@@ -56,8 +57,15 @@ type request struct {
 	Warnings    []string // the plan's warnings: each needs a person's approval
 }
 
-// Approver asks a human; nil means nobody can approve (headless).
-type Approver func(ctx context.Context, summary, why string) (bool, error)
+// Approver shows a person what is asked (summary) and why it needs them,
+// and returns the wallet passphrase they typed to approve it; an empty one
+// declines. The wallet checks the passphrase before it counts: a "yes",
+// which any process driving a terminal can give, approves nothing, and a
+// process that lacks the passphrase (the model, an agent, outside content)
+// cannot approve. Front ends read it from their own prompt, never from the
+// environment or a file. A nil Approver means nobody can approve
+// (headless).
+type Approver func(ctx context.Context, summary, why string) (passphrase []byte, err error)
 
 // Decision is the engine's verdict; ID names the spending reservation.
 type Decision struct {
@@ -102,15 +110,19 @@ func (e *RefusedError) Unwrap() error { return ErrRefused }
 // ParseAmount parses a non-negative decimal amount.
 func ParseAmount(s string) (*big.Rat, error) {
 	s = strings.TrimSpace(s)
-	r, ok := new(big.Rat).SetString(s)
-	if !ok || s == "" || strings.ContainsAny(s, "eE/") {
-		return nil, fmt.Errorf("amount %q is not a decimal number like 12.5", s)
-	}
-	if r.Sign() < 0 {
+	if strings.HasPrefix(s, "-") {
 		return nil, fmt.Errorf("amount %q is negative", s)
+	}
+	// Digits with at most one point: big.Rat alone would also read 0x1p-2,
+	// 1_000, 1e3 and 1/4, each another value than the person meant.
+	r, ok := new(big.Rat).SetString(s)
+	if !ok || !decimalAmount.MatchString(s) {
+		return nil, fmt.Errorf("amount %q is not a decimal number like 12.5", s)
 	}
 	return r, nil
 }
+
+var decimalAmount = regexp.MustCompile(`^(\d+(\.\d*)?|\.\d+)$`)
 
 func ratString(r *big.Rat) string {
 	if r == nil {
@@ -166,10 +178,11 @@ func (w *Wallet) LoadPolicy() (Policy, error) {
 	return p, err
 }
 
-// SetPolicy replaces the policy and records the change in the ledger: who
+// setPolicy replaces the policy and records the change in the ledger: who
 // changed it and the new policy's digest (the policy itself stays in
-// wallet.db).
-func (w *Wallet) SetPolicy(p Policy, caller string) error {
+// wallet.db). Outside this package, only a person approving through
+// Session.EditPolicy changes it.
+func (w *Wallet) setPolicy(p Policy, caller string) error {
 	if err := p.Validate(); err != nil {
 		return err
 	}
@@ -383,12 +396,9 @@ func (w *Wallet) authorize(ctx context.Context, req request, approve Approver) (
 		if req.Grant != "" {
 			ask = req.Caller + " asks for this under its grant; " + ask
 		}
-		ok, err := approve(ctx, req.Summary, ask)
-		if err != nil {
+		if r, err := w.approval(ctx, approve, req.Summary, ask); err != nil {
 			return Decision{}, err
-		}
-		if !ok {
-			r := &RefusedError{Rule: RuleApproval, Reason: "declined by the user"}
+		} else if r != nil {
 			if err := withDB(w.dir, func(*bolt.Tx) error { return refuse(r) }); err != nil {
 				return Decision{}, err
 			}
@@ -397,6 +407,26 @@ func (w *Wallet) authorize(ctx context.Context, req request, approve Approver) (
 		approved = true
 	}
 	return Decision{}, errors.New("authorize: approval loop")
+}
+
+// approval asks approve and checks the passphrase it returns against the
+// sealed seed: a refusal when the person declined or typed a wrong one.
+func (w *Wallet) approval(ctx context.Context, approve Approver, summary, why string) (*RefusedError, error) {
+	pass, err := approve(ctx, summary, why)
+	defer wipe(pass)
+	switch {
+	case err != nil:
+		return nil, err
+	case len(pass) == 0:
+		return &RefusedError{Rule: RuleApproval, Reason: "declined by the user"}, nil
+	}
+	switch _, err := w.store.open(pass); {
+	case errors.Is(err, ErrWrongPassphrase):
+		return &RefusedError{Rule: RuleApproval, Reason: "the passphrase typed to approve it is wrong"}, nil
+	case err != nil:
+		return nil, err
+	}
+	return nil, nil
 }
 
 // Release returns a reservation's amount to the daily budget (the

@@ -92,7 +92,7 @@ func TestWalletGrantDailyCapHoldsUnder100ConcurrentRequests(t *testing.T) {
 	w := testWallet(t)
 	const capUnits = 37
 	// the policy allows more; the grant's own daily limit is the binding one
-	if err := w.SetPolicy(Policy{Limits: map[string]Limit{"USDC": {PerDay: "1000"}}}, "test"); err != nil {
+	if err := w.setPolicy(Policy{Limits: map[string]Limit{"USDC": {PerDay: "1000"}}}, "test"); err != nil {
 		t.Fatal(err)
 	}
 	g, err := w.NewSession(SessionConfig{Caller: "test"}).Grant("agent:test", Limits{PerDay: map[string]string{"USDC": strconv.Itoa(capUnits)}})
@@ -193,16 +193,15 @@ func TestWalletGrantDailyCapAcrossProcesses(t *testing.T) {
 func TestWalletPolicyRules(t *testing.T) {
 	day := time.Date(2026, 11, 22, 10, 0, 0, 0, time.UTC)
 	now := day
-	w := testWallet(t, WithClock(func() time.Time { return now }))
+	w := sealed(t, testWallet(t, WithClock(func() time.Time { return now })))
 	p := Policy{
 		Limits:     map[string]Limit{"USDC": {PerTx: "10", PerDay: "25", ApproveAbove: "5"}},
 		PayeeDaily: map[string]map[string]string{"0xShop": {"USDC": "3"}},
 	}
-	if err := w.SetPolicy(p, "test"); err != nil {
+	if err := w.setPolicy(p, "test"); err != nil {
 		t.Fatal(err)
 	}
-	yes := func(context.Context, string, string) (bool, error) { return true, nil }
-	no := func(context.Context, string, string) (bool, error) { return false, nil }
+	yes, no := typing(testPassphrase, nil), typing("", nil)
 	interactive := func(r request) request { r.Interactive = true; return r }
 	tests := []struct {
 		name    string
@@ -255,7 +254,7 @@ func TestWalletPolicyRules(t *testing.T) {
 	}
 	// allow list
 	p.Allow = []string{"0xA"}
-	w.SetPolicy(p, "test")
+	w.setPolicy(p, "test")
 	if _, err := w.authorize(context.Background(), payReq("1", "0xB"), nil); err == nil || !strings.Contains(err.Error(), "allow list") {
 		t.Fatalf("allow list: %v", err)
 	}

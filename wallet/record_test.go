@@ -109,7 +109,7 @@ func TestWalletWithoutALedgerDecidesNothing(t *testing.T) {
 	if _, err := s.SignPersonal(context.Background(), []byte("hi"), 0); !errors.Is(err, ErrNoLedger) {
 		t.Fatalf("sign: %v", err)
 	}
-	if err := w.SetPolicy(Policy{}, "test"); !errors.Is(err, ErrNoLedger) {
+	if err := w.setPolicy(Policy{}, "test"); !errors.Is(err, ErrNoLedger) {
 		t.Fatalf("policy: %v", err)
 	}
 	if _, err := s.Grant("agent:x", Limits{}); !errors.Is(err, ErrNoLedger) {

@@ -18,7 +18,7 @@ func TestWalletCancelledSendFreesDailyBudget(t *testing.T) {
 	ctx := context.Background()
 	now := time.Now()
 	w := testWallet(t, WithClock(func() time.Time { return now }))
-	if err := w.SetPolicy(Policy{Limits: map[string]Limit{"ETH": {PerDay: "0.5"}}}, "test"); err != nil {
+	if err := w.setPolicy(Policy{Limits: map[string]Limit{"ETH": {PerDay: "0.5"}}}, "test"); err != nil {
 		t.Fatal(err)
 	}
 	payee := evm.HexToAddress("0x00000000000000000000000000000000000000dd")

@@ -56,7 +56,7 @@ func TestWalletSigningAPIPassesThePolicyGate(t *testing.T) {
 		t.Fatalf("NEAR message: %v", err)
 	}
 	// with approval required, a headless agent is refused and nothing unlocks
-	w.SetPolicy(Policy{ApproveMessages: true}, "test")
+	w.setPolicy(Policy{ApproveMessages: true}, "test")
 	unlocked := false
 	sess = w.NewSession(SessionConfig{Caller: "agent:x", Unlock: func() (*Keys, error) { unlocked = true; return unlock() }})
 	_, err = sess.SignPersonal(ctx, []byte("transfer everything"), 0)

@@ -267,7 +267,7 @@ func TestWalletNEARWithLoopbackJSONRPCServer(t *testing.T) {
 		t.Fatal("bad account id accepted")
 	}
 	// the node's error is surfaced, and the policy budget released
-	w.SetPolicy(Policy{Limits: map[string]Limit{"NEAR": {PerDay: "3"}}}, "test")
+	w.setPolicy(Policy{Limits: map[string]Limit{"NEAR": {PerDay: "3"}}}, "test")
 	bad := n
 	bad.RPC = []string{newLoopbackRPC(t, func(method string, params json.RawMessage) (any, *RPCError) {
 		if method == "status" {
@@ -411,7 +411,7 @@ func TestWalletNEARSendFailureIsRecordedAsFailed(t *testing.T) {
 			srv, _ := nearSendNode(t, acct, tt.send)
 			n := Network{Name: "near-local", CAIP2: "near:localnet", Family: FamilyNEAR, Native: "NEAR", NativeDecimals: 24, RPC: []string{srv.URL}}
 			w := testWallet(t)
-			w.SetPolicy(Policy{Limits: map[string]Limit{"NEAR": {PerDay: "3"}}}, "test")
+			w.setPolicy(Policy{Limits: map[string]Limit{"NEAR": {PerDay: "3"}}}, "test")
 			entry, err := sendAs(w, []Network{n}, acct, unlock, Transfer{Amount: "1.25", Asset: "NEAR", To: "nobody.near"})
 			var fe *TxFailedError
 			if failed := errors.As(err, &fe); failed != (tt.status == "failed") || !failed && err != nil {
@@ -550,7 +550,7 @@ func TestWalletSolanaSendIsFollowedToConfirmation(t *testing.T) {
 			srv.setHeight(tt.height)
 			n := Network{Name: "sol-local", CAIP2: "solana:localnet", Family: FamilySolana, Native: "SOL", NativeDecimals: 9, RPC: []string{srv.URL}}
 			w := testWallet(t)
-			w.SetPolicy(Policy{Limits: map[string]Limit{"SOL": {PerDay: "10"}}}, "test")
+			w.setPolicy(Policy{Limits: map[string]Limit{"SOL": {PerDay: "10"}}}, "test")
 			s := w.NewSession(SessionConfig{Caller: "test", Unlock: unlock, Networks: []Network{n}})
 			entry, err := sendAs(w, []Network{n}, acct, unlock, Transfer{Amount: "1.5", Asset: "SOL", To: "EN2sCsJ1WDV8UFqsiTXHcUPUxQ4juE71eCknHYYMifkd"})
 			if err != nil || entry.Status != "pending" || entry.ValidUntil != 100 {

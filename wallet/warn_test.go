@@ -30,7 +30,7 @@ func TestWalletPlanWarnings(t *testing.T) {
 		{"solana known", sol, "", nil, FamilySolana},
 	}
 	w := testWallet(t)
-	if err := w.SetPolicy(Policy{Allow: []string{known, sol}}, "test"); err != nil {
+	if err := w.setPolicy(Policy{Allow: []string{known, sol}}, "test"); err != nil {
 		t.Fatal(err)
 	}
 	if err := w.recordLedger(LedgerEntry{Chain: "eip155:1", Hash: "0xabc", To: "0x1111222233334444555566667777888899990000"}); err != nil {
@@ -61,7 +61,7 @@ func TestWalletPlanWarnings(t *testing.T) {
 // within every limit), a person who approves it sends it, and the decision
 // in the ledger carries the warning.
 func TestWalletWarningNeedsApproval(t *testing.T) {
-	w := testWallet(t)
+	w := sealed(t, testWallet(t))
 	a, _ := ToAtomic("1", 6)
 	p := &Plan{kind: "send", net: Network{Family: FamilyEVM, CAIP2: "eip155:1", Name: "ethereum"}, to: (EVMAddress{}).Hex(), asset: "USDC", decimals: 6, amount: a, summary: "Send 1 USDC"}
 	w.warn(p)
@@ -70,13 +70,13 @@ func TestWalletWarningNeedsApproval(t *testing.T) {
 	if _, err := w.authorize(ctx, p.request(actor{principal: "cli"}), nil); !errors.As(err, &refused) || refused.Rule != RuleApproval || !strings.Contains(err.Error(), "zero address") {
 		t.Fatalf("headless: %v", err)
 	}
-	asked := ""
-	yes := func(_ context.Context, summary, why string) (bool, error) { asked = summary; return true, nil }
+	var shown []string
+	yes := typing(testPassphrase, &shown)
 	if _, err := w.authorize(ctx, p.request(actor{principal: "cli", interactive: true, approve: yes}), yes); err != nil {
 		t.Fatalf("approved: %v", err)
 	}
-	if !strings.Contains(asked, "WARNING: the recipient is the zero address") {
-		t.Fatalf("the person was shown %q", asked)
+	if len(shown) != 1 || !strings.Contains(shown[0], "WARNING: the recipient is the zero address") {
+		t.Fatalf("the person was shown %q", shown)
 	}
 	n := 0
 	for _, e := range audit(t, w) {

@@ -99,13 +99,7 @@ func newRootCmd(a *app) *cobra.Command {
 		PersistentPreRunE: func(cmd *cobra.Command, _ []string) error {
 			return a.init()
 		},
-		// Unknown subcommands and bad arguments are usage errors too.
-		Args: func(cmd *cobra.Command, args []string) error {
-			if len(args) > 0 {
-				return usagef("unknown command %q (see sov --help)", args[0])
-			}
-			return nil
-		},
+		Args:          nargs(0, 0, ""), // an unknown subcommand is a usage error too
 	}
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error {
 		return usageError{fmt.Errorf("%w (see sov --help)", err)}

@@ -78,11 +78,7 @@ SOV_HF_ENDPOINT sets the Hugging Face address (a mirror); HF_TOKEN is sent for g
 func (a *app) modelsCmd() *cobra.Command {
 	var asJSON bool
 	cmd := command("models", "List installed models (show, rm and default manage them)", nil, func(cmd *cobra.Command, _ []string) error {
-		def, err := store.DefaultFromConfig(a.Config)
-		if err != nil {
-			return err
-		}
-		l, err := a.Models().Listing(def)
+		l, err := a.ModelListing()
 		if err == nil && len(l) == 0 && !asJSON {
 			fmt.Fprintln(a.stderr, "no models installed: pull one with sov pull hf.co/OWNER/REPO:Q4_K_M, or sov pull ./model.gguf --link")
 			return nil
@@ -112,16 +108,9 @@ func (a *app) modelsShowCmd() *cobra.Command {
 
 func (a *app) modelsRmCmd() *cobra.Command {
 	cmd := command("rm NAME", "Remove a model (a linked file itself is kept)", nargs(1, 1, "a model name"), func(cmd *cobra.Command, args []string) error {
-		m, err := a.Models().Remove(args[0])
-		if err != nil {
-			return err
-		}
-		if m.Linked {
-			fmt.Fprintf(a.stdout, "removed %s (the linked file %s is kept)\n", m.Name, termtext.Clean(m.Path))
-		} else {
-			fmt.Fprintf(a.stdout, "removed %s\n", m.Name)
-		}
-		if was, err := store.UnsetDefault(a.Paths.ConfigFile(), m.Name); err != nil || !was {
+		m, wasDefault, err := a.RemoveModel(args[0])
+		kept := map[bool]string{true: " (the linked file " + m.Path + " is kept)"}[m.Linked]
+		if err := a.say(err, "removed %s%s", m.Name, kept); err != nil || !wasDefault {
 			return err
 		}
 		fmt.Fprintf(a.stderr, "%s was the default model; choose another with sov models default NAME\n", m.Name)

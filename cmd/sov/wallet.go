@@ -98,11 +98,17 @@ func walletHint(err error) error {
 		fix{wallet.ErrInvalidMessage, "", true})
 }
 
-// walletSession is the user's session on the wallet: a terminal approves,
-// else nobody; keys are unlocked only when needed.
+// walletSession is the user's session on the wallet: keys are unlocked
+// only when needed; a person at the terminal approves by typing the wallet
+// passphrase there (never from the environment or a file), else nobody.
 func walletSession(a *app, cmd *cobra.Command) (*wallet.Session, error) {
-	approve := func(_ context.Context, summary, why string) (bool, error) {
-		return walletAsk(a, fmt.Sprintf("%s\nApproval needed: %s.\nApprove?", termtext.Clean(summary), termtext.Clean(why)))
+	approve := func(_ context.Context, summary, why string) ([]byte, error) {
+		fmt.Fprintf(a.stderr, "%s\nApproval needed: %s.\n", termtext.Clean(summary), termtext.Clean(why))
+		p, err := prompt.Secret(prompt.Source{Prompt: "Type the wallet passphrase to approve (Enter declines): ", Stdin: a.stdin, Stderr: a.stderr})
+		if errors.Is(err, prompt.ErrNoSecret) {
+			return nil, nil // nothing typed: declined
+		}
+		return p, err
 	}
 	return a.WalletSession(cmd.Context(), "cli", approve, prompt.IsTerminal(a.stdin), walletPassphrase(a, cmd, false))
 }
@@ -403,9 +409,10 @@ func walletGrantsCmd(a *app) *cobra.Command {
 
 func walletPolicyCmd(a *app) *cobra.Command {
 	var e wallet.PolicyEdit
-	c := walletView(a, "policy", "Show or change spending limits, allow-listed payees and the approval threshold", func(_ *cobra.Command, s *wallet.Session) (fmt.Stringer, error) {
-		return s.Wallet().EditPolicy(e, "cli")
+	c := walletView(a, "policy", "Show or change spending limits, allow-listed payees and the approval threshold", func(cmd *cobra.Command, s *wallet.Session) (fmt.Stringer, error) {
+		return s.EditPolicy(cmd.Context(), e)
 	})
+	c.Long = "A change is shown before and after, and needs the wallet passphrase typed at this\nterminal: not from the environment or a file, so nothing the policy limits can change it."
 	c.Example = `  sov wallet policy --asset USDC --per-tx 20 --per-day 100 --approve-above 10
   sov wallet policy --allow 0xPayee… --asset USDC --payee-daily 0xPayee…=5
   sov wallet policy --asset ETH --per-day none`

@@ -118,9 +118,7 @@ func TestWalletAnvilBalanceSendAndERC20(t *testing.T) {
 	}
 	// above the approval threshold, a caller without a terminal is refused
 	// with the reason, even with --yes, and nothing is signed
-	if r := runSov(t, home, nil, "", "wallet", "policy", "--asset", "ETH", "--approve-above", "0.2"); r.Code != 0 {
-		t.Fatal(r.Stderr)
-	}
+	walletSetPolicy(t, home, "--asset", "ETH", "--approve-above", "0.2")
 	r = runSov(t, home, walletTestEnv, "", "wallet", "send", "0.3", "ETH", "to", payee, "--yes")
 	if r.Code != 1 || !strings.Contains(r.Stderr, "above the approval threshold of 0.2 ETH") || !strings.Contains(r.Stderr, "headless") {
 		t.Fatalf("headless approval: %d %s", r.Code, r.Stderr)
@@ -317,9 +315,7 @@ func TestWalletAnvilSpeedupAndCancel(t *testing.T) {
 func TestWalletAnvilPolicyHoldsUnder100ConcurrentSends(t *testing.T) {
 	home, an, token := walletAnvilSetup(t)
 	const capN = 5
-	if r := runSov(t, home, nil, "", "wallet", "policy", "--asset", "USDC", "--per-day", fmt.Sprint(capN)); r.Code != 0 {
-		t.Fatal(r.Stderr)
-	}
+	walletSetPolicy(t, home, "--asset", "USDC", "--per-day", fmt.Sprint(capN))
 	payee := "0x00000000000000000000000000000000000000D0"
 	var wg sync.WaitGroup
 	results := make([]sovResult, 100)

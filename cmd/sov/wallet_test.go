@@ -351,3 +351,52 @@ func TestWalletCLIDamagedFile(t *testing.T) {
 		t.Fatalf("policy after moving wallet.db aside: %d %s", r.Code, r.Stderr)
 	}
 }
+
+// walletApproveTyped is the wallet passphrase typed at the approval prompt.
+var walletApproveTyped = []typed{{"Type the wallet passphrase to approve", "correct horse battery"}}
+
+// walletSetPolicy changes the policy as only a person can: on a terminal,
+// typing the wallet passphrase at the approval prompt.
+func walletSetPolicy(t *testing.T, home string, args ...string) {
+	t.Helper()
+	if r := runSovTTY(t, home, nil, walletApproveTyped, append([]string{"wallet", "policy"}, args...)...); r.Code != 0 {
+		t.Fatalf("wallet policy %v: exit %d\n%s", args, r.Code, r.Stdout)
+	}
+}
+
+// TestWalletPolicyChangeNeedsThePassphraseTyped: the process the policy
+// limits cannot change it. Without a terminal, --reset is refused even
+// with the passphrase in the environment; on a terminal a "y" is not an
+// approval; typing the passphrase at the prompt is, and the person saw the
+// policy before and after.
+func TestWalletPolicyChangeNeedsThePassphraseTyped(t *testing.T) {
+	home := t.TempDir()
+	if r := runSov(t, home, walletTestEnv, walletTestAbandon+"\n", "wallet", "import"); r.Code != 0 {
+		t.Fatal(r.Stderr)
+	}
+	walletSetPolicy(t, home, "--asset", "ETH", "--per-day", "0.1")
+	policy := func() string {
+		t.Helper()
+		r := runSov(t, home, nil, "", "wallet", "policy")
+		if r.Code != 0 {
+			t.Fatal(r.Stderr)
+		}
+		return r.Stdout
+	}
+	limited := policy()
+	if !strings.Contains(limited, "0.1") {
+		t.Fatalf("policy after a typed change: %q", limited)
+	}
+	r := runSov(t, home, walletTestEnv, "", "wallet", "policy", "--reset")
+	if r.Code != 1 || !strings.Contains(r.Stderr, "needs the wallet passphrase typed by a person") || policy() != limited {
+		t.Fatalf("headless reset: exit %d %q; policy now %q", r.Code, r.Stderr, policy())
+	}
+	r = runSovTTY(t, home, walletTestEnv, []typed{{"Type the wallet passphrase to approve", "y"}}, "wallet", "policy", "--reset")
+	if r.Code != 1 || !strings.Contains(r.Stdout, "wrong") || policy() != limited {
+		t.Fatalf("a terminal answering y: exit %d\n%s\npolicy now %q", r.Code, r.Stdout, policy())
+	}
+	r = runSovTTY(t, home, nil, walletApproveTyped, "wallet", "policy", "--reset")
+	if r.Code != 0 || !strings.Contains(r.Stdout, "Now:\n  ETH") || policy() == limited {
+		t.Fatalf("typed reset: exit %d\n%s\npolicy now %q", r.Code, r.Stdout, policy())
+	}
+}
