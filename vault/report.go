@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"strings"
+	"time"
 
 	"github.com/sovos/sov/internal/termtext"
 )
@@ -59,6 +60,21 @@ func (p Progress) String() string {
 		fill = min(width, max(0, p.Done*width/p.Total))
 	}
 	return fmt.Sprintf("[%s%s] %d/%d files  %.1f MB", strings.Repeat("=", fill), strings.Repeat(" ", width-fill), p.Done, p.Total, float64(p.Bytes)/1e6)
+}
+
+// ProgressBar redraws p on one line of a terminal, at most ten times a
+// second, ending the line when everything is done: an AddOptions.Progress.
+func ProgressBar(terminal io.Writer) func(Progress) {
+	last := time.Time{}
+	return func(p Progress) {
+		if p.Done == p.Total || time.Since(last) >= 100*time.Millisecond {
+			last = time.Now()
+			fmt.Fprintf(terminal, "\r%s", p)
+		}
+		if p.Done == p.Total {
+			fmt.Fprintln(terminal)
+		}
+	}
 }
 
 // Write prints the results as a numbered list, each with its passage

@@ -112,3 +112,13 @@ func TestVaultAnswerAndListings(t *testing.T) {
 		}
 	}
 }
+
+func TestVaultProgressBarEndsItsLine(t *testing.T) {
+	var b strings.Builder
+	bar := ProgressBar(&b)
+	bar(Progress{Done: 1, Total: 2})
+	bar(Progress{Done: 2, Total: 2, Bytes: 2e6})
+	if !strings.HasPrefix(b.String(), "\r[===============               ] 1/2 files") || !strings.HasSuffix(b.String(), "\r["+strings.Repeat("=", 30)+"] 2/2 files  2.0 MB\n") {
+		t.Fatalf("%q", b.String())
+	}
+}

@@ -6,7 +6,6 @@ import (
 	"io"
 	"os"
 	"strings"
-	"time"
 
 	"github.com/spf13/cobra"
 
@@ -141,7 +140,10 @@ func (c *vaultCLI) lockCmd() *cobra.Command {
 // ingest is add (given paths) and sync (given none).
 func (c *vaultCLI) ingest(cmd *cobra.Command, args []string) error {
 	return c.open(cmd, false, func(v *vault.Vault) error {
-		o := vault.AddOptions{Collection: c.collection, Progress: vaultProgress(c.stderr)}
+		o := vault.AddOptions{Collection: c.collection}
+		if isTerminal(c.stderr) {
+			o.Progress = vault.ProgressBar(c.stderr)
+		}
 		rep, err := v.Ingest(cmd.Context(), args, o)
 		rep.Write(c.stdout, c.stderr)
 		if err == nil && rep.Err() != nil {
@@ -165,23 +167,6 @@ add can simply be re-run.`
 
 func (c *vaultCLI) syncCmd() *cobra.Command {
 	return c.embedFlag(command("sync", "Re-index changed files and prune removed ones", nil, c.ingest))
-}
-
-// vaultProgress draws a one-line progress bar when w is a terminal.
-func vaultProgress(w io.Writer) func(vault.Progress) {
-	if !isTerminal(w) {
-		return nil
-	}
-	last := time.Time{}
-	return func(p vault.Progress) {
-		if p.Done == p.Total || time.Since(last) >= 100*time.Millisecond {
-			last = time.Now()
-			fmt.Fprintf(w, "\r%s", p)
-		}
-		if p.Done == p.Total {
-			fmt.Fprintln(w)
-		}
-	}
 }
 
 func (c *vaultCLI) searchCmd() *cobra.Command {
