@@ -9,7 +9,6 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/sovos/sov/feeds"
 	core "github.com/sovos/sov/internal/app"
 	"github.com/sovos/sov/internal/generate"
 	"github.com/sovos/sov/internal/ledger"
@@ -104,8 +103,7 @@ func (a *app) ledgerCheckpointCmd() *cobra.Command {
 		if err != nil {
 			return err
 		}
-		l := a.Ledger()
-		e, err := l.Checkpoint(cmd.Context(), s)
+		e, err := a.Ledger().Checkpoint(cmd.Context(), s)
 		if err != nil {
 			return err
 		}
@@ -113,18 +111,11 @@ func (a *app) ledgerCheckpointCmd() *cobra.Command {
 		if !publish {
 			return nil
 		}
-		k, err := l.LoadKey()
-		if err != nil {
-			return err
+		ev, rep, err := a.PublishCheckpoint(cmd.Context(), e, a.secret(cmd, "", "publishing key passphrase", "SOV_FEEDS_PASSPHRASE", false))
+		if ev != nil {
+			fmt.Fprintf(a.stdout, "published %s (%d targets)\n", ev.ID, len(rep.Targets))
 		}
-		return (&feedsCLI{app: a}).open(false, func(st *feeds.Store) error {
-			pass := a.secret(cmd, "", "publishing key passphrase", "SOV_FEEDS_PASSPHRASE", false)
-			ev, rep, err := st.PublishCheckpoint(cmd.Context(), e, k, pass)
-			if ev != nil {
-				fmt.Fprintf(a.stdout, "published %s (%d targets)\n", ev.ID, len(rep.Targets))
-			}
-			return feedsHint(err)
-		})
+		return feedsHint(err)
 	})
 	c.Flags().String("passphrase-file", "", "read the wallet (or ledger) passphrase from this file")
 	c.Flags().BoolVar(&publish, "publish", false, "also publish it as a signed article through your feeds (sov feeds publish's key and relays)")

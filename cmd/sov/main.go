@@ -22,6 +22,7 @@ import (
 	"github.com/sovos/sov/internal/buildinfo"
 	"github.com/sovos/sov/internal/nodump"
 	"github.com/sovos/sov/internal/termtext"
+	"github.com/sovos/sov/vault"
 )
 
 // version is set at release time (goreleaser: -X main.version=…).
@@ -32,7 +33,7 @@ const (
 	exitOK          = 0
 	exitError       = 1
 	exitUsage       = 2
-	exitRejected    = 3 // feeds sync/import: some items were rejected
+	exitRejected    = 3 // some items were rejected or damaged (feeds sync/import, vault verify/export)
 	exitInterrupted = 130
 )
 
@@ -82,7 +83,7 @@ func exitCode(ctx context.Context, stderr io.Writer, err error) int {
 	if errors.As(err, &ue) {
 		return exitUsage
 	}
-	if errors.As(err, new(*feeds.RejectedError)) {
+	if errors.As(err, new(*feeds.RejectedError)) || errors.As(err, new(*vault.DamagedError)) {
 		return exitRejected
 	}
 	return exitError
@@ -99,7 +100,7 @@ func newRootCmd(a *app) *cobra.Command {
 		PersistentPreRunE: func(cmd *cobra.Command, _ []string) error {
 			return a.init()
 		},
-		Args:          nargs(0, 0, ""), // an unknown subcommand is a usage error too
+		Args: nargs(0, 0, ""), // an unknown subcommand is a usage error too
 	}
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error {
 		return usageError{fmt.Errorf("%w (see sov --help)", err)}

@@ -267,7 +267,7 @@ func (c *vaultCLI) rmCmd() *cobra.Command {
 }
 
 func (c *vaultCLI) verifyCmd() *cobra.Command {
-	return command("verify", "List the files whose records are damaged (re-adding a file repairs it)", nil, func(cmd *cobra.Command, _ []string) error {
+	return command("verify", "List the files whose records are damaged, exit 3 if any (re-adding a file repairs it)", nil, func(cmd *cobra.Command, _ []string) error {
 		return c.open(cmd, true, func(v *vault.Vault) error {
 			rep, err := v.Verify(cmd.Context(), c.collection)
 			rep.Write(c.stdout)

@@ -54,7 +54,7 @@ func TestVaultCLIVerify(t *testing.T) {
 		t.Fatalf("verify of a sound vault: %q", r.Stdout)
 	}
 	flipLargestValue(t, filepath.Join(home, "vault", "vault.db"))
-	r = vaultRun(t, home, 1, "verify")
+	r = vaultRun(t, home, exitRejected, "verify")
 	assertTermSafe(t, "verify", r.Stdout+r.Stderr)
 	if !strings.Contains(r.Stdout, "damaged ") || !strings.Contains(r.Stdout, "gpj.exe.md (chunk 1)") ||
 		!strings.Contains(r.Stderr, "damaged records in 1 file(s)") || !strings.Contains(r.Stderr, "sov vault add PATH") {
@@ -62,7 +62,7 @@ func TestVaultCLIVerify(t *testing.T) {
 	}
 	// Export writes the rest and names what it left out; re-adding repairs.
 	archive := filepath.Join(t.TempDir(), "out.age")
-	r = vaultRun(t, home, 1, "export", archive)
+	r = vaultRun(t, home, exitRejected, "export", archive)
 	if _, err := os.Stat(archive); err != nil || !strings.Contains(r.Stderr, "holds 0 document(s)") {
 		t.Fatalf("export of a damaged vault: %v %q", err, r.Stderr)
 	}
