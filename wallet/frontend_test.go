@@ -105,7 +105,8 @@ func TestWalletSignMessage(t *testing.T) {
 	unlocked := 0
 	s := w.NewSession(SessionConfig{Caller: "test", Unlock: func() (*Keys, error) { unlocked++; return unlock() }})
 	ctx := context.Background()
-	typed := []byte(`{"types":{"EIP712Domain":[{"name":"name","type":"string"}],"Vote":[{"name":"proposal","type":"uint256"}]},"primaryType":"Vote","domain":{"name":"DAO"},"message":{"proposal":"7"}}`)
+	// a Governor ballot: typed data the wallet reads, which moves no money
+	typed := []byte(`{"types":{"EIP712Domain":[{"name":"name","type":"string"}],"Ballot":[{"name":"proposalId","type":"uint256"},{"name":"support","type":"uint8"}]},"primaryType":"Ballot","domain":{"name":"DAO"},"message":{"proposalId":"7","support":1}}`)
 	tests := []struct {
 		m       Message
 		invalid bool

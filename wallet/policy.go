@@ -55,6 +55,10 @@ type request struct {
 	Interactive bool     // a human is present to approve
 	Message     string   // sha256 hex of a message to be signed (the ledger holds only this)
 	Warnings    []string // the plan's warnings: each needs a person's approval
+	// Details are decoded typed-data values the ledger records beside
+	// asset, amount and payee (deadline, proposal, choice…); never free
+	// text from outside.
+	Details map[string]string
 }
 
 // Approver shows a person what is asked (summary) and why it needs them,
@@ -248,16 +252,19 @@ func sumSpend(tx *bolt.Tx, day, asset string, match func(reservation) bool) *big
 // or whether human approval is needed and why.
 func evaluate(tx *bolt.Tx, p Policy, req request, now time.Time) (refuse *RefusedError, needApproval string) {
 	asset := strings.ToUpper(req.Asset)
-	if req.Amount == nil {
-		if p.ApproveMessages {
-			return nil, "the policy requires approval for every message signature"
-		}
-		return nil, ""
-	}
-	if len(p.Allow) > 0 {
+	// A signature naming a payee (a typed-data spender) meets the allow
+	// list even when its amount cannot be counted.
+	if len(p.Allow) > 0 && (req.Amount != nil || req.Payee != "") {
 		if !containsPayee(p.Allow, req.Payee) {
 			return &RefusedError{Rule: RuleAllowList, Reason: fmt.Sprintf("payee %s is not on the allow list", req.Payee)}, ""
 		}
+	}
+	const messageRule = "the policy requires approval for every message signature"
+	if req.Amount == nil {
+		if p.ApproveMessages {
+			return nil, messageRule
+		}
+		return nil, ""
 	}
 	l := p.Limits[asset]
 	if l.PerTx != "" {
@@ -289,6 +296,9 @@ func evaluate(tx *bolt.Tx, p Policy, req request, now time.Time) (refuse *Refuse
 		if req.Amount.Cmp(th) > 0 {
 			return nil, fmt.Sprintf("%s %s is above the approval threshold of %s %s", ratString(req.Amount), asset, l.ApproveAbove, asset)
 		}
+	}
+	if req.Message != "" && p.ApproveMessages { // typed data that moves value is a message too
+		return nil, messageRule
 	}
 	return nil, ""
 }

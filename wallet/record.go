@@ -109,9 +109,13 @@ func (f facts) put(k, v string) facts {
 // fields are the facts of a request: what was asked, by whom and where.
 func (r request) fields(action string) facts {
 	f := facts{"action": action, "request": r.Kind}
-	return f.put("grant", r.Grant).put("chain", r.Chain).put("network", r.Network).put("asset", r.Asset).
+	f.put("grant", r.Grant).put("chain", r.Chain).put("network", r.Network).put("asset", r.Asset).
 		put("amount", ratString(r.Amount)).put("payee", r.Payee).put("message_sha256", r.Message).
 		put("warnings", strings.Join(r.Warnings, "; "))
+	for k, v := range r.Details {
+		f.put(k, v)
+	}
+	return f
 }
 
 // ledgerSigner signs with the wallet's ledger key while keys are unlocked.

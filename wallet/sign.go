@@ -26,33 +26,49 @@ func preview(msg []byte) string {
 	return strconv.Quote(s)
 }
 
-// signWith passes a message signature through the policy as the user,
-// then unlocks the keys, records the signature about to be made (signed
-// with the ledger key; the message only by digest, the sha256 of what the
-// key signs) and makes it. When the entry cannot be written nothing is
-// signed.
-func (s *Session) signWith(ctx context.Context, kind, summary string, signed []byte, sign func(*Keys) ([]byte, error)) ([]byte, error) {
+// signWith passes a message signature (req: its kind, summary and what it
+// decodes to) through the policy as the session's actor, then unlocks the
+// keys, records the signature about to be made (signed with the ledger
+// key; the message only by digest, the sha256 of what the key signs) and
+// makes it. When the entry cannot be written nothing is signed; a
+// signature not made gives back what it reserved.
+func (s *Session) signWith(ctx context.Context, req request, signed []byte, sign func(*Keys) ([]byte, error)) ([]byte, error) {
 	a := s.self
-	digest := ledger.SHA256(signed)
-	if _, err := s.w.authorize(ctx, request{Kind: kind, Caller: a.principal, Summary: summary, Interactive: a.interactive, Message: digest}, a.approve); err != nil {
-		return nil, err
-	}
-	keys, err := a.unlock()
+	req.Caller, req.Grant, req.Interactive, req.Message = a.principal, a.grant, a.interactive, ledger.SHA256(signed)
+	d, err := s.w.authorize(ctx, req, a.approve)
 	if err != nil {
 		return nil, err
 	}
-	defer keys.Wipe()
-	f := facts{"action": "signed", "request": kind, "message_sha256": digest}
-	if err := s.w.recordNow(context.WithoutCancel(ctx), ledger.KindPermission, a.principal, map[string]string{"message": digest}, f, s.w.ledgerSigner(keys)); err != nil {
+	rctx := context.WithoutCancel(ctx)
+	release := func(why string) { s.w.release(rctx, d.ID, why, "", nil) }
+	if a.unlock == nil {
+		release("locked")
+		return nil, ErrLocked
+	}
+	keys, err := a.unlock()
+	if err != nil {
+		release("unlock failed")
 		return nil, err
 	}
-	return sign(keys)
+	defer keys.Wipe()
+	f := req.fields("signed")
+	f.put("reservation", d.ID)
+	if err := s.w.recordNow(rctx, ledger.KindPermission, a.principal, map[string]string{"message": req.Message}, f, s.w.ledgerSigner(keys)); err != nil {
+		release("not recorded")
+		return nil, err
+	}
+	sig, err := sign(keys)
+	if err != nil {
+		release("not signed")
+		return nil, err
+	}
+	return sig, nil
 }
 
 // SignPersonal signs msg with EIP-191 (personal_sign) using the EVM key at
 // index; the signature is r‖s‖v with v in {27,28}.
 func (s *Session) SignPersonal(ctx context.Context, msg []byte, index uint32) ([]byte, error) {
-	return s.signWith(ctx, "sign-message", "Sign message "+preview(msg)+" with your EVM key (EIP-191)", PersonalHash(msg), func(keys *Keys) ([]byte, error) {
+	return s.signWith(ctx, request{Kind: "sign-message", Summary: "Sign message " + preview(msg) + " with your EVM key (EIP-191)"}, PersonalHash(msg), func(keys *Keys) ([]byte, error) {
 		k, err := keys.EVMKey(index)
 		if err != nil {
 			return nil, err
@@ -61,23 +77,20 @@ func (s *Session) SignPersonal(ctx context.Context, msg []byte, index uint32) ([
 	})
 }
 
-// SignTypedData signs EIP-712 typed data with the EVM key at index.
+// SignTypedData signs EIP-712 typed data with the EVM key at index. What
+// it would authorise is decoded first (see typed.go): a transfer
+// authorization or permit is limited like a transfer of its asset to its
+// payee, a vote follows the message rule, anything else needs a person.
 func (s *Session) SignTypedData(ctx context.Context, td TypedData, index uint32) ([]byte, error) {
 	h, err := TypedDataHash(td)
 	if err != nil {
 		return nil, err
 	}
-	domain := td.DomainString("name")
-	if id := td.ChainID(); id != nil {
-		domain += " on chain " + id.String()
+	nets := s.cfg.Networks
+	if len(nets) == 0 {
+		nets = Builtin()
 	}
-	// the contract is quoted unless it is an address: it reaches a terminal
-	contract := td.DomainString("verifyingContract")
-	if _, err := ParseEVMAddress(contract); err != nil && contract != "" {
-		contract = strconv.Quote(contract)
-	}
-	summary := fmt.Sprintf("Sign EIP-712 %s for %q (%s)", td.PrimaryType, domain, contract)
-	return s.signWith(ctx, "sign-typed-data", summary, h, func(keys *Keys) ([]byte, error) {
+	return s.signWith(ctx, typedRequest(td, nets), h, func(keys *Keys) ([]byte, error) {
 		k, err := keys.EVMKey(index)
 		if err != nil {
 			return nil, err
@@ -88,7 +101,7 @@ func (s *Session) SignTypedData(ctx context.Context, td TypedData, index uint32)
 
 // SignSolanaMessage signs raw message bytes with the Solana key at index.
 func (s *Session) SignSolanaMessage(ctx context.Context, msg []byte, index uint32) ([]byte, error) {
-	return s.signWith(ctx, "sign-message", "Sign message "+preview(msg)+" with your Solana key", msg, func(keys *Keys) ([]byte, error) {
+	return s.signWith(ctx, request{Kind: "sign-message", Summary: "Sign message " + preview(msg) + " with your Solana key"}, msg, func(keys *Keys) ([]byte, error) {
 		k, err := keys.SolanaKey(index)
 		if err != nil {
 			return nil, err
@@ -129,7 +142,7 @@ func (s *Session) SignNEARMessage(ctx context.Context, m NEP413Message, index ui
 	}
 	summary := fmt.Sprintf("Sign NEAR message %s for %s with your NEAR key", preview([]byte(m.Message)), m.Recipient)
 	h := m.Hash()
-	return s.signWith(ctx, "sign-message", summary, h[:], func(keys *Keys) ([]byte, error) {
+	return s.signWith(ctx, request{Kind: "sign-message", Summary: summary}, h[:], func(keys *Keys) ([]byte, error) {
 		k, err := keys.NEARKey(index)
 		if err != nil {
 			return nil, err

@@ -37,7 +37,7 @@ func TestWalletSigningAPIPassesThePolicyGate(t *testing.T) {
 	if addr, err := evm.RecoverAddress(PersonalHash([]byte("Hello World")), sig); err != nil || addr.Hex() != acct.EVM {
 		t.Fatal("EIP-191 signature does not recover the wallet's address")
 	}
-	td, err := ParseTypedData([]byte(`{"types":{"EIP712Domain":[{"name":"name","type":"string"},{"name":"chainId","type":"uint256"}],"Vote":[{"name":"proposal","type":"uint256"}]},"primaryType":"Vote","domain":{"name":"DAO","chainId":"1"},"message":{"proposal":"7"}}`))
+	td, err := ParseTypedData([]byte(`{"types":{"EIP712Domain":[{"name":"name","type":"string"},{"name":"chainId","type":"uint256"}],"Ballot":[{"name":"proposalId","type":"uint256"},{"name":"support","type":"uint8"}]},"primaryType":"Ballot","domain":{"name":"DAO","chainId":"1"},"message":{"proposalId":"7","support":1}}`))
 	if err != nil {
 		t.Fatal(err)
 	}
