@@ -11,6 +11,7 @@ import (
 	"github.com/btcsuite/btcd/btcec/v2"
 	"github.com/btcsuite/btcd/btcutil"
 	"github.com/btcsuite/btcd/btcutil/bech32"
+	"github.com/btcsuite/btcd/btcutil/hdkeychain"
 	"github.com/btcsuite/btcd/chaincfg"
 	"github.com/mr-tron/base58"
 
@@ -49,13 +50,11 @@ func (n BitcoinNet) Params() (*chaincfg.Params, error) {
 }
 
 // Derivation paths (index i is substituted where the scheme puts it).
-func evmPath(i uint32) string    { return fmt.Sprintf("m/44'/60'/0'/0/%d", i) }
-func solanaPath(i uint32) string { return fmt.Sprintf("m/44'/501'/%d'/0'", i) }
-func nearPath(i uint32) string   { return fmt.Sprintf("m/44'/397'/%d'", i) }
-func nostrPath(i uint32) string  { return fmt.Sprintf("m/44'/1237'/%d'/0/0", i) }
-func bip84Path(coin, change, i uint32) string {
-	return fmt.Sprintf("m/84'/%d'/0'/%d/%d", coin, change, i)
-}
+func evmPath(i uint32) string                  { return fmt.Sprintf("m/44'/60'/0'/0/%d", i) }
+func solanaPath(i uint32) string               { return fmt.Sprintf("m/44'/501'/%d'/0'", i) }
+func nearPath(i uint32) string                 { return fmt.Sprintf("m/44'/397'/%d'", i) }
+func nostrPath(i uint32) string                { return fmt.Sprintf("m/44'/1237'/%d'/0/0", i) }
+func bip84Account(coin, account uint32) string { return fmt.Sprintf("m/84'/%d'/%d'", coin, account) }
 
 // EVMKey returns the secp256k1 key at m/44'/60'/0'/0/i.
 func (k *Keys) EVMKey(i uint32) (*ecdsa.PrivateKey, error) {
@@ -70,8 +69,8 @@ func (k *Keys) EVMKey(i uint32) (*ecdsa.PrivateKey, error) {
 	return pk.ToECDSA(), nil
 }
 
-// BitcoinKey returns the BIP84 key for (net, change, i).
-func (k *Keys) BitcoinKey(net BitcoinNet, change, i uint32) (*btcec.PrivateKey, error) {
+// bitcoinAccountKey is the BIP84 account node m/84'/coin'/account'.
+func (k *Keys) bitcoinAccountKey(net BitcoinNet, account uint32) (*hdkeychain.ExtendedKey, error) {
 	params, err := net.Params()
 	if err != nil {
 		return nil, err
@@ -80,11 +79,42 @@ func (k *Keys) BitcoinKey(net BitcoinNet, change, i uint32) (*btcec.PrivateKey, 
 	if params.Net == chaincfg.MainNetParams.Net {
 		coin = 0
 	}
-	xk, err := DeriveBIP32(k.seed, bip84Path(coin, change, i), params)
+	return DeriveBIP32(k.seed, bip84Account(coin, account), params)
+}
+
+// bitcoinAccount is the BIP84 account sov uses on every account index:
+// the index picks the receive address shown (m/84'/coin'/0'/0/index, as
+// before), while balances and sends cover the whole BIP84 account, every
+// address a BIP84 wallet uses on its receive and change chains.
+const bitcoinAccount = 0
+
+// BitcoinKey returns the BIP84 key m/84'/coin'/account'/change/index.
+func (k *Keys) BitcoinKey(net BitcoinNet, account, change, index uint32) (*btcec.PrivateKey, error) {
+	xk, err := k.bitcoinAccountKey(net, account)
 	if err != nil {
 		return nil, err
 	}
+	for _, i := range []uint32{change, index} {
+		if xk, err = xk.Derive(i); err != nil {
+			return nil, fmt.Errorf("bip32 derive: %w", err)
+		}
+	}
 	return xk.ECPrivKey()
+}
+
+// BitcoinXpub is the BIP84 account's extended public key (xpub on mainnet,
+// tpub on testnet and regtest): from it every receive and change address
+// can be found without the seed.
+func (k *Keys) BitcoinXpub(net BitcoinNet, account uint32) (string, error) {
+	xk, err := k.bitcoinAccountKey(net, account)
+	if err != nil {
+		return "", err
+	}
+	pub, err := xk.Neuter()
+	if err != nil {
+		return "", err
+	}
+	return pub.String(), nil
 }
 
 // BitcoinAddress is the native SegWit (P2WPKH) address of pub on net.
@@ -186,10 +216,19 @@ type Accounts struct {
 	BitcoinChange        string `json:"bitcoin_change"`
 	BitcoinTestnetChange string `json:"bitcoin_testnet_change"`
 	BitcoinRegtestChange string `json:"bitcoin_regtest_change"`
-	Solana               string `json:"solana"`
-	NEARAccount          string `json:"near_account"`
-	NEARPublicKey        string `json:"near_public_key"`
-	Nostr                string `json:"nostr"`
+	// The BIP84 account's extended public keys, from which balances and
+	// sends find every address the account has used (gap limit 20).
+	BitcoinXpub        string `json:"bitcoin_xpub"`
+	BitcoinTestnetXpub string `json:"bitcoin_testnet_xpub"`
+	BitcoinRegtestXpub string `json:"bitcoin_regtest_xpub"`
+	Solana             string `json:"solana"`
+	NEARAccount        string `json:"near_account"`
+	NEARPublicKey      string `json:"near_public_key"`
+	Nostr              string `json:"nostr"`
+	// Cached marks addresses read from the cache without the passphrase:
+	// anyone who can write the wallet directory could have changed them.
+	// Addresses derived from the unlocked seed leave it false.
+	Cached bool `json:"cached,omitempty"`
 }
 
 // Accounts derives the public addresses at index i.
@@ -208,11 +247,20 @@ func (k *Keys) Accounts(i uint32) (Accounts, error) {
 		{BitcoinMainnet, 0, &a.Bitcoin}, {BitcoinTestnet, 0, &a.BitcoinTestnet}, {BitcoinRegtest, 0, &a.BitcoinRegtest},
 		{BitcoinMainnet, 1, &a.BitcoinChange}, {BitcoinTestnet, 1, &a.BitcoinTestnetChange}, {BitcoinRegtest, 1, &a.BitcoinRegtestChange},
 	} {
-		bk, err := k.BitcoinKey(n.net, n.change, i)
+		bk, err := k.BitcoinKey(n.net, bitcoinAccount, n.change, i)
 		if err != nil {
 			return a, err
 		}
 		if *n.dst, err = BitcoinAddress(bk.PubKey(), n.net); err != nil {
+			return a, err
+		}
+	}
+	for _, n := range []struct {
+		net BitcoinNet
+		dst *string
+	}{{BitcoinMainnet, &a.BitcoinXpub}, {BitcoinTestnet, &a.BitcoinTestnetXpub}, {BitcoinRegtest, &a.BitcoinRegtestXpub}} {
+		var err error
+		if *n.dst, err = k.BitcoinXpub(n.net, bitcoinAccount); err != nil {
 			return a, err
 		}
 	}
@@ -292,7 +340,18 @@ func ValidateNEARAccount(s string) error {
 	return nil
 }
 
-// BitcoinAddresses returns the receive and change address for net.
+// BitcoinXpubFor is the account's extended public key for net.
+func (a Accounts) BitcoinXpubFor(net BitcoinNet) string {
+	switch net {
+	case BitcoinTestnet:
+		return a.BitcoinTestnetXpub
+	case BitcoinRegtest:
+		return a.BitcoinRegtestXpub
+	}
+	return a.BitcoinXpub
+}
+
+// BitcoinAddresses returns the first receive and change address for net.
 func (a Accounts) BitcoinAddresses(net BitcoinNet) (recv, change string) {
 	switch net {
 	case BitcoinTestnet:

@@ -1,7 +1,9 @@
 package wallet
 
 import (
+	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"math"
 	"math/big"
@@ -13,6 +15,7 @@ import (
 	"github.com/btcsuite/btcd/btcec/v2"
 	"github.com/btcsuite/btcd/btcjson"
 	"github.com/btcsuite/btcd/btcutil"
+	"github.com/btcsuite/btcd/btcutil/hdkeychain"
 	"github.com/btcsuite/btcd/btcutil/psbt"
 	"github.com/btcsuite/btcd/chaincfg"
 	"github.com/btcsuite/btcd/chaincfg/chainhash"
@@ -103,11 +106,19 @@ type UTXO struct {
 
 // UTXOs lists unspent outputs paying addr.
 func (b *BitcoinNode) UTXOs(ctx context.Context, addr btcutil.Address) ([]UTXO, error) {
+	us, _, err := b.addrUTXOs(ctx, addr)
+	return us, err
+}
+
+// addrUTXOs lists unspent outputs paying addr, and whether any transaction
+// (mempool included) ever touched it.
+func (b *BitcoinNode) addrUTXOs(ctx context.Context, addr btcutil.Address) ([]UTXO, bool, error) {
 	script, err := txscript.PayToAddrScript(addr)
 	if err != nil {
-		return nil, err
+		return nil, false, err
 	}
 	var out []UTXO
+	used := false
 	seen := map[wire.OutPoint]bool{}
 	for skip := 0; ; skip += 100 {
 		txs, err := withTimeout(ctx, b.Net.RPCTimeout(), func() ([]*btcjson.SearchRawTransactionsResult, error) {
@@ -117,8 +128,9 @@ func (b *BitcoinNode) UTXOs(ctx context.Context, addr btcutil.Address) ([]UTXO, 
 			if strings.Contains(err.Error(), "No information available about address") || strings.Contains(err.Error(), "No Txns available") {
 				break
 			}
-			return nil, fmt.Errorf("searchrawtransactions (the node must keep its transaction and address indexes): %w", err)
+			return nil, false, fmt.Errorf("searchrawtransactions (the node must keep its transaction and address indexes): %w", err)
 		}
+		used = used || len(txs) > 0
 		for _, tx := range txs {
 			h, err := chainhash.NewHashFromStr(tx.Txid)
 			if err != nil {
@@ -151,7 +163,79 @@ func (b *BitcoinNode) UTXOs(ctx context.Context, addr btcutil.Address) ([]UTXO, 
 			break
 		}
 	}
-	return out, nil
+	return out, used, nil
+}
+
+// GapLimit is how many unused addresses in a row end the scan of a BIP84
+// chain (BIP44's gap limit), as other wallets use it.
+const GapLimit = 20
+
+// bitcoinScan is what a gap-limit scan of one BIP84 account found.
+type bitcoinScan struct {
+	account *hdkeychain.ExtendedKey
+	params  *chaincfg.Params
+	utxos   []UTXO
+	next    [2]uint32            // first unused index after the last used one, per chain
+	owned   map[string][2]uint32 // hex script -> (chain, index) of each address looked at
+}
+
+// address is the P2WPKH address at (chain, index) of the scanned account.
+func (sc *bitcoinScan) address(chain, index uint32) (btcutil.Address, []byte, error) {
+	k, err := sc.account.Derive(chain)
+	if err == nil {
+		k, err = k.Derive(index)
+	}
+	if err != nil {
+		return nil, nil, fmt.Errorf("bip32 derive: %w", err)
+	}
+	pub, err := k.ECPubKey()
+	if err != nil {
+		return nil, nil, err
+	}
+	a, err := btcutil.NewAddressWitnessPubKeyHash(btcutil.Hash160(pub.SerializeCompressed()), sc.params)
+	if err != nil {
+		return nil, nil, err
+	}
+	script, err := txscript.PayToAddrScript(a)
+	return a, script, err
+}
+
+// scanAccount walks the receive and change chains of the account whose
+// extended public key is xpub until GapLimit addresses in a row were never
+// used, collecting the spendable outputs: a wallet imported from another
+// BIP84 app shows all of its balance, not only its first addresses'.
+func (b *BitcoinNode) scanAccount(ctx context.Context, xpub string) (*bitcoinScan, error) {
+	acct, err := hdkeychain.NewKeyFromString(xpub)
+	if err != nil || acct.IsPrivate() {
+		return nil, fmt.Errorf("%w: the cached Bitcoin account key is not an extended public key", ErrStaleAccounts)
+	}
+	if !acct.IsForNet(b.Params) {
+		return nil, fmt.Errorf("%w: the cached Bitcoin account key is not for %s", ErrStaleAccounts, b.Params.Name)
+	}
+	sc := &bitcoinScan{account: acct, params: b.Params, owned: map[string][2]uint32{}}
+	for chain := uint32(0); chain < 2; chain++ {
+		for i, gap := uint32(0), 0; gap < GapLimit; i++ {
+			a, script, err := sc.address(chain, i)
+			if err != nil {
+				return nil, err
+			}
+			sc.owned[fmt.Sprintf("%x", script)] = [2]uint32{chain, i}
+			us, used, err := b.addrUTXOs(ctx, a)
+			if err != nil {
+				return nil, err
+			}
+			if !used {
+				gap++
+				continue
+			}
+			gap, sc.next[chain] = 0, i+1
+			for _, u := range us {
+				u.Change, u.Index = chain, i
+				sc.utxos = append(sc.utxos, u)
+			}
+		}
+	}
+	return sc, nil
 }
 
 // FeeRate returns sat/vB from estimatefee, or the floor when the node has
@@ -166,11 +250,6 @@ func (b *BitcoinNode) FeeRate(ctx context.Context, floor int64) int64 {
 	return floor
 }
 
-// bitcoinKeys are our BIP84 receive/change keys at index.
-type bitcoinKeys struct {
-	recv, change *btcec.PrivateKey
-}
-
 // BitcoinPlan is a signed-to-be PSBT and its summary.
 type BitcoinPlan struct {
 	Packet  *psbt.Packet
@@ -179,8 +258,13 @@ type BitcoinPlan struct {
 	Fee     int64
 	FeeRate int64
 	Change  int64
-	Summary string
-	inputs  []UTXO
+	// ChangeAddress is where Change goes (empty when the remainder was
+	// dust and went to the fee).
+	ChangeAddress string
+	Summary       string
+	inputs        []UTXO
+	changeOut     int    // index of the change output; -1: none
+	changeIndex   uint32 // its index on the account's change chain
 }
 
 // vbytes estimates a P2WPKH transaction's virtual size.
@@ -226,14 +310,38 @@ func PlanBitcoin(utxos []UTXO, to btcutil.Address, amount, feeRate int64, change
 		fee += changeAmt // dust change goes to the miner
 		changeAmt = 0
 	}
-	ins := make([]*wire.OutPoint, len(sel))
-	seqs := make([]uint32, len(sel))
-	for i, u := range sel {
-		op := u.OutPoint
-		ins[i] = &op
-		seqs[i] = wire.MaxTxInSequenceNum - 2 // opt-in RBF, so a stuck send can be bumped
+	pkt, err := buildPSBT(sel, outs)
+	if err != nil {
+		return nil, err
 	}
-	pkt, err := psbt.New(ins, outs, 2, 0, seqs)
+	bp := &BitcoinPlan{Packet: pkt, To: to.EncodeAddress(), Amount: amount, Fee: fee, FeeRate: feeRate, Change: changeAmt, inputs: sel, changeOut: -1}
+	if changeAmt > 0 {
+		bp.ChangeAddress, bp.changeOut = change.EncodeAddress(), 1
+	}
+	bp.Summary = fmt.Sprintf("Send %s BTC to %s on %s; network fee %s BTC (%d sat/vB); %s", FormatAtomic(bigInt(amount), 8), to.EncodeAddress(), params.Name, FormatAtomic(bigInt(fee), 8), feeRate, bp.changeText())
+	return bp, nil
+}
+
+// changeText names where the change goes, so the approved summary shows
+// every output.
+func (p *BitcoinPlan) changeText() string {
+	if p.changeOut < 0 {
+		return "no change (the remainder is dust and goes to the fee)"
+	}
+	return fmt.Sprintf("change %s BTC back to your address %s", FormatAtomic(bigInt(p.Change), 8), p.ChangeAddress)
+}
+
+// buildPSBT is an unsigned version-2 PSBT spending ins (each signalling
+// BIP125 replaceability, so a stuck send can be bumped) to outs.
+func buildPSBT(ins []UTXO, outs []*wire.TxOut) (*psbt.Packet, error) {
+	ops := make([]*wire.OutPoint, len(ins))
+	seqs := make([]uint32, len(ins))
+	for i, u := range ins {
+		op := u.OutPoint
+		ops[i] = &op
+		seqs[i] = wire.MaxTxInSequenceNum - 2
+	}
+	pkt, err := psbt.New(ops, outs, 2, 0, seqs)
 	if err != nil {
 		return nil, fmt.Errorf("build PSBT: %w", err)
 	}
@@ -241,7 +349,7 @@ func PlanBitcoin(utxos []UTXO, to btcutil.Address, amount, feeRate int64, change
 	if err != nil {
 		return nil, err
 	}
-	for i, u := range sel {
+	for i, u := range ins {
 		if err := up.AddInWitnessUtxo(wire.NewTxOut(u.Value, u.PkScript), i); err != nil {
 			return nil, err
 		}
@@ -249,8 +357,7 @@ func PlanBitcoin(utxos []UTXO, to btcutil.Address, amount, feeRate int64, change
 			return nil, err
 		}
 	}
-	return &BitcoinPlan{Packet: pkt, To: to.EncodeAddress(), Amount: amount, Fee: fee, FeeRate: feeRate, Change: changeAmt, inputs: sel,
-		Summary: fmt.Sprintf("Send %s BTC to %s on %s; network fee %s BTC (%d sat/vB)", FormatAtomic(bigInt(amount), 8), to.EncodeAddress(), params.Name, FormatAtomic(bigInt(fee), 8), feeRate)}, nil
+	return pkt, nil
 }
 
 // signPSBT signs every input with the key that owns its script and
@@ -286,20 +393,51 @@ func signPSBT(p *BitcoinPlan, keys map[string]*btcec.PrivateKey) (*wire.MsgTx, e
 	return psbt.Extract(pkt)
 }
 
-// broadcastBitcoin signs p's PSBT with the receive and change keys of the
-// plan's account, commits it and broadcasts it.
+// ErrNotDerived means an address a Bitcoin plan spends from or sends
+// change to is not the one the unlocked seed derives at its place: the
+// cached account key was altered. Nothing is signed.
+var ErrNotDerived = errors.New("address not derived from this wallet's seed")
+
+// broadcastBitcoin signs p's PSBT, commits it and broadcasts it. Every key
+// and the change output are derived again from the unlocked seed first:
+// an input whose script is not the seed's at its (chain, index), or a
+// change output not paying the seed's change address, stops the send.
 func (w *Wallet) broadcastBitcoin(ctx context.Context, p *Plan, keys *Keys, commit commitFunc) (LedgerEntry, error) {
 	bnet := BitcoinNet(p.net.BitcoinNet)
+	bp := p.btcPlan
+	derive := func(chain, index uint32) (*btcec.PrivateKey, []byte, error) {
+		k, err := keys.BitcoinKey(bnet, bitcoinAccount, chain, index)
+		if err != nil {
+			return nil, nil, err
+		}
+		a, err := btcutil.NewAddressWitnessPubKeyHash(btcutil.Hash160(k.PubKey().SerializeCompressed()), p.btc.Params)
+		if err != nil {
+			return nil, nil, err
+		}
+		script, err := txscript.PayToAddrScript(a)
+		return k, script, err
+	}
 	signers := map[string]*btcec.PrivateKey{}
-	for chain, addr := range p.btcAddr {
-		k, err := keys.BitcoinKey(bnet, uint32(chain), p.acct.Index)
+	for _, u := range bp.inputs {
+		k, script, err := derive(u.Change, u.Index)
 		if err != nil {
 			return LedgerEntry{}, err
 		}
-		script, _ := txscript.PayToAddrScript(addr)
+		if !bytes.Equal(script, u.PkScript) {
+			return LedgerEntry{}, fmt.Errorf("input %s (chain %d, index %d): %w; nothing was signed", u.OutPoint, u.Change, u.Index, ErrNotDerived)
+		}
 		signers[fmt.Sprintf("%x", script)] = k
 	}
-	tx, err := signPSBT(p.btcPlan, signers)
+	if bp.changeOut >= 0 {
+		_, script, err := derive(1, bp.changeIndex)
+		if err != nil {
+			return LedgerEntry{}, err
+		}
+		if !bytes.Equal(script, bp.Packet.UnsignedTx.TxOut[bp.changeOut].PkScript) {
+			return LedgerEntry{}, fmt.Errorf("change address %s (change index %d): %w; nothing was signed", bp.ChangeAddress, bp.changeIndex, ErrNotDerived)
+		}
+	}
+	tx, err := signPSBT(bp, signers)
 	if err != nil {
 		return LedgerEntry{}, err
 	}
@@ -326,6 +464,11 @@ func (w *Wallet) WaitBitcoin(ctx context.Context, b *BitcoinNode, entry LedgerEn
 			entry.Status = "confirmed"
 			return entry, w.updateLedger(entry.Chain, entry.Hash, func(l *LedgerEntry) { l.Status = "confirmed" })
 		}
+		// A fee bump's original leaves the node once its replacement is in.
+		if err != nil && entry.ReplacedBy != "" && strings.Contains(err.Error(), "No information available about transaction") {
+			entry.Status = "replaced"
+			return entry, w.updateLedger(entry.Chain, entry.Hash, func(l *LedgerEntry) { l.Status = "replaced" })
+		}
 		select {
 		case <-ctx.Done():
 			return entry, ctx.Err()
@@ -341,24 +484,185 @@ func bitcoinBalances(ctx context.Context, n Network, acct Accounts) ([]Balance, 
 	}
 	defer b.Close()
 	var sum int64
-	recv, change := acct.BitcoinAddresses(BitcoinNet(n.BitcoinNet))
-	for _, s := range []string{recv, change} {
-		if s == "" {
-			continue
-		}
-		addr, err := ParseBitcoinAddress(s, BitcoinNet(n.BitcoinNet))
-		if err != nil {
-			return nil, err
-		}
-		utxos, err := b.UTXOs(ctx, addr)
-		if err != nil {
-			return nil, err
-		}
-		for _, u := range utxos {
-			sum += u.Value
-		}
+	xpub := acct.BitcoinXpubFor(BitcoinNet(n.BitcoinNet))
+	if xpub == "" {
+		return nil, fmt.Errorf("%w: no Bitcoin account key for account %d", ErrStaleAccounts, acct.Index)
+	}
+	sc, err := b.scanAccount(ctx, xpub)
+	if err != nil {
+		return nil, err
+	}
+	for _, u := range sc.utxos {
+		sum += u.Value
 	}
 	return []Balance{{Network: n.Name, CAIP2: n.CAIP2, Asset: n.Native, Amount: FormatAtomic(bigInt(sum), 8), Atomic: fmt.Sprint(sum), Status: "ok"}}, nil
 }
 
 func bigInt(v int64) *big.Int { return big.NewInt(v) }
+
+// planBitcoin finds the account's spendable outputs by a gap-limit scan
+// from its cached extended public key and plans the send, change to the
+// first unused change address. Nothing here is trusted with money: the
+// keys, inputs and change address are derived again from the seed before
+// signing (see broadcastBitcoin).
+func planBitcoin(ctx context.Context, p *Plan, t Transfer) error {
+	sats, err := ToAtomic(t.Amount, 8)
+	if err != nil {
+		return fmt.Errorf("%w: %v", ErrInvalidTransfer, err)
+	}
+	if sats.Sign() <= 0 || !sats.IsInt64() || sats.Int64() > 21_000_000*100_000_000 {
+		return invalidf("amount %s BTC is out of range", t.Amount)
+	}
+	bnet := BitcoinNet(p.net.BitcoinNet)
+	dest, err := ParseBitcoinAddress(t.To, bnet)
+	if err != nil {
+		return fmt.Errorf("%w: %v", ErrInvalidTransfer, err)
+	}
+	xpub := p.acct.BitcoinXpubFor(bnet)
+	if xpub == "" {
+		return fmt.Errorf("%w: no %s account key cached for account %d", ErrStaleAccounts, bnet, p.acct.Index)
+	}
+	b, err := DialBitcoin(ctx, p.net)
+	if err != nil {
+		return err
+	}
+	p.btc = b
+	sc, err := b.scanAccount(ctx, xpub)
+	if err != nil {
+		return err
+	}
+	change, _, err := sc.address(1, sc.next[1])
+	if err != nil {
+		return err
+	}
+	bp, err := PlanBitcoin(sc.utxos, dest, sats.Int64(), b.FeeRate(ctx, feeFloor(t.MinFeeRate)), change, b.Params)
+	if err != nil {
+		return err
+	}
+	bp.changeIndex = sc.next[1]
+	recv, _ := p.acct.BitcoinAddresses(bnet)
+	p.btcPlan = bp
+	p.asset, p.decimals, p.amount, p.from = "BTC", 8, sats, recv
+	p.maxFee, p.summary = big.NewInt(bp.Fee), bp.Summary
+	return nil
+}
+
+// feeFloor is the lowest fee rate used when the node has no estimate.
+func feeFloor(min int64) int64 {
+	if min <= 0 {
+		return 2
+	}
+	return min
+}
+
+// planReplaceBitcoin plans a BIP125 replacement of our pending transaction
+// old: the same inputs, paying at least the original's fee plus the relay
+// fee of the new one, at a higher rate. A speed-up keeps every output and
+// takes the extra fee from the change; a cancel sends everything back to
+// the account's change address.
+func (s *Session) planReplaceBitcoin(ctx context.Context, old LedgerEntry, net Network, cancel bool, index uint32) (*Plan, error) {
+	acct, err := s.Accounts(index)
+	if err != nil {
+		return nil, err
+	}
+	bnet := BitcoinNet(net.BitcoinNet)
+	xpub := acct.BitcoinXpubFor(bnet)
+	if xpub == "" {
+		return nil, fmt.Errorf("%w: no %s account key cached for account %d", ErrStaleAccounts, bnet, index)
+	}
+	h, err := chainhash.NewHashFromStr(old.Hash)
+	if err != nil {
+		return nil, fmt.Errorf("transaction id %q: %w", old.Hash, err)
+	}
+	b, err := DialBitcoin(ctx, net)
+	if err != nil {
+		return nil, err
+	}
+	p := &Plan{kind: "speedup", net: net, btc: b, asset: "BTC", decimals: 8, from: old.From, to: old.To, acct: acct}
+	fail := func(err error) (*Plan, error) { p.Close(); return nil, err }
+	raw, err := withTimeout(ctx, net.RPCTimeout(), func() (*btcjson.TxRawResult, error) { return b.c.GetRawTransactionVerbose(h) })
+	if err != nil {
+		return fail(fmt.Errorf("transaction %s is unknown to the node (dropped?): %w", old.Hash, err))
+	}
+	if raw.Confirmations > 0 {
+		s.w.updateLedger(old.Chain, old.Hash, func(l *LedgerEntry) { l.Status = "confirmed" })
+		return fail(fmt.Errorf("transaction %s is already confirmed: too late to replace", old.Hash))
+	}
+	txr, err := withTimeout(ctx, net.RPCTimeout(), func() (*btcutil.Tx, error) { return b.c.GetRawTransaction(h) })
+	if err != nil {
+		return fail(err)
+	}
+	tx := txr.MsgTx()
+	sc, err := b.scanAccount(ctx, xpub)
+	if err != nil {
+		return fail(err)
+	}
+	var ins []UTXO
+	var inSum, outSum int64
+	for _, in := range tx.TxIn {
+		prevHash := in.PreviousOutPoint.Hash
+		prev, err := withTimeout(ctx, net.RPCTimeout(), func() (*btcutil.Tx, error) { return b.c.GetRawTransaction(&prevHash) })
+		if err != nil {
+			return fail(fmt.Errorf("input %s: %w", in.PreviousOutPoint, err))
+		}
+		if int(in.PreviousOutPoint.Index) >= len(prev.MsgTx().TxOut) {
+			return fail(fmt.Errorf("input %s: no such output", in.PreviousOutPoint))
+		}
+		out := prev.MsgTx().TxOut[in.PreviousOutPoint.Index]
+		at, ok := sc.owned[fmt.Sprintf("%x", out.PkScript)]
+		if !ok {
+			return fail(fmt.Errorf("transaction %s spends %s, which is not this wallet's: only its own sends can be replaced", old.Hash, in.PreviousOutPoint))
+		}
+		ins = append(ins, UTXO{OutPoint: in.PreviousOutPoint, Value: out.Value, PkScript: out.PkScript, Change: at[0], Index: at[1]})
+		inSum += out.Value
+	}
+	changeOut, changeIndex := -1, sc.next[1]
+	for i, o := range tx.TxOut {
+		outSum += o.Value
+		if at, ok := sc.owned[fmt.Sprintf("%x", o.PkScript)]; ok && at[0] == 1 {
+			changeOut, changeIndex = i, at[1]
+		}
+	}
+	oldFee := inSum - outSum
+	oldRate := (oldFee + int64(raw.Vsize) - 1) / max(int64(raw.Vsize), 1)
+	rate := max(b.FeeRate(ctx, feeFloor(0)), oldRate+max(1, oldRate/4))
+	changeAddr, changeScript, err := sc.address(1, changeIndex)
+	if err != nil {
+		return fail(err)
+	}
+	var outs []*wire.TxOut
+	var fee int64
+	if cancel {
+		vs := vbytes(len(ins), 1)
+		fee = max(rate*vs, oldFee+vs) // BIP125: pay the replaced fee plus relay of the new size
+		outs, changeOut = []*wire.TxOut{wire.NewTxOut(inSum-fee, changeScript)}, 0
+	} else {
+		if changeOut < 0 {
+			return fail(fmt.Errorf("transaction %s has no change output to pay a higher fee from: it cannot be sped up, only cancelled", old.Hash))
+		}
+		vs := vbytes(len(ins), len(tx.TxOut))
+		fee = max(rate*vs, oldFee+vs)
+		for _, o := range tx.TxOut {
+			outs = append(outs, wire.NewTxOut(o.Value, o.PkScript))
+		}
+		outs[changeOut].Value -= fee - oldFee
+	}
+	if outs[changeOut].Value <= dustP2WPKH {
+		return fail(fmt.Errorf("transaction %s: its change (%s BTC) cannot pay a fee of %s BTC", old.Hash, FormatAtomic(bigInt(outs[changeOut].Value+fee-oldFee), 8), FormatAtomic(bigInt(fee), 8)))
+	}
+	pkt, err := buildPSBT(ins, outs)
+	if err != nil {
+		return fail(err)
+	}
+	bp := &BitcoinPlan{Packet: pkt, To: old.To, Fee: fee, FeeRate: rate, Change: outs[changeOut].Value, ChangeAddress: changeAddr.EncodeAddress(),
+		inputs: ins, changeOut: changeOut, changeIndex: changeIndex}
+	p.btcPlan, p.maxFee = bp, big.NewInt(fee)
+	p.replace = &replacement{old: old, index: index, shown: old.Amount}
+	verb := "Speed up"
+	if cancel {
+		p.kind, p.to, p.replace.shown, verb = "cancel", bp.ChangeAddress, "0", "Cancel"
+	}
+	p.summary = fmt.Sprintf("%s %s (%s BTC to %s on %s) by replacing it (BIP125); network fee %s BTC (%d sat/vB), was %s BTC; %s", verb, old.Hash, old.Amount, old.To, net.Name,
+		FormatAtomic(bigInt(fee), 8), rate, FormatAtomic(bigInt(oldFee), 8), bp.changeText())
+	return p, nil
+}

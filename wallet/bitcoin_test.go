@@ -48,7 +48,7 @@ func TestWalletBitcoinRegtestPSBTSendConfirms(t *testing.T) {
 	if len(rep.Chains) != 1 || rep.Chains[0].Status != "ok" || rep.Chains[0].Amount == "0" {
 		t.Fatalf("balance %+v", rep)
 	}
-	other, _ := keys.Accounts(7)
+	other, _ := otherKeys(t).Accounts(0) // a stranger: index 7 of this seed would be within the account's gap-limit scan
 	if _, err := w.Store().Create(abandonMnemonic, "", []byte("pw"), false); err != nil {
 		t.Fatal(err)
 	}
@@ -120,8 +120,8 @@ func TestWalletPSBTSignsReceiveAndChangeInputs(t *testing.T) {
 	if len(plan.Packet.UnsignedTx.TxIn) != 2 || plan.Change != 110_000-100_000-vbytes(2, 2)*5 {
 		t.Fatalf("plan %+v", plan)
 	}
-	rk, _ := keys.BitcoinKey(BitcoinRegtest, 0, 0)
-	ck, _ := keys.BitcoinKey(BitcoinRegtest, 1, 0)
+	rk, _ := keys.BitcoinKey(BitcoinRegtest, 0, 0, 0)
+	ck, _ := keys.BitcoinKey(BitcoinRegtest, 0, 1, 0)
 	tx, err := signPSBT(plan, map[string]*btcec.PrivateKey{fmt.Sprintf("%x", rs): rk, fmt.Sprintf("%x", cs): ck})
 	if err != nil {
 		t.Fatal(err)

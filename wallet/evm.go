@@ -531,6 +531,9 @@ func (s *Session) PlanReplace(ctx context.Context, hash string, cancel bool, ind
 	if !ok {
 		return nil, &UnknownNetworkError{Name: old.Chain}
 	}
+	if net.Family == FamilyBitcoin {
+		return s.planReplaceBitcoin(ctx, old, net, cancel, index)
+	}
 	e, err := w.dial(ctx, net)
 	if err != nil {
 		return nil, err

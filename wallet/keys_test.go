@@ -5,6 +5,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"os"
 	"strings"
 	"testing"
@@ -237,6 +238,15 @@ func TestWalletBIP84Vectors(t *testing.T) {
 		if wif.String() != r.WIF || hex.EncodeToString(priv.PubKey().SerializeCompressed()) != r.Pubkey || addr != r.Address {
 			t.Errorf("%s: got %s %s", r.Path, wif, addr)
 		}
+		// the same key through Keys (account 0, chain and index from the path)
+		var change, index uint32
+		fmt.Sscanf(r.Path, "m/84'/0'/0'/%d/%d", &change, &index)
+		if kk, err := NewKeys(seed).BitcoinKey(BitcoinMainnet, 0, change, index); err != nil || !kk.PubKey().IsEqual(priv.PubKey()) {
+			t.Errorf("%s: Keys.BitcoinKey differs (%v)", r.Path, err)
+		}
+	}
+	if xpub, err := NewKeys(seed).BitcoinXpub(BitcoinMainnet, 0); err != nil || xpub != reversion(t, v.BIP84.AccountZpub, false) {
+		t.Errorf("account xpub %s %v", xpub, err)
 	}
 }
 

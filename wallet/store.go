@@ -1,12 +1,16 @@
 package wallet
 
 import (
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io/fs"
 	"os"
 	"path/filepath"
+	"sort"
 	"strings"
 
 	"github.com/sovos/sov/internal/config"
@@ -119,7 +123,7 @@ func (s *Store) Create(mnemonic, bip39Passphrase string, passphrase []byte, over
 	if err := config.WriteFileAtomic(filepath.Join(s.dir, seedFile), out, 0o600); err != nil {
 		return Accounts{}, err
 	}
-	if err := s.cacheAccounts(acct); err != nil {
+	if err := s.cacheAccounts(keys, acct); err != nil {
 		return Accounts{}, err
 	}
 	return acct, nil
@@ -157,7 +161,10 @@ func (s *Store) open(passphrase []byte) (secret, error) {
 	return sec, nil
 }
 
-// Unlock decrypts the seed. The caller must Wipe the returned Keys.
+// Unlock decrypts the seed and checks the address cache against it (see
+// verifyCache): an altered cache is rewritten and the unlock fails with an
+// *AddressCacheError, so whatever was about to happen with the altered
+// addresses in view does not. The caller must Wipe the returned Keys.
 func (s *Store) Unlock(passphrase []byte) (*Keys, error) {
 	sec, err := s.open(passphrase)
 	if err != nil {
@@ -168,7 +175,12 @@ func (s *Store) Unlock(passphrase []byte) (*Keys, error) {
 		return nil, err
 	}
 	defer wipe(seed)
-	return NewKeys(seed), nil
+	keys := NewKeys(seed)
+	if err := s.verifyCache(keys); err != nil {
+		keys.Wipe()
+		return nil, err
+	}
+	return keys, nil
 }
 
 // Reveal returns the mnemonic and BIP39 passphrase.
@@ -301,24 +313,146 @@ func (s *Store) Init(c Creation) (Accounts, error) {
 	return s.Create(m, string(bip39Pass), p, c.Overwrite)
 }
 
-// cacheAccounts stores public addresses so `addresses` needs no passphrase.
-func (s *Store) cacheAccounts(a Accounts) error {
-	b, err := json.MarshalIndent(a, "", "  ")
+// The address cache lets `addresses` and planning run without the
+// passphrase. Anyone who can write the wallet directory can edit it, so it
+// carries a MAC under a key derived from the seed: only an unlock can check
+// it, and every unlock does (see Unlock). Until then what it holds is shown
+// as cached, and no send trusts it: every address a transaction pays or
+// spends from is derived again from the unlocked seed before signing.
+type addressCache struct {
+	Accounts Accounts `json:"accounts"`
+	MAC      string   `json:"mac"` // hex HMAC-SHA256 of the accounts' JSON
+}
+
+// cacheMAC authenticates a under a key only the seed yields.
+func (k *Keys) cacheMAC(a Accounts) (string, error) {
+	a.Cached = false
+	b, err := json.Marshal(a)
+	if err != nil {
+		return "", err
+	}
+	key := hmac.New(sha256.New, k.seed)
+	key.Write([]byte("sov/wallet/address-cache/v1"))
+	mac := hmac.New(sha256.New, key.Sum(nil))
+	mac.Write(b)
+	return hex.EncodeToString(mac.Sum(nil)), nil
+}
+
+// cacheAccounts stores a, authenticated under keys.
+func (s *Store) cacheAccounts(keys *Keys, a Accounts) error {
+	a.Cached = false
+	mac, err := keys.cacheMAC(a)
+	if err != nil {
+		return err
+	}
+	b, err := json.MarshalIndent(addressCache{Accounts: a, MAC: mac}, "", "  ")
 	if err != nil {
 		return err
 	}
 	return config.WriteFileAtomic(filepath.Join(s.dir, accountsFile), b, 0o600)
 }
 
-// CachedAccounts returns the cached index-0 addresses, if any.
-func (s *Store) CachedAccounts() (Accounts, bool) {
+// readCache reads the cache as stored; old caches are plain Accounts
+// (no MAC).
+func (s *Store) readCache() (addressCache, bool) {
 	b, err := os.ReadFile(filepath.Join(s.dir, accountsFile))
 	if err != nil {
+		return addressCache{}, false
+	}
+	var c addressCache
+	if json.Unmarshal(b, &c) == nil && c.Accounts.EVM != "" {
+		return c, true
+	}
+	if json.Unmarshal(b, &c.Accounts) != nil || c.Accounts.EVM == "" {
+		return addressCache{}, false
+	}
+	return addressCache{Accounts: c.Accounts}, true
+}
+
+// CachedAccounts returns the cached addresses, marked Cached: they are
+// what the file says, unverified until the next unlock. A cache from before
+// the account xpubs were kept is reported absent, so the addresses are
+// derived (and cached) again.
+func (s *Store) CachedAccounts() (Accounts, bool) {
+	c, ok := s.readCache()
+	if !ok || c.Accounts.BitcoinXpub == "" {
 		return Accounts{}, false
 	}
-	var a Accounts
-	if json.Unmarshal(b, &a) != nil || a.EVM == "" {
-		return Accounts{}, false
+	c.Accounts.Cached = true
+	return c.Accounts, true
+}
+
+// ErrAddressCacheAltered means the address cache did not match the seed at
+// unlock: someone with access to the wallet directory changed it (or it was
+// damaged). The unlock rewrote it from the seed and stopped, so nothing
+// was signed with the altered addresses in view.
+var ErrAddressCacheAltered = errors.New("the cached wallet addresses had been altered")
+
+// AddressCacheError names what differed.
+type AddressCacheError struct {
+	Fields []string // JSON names of the altered fields ("mac" alone: only the MAC was wrong)
+}
+
+func (e *AddressCacheError) Error() string {
+	return fmt.Sprintf("%s (%s differed from the seed; rewritten from the seed now): any address copied from the cached list may not be yours, check it; nothing was signed, try again",
+		ErrAddressCacheAltered, strings.Join(e.Fields, ", "))
+}
+
+func (e *AddressCacheError) Unwrap() error { return ErrAddressCacheAltered }
+
+// verifyCache checks the cache against keys (MAC and every address) and
+// rewrites it from the seed unless it is intact. A missing cache, one
+// without a MAC whose addresses are right, or one lacking fields newer
+// versions cache, is simply rewritten; any address or MAC that disagrees
+// is an *AddressCacheError.
+func (s *Store) verifyCache(keys *Keys) error {
+	c, ok := s.readCache()
+	index := uint32(0)
+	if ok {
+		index = c.Accounts.Index
 	}
-	return a, true
+	want, err := keys.Accounts(index)
+	if err != nil {
+		return err
+	}
+	if !ok {
+		return s.cacheAccounts(keys, want)
+	}
+	mac, err := keys.cacheMAC(want)
+	if err != nil {
+		return err
+	}
+	c.Accounts.Cached = false
+	if c.Accounts == want && hmac.Equal([]byte(c.MAC), []byte(mac)) {
+		return nil
+	}
+	altered := diffAccounts(c.Accounts, want)
+	if len(altered) == 0 && c.MAC != "" {
+		altered = []string{"mac"} // the addresses are right: only the MAC was changed
+	}
+	if err := s.cacheAccounts(keys, want); err != nil {
+		return err
+	}
+	if len(altered) > 0 {
+		return &AddressCacheError{Fields: altered}
+	}
+	return nil
+}
+
+// diffAccounts names the fields of got that are set and differ from want
+// (unset ones are from an older cache, not an alteration).
+func diffAccounts(got, want Accounts) []string {
+	g, _ := json.Marshal(got)
+	w, _ := json.Marshal(want)
+	var gm, wm map[string]any
+	json.Unmarshal(g, &gm)
+	json.Unmarshal(w, &wm)
+	var out []string
+	for k, v := range gm {
+		if v != "" && v != nil && v != wm[k] {
+			out = append(out, k)
+		}
+	}
+	sort.Strings(out)
+	return out
 }

@@ -227,6 +227,9 @@ func (a Accounts) String() string {
 	} {
 		fmt.Fprintf(&b, "  %-49s  %s\n", r[0], r[1])
 	}
+	if a.Cached {
+		b.WriteString("(cached: read without the passphrase, so not verified; every unlock checks them against the seed)\n")
+	}
 	return b.String()
 }
 

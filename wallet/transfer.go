@@ -9,8 +9,6 @@ import (
 	"math/big"
 	"strings"
 
-	"github.com/btcsuite/btcd/btcutil"
-
 	"github.com/sovos/sov/wallet/internal/evm"
 )
 
@@ -88,7 +86,6 @@ type Plan struct {
 	evmPlan *EVMPlan
 	btc     *BitcoinNode
 	btcPlan *BitcoinPlan
-	btcAddr [2]btcutil.Address // receive, change
 	near    struct {
 		nonce uint64
 		block []byte
@@ -280,58 +277,6 @@ func (p *Plan) fromEVMPlan(ep *EVMPlan) {
 	p.evmPlan, p.net = ep, ep.Net
 	p.asset, p.decimals, p.amount = ep.Asset, ep.Decimals, ep.Amount
 	p.from, p.to, p.maxFee, p.summary = ep.From.Hex(), ep.To.Hex(), ep.MaxFee, ep.Summary
-}
-
-func planBitcoin(ctx context.Context, p *Plan, t Transfer) error {
-	sats, err := ToAtomic(t.Amount, 8)
-	if err != nil {
-		return fmt.Errorf("%w: %v", ErrInvalidTransfer, err)
-	}
-	if sats.Sign() <= 0 || !sats.IsInt64() || sats.Int64() > 21_000_000*100_000_000 {
-		return invalidf("amount %s BTC is out of range", t.Amount)
-	}
-	bnet := BitcoinNet(p.net.BitcoinNet)
-	dest, err := ParseBitcoinAddress(t.To, bnet)
-	if err != nil {
-		return fmt.Errorf("%w: %v", ErrInvalidTransfer, err)
-	}
-	recvStr, changeStr := p.acct.BitcoinAddresses(bnet)
-	recv, err := ParseBitcoinAddress(recvStr, bnet)
-	if err != nil {
-		return fmt.Errorf("no %s receive address for account %d: %w", bnet, p.acct.Index, err)
-	}
-	change, err := ParseBitcoinAddress(changeStr, bnet)
-	if err != nil {
-		return fmt.Errorf("%w: no %s change address cached for account %d", ErrStaleAccounts, bnet, p.acct.Index)
-	}
-	b, err := DialBitcoin(ctx, p.net)
-	if err != nil {
-		return err
-	}
-	p.btc, p.btcAddr = b, [2]btcutil.Address{recv, change}
-	var utxos []UTXO
-	for i, a := range p.btcAddr {
-		us, err := b.UTXOs(ctx, a)
-		if err != nil {
-			return err
-		}
-		for j := range us {
-			us[j].Change = uint32(i)
-		}
-		utxos = append(utxos, us...)
-	}
-	floor := t.MinFeeRate
-	if floor <= 0 {
-		floor = 2
-	}
-	bp, err := PlanBitcoin(utxos, dest, sats.Int64(), b.FeeRate(ctx, floor), change, b.Params)
-	if err != nil {
-		return err
-	}
-	p.btcPlan = bp
-	p.asset, p.decimals, p.amount, p.from = "BTC", 8, sats, recvStr
-	p.maxFee, p.summary = big.NewInt(bp.Fee), bp.Summary
-	return nil
 }
 
 // nativeAmount parses a native-asset amount for the ed25519 chains.

@@ -202,7 +202,7 @@ func Secrets(t testing.TB, mnemonic string) []string {
 	out = append(out, strings.Join(words[:4], " "), strings.Join(words[len(words)-4:], " "))
 	ek, _ := k.EVMKey(0)
 	out = append(out, hex.EncodeToString(crypto.FromECDSA(ek)))
-	bk, _ := k.BitcoinKey(wallet.BitcoinMainnet, 0, 0)
+	bk, _ := k.BitcoinKey(wallet.BitcoinMainnet, 0, 0, 0)
 	wif, _ := btcutil.NewWIF(bk, &chaincfg.MainNetParams, true)
 	out = append(out, wif.String(), hex.EncodeToString(bk.Serialize()))
 	sk, _ := k.SolanaKey(0)
