@@ -311,9 +311,9 @@ func walletSendCmd(a *app) *cobra.Command {
 
 // walletReplaceCmd is speedup or cancel.
 func walletReplaceCmd(a *app, cancel bool) *cobra.Command {
-	use, short := "speedup TXHASH", "Re-send a stuck transaction at the same nonce with higher fees"
+	use, short := "speedup TXHASH", "Re-send a stuck transaction with higher fees (EVM: at its nonce; Bitcoin: a BIP125 replacement)"
 	if cancel {
-		use, short = "cancel TXHASH", "Cancel a stuck transaction (a zero-value self-transfer at its nonce, higher fees)"
+		use, short = "cancel TXHASH", "Cancel a stuck transaction at higher fees (EVM: a zero-value self-transfer at its nonce; Bitcoin: its inputs back to you)"
 	}
 	c := walletSending(a, use, short, "do not ask for confirmation", nargs(1, 1, "the transaction hash"), func(cmd *cobra.Command, s *wallet.Session, args []string, index uint32) (*wallet.Plan, func(wallet.LedgerEntry) any, error) {
 		p, err := s.PlanReplace(cmd.Context(), args[0], cancel, index)

@@ -79,3 +79,46 @@ func TestWalletBtcdRegtestPSBTSend(t *testing.T) {
 		t.Fatalf("mainnet address: %d %s", r.Code, r.Stderr)
 	}
 }
+
+// TestWalletBtcdSpeedupReplacesStuckSend: `sov wallet speedup TXID` bumps
+// a stuck Bitcoin send by BIP125 replacement; only the replacement is
+// mined. `addresses` without the passphrase says its addresses are cached.
+func TestWalletBtcdSpeedupReplacesStuckSend(t *testing.T) {
+	seed, _ := wallet.SeedFromMnemonic(walletTestAbandon, "")
+	keys := wallet.NewKeys(seed)
+	acct, _ := keys.Accounts(0)
+	keys.Wipe()
+	url, c := testtool.Btcd(t, acct.BitcoinRegtest)
+	if _, err := c.Generate(432); err != nil {
+		t.Fatal(err)
+	}
+	home := t.TempDir()
+	if r := runSov(t, home, walletTestEnv, walletTestAbandon+"\n", "wallet", "import"); r.Code != 0 {
+		t.Fatal(r.Stderr)
+	}
+	if r := runSov(t, home, nil, "", "wallet", "addresses"); r.Code != 0 || !strings.Contains(r.Stdout, "cached") {
+		t.Fatalf("addresses: %d %s %s", r.Code, r.Stdout, r.Stderr)
+	}
+	if r := runSov(t, home, nil, "", "wallet", "networks", "add", "regtest", "--family", "bitcoin", "--bitcoin-net", "regtest", "--rpc", url); r.Code != 0 {
+		t.Fatal(r.Stderr)
+	}
+	const payee = "bcrt1q6rz28mcfaxtmd6v789l9rrlrusdprr9pz3cppk" // not this wallet's
+	r := runSov(t, home, walletTestEnv, "", "wallet", "send", "1", "BTC", "to", payee, "--yes", "--no-wait", "--json")
+	if r.Code != 0 {
+		t.Fatalf("send: %d %s", r.Code, r.Stderr)
+	}
+	if !strings.Contains(r.Stderr, "back to your address "+acct.BitcoinRegtestChange) {
+		t.Fatalf("summary does not name the change: %s", r.Stderr)
+	}
+	var stuck, fast wallet.LedgerEntry
+	json.Unmarshal([]byte(r.Stdout), &stuck)
+	r = runSov(t, home, walletTestEnv, "", "wallet", "speedup", stuck.Hash, "--yes", "--no-wait", "--json")
+	if r.Code != 0 || !strings.Contains(r.Stderr, "BIP125") {
+		t.Fatalf("speedup: %d %s", r.Code, r.Stderr)
+	}
+	json.Unmarshal([]byte(r.Stdout), &fast)
+	pool, err := c.GetRawMempool()
+	if err != nil || len(pool) != 1 || pool[0].String() != fast.Hash || fast.Hash == stuck.Hash {
+		t.Fatalf("mempool %v %v, want only %s", pool, err, fast.Hash)
+	}
+}
