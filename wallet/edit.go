@@ -115,6 +115,7 @@ type PolicyEdit struct {
 	Reset                       bool
 	Asset                       string
 	PerTx, PerDay, ApproveAbove string
+	MaxFee                      string   // per-transaction network fee cap, for a native Asset ("none": the default)
 	PayeeDaily                  []string // PAYEE=AMOUNT, for Asset
 	Allow, Disallow             []string
 	// ApproveMessages requires approval for message signatures from now
@@ -138,7 +139,7 @@ func (p Policy) Apply(e PolicyEdit) (Policy, bool, error) {
 	if e.Reset {
 		p, changed = Policy{}, true
 	}
-	if (e.PerTx != "" || e.PerDay != "" || e.ApproveAbove != "" || len(e.PayeeDaily) > 0) && e.Asset == "" {
+	if (e.PerTx != "" || e.PerDay != "" || e.ApproveAbove != "" || e.MaxFee != "" || len(e.PayeeDaily) > 0) && e.Asset == "" {
 		return p, false, ErrEditNeedsAsset
 	}
 	if e.Asset != "" {
@@ -151,7 +152,7 @@ func (p Policy) Apply(e PolicyEdit) (Policy, bool, error) {
 		for _, f := range []struct {
 			v   string
 			dst *string
-		}{{e.PerTx, &l.PerTx}, {e.PerDay, &l.PerDay}, {e.ApproveAbove, &l.ApproveAbove}} {
+		}{{e.PerTx, &l.PerTx}, {e.PerDay, &l.PerDay}, {e.ApproveAbove, &l.ApproveAbove}, {e.MaxFee, &l.MaxFee}} {
 			switch f.v {
 			case "":
 			case "none":

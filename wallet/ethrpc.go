@@ -43,6 +43,18 @@ type EVMReceipt struct {
 	Status          uint64 // 1 success, 0 reverted
 	BlockNumber     *big.Int
 	ContractAddress EVMAddress
+	// GasUsed × EffectiveGasPrice is the fee the transaction paid (nil
+	// when the node did not say).
+	GasUsed           *big.Int
+	EffectiveGasPrice *big.Int
+}
+
+// Fee is what the transaction paid for gas, in wei; nil when unknown.
+func (r *EVMReceipt) Fee() *big.Int {
+	if r == nil || r.GasUsed == nil || r.EffectiveGasPrice == nil {
+		return nil
+	}
+	return new(big.Int).Mul(r.GasUsed, r.EffectiveGasPrice)
 }
 
 // EVMBackend is what sov needs from an EVM node. Block arguments are nil
@@ -259,6 +271,8 @@ func (c *ethClient) TransactionReceipt(ctx context.Context, h EVMHash) (*EVMRece
 		Status          *quantity   `json:"status"`
 		BlockNumber     *quantity   `json:"blockNumber"`
 		ContractAddress *EVMAddress `json:"contractAddress"`
+		GasUsed         *quantity   `json:"gasUsed"`
+		Price           *quantity   `json:"effectiveGasPrice"`
 	}
 	if err := c.call(ctx, &r, "eth_getTransactionReceipt", h.Hex()); err != nil {
 		return nil, err
@@ -275,6 +289,9 @@ func (c *ethClient) TransactionReceipt(ctx context.Context, h EVMHash) (*EVMRece
 	}
 	if r.ContractAddress != nil {
 		out.ContractAddress = *r.ContractAddress
+	}
+	if r.GasUsed != nil && r.Price != nil {
+		out.GasUsed, out.EffectiveGasPrice = r.GasUsed.big(), r.Price.big()
 	}
 	return out, nil
 }

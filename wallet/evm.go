@@ -109,13 +109,40 @@ func (e *EVM) TokenBalance(ctx context.Context, token, owner EVMAddress) (*big.I
 // Fees are EIP-1559 fee caps in wei.
 type Fees struct {
 	Tip, Cap, BaseFee *big.Int
+	// Note says which quote was not believed and why; the plan's summary
+	// carries it.
+	Note string
 }
 
+// tipCeilingFloor is the least a node's priority fee suggestion may
+// always reach, however quiet its recent blocks: 2 gwei.
+var tipCeilingFloor = big.NewInt(2_000_000_000)
+
 // SuggestFees derives fees from eth_feeHistory: the median priority fee of
-// recent blocks (never below the node's own suggestion) and a cap of twice
-// the next base fee plus the tip, which survives several full blocks.
+// recent blocks and a cap of twice the next base fee plus the tip, which
+// survives several full blocks. The node's own tip suggestion is taken
+// when higher, but not past twice the 90th percentile its recent blocks
+// paid: an RPC that quotes far above its own history is not believed
+// (the fee is capped, and Note says so). When the network has a second
+// RPC, its quote checks this one's: a cap more than twice the other's is
+// replaced by the other's (again with a Note). The policy's fee cap and
+// limits stay the last word either way.
 func (e *EVM) SuggestFees(ctx context.Context) (Fees, error) {
-	fh, err := e.Backend.FeeHistory(ctx, 5, nil, []float64{50})
+	f, err := quoteFees(ctx, e.Backend)
+	if err != nil {
+		return f, err
+	}
+	if o, ok := e.peerFees(ctx); ok && f.Cap.Cmp(new(big.Int).Mul(o.Cap, big.NewInt(2))) > 0 {
+		note := fmt.Sprintf("the RPC's fee quote (at most %s gwei per gas) is more than twice another configured RPC's (%s gwei): using the lower one", gwei(f.Cap), gwei(o.Cap))
+		o.Note = strings.TrimPrefix(f.Note+"; "+note, "; ")
+		f = o
+	}
+	return f, nil
+}
+
+// quoteFees is one node's fee quote, checked against its own history.
+func quoteFees(ctx context.Context, b EVMBackend) (Fees, error) {
+	fh, err := b.FeeHistory(ctx, 5, nil, []float64{50, 90})
 	if err != nil {
 		return Fees{}, fmt.Errorf("fee history: %w", err)
 	}
@@ -124,25 +151,69 @@ func (e *EVM) SuggestFees(ctx context.Context) (Fees, error) {
 	}
 	base := fh.BaseFee[len(fh.BaseFee)-1]
 	var tips []*big.Int
+	ceiling := new(big.Int)
 	for _, r := range fh.Reward {
 		if len(r) > 0 && r[0] != nil {
 			tips = append(tips, r[0])
 		}
+		if len(r) > 1 && r[1] != nil && r[1].Cmp(ceiling) > 0 {
+			ceiling.Set(r[1])
+		}
+	}
+	ceiling.Mul(ceiling, big.NewInt(2))
+	if ceiling.Cmp(tipCeilingFloor) < 0 {
+		ceiling.Set(tipCeilingFloor)
 	}
 	tip := big.NewInt(0)
 	if len(tips) > 0 {
 		sort.Slice(tips, func(i, j int) bool { return tips[i].Cmp(tips[j]) < 0 })
 		tip = new(big.Int).Set(tips[len(tips)/2])
 	}
-	if s, err := e.Backend.SuggestGasTipCap(ctx); err == nil && s.Cmp(tip) > 0 {
-		tip = s
+	if tip.Cmp(ceiling) > 0 {
+		tip = new(big.Int).Set(ceiling)
+	}
+	var note string
+	if s, err := b.SuggestGasTipCap(ctx); err == nil && s.Cmp(tip) > 0 {
+		if s.Cmp(ceiling) <= 0 {
+			tip = s
+		} else {
+			note = fmt.Sprintf("the RPC suggested a priority fee of %s gwei, far above what its recent blocks paid: using %s gwei", gwei(s), gwei(tip))
+		}
 	}
 	if tip.Sign() == 0 {
 		tip = big.NewInt(1)
 	}
 	capFee := new(big.Int).Add(new(big.Int).Mul(base, big.NewInt(2)), tip)
-	return Fees{Tip: tip, Cap: capFee, BaseFee: base}, nil
+	return Fees{Tip: tip, Cap: capFee, BaseFee: base, Note: note}, nil
 }
+
+// peerFees is the fee quote of another of the network's RPCs (the first
+// that answers and serves the same chain), to check this one's against.
+func (e *EVM) peerFees(ctx context.Context) (Fees, bool) {
+	if e.URL == "" {
+		return Fees{}, false
+	}
+	for _, url := range e.Net.RPC {
+		if url == e.URL {
+			continue
+		}
+		cl, err := newEthClient(url, e.Net.RPCTimeout())
+		if err != nil {
+			continue
+		}
+		o, err := NewEVM(ctx, e.Net, cl)
+		if err != nil {
+			continue
+		}
+		if f, err := quoteFees(ctx, o.Backend); err == nil {
+			return f, true
+		}
+	}
+	return Fees{}, false
+}
+
+// gwei formats wei as gwei.
+func gwei(v *big.Int) string { return FormatAtomic(v, 9) }
 
 // EVMTransfer is what the user asked to send.
 type EVMTransfer struct {
@@ -259,6 +330,9 @@ func (e *EVM) Plan(ctx context.Context, t EVMTransfer) (*EVMPlan, error) {
 	if t.Token == nil {
 		p.Summary += fmt.Sprintf("; total at most %s %s", FormatAtomic(need, e.Net.NativeDecimals), e.Net.Native)
 	}
+	if fees.Note != "" {
+		p.Summary += "; note: " + fees.Note
+	}
 	return p, nil
 }
 
@@ -287,6 +361,8 @@ type LedgerEntry struct {
 	Policy     string `json:"policy,omitempty"` // the policy reservation id
 	Block      uint64 `json:"block,omitempty"`
 	ValidUntil uint64 `json:"valid_until,omitempty"` // Solana: the last block height its blockhash can land at
+	Fee        string `json:"fee,omitempty"`         // the network fee it paid, in decimal units of the native asset, once mined
+	Request    string `json:"request,omitempty"`     // the sha256 of the payment request it paid (see PaymentKey)
 }
 
 func ledgerKey(chain, hash string) []byte { return []byte(chain + "|" + strings.ToLower(hash)) }
@@ -465,8 +541,8 @@ func (w *Wallet) WaitEVM(ctx context.Context, e *EVM, entry LedgerEntry) (Ledger
 			if r.Status != 1 {
 				status = "failed"
 			}
-			entry.Status, entry.Block = status, r.BlockNumber.Uint64()
-			if err := w.updateLedger(entry.Chain, entry.Hash, func(l *LedgerEntry) { l.Status, l.Block = status, entry.Block }); err != nil {
+			entry.Status, entry.Block, entry.Fee = status, r.BlockNumber.Uint64(), feeText(r, e.Net)
+			if err := w.updateLedger(entry.Chain, entry.Hash, func(l *LedgerEntry) { l.Status, l.Block, l.Fee = status, entry.Block, entry.Fee }); err != nil {
 				return entry, err
 			}
 			w.settle(ctx, entry, status)
@@ -614,7 +690,8 @@ func (w *Wallet) reconcile(ctx context.Context, e *EVM, from EVMAddress) {
 			if r.Status != 1 {
 				status = "failed"
 			}
-			w.updateLedger(l.Chain, l.Hash, func(x *LedgerEntry) { x.Status, x.Block = status, r.BlockNumber.Uint64() })
+			l.Fee = feeText(r, e.Net)
+			w.updateLedger(l.Chain, l.Hash, func(x *LedgerEntry) { x.Status, x.Block, x.Fee = status, r.BlockNumber.Uint64(), l.Fee })
 			w.settle(ctx, l, status)
 			continue
 		}
@@ -684,14 +761,23 @@ func (w *Wallet) Refresh(ctx context.Context, nets []Network) []error {
 }
 
 // settle returns to the daily budget what a mined or dropped transaction
-// will never pay: a reverted or dropped one's own reservation, and when a
+// will never pay: a dropped one's own reservation, a reverted one's amount
+// (its fee was charged), a mined one's fee above what the chain charged, and when a
 // cancel is confirmed, those of the transactions it replaced (the original
 // and any speed-ups of it). Replacements reserve nothing themselves.
 func (w *Wallet) settle(ctx context.Context, e LedgerEntry, status string) {
 	ctx = context.WithoutCancel(ctx)
+	var fee *big.Rat
+	if e.Fee != "" {
+		fee, _ = ParseAmount(e.Fee)
+	}
 	switch {
-	case status == "failed" || status == "dropped":
+	case status == "dropped":
 		w.release(ctx, e.Policy, "transaction "+status, e.Hash, nil)
+	case status == "failed": // the chain still charged its fee
+		w.settleSpend(ctx, e.Policy, "transaction failed", e.Hash, nil, false, true, fee)
+	case status == "confirmed" && e.Kind != "cancel" && fee != nil:
+		w.settleSpend(ctx, e.Policy, "fee paid", e.Hash, nil, true, true, fee)
 	case status == "confirmed" && e.Kind == "cancel":
 		all, err := w.Ledger()
 		if err != nil {
@@ -708,4 +794,14 @@ func (w *Wallet) settle(ctx context.Context, e LedgerEntry, status string) {
 			}
 		}
 	}
+}
+
+// feeText is the fee r says was paid, in decimal units of n's native
+// asset; empty when the node did not say.
+func feeText(r *EVMReceipt, n Network) string {
+	f := r.Fee()
+	if f == nil {
+		return ""
+	}
+	return FormatAtomic(f, n.NativeDecimals)
 }

@@ -357,17 +357,21 @@ func evaluateGrant(tx *bolt.Tx, req request, now time.Time) (refuse *RefusedErro
 	if len(l.Payees) > 0 && !containsPayee(l.Payees, req.Payee) {
 		return &RefusedError{Rule: RuleGrant, Reason: fmt.Sprintf("the grant for %s does not cover payee %s", rec.Principal, req.Payee)}, "", nil
 	}
-	if v, ok := lookupFold(l.PerTx, req.Asset); ok {
-		max, _ := ParseAmount(v)
-		if req.Amount.Cmp(max) > 0 {
-			return &RefusedError{Rule: RuleGrant, Reason: fmt.Sprintf("%s %s exceeds the grant's per-transaction limit of %s %s", ratString(req.Amount), req.Asset, v, req.Asset)}, "", nil
+	// network fees count toward the native asset's bounds, as in the policy
+	out := req.outflow()
+	for _, a := range req.assets() {
+		if v, ok := lookupFold(l.PerTx, a); ok {
+			max, _ := ParseAmount(v)
+			if out[a].Cmp(max) > 0 {
+				return &RefusedError{Rule: RuleGrant, Reason: fmt.Sprintf("%s exceeds the grant's per-transaction limit of %s %s", req.what(a, out[a]), v, a)}, "", nil
+			}
 		}
-	}
-	if v, ok := lookupFold(l.PerDay, req.Asset); ok {
-		max, _ := ParseAmount(v)
-		spent := spentBy(tx, dayKey(now), req.Asset, req.Grant)
-		if new(big.Rat).Add(spent, req.Amount).Cmp(max) > 0 {
-			return &RefusedError{Rule: RuleGrant, Reason: fmt.Sprintf("%s %s would exceed the grant's daily limit of %s %s (%s already spent through it today)", ratString(req.Amount), req.Asset, v, req.Asset, ratString(spent))}, "", nil
+		if v, ok := lookupFold(l.PerDay, a); ok {
+			max, _ := ParseAmount(v)
+			spent := spentBy(tx, dayKey(now), a, req.Grant)
+			if new(big.Rat).Add(spent, out[a]).Cmp(max) > 0 {
+				return &RefusedError{Rule: RuleGrant, Reason: fmt.Sprintf("%s would exceed the grant's daily limit of %s %s (%s already spent through it today)", req.what(a, out[a]), v, a, ratString(spent))}, "", nil
+			}
 		}
 	}
 	if v, ok := lookupFold(l.ApproveAbove, req.Asset); ok {
@@ -398,6 +402,9 @@ func (p *Plan) request(a actor) request {
 	}
 	if p.amount != nil {
 		r.Amount = atomicRat(p.amount, p.decimals)
+	}
+	if p.maxFee != nil {
+		r.Fee, r.FeeAsset, r.Family = atomicRat(p.maxFee, p.net.NativeDecimals), p.net.Native, p.net.Family
 	}
 	return r
 }

@@ -25,6 +25,32 @@ type Limit struct {
 	PerTx        string `json:"per_tx,omitempty"`
 	PerDay       string `json:"per_day,omitempty"`
 	ApproveAbove string `json:"approve_above,omitempty"`
+	// MaxFee caps the network fee one transaction may pay, for a native
+	// asset (ETH, BTC…); empty is the family's default (defaultMaxFee).
+	MaxFee string `json:"max_fee,omitempty"`
+}
+
+// defaultMaxFee is the per-transaction fee cap when the policy sets none:
+// far above what a transfer costs on a working network, far below what an
+// RPC lying about fees would have the wallet pay. EVM: 0.01 ETH (80,000
+// gas at 125 gwei), 1 of another native (POL); Bitcoin: 0.0005 BTC (a
+// 141 vB transfer at 350 sat/vB); Solana: 0.001 SOL (200 base fees); NEAR:
+// 0.01 NEAR (100 times a transfer's gas bound).
+func defaultMaxFee(family, native string) string {
+	switch family {
+	case FamilyEVM:
+		if native == "ETH" {
+			return "0.01"
+		}
+		return "1"
+	case FamilyBitcoin:
+		return "0.0005"
+	case FamilySolana:
+		return "0.001"
+	case FamilyNEAR:
+		return "0.01"
+	}
+	return ""
 }
 
 // Policy is what every signature request is checked against.
@@ -59,6 +85,60 @@ type request struct {
 	// asset, amount and payee (deadline, proposal, choice…); never free
 	// text from outside.
 	Details map[string]string
+	// Fee is the most the network fee can be, in FeeAsset (the network's
+	// native asset), on a network of Family; nil when there is none. It
+	// counts toward FeeAsset's limits like any payment of it.
+	Fee      *big.Rat
+	FeeAsset string
+	Family   string
+}
+
+// outflow is what req can take from the wallet, per asset: the amount,
+// and the fee in the native asset (added to the amount when they are the
+// same asset).
+func (r request) outflow() map[string]*big.Rat {
+	out := map[string]*big.Rat{}
+	if r.Amount != nil {
+		out[r.Asset] = new(big.Rat).Set(r.Amount)
+	}
+	if r.Fee != nil && r.Amount != nil {
+		if v, ok := out[r.FeeAsset]; ok {
+			v.Add(v, r.Fee)
+		} else {
+			out[r.FeeAsset] = new(big.Rat).Set(r.Fee)
+		}
+	}
+	return out
+}
+
+// assets are outflow's assets, the payment's first.
+func (r request) assets() []string {
+	out := []string{r.Asset}
+	if r.Fee != nil && r.FeeAsset != r.Asset {
+		out = append(out, r.FeeAsset)
+	}
+	return out
+}
+
+// what names req's outflow of asset for a refusal: "0.0115 ETH (0.0005 ETH
+// plus up to 0.011 ETH in network fees)".
+func (r request) what(asset string, v *big.Rat) string {
+	switch {
+	case r.Fee == nil || asset != r.FeeAsset:
+		return fmt.Sprintf("%s %s", ratString(v), asset)
+	case asset != r.Asset:
+		return fmt.Sprintf("up to %s %s in network fees", ratString(v), asset)
+	}
+	return fmt.Sprintf("%s %s (%s %s plus up to %s %s in network fees)", ratString(v), asset, ratString(r.Amount), asset, ratString(r.Fee), asset)
+}
+
+// facts are fields plus the fee bound.
+func (r request) facts(action string) facts {
+	f := r.fields(action)
+	if r.Fee != nil {
+		f.put("max_fee", ratString(r.Fee)+" "+r.FeeAsset)
+	}
+	return f
 }
 
 // Approver shows a person what is asked (summary) and why it needs them,
@@ -100,6 +180,9 @@ const (
 	RulePayeeDaily = "payee-daily" // over one payee's daily limit
 	RuleApproval   = "approval"    // a human had to approve and did not (or none was present)
 	RuleGrant      = "grant"       // outside the grant's own bounds
+	RuleMaxFee     = "max-fee"     // the network fee could exceed the per-transaction fee cap
+	RulePaid       = "paid"        // the payment request was paid already
+	RuleExpired    = "expired"     // the payment request's deadline passed
 )
 
 func (e *RefusedError) Error() string {
@@ -140,7 +223,7 @@ func ratString(r *big.Rat) string {
 // Validate checks the policy's amounts parse.
 func (p Policy) Validate() error {
 	for a, l := range p.Limits {
-		for _, v := range []string{l.PerTx, l.PerDay, l.ApproveAbove} {
+		for _, v := range []string{l.PerTx, l.PerDay, l.ApproveAbove, l.MaxFee} {
 			if v == "" {
 				continue
 			}
@@ -211,7 +294,8 @@ func (w *Wallet) setPolicy(p Policy, caller string) error {
 type reservation struct {
 	Caller   string `json:"caller,omitempty"`
 	Asset    string `json:"asset"`
-	Amount   string `json:"amount"`
+	Amount   string `json:"amount"`        // payment and fee
+	Fee      string `json:"fee,omitempty"` // the part of Amount that is the network fee
 	Payee    string `json:"payee"`
 	Grant    string `json:"grant,omitempty"`
 	Released bool   `json:"released,omitempty"`
@@ -219,17 +303,49 @@ type reservation struct {
 
 func dayKey(t time.Time) string { return t.UTC().Format("2006-01-02") }
 
-// spentToday sums live reservations for asset today (and for payee if set).
+// The parts of a reservation a sum counts.
+const (
+	partAll     = iota // payment and fee: what the limits count
+	partPayment        // what a payee receives
+	partFee            // the network fee
+)
+
+// part is the amount of r that p names.
+func (r reservation) part(p int) *big.Rat {
+	amt, err := ParseAmount(r.Amount)
+	if err != nil {
+		return new(big.Rat)
+	}
+	fee := new(big.Rat)
+	if r.Fee != "" {
+		if f, err := ParseAmount(r.Fee); err == nil {
+			fee = f
+		}
+	}
+	switch p {
+	case partPayment:
+		return amt.Sub(amt, fee)
+	case partFee:
+		return fee
+	}
+	return amt
+}
+
+// spentToday sums live reservations for asset today, fees included; for
+// payee, only what was paid to it.
 func spentToday(tx *bolt.Tx, day, asset, payee string) *big.Rat {
-	return sumSpend(tx, day, asset, func(r reservation) bool { return payee == "" || SamePayee(r.Payee, payee) })
+	if payee == "" {
+		return sumSpend(tx, day, asset, partAll, func(reservation) bool { return true })
+	}
+	return sumSpend(tx, day, asset, partPayment, func(r reservation) bool { return SamePayee(r.Payee, payee) })
 }
 
 // spentBy sums live reservations for asset today made under grant.
 func spentBy(tx *bolt.Tx, day, asset, grant string) *big.Rat {
-	return sumSpend(tx, day, asset, func(r reservation) bool { return r.Grant == grant })
+	return sumSpend(tx, day, asset, partAll, func(r reservation) bool { return r.Grant == grant })
 }
 
-func sumSpend(tx *bolt.Tx, day, asset string, match func(reservation) bool) *big.Rat {
+func sumSpend(tx *bolt.Tx, day, asset string, part int, match func(reservation) bool) *big.Rat {
 	sum := new(big.Rat)
 	c := tx.Bucket(bucketSpend).Cursor()
 	prefix := []byte(day + "|" + asset + "|")
@@ -241,9 +357,7 @@ func sumSpend(tx *bolt.Tx, day, asset string, match func(reservation) bool) *big
 		if !match(r) {
 			continue
 		}
-		if a, err := ParseAmount(r.Amount); err == nil {
-			sum.Add(sum, a)
-		}
+		sum.Add(sum, r.part(part))
 	}
 	return sum
 }
@@ -252,6 +366,15 @@ func sumSpend(tx *bolt.Tx, day, asset string, match func(reservation) bool) *big
 // or whether human approval is needed and why.
 func evaluate(tx *bolt.Tx, p Policy, req request, now time.Time) (refuse *RefusedError, needApproval string) {
 	asset := strings.ToUpper(req.Asset)
+	if req.Fee != nil {
+		fa := strings.ToUpper(req.FeeAsset)
+		if v := cmp.Or(p.Limits[fa].MaxFee, defaultMaxFee(req.Family, fa)); v != "" {
+			max, _ := ParseAmount(v)
+			if req.Fee.Cmp(max) > 0 {
+				return &RefusedError{Rule: RuleMaxFee, Reason: fmt.Sprintf("a network fee of up to %s %s exceeds the per-transaction fee cap of %s %s", ratString(req.Fee), fa, v, fa)}, ""
+			}
+		}
+	}
 	// A signature naming a payee (a typed-data spender) meets the allow
 	// list even when its amount cannot be counted.
 	if len(p.Allow) > 0 && (req.Amount != nil || req.Payee != "") {
@@ -266,20 +389,22 @@ func evaluate(tx *bolt.Tx, p Policy, req request, now time.Time) (refuse *Refuse
 		}
 		return nil, ""
 	}
-	l := p.Limits[asset]
-	if l.PerTx != "" {
-		max, _ := ParseAmount(l.PerTx)
-		if req.Amount.Cmp(max) > 0 {
-			return &RefusedError{Rule: RulePerTx, Reason: fmt.Sprintf("%s %s exceeds the per-transaction limit of %s %s", ratString(req.Amount), asset, l.PerTx, asset)}, ""
-		}
-	}
 	day := dayKey(now)
-	if l.PerDay != "" {
-		max, _ := ParseAmount(l.PerDay)
-		spent := spentToday(tx, day, asset, "")
-		total := new(big.Rat).Add(spent, req.Amount)
-		if total.Cmp(max) > 0 {
-			return &RefusedError{Rule: RulePerDay, Reason: fmt.Sprintf("%s %s would exceed the daily limit of %s %s (%s already spent today)", ratString(req.Amount), asset, l.PerDay, asset, ratString(spent))}, ""
+	out := req.outflow()
+	for _, a := range req.assets() {
+		l, v := p.Limits[a], out[a]
+		if l.PerTx != "" {
+			max, _ := ParseAmount(l.PerTx)
+			if v.Cmp(max) > 0 {
+				return &RefusedError{Rule: RulePerTx, Reason: fmt.Sprintf("%s exceeds the per-transaction limit of %s %s", req.what(a, v), l.PerTx, a)}, ""
+			}
+		}
+		if l.PerDay != "" {
+			max, _ := ParseAmount(l.PerDay)
+			spent := spentToday(tx, day, a, "")
+			if new(big.Rat).Add(spent, v).Cmp(max) > 0 {
+				return &RefusedError{Rule: RulePerDay, Reason: fmt.Sprintf("%s would exceed the daily limit of %s %s (%s already spent today)", req.what(a, v), l.PerDay, a, ratString(spent))}, ""
+			}
 		}
 	}
 	if m, ok := lookupPayee(p.PayeeDaily, req.Payee); ok {
@@ -291,7 +416,8 @@ func evaluate(tx *bolt.Tx, p Policy, req request, now time.Time) (refuse *Refuse
 			}
 		}
 	}
-	if l.ApproveAbove != "" {
+	// the threshold is the payment's: the fee is bounded by the cap
+	if l := p.Limits[asset]; l.ApproveAbove != "" {
 		th, _ := ParseAmount(l.ApproveAbove)
 		if req.Amount.Cmp(th) > 0 {
 			return nil, fmt.Sprintf("%s %s is above the approval threshold of %s %s", ratString(req.Amount), asset, l.ApproveAbove, asset)
@@ -327,7 +453,7 @@ func newID() string {
 // lock and the limits are checked again. Every decision is recorded,
 // unsigned: no keys are unlocked before a request is allowed.
 func (w *Wallet) authorize(ctx context.Context, req request, approve Approver) (Decision, error) {
-	req.Asset = strings.ToUpper(req.Asset)
+	req.Asset, req.FeeAsset = strings.ToUpper(req.Asset), strings.ToUpper(req.FeeAsset)
 	if req.Caller == "" {
 		req.Caller = "unknown"
 	}
@@ -335,7 +461,7 @@ func (w *Wallet) authorize(ctx context.Context, req request, approve Approver) (
 		return Decision{}, ErrNoLedger
 	}
 	refuse := func(r *RefusedError) error {
-		f := req.fields("refused").put("rule", r.Rule).put("reason", r.Reason)
+		f := req.facts("refused").put("rule", r.Rule).put("reason", r.Reason)
 		if r.Headless {
 			f["headless"] = true
 		}
@@ -384,11 +510,20 @@ func (w *Wallet) authorize(ctx context.Context, req request, approve Approver) (
 			if approved {
 				action = "approved"
 			}
-			f := req.fields(action)
+			f := req.facts(action)
 			if req.Amount != nil {
-				r, _ := json.Marshal(reservation{Caller: req.Caller, Asset: req.Asset, Amount: ratString(req.Amount), Payee: req.Payee, Grant: req.Grant})
-				if err := tx.Bucket(bucketSpend).Put([]byte(dayKey(w.now())+"|"+req.Asset+"|"+d.ID), r); err != nil {
-					return err
+				// one record per asset it takes: the fee in the native
+				// asset is reserved with the payment, settled later to
+				// what the chain charged
+				for a, v := range req.outflow() {
+					r := reservation{Caller: req.Caller, Asset: a, Amount: ratString(v), Payee: req.Payee, Grant: req.Grant}
+					if req.Fee != nil && a == req.FeeAsset {
+						r.Fee = ratString(req.Fee)
+					}
+					b, _ := json.Marshal(r)
+					if err := tx.Bucket(bucketSpend).Put([]byte(dayKey(w.now())+"|"+a+"|"+d.ID), b); err != nil {
+						return err
+					}
 				}
 				f.put("reservation", d.ID)
 			}
@@ -449,11 +584,22 @@ func (w *Wallet) Release(ctx context.Context, id, reason string) error {
 // when the keys are unlocked. When the release cannot be recorded the
 // budget stays reserved.
 func (w *Wallet) release(ctx context.Context, id, reason, hash string, s *ledger.Signer) error {
+	return w.settleSpend(ctx, id, reason, hash, s, false, false, nil)
+}
+
+// settleSpend ends reservation id's hold on the budget once its
+// transaction's fate is known: the payment stays counted when it was made
+// (paid), the fee when the chain charged one (charged), at fee when the
+// chain says what it charged (nil keeps the most it could have been);
+// the rest goes back to the day's budget. Nothing kept is a release.
+func (w *Wallet) settleSpend(ctx context.Context, id, reason, hash string, s *ledger.Signer, paid, charged bool, fee *big.Rat) error {
 	if id == "" {
 		return nil
 	}
 	return withDB(w.dir, func(tx *bolt.Tx) error {
 		b := tx.Bucket(bucketSpend)
+		var f facts
+		changed := false
 		c := b.Cursor()
 		for k, v := c.First(); k != nil; k, v = c.Next() {
 			if !strings.HasSuffix(string(k), "|"+id) {
@@ -464,24 +610,70 @@ func (w *Wallet) release(ctx context.Context, id, reason, hash string, s *ledger
 				return err
 			}
 			if r.Released {
-				return nil // released once already
+				continue // released once already
 			}
-			r.Released = true
-			nv, _ := json.Marshal(r)
+			if f == nil {
+				f = facts{}
+				f.put("reservation", id).put("reason", reason).put("payee", r.Payee).put("grant", r.Grant).put("tx", hash)
+				f["caller"] = r.Caller
+			}
+			payment, kept := r.part(partPayment), r.part(partFee)
+			if r.Fee != "" {
+				switch {
+				case !charged:
+					kept = new(big.Rat)
+				case fee != nil:
+					kept = fee
+				}
+				f.put("fee", ratString(kept)+" "+r.Asset)
+			}
+			if payment.Sign() > 0 {
+				f.put("asset", r.Asset).put("amount", ratString(payment))
+			}
+			if !paid {
+				payment = new(big.Rat)
+			}
+			total := new(big.Rat).Add(payment, kept)
+			nr := r
+			if total.Sign() == 0 {
+				nr.Released = true
+			} else {
+				nr.Amount = ratString(total)
+				if r.Fee != "" {
+					nr.Fee = ratString(kept)
+				}
+			}
+			if nr == r {
+				continue
+			}
+			nv, _ := json.Marshal(nr)
 			if err := b.Put(k, nv); err != nil {
 				return err
 			}
-			f := facts{"action": "released"}
-			f.put("reservation", id).put("reason", reason).put("asset", r.Asset).put("amount", r.Amount).
-				put("payee", r.Payee).put("grant", r.Grant).put("tx", hash)
-			return w.record(ctx, ledger.KindPermission, cmp.Or(r.Caller, "wallet"), nil, f, s)
+			changed = true
 		}
-		return nil
+		if !changed {
+			return nil
+		}
+		caller, _ := f["caller"].(string)
+		delete(f, "caller")
+		f["action"] = "released"
+		if paid || charged {
+			f["action"] = "settled" // what the chain took stays counted
+		}
+		return w.record(ctx, ledger.KindPermission, cmp.Or(caller, "wallet"), nil, f, s)
 	})
 }
 
-// SpentToday reports today's reserved totals per asset.
-func (w *Wallet) SpentToday() (map[string]string, error) {
+// SpentToday reports what today's reservations pay per asset, network
+// fees not included (FeesToday has them; the limits count both).
+func (w *Wallet) SpentToday() (map[string]string, error) { return w.today(partPayment) }
+
+// FeesToday reports today's reserved network fees per native asset: the
+// most a pending transaction can pay, what a mined one paid.
+func (w *Wallet) FeesToday() (map[string]string, error) { return w.today(partFee) }
+
+func (w *Wallet) today(part int) (map[string]string, error) {
 	out := map[string]string{}
 	err := withDB(w.dir, func(tx *bolt.Tx) error {
 		assets := map[string]bool{}
@@ -496,7 +688,9 @@ func (w *Wallet) SpentToday() (map[string]string, error) {
 		}
 		sort.Strings(keys)
 		for _, a := range keys {
-			out[a] = ratString(spentToday(tx, day, a, ""))
+			if v := sumSpend(tx, day, a, part, func(reservation) bool { return true }); v.Sign() != 0 || part == partPayment {
+				out[a] = ratString(v)
+			}
 		}
 		return nil
 	})

@@ -18,7 +18,8 @@ func TestWalletCancelledSendFreesDailyBudget(t *testing.T) {
 	ctx := context.Background()
 	now := time.Now()
 	w := testWallet(t, WithClock(func() time.Time { return now }))
-	if err := w.setPolicy(Policy{Limits: map[string]Limit{"ETH": {PerDay: "0.5"}}}, "test"); err != nil {
+	// 0.5 ETH and its network fee fit the day's 0.6, a second one does not
+	if err := w.setPolicy(Policy{Limits: map[string]Limit{"ETH": {PerDay: "0.6"}}}, "test"); err != nil {
 		t.Fatal(err)
 	}
 	payee := evm.HexToAddress("0x00000000000000000000000000000000000000dd")

@@ -187,7 +187,11 @@ func (p Policy) String() string {
 	}
 	for _, k := range slices.Sorted(maps.Keys(p.Limits)) {
 		l := p.Limits[k]
-		fmt.Fprintf(&b, "%-6s per tx %-10s per day %-10s approval above %s\n", k, cmp.Or(l.PerTx, "-"), cmp.Or(l.PerDay, "-"), cmp.Or(l.ApproveAbove, "-"))
+		fmt.Fprintf(&b, "%-6s per tx %-10s per day %-10s approval above %s", k, cmp.Or(l.PerTx, "-"), cmp.Or(l.PerDay, "-"), cmp.Or(l.ApproveAbove, "-"))
+		if l.MaxFee != "" {
+			fmt.Fprintf(&b, "  network fee at most %s per transaction", l.MaxFee)
+		}
+		b.WriteString("\n")
 	}
 	for _, payee := range slices.Sorted(maps.Keys(p.PayeeDaily)) {
 		m := p.PayeeDaily[payee]
