@@ -112,6 +112,15 @@ func (e AuditEntry) String() string {
 				what += " " + p[0] + " " + v
 			}
 		}
+		// typed data: what it is and, for a vote, what was voted
+		for _, p := range [][2]string{{"", "typed"}, {"proposal", "typed_proposal"}, {"choice", "typed_choice"}, {"alias", "typed_alias"}, {"until", "typed_deadline"}} {
+			if v := field(p[1]); v != "" {
+				what += strings.TrimRight(" "+p[0], " ") + " " + v
+			}
+		}
+		if field("typed_unlimited") == "true" {
+			what += " UNLIMITED"
+		}
 		if m := field("message_sha256"); m != "" {
 			what += " message sha256 " + short(m) + "…"
 		}

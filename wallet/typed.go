@@ -297,7 +297,11 @@ func decodePermit2(td TypedData, nets []Network, id *big.Int, r *tdReader, it *t
 			it.details.put(fmt.Sprintf("typed_token_%d", i), tok.contract).put(fmt.Sprintf("typed_base_units_%d", i), v.String())
 		}
 		if kind == "allowance" {
-			shown[i] += ", allowance expires " + unixTime(r.int(item, "expiration"))
+			if exp := r.int(item, "expiration"); exp.Sign() == 0 {
+				shown[i] += ", allowance ends with the block it is used in" // Permit2 reads 0 as now
+			} else {
+				shown[i] += ", allowance expires " + unixTime(exp)
+			}
 		}
 	}
 	if len(items) > 1 {

@@ -439,3 +439,39 @@ func TestTypedDataSnapshotFreeTextStaysOutOfTheLedger(t *testing.T) {
 		t.Fatalf("details %v", d)
 	}
 }
+
+// FuzzTypedDataDecode: reading any typed data the hasher accepts never
+// panics, and what the wallet cannot read always needs a person.
+func FuzzTypedDataDecode(f *testing.F) {
+	f.Add([]byte(`{"types":{"EIP712Domain":[{"name":"name","type":"string"},{"name":"chainId","type":"uint256"},{"name":"verifyingContract","type":"address"}],"PermitWitnessTransferFrom":[{"name":"permitted","type":"TokenPermissions"},{"name":"spender","type":"address"},{"name":"nonce","type":"uint256"},{"name":"deadline","type":"uint256"},{"name":"witness","type":"Order"}],"TokenPermissions":[{"name":"token","type":"address"},{"name":"amount","type":"uint256"}],"Order":[{"name":"ids","type":"uint8[]"}]},"primaryType":"PermitWitnessTransferFrom","domain":{"name":"Permit2","chainId":8453,"verifyingContract":"0x000000000022D473030F116dDEE9F6B43aC78BA3"},"message":{"permitted":{"token":"0x833589fCD6eDb6E08f4c7C32D4f71b54bdA02913","amount":"5"},"spender":"0x2222222222222222222222222222222222222222","nonce":"1","deadline":"99999999999999","witness":{"ids":[1,2]}}}`))
+	f.Add([]byte(`{"types":{"EIP712Domain":[{"name":"name","type":"string"},{"name":"chainId","type":"uint256"},{"name":"verifyingContract","type":"address"}],"PermitBatch":[{"name":"details","type":"PermitDetails[]"},{"name":"spender","type":"address"},{"name":"sigDeadline","type":"uint256"}],"PermitDetails":[{"name":"token","type":"address"},{"name":"amount","type":"uint160"},{"name":"expiration","type":"uint48"},{"name":"nonce","type":"uint48"}]},"primaryType":"PermitBatch","domain":{"name":"Permit2","chainId":1,"verifyingContract":"0x000000000022D473030F116dDEE9F6B43aC78BA3"},"message":{"details":[{"token":"0xA0b86991c6218b36c1d19D4a2e9Eb0cE3606eB48","amount":"1","expiration":"0","nonce":"0"},{"token":"0x4444444444444444444444444444444444444444","amount":"2","expiration":"0","nonce":"0"}],"spender":"0x2222222222222222222222222222222222222222","sigDeadline":"1"}}`))
+	f.Add([]byte(`{"types":{"EIP712Domain":[{"name":"name","type":"string"}],"Vote":[{"name":"from","type":"address"},{"name":"space","type":"string"},{"name":"proposal","type":"string"},{"name":"choice","type":"uint32[]"}]},"primaryType":"Vote","domain":{"name":"snapshot"},"message":{"from":"0x1111111111111111111111111111111111111111","space":"s","proposal":"p","choice":[1,3]}}`))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		td, err := ParseTypedData(b)
+		if err != nil {
+			return
+		}
+		if _, err := TypedDataHash(td); err != nil {
+			return
+		}
+		req := typedRequest(td, Builtin())
+		if req.Details["typed"] != td.PrimaryType || !strings.HasPrefix(req.Summary, "Sign EIP-712 "+td.PrimaryType) {
+			t.Fatalf("request %+v", req)
+		}
+		if strings.Contains(req.Summary, "cannot read") && len(req.Warnings) == 0 {
+			t.Fatalf("unreadable typed data without a warning: %s", req.Summary)
+		}
+		if req.Amount != nil && (req.Asset == "" || req.Payee == "") {
+			t.Fatalf("an amount without asset or payee: %+v", req)
+		}
+	})
+}
+
+// TestTypedDataAuditLine: the audit's line for a typed-data signature
+// names the type and, for a vote, the proposal and choice.
+func TestTypedDataAuditLine(t *testing.T) {
+	e := AuditEntry{Action: "signed", Fields: map[string]any{"request": "sign-typed-data", "typed": "Ballot", "typed_proposal": "42", "typed_choice": "For", "message_sha256": "abcdef0123456789"}}
+	if s := e.String(); !strings.Contains(s, "sign-typed-data Ballot proposal 42 choice For message sha256 abcdef012345…") {
+		t.Fatalf("%q", s)
+	}
+}
