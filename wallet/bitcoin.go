@@ -267,6 +267,21 @@ type BitcoinPlan struct {
 	changeIndex   uint32 // its index on the account's change chain
 }
 
+// p2wpkhVsize is the virtual size of a transaction spending ins P2WPKH
+// inputs to outs, whatever their script types: the stripped size is exact,
+// each witness at most 108 bytes (a 72-byte signature and a key).
+func p2wpkhVsize(ins int, outs []*wire.TxOut) int64 {
+	tx := wire.NewMsgTx(2)
+	for range ins {
+		tx.AddTxIn(&wire.TxIn{})
+	}
+	for _, o := range outs {
+		tx.AddTxOut(o)
+	}
+	weight := int64(tx.SerializeSizeStripped())*4 + 2 + int64(ins)*108
+	return (weight + 3) / 4
+}
+
 // vbytes estimates a P2WPKH transaction's virtual size.
 func vbytes(ins, outs int) int64 { return int64(11 + 68*ins + 31*outs) }
 
@@ -633,18 +648,22 @@ func (s *Session) planReplaceBitcoin(ctx context.Context, old LedgerEntry, net N
 	var outs []*wire.TxOut
 	var fee int64
 	if cancel {
-		vs := vbytes(len(ins), 1)
-		fee = max(rate*vs, oldFee+vs) // BIP125: pay the replaced fee plus relay of the new size
-		outs, changeOut = []*wire.TxOut{wire.NewTxOut(inSum-fee, changeScript)}, 0
+		outs, changeOut = []*wire.TxOut{wire.NewTxOut(0, changeScript)}, 0
 	} else {
 		if changeOut < 0 {
 			return fail(fmt.Errorf("transaction %s has no change output to pay a higher fee from: it cannot be sped up, only cancelled", old.Hash))
 		}
-		vs := vbytes(len(ins), len(tx.TxOut))
-		fee = max(rate*vs, oldFee+vs)
 		for _, o := range tx.TxOut {
 			outs = append(outs, wire.NewTxOut(o.Value, o.PkScript))
 		}
+	}
+	// BIP125: a higher rate, and at least the replaced fee plus the relay
+	// fee (1 sat/vB) of the replacement's own size.
+	vs := p2wpkhVsize(len(ins), outs)
+	fee = max(rate*vs, oldFee+vs)
+	if cancel {
+		outs[0].Value = inSum - fee
+	} else {
 		outs[changeOut].Value -= fee - oldFee
 	}
 	if outs[changeOut].Value <= dustP2WPKH {
@@ -654,7 +673,7 @@ func (s *Session) planReplaceBitcoin(ctx context.Context, old LedgerEntry, net N
 	if err != nil {
 		return fail(err)
 	}
-	bp := &BitcoinPlan{Packet: pkt, To: old.To, Fee: fee, FeeRate: rate, Change: outs[changeOut].Value, ChangeAddress: changeAddr.EncodeAddress(),
+	bp := &BitcoinPlan{Packet: pkt, To: old.To, Fee: fee, FeeRate: (fee + vs - 1) / vs, Change: outs[changeOut].Value, ChangeAddress: changeAddr.EncodeAddress(),
 		inputs: ins, changeOut: changeOut, changeIndex: changeIndex}
 	p.btcPlan, p.maxFee = bp, big.NewInt(fee)
 	p.replace = &replacement{old: old, index: index, shown: old.Amount}
@@ -663,6 +682,6 @@ func (s *Session) planReplaceBitcoin(ctx context.Context, old LedgerEntry, net N
 		p.kind, p.to, p.replace.shown, verb = "cancel", bp.ChangeAddress, "0", "Cancel"
 	}
 	p.summary = fmt.Sprintf("%s %s (%s BTC to %s on %s) by replacing it (BIP125); network fee %s BTC (%d sat/vB), was %s BTC; %s", verb, old.Hash, old.Amount, old.To, net.Name,
-		FormatAtomic(bigInt(fee), 8), rate, FormatAtomic(bigInt(oldFee), 8), bp.changeText())
+		FormatAtomic(bigInt(fee), 8), bp.FeeRate, FormatAtomic(bigInt(oldFee), 8), bp.changeText())
 	return p, nil
 }

@@ -8,7 +8,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/btcsuite/btcd/blockchain"
 	"github.com/btcsuite/btcd/btcec/v2"
+	"github.com/btcsuite/btcd/btcutil"
 	"github.com/btcsuite/btcd/chaincfg"
 	"github.com/btcsuite/btcd/chaincfg/chainhash"
 	"github.com/btcsuite/btcd/rpcclient"
@@ -140,6 +142,10 @@ func TestWalletPSBTSignsReceiveAndChangeInputs(t *testing.T) {
 		if err := vm.Execute(); err != nil {
 			t.Fatalf("input %d does not verify: %v", i, err)
 		}
+	}
+	// the replacement's size bound holds and is tight
+	if got, bound := (blockchain.GetTransactionWeight(btcutil.NewTx(tx))+3)/4, p2wpkhVsize(len(tx.TxIn), tx.TxOut); got > bound || bound-got > 2 {
+		t.Fatalf("vsize %d, bound %d", got, bound)
 	}
 	var out int64
 	for _, o := range tx.TxOut {
