@@ -90,7 +90,9 @@ func (s *Session) SignTypedData(ctx context.Context, td TypedData, index uint32)
 	if len(nets) == 0 {
 		nets = Builtin()
 	}
-	return s.signWith(ctx, typedRequest(td, nets), h, func(keys *Keys) ([]byte, error) {
+	req := typedRequest(td, nets)
+	s.w.warnPayee(&req)
+	return s.signWith(ctx, req, h, func(keys *Keys) ([]byte, error) {
 		k, err := keys.EVMKey(index)
 		if err != nil {
 			return nil, err

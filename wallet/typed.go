@@ -517,3 +517,22 @@ func typedRequest(td TypedData, nets []Network) request {
 	return request{Kind: "sign-typed-data", Chain: it.chain, Network: it.network, Asset: it.asset, Amount: it.amount,
 		Payee: it.payee, Summary: s, Warnings: it.warnings, Details: details}
 }
+
+// warnPayee adds to req the warnings a send to its payee would carry: the
+// zero address, or one that looks like an address the wallet knows.
+func (w *Wallet) warnPayee(req *request) {
+	if req.Payee == "" {
+		return
+	}
+	var ws []string
+	if evm.HexToAddress(req.Payee) == (EVMAddress{}) {
+		ws = append(ws, "the payee is the zero address: anything sent there is lost")
+	}
+	if like := lookalike(req.Payee, w.knownAddresses()); like != "" {
+		ws = append(ws, "the payee "+req.Payee+" looks like "+like+" (same first and last 4 characters) but is a different address: check every character (address poisoning)")
+	}
+	for _, x := range ws {
+		req.Summary += "; WARNING: " + x
+	}
+	req.Warnings = append(req.Warnings, ws...)
+}

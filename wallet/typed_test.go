@@ -475,3 +475,22 @@ func TestTypedDataAuditLine(t *testing.T) {
 		t.Fatalf("%q", s)
 	}
 }
+
+// TestTypedDataPayeeWarnings: a payee a send would be warned about (the
+// zero address, a lookalike of a known address) needs a person here too.
+func TestTypedDataPayeeWarnings(t *testing.T) {
+	lookalike := "0x1111" + strings.Repeat("2", 32) + "1111" // like tdPayee, allow-listed
+	for _, payee := range []string{"0x0000000000000000000000000000000000000000", lookalike} {
+		w := sealed(t, testWallet(t))
+		if err := w.setPolicy(Policy{Allow: []string{tdPayee, payee}}, "test"); err != nil {
+			t.Fatal(err)
+		}
+		unlocked := 0
+		agent, _ := typedSessions(t, w, nil, &unlocked)
+		td := authorization(t, transferAuthType, "1")
+		td.Message["to"] = payee
+		if _, err := agent.SignTypedData(context.Background(), td, 0); !refusedBy(err, RuleApproval) || !strings.Contains(err.Error(), "WARNING") && !strings.Contains(err.Error(), "warning") {
+			t.Errorf("payee %s: %v", payee, err)
+		}
+	}
+}
