@@ -44,4 +44,16 @@ func TestWalletImportsEveryBIP39Language(t *testing.T) {
 	if !errors.As(err, &me) || me.Position != 1 || !strings.Contains(err.Error(), "spanish") || !strings.Contains(err.Error(), `did you mean "ábaco"`) {
 		t.Fatalf("unaccented word: %v", err)
 	}
+	// a Japanese wallet reveals its words composed, and they re-import
+	st := OpenStore(t.TempDir(), WithKDF(func() (KDFParams, error) { return testKDF(), nil }))
+	if _, err := st.Create(tests[0].mnemonic, tests[0].pass, []byte("pw"), false); err != nil {
+		t.Fatal(err)
+	}
+	m, _, err := st.Reveal([]byte("pw"))
+	if err != nil || m != strings.Join(strings.Fields(tests[0].mnemonic), " ") {
+		t.Fatalf("revealed %q %v", m, err)
+	}
+	if seed, _ := SeedFromMnemonic(m, tests[0].pass); hex.EncodeToString(seed) != tests[0].seed {
+		t.Fatal("revealed words give another seed")
+	}
 }

@@ -13,6 +13,8 @@ import (
 	"sort"
 	"strings"
 
+	"golang.org/x/text/unicode/norm"
+
 	"github.com/sovos/sov/internal/config"
 	"github.com/sovos/sov/internal/seal"
 )
@@ -183,13 +185,16 @@ func (s *Store) Unlock(passphrase []byte) (*Keys, error) {
 	return keys, nil
 }
 
-// Reveal returns the mnemonic and BIP39 passphrase.
+// Reveal returns the mnemonic and BIP39 passphrase. The mnemonic is kept
+// in NFKD form (what the seed is computed from); it is shown composed
+// (NFC), as a person writes it: the kana of a Japanese mnemonic would
+// otherwise print with detached voicing marks. Either form gives the seed.
 func (s *Store) Reveal(passphrase []byte) (mnemonic, bip39Passphrase string, err error) {
 	sec, err := s.open(passphrase)
 	if err != nil {
 		return "", "", err
 	}
-	return sec.Mnemonic, sec.Passphrase, nil
+	return norm.NFC.String(sec.Mnemonic), sec.Passphrase, nil
 }
 
 // Passphrase yields the wallet passphrase when the store needs it (from a
