@@ -608,6 +608,11 @@ func (s *Session) planReplaceBitcoin(ctx context.Context, old LedgerEntry, net N
 		return fail(err)
 	}
 	tx := txr.MsgTx()
+	// What is re-signed comes from the node: it must be the very
+	// transaction we signed (and its inputs the outputs they claim to be).
+	if tx.TxHash() != *h {
+		return fail(fmt.Errorf("the node returned another transaction for %s: refusing to replace it", old.Hash))
+	}
 	sc, err := b.scanAccount(ctx, xpub)
 	if err != nil {
 		return fail(err)
@@ -620,7 +625,7 @@ func (s *Session) planReplaceBitcoin(ctx context.Context, old LedgerEntry, net N
 		if err != nil {
 			return fail(fmt.Errorf("input %s: %w", in.PreviousOutPoint, err))
 		}
-		if int(in.PreviousOutPoint.Index) >= len(prev.MsgTx().TxOut) {
+		if prev.MsgTx().TxHash() != prevHash || int(in.PreviousOutPoint.Index) >= len(prev.MsgTx().TxOut) {
 			return fail(fmt.Errorf("input %s: no such output", in.PreviousOutPoint))
 		}
 		out := prev.MsgTx().TxOut[in.PreviousOutPoint.Index]
@@ -667,7 +672,11 @@ func (s *Session) planReplaceBitcoin(ctx context.Context, old LedgerEntry, net N
 		outs[changeOut].Value -= fee - oldFee
 	}
 	if outs[changeOut].Value <= dustP2WPKH {
-		return fail(fmt.Errorf("transaction %s: its change (%s BTC) cannot pay a fee of %s BTC", old.Hash, FormatAtomic(bigInt(outs[changeOut].Value+fee-oldFee), 8), FormatAtomic(bigInt(fee), 8)))
+		what := "its change"
+		if cancel {
+			what = "what it spends"
+		}
+		return fail(fmt.Errorf("transaction %s: %s cannot pay a network fee of %s BTC", old.Hash, what, FormatAtomic(bigInt(fee), 8)))
 	}
 	pkt, err := buildPSBT(ins, outs)
 	if err != nil {
