@@ -406,6 +406,8 @@ func (p *Plan) request(a actor) request {
 	if p.maxFee != nil {
 		r.Fee, r.FeeAsset, r.Family = atomicRat(p.maxFee, p.net.NativeDecimals), p.net.Native, p.net.Family
 	}
+	// only the user may pay a request again, never a grant's holder
+	r.PayKey, r.Again, r.Deadline, r.DeadlineBy = p.payKey, p.again && a.grant == "", p.deadline, p.deadlineBy
 	return r
 }
 
@@ -439,6 +441,11 @@ func (w *Wallet) execute(ctx context.Context, p *Plan, a actor) (LedgerEntry, er
 	}
 	defer keys.Wipe()
 	signer = w.ledgerSigner(keys)
+	// A deadline that passed during approval or unlock stops it too.
+	if !p.deadline.IsZero() && !w.now().Before(p.deadline) {
+		release("payment request expired")
+		return LedgerEntry{}, &RefusedError{Rule: RuleExpired, Reason: fmt.Sprintf("the payment request expired at %s (%s)", p.deadline.UTC().Format(time.RFC3339), p.deadlineBy)}
+	}
 	// A revocation during approval or unlock still stops the payment.
 	if a.grant != "" {
 		if err := w.checkGrant(a.grant); err != nil {
@@ -477,7 +484,7 @@ func (w *Wallet) execute(ctx context.Context, p *Plan, a actor) (LedgerEntry, er
 	}
 	entry.Chain, entry.Network, entry.Kind = p.net.CAIP2, p.net.Name, p.kind
 	entry.From, entry.To, entry.Asset, entry.Amount = p.from, p.to, p.asset, p.amountText()
-	entry.Caller, entry.Grant, entry.Policy = a.principal, a.grant, d.ID
+	entry.Caller, entry.Grant, entry.Policy, entry.Request = a.principal, a.grant, d.ID, p.payKey
 	if err := w.recordLedger(entry); err != nil {
 		return entry, fmt.Errorf("transaction %s was broadcast but not recorded: %w", entry.Hash, err)
 	}

@@ -2,7 +2,9 @@ package wallet
 
 import (
 	"context"
+	"crypto/sha256"
 	"encoding/base64"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -13,6 +15,8 @@ import (
 	"strings"
 	"time"
 
+	bolt "go.etcd.io/bbolt"
+
 	"github.com/sovos/sov/wallet/internal/evm"
 )
 
@@ -22,9 +26,13 @@ type PaymentRequired struct {
 	Error       string                `json:"error,omitempty"`
 	Resource    *PaymentResource      `json:"resource,omitempty"`
 	Accepts     []PaymentRequirements `json:"accepts"`
-	// ExpiresAt (unix seconds or RFC 3339) is an optional deadline sov
-	// honours; options may carry one as extra.deadline too.
+	// ExpiresAt (unix seconds or RFC 3339) is an optional deadline, not in
+	// the x402 v2 spec, that sov honours; an option may carry one as
+	// extra.deadline or extra.validBefore. Every option's
+	// maxTimeoutSeconds (the spec's time allowed for payment completion)
+	// counts from when the request was parsed. See deadline.
 	ExpiresAt json.RawMessage `json:"expiresAt,omitempty"`
+	received  time.Time       // when ParsePaymentRequired read it
 }
 
 // PaymentResource describes what is paid for.
@@ -69,10 +77,11 @@ func ParsePaymentRequired(b []byte, now time.Time) (PaymentRequired, error) {
 	if len(pr.Accepts) == 0 {
 		return pr, errors.New("payment request lists no accepted options (accepts is empty)")
 	}
+	pr.received = now
 	if exp, ok, err := parseDeadline(pr.ExpiresAt); err != nil {
 		return pr, err
 	} else if ok && !now.Before(exp) {
-		return pr, fmt.Errorf("payment request expired at %s: ask the payee for a fresh one", exp.UTC().Format(time.RFC3339))
+		return pr, fmt.Errorf("%w at %s: ask the payee for a fresh one", ErrPaymentExpired, exp.UTC().Format(time.RFC3339))
 	}
 	for i, a := range pr.Accepts {
 		if !atomicRe.MatchString(a.Amount) || strings.TrimLeft(a.Amount, "0") == "" {
@@ -84,8 +93,109 @@ func ParsePaymentRequired(b []byte, now time.Time) (PaymentRequired, error) {
 		if a.MaxTimeoutSeconds < 0 {
 			return pr, fmt.Errorf("payment option %d: negative maxTimeoutSeconds", i+1)
 		}
+		if _, _, err := pr.deadline(a); err != nil {
+			return pr, fmt.Errorf("payment option %d: %w", i+1, err)
+		}
 	}
 	return pr, nil
+}
+
+// ErrPaymentExpired means a payment request's deadline has passed; the
+// payee can issue a fresh one.
+var ErrPaymentExpired = errors.New("the payment request expired")
+
+// deadline is when option o of pr can no longer be paid: the earliest of
+// the request's expiresAt, the option's extra.deadline and
+// extra.validBefore, and its maxTimeoutSeconds after the request was
+// received (0: none given). Zero when there is none.
+func (pr PaymentRequired) deadline(o PaymentRequirements) (time.Time, string, error) {
+	var at time.Time
+	var what string
+	take := func(t time.Time, name string) {
+		if at.IsZero() || t.Before(at) {
+			at, what = t, name
+		}
+	}
+	if t, ok, err := parseDeadline(pr.ExpiresAt); err != nil {
+		return at, "", err
+	} else if ok {
+		take(t, "expiresAt")
+	}
+	for _, k := range []string{"deadline", "validBefore"} {
+		v, ok := o.Extra[k]
+		if !ok {
+			continue
+		}
+		raw, _ := json.Marshal(v)
+		if f, isNum := v.(float64); isNum {
+			raw = []byte(strconv.FormatFloat(f, 'f', 0, 64)) // not 1.7e+09
+		}
+		t, ok, err := parseDeadline(raw)
+		if err != nil {
+			return at, "", fmt.Errorf("extra.%s: %w", k, err)
+		}
+		if ok {
+			take(t, "extra."+k)
+		}
+	}
+	if o.MaxTimeoutSeconds > 0 && !pr.received.IsZero() {
+		take(pr.received.Add(time.Duration(o.MaxTimeoutSeconds)*time.Second), "maxTimeoutSeconds")
+	}
+	return at, what, nil
+}
+
+// PaymentKey is what makes a payment request paid once: the sha256 (hex)
+// of the request and the chosen option, each as canonical JSON (fields in
+// a fixed order, object keys sorted, no spaces).
+func PaymentKey(pr PaymentRequired, chosen PaymentRequirements) string {
+	b, _ := json.Marshal(struct {
+		Request PaymentRequired     `json:"request"`
+		Option  PaymentRequirements `json:"option"`
+	}{pr, chosen})
+	sum := sha256.Sum256(b)
+	return hex.EncodeToString(sum[:])
+}
+
+// checkPayRequest refuses, inside the policy's wallet.db transaction, a
+// payment request whose deadline has passed, and one paid already (a
+// transaction that is pending or mined, or one allowed and not yet sent)
+// unless the user said to pay it again.
+func checkPayRequest(tx *bolt.Tx, req request, now time.Time) *RefusedError {
+	if !req.Deadline.IsZero() && !now.Before(req.Deadline) {
+		return &RefusedError{Rule: RuleExpired, Reason: fmt.Sprintf("the payment request expired at %s (%s)", req.Deadline.UTC().Format(time.RFC3339), req.DeadlineBy)}
+	}
+	if req.PayKey == "" || req.Again {
+		return nil
+	}
+	sent := map[string]bool{} // reservations whose transaction is in the ledger
+	var paid *LedgerEntry
+	tx.Bucket(bucketLedger).ForEach(func(_, v []byte) error {
+		var e LedgerEntry
+		if json.Unmarshal(v, &e) != nil || e.Request != req.PayKey {
+			return nil
+		}
+		sent[e.Policy] = true
+		if e.Status != "failed" && e.Status != "dropped" && (paid == nil || e.Time < paid.Time) {
+			paid = &e
+		}
+		return nil
+	})
+	if paid != nil {
+		return &RefusedError{Rule: RulePaid, Tx: paid.Hash, Reason: fmt.Sprintf("this payment request was paid already by transaction %s on %s (%s, %s)", paid.Hash, paid.Network, paid.Status, paid.Time)}
+	}
+	var busy string
+	tx.Bucket(bucketSpend).ForEach(func(k, v []byte) error {
+		var r reservation
+		id := string(k[strings.LastIndexByte(string(k), '|')+1:])
+		if json.Unmarshal(v, &r) == nil && r.Request == req.PayKey && !r.Released && !sent[id] {
+			busy = id
+		}
+		return nil
+	})
+	if busy != "" {
+		return &RefusedError{Rule: RulePaid, Reason: fmt.Sprintf("this payment request is being paid now (reservation %s)", busy)}
+	}
+	return nil
 }
 
 func parseDeadline(raw json.RawMessage) (time.Time, bool, error) {
@@ -123,6 +233,7 @@ type PayOption struct {
 	stable    bool
 	amount    *big.Rat
 	maxFeeWei *big.Int
+	expired   bool
 }
 
 // Route is the router's choice and its one-line explanation.
@@ -131,6 +242,7 @@ type Route struct {
 	Options     []PayOption `json:"options"`
 	Explanation string      `json:"explanation"`
 	acct        Accounts
+	req         PaymentRequired
 }
 
 // Payment is a paid request: the route chosen and the transaction that
@@ -154,10 +266,13 @@ func (r *Route) Close() {
 // with the lowest total cost: stablecoin options first (their cost is
 // known), then the smallest amount, then the smallest network fee.
 func (w *Wallet) RoutePayment(ctx context.Context, pr PaymentRequired, nets []Network, acct Accounts) (Route, error) {
-	r := Route{acct: acct}
+	if pr.received.IsZero() {
+		pr.received = w.now()
+	}
+	r := Route{acct: acct, req: pr}
 	for i, a := range pr.Accepts {
 		o := PayOption{Index: i + 1, Req: a}
-		w.judge(ctx, &o, nets, acct)
+		w.judge(ctx, &r, &o, nets, acct)
 		r.Options = append(r.Options, o)
 	}
 	var payable []*PayOption
@@ -168,10 +283,15 @@ func (w *Wallet) RoutePayment(ctx context.Context, pr PaymentRequired, nets []Ne
 	}
 	if len(payable) == 0 {
 		var why []string
+		expired := true
 		for _, o := range r.Options {
 			why = append(why, fmt.Sprintf("option %d (%s): %s", o.Index, o.Req.Network, o.Why))
+			expired = expired && o.expired
 		}
 		r.Close()
+		if expired {
+			return r, fmt.Errorf("%w: %s", ErrPaymentExpired, strings.Join(why, "; "))
+		}
 		return r, fmt.Errorf("no option in this payment request is one you can pay — %s", strings.Join(why, "; "))
 	}
 	sort.SliceStable(payable, func(i, j int) bool {
@@ -206,8 +326,12 @@ func (w *Wallet) RoutePayment(ctx context.Context, pr PaymentRequired, nets []Ne
 	return r, nil
 }
 
-func (w *Wallet) judge(ctx context.Context, o *PayOption, nets []Network, acct Accounts) {
+func (w *Wallet) judge(ctx context.Context, r *Route, o *PayOption, nets []Network, acct Accounts) {
 	a := o.Req
+	if at, by, err := r.req.deadline(a); err == nil && !at.IsZero() && !w.now().Before(at) {
+		o.Why, o.expired = fmt.Sprintf("expired at %s (%s)", at.UTC().Format(time.RFC3339), by), true
+		return
+	}
 	if a.Scheme != "exact" {
 		o.Why = fmt.Sprintf("scheme %q is not supported (only exact)", a.Scheme)
 		return
@@ -263,11 +387,17 @@ func (r *Route) Plan() (*Plan, error) {
 	if r.Chosen == nil || r.Chosen.plan == nil {
 		return nil, errors.New("no payable option chosen")
 	}
-	p := &Plan{kind: "pay", acct: r.acct, evm: nil}
+	p := &Plan{kind: "pay", acct: r.acct, evm: nil, payKey: PaymentKey(r.req, r.Chosen.Req)}
+	p.deadline, p.deadlineBy, _ = r.req.deadline(r.Chosen.Req)
 	p.fromEVMPlan(r.Chosen.plan)
 	p.evm = &EVM{Net: r.Chosen.evm.Net, Backend: r.Chosen.evm.Backend, URL: r.Chosen.evm.URL}
 	return p, nil
 }
+
+// PayAgain lets the user pay a payment request that was paid already
+// (see PaymentKey): without it a second payment is refused, naming the
+// first. It has no effect on a payment made under a grant.
+func (p *Plan) PayAgain() { p.again = true }
 
 // Plan exposes the chosen option's transaction plan (for summaries).
 func (o *PayOption) Plan() *EVMPlan { return o.plan }

@@ -66,8 +66,10 @@ func TestWalletPayRouterPicksLowestCost(t *testing.T) {
 		t.Fatalf("payee got %s", got)
 	}
 	// the policy sees the payment in USDC and refuses beyond the cap
+	// (a second request: paying the first again would be refused as paid)
 	w.setPolicy(Policy{Limits: map[string]Limit{"USDC": {PerDay: "2"}}}, "test")
-	route, _ = w.RoutePayment(ctx, pr, nets, acct)
+	pr2, _ := ParsePaymentRequired([]byte(strings.Replace(req, `{"x402Version":2,`, `{"x402Version":2,"error":"another item",`, 1)), time.Now())
+	route, _ = w.RoutePayment(ctx, pr2, nets, acct)
 	if _, err := pay(route); err == nil || !strings.Contains(err.Error(), "daily limit of 2 USDC") {
 		t.Fatalf("cap: %v", err)
 	}

@@ -91,6 +91,12 @@ type request struct {
 	Fee      *big.Rat
 	FeeAsset string
 	Family   string
+	// A payment request's: its PaymentKey, whether the user pays it
+	// again, and its deadline (zero: none) and what set it.
+	PayKey     string
+	Again      bool
+	Deadline   time.Time
+	DeadlineBy string
 }
 
 // outflow is what req can take from the wallet, per asset: the amount,
@@ -138,6 +144,10 @@ func (r request) facts(action string) facts {
 	if r.Fee != nil {
 		f.put("max_fee", ratString(r.Fee)+" "+r.FeeAsset)
 	}
+	f.put("request_sha256", r.PayKey)
+	if r.Again {
+		f["again"] = true
+	}
 	return f
 }
 
@@ -170,6 +180,7 @@ type RefusedError struct {
 	Rule     string // one of the Rule constants
 	Reason   string
 	Headless bool
+	Tx       string // RulePaid: the transaction that paid it
 }
 
 // The rules a refusal can name.
@@ -294,8 +305,9 @@ func (w *Wallet) setPolicy(p Policy, caller string) error {
 type reservation struct {
 	Caller   string `json:"caller,omitempty"`
 	Asset    string `json:"asset"`
-	Amount   string `json:"amount"`        // payment and fee
-	Fee      string `json:"fee,omitempty"` // the part of Amount that is the network fee
+	Amount   string `json:"amount"`            // payment and fee
+	Fee      string `json:"fee,omitempty"`     // the part of Amount that is the network fee
+	Request  string `json:"request,omitempty"` // the PaymentKey of the request it pays
 	Payee    string `json:"payee"`
 	Grant    string `json:"grant,omitempty"`
 	Released bool   `json:"released,omitempty"`
@@ -477,6 +489,10 @@ func (w *Wallet) authorize(ctx context.Context, req request, approve Approver) (
 			if err != nil {
 				return err
 			}
+			if r := checkPayRequest(tx, req, w.now()); r != nil {
+				refErr = r
+				return refuse(r)
+			}
 			refused, need, gerr := evaluateGrant(tx, req, w.now())
 			if gerr != nil {
 				refErr = gerr
@@ -516,7 +532,7 @@ func (w *Wallet) authorize(ctx context.Context, req request, approve Approver) (
 				// asset is reserved with the payment, settled later to
 				// what the chain charged
 				for a, v := range req.outflow() {
-					r := reservation{Caller: req.Caller, Asset: a, Amount: ratString(v), Payee: req.Payee, Grant: req.Grant}
+					r := reservation{Caller: req.Caller, Asset: a, Amount: ratString(v), Payee: req.Payee, Grant: req.Grant, Request: req.PayKey}
 					if req.Fee != nil && a == req.FeeAsset {
 						r.Fee = ratString(req.Fee)
 					}

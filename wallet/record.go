@@ -149,7 +149,7 @@ func (w *Wallet) recordPayment(ctx context.Context, p *Plan, a actor, reservatio
 	f := facts{"action": "signed", "request": p.kind}
 	f.put("chain", p.net.CAIP2).put("network", p.net.Name).put("asset", p.asset).put("amount", p.amountText()).
 		put("from", p.from).put("payee", p.to).put("tx", hash).put("reservation", reservation).put("grant", a.grant).
-		put("warnings", strings.Join(p.warnings, "; "))
+		put("warnings", strings.Join(p.warnings, "; ")).put("request_sha256", p.payKey)
 	if p.maxFee != nil {
 		f.put("max_fee", FormatAtomic(p.maxFee, p.net.NativeDecimals)+" "+p.net.Native)
 	}

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"math/big"
 	"strings"
+	"time"
 
 	"github.com/sovos/sov/wallet/internal/evm"
 )
@@ -94,6 +95,12 @@ type Plan struct {
 	replace  *replacement // a speed-up or cancel: no new amount
 	warnings []string     // see warn
 	route    *Route       // the payment route it was chosen from, closed with it
+	// a payment request's: its PaymentKey, whether the user pays it again,
+	// and the deadline (zero: none) and what set it
+	payKey     string
+	again      bool
+	deadline   time.Time
+	deadlineBy string
 }
 
 // Summary is the line shown for approval.

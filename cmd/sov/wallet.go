@@ -71,6 +71,10 @@ func walletHint(err error) error {
 		return fmt.Errorf("%w (headless: approve it in a terminal, or raise the threshold with `sov wallet policy`)", err)
 	case errors.As(err, &refused) && refused.Rule == wallet.RuleAllowList:
 		return fmt.Errorf("%w: allow the payee with `sov wallet policy --allow PAYEE`", err)
+	case errors.As(err, &refused) && refused.Rule == wallet.RulePaid:
+		return fmt.Errorf("%w: pass --again to pay it once more", err)
+	case errors.As(err, &refused) && refused.Rule == wallet.RuleMaxFee:
+		return fmt.Errorf("%w: wait for lower fees, or raise the cap with `sov wallet policy --asset ASSET --max-fee AMOUNT`", err)
 	}
 	return withFix(err,
 		fix{wallet.ErrNoWallet, ": run `sov wallet init` or `sov wallet import`", false},
@@ -87,7 +91,7 @@ func walletHint(err error) error {
 		fix{new(*wallet.UnreachableRPCError), ": pass --chain-id to add it offline", false},
 		fix{new(*wallet.ChainIdentityError), ": check the RPC URL with `sov wallet networks` (a local chain that was reset can be added again under a new --caip2)", false},
 		fix{wallet.ErrWordCount, ": pass --words 12 or --words 24", true},
-		fix{wallet.ErrEditNeedsAsset, ": --per-tx, --per-day, --approve-above and --payee-daily need --asset (e.g. --asset USDC)", true},
+		fix{wallet.ErrEditNeedsAsset, ": --per-tx, --per-day, --approve-above, --max-fee and --payee-daily need --asset (e.g. --asset USDC)", true},
 		fix{new(*wallet.NetworkChoiceError), ": pick one with --chain NETWORK", true},
 		fix{new(*wallet.UnknownNetworkError), ": see `sov wallet networks`", true},
 		fix{wallet.ErrNoRecipient, ": pass --recipient APP", true},
@@ -338,6 +342,7 @@ func walletLedgerCmd(a *app) *cobra.Command {
 }
 
 func walletPayCmd(a *app) *cobra.Command {
+	var again bool
 	c := walletSending(a, "pay REQUEST", "Pay an x402 v2 payment request: sov picks the option you can pay at the lowest cost",
 		"approve the summary without asking (policy approvals still need a human)", nargs(1, 1, "a payment request (a file, or - for stdin)"),
 		func(cmd *cobra.Command, s *wallet.Session, args []string, index uint32) (*wallet.Plan, func(wallet.LedgerEntry) any, error) {
@@ -350,12 +355,17 @@ func walletPayCmd(a *app) *cobra.Command {
 				return nil, nil, err
 			}
 			fmt.Fprintln(a.stderr, termtext.Clean(route.Explanation))
+			if again {
+				p.PayAgain()
+			}
 			return p, func(tx wallet.LedgerEntry) any { return wallet.Payment{Route: route, Tx: tx} }, nil
 		})
 	c.Long = "REQUEST is a file holding the x402 v2 PaymentRequired JSON (or the base64\n" +
 		"PAYMENT-REQUIRED header value), or - for stdin. sov checks every accepted\n" +
 		"option (network, balance including fees, simulation), explains its choice in\n" +
-		"one line and pays it through the wallet policy."
+		"one line and pays it through the wallet policy. A request is paid once: paying\n" +
+		"it again is refused, naming the first payment, unless --again is passed."
+	c.Flags().BoolVar(&again, "again", false, "pay a request that was paid already")
 	return c
 }
 
@@ -421,6 +431,7 @@ func walletPolicyCmd(a *app) *cobra.Command {
 	f.StringVar(&e.PerTx, "per-tx", "", "largest single payment (\"none\" removes)")
 	f.StringVar(&e.PerDay, "per-day", "", "most per UTC day (\"none\" removes)")
 	f.StringVar(&e.ApproveAbove, "approve-above", "", "ask a human above this amount (\"none\" removes)")
+	f.StringVar(&e.MaxFee, "max-fee", "", "largest network fee per transaction, for a native asset (\"none\": the default cap)")
 	f.StringArrayVar(&e.PayeeDaily, "payee-daily", nil, "PAYEE=AMOUNT daily cap for one payee")
 	f.StringArrayVar(&e.Allow, "allow", nil, "allow-list a payee (once any is listed, only listed payees can be paid)")
 	f.StringArrayVar(&e.Disallow, "disallow", nil, "remove a payee from the allow list")

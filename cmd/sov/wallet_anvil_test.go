@@ -232,6 +232,13 @@ func TestWalletAnvilPayRoutesToTheOnlyPayableOption(t *testing.T) {
 	if bal := an.Balance(t, payee); bal.Cmp(big.NewInt(1e17)) != 0 {
 		t.Fatalf("payee got %s", bal)
 	}
+	// the same request again: refused, naming the payment, unless --again
+	if r := runSov(t, home, walletTestEnv, "", "wallet", "pay", f, "--yes"); r.Code != 1 || !strings.Contains(r.Stderr, "paid already by transaction "+out.Tx.Hash) || !strings.Contains(r.Stderr, "--again") {
+		t.Fatalf("paid twice: %d %s", r.Code, r.Stderr)
+	}
+	if r := runSov(t, home, walletTestEnv, "", "wallet", "pay", f, "--yes", "--again"); r.Code != 0 || an.Balance(t, payee).Cmp(big.NewInt(2e17)) != 0 {
+		t.Fatalf("pay --again: %d %s", r.Code, r.Stderr)
+	}
 	// bad requests
 	for _, tc := range []struct{ body, want string }{
 		{strings.Replace(req, `"amount":"1000000"`, `"amount":"1.5"`, 1), "not a positive whole number"},
