@@ -167,15 +167,26 @@ func checkPayRequest(tx *bolt.Tx, req request, now time.Time) *RefusedError {
 	if req.PayKey == "" || req.Again {
 		return nil
 	}
-	sent := map[string]bool{} // reservations whose transaction is in the ledger
+	// reservations of the request, and whether each is wholly released
+	// (a cancelled payment's is: it paid nothing)
+	held := map[string]bool{}
+	tx.Bucket(bucketSpend).ForEach(func(k, v []byte) error {
+		var r reservation
+		if json.Unmarshal(v, &r) == nil && r.Request == req.PayKey {
+			id := string(k[strings.LastIndexByte(string(k), '|')+1:])
+			held[id] = held[id] || !r.Released
+		}
+		return nil
+	})
 	var paid *LedgerEntry
 	tx.Bucket(bucketLedger).ForEach(func(_, v []byte) error {
 		var e LedgerEntry
 		if json.Unmarshal(v, &e) != nil || e.Request != req.PayKey {
 			return nil
 		}
-		sent[e.Policy] = true
-		if e.Status != "failed" && e.Status != "dropped" && (paid == nil || e.Time < paid.Time) {
+		live := held[e.Policy]
+		delete(held, e.Policy) // what is left was allowed and not yet sent
+		if live && e.Status != "failed" && e.Status != "dropped" && (paid == nil || e.Time < paid.Time) {
 			paid = &e
 		}
 		return nil
@@ -183,17 +194,10 @@ func checkPayRequest(tx *bolt.Tx, req request, now time.Time) *RefusedError {
 	if paid != nil {
 		return &RefusedError{Rule: RulePaid, Tx: paid.Hash, Reason: fmt.Sprintf("this payment request was paid already by transaction %s on %s (%s, %s)", paid.Hash, paid.Network, paid.Status, paid.Time)}
 	}
-	var busy string
-	tx.Bucket(bucketSpend).ForEach(func(k, v []byte) error {
-		var r reservation
-		id := string(k[strings.LastIndexByte(string(k), '|')+1:])
-		if json.Unmarshal(v, &r) == nil && r.Request == req.PayKey && !r.Released && !sent[id] {
-			busy = id
+	for id, live := range held {
+		if live {
+			return &RefusedError{Rule: RulePaid, Reason: fmt.Sprintf("this payment request is being paid now (reservation %s)", id)}
 		}
-		return nil
-	})
-	if busy != "" {
-		return &RefusedError{Rule: RulePaid, Reason: fmt.Sprintf("this payment request is being paid now (reservation %s)", busy)}
 	}
 	return nil
 }

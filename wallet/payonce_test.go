@@ -126,6 +126,23 @@ func TestWalletPaymentRequestPaidOnce(t *testing.T) {
 	if _, err := f.pay(t, s, f.request("1500001", 60, `{"name":"USDC","version":"2"}`), false); err != nil {
 		t.Fatalf("another request: %v", err)
 	}
+	// a payment that was cancelled paid nothing: its request can be paid
+	other := f.request("1500002", 60, "")
+	lost, err := f.pay(t, s, other, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cancel, err := s.Replace(ctx, lost.Hash, true, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.c.sim.Commit()
+	if _, err := f.w.WaitEVM(ctx, f.c.evm, cancel); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.pay(t, s, other, false); err != nil {
+		t.Fatalf("a cancelled payment's request: %v", err)
+	}
 	var signed, refusedPaid, onPurpose int
 	for _, e := range audit(t, f.w) {
 		switch {
