@@ -2,8 +2,8 @@
 # fuzz.sh DURATION: run every fuzz target in the module for DURATION each
 # (go test -fuzztime syntax: 3s, 60s, 1000x), one at a time, and stop at the
 # first failure with the failing input's path. Targets are found by name
-# (func FuzzXxx in a _test.go file of a package of this module), so a new
-# one is run without being listed here.
+# (func FuzzXxx(f *testing.F) in a _test.go file of a package of this
+# module), so a new one is run without being listed here.
 #   GOTAGS         build tags, as the Makefile passes them
 #   FUZZ_PARALLEL  workers per target (default 2: the CI machine has two cores)
 #   FUZZ_MATCH     only targets whose "pkg.FuzzName" matches this regexp
@@ -14,51 +14,64 @@ tags=${GOTAGS:-}
 par=${FUZZ_PARALLEL:-2}
 match=${FUZZ_MATCH:-}
 GO=${GO:-go}
+cache=$($GO env GOCACHE)/fuzz
 
-# Package dirs of this module only: nested modules (tools/) and testdata are
-# not packages here, and go list honours the build tags.
-mapfile -t dirs < <($GO list -tags "$tags" -f '{{.Dir}}' ./...)
-root=$(pwd)
-targets=()
-for d in "${dirs[@]}"; do
-  rel=.${d#"$root"}
-  for f in "$d"/*_test.go; do
-    [ -f "$f" ] || continue
-    while read -r name; do
-      targets+=("$rel $name")
-    done < <(sed -nE 's/^func (Fuzz[A-Za-z0-9_]*)\(.*testing\.F.*/\1/p' "$f")
-  done
-done
-if [ ${#targets[@]} -eq 0 ]; then
-  echo "fuzz: no fuzz targets found" >&2
-  exit 1
-fi
-
-log=$(mktemp)
-trap 'rm -f "$log"' EXIT
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+log=$tmp/log
 start=$SECONDS
 ran=0
-for t in "${targets[@]}"; do
-  read -r pkg name <<<"$t"
-  if [ -n "$match" ] && ! [[ "${pkg#./}.$name" =~ $match ]]; then
-    continue
-  fi
+# Package dirs of this module only: nested modules (tools/) and testdata are
+# not packages here, and go list honours the build tags.
+while read -r imp dir; do
+  rel=.${dir#"$PWD"}
+  names=()
+  for f in "$dir"/*_test.go; do
+    [ -f "$f" ] || continue
+    while read -r name; do
+      if [ -z "$match" ] || [[ "${rel#./}.$name" =~ $match ]]; then
+        names+=("$name")
+      fi
+    done < <(sed -nE 's/^func (Fuzz[A-Za-z0-9_]*)\(.*testing\.F.*/\1/p' "$f")
+  done
+  [ ${#names[@]} -gt 0 ] || continue
+  # One instrumented test binary per package (go test would link one per
+  # target); it runs in the package's dir, so testdata/ resolves, with the
+  # same corpus cache go test -fuzz uses.
+  bin=$tmp/$(echo "$imp" | tr / _).test
   t0=$SECONDS
-  if ! $GO test -tags "$tags" -run '^$' -fuzz "^${name}\$" -fuzztime "$dur" -parallel "$par" "$pkg" >"$log" 2>&1; then
-    cat "$log"
-    # go test names the new crasher "testdata/fuzz/FuzzX/<hash>", relative
-    # to the package; an old one that fails again is named by -run=FuzzX/<hash>.
-    input=$(sed -nE 's#.*(testdata/fuzz/'"$name"'/[0-9a-f]+).*#\1#p' "$log" | head -1)
-    if [ -z "$input" ]; then
-      input=$(sed -nE 's#.*-run='"$name"'/([0-9a-f]+).*#testdata/fuzz/'"$name"'/\1#p' "$log" | head -1)
+  $GO test -c -tags "$tags" -fuzz . -o "$bin" "$rel"
+  for name in "${names[@]}"; do
+    if ! (cd "$dir" && "$bin" -test.run '^$' -test.fuzz "^${name}\$" -test.fuzztime "$dur" \
+      -test.parallel "$par" -test.fuzzcachedir "$cache/$imp") >"$log" 2>&1; then
+      cat "$log"
+      # A new crasher is written to testdata/fuzz/FuzzX/<hash> in the
+      # package; a stored input that fails again is named FuzzX/<hash>, from
+      # testdata or the corpus cache.
+      hash=$(sed -nE 's#.*(testdata/fuzz/|seed corpus entry: )'"$name"'/([0-9a-f]+).*#\2#p' "$log" | head -1)
+      input=
+      if [ -n "$hash" ] && [ -f "$dir/testdata/fuzz/$name/$hash" ]; then
+        input=${rel#./}/testdata/fuzz/$name/$hash
+      elif [ -n "$hash" ]; then
+        input=$cache/$imp/$name/$hash
+      fi
+      echo >&2
+      echo "fuzz: $name in $rel FAILED${input:+; failing input: $input}" >&2
+      if [ -n "$input" ]; then
+        echo "fuzz: re-run: go test -tags '$tags' -run '^$name/$hash\$' $rel" >&2
+      fi
+      exit 1
     fi
-    echo >&2
-    echo "fuzz: $name in $pkg FAILED${input:+; failing input: ${pkg#./}/$input}" >&2
-    [ -n "$input" ] && echo "fuzz: re-run: go test -tags '$tags' -run '^$name/${input##*/}\$' $pkg" >&2
-    exit 1
-  fi
-  execs=$(grep -oE 'execs: [0-9]+' "$log" | tail -1 | cut -d' ' -f2)
-  printf 'fuzz: ok %-22s %-16s %4ds %12s execs\n' "$name" "$pkg" $((SECONDS - t0)) "${execs:-?}"
-  ran=$((ran + 1))
-done
+    # go test's last count: a short run may end before its first report,
+    # and a slow target's workers report late, so it undercounts.
+    execs=$(grep -oE 'execs: [0-9]+' "$log" | tail -1 | cut -d' ' -f2 || true)
+    printf 'fuzz: ok %-26s %-16s %4ds %10s execs\n' "$name" "$rel" $((SECONDS - t0)) "${execs:-?}"
+    ran=$((ran + 1))
+    t0=$SECONDS
+  done
+done < <($GO list -tags "$tags" -f '{{.ImportPath}} {{.Dir}}' ./...)
+if [ "$ran" -eq 0 ]; then
+  echo "fuzz: no fuzz targets found${match:+ matching $match}" >&2
+  exit 1
+fi
 echo "fuzz: $ran targets, $dur each, $((SECONDS - start))s in all"
