@@ -142,6 +142,16 @@ func TestWalletAnvilBalanceSendAndERC20(t *testing.T) {
 	if r := runSov(t, home, nil, "", "wallet", "audit"); r.Code != 0 || !strings.Contains(r.Stdout, "refused") || !strings.Contains(r.Stdout, "approval: 0.3 ETH is above the approval threshold") {
 		t.Fatalf("audit: %d %s %s", r.Code, r.Stdout, r.Stderr)
 	}
+	// a per-transaction fee cap below what a transfer costs refuses it, and
+	// the CLI names the flag that raises it
+	walletSetPolicy(t, home, "--asset", "ETH", "--max-fee", "0.000000001")
+	if r := runSov(t, home, nil, "", "wallet", "policy"); !strings.Contains(r.Stdout, "network fee at most 0.000000001 per transaction") {
+		t.Fatalf("policy: %s", r.Stdout)
+	}
+	r = runSov(t, home, walletTestEnv, "", "wallet", "send", "0.01", "ETH", "to", payee, "--yes")
+	if r.Code != 1 || !strings.Contains(r.Stderr, "exceeds the per-transaction fee cap of 0.000000001 ETH") || !strings.Contains(r.Stderr, "--max-fee") {
+		t.Fatalf("fee cap: %d %s", r.Code, r.Stderr)
+	}
 }
 
 func ledgerPayment(e wallet.AuditEntry) bool { return e.Kind == "payment" }
