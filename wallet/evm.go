@@ -189,10 +189,13 @@ func quoteFees(ctx context.Context, b EVMBackend) (Fees, error) {
 
 // peerFees is the fee quote of another of the network's RPCs (the first
 // that answers and serves the same chain), to check this one's against.
+// A backup RPC that is down delays a send by peerTimeout at most.
 func (e *EVM) peerFees(ctx context.Context) (Fees, bool) {
 	if e.URL == "" {
 		return Fees{}, false
 	}
+	ctx, cancel := context.WithTimeout(ctx, peerTimeout)
+	defer cancel()
 	for _, url := range e.Net.RPC {
 		if url == e.URL {
 			continue
@@ -211,6 +214,9 @@ func (e *EVM) peerFees(ctx context.Context) (Fees, bool) {
 	}
 	return Fees{}, false
 }
+
+// peerTimeout bounds the second RPC's fee quote.
+const peerTimeout = 3 * time.Second
 
 // gwei formats wei as gwei.
 func gwei(v *big.Int) string { return FormatAtomic(v, 9) }
