@@ -166,9 +166,10 @@ func TestWalletAnvilSendPathThroughTheGoAPI(t *testing.T) {
 	if e := payment(t, fast.Hash); e.Fields["request"] != "speedup" || e.Fields["replaces"] != stuck.Hash {
 		t.Fatalf("speed-up entry %+v", e.Fields)
 	}
-	// (12 entries and the two confirmed sends' fee settlements)
+	// (12 entries, the fee settlements of the two confirmed sends and of
+	// the sped-up one)
 	rep, err := lg.Verify(ctx)
-	if err != nil || rep.Err() != nil || rep.Entries != 14 || rep.Signed != 5 || rep.Unsigned != 1 {
+	if err != nil || rep.Err() != nil || rep.Entries != 15 || rep.Signed != 5 || rep.Unsigned != 1 {
 		t.Fatalf("ledger verify %+v %v", rep, err)
 	}
 }

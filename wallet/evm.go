@@ -768,9 +768,11 @@ func (w *Wallet) Refresh(ctx context.Context, nets []Network) []error {
 
 // settle returns to the daily budget what a mined or dropped transaction
 // will never pay: a dropped one's own reservation, a reverted one's amount
-// (its fee was charged), a mined one's fee above what the chain charged, and when a
-// cancel is confirmed, those of the transactions it replaced (the original
-// and any speed-ups of it). Replacements reserve nothing themselves.
+// (its fee was charged), a mined one's fee above what the chain charged,
+// and when a cancel is confirmed, the amount of the transactions it
+// replaced (the original and any speed-ups of it). Replacements reserve
+// nothing themselves: the original's reservation keeps the fee the
+// replacement that was mined paid.
 func (w *Wallet) settle(ctx context.Context, e LedgerEntry, status string) {
 	ctx = context.WithoutCancel(ctx)
 	var fee *big.Rat
@@ -782,20 +784,26 @@ func (w *Wallet) settle(ctx context.Context, e LedgerEntry, status string) {
 		w.release(ctx, e.Policy, "transaction "+status, e.Hash, nil)
 	case status == "failed": // the chain still charged its fee
 		w.settleSpend(ctx, e.Policy, "transaction failed", e.Hash, nil, false, true, fee)
-	case status == "confirmed" && e.Kind != "cancel" && fee != nil:
-		w.settleSpend(ctx, e.Policy, "fee paid", e.Hash, nil, true, true, fee)
-	case status == "confirmed" && e.Kind == "cancel":
+	case status == "confirmed" && e.Kind != "cancel" && e.Kind != "speedup":
+		if fee != nil {
+			w.settleSpend(ctx, e.Policy, "fee paid", e.Hash, nil, true, true, fee)
+		}
+	case status == "confirmed":
+		// a speed-up or cancel was mined in place of the transactions it
+		// replaced: their reservation (the original's; replacements hold
+		// none) keeps the fee it paid, and the payment unless cancelled
 		all, err := w.Ledger()
 		if err != nil {
 			return
 		}
+		why := map[bool]string{true: "cancelled", false: "sped up"}[e.Kind == "cancel"]
 		gone := map[string]bool{strings.ToLower(e.Hash): true}
 		for more := true; more; {
 			more = false
 			for _, l := range all {
 				if l.Chain == e.Chain && l.ReplacedBy != "" && gone[strings.ToLower(l.ReplacedBy)] && !gone[strings.ToLower(l.Hash)] {
 					gone[strings.ToLower(l.Hash)], more = true, true
-					w.release(ctx, l.Policy, "cancelled", l.Hash, nil)
+					w.settleSpend(ctx, l.Policy, why, l.Hash, nil, e.Kind != "cancel", true, fee)
 				}
 			}
 		}

@@ -167,14 +167,14 @@ func checkPayRequest(tx *bolt.Tx, req request, now time.Time) *RefusedError {
 	if req.PayKey == "" || req.Again {
 		return nil
 	}
-	// reservations of the request, and whether each is wholly released
-	// (a cancelled payment's is: it paid nothing)
+	// reservations of the request, and whether each still holds a payment
+	// (a cancelled or failed one's holds at most its fee: it paid nothing)
 	held := map[string]bool{}
 	tx.Bucket(bucketSpend).ForEach(func(k, v []byte) error {
 		var r reservation
 		if json.Unmarshal(v, &r) == nil && r.Request == req.PayKey {
 			id := string(k[strings.LastIndexByte(string(k), '|')+1:])
-			held[id] = held[id] || !r.Released
+			held[id] = held[id] || (!r.Released && r.part(partPayment).Sign() > 0)
 		}
 		return nil
 	})

@@ -56,6 +56,12 @@ func TestWalletCancelledSendFreesDailyBudget(t *testing.T) {
 	if spent, _ := w.SpentToday(); spent["ETH"] != "0" {
 		t.Fatalf("spent after the cancel: %v", spent)
 	}
+	// what stays counted is the fee the cancel paid
+	if l, _, _ := w.FindLedger(cancel.Hash); l.Fee == "" {
+		t.Fatalf("the cancel's fee is not recorded: %+v", l)
+	} else if fees, _ := w.FeesToday(); fees["ETH"] != l.Fee {
+		t.Fatalf("fees after the cancel %v, want the %s ETH it paid", fees, l.Fee)
+	}
 	lost, err := send()
 	if err != nil {
 		t.Fatalf("after the cancel: %v", err)
@@ -70,13 +76,16 @@ func TestWalletCancelledSendFreesDailyBudget(t *testing.T) {
 	if _, err := send(); err != nil {
 		t.Fatalf("after a dropped send: %v", err)
 	}
-	released := 0
+	released, settled := 0, 0
 	for _, e := range audit(t, w) {
-		if e.Action == "released" {
+		switch e.Action {
+		case "released":
 			released++
+		case "settled":
+			settled++
 		}
 	}
-	if released != 2 {
-		t.Fatalf("%d releases recorded, want 2 (one per freed reservation)", released)
+	if released != 1 || settled != 1 {
+		t.Fatalf("%d releases and %d settlements recorded, want 1 each (the dropped send's, the cancelled one's)", released, settled)
 	}
 }
