@@ -17,8 +17,8 @@ import (
 	"github.com/spf13/cobra"
 	"github.com/spf13/cobra/doc"
 
-	"github.com/sovos/sov/feeds"
 	core "github.com/sovos/sov/app"
+	"github.com/sovos/sov/feeds"
 	"github.com/sovos/sov/internal/buildinfo"
 	"github.com/sovos/sov/internal/nodump"
 	"github.com/sovos/sov/internal/termtext"
