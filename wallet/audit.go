@@ -16,7 +16,7 @@ type AuditEntry struct {
 	Time      time.Time      `json:"time"` // when it was written (a migrated entry's own time is fields.old_time)
 	Kind      string         `json:"kind"` // permission, payment, or note (the migration)
 	Principal string         `json:"principal"`
-	Action    string         `json:"action"` // allowed, approved, refused, released, signed, policy-changed, grant-minted, grant-revoked, audit-migrated
+	Action    string         `json:"action"` // allowed, approved, refused, released, settled, signed, policy-changed, grant-minted, grant-revoked, audit-migrated
 	Signed    bool           `json:"signed"`
 	Hash      string         `json:"hash"`
 	Fields    map[string]any `json:"fields"`
