@@ -9,6 +9,8 @@ import (
 	"sort"
 	"strings"
 	"sync"
+	"unicode"
+	"unicode/utf8"
 
 	bolt "go.etcd.io/bbolt"
 
@@ -108,6 +110,9 @@ func (v *Vault) coll(name string, create bool) (*collection, error) {
 			}
 			return nil, &NoCollectionError{Name: name}
 		}
+		if err := checkCollectionName(name); err != nil {
+			return nil, err
+		}
 		rec, err = v.createCollection(master, reg, key, name)
 		if err != nil {
 			return nil, err
@@ -123,6 +128,24 @@ func (v *Vault) coll(name string, create bool) (*collection, error) {
 // ErrEmpty means the default collection was never written to. Reads
 // treat it as no results; it reaches callers only where emptiness matters.
 var ErrEmpty = errors.New("the vault is empty")
+
+// ErrBadCollectionName: a new collection's name must be printable text of
+// at most maxCollectionName bytes, since it is shown in listings and
+// errors (no control character or invisible bidirectional mark).
+var ErrBadCollectionName = errors.New("a collection name must be printable text of at most 64 bytes")
+
+const maxCollectionName = 64
+
+func checkCollectionName(name string) error {
+	ok := len(name) <= maxCollectionName && utf8.ValidString(name)
+	for _, r := range name {
+		ok = ok && unicode.IsPrint(r)
+	}
+	if !ok {
+		return fmt.Errorf("collection %s: %w", quoteShort(name), ErrBadCollectionName)
+	}
+	return nil
+}
 
 // NoCollectionError names a collection that does not exist.
 type NoCollectionError struct{ Name string }

@@ -2,13 +2,19 @@ package vault
 
 import (
 	"bufio"
+	"bytes"
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"os"
 	"path/filepath"
+	"strconv"
+	"strings"
+	"unicode/utf8"
 
 	"filippo.io/age"
 	bolt "go.etcd.io/bbolt"
@@ -143,37 +149,46 @@ func (v *Vault) Export(ctx context.Context, w io.Writer, collection string, reci
 	return n, nil
 }
 
+// ErrBadArchive means an archive holds a record sov's export never
+// writes: damaged, or not made by a vault export.
+var ErrBadArchive = errors.New("the archive is damaged or was not made by a vault export")
+
 // Import reads an export made by Export and indexes its documents into
 // collection (the export's own collection when empty). Documents already
-// present under the same path are replaced.
+// present under the same path are replaced. Every record is checked before
+// anything is written, so a bad one fails the whole import and leaves the
+// vault as it was: r is read twice (rewound when it can seek, otherwise
+// its ciphertext is held in memory). Imported documents are detached from
+// local files (see docRecord.Imported).
 func (v *Vault) Import(ctx context.Context, r io.Reader, collection string, identities ...age.Identity) (int, error) {
 	end, err := v.begin()
 	if err != nil {
 		return 0, err
 	}
 	defer end()
-	ar, err := age.Decrypt(r, identities...)
+	src, start, err := rewindable(r)
 	if err != nil {
-		var nm *age.NoIdentityMatchError
-		if errors.As(err, &nm) {
-			return 0, errors.New("cannot decrypt the export: wrong passphrase or identity")
-		}
-		return 0, fmt.Errorf("import: not a vault export archive, or damaged (%v)", err)
+		return 0, fmt.Errorf("import: %w", err)
 	}
-	dec := json.NewDecoder(bufio.NewReader(ar))
-	var h exportHeader
-	if err := dec.Decode(&h); err != nil || h.Format != exportFormat {
-		return 0, errors.New("import: not a vault export archive")
-	}
-	if h.Version != 1 {
-		return 0, fmt.Errorf("import: export version %d is newer than this sov: upgrade sov", h.Version)
+	ids := &keyOnce{ids: identities}
+	defer ids.wipe()
+	h, err := readArchive(ctx, src, ids, nil)
+	if err != nil {
+		return 0, err
 	}
 	if collection == "" {
-		collection = h.Collection
+		if collection = h.Collection; collection != "" {
+			if err := checkCollectionName(collection); err != nil {
+				return 0, fmt.Errorf("import: the archive's collection: %w: %w", err, ErrBadArchive)
+			}
+		}
 	}
 	c, err := v.coll(collection, true)
 	if err != nil {
 		return 0, err
+	}
+	if _, err := src.Seek(start, io.SeekStart); err != nil {
+		return 0, fmt.Errorf("import: %w", err)
 	}
 	var batch []*prepared
 	var size int64
@@ -189,17 +204,9 @@ func (v *Vault) Import(ctx context.Context, r io.Reader, collection string, iden
 		batch, size = batch[:0], 0
 		return v.compact(c)
 	}
-	for {
-		var ed exportDoc
-		err := dec.Decode(&ed)
-		if err == io.EOF {
-			break
-		}
-		if err != nil {
-			return n, fmt.Errorf("import: damaged export after %d documents: %v", n, err)
-		}
-		p := &prepared{path: ed.Doc.Path, kind: ed.Doc.Kind, size: ed.Doc.Size, mtime: ed.Doc.MTime, hash: ed.Doc.Hash, bytes: ed.Doc.Bytes}
-		p.chunks = []prepChunk{}
+	_, err = readArchive(ctx, src, ids, func(ed *exportDoc) error {
+		p := &prepared{path: ed.Doc.Path, kind: ed.Doc.Kind, size: ed.Doc.Size, mtime: ed.Doc.MTime, hash: ed.Doc.Hash, bytes: ed.Doc.Bytes, imported: true}
+		p.chunks = make([]prepChunk, 0, len(ed.Chunks))
 		for _, ch := range ed.Chunks {
 			p.chunks = append(p.chunks, prepChunkOf(rawChunk{Text: ch.Text, Heading: ch.Heading, Start: ch.Start, End: ch.End}))
 		}
@@ -211,17 +218,202 @@ func (v *Vault) Import(ctx context.Context, r io.Reader, collection string, iden
 			}
 			return err
 		}); err != nil {
-			return n, err
+			return err
 		}
 		batch = append(batch, p)
 		size += p.bytes
 		if len(batch) >= v.opts.BatchFiles || size >= int64(v.opts.BatchBytes) {
-			if err := flush(); err != nil {
-				return n, err
+			return flush()
+		}
+		return nil
+	})
+	if err != nil {
+		return n, err
+	}
+	return n, flush()
+}
+
+// rewindable returns r as a seeker and where it starts: a file as it is,
+// anything else (a pipe) read into memory; that is ciphertext only.
+func rewindable(r io.Reader) (io.ReadSeeker, int64, error) {
+	if s, ok := r.(io.ReadSeeker); ok {
+		if off, err := s.Seek(0, io.SeekCurrent); err == nil {
+			return s, off, nil
+		}
+	}
+	b, err := io.ReadAll(r)
+	return bytes.NewReader(b), 0, err
+}
+
+// readArchive decrypts and decodes an export from r, checking every
+// document record, and passes each to fn (nil: check only).
+func readArchive(ctx context.Context, r io.Reader, ids age.Identity, fn func(*exportDoc) error) (exportHeader, error) {
+	var h exportHeader
+	ar, err := age.Decrypt(r, ids)
+	if err != nil {
+		var nm *age.NoIdentityMatchError
+		switch {
+		case errors.As(err, &nm):
+			return h, errors.New("cannot decrypt the export: wrong passphrase or identity")
+		case errors.Is(err, ErrWorkFactor):
+			return h, fmt.Errorf("import: %w", err)
+		}
+		return h, fmt.Errorf("import: not a vault export archive, or damaged (%v)", err)
+	}
+	dec := json.NewDecoder(bufio.NewReader(ar))
+	if err := dec.Decode(&h); err != nil || h.Format != exportFormat {
+		return h, errors.New("import: not a vault export archive")
+	}
+	if h.Version != 1 {
+		return h, fmt.Errorf("import: export version %d is newer than this sov: upgrade sov", h.Version)
+	}
+	seen := map[string]bool{}
+	for i := 1; ; i++ {
+		if err := ctx.Err(); err != nil {
+			return h, err
+		}
+		var ed exportDoc
+		err := dec.Decode(&ed)
+		if err == io.EOF {
+			return h, nil
+		}
+		if err != nil {
+			return h, fmt.Errorf("import: document %d: %v: %w", i, err, ErrBadArchive)
+		}
+		reason := checkExportDoc(&ed)
+		if reason == "" && seen[ed.Doc.Path] {
+			reason = "listed twice"
+		}
+		if reason != "" {
+			return h, fmt.Errorf("import: document %d (%s): %s: %w", i, quoteShort(ed.Doc.Path), reason, ErrBadArchive)
+		}
+		seen[ed.Doc.Path] = true
+		if fn != nil {
+			if err := fn(&ed); err != nil {
+				return h, err
 			}
 		}
 	}
-	return n, flush()
+}
+
+// maxPath bounds an imported path (PATH_MAX on Linux).
+const maxPath = 4096
+
+var exportKinds = map[string]bool{"": true, KindText: true, KindMarkdown: true, KindHTML: true, KindPDF: true,
+	KindEmail: true, KindMbox: true, KindVCard: true, KindJSON: true, KindCSV: true}
+
+// checkExportDoc says what is wrong with a document record, "" if nothing:
+// it must be what Export writes (an absolute clean path, sizes and line
+// ranges that fit its text), since its path and text reach the index,
+// search results and terminals.
+func checkExportDoc(ed *exportDoc) string {
+	d := &ed.Doc
+	p := d.Path
+	switch {
+	case p == "":
+		return "empty path"
+	case len(p) > maxPath:
+		return fmt.Sprintf("path longer than %d bytes", maxPath)
+	case !utf8.ValidString(p):
+		return "path is not UTF-8"
+	case strings.IndexFunc(p, isControl) >= 0:
+		return "control character in the path"
+	case !filepath.IsAbs(p):
+		return "relative path (exports hold absolute ones)"
+	case filepath.Clean(p) != p || filepath.Dir(p) == p:
+		return "path is not a clean file path (.., //, a trailing /)"
+	case !exportKinds[d.Kind]:
+		return "unknown kind " + quoteShort(d.Kind)
+	case d.Size < 0 || d.Bytes < 0:
+		return "negative size"
+	case d.Hash != "" && !isSHA256Hex(d.Hash):
+		return "malformed sha256"
+	case d.Chunks != len(ed.Chunks):
+		return fmt.Sprintf("says %d chunks, holds %d", d.Chunks, len(ed.Chunks))
+	}
+	var text int64
+	for i, ch := range ed.Chunks {
+		if ch.Start < 0 || ch.End < ch.Start {
+			return fmt.Sprintf("chunk %d: bad line range %d-%d", i+1, ch.Start, ch.End)
+		}
+		text += int64(len(ch.Text))
+	}
+	if text != d.Bytes {
+		return fmt.Sprintf("says %d bytes of text, holds %d", d.Bytes, text)
+	}
+	return ""
+}
+
+// isControl: C0 (newline included), DEL and C1, ESC among them.
+func isControl(r rune) bool { return r < 0x20 || r >= 0x7f && r < 0xa0 }
+
+func isSHA256Hex(s string) bool {
+	b, err := hex.DecodeString(s)
+	return err == nil && len(b) == sha256.Size && strings.ToLower(s) == s
+}
+
+// quoteShort quotes untrusted text for an error: escaped, so no control
+// character reaches a terminal, and cut to a readable length.
+func quoteShort(s string) string {
+	if len(s) > 80 {
+		s = strings.ToValidUTF8(s[:80], "") + "…"
+	}
+	return strconv.Quote(s)
+}
+
+// keyOnce unwraps an archive's file key once, with the identities given,
+// and hands it to the second read of the same archive (age still checks
+// the header's MAC with it), so a passphrase costs one scrypt, not two.
+type keyOnce struct {
+	ids []age.Identity
+	key []byte
+}
+
+func (k *keyOnce) Unwrap(stanzas []*age.Stanza) ([]byte, error) {
+	if k.key != nil {
+		return bytes.Clone(k.key), nil
+	}
+	for _, id := range k.ids {
+		key, err := id.Unwrap(stanzas)
+		if errors.Is(err, age.ErrIncorrectIdentity) {
+			continue
+		}
+		if err != nil {
+			return nil, err
+		}
+		k.key = bytes.Clone(key)
+		return key, nil
+	}
+	return nil, age.ErrIncorrectIdentity
+}
+
+func (k *keyOnce) wipe() { seal.Wipe(k.key) }
+
+// MaxScryptWorkFactor caps the scrypt work factor (log2 N) of a
+// passphrase archive Import accepts: sov's own exports use 18 (age's
+// default, 256 MiB); each step doubles memory and time, and age's own
+// cap of 22 costs 4 GiB and seconds, which a foreign archive must not
+// impose.
+const MaxScryptWorkFactor = 20
+
+// ErrWorkFactor means a passphrase archive asks for more scrypt work than
+// MaxScryptWorkFactor.
+var ErrWorkFactor = errors.New("the archive's passphrase work factor is above what sov accepts")
+
+// cappedScrypt refuses an scrypt stanza above MaxScryptWorkFactor with
+// ErrWorkFactor before any work is done.
+type cappedScrypt struct{ *age.ScryptIdentity }
+
+func (c cappedScrypt) Unwrap(stanzas []*age.Stanza) ([]byte, error) {
+	for _, s := range stanzas {
+		if s.Type != "scrypt" || len(s.Args) != 2 {
+			continue
+		}
+		if n, err := strconv.Atoi(s.Args[1]); err == nil && n > MaxScryptWorkFactor {
+			return nil, fmt.Errorf("%w: 2^%d, the limit is 2^%d (sov's exports use 2^18)", ErrWorkFactor, n, MaxScryptWorkFactor)
+		}
+	}
+	return c.ScryptIdentity.Unwrap(stanzas)
 }
 
 // ErrBadRecipient wraps a recipient that is not an age X25519 public key.
@@ -285,7 +477,8 @@ func Identities(identityFile string, pass Passphrase) ([]age.Identity, error) {
 	if err != nil {
 		return nil, err
 	}
-	return []age.Identity{id}, nil
+	id.SetMaxWorkFactor(MaxScryptWorkFactor)
+	return []age.Identity{cappedScrypt{id}}, nil
 }
 
 // ExportFileWith is ExportFile to recipients, or with none to an scrypt

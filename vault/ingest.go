@@ -37,6 +37,10 @@ type docRecord struct {
 	Bytes  int64       `json:"bytes"` // extracted text
 	Added  time.Time   `json:"added"`
 	Vec    bool        `json:"vec,omitempty"` // chunks have embeddings
+	// Imported: the record came from an export, not from the file at Path
+	// here, so Sync never reads or prunes that path; only an explicit Add
+	// of it ties the document to the local file again.
+	Imported bool `json:"imported,omitempty"`
 }
 
 func (d *docRecord) chunkIDs() []uint64 {
@@ -149,19 +153,20 @@ type AddReport struct {
 
 // prepared is a file extracted, chunked and tokenised, ready to write.
 type prepared struct {
-	path    string
-	kind    string
-	size    int64
-	mtime   int64
-	hash    string
-	exists  bool // a record for this path exists
-	damaged bool // its records failed authentication: rewrite them
-	touch   bool // content unchanged: only refresh size/mtime
-	chunks  []prepChunk
-	bytes   int64
-	err     error
-	stream  bool // too big to hold: the writer streams it
-	skipped bool
+	path     string
+	kind     string
+	size     int64
+	mtime    int64
+	hash     string
+	exists   bool // a record for this path exists
+	damaged  bool // its records failed authentication: rewrite them
+	touch    bool // content unchanged: only refresh size/mtime
+	chunks   []prepChunk
+	bytes    int64
+	err      error
+	stream   bool // too big to hold: the writer streams it
+	skipped  bool
+	imported bool // from an export: detached from the local file
 }
 
 type prepChunk struct {
@@ -465,11 +470,13 @@ func (v *Vault) prepareChecked(c *collection, path string, chk *damageCheck) *pr
 		}
 		return p.damaged
 	}
+	// An imported record says nothing about the local file: read it whole.
+	detached := old != nil && old.Imported
 	if old != nil {
 		p.exists = true
 		// Unchanged, unless vectors are wanted and it has none yet.
 		needVec := v.opts.Embedder != nil && !old.Vec && old.Chunks > 0
-		if old.Size == p.size && old.MTime == p.mtime && !needVec && !damaged() {
+		if !detached && old.Size == p.size && old.MTime == p.mtime && !needVec && !damaged() {
 			return p // unchanged: no-op
 		}
 	}
@@ -490,7 +497,7 @@ func (v *Vault) prepareChecked(c *collection, path string, chk *damageCheck) *pr
 		p.err = err
 		return p
 	}
-	if old != nil && old.Hash == p.hash && (v.opts.Embedder == nil || old.Vec || old.Chunks == 0) && !damaged() {
+	if old != nil && !detached && old.Hash == p.hash && (v.opts.Embedder == nil || old.Vec || old.Chunks == 0) && !damaged() {
 		p.touch = true // same bytes, new mtime
 		return p
 	}
@@ -651,7 +658,7 @@ func (v *Vault) writeBatch(ctx context.Context, c *collection, batch []*prepared
 				}
 				continue
 			}
-			d := &docRecord{Path: p.path, Kind: p.kind, Size: p.size, MTime: p.mtime, Hash: p.hash, Bytes: p.bytes, Added: now}
+			d := &docRecord{Path: p.path, Kind: p.kind, Size: p.size, MTime: p.mtime, Hash: p.hash, Bytes: p.bytes, Added: now, Imported: p.imported}
 			for j, pc := range p.chunks {
 				id, err := cb.NextSequence()
 				if err != nil {

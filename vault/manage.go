@@ -197,7 +197,10 @@ func (v *Vault) Ingest(ctx context.Context, paths []string, o AddOptions) (AddRe
 }
 
 // Sync re-checks every indexed file: changed ones are re-indexed and
-// removed ones pruned.
+// removed ones pruned. Imported documents are left alone: their paths
+// came from an export, so reading them could pull any local file (a key,
+// a password store) into the vault, and a path missing on this machine
+// is a restore, not a deletion.
 func (v *Vault) Sync(ctx context.Context, o AddOptions) (AddReport, error) {
 	end, err := v.begin()
 	if err != nil {
@@ -219,6 +222,9 @@ func (v *Vault) Sync(ctx context.Context, o AddOptions) (AddReport, error) {
 	var gone []*docRecord
 	var present []string
 	for _, d := range recs {
+		if d.Imported {
+			continue
+		}
 		if _, err := os.Stat(d.Path); errors.Is(err, os.ErrNotExist) {
 			gone = append(gone, d)
 		} else {
