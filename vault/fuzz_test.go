@@ -82,6 +82,10 @@ func FuzzImportExport(f *testing.F) {
 {"doc":{"path":"r"},"chunks":[{"text":"t"}]}
 {"doc":`), false)
 	f.Add([]byte("age-encryption.org/v1\n-> scrypt AAAAAAAAAAAAAAAAAAAAAA 22\nAAAA\n--- AAAA\n"), true)
+	// An archive naming a local file (other.md here; ~/.ssh/id_ed25519 in
+	// an attack) with other text: the sync below must not read it.
+	f.Add([]byte(`{"format":"sov-vault-export","version":1,"collection":"default"}
+{"doc":{"path":"`+filepath.Join(src, "other.md")+`","kind":"text","size":3,"bytes":5,"chunks":1},"chunks":[{"start":1,"end":1,"text":"lemur"}]}`), false)
 
 	f.Fuzz(func(t *testing.T, data []byte, raw bool) {
 		dir := filepath.Join(t.TempDir(), "vault")
@@ -110,6 +114,13 @@ func FuzzImportExport(f *testing.F) {
 		}
 		if _, err := w.Import(ctx, bytes.NewReader(in), "", id); err != nil && strings.ContainsAny(err.Error(), "\r\x1b") {
 			t.Fatalf("import error carries terminal control: %q", err)
+		}
+		checkKept(t, w, want)
+		// Sync reads only files the user added: the template's two, both
+		// unchanged. An imported path is never read nor pruned.
+		rep, err := w.Sync(ctx, AddOptions{})
+		if err != nil || rep.Added+rep.Updated+rep.Removed > 0 || len(rep.Failed) > 0 {
+			t.Fatalf("sync after import: %+v %v", rep, err)
 		}
 		checkKept(t, w, want)
 	})
