@@ -1,0 +1,49 @@
+package agents
+
+import "time"
+
+// Agent is one agent as its file ($SOV_HOME/agents/NAME.toml, with an
+// optional NAME.md holding its prompt) describes it.
+type Agent struct {
+	Name string `toml:"-"` // the file's name without .toml
+	Path string `toml:"-"` // the file
+
+	// Model is a model name or GGUF path ("" = sov's default model).
+	Model string `toml:"model"`
+	// Prompt is the agent's system prompt; NAME.md beside the file, when
+	// present, is the prompt instead.
+	Prompt string `toml:"prompt"`
+	// Tools are the tools the agent may use, each with its permission
+	// rules. A tool not listed is not offered to the model at all.
+	Tools  []ToolRule `toml:"tools"`
+	Budget Budget     `toml:"budget"`
+	// Output, when set, is a JSON Schema file (beside the agent file) that
+	// the final answer must satisfy (grammar-forced).
+	Output string `toml:"output"`
+
+	// Schedule is a cron expression (5 fields, robfig/cron syntax); ""
+	// runs only when started.
+	Schedule string `toml:"schedule"`
+	// CatchUp is what runs missed while the machine slept become: "once"
+	// (default: one catch-up run) or "skip".
+	CatchUp string `toml:"catch_up"`
+	// MisfireGrace is how late a due run may start and still count as on
+	// time (default 1 minute).
+	MisfireGrace time.Duration `toml:"misfire_grace"`
+	// Disabled agents are never run by the scheduler.
+	Disabled bool `toml:"disabled"`
+}
+
+// ToolRule is one tool an agent may use and its permission rules. Each
+// rule is an argument pattern such as `payTo=0xabc…, max=1 USDC` or
+// `collection=work` ("" or "*": any call). Rules are evaluated deny, then
+// ask, then allow; the first match wins; a call no rule matches takes the
+// default of the tool's level (read: allow; outside and write: ask;
+// money: ask). Taint (outside content in the run) raises write and money
+// calls to ask for the rest of the run, whatever allow says.
+type ToolRule struct {
+	Name  string   `toml:"name"`
+	Allow []string `toml:"allow"`
+	Ask   []string `toml:"ask"`
+	Deny  []string `toml:"deny"`
+}
