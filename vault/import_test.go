@@ -93,6 +93,11 @@ func TestVaultImportedPathIsNotReadBySync(t *testing.T) {
 	if err != nil || len(docs) != 3 {
 		t.Fatalf("after sync: %v %v", docs, err)
 	}
+	for _, d := range docs {
+		if d.Imported != (d.Path != mine) {
+			t.Fatalf("imported flag: %+v", d)
+		}
+	}
 	// An explicit add of the path is the user's choice: it reads the file.
 	if rep, err := v.Add(ctx, []string{secret}, AddOptions{}); err != nil || rep.Updated != 1 {
 		t.Fatalf("add: %+v %v", rep, err)
@@ -102,6 +107,12 @@ func TestVaultImportedPathIsNotReadBySync(t *testing.T) {
 	}
 	if r := search(t, v, "lemurs"); len(r.Results) != 0 {
 		t.Fatalf("the imported text outlived the re-add: %+v", r.Results)
+	}
+	docs, _, _ = v.List(ctx, "")
+	for _, d := range docs {
+		if d.Path == secret && d.Imported {
+			t.Fatalf("still detached after the re-add: %+v", d)
+		}
 	}
 	// Now tied to the file: a sync follows it again.
 	writeFile(t, secret, "rotated key, longer than before\n")

@@ -22,6 +22,8 @@ type Doc struct {
 	Chunks int       `json:"chunks"`
 	Bytes  int64     `json:"text_bytes"`
 	Added  time.Time `json:"added"`
+	// Imported: from an export, detached from the file at Path here.
+	Imported bool `json:"imported,omitempty"`
 }
 
 // List returns the collection's documents sorted by path; tampered
@@ -38,7 +40,7 @@ func (v *Vault) List(ctx context.Context, collection string) ([]Doc, []string, e
 	}
 	out := make([]Doc, 0, len(recs))
 	for _, d := range recs {
-		out = append(out, Doc{Path: d.Path, Kind: d.Kind, Size: d.Size, Chunks: d.Chunks, Bytes: d.Bytes, Added: d.Added})
+		out = append(out, Doc{Path: d.Path, Kind: d.Kind, Size: d.Size, Chunks: d.Chunks, Bytes: d.Bytes, Added: d.Added, Imported: d.Imported})
 	}
 	return out, warn, nil
 }
