@@ -255,20 +255,7 @@ const nearPoll = time.Second
 // failed, or ctx ends, and records the outcome; a failed one is a
 // *TxFailedError.
 func (w *Wallet) WaitNEAR(ctx context.Context, rpc *NEARRPC, entry LedgerEntry) (LedgerEntry, error) {
-	for {
-		o, err := nearOutcome(ctx, rpc, entry)
-		switch {
-		case err == nil && o.status != "":
-			return w.recordOutcome(ctx, entry, o)
-		case errors.As(err, new(*RPCError)): // the node answered: asking again will not help
-			return entry, err
-		}
-		select {
-		case <-ctx.Done():
-			return entry, ctx.Err()
-		case <-time.After(nearPoll):
-		}
-	}
+	return w.waitOutcome(ctx, entry, nearPoll, func(ctx context.Context) (outcome, error) { return nearOutcome(ctx, rpc, entry) })
 }
 
 func nearBalances(ctx context.Context, n Network, acct Accounts) ([]Balance, error) {

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"time"
 )
 
 // TxFailedError means a broadcast transaction did not take effect: the
@@ -91,4 +92,24 @@ func compactReason(raw json.RawMessage) string {
 		return string(r[:300]) + "…"
 	}
 	return b.String()
+}
+
+// waitOutcome asks the chain for entry's outcome every poll until it has
+// one (then recorded), the node answers with an error (asking again will
+// not help), or ctx ends.
+func (w *Wallet) waitOutcome(ctx context.Context, entry LedgerEntry, poll time.Duration, ask func(context.Context) (outcome, error)) (LedgerEntry, error) {
+	for {
+		o, err := ask(ctx)
+		switch {
+		case err == nil && o.status != "":
+			return w.recordOutcome(ctx, entry, o)
+		case errors.As(err, new(*RPCError)):
+			return entry, err
+		}
+		select {
+		case <-ctx.Done():
+			return entry, ctx.Err()
+		case <-time.After(poll):
+		}
+	}
 }

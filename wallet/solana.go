@@ -6,7 +6,6 @@ import (
 	"encoding/base64"
 	"encoding/binary"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"math/big"
 	"time"
@@ -193,20 +192,7 @@ const solanaPoll = 400 * time.Millisecond
 // its blockhash expires before it landed (dropped), or ctx ends, and
 // records the outcome; a failed or dropped one is a *TxFailedError.
 func (w *Wallet) WaitSolana(ctx context.Context, rpc *SolanaRPC, entry LedgerEntry) (LedgerEntry, error) {
-	for {
-		o, err := solanaOutcome(ctx, rpc, entry)
-		switch {
-		case err == nil && o.status != "":
-			return w.recordOutcome(ctx, entry, o)
-		case errors.As(err, new(*RPCError)): // the node answered: asking again will not help
-			return entry, err
-		}
-		select {
-		case <-ctx.Done():
-			return entry, ctx.Err()
-		case <-time.After(solanaPoll):
-		}
-	}
+	return w.waitOutcome(ctx, entry, solanaPoll, func(ctx context.Context) (outcome, error) { return solanaOutcome(ctx, rpc, entry) })
 }
 
 // solanaOutcome asks once where entry stands; an empty status is pending.
