@@ -115,14 +115,7 @@ func TestVaultHybridSearch(t *testing.T) {
 // A full disk during ingest is reported as ErrDiskFull, the batch is rolled
 // back and the vault keeps working. Needs root to mount a small tmpfs.
 func TestVaultDiskFull(t *testing.T) {
-	if os.Geteuid() != 0 {
-		t.Skip("needs root to mount a size-limited tmpfs")
-	}
-	dir := t.TempDir()
-	if out, err := exec.Command("mount", "-t", "tmpfs", "-o", "size=1m", "tmpfs", dir).CombinedOutput(); err != nil {
-		t.Skipf("cannot mount tmpfs: %v %s", err, out)
-	}
-	defer exec.Command("umount", dir).Run()
+	dir := smallDisk(t, "1m")
 	ctx := context.Background()
 	o := testOpts()
 	if err := Init(ctx, dir, testPass, o); err != nil {
@@ -203,4 +196,19 @@ func mustColl(t *testing.T, v *Vault) *collection {
 		t.Fatal(err)
 	}
 	return c
+}
+
+// smallDisk is a tmpfs of size (e.g. "1m") mounted for the test, which is
+// skipped where mounting needs a root it does not have.
+func smallDisk(t *testing.T, size string) string {
+	t.Helper()
+	if os.Geteuid() != 0 {
+		t.Skip("needs root to mount a size-limited tmpfs")
+	}
+	dir := t.TempDir()
+	if out, err := exec.Command("mount", "-t", "tmpfs", "-o", "size="+size, "tmpfs", dir).CombinedOutput(); err != nil {
+		t.Skipf("cannot mount tmpfs: %v %s", err, out)
+	}
+	t.Cleanup(func() { exec.Command("umount", dir).Run() })
+	return dir
 }

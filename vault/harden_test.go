@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"syscall"
@@ -454,14 +453,7 @@ func TestVaultReaddRepairsDamaged(t *testing.T) {
 // A compaction that runs out of space leaves the vault file as it was,
 // usable, and no partial copy. Needs root to mount a size-limited tmpfs.
 func TestVaultCompactDiskFull(t *testing.T) {
-	if os.Geteuid() != 0 {
-		t.Skip("needs root to mount a size-limited tmpfs")
-	}
-	dir := t.TempDir()
-	if out, err := exec.Command("mount", "-t", "tmpfs", "-o", "size=4m", "tmpfs", dir).CombinedOutput(); err != nil {
-		t.Skipf("cannot mount tmpfs: %v %s", err, out)
-	}
-	defer exec.Command("umount", dir).Run()
+	dir := smallDisk(t, "4m")
 	ctx := context.Background()
 	o := testOpts()
 	if err := Init(ctx, dir, testPass, o); err != nil {
