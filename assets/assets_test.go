@@ -33,3 +33,30 @@ func TestMissingPromptPanics(t *testing.T) {
 	}()
 	Prompt("no-such-prompt")
 }
+
+func TestTools(t *testing.T) {
+	names := Tools()
+	if len(names) == 0 {
+		t.Fatal("no tool descriptions")
+	}
+	for _, n := range names {
+		d := Tool(n)
+		if strings.TrimSpace(d) == "" || strings.HasSuffix(d, "\n") {
+			t.Errorf("tool %s: %q", n, d)
+		}
+		// the model reads the description to choose: it names the tool's
+		// arguments in words, and the file name is the tool name
+		if strings.ContainsAny(n, " /") || !strings.Contains(n, ".") {
+			t.Errorf("tool description file %s.md: name it after the tool, e.g. vault.search.md", n)
+		}
+	}
+}
+
+func TestMissingToolPanics(t *testing.T) {
+	defer func() {
+		if recover() == nil {
+			t.Fatal("no panic for a missing tool description")
+		}
+	}()
+	Tool("no.such-tool")
+}

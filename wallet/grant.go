@@ -5,7 +5,9 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"math/big"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -293,6 +295,30 @@ func (g *Grant) valid() error {
 		return fmt.Errorf("%w: it was not minted by a session", ErrNoGrant)
 	}
 	return nil
+}
+
+// Limits are the grant's own bounds as minted (a copy).
+func (g *Grant) Limits() Limits {
+	if g == nil {
+		return Limits{}
+	}
+	l := g.rec.Limits
+	l.PerTx, l.PerDay, l.ApproveAbove = maps.Clone(l.PerTx), maps.Clone(l.PerDay), maps.Clone(l.ApproveAbove)
+	l.Networks, l.Payees = slices.Clone(l.Networks), slices.Clone(l.Payees)
+	return l
+}
+
+// Balances reports the granting user's balances at account index (see
+// Session.Balances), while the grant is live: its holder may see what it
+// could spend from, and nothing is unlocked beyond the session's own.
+func (g *Grant) Balances(ctx context.Context, index uint32) (BalanceReport, error) {
+	if err := g.valid(); err != nil {
+		return BalanceReport{}, err
+	}
+	if err := g.s.w.checkGrant(g.rec.ID); err != nil {
+		return BalanceReport{}, err
+	}
+	return g.s.Balances(ctx, index)
 }
 
 // Plan resolves t for the granting user's accounts.

@@ -46,3 +46,7 @@ var ErrUnavailable = errors.New("not available to this run")
 // ErrNeedsUser: agent.ask_user in a headless run. The run ends needing a
 // person (exit 4 in the CLI).
 var ErrNeedsUser = errors.New("the agent asked a question and no one is present to answer it")
+
+// ErrBadArguments: a call's arguments do not fit the tool (a missing or
+// malformed field). The run loop gives the reason back to the model.
+var ErrBadArguments = errors.New("bad arguments")

@@ -1,0 +1,56 @@
+package tools
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+
+	"github.com/sovos/sov/model"
+)
+
+// WalletPay is wallet.pay: a payment through the run's grant. The grant's
+// limits and the wallet's policy decide, and approval (when needed) goes
+// to the person who minted the grant with the summary derived from the
+// plan: nothing the model writes reaches the approval but the transfer.
+type WalletPay struct{}
+
+func (WalletPay) Spec() model.Tool { return spec("wallet.pay", transferSchema) }
+
+func (WalletPay) Level() Level { return Money }
+
+func (WalletPay) Run(ctx context.Context, env *Env, args json.RawMessage) (Result, error) {
+	var a transferArgs
+	if err := decodeArgs(args, &a); err != nil {
+		return Result{}, err
+	}
+	t, err := a.transfer()
+	if err != nil {
+		return Result{}, err
+	}
+	g, err := grantOf(env, "wallet.pay")
+	if err != nil {
+		return Result{}, err
+	}
+	p, err := g.Plan(ctx, t)
+	if err != nil {
+		return Result{}, fmt.Errorf("wallet.pay: %w", err)
+	}
+	defer p.Close()
+	entry, err := g.Execute(ctx, p)
+	if err != nil {
+		if entry.Hash != "" {
+			return Result{}, fmt.Errorf("wallet.pay: transaction %s on %s: %w", entry.Hash, entry.Network, err)
+		}
+		return Result{}, fmt.Errorf("wallet.pay: %w", err)
+	}
+	out := struct {
+		Summary string `json:"summary"`
+		Network string `json:"network"`
+		Hash    string `json:"hash"`
+		Status  string `json:"status"`
+		Asset   string `json:"asset"`
+		Amount  string `json:"amount"`
+		PayTo   string `json:"payTo"`
+	}{p.Summary(), entry.Network, entry.Hash, entry.Status, entry.Asset, entry.Amount, entry.To}
+	return Result{Text: jsonText(out), Source: "wallet"}, nil
+}

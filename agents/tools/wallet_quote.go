@@ -1,0 +1,45 @@
+package tools
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+
+	"github.com/sovos/sov/model"
+)
+
+// WalletQuote is wallet.quote: the plan of a payment (network, fee at
+// most, the summary a person would approve) through the run's grant,
+// without signing or sending anything.
+type WalletQuote struct{}
+
+func (WalletQuote) Spec() model.Tool { return spec("wallet.quote", transferSchema) }
+
+// Read: a quote moves nothing. It still needs the grant, so a run without
+// one cannot probe the wallet.
+func (WalletQuote) Level() Level { return Read }
+
+func (WalletQuote) Run(ctx context.Context, env *Env, args json.RawMessage) (Result, error) {
+	var a transferArgs
+	if err := decodeArgs(args, &a); err != nil {
+		return Result{}, err
+	}
+	t, err := a.transfer()
+	if err != nil {
+		return Result{}, err
+	}
+	g, err := grantOf(env, "wallet.quote")
+	if err != nil {
+		return Result{}, err
+	}
+	p, err := g.Plan(ctx, t)
+	if err != nil {
+		return Result{}, fmt.Errorf("wallet.quote: %w", err)
+	}
+	defer p.Close()
+	b, err := json.Marshal(p)
+	if err != nil {
+		return Result{}, fmt.Errorf("wallet.quote: %w", err)
+	}
+	return Result{Text: string(b), Source: "wallet"}, nil
+}
