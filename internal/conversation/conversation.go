@@ -201,6 +201,23 @@ func (c *Conversation) AddUser(text string) (Message, error) {
 	return msg, err
 }
 
+// Add appends a finished message of any role and saves it: an agent
+// run's transcript holds its tool calls (assistant) and tool results
+// (model.RoleTool) besides the request and the answer.
+func (c *Conversation) Add(msg Message) (Message, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.turn != nil {
+		return Message{}, ErrBusy
+	}
+	msg.Seq = 0
+	if msg.Time.IsZero() {
+		msg.Time = c.now()
+	}
+	err := c.appendLocked(&msg)
+	return msg, err
+}
+
 // appendLocked adds msg in memory and in the store, setting msg.Seq.
 func (c *Conversation) appendLocked(msg *Message) error {
 	var err error
