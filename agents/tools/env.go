@@ -6,6 +6,7 @@ import (
 
 	"github.com/sovos/sov/feeds"
 	"github.com/sovos/sov/internal/ledger"
+	"github.com/sovos/sov/model"
 	"github.com/sovos/sov/vault"
 	"github.com/sovos/sov/wallet"
 )
@@ -31,6 +32,18 @@ type Env struct {
 	Signer *ledger.Signer
 	// AskUser asks the person a question; nil when the run is headless.
 	AskUser func(ctx context.Context, question string) (string, error)
+	// Model is the run's model for the tools that generate themselves
+	// (vault.ask, feeds.digest): grammar-forced JSON, as *model.Engine
+	// and lazymodel.Model give it. The run wraps it so that each call is
+	// recorded in the ledger like its own. nil: those tools are
+	// unavailable.
+	Model JSONModel
+}
+
+// JSONModel generates a JSON document matching schema (the shape of
+// model.Engine.JSON and of feeds/digest.Generator).
+type JSONModel interface {
+	JSON(ctx context.Context, msgs []model.Message, schema *model.Schema, s model.Sampling, fn model.TokenFunc) ([]byte, model.Stats, error)
 }
 
 // Vault is what the vault tools need of an open vault.

@@ -15,9 +15,9 @@ import (
 // values: tools hold no state between runs (a run's state is its Env).
 func All() []Tool {
 	ts := []Tool{
-		VaultSearch{}, VaultGet{},
+		VaultSearch{}, VaultGet{}, VaultAsk{},
 		WorkspaceRead{}, WorkspaceWrite{},
-		LedgerNote{}, FeedsList{},
+		LedgerNote{}, FeedsList{}, FeedsDigest{},
 		WalletBalance{}, WalletQuote{}, WalletPay{},
 		AskUser{},
 	}

@@ -12,7 +12,8 @@ import (
 
 func TestToolsRegistry(t *testing.T) {
 	want := map[string]Level{
-		"agent.ask_user": Read, "feeds.list": Outside, "ledger.note": Write,
+		"agent.ask_user": Read, "feeds.list": Outside, "feeds.digest": Outside, "ledger.note": Write,
+		"vault.ask": Read,
 		"vault.get": Read, "vault.search": Read,
 		"wallet.balance": Read, "wallet.pay": Money, "wallet.quote": Read,
 		"workspace.read": Read, "workspace.write": Write,
