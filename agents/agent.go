@@ -32,15 +32,28 @@ type Agent struct {
 	MisfireGrace time.Duration `toml:"misfire_grace"`
 	// Disabled agents are never run by the scheduler.
 	Disabled bool `toml:"disabled"`
+	// Taint makes the taint rule stricter for this agent (see Taint).
+	Taint Taint `toml:"taint"`
 }
 
 // ToolRule is one tool an agent may use and its permission rules. Each
-// rule is an argument pattern such as `payTo=0xabc…, max=1 USDC` or
-// `collection=work` ("" or "*": any call). Rules are evaluated deny, then
-// ask, then allow; the first match wins; a call no rule matches takes the
-// default of the tool's level (read: allow; outside and write: ask;
-// money: ask). Taint (outside content in the run) raises write and money
-// calls to ask for the rest of the run, whatever allow says.
+// rule is an argument pattern: conditions on the call's JSON arguments,
+// joined by commas, all of which must hold; "" or "*" matches any call.
+//
+//	collection=work                 an argument equals a value (text ignores case)
+//	path=notes/*                    * in a value is any run of characters
+//	query="a, b"                    a quoted value is literal (JSON string syntax)
+//	payTo=0xabc*, max=1 USDC        max=N [UNIT] is amount<=N and, with a unit,
+//	                                the amount's unit (or the asset argument) is UNIT
+//	amount>100, payTo!=0xabc*       <, <=, >, >= compare numbers exactly; != negates
+//	options=*                       the argument is present
+//
+// Rules are evaluated deny, then ask, then allow; the first match wins; a
+// call no rule matches takes the default of the tool's level (read: allow;
+// outside, write and money: ask), or ask when the tool has allow rules.
+// Taint (outside content in the run) raises write and money calls to ask
+// for the rest of the run, whatever allow says; only deny is stronger. The
+// full grammar is in perm.go.
 type ToolRule struct {
 	Name  string   `toml:"name"`
 	Allow []string `toml:"allow"`

@@ -2,6 +2,13 @@
 // permission engine, and the run loop on the engine's grammar-forced
 // tool calls. Agents act only through what the user's session gives a run
 // (agents/tools.Env): a wallet grant, an open vault, a workspace folder.
+//
+// Permissions (perm.go) are per tool: allow, ask and deny lists of argument
+// patterns such as `payTo=0xabc*, max=1 USDC` (conditions on the call's
+// JSON arguments, all of which must hold: = with * globs, text compared
+// ignoring case; <, <=, >, >= and max= comparing amounts exactly, with an
+// optional unit; != negating), evaluated deny, taint, ask, allow, then the
+// level's default. See ToolRule for examples and perm.go for the grammar.
 package agents
 
 import (

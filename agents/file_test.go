@@ -1,0 +1,252 @@
+package agents
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/sovos/sov/agents/tools"
+	"github.com/sovos/sov/model"
+)
+
+// specTool is a tool with a name, a level and an argument schema: what
+// Load and the permission engine look at.
+type specTool struct {
+	name   string
+	level  tools.Level
+	params string
+}
+
+func (f specTool) Spec() model.Tool {
+	return model.Tool{Name: f.name, Parameters: json.RawMessage(f.params)}
+}
+func (f specTool) Level() tools.Level { return f.level }
+func (f specTool) Run(context.Context, *tools.Env, json.RawMessage) (tools.Result, error) {
+	return tools.Result{}, nil
+}
+
+var specTools = map[string]specTool{
+	"vault.search":    {"vault.search", tools.Read, `{"type":"object","properties":{"query":{"type":"string"},"collection":{"type":"string"},"k":{"type":"integer"}}}`},
+	"vault.get":       {"vault.get", tools.Read, `{"type":"object","properties":{"collection":{"type":"string"},"chunk":{"type":"integer"}}}`},
+	"workspace.read":  {"workspace.read", tools.Read, `{"type":"object","properties":{"path":{"type":"string"}}}`},
+	"workspace.write": {"workspace.write", tools.Write, `{"type":"object","properties":{"path":{"type":"string"},"content":{"type":"string"},"append":{"type":"boolean"}}}`},
+	"wallet.pay":      {"wallet.pay", tools.Money, `{"type":"object","properties":{"payTo":{"type":"string"},"amount":{"type":"string"},"asset":{"type":"string"},"network":{"type":"string"}}}`},
+	"feeds.list":      {"feeds.list", tools.Outside, `{"type":"object","properties":{"feed":{"type":"string"}}}`},
+}
+
+func specLookup(name string) (tools.Tool, bool) {
+	t, ok := specTools[name]
+	return t, ok
+}
+
+func TestLoadMalformed(t *testing.T) {
+	for _, tc := range []struct {
+		file  string
+		line  int
+		field string
+		msg   string
+	}{
+		{"syntax", 2, "prompt", "expected value"},
+		{"duplicate", 3, "model", "already been defined"},
+		{"unknown_top", 3, "modle", "unknown field"},
+		{"unknown_in_tools", 9, "tools[1].alow", "unknown field"},
+		{"prompt_lookalike", 9, "budget.stepz", "unknown field"},
+		{"unknown_table", 3, "budgte", "unknown field"},
+		{"inline_tools", 2, "tools.alow", "unknown field"},
+		{"budget_type", 4, "budget.steps", "is a string, but must be an integer"},
+		{"tool_name_type", 5, "tools[1].name", "must be a string"},
+		{"bad_pattern", 5, "tools[0].allow[1]", "no operator"},
+		{"bad_max", 3, "tools[0].deny[0]", "max=N"},
+		{"bad_schedule", 2, "schedule", `"61 * * * *": `},
+		{"six_fields", 2, "schedule", "five fields"},
+		{"bad_catch_up", 2, "catch_up", `"twice"`},
+		{"integer_duration", 3, "budget.wall", "duration as a string"},
+		{"bad_duration", 1, "misfire_grace", "invalid duration"},
+		{"negative_steps", 3, "budget.steps", "must be positive"},
+		{"unknown_tool", 5, "tools[1].name", `"shell.exec" is not a tool`},
+		{"unknown_argument", 3, "tools[0].deny[0]", `vault.search has no argument "colection" (it has collection, k, query)`},
+		{"taint_allow", 5, "taint.verdict", "stricter"},
+		{"taint_unknown_tool", 5, "taint.tools[1]", `"vault.nope"`},
+		{"duplicate_tool", 8, "tools[2].name", "listed twice"},
+		{"missing_tool_name", 4, "tools[1].name", "missing"},
+		{"missing_output", 2, "output", "missing.schema.json"},
+		{"output_outside", 1, "output", "relative path inside"},
+	} {
+		t.Run(tc.file, func(t *testing.T) {
+			path := filepath.Join("testdata", "files", tc.file+".toml")
+			a, err := Load(path, specLookup)
+			if a != nil {
+				t.Errorf("half-loaded: got an agent with the error %v", err)
+			}
+			var fe *FileError
+			if !errors.As(err, &fe) {
+				t.Fatalf("err = %v (%T), want a *FileError", err, err)
+			}
+			if fe.Path != path || fe.Line != tc.line || fe.Field != tc.field {
+				t.Errorf("at %s:%d field %q, want %s:%d field %q (%v)", fe.Path, fe.Line, fe.Field, path, tc.line, tc.field, err)
+			}
+			if !strings.Contains(err.Error(), tc.msg) {
+				t.Errorf("error %q does not say %q", err, tc.msg)
+			}
+			if want := path + ":"; !strings.HasPrefix(err.Error(), want) {
+				t.Errorf("error %q does not start with %q", err, want)
+			}
+		})
+	}
+}
+
+func TestLoadFull(t *testing.T) {
+	path := filepath.Join("testdata", "files", "full.toml")
+	a, err := Load(path, specLookup)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := Budget{Steps: 8, Tokens: 12000, Wall: 90 * time.Second}
+	switch {
+	case a.Name != "full" || a.Path != path:
+		t.Errorf("name %q path %q", a.Name, a.Path)
+	case a.Model != "smollm2":
+		t.Errorf("model %q", a.Model)
+	case a.Prompt != "You are the full agent.\n":
+		t.Errorf("prompt %q: full.md should replace the file's", a.Prompt)
+	case a.Schedule != "*/30 * * * *" || a.CatchUp != "skip" || a.MisfireGrace != 5*time.Minute || !a.Disabled:
+		t.Errorf("schedule %q catch_up %q grace %v disabled %v", a.Schedule, a.CatchUp, a.MisfireGrace, a.Disabled)
+	case a.Budget != want:
+		t.Errorf("budget %+v, want %+v", a.Budget, want)
+	case a.Taint.Verdict != Deny || len(a.Taint.Tools) != 1:
+		t.Errorf("taint %+v", a.Taint)
+	case len(a.Tools) != 3 || a.Tools[2].Name != "wallet.pay" || len(a.Tools[2].Deny) != 2 || a.Tools[2].Deny[1] != `payTo="0xdead"`:
+		t.Errorf("tools %+v", a.Tools)
+	case a.Output != "full.schema.json":
+		t.Errorf("output %q", a.Output)
+	}
+}
+
+func TestLoadDefaults(t *testing.T) {
+	a, err := Load(filepath.Join("testdata", "files", "minimal.toml"), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if a.CatchUp != "once" || a.MisfireGrace != DefaultMisfireGrace || a.Prompt != "" || a.Budget != (Budget{}) || a.Disabled {
+		t.Errorf("defaults: %+v", a)
+	}
+}
+
+// Without a lookup, tool and argument names are not checked: the file
+// still has to be well-formed.
+func TestLoadWithoutLookup(t *testing.T) {
+	if _, err := Load(filepath.Join("testdata", "files", "unknown_tool.toml"), nil); err != nil {
+		t.Errorf("unknown tool without a lookup: %v", err)
+	}
+	if _, err := Load(filepath.Join("testdata", "files", "bad_pattern.toml"), nil); err == nil {
+		t.Error("a bad pattern loaded without a lookup")
+	}
+}
+
+func TestLoadFileName(t *testing.T) {
+	dir := t.TempDir()
+	for _, name := range []string{"Bad Name.toml", "UPPER.toml", "x.txt", ".hidden.toml"} {
+		p := filepath.Join(dir, name)
+		if err := os.WriteFile(p, []byte("model = \"x\"\n"), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := Load(p, nil); !errors.Is(err, ErrBadName) {
+			t.Errorf("%s: err = %v, want ErrBadName", name, err)
+		}
+	}
+	if _, err := Load(filepath.Join(dir, "absent.toml"), nil); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("absent file: %v", err)
+	}
+	big := filepath.Join(dir, "big.toml")
+	if err := os.WriteFile(big, []byte("# "+strings.Repeat("x", maxFileSize)+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := Load(big, nil); err == nil || !strings.Contains(err.Error(), "KiB") {
+		t.Errorf("oversized file: %v", err)
+	}
+}
+
+func TestCheckName(t *testing.T) {
+	for name, ok := range map[string]bool{
+		"news": true, "a": true, "daily-digest_2": true, "0x": true, strings.Repeat("a", 64): true,
+		"": false, "-x": false, "_x": false, "News": false, "a b": false, "a/b": false, "..": false,
+		"a.b": false, strings.Repeat("a", 65): false, "é": false,
+	} {
+		if err := CheckName(name); (err == nil) != ok {
+			t.Errorf("CheckName(%q) = %v", name, err)
+		}
+	}
+}
+
+// The template loads as written, against the real tools.
+func TestTemplateLoads(t *testing.T) {
+	dir := t.TempDir()
+	p := filepath.Join(dir, "helper.toml")
+	if err := os.WriteFile(p, []byte(Template("helper")), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	a, err := Load(p, tools.Lookup)
+	if err != nil {
+		t.Fatalf("the template does not load: %v", err)
+	}
+	if a.Name != "helper" || len(a.Tools) == 0 || a.Prompt == "" || a.Budget != DefaultBudget {
+		t.Errorf("template agent: %+v", a)
+	}
+	// The commented example is valid too, once uncommented.
+	var un []string
+	for _, l := range strings.Split(Template("helper"), "\n") {
+		if r, ok := strings.CutPrefix(l, "# "); ok && (strings.HasPrefix(r, "[[tools]]") || strings.HasPrefix(r, "name = ") || strings.HasPrefix(r, "allow = ") || strings.HasPrefix(r, "deny = ")) {
+			l = r
+		}
+		un = append(un, l)
+	}
+	if err := os.WriteFile(p, []byte(strings.Join(un, "\n")), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	a, err = Load(p, tools.Lookup)
+	if err != nil {
+		t.Fatalf("the template's commented example does not load: %v", err)
+	}
+	if last := a.Tools[len(a.Tools)-1]; last.Name != "wallet.pay" {
+		t.Errorf("uncommented example: last tool %q", last.Name)
+	}
+}
+
+func TestScanKeys(t *testing.T) {
+	doc := `a = 1 # c
+"quoted.key" = 'x'
+s = """
+b = 2
+"""
+[t]
+x = [
+  "one", # first
+  'two',
+  { y = "no" },
+]
+[[arr]]
+k = 1
+[[arr]]
+k = 2
+[arr.sub]
+z = 3
+`
+	k := scanKeys([]byte(doc))
+	for field, line := range map[string]int{
+		"a": 1, "quoted.key": 2, "s": 3, "t": 6, "t.x": 7, "t.x[0]": 8, "t.x[1]": 9,
+		"arr[0]": 12, "arr[0].k": 13, "arr[1]": 14, "arr[1].k": 15, "arr[1].sub": 16, "arr[1].sub.z": 17,
+		"t.x[2]": 7, // not a string: the array's line
+	} {
+		if got := k.line(field); got != line {
+			t.Errorf("line(%q) = %d, want %d", field, got, line)
+		}
+	}
+	if _, ok := k.lines["b"]; ok {
+		t.Error("a line inside a multi-line string was taken for a key")
+	}
+}
