@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 
+	"github.com/sovos/sov/internal/termtext"
 	"github.com/sovos/sov/model"
 )
 
@@ -53,4 +54,28 @@ func (WalletPay) Run(ctx context.Context, env *Env, args json.RawMessage) (Resul
 		PayTo   string `json:"payTo"`
 	}{p.Summary(), entry.Network, entry.Hash, entry.Status, entry.Asset, entry.Amount, entry.To}
 	return Result{Text: jsonText(out), Source: "wallet"}, nil
+}
+
+// Plan is what a person approving the call is shown: the wallet's own
+// summary of the transfer (network, amount, payee, fee at most), derived
+// from the arguments through the grant; nothing is signed.
+func (WalletPay) Plan(ctx context.Context, env *Env, args json.RawMessage) (string, error) {
+	var a transferArgs
+	if err := decodeArgs(args, &a); err != nil {
+		return "", err
+	}
+	t, err := a.transfer()
+	if err != nil {
+		return "", err
+	}
+	g, err := grantOf(env, "wallet.pay")
+	if err != nil {
+		return "", err
+	}
+	p, err := g.Plan(ctx, t)
+	if err != nil {
+		return "", fmt.Errorf("wallet.pay: %w", err)
+	}
+	defer p.Close()
+	return termtext.Clean(p.Summary()), nil
 }

@@ -102,6 +102,14 @@ func TestWalletToolsOnAnvil(t *testing.T) {
 		t.Fatalf("balance %s", r.Text)
 	}
 
+	// the approval text is the wallet's summary of the plan; nothing moves
+	if s, err := (WalletPay{}).Plan(ctx, env, args(t, map[string]any{"payTo": payee, "amount": "0.25", "asset": "ETH"})); err != nil || !strings.HasPrefix(s, "Send 0.25 ETH to "+payee+" on anvil") || landed().Sign() != 0 {
+		t.Fatalf("pay plan %q %v (payee has %s)", s, err, landed())
+	}
+	if _, err := (WalletPay{}).Plan(ctx, &Env{}, args(t, map[string]any{"payTo": payee, "amount": "0.25", "asset": "ETH"})); !errors.Is(err, ErrUnavailable) {
+		t.Fatalf("pay plan without a grant: %v", err)
+	}
+
 	q, err := call(WalletQuote{}, "0.25")
 	if err != nil || !strings.Contains(q.Text, "Send 0.25 ETH to "+payee) || landed().Sign() != 0 {
 		t.Fatalf("quote %+v %v (payee has %s)", q, err, landed())

@@ -7,6 +7,8 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+
+	"github.com/sovos/sov/internal/termtext"
 )
 
 // ErrOutsideWorkspace: a workspace tool was given a path that is absolute,
@@ -21,14 +23,10 @@ func workspace(env *Env, tool, p string, create bool) (*os.Root, string, error) 
 	if env == nil || env.Workspace == "" {
 		return nil, "", fmt.Errorf("%s: the run has no workspace folder: %w", tool, ErrUnavailable)
 	}
-	p = strings.TrimSpace(p)
-	if p == "" {
-		return nil, "", fmt.Errorf("%w: path is empty", ErrBadArguments)
+	rel, err := localPath(tool, p)
+	if err != nil {
+		return nil, "", err
 	}
-	if p != "." && !filepath.IsLocal(p) || strings.HasPrefix(p, "~") {
-		return nil, "", fmt.Errorf("%s %q: %w (give a path relative to it, such as notes/summary.md)", tool, p, ErrOutsideWorkspace)
-	}
-	rel := filepath.Clean(p)
 	if create {
 		if err := os.MkdirAll(env.Workspace, 0o700); err != nil {
 			return nil, "", fmt.Errorf("%s: %w", tool, err)
@@ -59,6 +57,24 @@ func workspace(env *Env, tool, p string, create bool) (*os.Root, string, error) 
 		return nil, "", fmt.Errorf("%s: the workspace folder: %w", tool, err)
 	}
 	return root, rel, nil
+}
+
+// localPath checks p lexically: relative, not climbing out with "..",
+// not a home path; it returns p cleaned.
+func localPath(tool, p string) (string, error) {
+	p = strings.TrimSpace(p)
+	if p == "" {
+		return "", fmt.Errorf("%w: path is empty", ErrBadArguments)
+	}
+	// a name a terminal would show otherwise than it is: what a person
+	// approves must be the file that is written
+	if termtext.Clean(p) != p {
+		return "", fmt.Errorf("%w: path %q has control characters", ErrBadArguments, p)
+	}
+	if p != "." && !filepath.IsLocal(p) || strings.HasPrefix(p, "~") {
+		return "", fmt.Errorf("%s %q: %w (give a path relative to it, such as notes/summary.md)", tool, p, ErrOutsideWorkspace)
+	}
+	return filepath.Clean(p), nil
 }
 
 // within reports whether path is base or below it (both cleaned, links

@@ -212,3 +212,68 @@ func TestWorkspaceWriteIsAtomic(t *testing.T) {
 		t.Fatalf("workspace holds %d entries: a temporary file was left", len(entries))
 	}
 }
+
+// planner is the run loop's agents.Planner, restated (agents imports this
+// package): what an approval prompt shows.
+type planner interface {
+	Plan(ctx context.Context, env *Env, args json.RawMessage) (string, error)
+}
+
+var _ planner = WorkspaceWrite{}
+var _ planner = WalletPay{}
+
+// TestWorkspaceWritePlan: the approval text names the resolved file and
+// the change in size, refuses what Run refuses, and writes nothing.
+func TestWorkspaceWritePlan(t *testing.T) {
+	dir := t.TempDir()
+	ws := filepath.Join(dir, "ws")
+	env := &Env{Workspace: ws}
+	ctx := context.Background()
+	plan := func(p, content string, app bool) (string, error) {
+		return WorkspaceWrite{}.Plan(ctx, env, args(t, map[string]any{"path": p, "content": content, "append": app}))
+	}
+	if s, err := plan("a/b.md", "hello", false); err != nil || s != "Create "+filepath.Join(ws, "a", "b.md")+" (5 bytes), in a new workspace folder" {
+		t.Fatalf("plan in a new workspace: %q %v", s, err)
+	}
+	if _, err := os.Stat(ws); !errors.Is(err, os.ErrNotExist) {
+		t.Fatal("planning created the workspace")
+	}
+	if _, err := plan("~/.ssh/authorized_keys", "k", false); !errors.Is(err, ErrOutsideWorkspace) {
+		t.Fatalf("home path in a new workspace: %v", err)
+	}
+	os.MkdirAll(ws, 0o700)
+	os.WriteFile(filepath.Join(ws, "f.md"), []byte("1234"), 0o600)
+	os.Symlink(dir, filepath.Join(ws, "up"))
+	for _, tc := range []struct {
+		path, content string
+		app           bool
+		want          string
+	}{
+		{"new.md", "xy", false, "Create " + filepath.Join(ws, "new.md") + " (2 bytes)"},
+		{"f.md", "xy", false, "Replace " + filepath.Join(ws, "f.md") + " (4 bytes now) with 2 bytes"},
+		{"./f.md", "xy", true, "Append 2 bytes to " + filepath.Join(ws, "f.md") + " (4 bytes now)"},
+	} {
+		if s, err := plan(tc.path, tc.content, tc.app); err != nil || s != tc.want {
+			t.Errorf("plan %q: %q %v, want %q", tc.path, s, err, tc.want)
+		}
+	}
+	for _, p := range []string{"../x", "/etc/passwd", "up/x", "up/ws/f.md"} {
+		if _, err := plan(p, "x", false); !errors.Is(err, ErrOutsideWorkspace) {
+			t.Errorf("plan %q: %v", p, err)
+		}
+	}
+	// a name shown otherwise than it is written is refused, by both
+	for _, p := range []string{"n\x1b[2Jew.md", "a\u202eb.md", "x\ry.md"} {
+		_, perr := plan(p, "x", false)
+		_, werr := WorkspaceWrite{}.Run(ctx, env, args(t, map[string]any{"path": p, "content": "x"}))
+		if !errors.Is(perr, ErrBadArguments) || !errors.Is(werr, ErrBadArguments) {
+			t.Errorf("path %q: plan %v, write %v", p, perr, werr)
+		}
+	}
+	if b, _ := os.ReadFile(filepath.Join(ws, "f.md")); string(b) != "1234" {
+		t.Fatalf("planning changed the file to %q", b)
+	}
+	if entries, _ := os.ReadDir(ws); len(entries) != 2 {
+		t.Fatalf("planning left %d entries in the workspace", len(entries))
+	}
+}
