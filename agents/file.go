@@ -88,7 +88,11 @@ func Load(path string, lookup ToolLookup) (*Agent, error) {
 func readSmall(path string) ([]byte, error) {
 	f, err := os.Open(path)
 	if err != nil {
-		return nil, err
+		var pe *os.PathError
+		if errors.As(err, &pe) {
+			err = pe.Err // the path is the FileError's
+		}
+		return nil, &FileError{Path: path, Err: err}
 	}
 	defer f.Close()
 	data, err := io.ReadAll(io.LimitReader(f, maxFileSize+1))
@@ -275,7 +279,7 @@ func checkOutput(dir, name string) error {
 	p := filepath.Join(dir, name)
 	data, err := readSmall(p)
 	if err != nil {
-		return fmt.Errorf("%q: %w", name, err)
+		return err
 	}
 	if _, err := grammar.Compile(data); err != nil {
 		return fmt.Errorf("%s is not a JSON Schema sov can force: %v", p, err)
@@ -419,14 +423,17 @@ func scanKeys(data []byte) keyLines {
 				j := i + 1
 				var b strings.Builder
 				for j < len(s) && s[j] != q && s[j] != '\n' {
-					if q == '"' && s[j] == '\\' && j+1 < len(s) {
+					if q == '"' && s[j] == '\\' && j+1 < len(s) && s[j+1] != '\n' {
 						j++
 					}
 					b.WriteByte(s[j])
 					j++
 				}
 				segs = append(segs, b.String())
-				i = j + 1
+				if j < len(s) && s[j] == q {
+					j++
+				}
+				i = j // at a newline, the main loop counts it
 			case '.':
 				i++
 			default:
@@ -458,12 +465,15 @@ func scanKeys(data []byte) keyLines {
 		}
 		j := i + 1
 		for j < len(s) && s[j] != q && s[j] != '\n' {
-			if q == '"' && s[j] == '\\' {
+			if q == '"' && s[j] == '\\' && j+1 < len(s) && s[j+1] != '\n' {
 				j++
 			}
 			j++
 		}
-		i = j + 1
+		if j < len(s) && s[j] == q {
+			j++
+		}
+		i = j // at a newline, the value's loop counts it
 	}
 	for i < len(s) {
 		skipSpace()
@@ -488,6 +498,9 @@ func scanKeys(data []byte) keyLines {
 			segs := readKey("]")
 			for i < len(s) && s[i] == ']' {
 				i++
+			}
+			if len(segs) == 0 { // not a header TOML takes: the decoder reports it
+				continue
 			}
 			plainTable = strings.Join(segs, ".")
 			table = indexPath(segs, arrays)

@@ -125,6 +125,25 @@ func TestLoadFull(t *testing.T) {
 	case a.Output != "full.schema.json":
 		t.Errorf("output %q", a.Output)
 	}
+	// The rules as the file wrote them (a TOML literal string holding a
+	// quoted pattern) decide calls.
+	p, err := a.Permissions()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for args, want := range map[string]Verdict{
+		`{"payTo":"0xDEAD","amount":"0.5","asset":"USDC"}`:  Deny,
+		`{"payTo":"0xdead1","amount":"0.5","asset":"USDC"}`: Ask,
+		`{"payTo":"0xabc1","amount":"0.5","asset":"USDC"}`:  Allow,
+		`{"payTo":"0xabc1","amount":"101","asset":"USDC"}`:  Deny,
+	} {
+		if d := p.Decide(toolCall("wallet.pay", args), tools.Money, false); d.Verdict != want {
+			t.Errorf("wallet.pay %s: %s (%s), want %s", args, d.Verdict, d.Rule, want)
+		}
+	}
+	if d := p.Decide(toolCall("vault.get", `{}`), tools.Read, true); d.Verdict != Deny || d.Rule != "taint" {
+		t.Errorf("vault.get after taint under [taint] tools: %+v", d)
+	}
 }
 
 func TestLoadDefaults(t *testing.T) {
@@ -249,4 +268,36 @@ z = 3
 	if _, ok := k.lines["b"]; ok {
 		t.Error("a line inside a multi-line string was taken for a key")
 	}
+}
+
+// FuzzLoad: any bytes give an agent or a *FileError, never a panic, and
+// the key scanner's lines stay inside the document.
+func FuzzLoad(f *testing.F) {
+	seeds, _ := filepath.Glob(filepath.Join("testdata", "files", "*.toml"))
+	for _, p := range seeds {
+		data, err := os.ReadFile(p)
+		if err != nil {
+			f.Fatal(err)
+		}
+		f.Add(data)
+	}
+	f.Add([]byte(Template("x")))
+	f.Add([]byte("a = \"\\\n[[t]]\n'b\nc = '''\n"))
+	dir := f.TempDir()
+	f.Fuzz(func(t *testing.T, data []byte) {
+		a, err := parse(filepath.Join(dir, "fuzz.toml"), data, specLookup)
+		var fe *FileError
+		if (a == nil) == (err == nil) || err != nil && !errors.As(err, &fe) {
+			t.Fatalf("parse = %v, %v (%T)", a, err, err)
+		}
+		n := strings.Count(string(data), "\n") + 1
+		for _, e := range scanKeys(data).order {
+			if e.line < 1 || e.line > n {
+				t.Fatalf("key %q at line %d of %d", e.indexed, e.line, n)
+			}
+		}
+		if err == nil {
+			setTopLevel(string(data), "disabled", "true")
+		}
+	})
 }

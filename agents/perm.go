@@ -143,6 +143,9 @@ func Compile(rules []ToolRule, taint Taint) (*Permissions, error) {
 	return p, nil
 }
 
+// Permissions compiles the agent's rules (Load has checked they compile).
+func (a *Agent) Permissions() (*Permissions, error) { return Compile(a.Tools, a.Taint) }
+
 // Decide implements Policy; see the order at the top of this file.
 func (p *Permissions) Decide(call model.ToolCall, level tools.Level, tainted bool) Decision {
 	tp, ok := p.tools[call.Name]
@@ -297,6 +300,9 @@ func parseCond(s string) (cond, string, error) {
 		}
 		if strings.Contains(val, `"`) {
 			return cond{}, "", fmt.Errorf("%s: a quoted value must be quoted whole", key)
+		}
+		if strings.Contains(val, "…") {
+			return cond{}, "", fmt.Errorf("%s: … is not a wildcard: write * for any run of characters", key)
 		}
 		if strings.Contains(val, "=") {
 			return cond{}, "", fmt.Errorf("%s: value %q holds =: a missing comma? (quote a value that holds =)", key, val)

@@ -132,6 +132,7 @@ func TestParsePatternErrors(t *testing.T) {
 		{"a..b=1", "argument name"},
 		{"a b=1", "argument name"},
 		{"a*=1", "argument name"},
+		{"payTo=0xabc…", "not a wildcard"},
 	} {
 		_, err := ParsePattern(tc.pattern)
 		if tc.msg == "" {
@@ -270,4 +271,23 @@ func TestFold(t *testing.T) {
 	if fold("aſk") != fold("ASK") || fold("\u212aind") != fold("kind") {
 		t.Error("fold disagrees with encoding/json")
 	}
+}
+
+// FuzzDecide: no pattern or arguments make the engine panic, and arguments
+// that do not parse are never allowed.
+func FuzzDecide(f *testing.F) {
+	f.Add("payTo=0xabc*, max=1 USDC", `{"payTo":"0xabc","amount":"1","asset":"USDC"}`)
+	f.Add(`query="a, b", k>=2`, `{"query":"a, b","k":3}`)
+	f.Add("options.limit!=5", `{"options":{"limit":[1,{"a":null}]}}`)
+	f.Add("*", `{"a":1,"A":2}`)
+	f.Fuzz(func(t *testing.T, pattern, args string) {
+		p, err := Compile([]ToolRule{{Name: "t", Allow: []string{pattern}}}, Taint{})
+		if err != nil {
+			return
+		}
+		d := p.Decide(toolCall("t", args), tools.Money, false)
+		if _, perr := parseArgs(json.RawMessage(args)); perr != nil && d.Verdict == Allow {
+			t.Fatalf("unparsable arguments %q allowed", args)
+		}
+	})
 }
