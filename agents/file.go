@@ -17,6 +17,7 @@ import (
 	"github.com/robfig/cron/v3"
 
 	"github.com/sovos/sov/agents/tools"
+	"github.com/sovos/sov/internal/termtext"
 	"github.com/sovos/sov/model/grammar"
 )
 
@@ -52,7 +53,9 @@ func (e *FileError) Error() string {
 		b.WriteString(e.Field + ": ")
 	}
 	b.WriteString(e.Err.Error())
-	return b.String()
+	// The file may come from anyone: its keys and values are quoted in
+	// these messages, and must not drive the terminal.
+	return termtext.Clean(b.String())
 }
 
 func (e *FileError) Unwrap() error { return e.Err }

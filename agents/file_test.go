@@ -146,6 +146,18 @@ func TestLoadFull(t *testing.T) {
 	}
 }
 
+func TestFileErrorClean(t *testing.T) {
+	dir := t.TempDir()
+	p := filepath.Join(dir, "a.toml")
+	if err := os.WriteFile(p, []byte(`"\u001b]52;c;aGk=\u0007x" = 1`+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	_, err := Load(p, nil)
+	if err == nil || strings.ContainsAny(err.Error(), "\x1b\x07") || !strings.Contains(err.Error(), "unknown field") {
+		t.Errorf("error %q", err)
+	}
+}
+
 func TestLoadDefaults(t *testing.T) {
 	a, err := Load(filepath.Join("testdata", "files", "minimal.toml"), nil)
 	if err != nil {

@@ -148,6 +148,9 @@ func (a *Agent) Permissions() (*Permissions, error) { return Compile(a.Tools, a.
 
 // Decide implements Policy; see the order at the top of this file.
 func (p *Permissions) Decide(call model.ToolCall, level tools.Level, tainted bool) Decision {
+	if p == nil {
+		return Decision{Verdict: Deny, Rule: "unlisted", Reason: "this run has no permission rules"}
+	}
 	tp, ok := p.tools[call.Name]
 	if !ok {
 		return Decision{Verdict: Deny, Rule: "unlisted", Reason: fmt.Sprintf("%s is not one of this agent's tools", call.Name)}

@@ -235,6 +235,13 @@ func TestDecide(t *testing.T) {
 	}
 }
 
+func TestDecideNil(t *testing.T) {
+	var p *Permissions
+	if d := p.Decide(toolCall("vault.get", `{}`), tools.Read, false); d.Verdict != Deny {
+		t.Errorf("nil Permissions: %+v", d)
+	}
+}
+
 func TestCompileErrors(t *testing.T) {
 	for _, tc := range []struct {
 		name  string
