@@ -100,7 +100,7 @@ func readSmall(path string) ([]byte, error) {
 	defer f.Close()
 	data, err := io.ReadAll(io.LimitReader(f, maxFileSize+1))
 	if err != nil {
-		return nil, fmt.Errorf("read %s: %w", path, err)
+		return nil, &FileError{Path: path, Err: err}
 	}
 	if len(data) > maxFileSize {
 		return nil, &FileError{Path: path, Err: fmt.Errorf("over %d KiB: is this an agent file?", maxFileSize>>10)}
@@ -138,13 +138,13 @@ func parse(path string, data []byte, lookup ToolLookup) (*Agent, error) {
 	}
 	switch {
 	case a.Budget.Steps < 0:
-		return nil, fail("budget.steps", errors.New("must be positive (or left out for the default)"))
+		return nil, fail("budget.steps", errors.New("cannot be negative (leave it out for the default)"))
 	case a.Budget.Tokens < 0:
-		return nil, fail("budget.tokens", errors.New("must be positive (or left out for the default)"))
+		return nil, fail("budget.tokens", errors.New("cannot be negative (leave it out for the default)"))
 	case a.Budget.Wall < 0:
-		return nil, fail("budget.wall", errors.New("must be positive (or left out for the default)"))
+		return nil, fail("budget.wall", errors.New("cannot be negative (leave it out for the default)"))
 	case a.MisfireGrace < 0:
-		return nil, fail("misfire_grace", errors.New("must be positive (or left out for 1m)"))
+		return nil, fail("misfire_grace", errors.New("cannot be negative (leave it out for 1m)"))
 	}
 	if a.Schedule != "" {
 		if _, err := cron.ParseStandard(a.Schedule); err != nil {

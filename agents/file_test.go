@@ -67,7 +67,7 @@ func TestLoadMalformed(t *testing.T) {
 		{"bad_catch_up", 2, "catch_up", `"twice"`},
 		{"integer_duration", 3, "budget.wall", "duration as a string"},
 		{"bad_duration", 1, "misfire_grace", "invalid duration"},
-		{"negative_steps", 3, "budget.steps", "must be positive"},
+		{"negative_steps", 3, "budget.steps", "cannot be negative"},
 		{"unknown_tool", 5, "tools[1].name", `"shell.exec" is not a tool`},
 		{"unknown_argument", 3, "tools[0].deny[0]", `vault.search has no argument "colection" (it has collection, k, query)`},
 		{"taint_allow", 5, "taint.verdict", "stricter"},
