@@ -685,3 +685,9 @@ func TestCanonical(t *testing.T) {
 		t.Error("different arguments are one")
 	}
 }
+
+// The tools whose effect a person approves say what they will do.
+var (
+	_ Planner = tools.WalletPay{}
+	_ Planner = tools.WorkspaceWrite{}
+)
