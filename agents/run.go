@@ -487,7 +487,10 @@ func (r *run) step(ctx, parent context.Context, call model.ToolCall) (o Outcome,
 	}
 	text := resultText(call.Name, allowed, res, err)
 	source := res.Source
-	if source == "" {
+	switch {
+	case !allowed.ok:
+		source = "sov" // the decision is sov's own word, not data
+	case source == "":
 		source = call.Name
 	}
 	var seq *uint64
@@ -505,7 +508,10 @@ func (r *run) step(ctx, parent context.Context, call model.ToolCall) (o Outcome,
 	if allowed.ok && err == nil && t.Level() == tools.Money {
 		r.emit(Event{Type: EventPayment, Step: r.steps, Tool: call.Name, Arguments: call.Arguments, Source: source, Text: res.Text})
 	}
-	content := r.fence(call.Name, source, text)
+	content := "From sov: " + text
+	if allowed.ok {
+		content = r.fence(call.Name, source, text)
+	}
 	if n >= LoopWarn {
 		content = fmt.Sprintf("Note from sov: this is call %d of %s with these same arguments; the result will not change. Answer now or do something else: at call %d the run is stopped.\n", n, call.Name, LoopHalt) + content
 	}

@@ -16,6 +16,7 @@ import (
 	"github.com/sovos/sov/agents/tools"
 	"github.com/sovos/sov/internal/conversation"
 	"github.com/sovos/sov/internal/ledger"
+	"github.com/sovos/sov/internal/testtool"
 	"github.com/sovos/sov/model"
 )
 
@@ -428,8 +429,13 @@ func TestRunPermissions(t *testing.T) {
 			}
 			if tc.toModel != "" {
 				msgs := f.model.calls()[1]
-				if res := msgs[len(msgs)-1].Content; !strings.Contains(res, tc.toModel) {
+				res := msgs[len(msgs)-1].Content
+				if !strings.Contains(res, tc.toModel) {
 					t.Errorf("the model was told %q, want %q in it", res, tc.toModel)
+				}
+				// A refusal is sov's own word, not fenced data; a result is data.
+				if refused := tc.paid == 0; refused != strings.HasPrefix(res, "From sov: Not done: ") || !refused && !strings.HasPrefix(res, "<data-") {
+					t.Errorf("the model was told %q", res)
 				}
 			}
 		})
@@ -691,3 +697,55 @@ var (
 	_ Planner = tools.WalletPay{}
 	_ Planner = tools.WorkspaceWrite{}
 )
+
+// Runs of two agents at once on one loaded model, each in its own session,
+// both proceed, and each starts as it does alone. (Later steps are not
+// compared: with two sequences in one KV cache llama.cpp's sums run in
+// another order, and a random-weight-like model flips near-ties.)
+func TestRunConcurrentOnEngine(t *testing.T) {
+	eng, err := model.Load(context.Background(), model.Options{Path: testtool.Model(t, testtool.Stories), ContextSize: 2048, Threads: 1, Sessions: 2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer eng.Close()
+	inputs := []string{"Once upon a time there was a tent.", "Lily paid the baker and went home."}
+	run := func(in string) []string {
+		f := newFixture(t)
+		sess := eng.NewSession()
+		defer sess.Close()
+		f.cfg.Model, f.cfg.Input = sess, in
+		f.cfg.Agent.Budget.Steps = 3
+		f.cfg.Sampling.MaxTokens = 200
+		f.cfg.PreApproved = []string{"write", "pay"}
+		o := Run(context.Background(), f.cfg)
+		var trace []string
+		for _, e := range f.events {
+			switch e.Type {
+			case EventToolCall:
+				trace = append(trace, e.Tool+string(e.Arguments))
+			case EventFinal, EventError:
+				trace = append(trace, string(o.Status)+" "+e.Answer+e.Message)
+			}
+		}
+		return trace
+	}
+	var alone [][]string
+	for _, in := range inputs {
+		alone = append(alone, run(in))
+	}
+	together := make([][]string, len(inputs))
+	var wg sync.WaitGroup
+	for i, in := range inputs {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			together[i] = run(in)
+		}()
+	}
+	wg.Wait()
+	for i := range inputs {
+		if len(together[i]) < 2 || len(alone[i]) < 2 || alone[i][0] != together[i][0] {
+			t.Errorf("run %d alone:\n%q\nwith another at once:\n%q", i, alone[i], together[i])
+		}
+	}
+}

@@ -417,3 +417,46 @@ func TestMarkdownCleansControlCharacters(t *testing.T) {
 		t.Errorf("export = %q", got)
 	}
 }
+
+// Add keeps any role (an agent run's tool calls and results) in memory
+// and in the store, in order, and is refused while an answer streams.
+func TestConversationAdd(t *testing.T) {
+	st := openStore(t)
+	c := New(Options{Store: st, Now: fixedNow})
+	if _, err := c.AddUser("find the tent"); err != nil {
+		t.Fatal(err)
+	}
+	for _, m := range []Message{a(`{"tool":"vault.search"}`), {Role: model.RoleTool, Content: "<data>tent</data>"}, a("The green tent.")} {
+		got, err := c.Add(m)
+		if err != nil || got.Seq == 0 || !got.Time.Equal(fixedNow()) {
+			t.Fatalf("Add(%q) = %+v, %v", m.Content, got, err)
+		}
+	}
+	_, msgs, err := st.Load(c.ID())
+	if err != nil {
+		t.Fatal(err)
+	}
+	var roles []string
+	for _, m := range msgs {
+		roles = append(roles, m.Role)
+	}
+	if !reflect.DeepEqual(roles, []string{"user", "assistant", "tool", "assistant"}) || msgs[2].Content != "<data>tent</data>" {
+		t.Fatalf("stored %v: %+v", roles, msgs)
+	}
+
+	g := gated(0, "x")
+	if _, err := c.AddUser("again"); err != nil {
+		t.Fatal(err)
+	}
+	turn, err := c.Start(context.Background(), g, model.Sampling{}, "m")
+	if err != nil {
+		t.Fatal(err)
+	}
+	<-g.Paused
+	if _, err := c.Add(a("no")); !errors.Is(err, ErrBusy) {
+		t.Errorf("Add while answering: %v", err)
+	}
+	turn.Cancel()
+	close(g.Gate)
+	turn.Wait()
+}
