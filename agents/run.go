@@ -66,9 +66,13 @@ type RunConfig struct {
 	Tools []tools.Tool
 	// Env is what the run's tools may use. Env.Ledger is required: every
 	// model call, tool call and permission decision is recorded.
-	Env         *tools.Env
-	Policy      Policy
-	Approver    Approver // nil: headless
+	Env *tools.Env
+	// Policy decides each call; nil: the agent's own rules
+	// (Agent.Permissions).
+	Policy Policy
+	// Approver asks a person; nil: headless. The time a person takes
+	// counts toward the run's wall-clock budget.
+	Approver    Approver
 	PreApproved []string // tool names whose "ask" calls a headless run may make
 	Events      Sink     // nil: none
 	// Input is the person's request; Cron, for a scheduled run, the event
@@ -192,10 +196,15 @@ func newRun(cfg RunConfig) (*run, error) {
 		return r, errors.New("agents: no agent to run")
 	case cfg.Model == nil:
 		return r, errors.New("agents: no model to run the agent on")
-	case cfg.Policy == nil:
-		return r, errors.New("agents: no permission policy")
 	case cfg.Env == nil || cfg.Env.Ledger == nil:
 		return r, errors.New("agents: no ledger to record the run in")
+	}
+	if r.cfg.Policy == nil {
+		p, err := cfg.Agent.Permissions()
+		if err != nil {
+			return r, fmt.Errorf("agent %s: %w", cfg.Agent.Name, err)
+		}
+		r.cfg.Policy = p
 	}
 	r.agent = cfg.Agent.Name
 	r.env = *cfg.Env

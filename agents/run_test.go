@@ -543,7 +543,10 @@ func TestRunBadConfig(t *testing.T) {
 		want string
 	}{
 		{"unknown tool", func(c *RunConfig) { c.Agent.Tools = append(c.Agent.Tools, ToolRule{Name: "web.fetch"}) }, ""},
-		{"no policy", func(c *RunConfig) { c.Policy = nil }, "no permission policy"},
+		{"no policy, a rule that does not compile", func(c *RunConfig) {
+			c.Policy = nil
+			c.Agent.Tools[0].Allow = []string{"q"}
+		}, "tools[0].allow[0]"},
 		{"no ledger", func(c *RunConfig) { c.Env = &tools.Env{} }, "no ledger"},
 		{"no model", func(c *RunConfig) { c.Model = nil }, "no model"},
 	} {
@@ -747,5 +750,19 @@ func TestRunConcurrentOnEngine(t *testing.T) {
 		if len(together[i]) < 2 || len(alone[i]) < 2 || alone[i][0] != together[i][0] {
 			t.Errorf("run %d alone:\n%q\nwith another at once:\n%q", i, alone[i], together[i])
 		}
+	}
+}
+
+// Without a Policy the run follows the agent's own rules.
+func TestRunAgentRules(t *testing.T) {
+	f := newFixture(t, call("echo", `{"q":"secret"}`), answer)
+	f.cfg.Policy = nil
+	f.cfg.Agent.Tools[0].Deny = []string{"q=secret"}
+	o := f.run(t)
+	if o.Status != StatusDone || f.tools["echo"].ran() != 0 {
+		t.Fatalf("outcome %+v, echo ran %d times", o, f.tools["echo"].ran())
+	}
+	if p := f.of(EventPermission); len(p) != 1 || p[0].Verdict != Deny || p[0].Rule != "deny echo(q=secret)" {
+		t.Errorf("permission %+v", p)
 	}
 }
