@@ -493,6 +493,12 @@ func (r *run) step(ctx, parent context.Context, call model.ToolCall) (o Outcome,
 			r.recordTool(ctx, call, t, res, err) //nolint:errcheck // the run ends anyway
 			return r.failed(ctx, parent, err), true
 		}
+		// A money call left running may still pay: the run stops rather
+		// than let the model try again and pay twice.
+		if t.Level() == tools.Money && errors.Is(err, ErrToolTimeout) {
+			r.recordTool(ctx, call, t, res, err) //nolint:errcheck // the run ends anyway
+			return Outcome{Status: StatusError, Err: fmt.Errorf("%s: %w; the run stops so that it cannot pay twice: the wallet's own record says whether it paid", call.Name, err)}, true
+		}
 	}
 	text := resultText(call.Name, allowed, res, err)
 	source := res.Source
