@@ -493,9 +493,9 @@ func (r *run) step(ctx, parent context.Context, call model.ToolCall) (o Outcome,
 			r.recordTool(ctx, call, t, res, err) //nolint:errcheck // the run ends anyway
 			return r.failed(ctx, parent, err), true
 		}
-		// A money call left running may still pay: the run stops rather
-		// than let the model try again and pay twice.
-		if t.Level() == tools.Money && errors.Is(err, ErrToolTimeout) {
+		// A money call left running, or that broke half-way, may still
+		// pay: the run stops rather than let the model pay twice.
+		if t.Level() == tools.Money && (errors.Is(err, ErrToolTimeout) || errors.Is(err, ErrToolPanicked)) {
 			r.recordTool(ctx, call, t, res, err) //nolint:errcheck // the run ends anyway
 			return Outcome{Status: StatusError, Err: fmt.Errorf("%s: %w; the run stops so that it cannot pay twice: the wallet's own record says whether it paid", call.Name, err)}, true
 		}

@@ -770,15 +770,25 @@ func TestRunAgentRules(t *testing.T) {
 // A payment that does not finish in time may still go through: the run
 // stops instead of letting the model pay again.
 func TestRunMoneyTimeoutStops(t *testing.T) {
-	f := newFixture(t, call("pay", `{"q":"0xabc"}`), call("pay", `{"q":"0xabc","n":2}`), answer)
-	f.cfg.PreApproved = []string{"pay"}
-	f.cfg.ToolTimeout = 30 * time.Millisecond
-	f.tools["pay"].fn = func(context.Context, json.RawMessage) (tools.Result, error) { select {} }
-	o := f.run(t)
-	if o.Status != StatusError || !errors.Is(o.Err, ErrToolTimeout) || f.tools["pay"].ran() != 1 || len(f.model.calls()) != 1 {
-		t.Fatalf("outcome %+v, pay ran %d times", o, f.tools["pay"].ran())
-	}
-	if c := f.entries(t, ledger.KindTool); len(c) != 1 || c[0].Fields["failed"] != true {
-		t.Errorf("tool entries %+v", c)
+	for _, tc := range []struct {
+		name string
+		fn   func(context.Context, json.RawMessage) (tools.Result, error)
+		is   error
+	}{
+		{"hangs", func(context.Context, json.RawMessage) (tools.Result, error) { select {} }, ErrToolTimeout},
+		{"panics", func(context.Context, json.RawMessage) (tools.Result, error) { panic("half-way") }, ErrToolPanicked},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			f := newFixture(t, call("pay", `{"q":"0xabc"}`), call("pay", `{"q":"0xabc","n":2}`), answer)
+			f.cfg.ToolTimeout = 30 * time.Millisecond
+			f.tools["pay"].fn = tc.fn
+			o := f.run(t)
+			if o.Status != StatusError || !errors.Is(o.Err, tc.is) || f.tools["pay"].ran() != 1 || len(f.model.calls()) != 1 {
+				t.Fatalf("outcome %+v, pay ran %d times", o, f.tools["pay"].ran())
+			}
+			if c := f.entries(t, ledger.KindTool); len(c) != 1 || c[0].Fields["failed"] != true {
+				t.Errorf("tool entries %+v", c)
+			}
+		})
 	}
 }
