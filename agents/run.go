@@ -551,7 +551,10 @@ func (r *run) permit(ctx, parent context.Context, call model.ToolCall, t tools.T
 		ok = true
 	case Ask:
 		switch {
-		case r.pre[call.Name]:
+		case r.pre[call.Name] && !(r.tainted && t.Level() == tools.Money):
+			// Outside content in the run, private data and a way to pay
+			// are the lethal trifecta: pre-approval, given before anyone
+			// saw what came in, never covers a payment then.
 			by, ok = "pre-approved", true
 		case r.cfg.Approver != nil:
 			by = "user"
@@ -613,7 +616,7 @@ func (r *run) permit(ctx, parent context.Context, call model.ToolCall, t tools.T
 }
 
 func headlessReason(d Decision) string {
-	r := "no one is present to approve this call and the run did not pre-approve the tool"
+	r := "no one is present to approve this call and the run did not pre-approve the tool (a payment after outside content never is)"
 	if d.Reason != "" {
 		r = d.Reason + "; " + r
 	}

@@ -792,3 +792,28 @@ func TestRunMoneyTimeoutStops(t *testing.T) {
 		})
 	}
 }
+
+// Pre-approving a money tool does not cover it once outside content is in
+// the run: headless, the payment waits for a person; a write still runs.
+func TestRunPreApprovalDoesNotCoverTaintedMoney(t *testing.T) {
+	for _, tc := range []struct {
+		tool, args string
+		status     Status
+		ran        int
+	}{
+		{"pay", `{"q":"0xabc","n":1}`, StatusNeedsApproval, 0},
+		{"write", `{"q":"notes.md"}`, StatusDone, 1},
+	} {
+		f := newFixture(t, call(tc.tool, tc.args), answer)
+		f.policy.verdicts = map[string]Verdict{tc.tool: Ask}
+		f.cfg.PreApproved = []string{"pay", "write"}
+		f.cfg.Tainted = true
+		o := f.run(t)
+		if o.Status != tc.status || f.tools[tc.tool].ran() != tc.ran {
+			t.Fatalf("%s: outcome %+v, ran %d times", tc.tool, o, f.tools[tc.tool].ran())
+		}
+		if p := f.of(EventPermission); len(p) != 1 || tc.ran == 0 && (p[0].By != "headless" || !strings.Contains(p[0].Reason, "after outside content")) {
+			t.Errorf("%s: permission events %+v", tc.tool, p)
+		}
+	}
+}
