@@ -68,7 +68,7 @@ func walletHint(err error) error {
 	case errors.As(err, &noRPC):
 		return fmt.Errorf("%w: add one with `sov wallet networks add %s --rpc URL`", err, noRPC.Network)
 	case errors.As(err, &refused) && refused.Headless:
-		return fmt.Errorf("%w (headless: approve it in a terminal, or raise the threshold with `sov wallet policy`)", err)
+		return fmt.Errorf("%w (headless: run it in a terminal, where you approve by typing the wallet passphrase)", err)
 	case errors.As(err, &refused) && refused.Rule == wallet.RuleAllowList:
 		return fmt.Errorf("%w: allow the payee with `sov wallet policy --allow PAYEE`", err)
 	case errors.As(err, &refused) && refused.Rule == wallet.RulePaid:
