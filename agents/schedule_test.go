@@ -119,12 +119,23 @@ func newHarness(t *testing.T, dir string, now time.Time, opt ScheduleOptions) *h
 	if opt.Jitter == 0 {
 		opt.Jitter = -1
 	}
-	opt.Notify = func(n Notice) { h.notices <- n }
+	opt.Notify = func(n Notice) {
+		select {
+		case h.notices <- n:
+		default:
+		}
+	}
 	s, err := OpenScheduler(&Store{Dir: dir}, opt)
 	if err != nil {
 		t.Fatal(err)
 	}
-	s.onWait = func(n int, wake time.Time) { h.waits <- n; h.wakes <- wake }
+	s.onWait = func(n int, wake time.Time) {
+		select { // a runaway loop fills the buffer: drop, never hang the loop
+		case h.waits <- n:
+			h.wakes <- wake
+		default:
+		}
+	}
 	h.s = s
 	t.Cleanup(func() { h.stop() })
 	return h
@@ -135,7 +146,11 @@ func (h *harness) start() *harness {
 	h.cancel, h.errc = cancel, make(chan error, 1)
 	go func() {
 		h.errc <- h.s.Run(ctx, func(ctx context.Context, a *Agent, in InputEvent) Outcome {
-			h.runs <- firing{a.Name, in}
+			select {
+			case h.runs <- firing{a.Name, in}:
+			default: // a runaway: the test fails on the count; never hang
+				return Outcome{Status: StatusError}
+			}
 			if ch := h.block[a.Name]; ch != nil {
 				select {
 				case <-ch:
@@ -172,6 +187,7 @@ func (h *harness) stop() {
 // when it will wake.
 func (h *harness) waitIdle(n int) time.Time {
 	h.t.Helper()
+	timeout := time.After(5 * time.Second) // once: a runaway loop keeps sending
 	for {
 		select {
 		case got := <-h.waits:
@@ -179,7 +195,7 @@ func (h *harness) waitIdle(n int) time.Time {
 			if got == n {
 				return wake
 			}
-		case <-time.After(5 * time.Second):
+		case <-timeout:
 			h.t.Fatalf("the scheduler did not settle with %d runs in flight", n)
 		}
 	}
