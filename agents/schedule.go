@@ -65,6 +65,7 @@ type ScheduleState struct {
 	Schedule string `json:"schedule"`
 	// Last is the last due time dealt with (run or skipped), or when the
 	// scheduler first saw the schedule; due times after it are pending.
+	// A wall clock set back waits for it again rather than re-running.
 	Last time.Time `json:"last"`
 	// Running is the run started and not yet finished. Found when the
 	// scheduler opens, it is a run the last daemon died in (kill -9, a
@@ -212,7 +213,7 @@ func (s *Scheduler) open() error {
 	})
 }
 
-// Close releases the database and the lock.
+// Close releases the database and the lock; call it after Run returns.
 func (s *Scheduler) Close() error {
 	var err error
 	if s.db != nil {
