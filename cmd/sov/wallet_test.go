@@ -113,7 +113,7 @@ func TestWalletHint(t *testing.T) {
 		{fmt.Errorf("%w: bad amount", wallet.ErrInvalidTransfer), "invalid transfer: bad amount", true},
 		{&wallet.NoRPCError{Network: "regtest", Family: wallet.FamilyBitcoin}, "sov wallet networks add regtest --family bitcoin --rpc http://user:pass@host:port", false},
 		{&wallet.NoRPCError{Network: "base", Family: wallet.FamilyEVM}, "add one with `sov wallet networks add base --rpc URL`", false},
-		{&wallet.RefusedError{Rule: wallet.RuleApproval, Reason: "above 1 ETH", Headless: true}, "(headless: approve it in a terminal", false},
+		{&wallet.RefusedError{Rule: wallet.RuleApproval, Reason: "above 1 ETH", Headless: true}, "(headless: run it in a terminal, where you approve by typing the wallet passphrase)", false},
 		{&wallet.RefusedError{Rule: wallet.RuleAllowList, Reason: "not listed"}, "not listed: allow the payee with `sov wallet policy --allow PAYEE`", false},
 		{&wallet.RefusedError{Rule: wallet.RulePerDay, Reason: "over the daily limit"}, "over the daily limit", false},
 		{errors.New("other"), "other", false},
