@@ -540,6 +540,7 @@ func (w *Wallet) signAndSend(ctx context.Context, e *EVM, key *ecdsa.PrivateKey,
 // records the outcome (confirmed, failed, or replaced by a sibling).
 func (w *Wallet) WaitEVM(ctx context.Context, e *EVM, entry LedgerEntry) (LedgerEntry, error) {
 	h := evm.HexToHash(entry.Hash)
+	moved := 0 // polls in a row that saw the account's nonce past ours and no receipt
 	for {
 		r, err := e.Backend.TransactionReceipt(ctx, h)
 		if err == nil && r != nil {
@@ -560,14 +561,18 @@ func (w *Wallet) WaitEVM(ctx context.Context, e *EVM, entry LedgerEntry) (Ledger
 		if err != nil && !errors.Is(err, ErrTxNotFound) {
 			return entry, fmt.Errorf("receipt: %w", err)
 		}
-		// replaced? the account nonce moved past ours without our receipt
+		// Replaced: the account's nonce moved past ours and our receipt
+		// stays missing. A node can count a new block's nonces a moment
+		// before it serves the block's receipts (a loaded anvil did), so
+		// one sighting is not enough.
 		if n, err := e.Backend.NonceAt(ctx, evm.HexToAddress(entry.From), nil); err == nil && n > entry.Nonce {
-			if r, err := e.Backend.TransactionReceipt(ctx, h); err != nil || r == nil {
+			if moved++; moved >= replacedAfter {
 				entry.Status = "replaced"
 				w.updateLedger(entry.Chain, entry.Hash, func(l *LedgerEntry) { l.Status = "replaced" })
 				return entry, nil
 			}
-			continue
+		} else {
+			moved = 0
 		}
 		select {
 		case <-ctx.Done():
@@ -576,6 +581,10 @@ func (w *Wallet) WaitEVM(ctx context.Context, e *EVM, entry LedgerEntry) (Ledger
 		}
 	}
 }
+
+// replacedAfter is how many polls in a row (250 ms apart) must see the
+// nonce moved on without a receipt before a transaction counts as replaced.
+const replacedAfter = 4
 
 // ErrUnknownTransaction means a hash is not in the wallet's ledger: only
 // transactions this wallet sent can be replaced.
