@@ -38,14 +38,12 @@ func (FeedsDigest) Run(ctx context.Context, env *Env, args json.RawMessage) (Res
 	if err := decodeArgs(args, &a); err != nil {
 		return Result{}, err
 	}
-	switch {
-	case a.Hours < 0 || a.Hours > maxFeedHours:
-		return Result{}, fmt.Errorf("%w: hours must be 1 to %d", ErrBadArguments, maxFeedHours)
-	case a.Stories < 0 || a.Stories > 8:
-		return Result{}, fmt.Errorf("%w: stories must be 1 to 8", ErrBadArguments)
+	var err error
+	if a.Hours, err = feedHours(a.Hours); err != nil {
+		return Result{}, err
 	}
-	if a.Hours == 0 {
-		a.Hours = defaultFeedHours
+	if a.Stories < 0 || a.Stories > 8 {
+		return Result{}, fmt.Errorf("%w: stories must be 1 to 8", ErrBadArguments)
 	}
 	if env == nil || env.Feeds == nil {
 		return Result{}, fmt.Errorf("feeds.digest: the run has no feeds: %w", ErrUnavailable)

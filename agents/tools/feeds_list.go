@@ -59,14 +59,12 @@ func (FeedsList) Run(ctx context.Context, env *Env, args json.RawMessage) (Resul
 	if err := decodeArgs(args, &a); err != nil {
 		return Result{}, err
 	}
-	switch {
-	case a.Hours < 0 || a.Hours > maxFeedHours:
-		return Result{}, fmt.Errorf("%w: hours must be 1 to %d", ErrBadArguments, maxFeedHours)
-	case a.Limit < 0 || a.Limit > maxFeedLimit:
-		return Result{}, fmt.Errorf("%w: limit must be 1 to %d", ErrBadArguments, maxFeedLimit)
+	var err error
+	if a.Hours, err = feedHours(a.Hours); err != nil {
+		return Result{}, err
 	}
-	if a.Hours == 0 {
-		a.Hours = defaultFeedHours
+	if a.Limit < 0 || a.Limit > maxFeedLimit {
+		return Result{}, fmt.Errorf("%w: limit must be 1 to %d", ErrBadArguments, maxFeedLimit)
 	}
 	if a.Limit == 0 {
 		a.Limit = defaultFeedLimit
@@ -107,4 +105,16 @@ func (FeedsList) Run(ctx context.Context, env *Env, args json.RawMessage) (Resul
 		}
 	}
 	return Result{Text: jsonText(out), Source: "feeds", Tainted: true}, nil
+}
+
+// feedHours is the window of a feeds tool's hours argument: 0 is the
+// default, more than maxFeedHours is refused.
+func feedHours(h int) (int, error) {
+	switch {
+	case h < 0 || h > maxFeedHours:
+		return 0, fmt.Errorf("%w: hours must be 1 to %d", ErrBadArguments, maxFeedHours)
+	case h == 0:
+		return defaultFeedHours, nil
+	}
+	return h, nil
 }

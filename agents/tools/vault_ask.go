@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"strings"
 
 	"github.com/sovos/sov/internal/termtext"
 	"github.com/sovos/sov/model"
@@ -41,12 +40,9 @@ func (VaultAsk) Run(ctx context.Context, env *Env, args json.RawMessage) (Result
 	if err := decodeArgs(args, &a); err != nil {
 		return Result{}, err
 	}
-	a.Question = strings.TrimSpace(a.Question)
-	switch {
-	case a.Question == "":
-		return Result{}, fmt.Errorf("%w: question is empty", ErrBadArguments)
-	case len([]rune(a.Question)) > maxQuery:
-		return Result{}, fmt.Errorf("%w: question longer than %d characters", ErrBadArguments, maxQuery)
+	var err error
+	if a.Question, err = queryText("question", a.Question); err != nil {
+		return Result{}, err
 	}
 	coll, err := collectionName(a.Collection)
 	if err != nil {

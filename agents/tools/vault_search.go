@@ -71,12 +71,11 @@ func (VaultSearch) Run(ctx context.Context, env *Env, args json.RawMessage) (Res
 	if err := decodeArgs(args, &a); err != nil {
 		return Result{}, err
 	}
-	a.Query = strings.TrimSpace(a.Query)
+	var err error
+	if a.Query, err = queryText("query", a.Query); err != nil {
+		return Result{}, err
+	}
 	switch {
-	case a.Query == "":
-		return Result{}, fmt.Errorf("%w: query is empty", ErrBadArguments)
-	case len([]rune(a.Query)) > maxQuery:
-		return Result{}, fmt.Errorf("%w: query longer than %d characters", ErrBadArguments, maxQuery)
 	case a.K < 0 || a.K > maxSearchK:
 		return Result{}, fmt.Errorf("%w: k must be 1 to %d", ErrBadArguments, maxSearchK)
 	case a.K == 0:
@@ -101,4 +100,17 @@ func (VaultSearch) Run(ctx context.Context, env *Env, args json.RawMessage) (Res
 		out.Passages = append(out.Passages, passageOf(r, maxPassageChars))
 	}
 	return Result{Text: jsonText(out), Source: "vault:" + coll}, nil
+}
+
+// queryText is the text of a query-like argument called name, trimmed:
+// not empty and at most maxQuery characters.
+func queryText(name, s string) (string, error) {
+	s = strings.TrimSpace(s)
+	switch {
+	case s == "":
+		return "", fmt.Errorf("%w: %s is empty", ErrBadArguments, name)
+	case len([]rune(s)) > maxQuery:
+		return "", fmt.Errorf("%w: %s longer than %d characters", ErrBadArguments, name, maxQuery)
+	}
+	return s, nil
 }

@@ -1,6 +1,8 @@
 package tools
 
 import (
+	"context"
+	"encoding/json"
 	"fmt"
 	"strings"
 
@@ -50,4 +52,27 @@ func grantOf(env *Env, tool string) (*wallet.Grant, error) {
 		return nil, fmt.Errorf("%s: the run has no wallet grant: %w", tool, ErrUnavailable)
 	}
 	return env.Wallet, nil
+}
+
+// planTransfer plans the transfer args describe through the run's grant,
+// for tool: what wallet.pay executes, wallet.quote shows and a person
+// approving wallet.pay sees. The caller closes the plan.
+func planTransfer(ctx context.Context, env *Env, tool string, args json.RawMessage) (*wallet.Grant, *wallet.Plan, error) {
+	var a transferArgs
+	if err := decodeArgs(args, &a); err != nil {
+		return nil, nil, err
+	}
+	t, err := a.transfer()
+	if err != nil {
+		return nil, nil, err
+	}
+	g, err := grantOf(env, tool)
+	if err != nil {
+		return nil, nil, err
+	}
+	p, err := g.Plan(ctx, t)
+	if err != nil {
+		return nil, nil, fmt.Errorf("%s: %w", tool, err)
+	}
+	return g, p, nil
 }

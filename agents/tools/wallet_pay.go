@@ -20,21 +20,9 @@ func (WalletPay) Spec() model.Tool { return spec("wallet.pay", transferSchema) }
 func (WalletPay) Level() Level { return Money }
 
 func (WalletPay) Run(ctx context.Context, env *Env, args json.RawMessage) (Result, error) {
-	var a transferArgs
-	if err := decodeArgs(args, &a); err != nil {
-		return Result{}, err
-	}
-	t, err := a.transfer()
+	g, p, err := planTransfer(ctx, env, "wallet.pay", args)
 	if err != nil {
 		return Result{}, err
-	}
-	g, err := grantOf(env, "wallet.pay")
-	if err != nil {
-		return Result{}, err
-	}
-	p, err := g.Plan(ctx, t)
-	if err != nil {
-		return Result{}, fmt.Errorf("wallet.pay: %w", err)
 	}
 	defer p.Close()
 	entry, err := g.Execute(ctx, p)
@@ -60,21 +48,9 @@ func (WalletPay) Run(ctx context.Context, env *Env, args json.RawMessage) (Resul
 // summary of the transfer (network, amount, payee, fee at most), derived
 // from the arguments through the grant; nothing is signed.
 func (WalletPay) Plan(ctx context.Context, env *Env, args json.RawMessage) (string, error) {
-	var a transferArgs
-	if err := decodeArgs(args, &a); err != nil {
-		return "", err
-	}
-	t, err := a.transfer()
+	_, p, err := planTransfer(ctx, env, "wallet.pay", args)
 	if err != nil {
 		return "", err
-	}
-	g, err := grantOf(env, "wallet.pay")
-	if err != nil {
-		return "", err
-	}
-	p, err := g.Plan(ctx, t)
-	if err != nil {
-		return "", fmt.Errorf("wallet.pay: %w", err)
 	}
 	defer p.Close()
 	return termtext.Clean(p.Summary()), nil

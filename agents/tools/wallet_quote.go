@@ -20,21 +20,9 @@ func (WalletQuote) Spec() model.Tool { return spec("wallet.quote", transferSchem
 func (WalletQuote) Level() Level { return Read }
 
 func (WalletQuote) Run(ctx context.Context, env *Env, args json.RawMessage) (Result, error) {
-	var a transferArgs
-	if err := decodeArgs(args, &a); err != nil {
-		return Result{}, err
-	}
-	t, err := a.transfer()
+	_, p, err := planTransfer(ctx, env, "wallet.quote", args)
 	if err != nil {
 		return Result{}, err
-	}
-	g, err := grantOf(env, "wallet.quote")
-	if err != nil {
-		return Result{}, err
-	}
-	p, err := g.Plan(ctx, t)
-	if err != nil {
-		return Result{}, fmt.Errorf("wallet.quote: %w", err)
 	}
 	defer p.Close()
 	b, err := json.Marshal(p)
