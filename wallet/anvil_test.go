@@ -9,7 +9,6 @@ import (
 	"testing"
 
 	"github.com/sovos/sov/internal/ledger"
-	"github.com/sovos/sov/internal/seal"
 	"github.com/sovos/sov/wallet"
 	"github.com/sovos/sov/wallet/wallettest"
 )
@@ -19,29 +18,10 @@ import (
 // agent's host uses: ETH and ERC-20 sends confirm and land, a stuck send is
 // sped up through the same path, and a grant pays under its principal.
 func TestWalletAnvilSendPathThroughTheGoAPI(t *testing.T) {
-	an := wallettest.StartAnvil(t)
-	seed, _ := wallet.SeedFromMnemonic(wallettest.Abandon, "")
-	keys := wallet.NewKeys(seed)
-	t.Cleanup(keys.Wipe)
-	me, _ := keys.Accounts(0)
-	an.Fund(t, me.EVM, 10)
-	token := an.DeployToken(t, keys)
-
-	lg := ledger.Open(t.TempDir())
-	w := wallet.New(t.TempDir(), wallet.WithLedger(lg), wallet.WithStoreOptions(wallet.WithKDF(func() (seal.KDF, error) { return seal.FastKDF(), nil })))
-	if _, err := w.Store().Create(wallettest.Abandon, "", []byte("pw"), false); err != nil {
-		t.Fatal(err)
-	}
+	aw := wallettest.NewAnvilWallet(t)
+	an, keys, me, token, w, lg, nets := aw.Anvil, aw.Keys, aw.Me, aw.Token, aw.Wallet, aw.Ledger, aw.Networks
 	ctx := context.Background()
-	var cfg wallet.Config
-	if err := cfg.AddRPC(ctx, wallet.NetworkConfig{Name: "anvil", RPC: []string{an.URL}, USDC: token}); err != nil {
-		t.Fatal(err)
-	}
-	nets, err := cfg.All()
-	if err != nil {
-		t.Fatal(err)
-	}
-	s := w.NewSession(wallet.SessionConfig{Caller: "test", Networks: nets, Unlock: w.Store().Unlocker(func() ([]byte, error) { return []byte("pw"), nil })})
+	s := w.NewSession(wallet.SessionConfig{Caller: "test", Networks: nets, Unlock: aw.Unlock()})
 	payee := "0x00000000000000000000000000000000000000A1"
 	send := func(t *testing.T, amount, asset string) wallet.LedgerEntry {
 		t.Helper()

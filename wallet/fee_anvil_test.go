@@ -8,8 +8,6 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/sovos/sov/internal/ledger"
-	"github.com/sovos/sov/internal/seal"
 	"github.com/sovos/sov/wallet"
 	"github.com/sovos/sov/wallet/wallettest"
 )
@@ -23,29 +21,11 @@ import (
 // the fee the receipt says was paid (the payer's balance fell by exactly
 // amount + that fee), and a send that is never broadcast gives it all back.
 func TestWalletMaxFeeCountsTowardNativeLimits(t *testing.T) {
-	an := wallettest.StartAnvil(t)
-	seed, _ := wallet.SeedFromMnemonic(wallettest.Abandon, "")
-	keys := wallet.NewKeys(seed)
-	t.Cleanup(keys.Wipe)
-	me, _ := keys.Accounts(0)
-	an.Fund(t, me.EVM, 10)
-	token := an.DeployToken(t, keys)
-
-	w := wallet.New(t.TempDir(), wallet.WithLedger(ledger.Open(t.TempDir())), wallet.WithStoreOptions(wallet.WithKDF(func() (seal.KDF, error) { return seal.FastKDF(), nil })))
-	if _, err := w.Store().Create(wallettest.Abandon, "", []byte("pw"), false); err != nil {
-		t.Fatal(err)
-	}
+	aw := wallettest.NewAnvilWallet(t)
+	an, me, w, nets := aw.Anvil, aw.Me, aw.Wallet, aw.Networks
 	ctx := context.Background()
-	var cfg wallet.Config
-	if err := cfg.AddRPC(ctx, wallet.NetworkConfig{Name: "anvil", RPC: []string{an.URL}, USDC: token}); err != nil {
-		t.Fatal(err)
-	}
-	nets, err := cfg.All()
-	if err != nil {
-		t.Fatal(err)
-	}
-	person := func(context.Context, string, string) ([]byte, error) { return []byte("pw"), nil }
-	unlock := w.Store().Unlocker(func() ([]byte, error) { return []byte("pw"), nil })
+	person := func(context.Context, string, string) ([]byte, error) { return []byte(wallettest.Pass), nil }
+	unlock := aw.Unlock()
 	s := w.NewSession(wallet.SessionConfig{Caller: "test", Networks: nets, Unlock: unlock, Approver: person, Interactive: true})
 	// the fee cap is set high so that the daily limit is what refuses
 	if _, err := s.EditPolicy(ctx, wallet.PolicyEdit{Asset: "ETH", PerDay: "0.001", MaxFee: "0.1"}); err != nil {
@@ -149,7 +129,7 @@ func TestWalletMaxFeeCountsTowardNativeLimits(t *testing.T) {
 
 	// not sent (the keys cannot be unlocked): the amount and the fee go back
 	locked := w.NewSession(wallet.SessionConfig{Caller: "test", Networks: nets, Unlock: func() (*wallet.Keys, error) { return nil, errors.New("no keys") }})
-	p, err = locked.Plan(ctx, wallet.Transfer{Amount: "0.0005", Asset: "ETH", To: payee})
+	p, err := locked.Plan(ctx, wallet.Transfer{Amount: "0.0005", Asset: "ETH", To: payee})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -27,6 +27,8 @@ import (
 	"github.com/ethereum/go-ethereum/ethclient"
 	"github.com/ethereum/go-ethereum/rpc"
 
+	"github.com/sovos/sov/internal/ledger"
+	"github.com/sovos/sov/internal/seal"
 	"github.com/sovos/sov/internal/testtool"
 	"github.com/sovos/sov/wallet"
 )
@@ -212,4 +214,57 @@ func Secrets(t testing.TB, mnemonic string) []string {
 	nos, _ := k.NostrKey(0)
 	out = append(out, nos.Nsec(), hex.EncodeToString(nos.Private.Serialize()))
 	return out
+}
+
+// Pass is the passphrase of AnvilWallet's wallet.
+const Pass = "pw"
+
+// AnvilWallet is a wallet in a temporary directory, with its own ledger,
+// holding the Abandon mnemonic sealed under Pass (a fast KDF), whose EVM
+// account is funded with 10 ETH on a running anvil node that also carries
+// the test token. Networks is the one network "anvil", with the token as
+// its USDC.
+type AnvilWallet struct {
+	Anvil    *Anvil
+	Wallet   *wallet.Wallet
+	Ledger   *ledger.Ledger
+	Keys     *wallet.Keys
+	Me       wallet.Accounts
+	Token    string
+	Networks []wallet.Network
+}
+
+// NewAnvilWallet starts anvil and makes the wallet.
+func NewAnvilWallet(t testing.TB) *AnvilWallet {
+	t.Helper()
+	a := &AnvilWallet{Anvil: StartAnvil(t), Ledger: ledger.Open(t.TempDir())}
+	seed, _ := wallet.SeedFromMnemonic(Abandon, "")
+	a.Keys = wallet.NewKeys(seed)
+	t.Cleanup(a.Keys.Wipe)
+	a.Me, _ = a.Keys.Accounts(0)
+	a.Anvil.Fund(t, a.Me.EVM, 10)
+	a.Token = a.Anvil.DeployToken(t, a.Keys)
+	a.Wallet = wallet.New(t.TempDir(), wallet.WithLedger(a.Ledger), wallet.WithStoreOptions(wallet.WithKDF(func() (seal.KDF, error) { return seal.FastKDF(), nil })))
+	if _, err := a.Wallet.Store().Create(Abandon, "", []byte(Pass), false); err != nil {
+		t.Fatal(err)
+	}
+	var cfg wallet.Config
+	if err := cfg.AddRPC(context.Background(), wallet.NetworkConfig{Name: "anvil", RPC: []string{a.Anvil.URL}, USDC: a.Token}); err != nil {
+		t.Fatal(err)
+	}
+	all, err := cfg.All()
+	if err != nil {
+		t.Fatal(err)
+	}
+	net, ok := wallet.FindNetwork(all, "anvil")
+	if !ok {
+		t.Fatal("no anvil network")
+	}
+	a.Networks = []wallet.Network{net}
+	return a
+}
+
+// Unlock unlocks the wallet with Pass.
+func (a *AnvilWallet) Unlock() wallet.Unlocker {
+	return a.Wallet.Store().Unlocker(func() ([]byte, error) { return []byte(Pass), nil })
 }
