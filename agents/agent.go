@@ -34,6 +34,37 @@ type Agent struct {
 	Disabled bool `toml:"disabled"`
 	// Taint makes the taint rule stricter for this agent (see Taint).
 	Taint Taint `toml:"taint"`
+
+	// Spend is what the run's wallet grant allows: the user's own limits
+	// for this agent, written in the user's file, never by a model. No
+	// Spend: the run gets no grant and the wallet tools are unavailable.
+	// The wallet's own policy applies on top.
+	Spend *Spend `toml:"spend"`
+
+	// MCP are outside MCP servers whose tools the agent may use, each
+	// approved by the user by hash (see agents/mcptools).
+	MCP []MCPServer `toml:"mcp"`
+}
+
+// Spend is an agent's spending grant: amounts per asset ("USDC" = "1").
+type Spend struct {
+	PerTx        map[string]string `toml:"per_tx"`
+	PerRun       map[string]string `toml:"per_run"` // the grant's daily limit; a grant lasts one run
+	ApproveAbove map[string]string `toml:"approve_above"`
+	Networks     []string          `toml:"networks"` // names or CAIP-2 ids; none: all configured
+	Payees       []string          `toml:"payees"`   // none: any the wallet's policy allows
+}
+
+// MCPServer is one outside MCP server an agent uses: a command started
+// over stdio, or a streamable HTTP URL. Its tools are offered to the
+// model as "mcp.NAME.TOOL", at the outside level (their results taint the
+// run), and only those the agent's tools list names.
+type MCPServer struct {
+	Name    string            `toml:"name"`
+	Command string            `toml:"command"`
+	Args    []string          `toml:"args"`
+	Env     map[string]string `toml:"env"`
+	URL     string            `toml:"url"`
 }
 
 // ToolRule is one tool an agent may use and its permission rules. Each
