@@ -1,0 +1,260 @@
+package app
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/sovos/sov/agents"
+	"github.com/sovos/sov/agents/tools"
+	"github.com/sovos/sov/feeds"
+	"github.com/sovos/sov/internal/conversation"
+	"github.com/sovos/sov/internal/lazymodel"
+	"github.com/sovos/sov/model"
+	"github.com/sovos/sov/vault"
+	"github.com/sovos/sov/wallet"
+)
+
+// Agents is the user's agent files ($SOV_HOME/agents), checked against
+// sov's tools.
+func (a *App) Agents() *agents.Store {
+	return &agents.Store{Dir: a.Paths.Sub("agents"), Tools: tools.Lookup}
+}
+
+// AgentHistory is the list of every agent run, beside the agent files.
+func (a *App) AgentHistory() agents.History { return agents.History{Dir: a.Paths.Sub("agents")} }
+
+// AgentWorkspace is agent name's own folder: the workspace tools read and
+// write inside it only.
+func (a *App) AgentWorkspace(name string) string {
+	return filepath.Join(a.Paths.Sub("workspaces"), name)
+}
+
+// AgentTranscripts opens agent name's transcripts: one conversation per
+// run. Two runs of one agent at once wait for each other's store up to
+// timeout, then fail with a *conversation.LockedError.
+func (a *App) AgentTranscripts(name string, timeout time.Duration) (*conversation.Store, error) {
+	return conversation.Open(filepath.Join(a.Paths.Sub("transcripts"), name), timeout)
+}
+
+// LazyModel is model name (or the default model), loaded on first use,
+// its calls recorded in the ledger for principal.
+func (a *App) LazyModel(name, what, principal string) *lazymodel.Model {
+	return &lazymodel.Model{What: what, Path: func() (string, error) { return a.ModelPath(name) }, Wrap: a.Recorded(principal), DigestDir: a.Ledger().Dir()}
+}
+
+// AgentTools are the tools agent ag lists, in its order.
+func (a *App) AgentTools(ag *agents.Agent) ([]tools.Tool, error) {
+	var out []tools.Tool
+	seen := map[string]bool{}
+	for _, r := range ag.Tools {
+		if seen[r.Name] {
+			continue
+		}
+		seen[r.Name] = true
+		t, ok := tools.Lookup(r.Name)
+		if !ok {
+			return nil, fmt.Errorf("agent %s: %w: %s", ag.Name, ErrUnknownTool, r.Name)
+		}
+		out = append(out, t)
+	}
+	return out, nil
+}
+
+// ErrUnknownTool: an agent lists a tool sov does not have.
+var ErrUnknownTool = errors.New("no such tool")
+
+// ErrVaultLocked: the agent uses the vault and no passphrase was given.
+var ErrVaultLocked = errors.New("the agent uses the vault, which is locked")
+
+// AgentEnvOptions say what the session starting a run gives it: who
+// started it, the secrets it may unlock, and who approves.
+type AgentEnvOptions struct {
+	Caller string // the front end: cli, tui, daemon, mcp
+	// Vault unlocks the vault for an agent that lists vault tools; nil: the
+	// run cannot start (ErrVaultLocked).
+	Vault vault.Passphrase
+	// Wallet unlocks the wallet's keys for a payment the grant allows;
+	// WalletApprover and Interactive are the session's own approval (nil,
+	// false: nobody, and payments above the approval threshold fail).
+	Wallet         wallet.Passphrase
+	WalletApprover wallet.Approver
+	Interactive    bool
+	// AskUser answers agent.ask_user; nil: headless.
+	AskUser func(ctx context.Context, question string) (string, error)
+	// Model generates for vault.ask and feeds.digest (recorded in the
+	// ledger for the agent); nil: those tools are unavailable.
+	Model model.LLM
+	// Lifetime bounds the wallet grant (the run's wall-clock budget).
+	Lifetime time.Duration
+}
+
+func uses(ag *agents.Agent, prefix string) bool {
+	for _, r := range ag.Tools {
+		if strings.HasPrefix(r.Name, prefix) {
+			return true
+		}
+	}
+	return false
+}
+
+// AgentEnv builds what agent ag's tools may use, scoped to it: its
+// workspace, the vault (when it lists vault tools), stored feeds, the
+// ledger, and a wallet grant minted by the starting session with the
+// agent file's [spend] limits (none: no grant). close releases it all and
+// revokes the grant.
+func (a *App) AgentEnv(ctx context.Context, ag *agents.Agent, o AgentEnvOptions) (env *tools.Env, closeEnv func(), err error) {
+	principal := "agent:" + ag.Name
+	env = &tools.Env{Agent: ag.Name, Workspace: a.AgentWorkspace(ag.Name), Ledger: a.Ledger(), Signer: a.AutoSigner(),
+		Feeds: feeds.Lister(a.Paths.Sub("feeds"), a.Config), AskUser: o.AskUser}
+	if o.Model != nil {
+		env.Model = a.Recorded(principal)(o.Model)
+	}
+	var closers []func()
+	closeEnv = func() {
+		for i := len(closers) - 1; i >= 0; i-- {
+			closers[i]()
+		}
+	}
+	defer func() {
+		if err != nil {
+			closeEnv()
+		}
+	}()
+	if uses(ag, "vault.") {
+		if o.Vault == nil {
+			return nil, nil, fmt.Errorf("agent %s: %w", ag.Name, ErrVaultLocked)
+		}
+		cfg, err := vault.LoadConfig(a.Config)
+		if err != nil {
+			return nil, nil, err
+		}
+		vo := cfg.Options()
+		vo.IdleTimeout = 0
+		if cfg.EmbedModel != "" {
+			emb := a.LazyModel(cfg.EmbedModel, "embedding model", principal)
+			closers = append(closers, func() { emb.Close() })
+			vo.Embedder = emb
+		}
+		pass, err := o.Vault()
+		if err != nil {
+			return nil, nil, fmt.Errorf("agent %s: %w: %w", ag.Name, ErrVaultLocked, err)
+		}
+		v, err := vault.Open(ctx, a.Paths.Sub("vault"), pass, vo)
+		clear(pass)
+		if err != nil {
+			return nil, nil, fmt.Errorf("agent %s: open the vault: %w", ag.Name, err)
+		}
+		closers = append(closers, func() { v.Close() })
+		env.Vault = v
+	}
+	if uses(ag, "wallet.") && ag.Spend != nil && wallet.OpenStore(a.Paths.Sub("wallet")).Exists() {
+		s, err := a.WalletSession(ctx, o.Caller, o.WalletApprover, o.Interactive, o.Wallet)
+		if err != nil {
+			return nil, nil, err
+		}
+		l := wallet.Limits{PerTx: ag.Spend.PerTx, PerDay: ag.Spend.PerRun, ApproveAbove: ag.Spend.ApproveAbove,
+			Networks: ag.Spend.Networks, Payees: ag.Spend.Payees}
+		if o.Lifetime > 0 {
+			l.Expires = time.Now().Add(o.Lifetime + time.Minute)
+		}
+		g, err := s.Grant(principal, l)
+		if err != nil {
+			return nil, nil, fmt.Errorf("agent %s: the wallet grant: %w", ag.Name, err)
+		}
+		closers = append(closers, func() {
+			if err := s.RevokeGrant(g.ID()); err != nil {
+				a.warnf("the grant %s of agent %s was not revoked (it expires by itself): %v", g.ID(), ag.Name, err)
+			}
+		})
+		env.Wallet = g
+	}
+	return env, closeEnv, nil
+}
+
+// AgentRun is one run of a user's agent, as a front end starts it.
+type AgentRun struct {
+	Agent *agents.Agent
+	// Input is the person's request (and Tainted: it holds outside text,
+	// such as a piped document); Cron, the event of a scheduled run.
+	Input   string
+	Tainted bool
+	Cron    *agents.InputEvent
+	// Approver asks a person about "ask" calls; nil: headless, and only
+	// the tools PreApproved names may make them.
+	Approver    agents.Approver
+	PreApproved []string
+	Events      agents.Sink
+	Env         AgentEnvOptions
+	// Engine is how the model is loaded (all but Path, which comes from the
+	// agent file or the default model).
+	Engine model.Options
+}
+
+// RunAgent loads the agent's model, builds its tools' environment and runs
+// it, saving the transcript and recording the run in the history. err is
+// for what kept the run from starting; how it ended is in the Outcome.
+func (a *App) RunAgent(ctx context.Context, r AgentRun) (agents.Outcome, error) {
+	ag := r.Agent
+	ts, err := a.AgentTools(ag)
+	if err != nil {
+		return agents.Outcome{}, err
+	}
+	o := r.Engine
+	if o.Path, err = a.ModelPath(ag.Model); err != nil {
+		return agents.Outcome{}, err
+	}
+	o.TrimMemory = true
+	if o.Warn == nil {
+		o.Warn = func(msg string) { a.warnf("%s", msg) }
+	}
+	transcripts, err := a.AgentTranscripts(ag.Name, 10*time.Second)
+	if err != nil {
+		return agents.Outcome{}, fmt.Errorf("agent %s's transcripts: %w", ag.Name, err)
+	}
+	defer transcripts.Close()
+	eng, err := model.Load(ctx, o)
+	if err != nil {
+		return agents.Outcome{}, err
+	}
+	defer eng.Close()
+	sess, toolSess := eng.NewSession(), eng.NewSession()
+	defer sess.Close()
+	defer toolSess.Close()
+	eo := r.Env
+	eo.Model = toolSess
+	if eo.Lifetime == 0 {
+		eo.Lifetime = cmpDuration(ag.Budget.Wall, agents.DefaultBudget.Wall)
+	}
+	env, closeEnv, err := a.AgentEnv(ctx, ag, eo)
+	if err != nil {
+		return agents.Outcome{}, err
+	}
+	defer closeEnv()
+	in := agents.InputEvent{Type: "prompt"}
+	if r.Cron != nil {
+		in = *r.Cron
+	}
+	started := time.Now()
+	out := agents.Run(ctx, agents.RunConfig{
+		Agent: ag, Model: sess, ModelPath: o.Path, Tools: ts, Env: env,
+		Approver: r.Approver, PreApproved: r.PreApproved, Events: r.Events,
+		Input: r.Input, Cron: r.Cron, Tainted: r.Tainted, Transcript: transcripts,
+	})
+	if out.Run != "" {
+		if err := a.AgentHistory().Add(agents.Summary(ag.Name, eo.Caller, started, in, out)); err != nil {
+			a.warnf("%v", err)
+		}
+	}
+	return out, nil
+}
+
+func cmpDuration(d, def time.Duration) time.Duration {
+	if d > 0 {
+		return d
+	}
+	return def
+}
