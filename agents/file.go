@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
+	"net/url"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -162,6 +164,11 @@ func parse(path string, data []byte, lookup ToolLookup) (*Agent, error) {
 		a.MisfireGrace = DefaultMisfireGrace
 	}
 
+	if err := checkMCP(&a); err != nil {
+		var re *RuleError
+		errors.As(err, &re)
+		return nil, fail(re.Field, re.Err)
+	}
 	if _, err := Compile(a.Tools, a.Taint); err != nil {
 		var re *RuleError
 		if errors.As(err, &re) {
@@ -198,6 +205,9 @@ func parse(path string, data []byte, lookup ToolLookup) (*Agent, error) {
 // name in a deny rule is an error rather than a rule that never matches.
 func checkTools(a *Agent, lookup ToolLookup) error {
 	for i, r := range a.Tools {
+		if _, _, isMCP := SplitMCPTool(r.Name); isMCP {
+			continue // checkMCP checked it; its schema is the server's, known when it runs
+		}
 		t, ok := lookup(r.Name)
 		if !ok {
 			return &RuleError{fmt.Sprintf("tools[%d].name", i), fmt.Errorf("%q is not a tool sov has", r.Name)}
@@ -221,8 +231,138 @@ func checkTools(a *Agent, lookup ToolLookup) error {
 		}
 	}
 	for i, n := range a.Taint.Tools {
+		if _, _, isMCP := SplitMCPTool(n); isMCP {
+			continue
+		}
 		if _, ok := lookup(n); !ok {
 			return &RuleError{fmt.Sprintf("taint.tools[%d]", i), fmt.Errorf("%q is not a tool sov has", n)}
+		}
+	}
+	return nil
+}
+
+// MCPPrefix begins the name of every tool an outside MCP server provides:
+// "mcp.SERVER.TOOL".
+const MCPPrefix = "mcp."
+
+var (
+	mcpServerRE   = regexp.MustCompile(`^[a-z0-9_-]{1,32}$`)
+	mcpToolNameRE = regexp.MustCompile(`^[A-Za-z0-9_.-]{1,64}$`) // the engine's tool names
+	envNameRE     = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
+)
+
+// SplitMCPTool splits "mcp.SERVER.TOOL" into its server and tool; ok is
+// false for a name that is not an MCP tool's. TOOL may hold dots.
+func SplitMCPTool(name string) (server, tool string, ok bool) {
+	rest, ok := strings.CutPrefix(name, MCPPrefix)
+	if !ok {
+		return "", "", false
+	}
+	server, tool, _ = strings.Cut(rest, ".")
+	return server, tool, true
+}
+
+// CheckMCPServer checks one [[mcp]] entry: its name, and exactly one of a
+// command or an http(s) URL, plain http only to this machine (anything
+// else would send the agent's calls, which may hold private data, over the
+// network in the clear). Load checks every entry; agents/mcptools checks
+// again before it starts or dials anything. The error is a *RuleError
+// whose Field is relative to the entry ("name", "url").
+func CheckMCPServer(s MCPServer) error {
+	switch {
+	case s.Name == "":
+		return &RuleError{"name", errors.New("missing: every [[mcp]] entry names its server (it is the SERVER in the tool names mcp.SERVER.TOOL)")}
+	case !mcpServerRE.MatchString(s.Name):
+		return &RuleError{"name", fmt.Errorf("%q: a server's name is 1 to 32 lower-case letters, digits, - and _", s.Name)}
+	case s.Command == "" && s.URL == "":
+		return &RuleError{"command", errors.New(`missing: give the command that starts the server (command = "…") or its address (url = "http://…")`)}
+	case s.Command != "" && s.URL != "":
+		return &RuleError{"url", errors.New("give either command or url, not both")}
+	case s.URL != "" && (len(s.Args) > 0 || len(s.Env) > 0):
+		f := "args"
+		if len(s.Args) == 0 {
+			f = "env"
+		}
+		return &RuleError{f, errors.New("only a server started by command takes args and env")}
+	}
+	for k := range s.Env {
+		if !envNameRE.MatchString(k) {
+			return &RuleError{"env", fmt.Errorf("%q is not an environment variable's name", k)}
+		}
+	}
+	if s.URL != "" {
+		if err := checkMCPURL(s.URL); err != nil {
+			return &RuleError{"url", err}
+		}
+	}
+	return nil
+}
+
+func checkMCPURL(raw string) error {
+	u, err := url.Parse(raw)
+	if err != nil {
+		return fmt.Errorf("%q is not a URL", raw)
+	}
+	switch {
+	case u.Scheme != "http" && u.Scheme != "https":
+		return fmt.Errorf("%q: write an http:// or https:// address", raw)
+	case u.Hostname() == "":
+		return fmt.Errorf("%q has no host", raw)
+	case u.User != nil:
+		return fmt.Errorf("%q: a password in the address would be stored in plain text; sov does not take one there", raw)
+	case u.Scheme == "http" && !loopback(u.Hostname()):
+		return fmt.Errorf("%q: plain http only to this machine (localhost, 127.0.0.1, ::1); use https for %s", raw, u.Hostname())
+	}
+	return nil
+}
+
+func loopback(host string) bool {
+	if strings.EqualFold(host, "localhost") {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
+}
+
+// checkMCP checks the [[mcp]] entries and every MCP tool the agent names
+// (in tools and taint.tools): "mcp.SERVER.TOOL" for a server the file
+// lists.
+func checkMCP(a *Agent) error {
+	seen := map[string]bool{}
+	for i, s := range a.MCP {
+		if err := CheckMCPServer(s); err != nil {
+			var re *RuleError
+			errors.As(err, &re)
+			return &RuleError{fmt.Sprintf("mcp[%d].%s", i, re.Field), re.Err}
+		}
+		if seen[s.Name] {
+			return &RuleError{fmt.Sprintf("mcp[%d].name", i), fmt.Errorf("%q is listed twice: each server has its own name", s.Name)}
+		}
+		seen[s.Name] = true
+	}
+	check := func(field, name string) error {
+		server, tool, ok := SplitMCPTool(name)
+		if !ok {
+			return nil
+		}
+		switch {
+		case server == "" || tool == "":
+			return &RuleError{field, fmt.Errorf("%q: an MCP tool is named mcp.SERVER.TOOL", name)}
+		case !seen[server]:
+			return &RuleError{field, fmt.Errorf("%q: no [[mcp]] entry names the server %q", name, server)}
+		case !mcpToolNameRE.MatchString(name):
+			return &RuleError{field, fmt.Errorf("%q: a tool's name is at most 64 letters, digits, '.', '-' and '_' (sov lists an MCP server's tools under such names)", name)}
+		}
+		return nil
+	}
+	for i, r := range a.Tools {
+		if err := check(fmt.Sprintf("tools[%d].name", i), r.Name); err != nil {
+			return err
+		}
+	}
+	for i, n := range a.Taint.Tools {
+		if err := check(fmt.Sprintf("taint.tools[%d]", i), n); err != nil {
+			return err
 		}
 	}
 	return nil

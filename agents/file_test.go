@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -76,6 +77,18 @@ func TestLoadMalformed(t *testing.T) {
 		{"missing_tool_name", 4, "tools[1].name", "missing"},
 		{"missing_output", 2, "output", "missing.schema.json"},
 		{"output_outside", 1, "output", "relative path inside"},
+		{"mcp_no_name", 5, "mcp[1].name", "missing"},
+		{"mcp_bad_name", 2, "mcp[0].name", "lower-case"},
+		{"mcp_duplicate", 6, "mcp[1].name", "listed twice"},
+		{"mcp_both", 4, "mcp[0].url", "not both"},
+		{"mcp_neither", 1, "mcp[0].command", "missing"},
+		{"mcp_plain_http", 3, "mcp[0].url", "plain http only to this machine"},
+		{"mcp_bad_scheme", 3, "mcp[0].url", "http:// or https://"},
+		{"mcp_url_args", 4, "mcp[0].args", "only a server started by command"},
+		{"mcp_bad_env", 4, "mcp[0].env", "environment variable"},
+		{"mcp_unlisted_server", 5, "tools[1].name", `no [[mcp]] entry names the server "web"`},
+		{"mcp_no_tool", 2, "tools[0].name", "mcp.SERVER.TOOL"},
+		{"mcp_taint_unlisted", 5, "taint.tools[0]", `no [[mcp]] entry names the server "web"`},
 	} {
 		t.Run(tc.file, func(t *testing.T) {
 			path := filepath.Join("testdata", "files", tc.file+".toml")
@@ -312,4 +325,58 @@ func FuzzLoad(f *testing.F) {
 			setTopLevel(string(data), "disabled", "true")
 		}
 	})
+}
+
+func TestLoadMCP(t *testing.T) {
+	path := filepath.Join("testdata", "files", "mcp_ok.toml")
+	a, err := Load(path, specLookup)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []MCPServer{
+		{Name: "notes", Command: "notes-mcp", Args: []string{"--root", "/tmp/notes"}, Env: map[string]string{"NOTES_TOKEN_FILE": "/tmp/token"}},
+		{Name: "web-1", URL: "http://127.0.0.1:8931/mcp"},
+	}
+	if fmt.Sprint(a.MCP) != fmt.Sprint(want) {
+		t.Errorf("mcp %+v, want %+v", a.MCP, want)
+	}
+	// MCP tools follow the rules like any tool, at their level (outside).
+	p, err := a.Permissions()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for name, want := range map[string]Verdict{"mcp.notes.search": Allow, "mcp.web-1.fetch.page": Ask, "mcp.web-1.other": Deny} {
+		if d := p.Decide(toolCall(name, `{}`), tools.Outside, false); d.Verdict != want {
+			t.Errorf("%s: %s (%s), want %s", name, d.Verdict, d.Rule, want)
+		}
+	}
+}
+
+func TestCheckMCPServer(t *testing.T) {
+	for _, tc := range []struct {
+		s     MCPServer
+		field string // "" = valid
+	}{
+		{MCPServer{Name: "a", Command: "x"}, ""},
+		{MCPServer{Name: "a", URL: "https://example.com/mcp"}, ""},
+		{MCPServer{Name: "a", URL: "http://localhost:3000/mcp"}, ""},
+		{MCPServer{Name: "a", URL: "http://[::1]:3000/mcp"}, ""},
+		{MCPServer{Name: "a", URL: "http://127.0.0.2/mcp"}, ""},
+		{MCPServer{Name: "a", URL: "http://10.0.0.1/mcp"}, "url"},
+		{MCPServer{Name: "a", URL: "http://localhost.example.com/mcp"}, "url"},
+		{MCPServer{Name: "a", URL: "https://user:pw@example.com/mcp"}, "url"},
+		{MCPServer{Name: "a", URL: "https:///mcp"}, "url"},
+		{MCPServer{Name: "a", URL: "https://x/mcp", Env: map[string]string{"K": "v"}}, "env"},
+		{MCPServer{Name: strings.Repeat("a", 33), Command: "x"}, "name"},
+		{MCPServer{Name: "a.b", Command: "x"}, "name"},
+	} {
+		err := CheckMCPServer(tc.s)
+		var re *RuleError
+		switch {
+		case tc.field == "" && err != nil:
+			t.Errorf("%+v: %v", tc.s, err)
+		case tc.field != "" && (!errors.As(err, &re) || re.Field != tc.field):
+			t.Errorf("%+v: %v, want an error at %q", tc.s, err, tc.field)
+		}
+	}
 }
