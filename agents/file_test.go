@@ -242,10 +242,16 @@ func TestTemplateLoads(t *testing.T) {
 		t.Errorf("template agent: %+v", a)
 	}
 	// The commented example is valid too, once uncommented.
+	// (The [[mcp]] example names a server that is not installed here.)
 	var un []string
+	mcp := false
 	for _, l := range strings.Split(Template("helper"), "\n") {
-		if r, ok := strings.CutPrefix(l, "# "); ok && (strings.HasPrefix(r, "[[tools]]") || strings.HasPrefix(r, "name = ") || strings.HasPrefix(r, "allow = ") || strings.HasPrefix(r, "deny = ")) {
-			l = r
+		mcp = mcp || l == "# [[mcp]]"
+		r, ok := strings.CutPrefix(l, "# ")
+		for _, key := range []string{"[[tools]]", "[spend]", "name = ", "allow = ", "deny = ", "per_tx = ", "per_run = ", "payees = "} {
+			if ok && !mcp && strings.HasPrefix(r, key) {
+				l = r
+			}
 		}
 		un = append(un, l)
 	}
@@ -258,6 +264,9 @@ func TestTemplateLoads(t *testing.T) {
 	}
 	if last := a.Tools[len(a.Tools)-1]; last.Name != "wallet.pay" {
 		t.Errorf("uncommented example: last tool %q", last.Name)
+	}
+	if a.Spend == nil || a.Spend.PerTx["USDC"] != "1" || len(a.Spend.Payees) != 1 {
+		t.Errorf("uncommented example: spend %+v", a.Spend)
 	}
 }
 

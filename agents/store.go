@@ -266,4 +266,19 @@ deny = ["path=*.sh"]
 # name = "wallet.pay"
 # allow = ["payTo=0x1111111111111111111111111111111111111111, max=1 USDC"]
 # deny = ["amount>100"]
+#
+# What a run may spend: the wallet grant each run gets, from these limits
+# (the wallet's own policy applies on top). Without [spend] the wallet
+# tools are unavailable.
+# [spend]
+# per_tx = { USDC = "1" }
+# per_run = { USDC = "5" }
+# payees = ["0x1111111111111111111111111111111111111111"]
+
+# Tools of an outside MCP server, offered as mcp.SERVER.TOOL once you
+# approve them (a tool whose description or schema changes asks again).
+# [[mcp]]
+# name = "files"
+# command = "npx"
+# args = ["-y", "@modelcontextprotocol/server-filesystem", "/tmp"]
 `

@@ -57,15 +57,12 @@ func (a *App) AgentTools(ag *agents.Agent) ([]tools.Tool, error) {
 		seen[r.Name] = true
 		t, ok := tools.Lookup(r.Name)
 		if !ok {
-			return nil, fmt.Errorf("agent %s: %w: %s", ag.Name, ErrUnknownTool, r.Name)
+			return nil, fmt.Errorf("agent %s: %w: %s", ag.Name, agents.ErrUnknownTool, r.Name)
 		}
 		out = append(out, t)
 	}
 	return out, nil
 }
-
-// ErrUnknownTool: an agent lists a tool sov does not have.
-var ErrUnknownTool = errors.New("no such tool")
 
 // ErrVaultLocked: the agent uses the vault and no passphrase was given.
 var ErrVaultLocked = errors.New("the agent uses the vault, which is locked")
