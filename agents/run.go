@@ -187,6 +187,7 @@ type run struct {
 	calls    int
 	saveErr  error
 	modelTag string
+	gate     gate // the policy, the tool runs and their ledger entries
 }
 
 func newRun(cfg RunConfig) (*run, error) {
@@ -209,6 +210,7 @@ func newRun(cfg RunConfig) (*run, error) {
 	r.agent = cfg.Agent.Name
 	r.env = *cfg.Env
 	r.env.Agent = r.agent
+	r.gate = gate{policy: r.cfg.Policy, env: &r.env, timeout: cfg.ToolTimeout}
 	r.budget = withDefaults(cfg.Agent.Budget)
 	have := map[string]tools.Tool{}
 	for _, t := range cfg.Tools {
@@ -456,6 +458,12 @@ func (r *run) specs() map[string]any {
 
 func (r *run) principal() string { return "agent:" + r.agent }
 
+// scope files a step's ledger entries under the agent, with the run and
+// step.
+func (r *run) scope() scope {
+	return scope{principal: r.principal(), facts: map[string]any{"run": r.id, "step": r.steps}}
+}
+
 // step makes one tool call: the loop guard, the permission, the call, its
 // ledger entries and the fenced result for the model. end says the run
 // ends with o.
@@ -484,7 +492,7 @@ func (r *run) step(ctx, parent context.Context, call model.ToolCall) (o Outcome,
 	var err error
 	if allowed.ok {
 		r.calls++
-		res, err = r.runTool(ctx, t, call.Arguments)
+		res, err = r.gate.runTool(ctx, t, call.Arguments)
 		if errors.Is(err, tools.ErrNeedsUser) {
 			r.recordTool(ctx, call, t, res, err) //nolint:errcheck // the run ends anyway
 			return Outcome{Status: StatusNeedsApproval, Err: fmt.Errorf("%s: %w", call.Name, err)}, true
@@ -510,7 +518,7 @@ func (r *run) step(ctx, parent context.Context, call model.ToolCall) (o Outcome,
 	}
 	var seq *uint64
 	if allowed.ok {
-		if t.Level() == tools.Outside || res.Tainted {
+		if taints(t, res) {
 			r.tainted = true
 		}
 		s, lerr := r.recordTool(ctx, call, t, tools.Result{Text: text, Source: source, Tainted: res.Tainted}, err)
@@ -544,7 +552,7 @@ type permission struct {
 // permit asks the policy (and, for "ask", the pre-approvals, the person or
 // nobody) whether call may run, and records the decision.
 func (r *run) permit(ctx, parent context.Context, call model.ToolCall, t tools.Tool) (permission, Outcome, bool) {
-	d := r.cfg.Policy.Decide(call, t.Level(), r.tainted)
+	d := r.gate.decide(call, t.Level(), r.tainted)
 	by, ok := "policy", false
 	switch d.Verdict {
 	case Allow:
@@ -591,11 +599,7 @@ func (r *run) permit(ctx, parent context.Context, call model.ToolCall, t tools.T
 			return permission{}, Outcome{Status: StatusNeedsApproval, Pending: &Approval{Agent: r.agent, Call: call, Level: t.Level(), Decision: d},
 				Err: fmt.Errorf("%s (%s): %w", call.Name, d.Rule, ErrNeedsApproval)}, true
 		}
-	default: // deny, or a verdict this run does not know: closed
-		if d.Verdict != Deny {
-			d.Reason = fmt.Sprintf("unknown verdict %q treated as deny", d.Verdict)
-			d.Verdict = Deny
-		}
+	default: // deny (gate.decide closes unknown verdicts)
 	}
 	seq, lerr := r.recordPermission(ctx, call, d, by, ok)
 	r.emit(Event{Type: EventPermission, Step: r.steps, Tool: call.Name, Arguments: call.Arguments, Verdict: d.Verdict, Rule: d.Rule, Reason: d.Reason, By: by, Ledger: seq})
@@ -605,14 +609,7 @@ func (r *run) permit(ctx, parent context.Context, call model.ToolCall, t tools.T
 	if ok {
 		return permission{ok: true}, Outcome{}, false
 	}
-	reason := d.Reason
-	if reason == "" {
-		reason = "the agent's rules do not allow it"
-	}
-	if d.Rule != "" {
-		reason += " (rule: " + d.Rule + ")"
-	}
-	return permission{reason: reason}, Outcome{}, false
+	return permission{reason: refusal(d)}, Outcome{}, false
 }
 
 func headlessReason(d Decision) string {
@@ -624,68 +621,11 @@ func headlessReason(d Decision) string {
 }
 
 func (r *run) recordPermission(ctx context.Context, call model.ToolCall, d Decision, by string, allowed bool) (*uint64, error) {
-	e, err := r.env.Ledger.Append(context.WithoutCancel(ctx), ledger.Record{
-		Kind: ledger.KindPermission, Principal: r.principal(),
-		Subjects: map[string]string{"arguments": ledger.SHA256(call.Arguments)},
-		Fields: map[string]any{"run": r.id, "step": r.steps, "tool": call.Name, "verdict": string(d.Verdict),
-			"rule": d.Rule, "by": by, "allowed": allowed, "tainted": r.tainted},
-	}, r.env.Signer)
-	if err != nil {
-		return nil, fmt.Errorf("recording the permission decision in the ledger: %w", err)
-	}
-	return &e.Seq, nil
+	return r.gate.recordPermission(ctx, r.scope(), call, d, by, allowed, r.tainted)
 }
 
 func (r *run) recordTool(ctx context.Context, call model.ToolCall, t tools.Tool, res tools.Result, callErr error) (*uint64, error) {
-	fields := map[string]any{"run": r.id, "step": r.steps, "tool": call.Name, "level": t.Level().String(),
-		"source": res.Source, "tainted": res.Tainted, "failed": callErr != nil}
-	e, err := r.env.Ledger.Append(context.WithoutCancel(ctx), ledger.Record{
-		Kind: ledger.KindTool, Principal: r.principal(),
-		Subjects: map[string]string{"arguments": ledger.SHA256(call.Arguments), "result": ledger.SHA256([]byte(res.Text))},
-		Fields:   fields,
-	}, r.env.Signer)
-	if err != nil {
-		return nil, fmt.Errorf("recording the tool call in the ledger: %w", err)
-	}
-	return &e.Seq, nil
-}
-
-// runTool runs one call with a timeout. A panic becomes an error, and a
-// tool that ignores its context is left behind when the timeout passes,
-// so the run goes on or ends cleanly either way.
-func (r *run) runTool(ctx context.Context, t tools.Tool, args json.RawMessage) (tools.Result, error) {
-	timeout := r.cfg.ToolTimeout
-	if timeout <= 0 {
-		timeout = DefaultToolTimeout
-	}
-	tctx, cancel := context.WithTimeout(ctx, timeout)
-	defer cancel()
-	type result struct {
-		res tools.Result
-		err error
-	}
-	ch := make(chan result, 1)
-	go func() {
-		defer func() {
-			if p := recover(); p != nil {
-				ch <- result{err: fmt.Errorf("%w: %v", ErrToolPanicked, p)}
-			}
-		}()
-		res, err := t.Run(tctx, &r.env, args)
-		ch <- result{res, err}
-	}()
-	select {
-	case out := <-ch:
-		if out.err != nil && tctx.Err() != nil && ctx.Err() == nil {
-			out.err = fmt.Errorf("%w (%s)", ErrToolTimeout, timeout)
-		}
-		return out.res, out.err
-	case <-tctx.Done():
-		if ctx.Err() != nil {
-			return tools.Result{}, ctx.Err()
-		}
-		return tools.Result{}, fmt.Errorf("%w (%s)", ErrToolTimeout, timeout)
-	}
+	return r.gate.recordTool(ctx, r.scope(), call, t, res, callErr)
 }
 
 // resultText is what the model is told of a call: the tool's text, or why
