@@ -49,6 +49,7 @@ import (
 type Schema struct {
 	gbnf      string
 	validator *jsonschema.Resolved
+	completer *Completer
 }
 
 // Compile checks a JSON Schema, converts it to GBNF and prepares the
@@ -66,11 +67,18 @@ func Compile(schema []byte) (*Schema, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Schema{gbnf: g, validator: v}, nil
+	c, err := NewCompleter(g)
+	if err != nil {
+		return nil, fmt.Errorf("schema: %v; please report this schema", err)
+	}
+	return &Schema{gbnf: g, validator: v, completer: c}, nil
 }
 
 // GBNF returns the grammar in llama.cpp's dialect; its start rule is "root".
 func (s *Schema) GBNF() string { return s.gbnf }
+
+// Completer finishes partial documents of the schema's grammar.
+func (s *Schema) Completer() *Completer { return s.completer }
 
 // Validate checks that doc is one JSON value that matches the schema. The
 // error is one line naming where the document is wrong.
