@@ -1,0 +1,37 @@
+package app
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/sovos/sov/agents"
+	"github.com/sovos/sov/agents/mcpserve"
+)
+
+// AgentMCP is the MCP server for agent ag's tools, under its rules, for
+// outside clients: the tools' environment as AgentEnv builds it (o.Caller
+// is "mcp" when empty; no one approves, so o's approver should be nil),
+// each client's calls dispatched and recorded as its own principal.
+// closeServer releases the environment and revokes its wallet grant.
+func (a *App) AgentMCP(ctx context.Context, ag *agents.Agent, o AgentEnvOptions, version string) (srv *mcpserve.Server, closeServer func(), err error) {
+	ts, err := a.AgentTools(ag)
+	if err != nil {
+		return nil, nil, err
+	}
+	if o.Caller == "" {
+		o.Caller = "mcp"
+	}
+	env, closeEnv, err := a.AgentEnv(ctx, ag, o)
+	if err != nil {
+		return nil, nil, err
+	}
+	d, err := agents.NewDispatcher(agents.DispatchConfig{Agent: ag, Tools: ts, Env: env})
+	if err == nil {
+		srv, err = mcpserve.New(d, version)
+	}
+	if err != nil {
+		closeEnv()
+		return nil, nil, fmt.Errorf("agent %s: %w", ag.Name, err)
+	}
+	return srv, closeEnv, nil
+}
