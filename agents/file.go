@@ -212,22 +212,8 @@ func checkTools(a *Agent, lookup ToolLookup) error {
 		if !ok {
 			return &RuleError{fmt.Sprintf("tools[%d].name", i), fmt.Errorf("%q is not a tool sov has", r.Name)}
 		}
-		props := schemaProps(t.Spec().Parameters)
-		if props == nil {
-			continue
-		}
-		for _, l := range []struct {
-			kind string
-			pats []string
-		}{{"deny", r.Deny}, {"ask", r.Ask}, {"allow", r.Allow}} {
-			for j, s := range l.pats {
-				p, _ := ParsePattern(s) // Compile checked it
-				for _, c := range p.conds {
-					if !props[c.path[0]] {
-						return &RuleError{fmt.Sprintf("tools[%d].%s[%d]", i, l.kind, j), fmt.Errorf("%s has no argument %q (it has %s)", r.Name, argName(s, c), propList(t.Spec().Parameters))}
-					}
-				}
-			}
+		if err := checkArgs(i, r, t); err != nil {
+			return err
 		}
 	}
 	for i, n := range a.Taint.Tools {
@@ -236,6 +222,55 @@ func checkTools(a *Agent, lookup ToolLookup) error {
 		}
 		if _, ok := lookup(n); !ok {
 			return &RuleError{fmt.Sprintf("taint.tools[%d]", i), fmt.Errorf("%q is not a tool sov has", n)}
+		}
+	}
+	return nil
+}
+
+// checkArgs checks the argument names in rule i's patterns against t's
+// argument schema.
+func checkArgs(i int, r ToolRule, t tools.Tool) error {
+	props := schemaProps(t.Spec().Parameters)
+	if props == nil {
+		return nil
+	}
+	for _, l := range []struct {
+		kind string
+		pats []string
+	}{{"deny", r.Deny}, {"ask", r.Ask}, {"allow", r.Allow}} {
+		for j, s := range l.pats {
+			p, err := ParsePattern(s)
+			if err != nil {
+				return &RuleError{fmt.Sprintf("tools[%d].%s[%d]", i, l.kind, j), err}
+			}
+			for _, c := range p.conds {
+				if !props[c.path[0]] {
+					return &RuleError{fmt.Sprintf("tools[%d].%s[%d]", i, l.kind, j), fmt.Errorf("%s has no argument %q (it has %s)", r.Name, argName(s, c), propList(t.Spec().Parameters))}
+				}
+			}
+		}
+	}
+	return nil
+}
+
+// CheckToolRules checks the agent's rules for t, a tool whose schema Load
+// could not know (an MCP server's, known once the server lists it): an
+// argument a rule names must be one of t's, so that a misspelt name in a
+// deny rule is an error rather than a rule that never matches. The error
+// is a *FileError for the agent's file.
+func CheckToolRules(a *Agent, t tools.Tool) error {
+	for i, r := range a.Tools {
+		if r.Name != t.Spec().Name {
+			continue
+		}
+		if err := checkArgs(i, r, t); err != nil {
+			var re *RuleError
+			errors.As(err, &re)
+			line := 0
+			if data, rerr := readSmall(a.Path); rerr == nil {
+				line = scanKeys(data).line(re.Field)
+			}
+			return &FileError{Path: a.Path, Line: line, Field: re.Field, Err: re.Err}
 		}
 	}
 	return nil

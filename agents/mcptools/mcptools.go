@@ -191,7 +191,9 @@ type Set struct {
 // tools, and sorts the named ones into those the user approved as they
 // are (Tools) and those new or changed (Pending). Any server that cannot
 // be used, a named tool its server lacks, or a tool whose schema cannot be
-// forced, is a *ServerError; then nothing is left running.
+// forced, is a *ServerError; a rule of the agent's that names an argument
+// the tool does not have is an *agents.FileError. Then nothing is left
+// running.
 func Open(ctx context.Context, agent *agents.Agent, db *Approvals, opt *Options) (*Set, error) {
 	o := Options{}
 	if opt != nil {
@@ -278,6 +280,9 @@ func (s *Set) add(ctx context.Context, agent *agents.Agent, srv agents.MCPServer
 		}
 		if _, err := model.CompileTools([]model.Tool{t.spec}, model.ToolAuto); err != nil {
 			return fail(name, fmt.Errorf("%w: %v", ErrBadSchema, err))
+		}
+		if err := agents.CheckToolRules(agent, t); err != nil {
+			return err // a *agents.FileError: a rule names an argument the tool does not have
 		}
 		rec, ok := approved[t.mcpName]
 		if ok && rec.Hash == t.hash.all {

@@ -520,3 +520,38 @@ func TestApprovalsDamaged(t *testing.T) {
 		t.Errorf("damaged file: %v", err)
 	}
 }
+
+func TestRuleArgumentsCheckedAgainstSchema(t *testing.T) {
+	// Load cannot know an MCP tool's arguments; Open checks the rules
+	// against the schema the server lists, so a misspelt deny never
+	// silently matches nothing.
+	dir := t.TempDir()
+	srv := stdioServer(t, "local", "serve")
+	exe, _ := json.Marshal(srv.Command)
+	file := fmt.Sprintf(`[[tools]]
+name = "mcp.local.echo"
+deny = ["txt=*secret*"]
+
+[[mcp]]
+name = "local"
+command = %s
+args = ["-test.run=^$"]
+env = { %s = "serve" }
+`, exe, serverEnv)
+	path := filepath.Join(dir, "helper.toml")
+	if err := os.WriteFile(path, []byte(file), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	a, err := agents.Load(path, tools.Lookup)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := Open(context.Background(), a, NewApprovals(dir), quick)
+	if s != nil {
+		s.Close()
+	}
+	var fe *agents.FileError
+	if !errors.As(err, &fe) || fe.Line != 3 || fe.Field != "tools[0].deny[0]" || !strings.Contains(err.Error(), `mcp.local.echo has no argument "txt" (it has text)`) {
+		t.Errorf("err = %v", err)
+	}
+}
