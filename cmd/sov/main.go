@@ -79,6 +79,10 @@ func exitCode(ctx context.Context, stderr io.Writer, err error) int {
 	}
 	// Errors embed outside text (file names, relay and RPC replies): clean once here.
 	fmt.Fprintln(stderr, "sov:", termtext.Clean(err.Error()))
+	var ce codeError
+	if errors.As(err, &ce) {
+		return ce.code
+	}
 	var ue usageError
 	if errors.As(err, &ue) {
 		return exitUsage
@@ -108,7 +112,7 @@ func newRootCmd(a *app) *cobra.Command {
 	root.SetOut(a.stdout)
 	root.SetErr(a.stderr)
 	root.AddCommand(newRunCmd(a))
-	for _, add := range []func(*app) []*cobra.Command{storeCommands, vaultCommands, feedsCommands, walletCommands, ledgerCommands} {
+	for _, add := range []func(*app) []*cobra.Command{storeCommands, vaultCommands, feedsCommands, walletCommands, ledgerCommands, agentsCommands, mcpCommands} {
 		root.AddCommand(add(a)...)
 	}
 	configureShellRoot(a, root)

@@ -106,7 +106,13 @@ func walletHint(err error) error {
 // only when needed; a person at the terminal approves by typing the wallet
 // passphrase there (never from the environment or a file), else nobody.
 func walletSession(a *app, cmd *cobra.Command) (*wallet.Session, error) {
-	approve := func(_ context.Context, summary, why string) ([]byte, error) {
+	return a.WalletSession(cmd.Context(), "cli", walletApprover(a), prompt.IsTerminal(a.stdin), walletPassphrase(a, cmd, false))
+}
+
+// walletApprover asks the person at the terminal to approve a payment by
+// typing the wallet passphrase.
+func walletApprover(a *app) wallet.Approver {
+	return func(_ context.Context, summary, why string) ([]byte, error) {
 		fmt.Fprintf(a.stderr, "%s\nApproval needed: %s.\n", termtext.Clean(summary), termtext.Clean(why))
 		p, err := prompt.Secret(prompt.Source{Prompt: "Type the wallet passphrase to approve (Enter declines): ", Stdin: a.stdin, Stderr: a.stderr})
 		if errors.Is(err, prompt.ErrNoSecret) {
@@ -114,7 +120,6 @@ func walletSession(a *app, cmd *cobra.Command) (*wallet.Session, error) {
 		}
 		return p, err
 	}
-	return a.WalletSession(cmd.Context(), "cli", approve, prompt.IsTerminal(a.stdin), walletPassphrase(a, cmd, false))
 }
 
 // walletPassphrase reads the wallet passphrase (file > env > TTY) on demand.
