@@ -12,6 +12,7 @@ import (
 	tea "charm.land/bubbletea/v2"
 	"github.com/charmbracelet/x/ansi"
 
+	"github.com/sovos/sov/agents"
 	"github.com/sovos/sov/internal/conversation"
 	"github.com/sovos/sov/model"
 )
@@ -37,6 +38,10 @@ type Options struct {
 	Engine Chatter
 	// Now is the clock (tests pin it for golden frames).
 	Now func() time.Time
+	// Agents lists the user's agent files (/agents); RunAgent runs one
+	// (/agent). Nil: the shell has no agents.
+	Agents   func() ([]agents.Entry, error)
+	RunAgent RunAgentFunc
 }
 
 // App is the root Bubble Tea model. It owns the panes and routes messages;
@@ -71,6 +76,8 @@ type App struct {
 	lastTPS    float64
 	goneNoted  bool
 	queued     bool // a message waits for the model to load
+
+	agent *agentRun // the agent run in progress
 
 	confirmQuit bool
 	quitting    bool
@@ -203,6 +210,8 @@ func (a *App) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 	case warmDoneMsg:
 		a.onWarmDone(msg)
 		return a, nil
+	case agentEventMsg, agentApprovalMsg, agentAskMsg, agentDoneMsg, agentStopMsg:
+		return a, a.onAgentMsg(msg)
 	case closePaneMsg:
 		if len(a.panes) > 0 {
 			a.panes = a.panes[:len(a.panes)-1]
@@ -286,13 +295,19 @@ func (a *App) onKey(k tea.KeyPressMsg) tea.Cmd {
 		if key.Matches(k, a.keys.Quit) || k.String() == "y" {
 			return a.quit()
 		}
-		a.chat.notice("Not quitting; the answer keeps streaming.")
+		a.chat.notice("Not quitting.")
 		return nil
 	}
 	if key.Matches(k, a.keys.Quit) {
-		if a.stream != nil {
+		switch {
+		case a.stream != nil:
 			a.confirmQuit = true
 			a.chat.notice("An answer is streaming. Press ctrl+c again (or y) to quit, any other key to stay.")
+			a.chat.offset = 0
+			return nil
+		case a.agent != nil:
+			a.confirmQuit = true
+			a.chat.notice(fmt.Sprintf("Agent %s is running. Press ctrl+c again (or y) to stop it and quit, any other key to stay.", a.agent.name))
 			a.chat.offset = 0
 			return nil
 		}
@@ -307,6 +322,10 @@ func (a *App) onKey(k tea.KeyPressMsg) tea.Cmd {
 			a.stream.cancel()
 			return nil
 		}
+		if a.agent != nil {
+			a.stopAgent()
+			return nil
+		}
 		if len(a.input.matches) > 0 {
 			a.input.matches = nil
 		}
@@ -319,6 +338,9 @@ func (a *App) onKey(k tea.KeyPressMsg) tea.Cmd {
 		return nil
 	case key.Matches(k, a.keys.Latest):
 		a.chat.offset = 0
+		return nil
+	case key.Matches(k, a.keys.Expand):
+		a.toggleTools()
 		return nil
 	case key.Matches(k, a.keys.Sessions):
 		return a.openSessionsPane()
@@ -360,6 +382,9 @@ func (a *App) quit() tea.Cmd {
 	}
 	if a.stream != nil {
 		a.stream.cancel()
+	}
+	if a.agent != nil {
+		a.agent.cancel()
 	}
 	if a.warm != nil {
 		a.warm()
@@ -663,6 +688,7 @@ func (a *App) Shutdown() {
 	if a.warm != nil {
 		a.warm()
 	}
+	a.shutdownAgent()
 	if a.stream != nil {
 		a.stream.cancel()
 		msg := a.stream.wait()()

@@ -782,7 +782,7 @@ func TestTUIQuitWhileStreamingSavesPartial(t *testing.T) {
 }
 
 func TestTUIGoldenHelp(t *testing.T) {
-	a := newTestApp(t, Options{Engine: newFake("x")}, 90, 32)
+	a := newTestApp(t, Options{Engine: newFake("x")}, 90, 34)
 	typeText(a, "/help")
 	press(a, "enter")
 	checkGolden(t, "help", frame(a))

@@ -16,6 +16,8 @@ const (
 	kindAssistant
 	kindNotice // local information, never sent to the model nor saved
 	kindError
+	kindTool  // an agent's tool call, folded (never sent nor saved here)
+	kindAgent // an agent's final answer
 )
 
 // item is one block in the chat: a saved message or a local notice.
@@ -24,6 +26,8 @@ type item struct {
 	msg       conversation.Message
 	streaming bool
 	cut       bool // the answer ended because the context was full
+	tool      *toolBlock
+	agent     string // kindAgent: the agent's name
 
 	// Render cache for finished items: rendering (markdown above all) happens
 	// once per width and theme, never per frame.
@@ -41,13 +45,14 @@ type item struct {
 // chatPane shows the conversation, bottom-anchored, and renders only what
 // is on screen: a 5,000-message session costs what the visible part costs.
 type chatPane struct {
-	items  []*item
-	offset int // lines scrolled up from the bottom; 0 follows the latest
-	md     markdown
-	theme  Theme
-	model  string // name shown on assistant headers
-	width  int
-	height int
+	items    []*item
+	offset   int // lines scrolled up from the bottom; 0 follows the latest
+	md       markdown
+	theme    Theme
+	expanded bool   // agents' tool results shown whole
+	model    string // name shown on assistant headers
+	width    int
+	height   int
 }
 
 func (c *chatPane) add(it *item) {
@@ -129,6 +134,13 @@ func (c *chatPane) render(it *item, width int) []string {
 			for _, l := range wrapPlain("error: "+it.msg.Err, body) {
 				lines = append(lines, "  "+t.Error.Render(l))
 			}
+		}
+	case kindTool:
+		lines = c.renderTool(it, width, c.expanded)
+	case kindAgent:
+		lines = append(lines, t.Accent.Render(truncate("◆ agent "+it.agent, width)))
+		if strings.TrimSpace(it.msg.Content) != "" {
+			lines = append(lines, clip(c.md.render(it.msg.Content, t, width), width)...)
 		}
 	case kindNotice:
 		for _, l := range wrapPlain(it.msg.Content, body) {

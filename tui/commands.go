@@ -36,6 +36,9 @@ func init() {
 		{"copy", "", "copy the last answer to the clipboard (OSC 52)", (*App).cmdCopy},
 		{"export", "[FILE]", "write this session to a Markdown file", (*App).cmdExport},
 		{"clear", "", "forget this session's messages", (*App).cmdClear},
+		// /agent first: typing "/agent" then enter runs it, not /agents.
+		{"agent", "NAME [PROMPT]", "run an agent here (esc stops it)", (*App).cmdAgent},
+		{"agents", "", "list your agents (sov agents new NAME makes one)", (*App).cmdAgents},
 		{"quit", "", "leave the shell", func(a *App, _ string) tea.Cmd { return a.quit() }},
 	}
 }
@@ -63,6 +66,7 @@ func (a *App) cmdHelp(string) tea.Cmd {
 		b.WriteString("  " + l + "\n")
 	}
 	b.WriteString("Start a message with // to send a literal /.\n")
+	b.WriteString("Agents unlock the vault with $SOV_VAULT_PASSPHRASE only: the shell does not ask for it.\n")
 	b.WriteString("Sessions are saved as you chat; reopen the last one with `sov --continue`.")
 	a.chat.notice(b.String())
 	return nil

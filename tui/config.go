@@ -27,7 +27,7 @@ func DefaultConfig() Config {
 // action names, in the order /help lists them.
 var actionOrder = []string{
 	"send", "newline", "stop", "quit", "history_prev", "history_next",
-	"page_up", "page_down", "latest", "complete", "sessions",
+	"page_up", "page_down", "latest", "complete", "sessions", "expand",
 }
 
 var defaultKeys = map[string][]string{
@@ -42,12 +42,13 @@ var defaultKeys = map[string][]string{
 	"latest":       {"ctrl+end", "ctrl+g"},
 	"complete":     {"tab"},
 	"sessions":     {"ctrl+o"},
+	"expand":       {"ctrl+r"},
 }
 
 var actionHelp = map[string]string{
 	"send":         "send the message",
 	"newline":      "insert a newline",
-	"stop":         "stop the answer (kept, marked) / close a panel",
+	"stop":         "stop the answer (kept) or agent run; close a panel",
 	"quit":         "quit (asks while an answer streams)",
 	"history_prev": "previous input (on the first line)",
 	"history_next": "next input (on the last line)",
@@ -56,12 +57,14 @@ var actionHelp = map[string]string{
 	"latest":       "jump to the latest message",
 	"complete":     "complete a /command",
 	"sessions":     "open the sessions list",
+	"expand":       "expand / fold agents' tool results",
 }
 
 // KeyMap holds the resolved bindings.
 type KeyMap struct {
 	Send, Newline, Stop, Quit, HistoryPrev, HistoryNext key.Binding
 	PageUp, PageDown, Latest, Complete, Sessions        key.Binding
+	Expand                                              key.Binding
 	keys                                                map[string][]string
 }
 
@@ -88,7 +91,7 @@ func NewKeyMap(over map[string][]string) (KeyMap, error) {
 		Send: b("send"), Newline: b("newline"), Stop: b("stop"), Quit: b("quit"),
 		HistoryPrev: b("history_prev"), HistoryNext: b("history_next"),
 		PageUp: b("page_up"), PageDown: b("page_down"), Latest: b("latest"),
-		Complete: b("complete"), Sessions: b("sessions"), keys: keys,
+		Complete: b("complete"), Sessions: b("sessions"), Expand: b("expand"), keys: keys,
 	}, nil
 }
 

@@ -123,6 +123,16 @@ func (a *App) statusLine(w int) string {
 	if a.stream != nil {
 		left = append(left, "generating… (esc stops)")
 	}
+	if r := a.agent; r != nil {
+		st := fmt.Sprintf("agent %s step %d", r.name, r.step)
+		switch {
+		case r.stopped:
+			st += " stopping…"
+		case a.stream == nil:
+			st += " (esc stops)"
+		}
+		left = append(left, st)
+	}
 	meta := a.conv.Meta()
 	right := meta.Title
 	if meta.ID != "" {
