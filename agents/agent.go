@@ -86,8 +86,11 @@ type MCPServer struct {
 // for the rest of the run, whatever allow says; only deny is stronger. The
 // full grammar is in perm.go.
 type ToolRule struct {
-	Name  string   `toml:"name"`
-	Allow []string `toml:"allow"`
-	Ask   []string `toml:"ask"`
-	Deny  []string `toml:"deny"`
+	Name string `toml:"name"`
+	// Set fixes arguments (set = { collection = "notes" }): the model is
+	// not offered them, and every call carries these values (see pin.go).
+	Set   map[string]any `toml:"set"`
+	Allow []string       `toml:"allow"`
+	Ask   []string       `toml:"ask"`
+	Deny  []string       `toml:"deny"`
 }

@@ -206,6 +206,10 @@ func NewDispatcher(cfg DispatchConfig) (*Dispatcher, error) {
 		if !ok {
 			return nil, fmt.Errorf("agent %s: %w: %q", d.agent, ErrUnknownTool, rule.Name)
 		}
+		t, err := pinTool(t, rule.Set)
+		if err != nil {
+			return nil, fmt.Errorf("agent %s: %w", d.agent, err)
+		}
 		d.tools[rule.Name] = t
 		d.order = append(d.order, t)
 	}
@@ -278,6 +282,7 @@ func (d *Dispatcher) Call(ctx context.Context, principal string, call model.Tool
 		dec := Decision{Verdict: Deny, Rule: "unlisted", Reason: fmt.Sprintf("%s is not one of this agent's tools", call.Name)}
 		return Dispatched{Decision: dec, Text: "Not done: " + refusal(dec) + ".", Source: "sov", Failed: true, Tainted: c.tainted}, nil
 	}
+	call = pinCall(t, call)
 	dec := d.gate.decide(call, t.Level(), c.tainted)
 	by := "policy"
 	if dec.Verdict == Ask {

@@ -182,6 +182,11 @@ func parse(path string, data []byte, lookup ToolLookup) (*Agent, error) {
 			errors.As(err, &re)
 			return nil, fail(re.Field, re.Err)
 		}
+		if err := checkPins(&a, lookup); err != nil {
+			var re *RuleError
+			errors.As(err, &re)
+			return nil, fail(re.Field, re.Err)
+		}
 	}
 
 	if a.Output != "" {

@@ -225,6 +225,10 @@ func newRun(cfg RunConfig) (*run, error) {
 		if !ok {
 			return r, fmt.Errorf("agent %s: %w: %q", r.agent, ErrUnknownTool, rule.Name)
 		}
+		t, err := pinTool(t, rule.Set)
+		if err != nil {
+			return r, fmt.Errorf("agent %s: %w", r.agent, err)
+		}
 		r.tools[rule.Name] = t
 		specs = append(specs, t.Spec())
 	}
@@ -469,6 +473,9 @@ func (r *run) scope() scope {
 // ends with o.
 func (r *run) step(ctx, parent context.Context, call model.ToolCall) (o Outcome, end bool) {
 	t := r.tools[call.Name]
+	if t != nil {
+		call = pinCall(t, call)
+	}
 	key := call.Name + " " + canonical(call.Arguments)
 	r.repeats[key]++
 	n := r.repeats[key]

@@ -246,12 +246,16 @@ tools = []
 #   amount>100              <, <=, >, >= compare numbers; != negates
 #   ""  or  "*"             any call
 
+# set = { … } fixes arguments: the model is not offered them, and every call
+# carries these values (here: the notes collection, and no other).
+
 [[tools]]
 name = "vault.search"
-allow = ["collection=notes"]
+set = { collection = "notes" }
 
 [[tools]]
 name = "vault.get"
+set = { collection = "notes" }
 
 [[tools]]
 name = "workspace.read"
