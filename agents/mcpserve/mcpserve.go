@@ -42,7 +42,7 @@ var (
 	// ErrNotLoopback: the HTTP address is not a loopback address; sov's
 	// tools reach the user's vault, ledger and wallet, so they are never
 	// served to the network.
-	ErrNotLoopback = errors.New("sov serves its tools on loopback only (127.0.0.1, ::1 or localhost)")
+	ErrNotLoopback = errors.New("not a loopback address: the tools are served on loopback only (127.0.0.1, ::1 or localhost)")
 	// ErrBadAddress: the HTTP address is not host:port.
 	ErrBadAddress = errors.New("not a host:port address")
 	// ErrWeakToken: the bearer token given is too short to guess-proof.

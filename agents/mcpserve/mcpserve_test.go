@@ -314,6 +314,17 @@ func TestHTTP(t *testing.T) {
 	if text, isErr := callTool(t, cs, "workspace.read", map[string]any{"path": "private/key.txt"}); !isErr || !strings.Contains(text, "denied") {
 		t.Errorf("denied read over HTTP: %v %q", isErr, text)
 	}
+	// The go-sdk client speaks 2026-07-28, which names the client on each
+	// request: stateless HTTP still files its calls under its name.
+	all, err := f.ledger.Entries()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range all {
+		if e.Kind == ledger.KindPermission && e.Principal != "mcp:http-client" {
+			t.Errorf("entry %d: principal %q", e.Seq, e.Principal)
+		}
+	}
 }
 
 func TestHandlerWeakToken(t *testing.T) {
