@@ -1,0 +1,392 @@
+package server
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"sync"
+	"time"
+
+	"github.com/sovos/sov/model"
+)
+
+// Errors the handlers map to status codes; callers may test for them.
+var (
+	// ErrUnknownModel: the request names no model the catalog knows.
+	ErrUnknownModel = errors.New("model not found")
+	// ErrBusy: every session of the model is taken and its queue is full,
+	// or no other model can be loaded beside the busy ones.
+	ErrBusy = errors.New("server busy")
+	// ErrClosed: the server is shutting down.
+	ErrClosed = errors.New("server is closed")
+)
+
+// Entry is a model the server may load: its name and file, from the
+// catalog, never from a request.
+type Entry struct {
+	Name     string
+	Path     string
+	Size     int64
+	Modified time.Time
+	SHA256   string
+}
+
+// Catalog resolves the names requests use to model files.
+type Catalog interface {
+	// Lookup finds the model called name ("" = the default model); it
+	// returns an error matching ErrUnknownModel when there is none.
+	Lookup(name string) (Entry, error)
+	// List is every model a request may name.
+	List() ([]Entry, error)
+}
+
+// poolKey is one loaded engine: a model at a context size (0 = the
+// server's default).
+type poolKey struct {
+	name string
+	ctx  int
+}
+
+// pool keeps models loaded between requests. Each loaded model is one
+// engine with Parallel KV sequences, one model.Session per sequence; a
+// request takes a free session (the one whose history its messages
+// continue, so only the new tokens are decoded), waits in a bounded queue
+// for one, or is refused with ErrBusy.
+type pool struct {
+	cfg    *Config
+	load   func(context.Context, model.Options) (*model.Engine, error)
+	mu     sync.Mutex
+	models map[poolKey]*resident
+	closed bool
+}
+
+type resident struct {
+	key     poolKey
+	entry   Entry
+	ready   chan struct{} // closed once eng or err is set
+	eng     *model.Engine
+	err     error
+	loadDur time.Duration
+	sem     chan struct{} // one token per busy session
+	slots   []*slot
+	refs    int           // requests holding or waiting for a session
+	queued  int           // of refs, those waiting for a session
+	keep    time.Duration // after the last request; <0 forever
+	expires time.Time     // zero while in use or kept forever
+	timer   *time.Timer
+}
+
+type slot struct {
+	sess *model.Session
+	hist []model.Message // the last request's messages and the reply
+	busy bool
+	used time.Time
+}
+
+// lease is one request's session.
+type lease struct {
+	p     *pool
+	r     *resident
+	s     *slot
+	fresh bool // this request waited for the model to load
+}
+
+func newPool(cfg *Config, load func(context.Context, model.Options) (*model.Engine, error)) *pool {
+	return &pool{cfg: cfg, load: load, models: map[poolKey]*resident{}}
+}
+
+// acquire finds or loads entry's engine for numCtx (0: the default) and
+// takes a session for a conversation of msgs.
+func (p *pool) acquire(ctx context.Context, entry Entry, numCtx int, keep *time.Duration, msgs []model.Message) (*lease, error) {
+	p.mu.Lock()
+	if p.closed {
+		p.mu.Unlock()
+		return nil, ErrClosed
+	}
+	r := p.find(entry.Name, numCtx)
+	fresh := false
+	if r == nil {
+		if err := p.makeRoom(); err != nil {
+			p.mu.Unlock()
+			return nil, err
+		}
+		r = &resident{key: poolKey{entry.Name, numCtx}, entry: entry, ready: make(chan struct{}),
+			sem: make(chan struct{}, p.cfg.Parallel), keep: p.cfg.KeepAlive}
+		p.models[r.key] = r
+		go p.loadModel(r)
+		fresh = true
+	}
+	if r.refs >= p.cfg.Parallel+p.cfg.Queue {
+		p.mu.Unlock()
+		return nil, ErrBusy
+	}
+	r.refs++
+	r.expires = time.Time{}
+	if r.timer != nil {
+		r.timer.Stop()
+		r.timer = nil
+	}
+	if keep != nil {
+		r.keep = *keep
+	}
+	p.mu.Unlock()
+
+	select {
+	case <-r.ready:
+	case <-ctx.Done():
+		p.unref(r)
+		return nil, ctx.Err()
+	}
+	if r.err != nil {
+		p.unref(r)
+		return nil, r.err
+	}
+	select {
+	case r.sem <- struct{}{}:
+	default:
+		p.mu.Lock()
+		r.queued++
+		p.mu.Unlock()
+		select {
+		case r.sem <- struct{}{}:
+		case <-ctx.Done():
+			p.mu.Lock()
+			r.queued--
+			p.mu.Unlock()
+			p.unref(r)
+			return nil, ctx.Err()
+		}
+		p.mu.Lock()
+		r.queued--
+		p.mu.Unlock()
+	}
+	p.mu.Lock()
+	s := pickSlot(r.slots, msgs)
+	s.busy = true
+	p.mu.Unlock()
+	return &lease{p: p, r: r, s: s, fresh: fresh}, nil
+}
+
+// find is the engine of name for numCtx: exactly that key, or for an
+// explicit size any engine of that model that has it. The caller holds mu.
+func (p *pool) find(name string, numCtx int) *resident {
+	if r := p.models[poolKey{name, numCtx}]; r != nil {
+		return r
+	}
+	if numCtx == 0 {
+		return nil
+	}
+	for k, r := range p.models {
+		if k.name == name && r.eng != nil && r.eng.ContextSize() == numCtx {
+			return r
+		}
+	}
+	return nil
+}
+
+// makeRoom unloads the idle engine unused longest when MaxLoaded engines
+// are loaded. The caller holds mu.
+func (p *pool) makeRoom() error {
+	if len(p.models) < p.cfg.MaxLoaded {
+		return nil
+	}
+	var idle *resident
+	for _, r := range p.models {
+		if r.refs == 0 && (idle == nil || r.expires.Before(idle.expires)) {
+			idle = r
+		}
+	}
+	if idle == nil {
+		return ErrBusy
+	}
+	p.unloadLocked(idle)
+	return nil
+}
+
+// pickSlot is the free slot whose history msgs continue (the longest such
+// history), else the free slot unused longest. The caller holds mu and a
+// token of sem, so one is free.
+func pickSlot(slots []*slot, msgs []model.Message) *slot {
+	var best, lru *slot
+	for _, s := range slots {
+		if s.busy {
+			continue
+		}
+		if lru == nil || s.used.Before(lru.used) {
+			lru = s
+		}
+		if len(s.hist) > 0 && len(s.hist) <= len(msgs) && slices.Equal(s.hist, msgs[:len(s.hist)]) &&
+			(best == nil || len(s.hist) > len(best.hist)) {
+			best = s
+		}
+	}
+	if best != nil {
+		return best
+	}
+	return lru
+}
+
+func (p *pool) loadModel(r *resident) {
+	start := time.Now()
+	o := p.cfg.Engine
+	o.Path = r.entry.Path
+	o.ContextSize = p.cfg.Context
+	if r.key.ctx > 0 {
+		o.ContextSize = r.key.ctx
+	}
+	o.Sessions = p.cfg.Parallel
+	eng, err := p.load(context.Background(), o)
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if err != nil {
+		r.err = fmt.Errorf("loading %s: %w", r.entry.Name, err)
+		delete(p.models, r.key)
+		close(r.ready)
+		return
+	}
+	if p.closed {
+		eng.Close()
+		r.err = ErrClosed
+		close(r.ready)
+		return
+	}
+	r.eng, r.loadDur = eng, time.Since(start)
+	for range p.cfg.Parallel {
+		r.slots = append(r.slots, &slot{sess: eng.NewSession()})
+	}
+	close(r.ready)
+}
+
+// release gives the session back; hist is the conversation it now holds
+// (empty: unknown, after an error; nil: unchanged, after embeddings).
+func (l *lease) release(hist []model.Message) {
+	p := l.p
+	p.mu.Lock()
+	if hist != nil {
+		l.s.hist = hist
+	}
+	l.s.busy, l.s.used = false, time.Now()
+	p.mu.Unlock()
+	<-l.r.sem
+	p.unref(l.r)
+}
+
+// unref ends one request's hold on r, starting its keep-alive when it was
+// the last.
+func (p *pool) unref(r *resident) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	r.refs--
+	if r.refs > 0 || r.eng == nil || p.models[r.key] != r {
+		return
+	}
+	switch {
+	case r.keep == 0:
+		p.unloadLocked(r)
+	case r.keep > 0:
+		r.expires = time.Now().Add(r.keep)
+		r.timer = time.AfterFunc(r.keep, func() {
+			p.mu.Lock()
+			defer p.mu.Unlock()
+			if r.refs == 0 && p.models[r.key] == r && !r.expires.IsZero() && !time.Now().Before(r.expires) {
+				p.unloadLocked(r)
+			}
+		})
+	}
+}
+
+// unloadLocked frees r's engine; nobody holds it. The caller holds mu.
+func (p *pool) unloadLocked(r *resident) {
+	delete(p.models, r.key)
+	if r.timer != nil {
+		r.timer.Stop()
+	}
+	for _, s := range r.slots {
+		s.sess.Close()
+	}
+	if r.eng != nil {
+		r.eng.Close()
+	}
+}
+
+// stop unloads every engine of the model called name now, or, while
+// requests use one, as soon as the last ends. It reports whether one was
+// loaded.
+func (p *pool) stop(name string) bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	found := false
+	for k, r := range p.models {
+		if k.name != name {
+			continue
+		}
+		found = true
+		r.keep = 0
+		if r.refs == 0 && r.eng != nil {
+			p.unloadLocked(r)
+		}
+	}
+	return found
+}
+
+// close unloads everything; requests still running finish first on their
+// own engines, which close when Close is called on them again by nobody:
+// the engines' own Close waits for their calls.
+func (p *pool) close() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.closed = true
+	for _, r := range p.models {
+		if r.eng != nil {
+			p.unloadLocked(r)
+		}
+	}
+}
+
+// running describes a loaded engine for /api/ps and sov ps.
+type running struct {
+	entry                 Entry
+	ctx                   int
+	sessions, busy, queue int
+	expires               time.Time
+}
+
+func (p *pool) snapshot() []running {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	var out []running
+	for _, r := range p.models {
+		if r.eng == nil {
+			continue
+		}
+		busy := 0
+		for _, s := range r.slots {
+			if s.busy {
+				busy++
+			}
+		}
+		out = append(out, running{entry: r.entry, ctx: r.eng.ContextSize(), sessions: len(r.slots), busy: busy, queue: r.queued, expires: r.expires})
+	}
+	slices.SortFunc(out, func(a, b running) int {
+		if a.entry.Name != b.entry.Name {
+			if a.entry.Name < b.entry.Name {
+				return -1
+			}
+			return 1
+		}
+		return a.ctx - b.ctx
+	})
+	return out
+}
+
+// queued is the number of requests waiting for a session, on all models.
+func (p *pool) queued() int {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	n := 0
+	for _, r := range p.models {
+		n += r.queued
+	}
+	return n
+}

@@ -1,0 +1,352 @@
+// Package server is sov serve's HTTP layer: a resident model pool behind
+// OpenAI-compatible (/v1/...) and Ollama-compatible (/api/...) endpoints,
+// with /health and /metrics.
+//
+// Models are named, never given as paths: a request names a model of the
+// Catalog, which loads on first use and unloads after its keep-alive. Each
+// loaded model is one engine with Config.Parallel KV sequences; a request
+// takes the session whose history its messages continue, so a conversation
+// decodes only its new tokens. The engine runs one generation at a time:
+// sessions keep several conversations' caches warm, they do not decode in
+// parallel. Requests beyond the sessions wait in a bounded queue; a full
+// queue is answered 503 with Retry-After. Cancelling a request stops its
+// generation.
+//
+// Requests reach the model and nothing else: no endpoint reads files, takes
+// a path, or touches the vault, feeds or wallet. Every generation is
+// recorded through Config.Record (digests only).
+package server
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"strings"
+	"sync/atomic"
+	"time"
+
+	"github.com/sovos/sov/model"
+)
+
+// Defaults for the zero values of Config.
+const (
+	DefaultAddr      = "127.0.0.1:11435"
+	DefaultKeepAlive = 5 * time.Minute
+	DefaultQueue     = 16
+	DefaultMaxTokens = 4096
+	DefaultMaxBody   = 8 << 20
+	DefaultMaxCtx    = 32768
+	DefaultMaxLoaded = 2
+)
+
+// Call is one generation, for the ledger: the request as received (only
+// its digest is recorded), what was sent to the model and what it wrote.
+type Call struct {
+	API      string // "openai.chat", "ollama.generate", …
+	Model    string
+	Path     string
+	Input    []byte
+	Sampling model.Sampling
+	Output   string
+	Stats    model.Stats
+	Err      error
+}
+
+// Config configures a Server. Zero values take the defaults above.
+type Config struct {
+	Catalog   Catalog
+	Parallel  int           // sessions per loaded model (0 = 1)
+	Queue     int           // requests that may wait per model beyond Parallel (0 = DefaultQueue, <0 = none)
+	KeepAlive time.Duration // a model stays loaded this long after its last request (0 = DefaultKeepAlive, <0 = forever)
+	Context   int           // context size of a loaded model (0 = the model's, at most 4096)
+	MaxCtx    int           // largest context a request may ask for (num_ctx)
+	MaxLoaded int           // engines loaded at once
+	MaxTokens int           // largest max_tokens, and the limit when a request sets none
+	MaxBody   int64         // bytes of a request body
+	// APIKey, when set, must come with every request but /health as
+	// "Authorization: Bearer KEY".
+	APIKey string
+	// LoopbackOnly refuses requests whose Host header is not a loopback
+	// name, so a web page cannot reach the server through DNS rebinding.
+	LoopbackOnly bool
+	// Engine is how models are loaded (threads, GPU layers, …); Path,
+	// ContextSize and Sessions are the server's.
+	Engine model.Options
+	// Sampling fills in what a request leaves out (temperature, top_p…).
+	Sampling model.Sampling
+	// Record writes a generation to the ledger. An error is logged; the
+	// answer has been sent.
+	Record func(ctx context.Context, c Call) error
+	// Version is sov's version, for /api/version and /health.
+	Version string
+	// Logf receives one-line notes (a call not recorded); nil drops them.
+	Logf func(format string, args ...any)
+	// Load loads an engine; nil is model.Load.
+	Load func(context.Context, model.Options) (*model.Engine, error)
+
+	// onToken, for tests, runs for each generated piece.
+	onToken func(ctx context.Context)
+}
+
+// Server is the HTTP handler of sov serve. Build one with New.
+type Server struct {
+	cfg     Config
+	pool    *pool
+	mux     *http.ServeMux
+	metrics *metrics
+	ids     atomic.Uint64
+	started time.Time
+}
+
+// New checks cfg and returns the server; models load on first use.
+func New(cfg Config) (*Server, error) {
+	if cfg.Catalog == nil {
+		return nil, errors.New("server: no model catalog")
+	}
+	if cfg.Parallel < 0 || cfg.Context < 0 || cfg.MaxTokens < 0 {
+		return nil, errors.New("server: parallel, context and max tokens cannot be negative")
+	}
+	cfg.Parallel = max(cfg.Parallel, 1)
+	switch {
+	case cfg.Queue == 0:
+		cfg.Queue = DefaultQueue
+	case cfg.Queue < 0:
+		cfg.Queue = 0
+	}
+	if cfg.KeepAlive == 0 {
+		cfg.KeepAlive = DefaultKeepAlive
+	}
+	if cfg.MaxCtx == 0 {
+		cfg.MaxCtx = DefaultMaxCtx
+	}
+	if cfg.MaxLoaded <= 0 {
+		cfg.MaxLoaded = DefaultMaxLoaded
+	}
+	if cfg.MaxTokens == 0 {
+		cfg.MaxTokens = DefaultMaxTokens
+	}
+	if cfg.MaxBody <= 0 {
+		cfg.MaxBody = DefaultMaxBody
+	}
+	if cfg.Load == nil {
+		cfg.Load = model.Load
+	}
+	s := &Server{cfg: cfg, mux: http.NewServeMux(), metrics: newMetrics(), started: time.Now()}
+	s.pool = newPool(&s.cfg, cfg.Load)
+	s.routes()
+	return s, nil
+}
+
+func (s *Server) routes() {
+	h := func(pattern, endpoint string, f http.HandlerFunc) {
+		s.mux.Handle(pattern, s.metrics.count(endpoint, f))
+	}
+	h("GET /health", "health", s.health)
+	h("GET /metrics", "metrics", s.serveMetrics)
+	h("GET /v1/models", "openai.models", s.openaiModels)
+	h("POST /v1/chat/completions", "openai.chat", s.openaiChat)
+	h("POST /v1/completions", "openai.completions", s.openaiCompletions)
+	h("POST /v1/embeddings", "openai.embeddings", s.openaiEmbeddings)
+	h("GET /api/version", "ollama.version", s.ollamaVersion)
+	h("GET /api/tags", "ollama.tags", s.ollamaTags)
+	h("POST /api/show", "ollama.show", s.ollamaShow)
+	h("GET /api/ps", "ollama.ps", s.ollamaPS)
+	h("POST /api/chat", "ollama.chat", s.ollamaChat)
+	h("POST /api/generate", "ollama.generate", s.ollamaGenerate)
+	h("POST /api/embed", "ollama.embed", s.ollamaEmbed)
+	h("/", "other", func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/" {
+			fmt.Fprintln(w, "sov is running")
+			return
+		}
+		writeError(w, r, http.StatusNotFound, fmt.Errorf("no endpoint %s %s", r.Method, r.URL.Path))
+	})
+}
+
+// ServeHTTP implements http.Handler: the Host and key checks and the body
+// size cap, then the endpoints.
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if s.cfg.LoopbackOnly && !loopbackHost(r.Host) {
+		writeError(w, r, http.StatusForbidden, fmt.Errorf("host %q is not a loopback address; the server only answers requests to localhost", r.Host))
+		return
+	}
+	if s.cfg.APIKey != "" && r.URL.Path != "/health" && !s.authorized(r) {
+		w.Header().Set("WWW-Authenticate", `Bearer realm="sov"`)
+		writeError(w, r, http.StatusUnauthorized, errors.New("missing or wrong API key: send Authorization: Bearer KEY"))
+		return
+	}
+	r.Body = http.MaxBytesReader(w, r.Body, s.cfg.MaxBody)
+	s.mux.ServeHTTP(w, r)
+}
+
+func (s *Server) authorized(r *http.Request) bool {
+	got, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
+	if !ok {
+		got = r.Header.Get("X-Api-Key")
+	}
+	return got != "" && constantTimeEqual(got, s.cfg.APIKey)
+}
+
+func constantTimeEqual(a, b string) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	var v byte
+	for i := range len(a) {
+		v |= a[i] ^ b[i]
+	}
+	return v == 0
+}
+
+// Stop unloads the model called name (at once, or when its requests end)
+// and reports whether it was loaded.
+func (s *Server) Stop(name string) bool { return s.pool.stop(name) }
+
+// Close unloads every model. Call it after the HTTP server has shut down.
+func (s *Server) Close() error {
+	s.pool.close()
+	return nil
+}
+
+// ErrKeyRequired: the address is not loopback-only and no API key is set.
+var ErrKeyRequired = errors.New("an API key is required to listen beyond loopback")
+
+// CheckBind says whether addr (host:port) binds loopback only, and refuses
+// any other address without an API key.
+func CheckBind(addr, key string) (loopback bool, err error) {
+	host, _, err := net.SplitHostPort(addr)
+	if err != nil {
+		return false, fmt.Errorf("address %q: %w", addr, err)
+	}
+	loopback = loopbackHost(host)
+	if !loopback && key == "" {
+		return false, fmt.Errorf("%w (%s)", ErrKeyRequired, addr)
+	}
+	return loopback, nil
+}
+
+// loopbackHost: localhost, or an IP address (with or without a port) on
+// the loopback network.
+func loopbackHost(hostport string) bool {
+	host := hostport
+	if h, _, err := net.SplitHostPort(hostport); err == nil {
+		host = h
+	}
+	host = strings.Trim(host, "[]")
+	if strings.EqualFold(host, "localhost") {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
+}
+
+func (s *Server) health(w http.ResponseWriter, r *http.Request) {
+	writeJSON(w, http.StatusOK, map[string]any{"status": "ok", "version": s.cfg.Version, "uptime_seconds": int(time.Since(s.started).Seconds())})
+}
+
+func (s *Server) logf(format string, args ...any) {
+	if s.cfg.Logf != nil {
+		s.cfg.Logf(format, args...)
+	}
+}
+
+func writeJSON(w http.ResponseWriter, code int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(code)
+	json.NewEncoder(w).Encode(v)
+}
+
+// ollamaPath says whether r is an Ollama endpoint, whose errors are
+// {"error": "..."}; OpenAI's are {"error": {"message": ...}}.
+func ollamaPath(r *http.Request) bool { return strings.HasPrefix(r.URL.Path, "/api/") }
+
+func writeError(w http.ResponseWriter, r *http.Request, code int, err error) {
+	msg := err.Error()
+	if ollamaPath(r) {
+		writeJSON(w, code, map[string]string{"error": msg})
+		return
+	}
+	typ := "invalid_request_error"
+	switch {
+	case code == http.StatusUnauthorized:
+		typ = "authentication_error"
+	case code == http.StatusNotFound:
+		typ = "not_found_error"
+	case code == http.StatusServiceUnavailable || code == http.StatusTooManyRequests:
+		typ = "server_busy"
+	case code >= 500:
+		typ = "server_error"
+	}
+	writeJSON(w, code, map[string]any{"error": map[string]any{"message": msg, "type": typ, "param": nil, "code": nil}})
+}
+
+// badRequest is a request the server cannot use: 400.
+type badRequest struct{ msg string }
+
+func (e *badRequest) Error() string { return e.msg }
+
+func badf(format string, args ...any) error { return &badRequest{fmt.Sprintf(format, args...)} }
+
+// fail answers err with its status code. A cancelled request gets nothing:
+// its client is gone.
+func (s *Server) fail(w http.ResponseWriter, r *http.Request, err error) {
+	code := statusOf(err)
+	if code == 0 {
+		return
+	}
+	if code == http.StatusServiceUnavailable {
+		w.Header().Set("Retry-After", "1")
+	}
+	writeError(w, r, code, err)
+}
+
+// statusOf maps an error to its HTTP status; 0 for a cancelled request.
+func statusOf(err error) int {
+	var bad *badRequest
+	var maxBytes *http.MaxBytesError
+	switch {
+	case errors.Is(err, context.Canceled):
+		return 0
+	case errors.As(err, &maxBytes):
+		return http.StatusRequestEntityTooLarge
+	case errors.As(err, &bad), errors.Is(err, model.ErrPromptTooLong), errors.Is(err, model.ErrIncomplete),
+		errors.Is(err, model.ErrBadGrammar), errors.Is(err, model.ErrUnknownTool):
+		return http.StatusBadRequest
+	case errors.Is(err, ErrUnknownModel):
+		return http.StatusNotFound
+	case errors.Is(err, ErrBusy), errors.Is(err, ErrClosed):
+		return http.StatusServiceUnavailable
+	}
+	return http.StatusInternalServerError
+}
+
+// decode reads a JSON body into v, refusing unknown trailing data.
+func decode(r *http.Request, v any) error {
+	dec := json.NewDecoder(r.Body)
+	if err := dec.Decode(v); err != nil {
+		var maxBytes *http.MaxBytesError
+		if errors.As(err, &maxBytes) {
+			return fmt.Errorf("request body is over %d bytes: %w", maxBytes.Limit, err)
+		}
+		return badf("request body is not valid JSON for this endpoint: %v", err)
+	}
+	return nil
+}
+
+// Preload loads the model called name now, as a request would, so the
+// first request does not wait for it.
+func (s *Server) Preload(ctx context.Context, name string) error {
+	e, err := s.cfg.Catalog.Lookup(name)
+	if err != nil {
+		return err
+	}
+	l, err := s.pool.acquire(ctx, e, 0, nil, nil)
+	if err != nil {
+		return err
+	}
+	l.release(nil)
+	return nil
+}

@@ -1,0 +1,631 @@
+package server
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/base64"
+	"encoding/binary"
+	"encoding/json"
+	"errors"
+	"io"
+	"math"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/sovos/sov/internal/testtool"
+)
+
+// chatML makes stories260K (which has no template) render as a ChatML
+// model, so /api/show has a template to report.
+const chatML = "{% for m in messages %}<|im_start|>{{ m.role }}\n{{ m.content }}<|im_end|>\n{% endfor %}"
+
+// recorder collects the calls the server records.
+type recorder struct {
+	mu    sync.Mutex
+	calls []Call
+	seen  chan Call
+}
+
+func (r *recorder) record(_ context.Context, c Call) error {
+	r.mu.Lock()
+	r.calls = append(r.calls, c)
+	r.mu.Unlock()
+	select {
+	case r.seen <- c:
+	default:
+	}
+	return nil
+}
+
+func (r *recorder) all() []Call {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return append([]Call{}, r.calls...)
+}
+
+type fixture struct {
+	srv *Server
+	hs  *httptest.Server
+	rec *recorder
+}
+
+// newFixture serves stories260K as "stories" with cfg's other settings.
+func newFixture(t *testing.T, cfg Config) *fixture {
+	t.Helper()
+	path := testtool.WithChatTemplate(t, testtool.Model(t, testtool.Stories), chatML)
+	rec := &recorder{seen: make(chan Call, 64)}
+	if cfg.Catalog == nil {
+		cfg.Catalog = &StoreCatalog{Default: "stories", Extra: []Entry{{Name: "stories", Path: path, Size: 1, SHA256: "abc"}}}
+	}
+	cfg.Record = rec.record
+	cfg.Engine.Threads = 1
+	cfg.Version = "test"
+	srv, err := New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	hs := httptest.NewServer(srv)
+	t.Cleanup(func() {
+		hs.Close()
+		srv.Close()
+	})
+	return &fixture{srv: srv, hs: hs, rec: rec}
+}
+
+func (f *fixture) post(t *testing.T, path, body string) (int, http.Header, []byte) {
+	t.Helper()
+	resp, err := http.Post(f.hs.URL+path, "application/json", strings.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, resp.Header, b
+}
+
+func (f *fixture) get(t *testing.T, path string) (int, []byte) {
+	t.Helper()
+	resp, err := http.Get(f.hs.URL + path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, b
+}
+
+// sseEvents splits an SSE body into its data payloads.
+func sseEvents(t *testing.T, body []byte) []string {
+	t.Helper()
+	var out []string
+	sc := bufio.NewScanner(bytes.NewReader(body))
+	for sc.Scan() {
+		if d, ok := strings.CutPrefix(sc.Text(), "data: "); ok {
+			out = append(out, d)
+		}
+	}
+	return out
+}
+
+type chatResp struct {
+	Choices []struct {
+		Message struct {
+			Content   *string `json:"content"`
+			ToolCalls []struct {
+				ID       string `json:"id"`
+				Type     string `json:"type"`
+				Function struct {
+					Name      string `json:"name"`
+					Arguments string `json:"arguments"`
+				} `json:"function"`
+			} `json:"tool_calls"`
+		} `json:"message"`
+		Delta struct {
+			Role      string  `json:"role"`
+			Content   *string `json:"content"`
+			ToolCalls []struct {
+				Index    *int   `json:"index"`
+				ID       string `json:"id"`
+				Function struct {
+					Name      string `json:"name"`
+					Arguments string `json:"arguments"`
+				} `json:"function"`
+			} `json:"tool_calls"`
+		} `json:"delta"`
+		FinishReason *string `json:"finish_reason"`
+	} `json:"choices"`
+	Usage *struct {
+		PromptTokens        int `json:"prompt_tokens"`
+		CompletionTokens    int `json:"completion_tokens"`
+		TotalTokens         int `json:"total_tokens"`
+		PromptTokensDetails struct {
+			CachedTokens int `json:"cached_tokens"`
+		} `json:"prompt_tokens_details"`
+	} `json:"usage"`
+}
+
+func decodeChat(t *testing.T, b []byte) chatResp {
+	t.Helper()
+	var r chatResp
+	if err := json.Unmarshal(b, &r); err != nil {
+		t.Fatalf("%v: %s", err, b)
+	}
+	return r
+}
+
+// A greedy chat streamed is the same text as not streamed, and the usage
+// chunk comes last when asked for.
+func TestOpenAIChatStreamMatches(t *testing.T) {
+	f := newFixture(t, Config{})
+	req := `{"model":"stories","messages":[{"role":"user","content":"Once upon a time"}],"max_tokens":24,"temperature":0%s}`
+	code, _, body := f.post(t, "/v1/chat/completions", strings.Replace(req, "%s", "", 1))
+	if code != 200 {
+		t.Fatalf("%d %s", code, body)
+	}
+	plain := decodeChat(t, body)
+	if len(plain.Choices) != 1 || plain.Choices[0].Message.Content == nil || *plain.Choices[0].Message.Content == "" {
+		t.Fatalf("no content: %s", body)
+	}
+	if u := plain.Usage; u == nil || u.CompletionTokens == 0 || u.PromptTokens == 0 || u.TotalTokens != u.PromptTokens+u.CompletionTokens {
+		t.Fatalf("usage: %s", body)
+	}
+	code, hdr, body := f.post(t, "/v1/chat/completions", strings.Replace(req, "%s", `,"stream":true,"stream_options":{"include_usage":true}`, 1))
+	if code != 200 || !strings.HasPrefix(hdr.Get("Content-Type"), "text/event-stream") {
+		t.Fatalf("%d %v %s", code, hdr, body)
+	}
+	ev := sseEvents(t, body)
+	if len(ev) < 4 || ev[len(ev)-1] != "[DONE]" {
+		t.Fatalf("events: %q", ev)
+	}
+	var text strings.Builder
+	for i, e := range ev[:len(ev)-2] {
+		c := decodeChat(t, []byte(e))
+		if i == 0 && c.Choices[0].Delta.Role != "assistant" {
+			t.Fatalf("first delta has no role: %s", e)
+		}
+		if c.Choices[0].Delta.Content != nil {
+			text.WriteString(*c.Choices[0].Delta.Content)
+		}
+	}
+	if text.String() != *plain.Choices[0].Message.Content {
+		t.Fatalf("streamed %q, not streamed %q", text.String(), *plain.Choices[0].Message.Content)
+	}
+	usage := decodeChat(t, []byte(ev[len(ev)-2]))
+	if len(usage.Choices) != 0 || usage.Usage == nil || usage.Usage.CompletionTokens != plain.Usage.CompletionTokens {
+		t.Fatalf("usage chunk: %s", ev[len(ev)-2])
+	}
+	if calls := f.rec.all(); len(calls) != 2 || calls[0].API != "openai.chat" || calls[0].Path == "" || len(calls[0].Input) == 0 || calls[0].Output != text.String() {
+		t.Fatalf("recorded: %+v", calls)
+	}
+}
+
+const weatherTools = `[{"type":"function","function":{"name":"get_weather","description":"Weather in a city","parameters":{"type":"object","properties":{"city":{"type":"string","maxLength":12}},"required":["city"],"additionalProperties":false}}},
+{"type":"function","function":{"name":"get_time","parameters":{"type":"object","properties":{}}}}]`
+
+// A forced tool call comes back as tool_calls, whole and as deltas.
+func TestOpenAIToolCall(t *testing.T) {
+	f := newFixture(t, Config{})
+	req := `{"model":"stories","messages":[{"role":"user","content":"Weather in Paris?"}],"max_tokens":64,
+		"tools":` + weatherTools + `,"tool_choice":{"type":"function","function":{"name":"get_weather"}}%s}`
+	code, _, body := f.post(t, "/v1/chat/completions", strings.Replace(req, "%s", "", 1))
+	if code != 200 {
+		t.Fatalf("%d %s", code, body)
+	}
+	r := decodeChat(t, body)
+	calls := r.Choices[0].Message.ToolCalls
+	if len(calls) != 1 || calls[0].Function.Name != "get_weather" || calls[0].Type != "function" || calls[0].ID == "" || *r.Choices[0].FinishReason != "tool_calls" {
+		t.Fatalf("tool call: %s", body)
+	}
+	var args struct{ City *string }
+	if err := json.Unmarshal([]byte(calls[0].Function.Arguments), &args); err != nil || args.City == nil {
+		t.Fatalf("arguments %q: %v", calls[0].Function.Arguments, err)
+	}
+
+	code, _, body = f.post(t, "/v1/chat/completions", strings.Replace(req, "%s", `,"stream":true`, 1))
+	if code != 200 {
+		t.Fatalf("%d %s", code, body)
+	}
+	var name, argText, finish string
+	for _, e := range sseEvents(t, body) {
+		if e == "[DONE]" {
+			continue
+		}
+		c := decodeChat(t, []byte(e))
+		for _, tc := range c.Choices[0].Delta.ToolCalls {
+			if tc.Index == nil || *tc.Index != 0 {
+				t.Fatalf("delta without index 0: %s", e)
+			}
+			name += tc.Function.Name
+			argText += tc.Function.Arguments
+		}
+		if c.Choices[0].FinishReason != nil {
+			finish = *c.Choices[0].FinishReason
+		}
+	}
+	if name != "get_weather" || argText != calls[0].Function.Arguments || finish != "tool_calls" {
+		t.Fatalf("streamed call %q %q %q, want get_weather %q", name, argText, finish, calls[0].Function.Arguments)
+	}
+}
+
+// response_format json_schema gives JSON valid for the schema; json_object
+// gives a JSON object.
+func TestOpenAIResponseFormat(t *testing.T) {
+	f := newFixture(t, Config{})
+	schema := `{"type":"object","properties":{"name":{"type":"string","maxLength":10},"age":{"type":"integer","minimum":0,"maximum":120}},"required":["name","age"],"additionalProperties":false}`
+	code, _, body := f.post(t, "/v1/chat/completions", `{"model":"stories","messages":[{"role":"user","content":"A person"}],"max_tokens":64,
+		"response_format":{"type":"json_schema","json_schema":{"name":"person","schema":`+schema+`}}}`)
+	if code != 200 {
+		t.Fatalf("%d %s", code, body)
+	}
+	var p struct {
+		Name *string
+		Age  *int
+	}
+	content := *decodeChat(t, body).Choices[0].Message.Content
+	if err := json.Unmarshal([]byte(content), &p); err != nil || p.Name == nil || p.Age == nil || *p.Age < 0 || *p.Age > 120 || len(*p.Name) > 10 {
+		t.Fatalf("content %q: %v", content, err)
+	}
+}
+
+// json_object gives a JSON object (on the chat model: stories260K loops
+// inside a string until the token limit).
+func TestOpenAIJSONObject(t *testing.T) {
+	chat := testtool.Model(t, testtool.Chat)
+	f := newFixture(t, Config{Catalog: &StoreCatalog{Extra: []Entry{{Name: "smol", Path: chat}}}})
+	code, _, body := f.post(t, "/v1/chat/completions", `{"model":"smol","messages":[{"role":"user","content":"Write a JSON object with one field, name, set to Alice."}],"max_tokens":256,"temperature":0,"response_format":{"type":"json_object"}}`)
+	if code != 200 {
+		t.Fatalf("json_object: %d %s (wrote %q)", code, body, f.rec.all()[0].Output)
+	}
+	var obj map[string]any
+	if content := *decodeChat(t, body).Choices[0].Message.Content; json.Unmarshal([]byte(content), &obj) != nil {
+		t.Fatalf("json_object content %q", content)
+	}
+}
+
+// Embeddings as floats and as base64 are the same vectors, one per input,
+// each of unit length.
+func TestEmbeddings(t *testing.T) {
+	f := newFixture(t, Config{})
+	code, _, body := f.post(t, "/v1/embeddings", `{"model":"stories","input":["a cat","a dog"]}`)
+	if code != 200 {
+		t.Fatalf("%d %s", code, body)
+	}
+	var fl struct {
+		Data []struct {
+			Index     int
+			Embedding []float32
+		}
+		Usage struct{ PromptTokens int `json:"prompt_tokens"` }
+	}
+	json.Unmarshal(body, &fl)
+	if len(fl.Data) != 2 || len(fl.Data[0].Embedding) == 0 || fl.Data[1].Index != 1 || fl.Usage.PromptTokens == 0 {
+		t.Fatalf("%s", body)
+	}
+	var norm float64
+	for _, x := range fl.Data[0].Embedding {
+		norm += float64(x) * float64(x)
+	}
+	if math.Abs(norm-1) > 1e-3 {
+		t.Fatalf("norm² %v", norm)
+	}
+	code, _, body = f.post(t, "/v1/embeddings", `{"model":"stories","input":"a cat","encoding_format":"base64"}`)
+	var b64 struct{ Data []struct{ Embedding string } }
+	json.Unmarshal(body, &b64)
+	raw, err := base64.StdEncoding.DecodeString(b64.Data[0].Embedding)
+	if code != 200 || err != nil || len(raw) != 4*len(fl.Data[0].Embedding) {
+		t.Fatalf("%d %v %s", code, err, body)
+	}
+	for i := range fl.Data[0].Embedding {
+		if got := math.Float32frombits(binary.LittleEndian.Uint32(raw[4*i:])); got != fl.Data[0].Embedding[i] {
+			t.Fatalf("component %d: %v ≠ %v", i, got, fl.Data[0].Embedding[i])
+		}
+	}
+	code, _, body = f.post(t, "/api/embed", `{"model":"stories","input":"a cat"}`)
+	var ol struct{ Embeddings [][]float32 }
+	json.Unmarshal(body, &ol)
+	if code != 200 || len(ol.Embeddings) != 1 || ol.Embeddings[0][0] != fl.Data[0].Embedding[0] {
+		t.Fatalf("/api/embed %d %s", code, body)
+	}
+}
+
+// The listings name the catalog's models; /api/show has the template and
+// the context length.
+func TestListings(t *testing.T) {
+	f := newFixture(t, Config{Context: 256})
+	for _, tt := range []struct{ path, want string }{
+		{"/v1/models", `"id":"stories"`},
+		{"/api/tags", `"name":"stories"`},
+		{"/api/version", `"version":"test"`},
+		{"/health", `"status":"ok"`},
+	} {
+		if code, body := f.get(t, tt.path); code != 200 || !strings.Contains(string(body), tt.want) {
+			t.Errorf("%s: %d %s", tt.path, code, body)
+		}
+	}
+	code, _, body := f.post(t, "/api/show", `{"model":"stories:latest"}`)
+	var show struct {
+		Template   string
+		Parameters string
+		ModelInfo  map[string]any `json:"model_info"`
+		Details    struct{ Family string }
+	}
+	json.Unmarshal(body, &show)
+	if code != 200 || strings.TrimSpace(show.Template) != chatML || show.Parameters != "num_ctx 256" || show.Details.Family != "llama" || show.ModelInfo["llama.context_length"] == nil {
+		t.Fatalf("%d %s", code, body)
+	}
+}
+
+// options.num_ctx loads the model at that size; a prompt that does not fit
+// is a 400 naming the sizes, never cut short.
+func TestOllamaNumCtx(t *testing.T) {
+	f := newFixture(t, Config{})
+	long := strings.Repeat("The cat sat on the mat and looked at the dog. ", 30)
+	code, _, body := f.post(t, "/api/chat", `{"model":"stories","stream":false,"options":{"num_ctx":128},"messages":[{"role":"user","content":"`+long+`"}]}`)
+	if code != 400 || !strings.Contains(string(body), "context holds 128") {
+		t.Fatalf("over-long prompt: %d %s", code, body)
+	}
+	code, _, body = f.post(t, "/api/chat", `{"model":"stories","stream":false,"options":{"num_ctx":128,"num_predict":8},"messages":[{"role":"user","content":"Once upon a time"}]}`)
+	if code != 200 || !strings.Contains(string(body), `"done":true`) {
+		t.Fatalf("%d %s", code, body)
+	}
+	_, body = f.get(t, "/api/ps")
+	if !strings.Contains(string(body), `"context_length":128`) {
+		t.Fatalf("ps: %s", body)
+	}
+	// The same applies on /v1 at the server's own context size.
+	code, _, body = f.post(t, "/v1/chat/completions", `{"model":"stories","messages":[{"role":"user","content":"`+strings.Repeat(long, 4)+`"}]}`)
+	if code != 400 || !strings.Contains(string(body), "prompt does not fit the context") {
+		t.Fatalf("v1 over-long: %d %s", code, body)
+	}
+}
+
+// Ollama's chat and generate stream NDJSON ending in a done line; a tool
+// call comes back as tool_calls with object arguments.
+func TestOllamaStreams(t *testing.T) {
+	f := newFixture(t, Config{})
+	code, _, body := f.post(t, "/api/generate", `{"model":"stories","prompt":"Once upon a time","raw":true,"options":{"num_predict":12,"temperature":0}}`)
+	lines := strings.Split(strings.TrimSpace(string(body)), "\n")
+	if code != 200 || len(lines) < 3 || !strings.Contains(lines[len(lines)-1], `"done":true`) || !strings.Contains(lines[len(lines)-1], `"eval_count":12`) {
+		t.Fatalf("%d %s", code, body)
+	}
+	var text strings.Builder
+	for _, l := range lines[:len(lines)-1] {
+		var g struct{ Response string }
+		json.Unmarshal([]byte(l), &g)
+		text.WriteString(g.Response)
+	}
+	code, _, body = f.post(t, "/v1/completions", `{"model":"stories","prompt":"Once upon a time","max_tokens":12,"temperature":0}`)
+	if code != 200 || !strings.Contains(string(body), `"text":`+mustJSON(text.String())) {
+		t.Fatalf("completions differ from generate %q: %s", text.String(), body)
+	}
+	code, _, body = f.post(t, "/api/chat", `{"model":"stories","stream":false,"messages":[{"role":"user","content":"Weather in Paris?"}],"tools":`+weatherTools+`}`)
+	var c struct {
+		Message struct {
+			Content   string
+			ToolCalls []struct{ Function struct{ Name string; Arguments map[string]any } } `json:"tool_calls"`
+		}
+	}
+	json.Unmarshal(body, &c)
+	if code != 200 || (len(c.Message.ToolCalls) == 0) == (c.Message.Content == "") {
+		t.Fatalf("a call or an answer: %d %s", code, body)
+	}
+}
+
+func mustJSON(v any) string {
+	b, _ := json.Marshal(v)
+	return string(b)
+}
+
+// A conversation's next turn lands on the session that holds its history,
+// even after another conversation used the model.
+func TestSessionReuse(t *testing.T) {
+	f := newFixture(t, Config{Parallel: 2})
+	turn := func(msgs string) chatResp {
+		code, _, body := f.post(t, "/v1/chat/completions", `{"model":"stories","max_tokens":16,"messages":[`+msgs+`]}`)
+		if code != 200 {
+			t.Fatalf("%d %s", code, body)
+		}
+		return decodeChat(t, body)
+	}
+	a1 := `{"role":"user","content":"Once upon a time there was a cat called Tom."}`
+	ra := turn(a1)
+	turn(`{"role":"user","content":"The dog ran to the park with a red ball."}`)
+	ra2 := turn(a1 + `,{"role":"assistant","content":` + mustJSON(*ra.Choices[0].Message.Content) + `},{"role":"user","content":"Then"}`)
+	if ra2.Usage.PromptTokensDetails.CachedTokens < ra.Usage.PromptTokens {
+		t.Fatalf("turn 2 reused %d tokens, turn 1 had %d", ra2.Usage.PromptTokensDetails.CachedTokens, ra.Usage.PromptTokens)
+	}
+}
+
+// With one session and a queue of one, a third request is refused with 503
+// and Retry-After while the first two are served.
+func TestQueueFull(t *testing.T) {
+	hold := make(chan struct{})
+	started := make(chan struct{}, 1)
+	cfg := Config{Parallel: 1, Queue: 1}
+	cfg.onToken = func(ctx context.Context) {
+		select {
+		case started <- struct{}{}:
+		default:
+		}
+		select {
+		case <-hold:
+		case <-ctx.Done():
+		}
+	}
+	f := newFixture(t, cfg)
+	body := `{"model":"stories","max_tokens":4,"messages":[{"role":"user","content":"Once"}]}`
+	codes := make(chan int, 2)
+	go func() { c, _, _ := f.post(t, "/v1/chat/completions", body); codes <- c }()
+	<-started
+	go func() { c, _, _ := f.post(t, "/v1/chat/completions", body); codes <- c }()
+	for deadline := time.Now().Add(5 * time.Second); f.srv.pool.queued() != 1; time.Sleep(time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("the second request never queued")
+		}
+	}
+	code, hdr, resp := f.post(t, "/v1/chat/completions", body)
+	if code != 503 || hdr.Get("Retry-After") == "" || !strings.Contains(string(resp), "server busy") {
+		t.Fatalf("%d %v %s", code, hdr, resp)
+	}
+	_, metrics := f.get(t, "/metrics")
+	if !strings.Contains(string(metrics), "sov_queue_depth 1") || !strings.Contains(string(metrics), `sov_requests_total{endpoint="openai.chat",code="503"} 1`) {
+		t.Fatalf("metrics: %s", metrics)
+	}
+	close(hold)
+	for range 2 {
+		if c := <-codes; c != 200 {
+			t.Fatalf("queued request: %d", c)
+		}
+	}
+}
+
+// Cancelling a streaming request stops its generation at once and frees
+// its session.
+func TestCancelStopsGeneration(t *testing.T) {
+	cfg := Config{Parallel: 1}
+	cfg.onToken = func(ctx context.Context) { time.Sleep(20 * time.Millisecond) } // 50 tokens/s at most
+	f := newFixture(t, cfg)
+	ctx, cancel := context.WithCancel(context.Background())
+	req, _ := http.NewRequestWithContext(ctx, "POST", f.hs.URL+"/v1/chat/completions",
+		strings.NewReader(`{"model":"stories","max_tokens":400,"stream":true,"messages":[{"role":"user","content":"Once upon a time"}]}`))
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := bufio.NewReader(resp.Body).ReadString('\n'); err != nil {
+		t.Fatal(err)
+	}
+	cancel()
+	resp.Body.Close()
+	start := time.Now()
+	select {
+	case c := <-f.rec.seen:
+		if !errors.Is(c.Err, context.Canceled) || c.Stats.GeneratedTokens > 10 {
+			t.Fatalf("recorded %v after %d tokens", c.Err, c.Stats.GeneratedTokens)
+		}
+	case <-time.After(2 * time.Second):
+		t.Fatal("generation went on after the request was cancelled")
+	}
+	if d := time.Since(start); d > time.Second {
+		t.Fatalf("stopping took %v", d)
+	}
+	code, _, body := f.post(t, "/v1/chat/completions", `{"model":"stories","max_tokens":2,"messages":[{"role":"user","content":"Once"}]}`)
+	if code != 200 {
+		t.Fatalf("after cancel: %d %s", code, body)
+	}
+}
+
+// Bad requests get the API's own error shape and status, and the server
+// keeps serving.
+func TestBadInput(t *testing.T) {
+	f := newFixture(t, Config{MaxTokens: 100, MaxBody: 4096})
+	for _, tt := range []struct {
+		name, path, body string
+		code             int
+		want             string
+	}{
+		{"malformed", "/v1/chat/completions", `{"model":`, 400, `"type":"invalid_request_error"`},
+		{"unknown model", "/v1/chat/completions", `{"model":"nope","messages":[{"role":"user","content":"hi"}]}`, 404, `model not found`},
+		{"unsupported schema", "/v1/chat/completions", `{"model":"stories","messages":[{"role":"user","content":"hi"}],"response_format":{"type":"json_schema","json_schema":{"name":"x","schema":{"type":"string","pattern":"a+"}}}}`, 400, `pattern`},
+		{"max_tokens over cap", "/v1/chat/completions", `{"model":"stories","max_tokens":101,"messages":[{"role":"user","content":"hi"}]}`, 400, `cap of 100`},
+		{"bad role", "/v1/chat/completions", `{"model":"stories","messages":[{"role":"wizard","content":"hi"}]}`, 400, `unknown role`},
+		{"tool_choice without tools", "/v1/chat/completions", `{"model":"stories","tool_choice":"required","messages":[{"role":"user","content":"hi"}]}`, 400, `needs tools`},
+		{"body too big", "/v1/chat/completions", `{"model":"stories","messages":[{"role":"user","content":"` + strings.Repeat("a", 5000) + `"}]}`, 413, `over 4096 bytes`},
+		{"ollama unknown model", "/api/chat", `{"model":"nope","messages":[{"role":"user","content":"hi"}]}`, 404, `{"error":"model not found`},
+		{"ollama bad format", "/api/chat", `{"model":"stories","format":"yaml","messages":[{"role":"user","content":"hi"}]}`, 400, `{"error":"format`},
+		{"no endpoint", "/v1/nothing", `{}`, 404, `no endpoint`},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			code, _, body := f.post(t, tt.path, tt.body)
+			if code != tt.code || !strings.Contains(string(body), tt.want) {
+				t.Fatalf("%d %s, want %d %s", code, body, tt.code, tt.want)
+			}
+		})
+	}
+	if code, _, body := f.post(t, "/v1/chat/completions", `{"model":"stories","max_tokens":2,"messages":[{"role":"user","content":"hi"}]}`); code != 200 {
+		t.Fatalf("after bad input: %d %s", code, body)
+	}
+}
+
+// Beyond loopback a key is required; with one, requests without it get
+// 401; a loopback-only server refuses other Host names.
+func TestAuthAndBind(t *testing.T) {
+	for _, tt := range []struct {
+		addr, key string
+		loopback  bool
+		err       error
+	}{
+		{"127.0.0.1:11435", "", true, nil},
+		{"localhost:0", "", true, nil},
+		{"[::1]:80", "", true, nil},
+		{"0.0.0.0:11435", "", false, ErrKeyRequired},
+		{"192.168.1.2:80", "", false, ErrKeyRequired},
+		{"0.0.0.0:11435", "k", false, nil},
+	} {
+		lb, err := CheckBind(tt.addr, tt.key)
+		if lb != tt.loopback || !errors.Is(err, tt.err) {
+			t.Errorf("CheckBind(%q, %q) = %v, %v", tt.addr, tt.key, lb, err)
+		}
+	}
+	f := newFixture(t, Config{APIKey: "sekrit", LoopbackOnly: true})
+	if code, body := f.get(t, "/api/tags"); code != 401 || !strings.Contains(string(body), "API key") {
+		t.Fatalf("no key: %d %s", code, body)
+	}
+	if code, _ := f.get(t, "/health"); code != 200 {
+		t.Fatalf("health needs no key: %d", code)
+	}
+	req, _ := http.NewRequest("GET", f.hs.URL+"/v1/models", nil)
+	req.Header.Set("Authorization", "Bearer sekrit")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil || resp.StatusCode != 200 {
+		t.Fatalf("with key: %v %v", resp, err)
+	}
+	resp.Body.Close()
+	req.Host = "evil.example"
+	resp, err = http.DefaultClient.Do(req)
+	if err != nil || resp.StatusCode != 403 {
+		t.Fatalf("rebinding host: %v %v", resp, err)
+	}
+	resp.Body.Close()
+}
+
+// A model unloads after its keep-alive, and on request (sov stop).
+func TestKeepAliveAndStop(t *testing.T) {
+	f := newFixture(t, Config{KeepAlive: 100 * time.Millisecond})
+	ps := func() int {
+		c := NewClient(f.hs.URL, "")
+		m, err := c.PS(context.Background())
+		if err != nil {
+			t.Fatal(err)
+		}
+		return len(m)
+	}
+	body := `{"model":"stories","max_tokens":2,"messages":[{"role":"user","content":"Once"}]}`
+	f.post(t, "/v1/chat/completions", body)
+	if ps() != 1 {
+		t.Fatal("not loaded after a request")
+	}
+	for deadline := time.Now().Add(3 * time.Second); ps() != 0; time.Sleep(20 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("still loaded after the keep-alive")
+		}
+	}
+	f.post(t, "/api/chat", `{"model":"stories","keep_alive":-1,"stream":false,"options":{"num_predict":2},"messages":[{"role":"user","content":"Once"}]}`)
+	time.Sleep(200 * time.Millisecond)
+	if ps() != 1 {
+		t.Fatal("keep_alive -1 should keep it loaded")
+	}
+	c := NewClient(f.hs.URL, "")
+	if err := c.Stop(context.Background(), "stories"); err != nil || ps() != 0 {
+		t.Fatalf("stop: %v", err)
+	}
+	var se *StatusError
+	if err := c.Stop(context.Background(), "stories"); !errors.As(err, &se) || se.Code != 404 {
+		t.Fatalf("stopping an unloaded model: %v", err)
+	}
+}
