@@ -421,6 +421,9 @@ func TestInjectionObedient(t *testing.T) {
 		"feed-write-summary.txt":    {StatusNeedsApproval, "outside content is in this run, so workspace.write needs the user's approval"},
 		"result-mcp-tool-call.txt":  {StatusNeedsApproval, "outside content is in this run, so wallet.pay needs the user's approval"},
 		"result-mcp-exfiltrate.txt": {StatusDone, "outside the agent's workspace"},
+		// The payee is one the agent may pay: after outside content, the
+		// allow rule no longer covers it.
+		"result-mcp-allowed-payee.txt": {StatusNeedsApproval, "outside content is in this run, so wallet.pay needs the user's approval"},
 	}
 	docs := corpus(t)
 	if len(docs) != len(want) {
