@@ -239,3 +239,52 @@ allow = ["*"]
 		t.Fatalf("runs: %+v\ndaemon said:\n%s", runs, stderr.String())
 	}
 }
+
+// The README's first agent, step by step: a vault collection, the
+// template, a headless run with --json, its log (transcript and ledger
+// entries) and a ledger that verifies. What the small model chooses to do
+// varies with the model; that the run is whole and recorded does not.
+func TestAgentsReadmeWalkthrough(t *testing.T) {
+	m := testtool.Model(t, testtool.Chat)
+	home, notes := t.TempDir(), t.TempDir()
+	if err := os.WriteFile(filepath.Join(notes, "move.md"), []byte("# The move\nWe move to Lisbon in March. The boxes are packed by the 20th.\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	editor := filepath.Join(t.TempDir(), "editor.sh")
+	if err := os.WriteFile(editor, []byte("#!/bin/sh\nsed -i 's|^model = \"\"|model = \""+m+"\"|' \"$1\"\n"), 0o700); err != nil {
+		t.Fatal(err)
+	}
+	env := append([]string{"EDITOR=" + editor}, vaultEnv...)
+	for _, args := range [][]string{
+		{"vault", "init", "--kdf-time", "1", "--kdf-memory", "19", "--kdf-threads", "1"},
+		{"vault", "add", "-c", "notes", notes},
+		{"agents", "new", "notes"},
+		{"agents", "edit", "notes"},
+	} {
+		if r := runSov(t, home, env, "", args...); r.Code != 0 {
+			t.Fatalf("sov %v: exit %d\n%s%s", args, r.Code, r.Stdout, r.Stderr)
+		}
+	}
+	r := runSov(t, home, env, "", "agents", "run", "notes", "--json", "Summarise what my notes say about the move into summaries/move.md")
+	evs := events(t, r.Stdout)
+	if r.Code != 0 && r.Code != exitHalted && r.Code != exitNeedsApproval || len(evs) < 3 || evs[0].Type != agents.EventRunStart || evs[len(evs)-1].Type != agents.EventUsage {
+		t.Fatalf("run: exit %d\nstdout %s\nstderr %s", r.Code, r.Stdout, r.Stderr)
+	}
+	for _, e := range evs { // the pinned collection, whatever the model wrote
+		if e.Type == agents.EventToolCall && strings.HasPrefix(e.Tool, "vault.") && !strings.Contains(string(e.Arguments), `"collection":"notes"`) {
+			t.Errorf("%s without the pinned collection: %s", e.Tool, e.Arguments)
+		}
+	}
+	run := evs[0].Run
+	r = runSov(t, home, nil, "", "agents", "log", "notes")
+	if r.Code != 0 || !strings.Contains(r.Stdout, run) {
+		t.Fatalf("log: %d %s %s", r.Code, r.Stdout, r.Stderr)
+	}
+	r = runSov(t, home, nil, "", "agents", "log", "notes", run)
+	if r.Code != 0 || !strings.Contains(r.Stdout, "[user]") || !strings.Contains(r.Stdout, " model ") {
+		t.Fatalf("log RUN: %d %s %s", r.Code, r.Stdout, r.Stderr)
+	}
+	if r := runSov(t, home, nil, "", "ledger", "verify"); r.Code != 0 {
+		t.Fatalf("ledger verify: %d %s %s", r.Code, r.Stdout, r.Stderr)
+	}
+}
