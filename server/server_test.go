@@ -300,7 +300,9 @@ func TestEmbeddings(t *testing.T) {
 			Index     int
 			Embedding []float32
 		}
-		Usage struct{ PromptTokens int `json:"prompt_tokens"` }
+		Usage struct {
+			PromptTokens int `json:"prompt_tokens"`
+		}
 	}
 	json.Unmarshal(body, &fl)
 	if len(fl.Data) != 2 || len(fl.Data[0].Embedding) == 0 || fl.Data[1].Index != 1 || fl.Usage.PromptTokens == 0 {
@@ -407,7 +409,12 @@ func TestOllamaStreams(t *testing.T) {
 	var c struct {
 		Message struct {
 			Content   string
-			ToolCalls []struct{ Function struct{ Name string; Arguments map[string]any } } `json:"tool_calls"`
+			ToolCalls []struct {
+				Function struct {
+					Name      string
+					Arguments map[string]any
+				}
+			} `json:"tool_calls"`
 		}
 	}
 	json.Unmarshal(body, &c)

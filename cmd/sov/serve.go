@@ -1,0 +1,149 @@
+package main
+
+// `sov serve` runs the resident model server; `sov ps` and `sov stop`
+// talk to it.
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"text/tabwriter"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	core "github.com/sovos/sov/app"
+	"github.com/sovos/sov/internal/buildinfo"
+	"github.com/sovos/sov/model"
+	"github.com/sovos/sov/server"
+	"github.com/sovos/sov/server/api"
+)
+
+// envAPIKey is the server's API key, for sov serve and its clients.
+const envAPIKey = "SOV_API_KEY"
+
+func serveCommands(a *app) []*cobra.Command {
+	return guard(serveHint, "the server failed unexpectedly (%v)", a.serveCmd(), a.psCmd(), a.stopCmd())
+}
+
+func serveHint(err error) error {
+	return withFix(err,
+		fix{server.ErrKeyRequired, ": pass --api-key or set " + envAPIKey + ", or listen on 127.0.0.1", true},
+		fix{server.ErrNotRunning, ": start one with `sov serve` (or pass --addr)", false})
+}
+
+func (a *app) serveCmd() *cobra.Command {
+	var o core.ServeOptions
+	var addr string
+	c := command("serve", "Serve local models over the OpenAI and Ollama APIs", nil, func(cmd *cobra.Command, _ []string) error {
+		if o.Parallel < 1 || o.Context < 0 || o.MaxTokens < 1 {
+			return usagef("--parallel and --max-tokens must be at least 1, --ctx not negative")
+		}
+		if o.APIKey == "" {
+			o.APIKey = a.getenv(envAPIKey)
+		}
+		loopback, err := server.CheckBind(addr, o.APIKey)
+		if err != nil {
+			return err
+		}
+		if !loopback {
+			a.warnf("listening on %s, beyond this machine: anyone who can reach it and has the API key can use your models", addr)
+		}
+		o.LoopbackOnly, o.Version = loopback, buildinfo.Version(version)
+		o.Sampling = model.Sampling{Temperature: 0.8, TopP: 0.95, TopK: 40, MinP: 0.05}
+		o.Logf = func(format string, args ...any) { a.warnf(format, args...) }
+		srv, err := a.Server(o)
+		if err != nil {
+			return err
+		}
+		defer srv.Close()
+		ln, err := net.Listen("tcp", addr)
+		if err != nil {
+			return err
+		}
+		hs := &http.Server{Handler: srv, ReadHeaderTimeout: 10 * time.Second}
+		done := make(chan error, 1)
+		go func() { done <- hs.Serve(ln) }()
+		fmt.Fprintf(a.stderr, "sov serve: listening on http://%s (OpenAI: /v1, Ollama: /api)\n", ln.Addr())
+		if len(o.Models) > 0 {
+			go func() {
+				if err := srv.Preload(cmd.Context(), ""); err != nil && !errors.Is(err, context.Canceled) {
+					a.warnf("%v", err)
+				}
+			}()
+		}
+		select {
+		case err := <-done:
+			return err
+		case <-cmd.Context().Done():
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		return hs.Shutdown(ctx)
+	})
+	f := c.Flags()
+	f.StringVar(&addr, "addr", server.DefaultAddr, "address to listen on (beyond loopback needs --api-key)")
+	f.StringArrayVarP(&o.Models, "model", "m", nil, "model name or GGUF file to serve and load at start (repeatable; the first is the default)")
+	f.IntVar(&o.Parallel, "parallel", 1, "sessions per loaded model: conversations whose KV cache stays warm")
+	f.IntVar(&o.Queue, "queue", server.DefaultQueue, "requests that may wait for a session per model; more get 503")
+	f.DurationVar(&o.KeepAlive, "keep-alive", server.DefaultKeepAlive, "how long a model stays loaded after its last request (negative: forever)")
+	f.IntVar(&o.Context, "ctx", 0, "context size in tokens (0 = the model's, at most 4096); Ollama's num_ctx overrides it per request")
+	f.IntVar(&o.MaxTokens, "max-tokens", server.DefaultMaxTokens, "the most tokens one request may generate")
+	f.StringVar(&o.APIKey, "api-key", "", "key requests must send as a Bearer token (default: "+envAPIKey+")")
+	f.IntVar(&o.Engine.Threads, "threads", 0, "CPU threads (0 = the cores other work leaves free)")
+	f.IntVar(&o.Engine.GPULayers, "gpu-layers", -1, "layers to offload to the GPU (-1 = auto, 0 = CPU only)")
+	f.StringVar(&o.Engine.FlashAttn, "flash-attn", "", "flash attention: on, off or auto (default: off on CPU, auto with a GPU)")
+	return c
+}
+
+// serverFlags are where sov ps and sov stop find the server.
+func (a *app) serverClient(cmd *cobra.Command) *server.Client {
+	addr, _ := cmd.Flags().GetString("addr")
+	return server.NewClient(addr, a.getenv(envAPIKey))
+}
+
+func addServerFlags(c *cobra.Command) *cobra.Command {
+	c.Flags().String("addr", server.DefaultAddr, "the server's address (its API key comes from "+envAPIKey+")")
+	return c
+}
+
+func (a *app) psCmd() *cobra.Command {
+	var asJSON bool
+	c := command("ps", "List the models a running sov serve has loaded", nil, func(cmd *cobra.Command, _ []string) error {
+		ms, err := a.serverClient(cmd).PS(cmd.Context())
+		if err != nil {
+			return err
+		}
+		return a.show(asJSON, ms, func(w io.Writer) { renderPS(w, ms) })
+	})
+	c.Flags().BoolVar(&asJSON, "json", false, "write JSON")
+	return addServerFlags(c)
+}
+
+func renderPS(w io.Writer, ms []api.OllamaRunning) {
+	if len(ms) == 0 {
+		fmt.Fprintln(w, "no model is loaded")
+		return
+	}
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, "NAME\tCONTEXT\tSESSIONS\tBUSY\tQUEUED\tUNLOADS")
+	for _, m := range ms {
+		until := "when idle"
+		if !m.ExpiresAt.IsZero() {
+			until = "in " + time.Until(m.ExpiresAt).Round(time.Second).String()
+		} else if m.Busy == 0 {
+			until = "never"
+		}
+		fmt.Fprintf(tw, "%s\t%d\t%d\t%d\t%d\t%s\n", m.Name, m.ContextLength, m.Sessions, m.Busy, m.Queued, until)
+	}
+	tw.Flush()
+}
+
+func (a *app) stopCmd() *cobra.Command {
+	return addServerFlags(command("stop MODEL", "Unload a model from a running sov serve", nargs(1, 1, "a model's name"), func(cmd *cobra.Command, args []string) error {
+		return a.say(a.serverClient(cmd).Stop(cmd.Context(), args[0]), "unloaded %s", args[0])
+	}))
+}
