@@ -442,6 +442,9 @@ func (c *conn) explain(ctx context.Context, timeout time.Duration, err error) er
 	case c.cmd != nil && errors.Is(err, os.ErrPermission):
 		return fmt.Errorf("%w: command %q cannot be run: %v", ErrNotStarted, c.cmd.Path, err)
 	}
+	if errors.Is(ctx.Err(), context.Canceled) {
+		return ctx.Err() // the person stopped it: not the server's fault
+	}
 	msg := err.Error()
 	timedOut := ctx.Err() != nil
 	if timedOut {
