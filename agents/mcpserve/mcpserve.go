@@ -59,6 +59,10 @@ const maxBody = 1 << 20
 type Server struct {
 	d   *agents.Dispatcher
 	srv *mcp.Server
+	// OnCall, when set before serving, hears each call once it is
+	// decided (and run): for a log the person serving can watch. principal
+	// and tool come from the client; clean them before a terminal.
+	OnCall func(principal, tool string, got agents.Dispatched)
 }
 
 // New builds the server for the tools d serves; version is sov's.
@@ -114,7 +118,11 @@ func (s *Server) handler(name string) mcp.ToolHandler {
 		if t := bytes.TrimSpace(args); len(t) == 0 || bytes.Equal(t, []byte("null")) {
 			args = json.RawMessage("{}")
 		}
-		got, err := s.d.Call(ctx, Principal(req.ClientInfo()), model.ToolCall{Name: name, Arguments: args})
+		principal := Principal(req.ClientInfo())
+		got, err := s.d.Call(ctx, principal, model.ToolCall{Name: name, Arguments: args})
+		if s.OnCall != nil {
+			s.OnCall(principal, name, got)
+		}
 		text := got.Text
 		if err != nil {
 			// The decision or the call could not be recorded: say so, as a

@@ -3,6 +3,7 @@ package mcpserve
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -183,6 +184,10 @@ func TestCallAndRefusals(t *testing.T) {
 		{"bad arguments", "workspace.read", map[string]any{"nope": 1}, true, "bad arguments"},
 	}
 	f := newFixture(t)
+	var heard []string
+	f.srv.OnCall = func(principal, tool string, got agents.Dispatched) {
+		heard = append(heard, fmt.Sprintf("%s %s %v", principal, tool, got.Allowed))
+	}
 	cs := f.connect(t, "Test Client")
 	for _, tc := range tests {
 		text, isErr := callTool(t, cs, tc.tool, tc.args)
@@ -209,6 +214,9 @@ func TestCallAndRefusals(t *testing.T) {
 	}
 	if perms != len(tests) {
 		t.Errorf("%d permission entries, want %d", perms, len(tests))
+	}
+	if len(heard) != len(tests) || heard[0] != "mcp:test-client workspace.read true" || heard[1] != "mcp:test-client workspace.read false" {
+		t.Errorf("OnCall heard %q", heard)
 	}
 }
 

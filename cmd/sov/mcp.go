@@ -14,6 +14,7 @@ import (
 	"github.com/sovos/sov/agents/mcpserve"
 	core "github.com/sovos/sov/app"
 	"github.com/sovos/sov/internal/prompt"
+	"github.com/sovos/sov/internal/termtext"
 )
 
 // envMCPToken, when set, is the HTTP bearer token instead of a random one.
@@ -38,6 +39,16 @@ func mcpCommands(a *app) []*cobra.Command {
 			return err
 		}
 		defer closeSrv()
+		srv.OnCall = func(principal, tool string, got agents.Dispatched) {
+			what := "done"
+			switch {
+			case !got.Allowed:
+				what = "refused: " + got.Decision.Reason
+			case got.Err != nil:
+				what = "failed: " + got.Err.Error()
+			}
+			fmt.Fprintln(a.stderr, termtext.Clean(fmt.Sprintf("sov: %s %s: %s", principal, tool, what)))
+		}
 		if addr == "" {
 			err = srv.ServeStdio(ctx)
 		} else {

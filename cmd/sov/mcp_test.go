@@ -242,6 +242,12 @@ func TestMCPServeHTTP(t *testing.T) {
 	if strings.Contains(logged.String(), token) {
 		t.Error("a token from the environment was printed")
 	}
+	// The person serving sees each call and each refusal on stderr.
+	for _, want := range []string{"sov: mcp:unnamed workspace.read: done", "sov: mcp:unnamed workspace.read: refused: denied by the agent's rule", "sov: mcp:unnamed ledger.note: refused"} {
+		if !strings.Contains(logged.String(), want) {
+			t.Errorf("stderr %q: no %q", logged.String(), want)
+		}
+	}
 }
 
 func TestMCPServeBadInput(t *testing.T) {
