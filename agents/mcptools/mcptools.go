@@ -7,7 +7,10 @@
 // results are data from "mcp:SERVER" and taint the run, so payments and
 // writes need a person after it (see agents/perm.go). Only the MCP tools
 // the agent's [[tools]] names are looked at, and only the servers they
-// belong to are started.
+// belong to are started. A command server gets a minimal environment
+// (PATH, HOME, the locale and a few more; not sov's own, which may hold
+// keys) plus its entry's env, and runs in a process group of its own that
+// Close stops.
 //
 // Approval ("rug pull" defence): when the user approves a tool, the
 // sha256 of the canonical JSON of its {name, description, inputSchema} is
@@ -19,7 +22,9 @@
 // How a caller (sov agents run, the shell, the daemon) uses it:
 //
 //	set, err := mcptools.Open(ctx, agent, mcptools.NewApprovals(store.Dir), nil)
-//	if err != nil { … } // *ServerError: a server did not start, has no such tool, …
+//	if err != nil { … } // *ServerError (a server did not start, has no such
+//	                    // tool, …) or *agents.FileError (a rule names an
+//	                    // argument the tool lacks); context.Canceled
 //	defer set.Close()   // stops every server it started
 //	if len(set.Pending()) > 0 {
 //		// In a terminal: show each Change (termtext.Clean its text) and
