@@ -1,0 +1,133 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"fmt"
+	"io"
+	"net/http"
+	"os/exec"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/sovos/sov/internal/testtool"
+)
+
+// startServe runs `sov serve` with args and waits until it listens; it
+// returns the base URL and stops the server when the test ends.
+func startServe(t *testing.T, home string, env []string, args ...string) (string, *bytes.Buffer) {
+	t.Helper()
+	addr := fmt.Sprintf("127.0.0.1:%d", testtool.FreePort(t))
+	cmd := exec.Command(sovBin, append([]string{"serve", "--addr", addr, "--threads", "1"}, args...)...)
+	cmd.Env = append(append(cleanEnv(), "SOV_HOME="+home), env...)
+	stderr, err := cmd.StderrPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	var log bytes.Buffer
+	listening := make(chan struct{})
+	go func() {
+		sc := bufio.NewScanner(stderr)
+		for sc.Scan() {
+			log.WriteString(sc.Text() + "\n")
+			if strings.Contains(sc.Text(), "listening on") {
+				close(listening)
+			}
+		}
+	}()
+	t.Cleanup(func() {
+		cmd.Process.Signal(syscall.SIGTERM)
+		done := make(chan error, 1)
+		go func() { done <- cmd.Wait() }()
+		select {
+		case <-done:
+		case <-time.After(10 * time.Second):
+			cmd.Process.Kill()
+			t.Error("sov serve did not stop on SIGTERM")
+		}
+	})
+	select {
+	case <-listening:
+	case <-time.After(30 * time.Second):
+		t.Fatalf("sov serve did not start: %s", log.String())
+	}
+	return "http://" + addr, &log
+}
+
+func postJSON(t *testing.T, url, body string) (int, string) {
+	t.Helper()
+	resp, err := http.Post(url, "application/json", strings.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, string(b)
+}
+
+// sov serve answers by model name (never by path), records each call in
+// the ledger, and sov ps / sov stop see and unload its models.
+func TestServe(t *testing.T) {
+	home := t.TempDir()
+	stories := testtool.Model(t, testtool.Stories)
+	base, _ := startServe(t, home, nil, "--model", stories, "--keep-alive", "-1s")
+	addr := strings.TrimPrefix(base, "http://")
+	code, body := postJSON(t, base+"/api/generate", `{"model":"stories260K","prompt":"Once upon a time","raw":true,"stream":false,"options":{"temperature":0,"num_predict":16}}`)
+	if code != 200 || !strings.Contains(body, `"done":true`) || !strings.Contains(body, `"eval_count":16`) {
+		t.Fatalf("%d %s", code, body)
+	}
+	// The same words as sov run gives for greedy decoding.
+	r := runSov(t, home, nil, "", "run", "--model", stories, "--temp", "0", "--max-tokens", "16", "--threads", "1", "Once upon a time")
+	if want := mustResponse(t, body); r.Code != 0 || !strings.HasPrefix(r.Stdout, want) {
+		t.Fatalf("sov run wrote %q, the server %q", r.Stdout, want)
+	}
+	code, body = postJSON(t, base+"/api/generate", `{"model":`+fmt.Sprintf("%q", stories)+`,"prompt":"Once","stream":false}`)
+	if code != 404 {
+		t.Fatalf("a path as the model: %d %s", code, body)
+	}
+	r = runSov(t, home, nil, "", "ps", "--addr", addr)
+	if r.Code != 0 || !strings.Contains(r.Stdout, "stories260K") || !strings.Contains(r.Stdout, "never") {
+		t.Fatalf("ps: %+v", r)
+	}
+	r = runSov(t, home, nil, "", "ledger", "ls", "--json")
+	if r.Code != 0 || strings.Count(r.Stdout, `"principal":"server"`) != 1 {
+		t.Fatalf("ledger: %+v", r)
+	}
+	if r = runSov(t, home, nil, "", "stop", "stories260K", "--addr", addr); r.Code != 0 || !strings.Contains(r.Stdout, "unloaded stories260K") {
+		t.Fatalf("stop: %+v", r)
+	}
+	if r = runSov(t, home, nil, "", "ps", "--addr", addr); r.Code != 0 || !strings.Contains(r.Stdout, "no model is loaded") {
+		t.Fatalf("ps after stop: %+v", r)
+	}
+}
+
+func mustResponse(t *testing.T, body string) string {
+	t.Helper()
+	i := strings.Index(body, `"response":"`)
+	if i < 0 {
+		t.Fatalf("no response in %s", body)
+	}
+	var s string
+	if _, err := fmt.Sscanf(body[i+len(`"response":`):], "%q", &s); err != nil {
+		t.Fatalf("%v in %s", err, body)
+	}
+	return s
+}
+
+// Listening beyond loopback needs a key; with one the server warns, and
+// refuses requests without it.
+func TestServeBeyondLoopback(t *testing.T) {
+	home := t.TempDir()
+	r := runSov(t, home, nil, "", "serve", "--addr", "0.0.0.0:0")
+	if r.Code != 2 || !strings.Contains(r.Stderr, "SOV_API_KEY") {
+		t.Fatalf("%+v", r)
+	}
+	if r = runSov(t, home, nil, "", "ps", "--addr", "127.0.0.1:1"); r.Code != 1 || !strings.Contains(r.Stderr, "start one with `sov serve`") {
+		t.Fatalf("ps without a server: %+v", r)
+	}
+}
