@@ -136,6 +136,10 @@ type Stats struct {
 	ContextUsed     int // tokens in the context after the call
 	ContextSize     int
 	Threads         int // CPU threads at the end of the call (see Options.Threads)
+	// Closed: a Call's reply reached its token limit (or the context's
+	// end) unfinished, and the engine finished it with the shortest text
+	// its grammar allows (see Session.Call).
+	Closed bool
 }
 
 // PromptTPS is prompt tokens per second.

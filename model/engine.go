@@ -26,6 +26,7 @@ import (
 	"unsafe"
 
 	"github.com/sovos/sov/internal/procmem"
+	"github.com/sovos/sov/model/grammar"
 )
 
 // Errors callers may test for with errors.Is. None names a CLI flag: each
@@ -96,8 +97,13 @@ type Engine struct {
 	tmpl   string       // the GGUF's chat template, when llama.cpp can apply it
 	pcache *promptCache // nil without Options.PromptCache
 	prefix int          // tokens of the current call's system prefix (for the prompt cache)
-	info   Info
-	closed bool
+	// holding: the current call's streamer holds back the text of
+	// generated tokens from holdFrom on, which a forced close may take
+	// back (see generateClosing).
+	holding  bool
+	holdFrom int
+	info     Info
+	closed   bool
 }
 
 // Load loads a GGUF model and creates its inference context.
@@ -520,6 +526,12 @@ func (e *Engine) Chat(ctx context.Context, msgs []Message, s Sampling, fn TokenF
 }
 
 func (e *Engine) chat(ctx context.Context, sess *Session, msgs []Message, s Sampling, fn TokenFunc) (string, Stats, error) {
+	return e.chatClosing(ctx, sess, msgs, s, fn, nil)
+}
+
+// chatClosing is chat; with comp (s.Grammar's completer) a reply that
+// reaches the token limit is closed instead of cut (generateClosing).
+func (e *Engine) chatClosing(ctx context.Context, sess *Session, msgs []Message, s Sampling, fn TokenFunc, comp *grammar.Completer) (string, Stats, error) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	if err := e.bind(sess); err != nil {
@@ -531,7 +543,15 @@ func (e *Engine) chat(ctx context.Context, sess *Session, msgs []Message, s Samp
 	}
 	e.prefix = e.systemPrefix(msgs, toks, plain)
 	defer func() { e.prefix = 0 }()
-	reply, st, err := e.generateOnWorker(ctx, toks, s, fn)
+	var (
+		reply string
+		st    Stats
+	)
+	if comp != nil {
+		reply, st, err = e.generateClosing(ctx, toks, s, fn, comp)
+	} else {
+		reply, st, err = e.generateOnWorker(ctx, toks, s, fn)
+	}
 	if len(e.cache) >= len(toks) {
 		e.last = &lastTurn{text: text, prompt: len(toks), plain: plain}
 		// The reply's own tokens are kept for it unless a stop string cut
@@ -1049,6 +1069,9 @@ func (e *Engine) stream(ctx context.Context, g *C.sov_gen, out *streamer, finish
 					atomic.StoreInt32(stopFlag, 1)
 					continue
 				}
+				if e.holding && len(r.gen) > e.holdFrom {
+					out.frozen = true
+				}
 				halt, err := out.push(C.GoBytes(unsafe.Pointer(&slot.piece[0]), slot.len))
 				if halt || err != nil {
 					r.keep, r.halted, r.cbErr = len(r.gen), halt, err
@@ -1143,6 +1166,7 @@ type streamer struct {
 	pending []byte // incomplete UTF-8 sequence
 	buf     strings.Builder
 	emitted int
+	frozen  bool // hold the rest of the text back (Engine.holding)
 }
 
 func newStreamer(stops []string, fn TokenFunc) *streamer {
@@ -1208,7 +1232,7 @@ func (s *streamer) takeValid() string {
 }
 
 func (s *streamer) emit(upto int) error {
-	if upto <= s.emitted {
+	if s.frozen || upto <= s.emitted {
 		return nil
 	}
 	chunk := s.buf.String()[s.emitted:upto]

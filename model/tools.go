@@ -235,6 +235,14 @@ func oneLineText(s string) string { return strings.Join(strings.Fields(s), " ") 
 // message, when there is one) and the reply is forced by ts's grammar, so
 // any model, however small, returns one of the two. Tool results go back
 // as RoleTool messages. The streamed text (fn) is the raw JSON.
+//
+// A reply that reaches the token limit (Sampling.MaxTokens, or the end of
+// the context) unfinished is closed, not cut: the engine takes back its
+// last tokens where needed and has the model write the grammar's shortest
+// completion, so the reply still validates and Stats.Closed is set (see
+// generateClosing). A string argument the model was repeating ends where
+// it was cut. Only a limit too small for the shortest whole reply gives an
+// IncompleteError.
 func (e *Engine) Call(ctx context.Context, msgs []Message, ts *Toolset, s Sampling, fn TokenFunc) (Reply, Stats, error) {
 	return e.def.Call(ctx, msgs, ts, s, fn)
 }
@@ -253,7 +261,7 @@ func (sess *Session) Call(ctx context.Context, msgs []Message, ts *Toolset, s Sa
 	}
 	withTools = append(withTools, msgs...)
 	s.Grammar = ts.schema.GBNF()
-	out, st, err := sess.Chat(ctx, withTools, s, fn)
+	out, st, err := sess.e.chatClosing(ctx, sess, withTools, s, fn, ts.schema.Completer())
 	if err != nil {
 		return Reply{}, st, err
 	}

@@ -4,6 +4,8 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
+	"reflect"
 	"strings"
 	"testing"
 
@@ -115,29 +117,94 @@ func TestToolsetLocalDefs(t *testing.T) {
 }
 
 // Any model yields a valid call or answer: stories260K knows nothing of
-// tools, yet every sampled reply parses.
+// tools, yet every sampled reply parses, and ends within the token limit
+// (closed when the model would have run on).
 func TestCallAnyModelValid(t *testing.T) {
 	e := loadTest(t, 1024)
 	ts, err := CompileTools(testTools, ToolAuto)
 	if err != nil {
 		t.Fatal(err)
 	}
-	complete := 0
 	for seed := uint32(1); seed <= 4; seed++ {
-		r, _, err := e.Call(context.Background(), []Message{{Role: RoleUser, Content: "Once upon a time"}}, ts, Sampling{Temperature: 1, Seed: seed, MaxTokens: 400}, nil)
-		if errors.Is(err, ErrIncomplete) {
-			continue // a free-text answer may outrun the token limit: reported, never returned as half JSON
-		}
+		r, st, err := e.Call(context.Background(), []Message{{Role: RoleUser, Content: "Once upon a time"}}, ts, Sampling{Temperature: 1, Seed: seed, MaxTokens: 400}, nil)
 		if err != nil {
 			t.Fatalf("seed %d: %v", seed, err)
 		}
-		if r.ToolCall == nil && r.Answer == "" {
-			t.Fatalf("seed %d: empty reply", seed)
+		if r.ToolCall == nil && r.Answer == "" || st.StopReason != StopEOG || st.GeneratedTokens > 400 {
+			t.Fatalf("seed %d: %+v, %+v", seed, r, st)
 		}
-		complete++
 	}
-	if complete == 0 {
-		t.Fatal("no complete reply in four seeds")
+}
+
+// A forced call near its token limit is closed with the grammar's shortest
+// completion: stories260K rambles inside any string it is given, so at
+// small limits nearly every reply needs it. Each one must validate, end
+// (EOG) within the limit, stream exactly its text, and leave the session's
+// cache right for the next call.
+func TestCallClosesAtLimit(t *testing.T) {
+	e := loadTest(t, 1024)
+	ctx := context.Background()
+	closed := 0
+	for _, choice := range []string{ToolAuto, "email", "calculator"} {
+		ts, err := CompileTools(testTools, choice)
+		if err != nil {
+			t.Fatal(err)
+		}
+		// A limit of the shortest reply's bytes always leaves room to
+		// close (a token is at least a byte).
+		shortest, _ := ts.schema.Completer().Start().Completion()
+		for limit := len(shortest); limit <= len(shortest)+48; limit += 8 {
+			for seed := uint32(1); seed <= 2; seed++ {
+				var streamed strings.Builder
+				msgs := []Message{{Role: RoleUser, Content: "Write to Lily about the big red ball in the park."}}
+				r, st, err := e.Call(ctx, msgs, ts, Sampling{Temperature: 1, Seed: seed, MaxTokens: limit}, func(p string) error {
+					streamed.WriteString(p)
+					return nil
+				})
+				where := fmt.Sprintf("%s, limit %d, seed %d", choice, limit, seed)
+				if err != nil {
+					t.Fatalf("%s: %v (streamed %q)", where, err, streamed.String())
+				}
+				if st.StopReason != StopEOG || st.GeneratedTokens > limit {
+					t.Fatalf("%s: %+v", where, st)
+				}
+				if got, err := ts.Parse([]byte(streamed.String())); err != nil || !reflect.DeepEqual(got, r) {
+					t.Fatalf("%s: streamed %q (%v) is not the reply %+v", where, streamed.String(), err, r)
+				}
+				toks, err := e.Tokenize(streamed.String(), false)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if st.Closed {
+					closed++
+				} else if len(toks) >= limit-2 {
+					t.Logf("%s: ended by itself in %d tokens", where, st.GeneratedTokens)
+				}
+				if len(e.cache) != st.ContextUsed || e.last == nil || e.last.n != len(e.cache) {
+					t.Fatalf("%s: cache %d tokens, stats say %d, last turn %+v", where, len(e.cache), st.ContextUsed, e.last)
+				}
+			}
+		}
+	}
+	if closed == 0 {
+		t.Fatal("no reply needed closing: the test no longer tests it")
+	}
+	t.Logf("%d replies closed", closed)
+
+	// The context's end is a limit too.
+	small := loadTest(t, 400)
+	ts, err := CompileTools(testTools, "email")
+	if err != nil {
+		t.Fatal(err)
+	}
+	r, st, err := small.Call(ctx, []Message{{Role: RoleUser, Content: "Write to Lily."}}, ts, Sampling{Temperature: 1, Seed: 3}, nil)
+	if err != nil || r.ToolCall == nil || st.StopReason != StopEOG || !st.Closed || st.ContextUsed >= 400 {
+		t.Fatalf("at the context's end: %+v, %+v, %v", r, st, err)
+	}
+
+	// A limit below the shortest reply is still an error, never half JSON.
+	if _, _, err := e.Call(ctx, []Message{{Role: RoleUser, Content: "Hi"}}, ts, Sampling{MaxTokens: 3}, nil); !errors.Is(err, ErrIncomplete) {
+		t.Fatalf("limit 3: %v, want ErrIncomplete", err)
 	}
 }
 

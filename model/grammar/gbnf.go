@@ -129,6 +129,9 @@ func paren(s string, need bool) string {
 // quoteGBNF writes s as a GBNF literal. llama.cpp's parser understands
 // \" \\ \n \r \t and \xHH; other characters (including non-ASCII UTF-8) are
 // written as they are.
+// Literal is a grammar whose only document is text.
+func Literal(text string) string { return "root ::= " + quoteGBNF(text) + "\n" }
+
 func quoteGBNF(s string) string {
 	var sb strings.Builder
 	sb.WriteByte('"')
