@@ -122,7 +122,9 @@ func (s *Server) run(ctx context.Context, t *task, fn model.TokenFunc) (out outc
 	out.text, out.stats = sb.String(), st
 	// The engine slides a window over a conversation that outgrows the
 	// context, dropping old messages; the server never does that silently.
-	if err == nil && t.msgs != nil && t.tools == nil && st.PromptTokens+st.CachedTokens < need {
+	// (Tokenizing messages one by one can give a token or so more than
+	// the rendered prompt, hence the slack.)
+	if err == nil && t.msgs != nil && t.tools == nil && st.PromptTokens+st.CachedTokens+len(t.msgs) < need {
 		err = &model.ContextError{Needed: need, Available: st.ContextSize}
 	}
 	if errors.Is(err, model.ErrIncomplete) {

@@ -636,3 +636,39 @@ func TestKeepAliveAndStop(t *testing.T) {
 		t.Fatalf("stopping an unloaded model: %v", err)
 	}
 }
+
+// A thousand requests at once: as many as the sessions and the queue hold
+// are served, the rest get 503 at once, and nothing is left running.
+func TestThousandRequests(t *testing.T) {
+	hold := make(chan struct{})
+	cfg := Config{Parallel: 1, Queue: 4}
+	cfg.onToken = func(ctx context.Context) { <-hold }
+	f := newFixture(t, cfg)
+	const n = 1000
+	codes := make(chan int, n)
+	for range n {
+		go func() {
+			rec := httptest.NewRecorder()
+			req := httptest.NewRequest("POST", "/v1/chat/completions", strings.NewReader(`{"model":"stories","max_tokens":2,"messages":[{"role":"user","content":"Once"}]}`))
+			f.srv.ServeHTTP(rec, req)
+			codes <- rec.Code
+		}()
+	}
+	count := map[int]int{}
+	for range n - 5 {
+		count[<-codes]++
+	}
+	if count[503] != n-5 {
+		t.Fatalf("before the first finished: %v", count)
+	}
+	close(hold)
+	for range 5 {
+		count[<-codes]++
+	}
+	if count[200] != 5 {
+		t.Fatalf("codes: %v", count)
+	}
+	if q := f.srv.pool.queued(); q != 0 {
+		t.Fatalf("%d still queued", q)
+	}
+}
