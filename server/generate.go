@@ -275,9 +275,15 @@ func compileSchema(schema json.RawMessage) (*model.Schema, error) {
 // maxEmbedInputs bounds the texts of one embeddings request.
 const maxEmbedInputs = 1024
 
+// embedLimit is the longest text the engine embeds whole (model's
+// embedCtxMax, or the model's training context when smaller); it cuts
+// longer ones.
+const embedLimit = 2048
+
 // embed returns the embeddings of inputs on the model called name, and
-// how many tokens they had.
-func (s *Server) embed(ctx context.Context, apiName, name string, inputs []string, keep *time.Duration, input any) ([][]float32, int, outcome, error) {
+// how many tokens they had. A text the engine would cut is refused unless
+// truncate is set.
+func (s *Server) embed(ctx context.Context, apiName, name string, inputs []string, truncate bool, keep *time.Duration, input any) ([][]float32, int, outcome, error) {
 	out := outcome{start: time.Now()}
 	if len(inputs) == 0 {
 		return nil, 0, out, badf("input: give at least one text")
@@ -297,13 +303,20 @@ func (s *Server) embed(ctx context.Context, apiName, name string, inputs []strin
 	if l.fresh {
 		out.load = l.r.loadDur
 	}
+	limit := embedLimit
+	if n := l.s.sess.Info().ContextTrain; n > 0 {
+		limit = min(limit, n)
+	}
 	ntok := 0
-	for _, in := range inputs {
+	for i, in := range inputs {
 		toks, err := l.s.sess.Tokenize(in, true)
 		if err != nil {
 			return nil, 0, out, err
 		}
-		ntok += len(toks)
+		if len(toks) > limit && !truncate {
+			return nil, 0, out, badf("input %d is %d tokens; this model embeds at most %d", i, len(toks), limit)
+		}
+		ntok += min(len(toks), limit)
 	}
 	vecs, err := l.s.sess.Embed(ctx, inputs)
 	if err == nil && len(vecs) != len(inputs) {

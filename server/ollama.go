@@ -298,7 +298,9 @@ func (s *Server) ollamaEmbed(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, err)
 		return
 	}
-	vecs, ntok, out, err := s.embed(r.Context(), "ollama.embed", req.Model, req.Input, keepAlive(req.KeepAlive), req)
+	// Ollama cuts an over-long input unless truncate is false.
+	truncate := req.Truncate == nil || *req.Truncate
+	vecs, ntok, out, err := s.embed(r.Context(), "ollama.embed", req.Model, req.Input, truncate, keepAlive(req.KeepAlive), req)
 	if err != nil {
 		s.fail(w, r, err)
 		return

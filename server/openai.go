@@ -348,7 +348,7 @@ func (s *Server) openaiEmbeddings(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, badf("encoding_format %q: use float or base64", req.EncodingFormat))
 		return
 	}
-	vecs, ntok, _, err := s.embed(r.Context(), "openai.embeddings", req.Model, req.Input, nil, req)
+	vecs, ntok, _, err := s.embed(r.Context(), "openai.embeddings", req.Model, req.Input, false, nil, req)
 	if err != nil {
 		s.fail(w, r, err)
 		return

@@ -327,6 +327,15 @@ func TestEmbeddings(t *testing.T) {
 			t.Fatalf("component %d: %v ≠ %v", i, got, fl.Data[0].Embedding[i])
 		}
 	}
+	// A text longer than the model embeds whole is refused, not cut (Ollama
+	// cuts it unless truncate is false).
+	long := mustJSON(strings.Repeat("the cat sat on the mat ", 500))
+	if code, _, body := f.post(t, "/v1/embeddings", `{"model":"stories","input":`+long+`}`); code != 400 || !strings.Contains(string(body), "embeds at most 2048") {
+		t.Fatalf("over-long input: %d %s", code, body)
+	}
+	if code, _, body := f.post(t, "/api/embed", `{"model":"stories","truncate":false,"input":`+long+`}`); code != 400 {
+		t.Fatalf("over-long input, truncate false: %d %s", code, body)
+	}
 	code, _, body = f.post(t, "/api/embed", `{"model":"stories","input":"a cat"}`)
 	var ol struct{ Embeddings [][]float32 }
 	json.Unmarshal(body, &ol)
@@ -671,4 +680,12 @@ func TestThousandRequests(t *testing.T) {
 	if q := f.srv.pool.queued(); q != 0 {
 		t.Fatalf("%d still queued", q)
 	}
+}
+
+// newLoopback serves h on a loopback port until tb ends; it returns the
+// base URL.
+func newLoopback(tb testing.TB, h http.Handler) string {
+	hs := httptest.NewServer(h)
+	tb.Cleanup(hs.Close)
+	return hs.URL
 }
