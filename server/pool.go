@@ -74,6 +74,7 @@ type resident struct {
 	queued  int           // of refs, those waiting for a session
 	keep    time.Duration // after the last request; <0 forever
 	expires time.Time     // zero while in use or kept forever
+	idle    time.Time     // when the last request ended
 	timer   *time.Timer
 }
 
@@ -193,7 +194,7 @@ func (p *pool) makeRoom() error {
 	}
 	var idle *resident
 	for _, r := range p.models {
-		if r.refs == 0 && (idle == nil || r.expires.Before(idle.expires)) {
+		if r.refs == 0 && r.eng != nil && (idle == nil || r.idle.Before(idle.idle)) {
 			idle = r
 		}
 	}
@@ -251,6 +252,9 @@ func (p *pool) loadModel(r *resident) {
 		close(r.ready)
 		return
 	}
+	if w := eng.Info().TemplateWarning; w != "" && p.cfg.Logf != nil {
+		p.cfg.Logf("%s: %s", r.entry.Name, w)
+	}
 	r.eng, r.loadDur = eng, time.Since(start)
 	for range p.cfg.Parallel {
 		r.slots = append(r.slots, &slot{sess: eng.NewSession()})
@@ -281,6 +285,7 @@ func (p *pool) unref(r *resident) {
 	if r.refs > 0 || r.eng == nil || p.models[r.key] != r {
 		return
 	}
+	r.idle = time.Now()
 	switch {
 	case r.keep == 0:
 		p.unloadLocked(r)

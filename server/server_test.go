@@ -689,3 +689,18 @@ func newLoopback(tb testing.TB, h http.Handler) string {
 	tb.Cleanup(hs.Close)
 	return hs.URL
 }
+
+// With room for one engine, a request for another context size unloads
+// the idle one first.
+func TestMaxLoaded(t *testing.T) {
+	f := newFixture(t, Config{MaxLoaded: 1})
+	f.post(t, "/api/generate", `{"model":"stories","prompt":"Once","stream":false,"options":{"num_predict":2}}`)
+	code, _, body := f.post(t, "/api/generate", `{"model":"stories","prompt":"Once","stream":false,"options":{"num_predict":2,"num_ctx":128}}`)
+	if code != 200 {
+		t.Fatalf("%d %s", code, body)
+	}
+	m, err := NewClient(f.hs.URL, "").PS(context.Background())
+	if err != nil || len(m) != 1 || m[0].ContextLength != 128 {
+		t.Fatalf("loaded: %+v %v", m, err)
+	}
+}

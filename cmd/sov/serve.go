@@ -80,9 +80,14 @@ func (a *app) serveCmd() *cobra.Command {
 			return err
 		case <-cmd.Context().Done():
 		}
+		// Requests still generating after a grace period are cut off:
+		// closing their connections cancels their generation.
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		defer cancel()
-		return hs.Shutdown(ctx)
+		if hs.Shutdown(ctx) != nil {
+			hs.Close()
+		}
+		return nil
 	})
 	f := c.Flags()
 	f.StringVar(&addr, "addr", server.DefaultAddr, "address to listen on (beyond loopback needs --api-key)")
