@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/sovos/sov/agents"
+	"github.com/sovos/sov/agents/mcptools"
 	"github.com/sovos/sov/agents/tools"
 	"github.com/sovos/sov/feeds"
 	"github.com/sovos/sov/internal/conversation"
@@ -46,13 +47,14 @@ func (a *App) LazyModel(name, what, principal string) *lazymodel.Model {
 	return &lazymodel.Model{What: what, Path: func() (string, error) { return a.ModelPath(name) }, Wrap: a.Recorded(principal), DigestDir: a.Ledger().Dir()}
 }
 
-// AgentTools are the tools agent ag lists, in its order.
+// AgentTools are sov's own tools that agent ag lists, in its order (its
+// MCP servers' tools come from AgentMCPTools).
 func (a *App) AgentTools(ag *agents.Agent) ([]tools.Tool, error) {
 	var out []tools.Tool
 	seen := map[string]bool{}
 	for _, r := range ag.Tools {
-		if seen[r.Name] {
-			continue
+		if _, _, isMCP := agents.SplitMCPTool(r.Name); seen[r.Name] || isMCP {
+			continue // an MCP tool comes from its server (AgentMCPTools)
 		}
 		seen[r.Name] = true
 		t, ok := tools.Lookup(r.Name)
@@ -111,14 +113,14 @@ func (a *App) AgentEnv(ctx context.Context, ag *agents.Agent, o AgentEnvOptions)
 		env.Model = a.Recorded(principal)(o.Model)
 	}
 	var closers []func()
-	closeEnv = func() {
+	release := func() {
 		for i := len(closers) - 1; i >= 0; i-- {
 			closers[i]()
 		}
 	}
 	defer func() {
-		if err != nil {
-			closeEnv()
+		if err != nil { // the named results are nil by then: release what was opened
+			release()
 		}
 	}()
 	if uses(ag, "vault.") {
@@ -169,7 +171,46 @@ func (a *App) AgentEnv(ctx context.Context, ag *agents.Agent, o AgentEnvOptions)
 		})
 		env.Wallet = g
 	}
-	return env, closeEnv, nil
+	return env, release, nil
+}
+
+// ApproveTools asks a person about MCP tools that are new or changed since
+// they approved them; true approves them all.
+type ApproveTools func(ctx context.Context, changes []mcptools.Change) (bool, error)
+
+// AgentMCPTools starts the MCP servers agent ag uses and returns their
+// approved tools; close stops the servers. Tools that are new or changed
+// since approved go to approve (nil: headless, and the error is a
+// *mcptools.PendingError, which matches agents.ErrNeedsApproval).
+func (a *App) AgentMCPTools(ctx context.Context, ag *agents.Agent, approve ApproveTools) (ts []tools.Tool, closeSet func(), err error) {
+	if len(ag.MCP) == 0 {
+		return nil, func() {}, nil
+	}
+	set, err := mcptools.Open(ctx, ag, mcptools.NewApprovals(a.Paths.Sub("agents")), nil)
+	if err != nil {
+		return nil, nil, err
+	}
+	closeSet = func() {
+		if err := set.Close(); err != nil {
+			a.warnf("agent %s's MCP servers: %v", ag.Name, err)
+		}
+	}
+	if pending := set.Pending(); len(pending) > 0 {
+		ok := false
+		if approve != nil {
+			ok, err = approve(ctx, pending)
+		}
+		if err == nil && ok {
+			err = set.Approve(pending)
+		} else if err == nil {
+			err = set.Check()
+		}
+		if err != nil {
+			closeSet()
+			return nil, nil, err
+		}
+	}
+	return set.Tools(), closeSet, nil
 }
 
 // AgentRun is one run of a user's agent, as a front end starts it.
@@ -184,6 +225,9 @@ type AgentRun struct {
 	// the tools PreApproved names may make them.
 	Approver    agents.Approver
 	PreApproved []string
+	// ApproveTools asks about MCP tools new or changed since approved; nil:
+	// the run does not start while any is (agents.ErrNeedsApproval).
+	ApproveTools ApproveTools
 	Events      agents.Sink
 	Env         AgentEnvOptions
 	// Engine is how the model is loaded (all but Path, which comes from the
@@ -208,6 +252,12 @@ func (a *App) RunAgent(ctx context.Context, r AgentRun) (agents.Outcome, error) 
 	if o.Warn == nil {
 		o.Warn = func(msg string) { a.warnf("%s", msg) }
 	}
+	mcpTools, closeMCP, err := a.AgentMCPTools(ctx, ag, r.ApproveTools)
+	if err != nil {
+		return agents.Outcome{}, err
+	}
+	defer closeMCP()
+	ts = append(ts, mcpTools...)
 	transcripts, err := a.AgentTranscripts(ag.Name, 10*time.Second)
 	if err != nil {
 		return agents.Outcome{}, fmt.Errorf("agent %s's transcripts: %w", ag.Name, err)

@@ -21,17 +21,25 @@ func (a *App) AgentMCP(ctx context.Context, ag *agents.Agent, o AgentEnvOptions,
 	if o.Caller == "" {
 		o.Caller = "mcp"
 	}
-	env, closeEnv, err := a.AgentEnv(ctx, ag, o)
+	// The agent's own MCP servers' tools are served too, once approved
+	// (no one is here to approve them: new or changed ones are an error).
+	mcpTools, closeMCP, err := a.AgentMCPTools(ctx, ag, nil)
 	if err != nil {
 		return nil, nil, err
 	}
-	d, err := agents.NewDispatcher(agents.DispatchConfig{Agent: ag, Tools: ts, Env: env})
+	env, closeEnv, err := a.AgentEnv(ctx, ag, o)
+	if err != nil {
+		closeMCP()
+		return nil, nil, err
+	}
+	d, err := agents.NewDispatcher(agents.DispatchConfig{Agent: ag, Tools: append(ts, mcpTools...), Env: env})
 	if err == nil {
 		srv, err = mcpserve.New(d, version)
 	}
 	if err != nil {
 		closeEnv()
+		closeMCP()
 		return nil, nil, fmt.Errorf("agent %s: %w", ag.Name, err)
 	}
-	return srv, closeEnv, nil
+	return srv, func() { closeEnv(); closeMCP() }, nil
 }

@@ -20,6 +20,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/sovos/sov/agents"
+	"github.com/sovos/sov/agents/mcptools"
 	core "github.com/sovos/sov/app"
 	"github.com/sovos/sov/internal/conversation"
 	"github.com/sovos/sov/internal/generate"
@@ -76,6 +77,7 @@ Start with ` + "`sov agents new NAME`" + ` and read the comments in the file.`
 			return a.say(a.Agents().SetDisabled(args[0], true), "agent %s disabled", args[0])
 		}),
 		a.agentRunCmd(),
+		a.agentApproveCmd(),
 		a.agentLogCmd(),
 		a.agentDaemonCmd(),
 	)
@@ -90,8 +92,8 @@ func agentsHint(err error) error {
 		fix{agents.ErrExists, " (edit it with sov agents edit NAME, or pick another name)", true},
 		fix{agents.ErrNoRun, " (sov agents log NAME lists the runs)", true},
 		fix{new(*agents.FileError), "", false},
-		fix{core.ErrVaultLocked, ": set SOV_VAULT_PASSPHRASE, or run it at a terminal", false},
 		fix{new(*agents.DaemonRunningError), " (stop it first, or let it run the agents)", false},
+		fix{mcptools.ErrNotStarted, " (check the [[mcp]] entry's command or url: sov agents edit NAME)", false},
 		fix{os.ErrExist, " (--replace overwrites it)", true})
 }
 
@@ -256,7 +258,7 @@ func (a *app) runAgent(ctx context.Context, ag *agents.Agent, input string, tain
 		Env: core.AgentEnvOptions{Caller: "cli", Vault: a.secret(nil, "", "vault passphrase", "SOV_VAULT_PASSPHRASE", false),
 			Wallet: a.secret(nil, "", "wallet passphrase", "SOV_WALLET_PASSPHRASE", false)}}
 	if interactive {
-		r.Approver = a.approveCall
+		r.Approver, r.ApproveTools = a.approveCall, a.approveMCPTools
 		r.Env.WalletApprover, r.Env.Interactive = walletApprover(a), true
 		r.Env.AskUser = func(_ context.Context, q string) (string, error) {
 			fmt.Fprintf(a.stderr, "%s asks: %s\n> ", ag.Name, termtext.Clean(q))
@@ -264,6 +266,9 @@ func (a *app) runAgent(ctx context.Context, ag *agents.Agent, input string, tain
 		}
 	}
 	out, err := a.RunAgent(ctx, r)
+	if errors.Is(err, agents.ErrNeedsApproval) {
+		return codeError{exitNeedsApproval, fmt.Errorf("%w (sov agents approve %s shows and approves them)", err, ag.Name)}
+	}
 	if err != nil {
 		return runHint(err)
 	}
@@ -344,6 +349,48 @@ func (a *app) approveCall(_ context.Context, ap agents.Approval) (bool, error) {
 	}
 	fmt.Fprintf(a.stderr, "%s\n", termtext.Clean(cmp.Or(ap.Plan, "arguments: "+string(ap.Call.Arguments))))
 	return walletAsk(a, "Allow it?")
+}
+
+// approveMCPTools shows MCP tools that are new or changed since approved
+// (their text is the server's: cleaned) and asks once for all of them.
+func (a *app) approveMCPTools(_ context.Context, changes []mcptools.Change) (bool, error) {
+	for _, c := range changes {
+		fmt.Fprintf(a.stderr, "\nMCP tool %s (%s", c.Name, c.Kind)
+		if len(c.Changed) > 0 {
+			fmt.Fprintf(a.stderr, ": %s changed", strings.Join(c.Changed, " and "))
+		}
+		fmt.Fprintf(a.stderr, ", sha256 %s)\n", c.NewHash[:min(16, len(c.NewHash))])
+		if c.OldDescription != "" {
+			fmt.Fprintf(a.stderr, "was:  %s\n", termtext.Clean(c.OldDescription))
+		}
+		fmt.Fprintf(a.stderr, "says: %s\nargs: %s\n", termtext.Clean(c.Description), termtext.Clean(c.Schema))
+	}
+	return walletAsk(a, fmt.Sprintf("Let the agent use these %d tools as described?", len(changes)))
+}
+
+func (a *app) agentApproveCmd() *cobra.Command {
+	var yes bool
+	c := command("approve NAME", "Show the MCP tools of an agent that are new or changed since you approved them, and approve them", nargs(1, 1, "an agent's name"), func(cmd *cobra.Command, args []string) error {
+		ag, err := a.Agents().Get(args[0])
+		if err != nil {
+			return err
+		}
+		approve := a.approveMCPTools
+		switch {
+		case yes:
+			approve = func(context.Context, []mcptools.Change) (bool, error) { return true, nil }
+		case !isTerminal(a.stdin):
+			return usagef("approving MCP tools needs a terminal to ask at, or --yes")
+		}
+		ts, closeSet, err := a.AgentMCPTools(cmd.Context(), ag, approve)
+		if err != nil {
+			return err
+		}
+		closeSet()
+		return a.say(nil, "agent %s may use %d MCP tools", ag.Name, len(ts))
+	})
+	c.Flags().BoolVar(&yes, "yes", false, "approve without asking (you have read the tools' descriptions)")
+	return c
 }
 
 func (a *app) agentLogCmd() *cobra.Command {

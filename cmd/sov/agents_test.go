@@ -265,7 +265,12 @@ func TestAgentsReadmeWalkthrough(t *testing.T) {
 			t.Fatalf("sov %v: exit %d\n%s%s", args, r.Code, r.Stdout, r.Stderr)
 		}
 	}
-	r := runSov(t, home, env, "", "agents", "run", "notes", "--json", "Summarise what my notes say about the move into summaries/move.md")
+	// Without the vault's passphrase, headless: one line naming the fix.
+	r := runSov(t, home, nil, "", "agents", "run", "notes", "hi")
+	if r.Code != exitError || strings.Count(r.Stderr, "\n") != 1 || !strings.Contains(r.Stderr, "set SOV_VAULT_PASSPHRASE") {
+		t.Fatalf("locked vault: exit %d %q", r.Code, r.Stderr)
+	}
+	r = runSov(t, home, env, "", "agents", "run", "notes", "--json", "Summarise what my notes say about the move into summaries/move.md")
 	evs := events(t, r.Stdout)
 	if r.Code != 0 && r.Code != exitHalted && r.Code != exitNeedsApproval || len(evs) < 3 || evs[0].Type != agents.EventRunStart || evs[len(evs)-1].Type != agents.EventUsage {
 		t.Fatalf("run: exit %d\nstdout %s\nstderr %s", r.Code, r.Stdout, r.Stderr)
@@ -286,5 +291,53 @@ func TestAgentsReadmeWalkthrough(t *testing.T) {
 	}
 	if r := runSov(t, home, nil, "", "ledger", "verify"); r.Code != 0 {
 		t.Fatalf("ledger verify: %d %s %s", r.Code, r.Stdout, r.Stderr)
+	}
+}
+
+// An agent that uses another MCP server's tools (here sov itself, serving
+// agent b's tools): headless, the new tools stop the run with exit 4
+// until the user approves them; approved, the run goes on; when a tool's
+// description or schema changes (b's file pins an argument), it asks
+// again.
+func TestAgentsMCPApproval(t *testing.T) {
+	m := testtool.Model(t, testtool.Chat)
+	home := t.TempDir()
+	writeAgent(t, home, "b", "[[tools]]\nname = \"workspace.read\"\n")
+	writeAgent(t, home, "a", `model = "`+m+`"
+[budget]
+steps = 1
+tokens = 420
+[[mcp]]
+name = "peer"
+command = "`+sovBin+`"
+args = ["mcp", "serve", "--agent", "b"]
+env = { SOV_HOME = "`+home+`" }
+[[tools]]
+name = "mcp.peer.workspace.read"
+`)
+	steps := []struct {
+		args   []string
+		code   int
+		stderr string
+	}{
+		{[]string{"agents", "run", "a", "read notes.md"}, exitNeedsApproval, "sov agents approve a"},
+		{[]string{"agents", "approve", "a"}, exitUsage, "needs a terminal"},
+		{[]string{"agents", "approve", "a", "--yes"}, 0, ""},
+	}
+	for _, s := range steps {
+		r := runSov(t, home, nil, "", s.args...)
+		if r.Code != s.code || !strings.Contains(r.Stderr, s.stderr) {
+			t.Fatalf("sov %v: exit %d (want %d)\nstdout %s\nstderr %s", s.args, r.Code, s.code, r.Stdout, r.Stderr)
+		}
+	}
+	r := runSov(t, home, nil, "", "agents", "run", "a", "--json", "read notes.md")
+	if strings.Contains(r.Stderr, "approve") || !strings.Contains(r.Stdout, `"tools":["mcp.peer.workspace.read"]`) {
+		t.Fatalf("approved run: exit %d\nstdout %s\nstderr %s", r.Code, r.Stdout, r.Stderr)
+	}
+	// The tool changes under the agent: b's file now pins its path.
+	writeAgent(t, home, "b", "[[tools]]\nname = \"workspace.read\"\nset = { path = \"notes.md\" }\n")
+	r = runSov(t, home, nil, "", "agents", "run", "a", "read notes.md")
+	if r.Code != exitNeedsApproval || !strings.Contains(r.Stderr, "approv") {
+		t.Fatalf("changed tool: exit %d\nstderr %s", r.Code, r.Stderr)
 	}
 }
