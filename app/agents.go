@@ -228,8 +228,8 @@ type AgentRun struct {
 	// ApproveTools asks about MCP tools new or changed since approved; nil:
 	// the run does not start while any is (agents.ErrNeedsApproval).
 	ApproveTools ApproveTools
-	Events      agents.Sink
-	Env         AgentEnvOptions
+	Events       agents.Sink
+	Env          AgentEnvOptions
 	// Engine is how the model is loaded (all but Path, which comes from the
 	// agent file or the default model).
 	Engine model.Options
