@@ -1,11 +1,12 @@
 #!/usr/bin/env bash
 # The official client libraries that tests drive against sov's servers
-# (MCP, OpenAI and Ollama APIs): real peers, from npm, pinned. Installed
+# (MCP, OpenAI and Ollama APIs, Snapshot votes) and the Solidity compiler
+# with OpenZeppelin contracts for the Governor tests: real peers, from npm, pinned. Installed
 # into the build cache, never into the repo. Idempotent.
 set -euo pipefail
 CACHE="${SOV_BUILD_CACHE:-$HOME/.cache/sov-build}"
 DIR="$CACHE/node-clients"
-PKGS=("@modelcontextprotocol/sdk@1.32.2" "openai@7.55.0" "ollama@0.6.4")
+PKGS=("@modelcontextprotocol/sdk@1.32.2" "openai@7.55.0" "ollama@0.6.4" "@snapshot-labs/snapshot.js@0.17.5" "solc@0.8.37" "@openzeppelin/contracts@5.7.0")
 stamp="$DIR/.installed"
 want="${PKGS[*]}"
 if [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$want" ]; then
