@@ -17,6 +17,8 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/sovos/sov/agents"
+	core "github.com/sovos/sov/app"
 	"github.com/sovos/sov/internal/boltfile"
 	"github.com/sovos/sov/internal/conversation"
 	"github.com/sovos/sov/internal/generate"
@@ -240,7 +242,8 @@ func (a *app) runShell(cmd *cobra.Command, p *runFlags) error {
 	defer a.RecordConversations(cmd.Context(), evs, "tui", func() string { return loaded.Load().(string) })()
 	defer evs.Close() // first: the recorder drains what is left, then stops
 	opts := tui.Options{Events: evs, Config: cfg, Sampling: p.req.Sampling, System: p.req.System, NoColor: a.getenv("NO_COLOR") != "", Models: a.Models().List,
-		Loader: tui.EngineLoader(p.engine, func(path string) { loaded.Store(path) })}
+		Loader: tui.EngineLoader(p.engine, func(path string) { loaded.Store(path) }),
+		Agents: a.Agents().List, RunAgent: a.shellAgent(p.engine)}
 	st, err := conversation.Open(a.Paths.Sub("tui"), shellSessionTimeout)
 	var locked *conversation.LockedError
 	switch {
@@ -273,4 +276,24 @@ func (a *app) runShell(cmd *cobra.Command, p *runFlags) error {
 		opts.NoModel = err.Error()
 	}
 	return tui.Run(cmd.Context(), opts, a.stdin, a.stdout.(*os.File), os.Environ())
+}
+
+// shellAgent runs the user's agents from the shell. The shell owns the
+// terminal, so the vault and wallet passphrases come from the environment
+// only; approvals and questions are the shell's own panes.
+func (a *app) shellAgent(eng model.Options) tui.RunAgentFunc {
+	return func(ctx context.Context, name, prompt string, approve agents.Approver, ask func(context.Context, string) (string, error), events agents.Sink) (agents.Outcome, error) {
+		ag, err := a.Agents().Get(name)
+		if err == nil {
+			var out agents.Outcome
+			out, err = a.RunAgent(ctx, core.AgentRun{Agent: ag, Input: prompt, Approver: approve, Events: events, Engine: eng,
+				Env: core.AgentEnvOptions{Caller: "tui", Vault: a.envSecret("SOV_VAULT_PASSPHRASE"), Wallet: a.envSecret(core.EnvWalletPassphrase), AskUser: ask}})
+			if err == nil {
+				return out, nil
+			}
+		}
+		return agents.Outcome{}, withFix(err,
+			fix{agents.ErrNotFound, " (/agents lists them; sov agents new NAME makes one)", false},
+			fix{core.ErrVaultLocked, ": set SOV_VAULT_PASSPHRASE before starting sov (the shell does not ask for it)", false})
+	}
 }
