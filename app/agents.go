@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"path/filepath"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/sovos/sov/agents"
@@ -233,6 +234,63 @@ type AgentRun struct {
 	// Engine is how the model is loaded (all but Path, which comes from the
 	// agent file or the default model).
 	Engine model.Options
+	// Engines shares loaded models with other runs; nil: the model is
+	// loaded for this run alone.
+	Engines *Engines
+}
+
+// Engines shares loaded models among concurrent runs (the scheduler's):
+// runs of agents on the same model file load it once, each decoding in a
+// session of its own. A model is unloaded when its last run ends. The
+// zero value is ready to use; a nil *Engines loads per run.
+type Engines struct {
+	mu sync.Mutex
+	m  map[string]*sharedEngine
+}
+
+type sharedEngine struct {
+	eng  *model.Engine
+	refs int
+}
+
+// get loads o.Path, or shares the copy already loaded (with the options it
+// was loaded with); release gives it back.
+func (p *Engines) get(ctx context.Context, o model.Options) (*model.Engine, func(), error) {
+	if p == nil {
+		eng, err := model.Load(ctx, o)
+		if err != nil {
+			return nil, nil, err
+		}
+		return eng, func() { eng.Close() }, nil
+	}
+	// Loading under the lock: two runs that need one model wait for one
+	// load rather than making two.
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	se := p.m[o.Path]
+	if se == nil {
+		eng, err := model.Load(ctx, o)
+		if err != nil {
+			return nil, nil, err
+		}
+		se = &sharedEngine{eng: eng}
+		if p.m == nil {
+			p.m = map[string]*sharedEngine{}
+		}
+		p.m[o.Path] = se
+	}
+	se.refs++
+	var once sync.Once
+	return se.eng, func() {
+		once.Do(func() {
+			p.mu.Lock()
+			defer p.mu.Unlock()
+			if se.refs--; se.refs == 0 {
+				delete(p.m, o.Path)
+				se.eng.Close()
+			}
+		})
+	}, nil
 }
 
 // RunAgent loads the agent's model, builds its tools' environment and runs
@@ -263,11 +321,11 @@ func (a *App) RunAgent(ctx context.Context, r AgentRun) (agents.Outcome, error) 
 		return agents.Outcome{}, fmt.Errorf("agent %s's transcripts: %w", ag.Name, err)
 	}
 	defer transcripts.Close()
-	eng, err := model.Load(ctx, o)
+	eng, release, err := r.Engines.get(ctx, o)
 	if err != nil {
 		return agents.Outcome{}, err
 	}
-	defer eng.Close()
+	defer release()
 	sess, toolSess := eng.NewSession(), eng.NewSession()
 	defer sess.Close()
 	defer toolSess.Close()

@@ -534,8 +534,9 @@ func (a *app) daemon(ctx context.Context) error {
 	}
 	defer s.Close()
 	fmt.Fprintf(a.stderr, "sov: agent scheduler running (pid %d); Ctrl-C stops it\n", os.Getpid())
+	engines := new(core.Engines) // concurrent runs on one model share it
 	err = s.Run(ctx, func(ctx context.Context, ag *agents.Agent, in agents.InputEvent) agents.Outcome {
-		out, err := a.RunAgent(ctx, core.AgentRun{Agent: ag, Cron: &in, Events: nil,
+		out, err := a.RunAgent(ctx, core.AgentRun{Agent: ag, Cron: &in, Engines: engines,
 			Env: core.AgentEnvOptions{Caller: "daemon", Vault: a.envSecret("SOV_VAULT_PASSPHRASE"), Wallet: a.envSecret("SOV_WALLET_PASSPHRASE")}})
 		if err != nil {
 			return agents.Outcome{Status: agents.StatusError, Err: err}
