@@ -29,7 +29,7 @@ func BenchmarkRequestOverhead(b *testing.B) {
 		defer eng.Close()
 		sess := eng.NewSession()
 		for b.Loop() {
-			if _, _, err := sess.Chat(context.Background(), msgs, sp, nil); err != nil {
+			if _, _, err := sess.Chat(context.Background(), msgs, sp, func(string) error { return nil }); err != nil {
 				b.Fatal(err)
 			}
 		}

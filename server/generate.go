@@ -205,9 +205,7 @@ func (s *Server) record(ctx context.Context, t *task, o outcome, err error) {
 		input = []byte(t.api)
 	}
 	c := Call{API: t.api, Model: o.entry.Name, Path: o.entry.Path, Input: input, Sampling: t.samp, Output: o.text, Stats: o.stats, Err: err}
-	if rerr := s.cfg.Record(context.WithoutCancel(ctx), c); rerr != nil {
-		s.logf("a call was not recorded in the ledger: %v", rerr)
-	}
+	s.enqueueRecord(context.WithoutCancel(ctx), c)
 }
 
 // maxTokens checks a request's token limit against the cap; none set is

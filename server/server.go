@@ -25,7 +25,7 @@ import (
 	"net"
 	"net/http"
 	"strings"
-	"sync/atomic"
+	"sync"
 	"time"
 
 	"github.com/sovos/sov/model"
@@ -97,8 +97,18 @@ type Server struct {
 	pool    *pool
 	mux     *http.ServeMux
 	metrics *metrics
-	ids     atomic.Uint64
 	started time.Time
+
+	// Calls are recorded by one goroutine, after the answer: a ledger
+	// append waits for fsync, which would otherwise add to every request.
+	recMu   sync.RWMutex
+	recs    chan recorded // nil once closed
+	recDone chan struct{}
+}
+
+type recorded struct {
+	ctx  context.Context
+	call Call
 }
 
 // New checks cfg and returns the server; models load on first use.
@@ -137,6 +147,10 @@ func New(cfg Config) (*Server, error) {
 	s := &Server{cfg: cfg, mux: http.NewServeMux(), metrics: newMetrics(), started: time.Now()}
 	s.pool = newPool(&s.cfg, cfg.Load)
 	s.routes()
+	if cfg.Record != nil {
+		s.recs, s.recDone = make(chan recorded, 256), make(chan struct{})
+		go s.recorder(s.recs)
+	}
 	return s, nil
 }
 
@@ -205,10 +219,48 @@ func constantTimeEqual(a, b string) bool {
 // and reports whether it was loaded.
 func (s *Server) Stop(name string) bool { return s.pool.stop(name) }
 
-// Close unloads every model. Call it after the HTTP server has shut down.
+// Close unloads every model and waits for the calls still to be
+// recorded. Call it after the HTTP server has shut down.
 func (s *Server) Close() error {
 	s.pool.close()
+	s.recMu.Lock()
+	recs := s.recs
+	s.recs = nil
+	s.recMu.Unlock()
+	if recs != nil {
+		close(recs)
+		<-s.recDone
+	}
 	return nil
+}
+
+func (s *Server) recorder(recs <-chan recorded) {
+	defer close(s.recDone)
+	for r := range recs {
+		s.writeRecord(r.ctx, r.call)
+	}
+}
+
+// enqueueRecord hands c to the recorder; when its queue is full (the
+// ledger is slower than requests) the request records it itself, so
+// nothing is dropped and the queue stays bounded.
+func (s *Server) enqueueRecord(ctx context.Context, c Call) {
+	s.recMu.RLock()
+	defer s.recMu.RUnlock()
+	if s.recs != nil {
+		select {
+		case s.recs <- recorded{ctx, c}:
+			return
+		default:
+		}
+	}
+	s.writeRecord(ctx, c)
+}
+
+func (s *Server) writeRecord(ctx context.Context, c Call) {
+	if err := s.cfg.Record(ctx, c); err != nil {
+		s.logf("a call was not recorded in the ledger: %v", err)
+	}
 }
 
 // ErrKeyRequired: the address is not loopback-only and no API key is set.

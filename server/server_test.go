@@ -42,6 +42,18 @@ func (r *recorder) record(_ context.Context, c Call) error {
 	return nil
 }
 
+// wait returns the calls once n are recorded (the server records after
+// answering).
+func (r *recorder) wait(t *testing.T, n int) []Call {
+	t.Helper()
+	for deadline := time.Now().Add(5 * time.Second); len(r.all()) < n; time.Sleep(5 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("%d calls recorded, want %d", len(r.all()), n)
+		}
+	}
+	return r.all()
+}
+
 func (r *recorder) all() []Call {
 	r.mu.Lock()
 	defer r.mu.Unlock()
@@ -199,7 +211,7 @@ func TestOpenAIChatStreamMatches(t *testing.T) {
 	if len(usage.Choices) != 0 || usage.Usage == nil || usage.Usage.CompletionTokens != plain.Usage.CompletionTokens {
 		t.Fatalf("usage chunk: %s", ev[len(ev)-2])
 	}
-	if calls := f.rec.all(); len(calls) != 2 || calls[0].API != "openai.chat" || calls[0].Path == "" || len(calls[0].Input) == 0 || calls[0].Output != text.String() {
+	if calls := f.rec.wait(t, 2); len(calls) != 2 || calls[0].API != "openai.chat" || calls[0].Path == "" || len(calls[0].Input) == 0 || calls[0].Output != text.String() {
 		t.Fatalf("recorded: %+v", calls)
 	}
 }
@@ -279,7 +291,7 @@ func TestOpenAIJSONObject(t *testing.T) {
 	f := newFixture(t, Config{Catalog: &StoreCatalog{Extra: []Entry{{Name: "smol", Path: chat}}}})
 	code, _, body := f.post(t, "/v1/chat/completions", `{"model":"smol","messages":[{"role":"user","content":"Write a JSON object with one field, name, set to Alice."}],"max_tokens":256,"temperature":0,"response_format":{"type":"json_object"}}`)
 	if code != 200 {
-		t.Fatalf("json_object: %d %s (wrote %q)", code, body, f.rec.all()[0].Output)
+		t.Fatalf("json_object: %d %s (wrote %q)", code, body, f.rec.wait(t, 1)[0].Output)
 	}
 	var obj map[string]any
 	if content := *decodeChat(t, body).Choices[0].Message.Content; json.Unmarshal([]byte(content), &obj) != nil {

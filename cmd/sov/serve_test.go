@@ -94,9 +94,15 @@ func TestServe(t *testing.T) {
 	if r.Code != 0 || !strings.Contains(r.Stdout, "stories260K") || !strings.Contains(r.Stdout, "never") {
 		t.Fatalf("ps: %+v", r)
 	}
-	r = runSov(t, home, nil, "", "ledger", "ls", "--json")
-	if r.Code != 0 || strings.Count(r.Stdout, `"principal":"server"`) != 1 {
-		t.Fatalf("ledger: %+v", r)
+	// The server records a call after answering it.
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(50 * time.Millisecond) {
+		r = runSov(t, home, nil, "", "ledger", "ls", "--json")
+		if r.Code == 0 && strings.Count(r.Stdout, `"principal":"server"`) == 1 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("ledger: %+v", r)
+		}
 	}
 	if r = runSov(t, home, nil, "", "stop", "stories260K", "--addr", addr); r.Code != 0 || !strings.Contains(r.Stdout, "unloaded stories260K") {
 		t.Fatalf("stop: %+v", r)
