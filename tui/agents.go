@@ -251,7 +251,7 @@ func (a *App) onAgentMsg(msg tea.Msg) tea.Cmd {
 			m.reply <- false
 			return m.run.wait()
 		}
-		a.panes = append(a.panes, &approvalPane{run: m.run, a: m.a, reply: m.reply})
+		a.panes = append(a.panes, &approvalPane{run: m.run, a: m.a, reply: m.reply, readyAt: time.Now().Add(a.approveGrace)})
 		return m.run.wait()
 	case agentAskMsg:
 		if m.run != a.agent || m.run.stopped {
@@ -492,7 +492,13 @@ type approvalPane struct {
 	a     agents.Approval
 	reply chan bool
 	sent  bool
+	// readyAt: y before it is ignored, so a "y" typed for the chat as the
+	// pane opened does not approve a call no one has read.
+	readyAt time.Time
 }
+
+// defaultApproveGrace is how long a new approval prompt ignores y.
+const defaultApproveGrace = 500 * time.Millisecond
 
 func (p *approvalPane) Title() string { return "Approve" }
 
@@ -511,6 +517,9 @@ func (p *approvalPane) Update(msg tea.Msg) tea.Cmd {
 	}
 	switch k.String() {
 	case "y", "Y":
+		if time.Now().Before(p.readyAt) {
+			return nil
+		}
 		p.answer(true)
 		return msgCmd(closePaneMsg{})
 	case "n", "N":

@@ -317,6 +317,13 @@ func TestTUIAgentApprovalShowsThePlan(t *testing.T) {
 			if cmd == nil || len(a.panes) != 1 {
 				t.Fatalf("no approval pane; frame:\n%s", frame(a))
 			}
+			// A y typed as the pane opens (meant for the chat) approves
+			// nothing; after the grace it does.
+			pressKey(t, a, keyMsg("y"))
+			if len(a.panes) != 1 {
+				t.Fatal("y approved at once, before anyone could read the pane")
+			}
+			a.panes[0].(*approvalPane).readyAt = time.Time{}
 			f := frame(a)
 			file := filepath.Join(ws, "summaries", "a.md")
 			for _, want := range []string{

@@ -77,7 +77,8 @@ type App struct {
 	goneNoted  bool
 	queued     bool // a message waits for the model to load
 
-	agent *agentRun // the agent run in progress
+	agent        *agentRun // the agent run in progress
+	approveGrace time.Duration
 
 	confirmQuit bool
 	quitting    bool
@@ -105,7 +106,7 @@ func New(ctx context.Context, opts Options) (*App, error) {
 	if opts.Now == nil {
 		opts.Now = time.Now
 	}
-	a := &App{opts: opts, ctx: ctx, keys: keys, theme: NewTheme(themeName), store: opts.Store, width: 80, height: 24}
+	a := &App{opts: opts, ctx: ctx, keys: keys, theme: NewTheme(themeName), store: opts.Store, width: 80, height: 24, approveGrace: defaultApproveGrace}
 	a.chat = &chatPane{theme: a.theme}
 	a.input = newInputPane(a.theme)
 	for _, c := range commands {
