@@ -193,6 +193,17 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	r.Body = http.MaxBytesReader(w, r.Body, s.cfg.MaxBody)
+	defer func() {
+		// No panic reaches a client as a dropped connection, nor stops
+		// the server; the status goes out unless a stream had started.
+		if v := recover(); v != nil {
+			if v == http.ErrAbortHandler {
+				panic(v)
+			}
+			s.logf("internal error serving %s %s: %v", r.Method, r.URL.Path, v)
+			writeError(w, r, http.StatusInternalServerError, fmt.Errorf("internal error: %v", v))
+		}
+	}()
 	s.mux.ServeHTTP(w, r)
 }
 

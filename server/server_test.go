@@ -716,3 +716,69 @@ func TestMaxLoaded(t *testing.T) {
 		t.Fatalf("loaded: %+v %v", m, err)
 	}
 }
+
+// A tool call sent back with its result continues the same session: the
+// second turn decodes only what is new.
+func TestToolRoundTrip(t *testing.T) {
+	f := newFixture(t, Config{Parallel: 2})
+	first := `{"role":"user","content":"Weather in Paris?"}`
+	req := func(msgs string) chatResp {
+		code, _, body := f.post(t, "/v1/chat/completions", `{"model":"stories","max_tokens":64,"tools":`+weatherTools+`,"tool_choice":"required","messages":[`+msgs+`]}`)
+		if code != 200 {
+			t.Fatalf("%d %s", code, body)
+		}
+		return decodeChat(t, body)
+	}
+	r1 := req(first)
+	tc := r1.Choices[0].Message.ToolCalls[0]
+	call := `{"role":"assistant","content":null,"tool_calls":[{"id":"` + tc.ID + `","type":"function","function":{"name":"` + tc.Function.Name + `","arguments":` + mustJSON(tc.Function.Arguments) + `}}]}`
+	r2 := req(first + "," + call + `,{"role":"tool","tool_call_id":"` + tc.ID + `","content":"sunny, 21 C"}`)
+	if r2.Usage.PromptTokensDetails.CachedTokens < r1.Usage.PromptTokens+r1.Usage.CompletionTokens-2 {
+		t.Fatalf("turn 2 reused %d tokens; turn 1 had %d + %d", r2.Usage.PromptTokensDetails.CachedTokens, r1.Usage.PromptTokens, r1.Usage.CompletionTokens)
+	}
+}
+
+// The same seed gives the same sampled text; a stop string ends it.
+func TestSeedAndStop(t *testing.T) {
+	f := newFixture(t, Config{})
+	text := func(extra string) (string, string) {
+		code, _, body := f.post(t, "/v1/chat/completions", `{"model":"stories","max_tokens":40,"messages":[{"role":"user","content":"Once upon a time"}]`+extra+`}`)
+		if code != 200 {
+			t.Fatalf("%d %s", code, body)
+		}
+		r := decodeChat(t, body)
+		return *r.Choices[0].Message.Content, *r.Choices[0].FinishReason
+	}
+	a, _ := text(`,"temperature":1.2,"seed":42`)
+	b, _ := text(`,"temperature":1.2,"seed":42`)
+	c, _ := text(`,"temperature":1.2,"seed":7`)
+	if a != b || a == c {
+		t.Fatalf("seed 42 gave %q and %q; seed 7 %q", a, b, c)
+	}
+	greedy, _ := text(`,"temperature":0`)
+	i := strings.Index(greedy, " ")
+	if i <= 0 {
+		t.Fatalf("greedy %q has no space", greedy)
+	}
+	cut, finish := text(`,"temperature":0,"stop":[" "]`)
+	if cut != greedy[:i] || finish != "stop" {
+		t.Fatalf("stop at a space: %q (%s), greedy %q", cut, finish, greedy)
+	}
+}
+
+// A panic while serving is a 500 in the API's error shape, and the server
+// goes on serving.
+func TestPanicIsAnError(t *testing.T) {
+	var once sync.Once
+	cfg := Config{}
+	cfg.onToken = func(ctx context.Context) { once.Do(func() { panic("boom") }) }
+	f := newFixture(t, cfg)
+	body := `{"model":"stories","max_tokens":4,"messages":[{"role":"user","content":"Once"}]}`
+	code, _, resp := f.post(t, "/v1/chat/completions", body)
+	if code != 500 || !strings.Contains(string(resp), `"message":"internal error: boom"`) {
+		t.Fatalf("%d %s", code, resp)
+	}
+	if code, _, resp := f.post(t, "/v1/chat/completions", body); code != 200 {
+		t.Fatalf("after the panic: %d %s", code, resp)
+	}
+}
