@@ -188,6 +188,7 @@ func TestTUIAgentStreamsFoldedToolBlocks(t *testing.T) {
 	if strings.Contains(f, "second line") {
 		t.Errorf("the result is not folded:\n%s", f)
 	}
+	checkGolden(t, "agent_run", f)
 	raw := a.View().Content
 	for _, bad := range []string{"\x1b]", "\x1b[2J", "\u202e", "\a"} {
 		if strings.Contains(raw, bad) {
