@@ -368,7 +368,9 @@ func (s *Server) ollamaShow(w http.ResponseWriter, r *http.Request) {
 			info[k] = v
 		}
 	}
-	ctx := int(f.ContextLength())
+	// What a load gives: --ctx, else the engine's default (the model's
+	// training context, at most 4096).
+	ctx := min(int(f.ContextLength()), 4096)
 	if s.cfg.Context > 0 {
 		ctx = s.cfg.Context
 	}

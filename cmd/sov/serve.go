@@ -18,6 +18,7 @@ import (
 	core "github.com/sovos/sov/app"
 	"github.com/sovos/sov/internal/buildinfo"
 	"github.com/sovos/sov/model"
+	"github.com/sovos/sov/model/store"
 	"github.com/sovos/sov/server"
 	"github.com/sovos/sov/server/api"
 )
@@ -134,7 +135,7 @@ func renderPS(w io.Writer, ms []api.OllamaRunning) {
 		return
 	}
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(tw, "NAME\tCONTEXT\tSESSIONS\tBUSY\tQUEUED\tUNLOADS")
+	fmt.Fprintln(tw, "NAME\tSIZE\tCONTEXT\tSESSIONS\tBUSY\tQUEUED\tUNLOADS")
 	for _, m := range ms {
 		until := "when idle"
 		if !m.ExpiresAt.IsZero() {
@@ -142,7 +143,7 @@ func renderPS(w io.Writer, ms []api.OllamaRunning) {
 		} else if m.Busy == 0 {
 			until = "never"
 		}
-		fmt.Fprintf(tw, "%s\t%d\t%d\t%d\t%d\t%s\n", m.Name, m.ContextLength, m.Sessions, m.Busy, m.Queued, until)
+		fmt.Fprintf(tw, "%s\t%s\t%d\t%d\t%d\t%d\t%s\n", m.Name, store.FormatBytes(m.Size), m.ContextLength, m.Sessions, m.Busy, m.Queued, until)
 	}
 	tw.Flush()
 }
