@@ -157,7 +157,7 @@ func TestTUIAgentStreamsFoldedToolBlocks(t *testing.T) {
 	}
 	a := newTestApp(t, Options{Engine: newFake("x"), RunAgent: run}, 100, 30)
 	cmd := startAgent(a, "/agent notes find the plan")
-	if a.agent == nil || !strings.Contains(frame(a), "agent notes step 0 (esc stops)") {
+	if a.agent == nil || !strings.Contains(frame(a), "agent notes starting (esc stops)") {
 		t.Errorf("no run in the status bar:\n%s", frame(a))
 	}
 	pumpAgent(t, a, cmd)

@@ -125,6 +125,9 @@ func (a *App) statusLine(w int) string {
 	}
 	if r := a.agent; r != nil {
 		st := fmt.Sprintf("agent %s step %d", r.name, r.step)
+		if r.step == 0 {
+			st = "agent " + r.name + " starting" // loading its model
+		}
 		switch {
 		case r.stopped:
 			st += " stopping…"
