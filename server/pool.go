@@ -260,6 +260,7 @@ func (p *pool) loadModel(r *resident) {
 		r.slots = append(r.slots, &slot{sess: eng.NewSession()})
 	}
 	close(r.ready)
+	p.idleLocked(r)
 }
 
 // release gives the session back; hist is the conversation it now holds
@@ -282,6 +283,12 @@ func (p *pool) unref(r *resident) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	r.refs--
+	p.idleLocked(r)
+}
+
+// idleLocked starts r's keep-alive when nobody holds it (after its last
+// request, or a load whose requests all went away). The caller holds mu.
+func (p *pool) idleLocked(r *resident) {
 	if r.refs > 0 || r.eng == nil || p.models[r.key] != r {
 		return
 	}

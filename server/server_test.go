@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/sovos/sov/internal/testtool"
+	"github.com/sovos/sov/model"
 )
 
 // chatML makes stories260K (which has no template) render as a ChatML
@@ -780,5 +781,33 @@ func TestPanicIsAnError(t *testing.T) {
 	}
 	if code, _, resp := f.post(t, "/v1/chat/completions", body); code != 200 {
 		t.Fatalf("after the panic: %d %s", code, resp)
+	}
+}
+
+// A model whose requests all went away while it loaded still unloads
+// after its keep-alive.
+func TestAbandonedLoadUnloads(t *testing.T) {
+	release := make(chan struct{})
+	loaded := make(chan struct{})
+	cfg := Config{KeepAlive: 50 * time.Millisecond}
+	cfg.Load = func(ctx context.Context, o model.Options) (*model.Engine, error) {
+		<-release
+		defer close(loaded)
+		return model.Load(ctx, o)
+	}
+	f := newFixture(t, cfg)
+	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
+	defer cancel()
+	req, _ := http.NewRequestWithContext(ctx, "POST", f.hs.URL+"/api/generate", strings.NewReader(`{"model":"stories","prompt":"Once","stream":false}`))
+	if resp, err := http.DefaultClient.Do(req); err == nil {
+		resp.Body.Close()
+		t.Fatal("the request should have timed out while the model loaded")
+	}
+	close(release)
+	<-loaded
+	for deadline := time.Now().Add(3 * time.Second); len(f.srv.pool.snapshot()) != 0; time.Sleep(10 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("the abandoned model stayed loaded")
+		}
 	}
 }

@@ -94,7 +94,7 @@ func (a *app) serveCmd() *cobra.Command {
 	f.StringVar(&addr, "addr", server.DefaultAddr, "address to listen on (beyond loopback needs --api-key)")
 	f.StringArrayVarP(&o.Models, "model", "m", nil, "model name or GGUF file to serve and load at start (repeatable; the first is the default)")
 	f.IntVar(&o.Parallel, "parallel", 1, "sessions per loaded model: conversations whose KV cache stays warm")
-	f.IntVar(&o.Queue, "queue", server.DefaultQueue, "requests that may wait for a session per model; more get 503")
+	f.IntVar(&o.Queue, "queue", server.DefaultQueue, "requests that may wait for a session per model; more get 503 (-1: none)")
 	f.DurationVar(&o.KeepAlive, "keep-alive", server.DefaultKeepAlive, "how long a model stays loaded after its last request (negative: forever)")
 	f.IntVar(&o.Context, "ctx", 0, "context size in tokens (0 = the model's, at most 4096); Ollama's num_ctx overrides it per request")
 	f.IntVar(&o.MaxTokens, "max-tokens", server.DefaultMaxTokens, "the most tokens one request may generate")
