@@ -93,7 +93,7 @@ func agentsHint(err error) error {
 		fix{agents.ErrNoRun, " (sov agents log NAME lists the runs)", true},
 		fix{new(*agents.FileError), "", false},
 		fix{new(*agents.DaemonRunningError), " (stop it first, or let it run the agents)", false},
-		fix{mcptools.ErrNotStarted, " (check the [[mcp]] entry's command or url: sov agents edit NAME)", false},
+		fix{mcptools.ErrNotStarted, " (check the [[mcp]] entry's command or url in the agent file)", false},
 		fix{os.ErrExist, " (--replace overwrites it)", true})
 }
 
