@@ -384,3 +384,12 @@ func (s *Server) openaiModels(w http.ResponseWriter, r *http.Request) {
 	}
 	writeJSON(w, http.StatusOK, out)
 }
+
+func (s *Server) openaiModel(w http.ResponseWriter, r *http.Request) {
+	e, err := s.cfg.Catalog.Lookup(r.PathValue("id"))
+	if err != nil || r.PathValue("id") == "" {
+		s.fail(w, r, fmt.Errorf("%w: %q", ErrUnknownModel, r.PathValue("id")))
+		return
+	}
+	writeJSON(w, http.StatusOK, api.ModelObject{ID: e.Name, Object: "model", Created: e.Modified.Unix(), OwnedBy: "sov"})
+}

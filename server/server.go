@@ -161,6 +161,7 @@ func (s *Server) routes() {
 	h("GET /health", "health", s.health)
 	h("GET /metrics", "metrics", s.serveMetrics)
 	h("GET /v1/models", "openai.models", s.openaiModels)
+	h("GET /v1/models/{id...}", "openai.model", s.openaiModel)
 	h("POST /v1/chat/completions", "openai.chat", s.openaiChat)
 	h("POST /v1/completions", "openai.completions", s.openaiCompletions)
 	h("POST /v1/embeddings", "openai.embeddings", s.openaiEmbeddings)

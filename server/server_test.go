@@ -363,6 +363,7 @@ func TestListings(t *testing.T) {
 	f := newFixture(t, Config{Context: 256})
 	for _, tt := range []struct{ path, want string }{
 		{"/v1/models", `"id":"stories"`},
+		{"/v1/models/stories", `"id":"stories"`},
 		{"/api/tags", `"name":"stories"`},
 		{"/api/version", `"version":"test"`},
 		{"/health", `"status":"ok"`},
@@ -568,6 +569,7 @@ func TestBadInput(t *testing.T) {
 		{"ollama unknown model", "/api/chat", `{"model":"nope","messages":[{"role":"user","content":"hi"}]}`, 404, `{"error":"model not found`},
 		{"ollama bad format", "/api/chat", `{"model":"stories","format":"yaml","messages":[{"role":"user","content":"hi"}]}`, 400, `{"error":"format`},
 		{"no endpoint", "/v1/nothing", `{}`, 404, `no endpoint`},
+		{"a path as the model", "/v1/chat/completions", `{"model":"/etc/passwd","messages":[{"role":"user","content":"hi"}]}`, 404, `model not found`},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			code, _, body := f.post(t, tt.path, tt.body)
