@@ -1,0 +1,388 @@
+package governor
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"math/big"
+	"strconv"
+
+	"github.com/sovos/sov/agents/dao"
+	"github.com/sovos/sov/wallet"
+)
+
+// Call is a contract call the user's account makes as a transaction.
+type Call struct {
+	Network wallet.Network
+	To      wallet.EVMAddress
+	Data    []byte
+	// Summary is the one line a person approves; it names the Governor,
+	// the proposal and the choice, never proposal text.
+	Summary string
+}
+
+// Sender sends a Call from one EVM account through the wallet's send
+// path: its policy, the user's approval where the policy asks for it,
+// the ledger. It returns once the transaction is broadcast.
+type Sender interface {
+	From() wallet.EVMAddress
+	SendCall(ctx context.Context, c Call) (wallet.EVMHash, error)
+}
+
+// Signer signs EIP-712 typed data through the wallet's policy;
+// *wallet.Session is one (a Governor ballot follows its message rule).
+type Signer interface {
+	SignTypedData(ctx context.Context, td wallet.TypedData, index uint32) ([]byte, error)
+	Accounts(index uint32) (wallet.Accounts, error)
+}
+
+// Why a vote is not cast; each is found before anything is signed.
+var (
+	ErrVotingNotOpen  = errors.New("voting on the proposal has not opened yet")
+	ErrVotingClosed   = errors.New("voting on the proposal has closed")
+	ErrAlreadyVoted   = errors.New("this account has already voted on the proposal (a Governor allows no second vote)")
+	ErrNoVotingPower  = errors.New("this account had no voting power at the proposal's snapshot (delegate the tokens before a proposal is made)")
+	ErrWrongGovernor  = errors.New("the proposal belongs to another Governor")
+	ErrReasonTooLong  = errors.New("the vote's reason is longer than 4096 bytes")
+	ErrDomainMismatch = errors.New("the Governor's EIP-712 domain names another chain or contract")
+)
+
+// WindowError says a proposal is not open for votes, and its state.
+type WindowError struct {
+	ID    string
+	State State
+}
+
+func (e *WindowError) Error() string {
+	if e.State == Pending {
+		return fmt.Sprintf("proposal %s is pending: %v", e.ID, ErrVotingNotOpen)
+	}
+	return fmt.Sprintf("proposal %s is %s: %v", e.ID, e.State, ErrVotingClosed)
+}
+
+// Is makes errors.Is(err, ErrVotingNotOpen / ErrVotingClosed) work.
+func (e *WindowError) Is(target error) bool {
+	if e.State == Pending {
+		return target == ErrVotingNotOpen
+	}
+	return target == ErrVotingClosed
+}
+
+const maxReason = 4096
+
+// prepare checks that a vote by voter on p can count now: p is this
+// Governor's, c a Governor choice, the window open, no earlier vote and
+// some voting power.
+func (s *Source) prepare(ctx context.Context, voter wallet.EVMAddress, p dao.Proposal, c dao.Choice, reason string) (Proposal, error) {
+	if p.Source != dao.SourceGovernor || p.Space != s.ref.String() {
+		return Proposal{}, fmt.Errorf("%w: %s, not %s", ErrWrongGovernor, p.Space, s.ref)
+	}
+	if err := c.Validate(p); err != nil {
+		return Proposal{}, err
+	}
+	if len(reason) > maxReason {
+		return Proposal{}, ErrReasonTooLong
+	}
+	onchain, err := s.Lookup(ctx, p.ID)
+	if err != nil {
+		return onchain, err
+	}
+	if onchain.State != Active {
+		return onchain, &WindowError{ID: p.ID, State: onchain.State}
+	}
+	voted, err := s.HasVoted(ctx, onchain.ID, voter)
+	if err != nil {
+		return onchain, err
+	}
+	if voted {
+		return onchain, fmt.Errorf("%s on proposal %s: %w", voter.Hex(), p.ID, ErrAlreadyVoted)
+	}
+	vp, err := s.VotingPower(ctx, voter, onchain)
+	if err != nil {
+		return onchain, err
+	}
+	if vp.Sign() == 0 {
+		return onchain, fmt.Errorf("%s on proposal %s: %w", voter.Hex(), p.ID, ErrNoVotingPower)
+	}
+	return onchain, nil
+}
+
+// summary is the line a person approves for a vote.
+func (s *Source) summary(p Proposal, c dao.Choice, how string) string {
+	return fmt.Sprintf("Vote %s on proposal %s at governor %s on %s (%s)%s",
+		c.String(), p.ID, s.ref.Address.Hex(), s.net.Name, s.ref.Chain, how)
+}
+
+// Cast votes c on p with reason as the user's own castVoteWithReason
+// transaction, sent by snd through the wallet. A Governor allows no
+// second vote, so the caller must have the user's approval unless an
+// auto-cast rule names this Governor (the wallet's policy applies either
+// way). Everything that would make the vote fail is checked first.
+func (s *Source) Cast(ctx context.Context, snd Sender, p dao.Proposal, c dao.Choice, reason string) (dao.Receipt, error) {
+	onchain, err := s.prepare(ctx, snd.From(), p, c, reason)
+	if err != nil {
+		return dao.Receipt{}, err
+	}
+	data := CastVoteWithReason(onchain.ID, uint8(c.Index), reason)
+	h, err := snd.SendCall(ctx, Call{Network: s.net, To: s.ref.Address, Data: data, Summary: s.summary(onchain, c, "")})
+	if err != nil {
+		return dao.Receipt{}, fmt.Errorf("vote on proposal %s: %w", p.ID, err)
+	}
+	sum := sha256.Sum256(data)
+	return dao.Receipt{ID: h.Hex(), Signer: snd.From().Hex(), Digest: hex.EncodeToString(sum[:])}, nil
+}
+
+// CastBySig votes c on p with reason as an EIP-712 ballot: sig signs it
+// with the EVM key at index (the wallet's policy and approval apply to
+// the signature, which is the vote) and relay sends the
+// castVoteBySig (no reason) or castVoteWithReasonAndParamsBySig
+// transaction; any account may relay, and pays the gas.
+func (s *Source) CastBySig(ctx context.Context, sig Signer, index uint32, relay Sender, p dao.Proposal, c dao.Choice, reason string) (dao.Receipt, error) {
+	acct, err := sig.Accounts(index)
+	if err != nil {
+		return dao.Receipt{}, err
+	}
+	voter, err := wallet.ParseEVMAddress(acct.EVM)
+	if err != nil {
+		return dao.Receipt{}, err
+	}
+	onchain, err := s.prepare(ctx, voter, p, c, reason)
+	if err != nil {
+		return dao.Receipt{}, err
+	}
+	td, err := s.Ballot(ctx, onchain.ID, uint8(c.Index), voter, reason)
+	if err != nil {
+		return dao.Receipt{}, err
+	}
+	digest, err := wallet.TypedDataHash(td)
+	if err != nil {
+		return dao.Receipt{}, err
+	}
+	signature, err := sig.SignTypedData(ctx, td, index)
+	if err != nil {
+		return dao.Receipt{}, fmt.Errorf("sign the ballot for proposal %s: %w", p.ID, err)
+	}
+	var data []byte
+	if reason == "" {
+		data = CastVoteBySig(onchain.ID, uint8(c.Index), voter, signature)
+	} else {
+		data = CastVoteWithReasonAndParamsBySig(onchain.ID, uint8(c.Index), voter, reason, nil, signature)
+	}
+	h, err := relay.SendCall(ctx, Call{Network: s.net, To: s.ref.Address, Data: data, Summary: s.summary(onchain, c, ", signed by "+voter.Hex())})
+	if err != nil {
+		return dao.Receipt{}, fmt.Errorf("relay the vote on proposal %s: %w", p.ID, err)
+	}
+	sum := sha256.Sum256(digest)
+	return dao.Receipt{ID: h.Hex(), Signer: voter.Hex(), Digest: hex.EncodeToString(sum[:])}, nil
+}
+
+// Domain is a contract's EIP-712 domain as eip712Domain() (ERC-5267)
+// reports it.
+type Domain struct {
+	Name, Version     string
+	ChainID           *big.Int
+	VerifyingContract wallet.EVMAddress
+	Salt              [32]byte
+	fields            byte
+}
+
+// Domain reads the Governor's EIP-712 domain and checks it names this
+// chain and contract: a ballot signed for another would not count here,
+// or would count somewhere else.
+func (s *Source) Domain(ctx context.Context) (Domain, error) {
+	out, err := s.call(ctx, calldata("eip712Domain()"))
+	if err != nil {
+		return Domain{}, fmt.Errorf("eip712Domain: %w", err)
+	}
+	var d Domain
+	w, err := out.word(0)
+	if err != nil {
+		return d, fmt.Errorf("eip712Domain: %w", err)
+	}
+	d.fields = w[0]
+	if d.Name, err = out.stringAt(1); err == nil {
+		if d.Version, err = out.stringAt(2); err == nil {
+			if d.ChainID, err = out.big(3); err == nil {
+				if d.VerifyingContract, err = out.address(4); err == nil {
+					var salt []byte
+					salt, err = out.word(5)
+					d.Salt = [32]byte(salt)
+				}
+			}
+		}
+	}
+	if err != nil {
+		return d, fmt.Errorf("eip712Domain: %w", err)
+	}
+	// name, version, chainId and verifyingContract: what OpenZeppelin's
+	// EIP712 always sets; a ballot without them could be replayed.
+	if d.fields&0x0f != 0x0f || d.ChainID.Cmp(big.NewInt(s.net.ChainID)) != 0 || d.VerifyingContract != s.ref.Address {
+		return d, fmt.Errorf("%w (fields %#x, chain %s, contract %s)", ErrDomainMismatch, d.fields, d.ChainID, d.VerifyingContract.Hex())
+	}
+	return d, nil
+}
+
+// Ballot is the EIP-712 ballot voter signs to vote support on proposal
+// id: Ballot(proposalId, support, voter, nonce) when reason is empty,
+// ExtendedBallot(…, reason, params) otherwise, with the voter's current
+// nonce and the Governor's own domain.
+func (s *Source) Ballot(ctx context.Context, id *big.Int, support uint8, voter wallet.EVMAddress, reason string) (wallet.TypedData, error) {
+	d, err := s.Domain(ctx)
+	if err != nil {
+		return wallet.TypedData{}, err
+	}
+	out, err := s.call(ctx, calldata("nonces(address)", voter))
+	if err != nil {
+		return wallet.TypedData{}, fmt.Errorf("nonces: %w", err)
+	}
+	nonce, err := out.big(0)
+	if err != nil {
+		return wallet.TypedData{}, fmt.Errorf("nonces: %w", err)
+	}
+	return BallotTypedData(d, id, support, voter, nonce, reason)
+}
+
+// BallotTypedData builds the ballot document (see Ballot).
+func BallotTypedData(d Domain, id *big.Int, support uint8, voter wallet.EVMAddress, nonce *big.Int, reason string) (wallet.TypedData, error) {
+	type field struct {
+		Name string `json:"name"`
+		Type string `json:"type"`
+	}
+	domainTypes := []field{{"name", "string"}, {"version", "string"}, {"chainId", "uint256"}, {"verifyingContract", "address"}}
+	domain := map[string]any{"name": d.Name, "version": d.Version, "chainId": d.ChainID.String(), "verifyingContract": d.VerifyingContract.Hex()}
+	if d.fields&0x10 != 0 {
+		domainTypes = append(domainTypes, field{"salt", "bytes32"})
+		domain["salt"] = "0x" + hex.EncodeToString(d.Salt[:])
+	}
+	ballot := []field{{"proposalId", "uint256"}, {"support", "uint8"}, {"voter", "address"}, {"nonce", "uint256"}}
+	msg := map[string]any{"proposalId": id.String(), "support": strconv.Itoa(int(support)), "voter": voter.Hex(), "nonce": nonce.String()}
+	primary := "Ballot"
+	if reason != "" {
+		primary = "ExtendedBallot"
+		ballot = append(ballot, field{"reason", "string"}, field{"params", "bytes"})
+		msg["reason"], msg["params"] = reason, "0x"
+	}
+	doc, err := json.Marshal(map[string]any{
+		"types":       map[string][]field{"EIP712Domain": domainTypes, primary: ballot},
+		"primaryType": primary,
+		"domain":      domain,
+		"message":     msg,
+	})
+	if err != nil {
+		return wallet.TypedData{}, err
+	}
+	return wallet.ParseTypedData(doc)
+}
+
+// The Governor's vote calls' calldata.
+
+// CastVoteWithReason is castVoteWithReason(proposalId, support, reason).
+func CastVoteWithReason(id *big.Int, support uint8, reason string) []byte {
+	return calldata("castVoteWithReason(uint256,uint8,string)", id, support, reason)
+}
+
+// CastVoteBySig is castVoteBySig(proposalId, support, voter, signature) (v5).
+func CastVoteBySig(id *big.Int, support uint8, voter wallet.EVMAddress, sig []byte) []byte {
+	return calldata("castVoteBySig(uint256,uint8,address,bytes)", id, support, voter, sig)
+}
+
+// CastVoteWithReasonAndParamsBySig is
+// castVoteWithReasonAndParamsBySig(proposalId, support, voter, reason,
+// params, signature) (v5).
+func CastVoteWithReasonAndParamsBySig(id *big.Int, support uint8, voter wallet.EVMAddress, reason string, params, sig []byte) []byte {
+	return calldata("castVoteWithReasonAndParamsBySig(uint256,uint8,address,string,bytes,bytes)", id, support, voter, reason, params, sig)
+}
+
+// VoteCast is a vote the Governor counted (VoteCast or VoteCastWithParams).
+type VoteCast struct {
+	Voter   wallet.EVMAddress
+	Support uint8
+	Weight  *big.Int
+	Reason  string // the voter's text
+	TxHash  string
+	Block   uint64
+}
+
+// Votes lists the votes counted on proposal id, from its creation block
+// (the proposal's Block; 0 searches as Proposals does).
+func (s *Source) Votes(ctx context.Context, id *big.Int, fromBlock uint64) ([]VoteCast, error) {
+	latest, err := s.logs.blockNumber(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if fromBlock == 0 {
+		fromBlock = s.opt.FromBlock
+	}
+	step := s.opt.LogRange
+	if step == 0 {
+		step = 50_000
+	}
+	topics := []any{[]string{hex32(topicVoteCast), hex32(topicVoteCastParams)}}
+	logs, err := s.logs.logs(ctx, s.ref.Address, topics, fromBlock, latest, step)
+	if err != nil {
+		return nil, err
+	}
+	var out []VoteCast
+	for _, l := range logs {
+		if len(l.Topics) != 2 || len(l.Topics[1]) != 32 {
+			return nil, fmt.Errorf("VoteCast in block %d: malformed topics", l.BlockNumber)
+		}
+		d := abiData(l.Data)
+		pid, err := d.big(0)
+		if err != nil {
+			return nil, fmt.Errorf("VoteCast in block %d: %w", l.BlockNumber, err)
+		}
+		if pid.Cmp(id) != 0 {
+			continue
+		}
+		v := VoteCast{Voter: wallet.EVMAddress(l.Topics[1][12:]), TxHash: l.TxHash, Block: uint64(l.BlockNumber)}
+		sup, err := d.small(1)
+		if err == nil && sup > 255 {
+			err = errors.New("support out of range")
+		}
+		if err == nil {
+			v.Support = uint8(sup)
+			if v.Weight, err = d.big(2); err == nil {
+				v.Reason, err = d.stringAt(3)
+			}
+		}
+		if err != nil {
+			return nil, fmt.Errorf("VoteCast in block %d: %w", l.BlockNumber, err)
+		}
+		out = append(out, v)
+	}
+	return out, nil
+}
+
+// TxVoter casts as the user's own transaction (dao.Voter).
+type TxVoter struct {
+	Source *Source
+	Sender Sender
+}
+
+// Vote implements dao.Voter.
+func (v TxVoter) Vote(ctx context.Context, p dao.Proposal, c dao.Choice, reason string) (dao.Receipt, error) {
+	return v.Source.Cast(ctx, v.Sender, p, c, reason)
+}
+
+// SigVoter casts a ballot signed by the wallet and relayed (dao.Voter).
+type SigVoter struct {
+	Source  *Source
+	Signer  Signer
+	Account uint32
+	Relay   Sender
+}
+
+// Vote implements dao.Voter.
+func (v SigVoter) Vote(ctx context.Context, p dao.Proposal, c dao.Choice, reason string) (dao.Receipt, error) {
+	return v.Source.CastBySig(ctx, v.Signer, v.Account, v.Relay, p, c, reason)
+}
+
+var (
+	_ dao.Source = (*Source)(nil)
+	_ dao.Voter  = TxVoter{}
+	_ dao.Voter  = SigVoter{}
+)
