@@ -7,6 +7,7 @@ import (
 	"io"
 	"net/url"
 	"os"
+	"path/filepath"
 	"regexp"
 	"strconv"
 	"strings"
@@ -482,3 +483,26 @@ id = "grants"
 issues = ["public-goods-grants"]
 min_confidence = 0.8
 `
+
+// ErrPolicyExists: policy new would overwrite the user's policy.
+var ErrPolicyExists = errors.New("a DAO policy already exists")
+
+// NewPolicyFile writes PolicyTemplate at path (its folder private),
+// never over an existing file.
+func NewPolicyFile(path string) error {
+	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
+		return err
+	}
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+	if errors.Is(err, os.ErrExist) {
+		return fmt.Errorf("%s: %w", path, ErrPolicyExists)
+	}
+	if err != nil {
+		return err
+	}
+	if _, err := f.WriteString(PolicyTemplate); err != nil {
+		f.Close()
+		return err
+	}
+	return f.Close()
+}

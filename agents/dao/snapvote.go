@@ -137,7 +137,22 @@ type SnapshotVoter struct {
 	Signer TypedSigner
 	From   string // the main account
 	Alias  string // the alias account (AliasIndex)
-	Now    func() time.Time
+	// Accounts finds From and Alias when they are empty (e.g. from the
+	// wallet, unlocking it only once a vote is to be signed).
+	Accounts func() (from, alias string, err error)
+	Now      func() time.Time
+}
+
+func (v *SnapshotVoter) accounts() error {
+	if v.From != "" && v.Alias != "" {
+		return nil
+	}
+	if v.Accounts == nil {
+		return errors.New("snapshot voter: no accounts")
+	}
+	var err error
+	v.From, v.Alias, err = v.Accounts()
+	return err
 }
 
 func (v *SnapshotVoter) now() time.Time {
@@ -153,6 +168,9 @@ func (v *SnapshotVoter) Vote(ctx context.Context, p Proposal, c Choice, reason s
 		return Receipt{}, fmt.Errorf("a %s proposal is not voted on Snapshot", p.Source)
 	}
 	if err := c.Validate(p); err != nil {
+		return Receipt{}, err
+	}
+	if err := v.accounts(); err != nil {
 		return Receipt{}, err
 	}
 	if now := v.now(); !p.Open(now) {
@@ -171,6 +189,9 @@ func (v *SnapshotVoter) Vote(ctx context.Context, p Proposal, c Choice, reason s
 
 // Authorize signs Alias{from, alias} with the main key and posts it.
 func (v *SnapshotVoter) Authorize(ctx context.Context) (Envelope, Receipt, error) {
+	if err := v.accounts(); err != nil {
+		return Envelope{}, Receipt{}, err
+	}
 	env, digest, err := sign(ctx, v.Signer, MainIndex, common.HexToAddress(v.From).Hex(), AliasEnvelopeData(v.From, v.Alias, v.now()))
 	if err != nil {
 		return env, Receipt{}, err

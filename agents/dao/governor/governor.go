@@ -123,7 +123,8 @@ type Options struct {
 	// BlockTime estimates when a future block comes, for Governors whose
 	// clock counts blocks (default 12 s).
 	BlockTime time.Duration
-	// Voter is the address whose voting power Sync reports (zero: none).
+	// Voter is the address whose voting power Sync reports, in whole
+	// tokens (zero address: none, VP -1).
 	Voter wallet.EVMAddress
 	// Now is the clock (default time.Now).
 	Now func() time.Time
@@ -139,6 +140,7 @@ type Source struct {
 	name     string
 	counting string
 	clock    string // CLOCK_MODE: "mode=timestamp" or block numbers
+	decimals int    // the voting token's, for dao.Proposal.VP
 }
 
 // Open dials the Governor's chain through the wallet's network table (nets,
@@ -215,6 +217,18 @@ func (s *Source) identify(ctx context.Context) error {
 	}
 	if out, err := s.call(ctx, calldata("name()")); err == nil {
 		s.name, _ = out.stringAt(0)
+	}
+	s.decimals = 18 // ERC20Votes' usual; ERC721Votes and others say 0 below
+	if out, err := s.call(ctx, calldata("token()")); err == nil {
+		if tok, err := out.address(0); err == nil {
+			if out, err := s.evm.Backend.CallContract(ctx, wallet.EVMCallMsg{To: &tok, Data: calldata("decimals()")}, nil); err == nil {
+				if d, err := abiData(out).small(0); err == nil && d <= 36 {
+					s.decimals = int(d)
+				}
+			} else {
+				s.decimals = 0 // no decimals(): votes are counted in whole units (NFTs)
+			}
+		}
 	}
 	s.clock = "mode=blocknumber&from=default" // Governors before ERC-6372 count blocks
 	if out, err := s.call(ctx, calldata("CLOCK_MODE()")); err == nil {
@@ -466,7 +480,8 @@ func (s *Source) Sync(ctx context.Context) ([]dao.Proposal, error) {
 		d := s.toDAO(p, now)
 		if s.opt.Voter != (wallet.EVMAddress{}) && p.State == Active {
 			if vp, err := s.VotingPower(ctx, s.opt.Voter, p); err == nil {
-				d.VP, _ = new(big.Float).Quo(new(big.Float).SetInt(vp), big.NewFloat(1e18)).Float64()
+				scale := new(big.Float).SetInt(new(big.Int).Exp(big.NewInt(10), big.NewInt(int64(s.decimals)), nil))
+				d.VP, _ = new(big.Float).Quo(new(big.Float).SetInt(vp), scale).Float64()
 			}
 		}
 		out = append(out, d)

@@ -48,6 +48,9 @@ var (
 	ErrWrongGovernor  = errors.New("the proposal belongs to another Governor")
 	ErrReasonTooLong  = errors.New("the vote's reason is longer than 4096 bytes")
 	ErrDomainMismatch = errors.New("the Governor's EIP-712 domain names another chain or contract")
+	// ErrNoV5Ballots: Governors before OpenZeppelin v5 sign ballots
+	// without voter and nonce; vote on them by transaction (Cast).
+	ErrNoV5Ballots = errors.New("the Governor does not take OpenZeppelin v5 ballots (no nonces): vote by transaction instead")
 )
 
 // WindowError says a proposal is not open for votes, and its state.
@@ -111,9 +114,9 @@ func (s *Source) prepare(ctx context.Context, voter wallet.EVMAddress, p dao.Pro
 }
 
 // summary is the line a person approves for a vote.
-func (s *Source) summary(p Proposal, c dao.Choice, how string) string {
+func (s *Source) summary(id string, c dao.Choice, how string) string {
 	return fmt.Sprintf("Vote %s on proposal %s at governor %s on %s (%s)%s",
-		c.String(), p.ID, s.ref.Address.Hex(), s.net.Name, s.ref.Chain, how)
+		c.String(), id, s.ref.Address.Hex(), s.net.Name, s.ref.Chain, how)
 }
 
 // Cast votes c on p with reason as the user's own castVoteWithReason
@@ -127,7 +130,7 @@ func (s *Source) Cast(ctx context.Context, snd Sender, p dao.Proposal, c dao.Cho
 		return dao.Receipt{}, err
 	}
 	data := CastVoteWithReason(onchain.ID, uint8(c.Index), reason)
-	h, err := snd.SendCall(ctx, Call{Network: s.net, To: s.ref.Address, Data: data, Summary: s.summary(onchain, c, "")})
+	h, err := snd.SendCall(ctx, Call{Network: s.net, To: s.ref.Address, Data: data, Summary: s.summary(p.ID, c, "")})
 	if err != nil {
 		return dao.Receipt{}, fmt.Errorf("vote on proposal %s: %w", p.ID, err)
 	}
@@ -135,48 +138,70 @@ func (s *Source) Cast(ctx context.Context, snd Sender, p dao.Proposal, c dao.Cho
 	return dao.Receipt{ID: h.Hex(), Signer: snd.From().Hex(), Digest: hex.EncodeToString(sum[:])}, nil
 }
 
-// CastBySig votes c on p with reason as an EIP-712 ballot: sig signs it
-// with the EVM key at index (the wallet's policy and approval apply to
-// the signature, which is the vote) and relay sends the
-// castVoteBySig (no reason) or castVoteWithReasonAndParamsBySig
-// transaction; any account may relay, and pays the gas.
-func (s *Source) CastBySig(ctx context.Context, sig Signer, index uint32, relay Sender, p dao.Proposal, c dao.Choice, reason string) (dao.Receipt, error) {
+// SignedBallot is a vote signed by its voter, ready for anyone to relay:
+// a transaction to To with Data.
+type SignedBallot struct {
+	To    wallet.EVMAddress
+	Data  []byte
+	Voter wallet.EVMAddress
+	// Digest is the sha256 of the EIP-712 digest signed (what the
+	// wallet's ledger records).
+	Digest string
+}
+
+// SignBallot checks a vote by the EVM account at index on p can count
+// now, and has sig sign it as an EIP-712 ballot (the wallet's policy and
+// approval apply to the signature, which is the vote):
+// Ballot → castVoteBySig without a reason, ExtendedBallot →
+// castVoteWithReasonAndParamsBySig with one.
+func (s *Source) SignBallot(ctx context.Context, sig Signer, index uint32, p dao.Proposal, c dao.Choice, reason string) (SignedBallot, error) {
 	acct, err := sig.Accounts(index)
 	if err != nil {
-		return dao.Receipt{}, err
+		return SignedBallot{}, err
 	}
 	voter, err := wallet.ParseEVMAddress(acct.EVM)
 	if err != nil {
-		return dao.Receipt{}, err
+		return SignedBallot{}, err
 	}
 	onchain, err := s.prepare(ctx, voter, p, c, reason)
 	if err != nil {
-		return dao.Receipt{}, err
+		return SignedBallot{}, err
 	}
 	td, err := s.Ballot(ctx, onchain.ID, uint8(c.Index), voter, reason)
 	if err != nil {
-		return dao.Receipt{}, err
+		return SignedBallot{}, err
 	}
 	digest, err := wallet.TypedDataHash(td)
 	if err != nil {
-		return dao.Receipt{}, err
+		return SignedBallot{}, err
 	}
 	signature, err := sig.SignTypedData(ctx, td, index)
 	if err != nil {
-		return dao.Receipt{}, fmt.Errorf("sign the ballot for proposal %s: %w", p.ID, err)
+		return SignedBallot{}, fmt.Errorf("sign the ballot for proposal %s: %w", p.ID, err)
 	}
-	var data []byte
+	b := SignedBallot{To: s.ref.Address, Voter: voter}
 	if reason == "" {
-		data = CastVoteBySig(onchain.ID, uint8(c.Index), voter, signature)
+		b.Data = CastVoteBySig(onchain.ID, uint8(c.Index), voter, signature)
 	} else {
-		data = CastVoteWithReasonAndParamsBySig(onchain.ID, uint8(c.Index), voter, reason, nil, signature)
+		b.Data = CastVoteWithReasonAndParamsBySig(onchain.ID, uint8(c.Index), voter, reason, nil, signature)
 	}
-	h, err := relay.SendCall(ctx, Call{Network: s.net, To: s.ref.Address, Data: data, Summary: s.summary(onchain, c, ", signed by "+voter.Hex())})
+	sum := sha256.Sum256(digest)
+	b.Digest = hex.EncodeToString(sum[:])
+	return b, nil
+}
+
+// CastBySig signs the ballot (SignBallot) and has relay send it; any
+// account may relay, and pays the gas.
+func (s *Source) CastBySig(ctx context.Context, sig Signer, index uint32, relay Sender, p dao.Proposal, c dao.Choice, reason string) (dao.Receipt, error) {
+	b, err := s.SignBallot(ctx, sig, index, p, c, reason)
+	if err != nil {
+		return dao.Receipt{}, err
+	}
+	h, err := relay.SendCall(ctx, Call{Network: s.net, To: b.To, Data: b.Data, Summary: s.summary(p.ID, c, ", signed by "+b.Voter.Hex())})
 	if err != nil {
 		return dao.Receipt{}, fmt.Errorf("relay the vote on proposal %s: %w", p.ID, err)
 	}
-	sum := sha256.Sum256(digest)
-	return dao.Receipt{ID: h.Hex(), Signer: voter.Hex(), Digest: hex.EncodeToString(sum[:])}, nil
+	return dao.Receipt{ID: h.Hex(), Signer: b.Voter.Hex(), Digest: b.Digest}, nil
 }
 
 // Domain is a contract's EIP-712 domain as eip712Domain() (ERC-5267)
@@ -236,7 +261,7 @@ func (s *Source) Ballot(ctx context.Context, id *big.Int, support uint8, voter w
 	}
 	out, err := s.call(ctx, calldata("nonces(address)", voter))
 	if err != nil {
-		return wallet.TypedData{}, fmt.Errorf("nonces: %w", err)
+		return wallet.TypedData{}, fmt.Errorf("%w (nonces: %w)", ErrNoV5Ballots, err)
 	}
 	nonce, err := out.big(0)
 	if err != nil {

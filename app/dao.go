@@ -1,0 +1,87 @@
+package app
+
+import (
+	"context"
+	"path/filepath"
+
+	"github.com/sovos/sov/agents/dao"
+	"github.com/sovos/sov/internal/ledger"
+	"github.com/sovos/sov/wallet"
+)
+
+// DAODir is the DAO delegate's folder: policy.toml and its state.
+func (a *App) DAODir() string { return a.Paths.Sub("dao") }
+
+// DAOPolicyPath is the delegate's policy file.
+func (a *App) DAOPolicyPath() string { return filepath.Join(a.DAODir(), "policy.toml") }
+
+// DAOOptions say who drives the delegate and what it may unlock.
+type DAOOptions struct {
+	Caller string // cli, tui, agent:NAME
+	// Model names the model deciding what no rule settles ("" the
+	// default); NoModel: none, those proposals abstain.
+	Model   string
+	NoModel bool
+	// Wallet unlocks the keys when a vote or the alias is signed;
+	// Approve and Interactive say who may approve what the wallet's
+	// policy asks about (nil, false: nobody).
+	Wallet      wallet.Passphrase
+	Approve     wallet.Approver
+	Interactive bool
+}
+
+// DAODelegate puts the delegate together: the policy, the Snapshot hub it
+// names, the model recorded in the ledger, and a Snapshot voter signing
+// through the user's wallet session (the alias key for votes, the main
+// key for the alias), every decision and vote a ledger entry.
+func (a *App) DAODelegate(ctx context.Context, o DAOOptions) (*dao.Delegate, *dao.SnapshotVoter, error) {
+	pol, err := dao.LoadPolicy(a.DAOPolicyPath())
+	if err != nil {
+		return nil, nil, err
+	}
+	hub := &dao.Hub{URL: pol.Snapshot.Hub, Sequencer: pol.Snapshot.Sequencer}
+	src := &dao.SnapshotSource{Hub: hub, Spaces: pol.Snapshot.Spaces}
+	w := a.Wallet()
+	if acct, ok := w.Store().CachedAccounts(); ok && acct.Index == dao.MainIndex {
+		src.Voter = acct.EVM // voting power is looked up for the main account
+	}
+	voter := &dao.SnapshotVoter{Hub: hub, Accounts: func() (string, string, error) {
+		s, err := a.WalletSession(ctx, o.Caller, o.Approve, o.Interactive, o.Wallet)
+		if err != nil {
+			return "", "", err
+		}
+		m, err := s.Accounts(dao.MainIndex)
+		if err != nil {
+			return "", "", err
+		}
+		al, err := s.Accounts(dao.AliasIndex)
+		return m.EVM, al.EVM, err
+	}}
+	voter.Signer = sessionSigner{a: a, ctx: ctx, o: o}
+	d := &dao.Delegate{Dir: a.DAODir(), Policy: pol, Sources: []dao.Source{src}, Principal: o.Caller,
+		Voters: map[string]dao.Voter{dao.SourceSnapshot: voter},
+		Record: func(ctx context.Context, rec ledger.Record) error {
+			_, err := a.Ledger().Append(ctx, rec, a.AutoSigner())
+			return err
+		}}
+	if !o.NoModel {
+		d.Model = a.LazyModel(o.Model, "DAO decision model", o.Caller)
+	}
+	return d, voter, nil
+}
+
+// sessionSigner opens the wallet session only when something is signed,
+// so listing and deciding never ask for the wallet passphrase.
+type sessionSigner struct {
+	a   *App
+	ctx context.Context
+	o   DAOOptions
+}
+
+func (s sessionSigner) SignTypedData(ctx context.Context, td wallet.TypedData, index uint32) ([]byte, error) {
+	sess, err := s.a.WalletSession(ctx, s.o.Caller, s.o.Approve, s.o.Interactive, s.o.Wallet)
+	if err != nil {
+		return nil, err
+	}
+	return sess.SignTypedData(ctx, td, index)
+}

@@ -1,0 +1,368 @@
+package main
+
+// sov dao: the DAO delegate's commands (flags, rendering, exit codes; the
+// delegate itself is agents/dao, put together in app/dao.go).
+
+import (
+	"cmp"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/sovos/sov/agents/dao"
+	core "github.com/sovos/sov/app"
+	"github.com/sovos/sov/internal/prompt"
+	"github.com/sovos/sov/wallet"
+)
+
+func daoCommands(a *app) []*cobra.Command {
+	c := &cobra.Command{Use: "dao", Short: "Your DAO delegate: a policy you write, proposals triaged and decided by it, votes through a revocable alias key", Args: nargs(0, 0, "")}
+	pol := &cobra.Command{Use: "policy", Short: "The delegate's policy file ($SOV_HOME/dao/policy.toml)", Args: nargs(0, 0, "")}
+	pol.AddCommand(
+		command("new", "Write a commented policy template and print its path", nil, a.daoPolicyNew),
+		a.daoPolicyShowCmd(),
+		command("edit", "Open the policy in $VISUAL or $EDITOR, then check it", nil, a.daoPolicyEdit),
+	)
+	alias := &cobra.Command{Use: "alias", Short: "The alias key that signs the delegate's Snapshot votes", Args: nargs(0, 0, "")}
+	alias.AddCommand(a.daoAliasAuthorizeCmd(), command("revoke", "Stop voting with the alias key (sov signs nothing with it again)", nil, a.daoAliasRevoke))
+	c.AddCommand(pol, alias,
+		command("sync", "Fetch the active proposals of what the policy follows", nil, a.daoSync),
+		a.daoProposalsCmd(), a.daoShowCmd(), a.daoExplainCmd(), a.daoVoteCmd(), a.daoRunCmd())
+	return guard(daoHint, "the DAO delegate's state is damaged: %v", c)
+}
+
+// daoHint adds the command that gets out of each library error.
+func daoHint(err error) error {
+	return withFix(err,
+		fix{dao.ErrNoPolicy, ": write one with `sov dao policy new`", false},
+		fix{dao.ErrPolicyExists, ": change it with `sov dao policy edit`", false},
+		fix{new(*dao.PolicyError), " (fix it with `sov dao policy edit`)", false},
+		fix{dao.ErrNoAlias, ": authorise it once with `sov dao alias authorize`", false},
+		fix{dao.ErrAliasRevoked, ": authorise it again with `sov dao alias authorize`", false},
+		fix{dao.ErrUnknownProposal, ": run `sov dao sync`, then see `sov dao proposals`", false},
+		fix{dao.ErrNoDecision, ": give a CHOICE (sov dao vote ID CHOICE)", true},
+		fix{dao.ErrInvalidChoice, "", true},
+		fix{dao.ErrBusy, ": wait for it to finish", false},
+		fix{dao.ErrHub, " (check [snapshot] hub in the policy; nothing was voted)", false},
+		fix{wallet.ErrNoWallet, ": create one with `sov wallet init`", false})
+}
+
+func (a *app) delegate(cmd *cobra.Command, o core.DAOOptions) (*dao.Delegate, *dao.SnapshotVoter, error) {
+	o.Caller = "cli"
+	o.Wallet, o.Approve, o.Interactive = walletPassphrase(a, cmd, false), walletApprover(a), prompt.IsTerminal(a.stdin)
+	return a.DAODelegate(cmd.Context(), o)
+}
+
+func (a *app) daoPolicyNew(_ *cobra.Command, _ []string) error {
+	p := a.DAOPolicyPath()
+	return a.say(dao.NewPolicyFile(p), "%s\nEdit it with `sov dao policy edit`.", p)
+}
+
+func (a *app) daoPolicyShowCmd() *cobra.Command {
+	var asJSON bool
+	c := command("show", "Check the policy and show what it follows, its issues, red lines and auto-cast rules", nil, func(_ *cobra.Command, _ []string) error {
+		p, err := dao.LoadPolicy(a.DAOPolicyPath())
+		if err != nil {
+			return err
+		}
+		return a.show(asJSON, p, func(w io.Writer) {
+			fmt.Fprintf(w, "%s\ndefault: %s   review window: %s   min confidence: %.2f\n", p.Path, p.Default, p.ReviewWindow, p.MinConfidence)
+			fmt.Fprintf(w, "snapshot: %s  spaces: %s\n", p.Snapshot.Hub, strings.Join(p.Snapshot.Spaces, ", "))
+			if len(p.Governors) > 0 {
+				fmt.Fprintf(w, "governors: %s\n", strings.Join(p.Governors, ", "))
+			}
+			for _, is := range p.Issues {
+				fmt.Fprintf(w, "issue %s: %s — %s\n", is.ID, is.Stance, is.About)
+			}
+			for _, r := range p.RedLines {
+				fmt.Fprintf(w, "red line %s: never for %s\n", r.ID, r.About)
+			}
+			for _, r := range p.AutoCast {
+				fmt.Fprintf(w, "auto-cast %s: issues %s, confidence ≥ %.2f\n", r.ID, strings.Join(r.Issues, ","), r.MinConfidence)
+			}
+		})
+	})
+	return jsonFlag(&asJSON, c, "write JSON")
+}
+
+func (a *app) daoPolicyEdit(cmd *cobra.Command, _ []string) error {
+	p := a.DAOPolicyPath()
+	if _, err := os.Stat(p); err != nil {
+		return fmt.Errorf("%s: %w", p, dao.ErrNoPolicy)
+	}
+	editor := cmp.Or(a.getenv("VISUAL"), a.getenv("EDITOR"), "vi")
+	ed := exec.CommandContext(cmd.Context(), "sh", "-c", editor+` "$1"`, "sh", p)
+	ed.Stdin, ed.Stdout, ed.Stderr = a.stdin, a.stdout, a.stderr
+	if err := ed.Run(); err != nil {
+		return fmt.Errorf("editor %s: %w", editor, err)
+	}
+	if _, err := dao.LoadPolicy(p); err != nil {
+		return fmt.Errorf("%w (the file is saved as you left it)", err)
+	}
+	return a.say(nil, "policy checked: it loads")
+}
+
+func (a *app) daoSync(cmd *cobra.Command, _ []string) error {
+	d, _, err := a.delegate(cmd, core.DAOOptions{NoModel: true})
+	if err != nil {
+		return err
+	}
+	ps, err := d.Sync(cmd.Context())
+	return a.say(err, "%d active proposals", len(ps))
+}
+
+// daoRow is a proposal with what the delegate decided (or the rules
+// alone would, before a run).
+type daoRow struct {
+	dao.Proposal
+	Decision *dao.Decision    `json:"decision,omitempty"`
+	Votes    []dao.VoteRecord `json:"votes,omitempty"`
+}
+
+func (a *app) daoProposalsCmd() *cobra.Command {
+	var asJSON bool
+	c := command("proposals", "List synced proposals with the triage result and the decision", nil, func(cmd *cobra.Command, _ []string) error {
+		d, _, err := a.delegate(cmd, core.DAOOptions{NoModel: true})
+		if err != nil {
+			return err
+		}
+		st, err := d.Load()
+		if err != nil {
+			return err
+		}
+		var rows []daoRow
+		for _, p := range st.Sorted() {
+			r := daoRow{Proposal: p, Votes: st.Votes[p.Key()]}
+			if dec, ok := st.Decisions[p.Key()]; ok {
+				r.Decision = &dec
+			} else if dec, ok := dao.Triage(d.Policy, p, time.Now()); ok {
+				dec = dao.Settle(d.Policy, p, dec)
+				r.Decision = &dec
+			}
+			rows = append(rows, r)
+		}
+		return a.show(asJSON, rows, func(w io.Writer) {
+			for _, r := range rows {
+				act, choice := "undecided", ""
+				if r.Decision != nil {
+					act = string(r.Decision.Action)
+					if r.Decision.Choice != nil {
+						choice = r.Decision.Choice.Label(r.Proposal)
+					}
+				}
+				if len(r.Votes) > 0 {
+					act = "voted"
+				}
+				fmt.Fprintf(w, "%-12s %-14s %-9s ends %s  %-20.20s %s\n", short(r.ID), r.Type, act, r.End.Local().Format("Jan 02 15:04"), choice, oneLine(r.Title))
+			}
+			if len(rows) == 0 {
+				fmt.Fprintln(w, "no proposals: run `sov dao sync`")
+			}
+		})
+	})
+	return jsonFlag(&asJSON, c, "write JSON")
+}
+
+func short(id string) string {
+	if len(id) > 12 {
+		return id[:12]
+	}
+	return id
+}
+
+func oneLine(s string) string { return strings.Join(strings.Fields(s), " ") }
+
+func (a *app) daoShowCmd() *cobra.Command {
+	var asJSON bool
+	c := command("show ID", "Show one proposal: its text (as data), choices, window and voting power", nargs(1, 1, "a proposal id"), func(cmd *cobra.Command, args []string) error {
+		d, _, err := a.delegate(cmd, core.DAOOptions{NoModel: true})
+		if err != nil {
+			return err
+		}
+		st, err := d.Load()
+		if err != nil {
+			return err
+		}
+		p, err := st.Find(args[0])
+		if err != nil {
+			return err
+		}
+		return a.show(asJSON, p, func(w io.Writer) {
+			fmt.Fprintf(w, "%s\n%s (%s) by %s\nvoting %s → %s (%s)\n", p.Key(), oneLine(p.Title), p.Type, p.Author,
+				p.Start.Local().Format(time.RFC3339), p.End.Local().Format(time.RFC3339), p.State)
+			for i, ch := range p.Choices {
+				fmt.Fprintf(w, "  %d. %s\n", i+1, oneLine(ch))
+			}
+			if p.VP >= 0 {
+				fmt.Fprintf(w, "voting power: %g\n", p.VP)
+			}
+			fmt.Fprintf(w, "--- proposal text (the author's, shown as data) ---\n%s\n", p.Body)
+		})
+	})
+	return jsonFlag(&asJSON, c, "write JSON")
+}
+
+func (a *app) daoExplainCmd() *cobra.Command {
+	var asJSON bool
+	c := command("explain ID", "Why the delegate decided as it did: clauses, rationale, confidence and what the model saw", nargs(1, 1, "a proposal id"), func(cmd *cobra.Command, args []string) error {
+		d, _, err := a.delegate(cmd, core.DAOOptions{NoModel: true})
+		if err != nil {
+			return err
+		}
+		e, err := d.Explain(args[0])
+		if err != nil {
+			return err
+		}
+		return a.show(asJSON, e, func(w io.Writer) {
+			fmt.Fprintf(w, "%s\n%s\n", e.Proposal.Key(), oneLine(e.Proposal.Title))
+			if e.Decision == nil {
+				fmt.Fprintln(w, "not decided yet: run `sov dao run`")
+				return
+			}
+			dec := e.Decision
+			fmt.Fprintf(w, "decision: %s by %s (%s), confidence %.2f\n", dec.Action, dec.By, dec.Why, dec.Confidence)
+			if dec.Choice != nil {
+				fmt.Fprintf(w, "choice: %s (%s)\n", dec.Choice.Label(e.Proposal), dec.Choice)
+			}
+			for _, c := range e.Clauses {
+				fmt.Fprintf(w, "clause %s\n", c)
+			}
+			fmt.Fprintf(w, "rationale: %s\n", dec.Rationale)
+			if !dec.NotBefore.IsZero() {
+				fmt.Fprintf(w, "cast no earlier than %s\n", dec.NotBefore.Local().Format(time.RFC3339))
+			}
+			for _, v := range e.Votes {
+				fmt.Fprintf(w, "voted %s by %s at %s (%s)\n", v.Choice, v.By, v.At.Local().Format(time.RFC3339), v.ID)
+			}
+			if e.Seen != "" {
+				fmt.Fprintf(w, "--- what the model saw ---\n%s", e.Seen)
+			}
+		})
+	})
+	return jsonFlag(&asJSON, c, "write JSON")
+}
+
+func (a *app) daoVoteCmd() *cobra.Command {
+	var yes bool
+	c := command("vote ID [CHOICE]", "Vote: the drafted choice, or CHOICE (2; 1,3 for approval and ranked; 1=2,3=1 for weighted)", nargs(1, 2, "a proposal id"), func(cmd *cobra.Command, args []string) error {
+		d, _, err := a.delegate(cmd, core.DAOOptions{NoModel: true})
+		if err != nil {
+			return err
+		}
+		st, err := d.Load()
+		if err != nil {
+			return err
+		}
+		p, err := st.Find(args[0])
+		if err != nil {
+			return err
+		}
+		var choice *dao.Choice
+		label := "the drafted choice"
+		if len(args) == 2 {
+			c, err := dao.ParseChoice(p, args[1])
+			if err != nil {
+				return err
+			}
+			choice, label = &c, c.Label(p)
+		} else if dec, ok := st.Decisions[p.Key()]; ok && dec.Choice != nil {
+			label = dec.Choice.Label(p)
+		}
+		if !yes {
+			if !prompt.IsTerminal(a.stdin) {
+				return codeError{exitNeedsApproval, errors.New("a vote needs your confirmation: run it at a terminal, or pass --yes")}
+			}
+			ok, err := walletAsk(a, fmt.Sprintf("Vote %q on %q?", label, oneLine(p.Title)))
+			if err != nil || !ok {
+				return cmp.Or(err, errors.New("declined: nothing was voted"))
+			}
+		}
+		p, vr, err := d.Vote(cmd.Context(), args[0], choice)
+		return a.say(err, "voted %s on %s (%s, signed by %s)", vr.Choice, p.Key(), vr.ID, vr.Signer)
+	})
+	c.Flags().BoolVar(&yes, "yes", false, "do not ask for confirmation")
+	c.Flags().String("passphrase-file", "", "read the wallet passphrase from this file")
+	return c
+}
+
+func (a *app) daoRunCmd() *cobra.Command {
+	var (
+		asJSON  bool
+		o       core.DAOOptions
+		modelNm string
+	)
+	c := command("run", "One delegate pass: sync, decide, cast what auto-cast rules allow in the review window, queue the rest", nil, func(cmd *cobra.Command, _ []string) error {
+		o.Model = modelNm
+		d, _, err := a.delegate(cmd, o)
+		if err != nil {
+			return err
+		}
+		defer d.Close()
+		rep, err := d.Run(cmd.Context())
+		if err != nil {
+			return err
+		}
+		return a.show(asJSON, rep, func(w io.Writer) {
+			fmt.Fprintf(w, "%d proposals: %d cast, %d waiting for their review window, %d queued, %d skipped\n", rep.Synced, len(rep.Cast), len(rep.Waiting), len(rep.Queued), rep.Skipped)
+			for i, v := range rep.Cast {
+				fmt.Fprintf(w, "cast   %s: %s (%s)\n", rep.CastFor[i], v.Choice, v.ID)
+			}
+			for _, q := range rep.Waiting {
+				fmt.Fprintf(w, "later  %s: %s from %s\n", q.Proposal.Key(), q.Decision.Choice.Label(q.Proposal), q.Decision.NotBefore.Local().Format(time.RFC3339))
+			}
+			for _, q := range rep.Queued {
+				ch := ""
+				if q.Decision.Choice != nil {
+					ch = q.Decision.Choice.Label(q.Proposal)
+				}
+				fmt.Fprintf(w, "queued %s: %s %s (%s)\n", q.Proposal.Key(), q.Decision.Action, ch, q.Decision.Why)
+			}
+			for k, why := range rep.Failed {
+				fmt.Fprintf(w, "FAILED %s: %s\n", k, why)
+			}
+		})
+	})
+	c.Flags().StringVar(&modelNm, "model", "", "the model deciding what no rule settles (default: sov's)")
+	c.Flags().BoolVar(&o.NoModel, "no-model", false, "rules only: what they do not settle abstains")
+	c.Flags().String("passphrase-file", "", "read the wallet passphrase from this file")
+	return jsonFlag(&asJSON, c, "write JSON")
+}
+
+func (a *app) daoAliasAuthorizeCmd() *cobra.Command {
+	var yes bool
+	c := command("authorize", "Let the alias key vote for your main account on Snapshot (your main key signs an Alias message once)", nil, func(cmd *cobra.Command, _ []string) error {
+		d, v, err := a.delegate(cmd, core.DAOOptions{NoModel: true})
+		if err != nil {
+			return err
+		}
+		if !yes {
+			if !prompt.IsTerminal(a.stdin) {
+				return codeError{exitNeedsApproval, errors.New("authorising the alias needs your confirmation: run it at a terminal, or pass --yes")}
+			}
+			ok, err := walletAsk(a, "Let sov's alias key (wallet account "+fmt.Sprint(dao.AliasIndex)+") vote for your main account on Snapshot?")
+			if err != nil || !ok {
+				return cmp.Or(err, errors.New("declined: nothing was signed"))
+			}
+		}
+		rec, err := d.AuthorizeAlias(cmd.Context(), v)
+		return a.say(err, "alias %s may now vote for %s on Snapshot (%s)", rec.Alias, rec.From, rec.Message)
+	})
+	c.Flags().BoolVar(&yes, "yes", false, "do not ask for confirmation")
+	c.Flags().String("passphrase-file", "", "read the wallet passphrase from this file")
+	return c
+}
+
+func (a *app) daoAliasRevoke(cmd *cobra.Command, _ []string) error {
+	d, _, err := a.delegate(cmd, core.DAOOptions{NoModel: true})
+	if err != nil {
+		return err
+	}
+	rec, err := d.RevokeAlias(cmd.Context())
+	return a.say(err, "alias %s revoked: sov signs no vote with it again (the hub keeps the Alias message; a later vote of yours overrides any)", rec.Alias)
+}
