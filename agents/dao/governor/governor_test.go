@@ -83,7 +83,14 @@ func TestGovernorOnAnvil(t *testing.T) {
 			// by signature: the wallet session signs the ballot (its
 			// policy applies), a third account relays it
 			sess := c.aw.Wallet.NewSession(wallet.SessionConfig{Caller: "test", Unlock: c.aw.Unlock(), Networks: c.aw.Networks})
-			rc, err := src.CastBySig(ctx, sess, 0, relay, p, forChoice, "matches public-goods-grants: for")
+			sigAddr := wallet.EVMAddress(crypto.PubkeyToAddress(sigVoter.PublicKey))
+			txAddr := wallet.EVMAddress(crypto.PubkeyToAddress(txVoter.PublicKey))
+			// an index that is not the voter's signs for someone else:
+			// caught before relaying
+			if _, err := src.CastBySig(ctx, sess, 0, txAddr, relay, p, forChoice, ""); !errors.Is(err, ErrSignerMismatch) || len(relay.calls) != 0 {
+				t.Fatalf("mismatched signer = %v (%d relayed), want ErrSignerMismatch", err, len(relay.calls))
+			}
+			rc, err := src.CastBySig(ctx, sess, 0, sigAddr, relay, p, forChoice, "matches public-goods-grants: for")
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -136,7 +143,7 @@ func TestGovernorOnAnvil(t *testing.T) {
 			}
 
 			// a second vote is refused before anything is signed or sent
-			if _, err := src.CastBySig(ctx, sess, 0, relay, p, forChoice, "again"); !errors.Is(err, ErrAlreadyVoted) {
+			if _, err := src.CastBySig(ctx, sess, 0, sigAddr, relay, p, forChoice, "again"); !errors.Is(err, ErrAlreadyVoted) {
 				t.Fatalf("second vote = %v, want ErrAlreadyVoted", err)
 			}
 			// an account without votes is refused

@@ -89,7 +89,7 @@ func TestBallotNeedsApproval(t *testing.T) {
 	forChoice := dao.Choice{Type: dao.Governor, Index: 1}
 
 	answer = nil // declined
-	if _, err := src.CastBySig(ctx, sess, 0, relay, ps[0], forChoice, "why"); !errors.Is(err, wallet.ErrRefused) {
+	if _, err := src.CastBySig(ctx, sess, 0, wallet.EVMAddress(crypto.PubkeyToAddress(voter.PublicKey)), relay, ps[0], forChoice, "why"); !errors.Is(err, wallet.ErrRefused) {
 		t.Fatalf("declined vote = %v, want wallet.ErrRefused", err)
 	}
 	if len(relay.calls) != 0 {
@@ -104,7 +104,7 @@ func TestBallotNeedsApproval(t *testing.T) {
 	}
 
 	answer = []byte("pw") // approved
-	if _, err := src.CastBySig(ctx, sess, 0, relay, ps[0], forChoice, "why"); err != nil {
+	if _, err := src.CastBySig(ctx, sess, 0, wallet.EVMAddress(crypto.PubkeyToAddress(voter.PublicKey)), relay, ps[0], forChoice, "why"); err != nil {
 		t.Fatal(err)
 	}
 	if voted, err := src.HasVoted(ctx, id, wallet.EVMAddress(crypto.PubkeyToAddress(voter.PublicKey))); err != nil || !voted {

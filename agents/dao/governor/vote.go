@@ -10,6 +10,8 @@ import (
 	"math/big"
 	"strconv"
 
+	"github.com/btcsuite/btcd/btcec/v2/ecdsa"
+
 	"github.com/sovos/sov/agents/dao"
 	"github.com/sovos/sov/wallet"
 )
@@ -32,11 +34,11 @@ type Sender interface {
 	SendCall(ctx context.Context, c Call) (wallet.EVMHash, error)
 }
 
-// Signer signs EIP-712 typed data through the wallet's policy;
-// *wallet.Session is one (a Governor ballot follows its message rule).
+// Signer signs EIP-712 typed data with the EVM key at index through the
+// wallet's policy; *wallet.Session is one (a Governor ballot follows its
+// message rule).
 type Signer interface {
 	SignTypedData(ctx context.Context, td wallet.TypedData, index uint32) ([]byte, error)
-	Accounts(index uint32) (wallet.Accounts, error)
 }
 
 // Why a vote is not cast; each is found before anything is signed.
@@ -48,6 +50,9 @@ var (
 	ErrWrongGovernor  = errors.New("the proposal belongs to another Governor")
 	ErrReasonTooLong  = errors.New("the vote's reason is longer than 4096 bytes")
 	ErrDomainMismatch = errors.New("the Governor's EIP-712 domain names another chain or contract")
+	// ErrSignerMismatch: the ballot's signature is not the voter's (the
+	// account index names another address); nothing is relayed.
+	ErrSignerMismatch = errors.New("the ballot was signed by another account than the voter's")
 	// ErrNoV5Ballots: Governors before OpenZeppelin v5 sign ballots
 	// without voter and nonce; vote on them by transaction (Cast).
 	ErrNoV5Ballots = errors.New("the Governor does not take OpenZeppelin v5 ballots (no nonces): vote by transaction instead")
@@ -149,20 +154,13 @@ type SignedBallot struct {
 	Digest string
 }
 
-// SignBallot checks a vote by the EVM account at index on p can count
-// now, and has sig sign it as an EIP-712 ballot (the wallet's policy and
-// approval apply to the signature, which is the vote):
+// SignBallot checks a vote by voter (the EVM account at index) on p can
+// count now, and has sig sign it as an EIP-712 ballot (the wallet's
+// policy and approval apply to the signature, which is the vote):
 // Ballot → castVoteBySig without a reason, ExtendedBallot →
-// castVoteWithReasonAndParamsBySig with one.
-func (s *Source) SignBallot(ctx context.Context, sig Signer, index uint32, p dao.Proposal, c dao.Choice, reason string) (SignedBallot, error) {
-	acct, err := sig.Accounts(index)
-	if err != nil {
-		return SignedBallot{}, err
-	}
-	voter, err := wallet.ParseEVMAddress(acct.EVM)
-	if err != nil {
-		return SignedBallot{}, err
-	}
+// castVoteWithReasonAndParamsBySig with one. The signature is checked to
+// recover to voter.
+func (s *Source) SignBallot(ctx context.Context, sig Signer, index uint32, voter wallet.EVMAddress, p dao.Proposal, c dao.Choice, reason string) (SignedBallot, error) {
 	onchain, err := s.prepare(ctx, voter, p, c, reason)
 	if err != nil {
 		return SignedBallot{}, err
@@ -179,6 +177,9 @@ func (s *Source) SignBallot(ctx context.Context, sig Signer, index uint32, p dao
 	if err != nil {
 		return SignedBallot{}, fmt.Errorf("sign the ballot for proposal %s: %w", p.ID, err)
 	}
+	if got, err := recoverSigner(digest, signature); err != nil || got != voter {
+		return SignedBallot{}, fmt.Errorf("%w (%s, index %d)", ErrSignerMismatch, voter.Hex(), index)
+	}
 	b := SignedBallot{To: s.ref.Address, Voter: voter}
 	if reason == "" {
 		b.Data = CastVoteBySig(onchain.ID, uint8(c.Index), voter, signature)
@@ -192,8 +193,8 @@ func (s *Source) SignBallot(ctx context.Context, sig Signer, index uint32, p dao
 
 // CastBySig signs the ballot (SignBallot) and has relay send it; any
 // account may relay, and pays the gas.
-func (s *Source) CastBySig(ctx context.Context, sig Signer, index uint32, relay Sender, p dao.Proposal, c dao.Choice, reason string) (dao.Receipt, error) {
-	b, err := s.SignBallot(ctx, sig, index, p, c, reason)
+func (s *Source) CastBySig(ctx context.Context, sig Signer, index uint32, voter wallet.EVMAddress, relay Sender, p dao.Proposal, c dao.Choice, reason string) (dao.Receipt, error) {
+	b, err := s.SignBallot(ctx, sig, index, voter, p, c, reason)
 	if err != nil {
 		return dao.Receipt{}, err
 	}
@@ -398,12 +399,13 @@ type SigVoter struct {
 	Source  *Source
 	Signer  Signer
 	Account uint32
+	Voter   wallet.EVMAddress // the address of Account
 	Relay   Sender
 }
 
 // Vote implements dao.Voter.
 func (v SigVoter) Vote(ctx context.Context, p dao.Proposal, c dao.Choice, reason string) (dao.Receipt, error) {
-	return v.Source.CastBySig(ctx, v.Signer, v.Account, v.Relay, p, c, reason)
+	return v.Source.CastBySig(ctx, v.Signer, v.Account, v.Voter, v.Relay, p, c, reason)
 }
 
 var (
@@ -411,3 +413,24 @@ var (
 	_ dao.Voter  = TxVoter{}
 	_ dao.Voter  = SigVoter{}
 )
+
+// recoverSigner is the address whose key made sig (r‖s‖v, v 27/28 or
+// 0/1) over digest.
+func recoverSigner(digest, sig []byte) (wallet.EVMAddress, error) {
+	if len(sig) != 65 {
+		return wallet.EVMAddress{}, errors.New("a signature is 65 bytes")
+	}
+	v := sig[64]
+	if v >= 27 {
+		v -= 27
+	}
+	if v > 1 {
+		return wallet.EVMAddress{}, errors.New("bad recovery id")
+	}
+	compact := append([]byte{27 + v}, sig[:64]...)
+	pub, _, err := ecdsa.RecoverCompact(compact, digest)
+	if err != nil {
+		return wallet.EVMAddress{}, err
+	}
+	return wallet.EVMAddress(keccak(pub.SerializeUncompressed()[1:])[12:]), nil
+}
