@@ -189,7 +189,7 @@ func Settle(p *Policy, pr Proposal, d Decision) Decision {
 	}
 	d.NotBefore = pr.End.Add(-p.ReviewWindow.Duration)
 	for i, r := range p.AutoCast {
-		if autoCasts(r, pr, d) {
+		if autoCasts(p, r, pr, d) {
 			id := r.ID
 			if id == "" {
 				id = fmt.Sprintf("auto_cast[%d]", i)
@@ -205,13 +205,26 @@ func Settle(p *Policy, pr Proposal, d Decision) Decision {
 	return d
 }
 
-func autoCasts(r AutoCast, pr Proposal, d Decision) bool {
+func autoCasts(p *Policy, r AutoCast, pr Proposal, d Decision) bool {
 	if d.Confidence < r.MinConfidence {
 		return false
 	}
+	title, all := normalize(pr.Title), normalize(pr.Title+"\n"+pr.Body+"\n"+strings.Join(pr.Choices, "\n"))
 	cited := false
 	for _, id := range d.Clauses {
-		cited = cited || slices.Contains(r.Issues, id)
+		if !slices.Contains(r.Issues, id) {
+			continue
+		}
+		if !r.IsExact() {
+			cited = true
+			continue
+		}
+		if is, ok := p.Issue(id); ok && len(is.Match) > 0 && containsAny(title, is.Match) {
+			cited = true
+		}
+		if rl, ok := p.RedLine(id); ok && len(rl.Match) > 0 && containsAny(all, rl.Match) {
+			cited = true
+		}
 	}
 	if !cited {
 		return false
@@ -233,7 +246,7 @@ type JSONModel interface {
 type Decider struct {
 	Policy *Policy
 	Model  JSONModel
-	// MaxTokens bounds the answer (default 400).
+	// MaxTokens bounds the answer (default 512).
 	MaxTokens int
 }
 
@@ -278,7 +291,7 @@ func DecisionSchema(p *Policy, pr Proposal) ([]byte, error) {
 	}
 	// Properties in this order: the clauses and the reasoning come before
 	// the choice, so the choice follows from them.
-	return []byte(fmt.Sprintf(`{"type":"object","properties":{"policy_clauses":%s,"rationale":{"type":"string","maxLength":400},"choice":%s,"confidence":{"type":"integer","minimum":0,"maximum":100}},"required":["policy_clauses","rationale","choice","confidence"],"additionalProperties":false}`, clauses, cs)), nil
+	return []byte(fmt.Sprintf(`{"type":"object","properties":{"policy_clauses":%s,"rationale":{"type":"string","maxLength":300},"choice":%s,"confidence":{"type":"integer","minimum":0,"maximum":100}},"required":["policy_clauses","rationale","choice","confidence"],"additionalProperties":false}`, clauses, cs)), nil
 }
 
 // ModelAnswer is the model's answer as the schema shapes it.
@@ -418,9 +431,13 @@ func (dc *Decider) Decide(ctx context.Context, pr Proposal, now time.Time) (Deci
 	}
 	maxTok := dc.MaxTokens
 	if maxTok == 0 {
-		maxTok = 400
+		maxTok = 512
 	}
 	out, _, err := dc.Model.JSON(ctx, msgs, cs, model.Sampling{Temperature: 0, MaxTokens: maxTok}, nil)
+	if errors.Is(err, model.ErrIncomplete) && ctx.Err() == nil {
+		d.Action, d.Why = Abstain, "the model did not finish its answer: "+err.Error()
+		return d, msgs, nil
+	}
 	if err != nil {
 		return d, msgs, fmt.Errorf("model decision: %w", err)
 	}

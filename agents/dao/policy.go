@@ -96,7 +96,14 @@ type AutoCast struct {
 	// Governors: an on-chain vote cannot be changed, so it is auto-cast
 	// only on a Governor named here.
 	Governors []string `toml:"governors"`
+	// Exact (the default) also wants the proposal to match a cited issue's
+	// own "match" phrases: a model talked into citing a clause the
+	// proposal's title does not name drafts instead of casting.
+	Exact *bool `toml:"exact"`
 }
+
+// IsExact reports whether the rule wants an exact match (the default).
+func (r AutoCast) IsExact() bool { return r.Exact == nil || *r.Exact }
 
 // Duration is a TOML string such as "24h" or "90m".
 type Duration struct{ time.Duration }
@@ -192,13 +199,17 @@ func ParsePolicy(path string, data []byte) (*Policy, error) {
 	if err != nil {
 		var pe toml.ParseError
 		if errors.As(err, &pe) {
-			return nil, &PolicyError{Path: path, Line: pe.Position.Line, Err: errors.New(pe.Message)}
+			return nil, &PolicyError{Path: path, Line: pe.Position.Line, Field: lines.on(pe.Position.Line), Err: errors.New(pe.Message)}
 		}
 		line := 0
 		if m := tomlLineRE.FindStringSubmatch(err.Error()); m != nil {
 			line, _ = strconv.Atoi(m[1])
 		}
-		return nil, &PolicyError{Path: path, Line: line, Err: err}
+		msg := err.Error()
+		if i := strings.LastIndex(msg, ": "); i >= 0 && line > 0 {
+			msg = msg[i+2:] // the rest repeats the line and key
+		}
+		return nil, &PolicyError{Path: path, Line: line, Field: lines.on(line), Err: errors.New(msg)}
 	}
 	if und := md.Undecoded(); len(und) > 0 {
 		f := lines.name(und[0])
@@ -412,6 +423,17 @@ func (m keyLineMap) of(field string) int {
 	return 0
 }
 
+// on is the field on line n, if one is.
+func (m keyLineMap) on(n int) string {
+	best := ""
+	for f, l := range m {
+		if l == n && len(f) > len(best) {
+			best = f
+		}
+	}
+	return best
+}
+
 // name turns a key the decoder left over into the file's field form
 // (array tables counted: the decoder does not say which one, so the
 // first table holding that key is named).
@@ -478,10 +500,13 @@ match = ["mint new tokens", "raise the supply cap"]
 # Votes cast without asking you: the decision cites one of "issues" and is
 # at least min_confidence sure (rules count as 1). On-chain votes cannot be
 # changed: they are auto-cast only on a Governor listed in "governors".
+# With exact = true (the default) the proposal's title must also contain one
+# of the cited issue's "match" phrases, whoever decided.
 [[auto_cast]]
 id = "grants"
 issues = ["public-goods-grants"]
 min_confidence = 0.8
+exact = true
 `
 
 // ErrPolicyExists: policy new would overwrite the user's policy.

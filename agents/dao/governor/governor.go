@@ -201,6 +201,10 @@ func (s *Source) call(ctx context.Context, data []byte) (abiData, error) {
 // answers proposalCount and initialProposalId.
 func (s *Source) identify(ctx context.Context) error {
 	out, err := s.call(ctx, calldata("COUNTING_MODE()"))
+	var answered *wallet.RPCError
+	if err != nil && !errors.As(err, &answered) {
+		return fmt.Errorf("COUNTING_MODE: %w", err) // the node did not answer: not the contract's fault
+	}
 	mode, derr := out.stringAt(0)
 	if err != nil || derr != nil {
 		if s.isBravo(ctx) {
