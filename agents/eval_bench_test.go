@@ -15,6 +15,7 @@ import (
 	"testing"
 	"text/tabwriter"
 	"time"
+	"unicode/utf8"
 
 	"github.com/sovos/sov/agents/tools"
 	"github.com/sovos/sov/assets"
@@ -26,7 +27,9 @@ import (
 // each with the tool a good agent calls first and one key argument, run on
 // the small chat models two ways: grammar-forced Call, and the same model
 // with the same prompt but no grammar, its first JSON object parsed. Figures,
-// not pass/fail, except one property: every forced reply validates.
+// not pass/fail, except one property: every forced reply validates, within
+// the token cap (the engine closes a reply that reaches it; those are
+// counted in "closed").
 
 var evalFlag = flag.Bool("agents.eval", false, "run BenchmarkAgentsEval (or set SOV_BENCH_EVAL=1)")
 
@@ -35,9 +38,10 @@ const (
 	// evalAnswer in a request's "tool" means the right step is a final
 	// answer, no tool.
 	evalAnswer = "answer"
-	// evalMaxTokens caps one step. Both modes get the same cap; a forced
-	// step that reaches it is counted as cut, not as invalid (the grammar
-	// cannot end a string the model will not close).
+	// evalMaxTokens caps one step. Both modes get the same cap. A forced
+	// step that reaches it is closed by the engine (model.Stats.Closed): a
+	// small model can repeat text inside a JSON string until the cap, and
+	// the grammar alone cannot make it close the string.
 	evalMaxTokens = 256
 )
 
@@ -282,6 +286,7 @@ func fillRequired(schema json.RawMessage, args map[string]any) {
 type evalTally struct {
 	n, valid, cut, tool, arg int
 	validEnded               int // valid and not cut by the cap
+	closed                   int // closed by the engine at the cap (forced)
 	promptTokens, genTokens  int
 	time                     time.Duration
 	wrong                    []string // requests the mode got wrong, for the log
@@ -295,6 +300,9 @@ func (t *evalTally) add(r evalRequest, reply model.Reply, valid bool, st model.S
 	t.time += d
 	if st.StopReason == model.StopMaxTokens {
 		t.cut++
+	}
+	if st.Closed {
+		t.closed++
 	}
 	if !valid {
 		return
@@ -344,6 +352,14 @@ func BenchmarkAgentsEval(b *testing.B) {
 			b.Fatalf("SOV_BENCH_THREADS=%q: give a positive number of threads", s)
 		}
 	}
+	// SOV_BENCH_REPEAT_PENALTY measures a repetition guard (llama.cpp's
+	// penalties sampler) against the engine's close alone; both modes get it.
+	var penalty float64
+	if s := os.Getenv("SOV_BENCH_REPEAT_PENALTY"); s != "" {
+		if penalty, err = strconv.ParseFloat(s, 32); err != nil || penalty < 1 {
+			b.Fatalf("SOV_BENCH_REPEAT_PENALTY=%q: give a penalty of 1 (off) or more", s)
+		}
+	}
 	for _, m := range []testtool.TestModel{testtool.Chat, testtool.ChatLarge} {
 		b.Run(strings.NewReplacer(" ", "", ".", "").Replace(m.String()), func(b *testing.B) {
 			path, err := testtool.ModelPath(m)
@@ -351,13 +367,13 @@ func BenchmarkAgentsEval(b *testing.B) {
 				b.Skipf("skipping %s: %v", m, err)
 			}
 			for i := 0; i < b.N; i++ {
-				evalModel(b, m.String(), path, threads, reqs, specs, ts)
+				evalModel(b, m.String(), path, threads, float32(penalty), reqs, specs, ts)
 			}
 		})
 	}
 }
 
-func evalModel(b *testing.B, name, path string, threads int, reqs []evalRequest, specs []model.Tool, ts *model.Toolset) {
+func evalModel(b *testing.B, name, path string, threads int, penalty float32, reqs []evalRequest, specs []model.Tool, ts *model.Toolset) {
 	ctx := context.Background()
 	eng, err := model.Load(ctx, model.Options{Path: path, Threads: threads, ContextSize: 4096})
 	if err != nil {
@@ -369,8 +385,9 @@ func evalModel(b *testing.B, name, path string, threads int, reqs []evalRequest,
 	// two differ only by the grammar.
 	sys := assets.Prompt("agent-run")
 	freeSys := sys + "\n\n" + evalToolPrompt(specs)
-	s := model.Sampling{Temperature: 0, MaxTokens: evalMaxTokens}
+	s := model.Sampling{Temperature: 0, MaxTokens: evalMaxTokens, RepeatPenalty: penalty}
 	var forced, free evalTally
+	var closedOut []string
 	b.ResetTimer()
 	for _, r := range reqs {
 		msgs := []model.Message{{Role: model.RoleSystem, Content: sys}, {Role: model.RoleUser, Content: r.Request}}
@@ -380,12 +397,18 @@ func evalModel(b *testing.B, name, path string, threads int, reqs []evalRequest,
 		d := time.Since(start)
 		var inc *model.IncompleteError
 		switch {
-		case errors.As(err, &inc) && inc.StopReason == model.StopMaxTokens:
-			// Cut by the cap, not invalid: counted in cut.
+		case errors.As(err, &inc):
+			// The engine closes a reply at the cap: this is a bug.
 			forced.cutOut = append(forced.cutOut, fmt.Sprintf("%q → %.100s…", r.Request, raw.String()))
+			b.Errorf("%s: forced call for %q was cut: %v", name, r.Request, err)
 		case err != nil:
 			// The property the grammar guarantees: this is a bug.
 			b.Errorf("%s: forced call for %q did not validate: %v", name, r.Request, err)
+		case st.GeneratedTokens > evalMaxTokens:
+			b.Errorf("%s: forced call for %q took %d tokens, over the cap", name, r.Request, st.GeneratedTokens)
+		}
+		if st.Closed {
+			closedOut = append(closedOut, fmt.Sprintf("%q → …%s", r.Request, tail(raw.String(), 60)))
 		}
 		forced.add(r, reply, err == nil, st, d)
 		if t, a := scoreEval(r, reply); err == nil && !(t && a) {
@@ -414,14 +437,17 @@ func evalModel(b *testing.B, name, path string, threads int, reqs []evalRequest,
 
 	var tab strings.Builder
 	w := tabwriter.NewWriter(&tab, 0, 0, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintf(w, "%s, %d requests, 1 step each, %d thread(s)\tvalid %%\tvalid %% of ended\tcut\ttool %%\ttool+arg %%\tprompt tok/step\tgen tok/step\tms/step\t\n", name, len(reqs), threads)
+	if penalty > 1 {
+		name += fmt.Sprintf(" (repeat penalty %.2f)", penalty)
+	}
+	fmt.Fprintf(w, "%s, %d requests, 1 step each, %d thread(s)\tvalid %%\tvalid %% of ended\tcut\tclosed\ttool %%\ttool+arg %%\tprompt tok/step\tgen tok/step\tms/step\t\n", name, len(reqs), threads)
 	for _, row := range []struct {
 		mode string
 		t    *evalTally
 	}{{"forced (Call, grammar)", &forced}, {"free (same prompt, no grammar)", &free}} {
 		t := row.t
-		fmt.Fprintf(w, "%s\t%.1f\t%.1f\t%d\t%.1f\t%.1f\t%.0f\t%.1f\t%.0f\t\n", row.mode,
-			pct(t.valid, t.n), pct(t.validEnded, t.n-t.cut), t.cut, pct(t.tool, t.n), pct(t.arg, t.n),
+		fmt.Fprintf(w, "%s\t%.1f\t%.1f\t%d\t%d\t%.1f\t%.1f\t%.0f\t%.1f\t%.0f\t\n", row.mode,
+			pct(t.valid, t.n), pct(t.validEnded, t.n-t.cut), t.cut, t.closed, pct(t.tool, t.n), pct(t.arg, t.n),
 			float64(t.promptTokens)/float64(t.n), float64(t.genTokens)/float64(t.n),
 			float64(t.time.Milliseconds())/float64(t.n))
 	}
@@ -432,9 +458,10 @@ func evalModel(b *testing.B, name, path string, threads int, reqs []evalRequest,
 	sort.Strings(forced.wrong)
 	fmt.Printf("%s forced, wrong tool or argument (%d):\n  %s\n", name, len(forced.wrong), strings.Join(forced.wrong, "\n  "))
 	fmt.Printf("%s free, first invalid replies:\n  %s\n", name, strings.Join(free.wrong, "\n  "))
-	fmt.Printf("%s forced, cut at %d tokens (%d):\n  %s\n\n", name, evalMaxTokens, forced.cut, strings.Join(forced.cutOut, "\n  "))
-	if forced.validEnded+forced.cut != forced.n {
-		b.Errorf("%s: forced valid-call rate %.1f%%, want 100%% of the calls that ended", name, pct(forced.valid, forced.n))
+	fmt.Printf("%s forced, cut at %d tokens (%d):\n  %s\n", name, evalMaxTokens, forced.cut, strings.Join(forced.cutOut, "\n  "))
+	fmt.Printf("%s forced, closed by the engine at %d tokens (%d):\n  %s\n\n", name, evalMaxTokens, forced.closed, strings.Join(closedOut, "\n  "))
+	if forced.valid != forced.n {
+		b.Errorf("%s: forced valid-call rate %.1f%%, want 100%%", name, pct(forced.valid, forced.n))
 	}
 	for _, m := range []struct {
 		unit string
@@ -444,12 +471,25 @@ func evalModel(b *testing.B, name, path string, threads int, reqs []evalRequest,
 		b.ReportMetric(pct(t.valid, t.n), m.unit+"-valid-%")
 		b.ReportMetric(pct(t.validEnded, t.n-t.cut), m.unit+"-valid-of-ended-%")
 		b.ReportMetric(float64(t.cut), m.unit+"-cut")
+		b.ReportMetric(float64(t.closed), m.unit+"-closed")
 		b.ReportMetric(pct(t.tool, t.n), m.unit+"-tool-%")
 		b.ReportMetric(pct(t.arg, t.n), m.unit+"-tool+arg-%")
 		b.ReportMetric(float64(t.promptTokens+t.genTokens)/float64(t.n), m.unit+"-tokens/task")
 		b.ReportMetric(float64(t.time.Milliseconds())/float64(t.n), m.unit+"-ms/step")
 	}
 	b.ReportMetric(1, "steps/task")
+}
+
+// tail is the last n bytes of s, whole characters.
+func tail(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	s = s[len(s)-n:]
+	for len(s) > 0 && !utf8.RuneStart(s[0]) {
+		s = s[1:]
+	}
+	return s
 }
 
 func replyText(r model.Reply) string {
