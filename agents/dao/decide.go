@@ -199,6 +199,14 @@ func Settle(p *Policy, pr Proposal, d Decision) Decision {
 		}
 	}
 	d.Action, d.Why = Action(p.Default), "no auto_cast rule covers it"
+	for _, r := range p.AutoCast {
+		loose := r
+		loose.Exact = new(bool)
+		if r.IsExact() && autoCasts(p, loose, pr, d) {
+			d.Why = fmt.Sprintf("auto_cast %s would apply, but the proposal's title matches none of the cited issues' phrases (exact)", r.ID)
+			break
+		}
+	}
 	if d.Action == Abstain {
 		d.Choice = nil
 	}

@@ -147,7 +147,7 @@ func TestSettle(t *testing.T) {
 		{"rule, auto-cast", p, grant, Decision{By: "rule", Choice: c(Basic, 1), Confidence: 1, Clauses: []string{"public-goods-grants"}}, Cast, "auto_cast grants"},
 		{"model, confident, exact", p, grant, Decision{By: "model", Choice: c(Basic, 1), Confidence: 0.9, Clauses: []string{"public-goods-grants"}}, Cast, "auto_cast grants"},
 		{"model below the rule's confidence", p, grant, Decision{By: "model", Choice: c(Basic, 1), Confidence: 0.7, Clauses: []string{"public-goods-grants"}}, Draft, "no auto_cast"},
-		{"model cites an issue the title does not match", p, other, Decision{By: "model", Choice: c(Basic, 1), Confidence: 1, Clauses: []string{"public-goods-grants"}}, Draft, "no auto_cast"},
+		{"model cites an issue the title does not match", p, other, Decision{By: "model", Choice: c(Basic, 1), Confidence: 1, Clauses: []string{"public-goods-grants"}}, Draft, "title matches none"},
 		{"below the policy's confidence", p, grant, Decision{By: "model", Choice: c(Basic, 1), Confidence: 0.5, Clauses: []string{"public-goods-grants"}}, Abstain, "confidence 0.50"},
 		{"no clause", p, grant, Decision{By: "model", Choice: c(Basic, 1), Confidence: 1}, Abstain, "no policy clause"},
 		{"For citing a red line", p, grant, Decision{By: "model", Choice: c(Basic, 1), Confidence: 1, Clauses: []string{"no-token-mint"}}, Abstain, "red line"},
