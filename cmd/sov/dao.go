@@ -308,7 +308,7 @@ func (a *app) daoRunCmd() *cobra.Command {
 		if err != nil {
 			return err
 		}
-		return a.show(asJSON, rep, func(w io.Writer) {
+		err = a.show(asJSON, rep, func(w io.Writer) {
 			fmt.Fprintf(w, "%d proposals: %d cast, %d waiting for their review window, %d queued, %d skipped\n", rep.Synced, len(rep.Cast), len(rep.Waiting), len(rep.Queued), rep.Skipped)
 			for i, v := range rep.Cast {
 				fmt.Fprintf(w, "cast   %s: %s (%s)\n", rep.CastFor[i], v.Choice, v.ID)
@@ -327,6 +327,10 @@ func (a *app) daoRunCmd() *cobra.Command {
 				fmt.Fprintf(w, "FAILED %s: %s\n", k, why)
 			}
 		})
+		if err == nil && len(rep.Failed) > 0 {
+			return fmt.Errorf("%d votes the rules allow were not cast (see FAILED; `sov dao alias authorize` if the alias is not authorised)", len(rep.Failed))
+		}
+		return err
 	})
 	c.Flags().StringVar(&modelNm, "model", "", "the model deciding what no rule settles (default: sov's)")
 	c.Flags().BoolVar(&o.NoModel, "no-model", false, "rules only: what they do not settle abstains")

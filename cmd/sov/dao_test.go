@@ -1,0 +1,151 @@
+package main
+
+import (
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/sovos/sov/agents/dao/daotest"
+)
+
+const daoTestPolicy = `
+default = "draft"
+review_window = "24h"
+
+[snapshot]
+hub = "HUB"
+spaces = ["sov.eth"]
+
+[[issues]]
+id = "public-goods-grants"
+stance = "for"
+about = "Grants that fund open-source software as public goods"
+match = ["public goods grant"]
+
+[[issues]]
+id = "treasury-over-1m"
+stance = "against"
+about = "Spending more than 1 million dollars from the treasury"
+unless = "an independent audit is linked"
+
+[[red_lines]]
+id = "no-token-mint"
+about = "Minting new governance tokens"
+match = ["mint new tokens"]
+
+[[auto_cast]]
+id = "grants"
+issues = ["public-goods-grants"]
+`
+
+func daoHubProposal(id, title, body string) daotest.Proposal {
+	now := time.Now()
+	return daotest.Proposal{ID: id, Title: title, Body: body, Choices: []string{"For", "Against", "Abstain"}, Type: "basic",
+		Start: now.Add(-time.Hour).Unix(), End: now.Add(12 * time.Hour).Unix(), Snapshot: "1", State: "active", Space: daotest.Space{ID: "sov.eth"}}
+}
+
+// TestDaoRunEndToEnd: sov dao on a loopback Snapshot hub with three
+// proposals: the run casts the one an auto-cast rule allows (after the
+// alias is authorised), queues the other two, and snapshot.js accepts
+// every envelope sov posted.
+func TestDaoRunEndToEnd(t *testing.T) {
+	home := t.TempDir()
+	if r := runSov(t, home, walletTestEnv, walletTestAbandon+"\n", "wallet", "import"); r.Code != 0 {
+		t.Fatalf("import: %d %s", r.Code, r.Stderr)
+	}
+	hub := daotest.NewHub(t,
+		daoHubProposal("0xp1", "Public goods grant: documentation", "10k for docs."),
+		daoHubProposal("0xp2", "Spend 2M from the treasury", "No audit."),
+		daoHubProposal("0xp3", "Team allocation", "We will mint new tokens for the team."))
+	if r := runSov(t, home, nil, "", "dao", "run", "--no-model"); r.Code != 1 || !strings.Contains(r.Stderr, "sov dao policy new") {
+		t.Fatalf("no policy: %d %s", r.Code, r.Stderr)
+	}
+	r := runSov(t, home, nil, "", "dao", "policy", "new")
+	if r.Code != 0 {
+		t.Fatalf("policy new: %d %s", r.Code, r.Stderr)
+	}
+	path := strings.SplitN(r.Stdout, "\n", 2)[0]
+	if err := os.WriteFile(path, []byte(strings.Replace(daoTestPolicy, "HUB", hub.URL, 1)), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if filepath.Base(path) != "policy.toml" {
+		t.Fatal(path)
+	}
+	// Before the alias: the grant cannot be cast, and sov says how.
+	r = runSov(t, home, walletTestEnv, "", "dao", "run", "--no-model")
+	if r.Code != 1 || !strings.Contains(r.Stdout, "FAILED snapshot:sov.eth:0xp1") || !strings.Contains(r.Stderr, "sov dao alias authorize") {
+		t.Fatalf("run before alias: %d %s %s", r.Code, r.Stdout, r.Stderr)
+	}
+	if r = runSov(t, home, walletTestEnv, "", "dao", "alias", "authorize"); r.Code != exitNeedsApproval {
+		t.Fatalf("headless authorize without --yes: %d %s", r.Code, r.Stderr)
+	}
+	if r = runSov(t, home, walletTestEnv, "", "dao", "alias", "authorize", "--yes"); r.Code != 0 {
+		t.Fatalf("authorize: %d %s", r.Code, r.Stderr)
+	}
+	r = runSov(t, home, walletTestEnv, "", "dao", "run", "--no-model", "--json")
+	if r.Code != 0 {
+		t.Fatalf("run: %d %s", r.Code, r.Stderr)
+	}
+	var rep struct {
+		CastFor []string `json:"cast_for"`
+		Queued  []struct {
+			Decision struct {
+				Action string `json:"action"`
+			} `json:"decision"`
+		} `json:"queued"`
+	}
+	if err := json.Unmarshal([]byte(r.Stdout), &rep); err != nil {
+		t.Fatal(err)
+	}
+	if len(rep.CastFor) != 1 || rep.CastFor[0] != "snapshot:sov.eth:0xp1" || len(rep.Queued) != 2 {
+		t.Fatalf("run: %s", r.Stdout)
+	}
+	r = runSov(t, home, nil, "", "dao", "proposals")
+	if r.Code != 0 || strings.Count(r.Stdout, "\n") != 3 || !strings.Contains(r.Stdout, "voted") || !strings.Contains(r.Stdout, "abstain") {
+		t.Fatalf("proposals: %d %s %s", r.Code, r.Stdout, r.Stderr)
+	}
+	r = runSov(t, home, nil, "", "dao", "explain", "0xp3")
+	if r.Code != 0 || !strings.Contains(r.Stdout, "no-token-mint") || !strings.Contains(r.Stdout, "choice: Against") {
+		t.Fatalf("explain: %d %s", r.Code, r.Stdout)
+	}
+	// The user's votes: confirmation, a bad choice, then a good one.
+	if r = runSov(t, home, walletTestEnv, "", "dao", "vote", "0xp3"); r.Code != exitNeedsApproval {
+		t.Fatalf("vote without --yes: %d %s", r.Code, r.Stderr)
+	}
+	if r = runSov(t, home, walletTestEnv, "", "dao", "vote", "0xp3", "7", "--yes"); r.Code != exitUsage {
+		t.Fatalf("choice 7: %d %s", r.Code, r.Stderr)
+	}
+	if r = runSov(t, home, walletTestEnv, "", "dao", "vote", "0xp3", "--yes"); r.Code != 0 || !strings.Contains(r.Stdout, "voted 2") {
+		t.Fatalf("vote: %d %s %s", r.Code, r.Stdout, r.Stderr)
+	}
+	envs := hub.Envelopes()
+	if len(envs) != 3 {
+		t.Fatalf("%d envelopes", len(envs))
+	}
+	for i, v := range daotest.Verify(t, envs) {
+		if !v.OK {
+			t.Errorf("envelope %d: %+v", i, v)
+		}
+	}
+	r = runSov(t, home, nil, "", "ledger", "ls", "--kind", "vote", "--json")
+	if r.Code != 0 || strings.Count(r.Stdout, `"action"`) < 6 || strings.Contains(r.Stdout, "documentation") {
+		t.Fatalf("ledger: %d %s", r.Code, r.Stdout)
+	}
+	// Revoked, nothing is signed; a hub that is down is one line.
+	if r = runSov(t, home, nil, "", "dao", "alias", "revoke"); r.Code != 0 {
+		t.Fatalf("revoke: %d %s", r.Code, r.Stderr)
+	}
+	if r = runSov(t, home, walletTestEnv, "", "dao", "vote", "0xp2", "Against", "--yes"); r.Code != 1 || !strings.Contains(r.Stderr, "revoked") {
+		t.Fatalf("vote after revoke: %d %s", r.Code, r.Stderr)
+	}
+	hub.Fail("garbage")
+	if r = runSov(t, home, nil, "", "dao", "sync"); r.Code != 1 || !strings.Contains(r.Stderr, "snapshot hub") || strings.Count(r.Stderr, "\n") != 1 {
+		t.Fatalf("garbage hub: %d %q", r.Code, r.Stderr)
+	}
+	if n := len(hub.Envelopes()); n != 3 {
+		t.Fatalf("%d envelopes at the end", n)
+	}
+}
