@@ -60,8 +60,8 @@ func TestGovernorOnAnvil(t *testing.T) {
 			if !p.End.After(p.Start) {
 				t.Errorf("End %v is not after Start %v", p.End, p.Start)
 			}
-			relay := &keySender{c: c, key: c.key(2)}
-			self := &keySender{c: c, key: txVoter}
+			relay := keySenderOf(c, c.key(2))
+			self := keySenderOf(c, txVoter)
 			forChoice := dao.Choice{Type: dao.Governor, Index: 1}
 			if _, err := src.Cast(ctx, self, p, forChoice, "early"); !errors.Is(err, ErrVotingNotOpen) {
 				t.Fatalf("Cast while pending = %v, want ErrVotingNotOpen", err)
@@ -87,15 +87,15 @@ func TestGovernorOnAnvil(t *testing.T) {
 			txAddr := wallet.EVMAddress(crypto.PubkeyToAddress(txVoter.PublicKey))
 			// an index that is not the voter's signs for someone else:
 			// caught before relaying
-			if _, err := src.CastBySig(ctx, sess, 0, txAddr, relay, p, forChoice, ""); !errors.Is(err, ErrSignerMismatch) || len(relay.calls) != 0 {
-				t.Fatalf("mismatched signer = %v (%d relayed), want ErrSignerMismatch", err, len(relay.calls))
+			if _, err := src.CastBySig(ctx, sess, 0, txAddr, relay, p, forChoice, ""); !errors.Is(err, ErrSignerMismatch) || len(relay.Calls) != 0 {
+				t.Fatalf("mismatched signer = %v (%d relayed), want ErrSignerMismatch", err, len(relay.Calls))
 			}
 			rc, err := src.CastBySig(ctx, sess, 0, sigAddr, relay, p, forChoice, "matches public-goods-grants: for")
 			if err != nil {
 				t.Fatal(err)
 			}
-			if len(relay.calls) != 1 || !strings.Contains(relay.calls[0].Summary, "Vote For on proposal "+id.String()) {
-				t.Fatalf("relayed %+v", relay.calls)
+			if len(relay.Calls) != 1 || !strings.Contains(relay.Calls[0].Summary, "Vote For on proposal "+id.String()) {
+				t.Fatalf("relayed %+v", relay.Calls)
 			}
 			// by transaction, without a reason: castVoteWithReason with ""
 			against := dao.Choice{Type: dao.Governor, Index: 0}
@@ -152,11 +152,11 @@ func TestGovernorOnAnvil(t *testing.T) {
 			}
 			// closed window: refused before sending
 			c.advance(25)
-			before := len(relay.calls)
+			before := len(relay.Calls)
 			if _, err := src.Cast(ctx, relay, p, forChoice, ""); !errors.Is(err, ErrVotingClosed) {
 				t.Fatalf("vote after the deadline = %v, want ErrVotingClosed", err)
 			}
-			if len(relay.calls) != before {
+			if len(relay.Calls) != before {
 				t.Fatal("a vote on a closed proposal was sent")
 			}
 			if got, err := src.Sync(ctx); err != nil || len(got) != 0 {

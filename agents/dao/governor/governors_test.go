@@ -28,8 +28,8 @@ func TestGovernors(t *testing.T) {
 	voterAddr := wallet.EVMAddress(crypto.PubkeyToAddress(voter.PublicKey))
 	sess := c.aw.Wallet.NewSession(wallet.SessionConfig{Caller: "test", Unlock: c.aw.Unlock(), Networks: c.aw.Networks})
 	refs := []string{strings.ToLower(a.ref.String()), b.ref.String()} // as a policy may spell them
-	byTx := &Governors{Networks: c.aw.Networks, Refs: refs, Sender: &keySender{c: c, key: voter}}
-	bySig := &Governors{Networks: c.aw.Networks, Refs: refs, Signer: sess, Account: 0, Voter: voterAddr, Relay: &keySender{c: c, key: c.key(2)}}
+	byTx := &Governors{Networks: c.aw.Networks, Refs: refs, Sender: keySenderOf(c, voter)}
+	bySig := &Governors{Networks: c.aw.Networks, Refs: refs, Signer: sess, Account: 0, Voter: voterAddr, Relay: keySenderOf(c, c.key(2))}
 
 	ps, err := byTx.Sync(ctx)
 	if err != nil {

@@ -1,16 +1,13 @@
 package governor
 
 import (
-	"context"
 	"crypto/ecdsa"
 	"math/big"
 	"testing"
 
 	"github.com/ethereum/go-ethereum/common"
-	"github.com/ethereum/go-ethereum/crypto"
 
 	"github.com/sovos/sov/agents/dao/governor/governortest"
-	"github.com/sovos/sov/wallet"
 	"github.com/sovos/sov/wallet/wallettest"
 )
 
@@ -63,22 +60,8 @@ func (c *chain) propose(d daoFixture, desc string) *big.Int { return c.Propose(d
 
 // keySender is a Sender that signs with a raw key: the test's stand-in
 // for the wallet's contract-call send path, and a relayer.
-type keySender struct {
-	c     *chain
-	key   *ecdsa.PrivateKey
-	calls []Call
+func keySenderOf(c *chain, key *ecdsa.PrivateKey) *governortest.KeySender {
+	return &governortest.KeySender{Chain: c.Chain, Key: key}
 }
 
-func (k *keySender) From() wallet.EVMAddress {
-	return wallet.EVMAddress(crypto.PubkeyToAddress(k.key.PublicKey))
-}
-
-func (k *keySender) SendCall(ctx context.Context, call Call) (wallet.EVMHash, error) {
-	k.calls = append(k.calls, call)
-	to := common.Address(call.To)
-	r, err := k.c.TrySend(k.key, &to, call.Data)
-	if err != nil {
-		return wallet.EVMHash{}, err
-	}
-	return wallet.EVMHash(r.TxHash), nil
-}
+var _ Sender = (*governortest.KeySender)(nil)

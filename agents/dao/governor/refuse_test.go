@@ -85,14 +85,14 @@ func TestBallotNeedsApproval(t *testing.T) {
 		t.Fatal(err)
 	}
 	seen = nil
-	relay := &keySender{c: c, key: c.key(2)}
+	relay := keySenderOf(c, c.key(2))
 	forChoice := dao.Choice{Type: dao.Governor, Index: 1}
 
 	answer = nil // declined
 	if _, err := src.CastBySig(ctx, sess, 0, wallet.EVMAddress(crypto.PubkeyToAddress(voter.PublicKey)), relay, ps[0], forChoice, "why"); !errors.Is(err, wallet.ErrRefused) {
 		t.Fatalf("declined vote = %v, want wallet.ErrRefused", err)
 	}
-	if len(relay.calls) != 0 {
+	if len(relay.Calls) != 0 {
 		t.Fatal("a declined ballot was relayed")
 	}
 	if voted, _ := src.HasVoted(ctx, id, wallet.EVMAddress(crypto.PubkeyToAddress(voter.PublicKey))); voted {
@@ -128,7 +128,7 @@ func TestCastRefusesBadInput(t *testing.T) {
 	if err != nil || len(ps) != 1 {
 		t.Fatalf("Sync = %v, %v", ps, err)
 	}
-	snd := &keySender{c: c, key: c.key(0)}
+	snd := keySenderOf(c, c.key(0))
 	other := ps[0]
 	other.Space = "eip155:1:0x0000000000000000000000000000000000000001"
 	long := strings.Repeat("x", maxReason+1)
@@ -148,7 +148,7 @@ func TestCastRefusesBadInput(t *testing.T) {
 			if _, err := src.Cast(ctx, snd, tc.p, tc.c, tc.reason); !errors.Is(err, tc.want) {
 				t.Fatalf("err = %v, want %v", err, tc.want)
 			}
-			if len(snd.calls) != 0 {
+			if len(snd.Calls) != 0 {
 				t.Fatal("sent")
 			}
 		})

@@ -16,22 +16,16 @@ import (
 	"github.com/sovos/sov/wallet"
 )
 
-// Call is a contract call the user's account makes as a transaction.
-type Call struct {
-	Network wallet.Network
-	To      wallet.EVMAddress
-	Data    []byte
-	// Summary is the one line a person approves; it names the Governor,
-	// the proposal and the choice, never proposal text.
-	Summary string
-}
-
-// Sender sends a Call from one EVM account through the wallet's send
-// path: its policy, the user's approval where the policy asks for it,
-// the ledger. It returns once the transaction is broadcast.
+// Sender sends contract calls as transactions from one EVM account
+// through the wallet's send path: its policy, the user's approval where
+// the policy asks for it, the ledger. SendCall sends data to the contract
+// to on net and returns once the transaction is broadcast; summary is the
+// one line a person approves (it names the Governor, the proposal and the
+// choice, never proposal text). The arguments are plain types so a
+// sender needs nothing from this package.
 type Sender interface {
 	From() wallet.EVMAddress
-	SendCall(ctx context.Context, c Call) (wallet.EVMHash, error)
+	SendCall(ctx context.Context, net wallet.Network, to wallet.EVMAddress, data []byte, summary string) (wallet.EVMHash, error)
 }
 
 // Signer signs EIP-712 typed data with the EVM key at index through the
@@ -135,7 +129,7 @@ func (s *Source) Cast(ctx context.Context, snd Sender, p dao.Proposal, c dao.Cho
 		return dao.Receipt{}, err
 	}
 	data := CastVoteWithReason(onchain.ID, uint8(c.Index), reason)
-	h, err := snd.SendCall(ctx, Call{Network: s.net, To: s.ref.Address, Data: data, Summary: s.summary(p.ID, c, "")})
+	h, err := snd.SendCall(ctx, s.net, s.ref.Address, data, s.summary(p.ID, c, ""))
 	if err != nil {
 		return dao.Receipt{}, fmt.Errorf("vote on proposal %s: %w", p.ID, err)
 	}
@@ -198,7 +192,7 @@ func (s *Source) CastBySig(ctx context.Context, sig Signer, index uint32, voter 
 	if err != nil {
 		return dao.Receipt{}, err
 	}
-	h, err := relay.SendCall(ctx, Call{Network: s.net, To: b.To, Data: b.Data, Summary: s.summary(p.ID, c, ", signed by "+b.Voter.Hex())})
+	h, err := relay.SendCall(ctx, s.net, b.To, b.Data, s.summary(p.ID, c, ", signed by "+b.Voter.Hex()))
 	if err != nil {
 		return dao.Receipt{}, fmt.Errorf("relay the vote on proposal %s: %w", p.ID, err)
 	}

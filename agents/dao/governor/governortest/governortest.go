@@ -31,6 +31,7 @@ import (
 	"github.com/ethereum/go-ethereum/ethclient"
 
 	"github.com/sovos/sov/internal/testtool"
+	"github.com/sovos/sov/wallet"
 	"github.com/sovos/sov/wallet/wallettest"
 )
 
@@ -337,4 +338,39 @@ func (c *Chain) Propose(d DAO, desc string) *big.Int {
 	}
 	c.T.Fatal("no ProposalCreated")
 	return nil
+}
+
+// KeySender sends contract calls from Key, a raw key: a test's stand-in
+// for the wallet's contract-call send path, and a relayer of signed
+// ballots. It has governor.Sender's methods; Calls records every call
+// asked for, sent or not.
+type KeySender struct {
+	Chain *Chain
+	Key   *ecdsa.PrivateKey
+	Calls []SentCall
+}
+
+// SentCall is one call a KeySender was asked to send.
+type SentCall struct {
+	Network wallet.Network
+	To      wallet.EVMAddress
+	Data    []byte
+	Summary string
+}
+
+// From is Key's address.
+func (k *KeySender) From() wallet.EVMAddress {
+	return wallet.EVMAddress(crypto.PubkeyToAddress(k.Key.PublicKey))
+}
+
+// SendCall sends data to to and waits for it to be mined; a revert is an
+// error.
+func (k *KeySender) SendCall(_ context.Context, net wallet.Network, to wallet.EVMAddress, data []byte, summary string) (wallet.EVMHash, error) {
+	k.Calls = append(k.Calls, SentCall{Network: net, To: to, Data: data, Summary: summary})
+	addr := common.Address(to)
+	r, err := k.Chain.TrySend(k.Key, &addr, data)
+	if err != nil {
+		return wallet.EVMHash{}, err
+	}
+	return wallet.EVMHash(r.TxHash), nil
 }
