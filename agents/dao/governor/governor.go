@@ -8,6 +8,7 @@ package governor
 
 import (
 	"context"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"math/big"
@@ -429,8 +430,9 @@ var ErrNoProposal = errors.New("the Governor has no such proposal")
 func (s *Source) State(ctx context.Context, id *big.Int) (State, error) {
 	out, err := s.call(ctx, calldata("state(uint256)", id))
 	if err != nil {
-		// state reverts with GovernorNonexistentProposal(uint256)
-		if strings.Contains(err.Error(), "0x6ad06075") || strings.Contains(strings.ToLower(err.Error()), "nonexistent") {
+		// state reverts with GovernorNonexistentProposal(uint256), which
+		// nodes quote by its selector
+		if strings.Contains(err.Error(), hex.EncodeToString(selector("GovernorNonexistentProposal(uint256)"))) {
 			return 0, fmt.Errorf("proposal %s: %w", id, ErrNoProposal)
 		}
 		return 0, fmt.Errorf("state of proposal %s: %w", id, err)

@@ -131,6 +131,8 @@ func TestCastRefusesBadInput(t *testing.T) {
 	snd := keySenderOf(c, c.key(0))
 	other := ps[0]
 	other.Space = "eip155:1:0x0000000000000000000000000000000000000001"
+	unknown := ps[0]
+	unknown.ID = "12345"
 	long := strings.Repeat("x", maxReason+1)
 	for _, tc := range []struct {
 		name   string
@@ -140,6 +142,7 @@ func TestCastRefusesBadInput(t *testing.T) {
 		want   error
 	}{
 		{"other governor", other, dao.Choice{Type: dao.Governor, Index: 1}, "", ErrWrongGovernor},
+		{"no such proposal", unknown, dao.Choice{Type: dao.Governor, Index: 1}, "", ErrNoProposal},
 		{"support 3", ps[0], dao.Choice{Type: dao.Governor, Index: 3}, "", dao.ErrInvalidChoice},
 		{"snapshot choice", ps[0], dao.Choice{Type: dao.SingleChoice, Index: 1}, "", dao.ErrInvalidChoice},
 		{"reason too long", ps[0], dao.Choice{Type: dao.Governor, Index: 1}, long, ErrReasonTooLong},
