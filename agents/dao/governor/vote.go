@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"math/big"
 	"strconv"
+	"strings"
 
 	"github.com/btcsuite/btcd/btcec/v2/ecdsa"
 
@@ -79,7 +80,7 @@ const maxReason = 4096
 // Governor's, c a Governor choice, the window open, no earlier vote and
 // some voting power.
 func (s *Source) prepare(ctx context.Context, voter wallet.EVMAddress, p dao.Proposal, c dao.Choice, reason string) (Proposal, error) {
-	if p.Source != dao.SourceGovernor || p.Space != s.ref.String() {
+	if p.Source != dao.SourceGovernor || !strings.EqualFold(p.Space, s.ref.String()) {
 		return Proposal{}, fmt.Errorf("%w: %s, not %s", ErrWrongGovernor, p.Space, s.ref)
 	}
 	if err := c.Validate(p); err != nil {
