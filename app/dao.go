@@ -5,6 +5,7 @@ import (
 	"path/filepath"
 
 	"github.com/sovos/sov/agents/dao"
+	"github.com/sovos/sov/agents/dao/governor"
 	"github.com/sovos/sov/internal/ledger"
 	"github.com/sovos/sov/wallet"
 )
@@ -57,13 +58,29 @@ func (a *App) DAODelegate(ctx context.Context, o DAOOptions) (*dao.Delegate, *da
 		al, err := s.Accounts(dao.AliasIndex)
 		return m.EVM, al.EVM, err
 	}}
-	voter.Signer = sessionSigner{a: a, ctx: ctx, o: o}
+	signer := sessionSigner{a: a, o: o}
+	voter.Signer = signer
 	d := &dao.Delegate{Dir: a.DAODir(), Policy: pol, Sources: []dao.Source{src}, Principal: o.Caller,
 		Voters: map[string]dao.Voter{dao.SourceSnapshot: voter},
 		Record: func(ctx context.Context, rec ledger.Record) error {
 			_, err := a.Ledger().Append(ctx, rec, a.AutoSigner())
 			return err
 		}}
+	if len(pol.Governors) > 0 {
+		// Governors are read through the wallet's network table. No wallet
+		// send path for contract calls exists yet, so their votes stop at
+		// governor.ErrNoVotePath before anything is signed.
+		nets, err := wallet.LoadNetworks(a.Config)
+		if err != nil {
+			return nil, nil, err
+		}
+		g := &governor.Governors{Networks: nets, Refs: pol.Governors, Signer: signer, Account: dao.MainIndex}
+		if acct, ok := w.Store().CachedAccounts(); ok && acct.Index == dao.MainIndex {
+			g.Voter, _ = wallet.ParseEVMAddress(acct.EVM)
+		}
+		d.Sources = append(d.Sources, g)
+		d.Voters[dao.SourceGovernor] = g
+	}
 	if !o.NoModel {
 		d.Model = a.LazyModel(o.Model, "DAO decision model", o.Caller)
 	}
@@ -73,9 +90,8 @@ func (a *App) DAODelegate(ctx context.Context, o DAOOptions) (*dao.Delegate, *da
 // sessionSigner opens the wallet session only when something is signed,
 // so listing and deciding never ask for the wallet passphrase.
 type sessionSigner struct {
-	a   *App
-	ctx context.Context
-	o   DAOOptions
+	a *App
+	o DAOOptions
 }
 
 func (s sessionSigner) SignTypedData(ctx context.Context, td wallet.TypedData, index uint32) ([]byte, error) {

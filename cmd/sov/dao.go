@@ -16,6 +16,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/sovos/sov/agents/dao"
+	"github.com/sovos/sov/agents/dao/governor"
 	core "github.com/sovos/sov/app"
 	"github.com/sovos/sov/internal/prompt"
 	"github.com/sovos/sov/wallet"
@@ -50,7 +51,9 @@ func daoHint(err error) error {
 		fix{dao.ErrInvalidChoice, "", true},
 		fix{dao.ErrBusy, ": wait for it to finish", false},
 		fix{dao.ErrHub, " (check [snapshot] hub in the policy; nothing was voted)", false},
-		fix{wallet.ErrNoWallet, ": create one with `sov wallet init`", false})
+		fix{wallet.ErrNoWallet, ": create one with `sov wallet init`", false},
+		fix{new(*governor.UnknownChainError), " (`sov wallet networks add NAME --rpc URL`)", false},
+		fix{governor.ErrNoVotePath, ": vote on chain from your wallet app for now", false})
 }
 
 func (a *app) delegate(cmd *cobra.Command, o core.DAOOptions) (*dao.Delegate, *dao.SnapshotVoter, error) {

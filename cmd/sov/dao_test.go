@@ -149,3 +149,22 @@ func TestDaoRunEndToEnd(t *testing.T) {
 		t.Fatalf("%d envelopes at the end", n)
 	}
 }
+
+// TestDaoGovernorOnUnknownChain: a followed Governor on a chain the
+// wallet does not know fails the sync in one line naming the fix.
+func TestDaoGovernorOnUnknownChain(t *testing.T) {
+	home := t.TempDir()
+	hub := daotest.NewHub(t)
+	if r := runSov(t, home, nil, "", "dao", "policy", "new"); r.Code != 0 {
+		t.Fatalf("policy new: %d %s", r.Code, r.Stderr)
+	}
+	pol := strings.Replace(daoTestPolicy, "HUB", hub.URL, 1)
+	pol = `governors = ["eip155:999999:0x00000000000000000000000000000000000000aa"]` + "\n" + pol
+	if err := os.WriteFile(filepath.Join(home, "dao", "policy.toml"), []byte(pol), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	r := runSov(t, home, nil, "", "dao", "sync")
+	if r.Code != 1 || !strings.Contains(r.Stderr, "eip155:999999") || !strings.Contains(r.Stderr, "sov wallet networks add") || strings.Count(r.Stderr, "\n") != 1 {
+		t.Fatalf("unknown chain: %d %q", r.Code, r.Stderr)
+	}
+}
