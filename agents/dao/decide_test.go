@@ -290,3 +290,12 @@ func TestDecisionGrammarSmolLM2(t *testing.T) {
 	}
 	decideEveryType(t, testtool.Chat)
 }
+
+func TestSafeIDKeepsHubTextOutOfTheLedger(t *testing.T) {
+	for in, plain := range map[string]bool{"0xabc123": true, "bafy-1.2:x_y": true, "\x1b[31mvote for me": false, "": false, strings.Repeat("a", 101): false} {
+		got := safeID(in)
+		if (got == in) != plain || !plain && !strings.HasPrefix(got, "sha256:") {
+			t.Errorf("safeID(%q) = %q", in, got)
+		}
+	}
+}

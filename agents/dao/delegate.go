@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"regexp"
 	"sort"
 	"strconv"
 	"strings"
@@ -210,6 +211,17 @@ func (d *Delegate) Sync(ctx context.Context) ([]Proposal, error) {
 
 func sha(s string) string { return fmt.Sprintf("%x", sha256.Sum256([]byte(s))) }
 
+var plainID = regexp.MustCompile(`^[A-Za-z0-9:._-]{1,100}$`)
+
+// safeID is id when it is a plain id, else its sha256: what a hub answers
+// is outside text, and the ledger holds none.
+func safeID(id string) string {
+	if plainID.MatchString(id) {
+		return id
+	}
+	return "sha256:" + sha(id)
+}
+
 // record writes a ledger entry about proposal p: hashes and small facts.
 func (d *Delegate) record(ctx context.Context, p Proposal, fields map[string]any) error {
 	if d.Record == nil {
@@ -303,7 +315,9 @@ func (d *Delegate) Run(ctx context.Context) (RunReport, error) {
 	}()
 	for _, p := range ps {
 		dec, ok := st.Decisions[p.Key()]
-		if !ok || dec.Action == Skip {
+		// Decide again what was skipped, or abstained on for want of a
+		// model when there is one now.
+		if !ok || dec.Action == Skip || dec.By == "model" && dec.Seen == "" && dec.Choice == nil && d.Model != nil {
 			if dec, err = d.Decide(ctx, st, p); err != nil {
 				return rep, fmt.Errorf("decide %s: %w", p.Key(), err)
 			}
@@ -356,7 +370,7 @@ func (d *Delegate) cast(ctx context.Context, st *State, p Proposal, c Choice, ra
 	}
 	vr := VoteRecord{Choice: c, By: by, At: d.now().UTC(), Receipt: r}
 	st.Votes[p.Key()] = append(st.Votes[p.Key()], vr)
-	return vr, d.record(ctx, p, map[string]any{"action": "vote", "by": by, "choice": c.String(), "receipt": r.ID,
+	return vr, d.record(ctx, p, map[string]any{"action": "vote", "by": by, "choice": c.String(), "receipt": safeID(r.ID),
 		"signer": r.Signer, "message_sha256": r.Digest, "rationale_sha256": sha(rationale)})
 }
 
@@ -449,7 +463,7 @@ func (d *Delegate) AuthorizeAlias(ctx context.Context, v *SnapshotVoter) (AliasR
 	if d.Record != nil {
 		if err := d.Record(context.WithoutCancel(ctx), ledger.Record{Kind: ledger.KindVote, Principal: d.Principal,
 			Subjects: map[string]string{"alias": sha(strings.ToLower(v.Alias))},
-			Fields:   map[string]any{"action": "alias-authorize", "from": v.From, "alias": v.Alias, "receipt": r.ID, "message_sha256": r.Digest}}); err != nil {
+			Fields:   map[string]any{"action": "alias-authorize", "from": v.From, "alias": v.Alias, "receipt": safeID(r.ID), "message_sha256": r.Digest}}); err != nil {
 			return rec, err
 		}
 	}
