@@ -48,6 +48,10 @@ type Budget struct {
 	Steps  int           `toml:"steps" json:"steps,omitempty"`   // model calls
 	Tokens int           `toml:"tokens" json:"tokens,omitempty"` // prompt + generated, over the run
 	Wall   time.Duration `toml:"wall" json:"wall,omitempty"`     // wall-clock time
+	// StepTokens caps what one model call may generate (0: the run's
+	// sampling, else DefaultMaxTokens); a forced call that reaches it is
+	// closed validly by the engine.
+	StepTokens int `toml:"step_tokens" json:"step_tokens,omitempty"`
 }
 
 // DefaultBudget is a run's budget where the agent file sets none.

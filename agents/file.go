@@ -145,6 +145,8 @@ func parse(path string, data []byte, lookup ToolLookup) (*Agent, error) {
 		return nil, fail("budget.tokens", errors.New("cannot be negative (leave it out for the default)"))
 	case a.Budget.Wall < 0:
 		return nil, fail("budget.wall", errors.New("cannot be negative (leave it out for the default)"))
+	case a.Budget.StepTokens < 0:
+		return nil, fail("budget.step_tokens", errors.New("cannot be negative (leave it out for the default)"))
 	case a.MisfireGrace < 0:
 		return nil, fail("misfire_grace", errors.New("cannot be negative (leave it out for 1m)"))
 	}

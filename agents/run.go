@@ -384,6 +384,9 @@ func (r *run) failed(ctx, parent context.Context, err error) Outcome {
 // callModel asks for the next step and records the call.
 func (r *run) callModel(ctx context.Context) (model.Reply, string, error) {
 	s := r.cfg.Sampling
+	if r.budget.StepTokens > 0 {
+		s.MaxTokens = r.budget.StepTokens
+	}
 	if s.MaxTokens <= 0 {
 		s.MaxTokens = DefaultMaxTokens
 	}

@@ -226,6 +226,7 @@ disabled = false
 steps = 20       # model calls
 tokens = 50000   # prompt and generated tokens, over the run
 wall = "10m"     # wall-clock time
+# step_tokens = 1024  # tokens one model call may generate
 
 # Once outside content (feeds, brands, the web) is in a run, writes and
 # payments need the user's approval for the rest of the run. Stricter:

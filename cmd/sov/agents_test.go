@@ -109,6 +109,7 @@ func TestAgentsRunHeadless(t *testing.T) {
 prompt = "You write notes. Always call workspace.write first."
 [budget]
 steps = 2
+step_tokens = 96
 [[tools]]
 name = "workspace.write"
 `)
@@ -306,7 +307,7 @@ func TestAgentsMCPApproval(t *testing.T) {
 	writeAgent(t, home, "a", `model = "`+m+`"
 [budget]
 steps = 1
-tokens = 420
+step_tokens = 64
 [[mcp]]
 name = "peer"
 command = "`+sovBin+`"
