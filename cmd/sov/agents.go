@@ -549,8 +549,8 @@ func (a *app) daemon(ctx context.Context) error {
 	return err
 }
 
-// envSecret reads a secret from the environment only: the daemon has no
-// one to ask.
+// envSecret reads a secret from the environment only: for the daemon, the
+// shell and the MCP server, which have no terminal to ask at.
 func (a *app) envSecret(name string) func() ([]byte, error) {
 	return func() ([]byte, error) {
 		if v := a.getenv(name); v != "" {

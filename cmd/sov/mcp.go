@@ -13,7 +13,6 @@ import (
 	"github.com/sovos/sov/agents"
 	"github.com/sovos/sov/agents/mcpserve"
 	core "github.com/sovos/sov/app"
-	"github.com/sovos/sov/internal/prompt"
 	"github.com/sovos/sov/internal/termtext"
 )
 
@@ -34,7 +33,7 @@ func mcpCommands(a *app) []*cobra.Command {
 		ctx := cmd.Context()
 		// stdin may be the MCP channel: secrets come from the environment.
 		srv, closeSrv, err := a.AgentMCP(ctx, ag, core.AgentEnvOptions{Caller: "mcp",
-			Vault: a.fromEnv("SOV_VAULT_PASSPHRASE"), Wallet: a.fromEnv("SOV_WALLET_PASSPHRASE")}, cmp.Or(version, "dev"))
+			Vault: a.envSecret("SOV_VAULT_PASSPHRASE"), Wallet: a.envSecret("SOV_WALLET_PASSPHRASE")}, cmp.Or(version, "dev"))
 		if err != nil {
 			return err
 		}
@@ -91,16 +90,6 @@ func (a *app) serveMCPHTTP(ctx context.Context, srv *mcpserve.Server, agent, add
 		fmt.Fprintf(a.stderr, "sov: bearer token (shown once; set %s to choose one): %s\n", envMCPToken, token)
 	}
 	return srv.ServeHTTP(ctx, ln, token)
-}
-
-// fromEnv reads a secret from the environment only.
-func (a *app) fromEnv(name string) func() ([]byte, error) {
-	return func() ([]byte, error) {
-		if v := a.getenv(name); v != "" {
-			return []byte(v), nil
-		}
-		return nil, fmt.Errorf("%w: set %s", prompt.ErrNoSecret, name)
-	}
 }
 
 // mcpHint adds the CLI's way out to the errors of sov mcp.
