@@ -12,6 +12,7 @@ import (
 	"math/rand/v2"
 	"os"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -275,7 +276,19 @@ func (a *app) runShell(cmd *cobra.Command, p *runFlags) error {
 	case err != nil: // no model yet: the shell opens anyway and explains how to get one
 		opts.NoModel = err.Error()
 	}
-	return tui.Run(cmd.Context(), opts, a.stdin, a.stdout.(*os.File), os.Environ())
+	// Warnings (an agent run's grant not revoked, a ledger write that
+	// failed) would draw over the full-screen shell: they wait for it to
+	// close.
+	var mu sync.Mutex
+	var held []string
+	a.Warn = func(msg string) { mu.Lock(); held = append(held, msg); mu.Unlock() }
+	err = tui.Run(cmd.Context(), opts, a.stdin, a.stdout.(*os.File), os.Environ())
+	mu.Lock()
+	defer mu.Unlock()
+	for _, w := range held {
+		a.warnf("%s", w)
+	}
+	return err
 }
 
 // shellAgent runs the user's agents from the shell. The shell owns the
