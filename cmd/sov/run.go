@@ -285,6 +285,7 @@ func (a *app) runShell(cmd *cobra.Command, p *runFlags) error {
 	err = tui.Run(cmd.Context(), opts, a.stdin, a.stdout.(*os.File), os.Environ())
 	mu.Lock()
 	defer mu.Unlock()
+	a.Warn = func(msg string) { a.warnf("%s", msg) } // for what the deferred calls above say
 	for _, w := range held {
 		a.warnf("%s", w)
 	}
