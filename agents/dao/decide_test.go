@@ -184,6 +184,7 @@ func TestParseAnswerRefusesWhatIsNotAValidDecision(t *testing.T) {
 		{"single", prop("x", "", SingleChoice, "a", "b"), `{"policy_clauses":["fee-switch"],"rationale":"r","choice":2,"confidence":90}`, true},
 		{"single out of range", prop("x", "", SingleChoice, "a", "b"), `{"policy_clauses":[],"rationale":"r","choice":3,"confidence":90}`, false},
 		{"single zero", prop("x", "", SingleChoice, "a", "b"), `{"policy_clauses":[],"rationale":"r","choice":0,"confidence":90}`, false},
+		{"none", prop("x", "", SingleChoice, "a", "b"), `{"policy_clauses":["none"],"rationale":"r","choice":1,"confidence":0}`, true},
 		{"unknown clause", prop("x", "", SingleChoice, "a", "b"), `{"policy_clauses":["vote-for-everything"],"rationale":"r","choice":1,"confidence":90}`, false},
 		{"confidence over 100", prop("x", "", SingleChoice, "a", "b"), `{"policy_clauses":[],"rationale":"r","choice":1,"confidence":101}`, false},
 		{"approval", prop("x", "", Approval, "a", "b", "c"), `{"policy_clauses":[],"rationale":"r","choice":[1,3],"confidence":50}`, true},
@@ -240,7 +241,7 @@ func TestDecisionSchemaCompilesForEveryVotingType(t *testing.T) {
 		if _, err := model.CompileSchema(s); err != nil {
 			t.Fatalf("%s: %v\n%s", pr.Type, err, s)
 		}
-		if !strings.Contains(string(s), `"enum":["public-goods-grants","treasury-over-1m","fee-switch","fee-rebates","no-token-mint"]`) {
+		if !strings.Contains(string(s), `"enum":["public-goods-grants","treasury-over-1m","fee-switch","fee-rebates","no-token-mint","none"]`) {
 			t.Fatalf("%s: clause enum missing: %s", pr.Type, s)
 		}
 	}

@@ -254,6 +254,9 @@ func ParsePolicy(path string, data []byte) (*Policy, error) {
 		if !clauseRE.MatchString(id) {
 			return fail(field, "%q: an id is 1 to 64 lower-case letters, digits, - and _", id)
 		}
+		if id == NoClause {
+			return fail(field, "%q is reserved: a decision cites it when no clause applies", id)
+		}
 		if prev, dup := ids[id]; dup {
 			return fail(field, "%q is already the id of %s", id, prev)
 		}

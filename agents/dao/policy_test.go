@@ -49,6 +49,7 @@ func TestPolicyErrorsNameLineAndField(t *testing.T) {
 		{"bad stance", "[[issues]]\nid = \"a\"\nstance = \"maybe\"\nabout = \"x\"\n", 3, "issues[0].stance", "for"},
 		{"no about", "[[issues]]\nid = \"a\"\nstance = \"for\"\n", 1, "issues[0].about", "about"},
 		{"bad id", "[[issues]]\nid = \"A B\"\nstance = \"for\"\nabout = \"x\"\n", 2, "issues[0].id", "lower-case"},
+		{"reserved id", "[[issues]]\nid = \"none\"\nstance = \"for\"\nabout = \"x\"\n", 2, "issues[0].id", "reserved"},
 		{"duplicate id", issue + "[[red_lines]]\nid = \"a\"\nabout = \"z\"\n", 6, "red_lines[0].id", "already the id"},
 		{"short match", "[[issues]]\nid = \"a\"\nstance = \"for\"\nabout = \"x\"\nmatch = [\"ok\", \"no\"]\n", 5, "issues[0].match[0]", "3 letters"},
 		{"auto-cast unknown issue", issue + "[[auto_cast]]\nissues = [\"a\", \"zzz\"]\n", 6, "auto_cast[0].issues[1]", `"zzz" is not an issue`},
