@@ -117,7 +117,7 @@ func runLoad(b *testing.B, start serverCmd, clients, rounds, maxTokens int) (loa
 	}()
 	base := fmt.Sprintf("http://127.0.0.1:%d", port)
 	for deadline := time.Now().Add(2 * time.Minute); ; time.Sleep(50 * time.Millisecond) {
-		if resp, err := http.Get(base + "/health"); err == nil {
+		if resp, err := benchClient.Get(base + "/health"); err == nil {
 			resp.Body.Close()
 			if resp.StatusCode == 200 {
 				break
@@ -128,9 +128,12 @@ func runLoad(b *testing.B, start serverCmd, clients, rounds, maxTokens int) (loa
 		}
 	}
 	// One request first, so that loading the model is not measured.
-	streamChat(b, base, 0, 0, 2)
+	if _, _, err := streamChat(base, 0, 0, 2); err != nil {
+		b.Fatal(err)
+	}
 	var mu sync.Mutex
 	var ttfts []time.Duration
+	var failed error
 	tokens := 0
 	var wg sync.WaitGroup
 	t0 := time.Now()
@@ -139,36 +142,47 @@ func runLoad(b *testing.B, start serverCmd, clients, rounds, maxTokens int) (loa
 		go func() {
 			defer wg.Done()
 			for r := range rounds {
-				ttft, n := streamChat(b, base, c, r, maxTokens)
+				ttft, n, err := streamChat(base, c, r, maxTokens)
 				mu.Lock()
 				ttfts = append(ttfts, ttft)
 				tokens += n
+				if err != nil && failed == nil {
+					failed = err
+				}
 				mu.Unlock()
 			}
 		}()
 	}
 	wg.Wait()
 	wall := time.Since(t0)
+	if failed != nil {
+		b.Fatal(failed)
+	}
 	slices.Sort(ttfts)
 	res := loadResult{tps: float64(tokens) / wall.Seconds(), rps: float64(clients*rounds) / wall.Seconds(),
 		p50: ttfts[len(ttfts)/2], p95: ttfts[min(len(ttfts)-1, len(ttfts)*95/100)]}
 	return res, peakRSS(cmd.Process.Pid)
 }
 
+// benchClient opens a connection per request: llama-server closes idle
+// keep-alive connections after 5 s, and a POST on one it just closed
+// fails with EOF.
+var benchClient = &http.Client{Transport: &http.Transport{DisableKeepAlives: true}}
+
 // streamChat sends one streaming chat and returns the time to its first
 // content and the number of content chunks (a token each on both servers).
-func streamChat(b *testing.B, base string, client, round, maxTokens int) (time.Duration, int) {
-	body := fmt.Sprintf(`{"model":"m","stream":true,"temperature":0,"max_tokens":%d,"messages":[{"role":"user","content":"Tell story %d.%d about a cat."}]}`, maxTokens, client, round)
+func streamChat(base string, client, round, maxTokens int) (time.Duration, int, error) {
+	body := fmt.Sprintf(`{"model":"","stream":true,"temperature":0,"max_tokens":%d,"messages":[{"role":"user","content":"Tell story %d.%d about a cat."}]}`, maxTokens, client, round)
 	t0 := time.Now()
 	req, _ := http.NewRequestWithContext(context.Background(), "POST", base+"/v1/chat/completions", strings.NewReader(body))
 	req.Header.Set("Content-Type", "application/json")
-	resp, err := http.DefaultClient.Do(req)
+	resp, err := benchClient.Do(req)
 	if err != nil {
-		b.Fatal(err)
+		return 0, 0, err
 	}
 	defer resp.Body.Close()
 	if resp.StatusCode != 200 {
-		b.Fatalf("status %s", resp.Status)
+		return 0, 0, fmt.Errorf("status %s", resp.Status)
 	}
 	var ttft time.Duration
 	n := 0
@@ -183,7 +197,7 @@ func streamChat(b *testing.B, base string, client, round, maxTokens int) (time.D
 		}
 		n++
 	}
-	return ttft, n
+	return ttft, n, sc.Err()
 }
 
 // peakRSS is a process's VmHWM in kB (0 where /proc has none).
