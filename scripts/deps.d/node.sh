@@ -6,7 +6,7 @@
 set -euo pipefail
 CACHE="${SOV_BUILD_CACHE:-$HOME/.cache/sov-build}"
 DIR="$CACHE/node-clients"
-PKGS=("@modelcontextprotocol/sdk@1.32.2" "openai@7.55.0" "ollama@0.6.4" "@snapshot-labs/snapshot.js@0.17.5" "solc@0.8.37" "@openzeppelin/contracts@5.7.0" "@x402/core@2.27.0" "@x402/evm@2.27.0" "@x402/express@2.27.0" "@x402/fetch@2.27.0" "express@5")
+PKGS=("@modelcontextprotocol/sdk@1.32.2" "openai@7.55.0" "ollama@0.6.4" "@snapshot-labs/snapshot.js@0.17.5" "solc@0.8.37" "@openzeppelin/contracts@5.7.0" "@x402/core@2.27.0" "@x402/evm@2.27.0" "@x402/express@2.27.0" "@x402/fetch@2.27.0" "express@5.3.0")
 stamp="$DIR/.installed"
 want="${PKGS[*]}"
 if [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$want" ]; then
