@@ -67,9 +67,10 @@ func (a *App) DAODelegate(ctx context.Context, o DAOOptions) (*dao.Delegate, *da
 			return err
 		}}
 	if len(pol.Governors) > 0 {
-		// Governors are read through the wallet's network table. No wallet
-		// send path for contract calls exists yet, so their votes stop at
-		// governor.ErrNoVotePath before anything is signed.
+		// Governors are read through the wallet's network table; votes are
+		// the user's own castVoteWithReason transactions, sent through the
+		// wallet, whose policy asks the user about every contract call it
+		// does not allow-list (a Governor allows no second vote).
 		nets, err := wallet.LoadNetworks(a.Config)
 		if err != nil {
 			return nil, nil, err
@@ -77,6 +78,9 @@ func (a *App) DAODelegate(ctx context.Context, o DAOOptions) (*dao.Delegate, *da
 		g := &governor.Governors{Networks: nets, Refs: pol.Governors, Signer: signer, Account: dao.MainIndex}
 		if acct, ok := w.Store().CachedAccounts(); ok && acct.Index == dao.MainIndex {
 			g.Voter, _ = wallet.ParseEVMAddress(acct.EVM)
+		}
+		if snd := a.govSender(o); snd != nil {
+			g.Sender = snd
 		}
 		d.Sources = append(d.Sources, g)
 		d.Voters[dao.SourceGovernor] = g

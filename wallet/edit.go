@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -118,6 +119,9 @@ type PolicyEdit struct {
 	MaxFee                      string   // per-transaction network fee cap, for a native Asset ("none": the default)
 	PayeeDaily                  []string // PAYEE=AMOUNT, for Asset
 	Allow, Disallow             []string
+	// AllowCall and DisallowCall add and remove contract calls made
+	// without asking (NETWORK:0xCONTRACT:0xSELECTOR each).
+	AllowCall, DisallowCall []string
 	// ApproveMessages requires approval for message signatures from now
 	// on, NoApproveMessages stops requiring it; neither leaves it as is.
 	ApproveMessages, NoApproveMessages bool
@@ -195,6 +199,24 @@ func (p Policy) Apply(e PolicyEdit) (Policy, bool, error) {
 			}
 		}
 		p.Allow, changed = out, true
+	}
+	for _, x := range e.AllowCall {
+		r, err := ParseCallRule(x)
+		if err != nil {
+			return p, false, fmt.Errorf("%w: %v", ErrInvalidEdit, err)
+		}
+		if !slices.Contains(p.AllowCalls, r.String()) {
+			p.AllowCalls, changed = append(slices.Clone(p.AllowCalls), r.String()), true
+		}
+	}
+	for _, x := range e.DisallowCall {
+		r, err := ParseCallRule(x)
+		if err != nil {
+			return p, false, fmt.Errorf("%w: %v", ErrInvalidEdit, err)
+		}
+		if i := slices.Index(p.AllowCalls, r.String()); i >= 0 {
+			p.AllowCalls, changed = slices.Delete(slices.Clone(p.AllowCalls), i, i+1), true
+		}
 	}
 	switch {
 	case e.ApproveMessages && e.NoApproveMessages:

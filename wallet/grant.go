@@ -115,7 +115,11 @@ type Limits struct {
 	ApproveAbove map[string]string `json:"approve_above,omitempty"`
 	Networks     []string          `json:"networks,omitempty"` // names or CAIP-2 ids
 	Payees       []string          `json:"payees,omitempty"`
-	Expires      time.Time         `json:"expires,omitzero"`
+	// Calls are the contract calls the grant may make, each
+	// NETWORK:0xCONTRACT:0xSELECTOR; none: it makes no calls at all. The
+	// policy still asks the user about a call it does not allow-list.
+	Calls   []string  `json:"calls,omitempty"`
+	Expires time.Time `json:"expires,omitzero"`
 }
 
 // grantRecord is a grant as wallet.db keeps it, so that a revocation by any
@@ -156,6 +160,9 @@ func (l Limits) validate() error {
 				return fmt.Errorf("grant limit for %s: %w", a, err)
 			}
 		}
+	}
+	if err := validateCallRules(l.Calls); err != nil {
+		return fmt.Errorf("grant: %w", err)
 	}
 	return nil
 }
@@ -304,7 +311,7 @@ func (g *Grant) Limits() Limits {
 	}
 	l := g.rec.Limits
 	l.PerTx, l.PerDay, l.ApproveAbove = maps.Clone(l.PerTx), maps.Clone(l.PerDay), maps.Clone(l.ApproveAbove)
-	l.Networks, l.Payees = slices.Clone(l.Networks), slices.Clone(l.Payees)
+	l.Networks, l.Payees, l.Calls = slices.Clone(l.Networks), slices.Clone(l.Payees), slices.Clone(l.Calls)
 	return l
 }
 
@@ -377,6 +384,9 @@ func evaluateGrant(tx *bolt.Tx, req request, now time.Time) (refuse *RefusedErro
 	if len(l.Networks) > 0 && !containsFold(l.Networks, req.Chain) && !containsFold(l.Networks, req.Network) {
 		return &RefusedError{Rule: RuleGrant, Reason: fmt.Sprintf("the grant for %s does not cover network %s", rec.Principal, req.Network)}, "", nil
 	}
+	if req.Kind == KindCall && !callListed(l.Calls, req) {
+		return &RefusedError{Rule: RuleGrant, Reason: fmt.Sprintf("the grant for %s does not cover calling function %s of contract %s on %s", rec.Principal, req.Selector, req.Payee, req.Network)}, "", nil
+	}
 	if req.Amount == nil {
 		return nil, "", nil
 	}
@@ -428,6 +438,10 @@ func (p *Plan) request(a actor) request {
 	}
 	if p.amount != nil {
 		r.Amount = atomicRat(p.amount, p.decimals)
+	}
+	if p.call != nil {
+		r.Selector = p.call.selector
+		r.Details = map[string]string{"contract": p.to, "selector": p.call.selector, "data_sha256": p.call.digest}
 	}
 	if p.maxFee != nil {
 		r.Fee, r.FeeAsset, r.Family = atomicRat(p.maxFee, p.net.NativeDecimals), p.net.Native, p.net.Family

@@ -64,6 +64,10 @@ type Policy struct {
 	// ApproveMessages requires human approval for message/typed-data
 	// signatures (which can authorise transfers off-chain).
 	ApproveMessages bool `json:"approve_messages,omitempty"`
+	// AllowCalls are the contract calls made without asking the user,
+	// each NETWORK:0xCONTRACT:0xSELECTOR; every other call needs the
+	// user's approval (a call can do anything the contract allows).
+	AllowCalls []string `json:"allow_calls,omitempty"`
 }
 
 // request is one signature request as the policy engine sees it. It is
@@ -76,7 +80,8 @@ type request struct {
 	Network     string   // network name
 	Asset       string   // symbol, e.g. ETH, USDC
 	Amount      *big.Rat // decimal units; nil for message signing
-	Payee       string
+	Payee       string   // a call's: the contract
+	Selector    string   // a call's function selector (0x and 8 hex digits)
 	Summary     string   // one human-readable line shown for approval
 	Interactive bool     // a human is present to approve
 	Message     string   // sha256 hex of a message to be signed (the ledger holds only this)
@@ -250,6 +255,9 @@ func (p Policy) Validate() error {
 			}
 		}
 	}
+	if err := validateCallRules(p.AllowCalls); err != nil {
+		return fmt.Errorf("policy: %w", err)
+	}
 	return nil
 }
 
@@ -389,7 +397,8 @@ func evaluate(tx *bolt.Tx, p Policy, req request, now time.Time) (refuse *Refuse
 	}
 	// A signature naming a payee (a typed-data spender) meets the allow
 	// list even when its amount cannot be counted.
-	if len(p.Allow) > 0 && (req.Amount != nil || req.Payee != "") {
+	// A call (which pays nothing) meets its own allow list below instead.
+	if len(p.Allow) > 0 && (req.Amount != nil || req.Payee != "") && req.Kind != KindCall {
 		if !containsPayee(p.Allow, req.Payee) {
 			return &RefusedError{Rule: RuleAllowList, Reason: fmt.Sprintf("payee %s is not on the allow list", req.Payee)}, ""
 		}
@@ -437,6 +446,9 @@ func evaluate(tx *bolt.Tx, p Policy, req request, now time.Time) (refuse *Refuse
 	}
 	if req.Message != "" && p.ApproveMessages { // typed data that moves value is a message too
 		return nil, messageRule
+	}
+	if req.Kind == KindCall && !callListed(p.AllowCalls, req) {
+		return nil, callApproval
 	}
 	return nil, ""
 }

@@ -159,6 +159,9 @@ func (w *Wallet) recordPayment(ctx context.Context, p *Plan, a actor, reservatio
 	if p.replace != nil {
 		f.put("replaces", p.replace.old.Hash)
 	}
+	if p.call != nil {
+		f.put("selector", p.call.selector).put("data_sha256", p.call.digest)
+	}
 	return w.recordNow(ctx, ledger.KindPayment, a.principal, map[string]string{"tx": ledger.SHA256([]byte(hash))}, f, s)
 }
 

@@ -214,6 +214,9 @@ func (p Policy) String() string {
 	if p.ApproveMessages {
 		b.WriteString("message signatures need approval\n")
 	}
+	for _, c := range p.AllowCalls {
+		fmt.Fprintf(&b, "contract call allowed without approval: %s\n", c)
+	}
 	return b.String()
 }
 

@@ -93,6 +93,7 @@ type Plan struct {
 	}
 	solFrom  ed25519.PublicKey
 	replace  *replacement // a speed-up or cancel: no new amount
+	call     *callInfo    // a contract call's selector and calldata digest
 	warnings []string     // see warn
 	route    *Route       // the payment route it was chosen from, closed with it
 	// a payment request's: its PaymentKey, whether the user pays it again,
@@ -109,7 +110,7 @@ func (p *Plan) Summary() string { return p.summary }
 // Network is the chosen network.
 func (p *Plan) Network() Network { return p.net }
 
-// Kind is send or pay.
+// Kind is send, pay, speedup, cancel or call.
 func (p *Plan) Kind() string { return p.kind }
 
 // Close releases the plan's connections.
