@@ -152,8 +152,14 @@ func TestCallClosesAtLimit(t *testing.T) {
 		}
 		// A limit of the shortest reply's bytes always leaves room to
 		// close (a token is at least a byte).
+		// The last limit is past MaxCompletion, so that text is streamed
+		// before the streamer holds the rest back.
 		shortest, _ := ts.schema.Completer().Start().Completion()
+		limits := []int{ts.schema.Completer().MaxCompletion() + 40}
 		for limit := len(shortest); limit <= len(shortest)+48; limit += 8 {
+			limits = append(limits, limit)
+		}
+		for _, limit := range limits {
 			for seed := uint32(1); seed <= 2; seed++ {
 				var streamed strings.Builder
 				msgs := []Message{{Role: RoleUser, Content: "Write to Lily about the big red ball in the park."}}
