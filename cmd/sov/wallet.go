@@ -430,7 +430,8 @@ func walletPolicyCmd(a *app) *cobra.Command {
 	c.Long = "A change is shown before and after, and needs the wallet passphrase typed at this\nterminal: not from the environment or a file, so nothing the policy limits can change it."
 	c.Example = `  sov wallet policy --asset USDC --per-tx 20 --per-day 100 --approve-above 10
   sov wallet policy --allow 0xPayee… --asset USDC --payee-daily 0xPayee…=5
-  sov wallet policy --asset ETH --per-day none`
+  sov wallet policy --asset ETH --per-day none
+  sov wallet policy --allow-call base:0xGovernor…:0x7b3c71d3`
 	f := c.Flags()
 	f.StringVar(&e.Asset, "asset", "", "asset the limits apply to (ETH, USDC, BTC, SOL, NEAR…)")
 	f.StringVar(&e.PerTx, "per-tx", "", "largest single payment (\"none\" removes)")
@@ -440,6 +441,8 @@ func walletPolicyCmd(a *app) *cobra.Command {
 	f.StringArrayVar(&e.PayeeDaily, "payee-daily", nil, "PAYEE=AMOUNT daily cap for one payee")
 	f.StringArrayVar(&e.Allow, "allow", nil, "allow-list a payee (once any is listed, only listed payees can be paid)")
 	f.StringArrayVar(&e.Disallow, "disallow", nil, "remove a payee from the allow list")
+	f.StringArrayVar(&e.AllowCall, "allow-call", nil, "NETWORK:0xCONTRACT:0xSELECTOR: make this contract call without asking (every other call needs the passphrase typed)")
+	f.StringArrayVar(&e.DisallowCall, "disallow-call", nil, "NETWORK:0xCONTRACT:0xSELECTOR: ask again before this contract call")
 	f.BoolVar(&e.ApproveMessages, "approve-messages", false, "require approval for message and typed-data signatures")
 	f.BoolVar(&e.NoApproveMessages, "no-approve-messages", false, "do not require approval for message signatures")
 	f.BoolVar(&e.Reset, "reset", false, "remove every limit")
