@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/sovos/sov/agents/dao/daotest"
+	"github.com/sovos/sov/internal/testtool"
 )
 
 const daoTestPolicy = `
@@ -166,5 +167,35 @@ func TestDaoGovernorOnUnknownChain(t *testing.T) {
 	r := runSov(t, home, nil, "", "dao", "sync")
 	if r.Code != 1 || !strings.Contains(r.Stderr, "eip155:999999") || !strings.Contains(r.Stderr, "sov wallet networks add") || strings.Count(r.Stderr, "\n") != 1 {
 		t.Fatalf("unknown chain: %d %q", r.Code, r.Stderr)
+	}
+}
+
+// TestDaoRunWithModel: what no rule settles goes to the model (here
+// stories260K): its decision is kept with what it saw, and the call is in
+// the ledger beside the decision.
+func TestDaoRunWithModel(t *testing.T) {
+	mp := testtool.Model(t, testtool.Stories)
+	home := t.TempDir()
+	hub := daotest.NewHub(t, daoHubProposal("0xq1", "Spend 2M from the treasury", "No audit is linked."))
+	if r := runSov(t, home, nil, "", "dao", "policy", "new"); r.Code != 0 {
+		t.Fatalf("policy new: %d %s", r.Code, r.Stderr)
+	}
+	if err := os.WriteFile(filepath.Join(home, "dao", "policy.toml"), []byte(strings.Replace(daoTestPolicy, "HUB", hub.URL, 1)), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	r := runSov(t, home, nil, "", "dao", "run", "--model", mp)
+	if r.Code != 0 || !strings.Contains(r.Stdout, "1 queued") {
+		t.Fatalf("run: %d %s %s", r.Code, r.Stdout, r.Stderr)
+	}
+	r = runSov(t, home, nil, "", "dao", "explain", "0xq1")
+	if r.Code != 0 || !strings.Contains(r.Stdout, "by model") || !strings.Contains(r.Stdout, "what the model saw") || !strings.Contains(r.Stdout, "PROPOSAL-") {
+		t.Fatalf("explain: %d %s", r.Code, r.Stdout)
+	}
+	r = runSov(t, home, nil, "", "ledger", "ls", "--json")
+	if r.Code != 0 || !strings.Contains(r.Stdout, `"model"`) || !strings.Contains(r.Stdout, `"vote"`) {
+		t.Fatalf("ledger: %d %s", r.Code, r.Stdout)
+	}
+	if n := len(hub.Envelopes()); n != 0 {
+		t.Fatalf("%d envelopes", n)
 	}
 }
