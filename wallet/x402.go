@@ -220,6 +220,12 @@ func (s *Session) PayX402(ctx context.Context, raw []byte, o X402Options) (X402P
 		}
 		return signTypedData(k, td)
 	})
+	var refused *RefusedError
+	if errors.As(err, &refused) && refused.Rule == RulePaid && refused.Tx == "" {
+		// what holds the request is the reservation of an authorization
+		// signed before: say so rather than "being paid now"
+		refused.Reason = "this payment request was paid already by a signed x402 authorization (" + strings.TrimPrefix(refused.Reason, "this payment request is being paid now (")
+	}
 	if err != nil {
 		return X402Payment{}, err
 	}

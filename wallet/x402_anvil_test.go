@@ -111,6 +111,7 @@ type x402Fixture struct {
 	nets   []wallet.Network
 	payee  string
 	fac    *wallet.Facilitator
+	facW   *wallet.Wallet // the facilitator's verifying wallet, on its own clock
 	facNow time.Time
 	abi    abi.ABI
 }
@@ -137,9 +138,28 @@ func newX402Fixture(t *testing.T) *x402Fixture {
 	}
 	f.nets = []wallet.Network{n}
 	f.facNow = time.Now()
-	fw := wallet.New(t.TempDir(), wallet.WithClock(func() time.Time { return f.facNow }))
-	f.fac = wallet.NewFacilitator(fw, f.nets, &governortest.KeySender{Chain: f.chain, Key: f.chain.Key(1)})
+	f.facW = wallet.New(t.TempDir(), wallet.WithClock(func() time.Time { return f.facNow }))
+	f.fac = wallet.NewFacilitator(f.facW, f.nets, &governortest.KeySender{Chain: f.chain, Key: f.chain.Key(1)})
 	return f
+}
+
+// walletFacilitator settles from the wallet's account 1 through the
+// wallet (contract calls under the policy), headless; allow adds the
+// policy rule that lets it call transferWithAuthorization on the token.
+func (f *x402Fixture) walletFacilitator(t *testing.T, allow bool) *wallet.Facilitator {
+	t.Helper()
+	f.chain.Key(1) // funds account 1 with gas
+	if allow {
+		rule := "anvil:" + f.usdc + ":" + wallet.X402TransferSelector
+		if _, err := f.session(true).EditPolicy(context.Background(), wallet.PolicyEdit{AllowCall: []string{rule}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	snd, err := f.session(false).X402Sender(1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return wallet.NewFacilitator(f.facW, f.nets, snd)
 }
 
 func (f *x402Fixture) session(approve bool) *wallet.Session {
@@ -187,6 +207,14 @@ func TestX402PaySettleOnce(t *testing.T) {
 	if v := f.fac.Verify(ctx, back, pr.Accepts[0]); !v.IsValid || !strings.EqualFold(v.Payer, f.aw.Me.EVM) {
 		t.Fatalf("verify: %+v", v)
 	}
+	// a facilitator settling through a wallet whose policy does not allow
+	// the call, headless: refused before signing, nothing moves
+	if st := f.walletFacilitator(t, false).Settle(ctx, back, pr.Accepts[0]); st.Success || st.ErrorReason != wallet.X402TransactionFailed || !strings.Contains(st.ErrorMessage, "refused by wallet policy") {
+		t.Fatalf("settled without the policy's leave: %+v", st)
+	}
+	if got := f.aw.Anvil.TokenBalance(t, f.usdc, f.payee); got.Sign() != 0 {
+		t.Fatalf("payee holds %s", got)
+	}
 	st := f.fac.Settle(ctx, back, pr.Accepts[0])
 	if !st.Success || !f.aw.Anvil.Succeeded(t, st.Transaction) {
 		t.Fatalf("settle: %+v", st)
@@ -200,7 +228,7 @@ func TestX402PaySettleOnce(t *testing.T) {
 	}
 	// the same request again: refused before signing
 	var refused *wallet.RefusedError
-	if _, err := s.PayX402(ctx, raw(pr), wallet.X402Options{}); !errors.As(err, &refused) || refused.Rule != wallet.RulePaid {
+	if _, err := s.PayX402(ctx, raw(pr), wallet.X402Options{}); !errors.As(err, &refused) || refused.Rule != wallet.RulePaid || !strings.Contains(err.Error(), "paid already by a signed x402 authorization") {
 		t.Fatalf("paid twice: %v", err)
 	}
 	again, err := s.PayX402(ctx, raw(pr), wallet.X402Options{Again: true})
@@ -373,11 +401,12 @@ const l = app.listen(0, "127.0.0.1", () => console.log(l.address().port));
 `
 
 // TestX402InteropExpressServer: sov's client pays an @x402/express server
-// whose facilitator is sov's, on loopback, settling on anvil.
+// whose facilitator is sov's, on loopback, settling on anvil through the
+// wallet (a contract call the policy allows).
 func TestX402InteropExpressServer(t *testing.T) {
 	f := newX402Fixture(t)
 	ctx := context.Background()
-	fac := httptest.NewServer(f.fac.Handler())
+	fac := httptest.NewServer(f.walletFacilitator(t, true).Handler())
 	defer fac.Close()
 	port, _ := startNode(t, expressServer, nil, fac.URL, f.nets[0].CAIP2, f.usdc, f.payee)
 	url := "http://127.0.0.1:" + port + "/answer"
