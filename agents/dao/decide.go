@@ -105,6 +105,8 @@ func Triage(p *Policy, pr Proposal, now time.Time) (Decision, bool) {
 		return skip("not followed: " + pr.Space + " is not in the policy")
 	case !pr.Type.Known():
 		return skip(fmt.Sprintf("voting type %q is not supported", pr.Type))
+	case pr.Privacy != "" && pr.Privacy != "none":
+		return skip(fmt.Sprintf("%q (shielded) voting is not supported", pr.Privacy))
 	case pr.State == "closed" || !now.Before(pr.End):
 		return skip("voting has closed")
 	case pr.State == "pending" || now.Before(pr.Start):

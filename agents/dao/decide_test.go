@@ -86,6 +86,8 @@ func TestTriage(t *testing.T) {
 	pending.State = "pending"
 	gov := prop("Public goods grant round", "", Governor)
 	gov.Source, gov.Space = SourceGovernor, "eip155:31337:0x00000000000000000000000000000000000000aa"
+	shutter := prop("Public goods grant", "", Basic, forAgainst...)
+	shutter.Privacy = "shutter"
 	for _, tc := range []struct {
 		name    string
 		p       Proposal
@@ -99,6 +101,7 @@ func TestTriage(t *testing.T) {
 		{"closed", closed, true, Skip, "", ""},
 		{"not opened", notYet, true, Skip, "", ""},
 		{"pending", pending, true, Skip, "", ""},
+		{"shielded voting", shutter, true, Skip, "", ""},
 		{"red line in the body", prop("Treasury ops", "We will mint new tokens.", Basic, forAgainst...), true, "", "2", "no-token-mint"},
 		{"red line hidden by zero-width characters", prop("Ops", "we will mi\u200bnt new\u200d tokens", SingleChoice, "Yes", "No"), true, "", "2", "no-token-mint"},
 		{"red line with no Against", prop("Mint new tokens", "", Approval, "a", "b"), true, Abstain, "", "no-token-mint"},

@@ -73,7 +73,10 @@ type Proposal struct {
 	// Snapshot is the block voting power is counted at.
 	Snapshot string `json:"snapshot,omitempty"`
 	State    string `json:"state"` // "active", "pending", "closed"
-	Author   string `json:"author,omitempty"`
+	// Privacy is Snapshot's "shutter" for shielded voting (not supported:
+	// its votes are encrypted to a key sov does not handle).
+	Privacy string `json:"privacy,omitempty"`
+	Author  string `json:"author,omitempty"`
 	// VP is the voter's voting power when the source knows it (-1 unknown).
 	VP float64 `json:"vp"`
 	// Fetched is when the source saw it.

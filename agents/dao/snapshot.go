@@ -135,7 +135,7 @@ func (h *Hub) graphql(ctx context.Context, query string, vars map[string]any, da
 
 const proposalsQuery = `query Proposals($spaces: [String], $first: Int) {
   proposals(first: $first, where: {space_in: $spaces, state: "active"}, orderBy: "end", orderDirection: asc) {
-    id title body choices type start end snapshot state author space { id }
+    id title body choices type start end snapshot state author privacy space { id }
   }
 }`
 
@@ -162,6 +162,7 @@ type hubProposal struct {
 	Snapshot string   `json:"snapshot"`
 	State    string   `json:"state"`
 	Author   string   `json:"author"`
+	Privacy  string   `json:"privacy"`
 	Space    struct {
 		ID string `json:"id"`
 	} `json:"space"`
@@ -202,7 +203,7 @@ func (h *Hub) Proposals(ctx context.Context, spaces []string) ([]Proposal, error
 		}
 		out = append(out, Proposal{Source: SourceSnapshot, Space: hp.Space.ID, ID: hp.ID, Title: hp.Title, Body: hp.Body,
 			Choices: hp.Choices, Type: VotingType(hp.Type), Start: time.Unix(hp.Start, 0).UTC(), End: time.Unix(hp.End, 0).UTC(),
-			Snapshot: hp.Snapshot, State: hp.State, Author: hp.Author, VP: -1, Fetched: now.UTC()})
+			Snapshot: hp.Snapshot, State: hp.State, Author: hp.Author, Privacy: hp.Privacy, VP: -1, Fetched: now.UTC()})
 	}
 	return out, nil
 }

@@ -27,6 +27,7 @@ type Proposal struct {
 	Snapshot string   `json:"snapshot"`
 	State    string   `json:"state"`
 	Author   string   `json:"author"`
+	Privacy  string   `json:"privacy"`
 	Space    Space    `json:"space"`
 }
 
