@@ -33,7 +33,11 @@ func preview(msg []byte) string {
 // makes it. When the entry cannot be written nothing is signed; a
 // signature not made gives back what it reserved.
 func (s *Session) signWith(ctx context.Context, req request, signed []byte, sign func(*Keys) ([]byte, error)) ([]byte, error) {
-	a := s.self
+	return s.signAs(ctx, s.self, req, signed, sign)
+}
+
+// signAs is signWith as actor a: the session's user or a grant's holder.
+func (s *Session) signAs(ctx context.Context, a actor, req request, signed []byte, sign func(*Keys) ([]byte, error)) ([]byte, error) {
 	req.Caller, req.Grant, req.Interactive, req.Message = a.principal, a.grant, a.interactive, ledger.SHA256(signed)
 	d, err := s.w.authorize(ctx, req, a.approve)
 	if err != nil {

@@ -163,6 +163,24 @@ type x402Choice struct {
 // domain given, balance covering it, within o.Max), draws a random nonce,
 // and signs the EIP-3009 authorization through the policy like a payment.
 func (s *Session) PayX402(ctx context.Context, raw []byte, o X402Options) (X402Payment, error) {
+	return s.payX402(ctx, s.self, raw, o)
+}
+
+// PayX402 signs an x402 payment (see Session.PayX402) under the grant's
+// limits; a grant's holder can never pay a request again (o.Again is
+// ignored), only the user can.
+func (g *Grant) PayX402(ctx context.Context, raw []byte, o X402Options) (X402Payment, error) {
+	if err := g.valid(); err != nil {
+		return X402Payment{}, err
+	}
+	if err := g.s.w.checkGrant(g.rec.ID); err != nil {
+		return X402Payment{}, err
+	}
+	o.Again = false
+	return g.s.payX402(ctx, g.actor, raw, o)
+}
+
+func (s *Session) payX402(ctx context.Context, a actor, raw []byte, o X402Options) (X402Payment, error) {
 	now := s.w.now()
 	pr, err := ParsePaymentRequired(raw, now)
 	if err != nil {
@@ -213,7 +231,7 @@ func (s *Session) PayX402(ctx context.Context, raw []byte, o X402Options) (X402P
 	s.w.warnPayee(&req)
 	req.PayKey, req.Again = PaymentKey(pr, c.req), o.Again
 	req.Deadline, req.DeadlineBy, _ = pr.deadline(c.req)
-	sig, err := s.signWith(ctx, req, h, func(keys *Keys) ([]byte, error) {
+	sig, err := s.signAs(ctx, a, req, h, func(keys *Keys) ([]byte, error) {
 		k, err := keys.EVMKey(o.Account)
 		if err != nil {
 			return nil, err
@@ -253,7 +271,7 @@ func (w *Wallet) chooseX402(ctx context.Context, pr PaymentRequired, nets []Netw
 	allExpired, anyAbove := true, false
 	for i, a := range pr.Accepts {
 		why := func(format string, args ...any) {
-			oe.Reasons = append(oe.Reasons, fmt.Sprintf("option %d (%s): ", i+1, a.Network)+fmt.Sprintf(format, args...))
+			oe.Reasons = append(oe.Reasons, fmt.Sprintf("option %d (%q): ", i+1, a.Network)+fmt.Sprintf(format, args...))
 		}
 		if at, by, err := pr.deadline(a); err == nil && !at.IsZero() && !w.now().Before(at) {
 			why("expired at %s (%s)", at.UTC().Format(time.RFC3339), by)

@@ -533,3 +533,43 @@ func fund(t *testing.T, f *x402Fixture, _ *ecdsa.PrivateKey, addr common.Address
 	to := common.HexToAddress(f.usdc)
 	f.chain.Send(f.chain.Key(0), &to, data)
 }
+
+// TestX402UnderGrant: an agent's grant pays within its limits and payees
+// (read from the authorization, not from the request's text), is refused
+// above its per-payment limit or to another payee, and can never pay the
+// same request again, even asking to.
+func TestX402UnderGrant(t *testing.T) {
+	f := newX402Fixture(t)
+	ctx := context.Background()
+	g, err := f.session(false).Grant("agent:shop", wallet.Limits{PerTx: map[string]string{"USDC": "0.02"}, Payees: []string{f.payee}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	caip := f.nets[0].CAIP2
+	pr := f.required(caip, f.usdc, "10000", f.payee)
+	p, err := g.PayX402(ctx, raw(pr), wallet.X402Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st := f.fac.Settle(ctx, p.Payload, pr.Accepts[0]); !st.Success {
+		t.Fatalf("settle: %+v", st)
+	}
+	var refused *wallet.RefusedError
+	for name, c := range map[string]struct {
+		pr   wallet.PaymentRequired
+		rule string
+	}{
+		"paid already":   {pr, wallet.RulePaid},
+		"above per-tx":   {f.required(caip, f.usdc, "30000", f.payee), ""},
+		"another payee":  {f.required(caip, f.usdc, "10000", "0x00000000000000000000000000000000000000F3"), ""},
+	} {
+		_, err := g.PayX402(ctx, raw(c.pr), wallet.X402Options{Again: true})
+		t.Logf("%s: %v", name, err)
+		if !errors.As(err, &refused) || c.rule != "" && refused.Rule != c.rule {
+			t.Errorf("%s: %v, want refused (%s)", name, err, c.rule)
+		}
+	}
+	if got := f.aw.Anvil.TokenBalance(t, f.usdc, f.payee); got.Int64() != 10000 {
+		t.Fatalf("payee holds %s", got)
+	}
+}

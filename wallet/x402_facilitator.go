@@ -126,11 +126,11 @@ func (f *Facilitator) verify(ctx context.Context, p X402Payload, req PaymentRequ
 	case req.Scheme != "exact" || p.Accepted.Scheme != req.Scheme:
 		return nil, x402Err(X402InvalidScheme, "scheme %q: only exact is supported", p.Accepted.Scheme)
 	case p.Accepted.Network != req.Network:
-		return nil, x402Err(X402NetworkMismatch, "the payment is for network %s, the requirement for %s", p.Accepted.Network, req.Network)
+		return nil, x402Err(X402NetworkMismatch, "the payment is for network %q, the requirement for %q", p.Accepted.Network, req.Network)
 	}
 	n, ok := FindNetwork(f.nets, req.Network)
 	if !ok || n.Family != FamilyEVM || len(n.RPC) == 0 {
-		return nil, x402Err(X402NetworkMismatch, "network %s is not one this facilitator settles on", req.Network)
+		return nil, x402Err(X402NetworkMismatch, "network %q is not one this facilitator settles on", req.Network)
 	}
 	if name, _ := req.Extra["name"].(string); name == "" {
 		return nil, x402Err(X402MissingDomain, "the requirement names no EIP-712 domain (extra.name, extra.version)")
@@ -190,7 +190,7 @@ func (f *Facilitator) verify(ctx context.Context, p X402Payload, req PaymentRequ
 		return fail(x402Err(X402NotEIP3009, "token %s does not implement EIP-3009 (authorizationState)", token.Hex()))
 	}
 	if new(big.Int).SetBytes(state).Sign() != 0 {
-		return fail(x402Err(X402NonceUsed, "this authorization was used already (nonce %s)", a.Nonce))
+		return fail(x402Err(X402NonceUsed, "this authorization was used already (nonce 0x%x)", nonce))
 	}
 	bal, err := e.TokenBalance(ctx, token, from)
 	if err != nil {
@@ -242,7 +242,7 @@ func (f *Facilitator) Settle(ctx context.Context, p X402Payload, req PaymentRequ
 	f.mu.Lock()
 	if f.busy[key] {
 		f.mu.Unlock()
-		return refuse(x402Err(X402NonceUsed, "this authorization is being settled already (nonce %s)", p.Payload.Authorization.Nonce))
+		return refuse(x402Err(X402NonceUsed, "this authorization is being settled already (nonce %q)", p.Payload.Authorization.Nonce))
 	}
 	f.busy[key] = true
 	f.mu.Unlock()
