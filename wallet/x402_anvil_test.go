@@ -559,9 +559,9 @@ func TestX402UnderGrant(t *testing.T) {
 		pr   wallet.PaymentRequired
 		rule string
 	}{
-		"paid already":   {pr, wallet.RulePaid},
-		"above per-tx":   {f.required(caip, f.usdc, "30000", f.payee), ""},
-		"another payee":  {f.required(caip, f.usdc, "10000", "0x00000000000000000000000000000000000000F3"), ""},
+		"paid already":  {pr, wallet.RulePaid},
+		"above per-tx":  {f.required(caip, f.usdc, "30000", f.payee), ""},
+		"another payee": {f.required(caip, f.usdc, "10000", "0x00000000000000000000000000000000000000F3"), ""},
 	} {
 		_, err := g.PayX402(ctx, raw(c.pr), wallet.X402Options{Again: true})
 		t.Logf("%s: %v", name, err)
