@@ -70,8 +70,10 @@ func TestSessionSenderVotesOnAGovernor(t *testing.T) {
 
 	headless := sender(0, false)
 	var r *wallet.RefusedError
-	if _, err := vote(headless, "x"); !errors.As(err, &r) || r.Rule != wallet.RuleApproval || !r.Headless {
-		t.Fatalf("headless vote: %v, want the approval refusal", err)
+	sel := wallet.Selector(governor.CastVoteWithReason(id, 1, ""))
+	rule := "anvil:" + d.Governor.Hex() + ":" + sel
+	if _, err := vote(headless, "x"); !errors.As(err, &r) || r.Rule != wallet.RuleApproval || !r.Headless || r.Call != rule {
+		t.Fatalf("headless vote: %v, want the approval refusal naming %s", err, rule)
 	}
 	if hasVoted(headless) {
 		t.Fatal("a refused vote was cast")
@@ -90,8 +92,6 @@ func TestSessionSenderVotesOnAGovernor(t *testing.T) {
 
 	// allow-list castVoteWithReason on this Governor: account 1 votes
 	// with nobody there
-	sel := wallet.Selector(governor.CastVoteWithReason(id, 1, ""))
-	rule := "anvil:" + d.Governor.Hex() + ":" + sel
 	editor := aw.Wallet.NewSession(wallet.SessionConfig{Caller: "test", Networks: aw.Networks, Approver: person, Interactive: true})
 	if _, err := editor.EditPolicy(ctx, wallet.PolicyEdit{AllowCall: []string{rule}}); err != nil {
 		t.Fatal(err)

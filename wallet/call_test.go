@@ -134,8 +134,8 @@ func TestWalletAnvilContractCall(t *testing.T) {
 	t.Run("headless refused", func(t *testing.T) {
 		_, err := run(t, headless, approve(5))
 		var r *wallet.RefusedError
-		if !errors.As(err, &r) || r.Rule != wallet.RuleApproval || !r.Headless {
-			t.Fatalf("err %v, want a headless approval refusal", err)
+		if !errors.As(err, &r) || r.Rule != wallet.RuleApproval || !r.Headless || r.Call != rule {
+			t.Fatalf("err %v (%+v), want a headless approval refusal naming %s", err, r, rule)
 		}
 		if allowance() != 0 {
 			t.Fatal("a refused call reached the chain")

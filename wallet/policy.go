@@ -186,6 +186,10 @@ type RefusedError struct {
 	Reason   string
 	Headless bool
 	Tx       string // RulePaid: the transaction that paid it
+	// Call is set when a contract call needed the user's approval only
+	// because the policy does not allow-list it: the
+	// NETWORK:0xCONTRACT:0xSELECTOR rule that would.
+	Call string
 }
 
 // The rules a refusal can name.
@@ -527,6 +531,9 @@ func (w *Wallet) authorize(ctx context.Context, req request, approve Approver) (
 			case need != "" && !approved:
 				if approve == nil || !req.Interactive {
 					r := &RefusedError{Rule: RuleApproval, Reason: need, Headless: true}
+					if need == callApproval {
+						r.Call = req.Network + ":" + req.Payee + ":" + req.Selector
+					}
 					refErr = r
 					return refuse(r)
 				}
