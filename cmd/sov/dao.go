@@ -53,7 +53,7 @@ func daoHint(err error) error {
 		fix{dao.ErrHub, " (check [snapshot] hub in the policy; nothing was voted)", false},
 		fix{wallet.ErrNoWallet, ": create one with `sov wallet init`", false},
 		fix{new(*governor.UnknownChainError), " (`sov wallet networks add NAME --rpc URL`)", false},
-		fix{governor.ErrNoVotePath, ": vote on chain from your wallet app for now", false})
+		fix{governor.ErrNoVotePath, ": run `sov wallet addresses` once so sov knows your main account", false})
 }
 
 func (a *app) delegate(cmd *cobra.Command, o core.DAOOptions) (*dao.Delegate, *dao.SnapshotVoter, error) {
