@@ -26,7 +26,8 @@ import (
 // as ratios: aggregate streamed tokens/s at 1, 4 and 8 clients, time to
 // first token p50/p95 at 4, requests/s on stories260K with short answers,
 // and peak RSS at 4 sessions. SOV_BENCH_SERVE_MODEL overrides the model
-// (default SmolLM2), SOV_BENCH_THREADS the threads.
+// (default SmolLM2), SOV_BENCH_THREADS the threads, SOV_BENCH_SERVE_CLIENTS
+// the client counts.
 func BenchmarkServeVsLlamaServer(b *testing.B) {
 	llama := os.Getenv("SOV_LLAMA_SERVER")
 	if llama == "" {
@@ -43,7 +44,7 @@ func BenchmarkServeVsLlamaServer(b *testing.B) {
 	sov := buildSov(b)
 	const ctxPer = 1024
 	for b.Loop() {
-		for _, clients := range []int{1, 4, 8} {
+		for _, clients := range benchClients() {
 			var res [2]loadResult
 			var rss [2]int
 			testtool.Alternate(clients, func() {
@@ -66,6 +67,21 @@ func BenchmarkServeVsLlamaServer(b *testing.B) {
 		})
 		b.Logf("stories260K, 1 client, 4-token answers: requests/s sov %.0f llama-server %.0f (ratio %.2f)", res[0].rps, res[1].rps, res[0].rps/res[1].rps)
 	}
+}
+
+// benchClients are the client counts to measure: SOV_BENCH_SERVE_CLIENTS
+// ("1,4"), else 1, 4 and 8.
+func benchClients() []int {
+	var out []int
+	for _, f := range strings.Split(os.Getenv("SOV_BENCH_SERVE_CLIENTS"), ",") {
+		if n, err := strconv.Atoi(strings.TrimSpace(f)); err == nil && n > 0 {
+			out = append(out, n)
+		}
+	}
+	if len(out) == 0 {
+		return []int{1, 4, 8}
+	}
+	return out
 }
 
 func buildSov(b *testing.B) string {
