@@ -40,7 +40,7 @@ var x402Art struct {
 	bin []byte
 }
 
-func x402Token(t *testing.T) (abi.ABI, []byte) {
+func x402Token(t testing.TB) (abi.ABI, []byte) {
 	t.Helper()
 	x402Art.Lock()
 	defer x402Art.Unlock()
@@ -116,7 +116,7 @@ type x402Fixture struct {
 	abi    abi.ABI
 }
 
-func newX402Fixture(t *testing.T) *x402Fixture {
+func newX402Fixture(t testing.TB) *x402Fixture {
 	t.Helper()
 	tokABI, bin := x402Token(t)
 	aw := wallettest.NewAnvilWallet(t)
@@ -146,7 +146,7 @@ func newX402Fixture(t *testing.T) *x402Fixture {
 // walletFacilitator settles from the wallet's account 1 through the
 // wallet (contract calls under the policy), headless; allow adds the
 // policy rule that lets it call transferWithAuthorization on the token.
-func (f *x402Fixture) walletFacilitator(t *testing.T, allow bool) *wallet.Facilitator {
+func (f *x402Fixture) walletFacilitator(t testing.TB, allow bool) *wallet.Facilitator {
 	t.Helper()
 	f.chain.Key(1) // funds account 1 with gas
 	if allow {
@@ -572,4 +572,80 @@ func TestX402UnderGrant(t *testing.T) {
 	if got := f.aw.Anvil.TokenBalance(t, f.usdc, f.payee); got.Int64() != 10000 {
 		t.Fatalf("payee holds %s", got)
 	}
+}
+
+// TestX402ConcurrentSettle: payments settled at once through the wallet
+// (one facilitator account, its nonces managed by the wallet) all land,
+// and one payload sent twice at once is settled once.
+func TestX402ConcurrentSettle(t *testing.T) {
+	f := newX402Fixture(t)
+	ctx := context.Background()
+	fac := f.walletFacilitator(t, true)
+	s := f.session(false)
+	const n = 8
+	var pays []wallet.X402Payment
+	var reqs []wallet.PaymentRequirements
+	for i := range n {
+		pr := f.required(f.nets[0].CAIP2, f.usdc, "1000", f.payee)
+		pr.Resource.URL += fmt.Sprint("/", i)
+		p, err := s.PayX402(ctx, raw(pr), wallet.X402Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		pays, reqs = append(pays, p, p), append(reqs, pr.Accepts[0], pr.Accepts[0])
+	}
+	results := make([]wallet.X402Settlement, len(pays))
+	var wg sync.WaitGroup
+	for i := range pays {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			results[i] = fac.Settle(ctx, pays[i].Payload, reqs[i])
+		}()
+	}
+	wg.Wait()
+	ok := 0
+	for i := 0; i < len(results); i += 2 {
+		a, b := results[i], results[i+1]
+		if a.Success == b.Success {
+			t.Errorf("payment %d settled %v and %v (%+v / %+v)", i/2, a.Success, b.Success, a, b)
+		}
+		if a.Success || b.Success {
+			ok++
+		}
+	}
+	if got := f.aw.Anvil.TokenBalance(t, f.usdc, f.payee); ok != n || got.Int64() != 1000*n {
+		t.Fatalf("%d settled, payee holds %s, want %d", ok, got, 1000*n)
+	}
+}
+
+// BenchmarkX402: signing a payment through the policy, verifying it and
+// settling it on anvil (automine) with a key, each per payment.
+func BenchmarkX402(b *testing.B) {
+	f := newX402Fixture(b)
+	ctx := context.Background()
+	s := f.session(false)
+	var sign, verify, settle time.Duration
+	for i := 0; b.Loop(); i++ {
+		pr := f.required(f.nets[0].CAIP2, f.usdc, "1", f.payee)
+		pr.Resource.URL += fmt.Sprint("/", i)
+		t0 := time.Now()
+		p, err := s.PayX402(ctx, raw(pr), wallet.X402Options{})
+		if err != nil {
+			b.Fatal(err)
+		}
+		t1 := time.Now()
+		if v := f.fac.Verify(ctx, p.Payload, pr.Accepts[0]); !v.IsValid {
+			b.Fatal(v)
+		}
+		t2 := time.Now()
+		if st := f.fac.Settle(ctx, p.Payload, pr.Accepts[0]); !st.Success {
+			b.Fatal(st)
+		}
+		sign, verify, settle = sign+t1.Sub(t0), verify+time.Since(t1)-time.Since(t2), settle+time.Since(t2)
+	}
+	n := float64(b.N)
+	b.ReportMetric(float64(sign.Microseconds())/n/1000, "sign-ms/op")
+	b.ReportMetric(float64(verify.Microseconds())/n/1000, "verify-ms/op")
+	b.ReportMetric(float64(settle.Microseconds())/n/1000, "settle-ms/op")
 }
