@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -42,7 +43,7 @@ func (c *Client) Stop(ctx context.Context, name string) error {
 }
 
 // ErrNotRunning: nothing answers at the address.
-var ErrNotRunning = fmt.Errorf("no sov server is running there")
+var ErrNotRunning = errors.New("no sov server is running there")
 
 func (c *Client) do(ctx context.Context, method, path string, body, out any) error {
 	var rd io.Reader
