@@ -3,8 +3,6 @@ package wallet_test
 import (
 	"bufio"
 	"context"
-	"crypto/ecdsa"
-	"crypto/sha256"
 	"encoding/base64"
 	"encoding/hex"
 	"encoding/json"
@@ -15,13 +13,11 @@ import (
 	"net/http/httptest"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
-	"github.com/ethereum/go-ethereum/accounts/abi"
 	"github.com/ethereum/go-ethereum/common"
 	"github.com/ethereum/go-ethereum/crypto"
 
@@ -31,77 +27,7 @@ import (
 	"github.com/sovos/sov/wallet/wallettest"
 )
 
-// x402Art is the compiled testdata/x402/TestUSDC.sol (an EIP-3009 token
-// on OpenZeppelin's ERC3009), cached in the build cache under the hash of
-// its source, the compile script and the installed solc and OpenZeppelin.
-var x402Art struct {
-	sync.Mutex
-	abi abi.ABI
-	bin []byte
-}
-
-func x402Token(t testing.TB) (abi.ABI, []byte) {
-	t.Helper()
-	x402Art.Lock()
-	defer x402Art.Unlock()
-	if x402Art.bin != nil {
-		return x402Art.abi, x402Art.bin
-	}
-	nodeDir := testtool.NodeClients(t)
-	h := sha256.New()
-	src := map[string][]byte{}
-	for _, name := range []string{"TestUSDC.sol", "compile.mjs"} {
-		b, err := os.ReadFile(filepath.Join("testdata", "x402", name))
-		if err != nil {
-			t.Fatal(err)
-		}
-		src[name] = b
-		h.Write(b)
-	}
-	for _, pkg := range []string{"solc", "@openzeppelin/contracts"} {
-		b, err := os.ReadFile(filepath.Join(nodeDir, "node_modules", pkg, "package.json"))
-		if err != nil {
-			t.Skip(pkg + " is not installed: run `bash scripts/deps.d/node.sh`")
-		}
-		h.Write(b)
-	}
-	key := hex.EncodeToString(h.Sum(nil))[:16]
-	cache := filepath.Join(testtool.BuildCache(), "x402-artifacts", key+".json")
-	out, err := os.ReadFile(cache)
-	if err != nil {
-		dir := t.TempDir()
-		if err := os.WriteFile(filepath.Join(dir, "TestUSDC.sol"), src["TestUSDC.sol"], 0o644); err != nil {
-			t.Fatal(err)
-		}
-		out = testtool.RunNode(t, string(src["compile.mjs"]), 5*time.Minute, nil, dir)
-		os.MkdirAll(filepath.Dir(cache), 0o755)
-		tmp := cache + fmt.Sprintf(".%d.tmp", os.Getpid())
-		if os.WriteFile(tmp, out, 0o644) == nil {
-			os.Rename(tmp, cache)
-		}
-	}
-	var doc struct {
-		Contracts map[string]struct {
-			ABI json.RawMessage `json:"abi"`
-			Bin string          `json:"bin"`
-		} `json:"contracts"`
-	}
-	if err := json.Unmarshal(out, &doc); err != nil {
-		t.Fatal(err)
-	}
-	c, ok := doc.Contracts["TestUSDC"]
-	if !ok {
-		t.Fatal("no TestUSDC in the compiled artifacts")
-	}
-	a, err := abi.JSON(strings.NewReader(string(c.ABI)))
-	if err != nil {
-		t.Fatal(err)
-	}
-	x402Art.abi, x402Art.bin = a, common.FromHex(c.Bin)
-	return x402Art.abi, x402Art.bin
-}
-
-// x402Fixture: anvil with the EIP-3009 token (the network's USDC, all of
+// x402Fixture: anvil with the EIP-3009 token (wallettest.DeployEIP3009) (the network's USDC, all of
 // it held by the wallet's account 0), the plain test ERC-20 (no EIP-3009),
 // a facilitator settling from account 1's key, on its own clock.
 type x402Fixture struct {
@@ -113,20 +39,13 @@ type x402Fixture struct {
 	fac    *wallet.Facilitator
 	facW   *wallet.Wallet // the facilitator's verifying wallet, on its own clock
 	facNow time.Time
-	abi    abi.ABI
 }
 
 func newX402Fixture(t testing.TB) *x402Fixture {
 	t.Helper()
-	tokABI, bin := x402Token(t)
 	aw := wallettest.NewAnvilWallet(t)
-	f := &x402Fixture{aw: aw, chain: governortest.On(t, aw, nil), abi: tokABI, payee: "0x00000000000000000000000000000000000000F2"}
-	args, err := tokABI.Pack("", big.NewInt(1_000_000_000_000))
-	if err != nil {
-		t.Fatal(err)
-	}
-	r := f.chain.Send(f.chain.Key(0), nil, append(append([]byte{}, bin...), args...))
-	f.usdc = r.ContractAddress.Hex()
+	f := &x402Fixture{aw: aw, chain: governortest.On(t, aw, nil), payee: "0x00000000000000000000000000000000000000F2"}
+	f.usdc = aw.Anvil.DeployEIP3009(t, aw.Keys)
 	var cfg wallet.Config
 	if err := cfg.AddRPC(context.Background(), wallet.NetworkConfig{Name: "anvil", RPC: []string{aw.Anvil.URL}, USDC: f.usdc}); err != nil {
 		t.Fatal(err)
@@ -479,7 +398,7 @@ func TestX402InteropFetchClient(t *testing.T) {
 	f := newX402Fixture(t)
 	key := f.chain.Key(2)
 	payer := crypto.PubkeyToAddress(key.PublicKey)
-	fund(t, f, key, payer)
+	f.aw.Anvil.TransferToken(t, f.aw.Keys, f.usdc, payer.Hex(), big.NewInt(1_000_000))
 	pr := f.required(f.nets[0].CAIP2, f.usdc, "10000", f.payee)
 	var settled []wallet.X402Settlement
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -520,57 +439,6 @@ func TestX402InteropFetchClient(t *testing.T) {
 	}
 	if b := f.aw.Anvil.TokenBalance(t, f.usdc, f.payee); b.Int64() != 10000 {
 		t.Fatalf("payee holds %s", b)
-	}
-}
-
-// fund gives addr 1 USDC of the EIP-3009 token from the wallet's account 0.
-func fund(t *testing.T, f *x402Fixture, _ *ecdsa.PrivateKey, addr common.Address) {
-	t.Helper()
-	data, err := f.abi.Pack("transfer", addr, big.NewInt(1_000_000))
-	if err != nil {
-		t.Fatal(err)
-	}
-	to := common.HexToAddress(f.usdc)
-	f.chain.Send(f.chain.Key(0), &to, data)
-}
-
-// TestX402UnderGrant: an agent's grant pays within its limits and payees
-// (read from the authorization, not from the request's text), is refused
-// above its per-payment limit or to another payee, and can never pay the
-// same request again, even asking to.
-func TestX402UnderGrant(t *testing.T) {
-	f := newX402Fixture(t)
-	ctx := context.Background()
-	g, err := f.session(false).Grant("agent:shop", wallet.Limits{PerTx: map[string]string{"USDC": "0.02"}, Payees: []string{f.payee}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	caip := f.nets[0].CAIP2
-	pr := f.required(caip, f.usdc, "10000", f.payee)
-	p, err := g.PayX402(ctx, raw(pr), wallet.X402Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if st := f.fac.Settle(ctx, p.Payload, pr.Accepts[0]); !st.Success {
-		t.Fatalf("settle: %+v", st)
-	}
-	var refused *wallet.RefusedError
-	for name, c := range map[string]struct {
-		pr   wallet.PaymentRequired
-		rule string
-	}{
-		"paid already":  {pr, wallet.RulePaid},
-		"above per-tx":  {f.required(caip, f.usdc, "30000", f.payee), ""},
-		"another payee": {f.required(caip, f.usdc, "10000", "0x00000000000000000000000000000000000000F3"), ""},
-	} {
-		_, err := g.PayX402(ctx, raw(c.pr), wallet.X402Options{Again: true})
-		t.Logf("%s: %v", name, err)
-		if !errors.As(err, &refused) || c.rule != "" && refused.Rule != c.rule {
-			t.Errorf("%s: %v, want refused (%s)", name, err, c.rule)
-		}
-	}
-	if got := f.aw.Anvil.TokenBalance(t, f.usdc, f.payee); got.Int64() != 10000 {
-		t.Fatalf("payee holds %s", got)
 	}
 }
 
