@@ -1201,7 +1201,8 @@ func (s *streamer) push(b []byte) (bool, error) {
 			}
 		}
 		upto := s.buf.Len() - s.hold
-		for upto > s.emitted && !utf8.RuneStart(all[upto]) {
+		// upto == len(all) when every stop string is one byte (hold 0).
+		for upto > s.emitted && upto < len(all) && !utf8.RuneStart(all[upto]) {
 			upto--
 		}
 		return false, s.emit(upto)

@@ -82,6 +82,16 @@ func TestStopStringsAndMaxTokens(t *testing.T) {
 	if st.StopReason != StopString || strings.Contains(out, "Lily") || !strings.Contains(out, "named") {
 		t.Fatalf("stop: %q %+v", out, st)
 	}
+	// One-byte stop strings only: nothing is held back, and streaming
+	// stops at the first of them.
+	var streamed strings.Builder
+	out, st, err = e.Complete(context.Background(), "Once upon a time", Sampling{Stop: []string{" ", "."}}, func(p string) error {
+		streamed.WriteString(p)
+		return nil
+	})
+	if err != nil || st.StopReason != StopString || strings.ContainsAny(out, " .") || streamed.String() != out {
+		t.Fatalf("one-byte stops: %q (streamed %q) %+v %v", out, streamed.String(), st, err)
+	}
 	_, st, err = e.Complete(context.Background(), "Once upon a time", Sampling{MaxTokens: 3}, nil)
 	if err != nil || st.StopReason != StopMaxTokens || st.GeneratedTokens != 3 {
 		t.Fatalf("max tokens: %+v %v", st, err)
