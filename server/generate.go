@@ -257,12 +257,6 @@ func (s *Server) sampling(temp, topP *float64, seed *int64, stop []string) (mode
 		}
 	}
 	sp.Stop = stop
-	if len(stop) > 0 && !slices.ContainsFunc(stop, func(x string) bool { return len(x) > 1 }) {
-		// The engine's stop matcher indexes past its text when every stop
-		// string is one byte long; a second, longer one that cannot occur
-		// (NUL bytes are never generated text) keeps it in range.
-		sp.Stop = append(slices.Clone(stop), "\x00\x00")
-	}
 	return sp, nil
 }
 
