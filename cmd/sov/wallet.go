@@ -347,7 +347,8 @@ func walletLedgerCmd(a *app) *cobra.Command {
 }
 
 func walletPayCmd(a *app) *cobra.Command {
-	var again bool
+	var again, x402 bool
+	var max string
 	c := walletSending(a, "pay REQUEST", "Pay an x402 v2 payment request: sov picks the option you can pay at the lowest cost",
 		"approve the summary without asking (policy approvals still need a human)", nargs(1, 1, "a payment request (a file, or - for stdin)"),
 		func(cmd *cobra.Command, s *wallet.Session, args []string, index uint32) (*wallet.Plan, func(wallet.LedgerEntry) any, error) {
@@ -371,7 +372,43 @@ func walletPayCmd(a *app) *cobra.Command {
 		"one line and pays it through the wallet policy. A request is paid once: paying\n" +
 		"it again is refused, naming the first payment, unless --again is passed."
 	c.Flags().BoolVar(&again, "again", false, "pay a request that was paid already")
+	c.Flags().BoolVar(&x402, "x402", false, "sign an x402 payment (an EIP-3009 authorization the payee's facilitator settles) and print its PAYMENT-SIGNATURE value instead of sending a transfer")
+	c.Flags().StringVar(&max, "max", "", "with --x402: the most to pay, in units of the asset (e.g. 0.05)")
+	send := c.RunE
+	c.RunE = func(cmd *cobra.Command, args []string) error {
+		if !x402 {
+			return send(cmd, args)
+		}
+		return walletPayX402(a, cmd, args[0], wallet.X402Options{Max: max, Again: again})
+	}
 	return c
+}
+
+// walletPayX402 signs an x402 payment for the request in file and prints
+// its PAYMENT-SIGNATURE value (--json: the payment).
+func walletPayX402(a *app, cmd *cobra.Command, file string, o wallet.X402Options) error {
+	raw, err := walletReadArg(a, file)
+	if err != nil {
+		return fmt.Errorf("read payment request: %w", err)
+	}
+	s, err := walletSession(a, cmd)
+	if err != nil {
+		return err
+	}
+	o.Account, _ = cmd.Flags().GetUint32("index")
+	p, err := s.PayX402(cmd.Context(), raw, o)
+	if errors.Is(err, wallet.ErrAboveMax) {
+		return fmt.Errorf("%w: nothing was signed; raise --max to pay it", err)
+	}
+	if err != nil {
+		return err
+	}
+	if asJSON, _ := cmd.Flags().GetBool("json"); asJSON {
+		return writeJSON(a.stdout, p)
+	}
+	fmt.Fprintf(a.stderr, "signed an x402 authorization of %s on %s\n", termtext.Clean(p.Amount), termtext.Clean(p.Network))
+	fmt.Fprintln(a.stdout, p.Header)
+	return nil
 }
 
 // walletReadArg reads the file name, or stdin for "-".
