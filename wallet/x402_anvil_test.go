@@ -241,12 +241,39 @@ func TestX402BadInput(t *testing.T) {
 		}
 	})
 	t.Run("not loopback", func(t *testing.T) {
-		rec := httptest.NewRecorder()
-		req := httptest.NewRequest("GET", "/supported", nil)
-		req.RemoteAddr = "192.0.2.1:1234"
-		f.fac.Handler().ServeHTTP(rec, req)
-		if rec.Code != http.StatusForbidden {
-			t.Fatalf("code %d", rec.Code)
+		for _, c := range []struct {
+			remote, host string
+			code         int
+		}{
+			{"127.0.0.1:1234", "127.0.0.1:8402", http.StatusOK},
+			{"[::1]:1234", "localhost:8402", http.StatusOK},
+			{"192.0.2.1:1234", "127.0.0.1:8402", http.StatusForbidden},
+			{"127.0.0.1:1234", "rebound.example:8402", http.StatusForbidden}, // DNS rebinding
+		} {
+			rec := httptest.NewRecorder()
+			req := httptest.NewRequest("GET", "/supported", nil)
+			req.RemoteAddr, req.Host = c.remote, c.host
+			f.fac.Handler().ServeHTTP(rec, req)
+			if rec.Code != c.code {
+				t.Errorf("%s via %s: code %d, want %d", c.remote, c.host, rec.Code, c.code)
+			}
+		}
+	})
+	t.Run("validBefore at the request's own deadline", func(t *testing.T) {
+		pr := f.required(caip, f.usdc, "10000", f.payee)
+		pr.Resource.URL += "/deadline"
+		deadline := time.Now().Add(30 * time.Second).Unix()
+		pr.Accepts[0].Extra["deadline"] = deadline
+		p, err := s.PayX402(ctx, raw(pr), wallet.X402Options{})
+		if err != nil || p.Payload.Payload.Authorization.ValidBefore != fmt.Sprint(deadline) {
+			t.Fatalf("validBefore %+v, want %d (%v)", p.Payload.Payload.Authorization, deadline, err)
+		}
+	})
+	t.Run("out of range", func(t *testing.T) {
+		big := p.Payload
+		big.Payload.Authorization.Value = "1" + strings.Repeat("0", 80)
+		if v := f.fac.Verify(ctx, big, pr.Accepts[0]); v.IsValid || v.InvalidReason != wallet.X402InvalidPayload {
+			t.Fatalf("verify: %+v", v)
 		}
 	})
 }
@@ -516,4 +543,44 @@ func BenchmarkX402(b *testing.B) {
 	b.ReportMetric(float64(sign.Microseconds())/n/1000, "sign-ms/op")
 	b.ReportMetric(float64(verify.Microseconds())/n/1000, "verify-ms/op")
 	b.ReportMetric(float64(settle.Microseconds())/n/1000, "settle-ms/op")
+}
+
+// TestX402UnderGrant: an agent's grant pays within its limits and payees
+// (read from the authorization, not from the request's text), is refused
+// above its per-payment limit or to another payee, and can never pay the
+// same request again, even asking to.
+func TestX402UnderGrant(t *testing.T) {
+	f := newX402Fixture(t)
+	ctx := context.Background()
+	g, err := f.session(false).Grant("agent:shop", wallet.Limits{PerTx: map[string]string{"USDC": "0.02"}, Payees: []string{f.payee}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	caip := f.nets[0].CAIP2
+	pr := f.required(caip, f.usdc, "10000", f.payee)
+	p, err := g.PayX402(ctx, raw(pr), wallet.X402Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st := f.fac.Settle(ctx, p.Payload, pr.Accepts[0]); !st.Success {
+		t.Fatalf("settle: %+v", st)
+	}
+	var refused *wallet.RefusedError
+	for name, c := range map[string]struct {
+		pr   wallet.PaymentRequired
+		rule string
+	}{
+		"paid already":  {pr, wallet.RulePaid},
+		"above per-tx":  {f.required(caip, f.usdc, "30000", f.payee), ""},
+		"another payee": {f.required(caip, f.usdc, "10000", "0x00000000000000000000000000000000000000F3"), ""},
+	} {
+		_, err := g.PayX402(ctx, raw(c.pr), wallet.X402Options{Again: true})
+		t.Logf("%s: %v", name, err)
+		if !errors.As(err, &refused) || c.rule != "" && refused.Rule != c.rule {
+			t.Errorf("%s: %v, want refused (%s)", name, err, c.rule)
+		}
+	}
+	if got := f.aw.Anvil.TokenBalance(t, f.usdc, f.payee); got.Int64() != 10000 {
+		t.Fatalf("payee holds %s", got)
+	}
 }

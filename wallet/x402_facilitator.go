@@ -153,8 +153,8 @@ func (f *Facilitator) verify(ctx context.Context, p X402Payload, req PaymentRequ
 	after, ok3 := new(big.Int).SetString(a.ValidAfter, 10)
 	before, ok4 := new(big.Int).SetString(a.ValidBefore, 10)
 	nonce := evm.FromHex(a.Nonce)
-	if !ok1 || !ok2 || !ok3 || !ok4 || len(nonce) != 32 || value.Sign() < 0 {
-		return nil, x402Err(X402InvalidPayload, "authorization value, validAfter, validBefore and nonce must be numbers and 32 bytes")
+	if !ok1 || !ok2 || !ok3 || !ok4 || len(nonce) != 32 || !uint256(value) || !uint256(after) || !uint256(before) {
+		return nil, x402Err(X402InvalidPayload, "authorization value, validAfter and validBefore must be uint256 numbers and the nonce 32 bytes")
 	}
 	if value.Cmp(price) < 0 {
 		return nil, x402Err(X402ValueTooLow, "the authorization pays %s, below the price of %s", value, price)
@@ -224,6 +224,22 @@ func concat(parts ...[]byte) []byte {
 }
 
 func word(n *big.Int) []byte { return evm.LeftPad32(n.Bytes()) }
+
+func uint256(n *big.Int) bool { return n.Sign() >= 0 && n.BitLen() <= 256 }
+
+// loopbackHost: the Host header names this machine by a loopback address
+// or localhost, so a web page cannot reach the facilitator through a name
+// it rebinds to 127.0.0.1.
+func loopbackHost(host string) bool {
+	if h, _, err := net.SplitHostPort(host); err == nil {
+		host = h
+	}
+	host = strings.Trim(host, "[]")
+	if ip := net.ParseIP(host); ip != nil {
+		return ip.IsLoopback()
+	}
+	return strings.EqualFold(host, "localhost")
+}
 
 // Settle verifies p (see Verify), then sends transferWithAuthorization
 // from the facilitator's account. An authorization being settled, or
@@ -319,7 +335,7 @@ func (f *Facilitator) Handler() http.Handler {
 	})
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		host, _, err := net.SplitHostPort(r.RemoteAddr)
-		if ip := net.ParseIP(host); err != nil || ip == nil || !ip.IsLoopback() {
+		if ip := net.ParseIP(host); err != nil || ip == nil || !ip.IsLoopback() || !loopbackHost(r.Host) {
 			http.Error(w, "this facilitator answers loopback clients only", http.StatusForbidden)
 			return
 		}
