@@ -366,6 +366,7 @@ func TestX402InteropExpressServer(t *testing.T) {
 		t.Fatalf("status %d, PAYMENT-REQUIRED %q", resp.StatusCode, required)
 	}
 	s := f.session(false)
+	start := time.Now()
 	p, err := s.PayX402(ctx, []byte(required), wallet.X402Options{Max: "0.01"})
 	if err != nil {
 		t.Fatal(err)
@@ -382,6 +383,7 @@ func TestX402InteropExpressServer(t *testing.T) {
 	if resp.StatusCode != 200 || body.Answer != 42 {
 		t.Fatalf("paid request: status %d, body %+v, headers %v", resp.StatusCode, body, resp.Header)
 	}
+	t.Logf("signed, verified, answered and settled through the wallet in %v", time.Since(start))
 	st, err := wallet.ParsePaymentResponse(resp.Header.Get("PAYMENT-RESPONSE"))
 	if err != nil || !st.Success || !f.aw.Anvil.Succeeded(t, st.Transaction) {
 		t.Fatalf("PAYMENT-RESPONSE %+v, %v", st, err)
