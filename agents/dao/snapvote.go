@@ -7,8 +7,6 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/ethereum/go-ethereum/common"
-
 	"github.com/sovos/sov/internal/ledger"
 	"github.com/sovos/sov/wallet"
 )
@@ -115,10 +113,21 @@ func sign(ctx context.Context, s TypedSigner, index uint32, signer string, d Env
 	return Envelope{Address: signer, Sig: "0x" + fmt.Sprintf("%x", sig), Data: d}, ledger.SHA256(h), nil
 }
 
+// checksum is address a in its EIP-55 form, as Snapshot's sequencer
+// compares it; an address that does not parse is left as it is (its
+// signature then fails to verify, visibly).
+func checksum(a string) string {
+	addr, err := wallet.ParseEVMAddress(a)
+	if err != nil {
+		return a
+	}
+	return addr.Hex()
+}
+
 // VoteEnvelopeData is the Vote message for c on p from account from.
 func VoteEnvelopeData(p Proposal, c Choice, from, reason string, at time.Time) EnvelopeData {
 	return EnvelopeData{Domain: snapshotDomain, Types: voteTypes(p.Type), Message: map[string]any{
-		"from": common.HexToAddress(from).Hex(), "space": p.Space, "timestamp": at.Unix(), "proposal": p.ID,
+		"from": checksum(from), "space": p.Space, "timestamp": at.Unix(), "proposal": p.ID,
 		"choice": c.SnapshotValue(), "reason": reason, "app": SnapshotApp, "metadata": "{}",
 	}}
 }
@@ -126,7 +135,7 @@ func VoteEnvelopeData(p Proposal, c Choice, from, reason string, at time.Time) E
 // AliasEnvelopeData is the Alias message letting alias act for from.
 func AliasEnvelopeData(from, alias string, at time.Time) EnvelopeData {
 	return EnvelopeData{Domain: snapshotDomain, Types: aliasTypes, Message: map[string]any{
-		"from": common.HexToAddress(from).Hex(), "alias": common.HexToAddress(alias).Hex(), "timestamp": at.Unix(),
+		"from": checksum(from), "alias": checksum(alias), "timestamp": at.Unix(),
 	}}
 }
 
@@ -176,7 +185,7 @@ func (v *SnapshotVoter) Vote(ctx context.Context, p Proposal, c Choice, reason s
 	if now := v.now(); !p.Open(now) {
 		return Receipt{}, fmt.Errorf("%s: %w (%s to %s)", p.Key(), ErrClosed, p.Start.Format(time.RFC3339), p.End.Format(time.RFC3339))
 	}
-	env, digest, err := sign(ctx, v.Signer, AliasIndex, common.HexToAddress(v.Alias).Hex(), VoteEnvelopeData(p, c, v.From, reason, v.now()))
+	env, digest, err := sign(ctx, v.Signer, AliasIndex, checksum(v.Alias), VoteEnvelopeData(p, c, v.From, reason, v.now()))
 	if err != nil {
 		return Receipt{}, err
 	}
@@ -192,7 +201,7 @@ func (v *SnapshotVoter) Authorize(ctx context.Context) (Envelope, Receipt, error
 	if err := v.accounts(); err != nil {
 		return Envelope{}, Receipt{}, err
 	}
-	env, digest, err := sign(ctx, v.Signer, MainIndex, common.HexToAddress(v.From).Hex(), AliasEnvelopeData(v.From, v.Alias, v.now()))
+	env, digest, err := sign(ctx, v.Signer, MainIndex, checksum(v.From), AliasEnvelopeData(v.From, v.Alias, v.now()))
 	if err != nil {
 		return env, Receipt{}, err
 	}

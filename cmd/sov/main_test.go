@@ -121,3 +121,18 @@ func TestVersionAndManPages(t *testing.T) {
 		t.Error("__man shows in --help")
 	}
 }
+
+// The binary signs and talks to EVM nodes with the wallet's own code:
+// go-ethereum (a large dependency) is a test-only oracle, and a package
+// that pulls it back into sov fails here.
+func TestNoGoEthereumInTheBinary(t *testing.T) {
+	out, err := exec.Command("go", "list", "-deps", ".").Output()
+	if err != nil {
+		t.Fatalf("go list: %v", err)
+	}
+	for _, p := range strings.Fields(string(out)) {
+		if strings.HasPrefix(p, "github.com/ethereum/go-ethereum") {
+			t.Errorf("sov depends on %s; find the importer with: go list -deps -f '{{.ImportPath}} {{.Imports}}' ./cmd/sov | grep go-ethereum", p)
+		}
+	}
+}
