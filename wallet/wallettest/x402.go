@@ -2,18 +2,11 @@ package wallettest
 
 import (
 	"context"
-	"crypto/sha256"
 	"embed"
-	"encoding/hex"
-	"encoding/json"
-	"fmt"
 	"math/big"
-	"os"
-	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
-	"time"
 
 	"github.com/ethereum/go-ethereum/accounts/abi"
 	"github.com/ethereum/go-ethereum/common"
@@ -26,9 +19,7 @@ import (
 
 // The EIP-3009 test token: testdata/x402/TestUSDC.sol (OpenZeppelin's
 // ERC3009, 6 decimals, EIP-712 domain "USD Coin" version "2" like
-// Circle's USDC), compiled with npm solc by testdata/x402/compile.mjs and
-// cached in the build cache under the hash of the source, the script and
-// the installed solc and OpenZeppelin.
+// Circle's USDC), compiled with npm solc by testtool.CompileSolidity.
 //
 //go:embed testdata/x402
 var x402Src embed.FS
@@ -39,9 +30,10 @@ var usdc3009 struct {
 	bin []byte
 }
 
-// EIP3009Token compiles the token (or reads the cache) and returns its ABI
-// and creation code. Without node or the packages the test is skipped, or
-// fails under SOV_REQUIRE_TOOLS=1.
+// EIP3009Token compiles the token (testtool.CompileSolidity: once per
+// machine, then from the build cache) and returns its ABI and creation
+// code. Without node or the packages the test is skipped, or fails under
+// SOV_REQUIRE_TOOLS=1.
 func EIP3009Token(t testing.TB) (abi.ABI, []byte) {
 	t.Helper()
 	usdc3009.Lock()
@@ -49,57 +41,13 @@ func EIP3009Token(t testing.TB) (abi.ABI, []byte) {
 	if usdc3009.bin != nil {
 		return usdc3009.abi, usdc3009.bin
 	}
-	nodeDir := testtool.NodeClients(t)
-	h := sha256.New()
-	src := map[string][]byte{}
-	for _, name := range []string{"TestUSDC.sol", "compile.mjs"} {
-		b, err := x402Src.ReadFile("testdata/x402/" + name)
-		if err != nil {
-			t.Fatal(err)
-		}
-		src[name] = b
-		h.Write(b)
-	}
-	for _, pkg := range []string{"solc", "@openzeppelin/contracts"} {
-		b, err := os.ReadFile(filepath.Join(nodeDir, "node_modules", pkg, "package.json"))
-		if err != nil {
-			msg := pkg + " is not installed: run `bash scripts/deps.d/node.sh` (or `make deps`)"
-			if os.Getenv("SOV_REQUIRE_TOOLS") == "1" {
-				t.Fatal(msg)
-			}
-			t.Skip(msg)
-		}
-		h.Write(b)
-	}
-	key := hex.EncodeToString(h.Sum(nil))[:16]
-	cache := filepath.Join(testtool.BuildCache(), "x402-artifacts", key+".json")
-	out, err := os.ReadFile(cache)
+	src, err := x402Src.ReadFile("testdata/x402/TestUSDC.sol")
 	if err != nil {
-		dir := t.TempDir()
-		if err := os.WriteFile(filepath.Join(dir, "TestUSDC.sol"), src["TestUSDC.sol"], 0o644); err != nil {
-			t.Fatal(err)
-		}
-		out = testtool.RunNode(t, string(src["compile.mjs"]), 5*time.Minute, nil, dir)
-		// written whole, then renamed: a parallel run never reads half
-		if err := os.MkdirAll(filepath.Dir(cache), 0o755); err == nil {
-			tmp := fmt.Sprintf("%s.%d.tmp", cache, os.Getpid())
-			if os.WriteFile(tmp, out, 0o644) == nil {
-				os.Rename(tmp, cache)
-			}
-		}
+		t.Fatal(err)
 	}
-	var doc struct {
-		Contracts map[string]struct {
-			ABI json.RawMessage `json:"abi"`
-			Bin string          `json:"bin"`
-		} `json:"contracts"`
-	}
-	if err := json.Unmarshal(out, &doc); err != nil {
-		t.Fatalf("compiled token %s: %v", cache, err)
-	}
-	c, ok := doc.Contracts["TestUSDC"]
+	c, ok := testtool.CompileSolidity(t, map[string][]byte{"TestUSDC.sol": src})["TestUSDC"]
 	if !ok {
-		t.Fatal("no TestUSDC in the compiled artifacts")
+		t.Fatal("no TestUSDC in the compiled contracts")
 	}
 	a, err := abi.JSON(strings.NewReader(string(c.ABI)))
 	if err != nil {

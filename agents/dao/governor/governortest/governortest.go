@@ -2,22 +2,16 @@
 // ERC20Votes token on anvil, for the Governor source's tests and for the
 // DAO delegate's end-to-end tests: contracts/*.sol compiled with npm solc
 // and @openzeppelin/contracts (scripts/deps.d/node.sh) by
-// contracts/compile.mjs, cached in the build cache under the hash of
-// everything that goes into them. Like wallettest it uses go-ethereum,
+// testtool.CompileSolidity, cached in the build cache. Like wallettest it uses go-ethereum,
 // which sov's own code does not.
 package governortest
 
 import (
 	"context"
 	"crypto/ecdsa"
-	"crypto/sha256"
 	"embed"
-	"encoding/hex"
-	"encoding/json"
 	"fmt"
 	"math/big"
-	"os"
-	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -49,10 +43,8 @@ var compiled struct {
 	arts map[string]Artifact
 }
 
-// Artifacts compiles contracts/*.sol once per cache key (the sources, the
-// script, the installed solc and OpenZeppelin versions); later runs read
-// the cached JSON. Without node or the packages the test is skipped, or
-// fails under SOV_REQUIRE_TOOLS=1.
+// Artifacts compiles contracts/*.sol (testtool.CompileSolidity: once per
+// machine, then from the build cache).
 func Artifacts(t testing.TB) map[string]Artifact {
 	t.Helper()
 	compiled.Lock()
@@ -60,71 +52,20 @@ func Artifacts(t testing.TB) map[string]Artifact {
 	if compiled.arts != nil {
 		return compiled.arts
 	}
-	nodeDir := testtool.NodeClients(t)
 	entries, err := contracts.ReadDir("contracts")
 	if err != nil {
 		t.Fatal(err)
 	}
-	h := sha256.New()
 	files := map[string][]byte{}
-	for _, e := range entries { // ReadDir sorts by name
+	for _, e := range entries {
 		b, err := contracts.ReadFile("contracts/" + e.Name())
 		if err != nil {
 			t.Fatal(err)
 		}
 		files[e.Name()] = b
-		h.Write([]byte(e.Name()))
-		h.Write(b)
-	}
-	for _, pkg := range []string{"solc", "@openzeppelin/contracts"} {
-		b, err := os.ReadFile(filepath.Join(nodeDir, "node_modules", pkg, "package.json"))
-		if err != nil {
-			msg := pkg + " is not installed: run `bash scripts/deps.d/node.sh` (or `make deps`)"
-			if os.Getenv("SOV_REQUIRE_TOOLS") == "1" {
-				t.Fatal(msg)
-			}
-			t.Skip(msg)
-		}
-		h.Write(b)
-	}
-	key := hex.EncodeToString(h.Sum(nil))[:16]
-	cache := filepath.Join(testtool.BuildCache(), "governor-artifacts", key+".json")
-	out, err := os.ReadFile(cache)
-	if err != nil {
-		src := t.TempDir()
-		for name, b := range files {
-			if err := os.WriteFile(filepath.Join(src, name), b, 0o644); err != nil {
-				t.Fatal(err)
-			}
-		}
-		out = testtool.RunNode(t, string(files["compile.mjs"]), 5*time.Minute, nil, src)
-		if err := os.MkdirAll(filepath.Dir(cache), 0o755); err != nil {
-			t.Fatal(err)
-		}
-		// written whole, then renamed: a parallel run never reads half
-		tmp, err := os.CreateTemp(filepath.Dir(cache), key+"-*.tmp")
-		if err != nil {
-			t.Fatal(err)
-		}
-		_, werr := tmp.Write(out)
-		if cerr := tmp.Close(); werr != nil || cerr != nil {
-			t.Fatal(werr, cerr)
-		}
-		if err := os.Rename(tmp.Name(), cache); err != nil {
-			t.Fatal(err)
-		}
-	}
-	var doc struct {
-		Contracts map[string]struct {
-			ABI json.RawMessage `json:"abi"`
-			Bin string          `json:"bin"`
-		} `json:"contracts"`
-	}
-	if err := json.Unmarshal(out, &doc); err != nil {
-		t.Fatalf("compiled artifacts %s: %v", cache, err)
 	}
 	arts := map[string]Artifact{}
-	for name, c := range doc.Contracts {
+	for name, c := range testtool.CompileSolidity(t, files) {
 		a, err := abi.JSON(strings.NewReader(string(c.ABI)))
 		if err != nil {
 			t.Fatalf("%s ABI: %v", name, err)
