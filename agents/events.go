@@ -45,6 +45,9 @@ type Event struct {
 	CachedTokens int    `json:"cached_tokens,omitempty"`
 	GenTokens    int    `json:"generated_tokens,omitempty"`
 	Reply        string `json:"reply,omitempty"`
+	// Closed: the reply reached the step's token cap and the engine closed
+	// it with the grammar's shortest ending (valid, but likely cut short).
+	Closed bool `json:"closed,omitempty"`
 
 	// tool_call, permission, tool_result, payment
 	Tool      string          `json:"tool,omitempty"`

@@ -405,7 +405,7 @@ func (r *run) callModel(ctx context.Context) (model.Reply, string, error) {
 		kind = "tool"
 	}
 	seq, lerr := r.recordModel(ctx, s, raw.String(), st, kind)
-	r.emit(Event{Type: EventModelCall, Step: r.steps, PromptTokens: st.PromptTokens, CachedTokens: st.CachedTokens, GenTokens: st.GeneratedTokens, Reply: kind, Ledger: seq})
+	r.emit(Event{Type: EventModelCall, Step: r.steps, PromptTokens: st.PromptTokens, CachedTokens: st.CachedTokens, GenTokens: st.GeneratedTokens, Reply: kind, Closed: st.Closed, Ledger: seq})
 	if err == nil && lerr != nil {
 		err = lerr
 	}

@@ -817,3 +817,33 @@ func TestRunPreApprovalDoesNotCoverTaintedMoney(t *testing.T) {
 		}
 	}
 }
+
+// A reply the engine closed at the step's token cap says so in its
+// model_call event, and the step's cap is the budget's step_tokens.
+func TestRunClosedReplyAndStepTokens(t *testing.T) {
+	f := newFixture(t, answer)
+	f.model.stats = model.Stats{PromptTokens: 10, GeneratedTokens: 32, StopReason: model.StopMaxTokens, Closed: true}
+	var caps []int
+	f.cfg.Model = capture{f.model, &caps}
+	f.cfg.Agent.Budget.StepTokens = 32
+	if o := f.run(t); o.Status != StatusDone {
+		t.Fatalf("outcome %+v", o)
+	}
+	if mc := f.of(EventModelCall); len(mc) != 1 || !mc[0].Closed {
+		t.Fatalf("model_call events %+v", mc)
+	}
+	if !slices.Equal(caps, []int{32}) {
+		t.Fatalf("max tokens per call %v, want [32]", caps)
+	}
+}
+
+// capture records each call's token cap.
+type capture struct {
+	Caller
+	caps *[]int
+}
+
+func (c capture) Call(ctx context.Context, msgs []model.Message, ts *model.Toolset, s model.Sampling, fn model.TokenFunc) (model.Reply, model.Stats, error) {
+	*c.caps = append(*c.caps, s.MaxTokens)
+	return c.Caller.Call(ctx, msgs, ts, s, fn)
+}

@@ -317,6 +317,10 @@ func (a *app) agentEvents(asJSON bool) agents.Sink {
 	return func(e agents.Event) {
 		var line string
 		switch e.Type {
+		case agents.EventModelCall:
+			if e.Closed {
+				line = fmt.Sprintf("  (step %d reached its token cap: the reply was closed short; [budget] step_tokens raises it)", e.Step)
+			}
 		case agents.EventToolCall:
 			line = fmt.Sprintf("→ %s %s", e.Tool, e.Arguments)
 			if e.Warning != "" {
