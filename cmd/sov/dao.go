@@ -40,7 +40,12 @@ func daoCommands(a *app) []*cobra.Command {
 
 // daoHint adds the command that gets out of each library error.
 func daoHint(err error) error {
+	var re *wallet.RefusedError
+	if errors.As(err, &re) && re.Call != "" {
+		return fmt.Errorf("%w (to let the delegate cast such votes unattended: sov wallet policy --allow-call %s)", err, re.Call)
+	}
 	return withFix(err,
+		fix{new(*wallet.RevertError), " (the Governor refused the vote; nothing was sent)", false},
 		fix{dao.ErrNoPolicy, ": write one with `sov dao policy new`", false},
 		fix{dao.ErrPolicyExists, ": change it with `sov dao policy edit`", false},
 		fix{new(*dao.PolicyError), " (fix it with `sov dao policy edit`)", false},
