@@ -342,3 +342,45 @@ name = "mcp.peer.workspace.read"
 		t.Fatalf("changed tool: exit %d\nstderr %s", r.Code, r.Stderr)
 	}
 }
+
+// A scheduled agent fires on time under the daemon: due every few seconds,
+// its first run starts within the grace of its due time, with nothing
+// missed.
+func TestAgentsDaemonOnTime(t *testing.T) {
+	m := testtool.Model(t, testtool.Chat)
+	home := t.TempDir()
+	writeAgent(t, home, "tick", `model = "`+m+`"
+prompt = "Note the time."
+schedule = "@every 3s"
+misfire_grace = "2s"
+[budget]
+steps = 1
+step_tokens = 16
+[[tools]]
+name = "ledger.note"
+allow = ["*"]
+`)
+	cmd := exec.Command(sovBin, "agents", "daemon")
+	cmd.Env = append(cleanEnv(), "SOV_HOME="+home)
+	var stderr strings.Builder
+	cmd.Stderr = &stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer cmd.Process.Kill() //nolint:errcheck
+	var runs []agents.RunSummary
+	for deadline := time.Now().Add(90 * time.Second); len(runs) == 0; {
+		if time.Now().After(deadline) {
+			t.Fatalf("no run within 90 s; daemon said:\n%s", stderr.String())
+		}
+		time.Sleep(200 * time.Millisecond)
+		runs, _ = agents.History{Dir: filepath.Join(home, "agents")}.List("tick")
+	}
+	cmd.Process.Signal(syscall.SIGINT) //nolint:errcheck
+	cmd.Wait()                         //nolint:errcheck
+	in := runs[len(runs)-1].Input      // the first run
+	late := in.FiredAt.Sub(in.ScheduledAt)
+	if in.Type != "cron" || in.Missed != 0 || late < 0 || late > 2*time.Second {
+		t.Fatalf("first run %+v (fired %v after its due time)\ndaemon said:\n%s", in, late, stderr.String())
+	}
+}
