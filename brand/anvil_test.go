@@ -1,0 +1,253 @@
+package brand_test
+
+import (
+	"context"
+	"crypto/ed25519"
+	"crypto/rand"
+	"errors"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/sovos/sov/agents/dao/governor/governortest"
+	"github.com/sovos/sov/brand"
+	"github.com/sovos/sov/feeds/nostr"
+	"github.com/sovos/sov/internal/ledger"
+	"github.com/sovos/sov/wallet"
+	"github.com/sovos/sov/wallet/wallettest"
+)
+
+const payee = "0x00000000000000000000000000000000000000F2"
+
+// fixture: anvil with the EIP-3009 token held by the user's account 0, a
+// facilitator settling from account 1's key on its own clock, a brand
+// served on loopback whose answerer the test controls.
+type fixture struct {
+	aw      *wallettest.AnvilWallet
+	usdc    string
+	nets    []wallet.Network
+	facNow  time.Time
+	srv     *brand.Server
+	http    *httptest.Server
+	pub     ed25519.PublicKey
+	answers int
+	fail    error
+}
+
+func newFixture(t *testing.T, wrap func(http.Handler) http.Handler) *fixture {
+	t.Helper()
+	f := &fixture{aw: wallettest.NewAnvilWallet(t)}
+	chain := governortest.On(t, f.aw, nil)
+	f.usdc = f.aw.Anvil.DeployEIP3009(t, f.aw.Keys)
+	var cfg wallet.Config
+	if err := cfg.AddRPC(context.Background(), wallet.NetworkConfig{Name: "anvil", RPC: []string{f.aw.Anvil.URL}, USDC: f.usdc}); err != nil {
+		t.Fatal(err)
+	}
+	all, _ := cfg.All()
+	n, _ := wallet.FindNetwork(all, "anvil")
+	f.nets = []wallet.Network{n}
+	f.facNow = time.Now()
+	facW := wallet.New(t.TempDir(), wallet.WithClock(func() time.Time { return f.facNow }))
+	fac := wallet.NewFacilitator(facW, f.nets, &governortest.KeySender{Chain: chain, Key: chain.Key(1)})
+	p := &brand.Profile{Name: "Acme", Collection: "acme", Prices: map[string]string{brand.ToolAsk: "0.01"}, PerMinute: 5,
+		Pay: []brand.Pay{{Network: n.CAIP2, PayTo: payee, Asset: f.usdc, Decimals: 6, TokenName: "USD Coin", TokenVersion: "2"}}}
+	var priv ed25519.PrivateKey
+	f.pub, priv, _ = ed25519.GenerateKey(rand.Reader)
+	answer := func(ctx context.Context, tool string, args map[string]any) (brand.Reply, error) {
+		if f.fail != nil {
+			return brand.Reply{}, f.fail
+		}
+		f.answers++
+		return brand.Reply{Text: "Acme sells anvils: " + args["question"].(string), Model: strings.Repeat("ab", 32)}, nil
+	}
+	var err error
+	if f.srv, err = brand.NewServer(p, priv, answer, fac); err != nil {
+		t.Fatal(err)
+	}
+	h := f.srv.Handler()
+	if wrap != nil {
+		h = wrap(h)
+	}
+	f.http = httptest.NewServer(h)
+	t.Cleanup(f.http.Close)
+	return f
+}
+
+func (f *fixture) payer(max string) brand.Payer {
+	s := f.aw.Wallet.NewSession(wallet.SessionConfig{Caller: "test", Unlock: f.aw.Unlock(), Networks: f.nets})
+	return func(ctx context.Context, raw []byte) (wallet.X402Payment, error) {
+		return s.PayX402(ctx, raw, wallet.X402Options{Max: max})
+	}
+}
+
+func (f *fixture) ask(q, max string) (brand.Result, error) {
+	return brand.Ask(context.Background(), brand.Call{Endpoint: f.http.URL, Args: map[string]any{"question": q}, Key: f.pub, Pay: f.payer(max)})
+}
+
+func (f *fixture) paid(t *testing.T) int64 {
+	return f.aw.Anvil.TokenBalance(t, f.usdc, payee).Int64()
+}
+
+// TestBrandAskPaidSigned is the acceptance line on loopback and anvil:
+// brand A announces, the user trusts A's key and finds A's endpoint
+// through the announcement, asks, pays 0.01 test-USDC, gets an answer
+// signed by A over {request, answer, model, settlement}, and records the
+// exchange in a ledger that verifies.
+func TestBrandAskPaidSigned(t *testing.T) {
+	f := newFixture(t, nil)
+	sk, _ := nostr.GenerateKey()
+	ann, err := brand.NewAnnouncement(&brand.Profile{Name: "Acme", Prices: map[string]string{brand.ToolAsk: "0.01"}, Pay: []brand.Pay{{Network: f.nets[0].CAIP2, PayTo: payee, Asset: f.usdc, Decimals: 6, TokenName: "USD Coin", TokenVersion: "2"}}}, f.http.URL, f.pub)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ev, err := ann.Event(sk, time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	trusted := nostr.Npub(sk.PublicKey())
+	dir, err := brand.Discover(strings.NewReader(string(ev.Marshal())), func(n string) bool { return n == trusted })
+	if err != nil {
+		t.Fatal(err)
+	}
+	a, err := dir.Find("Acme")
+	if err != nil {
+		t.Fatal(err)
+	}
+	key, _ := brand.ParseKey(a.Key)
+	res, err := brand.Ask(context.Background(), brand.Call{Endpoint: a.Endpoint, Args: map[string]any{"question": "what do you sell?"}, Key: key, Pay: f.payer("0.01")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !res.Verified || res.Problem != "" || !strings.Contains(res.Answer.Answer, "what do you sell?") {
+		t.Fatalf("result %+v", res)
+	}
+	if !f.aw.Anvil.Succeeded(t, res.Settlement.Transaction) || res.Answer.Transaction != res.Settlement.Transaction || f.paid(t) != 10000 {
+		t.Fatalf("settlement %+v, payee holds %d", res.Settlement, f.paid(t))
+	}
+	if res.Payment.Amount != "0.01 USDC" {
+		t.Fatalf("paid %q", res.Payment.Amount)
+	}
+	lk, _ := f.aw.Keys.LedgerKey()
+	l := f.aw.Ledger
+	signer, err := l.Signer(lk)
+	if err != nil {
+		t.Fatal(err)
+	}
+	e, err := brand.Record(context.Background(), l, signer, "cli", a, res)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if e.Fields["verified"] != true || e.Fields["transaction"] != res.Settlement.Transaction || e.Subjects["answer"] != ledger.SHA256([]byte(res.Answer.Answer)) {
+		t.Fatalf("entry %+v", e)
+	}
+	rep, err := l.Verify(context.Background())
+	if err != nil || rep.Err() != nil || rep.Entries == 0 || rep.Signed+rep.Covered != rep.Entries {
+		t.Fatalf("ledger verify: %v %+v", err, rep)
+	}
+	// a second question is a new request: paid again, once
+	if _, err := f.ask("and what else?", "0.01"); err != nil || f.paid(t) != 20000 {
+		t.Fatalf("second question: %v, payee holds %d", err, f.paid(t))
+	}
+}
+
+// TestBrandBadInput: each bad case is refused or reported, and money
+// moves only for an answer.
+func TestBrandBadInput(t *testing.T) {
+	ctx := context.Background()
+	t.Run("price above max", func(t *testing.T) {
+		f := newFixture(t, nil)
+		if _, err := f.ask("q", "0.005"); !errors.Is(err, wallet.ErrAboveMax) || f.paid(t) != 0 || f.answers != 0 {
+			t.Fatalf("got %v, paid %d", err, f.paid(t))
+		}
+	})
+	t.Run("replayed payment", func(t *testing.T) {
+		f := newFixture(t, nil)
+		var header string
+		pay := f.payer("0.01")
+		capture := func(ctx context.Context, raw []byte) (wallet.X402Payment, error) {
+			p, err := pay(ctx, raw)
+			header = p.Header
+			return p, err
+		}
+		if _, err := brand.Ask(ctx, brand.Call{Endpoint: f.http.URL, Args: map[string]any{"question": "q"}, Key: f.pub, Pay: capture}); err != nil {
+			t.Fatal(err)
+		}
+		replay := func(ctx context.Context, raw []byte) (wallet.X402Payment, error) {
+			return wallet.X402Payment{Header: header}, nil
+		}
+		_, err := brand.Ask(ctx, brand.Call{Endpoint: f.http.URL, Args: map[string]any{"question": "q"}, Key: f.pub, Pay: replay})
+		var refused *brand.RefusedError
+		if !errors.As(err, &refused) || refused.Status != http.StatusPaymentRequired || !strings.Contains(refused.Reason, brand.ReasonReplayed) || f.paid(t) != 10000 || f.answers != 1 {
+			t.Fatalf("replay: %v, paid %d, answers %d", err, f.paid(t), f.answers)
+		}
+	})
+	t.Run("expired validBefore", func(t *testing.T) {
+		f := newFixture(t, nil)
+		f.facNow = time.Now().Add(10 * time.Minute) // the facilitator sees the authorization after its deadline
+		_, err := f.ask("q", "0.01")
+		var refused *brand.RefusedError
+		if !errors.As(err, &refused) || !strings.Contains(refused.Reason, wallet.X402ValidBeforeExpired) || f.paid(t) != 0 || f.answers != 0 {
+			t.Fatalf("expired: %v, paid %d", err, f.paid(t))
+		}
+	})
+	t.Run("answer fails: nothing charged", func(t *testing.T) {
+		f := newFixture(t, nil)
+		f.fail = errors.New("model crashed")
+		_, err := f.ask("q", "0.01")
+		var refused *brand.RefusedError
+		if !errors.As(err, &refused) || refused.Status != http.StatusInternalServerError || !strings.Contains(refused.Reason, "nothing was charged") || f.paid(t) != 0 {
+			t.Fatalf("failed answer: %v, paid %d", err, f.paid(t))
+		}
+	})
+	t.Run("signature does not verify", func(t *testing.T) {
+		f := newFixture(t, nil)
+		other, _, _ := ed25519.GenerateKey(rand.Reader)
+		res, err := brand.Ask(ctx, brand.Call{Endpoint: f.http.URL, Args: map[string]any{"question": "q"}, Key: other, Pay: f.payer("0.01")})
+		if err != nil || res.Verified || !strings.Contains(res.Problem, "does not verify") || res.Answer.Answer == "" {
+			t.Fatalf("unverified: %v %+v", err, res)
+		}
+		l := ledger.Open(t.TempDir())
+		e, err := brand.Record(ctx, l, nil, "cli", brand.Announcement{Name: "Acme"}, res)
+		if err != nil || e.Fields["verified"] != false || !strings.Contains(e.Fields["problem"].(string), "does not verify") {
+			t.Fatalf("ledger: %v %+v", err, e.Fields)
+		}
+	})
+	t.Run("paid, no answer", func(t *testing.T) {
+		// a brand that settles and then drops the answer
+		f := newFixture(t, func(h http.Handler) http.Handler {
+			return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				rec := httptest.NewRecorder()
+				h.ServeHTTP(rec, r)
+				for k, v := range rec.Header() {
+					w.Header()[k] = v
+				}
+				if rec.Code == http.StatusOK {
+					w.WriteHeader(http.StatusBadGateway)
+					return
+				}
+				w.WriteHeader(rec.Code)
+				w.Write(rec.Body.Bytes())
+			})
+		})
+		_, err := f.ask("q", "0.01")
+		var lost *brand.PaidNoAnswerError
+		if !errors.As(err, &lost) || lost.Settlement.Transaction == "" || !strings.Contains(err.Error(), lost.Settlement.Transaction) || f.paid(t) != 10000 {
+			t.Fatalf("paid, no answer: %v", err)
+		}
+	})
+	t.Run("rate limit per payer", func(t *testing.T) {
+		f := newFixture(t, nil)
+		for i := 0; i < 5; i++ {
+			if _, err := f.ask("q"+string(rune('a'+i)), "0.01"); err != nil {
+				t.Fatal(err)
+			}
+		}
+		_, err := f.ask("one more", "0.01")
+		var refused *brand.RefusedError
+		if !errors.As(err, &refused) || refused.Status != http.StatusTooManyRequests || f.paid(t) != 50000 {
+			t.Fatalf("rate limit: %v, paid %d", err, f.paid(t))
+		}
+	})
+}
