@@ -1,0 +1,300 @@
+package app
+
+import (
+	"bytes"
+	"context"
+	"crypto/ed25519"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/sovos/sov/brand"
+	"github.com/sovos/sov/feeds"
+	"github.com/sovos/sov/feeds/nostr"
+	"github.com/sovos/sov/internal/lazymodel"
+	"github.com/sovos/sov/internal/ledger"
+	"github.com/sovos/sov/internal/seal"
+	"github.com/sovos/sov/vault"
+	"github.com/sovos/sov/wallet"
+)
+
+// BrandProfilePath is the brand's profile, $SOV_HOME/brand/profile.toml.
+func (a *App) BrandProfilePath() string { return filepath.Join(a.Paths.Sub("brand"), "profile.toml") }
+
+// BrandServeOptions say how the brand serves.
+type BrandServeOptions struct {
+	Wallet  wallet.Passphrase // unlocks the brand key and the settling account
+	Vault   vault.Passphrase  // unlocks the knowledge collection
+	Account uint32            // the wallet account that settles (pays the gas)
+	Log     func(string)
+}
+
+// BrandServe builds the brand's server from its profile and runs fn with
+// it: answers from the profile's vault collection (or, without one, the
+// model alone) by the profile's model, signed with the wallet's brand key,
+// settled through the wallet's account o.Account under its policy.
+func (a *App) BrandServe(ctx context.Context, o BrandServeOptions, fn func(*brand.Server) error) error {
+	p, err := brand.LoadProfile(a.BrandProfilePath())
+	if err != nil {
+		return err
+	}
+	key, err := a.Wallet().Store().BrandKeyWith(o.Wallet)
+	if err != nil {
+		return err
+	}
+	s, err := a.WalletSession(ctx, "brand", nil, false, o.Wallet)
+	if err != nil {
+		return err
+	}
+	snd, err := s.X402Sender(o.Account)
+	if err != nil {
+		return err
+	}
+	nets, err := wallet.LoadNetworks(a.Config)
+	if err != nil {
+		return err
+	}
+	fac := wallet.NewFacilitator(a.Wallet(), nets, snd)
+	chat := a.LazyModel(p.Model, "brand model", "brand")
+	defer chat.Close()
+	run := func(v *vault.Vault) error {
+		srv, err := brand.NewServer(p, key, brandAnswerer(p, chat, v), fac)
+		if err != nil {
+			return err
+		}
+		srv.Log = o.Log
+		return fn(srv)
+	}
+	if p.Collection == "" {
+		return run(nil)
+	}
+	cfg, err := vault.LoadConfig(a.Config)
+	if err != nil {
+		return err
+	}
+	vo := cfg.Options()
+	vo.ReadOnly, vo.IdleTimeout = true, 0
+	return vault.With(ctx, a.Paths.Sub("vault"), o.Vault, vo, run)
+}
+
+// ErrNothingKnown is a question the brand's knowledge has nothing on: no
+// answer, so nothing is charged.
+var ErrNothingKnown = errors.New("the brand's knowledge has nothing on this question")
+
+// brandAnswerer answers one question at a time (one model) from v's
+// collection, or from the model alone when v is nil.
+func brandAnswerer(p *brand.Profile, chat *lazymodel.Model, v *vault.Vault) brand.Answerer {
+	var mu sync.Mutex
+	return func(ctx context.Context, tool string, args map[string]any) (brand.Reply, error) {
+		q, _ := args["question"].(string)
+		mu.Lock()
+		defer mu.Unlock()
+		sum, _, err := chat.ModelIdentity(ctx)
+		if err != nil {
+			return brand.Reply{}, err
+		}
+		if v == nil {
+			system := "You answer for " + p.Name + ". " + p.Description
+			text, err := chat.Answerer(256)(ctx, system, q, nil)
+			return brand.Reply{Text: strings.TrimSpace(text), Model: sum}, err
+		}
+		ans, err := v.Ask(ctx, q, chat.JSONAnswerer(256), vault.AskOptions{Collection: p.Collection})
+		if err != nil {
+			return brand.Reply{}, err
+		}
+		if ans.NotFound {
+			return brand.Reply{}, ErrNothingKnown
+		}
+		return brand.Reply{Text: ans.Text, Model: sum}, nil
+	}
+}
+
+// BrandAnnounce signs the brand's announcement (endpoint, prices, tools,
+// payTo, the brand key) with the user's feeds publishing key and sends it
+// to the configured relays and events file, and to out when set.
+func (a *App) BrandAnnounce(ctx context.Context, endpoint, out string, walletPass wallet.Passphrase, feedsPass func() ([]byte, error)) (*nostr.Event, []string, error) {
+	p, err := brand.LoadProfile(a.BrandProfilePath())
+	if err != nil {
+		return nil, nil, err
+	}
+	if endpoint == "" {
+		endpoint = p.Endpoint
+	}
+	key, err := a.Wallet().Store().BrandKeyWith(walletPass)
+	if err != nil {
+		return nil, nil, err
+	}
+	ann, err := brand.NewAnnouncement(p, endpoint, key.Public().(ed25519.PublicKey))
+	if err != nil {
+		return nil, nil, err
+	}
+	cfg, err := feeds.LoadConfig(a.Config)
+	if err != nil {
+		return nil, nil, err
+	}
+	dir := a.Paths.Sub("feeds")
+	if _, err := feeds.PublicKey(dir); err != nil {
+		return nil, nil, err
+	}
+	pw, err := feedsPass()
+	if err != nil {
+		return nil, nil, err
+	}
+	sk, err := feeds.UnlockKey(dir, pw)
+	seal.Wipe(pw)
+	if err != nil {
+		return nil, nil, err
+	}
+	ev, err := ann.Event(sk, time.Now())
+	if err != nil {
+		return nil, nil, err
+	}
+	var sent []string
+	var errs []error
+	for _, r := range cfg.Relays {
+		if err := feeds.PublishRelay(ctx, r, ev); err != nil {
+			errs = append(errs, err)
+		} else {
+			sent = append(sent, r)
+		}
+	}
+	for _, f := range []string{cfg.EventsFile, out} {
+		if f == "" {
+			continue
+		}
+		if err := appendEvent(f, ev); err != nil {
+			errs = append(errs, err)
+		} else {
+			sent = append(sent, f)
+		}
+	}
+	return ev, sent, errors.Join(errs...)
+}
+
+func appendEvent(path string, ev *nostr.Event) error {
+	f, err := os.OpenFile(path, os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o644)
+	if err != nil {
+		return fmt.Errorf("announcement file: %w", err)
+	}
+	if _, err := f.Write(append(ev.Marshal(), '\n')); err != nil {
+		f.Close()
+		return fmt.Errorf("announcement file: %w", err)
+	}
+	return f.Close()
+}
+
+// Brands reads brand announcements from sources (files, http(s) URLs of
+// JSON Lines, ws(s) relays; none: the feeds sources) and keeps those
+// signed by keys the user trusts in feeds.
+func (a *App) Brands(ctx context.Context, sources []string) (brand.Directory, error) {
+	var trusted map[string]bool
+	err := feeds.With(a.Paths.Sub("feeds"), a.Config, true, func(st *feeds.Store) error {
+		keys, err := st.Keys()
+		if err != nil {
+			return err
+		}
+		trusted = map[string]bool{}
+		for _, k := range keys {
+			if k.Type == "nostr" {
+				trusted[nostr.Npub(k.Key)] = true
+			}
+		}
+		if len(sources) == 0 {
+			srcs, err := st.Sources()
+			if err != nil {
+				return err
+			}
+			for _, s := range srcs {
+				sources = append(sources, s.URL)
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return brand.Directory{}, err
+	}
+	var buf bytes.Buffer
+	var errs []error
+	for _, src := range sources {
+		if err := readAnnouncements(ctx, src, &buf); err != nil {
+			errs = append(errs, err)
+		}
+		buf.WriteByte('\n')
+	}
+	d, err := brand.Discover(&buf, func(npub string) bool { return trusted[npub] })
+	if err != nil {
+		return d, err
+	}
+	return d, errors.Join(errs...)
+}
+
+func readAnnouncements(ctx context.Context, src string, w io.Writer) error {
+	switch {
+	case strings.HasPrefix(src, "ws://") || strings.HasPrefix(src, "wss://"):
+		b, err := feeds.FetchRelay(ctx, src, feeds.Filter{Kinds: []int{brand.KindAnnouncement}, Limit: 500})
+		for _, ev := range b.Events {
+			w.Write(append(ev, '\n'))
+		}
+		return err
+	case strings.HasPrefix(src, "http://") || strings.HasPrefix(src, "https://"):
+		req, err := http.NewRequestWithContext(ctx, http.MethodGet, src, nil)
+		if err != nil {
+			return err
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			return err
+		}
+		defer resp.Body.Close()
+		if resp.StatusCode != http.StatusOK {
+			return fmt.Errorf("%s: HTTP %d", src, resp.StatusCode)
+		}
+		_, err = io.Copy(w, io.LimitReader(resp.Body, 16<<20))
+		return err
+	case strings.HasPrefix(src, "ipfs://") || strings.HasSuffix(src, ".car"):
+		return nil // archives of articles: no announcements
+	}
+	b, err := os.ReadFile(src)
+	if err != nil {
+		return fmt.Errorf("announcements: %w", err)
+	}
+	_, err = w.Write(b)
+	return err
+}
+
+// BrandAsk asks a trusted brand, paying with the user's wallet within
+// max, and records the exchange in the ledger (also a payment that got no
+// answer, with its settlement transaction).
+func (a *App) BrandAsk(ctx context.Context, s *wallet.Session, d brand.Directory, name, question, max string) (brand.Announcement, brand.Result, *ledger.Entry, error) {
+	ann, err := d.Find(name)
+	if err != nil {
+		return ann, brand.Result{}, nil, err
+	}
+	key, err := brand.ParseKey(ann.Key)
+	if err != nil {
+		return ann, brand.Result{}, nil, err
+	}
+	pay := func(ctx context.Context, raw []byte) (wallet.X402Payment, error) {
+		return s.PayX402(ctx, raw, wallet.X402Options{Max: max})
+	}
+	res, err := brand.Ask(ctx, brand.Call{Endpoint: ann.Endpoint, Args: map[string]any{"question": question}, Key: key, Pay: pay})
+	var lost *brand.PaidNoAnswerError
+	if err != nil && !errors.As(err, &lost) {
+		return ann, res, nil, err
+	}
+	if lost != nil {
+		res.Problem = lost.Error()
+	}
+	e, rerr := brand.Record(ctx, a.Ledger(), a.AutoSigner(), "cli", ann, res)
+	if rerr != nil {
+		a.warnf("the exchange was not recorded in the ledger: %v", rerr)
+		return ann, res, nil, errors.Join(err, rerr)
+	}
+	return ann, res, &e, err
+}

@@ -1,0 +1,159 @@
+package main
+
+import (
+	"bufio"
+	"encoding/json"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/sovos/sov/brand"
+	"github.com/sovos/sov/feeds/nostr"
+	"github.com/sovos/sov/internal/testtool"
+	"github.com/sovos/sov/wallet"
+	"github.com/sovos/sov/wallet/wallettest"
+)
+
+// brandMnemonic is the brand's own wallet (a BIP39 test vector).
+const brandMnemonic = "legal winner thank year wave sausage worth useful legal winner thank yellow"
+
+// TestBrandAnvilAcceptance: brand A (its own wallet, settling from it
+// under its policy) writes its profile, announces, and serves on
+// loopback; the user trusts A's key, sees A in sov brands ls (an
+// untrusted brand's announcement is not shown), asks A, pays 0.01
+// test-USDC on anvil within --max-price, gets an answer signed by A, and
+// sov ledger verify covers the exchange. A price above --max-price pays
+// nothing.
+func TestBrandAnvilAcceptance(t *testing.T) {
+	modelPath := testtool.Model(t, testtool.Stories)
+	an := wallettest.StartAnvil(t)
+	user, brandHome := t.TempDir(), t.TempDir()
+	for _, h := range []struct{ home, words string }{{user, walletTestAbandon}, {brandHome, brandMnemonic}} {
+		if r := runSov(t, h.home, walletTestEnv, h.words+"\n", "wallet", "import"); r.Code != 0 {
+			t.Fatal(r.Stderr)
+		}
+	}
+	seed, _ := wallet.SeedFromMnemonic(walletTestAbandon, "")
+	keys := wallet.NewKeys(seed)
+	defer keys.Wipe()
+	an.Fund(t, "0x9858EfFD232B4033E47d90003D41EC34EcaEda94", 10)
+	usdc := an.DeployEIP3009(t, keys) // all of it held by the user
+	bseed, _ := wallet.SeedFromMnemonic(brandMnemonic, "")
+	bkeys := wallet.NewKeys(bseed)
+	defer bkeys.Wipe()
+	bacct, _ := bkeys.Accounts(0)
+	an.Fund(t, bacct.EVM, 10) // gas for settling
+	for _, h := range []string{user, brandHome} {
+		if r := runSov(t, h, nil, "", "wallet", "networks", "add", "anvil", "--rpc", an.URL, "--usdc", usdc); r.Code != 0 {
+			t.Fatalf("networks add: %s", r.Stderr)
+		}
+	}
+	walletSetPolicy(t, brandHome, "--allow-call", "anvil:"+usdc+":"+wallet.X402TransferSelector)
+
+	// the brand: profile, announcement, server
+	payee := "0x00000000000000000000000000000000000000B7"
+	ln := freePort(t)
+	endpoint := "http://" + ln
+	if r := runSov(t, brandHome, nil, "", "brand", "init", "--name", "Acme", "--description", "anvils", "--network", "anvil",
+		"--pay-to", payee, "--price", "0.01", "--model", modelPath, "--endpoint", endpoint); r.Code != 0 {
+		t.Fatalf("brand init: %s", r.Stderr)
+	}
+	feedsEnv := append([]string{"SOV_FEEDS_PASSPHRASE=feeds pass"}, walletTestEnv...)
+	if r := runSov(t, brandHome, feedsEnv, "", "feeds", "keygen"); r.Code != 0 {
+		t.Fatalf("feeds keygen: %s", r.Stderr)
+	}
+	anns := filepath.Join(t.TempDir(), "brands.jsonl")
+	if r := runSov(t, brandHome, feedsEnv, "", "brand", "announce", "--out", anns); r.Code != 0 {
+		t.Fatalf("announce: %s", r.Stderr)
+	}
+	// an untrusted brand announces too
+	other := t.TempDir()
+	runSov(t, other, feedsEnv, "", "feeds", "keygen")
+	sk, _ := nostr.GenerateKey()
+	evil, _ := brand.Announcement{Name: "Evil", Endpoint: "http://127.0.0.1:1", Key: "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA="}.Event(sk, time.Now())
+	f, _ := os.OpenFile(anns, os.O_APPEND|os.O_WRONLY, 0)
+	f.Write(append(evil.Marshal(), '\n'))
+	f.Close()
+	b, _ := os.ReadFile(anns)
+	ev, err := nostr.Parse([]byte(strings.SplitN(string(b), "\n", 2)[0]))
+	if err != nil {
+		t.Fatal(err)
+	}
+	startBrand(t, brandHome, ln)
+
+	// the user
+	if r := runSov(t, user, nil, "", "feeds", "trust", nostr.Npub(ev.PubKey), "--name", "Acme"); r.Code != 0 {
+		t.Fatalf("trust: %s", r.Stderr)
+	}
+	r := runSov(t, user, nil, "", "brands", "ls", "--from", anns)
+	if r.Code != 0 || !strings.Contains(r.Stdout, "Acme") || strings.Contains(r.Stdout, "Evil") || !strings.Contains(r.Stdout, "1 announcements from keys you do not trust") {
+		t.Fatalf("brands ls: %d %s %s", r.Code, r.Stdout, r.Stderr)
+	}
+	if r := runSov(t, user, walletTestEnv, "", "brands", "ask", "Evil", "hi", "--from", anns); r.Code == 0 || !strings.Contains(r.Stderr, "no trusted announcement") {
+		t.Fatalf("asked an untrusted brand: %d %s", r.Code, r.Stderr)
+	}
+	if r := runSov(t, user, walletTestEnv, "", "brands", "ask", "Acme", "what do you sell?", "--max-price", "0.005", "--from", anns); r.Code != 1 || !strings.Contains(r.Stderr, "--max-price") {
+		t.Fatalf("above max: %d %s", r.Code, r.Stderr)
+	}
+	if got := an.TokenBalance(t, usdc, payee); got.Sign() != 0 {
+		t.Fatalf("paid %s above the max", got)
+	}
+	r = runSov(t, user, walletTestEnv, "", "brands", "ask", "Acme", "what do you sell?", "--max-price", "0.01", "--from", anns, "--json")
+	if r.Code != 0 {
+		t.Fatalf("brands ask: %d %s", r.Code, r.Stderr)
+	}
+	var res brand.Result
+	if err := json.Unmarshal([]byte(r.Stdout), &res); err != nil || !res.Verified || res.Answer.Answer == "" || len(res.Answer.Model) != 64 {
+		t.Fatalf("%v %s", err, r.Stdout)
+	}
+	if !an.Succeeded(t, res.Settlement.Transaction) || an.TokenBalance(t, usdc, payee).Int64() != 10000 {
+		t.Fatalf("settlement %+v", res.Settlement)
+	}
+	r = runSov(t, user, walletTestEnv, "", "ledger", "ls", "--json", "--kind", "tool")
+	if r.Code != 0 || !strings.Contains(r.Stdout, res.Settlement.Transaction) || !strings.Contains(r.Stdout, `"verified":true`) {
+		t.Fatalf("ledger ls: %s %s", r.Stdout, r.Stderr)
+	}
+	if r := runSov(t, user, walletTestEnv, "", "ledger", "verify"); r.Code != 0 {
+		t.Fatalf("ledger verify: %s %s", r.Stdout, r.Stderr)
+	}
+}
+
+// freePort is a loopback address free a moment ago.
+func freePort(t *testing.T) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	return ln.Addr().String()
+}
+
+// startBrand runs sov brand serve until the test ends.
+func startBrand(t *testing.T, home, addr string) {
+	t.Helper()
+	cmd := exec.Command(sovBin, "brand", "serve", "--addr", addr)
+	cmd.Env = append(append(cleanEnv(), "SOV_HOME="+home), walletTestEnv...)
+	stderr, _ := cmd.StderrPipe()
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
+	sc := bufio.NewScanner(stderr)
+	for sc.Scan() {
+		if strings.Contains(sc.Text(), "serving the brand at") {
+			go func() {
+				for sc.Scan() {
+					t.Log(sc.Text())
+				}
+			}()
+			return
+		}
+		t.Log(sc.Text())
+	}
+	t.Fatal("sov brand serve exited before serving")
+}
