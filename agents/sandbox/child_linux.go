@@ -10,11 +10,13 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"syscall"
 
 	seccomp "github.com/elastic/go-seccomp-bpf"
 	"github.com/landlock-lsm/go-landlock/landlock"
+	llsys "github.com/landlock-lsm/go-landlock/landlock/syscall"
 	"golang.org/x/sys/unix"
 )
 
@@ -117,6 +119,11 @@ func lockdown() {
 		fail("%v", err)
 		return
 	}
+	// Landlock and seccomp bind the calling thread; the exec below runs on
+	// it too, and the command inherits both. (go-landlock's Restrict would
+	// sync all threads through libpsx, whose /proc/PID/task workaround
+	// names a host PID from inside the PID namespace.)
+	runtime.LockOSThread()
 	if err := landlockRules(w, path); err != nil {
 		fail("landlock: %v", err)
 		return
@@ -161,12 +168,23 @@ func landlockRules(w wire, exe string) error {
 	rw := append([]string{w.Dir, w.Temp}, w.Write...)
 	etc := []string{"/etc/ld.so.cache", "/etc/localtime", "/etc/passwd", "/etc/group", "/etc/nsswitch.conf",
 		"/etc/hosts", "/etc/resolv.conf", "/dev/urandom", "/dev/random", "/dev/zero"}
-	return landlock.V7.BestEffort().Restrict(
+	fd, flags, err := landlock.V7.BestEffort().NewRulesetFD(
 		landlock.RODirs(ro...).IgnoreIfMissing(),
 		landlock.RWDirs(rw...),
 		landlock.ROFiles(etc...).IgnoreIfMissing(),
 		landlock.RWFiles("/dev/null", "/dev/tty").IgnoreIfMissing(),
 	)
+	if err != nil {
+		return err
+	}
+	if fd < 0 {
+		return errors.New("the kernel restricts nothing")
+	}
+	defer unix.Close(fd)
+	if err := unix.Prctl(unix.PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0); err != nil {
+		return err
+	}
+	return llsys.LandlockRestrictSelf(fd, flags)
 }
 
 // filter refuses the calls a test never needs and an escape would:
@@ -174,8 +192,7 @@ func landlockRules(w wire, exe string) error {
 // namespaces, keyrings, clocks.
 func filter() seccomp.Filter {
 	return seccomp.Filter{
-		NoNewPrivs: true,
-		Flag:       seccomp.FilterFlagTSync,
+		NoNewPrivs: true, // this thread only: see lockdown
 		Policy: seccomp.Policy{
 			DefaultAction: seccomp.ActionAllow,
 			Syscalls: []seccomp.SyscallGroup{{
