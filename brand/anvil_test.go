@@ -146,8 +146,13 @@ func TestBrandAskPaidSigned(t *testing.T) {
 	if err != nil || rep.Err() != nil || rep.Entries == 0 || rep.Signed+rep.Covered != rep.Entries {
 		t.Fatalf("ledger verify: %v %+v", err, rep)
 	}
+	// the same over MCP (x402's MCP transport)
+	mres, err := brand.AskMCP(context.Background(), brand.Call{Endpoint: a.Endpoint + "/mcp", Args: map[string]any{"question": "over MCP?"}, Key: key, Pay: f.payer("0.01")})
+	if err != nil || !mres.Verified || mres.Settlement.Transaction == "" || !strings.Contains(mres.Answer.Answer, "over MCP?") || f.paid(t) != 20000 {
+		t.Fatalf("MCP: %v %+v, payee holds %d", err, mres, f.paid(t))
+	}
 	// a second question is a new request: paid again, once
-	if _, err := f.ask("and what else?", "0.01"); err != nil || f.paid(t) != 20000 {
+	if _, err := f.ask("and what else?", "0.01"); err != nil || f.paid(t) != 30000 {
 		t.Fatalf("second question: %v, payee holds %d", err, f.paid(t))
 	}
 }

@@ -139,14 +139,7 @@ func Ask(ctx context.Context, c Call) (Result, error) {
 		}
 		return res, &RefusedError{Status: resp.StatusCode, Reason: detail(b)}
 	}
-	switch err := res.Answer.Verify(c.Key, res.Request); {
-	case err != nil:
-		res.Problem = err.Error()
-	case !settled || !strings.EqualFold(res.Answer.Transaction, res.Settlement.Transaction):
-		res.Problem = "the signed settlement transaction is not the one in PAYMENT-RESPONSE"
-	default:
-		res.Verified = true
-	}
+	res.Verified, res.Problem = verdict(res, c.Key, settled)
 	return res, nil
 }
 

@@ -223,9 +223,10 @@ func (s *Server) allow(payer string) bool {
 	return true
 }
 
-// Handler serves the plain HTTP endpoint: POST /tools/TOOL with the
-// arguments as a JSON object (POST /ask is brand.ask), answered with
-// 402 and x402 v2 headers until paid.
+// Handler serves the brand: its MCP endpoint at /mcp (see MCPHandler) and
+// the plain HTTP endpoint for non-MCP clients, POST /tools/TOOL with the
+// arguments as a JSON object (POST /ask is brand.ask), answered with 402
+// and x402 v2 headers until paid.
 func (s *Server) Handler() http.Handler {
 	mux := http.NewServeMux()
 	serve := func(w http.ResponseWriter, r *http.Request, tool string) {
@@ -268,11 +269,8 @@ func (s *Server) Handler() http.Handler {
 	}
 	mux.HandleFunc("POST /ask", func(w http.ResponseWriter, r *http.Request) { serve(w, r, ToolAsk) })
 	mux.HandleFunc("POST /tools/{tool}", func(w http.ResponseWriter, r *http.Request) { serve(w, r, r.PathValue("tool")) })
-	mux.HandleFunc("GET /", func(w http.ResponseWriter, r *http.Request) {
-		if r.URL.Path != "/" {
-			http.NotFound(w, r)
-			return
-		}
+	mux.Handle("/mcp", s.MCPHandler())
+	mux.HandleFunc("GET /{$}", func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "application/json")
 		json.NewEncoder(w).Encode(map[string]any{"name": s.profile.Name, "description": s.profile.Description,
 			"tools": s.profile.Tools(), "prices": s.profile.Prices, "key": base64.StdEncoding.EncodeToString(s.PublicKey())})
