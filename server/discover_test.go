@@ -3,6 +3,7 @@ package server
 import (
 	"context"
 	"errors"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -107,5 +108,22 @@ func TestAnnounceRemove(t *testing.T) {
 	remove2()
 	if _, err := os.Stat(path); !os.IsNotExist(err) {
 		t.Errorf("announcement still there: %v", err)
+	}
+}
+
+func TestLocalAddr(t *testing.T) {
+	tests := []struct {
+		in   net.Addr
+		want string
+	}{
+		{&net.TCPAddr{IP: net.IPv4(127, 0, 0, 1), Port: 11435}, "127.0.0.1:11435"},
+		{&net.TCPAddr{IP: net.IPv4zero, Port: 80}, "127.0.0.1:80"},
+		{&net.TCPAddr{IP: net.IPv6unspecified, Port: 80}, "[::1]:80"},
+		{&net.TCPAddr{IP: net.IPv4(192, 168, 1, 2), Port: 80}, "192.168.1.2:80"},
+	}
+	for _, tt := range tests {
+		if got := LocalAddr(tt.in); got != tt.want {
+			t.Errorf("LocalAddr(%v) = %q, want %q", tt.in, got, tt.want)
+		}
 	}
 }

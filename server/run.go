@@ -69,6 +69,9 @@ type wireError struct {
 // then loads it itself).
 var ErrNotServed = errors.New("the server does not serve that model")
 
+// ErrUnauthorized: the server refused the client's API key (or its lack).
+var ErrUnauthorized = errors.New("the server refused the API key")
+
 // EnableRun adds RunPath to s's endpoints. (It lives apart from routes()
 // while server.go is being edited elsewhere; it belongs there.)
 func (s *Server) EnableRun() {
@@ -341,8 +344,11 @@ func statusError(resp *http.Response) error {
 	if json.Unmarshal(b.Bytes(), &e) == nil && e.Error.Message != "" {
 		msg = e.Error.Message
 	}
-	if resp.StatusCode == http.StatusNotFound {
+	switch resp.StatusCode {
+	case http.StatusNotFound:
 		return fmt.Errorf("%w: %s", ErrNotServed, msg)
+	case http.StatusUnauthorized:
+		return fmt.Errorf("%w: %s", ErrUnauthorized, msg)
 	}
 	return &StatusError{Code: resp.StatusCode, Message: msg}
 }

@@ -101,6 +101,11 @@ func TestRunErrors(t *testing.T) {
 	if _, err := c.Run(ctx, RunRequest{Path: path, Request: generate.Request{Prompt: "x", Sampling: model.Sampling{MaxTokens: DefaultMaxTokens + 1}}}, nil); !errors.As(err, &st) || st.Code != 400 {
 		t.Errorf("max tokens above the cap: %v", err)
 	}
+	f.srv.cfg.APIKey = "k"
+	if _, err := c.Run(ctx, RunRequest{Path: path, Request: long}, nil); !errors.Is(err, ErrUnauthorized) {
+		t.Errorf("no key: %v", err)
+	}
+	f.srv.cfg.APIKey = ""
 	// A server that goes away mid-answer is ErrNotRunning, after the text
 	// that came.
 	f.srv.cfg.onToken = func(context.Context) { f.hs.CloseClientConnections() }

@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
 
 	"github.com/sovos/sov/agents"
 	core "github.com/sovos/sov/app"
@@ -24,6 +25,7 @@ import (
 	"github.com/sovos/sov/internal/conversation"
 	"github.com/sovos/sov/internal/generate"
 	"github.com/sovos/sov/model"
+	"github.com/sovos/sov/server"
 	"github.com/sovos/sov/tui"
 )
 
@@ -35,10 +37,16 @@ type runFlags struct {
 	model, schema, grammar, tools string
 	seed                          int64
 	json, verbose, promptCache    bool
+	local                         bool
+	flags                         *pflag.FlagSet
 }
 
+// envNoServer set (to anything but 0) keeps sov run and the shell off a
+// running sov serve, as --local does.
+const envNoServer = "SOV_NO_SERVER"
+
 func addRunFlags(cmd *cobra.Command) *runFlags {
-	p := &runFlags{}
+	p := &runFlags{flags: cmd.Flags()}
 	s, e, f := &p.req.Sampling, &p.engine, cmd.Flags()
 	f.StringVarP(&p.model, "model", "m", "", "model name or GGUF path (default: SOV_MODEL, the configured default, or the only installed model)")
 	f.StringVar(&p.req.System, "system", "", "system prompt")
@@ -61,6 +69,7 @@ func addRunFlags(cmd *cobra.Command) *runFlags {
 	f.BoolVar(&p.json, "json", false, "write JSON Lines events (token, done, error) instead of text")
 	f.BoolVar(&p.verbose, "verbose", false, "show llama.cpp's log on stderr")
 	f.BoolVar(&p.promptCache, "prompt-cache", false, "keep the KV state of a long --system prompt on disk (unencrypted) and restore it next time instead of decoding it")
+	f.BoolVar(&p.local, "local", false, "load the model in this process even when a sov serve is running ("+envNoServer+"=1 does the same)")
 	f.BoolVar(&s.IgnoreEOG, "ignore-eos", false, "keep generating past the end-of-text token (for benchmarks)")
 	return p
 }
@@ -119,6 +128,15 @@ Tokens stream to stdout as they come; --json writes JSON Lines events
 ({"type":"token","text":…}, {"type":"done",…}, {"type":"error",…}).
 An answer cut by a full context gets a note on stderr. --schema or --tools
 output cut short is streamed as it came, but the exit code is 1.
+
+When a sov serve started from the same data directory is running and
+offers the model, the generation runs there (no model load; the server
+records it in the ledger, as principal "server"). --local or
+SOV_NO_SERVER=1 loads the model here instead, as do --threads,
+--gpu-layers, --flash-attn, --prompt-cache and --verbose, which only a model
+loaded here can follow. A server that needs an API key is used with
+SOV_API_KEY.
+
 Exit codes: 0 success, 1 runtime error, 2 usage error, 130 interrupted.`
 	p = addRunFlags(cmd)
 	return cmd
@@ -171,6 +189,14 @@ func (a *app) generateOnce(ctx context.Context, p *runFlags, text string, out *g
 	if o.Path, err = a.modelPath(p.model); err != nil {
 		return err
 	}
+	if c := a.runningServer(ctx, p); c != nil {
+		res, err := c.Run(ctx, server.RunRequest{Path: o.Path, NumCtx: o.ContextSize, Request: prep.Request()}, out.Token)
+		// A model the server does not offer, or a server gone before it
+		// wrote anything: the model loads here instead.
+		if !errors.Is(err, server.ErrNotServed) && !(errors.Is(err, server.ErrNotRunning) && res.Text == "") {
+			return a.endRun(p, out, res, nil, err)
+		}
+	}
 	if p.promptCache {
 		o.PromptCache = a.Paths.Sub("kvcache")
 	}
@@ -178,6 +204,11 @@ func (a *app) generateOnce(ctx context.Context, p *runFlags, text string, out *g
 		o.Logger = slog.New(slog.NewTextHandler(a.stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	}
 	res, entry, err := a.Generate(ctx, prep, o, "cli", out.Token)
+	return a.endRun(p, out, res, entry, err)
+}
+
+// endRun ends the output of a generation, wherever it ran.
+func (a *app) endRun(p *runFlags, out *generate.Stream, res generate.Result, entry *uint64, err error) error {
 	if err != nil && !errors.Is(err, context.Canceled) {
 		return runHint(err)
 	}
@@ -197,7 +228,31 @@ func runHint(err error) error {
 		return fmt.Errorf("%w: what was streamed is not valid JSON; %s", err, cmp.Or(hint, "raise --max-tokens or --ctx"))
 	}
 	return withFix(err, fix{model.ErrPromptTooLong, ": shorten it or raise --ctx", false},
+		fix{server.ErrBusy, ": the running sov serve is busy; retry, or pass --local to load the model here", false},
+		fix{server.ErrUnauthorized, ": set " + envAPIKey + " to the running sov serve's key, or pass --local to load the model here", false},
 		fix{model.ErrBadGrammar, ": fix the --grammar file", true}) // Prepare checks all but token names
+}
+
+// runningServer is the sov serve to generate on, or nil: none is running,
+// --local or SOV_NO_SERVER forces in-process, or a flag asks for what only
+// a model loaded here does.
+func (a *app) runningServer(ctx context.Context, p *runFlags) *server.Client {
+	if v := a.getenv(envNoServer); p.local || v != "" && v != "0" || p.promptCache || p.verbose {
+		return nil
+	}
+	for _, name := range []string{"threads", "gpu-layers", "flash-attn"} {
+		if p.flags.Changed(name) {
+			return nil
+		}
+	}
+	c, err := server.Discover(ctx, a.Paths.Data, a.getenv(envAPIKey))
+	if errors.Is(err, server.ErrKeyNeeded) {
+		a.warnf("%v: set %s to use it; loading the model here", err, envAPIKey)
+	}
+	if err != nil {
+		return nil
+	}
+	return c
 }
 
 // configureShellRoot makes `sov` with no subcommand open the shell. The root
@@ -242,9 +297,12 @@ func (a *app) runShell(cmd *cobra.Command, p *runFlags) error {
 	evs := conversation.NewEvents()
 	defer a.RecordConversations(cmd.Context(), evs, "tui", func() string { return loaded.Load().(string) })()
 	defer evs.Close() // first: the recorder drains what is left, then stops
+	loader := tui.EngineLoader(p.engine, func(path string) { loaded.Store(path) })
+	if c := a.runningServer(cmd.Context(), p); c != nil { // the server records its own answers
+		loader = tui.ServerLoader(c, loader, func(path string) { loaded.Store(path) })
+	}
 	opts := tui.Options{Events: evs, Config: cfg, Sampling: p.req.Sampling, System: p.req.System, NoColor: a.getenv("NO_COLOR") != "", Models: a.Models().List,
-		Loader: tui.EngineLoader(p.engine, func(path string) { loaded.Store(path) }),
-		Agents: a.Agents().List, RunAgent: a.shellAgent(p.engine)}
+		Loader: loader, Agents: a.Agents().List, RunAgent: a.shellAgent(p.engine)}
 	st, err := conversation.Open(a.Paths.Sub("tui"), shellSessionTimeout)
 	var locked *conversation.LockedError
 	switch {

@@ -61,6 +61,7 @@ func (a *app) serveCmd() *cobra.Command {
 			return err
 		}
 		defer srv.Close()
+		srv.EnableRun()
 		ln, err := net.Listen("tcp", addr)
 		if err != nil {
 			return err
@@ -68,6 +69,12 @@ func (a *app) serveCmd() *cobra.Command {
 		hs := &http.Server{Handler: srv, ReadHeaderTimeout: 10 * time.Second}
 		done := make(chan error, 1)
 		go func() { done <- hs.Serve(ln) }()
+		// sov run and the shell of this data directory find the server here.
+		if remove, err := server.Announce(a.Paths.Data, server.Announcement{Addr: server.LocalAddr(ln.Addr()), KeyRequired: o.APIKey != "", Version: o.Version}); err != nil {
+			a.warnf("%v: sov run and the shell will load models themselves", err)
+		} else {
+			defer remove()
+		}
 		fmt.Fprintf(a.stderr, "sov serve: listening on http://%s (OpenAI: /v1, Ollama: /api)\n", ln.Addr())
 		if len(o.Models) > 0 {
 			go func() {
