@@ -112,7 +112,7 @@ func newRootCmd(a *app) *cobra.Command {
 	root.SetOut(a.stdout)
 	root.SetErr(a.stderr)
 	root.AddCommand(newRunCmd(a))
-	for _, add := range []func(*app) []*cobra.Command{storeCommands, vaultCommands, feedsCommands, walletCommands, ledgerCommands, agentsCommands, mcpCommands, serveCommands, daoCommands, brandCommands} {
+	for _, add := range []func(*app) []*cobra.Command{storeCommands, vaultCommands, feedsCommands, walletCommands, ledgerCommands, agentsCommands, mcpCommands, serveCommands, daoCommands, brandCommands, evalCommands} {
 		root.AddCommand(add(a)...)
 	}
 	configureShellRoot(a, root)
