@@ -104,6 +104,11 @@ type Engine struct {
 	holdFrom int
 	info     Info
 	closed   bool
+	// bat batches the generation of sessions that run at once (Sessions >
+	// 1); nil with one session. cond (on mu) signals a slot or the batch
+	// loop coming free.
+	bat  *batcher
+	cond *sync.Cond
 }
 
 // Load loads a GGUF model and creates its inference context.
@@ -171,6 +176,7 @@ func Load(ctx context.Context, opts Options) (*Engine, error) {
 		return nil, fmt.Errorf("llama.cpp could not load %s: the file is damaged or its architecture is not supported by this build; download it again, or use another model", opts.Path)
 	}
 	e := &Engine{model: m, vocab: C.llama_model_get_vocab(m), w: w, flush: !opts.Subnormals}
+	e.cond = sync.NewCond(&e.mu)
 	ok := false
 	defer func() {
 		if !ok {
@@ -221,6 +227,9 @@ func Load(ctx context.Context, opts Options) (*Engine, error) {
 	// Each sequence has n_ctx / n_seq cells; llama.cpp may round.
 	e.nCtx = min(e.nCtx, int(C.llama_n_ctx_seq(e.lctx)))
 	e.slots = make([]slot, nSeq)
+	if nSeq > 1 {
+		e.bat = newBatcher(e.nBatch, nSeq)
+	}
 	e.def = e.NewSession()
 	if opts.PromptCache != "" {
 		abs, err := filepath.Abs(opts.Path)
@@ -397,6 +406,12 @@ func (e *Engine) Close() error {
 		return nil
 	}
 	e.closed = true
+	// Batched calls run without mu: the loop ends them (closed), and
+	// each gives its slot back before the context goes.
+	e.cond.Broadcast()
+	for e.bat != nil && (e.bat.running || slices.ContainsFunc(e.slots, func(s slot) bool { return s.busy })) {
+		e.cond.Wait()
+	}
 	e.free()
 	return nil
 }
@@ -432,6 +447,7 @@ func (e *Engine) freeC() {
 		C.sov_gen_free(e.gen)
 		e.gen = nil
 	}
+	e.bat.free()
 	for _, f := range []*os.File{e.events, e.evw} {
 		if f != nil {
 			f.Close()
@@ -812,6 +828,9 @@ func (e *Engine) generateOnWorker(ctx context.Context, toks []int32, s Sampling,
 // prompt is decoded and the token loop runs on the worker thread; this
 // goroutine streams the tokens (see sov_gen in shim.h).
 func (e *Engine) generate(ctx context.Context, toks []int32, s Sampling, fn TokenFunc) (string, Stats, error) {
+	if e.bat != nil {
+		return e.generateBatched(ctx, toks, s, fn)
+	}
 	st := Stats{ContextSize: e.nCtx, Threads: e.thr}
 	e.last = nil // Chat sets it again once the reply is in the cache
 	if len(toks) == 0 {
@@ -942,12 +961,20 @@ func (e *Engine) generate(ctx context.Context, toks []int32, s Sampling, fn Toke
 	if err != nil {
 		return out.text(), st, err
 	}
+	return e.endGen(ctx, st, out, r, genEnd{reason: int(g.reason), status: int(g.status), ndecoded: int(g.ndecoded)}, tPrompt)
+}
+
+// genEnd is how a generation loop ended.
+type genEnd struct{ reason, status, ndecoded int }
+
+// endGen settles the cache and the Stats once a generation loop has ended.
+func (e *Engine) endGen(ctx context.Context, st Stats, out *streamer, r streamed, g genEnd, tPrompt time.Time) (string, Stats, error) {
 	gen, keep, halted, cbErr := r.gen, r.keep, r.halted, r.cbErr
 	if keep < 0 {
 		keep = len(gen)
 	}
 	st.GeneratedTokens = keep
-	decoded := int(g.ndecoded)
+	decoded := g.ndecoded
 	e.cache = append(e.cache, gen[:min(keep, decoded)]...)
 	if decoded > keep {
 		// Tokens the loop ran ahead with after Go stopped it.
@@ -959,7 +986,7 @@ func (e *Engine) generate(ctx context.Context, toks []int32, s Sampling, fn Toke
 	// A failed step may leave the KV cache half-written. An aborted decode
 	// (status 2) does not: llama.cpp removes the token it was decoding, so
 	// the cache keeps what was decoded before, and Stats say how much.
-	if g.reason == C.SOV_GEN_PIECE || g.reason == C.SOV_GEN_DECODE && g.status != 2 {
+	if g.reason == int(C.SOV_GEN_PIECE) || g.reason == int(C.SOV_GEN_DECODE) && g.status != 2 {
 		e.resetCache()
 	}
 	st.ContextUsed = len(e.cache)
@@ -970,23 +997,23 @@ func (e *Engine) generate(ctx context.Context, toks []int32, s Sampling, fn Toke
 		st.StopReason = StopString
 	case r.cancelled:
 		st.StopReason = StopCancelled
-	case g.reason == C.SOV_GEN_MAX_TOKENS:
+	case g.reason == int(C.SOV_GEN_MAX_TOKENS):
 		st.StopReason = StopMaxTokens
-	case g.reason == C.SOV_GEN_EOG:
+	case g.reason == int(C.SOV_GEN_EOG):
 		st.StopReason = StopEOG
-	case g.reason == C.SOV_GEN_CONTEXT:
+	case g.reason == int(C.SOV_GEN_CONTEXT):
 		st.StopReason = StopContext
-	case g.reason == C.SOV_GEN_ABORTED:
+	case g.reason == int(C.SOV_GEN_ABORTED):
 		st.StopReason = StopCancelled
-	case g.reason == C.SOV_GEN_PIECE:
+	case g.reason == int(C.SOV_GEN_PIECE):
 		return out.text(), st, errors.New("llama.cpp could not convert a token to text")
-	case g.reason == C.SOV_GEN_NAN:
+	case g.reason == int(C.SOV_GEN_NAN):
 		e.resetCache()
 		st.ContextUsed = 0
 		return "", st, &DamagedError{Path: e.info.Path}
-	case g.reason == C.SOV_GEN_DECODE:
+	case g.reason == int(C.SOV_GEN_DECODE):
 		if ctx.Err() == nil {
-			return out.text(), st, fmt.Errorf("llama.cpp decode failed (status %d)", int32(g.status))
+			return out.text(), st, fmt.Errorf("llama.cpp decode failed (status %d)", g.status)
 		}
 		st.StopReason = StopCancelled
 	}

@@ -8,6 +8,7 @@ import "C"
 import (
 	"context"
 	"errors"
+	"slices"
 )
 
 // Session is one conversation on a loaded model with its own KV sequence,
@@ -15,7 +16,11 @@ import (
 // only their new tokens. The engine has Options.Sessions sequences; a
 // session beyond that takes the least recently used one's, and the session
 // that lost it decodes its whole prompt again on its next call (nothing
-// else changes). Calls are serialised with every other call on the engine.
+// else changes). With one sequence, calls are serialised with every other
+// call on the engine; with several, the replies of sessions that generate
+// at once are decoded together in one batch (see batch.go), and a session
+// waits only while another call uses its own sequence, or while every
+// sequence is in use.
 // The KV cache costs memory per token of context, for each sequence:
 // 2 (K and V) × layers × KV heads × head size × 2 bytes (F16), e.g. 23 KB
 // per token for SmolLM2-135M, so 94 MB for a 4,096-token session.
@@ -31,6 +36,7 @@ type slot struct {
 	cache []int32
 	last  *lastTurn
 	used  uint64
+	busy  bool // a batched call generates in it without holding e.mu
 }
 
 // ErrSessionClosed is returned by the calls of a closed session.
@@ -71,6 +77,9 @@ func (sess *Session) Close() error {
 	if sess.closed {
 		return nil
 	}
+	for !e.closed && sess.slot >= 0 && e.slots[sess.slot].owner == sess && e.slots[sess.slot].busy {
+		e.cond.Wait() // its own call is still generating
+	}
 	sess.closed = true
 	if e.closed || sess.slot < 0 || e.slots[sess.slot].owner != sess {
 		return nil
@@ -95,17 +104,35 @@ func (e *Engine) bind(sess *Session) error {
 	if sess.closed {
 		return ErrSessionClosed
 	}
+	// Wait while another call generates in sess's sequence, or, for a
+	// session without one, while every sequence is in use.
+	for {
+		if e.closed {
+			return ErrClosed
+		}
+		if sess.slot >= 0 && e.slots[sess.slot].owner == sess {
+			if !e.slots[sess.slot].busy {
+				break
+			}
+		} else if slices.ContainsFunc(e.slots, func(s slot) bool { return !s.busy }) {
+			break
+		}
+		e.cond.Wait()
+	}
 	cur := &e.slots[e.seq]
 	cur.cache, cur.last = e.cache, e.last
 	i := sess.slot
 	if i < 0 || e.slots[i].owner != sess {
-		i = 0
+		i = -1
 		for j := range e.slots {
+			if e.slots[j].busy {
+				continue
+			}
 			if e.slots[j].owner == nil {
 				i = j
 				break
 			}
-			if e.slots[j].used < e.slots[i].used {
+			if i < 0 || e.slots[j].used < e.slots[i].used {
 				i = j
 			}
 		}

@@ -340,6 +340,29 @@ static void gen_run(sov_gen *g) {
     }
 }
 
+int32_t sov_batch_step(struct llama_context *ctx, const struct llama_vocab *vocab, struct llama_batch *b,
+                       sov_bseq *seqs, int32_t n_seqs, bool flush) {
+    unsigned fp = fp_enter(flush);
+    int32_t rc = llama_decode(ctx, *b);
+    if (rc != 0) { fp_leave(fp); return rc; }
+    int32_t nv = llama_vocab_n_tokens(vocab);
+    for (int32_t i = 0; i < n_seqs; i++) {
+        sov_bseq *s = &seqs[i];
+        if (s->row < 0) continue;
+        s->rc = 0;
+        const float *l = llama_get_logits_ith(ctx, s->row);
+        if (s->first && logits_nan(l, nv)) { s->rc = SOV_GEN_NAN; continue; }
+        llama_token t = s->argmax ? sov_argmax(l, nv) : llama_sampler_sample(s->smpl, ctx, s->row);
+        s->tok = t;
+        if (!s->ignore_eog && llama_vocab_is_eog(vocab, t)) { s->rc = SOV_GEN_EOG; continue; }
+        int32_t n = llama_token_to_piece(vocab, t, s->piece, (int32_t)sizeof(s->piece), 0, false);
+        if (n < 0) { s->rc = SOV_GEN_PIECE; continue; }
+        s->len = n;
+    }
+    fp_leave(fp);
+    return 0;
+}
+
 // llama.cpp reports a grammar it rejects in two ways: parse errors are
 // printed on stderr (with the position as the rest of the text), checks
 // after parsing (a missing root, left recursion) go to its log. Both are

@@ -111,6 +111,27 @@ enum {
     SOV_GEN_NAN,      // the first token's logits hold NaN: the weights are damaged
 };
 
+// Batched decoding of several sequences (sessions generating at once):
+// Go fills one llama_batch with each active sequence's next token and
+// prompt chunks, and sov_batch_step decodes it and samples, for each
+// sov_bseq whose row is set, that row's logits with its own sampler.
+typedef struct sov_bseq {
+    struct llama_sampler *smpl;
+    int32_t row;     // the batch row whose logits are sampled; -1 = none this step
+    bool argmax;     // greedy without a grammar: take the argmax directly
+    bool ignore_eog;
+    bool first;      // the reply's first token: check the logits for NaN
+    int32_t rc;      // out: 0, SOV_GEN_EOG, SOV_GEN_PIECE or SOV_GEN_NAN
+    llama_token tok; // out: the sampled token
+    int32_t len;     // out: bytes of piece
+    char piece[256];
+} sov_bseq;
+
+// sov_batch_step returns llama_decode's status; the samples are valid only
+// when it is 0.
+int32_t sov_batch_step(struct llama_context *ctx, const struct llama_vocab *vocab, struct llama_batch *b,
+                       sov_bseq *seqs, int32_t n_seqs, bool flush);
+
 sov_gen *sov_gen_new(void);
 void sov_gen_free(sov_gen *g);
 void sov_gen_run(sov_gen *g);

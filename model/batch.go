@@ -1,0 +1,454 @@
+package model
+
+/*
+#include <stdlib.h>
+#include "shim.h"
+*/
+import "C"
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"sync/atomic"
+	"time"
+	"unsafe"
+)
+
+// An engine with more than one session (Options.Sessions > 1) decodes the
+// sessions that generate at once together, the way llama-server's slots
+// do: each step of one loop decodes every active reply's next token in one
+// llama_batch (one pass over the weights for all of them) and samples each
+// sequence with its own sampler; a waiting prompt is decoded a chunk of at
+// most batchBudget tokens a step, so a long prompt shares the steps with
+// the replies under way.
+// A step holds e.mu, so everything else that touches the context (binding
+// a session, trimming its KV sequence, the prompt cache) runs between
+// steps; a call waiting for its tokens does not hold e.mu.
+//
+// An engine with one session keeps the single-sequence loop (sov_gen_run).
+
+// batchBudget bounds the tokens of one step: one llama.cpp micro-batch.
+const batchBudget = 512
+
+type batcher struct {
+	active  []*breq
+	running bool // a loop goroutine is stepping
+	batch   C.struct_llama_batch
+	cap     int
+	seqs    *C.sov_bseq // one per KV sequence, indexed by seq id
+	nSeq    int
+}
+
+// breq is one call's generation in the batch.
+type breq struct {
+	ctx       context.Context
+	seq       int
+	prompt    []int32 // prompt tokens not yet decoded
+	pos       int     // position of the next token decoded
+	smpl      *C.struct_llama_sampler
+	argmax    bool
+	ignoreEOG bool
+	maxTokens int // 0 = no limit
+	room      int // tokens that fit after the prompt
+
+	// Loop state (under e.mu).
+	next      int32 // the last sampled token, decoded next step
+	take      int   // prompt tokens in the current chunk
+	produced  int
+	promptDec int  // prompt tokens decoded
+	ended     bool // finish was called: leaves the batch
+
+	stop   atomic.Bool   // the caller asks the loop to drop the request
+	notify chan struct{} // cap 1: tokens or the end are ready
+
+	mu       sync.Mutex // guards the fields below
+	toks     []int32
+	pieces   [][]byte
+	done     bool
+	reason   int // SOV_GEN_*, or genPrompt when the prompt failed to decode
+	status   int
+	ndecoded int
+	tPrompt  time.Time
+}
+
+// genPrompt: decoding the prompt failed (status in breq.status).
+const genPrompt = 100
+
+func newBatcher(nBatch, nSeq int) *batcher {
+	b := &batcher{cap: min(nBatch, batchBudget), nSeq: nSeq}
+	b.batch = C.llama_batch_init(C.int32_t(b.cap), 0, 1)
+	b.seqs = (*C.sov_bseq)(C.calloc(C.size_t(nSeq), C.size_t(unsafe.Sizeof(C.sov_bseq{}))))
+	return b
+}
+
+func (b *batcher) free() {
+	if b == nil {
+		return
+	}
+	if b.batch.token != nil {
+		C.llama_batch_free(b.batch)
+		b.batch.token = nil
+	}
+	if b.seqs != nil {
+		C.free(unsafe.Pointer(b.seqs))
+		b.seqs = nil
+	}
+}
+
+func (r *breq) signal() {
+	select {
+	case r.notify <- struct{}{}:
+	default:
+	}
+}
+
+// finish ends r; the loop forgets it in the same step. The caller holds e.mu.
+func (r *breq) finish(reason, status int) {
+	r.ended = true
+	r.mu.Lock()
+	r.done, r.reason, r.status = true, reason, status
+	r.mu.Unlock()
+	r.signal()
+}
+
+func (r *breq) isDone() bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.done
+}
+
+// submit adds r to the batch, starting the loop if it is idle. The caller
+// holds e.mu.
+func (e *Engine) submit(r *breq) {
+	b := e.bat
+	b.active = append(b.active, r)
+	if !b.running {
+		b.running = true
+		go e.batchLoop()
+	}
+}
+
+func (e *Engine) batchLoop() {
+	for e.batchStep() {
+	}
+}
+
+// batchStep decodes one batch; false once no request is left.
+func (e *Engine) batchStep() bool {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	b := e.bat
+	live := b.active[:0]
+	for _, r := range b.active {
+		switch {
+		case r.ended:
+		case e.closed || r.ctx.Err() != nil:
+			r.finish(int(C.SOV_GEN_ABORTED), 0)
+		case r.stop.Load():
+			r.finish(int(C.SOV_GEN_STOPPED), 0)
+		default:
+			live = append(live, r)
+		}
+	}
+	clear(b.active[len(live):])
+	b.active = live
+	if len(live) == 0 {
+		b.running = false
+		e.cond.Broadcast() // Close waits for the loop to end
+		return false
+	}
+	// The replies' next tokens go in one decode; then the first waiting
+	// prompt's next chunk, in a decode of its own: a prompt is cut into the
+	// same chunks as alone, and a chunk's rows share no micro-batch with
+	// other sequences, so its KV cache holds what it would alone (llama.cpp
+	// sums over a micro-batch's whole KV window, whose size the other
+	// sequences would change, and so the last bits of the result).
+	var gens []*breq
+	var pr *breq
+	for _, r := range live {
+		if len(r.prompt) == 0 {
+			gens = append(gens, r)
+		} else if pr == nil {
+			pr = r
+		}
+	}
+	if len(gens) > 0 {
+		e.batchDecode(gens, nil)
+	}
+	if pr != nil && !pr.ended {
+		e.batchDecode(nil, pr)
+	}
+	return true
+}
+
+// batchDecode decodes the next token of each of gens, or the next chunk of
+// pr's prompt, samples where a reply's next token is due, and hands the
+// tokens over. The caller holds e.mu.
+func (e *Engine) batchDecode(gens []*breq, pr *breq) {
+	b := e.bat
+	var (
+		tok    = unsafe.Slice(b.batch.token, b.cap)
+		pos    = unsafe.Slice(b.batch.pos, b.cap)
+		nseq   = unsafe.Slice(b.batch.n_seq_id, b.cap)
+		seqid  = unsafe.Slice(b.batch.seq_id, b.cap)
+		logits = unsafe.Slice(b.batch.logits, b.cap)
+		seqs   = unsafe.Slice(b.seqs, b.nSeq)
+		n      = 0
+	)
+	add := func(t int32, p, seq int, out bool) {
+		tok[n], pos[n], nseq[n] = C.llama_token(t), C.llama_pos(p), 1
+		*seqid[n] = C.llama_seq_id(seq)
+		logits[n] = 0
+		if out {
+			logits[n] = 1
+		}
+		n++
+	}
+	for i := range seqs {
+		seqs[i].row = -1
+	}
+	reqs := gens
+	for _, r := range gens {
+		seqs[r.seq].row = C.int32_t(n)
+		add(r.next, r.pos, r.seq, true)
+	}
+	if pr != nil {
+		reqs = []*breq{pr}
+		pr.take = min(len(pr.prompt), b.cap)
+		for j := range pr.take {
+			last := j == len(pr.prompt)-1
+			if last {
+				seqs[pr.seq].row = C.int32_t(n)
+			}
+			add(pr.prompt[j], pr.pos+j, pr.seq, last)
+		}
+	}
+	for _, r := range reqs {
+		sq := &seqs[r.seq]
+		sq.smpl, sq.argmax, sq.ignore_eog = r.smpl, C.bool(r.argmax), C.bool(r.ignoreEOG)
+		sq.first = C.bool(r.produced == 0)
+	}
+	b.batch.n_tokens = C.int32_t(n)
+	var rc C.int32_t
+	e.w.do(func() { rc = C.sov_batch_step(e.lctx, e.vocab, &b.batch, b.seqs, C.int32_t(b.nSeq), C.bool(e.flush)) })
+	now := time.Now()
+	for _, r := range reqs {
+		if rc != 0 {
+			if pr != nil {
+				r.finish(genPrompt, int(rc))
+			} else {
+				r.finish(int(C.SOV_GEN_DECODE), int(rc))
+			}
+			continue
+		}
+		if pr != nil {
+			r.prompt, r.pos, r.promptDec = r.prompt[r.take:], r.pos+r.take, r.promptDec+r.take
+			if len(r.prompt) > 0 {
+				continue
+			}
+			r.mu.Lock()
+			r.tPrompt = now
+			r.mu.Unlock()
+		} else {
+			r.pos++
+			r.mu.Lock()
+			r.ndecoded++
+			r.mu.Unlock()
+		}
+		sq := &seqs[r.seq]
+		if sq.rc != 0 {
+			r.finish(int(sq.rc), 0)
+			continue
+		}
+		piece := C.GoBytes(unsafe.Pointer(&sq.piece[0]), sq.len)
+		r.mu.Lock()
+		r.toks = append(r.toks, int32(sq.tok))
+		r.pieces = append(r.pieces, piece)
+		r.mu.Unlock()
+		r.produced++
+		r.next = int32(sq.tok)
+		switch {
+		case r.maxTokens > 0 && r.produced >= r.maxTokens:
+			r.finish(int(C.SOV_GEN_MAX_TOKENS), 0)
+		case r.produced >= r.room:
+			r.finish(int(C.SOV_GEN_CONTEXT), 0)
+		default:
+			r.signal()
+		}
+	}
+}
+
+// consume hands r's tokens to out until the loop has finished r, as stream
+// does for the single-sequence loop.
+func (e *Engine) consume(ctx context.Context, r *breq, out *streamer, holding bool, holdFrom int) (res streamed) {
+	res.keep = -1
+	got := 0
+	for {
+		r.mu.Lock()
+		toks, pieces, done := r.toks[got:], r.pieces[got:], r.done
+		r.mu.Unlock()
+		for i, t := range toks {
+			res.gen = append(res.gen, t)
+			if res.keep >= 0 {
+				continue // sampled after the caller stopped the request: dropped
+			}
+			if ctx.Err() != nil {
+				res.keep, res.cancelled = len(res.gen)-1, true
+				r.stop.Store(true)
+				continue
+			}
+			if holding && len(res.gen) > holdFrom {
+				out.frozen = true
+			}
+			halt, err := out.push(pieces[i])
+			if halt || err != nil {
+				res.keep, res.halted, res.cbErr = len(res.gen), halt, err
+				r.stop.Store(true)
+			}
+		}
+		got += len(toks)
+		if done {
+			return res
+		}
+		<-r.notify
+	}
+}
+
+// generateBatched is generate for an engine with several sessions: the
+// prompt and the reply go through the batch loop, and e.mu is let go
+// while they do. The caller holds e.mu, bound to the call's session.
+func (e *Engine) generateBatched(ctx context.Context, toks []int32, s Sampling, fn TokenFunc) (string, Stats, error) {
+	st := Stats{ContextSize: e.nCtx, Threads: e.thr}
+	e.last = nil // Chat sets it again once the reply is in the cache
+	if len(toks) == 0 {
+		return "", st, errors.New("empty prompt")
+	}
+	if len(toks) >= e.nCtx {
+		return "", st, &ContextError{Needed: len(toks), Available: e.nCtx}
+	}
+	if err := ctx.Err(); err != nil {
+		return "", st, err
+	}
+	mem := C.llama_get_memory(e.lctx)
+	p := commonPrefix(e.cache, toks)
+	if p == len(toks) {
+		p-- // the last prompt token must be decoded again to get its logits
+	}
+	if !C.llama_memory_seq_rm(mem, C.llama_seq_id(e.seq), C.llama_pos(p), -1) {
+		C.llama_memory_seq_rm(mem, C.llama_seq_id(e.seq), -1, -1)
+		p = 0
+	}
+	e.cache = e.cache[:p]
+	t0 := time.Now()
+	pre := e.prefix
+	if e.pcache != nil && pre >= MinCachedPrefix && p < pre && pre < len(toks) {
+		if e.restorePrefix(toks, pre) {
+			p, st.RestoredTokens = pre, pre
+		} else {
+			// Decoded alone (between the loop's steps: this call holds
+			// e.mu) and saved for the next session or process.
+			p = min(p, len(e.cache))
+			var rc C.int32_t
+			e.w.do(func() {
+				rc = C.sov_decode(e.lctx, (*C.llama_token)(unsafe.Pointer(&toks[p])), C.int32_t(pre-p), C.int32_t(e.nBatch), C.bool(e.flush), C.int32_t(e.seq), C.int32_t(p))
+			})
+			if rc != 0 {
+				e.resetCache()
+				return "", st, fmt.Errorf("llama.cpp decode failed (status %d)", int32(rc))
+			}
+			e.cache = append(e.cache, toks[p:pre]...)
+			e.savePrefix()
+			p = pre
+		}
+	}
+	st.CachedTokens = p
+	st.PromptTokens = len(toks) - p
+
+	var cgrammar *C.char
+	if s.Grammar != "" {
+		cgrammar = cString(s.Grammar)
+		defer freeC(cgrammar)
+	}
+	lastN := s.RepeatLastN
+	if lastN == 0 {
+		lastN = 64
+	}
+	var gerr cbuf
+	if s.Grammar != "" {
+		gerr = grammarErrBuf(s.Grammar)
+		defer C.free(unsafe.Pointer(gerr.p))
+	}
+	smpl := C.sov_sampler(e.vocab, C.float(s.Temperature), C.int32_t(s.TopK), C.float(s.TopP), C.float(s.MinP),
+		C.float(s.RepeatPenalty), C.int32_t(lastN), C.uint32_t(s.Seed), cgrammar, gerr.p, gerr.n)
+	if smpl == nil {
+		return "", st, grammarError(s.Grammar, C.GoString(gerr.p))
+	}
+	defer C.llama_sampler_free(smpl)
+
+	r := &breq{
+		ctx: ctx, seq: e.seq, prompt: toks[p:], pos: p, smpl: smpl,
+		argmax:    s.Temperature <= 0 && s.Grammar == "" && (s.RepeatPenalty == 0 || s.RepeatPenalty == 1),
+		ignoreEOG: s.IgnoreEOG, maxTokens: max(s.MaxTokens, 0), room: e.nCtx - len(toks),
+		notify: make(chan struct{}, 1),
+	}
+	out := newStreamer(s.Stop, fn)
+	holding, holdFrom := e.holding, e.holdFrom
+	seq := e.seq
+	e.slots[seq].busy = true
+	e.submit(r)
+	var res streamed
+	func() {
+		e.mu.Unlock()
+		defer func() {
+			// Also when fn panics: the loop lets go of r (and its sampler)
+			// before the call goes on.
+			if !r.isDone() {
+				r.stop.Store(true)
+				for !r.isDone() {
+					<-r.notify
+				}
+			}
+			e.mu.Lock()
+			e.switchTo(seq)
+			e.slots[seq].busy = false
+			e.cond.Broadcast()
+		}()
+		res = e.consume(ctx, r, out, holding, holdFrom)
+	}()
+
+	tPrompt := r.tPrompt
+	if r.reason == genPrompt || tPrompt.IsZero() {
+		// The loop ended r before its prompt was decoded: the part decoded
+		// stays cached (a failed decode leaves nothing certain).
+		if r.reason == genPrompt {
+			e.resetCache()
+			return "", st, fmt.Errorf("llama.cpp decode failed (status %d)", r.status)
+		}
+		e.cache = append(e.cache, toks[p:p+r.promptDec]...)
+		st.StopReason = StopCancelled
+		st.ContextUsed = len(e.cache)
+		st.PromptDuration = time.Since(t0)
+		if err := ctx.Err(); err != nil {
+			return "", st, err
+		}
+		return "", st, ErrClosed
+	}
+	e.cache = append(e.cache, toks[p:]...)
+	st.PromptDuration = tPrompt.Sub(t0)
+	text, st, err := e.endGen(ctx, st, out, res, genEnd{reason: r.reason, status: r.status, ndecoded: r.ndecoded}, tPrompt)
+	if err == nil && st.StopReason == StopCancelled && ctx.Err() == nil {
+		err = ErrClosed // the engine closed under the call
+	}
+	return text, st, err
+}
+
+// switchTo makes sequence i the current one again after a batched call let
+// go of e.mu (its slot was busy meanwhile, so it is still the call's).
+func (e *Engine) switchTo(i int) {
+	cur := &e.slots[e.seq]
+	cur.cache, cur.last = e.cache, e.last
+	e.seq = i
+	e.cache, e.last = e.slots[i].cache, e.slots[i].last
+}
