@@ -206,8 +206,12 @@ func TestBatchedGrammars(t *testing.T) {
 	grammars := []string{`root ::= "yes" | "no"`, `root ::= [0-9] [0-9]? "!"`, `root ::= "a" "b"? "b"? "c"`, `root ::= ("red" | "blue") " " ("cat" | "dog")`}
 	valid := []func(string) bool{
 		func(s string) bool { return s == "yes" || s == "no" },
-		func(s string) bool { return len(s) > 1 && strings.HasSuffix(s, "!") && strings.Trim(s[:len(s)-1], "0123456789") == "" },
-		func(s string) bool { return strings.HasPrefix(s, "a") && strings.HasSuffix(s, "c") && strings.Trim(s[1:len(s)-1], "b") == "" },
+		func(s string) bool {
+			return len(s) > 1 && strings.HasSuffix(s, "!") && strings.Trim(s[:len(s)-1], "0123456789") == ""
+		},
+		func(s string) bool {
+			return strings.HasPrefix(s, "a") && strings.HasSuffix(s, "c") && strings.Trim(s[1:len(s)-1], "b") == ""
+		},
 		func(s string) bool {
 			f := strings.Fields(s)
 			return len(f) == 2 && (f[0] == "red" || f[0] == "blue") && (f[1] == "cat" || f[1] == "dog")
