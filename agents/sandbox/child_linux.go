@@ -172,7 +172,7 @@ func landlockRules(w wire, exe string) error {
 		landlock.RODirs(ro...).IgnoreIfMissing(),
 		landlock.RWDirs(rw...),
 		landlock.ROFiles(etc...).IgnoreIfMissing(),
-		landlock.RWFiles("/dev/null", "/dev/tty").IgnoreIfMissing(),
+		landlock.RWFiles("/dev/null"),
 	)
 	if err != nil {
 		return err

@@ -109,8 +109,10 @@ func Run(ctx context.Context, spec Spec) (Result, error) {
 			syscall.CLONE_NEWIPC | syscall.CLONE_NEWUTS,
 		UidMappings: []syscall.SysProcIDMap{{ContainerID: uid, HostID: uid, Size: 1}},
 		GidMappings: []syscall.SysProcIDMap{{ContainerID: gid, HostID: gid, Size: 1}},
-		Setpgid:     true,
-		Pdeathsig:   syscall.SIGKILL,
+		// A new session: no controlling terminal to read keys from or
+		// write escapes to.
+		Setsid:    true,
+		Pdeathsig: syscall.SIGKILL,
 	}
 	start := time.Now()
 	err = cmd.Start()

@@ -181,3 +181,11 @@ func TestBadSpec(t *testing.T) {
 		}
 	}
 }
+
+func TestNoTerminal(t *testing.T) {
+	res := py(t, "", "open('/dev/tty', 'w').write('\\x1b]0;pwned\\x07')", Limits{Wall: 20 * time.Second})
+	// Landlock refuses it (PermissionError), whether or not a terminal exists.
+	if !refused("PermissionError")(res) {
+		t.Fatalf("/dev/tty not refused: %v %q", res, tail(res.Stderr))
+	}
+}
