@@ -52,7 +52,10 @@ type poolKey struct {
 // engine with Parallel KV sequences, one model.Session per sequence; a
 // request takes a free session (the one whose history its messages
 // continue, so only the new tokens are decoded), waits in a bounded queue
-// for one, or is refused with ErrBusy.
+// for one, or is refused with ErrBusy. The engine decodes the sessions
+// that generate at once together, one token of each per pass over the
+// weights (model.Options.Sessions), so the pool hands out sessions and
+// nothing more: it never serialises requests itself.
 type pool struct {
 	cfg    *Config
 	load   func(context.Context, model.Options) (*model.Engine, error)
