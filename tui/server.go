@@ -73,7 +73,9 @@ func (c *remoteChatter) Chat(ctx context.Context, msgs []model.Message, s model.
 		c.mu.Lock()
 		c.gone = true
 		c.mu.Unlock()
-		return res.Text, res.Stats, fmt.Errorf("%w (%v): the next message loads the model in this process", ErrServerGone, err)
+		// The cause (connection refused, a stream cut short) is not
+		// worth a paragraph in the chat.
+		return res.Text, res.Stats, fmt.Errorf("%w: the next message loads the model in this process", ErrServerGone)
 	}
 	return res.Text, res.Stats, err
 }
