@@ -65,7 +65,7 @@ func TestTUIEndToEndServer(t *testing.T) {
 	x.waitFor("a", `SOV-EXIT=0`, 10*time.Second)
 
 	r := runSov(t, home, nil, "", "ledger", "ls", "--json")
-	count := func(p string) int { return len(regexp.MustCompile(`"principal":"` + p + `"`).FindAllString(r.Stdout, -1)) }
+	count := func(p string) int { return len(regexp.MustCompile(`"principal":"`+p+`"`).FindAllString(r.Stdout, -1)) }
 	if count("server") != 1 || count("tui") != 1 {
 		t.Errorf("recorded %d calls by the server and %d by the shell, want 1 and 1:\n%s", count("server"), count("tui"), r.Stdout)
 	}
