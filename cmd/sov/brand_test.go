@@ -22,12 +22,13 @@ import (
 const brandMnemonic = "legal winner thank year wave sausage worth useful legal winner thank yellow"
 
 // TestBrandAnvilAcceptance: brand A (its own wallet, settling from it
-// under its policy) writes its profile, announces, and serves on
-// loopback; the user trusts A's key, sees A in sov brands ls (an
-// untrusted brand's announcement is not shown), asks A, pays 0.01
-// test-USDC on anvil within --max-price, gets an answer signed by A, and
-// sov ledger verify covers the exchange. A price above --max-price pays
-// nothing.
+// under its policy, its knowledge a vault collection) writes its profile,
+// announces, and serves on loopback; the user trusts A's key, sees A in
+// sov brands ls (an untrusted brand's announcement is not shown), asks A
+// about its collection, pays 0.01 test-USDC on anvil within --max-price,
+// gets an answer signed by A, and sov ledger verify covers the exchange.
+// A price above --max-price, and a question A's knowledge has nothing on,
+// pay nothing.
 func TestBrandAnvilAcceptance(t *testing.T) {
 	modelPath := testtool.Model(t, testtool.Stories)
 	an := wallettest.StartAnvil(t)
@@ -58,8 +59,24 @@ func TestBrandAnvilAcceptance(t *testing.T) {
 	payee := "0x00000000000000000000000000000000000000B7"
 	ln := freePort(t)
 	endpoint := "http://" + ln
+	// the brand's knowledge: a vault collection
+	// (several documents: a term found in every passage counts for nothing)
+	notes := t.TempDir()
+	for name, text := range map[string]string{
+		"anvils.md":  "# Acme anvils\n\nAcme sells anvils: the forged anvil weighs 50 kg and costs 200 dollars.\n",
+		"hours.md":   "# Opening hours\n\nThe shop opens at nine in the morning on weekdays.\n",
+		"returns.md": "# Returns\n\nGoods may be returned within thirty days with the receipt.\n",
+		"team.md":    "# Team\n\nThe founder started the company in a small garage.\n",
+	} {
+		os.WriteFile(filepath.Join(notes, name), []byte(text), 0o600)
+	}
+	for _, args := range [][]string{{"vault", "init", "--kdf-time", "1", "--kdf-memory", "19", "--kdf-threads", "1"}, {"vault", "add", "-c", "acme", notes}} {
+		if r := runSov(t, brandHome, brandVaultEnv, "", args...); r.Code != 0 {
+			t.Fatalf("%v: %s", args, r.Stderr)
+		}
+	}
 	if r := runSov(t, brandHome, nil, "", "brand", "init", "--name", "Acme", "--description", "anvils", "--network", "anvil",
-		"--pay-to", payee, "--price", "0.01", "--model", modelPath, "--endpoint", endpoint); r.Code != 0 {
+		"--pay-to", payee, "--price", "0.01", "--model", modelPath, "--endpoint", endpoint, "--collection", "acme"); r.Code != 0 {
 		t.Fatalf("brand init: %s", r.Stderr)
 	}
 	feedsEnv := append([]string{"SOV_FEEDS_PASSPHRASE=feeds pass"}, walletTestEnv...)
@@ -99,10 +116,14 @@ func TestBrandAnvilAcceptance(t *testing.T) {
 	if r := runSov(t, user, walletTestEnv, "", "brands", "ask", "Acme", "what do you sell?", "--max-price", "0.005", "--from", anns); r.Code != 1 || !strings.Contains(r.Stderr, "--max-price") {
 		t.Fatalf("above max: %d %s", r.Code, r.Stderr)
 	}
-	if got := an.TokenBalance(t, usdc, payee); got.Sign() != 0 {
-		t.Fatalf("paid %s above the max", got)
+	// nothing in A's knowledge on it: no answer, nothing charged
+	if r := runSov(t, user, walletTestEnv, "", "brands", "ask", "Acme", "zebra quantum?", "--max-price", "0.01", "--from", anns); r.Code != 1 || !strings.Contains(r.Stderr, "nothing was charged") {
+		t.Fatalf("nothing known: %d %s", r.Code, r.Stderr)
 	}
-	r = runSov(t, user, walletTestEnv, "", "brands", "ask", "Acme", "what do you sell?", "--max-price", "0.01", "--from", anns, "--json")
+	if got := an.TokenBalance(t, usdc, payee); got.Sign() != 0 {
+		t.Fatalf("paid %s above the max or for no answer", got)
+	}
+	r = runSov(t, user, walletTestEnv, "", "brands", "ask", "Acme", "what anvils does Acme sell?", "--max-price", "0.01", "--from", anns, "--json")
 	if r.Code != 0 {
 		t.Fatalf("brands ask: %d %s", r.Code, r.Stderr)
 	}
@@ -122,6 +143,8 @@ func TestBrandAnvilAcceptance(t *testing.T) {
 	}
 }
 
+var brandVaultEnv = []string{"SOV_VAULT_PASSPHRASE=vault pass"}
+
 // freePort is a loopback address free a moment ago.
 func freePort(t *testing.T) string {
 	t.Helper()
@@ -137,7 +160,7 @@ func freePort(t *testing.T) string {
 func startBrand(t *testing.T, home, addr string) {
 	t.Helper()
 	cmd := exec.Command(sovBin, "brand", "serve", "--addr", addr)
-	cmd.Env = append(append(cleanEnv(), "SOV_HOME="+home), walletTestEnv...)
+	cmd.Env = append(append(append(cleanEnv(), "SOV_HOME="+home), walletTestEnv...), brandVaultEnv...)
 	stderr, _ := cmd.StderrPipe()
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
