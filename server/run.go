@@ -3,6 +3,7 @@ package server
 import (
 	"bufio"
 	"bytes"
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -69,6 +70,17 @@ type wireError struct {
 // then loads it itself).
 var ErrNotServed = errors.New("the server does not serve that model")
 
+// ErrBeyondLimits: the request asks for more than the server gives any
+// client (max_tokens above its cap, a larger context): the client loads
+// the model itself rather than get a different answer.
+var ErrBeyondLimits = errors.New("the request is beyond the server's limits")
+
+// limitError is a request beyond the server's limits: 422, so that the
+// client can tell it from a bad request.
+type limitError struct{ msg string }
+
+func (e *limitError) Error() string { return e.msg }
+
 // ErrUnauthorized: the server refused the client's API key (or its lack).
 var ErrUnauthorized = errors.New("the server refused the API key")
 
@@ -94,6 +106,11 @@ func (s *Server) sovRun(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	t, err := s.runTask(&req)
+	var lim *limitError
+	if errors.As(err, &lim) {
+		writeError(w, r, http.StatusUnprocessableEntity, err)
+		return
+	}
 	if err != nil {
 		s.fail(w, r, err)
 		return
@@ -124,12 +141,20 @@ func (s *Server) runTask(req *RunRequest) (*task, error) {
 	if _, err := generate.Prepare(g); err != nil {
 		return nil, badf("%v", err)
 	}
-	if req.NumCtx < 0 {
+	// In-process, no token limit runs until the context is full: the cap
+	// must not cut sooner, or the answer would differ.
+	nctx := cmp.Or(req.NumCtx, s.cfg.Context, 4096)
+	switch mt := g.Sampling.MaxTokens; {
+	case req.NumCtx < 0:
 		return nil, badf("num_ctx must not be negative")
-	}
-	mt := g.Sampling.MaxTokens
-	if g.Sampling.MaxTokens, err = s.maxTokens("max_tokens", &mt); err != nil {
-		return nil, err
+	case req.NumCtx > s.cfg.MaxCtx:
+		return nil, &limitError{fmt.Sprintf("a context of %d tokens is above this server's %d", req.NumCtx, s.cfg.MaxCtx)}
+	case mt > s.cfg.MaxTokens:
+		return nil, &limitError{fmt.Sprintf("max_tokens %d is above this server's cap of %d", mt, s.cfg.MaxTokens)}
+	case mt == 0 && nctx > s.cfg.MaxTokens:
+		return nil, &limitError{fmt.Sprintf("no token limit with a context of %d tokens: this server caps answers at %d", nctx, s.cfg.MaxTokens)}
+	case mt == 0:
+		g.Sampling.MaxTokens = s.cfg.MaxTokens
 	}
 	msgs := req.Messages
 	if len(msgs) == 0 {
@@ -349,6 +374,8 @@ func statusError(resp *http.Response) error {
 		return fmt.Errorf("%w: %s", ErrNotServed, msg)
 	case http.StatusUnauthorized:
 		return fmt.Errorf("%w: %s", ErrUnauthorized, msg)
+	case http.StatusUnprocessableEntity:
+		return fmt.Errorf("%w: %s", ErrBeyondLimits, msg)
 	}
 	return &StatusError{Code: resp.StatusCode, Message: msg}
 }

@@ -97,9 +97,20 @@ func TestRunErrors(t *testing.T) {
 			t.Errorf("%s%s: %v, want ErrNotServed", req.Path, req.Model, err)
 		}
 	}
+	// Beyond the server's limits: the client is told so, to load the model
+	// itself rather than get a shorter answer.
+	for _, req := range []RunRequest{
+		{Path: path, Request: generate.Request{Prompt: "x", Sampling: model.Sampling{MaxTokens: DefaultMaxTokens + 1}}},
+		{Path: path, NumCtx: DefaultMaxCtx + 1, Request: generate.Request{Prompt: "x", Sampling: model.Sampling{MaxTokens: 1}}},
+		{Path: path, NumCtx: DefaultMaxTokens * 2, Request: generate.Request{Prompt: "x"}},
+	} {
+		if _, err := c.Run(ctx, req, nil); !errors.Is(err, ErrBeyondLimits) {
+			t.Errorf("ctx %d, max tokens %d: %v", req.NumCtx, req.Request.Sampling.MaxTokens, err)
+		}
+	}
 	var st *StatusError
-	if _, err := c.Run(ctx, RunRequest{Path: path, Request: generate.Request{Prompt: "x", Sampling: model.Sampling{MaxTokens: DefaultMaxTokens + 1}}}, nil); !errors.As(err, &st) || st.Code != 400 {
-		t.Errorf("max tokens above the cap: %v", err)
+	if _, err := c.Run(ctx, RunRequest{Path: path, Request: generate.Request{Prompt: "x", Sampling: model.Sampling{Temperature: -1}}}, nil); !errors.As(err, &st) || st.Code != 400 {
+		t.Errorf("a bad request: %v", err)
 	}
 	f.srv.cfg.APIKey = "k"
 	if _, err := c.Run(ctx, RunRequest{Path: path, Request: long}, nil); !errors.Is(err, ErrUnauthorized) {

@@ -25,11 +25,12 @@ type Remote interface {
 }
 
 // ServerLoader answers from a running sov serve when it offers the model
-// at path: nothing loads here. A model it does not offer, or a server
-// that is gone, is loaded with local instead. loading hears the model
-// file answering in this process ("" while the server answers: it
-// records its own calls in the ledger).
-func ServerLoader(r Remote, local Loader, loading func(path string)) Loader {
+// at path, at a context of numCtx tokens (0: the server's): nothing loads
+// here. A model it does not offer, or a server that is gone, is loaded
+// with local instead. loading hears the model file answering in this
+// process ("" while the server answers: it records its own calls in the
+// ledger).
+func ServerLoader(r Remote, numCtx int, local Loader, loading func(path string)) Loader {
 	return func(ctx context.Context, path string, progress func(float32) bool) (Chatter, error) {
 		if err := r.Serves(ctx, path); err != nil {
 			return local(ctx, path, progress)
@@ -37,17 +38,18 @@ func ServerLoader(r Remote, local Loader, loading func(path string)) Loader {
 		loading("")
 		progress(1)
 		name := strings.TrimSuffix(filepath.Base(path), ".gguf")
-		return &remoteChatter{r: r, path: path, local: local, info: model.Info{Path: path, Name: name, Backend: "sov serve", Sessions: 1}}, nil
+		return &remoteChatter{r: r, path: path, numCtx: numCtx, local: local, info: model.Info{Path: path, Name: name, Backend: "sov serve", Sessions: 1}}, nil
 	}
 }
 
 // remoteChatter generates on the server until it goes away, then on the
 // model loaded here.
 type remoteChatter struct {
-	r     Remote
-	path  string
-	local Loader
-	info  model.Info
+	r      Remote
+	path   string
+	numCtx int
+	local  Loader
+	info   model.Info
 
 	load sync.Mutex // held while the model loads here
 	mu   sync.Mutex
@@ -60,15 +62,15 @@ func (c *remoteChatter) Chat(ctx context.Context, msgs []model.Message, s model.
 	gone, eng := c.gone, c.eng
 	c.mu.Unlock()
 	if gone {
-		if eng == nil {
-			var err error
-			if eng, err = c.loadLocal(ctx); err != nil {
-				return "", model.Stats{}, err
-			}
-		}
-		return eng.Chat(ctx, msgs, s, fn)
+		return c.chatLocal(ctx, eng, msgs, s, fn)
 	}
-	res, err := c.r.Run(ctx, server.RunRequest{Path: c.path, Messages: msgs, Request: generate.Request{Sampling: s}}, fn)
+	res, err := c.r.Run(ctx, server.RunRequest{Path: c.path, NumCtx: c.numCtx, Messages: msgs, Request: generate.Request{Sampling: s}}, fn)
+	if errors.Is(err, server.ErrBeyondLimits) { // nothing was generated: answer here, from now on
+		c.mu.Lock()
+		c.gone = true
+		c.mu.Unlock()
+		return c.chatLocal(ctx, nil, msgs, s, fn)
+	}
 	if errors.Is(err, server.ErrNotRunning) || errors.Is(err, server.ErrNotServed) {
 		c.mu.Lock()
 		c.gone = true
@@ -78,6 +80,16 @@ func (c *remoteChatter) Chat(ctx context.Context, msgs []model.Message, s model.
 		return res.Text, res.Stats, fmt.Errorf("%w: the next message loads the model in this process", ErrServerGone)
 	}
 	return res.Text, res.Stats, err
+}
+
+func (c *remoteChatter) chatLocal(ctx context.Context, eng Chatter, msgs []model.Message, s model.Sampling, fn model.TokenFunc) (string, model.Stats, error) {
+	if eng == nil {
+		var err error
+		if eng, err = c.loadLocal(ctx); err != nil {
+			return "", model.Stats{}, err
+		}
+	}
+	return eng.Chat(ctx, msgs, s, fn)
 }
 
 // loadLocal loads the model here, once.

@@ -48,7 +48,7 @@ func TestServerLoader(t *testing.T) {
 	}
 	var heard []string
 	remote := &fakeRemote{served: "/m/a.gguf"}
-	load := ServerLoader(remote, local, func(p string) { heard = append(heard, p) })
+	load := ServerLoader(remote, 0, local, func(p string) { heard = append(heard, p) })
 
 	// A model the server does not offer loads here.
 	if _, err := load(ctx, "/m/b.gguf", func(float32) bool { return true }); err != nil || len(loads) != 1 || loads[0] != "/m/b.gguf" {
@@ -90,4 +90,38 @@ func TestServerLoader(t *testing.T) {
 	if c.Info().Name != "tiny" {
 		t.Errorf("info after the fallback: %+v", c.Info())
 	}
+}
+
+// A request beyond the server's limits is answered here at once, and so
+// are the ones after it.
+func TestServerLoaderBeyondLimits(t *testing.T) {
+	ctx := context.Background()
+	loads := 0
+	local := func(context.Context, string, func(float32) bool) (Chatter, error) {
+		loads++
+		return newFake("from here"), nil
+	}
+	remote := &limitRemote{}
+	c, err := ServerLoader(remote, 16384, local, func(string) {})(ctx, "/m/a.gguf", func(float32) bool { return true })
+	if err != nil {
+		t.Fatal(err)
+	}
+	for range 2 {
+		var got string
+		if _, _, err := c.Chat(ctx, []model.Message{{Role: model.RoleUser, Content: "hi"}}, model.Sampling{}, func(s string) error { got += s; return nil }); err != nil || got != "from here" {
+			t.Fatalf("%q, %v", got, err)
+		}
+	}
+	if loads != 1 || remote.runs != 1 || remote.numCtx != 16384 {
+		t.Errorf("loads %d, server runs %d at ctx %d", loads, remote.runs, remote.numCtx)
+	}
+}
+
+type limitRemote struct{ runs, numCtx int }
+
+func (*limitRemote) Serves(context.Context, string) error { return nil }
+func (l *limitRemote) Run(_ context.Context, req server.RunRequest, _ model.TokenFunc) (generate.Result, error) {
+	l.runs++
+	l.numCtx = req.NumCtx
+	return generate.Result{}, fmt.Errorf("%w: no token limit", server.ErrBeyondLimits)
 }

@@ -191,9 +191,9 @@ func (a *app) generateOnce(ctx context.Context, p *runFlags, text string, out *g
 	}
 	if c := a.runningServer(ctx, p); c != nil {
 		res, err := c.Run(ctx, server.RunRequest{Path: o.Path, NumCtx: o.ContextSize, Request: prep.Request()}, out.Token)
-		// A model the server does not offer, or a server gone before it
-		// wrote anything: the model loads here instead.
-		if !errors.Is(err, server.ErrNotServed) && !(errors.Is(err, server.ErrNotRunning) && res.Text == "") {
+		// A model the server does not offer, a request beyond its limits,
+		// or a server gone before it wrote anything: the model loads here.
+		if !errors.Is(err, server.ErrNotServed) && !errors.Is(err, server.ErrBeyondLimits) && !(errors.Is(err, server.ErrNotRunning) && res.Text == "") {
 			return a.endRun(p, out, res, nil, err)
 		}
 	}
@@ -299,7 +299,7 @@ func (a *app) runShell(cmd *cobra.Command, p *runFlags) error {
 	defer evs.Close() // first: the recorder drains what is left, then stops
 	loader := tui.EngineLoader(p.engine, func(path string) { loaded.Store(path) })
 	if c := a.runningServer(cmd.Context(), p); c != nil { // the server records its own answers
-		loader = tui.ServerLoader(c, loader, func(path string) { loaded.Store(path) })
+		loader = tui.ServerLoader(c, p.engine.ContextSize, loader, func(path string) { loaded.Store(path) })
 	}
 	opts := tui.Options{Events: evs, Config: cfg, Sampling: p.req.Sampling, System: p.req.System, NoColor: a.getenv("NO_COLOR") != "", Models: a.Models().List,
 		Loader: loader, Agents: a.Agents().List, RunAgent: a.shellAgent(p.engine)}

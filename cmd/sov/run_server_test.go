@@ -74,6 +74,15 @@ func TestRunUsesServer(t *testing.T) {
 			}
 		})
 	}
+	// A run beyond the server's limits loads the model here rather than
+	// get a shorter answer.
+	_, cliBefore := principals()
+	if r := runSov(t, home, nil, "", "run", "--model", stories, "--temp", "0", "--max-tokens", "5000", "Once"); r.Code != 0 {
+		t.Fatalf("--max-tokens above the server's cap: %+v", r)
+	}
+	if n, cli := principals(); cli != cliBefore+1 || n != served {
+		t.Errorf("--max-tokens above the server's cap: %d in-process, %d server calls", cli-cliBefore, n-served)
+	}
 	// Errors are the same too: a prompt too long for --ctx names the flag.
 	long := strings.Repeat("a tale of a cat ", 100)
 	remote := runSov(t, home, nil, "", "run", "--model", stories, "--ctx", "64", long)
