@@ -2,10 +2,14 @@ package brand_test
 
 import (
 	"context"
+	"encoding/hex"
 	"encoding/json"
+	"math/big"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/ethereum/go-ethereum/crypto"
 
 	"github.com/sovos/sov/brand"
 	"github.com/sovos/sov/internal/testtool"
@@ -75,5 +79,46 @@ func TestBrandMCPOfficialClient(t *testing.T) {
 	}
 	if err := got.Paid.Answer.Verify(f.pub, brand.RequestHash(brand.ToolAsk, map[string]any{"question": "from node?"})); err != nil || got.Paid.Answer.Transaction != st.Transaction {
 		t.Fatalf("signature: %v", err)
+	}
+}
+
+const fetchScript = `
+import { wrapFetchWithPaymentFromConfig, decodePaymentResponseHeader } from "@x402/fetch";
+import { ExactEvmScheme } from "@x402/evm/exact/client";
+import { privateKeyToAccount } from "viem/accounts";
+const [url, network, asset] = process.argv.slice(2);
+const account = privateKeyToAccount(process.env.X402_KEY);
+const pay = wrapFetchWithPaymentFromConfig(fetch, {
+  schemes: [{ network, client: new ExactEvmScheme(account) }],
+  spendControls: { allowedAssets: [{ network, asset, maxAmountPerPayment: "10000" }] },
+});
+const res = await pay(url, { method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify({ question: "from x402 fetch?" }) });
+const h = res.headers.get("PAYMENT-RESPONSE");
+console.log(JSON.stringify({ status: res.status, body: await res.text(), receipt: h ? decodePaymentResponseHeader(h) : null }));
+`
+
+// TestBrandX402FetchClient: the official @x402/fetch client pays the
+// brand's plain HTTP endpoint (402 with PAYMENT-REQUIRED, retried with
+// PAYMENT-SIGNATURE) and gets the signed answer and PAYMENT-RESPONSE.
+func TestBrandX402FetchClient(t *testing.T) {
+	f := newFixture(t, nil)
+	key := f.chain.Key(2)
+	payer := crypto.PubkeyToAddress(key.PublicKey)
+	f.aw.Anvil.TransferToken(t, f.aw.Keys, f.usdc, payer.Hex(), big.NewInt(1_000_000))
+	out := testtool.RunNode(t, fetchScript, time.Minute, []string{"X402_KEY=0x" + hex.EncodeToString(crypto.FromECDSA(key))}, f.http.URL+"/ask", f.nets[0].CAIP2, f.usdc)
+	var got struct {
+		Status  int
+		Body    string
+		Receipt *wallet.X402Settlement
+	}
+	if err := json.Unmarshal(out, &got); err != nil {
+		t.Fatalf("%v: %s", err, out)
+	}
+	var a brand.Answer
+	if got.Status != 200 || got.Receipt == nil || !got.Receipt.Success || json.Unmarshal([]byte(got.Body), &a) != nil {
+		t.Fatalf("fetch: %s", out)
+	}
+	if err := a.Verify(f.pub, brand.RequestHash(brand.ToolAsk, map[string]any{"question": "from x402 fetch?"})); err != nil || a.Transaction != got.Receipt.Transaction || f.paid(t) != 10000 {
+		t.Fatalf("answer %+v: %v, payee holds %d", a, err, f.paid(t))
 	}
 }
