@@ -36,8 +36,9 @@ type status struct {
 	Signal int    `json:"signal"`
 }
 
-// Check reports whether this host can sandbox: Landlock enabled and
-// unprivileged user namespaces allowed.
+// Check reports whether this kernel has Landlock. User namespaces are
+// checked by Run, which refuses with an *UnsupportedError where they are
+// not allowed.
 func Check() error {
 	abi, err := llsys.LandlockGetABIVersion()
 	if err != nil || abi < 1 {
