@@ -134,7 +134,8 @@ offers the model, the generation runs there (no model load; the server
 records it in the ledger, as principal "server"). --local or
 SOV_NO_SERVER=1 loads the model here instead, as do --threads,
 --gpu-layers, --flash-attn, --prompt-cache and --verbose, which only a model
-loaded here can follow. A server that needs an API key is used with
+loaded here can follow, and a request beyond the server's limits (such as
+--max-tokens above its cap). A server that needs an API key is used with
 SOV_API_KEY.
 
 Exit codes: 0 success, 1 runtime error, 2 usage error, 130 interrupted.`
