@@ -280,7 +280,8 @@ func readAnnouncements(ctx context.Context, src string, w io.Writer) error {
 }
 
 // BrandAsk asks a trusted brand, paying with the user's wallet within
-// max, and records the exchange in the ledger (also a payment that got no
+// max, checks the brand's signature and, on chain, the settlement it
+// signed, and records the exchange in the ledger (also a payment that got no
 // answer, with its settlement transaction).
 func (a *App) BrandAsk(ctx context.Context, s *wallet.Session, d brand.Directory, name, question, max string) (brand.Announcement, brand.Result, *ledger.Entry, error) {
 	ann, err := d.Find(name)
@@ -294,7 +295,7 @@ func (a *App) BrandAsk(ctx context.Context, s *wallet.Session, d brand.Directory
 	pay := func(ctx context.Context, raw []byte) (wallet.X402Payment, error) {
 		return s.PayX402(ctx, raw, wallet.X402Options{Max: max})
 	}
-	res, err := brand.Ask(ctx, brand.Call{Endpoint: ann.Endpoint, Args: map[string]any{"question": question}, Key: key, Pay: pay})
+	res, err := brand.Ask(ctx, brand.Call{Endpoint: ann.Endpoint, Args: map[string]any{"question": question}, Key: key, Pay: pay, Check: s.CheckX402Settled})
 	var lost *brand.PaidNoAnswerError
 	if err != nil && !errors.As(err, &lost) {
 		return ann, res, nil, err

@@ -37,6 +37,7 @@ type fixture struct {
 	http    *httptest.Server
 	pub     ed25519.PublicKey
 	answers atomic.Int32
+	liar    bool
 	fail    error
 }
 
@@ -74,7 +75,7 @@ func newFixtureLimit(t *testing.T, wrap func(http.Handler) http.Handler, perMinu
 			t.Fatal(err)
 		}
 	}
-	fac := wallet.NewFacilitator(facW, f.nets, snd)
+	fac := &maybeLying{Facilitator: wallet.NewFacilitator(facW, f.nets, snd), lie: &f.liar}
 	p := &brand.Profile{Name: "Acme", Collection: "acme", Prices: map[string]string{brand.ToolAsk: "0.01"}, PerMinute: perMinute,
 		Pay: []brand.Pay{{Network: n.CAIP2, PayTo: payee, Asset: f.usdc, Decimals: 6, TokenName: "USD Coin", TokenVersion: "2"}}}
 	var priv ed25519.PrivateKey
@@ -140,7 +141,8 @@ func TestBrandAskPaidSigned(t *testing.T) {
 		t.Fatal(err)
 	}
 	key, _ := brand.ParseKey(a.Key)
-	res, err := brand.Ask(context.Background(), brand.Call{Endpoint: a.Endpoint, Args: map[string]any{"question": "what do you sell?"}, Key: key, Pay: f.payer("0.01")})
+	check := f.aw.Wallet.NewSession(wallet.SessionConfig{Caller: "test", Networks: f.nets}).CheckX402Settled
+	res, err := brand.Ask(context.Background(), brand.Call{Endpoint: a.Endpoint, Args: map[string]any{"question": "what do you sell?"}, Key: key, Pay: f.payer("0.01"), Check: check})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -171,7 +173,7 @@ func TestBrandAskPaidSigned(t *testing.T) {
 		t.Fatalf("ledger verify: %v %+v", err, rep)
 	}
 	// the same over MCP (x402's MCP transport)
-	mres, err := brand.AskMCP(context.Background(), brand.Call{Endpoint: a.Endpoint + "/mcp", Args: map[string]any{"question": "over MCP?"}, Key: key, Pay: f.payer("0.01")})
+	mres, err := brand.AskMCP(context.Background(), brand.Call{Endpoint: a.Endpoint + "/mcp", Args: map[string]any{"question": "over MCP?"}, Key: key, Pay: f.payer("0.01"), Check: check})
 	if err != nil || !mres.Verified || mres.Settlement.Transaction == "" || !strings.Contains(mres.Answer.Answer, "over MCP?") || f.paid(t) != 20000 {
 		t.Fatalf("MCP: %v %+v, payee holds %d", err, mres, f.paid(t))
 	}
@@ -266,6 +268,15 @@ func TestBrandBadInput(t *testing.T) {
 			t.Fatalf("paid, no answer: %v", err)
 		}
 	})
+	t.Run("settlement signed but not on chain", func(t *testing.T) {
+		f := newFixture(t, nil)
+		f.liar = true // the brand's facilitator reports a settlement it never sent
+		check := f.aw.Wallet.NewSession(wallet.SessionConfig{Caller: "test", Networks: f.nets}).CheckX402Settled
+		res, err := brand.Ask(ctx, brand.Call{Endpoint: f.http.URL, Args: map[string]any{"question": "q"}, Key: f.pub, Pay: f.payer("0.01"), Check: check})
+		if err != nil || res.Verified || !strings.Contains(res.Problem, "not confirmed on chain") || !errors.Is(check(ctx, res.Payment.Payload, res.Answer.Transaction), wallet.ErrNotSettled) || f.paid(t) != 0 {
+			t.Fatalf("lying brand: %v %q, paid %d", err, res.Problem, f.paid(t))
+		}
+	})
 	t.Run("rate limit per payer", func(t *testing.T) {
 		f := newFixture(t, nil)
 		for i := 0; i < 5; i++ {
@@ -338,4 +349,17 @@ func TestBrandConcurrentPayers(t *testing.T) {
 	}
 	t.Logf("brand.ask over %d calls: paid p50 %v p95 %v; unpaid (402) p50 %v p95 %v; added by payment p50 %v",
 		n, pct(paid, 50), pct(paid, 95), pct(unpaid, 50), pct(unpaid, 95), pct(paid, 50)-pct(unpaid, 50))
+}
+
+// maybeLying reports a settlement it never sent when *lie is set.
+type maybeLying struct {
+	*wallet.Facilitator
+	lie *bool
+}
+
+func (m *maybeLying) Settle(ctx context.Context, p wallet.X402Payload, req wallet.PaymentRequirements) wallet.X402Settlement {
+	if *m.lie {
+		return wallet.X402Settlement{Success: true, Transaction: "0x" + strings.Repeat("ab", 32), Network: req.Network, Payer: p.Payload.Authorization.From}
+	}
+	return m.Facilitator.Settle(ctx, p, req)
 }

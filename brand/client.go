@@ -27,6 +27,10 @@ type Call struct {
 	Key      ed25519.PublicKey // the announced signing key
 	Pay      Payer
 	HTTP     *http.Client // http.DefaultClient when nil
+	// Check, when set, asks the chain whether the payment was settled by
+	// the transaction the brand signed (Session.CheckX402Settled); an
+	// answer whose settlement the chain does not show is unverified.
+	Check func(ctx context.Context, p wallet.X402Payload, tx string) error
 }
 
 // Result is a paid answer. Verified is false, with Problem saying why,
@@ -140,7 +144,18 @@ func Ask(ctx context.Context, c Call) (Result, error) {
 		return res, &RefusedError{Status: resp.StatusCode, Reason: detail(b)}
 	}
 	res.Verified, res.Problem = verdict(res, c.Key, settled)
+	c.checkChain(ctx, &res)
 	return res, nil
+}
+
+// checkChain runs c.Check on a verified answer's settlement.
+func (c Call) checkChain(ctx context.Context, res *Result) {
+	if !res.Verified || c.Check == nil {
+		return
+	}
+	if err := c.Check(ctx, res.Payment.Payload, res.Answer.Transaction); err != nil {
+		res.Verified, res.Problem = false, "the settlement was not confirmed on chain: "+err.Error()
+	}
 }
 
 // detail is a short reason from an error body: its "error" or "error"

@@ -157,6 +157,7 @@ func AskMCP(ctx context.Context, c Call) (Result, error) {
 		return res, &RefusedError{Status: http.StatusPaymentRequired, Reason: resultText(r)}
 	}
 	res.Verified, res.Problem = verdict(res, c.Key, settled)
+	c.checkChain(ctx, &res)
 	return res, nil
 }
 
