@@ -189,3 +189,35 @@ func TestNoTerminal(t *testing.T) {
 		t.Fatalf("/dev/tty not refused: %v %q", res, tail(res.Stderr))
 	}
 }
+
+// TestNothingOutlivesTheRun: a process the command leaves behind dies with
+// the sandbox (its supervisor is PID 1 of the namespace).
+func TestNothingOutlivesTheRun(t *testing.T) {
+	dir := t.TempDir()
+	src := "import os, time\nif os.fork() == 0:\n    os.setsid()\n    time.sleep(1.5)\n    open('late', 'w').write('x')\n    os._exit(0)\nprint('parent done')"
+	res := py(t, dir, src, Limits{Wall: 20 * time.Second})
+	if !res.OK() {
+		t.Fatalf("%v %q", res, tail(res.Stderr))
+	}
+	time.Sleep(2500 * time.Millisecond)
+	if _, err := os.Stat(filepath.Join(dir, "late")); err == nil {
+		t.Fatal("a background process outlived the run")
+	}
+}
+
+func TestCancel(t *testing.T) {
+	tc, err := Python(context.Background())
+	if err != nil {
+		t.Skip(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 500*time.Millisecond)
+	defer cancel()
+	start := time.Now()
+	_, err = Run(ctx, Spec{Dir: t.TempDir(), Args: []string{tc.Exe, "-I", "-c", "import time; time.sleep(60)"}, Env: tc.Env, Read: tc.Read})
+	if errors.Is(err, ErrUnsupported) {
+		t.Skip(err)
+	}
+	if !errors.Is(err, context.DeadlineExceeded) || time.Since(start) > 10*time.Second {
+		t.Fatalf("err %v after %v, want the context's error at once", err, time.Since(start))
+	}
+}
