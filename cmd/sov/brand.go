@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"net"
 	"net/http"
 	"strings"
@@ -49,7 +50,12 @@ func brandInitCmd(a *app) *cobra.Command {
 		}
 		p.Prices = map[string]string{brand.ToolAsk: price}
 		p.Pay[0].Network, p.Pay[0].Asset = n.CAIP2, n.USDC
-		if err := brand.SaveProfile(a.BrandProfilePath(), &p, force); err != nil {
+		var bad *brand.ProfileError
+		if err := brand.SaveProfile(a.BrandProfilePath(), &p, force); errors.As(err, &bad) {
+			return usagef("%w (check --name, --pay-to, --price, --token-name, --token-version)", err)
+		} else if errors.Is(err, fs.ErrExist) {
+			return fmt.Errorf("%w: --force replaces it", err)
+		} else if err != nil {
 			return err
 		}
 		return a.say(nil, "wrote %s", a.BrandProfilePath())

@@ -143,6 +143,38 @@ func TestBrandAnvilAcceptance(t *testing.T) {
 	}
 }
 
+// TestBrandBadInput: each mistake is one line naming the fix, with the
+// right exit code, and nothing is served or paid.
+func TestBrandBadInput(t *testing.T) {
+	home := t.TempDir()
+	cases := []struct {
+		args []string
+		code int
+		want string
+	}{
+		{[]string{"brand", "serve"}, 1, "run sov brand init"},
+		{[]string{"brand", "announce"}, 1, "run sov brand init"},
+		{[]string{"brand", "serve", "--addr", "0.0.0.0:0"}, 2, "--public allows another address"},
+		{[]string{"brand", "init", "--network", "nope", "--pay-to", "0x00000000000000000000000000000000000000B7"}, 2, "not a configured EVM network"},
+		{[]string{"brand", "init", "--network", "base", "--pay-to", "0x12", "--name", "A"}, 2, "check --name, --pay-to"},
+		{[]string{"brand", "init", "--network", "base", "--pay-to", "0x00000000000000000000000000000000000000B7", "--name", "A", "--price", "0"}, 2, "not a positive decimal amount"},
+		{[]string{"brands", "ask", "Acme"}, 2, "needs a brand and a question"},
+		{[]string{"brands", "ls", "--from", filepath.Join(home, "missing.jsonl")}, 1, "no such file"},
+	}
+	for _, c := range cases {
+		r := runSov(t, home, nil, "", c.args...)
+		if r.Code != c.code || !strings.Contains(r.Stderr, c.want) || strings.Count(strings.TrimSpace(r.Stderr), "\n") > 0 {
+			t.Errorf("%v: exit %d %q, want %d and %q", c.args, r.Code, r.Stderr, c.code, c.want)
+		}
+	}
+	if r := runSov(t, home, nil, "", "brand", "init", "--network", "base", "--pay-to", "0x00000000000000000000000000000000000000B7", "--name", "A"); r.Code != 0 {
+		t.Fatalf("init: %s", r.Stderr)
+	}
+	if r := runSov(t, home, nil, "", "brand", "init", "--network", "base", "--pay-to", "0x00000000000000000000000000000000000000B7", "--name", "B"); r.Code != 1 || !strings.Contains(r.Stderr, "--force") {
+		t.Fatalf("init over a profile: %d %s", r.Code, r.Stderr)
+	}
+}
+
 var brandVaultEnv = []string{"SOV_VAULT_PASSPHRASE=vault pass"}
 
 // freePort is a loopback address free a moment ago.
