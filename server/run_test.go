@@ -4,8 +4,10 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"net/http/httptest"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"testing"
 
 	"github.com/sovos/sov/internal/generate"
@@ -112,22 +114,34 @@ func TestRunErrors(t *testing.T) {
 	if _, err := c.Run(ctx, RunRequest{Path: path, Request: generate.Request{Prompt: "x", Sampling: model.Sampling{Temperature: -1}}}, nil); !errors.As(err, &st) || st.Code != 400 {
 		t.Errorf("a bad request: %v", err)
 	}
-	f.srv.cfg.APIKey = "k"
-	if _, err := c.Run(ctx, RunRequest{Path: path, Request: long}, nil); !errors.Is(err, ErrUnauthorized) {
-		t.Errorf("no key: %v", err)
-	}
-	f.srv.cfg.APIKey = ""
-	// A server that goes away mid-answer is ErrNotRunning, after the text
-	// that came.
-	f.srv.cfg.onToken = func(context.Context) { f.hs.CloseClientConnections() }
-	res, err := c.Run(ctx, RunRequest{Path: path, Request: generate.Request{Prompt: "Once", Sampling: model.Sampling{MaxTokens: 50}}}, nil)
-	if !errors.Is(err, ErrNotRunning) {
-		t.Errorf("server gone: %v (text %q)", err, res.Text)
-	}
-	f.srv.cfg.onToken = nil
 	f.hs.Close()
 	if _, err := c.Run(ctx, RunRequest{Path: path, Request: long}, nil); !errors.Is(err, ErrNotRunning) {
 		t.Errorf("no server: %v", err)
+	}
+}
+
+// A key the server refuses, and a server that goes away mid-answer (after
+// the text that came), are typed errors.
+func TestRunKeyAndServerGone(t *testing.T) {
+	ctx := context.Background()
+	f := newFixture(t, Config{APIKey: "k"})
+	f.srv.EnableRun()
+	req := RunRequest{Model: "stories", Request: generate.Request{Prompt: "Once", Sampling: model.Sampling{MaxTokens: 50}}}
+	if _, err := NewClient(f.hs.URL, "").Run(ctx, req, nil); !errors.Is(err, ErrUnauthorized) {
+		t.Errorf("no key: %v", err)
+	}
+	if _, err := NewClient(f.hs.URL, "nope").Run(ctx, req, nil); !errors.Is(err, ErrUnauthorized) {
+		t.Errorf("a wrong key: %v", err)
+	}
+
+	var hs atomic.Pointer[httptest.Server]
+	f = newFixture(t, Config{onToken: func(context.Context) { hs.Load().CloseClientConnections() }})
+	f.srv.EnableRun()
+	hs.Store(f.hs)
+	var got string
+	res, err := NewClient(f.hs.URL, "").Run(ctx, req, func(s string) error { got += s; return nil })
+	if !errors.Is(err, ErrNotRunning) || res.Text != got {
+		t.Errorf("server gone: %v (text %q, streamed %q)", err, res.Text, got)
 	}
 }
 
