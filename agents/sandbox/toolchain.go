@@ -53,9 +53,9 @@ func Python(ctx context.Context) (Toolchain, error) {
 }
 
 // Go finds the go command on the host. In the sandbox it builds offline
-// (GOPROXY=off, GOFLAGS=-mod=mod) from the host's module cache, read-only,
-// with the build cache gocache, which must be writable (a Spec.Write path or
-// inside the working folder).
+// (GOPROXY=off, GOFLAGS=-mod=mod, four jobs at a time) from the host's
+// module cache, read-only, with the build cache gocache, which must be
+// writable (a Spec.Write path or inside the working folder).
 func Go(ctx context.Context, gocache string) (Toolchain, error) {
 	out, err := exec.CommandContext(ctx, "go", "env", "GOROOT", "GOMODCACHE").Output()
 	if err != nil {
@@ -72,7 +72,9 @@ func Go(ctx context.Context, gocache string) (Toolchain, error) {
 		Env: []string{
 			"PATH=" + filepath.Join(goroot, "bin") + ":/usr/bin:/bin",
 			"GOROOT=" + goroot, "GOMODCACHE=" + modcache, "GOCACHE=" + gocache,
-			"GOFLAGS=-mod=mod", "GOPROXY=off", "GOSUMDB=off", "GOTOOLCHAIN=local",
+			// Threads count against the process cap: on a many-core host an
+			// unbounded go build would start hundreds.
+			"GOFLAGS=-mod=mod -p=4", "GOMAXPROCS=4", "GOPROXY=off", "GOSUMDB=off", "GOTOOLCHAIN=local",
 			"GOTELEMETRY=off", "GOENV=off", "CGO_ENABLED=0", "GOWORK=off",
 		},
 	}, nil
