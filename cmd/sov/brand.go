@@ -5,6 +5,7 @@ package main
 
 import (
 	"context"
+	"encoding/base64"
 	"errors"
 	"fmt"
 	"io"
@@ -95,7 +96,8 @@ func brandServeCmd(a *app) *cobra.Command {
 			Vault: a.secret(cmd, "", "vault passphrase", "SOV_VAULT_PASSPHRASE", false),
 			Log:   func(s string) { fmt.Fprintln(a.stderr, "sov: brand:", termtext.Clean(s)) }}
 		return a.BrandServe(ctx, o, func(s *brand.Server) error {
-			fmt.Fprintf(a.stderr, "sov: serving the brand at http://%s (POST /ask)\n", ln.Addr())
+			fmt.Fprintf(a.stderr, "sov: serving the brand at http://%s (MCP at /mcp, plain HTTP at POST /ask); answers signed by ed25519 key %s\n",
+				ln.Addr(), base64.StdEncoding.EncodeToString(s.PublicKey()))
 			hs := &http.Server{Handler: s.Handler(), ReadHeaderTimeout: 10 * time.Second}
 			go func() { <-ctx.Done(); hs.Shutdown(context.Background()) }()
 			if err := hs.Serve(ln); !errors.Is(err, http.ErrServerClosed) {
