@@ -138,3 +138,35 @@ func TestRunServerKey(t *testing.T) {
 		t.Errorf("a wrong key: %+v", wrong)
 	}
 }
+
+// The same on a chat model with a template (SmolLM2): greedy answers and
+// tool calls through the server are sov run's in-process bytes.
+func TestRunUsesServerChatModel(t *testing.T) {
+	home := t.TempDir()
+	m := testtool.Model(t, testtool.Chat)
+	tools := filepath.Join(t.TempDir(), "tools.json")
+	if err := os.WriteFile(tools, []byte(`[{"name":"weather","description":"Current weather in a city","parameters":{"type":"object","properties":{"city":{"type":"string","maxLength":20}},"required":["city"]}}]`), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	startServe(t, home, nil, "--model", m)
+	for _, args := range [][]string{
+		{"What is the capital of France?"},
+		{"--tools", tools, "What is the weather in Paris?"},
+	} {
+		args = append([]string{"run", "--model", m, "--temp", "0", "--max-tokens", "48"}, args...)
+		remote := runSov(t, home, nil, "", args...)
+		local := runSov(t, home, nil, "", append(args, "--local")...)
+		if remote.Code != 0 || local.Code != 0 || remote.Stdout == "" || remote.Stdout != local.Stdout {
+			t.Errorf("%v: through the server %+v, in-process %+v", args, remote, local)
+		}
+	}
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(50 * time.Millisecond) {
+		r := runSov(t, home, nil, "", "ledger", "ls", "--json")
+		if strings.Count(r.Stdout, `"principal":"cli"`) == 2 && strings.Count(r.Stdout, `"principal":"server"`) == 2 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("want 2 calls recorded in-process and 2 by the server: %s", r.Stdout)
+		}
+	}
+}
