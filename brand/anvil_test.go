@@ -24,6 +24,9 @@ import (
 
 const payee = "0x00000000000000000000000000000000000000F2"
 
+// f0network is anvil's CAIP-2 network.
+const f0network = "eip155:31337"
+
 // fixture: anvil with the EIP-3009 token held by the user's account 0, a
 // facilitator settling from account 1's key on its own clock, a brand
 // served on loopback whose answerer the test controls.
@@ -37,12 +40,32 @@ type fixture struct {
 	http    *httptest.Server
 	pub     ed25519.PublicKey
 	answers atomic.Int32
+	profile  brand.Profile
+	priv     ed25519.PrivateKey
+	answerer brand.Answerer
+	fac      brand.Facilitator
+	handler  atomic.Pointer[http.Handler] // what the test server serves
 	liar    bool
 	fail    error
 }
 
 func newFixture(t *testing.T, wrap func(http.Handler) http.Handler) *fixture {
 	return newFixtureLimit(t, wrap, 5, false)
+}
+
+// newFixturePay is a fixture whose brand is paid as pay says (given the
+// fixture's EIP-3009 token and the plain ERC-20).
+func newFixturePay(t *testing.T, pay func(eip3009, plain string) brand.Pay) *fixture {
+	f := newFixtureLimit(t, nil, 5, false)
+	p := f.profile
+	p.Pay = []brand.Pay{pay(f.usdc, f.aw.Token)}
+	srv, err := brand.NewServer(&p, f.priv, f.answerer, f.fac)
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := srv.Handler()
+	f.handler.Store(&h)
+	return f
 }
 
 // newFixtureLimit: perMinute paid calls per payer; viaWallet settles
@@ -87,6 +110,7 @@ func newFixtureLimit(t *testing.T, wrap func(http.Handler) http.Handler, perMinu
 		f.answers.Add(1)
 		return brand.Reply{Text: "Acme sells anvils: " + args["question"].(string), Model: strings.Repeat("ab", 32)}, nil
 	}
+	f.profile, f.priv, f.answerer, f.fac = *p, priv, answer, fac
 	var err error
 	if f.srv, err = brand.NewServer(p, priv, answer, fac); err != nil {
 		t.Fatal(err)
@@ -95,7 +119,8 @@ func newFixtureLimit(t *testing.T, wrap func(http.Handler) http.Handler, perMinu
 	if wrap != nil {
 		h = wrap(h)
 	}
-	f.http = httptest.NewServer(h)
+	f.handler.Store(&h)
+	f.http = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { (*f.handler.Load()).ServeHTTP(w, r) }))
 	t.Cleanup(f.http.Close)
 	return f
 }
@@ -275,6 +300,33 @@ func TestBrandBadInput(t *testing.T) {
 		res, err := brand.Ask(ctx, brand.Call{Endpoint: f.http.URL, Args: map[string]any{"question": "q"}, Key: f.pub, Pay: f.payer("0.01"), Check: check})
 		if err != nil || res.Verified || !strings.Contains(res.Problem, "not confirmed on chain") || !errors.Is(check(ctx, res.Payment.Payload, res.Answer.Transaction), wallet.ErrNotSettled) || f.paid(t) != 0 {
 			t.Fatalf("lying brand: %v %q, paid %d", err, res.Problem, f.paid(t))
+		}
+	})
+	t.Run("network the wallet does not know", func(t *testing.T) {
+		f := newFixturePay(t, func(usdc, _ string) brand.Pay {
+			return brand.Pay{Network: "eip155:999999", PayTo: payee, Asset: usdc, Decimals: 6, TokenName: "USD Coin", TokenVersion: "2"}
+		})
+		if _, err := f.ask("q", "0.01"); !errors.Is(err, wallet.ErrNoX402Option) || f.paid(t) != 0 || f.answers.Load() != 0 {
+			t.Fatalf("unknown network: %v", err)
+		}
+	})
+	t.Run("token without EIP-3009", func(t *testing.T) {
+		f := newFixturePay(t, func(_, plain string) brand.Pay {
+			return brand.Pay{Network: f0network, PayTo: payee, Asset: plain, Decimals: 6, TokenName: "USD Coin", TokenVersion: "2"}
+		})
+		// the user's wallet cannot price it: headless, it signs nothing
+		var walletRefused *wallet.RefusedError
+		if _, err := f.ask("q", ""); !errors.As(err, &walletRefused) {
+			t.Fatalf("signed for an unknown token headless: %v", err)
+		}
+		// a person approves; the brand's facilitator refuses the token
+		s := f.aw.Wallet.NewSession(wallet.SessionConfig{Caller: "test", Unlock: f.aw.Unlock(), Networks: f.nets, Interactive: true,
+			Approver: func(context.Context, string, string) ([]byte, error) { return []byte(wallettest.Pass), nil }})
+		pay := func(ctx context.Context, raw []byte) (wallet.X402Payment, error) { return s.PayX402(ctx, raw, wallet.X402Options{}) }
+		_, err := brand.Ask(ctx, brand.Call{Endpoint: f.http.URL, Args: map[string]any{"question": "q"}, Key: f.pub, Pay: pay})
+		var refused *brand.RefusedError
+		if !errors.As(err, &refused) || !strings.Contains(refused.Reason, wallet.X402NotEIP3009) || f.answers.Load() != 0 {
+			t.Fatalf("plain ERC-20: %v", err)
 		}
 	})
 	t.Run("rate limit per payer", func(t *testing.T) {
