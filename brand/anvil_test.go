@@ -31,22 +31,22 @@ const f0network = "eip155:31337"
 // facilitator settling from account 1's key on its own clock, a brand
 // served on loopback whose answerer the test controls.
 type fixture struct {
-	aw      *wallettest.AnvilWallet
-	chain   *governortest.Chain
-	usdc    string
-	nets    []wallet.Network
-	facNow  time.Time
-	srv     *brand.Server
-	http    *httptest.Server
-	pub     ed25519.PublicKey
-	answers atomic.Int32
+	aw       *wallettest.AnvilWallet
+	chain    *governortest.Chain
+	usdc     string
+	nets     []wallet.Network
+	facNow   time.Time
+	srv      *brand.Server
+	http     *httptest.Server
+	pub      ed25519.PublicKey
+	answers  atomic.Int32
 	profile  brand.Profile
 	priv     ed25519.PrivateKey
 	answerer brand.Answerer
 	fac      brand.Facilitator
 	handler  atomic.Pointer[http.Handler] // what the test server serves
-	liar    bool
-	fail    error
+	liar     bool
+	fail     error
 }
 
 func newFixture(t *testing.T, wrap func(http.Handler) http.Handler) *fixture {
@@ -322,7 +322,9 @@ func TestBrandBadInput(t *testing.T) {
 		// a person approves; the brand's facilitator refuses the token
 		s := f.aw.Wallet.NewSession(wallet.SessionConfig{Caller: "test", Unlock: f.aw.Unlock(), Networks: f.nets, Interactive: true,
 			Approver: func(context.Context, string, string) ([]byte, error) { return []byte(wallettest.Pass), nil }})
-		pay := func(ctx context.Context, raw []byte) (wallet.X402Payment, error) { return s.PayX402(ctx, raw, wallet.X402Options{}) }
+		pay := func(ctx context.Context, raw []byte) (wallet.X402Payment, error) {
+			return s.PayX402(ctx, raw, wallet.X402Options{})
+		}
 		_, err := brand.Ask(ctx, brand.Call{Endpoint: f.http.URL, Args: map[string]any{"question": "q"}, Key: f.pub, Pay: pay})
 		var refused *brand.RefusedError
 		if !errors.As(err, &refused) || !strings.Contains(refused.Reason, wallet.X402NotEIP3009) || f.answers.Load() != 0 {
