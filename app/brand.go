@@ -283,7 +283,10 @@ func readAnnouncements(ctx context.Context, src string, w io.Writer) error {
 // max, checks the brand's signature and, on chain, the settlement it
 // signed, and records the exchange in the ledger (also a payment that got no
 // answer, with its settlement transaction).
-func (a *App) BrandAsk(ctx context.Context, s *wallet.Session, d brand.Directory, name, question, max string) (brand.Announcement, brand.Result, *ledger.Entry, error) {
+//
+// viaMCP asks over the brand's MCP endpoint (x402's MCP transport)
+// instead of its plain HTTP one.
+func (a *App) BrandAsk(ctx context.Context, s *wallet.Session, d brand.Directory, name, question, max string, viaMCP bool) (brand.Announcement, brand.Result, *ledger.Entry, error) {
 	ann, err := d.Find(name)
 	if err != nil {
 		return ann, brand.Result{}, nil, err
@@ -295,7 +298,12 @@ func (a *App) BrandAsk(ctx context.Context, s *wallet.Session, d brand.Directory
 	pay := func(ctx context.Context, raw []byte) (wallet.X402Payment, error) {
 		return s.PayX402(ctx, raw, wallet.X402Options{Max: max})
 	}
-	res, err := brand.Ask(ctx, brand.Call{Endpoint: ann.Endpoint, Args: map[string]any{"question": question}, Key: key, Pay: pay, Check: s.CheckX402Settled})
+	call := brand.Call{Endpoint: ann.Endpoint, Args: map[string]any{"question": question}, Key: key, Pay: pay, Check: s.CheckX402Settled}
+	ask := brand.Ask
+	if viaMCP {
+		call.Endpoint, ask = strings.TrimSuffix(call.Endpoint, "/")+"/mcp", brand.AskMCP
+	}
+	res, err := ask(ctx, call)
 	var lost *brand.PaidNoAnswerError
 	if err != nil && !errors.As(err, &lost) {
 		return ann, res, nil, err

@@ -151,7 +151,7 @@ func brandsLsCmd(a *app) *cobra.Command {
 
 func brandsAskCmd(a *app) *cobra.Command {
 	var max string
-	var asJSON bool
+	var asJSON, viaMCP bool
 	c := command("ask BRAND QUESTION...", "Ask a trusted brand, pay per answer (x402) within --max-price, check its signature", nargs(2, -1, "a brand and a question"), func(cmd *cobra.Command, args []string) error {
 		from, _ := cmd.Flags().GetStringSlice("from")
 		d, err := a.Brands(cmd.Context(), from)
@@ -162,7 +162,7 @@ func brandsAskCmd(a *app) *cobra.Command {
 		if err != nil {
 			return err
 		}
-		_, res, e, err := a.BrandAsk(cmd.Context(), s, d, args[0], strings.Join(args[1:], " "), max)
+		_, res, e, err := a.BrandAsk(cmd.Context(), s, d, args[0], strings.Join(args[1:], " "), max, viaMCP)
 		if err != nil {
 			return err
 		}
@@ -179,6 +179,7 @@ func brandsAskCmd(a *app) *cobra.Command {
 	})
 	c.Flags().StringVar(&max, "max-price", "", "the most to pay for the answer, in units of the asset (e.g. 0.01)")
 	c.Flags().BoolVar(&asJSON, "json", false, "print the result as JSON")
+	c.Flags().BoolVar(&viaMCP, "mcp", false, "ask over the brand's MCP endpoint (x402's MCP transport) instead of plain HTTP")
 	return c
 }
 

@@ -134,6 +134,11 @@ func TestBrandAnvilAcceptance(t *testing.T) {
 	if !an.Succeeded(t, res.Settlement.Transaction) || an.TokenBalance(t, usdc, payee).Int64() != 10000 {
 		t.Fatalf("settlement %+v", res.Settlement)
 	}
+	// the same over MCP
+	r = runSov(t, user, walletTestEnv, "", "brands", "ask", "Acme", "how heavy is the forged anvil?", "--max-price", "0.01", "--from", anns, "--mcp")
+	if r.Code != 0 || !strings.Contains(r.Stderr, "signature verified") || an.TokenBalance(t, usdc, payee).Int64() != 20000 {
+		t.Fatalf("brands ask --mcp: %d %s", r.Code, r.Stderr)
+	}
 	r = runSov(t, user, walletTestEnv, "", "ledger", "ls", "--json", "--kind", "tool")
 	if r.Code != 0 || !strings.Contains(r.Stdout, res.Settlement.Transaction) || !strings.Contains(r.Stdout, `"verified":true`) {
 		t.Fatalf("ledger ls: %s %s", r.Stdout, r.Stderr)
