@@ -21,8 +21,8 @@ import (
 // do: each step of one loop decodes every active reply's next token in one
 // llama_batch (one pass over the weights for all of them) and samples each
 // sequence with its own sampler; a waiting prompt is decoded a chunk of at
-// most batchBudget tokens a step, so a long prompt shares the steps with
-// the replies under way.
+// most batchBudget tokens a step (across prompts), so a long prompt
+// shares the steps with the replies under way.
 // A step holds e.mu, so everything else that touches the context (binding
 // a session, trimming its KV sequence, the prompt cache) runs between
 // steps; a call waiting for its tokens does not hold e.mu.
@@ -165,20 +165,27 @@ func (e *Engine) batchStep() bool {
 	// other sequences, so its KV cache holds what it would alone (llama.cpp
 	// sums over a micro-batch's whole KV window, whose size the other
 	// sequences would change, and so the last bits of the result).
-	var gens []*breq
-	var pr *breq
+	var gens, prompts []*breq
 	for _, r := range live {
 		if len(r.prompt) == 0 {
 			gens = append(gens, r)
-		} else if pr == nil {
-			pr = r
+		} else {
+			prompts = append(prompts, r)
 		}
 	}
 	if len(gens) > 0 {
 		e.batchDecode(gens, nil)
 	}
-	if pr != nil && !pr.ended {
-		e.batchDecode(nil, pr)
+	// Prompts that arrive together (short ones, typically) are all decoded
+	// in this step while a whole chunk of each fits the budget.
+	budget := b.cap
+	for _, r := range prompts {
+		k := min(len(r.prompt), b.cap)
+		if k > budget {
+			break
+		}
+		budget -= k
+		e.batchDecode(nil, r)
 	}
 	return true
 }

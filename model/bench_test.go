@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -357,4 +358,71 @@ func BenchmarkLlamaPromptCache(b *testing.B) {
 	fmt.Printf("%-34s prompt of %d tokens, %d of them restored: TTFT decoded %.1f ms, restored %.1f ms (median of %d, alternating); ratio %.3f (target <= 0.2) %s\n",
 		"prompt cache (2,000-token prefix)", prefix, restored, median(dec), median(res), sideBySide, ratio, verdict)
 	b.ReportMetric(ratio, "restored/decoded")
+}
+
+// BenchmarkLlamaBatched: n sessions of one engine each generate 64 tokens
+// (greedy, from different prompts) at once, decoded together in one batch
+// a step, against the same n replies one after another on the same engine;
+// it prints the aggregate tokens/s of both and their ratio, for n = 1, 4
+// and 8 (SOV_BENCH_MODEL overrides the model, stories260K by default).
+func BenchmarkLlamaBatched(b *testing.B) {
+	path := os.Getenv("SOV_BENCH_MODEL")
+	if path == "" {
+		path = testtool.Model(b, testtool.Stories)
+	}
+	ctx := context.Background()
+	s := Sampling{MaxTokens: 64, IgnoreEOG: true}
+	prompts := []string{"Once upon a time", "The little dog", "Lily and Tom went to the park", "One day, a girl named Sue",
+		"The sun was shining", "Tim had a red ball", "In a small house", "A bird sat on a tree"}
+	for b.Loop() {
+		for _, n := range []int{1, 4, 8} {
+			e, err := Load(ctx, Options{Path: path, ContextSize: 512, Threads: 2, Sessions: max(n, 2)})
+			if err != nil {
+				b.Fatal(err)
+			}
+			sess := make([]*Session, n)
+			for i := range sess {
+				sess[i] = e.NewSession()
+			}
+			run := func(i int) int {
+				_, st, err := sess[i].Complete(ctx, prompts[i], s, nil)
+				if err != nil {
+					b.Fatal(err)
+				}
+				// A fresh prompt each round: the next round decodes it again.
+				sess[i].Close()
+				sess[i] = e.NewSession()
+				return st.GeneratedTokens
+			}
+			var together, apart []float64
+			for r := range 3 {
+				testtool.Alternate(r, func() {
+					start, toks := time.Now(), 0
+					var mu sync.Mutex
+					var wg sync.WaitGroup
+					for i := range n {
+						wg.Add(1)
+						go func() {
+							defer wg.Done()
+							k := run(i)
+							mu.Lock()
+							toks += k
+							mu.Unlock()
+						}()
+					}
+					wg.Wait()
+					together = append(together, float64(toks)/time.Since(start).Seconds())
+				}, func() {
+					start, toks := time.Now(), 0
+					for i := range n {
+						toks += run(i)
+					}
+					apart = append(apart, float64(toks)/time.Since(start).Seconds())
+				})
+			}
+			e.Close()
+			fmt.Printf("%-34s %d sessions: %.0f tokens/s together, %.0f one after another (ratio %.2f)\n",
+				"batched decoding", n, median(together), median(apart), median(together)/median(apart))
+		}
+	}
 }
