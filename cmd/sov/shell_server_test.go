@@ -61,6 +61,13 @@ func TestTUIEndToEndServer(t *testing.T) {
 	// Answered by the model loaded here (the status bar keeps the first
 	// engine's line until a /model switch).
 	x.waitFor("a", `(?s)› you\s+Lily\s+● stories260K\s+\w+.*tok/s`, 30*time.Second)
+	// The status bar keeps the last answer's speed: wait until this one
+	// has ended, so that quitting does not cut it.
+	for deadline := time.Now().Add(20 * time.Second); strings.Contains(x.capture("a"), "generating"); time.Sleep(50 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("still generating:\n%s", x.capture("a"))
+		}
+	}
 	x.keys("a", "C-c")
 	x.waitFor("a", `SOV-EXIT=0`, 10*time.Second)
 
