@@ -62,7 +62,9 @@ type Options struct {
 	// this engine at once (0 = 1). Each gets the full ContextSize, so the
 	// KV cache costs Sessions times as much memory; a session beyond the
 	// limit takes the least recently used one's sequence, which then
-	// decodes its whole prompt again on its next call.
+	// decodes its whole prompt again on its next call. With more than one,
+	// sessions that generate at the same time decode together, one token
+	// of each per pass over the weights (as llama-server's slots do).
 	Sessions int
 	// PromptCache is a folder for the prompt cache: the KV state of a
 	// conversation's system prompt, when it is at least MinCachedPrefix

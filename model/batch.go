@@ -159,9 +159,9 @@ func (e *Engine) batchStep() bool {
 		e.cond.Broadcast() // Close waits for the loop to end
 		return false
 	}
-	// The replies' next tokens go in one decode; then the first waiting
-	// prompt's next chunk, in a decode of its own: a prompt is cut into the
-	// same chunks as alone, and a chunk's rows share no micro-batch with
+	// The replies' next tokens go in one decode; then waiting prompts' next
+	// chunks, each in a decode of its own: a prompt is cut into the same
+	// chunks as alone, and a chunk's rows share no micro-batch with
 	// other sequences, so its KV cache holds what it would alone (llama.cpp
 	// sums over a micro-batch's whole KV window, whose size the other
 	// sequences would change, and so the last bits of the result).
