@@ -63,12 +63,13 @@ func TestBatchedGreedyMatchesAlone(t *testing.T) {
 	s := Sampling{MaxTokens: 48}
 	one := loadTest(t, 512)
 	var want []string
+	var used []int
 	for _, p := range batchPrompts {
-		out, _, err := one.Complete(context.Background(), p, s, nil)
+		out, st, err := one.NewSession().Complete(context.Background(), p, s, nil)
 		if err != nil {
 			t.Fatal(err)
 		}
-		want = append(want, out)
+		want, used = append(want, out), append(used, st.ContextUsed)
 	}
 	e := loadSessions(t, testtool.Stories, 512, len(batchPrompts))
 	for i, p := range batchPrompts {
@@ -84,6 +85,11 @@ func TestBatchedGreedyMatchesAlone(t *testing.T) {
 			}
 			if r.st.StopReason != StopMaxTokens && r.st.StopReason != StopEOG {
 				t.Errorf("round %d prompt %d: stop %s", round, i, r.st.StopReason)
+			}
+			// The KV cache keeps the same tokens as the one-sequence loop
+			// (the last reply token included), so a next turn reuses them.
+			if r.st.ContextUsed != used[i] {
+				t.Errorf("round %d prompt %d: context used %d, alone %d", round, i, r.st.ContextUsed, used[i])
 			}
 		}
 	}
