@@ -10,6 +10,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -174,6 +175,10 @@ func (e *Engine) batchStep() bool {
 		}
 	}
 	if len(gens) > 0 {
+		// In seq id order: llama.cpp puts only consecutive sequence ids in
+		// one micro-batch of a multi-stream KV cache, and each micro-batch
+		// is another pass over the weights.
+		slices.SortFunc(gens, func(a, b *breq) int { return a.seq - b.seq })
 		e.batchDecode(gens, nil)
 	}
 	// Prompts that arrive together (short ones, typically) are all decoded
