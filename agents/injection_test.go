@@ -13,8 +13,8 @@ import (
 	"time"
 
 	"github.com/sovos/sov/agents/tools"
+	"github.com/sovos/sov/chat/conversation"
 	"github.com/sovos/sov/feeds"
-	"github.com/sovos/sov/internal/conversation"
 	"github.com/sovos/sov/internal/ledger"
 	"github.com/sovos/sov/internal/testtool"
 	"github.com/sovos/sov/model"

@@ -15,8 +15,8 @@ import (
 
 	"github.com/sovos/sov/agents/tools"
 	"github.com/sovos/sov/assets"
-	"github.com/sovos/sov/internal/conversation"
-	"github.com/sovos/sov/internal/generate"
+	"github.com/sovos/sov/chat/conversation"
+	"github.com/sovos/sov/chat/generate"
 	"github.com/sovos/sov/internal/ledger"
 	"github.com/sovos/sov/model"
 )

@@ -14,7 +14,7 @@ import (
 	"time"
 
 	"github.com/sovos/sov/agents/tools"
-	"github.com/sovos/sov/internal/conversation"
+	"github.com/sovos/sov/chat/conversation"
 	"github.com/sovos/sov/internal/ledger"
 	"github.com/sovos/sov/internal/testtool"
 	"github.com/sovos/sov/model"

@@ -12,9 +12,9 @@ import (
 	"errors"
 	"fmt"
 
+	"github.com/sovos/sov/chat/conversation"
+	"github.com/sovos/sov/chat/generate"
 	"github.com/sovos/sov/internal/config"
-	"github.com/sovos/sov/internal/conversation"
-	"github.com/sovos/sov/internal/generate"
 	"github.com/sovos/sov/internal/ledger"
 	"github.com/sovos/sov/internal/paths"
 	"github.com/sovos/sov/internal/prompt"

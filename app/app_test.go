@@ -8,7 +8,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/sovos/sov/internal/generate"
+	"github.com/sovos/sov/chat/generate"
 	"github.com/sovos/sov/model"
 )
 

@@ -15,9 +15,9 @@ import (
 	"time"
 
 	"github.com/sovos/sov/brand"
+	"github.com/sovos/sov/chat/lazymodel"
 	"github.com/sovos/sov/feeds"
 	"github.com/sovos/sov/feeds/nostr"
-	"github.com/sovos/sov/internal/lazymodel"
 	"github.com/sovos/sov/internal/ledger"
 	"github.com/sovos/sov/internal/seal"
 	"github.com/sovos/sov/vault"

@@ -9,7 +9,7 @@ import (
 	"sync"
 	"time"
 
-	"github.com/sovos/sov/internal/generate"
+	"github.com/sovos/sov/chat/generate"
 	"github.com/sovos/sov/internal/ledger"
 	"github.com/sovos/sov/model"
 	"github.com/sovos/sov/model/store"

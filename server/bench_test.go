@@ -7,7 +7,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/sovos/sov/internal/generate"
+	"github.com/sovos/sov/chat/generate"
 	"github.com/sovos/sov/internal/ledger"
 	"github.com/sovos/sov/internal/testtool"
 	"github.com/sovos/sov/model"

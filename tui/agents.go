@@ -12,7 +12,7 @@ import (
 	tea "charm.land/bubbletea/v2"
 
 	"github.com/sovos/sov/agents"
-	"github.com/sovos/sov/internal/conversation"
+	"github.com/sovos/sov/chat/conversation"
 )
 
 // Agents in the shell: /agents lists the user's agent files, /agent NAME

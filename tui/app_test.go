@@ -12,13 +12,13 @@ import (
 	"testing"
 	"time"
 
-	"github.com/sovos/sov/internal/testtool/scripted"
+	"github.com/sovos/sov/model/scripted"
 
 	tea "charm.land/bubbletea/v2"
 	"github.com/charmbracelet/x/ansi"
 
+	"github.com/sovos/sov/chat/conversation"
 	"github.com/sovos/sov/internal/config"
-	"github.com/sovos/sov/internal/conversation"
 	"github.com/sovos/sov/model"
 )
 

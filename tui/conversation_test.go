@@ -7,7 +7,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/sovos/sov/internal/conversation"
+	"github.com/sovos/sov/chat/conversation"
 	"github.com/sovos/sov/internal/events"
 	"github.com/sovos/sov/internal/testtool"
 	"github.com/sovos/sov/model"

@@ -8,7 +8,7 @@ import (
 
 	tea "charm.land/bubbletea/v2"
 
-	"github.com/sovos/sov/internal/conversation"
+	"github.com/sovos/sov/chat/conversation"
 	"github.com/sovos/sov/internal/events"
 	"github.com/sovos/sov/model"
 	"github.com/sovos/sov/model/store"

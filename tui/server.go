@@ -8,7 +8,7 @@ import (
 	"strings"
 	"sync"
 
-	"github.com/sovos/sov/internal/generate"
+	"github.com/sovos/sov/chat/generate"
 	"github.com/sovos/sov/model"
 	"github.com/sovos/sov/server"
 )

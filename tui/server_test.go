@@ -6,7 +6,7 @@ import (
 	"fmt"
 	"testing"
 
-	"github.com/sovos/sov/internal/generate"
+	"github.com/sovos/sov/chat/generate"
 	"github.com/sovos/sov/model"
 	"github.com/sovos/sov/server"
 )

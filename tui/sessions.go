@@ -6,7 +6,7 @@ import (
 
 	tea "charm.land/bubbletea/v2"
 
-	"github.com/sovos/sov/internal/conversation"
+	"github.com/sovos/sov/chat/conversation"
 )
 
 // Pane is a full-area panel drawn over the chat (sessions today; vault,

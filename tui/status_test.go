@@ -8,7 +8,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/sovos/sov/internal/conversation"
+	"github.com/sovos/sov/chat/conversation"
 	"github.com/sovos/sov/model"
 	"github.com/sovos/sov/model/store"
 )

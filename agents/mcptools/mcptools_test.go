@@ -23,8 +23,8 @@ import (
 	"github.com/sovos/sov/agents/tools"
 	"github.com/sovos/sov/internal/boltfile"
 	"github.com/sovos/sov/internal/ledger"
-	"github.com/sovos/sov/internal/testtool/scripted"
 	"github.com/sovos/sov/model"
+	"github.com/sovos/sov/model/scripted"
 )
 
 // The test binary is also the stdio MCP server the tests start: with

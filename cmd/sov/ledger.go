@@ -10,7 +10,7 @@ import (
 	"github.com/spf13/cobra"
 
 	core "github.com/sovos/sov/app"
-	"github.com/sovos/sov/internal/generate"
+	"github.com/sovos/sov/chat/generate"
 	"github.com/sovos/sov/internal/ledger"
 	"github.com/sovos/sov/wallet"
 )

@@ -22,6 +22,7 @@ import (
 	"github.com/sovos/sov/internal/buildinfo"
 	"github.com/sovos/sov/internal/nodump"
 	"github.com/sovos/sov/internal/termtext"
+	"github.com/sovos/sov/model"
 	"github.com/sovos/sov/vault"
 )
 
@@ -98,7 +99,7 @@ func newRootCmd(a *app) *cobra.Command {
 		Use:           "sov",
 		Short:         "sov — a self-sovereign AI environment in your terminal",
 		Long:          "sov runs a local model and your own agents on your machine.\nWith no subcommand it opens the interactive shell.",
-		Version:       buildinfo.String(version),
+		Version:       buildinfo.String(version, model.LlamaCommit),
 		SilenceUsage:  true,
 		SilenceErrors: true,
 		PersistentPreRunE: func(cmd *cobra.Command, _ []string) error {

@@ -21,9 +21,9 @@ import (
 
 	"github.com/sovos/sov/agents"
 	core "github.com/sovos/sov/app"
+	"github.com/sovos/sov/chat/conversation"
+	"github.com/sovos/sov/chat/generate"
 	"github.com/sovos/sov/internal/boltfile"
-	"github.com/sovos/sov/internal/conversation"
-	"github.com/sovos/sov/internal/generate"
 	"github.com/sovos/sov/model"
 	"github.com/sovos/sov/server"
 	"github.com/sovos/sov/tui"

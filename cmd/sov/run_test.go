@@ -15,7 +15,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/sovos/sov/internal/generate"
+	"github.com/sovos/sov/chat/generate"
 	"github.com/sovos/sov/internal/testtool"
 	"github.com/sovos/sov/model"
 	"github.com/sovos/sov/model/gguf"

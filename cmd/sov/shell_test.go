@@ -14,7 +14,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/sovos/sov/internal/conversation"
+	"github.com/sovos/sov/chat/conversation"
 	"github.com/sovos/sov/internal/testtool"
 )
 

@@ -9,8 +9,8 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/sovos/sov/chat/lazymodel"
 	"github.com/sovos/sov/internal/boltfile"
-	"github.com/sovos/sov/internal/lazymodel"
 	"github.com/sovos/sov/internal/termtext"
 	"github.com/sovos/sov/model/store"
 	"github.com/sovos/sov/vault"

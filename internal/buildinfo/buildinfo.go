@@ -7,8 +7,6 @@ package buildinfo
 import (
 	"fmt"
 	"runtime/debug"
-
-	"github.com/sovos/sov/model"
 )
 
 // Version is sov's version: release if set (goreleaser stamps it into the
@@ -35,12 +33,13 @@ func Version(release string) string {
 	return v
 }
 
-// String is Version with the llama.cpp commit and the Go version, as
-// `sov --version` prints it.
-func String(release string) string {
+// String is Version with the llama.cpp commit (model.LlamaCommit: passed
+// in, so this ground-floor package does not import the engine) and the Go
+// version, as `sov --version` prints it.
+func String(release, llamaCommit string) string {
 	goVersion := "go"
 	if bi, ok := debug.ReadBuildInfo(); ok {
 		goVersion = bi.GoVersion
 	}
-	return fmt.Sprintf("%s, llama.cpp %s, %s", Version(release), model.LlamaCommit[:12], goVersion)
+	return fmt.Sprintf("%s, llama.cpp %s, %s", Version(release), llamaCommit[:min(12, len(llamaCommit))], goVersion)
 }

@@ -3,8 +3,6 @@ package buildinfo
 import (
 	"strings"
 	"testing"
-
-	"github.com/sovos/sov/model"
 )
 
 func TestVersion(t *testing.T) {
@@ -14,7 +12,7 @@ func TestVersion(t *testing.T) {
 	if got := Version(""); got == "" {
 		t.Error("empty version")
 	}
-	if got := String("1.2.3"); !strings.Contains(got, "llama.cpp "+model.LlamaCommit[:12]) || !strings.Contains(got, "go1.") {
+	if got := String("1.2.3", "de3ff815ea7d559ee917"); !strings.Contains(got, "llama.cpp de3ff815ea7d,") || !strings.Contains(got, "go1.") {
 		t.Errorf("String: %q", got)
 	}
 }

@@ -11,7 +11,7 @@ import (
 	"strconv"
 	"testing"
 
-	"github.com/sovos/sov/internal/lazymodel"
+	"github.com/sovos/sov/chat/lazymodel"
 	"github.com/sovos/sov/internal/seal"
 	"github.com/sovos/sov/internal/testtool"
 	"github.com/sovos/sov/vault"

@@ -9,7 +9,7 @@ import (
 	"sync/atomic"
 	"testing"
 
-	"github.com/sovos/sov/internal/conversation"
+	"github.com/sovos/sov/chat/conversation"
 	"github.com/sovos/sov/internal/ledger"
 	"github.com/sovos/sov/model"
 )

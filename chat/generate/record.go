@@ -9,7 +9,7 @@ import (
 	"os"
 	"path/filepath"
 
-	"github.com/sovos/sov/internal/conversation"
+	"github.com/sovos/sov/chat/conversation"
 	"github.com/sovos/sov/internal/events"
 	"github.com/sovos/sov/internal/filehash"
 	"github.com/sovos/sov/internal/ledger"

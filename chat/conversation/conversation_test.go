@@ -8,7 +8,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/sovos/sov/internal/testtool/scripted"
+	"github.com/sovos/sov/model/scripted"
 
 	"github.com/sovos/sov/internal/events"
 	"github.com/sovos/sov/model"

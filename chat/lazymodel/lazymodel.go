@@ -10,7 +10,7 @@ import (
 	"path/filepath"
 	"sync"
 
-	"github.com/sovos/sov/internal/generate"
+	"github.com/sovos/sov/chat/generate"
 	"github.com/sovos/sov/model"
 )
 
