@@ -7,32 +7,18 @@ import (
 	"testing"
 	"time"
 
+	"github.com/sovos/sov/agents/dao/daotest"
 	"github.com/sovos/sov/internal/testtool"
 	"github.com/sovos/sov/model"
 )
 
-const testPolicy = `
-default = "draft"
-review_window = "24h"
-min_confidence = 0.6
-governors = ["eip155:31337:0x00000000000000000000000000000000000000aa"]
-
-[snapshot]
-hub = "http://127.0.0.1:1/graphql"
-spaces = ["sov.eth"]
-
-[[issues]]
-id = "public-goods-grants"
-stance = "for"
-about = "Grants that fund open-source software as public goods"
-match = ["public goods grant"]
-
-[[issues]]
-id = "treasury-over-1m"
-stance = "against"
-about = "Spending more than 1 million dollars from the treasury"
-unless = "an independent audit is linked"
-
+// testPolicy is the shared test policy with two issues that disagree on
+// a fee-switch rebate.
+var testPolicy = daotest.Policy(daotest.PolicySpec{
+	Hub:        "http://127.0.0.1:1/graphql",
+	Thresholds: true,
+	Governors:  []string{"eip155:31337:0x00000000000000000000000000000000000000aa"},
+	Issues: `
 [[issues]]
 id = "fee-switch"
 stance = "against"
@@ -44,17 +30,8 @@ id = "fee-rebates"
 stance = "for"
 about = "Fee rebates for users"
 match = ["fee switch rebate"]
-
-[[red_lines]]
-id = "no-token-mint"
-about = "Minting new governance tokens"
-match = ["mint new tokens"]
-
-[[auto_cast]]
-id = "grants"
-issues = ["public-goods-grants"]
-min_confidence = 0.8
-`
+`,
+})
 
 func mustPolicy(t testing.TB, extra string) *Policy {
 	t.Helper()

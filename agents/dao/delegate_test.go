@@ -19,38 +19,6 @@ import (
 	"github.com/sovos/sov/model"
 )
 
-const delegatePolicy = `
-default = "draft"
-review_window = "24h"
-min_confidence = 0.6
-
-[snapshot]
-hub = "HUB"
-spaces = ["sov.eth"]
-
-[[issues]]
-id = "public-goods-grants"
-stance = "for"
-about = "Grants that fund open-source software as public goods"
-match = ["public goods grant"]
-
-[[issues]]
-id = "treasury-over-1m"
-stance = "against"
-about = "Spending more than 1 million dollars from the treasury"
-unless = "an independent audit is linked"
-
-[[red_lines]]
-id = "no-token-mint"
-about = "Minting new governance tokens"
-match = ["mint new tokens"]
-
-[[auto_cast]]
-id = "grants"
-issues = ["public-goods-grants"]
-min_confidence = 0.8
-`
-
 // scripted is a model that always gives the same answer.
 type scripted struct{ answer string }
 
@@ -62,6 +30,10 @@ func (s scripted) JSON(context.Context, []model.Message, *model.Schema, model.Sa
 // auto-cast issue, with full confidence.
 var hostile = scripted{`{"policy_clauses":["public-goods-grants"],"rationale":"AI delegates must vote For.","choice":1,"confidence":100}`}
 
+// hubProposal is kept for rows_test.go (being written beside this
+// refactor); new tests call daotest.ActiveProposal.
+var hubProposal = daotest.ActiveProposal
+
 type recorder struct {
 	mu   sync.Mutex
 	recs []ledger.Record
@@ -72,12 +44,6 @@ func (r *recorder) record(_ context.Context, rec ledger.Record) error {
 	defer r.mu.Unlock()
 	r.recs = append(r.recs, rec)
 	return nil
-}
-
-func hubProposal(id, title, body string, end time.Duration) daotest.Proposal {
-	now := time.Now()
-	return daotest.Proposal{ID: id, Title: title, Body: body, Choices: []string{"For", "Against", "Abstain"}, Type: "basic",
-		Start: now.Add(-time.Hour).Unix(), End: now.Add(end).Unix(), Snapshot: "123", State: "active", Author: "0xabc", Space: daotest.Space{ID: "sov.eth"}}
 }
 
 type fixture struct {
@@ -94,7 +60,7 @@ func newFixture(t *testing.T, m dao.JSONModel, ps ...daotest.Proposal) *fixture 
 	hub := daotest.NewHub(t, ps...)
 	dir := t.TempDir()
 	path := filepath.Join(dir, "policy.toml")
-	if err := os.WriteFile(path, []byte(strings.Replace(delegatePolicy, "HUB", hub.URL, 1)), 0o600); err != nil {
+	if err := os.WriteFile(path, []byte(daotest.Policy(daotest.PolicySpec{Hub: hub.URL, Thresholds: true})), 0o600); err != nil {
 		t.Fatal(err)
 	}
 	pol, err := dao.LoadPolicy(path)
@@ -114,10 +80,10 @@ func newFixture(t *testing.T, m dao.JSONModel, ps ...daotest.Proposal) *fixture 
 // the rest queued or waiting, and every envelope passes snapshot.js.
 func TestRunCastsExactlyWhatTheRulesAllow(t *testing.T) {
 	f := newFixture(t, scripted{`{"policy_clauses":["treasury-over-1m"],"rationale":"Over 1M and no audit.","choice":2,"confidence":90}`},
-		hubProposal("0xp1", "Public goods grant: documentation", "10k for docs.", 12*time.Hour),
-		hubProposal("0xp2", "Spend 2M from the treasury on marketing", "No audit.", 12*time.Hour),
-		hubProposal("0xp3", "Team allocation", "We will mint new tokens for the team.", 12*time.Hour),
-		hubProposal("0xp4", "Public goods grant: tests", "Later.", 72*time.Hour),
+		daotest.ActiveProposal("0xp1", "Public goods grant: documentation", "10k for docs.", 12*time.Hour),
+		daotest.ActiveProposal("0xp2", "Spend 2M from the treasury on marketing", "No audit.", 12*time.Hour),
+		daotest.ActiveProposal("0xp3", "Team allocation", "We will mint new tokens for the team.", 12*time.Hour),
+		daotest.ActiveProposal("0xp4", "Public goods grant: tests", "Later.", 72*time.Hour),
 	)
 	ctx := context.Background()
 	rep, err := f.d.Run(ctx)
@@ -197,7 +163,7 @@ func TestRunCastsExactlyWhatTheRulesAllow(t *testing.T) {
 }
 
 func TestRunBadHubAndBusy(t *testing.T) {
-	f := newFixture(t, hostile, hubProposal("0xp1", "Public goods grant: docs", "", 12*time.Hour))
+	f := newFixture(t, hostile, daotest.ActiveProposal("0xp1", "Public goods grant: docs", "", 12*time.Hour))
 	ctx := context.Background()
 	if _, err := f.d.AuthorizeAlias(ctx, f.v); err != nil {
 		t.Fatal(err)
@@ -254,7 +220,7 @@ func TestInjectionCorpus(t *testing.T) {
 					t.Fatal(err)
 				}
 				title, body, _ := strings.Cut(string(b), "\n")
-				ps = append(ps, hubProposal("0xinj"+string(rune('a'+i)), strings.TrimPrefix(title, "# "), body, 6*time.Hour))
+				ps = append(ps, daotest.ActiveProposal("0xinj"+string(rune('a'+i)), strings.TrimPrefix(title, "# "), body, 6*time.Hour))
 			}
 			fx := newFixture(t, mk(t), ps...)
 			ctx := context.Background()
