@@ -1,10 +1,13 @@
 package app
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
+	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -15,6 +18,7 @@ import (
 	"github.com/sovos/sov/chat/conversation"
 	"github.com/sovos/sov/chat/lazymodel"
 	"github.com/sovos/sov/feeds"
+	"github.com/sovos/sov/internal/prompt"
 	"github.com/sovos/sov/model"
 	"github.com/sovos/sov/vault"
 	"github.com/sovos/sov/wallet"
@@ -298,6 +302,9 @@ func (p *Engines) get(ctx context.Context, o model.Options) (*model.Engine, func
 // for what kept the run from starting; how it ended is in the Outcome.
 func (a *App) RunAgent(ctx context.Context, r AgentRun) (agents.Outcome, error) {
 	ag := r.Agent
+	if err := checkPreApproved(ag, r.PreApproved); err != nil {
+		return agents.Outcome{}, err
+	}
 	ts, err := a.AgentTools(ag)
 	if err != nil {
 		return agents.Outcome{}, err
@@ -362,4 +369,116 @@ func cmpDuration(d, def time.Duration) time.Duration {
 		return d
 	}
 	return def
+}
+
+// ErrNotListed: a pre-approval names a tool the agent does not list.
+var ErrNotListed = errors.New("the agent does not list that tool")
+
+func checkPreApproved(ag *agents.Agent, names []string) error {
+	for _, n := range names {
+		if !slices.ContainsFunc(ag.Tools, func(r agents.ToolRule) bool { return r.Name == n }) {
+			return fmt.Errorf("%s: %w (agent %s)", n, ErrNotListed, ag.Name)
+		}
+	}
+	return nil
+}
+
+// AgentRunLog is one run as `sov agents log NAME RUN` shows it: its
+// summary, its transcript and its ledger entries.
+type AgentRunLog struct {
+	Run        agents.RunSummary      `json:"run"`
+	Transcript []conversation.Message `json:"transcript"`
+	Ledger     []LedgerLine           `json:"ledger"`
+}
+
+// LedgerLine is a ledger entry's facts (never content).
+type LedgerLine struct {
+	Seq    uint64         `json:"seq"`
+	Kind   string         `json:"kind"`
+	Hash   string         `json:"hash"`
+	Signed bool           `json:"signed"`
+	Fields map[string]any `json:"fields"`
+}
+
+// AgentRunLog reads run r's transcript and the ledger entries its agent
+// wrote for it.
+func (a *App) AgentRunLog(r agents.RunSummary) (*AgentRunLog, error) {
+	lg := &AgentRunLog{Run: r}
+	if r.Transcript != "" {
+		st, err := a.AgentTranscripts(r.Agent, 2*time.Second)
+		if err != nil {
+			return nil, err
+		}
+		defer st.Close()
+		if _, lg.Transcript, err = st.Load(r.Transcript); err != nil {
+			return nil, fmt.Errorf("run %s's transcript: %w", r.Run, err)
+		}
+	}
+	es, err := a.Ledger().Entries()
+	if err != nil {
+		return nil, err
+	}
+	for _, e := range es {
+		if e.Principal == "agent:"+r.Agent && e.Fields["run"] == r.Run {
+			lg.Ledger = append(lg.Ledger, LedgerLine{e.Seq, e.Kind, e.Hash, e.Signed(), e.Fields})
+		}
+	}
+	return lg, nil
+}
+
+// FromEnv reads the secret in environment variable name, never asking:
+// for the daemon, the shell and the MCP server, which have no terminal to
+// ask at.
+func (a *App) FromEnv(name string) func() ([]byte, error) {
+	return func() ([]byte, error) {
+		if b := a.envSecret(name); b != nil {
+			return b, nil
+		}
+		return nil, fmt.Errorf("%w: set %s", prompt.ErrNoSecret, name)
+	}
+}
+
+// AgentDaemon runs the scheduler over the user's agents until ctx ends
+// (then it returns nil): due agents run headless, secrets from the
+// environment only, overlapping runs on one model sharing it. A second
+// scheduler is refused with a *agents.DaemonRunningError. started is
+// called once the scheduler holds its lock.
+func (a *App) AgentDaemon(ctx context.Context, notify func(agents.Notice), started func()) error {
+	s, err := agents.OpenScheduler(a.Agents(), agents.ScheduleOptions{Notify: notify})
+	if err != nil {
+		return err
+	}
+	defer s.Close()
+	if started != nil {
+		started()
+	}
+	engines := new(Engines)
+	env := AgentEnvOptions{Caller: "daemon", Vault: a.FromEnv("SOV_VAULT_PASSPHRASE"), Wallet: a.FromEnv(EnvWalletPassphrase)}
+	err = s.Run(ctx, func(ctx context.Context, ag *agents.Agent, in agents.InputEvent) agents.Outcome {
+		out, err := a.RunAgent(ctx, AgentRun{Agent: ag, Cron: &in, Engines: engines, Env: env})
+		if err != nil {
+			return agents.Outcome{Status: agents.StatusError, Err: err}
+		}
+		return out
+	})
+	if errors.Is(err, context.Canceled) {
+		return nil
+	}
+	return err
+}
+
+// InstallAgentDaemon writes the login service that starts `sov agents
+// daemon` for this machine (agents.InstallDaemonUnits), for the running
+// executable and this SOV_HOME.
+func (a *App) InstallAgentDaemon(replace bool) ([]agents.UnitFile, error) {
+	exe, err := os.Executable()
+	if err != nil {
+		return nil, err
+	}
+	if exe, err = filepath.EvalSymlinks(exe); err != nil {
+		return nil, err
+	}
+	home, _ := os.UserHomeDir()
+	cfg := cmp.Or(a.Getenv("XDG_CONFIG_HOME"), filepath.Join(home, ".config"))
+	return agents.InstallDaemonUnits(exe, a.Getenv("SOV_HOME"), cfg, home, replace)
 }

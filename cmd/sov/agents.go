@@ -12,7 +12,6 @@ import (
 	"io"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -22,7 +21,6 @@ import (
 	"github.com/sovos/sov/agents"
 	"github.com/sovos/sov/agents/mcptools"
 	core "github.com/sovos/sov/app"
-	"github.com/sovos/sov/chat/conversation"
 	"github.com/sovos/sov/chat/generate"
 	"github.com/sovos/sov/internal/prompt"
 	"github.com/sovos/sov/internal/termtext"
@@ -91,6 +89,7 @@ func agentsHint(err error) error {
 		fix{agents.ErrNotFound, " (sov agents ls lists them; sov agents new NAME makes one)", true},
 		fix{agents.ErrExists, " (edit it with sov agents edit NAME, or pick another name)", true},
 		fix{agents.ErrNoRun, " (sov agents log NAME lists the runs)", true},
+		fix{core.ErrNotListed, " (--approve names one of the agent's tools)", true},
 		fix{new(*agents.FileError), "", false},
 		fix{new(*agents.DaemonRunningError), " (stop it first, or let it run the agents)", false},
 		fix{mcptools.ErrNotStarted, " (check the [[mcp]] entry's command or url in the agent file)", false},
@@ -247,11 +246,6 @@ guard, 4 needs approval (headless) or a person's answer, 130 interrupted.`
 
 // runAgent runs ag and maps its outcome to an exit code.
 func (a *app) runAgent(ctx context.Context, ag *agents.Agent, input string, tainted, asJSON bool, pre []string, e model.Options) error {
-	for _, n := range pre {
-		if !slicesContainsTool(ag, n) {
-			return usagef("--approve %s: agent %s does not list that tool", n, ag.Name)
-		}
-	}
 	interactive := isTerminal(a.stdin) && isTerminal(a.stderr)
 	events := a.agentEvents(asJSON)
 	r := core.AgentRun{Agent: ag, Input: input, Tainted: tainted, PreApproved: pre, Events: events, Engine: e,
@@ -297,15 +291,6 @@ func (a *app) runAgent(ctx context.Context, ag *agents.Agent, input string, tain
 		return context.Canceled
 	}
 	return out.Err
-}
-
-func slicesContainsTool(ag *agents.Agent, name string) bool {
-	for _, t := range ag.Tools {
-		if t.Name == name {
-			return true
-		}
-	}
-	return false
 }
 
 // agentEvents streams a run's events: JSON Lines on stdout, or a line per
@@ -415,11 +400,11 @@ func (a *app) agentLogCmd() *cobra.Command {
 		if err != nil {
 			return err
 		}
-		lg, err := a.runLog(r)
+		lg, err := a.AgentRunLog(r)
 		if err != nil {
 			return err
 		}
-		return a.show(asJSON, lg, lg.render)
+		return a.show(asJSON, lg, runLog{lg}.render)
 	})
 	return jsonFlag(&asJSON, c, "write JSON")
 }
@@ -444,46 +429,10 @@ func renderRuns(w io.Writer, name string, runs []agents.RunSummary) {
 	tw.Flush()
 }
 
-// runLog is one run: its summary, transcript and ledger entries.
-type runLog struct {
-	Run        agents.RunSummary      `json:"run"`
-	Transcript []conversation.Message `json:"transcript"`
-	Ledger     []ledgerLine           `json:"ledger"`
-}
+// runLog renders one run for `sov agents log NAME RUN`.
+type runLog struct{ *core.AgentRunLog }
 
-type ledgerLine struct {
-	Seq    uint64         `json:"seq"`
-	Kind   string         `json:"kind"`
-	Hash   string         `json:"hash"`
-	Signed bool           `json:"signed"`
-	Fields map[string]any `json:"fields"`
-}
-
-func (a *app) runLog(r agents.RunSummary) (*runLog, error) {
-	lg := &runLog{Run: r}
-	if r.Transcript != "" {
-		st, err := a.AgentTranscripts(r.Agent, 2*time.Second)
-		if err != nil {
-			return nil, err
-		}
-		defer st.Close()
-		if _, lg.Transcript, err = st.Load(r.Transcript); err != nil {
-			return nil, fmt.Errorf("run %s's transcript: %w", r.Run, err)
-		}
-	}
-	es, err := a.Ledger().Entries()
-	if err != nil {
-		return nil, err
-	}
-	for _, e := range es {
-		if e.Principal == "agent:"+r.Agent && e.Fields["run"] == r.Run {
-			lg.Ledger = append(lg.Ledger, ledgerLine{e.Seq, e.Kind, e.Hash, e.Signed(), e.Fields})
-		}
-	}
-	return lg, nil
-}
-
-func (lg *runLog) render(w io.Writer) {
+func (lg runLog) render(w io.Writer) {
 	r := lg.Run
 	fmt.Fprintf(w, "run %s of %s, %s by %s: %s", r.Run, r.Agent, r.Started.Local().Format(time.DateTime), r.By, r.Status)
 	if r.Error != "" {
@@ -521,60 +470,25 @@ timer (Linux) or a launchd agent (macOS) that start it at login.`
 
 func (a *app) daemon(ctx context.Context) error {
 	notify := func(n agents.Notice) {
+		at := n.Time.Local().Format(time.DateTime)
 		switch n.Kind {
 		case agents.NoticeFire:
-			fmt.Fprintf(a.stderr, "%s %s: run (scheduled %s, %d missed)\n", n.Time.Local().Format(time.DateTime), n.Agent, n.Input.ScheduledAt.Local().Format(time.TimeOnly), n.Input.Missed)
+			fmt.Fprintf(a.stderr, "%s %s: run (scheduled %s, %d missed)\n", at, n.Agent, n.Input.ScheduledAt.Local().Format(time.TimeOnly), n.Input.Missed)
 		case agents.NoticeDone:
-			fmt.Fprintf(a.stderr, "%s %s: %s %s\n", n.Time.Local().Format(time.DateTime), n.Agent, n.Outcome.Status, termtext.Clean(errText(n.Outcome.Err)))
+			fmt.Fprintf(a.stderr, "%s %s: %s %s\n", at, n.Agent, n.Outcome.Status, termtext.Clean(errText(n.Outcome.Err)))
 		case agents.NoticeSkip:
-			fmt.Fprintf(a.stderr, "%s %s: skipped %d late runs (catch_up = \"skip\")\n", n.Time.Local().Format(time.DateTime), n.Agent, n.Skipped)
+			fmt.Fprintf(a.stderr, "%s %s: skipped %d late runs (catch_up = \"skip\")\n", at, n.Agent, n.Skipped)
 		default:
-			fmt.Fprintf(a.stderr, "%s %s: %s: %s\n", n.Time.Local().Format(time.DateTime), n.Agent, n.Kind, termtext.Clean(errText(n.Err)))
+			fmt.Fprintf(a.stderr, "%s %s: %s: %s\n", at, n.Agent, n.Kind, termtext.Clean(errText(n.Err)))
 		}
 	}
-	s, err := agents.OpenScheduler(a.Agents(), agents.ScheduleOptions{Notify: notify})
-	if err != nil {
-		return err
-	}
-	defer s.Close()
-	fmt.Fprintf(a.stderr, "sov: agent scheduler running (pid %d); Ctrl-C stops it\n", os.Getpid())
-	engines := new(core.Engines) // concurrent runs on one model share it
-	err = s.Run(ctx, func(ctx context.Context, ag *agents.Agent, in agents.InputEvent) agents.Outcome {
-		out, err := a.RunAgent(ctx, core.AgentRun{Agent: ag, Cron: &in, Engines: engines,
-			Env: core.AgentEnvOptions{Caller: "daemon", Vault: a.envSecret("SOV_VAULT_PASSPHRASE"), Wallet: a.envSecret("SOV_WALLET_PASSPHRASE")}})
-		if err != nil {
-			return agents.Outcome{Status: agents.StatusError, Err: err}
-		}
-		return out
+	return a.AgentDaemon(ctx, notify, func() {
+		fmt.Fprintf(a.stderr, "sov: agent scheduler running (pid %d); Ctrl-C stops it\n", os.Getpid())
 	})
-	if errors.Is(err, context.Canceled) {
-		return nil
-	}
-	return err
-}
-
-// envSecret reads a secret from the environment only: for the daemon, the
-// shell and the MCP server, which have no terminal to ask at.
-func (a *app) envSecret(name string) func() ([]byte, error) {
-	return func() ([]byte, error) {
-		if v := a.getenv(name); v != "" {
-			return []byte(v), nil
-		}
-		return nil, fmt.Errorf("%w: set %s", prompt.ErrNoSecret, name)
-	}
 }
 
 func (a *app) installUnits(replace bool) error {
-	exe, err := os.Executable()
-	if err != nil {
-		return err
-	}
-	if exe, err = filepath.EvalSymlinks(exe); err != nil {
-		return err
-	}
-	home, _ := os.UserHomeDir()
-	cfg := cmp.Or(a.getenv("XDG_CONFIG_HOME"), filepath.Join(home, ".config"))
-	units, err := agents.InstallDaemonUnits(exe, a.getenv("SOV_HOME"), cfg, home, replace)
+	units, err := a.InstallAgentDaemon(replace)
 	if err != nil {
 		return err
 	}

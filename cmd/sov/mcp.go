@@ -33,7 +33,7 @@ func mcpCommands(a *app) []*cobra.Command {
 		ctx := cmd.Context()
 		// stdin may be the MCP channel: secrets come from the environment.
 		srv, closeSrv, err := a.AgentMCP(ctx, ag, core.AgentEnvOptions{Caller: "mcp",
-			Vault: a.envSecret("SOV_VAULT_PASSPHRASE"), Wallet: a.envSecret("SOV_WALLET_PASSPHRASE")}, cmp.Or(version, "dev"))
+			Vault: a.FromEnv("SOV_VAULT_PASSPHRASE"), Wallet: a.FromEnv("SOV_WALLET_PASSPHRASE")}, cmp.Or(version, "dev"))
 		if err != nil {
 			return err
 		}

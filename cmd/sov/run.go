@@ -360,7 +360,7 @@ func (a *app) shellAgent(eng model.Options) tui.RunAgentFunc {
 		if err == nil {
 			var out agents.Outcome
 			out, err = a.RunAgent(ctx, core.AgentRun{Agent: ag, Input: prompt, Approver: approve, Events: events, Engine: eng,
-				Env: core.AgentEnvOptions{Caller: "tui", Vault: a.envSecret("SOV_VAULT_PASSPHRASE"), Wallet: a.envSecret(core.EnvWalletPassphrase), AskUser: ask}})
+				Env: core.AgentEnvOptions{Caller: "tui", Vault: a.FromEnv("SOV_VAULT_PASSPHRASE"), Wallet: a.FromEnv(core.EnvWalletPassphrase), AskUser: ask}})
 			if err == nil {
 				return out, nil
 			}
