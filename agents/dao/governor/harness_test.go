@@ -1,12 +1,14 @@
 package governor
 
 import (
+	"context"
 	"crypto/ecdsa"
 	"math/big"
 	"testing"
 
 	"github.com/ethereum/go-ethereum/common"
 
+	"github.com/sovos/sov/agents/dao"
 	"github.com/sovos/sov/agents/dao/governor/governortest"
 	"github.com/sovos/sov/wallet/wallettest"
 )
@@ -57,6 +59,22 @@ func (c *chain) deployDAO(timestamp bool, voters ...*ecdsa.PrivateKey) daoFixtur
 }
 
 func (c *chain) propose(d daoFixture, desc string) *big.Int { return c.Propose(d.DAO, desc) }
+
+// openOne opens d's Governor (closed when the test ends) and syncs it,
+// failing unless it lists exactly one proposal.
+func (c *chain) openOne(ctx context.Context, d daoFixture) (*Source, []dao.Proposal) {
+	c.T.Helper()
+	src, err := Open(ctx, c.aw.Networks, d.ref, Options{})
+	if err != nil {
+		c.T.Fatal(err)
+	}
+	c.T.Cleanup(func() { src.Close() })
+	ps, err := src.Sync(ctx)
+	if err != nil || len(ps) != 1 {
+		c.T.Fatalf("Sync = %v, %v", ps, err)
+	}
+	return src, ps
+}
 
 // keySender is a Sender that signs with a raw key: the test's stand-in
 // for the wallet's contract-call send path, and a relayer.

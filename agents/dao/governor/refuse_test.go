@@ -65,15 +65,7 @@ func TestBallotNeedsApproval(t *testing.T) {
 	d := c.deployDAO(false, voter)
 	id := c.propose(d, "Proposal")
 	c.advance(3)
-	src, err := Open(ctx, c.aw.Networks, d.ref, Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer src.Close()
-	ps, err := src.Sync(ctx)
-	if err != nil || len(ps) != 1 {
-		t.Fatalf("Sync = %v, %v", ps, err)
-	}
+	src, ps := c.openOne(ctx, d)
 	var seen []string
 	answer := []byte("pw")
 	sess := c.aw.Wallet.NewSession(wallet.SessionConfig{Caller: "test", Interactive: true, Unlock: c.aw.Unlock(), Networks: c.aw.Networks,
@@ -119,15 +111,7 @@ func TestCastRefusesBadInput(t *testing.T) {
 	ctx := context.Background()
 	d := c.deployDAO(false, c.key(0))
 	c.propose(d, "P")
-	src, err := Open(ctx, c.aw.Networks, d.ref, Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer src.Close()
-	ps, err := src.Sync(ctx)
-	if err != nil || len(ps) != 1 {
-		t.Fatalf("Sync = %v, %v", ps, err)
-	}
+	src, ps := c.openOne(ctx, d)
 	snd := keySenderOf(c, c.key(0))
 	other := ps[0]
 	other.Space = "eip155:1:0x0000000000000000000000000000000000000001"
