@@ -12,42 +12,6 @@ import (
 	"github.com/sovos/sov/internal/testtool"
 )
 
-const daoTestPolicy = `
-default = "draft"
-review_window = "24h"
-
-[snapshot]
-hub = "HUB"
-spaces = ["sov.eth"]
-
-[[issues]]
-id = "public-goods-grants"
-stance = "for"
-about = "Grants that fund open-source software as public goods"
-match = ["public goods grant"]
-
-[[issues]]
-id = "treasury-over-1m"
-stance = "against"
-about = "Spending more than 1 million dollars from the treasury"
-unless = "an independent audit is linked"
-
-[[red_lines]]
-id = "no-token-mint"
-about = "Minting new governance tokens"
-match = ["mint new tokens"]
-
-[[auto_cast]]
-id = "grants"
-issues = ["public-goods-grants"]
-`
-
-func daoHubProposal(id, title, body string) daotest.Proposal {
-	now := time.Now()
-	return daotest.Proposal{ID: id, Title: title, Body: body, Choices: []string{"For", "Against", "Abstain"}, Type: "basic",
-		Start: now.Add(-time.Hour).Unix(), End: now.Add(12 * time.Hour).Unix(), Snapshot: "1", State: "active", Space: daotest.Space{ID: "sov.eth"}}
-}
-
 // TestDaoRunEndToEnd: sov dao on a loopback Snapshot hub with three
 // proposals: the run casts the one an auto-cast rule allows (after the
 // alias is authorised), queues the other two, and snapshot.js accepts
@@ -58,9 +22,9 @@ func TestDaoRunEndToEnd(t *testing.T) {
 		t.Fatalf("import: %d %s", r.Code, r.Stderr)
 	}
 	hub := daotest.NewHub(t,
-		daoHubProposal("0xp1", "Public goods grant: documentation", "10k for docs."),
-		daoHubProposal("0xp2", "Spend 2M from the treasury", "No audit."),
-		daoHubProposal("0xp3", "Team allocation", "We will mint new tokens for the team."))
+		daotest.ActiveProposal("0xp1", "Public goods grant: documentation", "10k for docs.", 12*time.Hour),
+		daotest.ActiveProposal("0xp2", "Spend 2M from the treasury", "No audit.", 12*time.Hour),
+		daotest.ActiveProposal("0xp3", "Team allocation", "We will mint new tokens for the team.", 12*time.Hour))
 	if r := runSov(t, home, nil, "", "dao", "run", "--no-model"); r.Code != 1 || !strings.Contains(r.Stderr, "sov dao policy new") {
 		t.Fatalf("no policy: %d %s", r.Code, r.Stderr)
 	}
@@ -69,7 +33,7 @@ func TestDaoRunEndToEnd(t *testing.T) {
 		t.Fatalf("policy new: %d %s", r.Code, r.Stderr)
 	}
 	path := strings.SplitN(r.Stdout, "\n", 2)[0]
-	if err := os.WriteFile(path, []byte(strings.Replace(daoTestPolicy, "HUB", hub.URL, 1)), 0o600); err != nil {
+	if err := os.WriteFile(path, []byte(daotest.Policy(daotest.PolicySpec{Hub: hub.URL})), 0o600); err != nil {
 		t.Fatal(err)
 	}
 	if filepath.Base(path) != "policy.toml" {
@@ -159,8 +123,7 @@ func TestDaoGovernorOnUnknownChain(t *testing.T) {
 	if r := runSov(t, home, nil, "", "dao", "policy", "new"); r.Code != 0 {
 		t.Fatalf("policy new: %d %s", r.Code, r.Stderr)
 	}
-	pol := strings.Replace(daoTestPolicy, "HUB", hub.URL, 1)
-	pol = `governors = ["eip155:999999:0x00000000000000000000000000000000000000aa"]` + "\n" + pol
+	pol := daotest.Policy(daotest.PolicySpec{Hub: hub.URL, Governors: []string{"eip155:999999:0x00000000000000000000000000000000000000aa"}})
 	if err := os.WriteFile(filepath.Join(home, "dao", "policy.toml"), []byte(pol), 0o600); err != nil {
 		t.Fatal(err)
 	}
@@ -176,11 +139,11 @@ func TestDaoGovernorOnUnknownChain(t *testing.T) {
 func TestDaoRunWithModel(t *testing.T) {
 	mp := testtool.Model(t, testtool.Stories)
 	home := t.TempDir()
-	hub := daotest.NewHub(t, daoHubProposal("0xq1", "Spend 2M from the treasury", "No audit is linked."))
+	hub := daotest.NewHub(t, daotest.ActiveProposal("0xq1", "Spend 2M from the treasury", "No audit is linked.", 12*time.Hour))
 	if r := runSov(t, home, nil, "", "dao", "policy", "new"); r.Code != 0 {
 		t.Fatalf("policy new: %d %s", r.Code, r.Stderr)
 	}
-	if err := os.WriteFile(filepath.Join(home, "dao", "policy.toml"), []byte(strings.Replace(daoTestPolicy, "HUB", hub.URL, 1)), 0o600); err != nil {
+	if err := os.WriteFile(filepath.Join(home, "dao", "policy.toml"), []byte(daotest.Policy(daotest.PolicySpec{Hub: hub.URL})), 0o600); err != nil {
 		t.Fatal(err)
 	}
 	r := runSov(t, home, nil, "", "dao", "run", "--model", mp)
