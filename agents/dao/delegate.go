@@ -289,6 +289,21 @@ type RunReport struct {
 	Failed map[string]string `json:"failed,omitempty"`
 }
 
+// lockedState takes the run lock and loads the state under it; the
+// caller defers unlock. On error nothing is held.
+func (d *Delegate) lockedState() (*State, func(), error) {
+	unlock, err := d.Lock()
+	if err != nil {
+		return nil, nil, err
+	}
+	st, err := d.Load()
+	if err != nil {
+		unlock()
+		return nil, nil, err
+	}
+	return st, unlock, nil
+}
+
 // Run is one delegate pass: sync, decide what is new, cast what an
 // auto-cast rule allows inside its review window, queue the rest. A
 // second pass at once is refused (ErrBusy).
@@ -378,15 +393,11 @@ func (d *Delegate) cast(ctx context.Context, st *State, p Proposal, c Choice, ra
 // decision's when choice is nil. A later Snapshot vote replaces an
 // earlier one.
 func (d *Delegate) Vote(ctx context.Context, id string, choice *Choice) (Proposal, VoteRecord, error) {
-	unlock, err := d.Lock()
+	st, unlock, err := d.lockedState()
 	if err != nil {
 		return Proposal{}, VoteRecord{}, err
 	}
 	defer unlock()
-	st, err := d.Load()
-	if err != nil {
-		return Proposal{}, VoteRecord{}, err
-	}
 	p, err := st.Find(id)
 	if err != nil {
 		return p, VoteRecord{}, err
@@ -445,15 +456,11 @@ func (d *Delegate) Explain(id string) (Explanation, error) {
 // AuthorizeAlias has the main key sign the Alias message (the caller has
 // had the user confirm) and keeps the record.
 func (d *Delegate) AuthorizeAlias(ctx context.Context, v *SnapshotVoter) (AliasRecord, error) {
-	unlock, err := d.Lock()
+	st, unlock, err := d.lockedState()
 	if err != nil {
 		return AliasRecord{}, err
 	}
 	defer unlock()
-	st, err := d.Load()
-	if err != nil {
-		return AliasRecord{}, err
-	}
 	_, r, err := v.Authorize(ctx)
 	if err != nil {
 		return AliasRecord{}, err
@@ -475,15 +482,11 @@ func (d *Delegate) AuthorizeAlias(ctx context.Context, v *SnapshotVoter) (AliasR
 // so the revocation is sov's: no vote is signed with the alias again
 // until it is authorised anew.
 func (d *Delegate) RevokeAlias(ctx context.Context) (AliasRecord, error) {
-	unlock, err := d.Lock()
+	st, unlock, err := d.lockedState()
 	if err != nil {
 		return AliasRecord{}, err
 	}
 	defer unlock()
-	st, err := d.Load()
-	if err != nil {
-		return AliasRecord{}, err
-	}
 	if st.Alias == nil {
 		return AliasRecord{}, ErrNoAlias
 	}
