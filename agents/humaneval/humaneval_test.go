@@ -127,3 +127,21 @@ func tailOf(bs ...[]byte) string {
 	}
 	return s
 }
+
+// TestCheckCanonicalLimit: the limit takes the first problems; missing
+// data is fs.ErrNotExist (the CLI's hint names --data).
+func TestCheckCanonicalLimit(t *testing.T) {
+	ctx := context.Background()
+	if _, err := CheckCanonical(ctx, t.TempDir(), Python, 1, 1, nil); !errors.Is(err, os.ErrNotExist) {
+		t.Fatalf("no data: %v", err)
+	}
+	data := dataDir(t)
+	var seen []string
+	sum, err := CheckCanonical(ctx, data, Python, 2, 1, func(o Outcome) { seen = append(seen, o.TaskID) })
+	if errors.Is(err, sandbox.ErrUnsupported) || errors.Is(err, sandbox.ErrNoToolchain) {
+		t.Skip(err)
+	}
+	if err != nil || sum.Total != 2 || sum.Passed != 2 || len(seen) != 2 {
+		t.Fatalf("%+v %v (saw %v)", sum, err, seen)
+	}
+}

@@ -204,3 +204,21 @@ feed:
 	}
 	return sum, first
 }
+
+// CheckCanonical loads lang's problems from dataDir (the first limit, 0:
+// all) and runs their canonical solutions in a fresh sandbox runner.
+func CheckCanonical(ctx context.Context, dataDir string, lang Lang, limit, workers int, progress func(Outcome)) (Summary, error) {
+	ps, err := Load(DataFile(dataDir, lang), lang)
+	if err != nil {
+		return Summary{}, err
+	}
+	if limit > 0 && limit < len(ps) {
+		ps = ps[:limit]
+	}
+	r, err := NewRunner(ctx, lang)
+	if err != nil {
+		return Summary{}, err
+	}
+	defer r.Close()
+	return r.Canonical(ctx, ps, workers, progress)
+}

@@ -67,6 +67,40 @@ func (a *app) delegate(cmd *cobra.Command, o core.DAOOptions) (*dao.Delegate, *d
 	return a.DAODelegate(cmd.Context(), o)
 }
 
+// daoReader is the delegate without a model, for the commands that only
+// read its state or vote as told.
+func (a *app) daoReader(cmd *cobra.Command) (*dao.Delegate, error) {
+	d, _, err := a.delegate(cmd, core.DAOOptions{NoModel: true})
+	return d, err
+}
+
+// daoFind is the synced proposal id names, with its stored decision
+// (nil: none) and the delegate that holds it.
+func (a *app) daoFind(cmd *cobra.Command, id string) (dao.Proposal, *dao.Decision, *dao.Delegate, error) {
+	d, err := a.daoReader(cmd)
+	if err != nil {
+		return dao.Proposal{}, nil, nil, err
+	}
+	p, dec, err := d.Find(id)
+	return p, dec, d, err
+}
+
+// daoConfirm asks the user at a terminal before what signs (unless yes);
+// without a terminal it needs --yes.
+func (a *app) daoConfirm(yes bool, what, question, declined string) error {
+	if yes {
+		return nil
+	}
+	if !prompt.IsTerminal(a.stdin) {
+		return codeError{exitNeedsApproval, errors.New(what + " needs your confirmation: run it at a terminal, or pass --yes")}
+	}
+	ok, err := walletAsk(a, question)
+	if err != nil || !ok {
+		return cmp.Or(err, errors.New("declined: "+declined))
+	}
+	return nil
+}
+
 func (a *app) daoPolicyNew(_ *cobra.Command, _ []string) error {
 	p := a.DAOPolicyPath()
 	return a.say(dao.NewPolicyFile(p), "%s\nEdit it with `sov dao policy edit`.", p)
@@ -117,7 +151,7 @@ func (a *app) daoPolicyEdit(cmd *cobra.Command, _ []string) error {
 }
 
 func (a *app) daoSync(cmd *cobra.Command, _ []string) error {
-	d, _, err := a.delegate(cmd, core.DAOOptions{NoModel: true})
+	d, err := a.daoReader(cmd)
 	if err != nil {
 		return err
 	}
@@ -125,35 +159,16 @@ func (a *app) daoSync(cmd *cobra.Command, _ []string) error {
 	return a.say(err, "%d active proposals", len(ps))
 }
 
-// daoRow is a proposal with what the delegate decided (or the rules
-// alone would, before a run).
-type daoRow struct {
-	dao.Proposal
-	Decision *dao.Decision    `json:"decision,omitempty"`
-	Votes    []dao.VoteRecord `json:"votes,omitempty"`
-}
-
 func (a *app) daoProposalsCmd() *cobra.Command {
 	var asJSON bool
 	c := command("proposals", "List synced proposals with the triage result and the decision", nil, func(cmd *cobra.Command, _ []string) error {
-		d, _, err := a.delegate(cmd, core.DAOOptions{NoModel: true})
+		d, err := a.daoReader(cmd)
 		if err != nil {
 			return err
 		}
-		st, err := d.Load()
+		rows, err := d.Rows()
 		if err != nil {
 			return err
-		}
-		var rows []daoRow
-		for _, p := range st.Sorted() {
-			r := daoRow{Proposal: p, Votes: st.Votes[p.Key()]}
-			if dec, ok := st.Decisions[p.Key()]; ok {
-				r.Decision = &dec
-			} else if dec, ok := dao.Triage(d.Policy, p, time.Now()); ok {
-				dec = dao.Settle(d.Policy, p, dec)
-				r.Decision = &dec
-			}
-			rows = append(rows, r)
 		}
 		return a.show(asJSON, rows, func(w io.Writer) {
 			for _, r := range rows {
@@ -189,15 +204,7 @@ func oneLine(s string) string { return strings.Join(strings.Fields(s), " ") }
 func (a *app) daoShowCmd() *cobra.Command {
 	var asJSON bool
 	c := command("show ID", "Show one proposal: its text (as data), choices, window and voting power", nargs(1, 1, "a proposal id"), func(cmd *cobra.Command, args []string) error {
-		d, _, err := a.delegate(cmd, core.DAOOptions{NoModel: true})
-		if err != nil {
-			return err
-		}
-		st, err := d.Load()
-		if err != nil {
-			return err
-		}
-		p, err := st.Find(args[0])
+		p, _, _, err := a.daoFind(cmd, args[0])
 		if err != nil {
 			return err
 		}
@@ -219,7 +226,7 @@ func (a *app) daoShowCmd() *cobra.Command {
 func (a *app) daoExplainCmd() *cobra.Command {
 	var asJSON bool
 	c := command("explain ID", "Why the delegate decided as it did: clauses, rationale, confidence and what the model saw", nargs(1, 1, "a proposal id"), func(cmd *cobra.Command, args []string) error {
-		d, _, err := a.delegate(cmd, core.DAOOptions{NoModel: true})
+		d, err := a.daoReader(cmd)
 		if err != nil {
 			return err
 		}
@@ -259,15 +266,7 @@ func (a *app) daoExplainCmd() *cobra.Command {
 func (a *app) daoVoteCmd() *cobra.Command {
 	var yes bool
 	c := command("vote ID [CHOICE]", "Vote: the drafted choice, or CHOICE (2; 1,3 for approval and ranked; 1=2,3=1 for weighted)", nargs(1, 2, "a proposal id"), func(cmd *cobra.Command, args []string) error {
-		d, _, err := a.delegate(cmd, core.DAOOptions{NoModel: true})
-		if err != nil {
-			return err
-		}
-		st, err := d.Load()
-		if err != nil {
-			return err
-		}
-		p, err := st.Find(args[0])
+		p, drafted, d, err := a.daoFind(cmd, args[0])
 		if err != nil {
 			return err
 		}
@@ -279,17 +278,11 @@ func (a *app) daoVoteCmd() *cobra.Command {
 				return err
 			}
 			choice, label = &c, c.Label(p)
-		} else if dec, ok := st.Decisions[p.Key()]; ok && dec.Choice != nil {
-			label = dec.Choice.Label(p)
+		} else if drafted != nil && drafted.Choice != nil {
+			label = drafted.Choice.Label(p)
 		}
-		if !yes {
-			if !prompt.IsTerminal(a.stdin) {
-				return codeError{exitNeedsApproval, errors.New("a vote needs your confirmation: run it at a terminal, or pass --yes")}
-			}
-			ok, err := walletAsk(a, fmt.Sprintf("Vote %q on %q?", label, oneLine(p.Title)))
-			if err != nil || !ok {
-				return cmp.Or(err, errors.New("declined: nothing was voted"))
-			}
+		if err := a.daoConfirm(yes, "a vote", fmt.Sprintf("Vote %q on %q?", label, oneLine(p.Title)), "nothing was voted"); err != nil {
+			return err
 		}
 		p, vr, err := d.Vote(cmd.Context(), args[0], choice)
 		return a.say(err, "voted %s on %s (%s, signed by %s)", vr.Choice, p.Key(), vr.ID, vr.Signer)
@@ -353,14 +346,8 @@ func (a *app) daoAliasAuthorizeCmd() *cobra.Command {
 		if err != nil {
 			return err
 		}
-		if !yes {
-			if !prompt.IsTerminal(a.stdin) {
-				return codeError{exitNeedsApproval, errors.New("authorising the alias needs your confirmation: run it at a terminal, or pass --yes")}
-			}
-			ok, err := walletAsk(a, "Let sov's alias key (wallet account "+fmt.Sprint(dao.AliasIndex)+") vote for your main account on Snapshot?")
-			if err != nil || !ok {
-				return cmp.Or(err, errors.New("declined: nothing was signed"))
-			}
+		if err := a.daoConfirm(yes, "authorising the alias", "Let sov's alias key (wallet account "+fmt.Sprint(dao.AliasIndex)+") vote for your main account on Snapshot?", "nothing was signed"); err != nil {
+			return err
 		}
 		rec, err := d.AuthorizeAlias(cmd.Context(), v)
 		return a.say(err, "alias %s may now vote for %s on Snapshot (%s)", rec.Alias, rec.From, rec.Message)
@@ -371,7 +358,7 @@ func (a *app) daoAliasAuthorizeCmd() *cobra.Command {
 }
 
 func (a *app) daoAliasRevoke(cmd *cobra.Command, _ []string) error {
-	d, _, err := a.delegate(cmd, core.DAOOptions{NoModel: true})
+	d, err := a.daoReader(cmd)
 	if err != nil {
 		return err
 	}

@@ -39,19 +39,7 @@ func (a *app) evalHumanEvalCmd() *cobra.Command {
 		if err != nil {
 			return err
 		}
-		ps, err := humaneval.Load(humaneval.DataFile(data, l), l)
-		if err != nil {
-			return err
-		}
-		if limit > 0 && limit < len(ps) {
-			ps = ps[:limit]
-		}
-		r, err := humaneval.NewRunner(cmd.Context(), l)
-		if err != nil {
-			return err
-		}
-		defer r.Close()
-		sum, err := r.Canonical(cmd.Context(), ps, workers, func(o humaneval.Outcome) {
+		sum, err := humaneval.CheckCanonical(cmd.Context(), data, l, limit, workers, func(o humaneval.Outcome) {
 			if !o.Passed && !asJSON {
 				a.warnf("%s failed: %v", o.TaskID, o.Result)
 			}
