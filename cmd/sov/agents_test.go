@@ -211,22 +211,9 @@ allow = ["*"]
 		t.Fatal(err)
 	}
 
-	cmd := exec.Command(sovBin, "agents", "daemon")
-	cmd.Env = append(cleanEnv(), "SOV_HOME="+home)
-	var stderr strings.Builder
-	cmd.Stderr = &stderr
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	defer cmd.Process.Kill() //nolint:errcheck
-	var runs []agents.RunSummary
-	for deadline := time.Now().Add(2 * time.Minute); len(runs) == 0; {
-		if time.Now().After(deadline) {
-			t.Fatalf("no run within two minutes; daemon said:\n%s", stderr.String())
-		}
-		time.Sleep(300 * time.Millisecond)
-		runs, _ = agents.History{Dir: filepath.Join(home, "agents")}.List("tick")
-	}
+	d := startDaemon(t, home)
+	runs := d.waitRun(t, "tick", 2*time.Minute)
+	cmd, stderr := d.cmd, d.stderr
 	second := runSov(t, home, nil, "", "agents", "daemon")
 	if second.Code == 0 || !strings.Contains(second.Stderr, strconv.Itoa(cmd.Process.Pid)) {
 		t.Errorf("second daemon: exit %d %q", second.Code, second.Stderr)
@@ -360,27 +347,48 @@ step_tokens = 16
 name = "ledger.note"
 allow = ["*"]
 `)
-	cmd := exec.Command(sovBin, "agents", "daemon")
-	cmd.Env = append(cleanEnv(), "SOV_HOME="+home)
-	var stderr strings.Builder
-	cmd.Stderr = &stderr
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	defer cmd.Process.Kill() //nolint:errcheck
-	var runs []agents.RunSummary
-	for deadline := time.Now().Add(90 * time.Second); len(runs) == 0; {
-		if time.Now().After(deadline) {
-			t.Fatalf("no run within 90 s; daemon said:\n%s", stderr.String())
-		}
-		time.Sleep(200 * time.Millisecond)
-		runs, _ = agents.History{Dir: filepath.Join(home, "agents")}.List("tick")
-	}
+	d := startDaemon(t, home)
+	runs := d.waitRun(t, "tick", 90*time.Second)
+	cmd, stderr := d.cmd, d.stderr
 	cmd.Process.Signal(syscall.SIGINT) //nolint:errcheck
 	cmd.Wait()                         //nolint:errcheck
 	in := runs[len(runs)-1].Input      // the first run
 	late := in.FiredAt.Sub(in.ScheduledAt)
 	if in.Type != "cron" || in.Missed != 0 || late < 0 || late > 2*time.Second {
 		t.Fatalf("first run %+v (fired %v after its due time)\ndaemon said:\n%s", in, late, stderr.String())
+	}
+}
+
+// daemon is a `sov agents daemon` process over a test's SOV_HOME.
+type daemon struct {
+	cmd    *exec.Cmd
+	home   string
+	stderr *strings.Builder
+}
+
+// startDaemon starts the scheduler; the test's end kills it.
+func startDaemon(t *testing.T, home string) daemon {
+	t.Helper()
+	d := daemon{cmd: exec.Command(sovBin, "agents", "daemon"), home: home, stderr: new(strings.Builder)}
+	d.cmd.Env = append(cleanEnv(), "SOV_HOME="+home)
+	d.cmd.Stderr = d.stderr
+	if err := d.cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { d.cmd.Process.Kill() }) //nolint:errcheck
+	return d
+}
+
+// waitRun waits for agent's first run in the history.
+func (d daemon) waitRun(t *testing.T, agent string, within time.Duration) []agents.RunSummary {
+	t.Helper()
+	for deadline := time.Now().Add(within); ; {
+		if runs, _ := (agents.History{Dir: filepath.Join(d.home, "agents")}).List(agent); len(runs) > 0 {
+			return runs
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no run within %v; the daemon said:\n%s", within, d.stderr.String())
+		}
+		time.Sleep(200 * time.Millisecond)
 	}
 }
