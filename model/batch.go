@@ -8,7 +8,6 @@ import "C"
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"slices"
 	"sync"
@@ -344,27 +343,11 @@ func (e *Engine) consume(ctx context.Context, r *breq, out *streamer, holding bo
 // prompt and the reply go through the batch loop, and e.mu is let go
 // while they do. The caller holds e.mu, bound to the call's session.
 func (e *Engine) generateBatched(ctx context.Context, toks []int32, s Sampling, fn TokenFunc) (string, Stats, error) {
-	st := Stats{ContextSize: e.nCtx, Threads: e.thr}
-	e.last = nil // Chat sets it again once the reply is in the cache
-	if len(toks) == 0 {
-		return "", st, errors.New("empty prompt")
-	}
-	if len(toks) >= e.nCtx {
-		return "", st, &ContextError{Needed: len(toks), Available: e.nCtx}
-	}
-	if err := ctx.Err(); err != nil {
+	st, err := e.beginGen(ctx, toks)
+	if err != nil {
 		return "", st, err
 	}
-	mem := C.llama_get_memory(e.lctx)
-	p := commonPrefix(e.cache, toks)
-	if p == len(toks) {
-		p-- // the last prompt token must be decoded again to get its logits
-	}
-	if !C.llama_memory_seq_rm(mem, C.llama_seq_id(e.seq), C.llama_pos(p), -1) {
-		C.llama_memory_seq_rm(mem, C.llama_seq_id(e.seq), -1, -1)
-		p = 0
-	}
-	e.cache = e.cache[:p]
+	p := e.keepPrefix(toks)
 	t0 := time.Now()
 	pre := e.prefix
 	if e.pcache != nil && pre >= MinCachedPrefix && p < pre && pre < len(toks) {
@@ -390,30 +373,15 @@ func (e *Engine) generateBatched(ctx context.Context, toks []int32, s Sampling, 
 	st.CachedTokens = p
 	st.PromptTokens = len(toks) - p
 
-	var cgrammar *C.char
-	if s.Grammar != "" {
-		cgrammar = cString(s.Grammar)
-		defer freeC(cgrammar)
-	}
-	lastN := s.RepeatLastN
-	if lastN == 0 {
-		lastN = 64
-	}
-	var gerr cbuf
-	if s.Grammar != "" {
-		gerr = grammarErrBuf(s.Grammar)
-		defer C.free(unsafe.Pointer(gerr.p))
-	}
-	smpl := C.sov_sampler(e.vocab, C.float(s.Temperature), C.int32_t(s.TopK), C.float(s.TopP), C.float(s.MinP),
-		C.float(s.RepeatPenalty), C.int32_t(lastN), C.uint32_t(s.Seed), cgrammar, gerr.p, gerr.n)
-	if smpl == nil {
-		return "", st, grammarError(s.Grammar, C.GoString(gerr.p))
+	smpl, err := e.newSampler(s)
+	if err != nil {
+		return "", st, err
 	}
 	defer C.llama_sampler_free(smpl)
 
 	r := &breq{
 		ctx: ctx, seq: e.seq, prompt: toks[p:], pos: p, smpl: smpl,
-		argmax:    s.Temperature <= 0 && s.Grammar == "" && (s.RepeatPenalty == 0 || s.RepeatPenalty == 1),
+		argmax:    s.argmax(),
 		ignoreEOG: s.IgnoreEOG, maxTokens: max(s.MaxTokens, 0), room: e.nCtx - len(toks),
 		notify: make(chan struct{}, 1),
 	}

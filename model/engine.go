@@ -831,15 +831,8 @@ func (e *Engine) generate(ctx context.Context, toks []int32, s Sampling, fn Toke
 	if e.bat != nil {
 		return e.generateBatched(ctx, toks, s, fn)
 	}
-	st := Stats{ContextSize: e.nCtx, Threads: e.thr}
-	e.last = nil // Chat sets it again once the reply is in the cache
-	if len(toks) == 0 {
-		return "", st, errors.New("empty prompt")
-	}
-	if len(toks) >= e.nCtx {
-		return "", st, &ContextError{Needed: len(toks), Available: e.nCtx}
-	}
-	if err := ctx.Err(); err != nil {
+	st, err := e.beginGen(ctx, toks)
+	if err != nil {
 		return "", st, err
 	}
 	// Cancellation reaches llama.cpp through its abort callback, which reads
@@ -858,16 +851,7 @@ func (e *Engine) generate(ctx context.Context, toks []int32, s Sampling, fn Toke
 	}()
 	e.gov.begin()
 
-	mem := C.llama_get_memory(e.lctx)
-	p := commonPrefix(e.cache, toks)
-	if p == len(toks) {
-		p-- // the last prompt token must be decoded again to get its logits
-	}
-	if !C.llama_memory_seq_rm(mem, C.llama_seq_id(e.seq), C.llama_pos(p), -1) {
-		C.llama_memory_seq_rm(mem, C.llama_seq_id(e.seq), -1, -1)
-		p = 0
-	}
-	e.cache = e.cache[:p]
+	p := e.keepPrefix(toks)
 	t0 := time.Now()
 	// A long system prefix comes from the prompt cache on disk when this
 	// sequence lacks it, or is decoded alone first and saved there.
@@ -918,24 +902,9 @@ func (e *Engine) generate(ctx context.Context, toks []int32, s Sampling, fn Toke
 	tPrompt := time.Now()
 	st.PromptDuration = tPrompt.Sub(t0)
 
-	var cgrammar *C.char
-	if s.Grammar != "" {
-		cgrammar = cString(s.Grammar)
-		defer freeC(cgrammar)
-	}
-	lastN := s.RepeatLastN
-	if lastN == 0 {
-		lastN = 64
-	}
-	var gerr cbuf
-	if s.Grammar != "" {
-		gerr = grammarErrBuf(s.Grammar)
-		defer C.free(unsafe.Pointer(gerr.p))
-	}
-	smpl := C.sov_sampler(e.vocab, C.float(s.Temperature), C.int32_t(s.TopK), C.float(s.TopP), C.float(s.MinP),
-		C.float(s.RepeatPenalty), C.int32_t(lastN), C.uint32_t(s.Seed), cgrammar, gerr.p, gerr.n)
-	if smpl == nil {
-		return "", st, grammarError(s.Grammar, C.GoString(gerr.p))
+	smpl, err := e.newSampler(s)
+	if err != nil {
+		return "", st, err
 	}
 	defer C.llama_sampler_free(smpl)
 
@@ -943,7 +912,7 @@ func (e *Engine) generate(ctx context.Context, toks []int32, s Sampling, fn Toke
 	g.ctx, g.smpl, g.vocab, g.ab = e.lctx, smpl, e.vocab, e.abort
 	g.ignore_eog = C.bool(s.IgnoreEOG)
 	g.flush = C.bool(e.flush)
-	g.argmax = C.bool(s.Temperature <= 0 && s.Grammar == "" && (s.RepeatPenalty == 0 || s.RepeatPenalty == 1))
+	g.argmax = C.bool(s.argmax())
 	g.max_tokens = C.int32_t(max(s.MaxTokens, 0))
 	g.room = C.int32_t(e.nCtx - len(e.cache))
 	g.seq, g.pos = C.int32_t(e.seq), C.int32_t(len(e.cache))
