@@ -30,6 +30,27 @@ func (e *sse) send(v any) error {
 	return e.raw(b)
 }
 
+// finish ends a stream: the last chunk, the usage chunk when the client
+// asked for it, then [DONE].
+func (e *sse) finish(last any, o *api.StreamOptions, usage any) {
+	e.send(last)
+	if o != nil && o.IncludeUsage {
+		e.send(usage)
+	}
+	e.raw([]byte("[DONE]"))
+}
+
+// streamFailed reports err: as the API's error response before the stream
+// started, as an error event after (a client that went away is told
+// nothing).
+func (s *Server) streamFailed(w http.ResponseWriter, r *http.Request, ev *sse, err error) {
+	if !ev.started {
+		s.fail(w, r, err)
+	} else if statusOf(err) != 0 {
+		ev.send(map[string]any{"error": map[string]any{"message": err.Error(), "type": "server_error"}})
+	}
+}
+
 func (e *sse) raw(b []byte) error {
 	if !e.started {
 		h := e.w.Header()
@@ -252,11 +273,7 @@ func (s *Server) openaiChat(w http.ResponseWriter, r *http.Request) {
 	}
 	out, err := s.run(r.Context(), t, fn)
 	if err != nil {
-		if !ev.started {
-			s.fail(w, r, err)
-		} else if statusOf(err) != 0 {
-			ev.send(map[string]any{"error": map[string]any{"message": err.Error(), "type": "server_error"}})
-		}
+		s.streamFailed(w, r, ev, err)
 		return
 	}
 	if t.tools != nil {
@@ -272,11 +289,8 @@ func (s *Server) openaiChat(w http.ResponseWriter, r *http.Request) {
 	} else if role != "" {
 		delta(api.Delta{Content: ptr("")})
 	}
-	ev.send(chunk(&api.Delta{}, ptr(out.finish())))
-	if req.StreamOptions != nil && req.StreamOptions.IncludeUsage {
-		ev.send(api.ChatCompletion{ID: id, Object: "chat.completion.chunk", Created: created, Model: req.Model, Choices: []api.Choice{}, Usage: usage(out.stats)})
-	}
-	ev.raw([]byte("[DONE]"))
+	ev.finish(chunk(&api.Delta{}, ptr(out.finish())), req.StreamOptions,
+		api.ChatCompletion{ID: id, Object: "chat.completion.chunk", Created: created, Model: req.Model, Choices: []api.Choice{}, Usage: usage(out.stats)})
 }
 
 func (s *Server) openaiCompletions(w http.ResponseWriter, r *http.Request) {
@@ -324,18 +338,11 @@ func (s *Server) openaiCompletions(w http.ResponseWriter, r *http.Request) {
 	ev := &sse{w: w}
 	out, err := s.run(r.Context(), t, func(piece string) error { return ev.send(chunk(piece, nil)) })
 	if err != nil {
-		if !ev.started {
-			s.fail(w, r, err)
-		} else if statusOf(err) != 0 {
-			ev.send(map[string]any{"error": map[string]any{"message": err.Error(), "type": "server_error"}})
-		}
+		s.streamFailed(w, r, ev, err)
 		return
 	}
-	ev.send(chunk("", ptr(out.finish())))
-	if req.StreamOptions != nil && req.StreamOptions.IncludeUsage {
-		ev.send(api.Completion{ID: id, Object: "text_completion", Created: created, Model: req.Model, Choices: []api.CompletionChoice{}, Usage: usage(out.stats)})
-	}
-	ev.raw([]byte("[DONE]"))
+	ev.finish(chunk("", ptr(out.finish())), req.StreamOptions,
+		api.Completion{ID: id, Object: "text_completion", Created: created, Model: req.Model, Choices: []api.CompletionChoice{}, Usage: usage(out.stats)})
 }
 
 func (s *Server) openaiEmbeddings(w http.ResponseWriter, r *http.Request) {
