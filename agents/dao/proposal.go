@@ -204,11 +204,7 @@ func (c Choice) String() string {
 		}
 		return strings.Join(s, ",")
 	case Weighted, Quadratic:
-		keys := make([]int, 0, len(c.Weights))
-		for k := range c.Weights {
-			keys = append(keys, k)
-		}
-		sort.Ints(keys)
+		keys := c.weightKeys()
 		s := make([]string, len(keys))
 		for i, k := range keys {
 			s[i] = strconv.Itoa(k) + "=" + strconv.FormatFloat(c.Weights[k], 'g', -1, 64)
@@ -216,6 +212,17 @@ func (c Choice) String() string {
 		return strings.Join(s, ",")
 	}
 	return strconv.Itoa(c.Index)
+}
+
+// weightKeys are the weighted options' indexes in order, so String and
+// Label are stable.
+func (c Choice) weightKeys() []int {
+	keys := make([]int, 0, len(c.Weights))
+	for k := range c.Weights {
+		keys = append(keys, k)
+	}
+	sort.Ints(keys)
+	return keys
 }
 
 // Label names the chosen options by their text (for display; the text
@@ -239,11 +246,7 @@ func (c Choice) Label(p Proposal) string {
 		}
 		return strings.Join(s, ", ")
 	}
-	keys := make([]int, 0, len(c.Weights))
-	for k := range c.Weights {
-		keys = append(keys, k)
-	}
-	sort.Ints(keys)
+	keys := c.weightKeys()
 	s := make([]string, len(keys))
 	for i, k := range keys {
 		s[i] = fmt.Sprintf("%s=%g", name(k), c.Weights[k])
