@@ -190,26 +190,13 @@ func (a *app) generateOnce(ctx context.Context, p *runFlags, text string, out *g
 	if o.Path, err = a.modelPath(p.model); err != nil {
 		return err
 	}
-	if c := a.runningServer(ctx, p); c != nil {
-		res, err := c.Run(ctx, server.RunRequest{Path: o.Path, NumCtx: o.ContextSize, Request: prep.Request()}, out.Token)
-		// A model the server does not offer, a request beyond its limits,
-		// or a server gone before it wrote anything: the model loads here.
-		if !errors.Is(err, server.ErrNotServed) && !errors.Is(err, server.ErrBeyondLimits) && !(errors.Is(err, server.ErrNotRunning) && res.Text == "") {
-			return a.endRun(p, out, res, nil, err)
-		}
-	}
 	if p.promptCache {
 		o.PromptCache = a.Paths.Sub("kvcache")
 	}
 	if p.verbose {
 		o.Logger = slog.New(slog.NewTextHandler(a.stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	}
-	res, entry, err := a.Generate(ctx, prep, o, "cli", out.Token)
-	return a.endRun(p, out, res, entry, err)
-}
-
-// endRun ends the output of a generation, wherever it ran.
-func (a *app) endRun(p *runFlags, out *generate.Stream, res generate.Result, entry *uint64, err error) error {
+	res, entry, err := a.GenerateAnywhere(ctx, a.runningServer(ctx, p), prep, o, "cli", out.Token)
 	if err != nil && !errors.Is(err, context.Canceled) {
 		return runHint(err)
 	}
