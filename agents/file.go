@@ -19,7 +19,7 @@ import (
 	"github.com/robfig/cron/v3"
 
 	"github.com/sovos/sov/agents/tools"
-	"github.com/sovos/sov/internal/termtext"
+	"github.com/sovos/sov/internal/tomlfile"
 	"github.com/sovos/sov/model/grammar"
 )
 
@@ -37,30 +37,7 @@ type ToolLookup func(name string) (tools.Tool, bool)
 // FileError is an agent file that cannot be loaded: where (Line 0 when the
 // problem has no one place) and which field (`tools[1].allow[0]`, as the
 // fields are written in the file, arrays counted from 0).
-type FileError struct {
-	Path  string
-	Line  int
-	Field string
-	Err   error
-}
-
-func (e *FileError) Error() string {
-	var b strings.Builder
-	b.WriteString(e.Path)
-	if e.Line > 0 {
-		b.WriteString(":" + strconv.Itoa(e.Line))
-	}
-	b.WriteString(": ")
-	if e.Field != "" {
-		b.WriteString(e.Field + ": ")
-	}
-	b.WriteString(e.Err.Error())
-	// The file may come from anyone: its keys and values are quoted in
-	// these messages, and must not drive the terminal.
-	return termtext.Clean(b.String())
-}
-
-func (e *FileError) Unwrap() error { return e.Err }
+type FileError = tomlfile.Error
 
 // ErrBadName: an agent name that cannot be a file name on every system.
 var ErrBadName = errors.New("an agent's name is 1 to 64 lower-case letters, digits, - and _, starting with a letter or digit")

@@ -15,7 +15,7 @@ import (
 
 	"github.com/BurntSushi/toml"
 
-	"github.com/sovos/sov/internal/termtext"
+	"github.com/sovos/sov/internal/tomlfile"
 )
 
 // DefaultHub is Snapshot's public GraphQL endpoint.
@@ -131,27 +131,12 @@ func (d *Duration) UnmarshalText(b []byte) error {
 func (d Duration) MarshalText() ([]byte, error) { return []byte(d.String()), nil }
 
 // PolicyError is a policy file that cannot be used: where (Line 0 when
-// the problem has no one place) and which field ("issues[1].stance").
-type PolicyError struct {
-	Path  string
-	Line  int
-	Field string
-	Err   error
-}
+// the problem has no one place) and which field ("issues[1].stance"). A
+// type of its own rather than an alias, so errors.As tells it from an agent
+// file's error.
+type PolicyError tomlfile.Error
 
-func (e *PolicyError) Error() string {
-	var b strings.Builder
-	b.WriteString(e.Path)
-	if e.Line > 0 {
-		b.WriteString(":" + strconv.Itoa(e.Line))
-	}
-	b.WriteString(": ")
-	if e.Field != "" {
-		b.WriteString(e.Field + ": ")
-	}
-	b.WriteString(e.Err.Error())
-	return termtext.Clean(b.String()) // the file's text is quoted in it
-}
+func (e *PolicyError) Error() string { return (*tomlfile.Error)(e).Error() }
 
 func (e *PolicyError) Unwrap() error { return e.Err }
 
