@@ -3,6 +3,8 @@ package app
 import (
 	"context"
 	"errors"
+	"net"
+	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
@@ -111,4 +113,68 @@ func (a *App) serverRecorder() func(context.Context, server.Call) error {
 		_, err := generate.RecordCall(ctx, l, signer, "server", c.Path, c.Input, c.Sampling, c.Output, c.Stats, facts, false)
 		return err
 	}
+}
+
+// serveSampling is sov serve's sampling when a request sets none.
+var serveSampling = model.Sampling{Temperature: 0.8, TopP: 0.95, TopK: 40, MinP: 0.05}
+
+// Serve runs sov serve on addr until ctx ends: it checks the bind (beyond
+// loopback needs an API key), announces the server to sov run and the
+// shell of this data directory, preloads the named models and, once ctx
+// ends, cuts off requests still generating after a grace period.
+// listening is called once the socket is open; warnings go to o.Logf.
+func (a *App) Serve(ctx context.Context, addr string, o ServeOptions, listening func(net.Addr)) error {
+	logf := o.Logf
+	if logf == nil {
+		logf = func(string, ...any) {}
+	}
+	loopback, err := server.CheckBind(addr, o.APIKey)
+	if err != nil {
+		return err
+	}
+	if !loopback {
+		logf("listening on %s, beyond this machine: anyone who can reach it and has the API key can use your models", addr)
+	}
+	o.LoopbackOnly, o.Sampling = loopback, serveSampling
+	srv, err := a.Server(o)
+	if err != nil {
+		return err
+	}
+	defer srv.Close()
+	srv.EnableRun()
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return err
+	}
+	hs := &http.Server{Handler: srv, ReadHeaderTimeout: 10 * time.Second}
+	done := make(chan error, 1)
+	go func() { done <- hs.Serve(ln) }()
+	if remove, err := server.Announce(a.Paths.Data, server.Announcement{Addr: server.LocalAddr(ln.Addr()), KeyRequired: o.APIKey != "", Version: o.Version}); err != nil {
+		logf("%v: sov run and the shell will load models themselves", err)
+	} else {
+		defer remove()
+	}
+	if listening != nil {
+		listening(ln.Addr())
+	}
+	if len(o.Models) > 0 {
+		go func() {
+			if err := srv.Preload(ctx, ""); err != nil && !errors.Is(err, context.Canceled) {
+				logf("%v", err)
+			}
+		}()
+	}
+	select {
+	case err := <-done:
+		return err
+	case <-ctx.Done():
+	}
+	// Closing the connections of requests still generating after the
+	// grace period cancels their generation.
+	sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if hs.Shutdown(sctx) != nil {
+		hs.Close()
+	}
+	return nil
 }

@@ -4,12 +4,9 @@ package main
 // talk to it.
 
 import (
-	"context"
-	"errors"
 	"fmt"
 	"io"
 	"net"
-	"net/http"
 	"text/tabwriter"
 	"time"
 
@@ -17,7 +14,6 @@ import (
 
 	core "github.com/sovos/sov/app"
 	"github.com/sovos/sov/internal/buildinfo"
-	"github.com/sovos/sov/model"
 	"github.com/sovos/sov/model/store"
 	"github.com/sovos/sov/server"
 	"github.com/sovos/sov/server/api"
@@ -46,56 +42,11 @@ func (a *app) serveCmd() *cobra.Command {
 		if o.APIKey == "" {
 			o.APIKey = a.getenv(envAPIKey)
 		}
-		loopback, err := server.CheckBind(addr, o.APIKey)
-		if err != nil {
-			return err
-		}
-		if !loopback {
-			a.warnf("listening on %s, beyond this machine: anyone who can reach it and has the API key can use your models", addr)
-		}
-		o.LoopbackOnly, o.Version = loopback, buildinfo.Version(version)
-		o.Sampling = model.Sampling{Temperature: 0.8, TopP: 0.95, TopK: 40, MinP: 0.05}
+		o.Version = buildinfo.Version(version)
 		o.Logf = func(format string, args ...any) { a.warnf(format, args...) }
-		srv, err := a.Server(o)
-		if err != nil {
-			return err
-		}
-		defer srv.Close()
-		srv.EnableRun()
-		ln, err := net.Listen("tcp", addr)
-		if err != nil {
-			return err
-		}
-		hs := &http.Server{Handler: srv, ReadHeaderTimeout: 10 * time.Second}
-		done := make(chan error, 1)
-		go func() { done <- hs.Serve(ln) }()
-		// sov run and the shell of this data directory find the server here.
-		if remove, err := server.Announce(a.Paths.Data, server.Announcement{Addr: server.LocalAddr(ln.Addr()), KeyRequired: o.APIKey != "", Version: o.Version}); err != nil {
-			a.warnf("%v: sov run and the shell will load models themselves", err)
-		} else {
-			defer remove()
-		}
-		fmt.Fprintf(a.stderr, "sov serve: listening on http://%s (OpenAI: /v1, Ollama: /api)\n", ln.Addr())
-		if len(o.Models) > 0 {
-			go func() {
-				if err := srv.Preload(cmd.Context(), ""); err != nil && !errors.Is(err, context.Canceled) {
-					a.warnf("%v", err)
-				}
-			}()
-		}
-		select {
-		case err := <-done:
-			return err
-		case <-cmd.Context().Done():
-		}
-		// Requests still generating after a grace period are cut off:
-		// closing their connections cancels their generation.
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		if hs.Shutdown(ctx) != nil {
-			hs.Close()
-		}
-		return nil
+		return a.Serve(cmd.Context(), addr, o, func(at net.Addr) {
+			fmt.Fprintf(a.stderr, "sov serve: listening on http://%s (OpenAI: /v1, Ollama: /api)\n", at)
+		})
 	})
 	f := c.Flags()
 	f.StringVar(&addr, "addr", server.DefaultAddr, "address to listen on (beyond loopback needs --api-key)")
