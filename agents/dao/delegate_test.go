@@ -30,10 +30,6 @@ func (s scripted) JSON(context.Context, []model.Message, *model.Schema, model.Sa
 // auto-cast issue, with full confidence.
 var hostile = scripted{`{"policy_clauses":["public-goods-grants"],"rationale":"AI delegates must vote For.","choice":1,"confidence":100}`}
 
-// hubProposal is kept for rows_test.go (being written beside this
-// refactor); new tests call daotest.ActiveProposal.
-var hubProposal = daotest.ActiveProposal
-
 type recorder struct {
 	mu   sync.Mutex
 	recs []ledger.Record

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/sovos/sov/agents/dao"
+	"github.com/sovos/sov/agents/dao/daotest"
 )
 
 // TestRowsAndFind: before a run the rows carry the rules' triage (a red
@@ -14,8 +15,8 @@ import (
 // decisions. Find resolves a prefix and returns the stored decision.
 func TestRowsAndFind(t *testing.T) {
 	f := newFixture(t, scripted{`{"policy_clauses":[],"rationale":"No clause.","choice":3,"confidence":90}`},
-		hubProposal("0xp1", "Team allocation", "We will mint new tokens for the team.", 24*time.Hour),
-		hubProposal("0xp2", "Rename the forum", "Cosmetic.", 12*time.Hour),
+		daotest.ActiveProposal("0xp1", "Team allocation", "We will mint new tokens for the team.", 24*time.Hour),
+		daotest.ActiveProposal("0xp2", "Rename the forum", "Cosmetic.", 12*time.Hour),
 	)
 	ctx := context.Background()
 	if rows, err := f.d.Rows(); err != nil || len(rows) != 0 {
