@@ -22,9 +22,11 @@ import (
 	"github.com/sovos/sov/agents/mcptools"
 	core "github.com/sovos/sov/app"
 	"github.com/sovos/sov/chat/generate"
+	"github.com/sovos/sov/internal/boltfile"
 	"github.com/sovos/sov/internal/prompt"
 	"github.com/sovos/sov/internal/termtext"
 	"github.com/sovos/sov/model"
+	"github.com/sovos/sov/vault"
 )
 
 // Exit codes of `sov agents run` besides 0, 1, 2 and 130.
@@ -90,6 +92,8 @@ func agentsHint(err error) error {
 		fix{agents.ErrExists, " (edit it with sov agents edit NAME, or pick another name)", true},
 		fix{agents.ErrNoRun, " (sov agents log NAME lists the runs)", true},
 		fix{core.ErrNotListed, " (--approve names one of the agent's tools)", true},
+		fix{vault.ErrWrongPassphrase, " (check SOV_VAULT_PASSPHRASE)", false},
+		fix{boltfile.ErrDamaged, ": move it aside; the run history starts afresh (transcripts and the ledger keep the runs)", false},
 		fix{new(*agents.FileError), "", false},
 		fix{new(*agents.DaemonRunningError), " (stop it first, or let it run the agents)", false},
 		fix{mcptools.ErrNotStarted, " (check the [[mcp]] entry's command or url in the agent file)", false},
