@@ -180,8 +180,8 @@ func (s *Server) ServeStdio(ctx context.Context) error {
 // Handler is the stateless streamable HTTP endpoint, refusing with 401
 // any request without "Authorization: Bearer TOKEN".
 func (s *Server) Handler(token string) (http.Handler, error) {
-	if len(token) < MinTokenLen {
-		return nil, fmt.Errorf("%w: at least %d characters", ErrWeakToken, MinTokenLen)
+	if err := CheckToken(token); err != nil {
+		return nil, err
 	}
 	h := mcp.NewStreamableHTTPHandler(func(*http.Request) *mcp.Server { return s.srv },
 		&mcp.StreamableHTTPOptions{Stateless: true, JSONResponse: true, MaxRequestBodyBytes: maxBody})
@@ -241,6 +241,27 @@ func (s *Server) ServeHTTP(ctx context.Context, ln net.Listener, token string) e
 		hs.Shutdown(sctx) //nolint:errcheck // stopping anyway
 		return ctx.Err()
 	}
+}
+
+// CheckToken refuses a bearer token too short to be guess-proof
+// (ErrWeakToken).
+func CheckToken(token string) error {
+	if len(token) < MinTokenLen {
+		return fmt.Errorf("%w: at least %d characters", ErrWeakToken, MinTokenLen)
+	}
+	return nil
+}
+
+// Outcome says in a few words how a call went: done, refused (why) or
+// failed (the tool's error).
+func Outcome(got agents.Dispatched) string {
+	switch {
+	case !got.Allowed:
+		return "refused: " + got.Decision.Reason
+	case got.Err != nil:
+		return "failed: " + got.Err.Error()
+	}
+	return "done"
 }
 
 // NewToken is a random bearer token for one serve.

@@ -402,3 +402,25 @@ func TestServeHTTPStops(t *testing.T) {
 		t.Fatal("ServeHTTP did not stop")
 	}
 }
+
+func TestOutcomeAndCheckToken(t *testing.T) {
+	tests := []struct {
+		got  agents.Dispatched
+		want string
+	}{
+		{agents.Dispatched{Allowed: true}, "done"},
+		{agents.Dispatched{Allowed: false, Decision: agents.Decision{Reason: "ask: no one to approve"}}, "refused: ask: no one to approve"},
+		{agents.Dispatched{Allowed: true, Err: errors.New("disk full")}, "failed: disk full"},
+	}
+	for _, tt := range tests {
+		if got := Outcome(tt.got); got != tt.want {
+			t.Errorf("Outcome(%+v) = %q, want %q", tt.got, got, tt.want)
+		}
+	}
+	if err := CheckToken("short"); !errors.Is(err, ErrWeakToken) {
+		t.Errorf("short token: %v", err)
+	}
+	if err := CheckToken(NewToken()); err != nil {
+		t.Errorf("random token: %v", err)
+	}
+}

@@ -39,14 +39,7 @@ func mcpCommands(a *app) []*cobra.Command {
 		}
 		defer closeSrv()
 		srv.OnCall = func(principal, tool string, got agents.Dispatched) {
-			what := "done"
-			switch {
-			case !got.Allowed:
-				what = "refused: " + got.Decision.Reason
-			case got.Err != nil:
-				what = "failed: " + got.Err.Error()
-			}
-			fmt.Fprintln(a.stderr, termtext.Clean(fmt.Sprintf("sov: %s %s: %s", principal, tool, what)))
+			fmt.Fprintln(a.stderr, termtext.Clean(fmt.Sprintf("sov: %s %s: %s", principal, tool, mcpserve.Outcome(got))))
 		}
 		if addr == "" {
 			err = srv.ServeStdio(ctx)
@@ -77,8 +70,10 @@ SOV_WALLET_PASSPHRASE.`
 
 func (a *app) serveMCPHTTP(ctx context.Context, srv *mcpserve.Server, agent, addr string) error {
 	token := a.getenv(envMCPToken)
-	if token != "" && len(token) < mcpserve.MinTokenLen {
-		return fmt.Errorf("%s: %w: at least %d characters", envMCPToken, mcpserve.ErrWeakToken, mcpserve.MinTokenLen)
+	if token != "" {
+		if err := mcpserve.CheckToken(token); err != nil {
+			return fmt.Errorf("%s: %w", envMCPToken, err)
+		}
 	}
 	ln, err := mcpserve.Listen(addr)
 	if err != nil {
