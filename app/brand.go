@@ -27,6 +27,31 @@ import (
 // BrandProfilePath is the brand's profile, $SOV_HOME/brand/profile.toml.
 func (a *App) BrandProfilePath() string { return filepath.Join(a.Paths.Sub("brand"), "profile.toml") }
 
+// ErrNoUSDCNetwork: the network named for payments is not a configured
+// EVM network with a USDC token.
+var ErrNoUSDCNetwork = errors.New("not a configured EVM network with a USDC token")
+
+// BrandInit writes the brand profile p, paid price (USDC) for brand.ask
+// on the wallet network named network (ErrNoUSDCNetwork when it has no
+// USDC); an existing profile is replaced only when force is set
+// (fs.ErrExist otherwise).
+func (a *App) BrandInit(p *brand.Profile, network, price string, force bool) error {
+	nets, err := wallet.LoadNetworks(a.Config)
+	if err != nil {
+		return err
+	}
+	n, ok := wallet.FindNetwork(nets, network)
+	if !ok || n.CAIP2 == "" || n.USDC == "" {
+		return fmt.Errorf("network %q: %w", network, ErrNoUSDCNetwork)
+	}
+	if len(p.Pay) == 0 {
+		p.Pay = []brand.Pay{{Decimals: 6}}
+	}
+	p.Prices = map[string]string{brand.ToolAsk: price}
+	p.Pay[0].Network, p.Pay[0].Asset = n.CAIP2, n.USDC
+	return brand.SaveProfile(a.BrandProfilePath(), p, force)
+}
+
 // BrandServeOptions say how the brand serves.
 type BrandServeOptions struct {
 	Wallet  wallet.Passphrase // unlocks the brand key and the settling account

@@ -4,16 +4,13 @@ package main
 // ls|ask` (the user side): paid, signed answers over x402.
 
 import (
-	"context"
 	"encoding/base64"
 	"errors"
 	"fmt"
 	"io"
 	"io/fs"
 	"net"
-	"net/http"
 	"strings"
-	"time"
 
 	"github.com/spf13/cobra"
 
@@ -41,22 +38,16 @@ func brandInitCmd(a *app) *cobra.Command {
 	var network, price string
 	var force bool
 	c := command("init", "Write the brand profile ($SOV_HOME/brand/profile.toml)", nil, func(cmd *cobra.Command, _ []string) error {
-		nets, err := wallet.LoadNetworks(a.Config)
-		if err != nil {
-			return err
-		}
-		n, ok := wallet.FindNetwork(nets, network)
-		if !ok || n.CAIP2 == "" || n.USDC == "" {
-			return usagef("network %q is not a configured EVM network with a USDC token (sov wallet networks ls)", network)
-		}
-		p.Prices = map[string]string{brand.ToolAsk: price}
-		p.Pay[0].Network, p.Pay[0].Asset = n.CAIP2, n.USDC
+		err := a.BrandInit(&p, network, price, force)
 		var bad *brand.ProfileError
-		if err := brand.SaveProfile(a.BrandProfilePath(), &p, force); errors.As(err, &bad) {
+		switch {
+		case errors.Is(err, core.ErrNoUSDCNetwork):
+			return usagef("network %q is not a configured EVM network with a USDC token (sov wallet networks ls)", network)
+		case errors.As(err, &bad):
 			return usagef("%w (check --name, --pay-to, --price, --token-name, --token-version)", err)
-		} else if errors.Is(err, fs.ErrExist) {
+		case errors.Is(err, fs.ErrExist):
 			return fmt.Errorf("%w: --force replaces it", err)
-		} else if err != nil {
+		case err != nil:
 			return err
 		}
 		return a.say(nil, "wrote %s", a.BrandProfilePath())
@@ -98,12 +89,7 @@ func brandServeCmd(a *app) *cobra.Command {
 		return a.BrandServe(ctx, o, func(s *brand.Server) error {
 			fmt.Fprintf(a.stderr, "sov: serving the brand at http://%s (MCP at /mcp, plain HTTP at POST /ask); answers signed by ed25519 key %s\n",
 				ln.Addr(), base64.StdEncoding.EncodeToString(s.PublicKey()))
-			hs := &http.Server{Handler: s.Handler(), ReadHeaderTimeout: 10 * time.Second}
-			go func() { <-ctx.Done(); hs.Shutdown(context.Background()) }()
-			if err := hs.Serve(ln); !errors.Is(err, http.ErrServerClosed) {
-				return err
-			}
-			return nil
+			return s.Serve(ctx, ln)
 		})
 	})
 	c.Flags().StringVar(&addr, "addr", "127.0.0.1:8402", "listen address (loopback unless --public)")
