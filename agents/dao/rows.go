@@ -45,3 +45,19 @@ func (d *Delegate) Find(id string) (Proposal, *Decision, error) {
 	}
 	return p, nil, nil
 }
+
+// Status is the row in two words: what happened or is decided (voted,
+// the decision's action, or undecided) and the decided choice's label.
+func (r Row) Status() (action, choice string) {
+	action = "undecided"
+	if r.Decision != nil {
+		action = string(r.Decision.Action)
+		if r.Decision.Choice != nil {
+			choice = r.Decision.Choice.Label(r.Proposal)
+		}
+	}
+	if len(r.Votes) > 0 {
+		action = "voted"
+	}
+	return action, choice
+}

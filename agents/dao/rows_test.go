@@ -35,6 +35,17 @@ func TestRowsAndFind(t *testing.T) {
 	if rows[0].Decision != nil || rows[1].Decision == nil || rows[1].Decision.Choice == nil || rows[1].Decision.Choice.Index != 2 {
 		t.Fatalf("triage: %+v / %+v", rows[0].Decision, rows[1].Decision)
 	}
+	if act, ch := rows[0].Status(); act != "undecided" || ch != "" {
+		t.Fatalf("open row: %s %q", act, ch)
+	}
+	if act, ch := rows[1].Status(); act != string(rows[1].Decision.Action) || ch != "Against" {
+		t.Fatalf("red-line row: %s %q", act, ch)
+	}
+	voted := rows[1]
+	voted.Votes = []dao.VoteRecord{{}}
+	if act, _ := voted.Status(); act != "voted" {
+		t.Fatalf("voted row: %s", act)
+	}
 	p, dec, err := f.d.Find("0xp2")
 	if err != nil || p.ID != "0xp2" || dec != nil {
 		t.Fatalf("find before run: %+v %+v %v", p, dec, err)

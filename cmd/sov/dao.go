@@ -172,16 +172,7 @@ func (a *app) daoProposalsCmd() *cobra.Command {
 		}
 		return a.show(asJSON, rows, func(w io.Writer) {
 			for _, r := range rows {
-				act, choice := "undecided", ""
-				if r.Decision != nil {
-					act = string(r.Decision.Action)
-					if r.Decision.Choice != nil {
-						choice = r.Decision.Choice.Label(r.Proposal)
-					}
-				}
-				if len(r.Votes) > 0 {
-					act = "voted"
-				}
+				act, choice := r.Status()
 				fmt.Fprintf(w, "%-12s %-14s %-9s ends %s  %-20.20s %s\n", short(r.ID), r.Type, act, r.End.Local().Format("Jan 02 15:04"), choice, oneLine(r.Title))
 			}
 			if len(rows) == 0 {
