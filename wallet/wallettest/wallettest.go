@@ -116,29 +116,7 @@ func (an *Anvil) DeployToken(t testing.TB, keys *wallet.Keys) string {
 	if err != nil {
 		t.Fatal(err)
 	}
-	pk, err := keys.EVMKey(0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx := context.Background()
-	nonce, err := an.eth.PendingNonceAt(ctx, crypto.PubkeyToAddress(pk.PublicKey))
-	if err != nil {
-		t.Fatal(err)
-	}
-	chainID, err := an.eth.ChainID(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	tx := types.NewTx(&types.DynamicFeeTx{ChainID: chainID, Nonce: nonce, GasTipCap: big.NewInt(1e9), GasFeeCap: big.NewInt(1e11), Gas: 3_000_000,
-		Data: append(common.FromHex(strings.TrimSpace(tokenBin)), args...)})
-	signed, err := types.SignTx(tx, types.LatestSignerForChainID(chainID), pk)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := an.eth.SendTransaction(ctx, signed); err != nil {
-		t.Fatal(err)
-	}
-	return an.receipt(t, signed.Hash().Hex()).ContractAddress.Hex()
+	return an.send(t, keys, nil, append(common.FromHex(strings.TrimSpace(tokenBin)), args...)).ContractAddress.Hex()
 }
 
 func (an *Anvil) receipt(t testing.TB, hash string) *types.Receipt {
