@@ -213,7 +213,7 @@ func (b *builder) refused(path string, err error) {
 // complete records step name as done with outputs (paths in the build
 // folder), durably, and then calls AfterStep.
 func (b *builder) complete(name string, u Usage, outputs ...string) error {
-	st := Step{Name: name, Done: time.Now().UTC(), Outputs: map[string]string{}, Tokens: u.Tokens, Wall: u.Wall}
+	st := Step{Name: name, Done: time.Now().UTC(), Outputs: map[string]string{}, Tokens: u.Tokens, Calls: u.Calls, Wall: u.Wall}
 	for _, p := range outputs {
 		h, err := fileHash(filepath.Join(b.cfg.Dir, p))
 		if err != nil {
@@ -242,7 +242,7 @@ func (b *builder) skip(name string) bool {
 	b.report.Steps = append(b.report.Steps, StepLine{Name: name, Status: "skipped"})
 	// What the step cost when it ran counts toward the build.
 	if s := b.st.done(name); s.Tokens > 0 || s.Wall > 0 {
-		b.report.addUsage(Usage{Role: roleOf(name), Tokens: s.Tokens, Wall: s.Wall})
+		b.report.addUsage(Usage{Role: roleOf(name), Tokens: s.Tokens, Calls: s.Calls, Wall: s.Wall})
 	}
 	b.emit(Event{Type: "step", Step: name, Status: "skipped"})
 	return true
@@ -626,7 +626,7 @@ func (b *builder) test(ctx context.Context, cases []Case) error {
 	b.report.TestRun = res.String()
 	b.report.addUsage(Usage{Role: "tester", Wall: time.Since(start)})
 	b.emit(Event{Type: "test", Role: "tester", Message: res.String()})
-	raw, _ := json.MarshalIndent(b.report.Cases, "", "  ")
+	raw, _ := json.MarshalIndent(verdictFile{TestRun: b.report.TestRun, Cases: b.report.Cases}, "", "  ")
 	if err := b.write(".sov/verdicts.json", raw); err != nil {
 		return err
 	}
@@ -639,7 +639,18 @@ func (b *builder) loadVerdicts() error {
 	if err != nil {
 		return err
 	}
-	return json.Unmarshal(raw, &b.report.Cases)
+	var v verdictFile
+	if err := json.Unmarshal(raw, &v); err != nil {
+		return &InvalidError{".sov/verdicts.json", err.Error()}
+	}
+	b.report.Cases, b.report.TestRun = v.Cases, v.TestRun
+	return nil
+}
+
+// verdictFile is .sov/verdicts.json: the tester's run.
+type verdictFile struct {
+	TestRun string       `json:"test_run"`
+	Cases   []CaseResult `json:"cases"`
 }
 
 // finish completes the report and writes it (also after an error).

@@ -126,6 +126,9 @@ func TestBuildPassesAndResumes(t *testing.T) {
 			t.Errorf("%s: %v", p, err)
 		}
 	}
+	if err := CheckArtifacts(cfg.Dir); err != nil {
+		t.Fatal(err)
+	}
 	var onDisk Report
 	raw, _ := os.ReadFile(filepath.Join(cfg.Dir, ReportFile))
 	if err := json.Unmarshal(raw, &onDisk); err != nil || onDisk.Status != "passed" || len(onDisk.Roles) < 3 {
@@ -136,7 +139,7 @@ func TestBuildPassesAndResumes(t *testing.T) {
 	calls := tm.count("pm") + tm.count("architect") + tm.count("developer")
 	cfg.Resume, cfg.Request = true, ""
 	rep, err = build(t, cfg)
-	if err != nil || rep.Status != "passed" {
+	if err != nil || rep.Status != "passed" || rep.TestRun != "exit 0" || rep.usage("pm").Calls != 2 {
 		t.Fatalf("resume: %v %+v", err, rep)
 	}
 	if n := tm.count("pm") + tm.count("architect") + tm.count("developer"); n != calls {

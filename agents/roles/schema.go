@@ -4,9 +4,14 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
 	"regexp"
 	"strings"
 	"unicode"
+
+	"github.com/sovos/sov/model/grammar"
 )
 
 // The roles' structured outputs. Each is a JSON Schema the engine turns
@@ -217,6 +222,46 @@ func decodeStrict(b []byte, v any, path string) error {
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(v); err != nil {
 		return &InvalidError{path, err.Error()}
+	}
+	return nil
+}
+
+// CheckArtifacts checks every structured artifact of the build in dir:
+// the PM's and the architect's documents against their JSON Schemas, and
+// acceptance.json and tasks.json against what the pipeline requires of
+// them. Those not written yet are skipped.
+func CheckArtifacts(dir string) error {
+	for _, a := range []struct{ path, schema string }{{pmFile, prdSchema}, {architectFile, designSchema}} {
+		raw, err := os.ReadFile(filepath.Join(dir, a.path))
+		if errors.Is(err, fs.ErrNotExist) {
+			continue
+		}
+		if err != nil {
+			return err
+		}
+		s, err := grammar.Compile([]byte(a.schema))
+		if err != nil {
+			return err
+		}
+		if err := s.Validate(raw); err != nil {
+			return &InvalidError{a.path, err.Error()}
+		}
+	}
+	if raw, err := os.ReadFile(filepath.Join(dir, AcceptanceFile)); err == nil {
+		var acc Acceptance
+		if err := decodeStrict(raw, &acc, AcceptanceFile); err != nil {
+			return err
+		}
+		if err := acc.check(AcceptanceFile); err != nil {
+			return err
+		}
+	}
+	if raw, err := os.ReadFile(filepath.Join(dir, TasksFile)); err == nil {
+		var ts Tasks
+		if err := decodeStrict(raw, &ts, TasksFile); err != nil {
+			return err
+		}
+		return ts.check(TasksFile)
 	}
 	return nil
 }

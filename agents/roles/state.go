@@ -37,6 +37,7 @@ type Step struct {
 	Outputs map[string]string `json:"outputs"` // path (relative to the build folder) → sha256
 	// Tokens and Wall are what the step's role spent.
 	Tokens int           `json:"tokens,omitempty"`
+	Calls  int           `json:"model_calls,omitempty"`
 	Wall   time.Duration `json:"wall,omitempty"`
 }
 

@@ -113,7 +113,7 @@ func newRootCmd(a *app) *cobra.Command {
 	root.SetOut(a.stdout)
 	root.SetErr(a.stderr)
 	root.AddCommand(newRunCmd(a))
-	for _, add := range []func(*app) []*cobra.Command{storeCommands, vaultCommands, feedsCommands, walletCommands, ledgerCommands, agentsCommands, mcpCommands, serveCommands, daoCommands, brandCommands, evalCommands} {
+	for _, add := range []func(*app) []*cobra.Command{storeCommands, vaultCommands, feedsCommands, walletCommands, ledgerCommands, agentsCommands, mcpCommands, serveCommands, daoCommands, brandCommands, evalCommands, buildCommands} {
 		root.AddCommand(add(a)...)
 	}
 	configureShellRoot(a, root)
