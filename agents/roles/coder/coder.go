@@ -160,7 +160,8 @@ func Solve(ctx context.Context, gen Generator, run Runner, t Task, opt Options) 
 		if err != nil {
 			return res, fmt.Errorf("%s: attempt %d: %w", t.File, round, err)
 		}
-		a.Code = Assemble(t, Extract(reply, t.Lang))
+		code := Extract(reply, t.Lang)
+		a.Code = Assemble(t, code)
 		start = time.Now()
 		v, err := run.Run(ctx, t, a.Code)
 		a.TestTime = time.Since(start)
@@ -175,11 +176,11 @@ func Solve(ctx context.Context, gen Generator, run Runner, t Task, opt Options) 
 		if a.Passed {
 			break
 		}
-		// The next round sees the task, this attempt's code and its
-		// failure: not every earlier attempt, which a small context
+		// The next round sees the task, the code this attempt wrote and
+		// its failure: not every earlier attempt, which a small context
 		// cannot hold.
 		msgs = append(msgs[:2],
-			model.Message{Role: model.RoleAssistant, Content: fence(t.Lang, a.Code)},
+			model.Message{Role: model.RoleAssistant, Content: fence(t.Lang, code)},
 			model.Message{Role: model.RoleUser, Content: fill(assets.Role("repair"), t, a.Case, a.Output)})
 	}
 	return res, nil

@@ -4,10 +4,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"os"
 	"strings"
 	"testing"
 
+	"github.com/sovos/sov/internal/testtool"
 	"github.com/sovos/sov/model"
 	"github.com/sovos/sov/model/scripted"
 )
@@ -177,10 +177,7 @@ func TestSolveStopsAtClosedFence(t *testing.T) {
 // it writes no working code, and the loop still does its rounds, counts
 // tokens and gives the same attempts twice.
 func TestSolveRealModel(t *testing.T) {
-	path := os.Getenv("SOV_TEST_MODEL")
-	if path == "" {
-		t.Skip("SOV_TEST_MODEL not set")
-	}
+	path := testtool.Model(t, testtool.Stories)
 	eng, err := model.Load(context.Background(), model.Options{Path: path, Threads: 1})
 	if err != nil {
 		t.Fatal(err)
