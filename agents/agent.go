@@ -17,6 +17,11 @@ type Agent struct {
 	// rules. A tool not listed is not offered to the model at all.
 	Tools  []ToolRule `toml:"tools"`
 	Budget Budget     `toml:"budget"`
+	// FirstCall, when set, is the tool the first step must call (the
+	// grammar allows nothing else then); later steps are free. For agents
+	// whose job starts with one tool (fetch, ask, search), so that a small
+	// model cannot skip it.
+	FirstCall string `toml:"first_call"`
 	// Output, when set, is a JSON Schema file (beside the agent file) that
 	// the final answer must satisfy (grammar-forced).
 	Output string `toml:"output"`

@@ -168,6 +168,9 @@ func parse(path string, data []byte, lookup ToolLookup) (*Agent, error) {
 		}
 	}
 
+	if a.FirstCall != "" && !slices.ContainsFunc(a.Tools, func(r ToolRule) bool { return r.Name == a.FirstCall }) {
+		return nil, fail("first_call", fmt.Errorf("%q is not one of the agent's tools", a.FirstCall))
+	}
 	if a.Output != "" {
 		if err := checkOutput(filepath.Dir(path), a.Output); err != nil {
 			return nil, fail("output", err)

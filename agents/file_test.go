@@ -262,7 +262,7 @@ func TestTemplateLoads(t *testing.T) {
 	if err != nil {
 		t.Fatalf("the template's commented example does not load: %v", err)
 	}
-	if last := a.Tools[len(a.Tools)-1]; last.Name != "wallet.pay" {
+	if last := a.Tools[len(a.Tools)-1]; last.Name != "brand.ask" || a.Tools[len(a.Tools)-2].Name != "wallet.pay" {
 		t.Errorf("uncommented example: last tool %q", last.Name)
 	}
 	if a.Spend == nil || a.Spend.PerTx["USDC"] != "1" || len(a.Spend.Payees) != 1 {

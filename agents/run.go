@@ -175,6 +175,7 @@ type run struct {
 	budget   Budget
 	tools    map[string]tools.Tool
 	ts       *model.Toolset
+	first    *model.Toolset // the first step's: only FirstCall's call
 	env      tools.Env
 	pre      map[string]bool
 	msgs     []model.Message
@@ -237,6 +238,11 @@ func newRun(cfg RunConfig) (*run, error) {
 		return r, fmt.Errorf("agent %s: %w", r.agent, err)
 	}
 	r.ts = ts
+	if cfg.Agent.FirstCall != "" {
+		if r.first, err = model.CompileTools(specs, cfg.Agent.FirstCall); err != nil {
+			return r, fmt.Errorf("agent %s: first_call: %w", r.agent, err)
+		}
+	}
 	for _, n := range cfg.PreApproved {
 		r.pre[n] = true
 	}
@@ -392,7 +398,11 @@ func (r *run) callModel(ctx context.Context) (model.Reply, string, error) {
 	}
 	s.MaxTokens = max(1, min(s.MaxTokens, r.budget.Tokens-r.tokens))
 	var raw strings.Builder
-	reply, st, err := safeCall(ctx, r.cfg.Model, r.msgs, r.ts, s, func(p string) error {
+	ts := r.ts
+	if r.steps == 1 && r.first != nil {
+		ts = r.first
+	}
+	reply, st, err := safeCall(ctx, r.cfg.Model, r.msgs, ts, s, func(p string) error {
 		raw.WriteString(p)
 		return nil
 	})

@@ -847,3 +847,39 @@ func (c capture) Call(ctx context.Context, msgs []model.Message, ts *model.Tools
 	*c.caps = append(*c.caps, s.MaxTokens)
 	return c.Caller.Call(ctx, msgs, ts, s, fn)
 }
+
+// first_call: the first step can only be that tool's call, whatever the
+// model would rather do (stories260K, greedy, calls write of its own
+// accord).
+func TestRunFirstCall(t *testing.T) {
+	eng, err := model.Load(context.Background(), model.Options{Path: testtool.Model(t, testtool.Stories), ContextSize: 2048, Threads: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer eng.Close()
+	for _, first := range []string{"echo", "feed"} {
+		f := newFixture(t)
+		sess := eng.NewSession()
+		f.cfg.Model, f.cfg.Input = sess, "Once upon a time there was a tent."
+		f.cfg.Agent.FirstCall = first
+		f.cfg.Agent.Budget.Steps = 1
+		f.cfg.Sampling.MaxTokens = 120
+		f.cfg.PreApproved = []string{"write"}
+		Run(context.Background(), f.cfg)
+		sess.Close()
+		var called []string
+		for _, e := range f.events {
+			if e.Type == EventToolCall {
+				called = append(called, e.Tool)
+			}
+		}
+		if len(called) != 1 || called[0] != first {
+			t.Errorf("first_call %q: the first step called %v", first, called)
+		}
+	}
+	bad := filepath.Join(t.TempDir(), "a.toml")
+	os.WriteFile(bad, []byte("first_call = \"pay\"\n[[tools]]\nname = \"echo\"\n"), 0o600)
+	if _, err := Load(bad, nil); err == nil || !strings.Contains(err.Error(), "first_call") {
+		t.Errorf("a first_call not among the tools: %v", err)
+	}
+}

@@ -220,6 +220,9 @@ disabled = false
 
 # Optional: a JSON Schema file beside this one that the final answer must fit.
 # output = "NAME.schema.json"
+# Optional: the tool the first step must call (one of the tools below), so
+# that even a small model starts with it.
+# first_call = "vault.search"
 
 # Limits of one run. Spending is limited by the wallet grant, not here.
 [budget]
@@ -279,6 +282,12 @@ deny = ["path=*.sh"]
 # per_tx = { USDC = "1" }
 # per_run = { USDC = "5" }
 # payees = ["0x1111111111111111111111111111111111111111"]
+
+# Asking a brand you trust (sov brands ls) and paying for its signed answer
+# through the same grant; its answer taints the run.
+# [[tools]]
+# name = "brand.ask"
+# set = { brand = "Acme", max_price = "0.05" }
 
 # Tools of an outside MCP server, offered as mcp.SERVER.TOOL once you
 # approve them (a tool whose description or schema changes asks again).

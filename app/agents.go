@@ -15,6 +15,7 @@ import (
 	"github.com/sovos/sov/agents"
 	"github.com/sovos/sov/agents/mcptools"
 	"github.com/sovos/sov/agents/tools"
+	"github.com/sovos/sov/brand"
 	"github.com/sovos/sov/chat/conversation"
 	"github.com/sovos/sov/chat/lazymodel"
 	"github.com/sovos/sov/feeds"
@@ -155,7 +156,10 @@ func (a *App) AgentEnv(ctx context.Context, ag *agents.Agent, o AgentEnvOptions)
 		closers = append(closers, func() { v.Close() })
 		env.Vault = v
 	}
-	if uses(ag, "wallet.") && ag.Spend != nil && wallet.OpenStore(a.Paths.Sub("wallet")).Exists() {
+	if uses(ag, "brand.") {
+		env.Brands = func(ctx context.Context) (brand.Directory, error) { return a.Brands(ctx, nil) }
+	}
+	if (uses(ag, "wallet.") || uses(ag, "brand.")) && ag.Spend != nil && wallet.OpenStore(a.Paths.Sub("wallet")).Exists() {
 		s, err := a.WalletSession(ctx, o.Caller, o.WalletApprover, o.Interactive, o.Wallet)
 		if err != nil {
 			return nil, nil, err

@@ -312,34 +312,14 @@ func readAnnouncements(ctx context.Context, src string, w io.Writer) error {
 // viaMCP asks over the brand's MCP endpoint (x402's MCP transport)
 // instead of its plain HTTP one.
 func (a *App) BrandAsk(ctx context.Context, s *wallet.Session, d brand.Directory, name, question, max string, viaMCP bool) (brand.Announcement, brand.Result, *ledger.Entry, error) {
-	ann, err := d.Find(name)
-	if err != nil {
-		return ann, brand.Result{}, nil, err
-	}
-	key, err := brand.ParseKey(ann.Key)
-	if err != nil {
-		return ann, brand.Result{}, nil, err
-	}
 	pay := func(ctx context.Context, raw []byte) (wallet.X402Payment, error) {
 		return s.PayX402(ctx, raw, wallet.X402Options{Max: max})
 	}
-	call := brand.Call{Endpoint: ann.Endpoint, Args: map[string]any{"question": question}, Key: key, Pay: pay, Check: s.CheckX402Settled}
-	ask := brand.Ask
-	if viaMCP {
-		call.Endpoint, ask = strings.TrimSuffix(call.Endpoint, "/")+"/mcp", brand.AskMCP
+	x := brand.Exchange{Directory: d, Pay: pay, Check: s.CheckX402Settled, Ledger: a.Ledger(), Signer: a.AutoSigner(), Principal: "cli", MCP: viaMCP}
+	ann, res, e, err := x.Ask(ctx, name, question)
+	var rec *brand.RecordError
+	if errors.As(err, &rec) {
+		a.warnf("%v", rec)
 	}
-	res, err := ask(ctx, call)
-	var lost *brand.PaidNoAnswerError
-	if err != nil && !errors.As(err, &lost) {
-		return ann, res, nil, err
-	}
-	if lost != nil {
-		res.Problem = lost.Error()
-	}
-	e, rerr := brand.Record(ctx, a.Ledger(), a.AutoSigner(), "cli", ann, res)
-	if rerr != nil {
-		a.warnf("the exchange was not recorded in the ledger: %v", rerr)
-		return ann, res, nil, errors.Join(err, rerr)
-	}
-	return ann, res, &e, err
+	return ann, res, e, err
 }

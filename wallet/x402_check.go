@@ -64,3 +64,10 @@ func (s *Session) CheckX402Settled(ctx context.Context, p X402Payload, tx string
 	}
 	return nil
 }
+
+// SettlementCheck is Session.CheckX402Settled for a grant's holder (it
+// only reads the chain). A function rather than a method taking the
+// transaction: a grant's methods take no strings (see the grant tests).
+func (g *Grant) SettlementCheck() func(ctx context.Context, p X402Payload, tx string) error {
+	return g.s.CheckX402Settled
+}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 
+	"github.com/sovos/sov/brand"
 	"github.com/sovos/sov/feeds"
 	"github.com/sovos/sov/internal/ledger"
 	"github.com/sovos/sov/model"
@@ -27,6 +28,9 @@ type Env struct {
 	// Wallet is the grant the user's session minted for this run: its
 	// limits and approver are the session's, never the agent's.
 	Wallet *wallet.Grant
+	// Brands are the brands whose announcements are signed by keys the
+	// user trusts (brand.ask calls no other); nil: unavailable.
+	Brands func(ctx context.Context) (brand.Directory, error)
 	// Ledger records the run's notes (and, by the run loop, every call).
 	Ledger *ledger.Ledger
 	Signer *ledger.Signer

@@ -4,6 +4,8 @@ import (
 	"bufio"
 	"encoding/json"
 	"net"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -11,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/sovos/sov/agents"
 	"github.com/sovos/sov/brand"
 	"github.com/sovos/sov/feeds/nostr"
 	"github.com/sovos/sov/internal/testtool"
@@ -139,6 +142,7 @@ func TestBrandAnvilAcceptance(t *testing.T) {
 	if r.Code != 0 || !strings.Contains(r.Stderr, "signature verified") || an.TokenBalance(t, usdc, payee).Int64() != 20000 {
 		t.Fatalf("brands ask --mcp: %d %s", r.Code, r.Stderr)
 	}
+	agentAsksBrand(t, user, anns, an, usdc, payee)
 	r = runSov(t, user, walletTestEnv, "", "ledger", "ls", "--json", "--kind", "tool")
 	if r.Code != 0 || !strings.Contains(r.Stdout, res.Settlement.Transaction) || !strings.Contains(r.Stdout, `"verified":true`) {
 		t.Fatalf("ledger ls: %s %s", r.Stdout, r.Stderr)
@@ -216,4 +220,68 @@ func startBrand(t *testing.T, home, addr string) {
 		t.Log(sc.Text())
 	}
 	t.Fatal("sov brand serve exited before serving")
+}
+
+// agentAsksBrand: the user's agent (the small chat model, greedy; the
+// brand and the most it may pay are pinned by the agent's file, the
+// question is the model's) asks Acme through brand.ask, paying 0.01
+// test-USDC through the run's grant; the answer comes back signed and
+// verified, it taints the run, and the ledger holds the exchange under
+// the agent's name. Headless, without --approve brand.ask, nothing is
+// paid.
+func agentAsksBrand(t *testing.T, home, anns string, an *wallettest.Anvil, usdc, payee string) {
+	m, err := testtool.ModelPath(testtool.Chat)
+	if err != nil {
+		t.Logf("the agent's part is skipped: %v", err)
+		return
+	}
+	b, err := os.ReadFile(anns)
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { w.Write(b) }))
+	t.Cleanup(srv.Close)
+	if r := runSov(t, home, nil, "", "feeds", "add", srv.URL+"/brands.jsonl"); r.Code != 0 {
+		t.Fatalf("feeds add: %s", r.Stderr)
+	}
+	writeAgent(t, home, "buyer", `model = "`+m+`"
+prompt = "You find out about products from the brands that sell them."
+first_call = "brand.ask"
+[budget]
+steps = 2
+step_tokens = 96
+[[tools]]
+name = "brand.ask"
+set = { brand = "Acme", max_price = "0.01" }
+[spend]
+per_tx = { USDC = "0.05" }
+per_run = { USDC = "0.05" }
+networks = ["anvil"]
+`)
+	before := an.TokenBalance(t, usdc, payee).Int64()
+	r := runSov(t, home, walletTestEnv, "", "agents", "run", "buyer", "--json", "What anvils does Acme sell?")
+	if r.Code != exitNeedsApproval || an.TokenBalance(t, usdc, payee).Int64() != before {
+		t.Fatalf("headless without --approve: exit %d, paid %d\n%s\n%s", r.Code, an.TokenBalance(t, usdc, payee).Int64()-before, r.Stdout, r.Stderr)
+	}
+	r = runSov(t, home, walletTestEnv, "", "agents", "run", "buyer", "--json", "--approve", "brand.ask", "What anvils does Acme sell?")
+	var got struct {
+		Verified    bool   `json:"verified"`
+		Answer      string `json:"answer"`
+		Transaction string `json:"transaction"`
+	}
+	var tainted, paid bool
+	for _, e := range events(t, r.Stdout) {
+		if e.Type == agents.EventToolResult && e.Tool == "brand.ask" {
+			tainted = e.Tainted
+			json.Unmarshal([]byte(e.Text), &got)
+		}
+		paid = paid || e.Type == agents.EventPayment && e.Tool == "brand.ask"
+	}
+	if !got.Verified || got.Answer == "" || !tainted || !paid || !an.Succeeded(t, got.Transaction) || an.TokenBalance(t, usdc, payee).Int64() != before+10000 {
+		t.Fatalf("agent's brand.ask: exit %d, %+v, tainted %v, paid %v\n%s\n%s", r.Code, got, tainted, paid, r.Stdout, r.Stderr)
+	}
+	r = runSov(t, home, nil, "", "ledger", "ls", "--json", "--kind", "tool")
+	if !strings.Contains(r.Stdout, `"agent:buyer"`) || strings.Count(r.Stdout, got.Transaction) == 0 {
+		t.Fatalf("the agent's exchange is not in the ledger: %s", r.Stdout)
+	}
 }
