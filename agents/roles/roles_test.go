@@ -383,3 +383,33 @@ func TestNormalise(t *testing.T) {
 		}
 	}
 }
+
+func TestVerdicts(t *testing.T) {
+	cases := []Case{{Name: "a", Function: "f", Args: "1", Expect: "1"}, {Name: "b", Function: "f", Args: "2", Expect: "4"}}
+	tests := []struct {
+		name   string
+		lang   Lang
+		res    sandbox.Result
+		passed []bool
+		detail string // of the second case
+	}{
+		{"python, one fails", Python, sandbox.Result{Kind: sandbox.Exited, Code: 1, Stdout: []byte("PASS 1: a\nFAIL 2: b: got 2, want 4\n")}, []bool{true, false}, "b: got 2, want 4"},
+		{"python, a syntax error", Python, sandbox.Result{Kind: sandbox.Exited, Code: 1, Stderr: []byte("  File \"calc.py\", line 1\nSyntaxError: invalid syntax\n")}, []bool{false, false}, "the tests did not run it: exit 1: SyntaxError: invalid syntax"},
+		{"go, one fails", Go, sandbox.Result{Kind: sandbox.Exited, Code: 1, Stdout: []byte("--- PASS: TestCase1 (0.00s)\n    acceptance_test.go:9: FAIL 2: b: got 2, want 4\n--- FAIL: TestCase2 (0.00s)\nFAIL\n")}, []bool{true, false}, "b: got 2, want 4"},
+		{"go, a compile error", Go, sandbox.Result{Kind: sandbox.Exited, Code: 1, Stderr: []byte("# build\n./calc.go:3:2: undefined: x\n"), Stdout: []byte("FAIL\tbuild [build failed]\n")}, []bool{false, false}, "the tests did not run it: exit 1: ./calc.go:3:2: undefined: x"},
+		{"a timeout after a pass", Python, sandbox.Result{Kind: sandbox.Timeout, Stdout: []byte("PASS 1: a\n")}, []bool{false, false}, "the tests did not run it: timeout after 0s"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got := verdicts(tt.lang, cases, tt.res)
+			for i, want := range tt.passed {
+				if got[i].Passed != want {
+					t.Errorf("case %d passed %v, want %v", i+1, got[i].Passed, want)
+				}
+			}
+			if got[1].Detail != tt.detail {
+				t.Errorf("detail %q, want %q", got[1].Detail, tt.detail)
+			}
+		})
+	}
+}

@@ -26,12 +26,12 @@ import (
 const prdSchema = `{"type":"object","properties":{
 "title":{"type":"string","minLength":1,"maxLength":80},
 "summary":{"type":"string","maxLength":400},
-"stories":{"type":"array","minItems":1,"maxItems":6,"items":{"type":"object","properties":{
+"stories":{"type":"array","minItems":1,"maxItems":3,"items":{"type":"object","properties":{
   "as":{"type":"string","maxLength":60},
   "want":{"type":"string","minLength":1,"maxLength":200},
   "so":{"type":"string","maxLength":200}},
   "required":["as","want","so"],"additionalProperties":false}},
-"acceptance":{"type":"array","minItems":1,"maxItems":8,"items":{"type":"object","properties":{
+"acceptance":{"type":"array","minItems":1,"maxItems":5,"items":{"type":"object","properties":{
   "name":{"type":"string","minLength":1,"maxLength":80},
   "function":{"type":"string","minLength":1,"maxLength":40},
   "args":{"type":"string","maxLength":120},

@@ -132,6 +132,9 @@ func verdicts(lang Lang, cases []Case, res sandbox.Result) []CaseResult {
 			r.Detail = detail[i+1]
 			if r.Detail == "" {
 				r.Detail = "the tests did not run it: " + res.String()
+				if l := why(res); l != "" {
+					r.Detail += ": " + l
+				}
 			}
 		}
 		rs[i] = r
@@ -276,4 +279,30 @@ func (r *runner) Run(ctx context.Context, t coder.Task, code string) (coder.Verd
 		}
 	}
 	return v, nil
+}
+
+var goCompileError = regexp.MustCompile(`(?m)^\S*\.go:\d+:\d+: .*$`)
+
+// why is the line of a run's output that says why no case ran: Go's first
+// compile error, else the last line of stderr (a traceback's error).
+func why(res sandbox.Result) string {
+	if m := goCompileError.Find(append(append([]byte(nil), res.Stdout...), res.Stderr...)); m != nil {
+		return lastLine(m)
+	}
+	return lastLine(res.Stderr)
+}
+
+// lastLine is the last non-empty line of out (a traceback's error, the
+// compiler's last complaint).
+func lastLine(out []byte) string {
+	lines := strings.Split(strings.TrimSpace(string(out)), "\n")
+	for i := len(lines) - 1; i >= 0; i-- {
+		if l := strings.TrimSpace(lines[i]); l != "" {
+			if len(l) > 200 {
+				l = l[:200] + "…"
+			}
+			return l
+		}
+	}
+	return ""
 }
