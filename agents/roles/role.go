@@ -119,7 +119,7 @@ func (b *builder) runRole(ctx context.Context, r *role) (json.RawMessage, Usage,
 	out := agents.Run(ctx, agents.RunConfig{
 		Agent: ag, Model: &forced{inner: m, call: call, reply: reply, h: h}, ModelPath: b.cfg.ModelPath,
 		Tools: []tools.Tool{h}, Env: &tools.Env{Workspace: b.cfg.Dir, Ledger: b.cfg.Ledger, Signer: b.cfg.Signer},
-		Events: b.agentEvents(r.name), Input: r.input, Transcript: b.cfg.Transcripts,
+		Events: b.agentEvents(r.name, h), Input: r.input, Transcript: b.cfg.Transcripts,
 	})
 	u.Tokens, u.Calls, u.Wall = out.Tokens, out.Steps, out.Wall
 	if h.got == nil {
@@ -136,14 +136,16 @@ func (b *builder) runRole(ctx context.Context, r *role) (json.RawMessage, Usage,
 	return h.got, u, nil
 }
 
-func (b *builder) agentEvents(role string) agents.Sink {
+func (b *builder) agentEvents(role string, h *handover) agents.Sink {
 	if b.cfg.Events == nil {
 		return nil
 	}
 	return func(e agents.Event) {
 		switch {
 		case e.Type == agents.EventModelCall:
-			b.emit(Event{Type: "model_call", Role: role, Tokens: e.PromptTokens + e.GenTokens, Closed: e.Closed})
+			// The short answer after the hand-over is capped on purpose:
+			// only the document's reaching the cap is news.
+			b.emit(Event{Type: "model_call", Role: role, Tokens: e.PromptTokens + e.GenTokens, Closed: e.Closed && h.got == nil})
 		case e.Type == agents.EventToolResult && e.Source != "sov":
 			// The document was refused (by its check): the model is told and tries again.
 			b.emit(Event{Type: "model_call", Role: role, Message: e.Text})

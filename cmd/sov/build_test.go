@@ -126,3 +126,33 @@ func TestBuildHeadlessNeedsReview(t *testing.T) {
 		}
 	}
 }
+
+// At a terminal the PRD is shown for review: an edit in $EDITOR is shown
+// again, and stop leaves the build stopped (exit 4) with the edit on disk;
+// a resume shows the review again and, approved, goes on to the architect.
+func TestBuildReviewAtATerminal(t *testing.T) {
+	m := testtool.Model(t, testtool.Stories)
+	home, dir := t.TempDir(), filepath.Join(t.TempDir(), "b")
+	common := []string{"--model", m, "--max-tokens", "400", "--ctx", "4096"}
+	editor := []string{`EDITOR=f() { echo EDITED-IN-REVIEW >> "$1"; }; f`, "VISUAL="}
+	prompt := "[a]pprove, [e]dit, [s]top?"
+	r := runSovTTY(t, home, editor, []typed{{prompt, "e"}, {"EDITED-IN-REVIEW", "s"}},
+		append([]string{"build", "a function that adds two numbers", "--dir", dir}, common...)...)
+	if strings.Contains(r.Stdout, "sandbox unavailable") {
+		t.Skip(r.Stdout)
+	}
+	if r.Code != exitNeedsApproval || !strings.Contains(r.Stdout, "stopped at the review") {
+		t.Fatalf("exit %d\n%s", r.Code, r.Stdout)
+	}
+	b, err := os.ReadFile(filepath.Join(dir, roles.PRDFile))
+	if err != nil || !strings.Contains(string(b), "EDITED-IN-REVIEW") {
+		t.Fatalf("prd.md: %v %q", err, b)
+	}
+	r = runSovTTY(t, home, []string{core.EnvBuildKillAfter + "=architect"}, []typed{{prompt, "a"}}, append([]string{"build", "--resume", dir}, common...)...)
+	if r.Code != -1 || !strings.Contains(r.Stdout, "pm: skipped") {
+		t.Fatalf("exit %d\n%s", r.Code, r.Stdout)
+	}
+	if st, err := roles.LoadState(dir); err != nil || len(st.Steps) != 3 {
+		t.Fatalf("state %+v %v", st, err)
+	}
+}
