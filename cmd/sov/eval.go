@@ -56,6 +56,12 @@ func (a *app) evalHumanEvalCmd() *cobra.Command {
 				fmt.Fprintln(a.stdout, termtext.Clean(problemLine(pr)))
 			}
 		})
+		var ce *humaneval.CanonicalError
+		if errors.As(err, &ce) {
+			for _, o := range ce.Summary.Failed {
+				a.warnf("%s: the canonical solution failed: %v", o.TaskID, o.Result)
+			}
+		}
 		if err != nil {
 			return err
 		}

@@ -37,7 +37,7 @@ func TestEvalHumanEvalCanonical(t *testing.T) {
 		{"unknown language", []string{"--canonical", "--lang", "rust", "--data", data}, exitUsage, "", "want python or go"},
 		{"missing data", []string{"--canonical", "--data", filepath.Join(home, "nothing")}, exitError, "", "pass --data"},
 		{"negative repair", []string{"--repair", "-1", "--data", data}, exitUsage, "", "must not be negative"},
-		{"broken canonical stops a model run", []string{"--model", testtool.Model(t, testtool.Stories), "--data", broken}, exitRejected, "", "canonical solutions fail in the sandbox: 1 of 1"},
+		{"broken canonical stops a model run", []string{"--model", testtool.Model(t, testtool.Stories), "--data", broken}, exitRejected, "", "X/0: the canonical solution failed: exit 1\nsov: canonical solutions fail in the sandbox: 1 of 1"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
