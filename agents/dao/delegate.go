@@ -285,8 +285,10 @@ type RunReport struct {
 	// Queued: drafts for the user to approve, and abstentions to see.
 	Queued  []Queued `json:"queued"`
 	Skipped int      `json:"skipped"`
-	// Failed: votes the rules allowed that could not be cast.
-	Failed map[string]string `json:"failed,omitempty"`
+	// Failed: votes the rules allowed that could not be cast, and why
+	// (FailedErr: the errors themselves, for callers that react to them).
+	Failed    map[string]string `json:"failed,omitempty"`
+	FailedErr map[string]error  `json:"-"`
 }
 
 // lockedState takes the run lock and loads the state under it; the
@@ -349,9 +351,9 @@ func (d *Delegate) Run(ctx context.Context) (RunReport, error) {
 			vr, err := d.cast(ctx, st, p, *dec.Choice, dec.Rationale, "auto")
 			if err != nil {
 				if rep.Failed == nil {
-					rep.Failed = map[string]string{}
+					rep.Failed, rep.FailedErr = map[string]string{}, map[string]error{}
 				}
-				rep.Failed[p.Key()] = err.Error()
+				rep.Failed[p.Key()], rep.FailedErr[p.Key()] = err.Error(), err
 				continue
 			}
 			rep.Cast, rep.CastFor = append(rep.Cast, vr), append(rep.CastFor, p.Key())

@@ -10,6 +10,7 @@ import (
 	"io"
 	"os"
 	"os/exec"
+	"slices"
 	"strings"
 	"time"
 
@@ -320,6 +321,17 @@ func (a *app) daoRunCmd() *cobra.Command {
 			}
 		})
 		if err == nil && len(rep.Failed) > 0 {
+			var calls []string
+			for _, e := range rep.FailedErr {
+				var re *wallet.RefusedError
+				if errors.As(e, &re) && re.Call != "" && !slices.Contains(calls, re.Call) {
+					calls = append(calls, re.Call)
+				}
+			}
+			if len(calls) > 0 {
+				slices.Sort(calls)
+				return fmt.Errorf("%d votes the rules allow were not cast (see FAILED): the wallet's policy asks about these contract calls; to let the delegate cast them unattended: sov wallet policy --allow-call %s", len(rep.Failed), strings.Join(calls, " --allow-call "))
+			}
 			return fmt.Errorf("%d votes the rules allow were not cast (see FAILED; `sov dao alias authorize` if the alias is not authorised)", len(rep.Failed))
 		}
 		return err
