@@ -158,7 +158,9 @@ func Build(ctx context.Context, cfg Config) (*Report, error) {
 		if strings.TrimSpace(cfg.Request) == "" {
 			return nil, ErrNoRequest
 		}
-		if _, err := os.Stat(statePath(dir)); err == nil {
+		// A build that never finished a step (its PM asked a question)
+		// may be started again with a new request; any other is resumed.
+		if old, err := LoadState(dir); err == nil && len(old.Steps) > 0 {
 			return nil, fmt.Errorf("%s: %w", dir, ErrIsABuild)
 		}
 		if cfg.Lang == "" {

@@ -280,13 +280,33 @@ func TestBuildBadInput(t *testing.T) {
 	})
 	t.Run("a new build over an old one", func(t *testing.T) {
 		tm := newTeam()
+		tm.spec = strings.Replace(addSpec, `"question":""`, `"question":"Integers?"`, 1)
 		cfg := config(t, tm)
 		cfg.Approve = false
+		if _, err := build(t, cfg); !errors.Is(err, ErrNeedsAnswer) {
+			t.Fatal(err)
+		}
+		// Nothing was done: a clearer request starts over in the folder.
+		tm.spec = addSpec
+		cfg.Request = "a function add(a, b) of two integers"
 		if _, err := build(t, cfg); !errors.Is(err, ErrNeedsReview) {
 			t.Fatal(err)
 		}
 		if _, err := build(t, cfg); !errors.Is(err, ErrIsABuild) {
 			t.Fatalf("err %v", err)
+		}
+	})
+	t.Run("on the host with --unsafe-host", func(t *testing.T) {
+		cfg := config(t, newTeam())
+		cfg.Unsafe = true
+		rep, err := build(t, cfg)
+		if err != nil || rep.Status != "passed" || rep.Sandboxed {
+			t.Fatalf("err %v, report %+v", err, rep)
+		}
+		var b strings.Builder
+		rep.Render(&b)
+		if !strings.Contains(b.String(), "on the host, unsandboxed") {
+			t.Fatal(b.String())
 		}
 	})
 	t.Run("a missing toolchain", func(t *testing.T) {
