@@ -45,6 +45,8 @@ type State struct {
 	Seen      map[string]string       `json:"seen"` // what the model was given, for explain
 	Votes     map[string][]VoteRecord `json:"votes"`
 	Alias     *AliasRecord            `json:"alias,omitempty"`
+	// Dismissed: proposals the user set aside (Dismiss), and when.
+	Dismissed map[string]time.Time `json:"dismissed,omitempty"`
 }
 
 // Delegate is one user's DAO delegate: its folder, policy, sources,
@@ -331,6 +333,10 @@ func (d *Delegate) Run(ctx context.Context) (RunReport, error) {
 		}
 	}()
 	for _, p := range ps {
+		if _, ok := st.Dismissed[p.Key()]; ok && len(st.Votes[p.Key()]) == 0 {
+			rep.Skipped++ // the user set it aside: neither queued nor cast
+			continue
+		}
 		dec, ok := st.Decisions[p.Key()]
 		// Decide again what was skipped, or abstained on for want of a
 		// model when there is one now.
