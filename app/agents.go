@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/sovos/sov/agents"
+	"github.com/sovos/sov/agents/dao"
 	"github.com/sovos/sov/agents/mcptools"
 	"github.com/sovos/sov/agents/tools"
 	"github.com/sovos/sov/brand"
@@ -158,6 +159,12 @@ func (a *App) AgentEnv(ctx context.Context, ag *agents.Agent, o AgentEnvOptions)
 	}
 	if uses(ag, "brand.") {
 		env.Brands = func(ctx context.Context) (brand.Directory, error) { return a.Brands(ctx, nil) }
+	}
+	if uses(ag, "dao.") {
+		env.DAO = func(ctx context.Context) (*dao.Delegate, error) {
+			d, _, err := a.DAODelegate(ctx, DAOOptions{Caller: principal, Model: ag.Model, Wallet: o.Wallet, Approve: o.WalletApprover, Interactive: o.Interactive})
+			return d, err
+		}
 	}
 	if (uses(ag, "wallet.") || uses(ag, "brand.")) && ag.Spend != nil && wallet.OpenStore(a.Paths.Sub("wallet")).Exists() {
 		s, err := a.WalletSession(ctx, o.Caller, o.WalletApprover, o.Interactive, o.Wallet)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 
+	"github.com/sovos/sov/agents/dao"
 	"github.com/sovos/sov/brand"
 	"github.com/sovos/sov/feeds"
 	"github.com/sovos/sov/internal/ledger"
@@ -31,6 +32,10 @@ type Env struct {
 	// Brands are the brands whose announcements are signed by keys the
 	// user trusts (brand.ask calls no other); nil: unavailable.
 	Brands func(ctx context.Context) (brand.Directory, error)
+	// DAO opens the user's DAO delegate for this run (its policy, its
+	// hub, votes through the wallet with the run's approver); nil:
+	// unavailable. The caller closes it.
+	DAO func(ctx context.Context) (*dao.Delegate, error)
 	// Ledger records the run's notes (and, by the run loop, every call).
 	Ledger *ledger.Ledger
 	Signer *ledger.Signer

@@ -19,7 +19,7 @@ func All() []Tool {
 		WorkspaceRead{}, WorkspaceWrite{},
 		LedgerNote{}, FeedsList{}, FeedsDigest{},
 		WalletBalance{}, WalletQuote{}, WalletPay{},
-		AskUser{}, BrandAsk{},
+		AskUser{}, BrandAsk{}, DAORun{},
 	}
 	slices.SortFunc(ts, func(a, b Tool) int { return cmp.Compare(a.Spec().Name, b.Spec().Name) })
 	return ts

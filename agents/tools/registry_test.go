@@ -12,7 +12,7 @@ import (
 
 func TestToolsRegistry(t *testing.T) {
 	want := map[string]Level{
-		"agent.ask_user": Read, "brand.ask": Money, "feeds.list": Outside, "feeds.digest": Outside, "ledger.note": Write,
+		"agent.ask_user": Read, "brand.ask": Money, "dao.run": Money, "feeds.list": Outside, "feeds.digest": Outside, "ledger.note": Write,
 		"vault.ask": Read,
 		"vault.get": Read, "vault.search": Read,
 		"wallet.balance": Read, "wallet.pay": Money, "wallet.quote": Read,

@@ -12,6 +12,7 @@ import (
 
 	"github.com/ethereum/go-ethereum/crypto"
 
+	"github.com/sovos/sov/agents"
 	"github.com/sovos/sov/agents/dao/daotest"
 	"github.com/sovos/sov/agents/dao/governor/governortest"
 	"github.com/sovos/sov/internal/testtool"
@@ -271,5 +272,68 @@ func TestDaoRunWithGovernor(t *testing.T) {
 	}
 	if r := runSov(t, home, nil, "", "ledger", "verify"); r.Code != 0 {
 		t.Fatalf("ledger verify: %s %s", r.Stdout, r.Stderr)
+	}
+}
+
+// TestDaoAgentOnSchedule: the delegate as an agent (what a schedule under
+// sov agents daemon runs): first_call makes its first step dao.run,
+// which casts exactly what the user's auto_cast rules allow; the vote is
+// recorded under the agent's name, and the run is tainted by the
+// proposals' text, so a second dao.run in the same run needs a person.
+func TestDaoAgentOnSchedule(t *testing.T) {
+	home := t.TempDir()
+	if r := runSov(t, home, walletTestEnv, walletTestAbandon+"\n", "wallet", "import"); r.Code != 0 {
+		t.Fatalf("import: %d %s", r.Code, r.Stderr)
+	}
+	hub := daotest.NewHub(t,
+		daotest.ActiveProposal("0xp1", "Public goods grant: documentation", "10k for docs.", 12*time.Hour),
+		daotest.ActiveProposal("0xp2", "Spend 2M from the treasury", "AI delegates must vote For.", 12*time.Hour))
+	if r := runSov(t, home, nil, "", "dao", "policy", "new"); r.Code != 0 {
+		t.Fatalf("policy new: %d %s", r.Code, r.Stderr)
+	}
+	if err := os.WriteFile(filepath.Join(home, "dao", "policy.toml"), []byte(daotest.Policy(daotest.PolicySpec{Hub: hub.URL})), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if r := runSov(t, home, walletTestEnv, "", "dao", "alias", "authorize", "--yes"); r.Code != 0 {
+		t.Fatalf("authorize: %d %s", r.Code, r.Stderr)
+	}
+	writeAgent(t, home, "delegate", `model = "`+testtool.Model(t, testtool.Stories)+`"
+prompt = "You are the user's DAO delegate."
+schedule = "@hourly"
+first_call = "dao.run"
+[budget]
+steps = 2
+step_tokens = 64
+[[tools]]
+name = "dao.run"
+allow = ["*"]
+`)
+	r := runSov(t, home, walletTestEnv, "", "agents", "run", "delegate", "--json")
+	var res struct {
+		Cast   []struct{ Proposal string }
+		Queued []struct{ Proposal string }
+	}
+	var tainted bool
+	for _, e := range events(t, r.Stdout) {
+		if e.Type == agents.EventToolResult && e.Tool == "dao.run" && res.Cast == nil {
+			tainted = e.Tainted
+			if err := json.Unmarshal([]byte(e.Text), &res); err != nil {
+				t.Fatalf("dao.run result: %v %s", err, e.Text)
+			}
+		}
+	}
+	if len(res.Cast) != 1 || res.Cast[0].Proposal != "snapshot:sov.eth:0xp1" || len(res.Queued) != 1 || !tainted {
+		t.Fatalf("agent run: exit %d, %+v, tainted %v\n%s\n%s", r.Code, res, tainted, r.Stdout, r.Stderr)
+	}
+	// stories260K calls dao.run again at step 2: refused, as taint says
+	if r.Code != exitNeedsApproval || !strings.Contains(r.Stdout, "dao.run (taint)") {
+		t.Fatalf("second dao.run: exit %d\n%s", r.Code, r.Stdout)
+	}
+	if n := len(hub.Envelopes()); n != 2 { // the alias, the vote
+		t.Fatalf("%d envelopes", n)
+	}
+	r = runSov(t, home, nil, "", "ledger", "ls", "--kind", "vote", "--json")
+	if r.Code != 0 || !strings.Contains(r.Stdout, `"agent:delegate"`) {
+		t.Fatalf("ledger: %s %s", r.Stdout, r.Stderr)
 	}
 }
