@@ -105,3 +105,14 @@ func (s sessionSigner) SignTypedData(ctx context.Context, td wallet.TypedData, i
 	}
 	return sess.SignTypedData(ctx, td, index)
 }
+
+// ShellDAO is the delegate for the shell's pending-votes view: no model
+// (the view acts on what a run decided), the keys unlocked from
+// SOV_WALLET_PASSPHRASE only (the shell owns the terminal), and approve
+// answering what the wallet's policy asks the person, who types the
+// passphrase into the shell as they would at the CLI's prompt.
+func (a *App) ShellDAO(ctx context.Context, approve wallet.Approver) (*dao.Delegate, error) {
+	d, _, err := a.DAODelegate(ctx, DAOOptions{Caller: "tui", NoModel: true, Wallet: a.FromEnv(EnvWalletPassphrase),
+		Approve: approve, Interactive: approve != nil})
+	return d, err
+}

@@ -42,6 +42,8 @@ type Options struct {
 	// (/agent). Nil: the shell has no agents.
 	Agents   func() ([]agents.Entry, error)
 	RunAgent RunAgentFunc
+	// DAO opens the user's DAO delegate (/votes); nil: the shell has none.
+	DAO OpenDAOFunc
 }
 
 // App is the root Bubble Tea model. It owns the panes and routes messages;
@@ -213,6 +215,8 @@ func (a *App) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 		return a, nil
 	case agentEventMsg, agentApprovalMsg, agentAskMsg, agentDoneMsg, agentStopMsg:
 		return a, a.onAgentMsg(msg)
+	case votesApproveMsg, votesDoneMsg:
+		return a, a.onVotesMsg(msg)
 	case closePaneMsg:
 		if len(a.panes) > 0 {
 			a.panes = a.panes[:len(a.panes)-1]

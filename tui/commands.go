@@ -39,6 +39,7 @@ func init() {
 		// /agent first: typing "/agent" then enter runs it, not /agents.
 		{"agent", "NAME [PROMPT]", "run an agent here (esc stops it)", (*App).cmdAgent},
 		{"agents", "", "list your agents (sov agents new NAME makes one)", (*App).cmdAgents},
+		{"votes", "", "the DAO delegate's pending votes (approve, change, skip)", (*App).cmdVotes},
 		{"quit", "", "leave the shell", func(a *App, _ string) tea.Cmd { return a.quit() }},
 	}
 }

@@ -290,7 +290,7 @@ func (a *app) runShell(cmd *cobra.Command, p *runFlags) error {
 		loader = tui.ServerLoader(c, p.engine.ContextSize, loader, func(path string) { loaded.Store(path) })
 	}
 	opts := tui.Options{Events: evs, Config: cfg, Sampling: p.req.Sampling, System: p.req.System, NoColor: a.getenv("NO_COLOR") != "", Models: a.Models().List,
-		Loader: loader, Agents: a.Agents().List, RunAgent: a.shellAgent(p.engine)}
+		Loader: loader, Agents: a.Agents().List, RunAgent: a.shellAgent(p.engine), DAO: a.ShellDAO}
 	st, err := conversation.Open(a.Paths.Sub("tui"), shellSessionTimeout)
 	var locked *conversation.LockedError
 	switch {
