@@ -66,6 +66,12 @@ type Options struct {
 	// sessions that generate at the same time decode together, one token
 	// of each per pass over the weights (as llama-server's slots do).
 	Sessions int
+	// NoDraft turns prompt-lookup drafting off (see Sampling.NoDraft). It
+	// is on by default: each generated token is decoded in one batch with
+	// the tokens that followed the same words earlier in the context, and
+	// the model keeps those it would have chosen itself, so replies that
+	// quote their context come faster and are otherwise the same.
+	NoDraft bool
 	// PromptCache is a folder for the prompt cache: the KV state of a
 	// conversation's system prompt, when it is at least MinCachedPrefix
 	// tokens, is saved there after it is first decoded and restored from
@@ -115,6 +121,11 @@ type Sampling struct {
 	Stop          []string
 	// IgnoreEOG keeps generating past end-of-generation tokens (benchmarks).
 	IgnoreEOG bool
+	// NoDraft turns prompt-lookup drafting off for this call (see
+	// Options.NoDraft). Drafting never changes which token is chosen at a
+	// position; it may change the last bits of the scores, since a batch
+	// of tokens is computed in another order than one token alone.
+	NoDraft bool
 }
 
 // Stop reasons reported in Stats.StopReason.
@@ -138,6 +149,11 @@ type Stats struct {
 	ContextUsed     int // tokens in the context after the call
 	ContextSize     int
 	Threads         int // CPU threads at the end of the call (see Options.Threads)
+	// Drafted is how many prompt-lookup draft tokens were checked, and
+	// DraftAccepted how many of them the model chose too (each one a
+	// token gained); zero with drafting off and in batched sessions.
+	Drafted       int
+	DraftAccepted int
 	// Closed: a Call's reply reached its token limit (or the context's
 	// end) unfinished, and the engine finished it with the shortest text
 	// its grammar allows (see Session.Call).

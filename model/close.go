@@ -72,6 +72,8 @@ func (e *Engine) generateClosing(ctx context.Context, toks []int32, s Sampling, 
 	s2 := Sampling{Grammar: grammar.Literal(closing.text), MaxTokens: limit - at + 1}
 	tail, st2, err := e.generateOnWorker(ctx, cont, s2, stream)
 	st.GeneratedTokens = at + st2.GeneratedTokens
+	st.Drafted += st2.Drafted
+	st.DraftAccepted += st2.DraftAccepted
 	st.GenDuration += st2.PromptDuration + st2.GenDuration
 	st.StopReason, st.ContextUsed, st.Threads = st2.StopReason, st2.ContextUsed, st2.Threads
 	st.Closed = true

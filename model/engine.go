@@ -109,6 +109,12 @@ type Engine struct {
 	// loop coming free.
 	bat  *batcher
 	cond *sync.Cond
+	// Prompt-lookup drafting (draft.go): off with Options.NoDraft; hist is
+	// the C buffer of context tokens the loop searches.
+	noDraft       bool
+	draftOverride *draftConf // tests
+	hist          *C.llama_token
+	histCap       int
 }
 
 // Load loads a GGUF model and creates its inference context.
@@ -175,7 +181,7 @@ func Load(ctx context.Context, opts Options) (*Engine, error) {
 		}
 		return nil, fmt.Errorf("llama.cpp could not load %s: the file is damaged or its architecture is not supported by this build; download it again, or use another model", opts.Path)
 	}
-	e := &Engine{model: m, vocab: C.llama_model_get_vocab(m), w: w, flush: !opts.Subnormals}
+	e := &Engine{model: m, vocab: C.llama_model_get_vocab(m), w: w, flush: !opts.Subnormals, noDraft: opts.NoDraft}
 	e.cond = sync.NewCond(&e.mu)
 	ok := false
 	defer func() {
@@ -448,6 +454,7 @@ func (e *Engine) freeC() {
 		e.gen = nil
 	}
 	e.bat.free()
+	e.freeDraft()
 	for _, f := range []*os.File{e.events, e.evw} {
 		if f != nil {
 			f.Close()
@@ -918,6 +925,7 @@ func (e *Engine) generate(ctx context.Context, toks []int32, s Sampling, fn Toke
 	g.seq, g.pos = C.int32_t(e.seq), C.int32_t(len(e.cache))
 	g.produced, g.consumed, g.stop, g.waiting, g.sleeping, g.done = 0, 0, 0, 0, 0, 0
 	g.reason, g.status, g.ndecoded, g.last_notify, g.threads = 0, 0, 0, 0, 0
+	e.setDraft(g, s, e.cache, e.nCtx-len(e.cache))
 	finished := make(chan struct{})
 	e.w.jobs <- func() {
 		defer close(finished)
@@ -927,6 +935,7 @@ func (e *Engine) generate(ctx context.Context, toks []int32, s Sampling, fn Toke
 	out := newStreamer(s.Stop, fn)
 	r, err := e.stream(ctx, g, out, finished)
 	st.Threads = e.settleThreads(g)
+	st.Drafted, st.DraftAccepted = int(g.drafted), int(g.accepted)
 	if err != nil {
 		return out.text(), st, err
 	}

@@ -219,6 +219,8 @@ sov_gen *sov_gen_new(void) {
     if (!g) return NULL;
     g->one = llama_batch_init(1, 0, 1);
     if (!g->one.token) { free(g); return NULL; }
+    g->draft = llama_batch_init(SOV_DRAFT_MAX + 1, 0, 1);
+    if (!g->draft.token) { llama_batch_free(g->one); free(g); return NULL; }
     pthread_mutex_init(&g->mu, NULL);
     pthread_cond_init(&g->cv, NULL);
     return g;
@@ -227,6 +229,7 @@ sov_gen *sov_gen_new(void) {
 void sov_gen_free(sov_gen *g) {
     if (!g) return;
     llama_batch_free(g->one);
+    llama_batch_free(g->draft);
     pthread_mutex_destroy(&g->mu);
     pthread_cond_destroy(&g->cv);
     free(g);
@@ -290,53 +293,219 @@ static bool logits_nan(const float *l, int32_t n) {
     return false;
 }
 
+int32_t sov_draft_find(const llama_token *hist, int32_t n, int32_t n_min, int32_t n_max, llama_token *out, int32_t *match) {
+    *match = 0;
+    if (n < 2 || n_max <= 0) return 0;
+    if (n_min < 1) n_min = 1;
+    llama_token last = hist[n - 1];
+    int32_t best = 0, at = -1;
+    // The most recent occurrence wins among n-grams of one length: the
+    // text being copied is usually the latest one.
+    for (int32_t i = n - 2; i >= 0 && best < SOV_NGRAM_MAX; i--) {
+        if (hist[i] != last) continue;
+        int32_t l = 1;
+        while (l < SOV_NGRAM_MAX && i - l >= 0 && hist[i - l] == hist[n - 1 - l]) l++;
+        if (l > best) best = l, at = i;
+    }
+    if (best < n_min) return 0;
+    *match = best;
+    int32_t k = n - 1 - at; // tokens after the match, up to the end of hist
+    if (k > n_max) k = n_max;
+    memcpy(out, hist + at + 1, (size_t)k * sizeof(llama_token));
+    return k;
+}
+
+// gen_publish hands t to Go through the ring; false when it has no text.
+static bool gen_publish(sov_gen *g, llama_token t) {
+    sov_gen_token *slot = &g->ring[g->produced % SOV_GEN_RING];
+    int32_t n = llama_token_to_piece(g->vocab, t, slot->piece, (int32_t)sizeof(slot->piece), 0, false);
+    if (n < 0) return false;
+    slot->tok = t;
+    slot->len = n;
+    if (g->n_draft > 0) g->hist[g->hist_len++] = t;
+    gen_store(&g->produced, g->produced + 1);
+    if (gen_load(&g->waiting)) {
+        // Wake Go for every token when tokens are slow; when they come
+        // faster than one per SOV_GEN_BATCH_NS, wake it for a few at a
+        // time: each wake costs a context switch on a machine whose
+        // cores llama.cpp's threads are using.
+        int64_t now = gen_now_ns();
+        if (now - g->last_notify >= SOV_GEN_BATCH_NS || g->produced - gen_load(&g->consumed) >= SOV_GEN_RING / 2) {
+            g->last_notify = now;
+            gen_notify(g);
+        }
+    }
+    return true;
+}
+
+static int32_t draft_bucket(int32_t match) { return match <= 2 ? 0 : match == 3 ? 1 : 2; }
+
+void sov_gen_draft_reset(sov_gen *g) {
+    // Priors, as pseudo-counts: a longer n-gram is more likely to go on
+    // as it did before.
+    static const float ok[SOV_DRAFT_BUCKETS] = {1.0f, 1.5f, 2.0f}, miss[SOV_DRAFT_BUCKETS] = {1.0f, 1.0f, 0.5f};
+    for (int i = 0; i < SOV_DRAFT_BUCKETS; i++) {
+        g->acc_ok[i] = ok[i];
+        g->acc_miss[i] = miss[i];
+        g->since_probe[i] = 0;
+    }
+    if (g->row_cost <= 0) g->row_cost = 0.25f;
+}
+
+// sov_draft_len is how many of m drafted tokens to verify. A draft token
+// is right with probability p (this reply's record for the n-gram's
+// length; each only if the ones before it were), so k rows yield
+// 1 + p + p^2 + ... + p^k tokens for a step that costs 1 + row_cost * k
+// one-token steps: the k with the best ratio, if it beats 1. A length
+// whose drafts stopped paying gets a one-token probe now and then, so a
+// reply that starts quoting is noticed.
+int32_t sov_draft_len(sov_gen *g, int32_t m, int32_t match) {
+    if (g->draft_fixed) return m;
+    int32_t b = draft_bucket(match);
+    float p = g->acc_ok[b] / (g->acc_ok[b] + g->acc_miss[b]);
+    float gain = 1.0f, tokens = 1.0f, pk = 1.0f;
+    int32_t best = 0;
+    for (int32_t k = 1; k <= m; k++) {
+        pk *= p;
+        tokens += pk;
+        float r = tokens / (1.0f + g->row_cost * (float)k);
+        if (r > gain * 1.02f) gain = r, best = k;
+    }
+    if (best == 0 && ++g->since_probe[b] >= 32) best = 1;
+    if (best > 0) g->since_probe[b] = 0;
+    return best;
+}
+
+// gen_draft_learn records a verified draft: a of k accepted, the step
+// taking ns; a one-token step (k == 0) times the baseline.
+static void gen_draft_learn(sov_gen *g, int32_t match, int32_t k, int32_t a, int64_t ns) {
+    if (k == 0) {
+        g->step_ns = g->step_ns <= 0 ? (float)ns : 0.9f * g->step_ns + 0.1f * (float)ns;
+        return;
+    }
+    int32_t b = draft_bucket(match);
+    // Older drafts count less: a reply moves between quoting and writing.
+    g->acc_ok[b] = 0.9f * g->acc_ok[b] + (float)a;
+    g->acc_miss[b] = 0.9f * g->acc_miss[b] + (a < k ? 1.0f : 0.0f);
+    if (g->step_ns > 0) {
+        float c = ((float)ns / g->step_ns - 1.0f) / (float)k;
+        if (c < 0) c = 0;
+        if (c > 2) c = 2;
+        g->row_cost = 0.8f * g->row_cost + 0.2f * c;
+    }
+}
+
+static llama_token gen_sample(sov_gen *g, int32_t row) {
+    return g->argmax ? sov_argmax(llama_get_logits_ith(g->ctx, row), llama_vocab_n_tokens(g->vocab))
+                     : llama_sampler_sample(g->smpl, g->ctx, row);
+}
+
+// gen_run samples a token, publishes it and decodes it, until a limit or
+// Go stops it. With drafting, the token is decoded in one batch with the
+// tokens that followed the same n-gram earlier in the context, with
+// logits for every row; the sampler then takes row after row as long as
+// it chooses the drafted token, so every published token is the one the
+// sampler chose at its position (for a sampling chain this is speculative
+// sampling with a one-token draft distribution: the draft is kept with
+// the probability the model gives it, else the token comes from the rest
+// of the distribution), and the rows it did not reach leave the KV cache.
+// The sampler sees exactly the calls it would without drafting, so the
+// output is the same but for the last bits batched decoding may change.
 static void gen_run(sov_gen *g) {
+    int32_t row = -1;     // the batch row whose logits give the next token
+    bool have = false;    // next is already sampled (a draft's first miss)
+    llama_token next = 0;
+    llama_token draft[SOV_DRAFT_MAX];
     for (;;) {
         if (gen_load(&g->stop)) { gen_finish(g, SOV_GEN_STOPPED); return; }
         if (g->ab && __atomic_load_n(&g->ab->flag, __ATOMIC_SEQ_CST)) { gen_finish(g, SOV_GEN_ABORTED); return; }
         if (g->max_tokens > 0 && g->produced >= g->max_tokens) { gen_finish(g, SOV_GEN_MAX_TOKENS); return; }
         if (g->produced >= g->room) { gen_finish(g, SOV_GEN_CONTEXT); return; }
         if (g->produced - gen_load(&g->consumed) >= SOV_GEN_RING) { gen_wait_room(g); continue; }
-        if (g->produced == 0 && logits_nan(llama_get_logits_ith(g->ctx, -1), llama_vocab_n_tokens(g->vocab))) {
-            gen_finish(g, SOV_GEN_NAN);
-            return;
-        }
-        llama_token t = g->argmax ? sov_argmax(llama_get_logits_ith(g->ctx, -1), llama_vocab_n_tokens(g->vocab))
-                                  : llama_sampler_sample(g->smpl, g->ctx, -1);
-        if (!g->ignore_eog && llama_vocab_is_eog(g->vocab, t)) { gen_finish(g, SOV_GEN_EOG); return; }
-        sov_gen_token *slot = &g->ring[g->produced % SOV_GEN_RING];
-        int32_t n = llama_token_to_piece(g->vocab, t, slot->piece, (int32_t)sizeof(slot->piece), 0, false);
-        if (n < 0) { gen_finish(g, SOV_GEN_PIECE); return; }
-        slot->tok = t;
-        slot->len = n;
-        gen_store(&g->produced, g->produced + 1);
-        if (gen_load(&g->waiting)) {
-            // Wake Go for every token when tokens are slow; when they come
-            // faster than one per SOV_GEN_BATCH_NS, wake it for a few at a
-            // time: each wake costs a context switch on a machine whose
-            // cores llama.cpp's threads are using.
-            int64_t now = gen_now_ns();
-            if (now - g->last_notify >= SOV_GEN_BATCH_NS || g->produced - gen_load(&g->consumed) >= SOV_GEN_RING / 2) {
-                g->last_notify = now;
-                gen_notify(g);
+        if (!have) {
+            if (g->produced == 0 && logits_nan(llama_get_logits_ith(g->ctx, row), llama_vocab_n_tokens(g->vocab))) {
+                gen_finish(g, SOV_GEN_NAN);
+                return;
             }
+            next = gen_sample(g, row);
         }
-        struct llama_batch b = llama_batch_get_one(&slot->tok, 1);
-        if (g->seq != 0) {
-            g->one.token[0] = slot->tok;
+        have = false;
+        if (!g->ignore_eog && llama_vocab_is_eog(g->vocab, next)) { gen_finish(g, SOV_GEN_EOG); return; }
+        if (!gen_publish(g, next)) { gen_finish(g, SOV_GEN_PIECE); return; }
+        int32_t k = 0, match = 0;
+        if (g->n_draft > 0) {
+            // A draft must fit the ring (its tokens are published without
+            // waiting), the token limit and the context.
+            int32_t lim = g->n_draft;
+            int32_t space = SOV_GEN_RING - (g->produced - gen_load(&g->consumed));
+            if (space < lim) lim = space;
+            if (g->max_tokens > 0 && g->max_tokens - g->produced < lim) lim = g->max_tokens - g->produced;
+            if (g->room - g->produced < lim) lim = g->room - g->produced;
+            if (lim > 0) k = sov_draft_find(g->hist, g->hist_len, g->draft_min, lim, draft, &match);
+            if (k > 0) k = sov_draft_len(g, k, match);
+        }
+        struct llama_batch b;
+        if (k > 0) {
+            b = g->draft;
+            for (int32_t i = 0; i <= k; i++) {
+                b.token[i] = i == 0 ? next : draft[i - 1];
+                b.pos[i] = g->pos + i;
+                b.n_seq_id[i] = 1;
+                b.seq_id[i][0] = g->seq;
+                b.logits[i] = 1;
+            }
+            b.n_tokens = k + 1;
+        } else if (g->seq != 0) {
+            g->one.token[0] = next;
             g->one.pos[0] = g->pos;
             g->one.n_seq_id[0] = 1;
             g->one.seq_id[0][0] = g->seq;
             g->one.logits[0] = 1;
             g->one.n_tokens = 1;
             b = g->one;
+        } else {
+            b = llama_batch_get_one(&g->ring[(g->produced - 1) % SOV_GEN_RING].tok, 1);
         }
         g->pos++;
         int32_t nt = __atomic_exchange_n(&g->threads, 0, __ATOMIC_SEQ_CST);
         if (nt > 0) sov_set_threads(g->ctx, nt, g->flush);
+        int64_t t0 = g->n_draft > 0 ? gen_now_ns() : 0;
         int32_t rc = llama_decode(g->ctx, b);
-        if (rc != 0) { g->status = rc; gen_finish(g, SOV_GEN_DECODE); return; }
+        if (rc != 0) {
+            // A failed batch leaves nothing of itself in the KV cache.
+            g->status = rc;
+            gen_finish(g, SOV_GEN_DECODE);
+            return;
+        }
         g->ndecoded++;
+        row = -1;
+        if (k == 0) {
+            if (g->n_draft > 0 && nt == 0) gen_draft_learn(g, 0, 0, 0, gen_now_ns() - t0);
+            continue;
+        }
+        int64_t dt = gen_now_ns() - t0;
+        g->drafted += k;
+        int32_t a = 0;
+        bool eog = false, bad = false;
+        for (; a < k; a++) {
+            if (g->max_tokens > 0 && g->produced >= g->max_tokens) break;
+            llama_token y = gen_sample(g, a);
+            if (y != draft[a]) { next = y, have = true; break; }
+            if (!g->ignore_eog && llama_vocab_is_eog(g->vocab, y)) { eog = true; break; }
+            if (!gen_publish(g, y)) { bad = true; break; }
+            g->ndecoded++;
+        }
+        g->accepted += a;
+        if (nt == 0) gen_draft_learn(g, match, k, a, dt);
+        row = a;
+        if (a < k && !llama_memory_seq_rm(llama_get_memory(g->ctx), g->seq, g->pos + a, -1)) {
+            g->status = -1;
+            gen_finish(g, SOV_GEN_DECODE);
+            return;
+        }
+        g->pos += a;
+        if (eog) { gen_finish(g, SOV_GEN_EOG); return; }
+        if (bad) { gen_finish(g, SOV_GEN_PIECE); return; }
     }
 }
 

@@ -56,7 +56,10 @@ void sov_set_threads(struct llama_context *ctx, int32_t n, bool flush);
 // latency does not slow generation; when Go decides to stop (a stop string,
 // a failing callback) the tokens sampled after that point are dropped and
 // removed from the KV cache.
-#define SOV_GEN_RING 16
+#define SOV_GEN_RING 64
+// SOV_DRAFT_MAX bounds a prompt-lookup draft (see gen_run in shim.c).
+#define SOV_DRAFT_MAX 16
+#define SOV_DRAFT_BUCKETS 3 // n-gram lengths 1-2, 3, 4 and more
 #define SOV_GEN_BATCH_NS 4000000 // the longest a token waits to be handed over
 
 typedef struct sov_gen_token {
@@ -79,6 +82,24 @@ typedef struct sov_gen {
     int32_t room;       // tokens that still fit in the context
     int32_t seq;        // the sequence generated into
     int32_t pos;        // the position of the next token decoded
+    // Prompt-lookup drafting (n_draft > 0): hist holds the context's tokens
+    // (hist_len of them: the prompt; the loop appends each token it
+    // publishes; room for hist_len + room + SOV_DRAFT_MAX). After each
+    // token the loop drafts up to n_draft tokens that followed the longest
+    // recent n-gram (at least draft_min tokens) ending there, and verifies
+    // them in one batch.
+    int32_t n_draft;
+    int32_t draft_min;
+    bool draft_fixed;   // draft every match in full (tests), not by expected gain
+    llama_token *hist;
+    int32_t hist_len;
+    // How long a draft pays (see gen_draft_len): how often drafts of each
+    // n-gram length were right in this reply, and what an extra row costs
+    // relative to a one-token step on this machine (kept across replies).
+    float acc_ok[SOV_DRAFT_BUCKETS], acc_miss[SOV_DRAFT_BUCKETS];
+    int32_t since_probe[SOV_DRAFT_BUCKETS];
+    float step_ns;      // a one-token step, smoothed; 0 = not measured yet
+    float row_cost;     // an extra row, as a fraction of step_ns
 
     // Shared state, accessed atomically on both sides.
     int32_t produced;   // tokens published into the ring
@@ -93,8 +114,11 @@ typedef struct sov_gen {
     int32_t status;     // llama_decode's status for SOV_GEN_DECODE
     int32_t ndecoded;   // published tokens that were decoded into the KV cache
     int64_t last_notify; // when the loop last woke Go (CLOCK_MONOTONIC ns)
+    int32_t drafted;    // draft tokens verified
+    int32_t accepted;   // of those, the ones the model chose too
 
     struct llama_batch one; // a batch of one token, for seq
+    struct llama_batch draft; // a token and its draft (SOV_DRAFT_MAX + 1 rows)
     sov_gen_token ring[SOV_GEN_RING];
     pthread_mutex_t mu;
     pthread_cond_t cv;
@@ -126,6 +150,19 @@ typedef struct sov_bseq {
     int32_t len;     // out: bytes of piece
     char piece[256];
 } sov_bseq;
+
+// sov_draft_find proposes up to n_max tokens to follow hist[0..n): those
+// after the most recent earlier occurrence of the longest n-gram (from
+// SOV_NGRAM_MAX down to n_min tokens) that ends hist. It returns how many
+// it wrote to out (0 = no match).
+#define SOV_NGRAM_MAX 8
+// *match is set to the n-gram's length.
+int32_t sov_draft_find(const llama_token *hist, int32_t n, int32_t n_min, int32_t n_max, llama_token *out, int32_t *match);
+// sov_draft_len is how many of m drafted tokens after an n-gram of match
+// tokens to verify (see shim.c).
+int32_t sov_draft_len(sov_gen *g, int32_t m, int32_t match);
+// sov_gen_draft_reset starts a reply's acceptance estimates afresh.
+void sov_gen_draft_reset(sov_gen *g);
 
 // sov_batch_step returns llama_decode's status; the samples are valid only
 // when it is 0.

@@ -61,6 +61,7 @@ func addRunFlags(cmd *cobra.Command) *runFlags {
 	f.IntVar(&e.Threads, "threads", 0, "CPU threads (0 = the cores other work leaves free, followed as that changes)")
 	f.IntVar(&e.GPULayers, "gpu-layers", -1, "layers to offload to the GPU (-1 = auto, 0 = CPU only)")
 	f.StringVar(&e.FlashAttn, "flash-attn", "", "flash attention: on, off or auto (default: off on CPU, auto with a GPU)")
+	f.BoolVar(&e.NoDraft, "no-draft", false, "turn off prompt-lookup drafting (on by default: text the reply repeats from its context is checked several tokens per pass)")
 	f.StringVar(&p.schema, "schema", "", "JSON Schema file: the output is JSON valid for it")
 	f.StringVar(&p.grammar, "grammar", "", "GBNF grammar file constraining the output")
 	f.StringVar(&p.tools, "tools", "", "JSON file with tools ([{name, description, parameters}]): the output is one tool call or an answer")
@@ -228,7 +229,7 @@ func (a *app) runningServer(ctx context.Context, p *runFlags) *server.Client {
 	if v := a.getenv(envNoServer); p.local || v != "" && v != "0" || p.promptCache || p.verbose {
 		return nil
 	}
-	for _, name := range []string{"threads", "gpu-layers", "flash-attn"} {
+	for _, name := range []string{"threads", "gpu-layers", "flash-attn", "no-draft"} {
 		if p.flags.Changed(name) {
 			return nil
 		}
