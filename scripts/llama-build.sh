@@ -4,7 +4,7 @@
 # as .llama (a symlink cgo reads through ${SRCDIR}).
 #
 #   scripts/llama-build.sh            libraries only (what `go build` needs)
-#   scripts/llama-build.sh bench      also llama-bench and llama-completion
+#   scripts/llama-build.sh bench      also llama-bench, llama-completion and llama-server
 #   scripts/llama-build.sh --print    print the cache directory and exit
 #
 # Source: $LLAMA_CPP_SRC when set, else the git bundle shipped in the npm
@@ -82,7 +82,7 @@ link_checkout() {
 }
 
 libs_ready() { [ -f "$OUT/lib/libllama.a" ] && [ -f "$OUT/include/llama.h" ] && [ -f "$OUT/backends" ]; }
-bench_ready() { [ -x "$OUT/bin/llama-bench" ] && [ -x "$OUT/bin/llama-completion" ]; }
+bench_ready() { [ -x "$OUT/bin/llama-bench" ] && [ -x "$OUT/bin/llama-completion" ] && [ -x "$OUT/bin/llama-server" ]; }
 
 if libs_ready && { [ "$want_bench" = 0 ] || bench_ready; }; then
   link_checkout
@@ -138,7 +138,13 @@ fi
 targets=(llama ggml ggml-base ggml-cpu)
 [[ "$BACKENDS" == *cuda* ]] && targets+=(ggml-cuda)
 [[ "$BACKENDS" == *metal* ]] && targets+=(ggml-metal)
-[ "$want_bench" = 1 ] && targets+=(llama-bench llama-completion)
+if [ "$want_bench" = 1 ]; then
+  # llama-server, for make bench's sov serve comparison: the same build
+  # with its server target switched on (the libraries' flags, and so the
+  # cache key, stay the same; only the listed targets are built).
+  cmake -S "$SRC" -B "$BUILD" -DLLAMA_BUILD_SERVER=ON >>"$OUT/configure.log" 2>&1 || { tail -n 30 "$OUT/configure.log" >&2; exit 1; }
+  targets+=(llama-bench llama-completion llama-server)
+fi
 log "building ${targets[*]} with $JOBS jobs (first build takes ~10 minutes on two cores)"
 cmake --build "$BUILD" -j "$JOBS" --target "${targets[@]}" >"$OUT/build.log" 2>&1 || { tail -n 40 "$OUT/build.log" >&2; exit 1; }
 
@@ -146,7 +152,7 @@ mkdir -p "$OUT/lib" "$OUT/include" "$OUT/bin"
 find "$BUILD" -name 'lib*.a' \( -name 'libllama.a' -o -name 'libggml*.a' \) -exec cp -f {} "$OUT/lib/" \;
 cp -f "$SRC"/include/*.h "$SRC"/ggml/include/*.h "$OUT/include/"
 if [ "$want_bench" = 1 ]; then
-  cp -f "$BUILD/bin/llama-bench" "$BUILD/bin/llama-completion" "$OUT/bin/"
+  cp -f "$BUILD/bin/llama-bench" "$BUILD/bin/llama-completion" "$BUILD/bin/llama-server" "$OUT/bin/"
 fi
 echo "$PIN" >"$OUT/commit"
 echo "$BACKENDS" >"$OUT/backends"

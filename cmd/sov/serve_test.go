@@ -3,10 +3,13 @@ package main
 import (
 	"bufio"
 	"bytes"
+	"encoding/json"
 	"fmt"
 	"io"
 	"net/http"
+	"os"
 	"os/exec"
+	"path/filepath"
 	"strings"
 	"syscall"
 	"testing"
@@ -135,5 +138,48 @@ func TestServeBeyondLoopback(t *testing.T) {
 	}
 	if r = runSov(t, home, nil, "", "ps", "--addr", "127.0.0.1:1"); r.Code != 1 || !strings.Contains(r.Stderr, "start one with `sov serve`") {
 		t.Fatalf("ps without a server: %+v", r)
+	}
+}
+
+// The README's curl examples work as written (only the port is the
+// test's): the model pulled by name into the store, a plain sov serve,
+// and each command's JSON carrying an answer.
+func TestServeReadmeCurl(t *testing.T) {
+	testtool.Need(t, "curl")
+	smol := testtool.Model(t, testtool.Chat)
+	readme, err := os.ReadFile(filepath.Join("..", "..", "README.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, rest, ok := strings.Cut(string(readme), "```sh\nM=SmolLM2-135M-Instruct.Q4_1\n")
+	block, _, ok2 := strings.Cut(rest, "```")
+	if !ok || !ok2 || strings.Count(block, "curl -s localhost:11435") != 3 {
+		t.Fatalf("the README's curl block moved or changed: %q", block)
+	}
+	home := t.TempDir()
+	if r := runSov(t, home, nil, "", "pull", smol, "--link"); r.Code != 0 {
+		t.Fatalf("pull: %s", r.Stderr)
+	}
+	base, _ := startServe(t, home, nil)
+	script := "set -e\nM=SmolLM2-135M-Instruct.Q4_1\n" + strings.ReplaceAll(block, "localhost:11435", strings.TrimPrefix(base, "http://"))
+	out, err := exec.Command("bash", "-c", script).Output()
+	if err != nil {
+		t.Fatalf("%v\n%s", err, out)
+	}
+	// Three JSON documents, one per command.
+	dec := json.NewDecoder(bytes.NewReader(out))
+	var chat struct {
+		Choices []struct{ Message struct{ Content string } }
+	}
+	var ollama struct{ Message struct{ Content string } }
+	var tags struct{ Models []struct{ Name string } }
+	for _, v := range []any{&chat, &ollama, &tags} {
+		if err := dec.Decode(v); err != nil {
+			t.Fatalf("%v in %s", err, out)
+		}
+	}
+	if len(chat.Choices) != 1 || strings.TrimSpace(chat.Choices[0].Message.Content) == "" || strings.TrimSpace(ollama.Message.Content) == "" ||
+		len(tags.Models) != 1 || !strings.HasPrefix(tags.Models[0].Name, "SmolLM2-135M-Instruct.Q4_1") {
+		t.Fatalf("answers: %s", out)
 	}
 }

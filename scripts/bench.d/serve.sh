@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
 # sov serve vs llama-server: aggregate tokens/s at 1, 4 and 8 streaming
 # clients, time to first token at 4, requests/s with short answers on
-# stories260K, peak RSS. llama-server is not part of the cached llama.cpp
-# build: point SOV_LLAMA_SERVER at one built from the same pinned source
-# (cmake -DLLAMA_BUILD_SERVER=ON, target llama-server).
+# stories260K, peak RSS. llama-server comes from the same pinned build
+# (make bench runs scripts/llama-build.sh bench); SOV_LLAMA_SERVER points
+# at another.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 bin=${SOV_LLAMA_SERVER:-$(pwd)/.llama/bin/llama-server}
