@@ -64,7 +64,7 @@ func (t *team) count(role string) int {
 const (
 	addSpec = `{"title":"Adder","summary":"Adds numbers.","stories":[{"as":"a user","want":"to add two numbers","so":"I get their sum"}],
 "acceptance":[{"name":"small","function":"add","args":"2, 3","expect":"5"},{"name":"negative","function":"add","args":"-1, 1","expect":"0"}],
-"tradeoffs":"Integers only.","question":""}`
+"tradeoffs":"Integers only.","question":null}`
 	addDesign = `{"overview":"One function.","tasks":[{"file":"calc.py","function":"add","signature":"def add(a, b)","description":"Returns a + b."}]}`
 	addCode   = "def add(a, b):\n    return a + b"
 )
@@ -190,7 +190,7 @@ func TestBuildStops(t *testing.T) {
 	})
 	t.Run("the PM asks a question", func(t *testing.T) {
 		tm := newTeam()
-		tm.spec = strings.Replace(addSpec, `"question":""`, `"question":"Which numbers: integers or decimals?"`, 1)
+		tm.spec = strings.Replace(addSpec, `"question":null`, `"question":"Which numbers: integers or decimals?"`, 1)
 		cfg := config(t, tm)
 		rep, err := build(t, cfg)
 		if !errors.Is(err, ErrNeedsAnswer) || rep.Question != "Which numbers: integers or decimals?" || rep.Status != "needs_answer" {
@@ -206,7 +206,7 @@ func TestBuildStops(t *testing.T) {
 	})
 	t.Run("the PM's question answered at a terminal", func(t *testing.T) {
 		tm := newTeam()
-		tm.spec = strings.Replace(addSpec, `"question":""`, `"question":"Integers?"`, 1)
+		tm.spec = strings.Replace(addSpec, `"question":null`, `"question":"Integers?"`, 1)
 		cfg := config(t, tm)
 		asked := 0
 		cfg.Ask = func(context.Context, string) (string, error) {
@@ -280,7 +280,7 @@ func TestBuildBadInput(t *testing.T) {
 	})
 	t.Run("a new build over an old one", func(t *testing.T) {
 		tm := newTeam()
-		tm.spec = strings.Replace(addSpec, `"question":""`, `"question":"Integers?"`, 1)
+		tm.spec = strings.Replace(addSpec, `"question":null`, `"question":"Integers?"`, 1)
 		cfg := config(t, tm)
 		cfg.Approve = false
 		if _, err := build(t, cfg); !errors.Is(err, ErrNeedsAnswer) {

@@ -22,14 +22,15 @@ import (
 
 // prdSchema is the product manager's output: the PRD and the acceptance
 // cases. question is last, so that a reply closed at its token cap ends
-// with it empty rather than stopping the build.
+// with it empty rather than stopping the build, and null by default: a
+// small model fills any string it is given, and a question stops the build.
 const prdSchema = `{"type":"object","properties":{
 "title":{"type":"string","minLength":1,"maxLength":80},
 "summary":{"type":"string","maxLength":400},
 "stories":{"type":"array","minItems":1,"maxItems":3,"items":{"type":"object","properties":{
   "as":{"type":"string","maxLength":60},
-  "want":{"type":"string","minLength":1,"maxLength":200},
-  "so":{"type":"string","maxLength":200}},
+  "want":{"type":"string","minLength":1,"maxLength":120},
+  "so":{"type":"string","maxLength":120}},
   "required":["as","want","so"],"additionalProperties":false}},
 "acceptance":{"type":"array","minItems":1,"maxItems":5,"items":{"type":"object","properties":{
   "name":{"type":"string","minLength":1,"maxLength":80},
@@ -38,7 +39,7 @@ const prdSchema = `{"type":"object","properties":{
   "expect":{"type":"string","minLength":1,"maxLength":120}},
   "required":["name","function","args","expect"],"additionalProperties":false}},
 "tradeoffs":{"type":"string","maxLength":300},
-"question":{"type":"string","maxLength":200}},
+"question":{"type":["null","string"],"maxLength":200}},
 "required":["title","summary","stories","acceptance","tradeoffs","question"],"additionalProperties":false}`
 
 // designSchema is the architect's output: the design and the tasks, in the

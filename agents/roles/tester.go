@@ -263,7 +263,8 @@ func (r *runner) Run(ctx context.Context, t coder.Task, code string) (coder.Verd
 			res, err = r.exec(ctx, []string{r.tc.Exe, "vet", "."})
 		}
 	default:
-		res, err = r.exec(ctx, []string{r.tc.Exe, "-I", "-m", "py_compile", t.File})
+		// compile() checks the syntax without writing __pycache__ into the folder.
+		res, err = r.exec(ctx, []string{r.tc.Exe, "-I", "-c", "import sys; compile(open(sys.argv[1]).read(), sys.argv[1], 'exec')", t.File})
 	}
 	if err != nil {
 		return coder.Verdict{}, err
