@@ -162,7 +162,8 @@ func (a *App) AgentEnv(ctx context.Context, ag *agents.Agent, o AgentEnvOptions)
 	}
 	if uses(ag, "dao.") {
 		env.DAO = func(ctx context.Context) (*dao.Delegate, error) {
-			d, _, err := a.DAODelegate(ctx, DAOOptions{Caller: principal, Model: ag.Model, Wallet: o.Wallet, Approve: o.WalletApprover, Interactive: o.Interactive})
+			d, _, err := a.DAODelegate(ctx, DAOOptions{Caller: principal, Model: ag.Model, Wallet: o.Wallet,
+				Approve: o.WalletApprover, Interactive: o.Interactive, Feeds: a.FromEnv(EnvFeedsPassphrase)})
 			return d, err
 		}
 	}

@@ -28,6 +28,7 @@ import (
 const (
 	EnvLedgerPassphrase = "SOV_LEDGER_PASSPHRASE"
 	EnvWalletPassphrase = "SOV_WALLET_PASSPHRASE"
+	EnvFeedsPassphrase  = "SOV_FEEDS_PASSPHRASE"
 )
 
 // App is one invocation's view of sov's state. The zero value is not

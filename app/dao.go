@@ -6,7 +6,9 @@ import (
 
 	"github.com/sovos/sov/agents/dao"
 	"github.com/sovos/sov/agents/dao/governor"
+	"github.com/sovos/sov/feeds"
 	"github.com/sovos/sov/internal/ledger"
+	"github.com/sovos/sov/internal/termtext"
 	"github.com/sovos/sov/wallet"
 )
 
@@ -29,6 +31,10 @@ type DAOOptions struct {
 	Wallet      wallet.Passphrase
 	Approve     wallet.Approver
 	Interactive bool
+	// Feeds unlocks the feeds publishing key for the public rationale log
+	// (the policy's [log] nostr); nil: votes are not published, with a
+	// warning for each.
+	Feeds func() ([]byte, error)
 }
 
 // DAODelegate puts the delegate together: the policy, the Snapshot hub it
@@ -88,7 +94,31 @@ func (a *App) DAODelegate(ctx context.Context, o DAOOptions) (*dao.Delegate, *da
 	if !o.NoModel {
 		d.Model = a.LazyModel(o.Model, "DAO decision model", o.Caller)
 	}
+	if pol.Log.Nostr {
+		d.OnVote = a.publishVote(o.Feeds)
+	}
 	return d, voter, nil
+}
+
+// publishVote publishes a cast vote to the public rationale log: a signed
+// long-form article through feeds (stored, sent to the relays and events
+// file configured). A failure is a warning: the vote stands either way,
+// and the ledger has it.
+func (a *App) publishVote(pass func() ([]byte, error)) func(context.Context, dao.Proposal, dao.VoteRecord, string) {
+	return func(ctx context.Context, p dao.Proposal, v dao.VoteRecord, rationale string) {
+		if pass == nil {
+			a.warnf("the vote on %s was not published to the rationale log: no feeds passphrase here (set SOV_FEEDS_PASSPHRASE)", termtext.Clean(p.Key()))
+			return
+		}
+		n := dao.NewVoteNote(p, v, rationale)
+		err := feeds.With(a.Paths.Sub("feeds"), a.Config, false, func(st *feeds.Store) error {
+			_, _, err := st.PublishArticle(ctx, feeds.Article{Title: n.Title, Body: n.Body, Slug: n.Slug, Topics: n.Topics}, pass, feeds.PublishTargets{})
+			return err
+		})
+		if err != nil {
+			a.warnf("the vote on %s was not published to the rationale log: %v", termtext.Clean(p.Key()), err)
+		}
+	}
 }
 
 // sessionSigner opens the wallet session only when something is signed,
@@ -113,6 +143,6 @@ func (s sessionSigner) SignTypedData(ctx context.Context, td wallet.TypedData, i
 // passphrase into the shell as they would at the CLI's prompt.
 func (a *App) ShellDAO(ctx context.Context, approve wallet.Approver) (*dao.Delegate, error) {
 	d, _, err := a.DAODelegate(ctx, DAOOptions{Caller: "tui", NoModel: true, Wallet: a.FromEnv(EnvWalletPassphrase),
-		Approve: approve, Interactive: approve != nil})
+		Feeds: a.FromEnv(EnvFeedsPassphrase), Approve: approve, Interactive: approve != nil})
 	return d, err
 }

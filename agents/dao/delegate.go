@@ -63,6 +63,9 @@ type Delegate struct {
 	Record    func(ctx context.Context, rec ledger.Record) error
 	Principal string // who acts: "cli", "agent:NAME"
 	Now       func() time.Time
+	// OnVote, when set, is told of every vote cast, after it is recorded
+	// (the public rationale log); what it does cannot undo the vote.
+	OnVote func(ctx context.Context, p Proposal, v VoteRecord, rationale string)
 }
 
 // Errors the delegate returns for callers to react to.
@@ -393,8 +396,12 @@ func (d *Delegate) cast(ctx context.Context, st *State, p Proposal, c Choice, ra
 	}
 	vr := VoteRecord{Choice: c, By: by, At: d.now().UTC(), Receipt: r}
 	st.Votes[p.Key()] = append(st.Votes[p.Key()], vr)
-	return vr, d.record(ctx, p, map[string]any{"action": "vote", "by": by, "choice": c.String(), "receipt": safeID(r.ID),
+	err = d.record(ctx, p, map[string]any{"action": "vote", "by": by, "choice": c.String(), "receipt": safeID(r.ID),
 		"signer": r.Signer, "message_sha256": r.Digest, "rationale_sha256": sha(rationale)})
+	if d.OnVote != nil {
+		d.OnVote(ctx, p, vr, rationale)
+	}
+	return vr, err
 }
 
 // Vote casts the user's vote on the proposal id: choice, or the drafted

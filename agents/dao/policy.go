@@ -47,6 +47,7 @@ type Policy struct {
 	Issues    []Issue    `toml:"issues"`
 	RedLines  []RedLine  `toml:"red_lines"`
 	AutoCast  []AutoCast `toml:"auto_cast"`
+	Log       Log        `toml:"log"`
 
 	// Path is where the policy was read from.
 	Path string `toml:"-"`
@@ -462,6 +463,12 @@ governors = []
 [snapshot]
 hub = "https://hub.snapshot.org/graphql"
 spaces = ["example.eth"]
+
+# A public rationale log: each vote sov casts (proposal, choice, rationale)
+# published as a signed Nostr article with your feeds key (sov feeds keygen),
+# to your feeds relays and events file, so anyone can audit the delegate.
+[log]
+nostr = false
 
 # An issue you have a stance on: "for", "against" or "abstain". Its id is a
 # clause decisions cite. A proposal whose title contains one of "match" is an

@@ -65,6 +65,7 @@ func daoHint(err error) error {
 func (a *app) delegate(cmd *cobra.Command, o core.DAOOptions) (*dao.Delegate, *dao.SnapshotVoter, error) {
 	o.Caller = "cli"
 	o.Wallet, o.Approve, o.Interactive = walletPassphrase(a, cmd, false), walletApprover(a), prompt.IsTerminal(a.stdin)
+	o.Feeds = a.secret(cmd, "", "publishing key passphrase (the DAO rationale log)", core.EnvFeedsPassphrase, false)
 	return a.DAODelegate(cmd.Context(), o)
 }
 

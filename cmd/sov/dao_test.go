@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"encoding/json"
 	"math/big"
 	"os"
@@ -15,6 +16,7 @@ import (
 	"github.com/sovos/sov/agents"
 	"github.com/sovos/sov/agents/dao/daotest"
 	"github.com/sovos/sov/agents/dao/governor/governortest"
+	"github.com/sovos/sov/feeds/nostr"
 	"github.com/sovos/sov/internal/testtool"
 	"github.com/sovos/sov/wallet/wallettest"
 )
@@ -291,8 +293,17 @@ func TestDaoAgentOnSchedule(t *testing.T) {
 	if r := runSov(t, home, nil, "", "dao", "policy", "new"); r.Code != 0 {
 		t.Fatalf("policy new: %d %s", r.Code, r.Stderr)
 	}
-	if err := os.WriteFile(filepath.Join(home, "dao", "policy.toml"), []byte(daotest.Policy(daotest.PolicySpec{Hub: hub.URL})), 0o600); err != nil {
+	// with the public rationale log on, to the feeds events file
+	if err := os.WriteFile(filepath.Join(home, "dao", "policy.toml"), []byte(daotest.Policy(daotest.PolicySpec{Hub: hub.URL})+"\n[log]\nnostr = true\n"), 0o600); err != nil {
 		t.Fatal(err)
+	}
+	evFile := filepath.Join(t.TempDir(), "events.jsonl")
+	if err := os.WriteFile(filepath.Join(home, "config.toml"), []byte("[feeds]\nevents_file = \""+evFile+"\"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	env := append([]string{"SOV_FEEDS_PASSPHRASE=feeds pass"}, walletTestEnv...)
+	if r := runSov(t, home, env, "", "feeds", "keygen"); r.Code != 0 {
+		t.Fatalf("feeds keygen: %s", r.Stderr)
 	}
 	if r := runSov(t, home, walletTestEnv, "", "dao", "alias", "authorize", "--yes"); r.Code != 0 {
 		t.Fatalf("authorize: %d %s", r.Code, r.Stderr)
@@ -308,7 +319,7 @@ step_tokens = 64
 name = "dao.run"
 allow = ["*"]
 `)
-	r := runSov(t, home, walletTestEnv, "", "agents", "run", "delegate", "--json")
+	r := runSov(t, home, env, "", "agents", "run", "delegate", "--json")
 	var res struct {
 		Cast   []struct{ Proposal string }
 		Queued []struct{ Proposal string }
@@ -335,5 +346,15 @@ allow = ["*"]
 	r = runSov(t, home, nil, "", "ledger", "ls", "--kind", "vote", "--json")
 	if r.Code != 0 || !strings.Contains(r.Stdout, `"agent:delegate"`) {
 		t.Fatalf("ledger: %s %s", r.Stdout, r.Stderr)
+	}
+	// The rationale log: one signed long-form article for the one vote.
+	b, err := os.ReadFile(evFile)
+	if err != nil || strings.Count(string(b), "\n") != 1 {
+		t.Fatalf("events file: %v %q", err, b)
+	}
+	ev, err := nostr.Parse(bytes.TrimSpace(b))
+	if err != nil || ev.Verify() != nil || ev.Kind != 30023 || !strings.Contains(ev.Content, "choice: For") ||
+		!strings.Contains(ev.Content, "public-goods-grants") || !strings.Contains(ev.Tag("title"), "Public goods grant: documentation") {
+		t.Fatalf("rationale log event: %v %+v", err, ev)
 	}
 }
