@@ -426,6 +426,9 @@ func (p *votesPane) showExplain(r voteRow) {
 }
 
 func (p *votesPane) View(t Theme, width, height int) []string {
+	if p.mode == votesChange && len(p.rows) == 0 {
+		p.mode = votesList
+	}
 	waiting := 0
 	for _, r := range p.rows {
 		if r.waiting {
