@@ -272,6 +272,18 @@ func TestBuildBadInput(t *testing.T) {
 			t.Fatalf("report %+v", rep)
 		}
 	})
+	t.Run("a case that is not valid code fails alone", func(t *testing.T) {
+		tm := newTeam()
+		tm.spec = strings.Replace(addSpec, `"args":"-1, 1","expect":"0"`, `"args":"-1, 1","expect":"I don't know"`, 1)
+		cfg := config(t, tm)
+		rep, err := build(t, cfg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if rep.Passed != 1 || rep.Failed != 1 || !strings.Contains(rep.Cases[1].Detail, "SyntaxError") {
+			t.Fatalf("report %+v", rep)
+		}
+	})
 	t.Run("resume a folder that is not a build", func(t *testing.T) {
 		_, err := Build(context.Background(), Config{Dir: t.TempDir(), Resume: true})
 		if !errors.Is(err, ErrNotABuild) {

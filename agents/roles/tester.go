@@ -73,14 +73,44 @@ func testSource(lang Lang, cases []Case, module func(fn string) string) string {
 		}
 		return b.String()
 	}
-	b.WriteString("# Written by sov build's tester from docs/acceptance.json.\nimport os\nimport sys\n\n# python3 -I leaves the script's folder off the path: the code is there.\nsys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))\nfailed = 0\n\n\ndef case(n, name, fn, want):\n    global failed\n    try:\n        got = fn()\n        w = want()\n        if got == w:\n            print(\"PASS %d: %s\" % (n, name))\n            return\n        msg = \"got %r, want %r\" % (got, w)\n    except BaseException as e:\n        msg = \"%s: %s\" % (type(e).__name__, e)\n    failed += 1\n    print(\"FAIL %d: %s: %s\" % (n, name, msg))\n\n\n")
+	// Each case's expressions are evaluated from strings, so one that is
+	// not valid Python fails that case alone, not the whole file.
+	b.WriteString(pyHarness)
+	q := func(s string) string { j, _ := json.Marshal(s); return string(j) } // a JSON string is a Python literal
 	for i, c := range cases {
-		name, _ := json.Marshal(c.Name)
-		fmt.Fprintf(&b, "case(%d, %s, lambda: __import__(%q).%s(%s), lambda: (%s))\n", i+1, name, module(c.Function), c.Function, c.Args, c.Expect)
+		fmt.Fprintf(&b, "case(%d, %s, %s, %s, %s, %s)\n", i+1, q(c.Name), q(module(c.Function)), q(c.Function), q(c.Args), q(c.Expect))
 	}
 	b.WriteString("sys.exit(1 if failed else 0)\n")
 	return b.String()
 }
+
+const pyHarness = `# Written by sov build's tester from docs/acceptance.json.
+import importlib
+import os
+import sys
+
+# python3 -I leaves the script's folder off the path: the code is there.
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+failed = 0
+
+
+def case(n, name, module, function, args, expect):
+    global failed
+    try:
+        m = importlib.import_module(module)
+        got = eval("m." + function + "(" + args + ")", {"m": m})
+        want = eval(expect, {})
+        if got == want:
+            print("PASS %d: %s" % (n, name))
+            return
+        msg = "got %r, want %r" % (got, want)
+    except BaseException as e:
+        msg = "%s: %s" % (type(e).__name__, e)
+    failed += 1
+    print("FAIL %d: %s: %s" % (n, name, msg))
+
+
+`
 
 // CaseResult is one acceptance case's verdict.
 type CaseResult struct {
