@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math/big"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -95,6 +96,9 @@ func (a *App) BrandServe(ctx context.Context, o BrandServeOptions, fn func(*bran
 			return err
 		}
 		srv.Log = o.Log
+		if err := srv.KeepSessions(filepath.Join(a.Paths.Sub("brand"), "sessions.json")); err != nil {
+			return err
+		}
 		return fn(srv)
 	}
 	if p.Collection == "" {
@@ -315,11 +319,40 @@ func (a *App) BrandAsk(ctx context.Context, s *wallet.Session, d brand.Directory
 	pay := func(ctx context.Context, raw []byte) (wallet.X402Payment, error) {
 		return s.PayX402(ctx, raw, wallet.X402Options{Max: max})
 	}
-	x := brand.Exchange{Directory: d, Pay: pay, Check: s.CheckX402Settled, Ledger: a.Ledger(), Signer: a.AutoSigner(), Principal: "cli", MCP: viaMCP}
+	x := brand.Exchange{Directory: d, Pay: pay, Check: s.CheckX402Settled, Ledger: a.Ledger(), Signer: a.AutoSigner(), Principal: "cli", MCP: viaMCP,
+		Sessions: a.brandSessions(), Sign: func(ctx context.Context, msg []byte) ([]byte, error) { return s.SignPersonal(ctx, msg, 0) }}
 	ann, res, e, err := x.Ask(ctx, name, question)
 	var rec *brand.RecordError
 	if errors.As(err, &rec) {
 		a.warnf("%v", rec)
 	}
 	return ann, res, e, err
+}
+
+// brandSessions is the user's prepaid sessions with brands,
+// $SOV_HOME/brands/sessions.json (receipts and what is left: no secret).
+func (a *App) brandSessions() *brand.SessionBook {
+	return &brand.SessionBook{Path: filepath.Join(a.Paths.Sub("brands"), "sessions.json")}
+}
+
+// BrandSessions lists the user's prepaid sessions with brands.
+func (a *App) BrandSessions() ([]brand.BookEntry, error) { return a.brandSessions().Entries() }
+
+// BrandOpenSession buys n answers from the trusted brand name with one
+// payment of at most n × max, and keeps the receipt for BrandAsk, which
+// then asks in the session until it is spent.
+func (a *App) BrandOpenSession(ctx context.Context, s *wallet.Session, d brand.Directory, name string, n int, max string) (brand.Announcement, brand.SessionResult, *ledger.Entry, error) {
+	total := ""
+	if max != "" {
+		m, ok := new(big.Rat).SetString(max)
+		if !ok {
+			return brand.Announcement{}, brand.SessionResult{}, nil, fmt.Errorf("%w: the maximum %q is not a decimal amount", wallet.ErrInvalidTransfer, max)
+		}
+		total = m.Mul(m, big.NewRat(int64(n), 1)).FloatString(18)
+	}
+	pay := func(ctx context.Context, raw []byte) (wallet.X402Payment, error) {
+		return s.PayX402(ctx, raw, wallet.X402Options{Max: total})
+	}
+	x := brand.Exchange{Directory: d, Pay: pay, Check: s.CheckX402Settled, Ledger: a.Ledger(), Signer: a.AutoSigner(), Principal: "cli", Sessions: a.brandSessions()}
+	return x.OpenSession(ctx, name, n)
 }

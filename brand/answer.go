@@ -20,6 +20,10 @@ type Statement struct {
 	Answer      string `json:"answer"`      // the answer text, verbatim
 	Model       string `json:"model"`       // sha256 hex of the model file
 	Transaction string `json:"transaction"` // the settlement transaction
+	// In a prepaid session: the session, and the answers left in it after
+	// this one (the transaction is then the session's deposit).
+	Session   string `json:"session,omitempty"`
+	Remaining *int   `json:"remaining,omitempty"`
 }
 
 // Canonical is the statement as RFC 8785 JSON: the bytes signed.

@@ -1,13 +1,11 @@
 package brand
 
 import (
-	"bytes"
 	"context"
 	"crypto/ed25519"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"net/http"
 	"strings"
 
@@ -81,10 +79,6 @@ func Ask(ctx context.Context, c Call) (Result, error) {
 	if tool == "" {
 		tool = ToolAsk
 	}
-	hc := c.HTTP
-	if hc == nil {
-		hc = http.DefaultClient
-	}
 	url := strings.TrimSuffix(c.Endpoint, "/") + "/tools/" + tool
 	body, err := json.Marshal(c.Args)
 	if err != nil {
@@ -92,21 +86,11 @@ func Ask(ctx context.Context, c Call) (Result, error) {
 	}
 	res := Result{Request: RequestHash(tool, c.Args)}
 	send := func(pay string) (*http.Response, []byte, error) {
-		req, err := http.NewRequestWithContext(ctx, http.MethodPost, url, bytes.NewReader(body))
-		if err != nil {
-			return nil, nil, err
-		}
-		req.Header.Set("Content-Type", "application/json")
+		h := map[string]string{}
 		if pay != "" {
-			req.Header.Set(HeaderSignature, pay)
+			h[HeaderSignature] = pay
 		}
-		resp, err := hc.Do(req)
-		if err != nil {
-			return nil, nil, err
-		}
-		defer resp.Body.Close()
-		b, err := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
-		return resp, b, err
+		return c.post(ctx, url, body, h)
 	}
 	resp, b, err := send("")
 	if err != nil {

@@ -3,6 +3,8 @@ package brand
 import (
 	"context"
 	"errors"
+	"fmt"
+	"net/http"
 	"strings"
 
 	"github.com/sovos/sov/internal/ledger"
@@ -23,6 +25,10 @@ type Exchange struct {
 	Signer    *ledger.Signer
 	Principal string // "cli", "agent:NAME"
 	MCP       bool   // ask over the brand's MCP endpoint (x402's MCP transport)
+	// Sessions, with Sign, are the payer's prepaid sessions: Ask uses one
+	// with answers left before paying per answer. nil: per answer only.
+	Sessions *SessionBook
+	Sign     SessionSigner
 }
 
 // Ask finds the trusted brand name, asks it question (paying through
@@ -40,6 +46,35 @@ func (x Exchange) Ask(ctx context.Context, name, question string) (Announcement,
 		return ann, Result{}, nil, err
 	}
 	call := Call{Endpoint: ann.Endpoint, Args: map[string]any{"question": question}, Key: key, Pay: x.Pay, Check: x.Check}
+	if x.Sessions != nil && x.Sign != nil && !x.MCP {
+		e, ok, err := x.Sessions.Open(ann)
+		if err != nil {
+			return ann, Result{}, nil, err
+		}
+		if ok {
+			res, err := AskInSession(ctx, call, e.Receipt.SessionReceipt, x.Sign)
+			var refused *RefusedError
+			if errors.As(err, &refused) && refused.Status == http.StatusPaymentRequired {
+				e.Left = 0 // the brand says it is spent: pay per answer below
+				if perr := x.Sessions.Put(e); perr != nil {
+					return ann, res, nil, perr
+				}
+			} else {
+				if err != nil {
+					return ann, res, nil, err
+				}
+				if res.Answer.Remaining != nil && res.Verified {
+					e.Left = min(e.Left-1, *res.Answer.Remaining)
+				} else {
+					e.Left--
+				}
+				if perr := x.Sessions.Put(e); perr != nil {
+					return ann, res, nil, perr
+				}
+				return x.record(ctx, ann, res, nil)
+			}
+		}
+	}
 	ask := Ask
 	if x.MCP {
 		call.Endpoint, ask = strings.TrimSuffix(call.Endpoint, "/")+"/mcp", AskMCP
@@ -52,9 +87,59 @@ func (x Exchange) Ask(ctx context.Context, name, question string) (Announcement,
 	if lost != nil {
 		res.Problem = lost.Error()
 	}
+	return x.record(ctx, ann, res, err)
+}
+
+// record writes the exchange to the ledger and returns it with err.
+func (x Exchange) record(ctx context.Context, ann Announcement, res Result, err error) (Announcement, Result, *ledger.Entry, error) {
 	e, rerr := Record(ctx, x.Ledger, x.Signer, x.Principal, ann, res)
 	if rerr != nil {
 		return ann, res, nil, errors.Join(err, &RecordError{Err: rerr})
+	}
+	return ann, res, &e, err
+}
+
+// OpenSession buys n answers from the trusted brand name with one payment
+// through x.Pay, records it in the ledger, and keeps the receipt in
+// x.Sessions when it verifies. The entry is nil when nothing was paid.
+func (x Exchange) OpenSession(ctx context.Context, name string, n int) (Announcement, SessionResult, *ledger.Entry, error) {
+	ann, err := x.Directory.Find(name)
+	if err != nil {
+		return ann, SessionResult{}, nil, err
+	}
+	key, err := ParseKey(ann.Key)
+	if err != nil {
+		return ann, SessionResult{}, nil, err
+	}
+	res, err := OpenSession(ctx, Call{Endpoint: ann.Endpoint, Key: key, Pay: x.Pay, Check: x.Check}, n)
+	var lost *PaidNoAnswerError
+	if err != nil && !errors.As(err, &lost) {
+		return ann, res, nil, err
+	}
+	if lost != nil {
+		res.Problem = lost.Error()
+	}
+	fields := map[string]any{"tool": "brand.session", "brand": ann.Name, "npub": ann.Npub, "brand_key": ann.Key, "endpoint": ann.Endpoint,
+		"verified": res.Verified, "transaction": res.Settlement.Transaction, "network": res.Settlement.Network,
+		"amount": res.Payment.Amount, "payment_key": res.Payment.Key, "session": res.Receipt.Session, "answers": res.Receipt.Answers}
+	if res.Problem != "" {
+		fields["problem"] = res.Problem
+	}
+	subjects := map[string]string{}
+	if c, cerr := res.Receipt.SessionReceipt.Canonical(); cerr == nil && res.Receipt.Session != "" {
+		subjects["receipt"] = ledger.SHA256(c)
+	}
+	e, rerr := x.Ledger.Append(ctx, ledger.Record{Kind: ledger.KindTool, Principal: x.Principal, Subjects: subjects, Fields: fields}, x.Signer)
+	if rerr != nil {
+		err = errors.Join(err, &RecordError{Err: rerr})
+	}
+	if res.Verified && x.Sessions != nil {
+		if perr := x.Sessions.Put(BookEntry{Brand: ann.Name, Npub: ann.Npub, Key: ann.Key, Endpoint: ann.Endpoint, Receipt: res.Receipt, Left: res.Receipt.Answers}); perr != nil {
+			err = errors.Join(err, fmt.Errorf("the session was bought but not kept (its receipt is in the ledger entry's transaction): %w", perr))
+		}
+	}
+	if rerr != nil {
+		return ann, res, nil, err
 	}
 	return ann, res, &e, err
 }

@@ -36,5 +36,11 @@ func Record(ctx context.Context, l *ledger.Ledger, s *ledger.Signer, principal s
 	if r.Problem != "" {
 		fields["problem"] = r.Problem
 	}
+	if r.Answer.Session != "" {
+		fields["session"] = r.Answer.Session
+		if r.Answer.Remaining != nil {
+			fields["remaining"] = *r.Answer.Remaining
+		}
+	}
 	return l.Append(ctx, ledger.Record{Kind: ledger.KindTool, Principal: principal, Subjects: subjects, Fields: fields}, s)
 }

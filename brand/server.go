@@ -51,9 +51,12 @@ type Server struct {
 	// Log hears one line per paid call; nil drops it.
 	Log func(string)
 
-	mu    sync.Mutex
-	used  map[string]time.Time   // asset|from|nonce → validBefore: authorizations taken
-	calls map[string][]time.Time // payer → paid calls in the last minute
+	mu       sync.Mutex
+	used     map[string]time.Time   // asset|from|nonce → validBefore: authorizations taken
+	calls    map[string][]time.Time // payer → paid calls in the last minute
+	sessions map[string]*prepaid    // prepaid sessions by id
+	// sessionsFile keeps them across restarts (KeepSessions)
+	sessionsFile string
 }
 
 // Timeout is the maxTimeoutSeconds of a brand's payment requests.
@@ -249,26 +252,16 @@ func (s *Server) Handler() http.Handler {
 		if r.TLS != nil {
 			scheme = "https://"
 		}
-		o := s.call(r.Context(), scheme+r.Host+r.URL.Path, tool, args, pay)
-		if o.settle != nil {
-			b, _ := json.Marshal(o.settle)
-			w.Header().Set(HeaderResponse, base64.StdEncoding.EncodeToString(b))
+		var o outcome
+		if id := r.Header.Get(HeaderSession); id != "" && tool == ToolAsk {
+			o = s.askInSession(r.Context(), scheme+r.Host+r.URL.Path, args, id, r.Header.Get(HeaderSessionNonce), r.Header.Get(HeaderSessionSignature))
+		} else {
+			o = s.call(r.Context(), scheme+r.Host+r.URL.Path, tool, args, pay)
 		}
-		switch {
-		case o.required != nil:
-			b, _ := json.Marshal(o.required)
-			w.Header().Set(HeaderRequired, base64.StdEncoding.EncodeToString(b))
-			w.Header().Set("Content-Type", "application/json")
-			w.WriteHeader(http.StatusPaymentRequired)
-			w.Write(b)
-		case o.err != nil:
-			httpError(w, o.status, o.err.Error())
-		default:
-			w.Header().Set("Content-Type", "application/json")
-			json.NewEncoder(w).Encode(o.answer)
-		}
+		writeOutcome(w, o, o.answer)
 	}
 	mux.HandleFunc("POST /ask", func(w http.ResponseWriter, r *http.Request) { serve(w, r, ToolAsk) })
+	mux.HandleFunc("POST /session", s.serveSession)
 	mux.HandleFunc("POST /tools/{tool}", func(w http.ResponseWriter, r *http.Request) { serve(w, r, r.PathValue("tool")) })
 	mux.Handle("/mcp", s.MCPHandler())
 	mux.HandleFunc("GET /{$}", func(w http.ResponseWriter, r *http.Request) {
@@ -277,6 +270,28 @@ func (s *Server) Handler() http.Handler {
 			"tools": s.profile.Tools(), "prices": s.profile.Prices, "key": base64.StdEncoding.EncodeToString(s.PublicKey())})
 	})
 	return mux
+}
+
+// writeOutcome writes o: the settlement as PAYMENT-RESPONSE, then the
+// payment request (402), the error, or body.
+func writeOutcome(w http.ResponseWriter, o outcome, body any) {
+	if o.settle != nil {
+		b, _ := json.Marshal(o.settle)
+		w.Header().Set(HeaderResponse, base64.StdEncoding.EncodeToString(b))
+	}
+	switch {
+	case o.required != nil:
+		b, _ := json.Marshal(o.required)
+		w.Header().Set(HeaderRequired, base64.StdEncoding.EncodeToString(b))
+		w.Header().Set("Content-Type", "application/json")
+		w.WriteHeader(http.StatusPaymentRequired)
+		w.Write(b)
+	case o.err != nil:
+		httpError(w, o.status, o.err.Error())
+	default:
+		w.Header().Set("Content-Type", "application/json")
+		json.NewEncoder(w).Encode(body)
+	}
 }
 
 func httpError(w http.ResponseWriter, status int, msg string) {

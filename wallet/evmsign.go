@@ -69,3 +69,9 @@ func signTypedData(key *ecdsa.PrivateKey, td TypedData) ([]byte, error) {
 	sig[64] += 27
 	return sig, nil
 }
+
+// RecoverPersonal is the address whose key signed msg with EIP-191
+// (personal_sign): how a service checks who sent a signed request.
+func RecoverPersonal(msg, sig []byte) (EVMAddress, error) {
+	return evm.RecoverAddress(PersonalHash(msg), sig)
+}

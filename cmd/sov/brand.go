@@ -29,7 +29,7 @@ func brandCommands(a *app) []*cobra.Command {
 	u := &cobra.Command{Use: "brands", Short: "Brands you trust: list them, ask them and pay per answer", Args: nargs(0, 0, "")}
 	u.PersistentFlags().String("passphrase-file", "", "read the wallet passphrase from this file (else $SOV_WALLET_PASSPHRASE, else a prompt)")
 	u.PersistentFlags().StringSlice("from", nil, "read announcements from this file, http(s) URL or relay (default: your feeds sources)")
-	u.AddCommand(brandsLsCmd(a), brandsAskCmd(a))
+	u.AddCommand(brandsLsCmd(a), brandsAskCmd(a), brandsSessionCmd(a), brandsSessionsCmd(a))
 	return guard(brandHint, "sov brand failed (%v)", b, u)
 }
 
@@ -159,14 +159,73 @@ func brandsAskCmd(a *app) *cobra.Command {
 			a.warnf("UNVERIFIED answer: %s", res.Problem)
 		}
 		fmt.Fprintln(a.stdout, termtext.Clean(res.Answer.Answer))
+		sig := map[bool]string{true: "verified", false: "NOT verified"}[res.Verified]
+		if res.Answer.Session != "" {
+			left := "?"
+			if res.Answer.Remaining != nil {
+				left = fmt.Sprint(*res.Answer.Remaining)
+			}
+			fmt.Fprintf(a.stderr, "sov: from prepaid session %.8s (%s answers left); signature %s; ledger entry %d\n", termtext.Clean(res.Answer.Session), left, sig, e.Seq)
+			return nil
+		}
 		fmt.Fprintf(a.stderr, "sov: paid %s (transaction %s on %s); signature %s; ledger entry %d\n", termtext.Clean(res.Payment.Amount),
-			termtext.Clean(res.Settlement.Transaction), termtext.Clean(res.Settlement.Network), map[bool]string{true: "verified", false: "NOT verified"}[res.Verified], e.Seq)
+			termtext.Clean(res.Settlement.Transaction), termtext.Clean(res.Settlement.Network), sig, e.Seq)
 		return nil
 	})
 	c.Flags().StringVar(&max, "max-price", "", "the most to pay for the answer, in units of the asset (e.g. 0.01)")
 	c.Flags().BoolVar(&asJSON, "json", false, "print the result as JSON")
 	c.Flags().BoolVar(&viaMCP, "mcp", false, "ask over the brand's MCP endpoint (x402's MCP transport) instead of plain HTTP")
 	return c
+}
+
+func brandsSessionCmd(a *app) *cobra.Command {
+	var max string
+	var n int
+	var asJSON bool
+	c := command("session BRAND", "Buy N answers from a trusted brand with one payment; sov brands ask then uses them", nargs(1, 1, "a brand"), func(cmd *cobra.Command, args []string) error {
+		from, _ := cmd.Flags().GetStringSlice("from")
+		d, err := a.Brands(cmd.Context(), from)
+		if err != nil && len(d.Trusted) == 0 {
+			return err
+		}
+		s, err := walletSession(a, cmd)
+		if err != nil {
+			return err
+		}
+		_, res, e, err := a.BrandOpenSession(cmd.Context(), s, d, args[0], n, max)
+		if err != nil {
+			return err
+		}
+		if asJSON {
+			return writeJSON(a.stdout, res)
+		}
+		if !res.Verified {
+			return fmt.Errorf("paid %s (transaction %s) but the session is UNVERIFIED and will not be used: %s (ledger entry %d)",
+				termtext.Clean(res.Payment.Amount), termtext.Clean(res.Settlement.Transaction), termtext.Clean(res.Problem), e.Seq)
+		}
+		fmt.Fprintf(a.stdout, "session %s: %d answers, paid %s (transaction %s on %s); ledger entry %d\n", termtext.Clean(res.Receipt.Session),
+			res.Receipt.Answers, termtext.Clean(res.Payment.Amount), termtext.Clean(res.Settlement.Transaction), termtext.Clean(res.Settlement.Network), e.Seq)
+		return nil
+	})
+	c.Flags().IntVar(&n, "answers", 10, fmt.Sprintf("how many answers to buy (2 to %d)", brand.MaxSessionAnswers))
+	c.Flags().StringVar(&max, "max-price", "", "the most to pay per answer, in units of the asset (e.g. 0.01)")
+	c.Flags().BoolVar(&asJSON, "json", false, "print the result as JSON")
+	return c
+}
+
+func brandsSessionsCmd(a *app) *cobra.Command {
+	var asJSON bool
+	return jsonFlag(&asJSON, command("sessions", "Your prepaid sessions with brands and the answers left", nil, func(cmd *cobra.Command, _ []string) error {
+		es, err := a.BrandSessions()
+		if err != nil {
+			return err
+		}
+		return a.show(asJSON, es, func(w io.Writer) {
+			for _, e := range es {
+				fmt.Fprintf(w, "%s\t%s\t%d of %d left\t%s\n", termtext.Clean(e.Brand), termtext.Clean(e.Receipt.Session), e.Left, e.Receipt.Answers, termtext.Clean(e.Receipt.Transaction))
+			}
+		})
+	}), "print the sessions as JSON")
 }
 
 // brandHint adds the CLI's way out to the errors of sov brand and brands.

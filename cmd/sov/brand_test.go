@@ -143,6 +143,18 @@ func TestBrandAnvilAcceptance(t *testing.T) {
 		t.Fatalf("brands ask --mcp: %d %s", r.Code, r.Stderr)
 	}
 	agentAsksBrand(t, user, anns, an, usdc, payee)
+	// a prepaid session: three answers for one payment of 0.03
+	paid := an.TokenBalance(t, usdc, payee).Int64()
+	if r := runSov(t, user, walletTestEnv, "", "brands", "session", "Acme", "--answers", "3", "--max-price", "0.01", "--from", anns); r.Code != 0 || an.TokenBalance(t, usdc, payee).Int64() != paid+30000 {
+		t.Fatalf("brands session: %d %s %s", r.Code, r.Stdout, r.Stderr)
+	}
+	r = runSov(t, user, walletTestEnv, "", "brands", "ask", "Acme", "what does the forged anvil cost?", "--max-price", "0.01", "--from", anns)
+	if r.Code != 0 || !strings.Contains(r.Stderr, "from prepaid session") || !strings.Contains(r.Stderr, "(2 answers left); signature verified") || an.TokenBalance(t, usdc, payee).Int64() != paid+30000 {
+		t.Fatalf("ask in the session: %d %s %s", r.Code, r.Stdout, r.Stderr)
+	}
+	if r := runSov(t, user, nil, "", "brands", "sessions"); r.Code != 0 || !strings.Contains(r.Stdout, "2 of 3 left") {
+		t.Fatalf("brands sessions: %d %s %s", r.Code, r.Stdout, r.Stderr)
+	}
 	r = runSov(t, user, walletTestEnv, "", "ledger", "ls", "--json", "--kind", "tool")
 	if r.Code != 0 || !strings.Contains(r.Stdout, res.Settlement.Transaction) || !strings.Contains(r.Stdout, `"verified":true`) {
 		t.Fatalf("ledger ls: %s %s", r.Stdout, r.Stderr)
