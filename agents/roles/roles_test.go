@@ -126,6 +126,9 @@ func TestBuildPassesAndResumes(t *testing.T) {
 			t.Errorf("%s: %v", p, err)
 		}
 	}
+	if _, err := os.Stat(filepath.Join(cfg.Dir, "__pycache__")); err == nil {
+		t.Error("the tests left __pycache__ in the build folder")
+	}
 	if err := CheckArtifacts(cfg.Dir); err != nil {
 		t.Fatal(err)
 	}

@@ -232,7 +232,7 @@ func (r *runner) test(ctx context.Context, cases []Case) (sandbox.Result, error)
 	if err := r.write(ctx, r.lang.testFile(), testSource(r.lang, cases, r.module)); err != nil {
 		return sandbox.Result{}, err
 	}
-	args := []string{r.tc.Exe, "-I", r.lang.testFile()}
+	args := []string{r.tc.Exe, "-I", "-B", r.lang.testFile()} // -B: no __pycache__ in the folder (-I ignores PYTHONDONTWRITEBYTECODE)
 	if r.lang == Go {
 		args = []string{r.tc.Exe, "test", "-count=1", "-v", "."}
 	}
