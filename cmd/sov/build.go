@@ -22,6 +22,7 @@ import (
 	core "github.com/sovos/sov/app"
 	"github.com/sovos/sov/internal/prompt"
 	"github.com/sovos/sov/internal/termtext"
+	"github.com/sovos/sov/model"
 )
 
 // exitTestsFailed: the build finished and some acceptance test fails.
@@ -72,7 +73,7 @@ func buildCommands(a *app) []*cobra.Command {
 		case errors.Is(err, roles.ErrStopped):
 			return codeError{exitNeedsApproval, fmt.Errorf("%w: the artifacts are in %s; sov build --resume %s continues", err, r.Dir, r.Dir)}
 		case err != nil:
-			return buildHint(err)
+			return err // guard adds the hint
 		case rep.Failed > 0 || rep.Passed == 0:
 			return codeError{exitTestsFailed, fmt.Errorf("%d of %d acceptance tests fail (the report says which)", rep.Failed, rep.Passed+rep.Failed)}
 		}
@@ -122,7 +123,8 @@ func buildHint(err error) error {
 		fix{sandbox.ErrUnsupported, ": sov build runs generated code only in its sandbox (Linux with Landlock and unprivileged user namespaces); --unsafe-host runs it on this machine unsandboxed", false},
 		fix{roles.ErrNotABuild, ": --resume takes a folder an earlier sov build wrote", true},
 		fix{roles.ErrIsABuild, ": continue it with --resume, or choose another --dir", true},
-		fix{roles.ErrInvalidArtifact, ": fix the file (or delete it to have its step run again), then --resume", false})
+		fix{roles.ErrInvalidArtifact, ": fix the file (or delete it to have its step run again), then --resume", false},
+		fix{model.ErrPromptTooLong, ": a role's prompt needs a larger context: add --ctx 4096 (or more), then --resume", false})
 }
 
 // buildEvents prints a line per step and role call on stderr.

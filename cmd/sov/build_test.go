@@ -92,6 +92,8 @@ func TestBuildRefuses(t *testing.T) {
 		{"an unknown language", nil, []string{"build", "x", "--lang", "cobol"}, exitUsage, []string{"unknown language"}},
 		{"a missing toolchain", []string{"PATH=" + t.TempDir()}, []string{"build", "add numbers", "--lang", "go", "--model", m, "--dir", filepath.Join(t.TempDir(), "g")},
 			exitError, []string{"go toolchain not found", "install: https://go.dev/dl"}},
+		{"a context too small for the PM's prompt", nil, []string{"build", "add numbers", "--model", m, "--ctx", "1024", "--yes", "--dir", filepath.Join(t.TempDir(), "c")},
+			exitError, []string{"does not fit the context", "add --ctx 4096 (or more), then --resume"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
