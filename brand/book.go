@@ -5,8 +5,9 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"path/filepath"
 	"slices"
+
+	"github.com/sovos/sov/internal/config"
 )
 
 // SessionBook is a payer's prepaid sessions, kept in a JSON file: the
@@ -70,12 +71,5 @@ func (b *SessionBook) Put(e BookEntry) error {
 	if err != nil {
 		return err
 	}
-	if err := os.MkdirAll(filepath.Dir(b.Path), 0o700); err != nil {
-		return err
-	}
-	tmp := b.Path + ".tmp"
-	if err := os.WriteFile(tmp, data, 0o600); err != nil {
-		return err
-	}
-	return os.Rename(tmp, b.Path)
+	return config.WriteFileAtomic(b.Path, data, 0o600)
 }

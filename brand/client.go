@@ -85,51 +85,74 @@ func Ask(ctx context.Context, c Call) (Result, error) {
 		return Result{}, err
 	}
 	res := Result{Request: RequestHash(tool, c.Args)}
-	send := func(pay string) (*http.Response, []byte, error) {
-		h := map[string]string{}
-		if pay != "" {
-			h[HeaderSignature] = pay
-		}
-		return c.post(ctx, url, body, h)
-	}
-	resp, b, err := send("")
+	pr, err := c.payAndPost(ctx, url, body, "ask the brand")
+	res.Payment, res.Settlement = pr.payment, pr.settlement
 	if err != nil {
-		return res, fmt.Errorf("ask the brand: %w", err)
+		return res, err
+	}
+	settled := pr.settled
+	if pr.resp.StatusCode != http.StatusOK || json.Unmarshal(pr.body, &res.Answer) != nil || res.Answer.Answer == "" {
+		return res, pr.failed()
+	}
+	res.Verified, res.Problem = verdict(res, c.Key, settled)
+	c.checkChain(ctx, &res)
+	return res, nil
+}
+
+// paidReply is the reply to a call sent with its payment.
+type paidReply struct {
+	resp       *http.Response
+	body       []byte
+	payment    wallet.X402Payment
+	settlement wallet.X402Settlement
+	settled    bool // the brand reported a successful settlement
+}
+
+// payAndPost sends body to url unpaid, pays the payment request the
+// brand answers with (402) through c.Pay, and sends body again with the
+// payment. An error before the payment was signed, or a failure to send
+// it that left nothing settled, is an error; what the paid reply says is
+// the caller's to read (failed gives its error).
+func (c Call) payAndPost(ctx context.Context, url string, body []byte, what string) (paidReply, error) {
+	var pr paidReply
+	resp, b, err := c.post(ctx, url, body, map[string]string{})
+	if err != nil {
+		return pr, fmt.Errorf("%s: %w", what, err)
 	}
 	if resp.StatusCode != http.StatusPaymentRequired {
-		return res, fmt.Errorf("%w (HTTP %d: %s)", ErrNotPaymentRequired, resp.StatusCode, detail(b))
+		return pr, fmt.Errorf("%w (HTTP %d: %s)", ErrNotPaymentRequired, resp.StatusCode, detail(b))
 	}
 	required := []byte(resp.Header.Get(HeaderRequired))
 	if len(required) == 0 {
 		required = b
 	}
-	if res.Payment, err = c.Pay(ctx, required); err != nil {
-		return res, err
+	if pr.payment, err = c.Pay(ctx, required); err != nil {
+		return pr, err
 	}
-	resp, b, err = send(res.Payment.Header)
-	settled := false
-	if resp != nil {
-		if h := resp.Header.Get(HeaderResponse); h != "" {
+	pr.resp, pr.body, err = c.post(ctx, url, body, map[string]string{HeaderSignature: pr.payment.Header})
+	if pr.resp != nil {
+		if h := pr.resp.Header.Get(HeaderResponse); h != "" {
 			if st, perr := wallet.ParsePaymentResponse(h); perr == nil {
-				res.Settlement, settled = st, st.Success
+				pr.settlement, pr.settled = st, st.Success
 			}
 		}
 	}
 	if err != nil {
-		if settled {
-			return res, &PaidNoAnswerError{Settlement: res.Settlement, Detail: err.Error()}
+		if pr.settled {
+			return pr, &PaidNoAnswerError{Settlement: pr.settlement, Detail: err.Error()}
 		}
-		return res, fmt.Errorf("ask the brand with the payment: %w", err)
+		return pr, fmt.Errorf("%s with the payment: %w", what, err)
 	}
-	if resp.StatusCode != http.StatusOK || json.Unmarshal(b, &res.Answer) != nil || res.Answer.Answer == "" {
-		if settled {
-			return res, &PaidNoAnswerError{Settlement: res.Settlement, Status: resp.StatusCode, Detail: detail(b)}
-		}
-		return res, &RefusedError{Status: resp.StatusCode, Reason: detail(b)}
+	return pr, nil
+}
+
+// failed is the error of a paid reply that did not bring what was paid
+// for: the settlement to dispute if the brand settled, else its refusal.
+func (pr paidReply) failed() error {
+	if pr.settled {
+		return &PaidNoAnswerError{Settlement: pr.settlement, Status: pr.resp.StatusCode, Detail: detail(pr.body)}
 	}
-	res.Verified, res.Problem = verdict(res, c.Key, settled)
-	c.checkChain(ctx, &res)
-	return res, nil
+	return &RefusedError{Status: pr.resp.StatusCode, Reason: detail(pr.body)}
 }
 
 // checkChain runs c.Check on a verified answer's settlement.

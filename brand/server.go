@@ -239,24 +239,16 @@ func (s *Server) Handler() http.Handler {
 			httpError(w, http.StatusBadRequest, "the body must be a JSON object of the tool's arguments: "+err.Error())
 			return
 		}
-		var pay *wallet.X402Payload
-		if h := r.Header.Get(HeaderSignature); h != "" {
-			p, err := wallet.ParsePaymentSignature(h)
-			if err != nil {
-				httpError(w, http.StatusBadRequest, err.Error())
-				return
-			}
-			pay = &p
-		}
-		scheme := "http://"
-		if r.TLS != nil {
-			scheme = "https://"
+		pay, err := paymentOf(r)
+		if err != nil {
+			httpError(w, http.StatusBadRequest, err.Error())
+			return
 		}
 		var o outcome
 		if id := r.Header.Get(HeaderSession); id != "" && tool == ToolAsk {
-			o = s.askInSession(r.Context(), scheme+r.Host+r.URL.Path, args, id, r.Header.Get(HeaderSessionNonce), r.Header.Get(HeaderSessionSignature))
+			o = s.askInSession(r.Context(), resourceURL(r), args, id, r.Header.Get(HeaderSessionNonce), r.Header.Get(HeaderSessionSignature))
 		} else {
-			o = s.call(r.Context(), scheme+r.Host+r.URL.Path, tool, args, pay)
+			o = s.call(r.Context(), resourceURL(r), tool, args, pay)
 		}
 		writeOutcome(w, o, o.answer)
 	}
@@ -270,6 +262,28 @@ func (s *Server) Handler() http.Handler {
 			"tools": s.profile.Tools(), "prices": s.profile.Prices, "key": base64.StdEncoding.EncodeToString(s.PublicKey())})
 	})
 	return mux
+}
+
+// paymentOf is the request's PAYMENT-SIGNATURE, nil when it has none.
+func paymentOf(r *http.Request) (*wallet.X402Payload, error) {
+	h := r.Header.Get(HeaderSignature)
+	if h == "" {
+		return nil, nil
+	}
+	p, err := wallet.ParsePaymentSignature(h)
+	if err != nil {
+		return nil, err
+	}
+	return &p, nil
+}
+
+// resourceURL is the URL the request was sent to (x402's resource).
+func resourceURL(r *http.Request) string {
+	scheme := "http://"
+	if r.TLS != nil {
+		scheme = "https://"
+	}
+	return scheme + r.Host + r.URL.Path
 }
 
 // writeOutcome writes o: the settlement as PAYMENT-RESPONSE, then the

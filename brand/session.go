@@ -17,6 +17,7 @@ import (
 
 	"github.com/gowebpki/jcs"
 
+	"github.com/sovos/sov/internal/config"
 	"github.com/sovos/sov/wallet"
 )
 
@@ -126,11 +127,7 @@ func (s *Server) saveSessions() error {
 	if err != nil {
 		return err
 	}
-	tmp := s.sessionsFile + ".tmp"
-	if err := os.WriteFile(tmp, b, 0o600); err != nil {
-		return err
-	}
-	return os.Rename(tmp, s.sessionsFile)
+	return config.WriteFileAtomic(s.sessionsFile, b, 0o600)
 }
 
 // sessionRequirements are brand.ask's payment options for n answers.
@@ -306,19 +303,11 @@ func (s *Server) serveSession(w http.ResponseWriter, r *http.Request) {
 		httpError(w, http.StatusBadRequest, `the body must be {"answers": N}: `+err.Error())
 		return
 	}
-	var pay *wallet.X402Payload
-	if h := r.Header.Get(HeaderSignature); h != "" {
-		p, err := wallet.ParsePaymentSignature(h)
-		if err != nil {
-			httpError(w, http.StatusBadRequest, err.Error())
-			return
-		}
-		pay = &p
+	pay, err := paymentOf(r)
+	if err != nil {
+		httpError(w, http.StatusBadRequest, err.Error())
+		return
 	}
-	scheme := "http://"
-	if r.TLS != nil {
-		scheme = "https://"
-	}
-	o, signed := s.openSession(r.Context(), scheme+r.Host+r.URL.Path, body.Answers, pay)
+	o, signed := s.openSession(r.Context(), resourceURL(r), body.Answers, pay)
 	writeOutcome(w, o, signed)
 }

@@ -33,41 +33,14 @@ func OpenSession(ctx context.Context, c Call, n int) (SessionResult, error) {
 	var res SessionResult
 	body, _ := json.Marshal(map[string]int{"answers": n})
 	url := strings.TrimSuffix(c.Endpoint, "/") + "/session"
-	resp, b, err := c.post(ctx, url, body, map[string]string{})
+	pr, err := c.payAndPost(ctx, url, body, "open a session")
+	res.Payment, res.Settlement = pr.payment, pr.settlement
 	if err != nil {
-		return res, fmt.Errorf("open a session: %w", err)
-	}
-	if resp.StatusCode != http.StatusPaymentRequired {
-		return res, fmt.Errorf("%w (HTTP %d: %s)", ErrNotPaymentRequired, resp.StatusCode, detail(b))
-	}
-	required := []byte(resp.Header.Get(HeaderRequired))
-	if len(required) == 0 {
-		required = b
-	}
-	if res.Payment, err = c.Pay(ctx, required); err != nil {
 		return res, err
 	}
-	resp, b, err = c.post(ctx, url, body, map[string]string{HeaderSignature: res.Payment.Header})
-	settled := false
-	if resp != nil {
-		if h := resp.Header.Get(HeaderResponse); h != "" {
-			if st, perr := wallet.ParsePaymentResponse(h); perr == nil {
-				res.Settlement, settled = st, st.Success
-			}
-		}
-	}
-	if err != nil || resp.StatusCode != http.StatusOK || json.Unmarshal(b, &res.Receipt) != nil || res.Receipt.Session == "" {
-		if settled {
-			d := detail(b)
-			if err != nil {
-				d = err.Error()
-			}
-			return res, &PaidNoAnswerError{Settlement: res.Settlement, Status: resp.StatusCode, Detail: d}
-		}
-		if err != nil {
-			return res, fmt.Errorf("open a session with the payment: %w", err)
-		}
-		return res, &RefusedError{Status: resp.StatusCode, Reason: detail(b)}
+	settled := pr.settled
+	if pr.resp.StatusCode != http.StatusOK || json.Unmarshal(pr.body, &res.Receipt) != nil || res.Receipt.Session == "" {
+		return res, pr.failed()
 	}
 	r := res.Receipt
 	auth := res.Payment.Payload.Payload.Authorization

@@ -84,8 +84,9 @@ func SetSection(path, name string, v any) error {
 	return WriteFileAtomic(path, buf.Bytes(), 0o600)
 }
 
-// WriteFileAtomic writes data to a temporary file beside path, syncs it and
-// renames it over path, so a crash leaves either the old or the new file.
+// WriteFileAtomic writes data to a temporary file beside path, syncs it,
+// renames it over path and syncs the folder, so a crash leaves either the
+// old or the new file, whole.
 func WriteFileAtomic(path string, data []byte, perm os.FileMode) error {
 	dir := filepath.Dir(path)
 	if err := os.MkdirAll(dir, 0o700); err != nil {
@@ -113,6 +114,11 @@ func WriteFileAtomic(path string, data []byte, perm os.FileMode) error {
 	}
 	if err := os.Rename(tmp.Name(), path); err != nil {
 		return fmt.Errorf("write %s: %w", path, err)
+	}
+	// the rename is durable once the folder is synced
+	if d, err := os.Open(dir); err == nil {
+		d.Sync()
+		d.Close()
 	}
 	return nil
 }
