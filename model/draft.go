@@ -24,7 +24,10 @@ import "unsafe"
 // The rejected rows leave the KV cache at once.
 //
 // It runs in the single-sequence loop (Options.Sessions <= 1); sessions
-// that generate together in the batch loop do not draft.
+// that generate together in the batch loop do not draft: with one KV
+// stream per sequence llama.cpp splits a batch into micro-batches holding
+// the same number of tokens of each sequence, so drafts of different
+// lengths would cost the other sessions extra passes over the weights.
 
 // Drafting parameters, measured on the two-core machine the benchmarks
 // run on (BenchmarkLlamaDraft).

@@ -221,6 +221,7 @@ sov_gen *sov_gen_new(void) {
     if (!g->one.token) { free(g); return NULL; }
     g->draft = llama_batch_init(SOV_DRAFT_MAX + 1, 0, 1);
     if (!g->draft.token) { llama_batch_free(g->one); free(g); return NULL; }
+    g->row_cost = 0.25f; // a guess until a draft is timed
     pthread_mutex_init(&g->mu, NULL);
     pthread_cond_init(&g->cv, NULL);
     return g;
@@ -349,7 +350,6 @@ void sov_gen_draft_reset(sov_gen *g) {
         g->acc_miss[i] = miss[i];
         g->since_probe[i] = 0;
     }
-    if (g->row_cost <= 0) g->row_cost = 0.25f;
 }
 
 // sov_draft_len is how many of m drafted tokens to verify. A draft token
