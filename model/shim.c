@@ -221,7 +221,7 @@ sov_gen *sov_gen_new(void) {
     if (!g->one.token) { free(g); return NULL; }
     g->draft = llama_batch_init(SOV_DRAFT_MAX + 1, 0, 1);
     if (!g->draft.token) { llama_batch_free(g->one); free(g); return NULL; }
-    g->row_cost = 0.25f; // a guess until a draft is timed
+    g->row_cost = 0.5f; // a guess until a draft is timed
     pthread_mutex_init(&g->mu, NULL);
     pthread_cond_init(&g->cv, NULL);
     return g;
@@ -371,7 +371,7 @@ int32_t sov_draft_len(sov_gen *g, int32_t m, int32_t match) {
         float r = tokens / (1.0f + g->row_cost * (float)k);
         if (r > gain * 1.02f) gain = r, best = k;
     }
-    if (best == 0 && ++g->since_probe[b] >= 32) best = 1;
+    if (best == 0 && ++g->since_probe[b] >= 64) best = 1;
     if (best > 0) g->since_probe[b] = 0;
     return best;
 }
@@ -380,7 +380,13 @@ int32_t sov_draft_len(sov_gen *g, int32_t m, int32_t match) {
 // taking ns; a one-token step (k == 0) times the baseline.
 static void gen_draft_learn(sov_gen *g, int32_t match, int32_t k, int32_t a, int64_t ns) {
     if (k == 0) {
-        g->step_ns = g->step_ns <= 0 ? (float)ns : 0.9f * g->step_ns + 0.1f * (float)ns;
+        // The baseline is the fastest recent step, rising slowly as the
+        // context grows: on a shared machine a step is often slowed by
+        // other work, and a slow baseline would make rows look cheap
+        // (drafting that costs time). Errors go the safe way: rows look
+        // dear, and drafting is left off.
+        if (g->step_ns <= 0 || (float)ns < g->step_ns) g->step_ns = (float)ns;
+        else g->step_ns += 0.02f * ((float)ns - g->step_ns);
         return;
     }
     int32_t b = draft_bucket(match);
