@@ -38,7 +38,8 @@ type Config struct {
 	// MaxTokens bounds each reply; 0 = coder.DefaultMaxTokens.
 	MaxTokens int
 	// Model loads the engine; Sessions is set to Workers. Decoding is
-	// greedy, so a run is reproducible.
+	// greedy, so a run is reproducible with a fixed Model.Threads: the
+	// thread count changes llama.cpp's arithmetic, and 0 follows the load.
 	Model model.Options
 }
 

@@ -41,8 +41,8 @@ func (a *app) evalHumanEvalCmd() *cobra.Command {
 		if err != nil {
 			return err
 		}
-		if cfg.Repairs < 0 || cfg.Limit < 0 || cfg.MaxTokens < 0 {
-			return usagef("--repair, --limit and --max-tokens must not be negative")
+		if cfg.Repairs < 0 || cfg.Limit < 0 || cfg.MaxTokens < 0 || cfg.Model.Threads < 0 {
+			return usagef("--repair, --limit, --max-tokens and --threads must not be negative")
 		}
 		if canonical {
 			return a.evalCanonical(cmd, data, l, cfg, asJSON)
@@ -88,6 +88,9 @@ and after repair, with tokens and time per problem and in total.`
 	f.IntVar(&cfg.Workers, "workers", max(1, runtime.NumCPU()/2), "problems run at once (each its own model session)")
 	f.IntVar(&cfg.Repairs, "repair", 0, "repair rounds after a failed first attempt")
 	f.IntVar(&cfg.MaxTokens, "max-tokens", 0, "tokens per reply (0: 512)")
+	// llama.cpp's arithmetic, and so a greedy answer, varies with the thread
+	// count: a fixed one keeps a run reproducible, where 0 follows the load.
+	f.IntVar(&cfg.Model.Threads, "threads", max(1, runtime.NumCPU()/2), "CPU threads, fixed so that a run is reproducible (0: follow the cores other work leaves free)")
 	f.StringVarP(&mdl, "model", "m", "", "model name or GGUF path (default: SOV_MODEL, the configured default, or the only installed model)")
 	f.BoolVar(&asJSON, "json", false, "print the report as JSON (every attempt, its code, tokens and time)")
 	return c
