@@ -138,7 +138,7 @@ func brandsLsCmd(a *app) *cobra.Command {
 func brandsAskCmd(a *app) *cobra.Command {
 	var max string
 	var asJSON, viaMCP bool
-	c := command("ask BRAND QUESTION...", "Ask a trusted brand, pay per answer (x402) within --max-price, check its signature", nargs(2, -1, "a brand and a question"), func(cmd *cobra.Command, args []string) error {
+	c := command("ask BRAND QUESTION...", "Ask a trusted brand (from a prepaid session, else paying with x402 within --max-price), check its signature", nargs(2, -1, "a brand and a question"), func(cmd *cobra.Command, args []string) error {
 		from, _ := cmd.Flags().GetStringSlice("from")
 		d, err := a.Brands(cmd.Context(), from)
 		if err != nil && len(d.Trusted) == 0 {
