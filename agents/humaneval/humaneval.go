@@ -8,34 +8,27 @@ import (
 	"bufio"
 	"compress/gzip"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
+
+	"github.com/sovos/sov/agents/roles/coder"
 )
 
-// Lang is a benchmark language.
-type Lang string
+// Lang is a benchmark language (coder.Lang).
+type Lang = coder.Lang
 
 const (
-	Python Lang = "python"
-	Go     Lang = "go"
+	Python = coder.Python
+	Go     = coder.Go
 )
 
 // ErrLang is an unknown language.
-var ErrLang = errors.New("unknown HumanEval language (want python or go)")
+var ErrLang = coder.ErrLang
 
 // ParseLang reads a language name.
-func ParseLang(s string) (Lang, error) {
-	switch Lang(strings.ToLower(s)) {
-	case Python:
-		return Python, nil
-	case Go:
-		return Go, nil
-	}
-	return "", fmt.Errorf("%w: %q", ErrLang, s)
-}
+func ParseLang(s string) (Lang, error) { return coder.ParseLang(s) }
 
 // DataFile is where lang's problems lie under the shared data folder.
 func DataFile(dataDir string, lang Lang) string {

@@ -428,7 +428,7 @@ func (b *builder) architect(ctx context.Context, acc *Acceptance) error {
 	var d Design
 	r := &role{
 		name: "architect", tool: "build.design", desc: "Hand over the design: an overview and the tasks in build order.",
-		prompt: strings.NewReplacer("{lang}", string(b.cfg.Lang), "{example}", b.cfg.Lang.example()).Replace(assets.Role("architect")),
+		prompt: strings.NewReplacer("{lang}", string(b.cfg.Lang), "{example}", exampleFile(b.cfg.Lang)).Replace(assets.Role("architect")),
 		schema: designSchema, input: "The spec (docs/prd.md):\n\n" + string(prd),
 		accept: func(raw json.RawMessage) error { return decodeStrict(raw, &d, "the design") },
 	}
@@ -632,7 +632,7 @@ func (b *builder) test(ctx context.Context, cases []Case) error {
 	if err := b.write(".sov/verdicts.json", raw); err != nil {
 		return err
 	}
-	return b.complete("test", Usage{Role: "tester", Wall: time.Since(start)}, b.cfg.Lang.testFile(), ".sov/verdicts.json")
+	return b.complete("test", Usage{Role: "tester", Wall: time.Since(start)}, testFile(b.cfg.Lang), ".sov/verdicts.json")
 }
 
 // loadVerdicts reads the test step's verdicts on a resume that finds it done.

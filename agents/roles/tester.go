@@ -23,37 +23,30 @@ import (
 // and runs it in the sandbox. Each case prints one PASS or FAIL line, so
 // one run says which cases pass.
 
-// Lang is the language a build writes.
-type Lang string
+// Lang is the language a build writes (coder.Lang, shared with the
+// HumanEval harness).
+type Lang = coder.Lang
 
 // Languages.
 const (
-	Python Lang = "python"
-	Go     Lang = "go"
+	Python = coder.Python
+	Go     = coder.Go
 )
 
 // ErrLang: a language sov build does not write.
-var ErrLang = errors.New("unknown language (python or go)")
+var ErrLang = coder.ErrLang
 
 // ParseLang reads a language name.
-func ParseLang(s string) (Lang, error) {
-	switch strings.ToLower(strings.TrimSpace(s)) {
-	case "python", "py", "":
-		return Python, nil
-	case "go", "golang":
-		return Go, nil
-	}
-	return "", fmt.Errorf("%w: %q", ErrLang, s)
-}
+func ParseLang(s string) (Lang, error) { return coder.ParseLang(s) }
 
-func (l Lang) testFile() string {
+func testFile(l Lang) string {
 	if l == Go {
 		return "acceptance_test.go"
 	}
 	return "test_acceptance.py"
 }
 
-func (l Lang) example() string {
+func exampleFile(l Lang) string {
 	if l == Go {
 		return "calc.go"
 	}
@@ -229,10 +222,10 @@ func (r *runner) test(ctx context.Context, cases []Case) (sandbox.Result, error)
 			return sandbox.Result{}, err
 		}
 	}
-	if err := r.write(ctx, r.lang.testFile(), testSource(r.lang, cases, r.module)); err != nil {
+	if err := r.write(ctx, testFile(r.lang), testSource(r.lang, cases, r.module)); err != nil {
 		return sandbox.Result{}, err
 	}
-	args := []string{r.tc.Exe, "-I", "-B", r.lang.testFile()} // -B: no __pycache__ in the folder (-I ignores PYTHONDONTWRITEBYTECODE)
+	args := []string{r.tc.Exe, "-I", "-B", testFile(r.lang)} // -B: no __pycache__ in the folder (-I ignores PYTHONDONTWRITEBYTECODE)
 	if r.lang == Go {
 		args = []string{r.tc.Exe, "test", "-count=1", "-v", "."}
 	}

@@ -34,7 +34,7 @@ func TestEvalHumanEvalCanonical(t *testing.T) {
 		stderr string
 	}{
 		{"canonical python", []string{"--canonical", "--limit", "3", "--data", data}, exitOK, "python canonical solutions: 3/3 pass in the sandbox", ""},
-		{"unknown language", []string{"--canonical", "--lang", "rust", "--data", data}, exitUsage, "", "want python or go"},
+		{"unknown language", []string{"--canonical", "--lang", "rust", "--data", data}, exitUsage, "", "unknown language (python or go)"},
 		{"missing data", []string{"--canonical", "--data", filepath.Join(home, "nothing")}, exitError, "", "pass --data"},
 		{"negative repair", []string{"--repair", "-1", "--data", data}, exitUsage, "", "must not be negative"},
 		{"broken canonical stops a model run", []string{"--model", testtool.Model(t, testtool.Stories), "--data", broken}, exitRejected, "", "X/0: the canonical solution failed: exit 1\nsov: canonical solutions fail in the sandbox: 1 of 1"},
