@@ -6,9 +6,12 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
+	"maps"
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -17,7 +20,9 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/sovos/sov/internal/ledger"
+	"github.com/sovos/sov/internal/termtext"
 	"github.com/sovos/sov/model"
+	"github.com/sovos/sov/wallet"
 )
 
 // VoteRecord is a vote sov cast.
@@ -294,6 +299,45 @@ type RunReport struct {
 	// (FailedErr: the errors themselves, for callers that react to them).
 	Failed    map[string]string `json:"failed,omitempty"`
 	FailedErr map[string]error  `json:"-"`
+}
+
+// Render writes the pass for a terminal, a line per proposal acted on,
+// cleaned of control characters (ids and reasons carry hub text).
+func (r RunReport) Render(w io.Writer) {
+	line := func(format string, a ...any) { fmt.Fprintln(w, termtext.Clean(fmt.Sprintf(format, a...))) }
+	line("%d proposals: %d cast, %d waiting for their review window, %d queued, %d skipped", r.Synced, len(r.Cast), len(r.Waiting), len(r.Queued), r.Skipped)
+	for i, v := range r.Cast {
+		line("cast   %s: %s (%s)", r.CastFor[i], v.Choice, v.ID)
+	}
+	for _, q := range r.Waiting {
+		line("later  %s: %s from %s", q.Proposal.Key(), q.Decision.Choice.Label(q.Proposal), q.Decision.NotBefore.Local().Format(time.RFC3339))
+	}
+	for _, q := range r.Queued {
+		ch := ""
+		if q.Decision.Choice != nil {
+			ch = q.Decision.Choice.Label(q.Proposal)
+		}
+		line("queued %s: %s %s (%s)", q.Proposal.Key(), q.Decision.Action, ch, q.Decision.Why)
+	}
+	keys := slices.Sorted(maps.Keys(r.Failed))
+	for _, k := range keys {
+		line("FAILED %s: %s", k, r.Failed[k])
+	}
+}
+
+// RefusedCalls are the contract calls (NETWORK:CONTRACT:SELECTOR) the
+// wallet's policy refused in this pass: allow-listing them lets the
+// delegate cast those votes unattended.
+func (r RunReport) RefusedCalls() []string {
+	var calls []string
+	for _, e := range r.FailedErr {
+		var re *wallet.RefusedError
+		if errors.As(e, &re) && re.Call != "" && !slices.Contains(calls, re.Call) {
+			calls = append(calls, re.Call)
+		}
+	}
+	slices.Sort(calls)
+	return calls
 }
 
 // lockedState takes the run lock and loads the state under it; the

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"path/filepath"
 	"regexp"
 	"strings"
@@ -11,6 +12,7 @@ import (
 	"time"
 
 	"github.com/sovos/sov/agents/roles/coder"
+	"github.com/sovos/sov/internal/termtext"
 	"github.com/sovos/sov/model"
 )
 
@@ -71,6 +73,31 @@ type Report struct {
 
 // PassAt1 is the share of problems whose first attempt passed.
 func (r Report) PassAt1() float64 { return ratio(r.PassedFirst, r.Total) }
+
+// Render writes the report's totals for a terminal.
+func (r Report) Render(w io.Writer) {
+	fmt.Fprintf(w, "HumanEval %s, %s, %d problems (canonical solutions %d/%d pass):\n", r.Lang, termtext.Clean(r.Model), r.Total, r.Canonical.Passed, r.Canonical.Total)
+	fmt.Fprintf(w, "  pass@1, first attempt:      %d/%d (%.1f%%)\n", r.PassedFirst, r.Total, 100*r.PassAt1())
+	fmt.Fprintf(w, "  pass@1, repair ≤ %d rounds:  %d/%d (%.1f%%)\n", r.Repairs, r.Passed, r.Total, 100*r.PassAt1Repaired())
+	fmt.Fprintf(w, "  tokens: %d prompt, %d generated; %v\n", r.PromptTokens, r.GeneratedTokens, r.Duration.Round(time.Second))
+}
+
+// Line is one problem's outcome on one line: pass, pass after N repairs
+// or fail, with attempts, tokens, time and the last attempt's error.
+func (pr ProblemResult) Line() string {
+	verdict := "fail"
+	switch {
+	case pr.FirstPassed:
+		verdict = "pass"
+	case pr.Passed:
+		verdict = fmt.Sprintf("pass after %d repairs", len(pr.Attempts)-1)
+	}
+	line := fmt.Sprintf("%s: %s, %d attempts, %d tokens, %v", pr.TaskID, verdict, len(pr.Attempts), pr.PromptTokens+pr.GeneratedTokens, pr.Duration.Round(100*time.Millisecond))
+	if n := len(pr.Attempts); n > 0 && pr.Attempts[n-1].Error != "" {
+		line += " (" + pr.Attempts[n-1].Error + ")"
+	}
+	return line
+}
 
 // PassAt1Repaired is the share that passed within the repair rounds.
 func (r Report) PassAt1Repaired() float64 { return ratio(r.Passed, r.Total) }

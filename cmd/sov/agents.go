@@ -11,7 +11,6 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"os/exec"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -192,11 +191,8 @@ func (a *app) agentEdit(cmd *cobra.Command, args []string) error {
 	if _, err := os.Stat(p); err != nil {
 		return fmt.Errorf("agent %q: %w", args[0], agents.ErrNotFound)
 	}
-	editor := cmp.Or(a.getenv("VISUAL"), a.getenv("EDITOR"), "vi")
-	ed := exec.CommandContext(cmd.Context(), "sh", "-c", editor+` "$1"`, "sh", p)
-	ed.Stdin, ed.Stdout, ed.Stderr = a.stdin, a.stdout, a.stderr
-	if err := ed.Run(); err != nil {
-		return fmt.Errorf("editor %s: %w", editor, err)
+	if err := a.edit(cmd.Context(), p); err != nil {
+		return err
 	}
 	if _, err := st.Get(args[0]); err != nil {
 		return fmt.Errorf("%w (the file is saved as you left it: sov agents edit %s again)", err, args[0])

@@ -139,12 +139,7 @@ func brandsAskCmd(a *app) *cobra.Command {
 	var max string
 	var asJSON, viaMCP bool
 	c := command("ask BRAND QUESTION...", "Ask a trusted brand (from a prepaid session, else paying with x402 within --max-price), check its signature", nargs(2, -1, "a brand and a question"), func(cmd *cobra.Command, args []string) error {
-		from, _ := cmd.Flags().GetStringSlice("from")
-		d, err := a.Brands(cmd.Context(), from)
-		if err != nil && len(d.Trusted) == 0 {
-			return err
-		}
-		s, err := walletSession(a, cmd)
+		d, s, err := a.brandsToPay(cmd)
 		if err != nil {
 			return err
 		}
@@ -183,12 +178,7 @@ func brandsSessionCmd(a *app) *cobra.Command {
 	var n int
 	var asJSON bool
 	c := command("session BRAND", "Buy N answers from a trusted brand with one payment; sov brands ask then uses them", nargs(1, 1, "a brand"), func(cmd *cobra.Command, args []string) error {
-		from, _ := cmd.Flags().GetStringSlice("from")
-		d, err := a.Brands(cmd.Context(), from)
-		if err != nil && len(d.Trusted) == 0 {
-			return err
-		}
-		s, err := walletSession(a, cmd)
+		d, s, err := a.brandsToPay(cmd)
 		if err != nil {
 			return err
 		}
@@ -226,6 +216,18 @@ func brandsSessionsCmd(a *app) *cobra.Command {
 			}
 		})
 	}), "print the sessions as JSON")
+}
+
+// brandsToPay is the trusted brands (from --from or the feeds sources)
+// and the wallet session that pays them.
+func (a *app) brandsToPay(cmd *cobra.Command) (brand.Directory, *wallet.Session, error) {
+	from, _ := cmd.Flags().GetStringSlice("from")
+	d, err := a.Brands(cmd.Context(), from)
+	if err != nil && len(d.Trusted) == 0 {
+		return d, nil, err
+	}
+	s, err := walletSession(a, cmd)
+	return d, s, err
 }
 
 // brandHint adds the CLI's way out to the errors of sov brand and brands.

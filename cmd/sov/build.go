@@ -11,7 +11,6 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"os/exec"
 	"strings"
 	"time"
 
@@ -172,11 +171,8 @@ func (a *app) buildReview(ctx context.Context, d roles.ReviewDocs) (bool, error)
 		case "s", "stop", "n", "no", "q":
 			return false, nil
 		case "e", "edit":
-			editor := cmp.Or(a.getenv("VISUAL"), a.getenv("EDITOR"), "vi")
-			ed := exec.CommandContext(ctx, "sh", "-c", editor+` "$1" "$2"`, "sh", d.PRD, d.Acceptance)
-			ed.Stdin, ed.Stdout, ed.Stderr = a.stdin, a.stdout, a.stderr
-			if err := ed.Run(); err != nil {
-				return false, fmt.Errorf("editor %s: %w", editor, err)
+			if err := a.edit(ctx, d.PRD, d.Acceptance); err != nil {
+				return false, err
 			}
 			if b, err := os.ReadFile(d.Acceptance); err != nil || !json.Valid(b) {
 				a.warnf("%s is not valid JSON; edit it again", d.Acceptance)

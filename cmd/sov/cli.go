@@ -5,11 +5,14 @@ package main
 // secrets and writing output.
 
 import (
+	"cmp"
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"os"
+	"os/exec"
 	"strings"
 
 	"github.com/spf13/cobra"
@@ -163,4 +166,20 @@ func (a *app) warnf(format string, args ...any) {
 func isTerminal(w io.Writer) bool {
 	f, ok := w.(*os.File)
 	return ok && prompt.IsTerminal(f)
+}
+
+// edit opens files in the user's $VISUAL or $EDITOR (vi without either)
+// at this terminal and waits for it to exit.
+func (a *app) edit(ctx context.Context, files ...string) error {
+	editor := cmp.Or(a.getenv("VISUAL"), a.getenv("EDITOR"), "vi")
+	script := editor
+	for i := range files {
+		script += fmt.Sprintf(` "$%d"`, i+1)
+	}
+	ed := exec.CommandContext(ctx, "sh", append([]string{"-c", script, "sh"}, files...)...)
+	ed.Stdin, ed.Stdout, ed.Stderr = a.stdin, a.stdout, a.stderr
+	if err := ed.Run(); err != nil {
+		return fmt.Errorf("editor %s: %w", editor, err)
+	}
+	return nil
 }

@@ -9,8 +9,6 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"os/exec"
-	"slices"
 	"strings"
 	"time"
 
@@ -140,11 +138,8 @@ func (a *app) daoPolicyEdit(cmd *cobra.Command, _ []string) error {
 	if _, err := os.Stat(p); err != nil {
 		return fmt.Errorf("%s: %w", p, dao.ErrNoPolicy)
 	}
-	editor := cmp.Or(a.getenv("VISUAL"), a.getenv("EDITOR"), "vi")
-	ed := exec.CommandContext(cmd.Context(), "sh", "-c", editor+` "$1"`, "sh", p)
-	ed.Stdin, ed.Stdout, ed.Stderr = a.stdin, a.stdout, a.stderr
-	if err := ed.Run(); err != nil {
-		return fmt.Errorf("editor %s: %w", editor, err)
+	if err := a.edit(cmd.Context(), p); err != nil {
+		return err
 	}
 	if _, err := dao.LoadPolicy(p); err != nil {
 		return fmt.Errorf("%w (the file is saved as you left it)", err)
@@ -302,35 +297,9 @@ func (a *app) daoRunCmd() *cobra.Command {
 		if err != nil {
 			return err
 		}
-		err = a.show(asJSON, rep, func(w io.Writer) {
-			fmt.Fprintf(w, "%d proposals: %d cast, %d waiting for their review window, %d queued, %d skipped\n", rep.Synced, len(rep.Cast), len(rep.Waiting), len(rep.Queued), rep.Skipped)
-			for i, v := range rep.Cast {
-				fmt.Fprintf(w, "cast   %s: %s (%s)\n", rep.CastFor[i], v.Choice, v.ID)
-			}
-			for _, q := range rep.Waiting {
-				fmt.Fprintf(w, "later  %s: %s from %s\n", q.Proposal.Key(), q.Decision.Choice.Label(q.Proposal), q.Decision.NotBefore.Local().Format(time.RFC3339))
-			}
-			for _, q := range rep.Queued {
-				ch := ""
-				if q.Decision.Choice != nil {
-					ch = q.Decision.Choice.Label(q.Proposal)
-				}
-				fmt.Fprintf(w, "queued %s: %s %s (%s)\n", q.Proposal.Key(), q.Decision.Action, ch, q.Decision.Why)
-			}
-			for k, why := range rep.Failed {
-				fmt.Fprintf(w, "FAILED %s: %s\n", k, why)
-			}
-		})
+		err = a.show(asJSON, rep, rep.Render)
 		if err == nil && len(rep.Failed) > 0 {
-			var calls []string
-			for _, e := range rep.FailedErr {
-				var re *wallet.RefusedError
-				if errors.As(e, &re) && re.Call != "" && !slices.Contains(calls, re.Call) {
-					calls = append(calls, re.Call)
-				}
-			}
-			if len(calls) > 0 {
-				slices.Sort(calls)
+			if calls := rep.RefusedCalls(); len(calls) > 0 {
 				return fmt.Errorf("%d votes the rules allow were not cast (see FAILED): the wallet's policy asks about these contract calls; to let the delegate cast them unattended: sov wallet policy --allow-call %s", len(rep.Failed), strings.Join(calls, " --allow-call "))
 			}
 			return fmt.Errorf("%d votes the rules allow were not cast (see FAILED; `sov dao alias authorize` if the alias is not authorised)", len(rep.Failed))

@@ -53,7 +53,7 @@ func (a *app) evalHumanEvalCmd() *cobra.Command {
 		}
 		rep, err := humaneval.Evaluate(cmd.Context(), cfg, func(pr humaneval.ProblemResult) {
 			if !asJSON {
-				fmt.Fprintln(a.stdout, termtext.Clean(problemLine(pr)))
+				fmt.Fprintln(a.stdout, termtext.Clean(pr.Line()))
 			}
 		})
 		var ce *humaneval.CanonicalError
@@ -65,12 +65,7 @@ func (a *app) evalHumanEvalCmd() *cobra.Command {
 		if err != nil {
 			return err
 		}
-		return a.show(asJSON, rep, func(w io.Writer) {
-			fmt.Fprintf(w, "HumanEval %s, %s, %d problems (canonical solutions %d/%d pass):\n", rep.Lang, rep.Model, rep.Total, rep.Canonical.Passed, rep.Canonical.Total)
-			fmt.Fprintf(w, "  pass@1, first attempt:      %d/%d (%.1f%%)\n", rep.PassedFirst, rep.Total, 100*rep.PassAt1())
-			fmt.Fprintf(w, "  pass@1, repair ≤ %d rounds:  %d/%d (%.1f%%)\n", rep.Repairs, rep.Passed, rep.Total, 100*rep.PassAt1Repaired())
-			fmt.Fprintf(w, "  tokens: %d prompt, %d generated; %v\n", rep.PromptTokens, rep.GeneratedTokens, rep.Duration.Round(1e9))
-		})
+		return a.show(asJSON, rep, rep.Render)
 	})
 	c.Long = `Run HumanEval (Python) or HumanEval-X (Go) in the sandbox.
 
@@ -94,22 +89,6 @@ and after repair, with tokens and time per problem and in total.`
 	f.StringVarP(&mdl, "model", "m", "", "model name or GGUF path (default: SOV_MODEL, the configured default, or the only installed model)")
 	f.BoolVar(&asJSON, "json", false, "print the report as JSON (every attempt, its code, tokens and time)")
 	return c
-}
-
-// problemLine is one problem's outcome, for a terminal.
-func problemLine(pr humaneval.ProblemResult) string {
-	verdict := "fail"
-	switch {
-	case pr.FirstPassed:
-		verdict = "pass"
-	case pr.Passed:
-		verdict = fmt.Sprintf("pass after %d repairs", len(pr.Attempts)-1)
-	}
-	line := fmt.Sprintf("%s: %s, %d attempts, %d tokens, %v", pr.TaskID, verdict, len(pr.Attempts), pr.PromptTokens+pr.GeneratedTokens, pr.Duration.Round(1e8))
-	if n := len(pr.Attempts); n > 0 && pr.Attempts[n-1].Error != "" {
-		line += " (" + pr.Attempts[n-1].Error + ")"
-	}
-	return line
 }
 
 func (a *app) evalCanonical(cmd *cobra.Command, data string, l humaneval.Lang, cfg humaneval.Config, asJSON bool) error {
