@@ -92,6 +92,28 @@ type Event struct {
 	Message string `json:"message,omitempty"`
 }
 
+// Line is the event as a progress line ("" for events not shown).
+func (e Event) Line() string {
+	switch e.Type {
+	case "step":
+		if e.Message != "" {
+			return fmt.Sprintf("%s: %s (%s)", e.Step, e.Status, e.Message)
+		}
+		return fmt.Sprintf("%s: %s", e.Step, e.Status)
+	case "model_call":
+		if e.Message != "" {
+			return fmt.Sprintf("  %s: %s", e.Role, e.Message)
+		} else if e.Closed {
+			return fmt.Sprintf("  %s: a reply reached its token cap and was closed short", e.Role)
+		}
+	case "refused":
+		return "  refused: " + e.Message
+	case "test":
+		return "  tests: " + e.Message
+	}
+	return ""
+}
+
 // Errors a build ends with besides the engine's and the host's.
 var (
 	// ErrNeedsReview: headless, and the PRD is not approved (the artifacts

@@ -129,25 +129,7 @@ func buildHint(err error) error {
 // buildEvents prints a line per step and role call on stderr.
 func (a *app) buildEvents() func(roles.Event) {
 	return func(e roles.Event) {
-		var line string
-		switch e.Type {
-		case "step":
-			line = fmt.Sprintf("%s: %s", e.Step, e.Status)
-			if e.Message != "" {
-				line += " (" + e.Message + ")"
-			}
-		case "model_call":
-			if e.Message != "" {
-				line = fmt.Sprintf("  %s: %s", e.Role, e.Message)
-			} else if e.Closed {
-				line = fmt.Sprintf("  %s: a reply reached --max-tokens and was closed short", e.Role)
-			}
-		case "refused":
-			line = "  refused: " + e.Message
-		case "test":
-			line = "  tests: " + e.Message
-		}
-		if line != "" {
+		if line := e.Line(); line != "" {
 			fmt.Fprintln(a.stderr, termtext.Clean(line))
 		}
 	}
