@@ -103,6 +103,9 @@ func (x Exchange) record(ctx context.Context, ann Announcement, res Result, err 
 // through x.Pay, records it in the ledger, and keeps the receipt in
 // x.Sessions when it verifies. The entry is nil when nothing was paid.
 func (x Exchange) OpenSession(ctx context.Context, name string, n int) (Announcement, SessionResult, *ledger.Entry, error) {
+	if n < 2 || n > MaxSessionAnswers {
+		return Announcement{}, SessionResult{}, nil, fmt.Errorf("%w: %d", ErrSessionSize, n)
+	}
 	ann, err := x.Directory.Find(name)
 	if err != nil {
 		return ann, SessionResult{}, nil, err

@@ -39,6 +39,9 @@ const (
 // MaxSessionAnswers bounds one session (and so one deposit).
 const MaxSessionAnswers = 100
 
+// ErrSessionSize: a session is 2 to MaxSessionAnswers answers.
+var ErrSessionSize = fmt.Errorf("a prepaid session is 2 to %d answers", MaxSessionAnswers)
+
 // Reasons a brand gives for a refused session question.
 const (
 	ReasonSessionUnknown   = "session_unknown"

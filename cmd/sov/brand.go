@@ -236,6 +236,7 @@ func brandHint(err error) error {
 		fix{brand.ErrNoProfile, ": run sov brand init", false},
 		fix{new(*brand.ProfileError), " (edit the profile, or sov brand init --force)", false},
 		fix{mcpserve.ErrNotLoopback, " (--addr takes 127.0.0.1:PORT; --public allows another address)", true},
+		fix{brand.ErrSessionSize, " (--answers)", true},
 		fix{brand.ErrUnknownBrand, " (sov brands ls lists them; sov feeds trust NPUB trusts a brand's key)", false},
 		fix{wallet.ErrAboveMax, ": nothing was paid; raise --max-price to pay it", false},
 		fix{feeds.ErrNoKey, ": run sov feeds keygen", false})

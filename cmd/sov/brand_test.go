@@ -297,3 +297,17 @@ networks = ["anvil"]
 		t.Fatalf("the agent's exchange is not in the ledger: %s", r.Stdout)
 	}
 }
+
+// A session of a size no brand sells is a usage error before anything
+// is looked up or paid; a damaged sessions file names itself and the fix.
+func TestBrandsSessionBadInput(t *testing.T) {
+	home := t.TempDir()
+	if r := runSov(t, home, nil, "", "brands", "session", "Acme", "--answers", "1", "--from", os.DevNull); r.Code != exitUsage || !strings.Contains(r.Stderr, "2 to 100 answers") {
+		t.Fatalf("--answers 1: %d %s", r.Code, r.Stderr)
+	}
+	os.MkdirAll(filepath.Join(home, "brands"), 0o700)
+	os.WriteFile(filepath.Join(home, "brands", "sessions.json"), []byte("{broken"), 0o600)
+	if r := runSov(t, home, nil, "", "brands", "sessions"); r.Code != 1 || !strings.Contains(r.Stderr, "is damaged") || !strings.Contains(r.Stderr, "move it aside") {
+		t.Fatalf("damaged sessions: %d %s", r.Code, r.Stderr)
+	}
+}
