@@ -111,15 +111,21 @@ func (e *Engine) kvLen() int {
 	return int(C.llama_memory_seq_pos_max(C.llama_get_memory(e.lctx), C.llama_seq_id(e.seq))) + 1
 }
 
+// draftCost is what k drafted rows add to a one-token step, as the
+// engine now estimates it.
+func (e *Engine) draftCost(k int) float64 {
+	return float64(e.gen.cost_a) + float64(e.gen.cost_b)*float64(k)
+}
+
 // draftLen is sov_draft_len for tests: the draft length chosen for m
-// drafted tokens after an n-gram of match tokens, when an extra row costs
-// rowCost of a one-token step and drafts after such n-grams were right ok
-// times and wrong miss times.
-func draftLen(rowCost, ok, miss float32, m, match int) int {
+// drafted tokens after an n-gram of match tokens, when k drafted rows add
+// first + row*(k-1) to a one-token step and drafts after such n-grams were
+// right ok times and wrong miss times.
+func draftLen(first, row, ok, miss float32, m, match int) int {
 	g := C.sov_gen_new()
 	defer C.sov_gen_free(g)
 	C.sov_gen_draft_reset(g)
-	g.row_cost = C.float(rowCost)
+	g.cost_a, g.cost_b = C.float(first-row), C.float(row)
 	for i := range C.SOV_DRAFT_BUCKETS {
 		g.acc_ok[i], g.acc_miss[i] = C.float(ok), C.float(miss)
 	}

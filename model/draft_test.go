@@ -50,21 +50,26 @@ func TestDraftFind(t *testing.T) {
 func TestDraftLen(t *testing.T) {
 	tests := []struct {
 		name          string
-		rowCost       float32
+		first, row    float32 // what 1 drafted row adds to a step, and each further one
 		ok, miss      float32
 		m, match, min int
 		max           int
 	}{
-		{"free rows: the whole draft", 0, 9, 1, 10, 4, 10, 10},
-		{"cheap rows, drafts right: long", 0.05, 19, 1, 10, 4, 6, 10},
-		{"cheap rows, drafts wrong: none", 0.3, 1, 19, 10, 2, 0, 0},
-		{"rows as dear as a step: none", 1, 19, 1, 10, 4, 0, 0},
-		{"middling: a few", 0.25, 4, 1, 10, 3, 1, 6},
-		{"never more than drafted", 0, 9, 1, 3, 4, 3, 3},
+		{"free rows: the whole draft", 0, 0, 9, 1, 10, 4, 10, 10},
+		{"cheap rows, drafts right: long", 0.05, 0.05, 19, 1, 10, 4, 6, 10},
+		{"cheap rows, drafts wrong: none", 0.3, 0.3, 1, 19, 10, 2, 0, 0},
+		{"rows as dear as a step: none", 1, 1, 19, 1, 10, 4, 0, 0},
+		{"middling: a few", 0.25, 0.25, 4, 1, 10, 3, 1, 6},
+		{"never more than drafted", 0, 0, 9, 1, 3, 4, 3, 3},
+		// The shape measured on two cores: the first row dear, the rest
+		// cheaper. A quote pays with a long draft even though one row
+		// alone would not.
+		{"dear first row, quoting: long", 0.72, 0.38, 19, 1, 10, 8, 5, 10},
+		{"dear first row, chat: none", 0.72, 0.38, 1, 1, 10, 2, 0, 0},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			if got := draftLen(tt.rowCost, tt.ok, tt.miss, tt.m, tt.match); got < tt.min || got > tt.max {
+			if got := draftLen(tt.first, tt.row, tt.ok, tt.miss, tt.m, tt.match); got < tt.min || got > tt.max {
 				t.Fatalf("draft length %d, want %d to %d", got, tt.min, tt.max)
 			}
 		})

@@ -221,7 +221,7 @@ sov_gen *sov_gen_new(void) {
     if (!g->one.token) { free(g); return NULL; }
     g->draft = llama_batch_init(SOV_DRAFT_MAX + 1, 0, 1);
     if (!g->draft.token) { llama_batch_free(g->one); free(g); return NULL; }
-    g->row_cost = 0.5f; // a guess until a draft is timed
+    sov_gen_cost_reset(g);
     pthread_mutex_init(&g->mu, NULL);
     pthread_cond_init(&g->cv, NULL);
     return g;
@@ -355,10 +355,10 @@ void sov_gen_draft_reset(sov_gen *g) {
 // sov_draft_len is how many of m drafted tokens to verify. A draft token
 // is right with probability p (this reply's record for the n-gram's
 // length; each only if the ones before it were), so k rows yield
-// 1 + p + p^2 + ... + p^k tokens for a step that costs 1 + row_cost * k
-// one-token steps: the k with the best ratio, if it beats 1. A length
-// whose drafts stopped paying gets a one-token probe now and then, so a
-// reply that starts quoting is noticed.
+// 1 + p + p^2 + ... + p^k tokens for a step that costs
+// 1 + cost_a + cost_b * k one-token steps: the k with the best ratio, if
+// it beats 1. A length whose drafts stopped paying gets a one-token probe
+// now and then, so a reply that starts quoting is noticed.
 int32_t sov_draft_len(sov_gen *g, int32_t m, int32_t match) {
     if (g->draft_fixed) return m;
     int32_t b = draft_bucket(match);
@@ -368,7 +368,7 @@ int32_t sov_draft_len(sov_gen *g, int32_t m, int32_t match) {
     for (int32_t k = 1; k <= m; k++) {
         pk *= p;
         tokens += pk;
-        float r = tokens / (1.0f + g->row_cost * (float)k);
+        float r = tokens / (1.0f + g->cost_a + g->cost_b * (float)k);
         if (r > gain * 1.02f) gain = r, best = k;
     }
     if (best == 0 && ++g->since_probe[b] >= 64) best = 1;
@@ -376,17 +376,54 @@ int32_t sov_draft_len(sov_gen *g, int32_t m, int32_t match) {
     return best;
 }
 
+// Why two numbers: on a CPU the first extra row costs the most (a batch
+// of two tokens leaves the one-token kernels), and each further row less:
+// SmolLM2-135M Q4_1 on two cores takes 1.7, 2.1, 2.4, 2.9, ... 4.3
+// one-token steps for 1, 2, 3, 4, ... 9 drafted rows with logits, that is
+// about 0.4 + 0.35 k. A single per-row figure, timed mostly on the
+// one-row probes, made every longer draft look as dear as a whole step.
+// The prior (a pseudo-draft at k = 1 and one at k = 8, on the line
+// 0.45 + 0.4 k) errs dear and never fades, so the fit stays defined when
+// every timed draft had one length; timed drafts (older ones fading)
+// soon outweigh it, so a GPU or a memory-bound model, where rows are
+// nearly free, drafts long.
+static void gen_cost_fit(sov_gen *g) {
+    float s[5];
+    memcpy(s, g->cost_sum, sizeof(s));
+    static const float pk[2] = {1, 8};
+    for (int i = 0; i < 2; i++) {
+        float y = 0.45f + 0.4f * pk[i];
+        s[0] += 1, s[1] += pk[i], s[2] += pk[i] * pk[i], s[3] += y, s[4] += pk[i] * y;
+    }
+    float den = s[0] * s[2] - s[1] * s[1];
+    float b = (s[0] * s[4] - s[1] * s[3]) / den;
+    if (b < 0) b = 0;
+    if (b > 2) b = 2;
+    float a = (s[3] - b * s[1]) / s[0];
+    if (a < 0) a = 0;
+    if (a > 3) a = 3;
+    g->cost_a = a, g->cost_b = b;
+}
+
+void sov_gen_cost_reset(sov_gen *g) {
+    memset(g->cost_sum, 0, sizeof(g->cost_sum));
+    gen_cost_fit(g);
+}
+
 // gen_draft_learn records a verified draft: a of k accepted, the step
 // taking ns; a one-token step (k == 0) times the baseline.
 static void gen_draft_learn(sov_gen *g, int32_t match, int32_t k, int32_t a, int64_t ns) {
     if (k == 0) {
-        // The baseline is the fastest recent step, rising slowly as the
-        // context grows: on a shared machine a step is often slowed by
-        // other work, and a slow baseline would make rows look cheap
-        // (drafting that costs time). Errors go the safe way: rows look
-        // dear, and drafting is left off.
-        if (g->step_ns <= 0 || (float)ns < g->step_ns) g->step_ns = (float)ns;
-        else g->step_ns += 0.02f * ((float)ns - g->step_ns);
+        // A smoothed mean rather than the fastest step: the fastest is
+        // biased low on a noisy machine and made every draft look dear.
+        // A step slowed by other work counts as at most 1.5 of the
+        // baseline, so one stall moves it little.
+        float x = (float)ns;
+        if (g->step_ns <= 0) g->step_ns = x;
+        else {
+            if (x > 1.5f * g->step_ns) x = 1.5f * g->step_ns;
+            g->step_ns += 0.05f * (x - g->step_ns);
+        }
         return;
     }
     int32_t b = draft_bucket(match);
@@ -394,10 +431,13 @@ static void gen_draft_learn(sov_gen *g, int32_t match, int32_t k, int32_t a, int
     g->acc_ok[b] = 0.9f * g->acc_ok[b] + (float)a;
     g->acc_miss[b] = 0.9f * g->acc_miss[b] + (a < k ? 1.0f : 0.0f);
     if (g->step_ns > 0) {
-        float c = ((float)ns / g->step_ns - 1.0f) / (float)k;
-        if (c < 0) c = 0;
-        if (c > 2) c = 2;
-        g->row_cost = 0.8f * g->row_cost + 0.2f * c;
+        float extra = (float)ns / g->step_ns - 1.0f;
+        if (extra < 0) extra = 0;
+        if (extra > 3.0f * (float)k + 1.0f) extra = 3.0f * (float)k + 1.0f;
+        float *s = g->cost_sum, x = (float)k;
+        for (int i = 0; i < 5; i++) s[i] *= 0.97f;
+        s[0] += 1, s[1] += x, s[2] += x * x, s[3] += extra, s[4] += x * extra;
+        gen_cost_fit(g);
     }
 }
 

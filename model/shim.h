@@ -93,13 +93,17 @@ typedef struct sov_gen {
     bool draft_fixed;   // draft every match in full (tests), not by expected gain
     llama_token *hist;
     int32_t hist_len;
-    // How long a draft pays (see gen_draft_len): how often drafts of each
+    // How long a draft pays (see sov_draft_len): how often drafts of each
     // n-gram length were right in this reply, and what an extra row costs
     // relative to a one-token step on this machine (kept across replies).
     float acc_ok[SOV_DRAFT_BUCKETS], acc_miss[SOV_DRAFT_BUCKETS];
     int32_t since_probe[SOV_DRAFT_BUCKETS];
     float step_ns;      // a one-token step, smoothed; 0 = not measured yet
-    float row_cost;     // an extra row, as a fraction of step_ns
+    // What k drafted rows add to a step, as a fraction of step_ns:
+    // cost_a + cost_b * k, fitted by decaying least squares over the timed
+    // drafts (cost_sum: weight, sum k, sum k^2, sum extra, sum k*extra).
+    float cost_a, cost_b;
+    float cost_sum[5];
 
     // Shared state, accessed atomically on both sides.
     int32_t produced;   // tokens published into the ring
@@ -163,6 +167,8 @@ int32_t sov_draft_find(const llama_token *hist, int32_t n, int32_t n_min, int32_
 int32_t sov_draft_len(sov_gen *g, int32_t m, int32_t match);
 // sov_gen_draft_reset starts a reply's acceptance estimates afresh.
 void sov_gen_draft_reset(sov_gen *g);
+// sov_gen_cost_reset forgets the timed drafts: back to the prior.
+void sov_gen_cost_reset(sov_gen *g);
 
 // sov_batch_step returns llama_decode's status; the samples are valid only
 // when it is 0.
