@@ -222,10 +222,6 @@ func (e *Engine) batchDecode(gens []*breq, pr *breq) {
 	}
 	reqs := gens
 	for _, r := range gens {
-		if r.full() {
-			add(r.next, r.pos, r.seq, false) // decoded, as alone, but not sampled
-			continue
-		}
 		seqs[r.seq].row = C.int32_t(n)
 		add(r.next, r.pos, r.seq, true)
 	}
@@ -271,16 +267,6 @@ func (e *Engine) batchDecode(gens []*breq, pr *breq) {
 			r.mu.Lock()
 			r.ndecoded++
 			r.mu.Unlock()
-			if r.full() {
-				// The last token is in the KV cache, as the single-sequence
-				// loop leaves it, so the next turn reuses all of the reply.
-				if r.maxTokens > 0 && r.produced >= r.maxTokens {
-					r.finish(int(C.SOV_GEN_MAX_TOKENS), 0)
-				} else {
-					r.finish(int(C.SOV_GEN_CONTEXT), 0)
-				}
-				continue
-			}
 		}
 		sq := &seqs[r.seq]
 		if sq.rc != 0 {
@@ -294,11 +280,21 @@ func (e *Engine) batchDecode(gens []*breq, pr *breq) {
 		r.mu.Unlock()
 		r.produced++
 		r.next = int32(sq.tok)
+		if r.full() {
+			// As in the single-sequence loop, the last token ends the
+			// reply undecoded: the next turn decodes it with its prompt.
+			if r.maxTokens > 0 && r.produced >= r.maxTokens {
+				r.finish(int(C.SOV_GEN_MAX_TOKENS), 0)
+			} else {
+				r.finish(int(C.SOV_GEN_CONTEXT), 0)
+			}
+			continue
+		}
 		r.signal()
 	}
 }
 
-// full: r has all the tokens it may produce; its last is still decoded.
+// full: r has all the tokens it may produce.
 func (r *breq) full() bool {
 	return r.maxTokens > 0 && r.produced >= r.maxTokens || r.produced >= r.room
 }

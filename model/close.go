@@ -2,6 +2,7 @@ package model
 
 import (
 	"context"
+	"slices"
 	"strings"
 	"unicode/utf8"
 
@@ -56,10 +57,10 @@ func (e *Engine) generateClosing(ctx context.Context, toks []int32, s Sampling, 
 	if st.StopReason != StopMaxTokens && st.StopReason != StopContext {
 		return out, st, release(out)
 	}
-	if len(e.cache) != len(toks)+st.GeneratedTokens {
+	if len(e.cache) < len(toks) || len(e.cache)+len(e.undecoded) != len(toks)+st.GeneratedTokens {
 		return out, st, release(out)
 	}
-	gen := e.cache[len(toks):]
+	gen := slices.Concat(e.cache[len(toks):], e.undecoded)
 	at, closing, ok := e.closePoint(gen, comp, holdFrom, limit)
 	if !ok || !strings.HasPrefix(out, closing.prefix) {
 		// No completion fits: the caller reports the reply as cut.

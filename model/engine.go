@@ -90,13 +90,18 @@ type Engine struct {
 	flush  bool     // compute with subnormals flushed to zero (Options.Subnormals unset)
 	cache  []int32  // tokens held in the KV cache for sequence seq
 	last   *lastTurn
-	seq    int    // the sequence (slot) the calls work on; see bind
-	slots  []slot // one per KV sequence
-	tick   uint64 // orders slots by last use
-	def    *Session
-	tmpl   string       // the GGUF's chat template, when llama.cpp can apply it
-	pcache *promptCache // nil without Options.PromptCache
-	prefix int          // tokens of the current call's system prefix (for the prompt cache)
+	// undecoded: the tokens the last generation kept that are not in the
+	// KV cache (its last token, when the token limit or the context ended
+	// it: a reply ends before its last token is decoded). Set by endGen,
+	// read right after it.
+	undecoded []int32
+	seq       int    // the sequence (slot) the calls work on; see bind
+	slots     []slot // one per KV sequence
+	tick      uint64 // orders slots by last use
+	def       *Session
+	tmpl      string       // the GGUF's chat template, when llama.cpp can apply it
+	pcache    *promptCache // nil without Options.PromptCache
+	prefix    int          // tokens of the current call's system prefix (for the prompt cache)
 	// holding: the current call's streamer holds back the text of
 	// generated tokens from holdFrom on, which a forced close may take
 	// back (see generateClosing).
@@ -580,8 +585,8 @@ func (e *Engine) chatClosing(ctx context.Context, sess *Session, msgs []Message,
 		// The reply's own tokens are kept for it unless a stop string cut
 		// the text short of them. (Where the reply's text had bytes that are
 		// not UTF-8 replaced, the tokens still say what the model wrote.)
-		if err == nil && st.StopReason != StopString && len(e.cache) == len(toks)+st.GeneratedTokens {
-			e.last.reply, e.last.n = reply, len(e.cache)
+		if err == nil && st.StopReason != StopString && len(e.cache)+len(e.undecoded) == len(toks)+st.GeneratedTokens {
+			e.last.reply, e.last.n, e.last.tail = reply, len(e.cache), slices.Clone(e.undecoded)
 		}
 	}
 	return reply, st, err
@@ -597,8 +602,9 @@ func (e *Engine) chatClosing(ctx context.Context, sess *Session, msgs []Message,
 type lastTurn struct {
 	text   string // the rendered prompt, whose tokens are e.cache[:prompt]
 	prompt int
-	reply  string // with n > 0: the reply, whose tokens are e.cache[prompt:n]
+	reply  string // with n > 0: the reply, whose tokens are e.cache[prompt:n] and tail
 	n      int
+	tail   []int32 // the reply's tokens not in the KV cache (its last, at a token limit)
 	plain  bool
 }
 
@@ -704,14 +710,15 @@ func (e *Engine) renderTokens(msgs []Message) ([]int32, string, bool, error) {
 		// The conversation grew: keep the previous prompt's tokens, and the
 		// reply's when it is unchanged, and tokenize only the rest.
 		keep, rest := l.prompt, text[len(l.text):]
+		var undecoded []int32
 		if l.n > 0 && len(e.cache) == l.n && strings.HasPrefix(rest, l.reply) {
-			keep, rest = l.n, rest[len(l.reply):]
+			keep, rest, undecoded = l.n, rest[len(l.reply):], l.tail
 		}
 		tail, err := e.tokenize(rest, false, !plain)
 		if err != nil {
 			return nil, "", false, err
 		}
-		return append(slices.Clone(e.cache[:keep]), tail...), text, plain, nil
+		return slices.Concat(e.cache[:keep], undecoded, tail), text, plain, nil
 	}
 	toks, err := e.tokenize(text, true, !plain)
 	if err != nil {
@@ -954,6 +961,7 @@ func (e *Engine) endGen(ctx context.Context, st Stats, out *streamer, r streamed
 	st.GeneratedTokens = keep
 	decoded := g.ndecoded
 	e.cache = append(e.cache, gen[:min(keep, decoded)]...)
+	e.undecoded = append(e.undecoded[:0], gen[min(keep, decoded):keep]...)
 	if decoded > keep {
 		// Tokens the loop ran ahead with after Go stopped it.
 		if !C.llama_memory_seq_rm(C.llama_get_memory(e.lctx), C.llama_seq_id(e.seq), C.llama_pos(len(e.cache)), -1) {

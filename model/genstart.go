@@ -20,6 +20,7 @@ import (
 func (e *Engine) beginGen(ctx context.Context, toks []int32) (Stats, error) {
 	st := Stats{ContextSize: e.nCtx, Threads: e.thr}
 	e.last = nil // Chat sets it again once the reply is in the cache
+	e.undecoded = e.undecoded[:0]
 	if len(toks) == 0 {
 		return st, errors.New("empty prompt")
 	}

@@ -478,6 +478,12 @@ static void gen_run(sov_gen *g) {
         have = false;
         if (!g->ignore_eog && llama_vocab_is_eog(g->vocab, next)) { gen_finish(g, SOV_GEN_EOG); return; }
         if (!gen_publish(g, next)) { gen_finish(g, SOV_GEN_PIECE); return; }
+        // The last token the reply may have ends it before it is decoded:
+        // the caller has its answer a step sooner, and the next turn
+        // decodes the token with its prompt (the KV cache holds what
+        // ndecoded says).
+        if (g->max_tokens > 0 && g->produced >= g->max_tokens) { gen_finish(g, SOV_GEN_MAX_TOKENS); return; }
+        if (g->produced >= g->room) { gen_finish(g, SOV_GEN_CONTEXT); return; }
         int32_t k = 0, match = 0;
         if (g->n_draft > 0) {
             // A draft must fit the ring (its tokens are published without
