@@ -18,7 +18,7 @@ const embedCtxMax = 2048
 
 // Embed returns mean-pooled, L2-normalised embeddings, one per text.
 func (e *Engine) Embed(ctx context.Context, texts []string) (out [][]float32, err error) {
-	e.mu.Lock()
+	e.lock()
 	defer e.mu.Unlock()
 	if e.closed {
 		return nil, ErrClosed

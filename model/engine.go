@@ -114,6 +114,11 @@ type Engine struct {
 	// loop coming free.
 	bat  *batcher
 	cond *sync.Cond
+	// lockWaiters counts calls waiting in lock; the batch loop lets them
+	// have e.mu before its next step, and lockYield (cap 1) wakes it once
+	// none is left.
+	lockWaiters atomic.Int32
+	lockYield   chan struct{}
 	// Prompt-lookup drafting (draft.go): off with Options.NoDraft; hist is
 	// the C buffer of context tokens the loop searches.
 	noDraft       bool
@@ -188,6 +193,7 @@ func Load(ctx context.Context, opts Options) (*Engine, error) {
 	}
 	e := &Engine{model: m, vocab: C.llama_model_get_vocab(m), w: w, flush: !opts.Subnormals, noDraft: opts.NoDraft}
 	e.cond = sync.NewCond(&e.mu)
+	e.lockYield = make(chan struct{}, 1)
 	ok := false
 	defer func() {
 		if !ok {
@@ -411,7 +417,7 @@ func (e *Engine) ContextSize() int { return e.nCtx }
 
 // Close frees the model and its contexts.
 func (e *Engine) Close() error {
-	e.mu.Lock()
+	e.lock()
 	defer e.mu.Unlock()
 	if e.closed {
 		return nil
@@ -472,7 +478,7 @@ func (e *Engine) freeC() {
 // wants it; special-token text (e.g. "<|im_end|>") is parsed only in
 // rendered chat templates, never in plain text.
 func (e *Engine) Tokenize(text string, addSpecial bool) ([]int32, error) {
-	e.mu.Lock()
+	e.lock()
 	defer e.mu.Unlock()
 	if e.closed {
 		return nil, ErrClosed
@@ -500,7 +506,7 @@ func (e *Engine) tokenize(text string, addSpecial, parseSpecial bool) ([]int32, 
 
 // Detokenize converts tokens back to text.
 func (e *Engine) Detokenize(tokens []int32) string {
-	e.mu.Lock()
+	e.lock()
 	defer e.mu.Unlock()
 	if e.closed {
 		return ""
@@ -527,7 +533,7 @@ func (e *Engine) Complete(ctx context.Context, prompt string, s Sampling, fn Tok
 }
 
 func (e *Engine) complete(ctx context.Context, sess *Session, prompt string, s Sampling, fn TokenFunc) (string, Stats, error) {
-	e.mu.Lock()
+	e.lock()
 	defer e.mu.Unlock()
 	if err := e.bind(sess); err != nil {
 		return "", Stats{}, err
@@ -560,7 +566,7 @@ func (e *Engine) chat(ctx context.Context, sess *Session, msgs []Message, s Samp
 // chatClosing is chat; with comp (s.Grammar's completer) a reply that
 // reaches the token limit is closed instead of cut (generateClosing).
 func (e *Engine) chatClosing(ctx context.Context, sess *Session, msgs []Message, s Sampling, fn TokenFunc, comp *grammar.Completer) (string, Stats, error) {
-	e.mu.Lock()
+	e.lock()
 	defer e.mu.Unlock()
 	if err := e.bind(sess); err != nil {
 		return "", Stats{}, err

@@ -72,7 +72,7 @@ func (sess *Session) Info() Info { return sess.e.Info() }
 // Close gives the session's KV sequence back. Closing twice is harmless.
 func (sess *Session) Close() error {
 	e := sess.e
-	e.mu.Lock()
+	e.lock()
 	defer e.mu.Unlock()
 	if sess.closed {
 		return nil
