@@ -87,7 +87,8 @@ func TestBatchedGreedyMatchesAlone(t *testing.T) {
 				t.Errorf("round %d prompt %d: stop %s", round, i, r.st.StopReason)
 			}
 			// The KV cache keeps the same tokens as the one-sequence loop
-			// (the last reply token included), so a next turn reuses them.
+			// (at the token limit, all but the last reply token), so a next
+			// turn reuses them.
 			if r.st.ContextUsed != used[i] {
 				t.Errorf("round %d prompt %d: context used %d, alone %d", round, i, r.st.ContextUsed, used[i])
 			}
