@@ -119,6 +119,10 @@ type Engine struct {
 	// none is left.
 	lockWaiters atomic.Int32
 	lockYield   chan struct{}
+	// vocabMu guards the vocabulary for Tokenize, which runs without mu;
+	// vocabGone is set once Close is about to free the model.
+	vocabMu   sync.RWMutex
+	vocabGone bool
 	// Prompt-lookup drafting (draft.go): off with Options.NoDraft; hist is
 	// the C buffer of context tokens the loop searches.
 	noDraft       bool
@@ -429,6 +433,9 @@ func (e *Engine) Close() error {
 	for e.bat != nil && (e.bat.running || slices.ContainsFunc(e.slots, func(s slot) bool { return s.busy })) {
 		e.cond.Wait()
 	}
+	e.vocabMu.Lock()
+	e.vocabGone = true
+	e.vocabMu.Unlock()
 	e.free()
 	return nil
 }
@@ -477,10 +484,14 @@ func (e *Engine) freeC() {
 // Tokenize converts text to tokens. addSpecial adds BOS where the model
 // wants it; special-token text (e.g. "<|im_end|>") is parsed only in
 // rendered chat templates, never in plain text.
+//
+// It does not wait for the engine: the vocabulary does not change while
+// the model is loaded, and a server counts a request's tokens while other
+// sessions decode (taking e.mu would cost it a step of the batch loop).
 func (e *Engine) Tokenize(text string, addSpecial bool) ([]int32, error) {
-	e.lock()
-	defer e.mu.Unlock()
-	if e.closed {
+	e.vocabMu.RLock()
+	defer e.vocabMu.RUnlock()
+	if e.vocabGone {
 		return nil, ErrClosed
 	}
 	return e.tokenize(text, addSpecial, false)
