@@ -344,7 +344,10 @@ static int32_t draft_bucket(int32_t match) { return match <= 2 ? 0 : match == 3 
 void sov_gen_draft_reset(sov_gen *g) {
     // Priors, as pseudo-counts: a longer n-gram is more likely to go on
     // as it did before.
-    static const float ok[SOV_DRAFT_BUCKETS] = {1.0f, 1.5f, 2.0f}, miss[SOV_DRAFT_BUCKETS] = {1.0f, 1.0f, 0.5f};
+    // Even after four or more matching tokens the prior stays below
+    // paying for a draft (ordinary chat repeats short phrases of its
+    // prompt and goes on differently); a probe settles it.
+    static const float ok[SOV_DRAFT_BUCKETS] = {1.0f, 1.5f, 2.0f}, miss[SOV_DRAFT_BUCKETS] = {1.0f, 1.0f, 1.0f};
     for (int i = 0; i < SOV_DRAFT_BUCKETS; i++) {
         g->acc_ok[i] = ok[i];
         g->acc_miss[i] = miss[i];
@@ -357,7 +360,7 @@ void sov_gen_draft_reset(sov_gen *g) {
 // length; each only if the ones before it were), so k rows yield
 // 1 + p + p^2 + ... + p^k tokens for a step that costs
 // 1 + cost_a + cost_b * k one-token steps: the k with the best ratio, if
-// it beats 1. A length whose drafts stopped paying gets a one-token probe
+// it beats 1. A length whose drafts do not pay gets a one-token probe
 // now and then, so a reply that starts quoting is noticed.
 int32_t sov_draft_len(sov_gen *g, int32_t m, int32_t match) {
     if (g->draft_fixed) return m;
@@ -371,7 +374,10 @@ int32_t sov_draft_len(sov_gen *g, int32_t m, int32_t match) {
         float r = tokens / (1.0f + g->cost_a + g->cost_b * (float)k);
         if (r > gain * 1.02f) gain = r, best = k;
     }
-    if (best == 0 && ++g->since_probe[b] >= 64) best = 1;
+    // A long match earns a probe sooner: a quote shows itself in a few
+    // tokens, and chat rarely repeats four tokens of its context.
+    static const int32_t probe_every[SOV_DRAFT_BUCKETS] = {64, 16, 4};
+    if (best == 0 && ++g->since_probe[b] >= probe_every[b]) best = 1;
     if (best > 0) g->since_probe[b] = 0;
     return best;
 }
