@@ -21,6 +21,7 @@ import (
 
 	"github.com/sovos/sov/agents"
 	"github.com/sovos/sov/agents/roles/coder"
+	"github.com/sovos/sov/agents/sandbox"
 	"github.com/sovos/sov/assets"
 	"github.com/sovos/sov/chat/conversation"
 	"github.com/sovos/sov/internal/ledger"
@@ -59,10 +60,13 @@ type Config struct {
 	// Repair is the repair rounds per task after a failing first attempt.
 	Repair int
 	// Unsafe runs tests on the host where the sandbox is unavailable.
-	Unsafe    bool
-	MaxTokens int           // per model reply (0: DefaultMaxTokens)
-	RoleWall  time.Duration // per planning role (0: 10 minutes)
-	TestWall  time.Duration // per test run (0: DefaultTestWall)
+	Unsafe bool
+	// SandboxCheck says whether this host can sandbox (nil: sandbox.Check;
+	// tests stand in for a host that cannot).
+	SandboxCheck func() error
+	MaxTokens    int           // per model reply (0: DefaultMaxTokens)
+	RoleWall     time.Duration // per planning role (0: 10 minutes)
+	TestWall     time.Duration // per test run (0: DefaultTestWall)
 	// AfterStep is called once a step is durable on disk (tests kill the
 	// process there).
 	AfterStep func(step string)
@@ -192,7 +196,11 @@ func Build(ctx context.Context, cfg Config) (*Report, error) {
 	}
 	// The sandbox and the toolchain are checked before any model call:
 	// a build that cannot test its code says so at once.
-	if b.run, err = newRunner(ctx, dir, b.cfg.Lang, cfg.Unsafe, cfg.TestWall); err != nil {
+	check := cfg.SandboxCheck
+	if check == nil {
+		check = sandbox.Check
+	}
+	if b.run, err = newRunner(ctx, dir, b.cfg.Lang, cfg.Unsafe, check, cfg.TestWall); err != nil {
 		return nil, err
 	}
 	b.run.refused = b.refused

@@ -324,6 +324,26 @@ func TestBuildBadInput(t *testing.T) {
 			t.Fatal(b.String())
 		}
 	})
+	t.Run("a host without the sandbox: refused before any model call, unless --unsafe-host", func(t *testing.T) {
+		tm := newTeam()
+		cfg := config(t, tm)
+		cfg.SandboxCheck = func() error { return &sandbox.UnsupportedError{Reason: "Landlock is not enabled in this kernel"} }
+		_, err := Build(context.Background(), cfg)
+		if !errors.Is(err, sandbox.ErrUnsupported) || !strings.Contains(err.Error(), "Landlock") {
+			t.Fatalf("err %v", err)
+		}
+		if len(tm.calls) != 0 {
+			t.Fatalf("the model was called: %v", tm.calls)
+		}
+		if _, err := os.Stat(filepath.Join(cfg.Dir, ".sov")); !errors.Is(err, os.ErrNotExist) {
+			t.Fatalf("the build started: %v", err)
+		}
+		cfg.Unsafe = true
+		rep, err := Build(context.Background(), cfg)
+		if err != nil || rep.Status != "passed" || rep.Sandboxed {
+			t.Fatalf("err %v, report %+v", err, rep)
+		}
+	})
 	t.Run("a missing toolchain", func(t *testing.T) {
 		t.Setenv("PATH", t.TempDir())
 		cfg := config(t, newTeam())

@@ -178,10 +178,10 @@ type runner struct {
 	refused func(path string, err error)
 }
 
-func newRunner(ctx context.Context, dir string, lang Lang, unsafe bool, wall time.Duration) (*runner, error) {
+func newRunner(ctx context.Context, dir string, lang Lang, unsafe bool, check func() error, wall time.Duration) (*runner, error) {
 	r := &runner{dir: dir, lang: lang, unsafe: unsafe}
 	if !unsafe {
-		if err := sandbox.Check(); err != nil {
+		if err := check(); err != nil {
 			return nil, err
 		}
 	}
