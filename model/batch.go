@@ -32,13 +32,22 @@ import (
 // batchBudget bounds the tokens of one step: one llama.cpp micro-batch.
 const batchBudget = 512
 
+// gatherWait bounds how long prompts wait for announced calls
+// (Session.Expect) before they are decoded: a request reading its body
+// and counting its tokens takes well under a millisecond.
+const gatherWait = 5 * time.Millisecond
+
 type batcher struct {
 	active  []*breq
 	running bool // a loop goroutine is stepping
-	batch   C.struct_llama_batch
-	cap     int
-	seqs    *C.sov_bseq // one per KV sequence, indexed by seq id
-	nSeq    int
+	// gather: the step decoded nothing, to let announced calls join the
+	// prompts waiting (until gatherUntil; loop goroutine only).
+	gather      bool
+	gatherUntil time.Time
+	batch       C.struct_llama_batch
+	cap         int
+	seqs        *C.sov_bseq // one per KV sequence, indexed by seq id
+	nSeq        int
 }
 
 // breq is one call's generation in the batch.
@@ -132,6 +141,14 @@ func (e *Engine) submit(r *breq) {
 
 func (e *Engine) batchLoop() {
 	for e.batchStep() {
+		if b := e.bat; b.gather {
+			// Prompts wait for calls on their way (Session.Expect); nothing
+			// generates meanwhile.
+			b.gather = false
+			for e.arriving.Load() > 0 && time.Now().Before(b.gatherUntil) {
+				time.Sleep(200 * time.Microsecond)
+			}
+		}
 		// Calls waiting for e.mu go before the next step: a new request
 		// binding its session, a finished one settling its cache (its
 		// client waits for that). Go's mutex would let this loop take the
@@ -196,6 +213,16 @@ func (e *Engine) batchStep() bool {
 			prompts = append(prompts, r)
 		}
 	}
+	if len(gens) == 0 && e.arriving.Load() > 0 {
+		if b.gatherUntil.IsZero() {
+			b.gatherUntil = time.Now().Add(gatherWait)
+		}
+		if time.Now().Before(b.gatherUntil) {
+			b.gather = true
+			return true
+		}
+	}
+	b.gatherUntil = time.Time{}
 	// In seq id order: llama.cpp puts only consecutive sequence ids in one
 	// micro-batch of a multi-stream KV cache (and as many tokens of each),
 	// and each micro-batch is another pass over the weights.

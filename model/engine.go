@@ -119,6 +119,9 @@ type Engine struct {
 	// none is left.
 	lockWaiters atomic.Int32
 	lockYield   chan struct{}
+	// arriving counts calls announced by Session.Expect that have not
+	// reached the engine yet.
+	arriving atomic.Int32
 	// vocabMu guards the vocabulary for Tokenize, which runs without mu;
 	// vocabGone is set once Close is about to free the model.
 	vocabMu   sync.RWMutex

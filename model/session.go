@@ -9,6 +9,7 @@ import (
 	"context"
 	"errors"
 	"slices"
+	"sync/atomic"
 )
 
 // Session is one conversation on a loaded model with its own KV sequence,
@@ -28,6 +29,8 @@ type Session struct {
 	e      *Engine
 	slot   int // index into e.slots while it holds one, else -1
 	closed bool
+	// expected: Expect announced a call that has not reached the engine.
+	expected atomic.Bool
 }
 
 // slot is one KV sequence and the record of what it holds.
@@ -45,6 +48,26 @@ var ErrSessionClosed = errors.New("session is closed")
 // NewSession returns a session on e. It takes a KV sequence on its first
 // call.
 func (e *Engine) NewSession() *Session { return &Session{e: e, slot: -1} }
+
+// Expect says a call on sess follows at once (a server has taken the
+// session for a request it is reading). An engine about to decode prompts
+// while none of its sessions generates waits for such calls, at most
+// gatherWait, so that prompts arriving together share one batch instead
+// of the first going alone and the others a step later. The call clears
+// it; the returned func withdraws it where no call came (it may be called
+// in any case).
+func (sess *Session) Expect() (withdraw func()) {
+	if sess.expected.CompareAndSwap(false, true) {
+		sess.e.arriving.Add(1)
+	}
+	return sess.arrived
+}
+
+func (sess *Session) arrived() {
+	if sess.expected.CompareAndSwap(true, false) {
+		sess.e.arriving.Add(-1)
+	}
+}
 
 // Chat is Engine.Chat in this session.
 func (sess *Session) Chat(ctx context.Context, msgs []Message, s Sampling, fn TokenFunc) (string, Stats, error) {
@@ -98,6 +121,7 @@ func (sess *Session) Close() error {
 // taking a free or the least recently used sequence when sess holds none.
 // The caller holds e.mu.
 func (e *Engine) bind(sess *Session) error {
+	sess.arrived()
 	if e.closed {
 		return ErrClosed
 	}

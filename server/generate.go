@@ -80,6 +80,7 @@ func (s *Server) run(ctx context.Context, t *task, fn model.TokenFunc) (out outc
 	hist := []model.Message{}
 	defer func() { l.release(hist) }()
 	sess := l.s.sess
+	defer sess.Expect()() // other requests' prompts wait for this one's (briefly), to share a batch
 	need, err := s.fits(sess, l.r.eng.ContextSize(), t)
 	if err != nil {
 		return out, err
