@@ -32,22 +32,24 @@ import (
 // batchBudget bounds the tokens of one step: one llama.cpp micro-batch.
 const batchBudget = 512
 
-// gatherWait bounds how long prompts wait for announced calls
+// defaultGatherWait bounds how long prompts wait for announced calls
 // (Session.Expect) before they are decoded: a request reading its body
 // and counting its tokens takes well under a millisecond.
-const gatherWait = 5 * time.Millisecond
+const defaultGatherWait = 5 * time.Millisecond
 
 type batcher struct {
 	active  []*breq
 	running bool // a loop goroutine is stepping
 	// gather: the step decoded nothing, to let announced calls join the
 	// prompts waiting (until gatherUntil; loop goroutine only).
-	gather      bool
-	gatherUntil time.Time
-	batch       C.struct_llama_batch
-	cap         int
-	seqs        *C.sov_bseq // one per KV sequence, indexed by seq id
-	nSeq        int
+	gather        bool
+	gatherUntil   time.Time
+	gatherWait    time.Duration // defaultGatherWait; tests lengthen it
+	promptDecodes int           // decodes of prompt chunks (tests)
+	batch         C.struct_llama_batch
+	cap           int
+	seqs          *C.sov_bseq // one per KV sequence, indexed by seq id
+	nSeq          int
 }
 
 // breq is one call's generation in the batch.
@@ -86,7 +88,7 @@ type breq struct {
 const genPrompt = 100
 
 func newBatcher(nBatch, nSeq int) *batcher {
-	b := &batcher{cap: min(nBatch, batchBudget), nSeq: nSeq}
+	b := &batcher{cap: min(nBatch, batchBudget), nSeq: nSeq, gatherWait: defaultGatherWait}
 	b.batch = C.llama_batch_init(C.int32_t(b.cap), 0, 1)
 	b.seqs = (*C.sov_bseq)(C.calloc(C.size_t(nSeq), C.size_t(unsafe.Sizeof(C.sov_bseq{}))))
 	return b
@@ -215,7 +217,7 @@ func (e *Engine) batchStep() bool {
 	}
 	if len(gens) == 0 && e.arriving.Load() > 0 {
 		if b.gatherUntil.IsZero() {
-			b.gatherUntil = time.Now().Add(gatherWait)
+			b.gatherUntil = time.Now().Add(b.gatherWait)
 		}
 		if time.Now().Before(b.gatherUntil) {
 			b.gather = true
@@ -246,6 +248,7 @@ func (e *Engine) batchStep() bool {
 	if len(chunks) > 0 {
 		slices.SortFunc(chunks, bySeq)
 		e.batchDecode(nil, chunks)
+		b.promptDecodes++
 	}
 	return true
 }

@@ -6,6 +6,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/sovos/sov/internal/testtool"
 )
@@ -290,5 +291,66 @@ func TestBatchedQueueAndClose(t *testing.T) {
 	}
 	if _, _, err := e.Complete(context.Background(), "x", s, nil); !errors.Is(err, ErrClosed) {
 		t.Fatalf("after Close: %v", err)
+	}
+}
+
+// A call announced with Session.Expect is waited for: its prompt and the
+// one already submitted are decoded in one batch, and both replies are
+// what they are alone. A withdrawn announcement is not waited for.
+func TestBatchedExpectGathers(t *testing.T) {
+	s := Sampling{MaxTokens: 8}
+	e := loadSessions(t, testtool.Stories, 512, 2)
+	var want []string
+	for _, p := range batchPrompts[:2] {
+		out, _, err := e.NewSession().Complete(context.Background(), p, s, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		want = append(want, out)
+	}
+	e.mu.Lock()
+	e.bat.gatherWait = time.Minute // the second call comes when the test says
+	before := e.bat.promptDecodes
+	e.mu.Unlock()
+
+	a, b := e.NewSession(), e.NewSession()
+	withdrawB := b.Expect()
+	defer withdrawB()
+	var got [2]string
+	var errs [2]error
+	done := make(chan struct{})
+	go func() {
+		got[0], _, errs[0] = a.Complete(context.Background(), batchPrompts[0], s, nil)
+		close(done)
+	}()
+	// a's prompt waits for b's call: nothing comes out of a meanwhile.
+	select {
+	case <-done:
+		t.Fatal("the first call did not wait for the announced one")
+	case <-time.After(200 * time.Millisecond):
+	}
+	got[1], _, errs[1] = b.Complete(context.Background(), batchPrompts[1], s, nil)
+	<-done
+	for i := range got {
+		if errs[i] != nil || got[i] != want[i] {
+			t.Fatalf("call %d: %q %v, alone %q", i, got[i], errs[i], want[i])
+		}
+	}
+	e.mu.Lock()
+	decodes := e.bat.promptDecodes - before
+	e.mu.Unlock()
+	if decodes != 1 {
+		t.Fatalf("%d prompt decodes for two prompts that arrived together, want 1", decodes)
+	}
+
+	// Withdrawn: the next call goes at once.
+	c := e.NewSession()
+	c.Expect()()
+	t0 := time.Now()
+	if _, _, err := a.Complete(context.Background(), batchPrompts[2], s, nil); err != nil {
+		t.Fatal(err)
+	}
+	if d := time.Since(t0); d > 30*time.Second {
+		t.Fatalf("a call waited %v for a withdrawn announcement", d)
 	}
 }

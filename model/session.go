@@ -52,7 +52,7 @@ func (e *Engine) NewSession() *Session { return &Session{e: e, slot: -1} }
 // Expect says a call on sess follows at once (a server has taken the
 // session for a request it is reading). An engine about to decode prompts
 // while none of its sessions generates waits for such calls, at most
-// gatherWait, so that prompts arriving together share one batch instead
+// 5 ms, so that prompts arriving together share one batch instead
 // of the first going alone and the others a step later. The call clears
 // it; the returned func withdraws it where no call came (it may be called
 // in any case).
