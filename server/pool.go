@@ -209,26 +209,52 @@ func (p *pool) makeRoom() error {
 }
 
 // pickSlot is the free slot whose history msgs continue (the longest such
-// history), else the free slot unused longest. The caller holds mu and a
-// token of sem, so one is free.
+// history), else the free slot whose history shares the longest start
+// with msgs (its KV cache then holds that much of the new prompt, as
+// llama-server picks a slot by prompt similarity), the one unused longest
+// among equals. The caller holds mu and a token of sem, so one is free.
 func pickSlot(slots []*slot, msgs []model.Message) *slot {
-	var best, lru *slot
+	var best, near *slot
+	nearLen := 0
 	for _, s := range slots {
 		if s.busy {
 			continue
-		}
-		if lru == nil || s.used.Before(lru.used) {
-			lru = s
 		}
 		if len(s.hist) > 0 && len(s.hist) <= len(msgs) && slices.Equal(s.hist, msgs[:len(s.hist)]) &&
 			(best == nil || len(s.hist) > len(best.hist)) {
 			best = s
 		}
+		if n := sharedStart(s.hist, msgs); near == nil || n > nearLen || n == nearLen && s.used.Before(near.used) {
+			near, nearLen = s, n
+		}
 	}
 	if best != nil {
 		return best
 	}
-	return lru
+	return near
+}
+
+// sharedStart is how many bytes of content two conversations share from
+// their start: whole messages while they are equal, then the common
+// start of the first that differs (same role).
+func sharedStart(a, b []model.Message) int {
+	n := 0
+	for i := range min(len(a), len(b)) {
+		if a[i] == b[i] {
+			n += len(a[i].Content) + 1
+			continue
+		}
+		if a[i].Role == b[i].Role {
+			x, y := a[i].Content, b[i].Content
+			j := 0
+			for j < len(x) && j < len(y) && x[j] == y[j] {
+				j++
+			}
+			n += j
+		}
+		break
+	}
+	return n
 }
 
 func (p *pool) loadModel(r *resident) {
