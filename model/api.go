@@ -72,6 +72,13 @@ type Options struct {
 	// the model keeps those it would have chosen itself, so replies that
 	// quote their context come faster and are otherwise the same.
 	NoDraft bool
+	// DraftModel is the path of a small GGUF model that shares the
+	// model's vocabulary (a smaller model of the same family): it drafts
+	// tokens in place of the prompt-lookup search, and the model verifies
+	// them as it does those, so every token is still the model's own
+	// choice. It drafts for a single session only (Sessions <= 1); it is
+	// loaded on the same device as the model. NoDraft turns it off too.
+	DraftModel string
 	// PromptCache is a folder for the prompt cache: the KV state of a
 	// conversation's system prompt, when it is at least MinCachedPrefix
 	// tokens, is saved there after it is first decoded and restored from
@@ -192,7 +199,8 @@ type Info struct {
 	TemplateWarning string
 	Backend         string // "CPU", "CUDA", "Metal"
 	GPULayers       int
-	Sessions        int // KV sequences (Options.Sessions)
+	Sessions        int    // KV sequences (Options.Sessions)
+	DraftModel      string // the draft model's name; empty without one
 }
 
 // LLM is the engine seam: what a loaded model offers its consumers (the

@@ -6,7 +6,14 @@ package model
 */
 import "C"
 
-import "unsafe"
+import (
+	"context"
+	"fmt"
+	"path/filepath"
+	"runtime/cgo"
+	"strings"
+	"unsafe"
+)
 
 // Prompt-lookup drafting (speculative decoding without a draft model).
 // Replies often repeat text from their context: an answer quotes the
@@ -58,6 +65,9 @@ func (e *Engine) draftFor(s Sampling) draftConf {
 	if e.draftOverride != nil {
 		return *e.draftOverride
 	}
+	if e.dctx != nil {
+		return draftConf{max: draftModelMax}
+	}
 	return draftConf{max: draftMax, minN: draftMinNgram}
 }
 
@@ -66,6 +76,7 @@ func (e *Engine) draftFor(s Sampling) draftConf {
 func (e *Engine) setDraft(g *C.sov_gen, s Sampling, toks []int32, room int) {
 	g.n_draft, g.draft_min, g.hist_len = 0, 0, 0
 	g.drafted, g.accepted = 0, 0
+	g.dctx, g.dn, g.dfail = nil, 0, false
 	d := e.draftFor(s)
 	if d.max <= 0 {
 		return
@@ -84,6 +95,20 @@ func (e *Engine) setDraft(g *C.sov_gen, s Sampling, toks []int32, room int) {
 	g.draft_min = C.int32_t(d.minN)
 	g.draft_fixed = C.bool(d.fixed)
 	C.sov_gen_draft_reset(g)
+	if e.dctx != nil {
+		// The draft context keeps what this context shares with the last
+		// one it decoded.
+		n := 0
+		for n < len(e.dtoks) && n < len(toks) && e.dtoks[n] == toks[n] {
+			n++
+		}
+		if n < len(e.dtoks) && !C.llama_memory_seq_rm(C.llama_get_memory(e.dctx), 0, C.llama_pos(n), -1) {
+			C.llama_memory_clear(C.llama_get_memory(e.dctx), true)
+			n = 0
+		}
+		e.dtoks = e.dtoks[:n]
+		g.dctx, g.dn, g.d_batch = e.dctx, C.int32_t(n), C.int32_t(e.nBatch)
+	}
 }
 
 // freeDraft frees the draft history buffer.
@@ -111,6 +136,43 @@ func (e *Engine) kvLen() int {
 	return int(C.llama_memory_seq_pos_max(C.llama_get_memory(e.lctx), C.llama_seq_id(e.seq))) + 1
 }
 
+// resetDraft empties the draft context's cache (benchmarks: each run
+// starts cold).
+func (e *Engine) resetDraft() {
+	if e.dctx != nil {
+		C.llama_memory_clear(C.llama_get_memory(e.dctx), true)
+	}
+	e.dtoks = e.dtoks[:0]
+}
+
+// draftKVLen is how many tokens the draft context holds (tests).
+func (e *Engine) draftKVLen() int {
+	return int(C.llama_memory_seq_pos_max(C.llama_get_memory(e.dctx), 0)) + 1
+}
+
+// draftLogits is the draft model's scores for the token after toks
+// (tests): with cached, the draft context decodes toks beyond e.dtoks
+// (which toks must start with) and then forgets them; otherwise a new
+// context decodes all of toks.
+func (e *Engine) draftLogits(toks []int32, cached bool) []float32 {
+	out := make([]float32, int(C.llama_vocab_n_tokens(C.llama_model_get_vocab(e.dmodel))))
+	e.w.do(func() {
+		dctx, from := e.dctx, len(e.dtoks)
+		if !cached {
+			dctx, from = C.sov_new_context(e.dmodel, C.uint32_t(e.nCtx), C.uint32_t(e.nBatch), 512, C.int32_t(e.thr), C.int32_t(e.thr), false, 0, 1, nil), 0
+			defer C.llama_free(dctx)
+		}
+		if C.sov_decode(dctx, (*C.llama_token)(unsafe.Pointer(&toks[from])), C.int32_t(len(toks)-from), C.int32_t(e.nBatch), C.bool(e.flush), 0, C.int32_t(from)) != 0 {
+			panic("draftLogits: decode failed")
+		}
+		copy(out, unsafe.Slice((*float32)(unsafe.Pointer(C.llama_get_logits_ith(dctx, -1))), len(out)))
+		if cached {
+			C.llama_memory_seq_rm(C.llama_get_memory(dctx), 0, C.llama_pos(from), -1)
+		}
+	})
+	return out
+}
+
 // draftCost is what k drafted rows add to a one-token step, as the
 // engine now estimates it.
 func (e *Engine) draftCost(k int) float64 {
@@ -130,4 +192,83 @@ func draftLen(first, row, ok, miss float32, m, match int) int {
 		g.acc_ok[i], g.acc_miss[i] = C.float(ok), C.float(miss)
 	}
 	return int(C.sov_draft_len(g, C.int32_t(m), C.int32_t(match)))
+}
+
+// Drafting with a draft model. A small model of the same family (same
+// vocabulary) drafts greedily, token by token, while it is confident and
+// each token is expected to pay for its draft step and its row in the
+// verifying batch (gen_model_draft in shim.c); the model verifies the
+// draft exactly as it verifies a prompt-lookup one. The draft context
+// keeps its KV cache across replies: a conversation's next turn decodes
+// only what is new to it.
+
+// draftModelMax bounds a draft model's draft (at most SOV_DRAFT_MAX).
+const draftModelMax = 12
+
+// loadDraft loads Options.DraftModel beside the model and checks that its
+// vocabulary can draft for it. nSeq is the model's session count, fa its
+// flash-attention mode.
+func (e *Engine) loadDraft(ctx context.Context, opts Options, ngl int, fa, nSeq int) error {
+	if nSeq > 1 {
+		return fmt.Errorf("%w: a draft model drafts for a single session, and %d were asked for", ErrDraftModel, nSeq)
+	}
+	if err := CheckFile(opts.DraftModel); err != nil {
+		return fmt.Errorf("draft model: %w", err)
+	}
+	cpath := cString(opts.DraftModel)
+	defer freeC(cpath)
+	handle := cgo.NewHandle(func(float32) bool { return ctx.Err() == nil })
+	defer handle.Delete()
+	e.w.do(func() { e.dmodel = C.sov_load_model(cpath, C.int32_t(ngl), C.bool(!opts.NoMmap), C.uintptr_t(handle)) })
+	if e.dmodel == nil {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		return fmt.Errorf("llama.cpp could not load the draft model %s: the file is damaged or its architecture is not supported by this build", opts.DraftModel)
+	}
+	var id C.int32_t
+	switch C.sov_vocab_compatible(e.vocab, C.llama_model_get_vocab(e.dmodel), &id) {
+	case 0:
+	case 1:
+		return fmt.Errorf("%w: %s uses another kind of tokenizer than %s; use a smaller model of the same family", ErrDraftModel, opts.DraftModel, opts.Path)
+	case 2:
+		return fmt.Errorf("%w: %s has other special tokens (BOS, EOS) than %s; use a smaller model of the same family", ErrDraftModel, opts.DraftModel, opts.Path)
+	case 3:
+		return fmt.Errorf("%w: %s has %d tokens and %s %d; use a smaller model of the same family", ErrDraftModel, opts.DraftModel,
+			int(C.llama_vocab_n_tokens(C.llama_model_get_vocab(e.dmodel))), opts.Path, int(C.llama_vocab_n_tokens(e.vocab)))
+	default:
+		return fmt.Errorf("%w: token %d of %s is not the same as in %s; use a smaller model of the same family", ErrDraftModel, int(id), opts.DraftModel, opts.Path)
+	}
+	e.w.do(func() {
+		e.dctx = C.sov_new_context(e.dmodel, C.uint32_t(e.nCtx), C.uint32_t(e.nBatch), C.uint32_t(min(512, e.nBatch)), C.int32_t(e.thr), C.int32_t(e.thr), false, C.int32_t(fa), 1, e.abort)
+	})
+	if e.dctx == nil {
+		return fmt.Errorf("llama.cpp could not create a context of %d tokens for the draft model %s: lower the context size", e.nCtx, opts.DraftModel)
+	}
+	return nil
+}
+
+// draftInfo is Info.DraftModel: the draft model's name.
+func (e *Engine) draftInfo(path string) string {
+	if e.dmodel == nil {
+		return ""
+	}
+	if n := modelMeta(e.dmodel, "general.name"); n != "" {
+		return n
+	}
+	return strings.TrimSuffix(filepath.Base(path), filepath.Ext(path))
+}
+
+// keepDraft records, once a reply's loop has ended, what the draft
+// context's KV cache holds: the start of the loop's history.
+func (e *Engine) keepDraft(g *C.sov_gen) {
+	if g.dctx == nil {
+		return
+	}
+	if bool(g.dslow) && !e.dslow && e.logger != nil {
+		e.logger.Warn("the draft model's step costs at least half the model's: drafting with it cannot pay, so it is off (use a smaller draft model)",
+			"draft_ms", float64(g.dstep_ns)/1e6, "model_ms", float64(g.step_ns)/1e6)
+	}
+	e.dslow = e.dslow || bool(g.dslow)
+	e.dtoks = append(e.dtoks[:0], unsafe.Slice((*int32)(unsafe.Pointer(g.hist)), int(g.dn))...)
 }

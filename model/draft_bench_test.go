@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
@@ -123,6 +124,12 @@ func BenchmarkLlamaDraft(b *testing.B) {
 	if p := os.Getenv("SOV_BENCH_MODEL"); p != "" {
 		models["synth 125M Q8_0"] = p
 	}
+	// SOV_BENCH_DRAFT_MODEL=TARGET:DRAFT compares drafting with a draft
+	// model against none, instead.
+	target, draft, _ := strings.Cut(os.Getenv("SOV_BENCH_DRAFT_MODEL"), ":")
+	if draft != "" {
+		models = map[string]string{"draft model": target}
+	}
 	if len(models) == 0 {
 		b.Skip("no model: needs SmolLM2 (make deps) or SOV_BENCH_MODEL")
 	}
@@ -134,12 +141,17 @@ func BenchmarkLlamaDraft(b *testing.B) {
 	if n, err := strconv.Atoi(os.Getenv("SOV_BENCH_DRAFT_ROUNDS")); err == nil && n > 0 {
 		rounds = n
 	}
-	for _, name := range []string{"SmolLM2-135M Q4_1", "synth 125M Q8_0"} {
+	for _, name := range []string{"SmolLM2-135M Q4_1", "synth 125M Q8_0", "draft model"} {
 		path, ok := models[name]
 		if !ok {
 			continue
 		}
-		e, err := Load(context.Background(), Options{Path: path, ContextSize: 2048, Threads: threads})
+		how, o := "prompt-lookup drafting", Options{Path: path, ContextSize: 2048, Threads: threads}
+		if name == "draft model" {
+			o.DraftModel = draft
+			how, name = "draft-model drafting", filepath.Base(target)+" drafted by "+filepath.Base(draft)
+		}
+		e, err := Load(context.Background(), o)
 		if err != nil {
 			b.Fatal(err)
 		}
@@ -180,7 +192,7 @@ func BenchmarkLlamaDraft(b *testing.B) {
 				verdict = "NOT MET"
 			}
 			fmt.Printf("%-34s %s, %s: %.1f tokens/s with drafting, %.1f without (medians of %d, alternating); paired ratio median %.2f (min %.2f, max %.2f; target >= %.2f) %s; %d of %d outputs differ; %d of %d drafted tokens accepted (%d%% of %d generated); k drafted rows add %.2f + %.2f k to a one-token step (as the engine estimates)\n",
-				"prompt-lookup drafting", name, w.name, median(on), median(off), rounds, r, slices.Min(ratios), slices.Max(ratios), target, verdict, differ, rounds, accepted, drafted, 100*accepted/max(gen, 1), gen, e.draftCost(0), e.draftCost(1)-e.draftCost(0))
+				how, name, w.name, median(on), median(off), rounds, r, slices.Min(ratios), slices.Max(ratios), target, verdict, differ, rounds, accepted, drafted, 100*accepted/max(gen, 1), gen, e.draftCost(0), e.draftCost(1)-e.draftCost(0))
 			b.ReportMetric(r, strings.ReplaceAll(w.name, " ", "-")+"-ratio")
 		}
 		e.Close()
@@ -193,6 +205,7 @@ const draftRounds = 5
 func draftRun(b *testing.B, e *Engine, msgs []Message, s Sampling, noDraft bool) (string, Stats) {
 	e.mu.Lock()
 	e.resetCache()
+	e.resetDraft()
 	e.mu.Unlock()
 	s.NoDraft = noDraft
 	var out string

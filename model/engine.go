@@ -10,6 +10,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"math"
 	"os"
 	"path/filepath"
@@ -40,6 +41,9 @@ var (
 	// ErrDamaged: the model computes NaN (its weights hold NaN); errors.As
 	// gives a *DamagedError with the file.
 	ErrDamaged = errors.New("the model file is damaged")
+	// ErrDraftModel: Options.DraftModel cannot draft for the model (another
+	// vocabulary, or more than one session).
+	ErrDraftModel = errors.New("the draft model cannot draft for this model")
 )
 
 // DamagedError is a model whose scores for the next token are NaN, which
@@ -132,6 +136,13 @@ type Engine struct {
 	draftOverride *draftConf // tests
 	hist          *C.llama_token
 	histCap       int
+	// A draft model (Options.DraftModel, draft.go): its context's
+	// sequence 0 holds dtoks in its KV cache.
+	dmodel *C.struct_llama_model
+	dctx   *C.struct_llama_context
+	dtoks  []int32
+	dslow  bool // said that the draft model is too slow to pay
+	logger *slog.Logger
 }
 
 // Load loads a GGUF model and creates its inference context.
@@ -198,7 +209,7 @@ func Load(ctx context.Context, opts Options) (*Engine, error) {
 		}
 		return nil, fmt.Errorf("llama.cpp could not load %s: the file is damaged or its architecture is not supported by this build; download it again, or use another model", opts.Path)
 	}
-	e := &Engine{model: m, vocab: C.llama_model_get_vocab(m), w: w, flush: !opts.Subnormals, noDraft: opts.NoDraft}
+	e := &Engine{model: m, vocab: C.llama_model_get_vocab(m), w: w, flush: !opts.Subnormals, noDraft: opts.NoDraft, logger: opts.Logger}
 	e.cond = sync.NewCond(&e.mu)
 	e.lockYield = make(chan struct{}, 1)
 	ok := false
@@ -270,6 +281,11 @@ func Load(ctx context.Context, opts Options) (*Engine, error) {
 		}
 		e.pcache = &promptCache{dir: opts.PromptCache, path: abs, warn: warn}
 	}
+	if opts.DraftModel != "" {
+		if err := e.loadDraft(ctx, opts, ngl, fa, nSeq); err != nil {
+			return nil, err
+		}
+	}
 	w.do(func() {
 		C.sov_warmup(e.lctx, e.vocab, C.bool(e.flush))
 		C.sov_fp_team(C.bool(e.flush), C.int32_t(e.thr))
@@ -296,6 +312,7 @@ func Load(ctx context.Context, opts Options) (*Engine, error) {
 		Backend:      backendName(ngl),
 		GPULayers:    ngl,
 		Sessions:     nSeq,
+		DraftModel:   e.draftInfo(opts.DraftModel),
 	}
 	if e.info.Name == "" {
 		e.info.Name = strings.TrimSuffix(filepath.Base(opts.Path), filepath.Ext(opts.Path))
@@ -405,11 +422,14 @@ func CheckFile(path string) error {
 	return validateGGUF(f, st.Size(), path)
 }
 
-func (e *Engine) meta(key string) string {
+func (e *Engine) meta(key string) string { return modelMeta(e.model, key) }
+
+// modelMeta is a string of m's GGUF metadata ("" when absent).
+func modelMeta(m *C.struct_llama_model, key string) string {
 	ck := cString(key)
 	defer freeC(ck)
 	buf := make([]byte, 512)
-	n := C.llama_model_meta_val_str(e.model, ck, (*C.char)(unsafe.Pointer(&buf[0])), C.size_t(len(buf)))
+	n := C.llama_model_meta_val_str(m, ck, (*C.char)(unsafe.Pointer(&buf[0])), C.size_t(len(buf)))
 	if n < 0 {
 		return ""
 	}
@@ -461,6 +481,14 @@ func (e *Engine) freeC() {
 	if e.lctx != nil {
 		C.llama_free(e.lctx)
 		e.lctx = nil
+	}
+	if e.dctx != nil {
+		C.llama_free(e.dctx)
+		e.dctx = nil
+	}
+	if e.dmodel != nil {
+		C.llama_model_free(e.dmodel)
+		e.dmodel = nil
 	}
 	if e.model != nil {
 		C.llama_model_free(e.model)
@@ -963,6 +991,7 @@ func (e *Engine) generate(ctx context.Context, toks []int32, s Sampling, fn Toke
 	r, err := e.stream(ctx, g, out, finished)
 	st.Threads = e.settleThreads(g)
 	st.Drafted, st.DraftAccepted = int(g.drafted), int(g.accepted)
+	e.keepDraft(g)
 	if err != nil {
 		return out.text(), st, err
 	}

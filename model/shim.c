@@ -447,6 +447,133 @@ static void gen_draft_learn(sov_gen *g, int32_t match, int32_t k, int32_t a, int
     }
 }
 
+// A draft model's token is drafted only while the model gives it at least
+// this probability (llama.cpp's speculative default is 0.75): a draft the
+// draft model itself doubts is seldom the target's choice.
+#define SOV_DRAFT_P_MIN 0.6f
+// While drafting with the draft model does not pay, one step in this many
+// tries it (the draft context then catches up in one batch).
+#define SOV_DRAFT_PROBE 16
+// A draft model whose step costs this much of the model's cannot pay: a
+// useful one is several times smaller. Even skipped, drafting costs the
+// catch-up decode of what the draft model skipped (on a CPU a few tenths
+// of its step per token).
+#define SOV_DRAFT_SLOW 0.5f
+
+// top_prob returns the argmax of l and its probability under softmax.
+static llama_token top_prob(const float *l, int32_t n, float *p) {
+    llama_token t = sov_argmax(l, n);
+    float m = l[t];
+    double sum = 0;
+    for (int32_t i = 0; i < n; i++) sum += expf(l[i] - m);
+    *p = sum > 0 ? (float)(1.0 / sum) : 0;
+    return t;
+}
+
+// gen_draft_drop leaves the draft context holding hist[0..n) only.
+static bool gen_draft_drop(sov_gen *g, int32_t n) {
+    if (!llama_memory_seq_rm(llama_get_memory(g->dctx), 0, n, -1)) return false;
+    if (n < g->dn) g->dn = n;
+    return true;
+}
+
+// gen_draft_fail gives up drafting for this reply after a failed draft
+// decode, leaving the draft context empty (what it held is unknown).
+static void gen_draft_fail(sov_gen *g) {
+    llama_memory_clear(llama_get_memory(g->dctx), true);
+    g->dn = 0;
+    g->dfail = true;
+}
+
+// gen_dstep records a one-token step of the draft model, as
+// gen_draft_learn does the model's.
+static void gen_dstep(sov_gen *g, int64_t ns) {
+    float x = (float)ns;
+    if (g->dstep_ns <= 0) g->dstep_ns = x;
+    else {
+        if (x > 1.5f * g->dstep_ns) x = 1.5f * g->dstep_ns;
+        g->dstep_ns += 0.05f * (x - g->dstep_ns);
+    }
+    if (++g->dsteps >= 8 && g->step_ns > 0 && g->dstep_ns >= SOV_DRAFT_SLOW * g->step_ns && !g->draft_fixed) g->dslow = true;
+}
+
+// gen_model_draft drafts up to lim tokens with the draft model, after the
+// context hist[0..hist_len) (its last token, the one just sampled, not yet
+// decoded by the target). The draft context first decodes what it lacks of
+// hist, then proposes its greedy token while it is confident and the token
+// is worth its cost: drafting it costs a draft step (dstep_ns) and
+// verifying it a row (cost_b), and it gains a token with the probability
+// that it and every token before it are right (approximated by the draft
+// model's own probabilities). Of the tokens drafted it returns how many to
+// verify (the length with the best expected tokens per step, as
+// sov_draft_len); *dec is how many of them the draft context decoded
+// beyond hist (the caller drops those the target rejects), -1 when it made
+// no attempt (drafting has not paid lately, see dgain).
+static int32_t gen_model_draft(sov_gen *g, int32_t lim, llama_token *out, int32_t *dec) {
+    *dec = -1; // no attempt
+    if (g->dfail || g->dslow || (g->step_ns <= 0 && !g->draft_fixed)) return 0;
+    if (!g->draft_fixed && g->dgain < 0 && ++g->dskip < SOV_DRAFT_PROBE) return 0;
+    g->dskip = 0;
+    *dec = 0; // a plain step first: drafts are priced in its time
+    int32_t n = g->hist_len - g->dn;
+    if (n <= 0) {
+        // Every token the target publishes is new to the draft, so this
+        // does not happen; if it did, the last token is decoded again for
+        // its logits.
+        if (g->hist_len == 0 || !gen_draft_drop(g, g->hist_len - 1)) { gen_draft_fail(g); return 0; }
+        n = g->hist_len - g->dn;
+    }
+    int64_t t0 = gen_now_ns();
+    if (sov_decode(g->dctx, g->hist + g->dn, n, g->d_batch, g->flush, 0, g->dn) != 0) { gen_draft_fail(g); return 0; }
+    if (n == 1) gen_dstep(g, gen_now_ns() - t0);
+    g->dn = g->hist_len;
+    int32_t nv = llama_vocab_n_tokens(g->vocab);
+    int32_t nvd = llama_vocab_n_tokens(llama_model_get_vocab(llama_get_model(g->dctx)));
+    float dcost = g->step_ns > 0 ? g->dstep_ns / g->step_ns : 0;
+    float cum = 1.0f, tokens = 1.0f, gain = 1.0f;
+    int32_t best = 0, m = 0;
+    for (;;) {
+        float p;
+        llama_token t = top_prob(llama_get_logits_ith(g->dctx, -1), nvd, &p);
+        cum *= p;
+        // What the token must earn back: its row in the verifying batch
+        // (the first row costs more) and, from the second token on, the
+        // draft step that produced it.
+        float cost = m > 0 ? g->cost_b + dcost : g->cost_a + g->cost_b;
+        if (t >= nv || p < SOV_DRAFT_P_MIN || (cum < cost && !g->draft_fixed)) break;
+        out[m++] = t;
+        tokens += cum;
+        float r = tokens / (1.0f + g->cost_a + g->cost_b * (float)m);
+        if (r > gain * 1.02f || g->draft_fixed) gain = r, best = m;
+        if (m >= lim) break;
+        t0 = gen_now_ns();
+        if (llama_decode(g->dctx, llama_batch_get_one(&out[m - 1], 1)) != 0) {
+            gen_draft_fail(g);
+            *dec = 0;
+            return 0;
+        }
+        (*dec)++;
+        gen_dstep(g, gen_now_ns() - t0);
+        if (g->step_ns > 0) dcost = g->dstep_ns / g->step_ns;
+    }
+    return best;
+}
+
+// gen_model_settle keeps in the draft context the drafted tokens the
+// target accepted: it held hist[0..hl) and dec drafted tokens after it.
+static void gen_model_settle(sov_gen *g, int32_t hl, int32_t k, int32_t a, int32_t dec) {
+    if (g->dfail) return;
+    // The attempt cost its catch-up decode and dec draft steps, and k
+    // extra rows.
+    float dcost = g->step_ns > 0 ? g->dstep_ns / g->step_ns : 0;
+    float net = (float)a - dcost * (float)(dec + 1) - (k > 0 ? g->cost_a + g->cost_b * (float)k : 0);
+    g->dgain += 0.2f * (net - g->dgain);
+    if (dec == 0) return;
+    int32_t keep = hl + (a < dec ? a : dec);
+    g->dn = hl + dec;
+    if (keep < g->dn && !gen_draft_drop(g, keep)) gen_draft_fail(g);
+}
+
 static llama_token gen_sample(sov_gen *g, int32_t row) {
     return g->argmax ? sov_argmax(llama_get_logits_ith(g->ctx, row), llama_vocab_n_tokens(g->vocab))
                      : llama_sampler_sample(g->smpl, g->ctx, row);
@@ -490,7 +617,7 @@ static void gen_run(sov_gen *g) {
         // ndecoded says).
         if (g->max_tokens > 0 && g->produced >= g->max_tokens) { gen_finish(g, SOV_GEN_MAX_TOKENS); return; }
         if (g->produced >= g->room) { gen_finish(g, SOV_GEN_CONTEXT); return; }
-        int32_t k = 0, match = 0;
+        int32_t k = 0, match = 0, dec = -1, hl = g->hist_len;
         if (g->n_draft > 0) {
             // A draft must fit the ring (its tokens are published without
             // waiting), the token limit and the context.
@@ -499,8 +626,12 @@ static void gen_run(sov_gen *g) {
             if (space < lim) lim = space;
             if (g->max_tokens > 0 && g->max_tokens - g->produced < lim) lim = g->max_tokens - g->produced;
             if (g->room - g->produced < lim) lim = g->room - g->produced;
-            if (lim > 0) k = sov_draft_find(g->hist, g->hist_len, g->draft_min, lim, draft, &match);
-            if (k > 0) k = sov_draft_len(g, k, match);
+            if (g->dctx) {
+                if (lim > 0) k = gen_model_draft(g, lim, draft, &dec);
+            } else {
+                if (lim > 0) k = sov_draft_find(g->hist, g->hist_len, g->draft_min, lim, draft, &match);
+                if (k > 0) k = sov_draft_len(g, k, match);
+            }
         }
         struct llama_batch b;
         if (k > 0) {
@@ -526,11 +657,15 @@ static void gen_run(sov_gen *g) {
         }
         g->pos++;
         int32_t nt = __atomic_exchange_n(&g->threads, 0, __ATOMIC_SEQ_CST);
-        if (nt > 0) sov_set_threads(g->ctx, nt, g->flush);
+        if (nt > 0) {
+            sov_set_threads(g->ctx, nt, g->flush);
+            if (g->dctx) sov_set_threads(g->dctx, nt, g->flush);
+        }
         int64_t t0 = g->n_draft > 0 ? gen_now_ns() : 0;
         int32_t rc = llama_decode(g->ctx, b);
         if (rc != 0) {
             // A failed batch leaves nothing of itself in the KV cache.
+            if (g->dctx && dec >= 0) gen_model_settle(g, hl, k, 0, dec);
             g->status = rc;
             gen_finish(g, SOV_GEN_DECODE);
             return;
@@ -539,6 +674,7 @@ static void gen_run(sov_gen *g) {
         row = -1;
         if (k == 0) {
             if (g->n_draft > 0 && nt == 0) gen_draft_learn(g, 0, 0, 0, gen_now_ns() - t0);
+            if (g->dctx && dec >= 0) gen_model_settle(g, hl, 0, 0, dec);
             continue;
         }
         int64_t dt = gen_now_ns() - t0;
@@ -554,6 +690,7 @@ static void gen_run(sov_gen *g) {
             g->ndecoded++;
         }
         g->accepted += a;
+        if (g->dctx) gen_model_settle(g, hl, k, a, dec);
         if (nt == 0) gen_draft_learn(g, match, k, a, dt);
         row = a;
         if (a < k && !llama_memory_seq_rm(llama_get_memory(g->ctx), g->seq, g->pos + a, -1)) {
@@ -734,3 +871,24 @@ const char *sov_dev_desc(int32_t i) { return ggml_backend_dev_description(ggml_b
 int32_t sov_dev_type(int32_t i) { return (int32_t)ggml_backend_dev_type(ggml_backend_dev_get((size_t)i)); }
 int32_t sov_reg_count(void) { return (int32_t)ggml_backend_reg_count(); }
 const char *sov_reg_name(int32_t i) { return ggml_backend_reg_name(ggml_backend_reg_get((size_t)i)); }
+
+int32_t sov_vocab_compatible(const struct llama_vocab *tgt, const struct llama_vocab *dft, int32_t *id) {
+    *id = -1;
+    if (llama_vocab_type(tgt) != llama_vocab_type(dft)) return 1;
+    if (llama_vocab_get_add_bos(tgt) != llama_vocab_get_add_bos(dft) ||
+        llama_vocab_get_add_eos(tgt) != llama_vocab_get_add_eos(dft) ||
+        llama_vocab_bos(tgt) != llama_vocab_bos(dft) || llama_vocab_eos(tgt) != llama_vocab_eos(dft))
+        return 2;
+    int32_t nt = llama_vocab_n_tokens(tgt), nd = llama_vocab_n_tokens(dft);
+    if (nt - nd > 128 || nd - nt > 128) return 3;
+    // As llama.cpp's own check: the first few ids are control tokens that
+    // may differ between a family's sizes.
+    int32_t n = nt < nd ? nt : nd;
+    for (int32_t i = 5; i < n; i++) {
+        if (strcmp(llama_vocab_get_text(tgt, i), llama_vocab_get_text(dft, i)) != 0) {
+            *id = i;
+            return 4;
+        }
+    }
+    return 0;
+}

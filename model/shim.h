@@ -104,6 +104,30 @@ typedef struct sov_gen {
     // drafts (cost_sum: weight, sum k, sum k^2, sum extra, sum k*extra).
     float cost_a, cost_b;
     float cost_sum[5];
+    // Drafting with a draft model (dctx set, n_draft > 0): a small model
+    // sharing the vocabulary drafts greedily instead of the n-gram search
+    // (see gen_model_draft in shim.c). Its context's sequence 0 holds
+    // hist[0..dn) in its KV cache, kept across replies; d_batch is its
+    // batch size and dstep_ns its one-token step, smoothed (kept across
+    // replies). dfail: a draft decode failed, so this reply drafts no more
+    // (dn is then 0 and the draft's cache empty).
+    struct llama_context *dctx;
+    int32_t dn;
+    int32_t d_batch;
+    float dstep_ns;
+    bool dfail;
+    // dgain: what a draft attempt gained lately, in one-token steps (tokens
+    // accepted less the draft steps and extra rows it cost), a decaying
+    // mean kept across replies; while it is negative only every
+    // SOV_DRAFT_PROBE-th step drafts (dskip counts).
+    float dgain;
+    int32_t dskip;
+    // dslow: the draft model's step costs at least SOV_DRAFT_SLOW of the
+    // model's (measured over dsteps steps), so drafting with it cannot pay
+    // (keeping it in step with the context alone costs more than it can
+    // gain): the engine drafts no more with it.
+    bool dslow;
+    int32_t dsteps;
 
     // Shared state, accessed atomically on both sides.
     int32_t produced;   // tokens published into the ring
@@ -165,6 +189,11 @@ int32_t sov_draft_find(const llama_token *hist, int32_t n, int32_t n_min, int32_
 // sov_draft_len is how many of m drafted tokens after an n-gram of match
 // tokens to verify (see shim.c).
 int32_t sov_draft_len(sov_gen *g, int32_t m, int32_t match);
+// sov_vocab_compatible says whether a draft model's vocabulary can draft
+// for a target's: 0 if so; otherwise 1 (another tokenizer type), 2 (other
+// special tokens: BOS, EOS or whether they are added), 3 (sizes differ by
+// more than 128) or 4 (token *id differs in its text).
+int32_t sov_vocab_compatible(const struct llama_vocab *tgt, const struct llama_vocab *dft, int32_t *id);
 // sov_gen_draft_reset starts a reply's acceptance estimates afresh.
 void sov_gen_draft_reset(sov_gen *g);
 // sov_gen_cost_reset forgets the timed drafts: back to the prior.

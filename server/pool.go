@@ -267,6 +267,15 @@ func (p *pool) loadModel(r *resident) {
 	}
 	o.Sessions = p.cfg.Parallel
 	eng, err := p.load(context.Background(), o)
+	if errors.Is(err, model.ErrDraftModel) {
+		// The draft model fits some served models, not this one: it is
+		// served without it.
+		if p.cfg.Logf != nil {
+			p.cfg.Logf("%s: %v; serving it without the draft model", r.entry.Name, err)
+		}
+		o.DraftModel = ""
+		eng, err = p.load(context.Background(), o)
+	}
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	if err != nil {

@@ -38,6 +38,7 @@ type runFlags struct {
 	seed                          int64
 	json, verbose, promptCache    bool
 	local                         bool
+	draftModel                    string
 	flags                         *pflag.FlagSet
 }
 
@@ -62,6 +63,7 @@ func addRunFlags(cmd *cobra.Command) *runFlags {
 	f.IntVar(&e.GPULayers, "gpu-layers", -1, "layers to offload to the GPU (-1 = auto, 0 = CPU only)")
 	f.StringVar(&e.FlashAttn, "flash-attn", "", "flash attention: on, off or auto (default: off on CPU, auto with a GPU)")
 	f.BoolVar(&e.NoDraft, "no-draft", false, "turn off prompt-lookup drafting (on by default: text the reply repeats from its context is checked several tokens per pass)")
+	f.StringVar(&p.draftModel, "draft-model", "", "a small model of the same family (name or GGUF path) that drafts tokens for the model to check, in place of prompt lookup; the reply is the same")
 	f.StringVar(&p.schema, "schema", "", "JSON Schema file: the output is JSON valid for it")
 	f.StringVar(&p.grammar, "grammar", "", "GBNF grammar file constraining the output")
 	f.StringVar(&p.tools, "tools", "", "JSON file with tools ([{name, description, parameters}]): the output is one tool call or an answer")
@@ -191,6 +193,9 @@ func (a *app) generateOnce(ctx context.Context, p *runFlags, text string, out *g
 	if o.Path, err = a.modelPath(p.model); err != nil {
 		return err
 	}
+	if o.DraftModel, err = a.draftPath(p.draftModel); err != nil {
+		return err
+	}
 	if p.promptCache {
 		o.PromptCache = a.Paths.Sub("kvcache")
 	}
@@ -219,7 +224,8 @@ func runHint(err error) error {
 	return withFix(err, fix{model.ErrPromptTooLong, ": shorten it or raise --ctx", false},
 		fix{server.ErrBusy, ": the running sov serve is busy; retry, or pass --local to load the model here", false},
 		fix{server.ErrUnauthorized, ": set " + envAPIKey + " to the running sov serve's key, or pass --local to load the model here", false},
-		fix{model.ErrBadGrammar, ": fix the --grammar file", true}) // Prepare checks all but token names
+		fix{model.ErrBadGrammar, ": fix the --grammar file", true}, // Prepare checks all but token names
+		fix{model.ErrDraftModel, ", or leave out --draft-model", true})
 }
 
 // runningServer is the sov serve to generate on, or nil: none is running,
@@ -229,7 +235,7 @@ func (a *app) runningServer(ctx context.Context, p *runFlags) *server.Client {
 	if v := a.getenv(envNoServer); p.local || v != "" && v != "0" || p.promptCache || p.verbose {
 		return nil
 	}
-	for _, name := range []string{"threads", "gpu-layers", "flash-attn", "no-draft"} {
+	for _, name := range []string{"threads", "gpu-layers", "flash-attn", "no-draft", "draft-model"} {
 		if p.flags.Changed(name) {
 			return nil
 		}
@@ -286,6 +292,11 @@ func (a *app) runShell(cmd *cobra.Command, p *runFlags) error {
 	evs := conversation.NewEvents()
 	defer a.RecordConversations(cmd.Context(), evs, "tui", func() string { return loaded.Load().(string) })()
 	defer evs.Close() // first: the recorder drains what is left, then stops
+	draft, err := a.draftPath(p.draftModel)
+	if err != nil {
+		return err
+	}
+	p.engine.DraftModel = draft
 	loader := tui.EngineLoader(p.engine, func(path string) { loaded.Store(path) })
 	if c := a.runningServer(cmd.Context(), p); c != nil { // the server records its own answers
 		loader = tui.ServerLoader(c, p.engine.ContextSize, loader, func(path string) { loaded.Store(path) })

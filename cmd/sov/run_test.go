@@ -139,6 +139,9 @@ func TestRunBadInput(t *testing.T) {
 		{"unknown flag", []string{"run", "--frobnicate", "hi"}, 2, "unknown flag"},
 		{"bad temp", []string{"run", "--temp", "-1", "hi"}, 2, "--temp"},
 		{"empty prompt", []string{"run", "--model", m, "   "}, 2, "empty"},
+		{"draft model of another family", []string{"run", "--model", m, "--draft-model", testtool.Model(t, testtool.TinyRandom), "hi"}, 2, "leave out --draft-model"},
+		{"draft model not installed", []string{"run", "--model", m, "--draft-model", "nosuch", "hi"}, 1, "--draft-model: no installed model"},
+		{"draft model with parallel sessions", []string{"serve", "--model", m, "--parallel", "2", "--draft-model", m}, 2, "--parallel 1"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -334,5 +337,20 @@ func TestRunDamagedModel(t *testing.T) {
 		if r.Code != 1 || r.Stdout != "" || len(lines) != 1 || !strings.Contains(r.Stderr, "the model file "+nan+" is damaged") {
 			t.Fatalf("temp %s: %+v", temp, r)
 		}
+	}
+}
+
+func TestRunDraftModel(t *testing.T) {
+	// A draft model changes the speed, never the greedy reply.
+	m := testtool.Model(t, testtool.Stories)
+	dir := t.TempDir()
+	base := []string{"run", "--model", m, "--temp", "0", "--max-tokens", "40", "Once upon a time"}
+	without := runSov(t, dir, nil, "", base...)
+	with := runSov(t, dir, nil, "", append(base, "--draft-model", m)...)
+	if without.Code != 0 || with.Code != 0 {
+		t.Fatalf("exit %d / %d: %q %q", without.Code, with.Code, without.Stderr, with.Stderr)
+	}
+	if with.Stdout != without.Stdout || strings.TrimSpace(with.Stdout) == "" {
+		t.Fatalf("greedy reply with a draft model %q, without %q", with.Stdout, without.Stdout)
 	}
 }

@@ -34,10 +34,17 @@ func serveHint(err error) error {
 
 func (a *app) serveCmd() *cobra.Command {
 	var o core.ServeOptions
-	var addr string
+	var addr, draft string
 	c := command("serve", "Serve local models over the OpenAI and Ollama APIs", nil, func(cmd *cobra.Command, _ []string) error {
 		if o.Parallel < 1 || o.Context < 0 || o.MaxTokens < 1 {
 			return usagef("--parallel and --max-tokens must be at least 1, --ctx not negative")
+		}
+		if o.Parallel > 1 && draft != "" {
+			return usagef("--draft-model drafts for one session: use it with --parallel 1")
+		}
+		var err error
+		if o.Engine.DraftModel, err = a.draftPath(draft); err != nil {
+			return err
 		}
 		if o.APIKey == "" {
 			o.APIKey = a.getenv(envAPIKey)
@@ -61,6 +68,7 @@ func (a *app) serveCmd() *cobra.Command {
 	f.IntVar(&o.Engine.GPULayers, "gpu-layers", -1, "layers to offload to the GPU (-1 = auto, 0 = CPU only)")
 	f.StringVar(&o.Engine.FlashAttn, "flash-attn", "", "flash attention: on, off or auto (default: off on CPU, auto with a GPU)")
 	f.BoolVar(&o.Engine.NoDraft, "no-draft", false, "turn off prompt-lookup drafting (on by default with --parallel 1; parallel sessions do not draft)")
+	f.StringVar(&draft, "draft-model", "", "a small model of the same family (name or GGUF path) that drafts for the served models sharing its vocabulary, with --parallel 1")
 	return c
 }
 

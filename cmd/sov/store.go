@@ -51,6 +51,19 @@ func (a *app) modelPath(flag string) (string, error) {
 	return p, storeHint(err)
 }
 
+// draftPath is --draft-model's file: "" without one. Only the name given
+// is looked up (no default applies).
+func (a *app) draftPath(flag string) (string, error) {
+	if flag == "" {
+		return "", nil
+	}
+	p, err := a.ModelPath(flag)
+	if err != nil {
+		return "", fmt.Errorf("--draft-model: %w", storeHint(err))
+	}
+	return p, nil
+}
+
 func (a *app) pullCmd() *cobra.Command {
 	var opts store.PullOptions
 	cmd := command("pull REF", "Download or register a GGUF model", nargs(1, 1, "a model reference"), func(cmd *cobra.Command, args []string) error {
