@@ -294,10 +294,36 @@ func TestBatchedQueueAndClose(t *testing.T) {
 	}
 }
 
-// A call announced with Session.Expect is waited for: its prompt and the
-// one already submitted are decoded in one batch, and both replies are
-// what they are alone. A withdrawn announcement is not waited for.
+// A call announced with Session.Expect, or before it has a session with
+// Engine.Announce (handed over to Expect once it has one, as the server
+// does), is waited for: its prompt and the one already submitted are
+// decoded in one batch, and both replies are what they are alone. A
+// withdrawn announcement is not waited for.
 func TestBatchedExpectGathers(t *testing.T) {
+	tests := []struct {
+		name string
+		// announce announces b's call; the func it returns runs just
+		// before the call.
+		announce func(e *Engine, b *Session) func()
+	}{
+		{"Session.Expect", func(e *Engine, b *Session) func() {
+			b.Expect()
+			return func() {}
+		}},
+		{"Engine.Announce, then Expect", func(e *Engine, b *Session) func() {
+			withdraw := e.Announce()
+			return func() {
+				b.Expect()
+				withdraw()
+			}
+		}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) { testExpectGathers(t, tt.announce) })
+	}
+}
+
+func testExpectGathers(t *testing.T, announce func(e *Engine, b *Session) func()) {
 	s := Sampling{MaxTokens: 8}
 	e := loadSessions(t, testtool.Stories, 512, 2)
 	var want []string
@@ -314,8 +340,7 @@ func TestBatchedExpectGathers(t *testing.T) {
 	e.mu.Unlock()
 
 	a, b := e.NewSession(), e.NewSession()
-	withdrawB := b.Expect()
-	defer withdrawB()
+	handoff := announce(e, b)
 	var got [2]string
 	var errs [2]error
 	done := make(chan struct{})
@@ -329,6 +354,7 @@ func TestBatchedExpectGathers(t *testing.T) {
 		t.Fatal("the first call did not wait for the announced one")
 	case <-time.After(200 * time.Millisecond):
 	}
+	handoff()
 	got[1], _, errs[1] = b.Complete(context.Background(), batchPrompts[1], s, nil)
 	<-done
 	for i := range got {

@@ -6,6 +6,7 @@ package model
 import "C"
 
 import (
+	"sync"
 	"context"
 	"errors"
 	"slices"
@@ -61,6 +62,18 @@ func (sess *Session) Expect() (withdraw func()) {
 		sess.e.arriving.Add(1)
 	}
 	return sess.arrived
+}
+
+// Announce says a call on one of e's sessions is on its way, before the
+// caller knows which (a server has begun reading a request): prompts wait
+// for it as for Session.Expect. A burst of requests then shares a batch
+// even when the first reaches the engine before the others have taken
+// their sessions. The returned func withdraws it; call it when the
+// request takes its session (and Expect) or ends.
+func (e *Engine) Announce() (withdraw func()) {
+	e.arriving.Add(1)
+	var once sync.Once
+	return func() { once.Do(func() { e.arriving.Add(-1) }) }
 }
 
 func (sess *Session) arrived() {

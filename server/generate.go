@@ -81,6 +81,9 @@ func (s *Server) run(ctx context.Context, t *task, fn model.TokenFunc) (out outc
 	defer func() { l.release(hist) }()
 	sess := l.s.sess
 	defer sess.Expect()() // other requests' prompts wait for this one's (briefly), to share a batch
+	if withdraw, ok := ctx.Value(announceKey{}).(func()); ok {
+		withdraw() // the session's announcement takes over
+	}
 	need, err := s.fits(sess, l.r.eng.ContextSize(), t)
 	if err != nil {
 		return out, err

@@ -174,6 +174,26 @@ func (p *pool) acquire(ctx context.Context, entry Entry, numCtx int, keep *time.
 
 // find is the engine of name for numCtx: exactly that key, or for an
 // explicit size any engine of that model that has it. The caller holds mu.
+// announce tells every loaded model that a generation request is on its
+// way (model.Engine.Announce): which model it is for is not known before
+// its body is read, and a model it is not for waits at most the engine's
+// few milliseconds. The returned func withdraws it.
+func (p *pool) announce() (withdraw func()) {
+	p.mu.Lock()
+	var ws []func()
+	for _, r := range p.models {
+		if r.eng != nil && len(r.slots) > 1 {
+			ws = append(ws, r.eng.Announce())
+		}
+	}
+	p.mu.Unlock()
+	return func() {
+		for _, w := range ws {
+			w()
+		}
+	}
+}
+
 func (p *pool) find(name string, numCtx int) *resident {
 	if r := p.models[poolKey{name, numCtx}]; r != nil {
 		return r

@@ -87,7 +87,7 @@ var ErrUnauthorized = errors.New("the server refused the API key")
 // EnableRun adds RunPath to s's endpoints. (It lives apart from routes()
 // while server.go is being edited elsewhere; it belongs there.)
 func (s *Server) EnableRun() {
-	s.mux.Handle("POST "+RunPath, s.metrics.count("sov.run", http.HandlerFunc(s.sovRun)))
+	s.mux.Handle("POST "+RunPath, s.metrics.count("sov.run", s.announced(s.sovRun)))
 }
 
 func (s *Server) sovRun(w http.ResponseWriter, r *http.Request) {

@@ -162,15 +162,15 @@ func (s *Server) routes() {
 	h("GET /metrics", "metrics", s.serveMetrics)
 	h("GET /v1/models", "openai.models", s.openaiModels)
 	h("GET /v1/models/{id...}", "openai.model", s.openaiModel)
-	h("POST /v1/chat/completions", "openai.chat", s.openaiChat)
-	h("POST /v1/completions", "openai.completions", s.openaiCompletions)
+	h("POST /v1/chat/completions", "openai.chat", s.announced(s.openaiChat))
+	h("POST /v1/completions", "openai.completions", s.announced(s.openaiCompletions))
 	h("POST /v1/embeddings", "openai.embeddings", s.openaiEmbeddings)
 	h("GET /api/version", "ollama.version", s.ollamaVersion)
 	h("GET /api/tags", "ollama.tags", s.ollamaTags)
 	h("POST /api/show", "ollama.show", s.ollamaShow)
 	h("GET /api/ps", "ollama.ps", s.ollamaPS)
-	h("POST /api/chat", "ollama.chat", s.ollamaChat)
-	h("POST /api/generate", "ollama.generate", s.ollamaGenerate)
+	h("POST /api/chat", "ollama.chat", s.announced(s.ollamaChat))
+	h("POST /api/generate", "ollama.generate", s.announced(s.ollamaGenerate))
 	h("POST /api/embed", "ollama.embed", s.ollamaEmbed)
 	h("/", "other", func(w http.ResponseWriter, r *http.Request) {
 		if r.URL.Path == "/" {
@@ -179,6 +179,21 @@ func (s *Server) routes() {
 		}
 		writeError(w, r, http.StatusNotFound, fmt.Errorf("no endpoint %s %s", r.Method, r.URL.Path))
 	})
+}
+
+// announceKey holds, in a generation request's context, the func that
+// withdraws its announcement (pool.announce).
+type announceKey struct{}
+
+// announced announces a generation request to the loaded models from the
+// moment it arrives until it takes its session (see Server.run) or ends:
+// requests that arrive together then share their first batch.
+func (s *Server) announced(f http.HandlerFunc) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		withdraw := s.pool.announce()
+		defer withdraw()
+		f(w, r.WithContext(context.WithValue(r.Context(), announceKey{}, withdraw)))
+	}
 }
 
 // ServeHTTP implements http.Handler: the Host and key checks and the body
