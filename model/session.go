@@ -6,10 +6,10 @@ package model
 import "C"
 
 import (
-	"sync"
 	"context"
 	"errors"
 	"slices"
+	"sync"
 	"sync/atomic"
 )
 
