@@ -8,6 +8,7 @@ import (
 	"encoding/binary"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"math"
 	"net/http"
@@ -811,5 +812,46 @@ func TestAbandonedLoadUnloads(t *testing.T) {
 		if time.Now().After(deadline) {
 			t.Fatal("the abandoned model stayed loaded")
 		}
+	}
+}
+
+func TestDraftModel(t *testing.T) {
+	// A draft model drafts for the served models that share its
+	// vocabulary (the greedy reply is the same as without it); another
+	// model is served without it, with a warning.
+	stories := testtool.Model(t, testtool.Stories)
+	chat := testtool.WithChatTemplate(t, stories, chatML)
+	catalog := &StoreCatalog{Default: "stories", Extra: []Entry{
+		{Name: "stories", Path: chat, Size: 1, SHA256: "abc"},
+		{Name: "tiny", Path: testtool.Model(t, testtool.TinyRandom), Size: 1, SHA256: "def"},
+	}}
+	var mu sync.Mutex
+	var logged []string
+	cfg := Config{Catalog: catalog, Logf: func(format string, args ...any) {
+		mu.Lock()
+		defer mu.Unlock()
+		logged = append(logged, fmt.Sprintf(format, args...))
+	}}
+	cfg.Engine.DraftModel = stories
+	f := newFixture(t, cfg)
+	plain := newFixture(t, Config{})
+	req := `{"model":"stories","messages":[{"role":"user","content":"Once upon a time"}],"max_tokens":40,"temperature":0}`
+	code, _, with := f.post(t, "/v1/chat/completions", req)
+	if code != 200 {
+		t.Fatalf("%d %s", code, with)
+	}
+	_, _, without := plain.post(t, "/v1/chat/completions", req)
+	a, b := decodeChat(t, with), decodeChat(t, without)
+	if *a.Choices[0].Message.Content != *b.Choices[0].Message.Content {
+		t.Fatalf("greedy reply with the draft model %q, without %q", *a.Choices[0].Message.Content, *b.Choices[0].Message.Content)
+	}
+	code, _, body := f.post(t, "/v1/completions", `{"model":"tiny","prompt":"Hello","max_tokens":4,"temperature":0}`)
+	if code != 200 {
+		t.Fatalf("a model the draft model does not fit: %d %s", code, body)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if len(logged) != 1 || !strings.Contains(logged[0], "tiny") || !strings.Contains(logged[0], "without the draft model") {
+		t.Fatalf("warnings: %q", logged)
 	}
 }
