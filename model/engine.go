@@ -1071,7 +1071,12 @@ func (e *Engine) settleThreads(g *C.sov_gen) int {
 	}
 	g.threads = 0
 	if n := e.gov.cur; int(C.llama_n_threads(e.lctx)) != n {
-		e.w.do(func() { C.sov_set_threads(e.lctx, C.int32_t(n), C.bool(e.flush)) })
+		e.w.do(func() {
+			C.sov_set_threads(e.lctx, C.int32_t(n), C.bool(e.flush))
+			if e.dctx != nil {
+				C.sov_set_threads(e.dctx, C.int32_t(n), C.bool(e.flush))
+			}
+		})
 	}
 	e.thr = e.gov.cur
 	return e.thr
