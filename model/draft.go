@@ -102,12 +102,21 @@ func (e *Engine) setDraft(g *C.sov_gen, s Sampling, toks []int32, room int) {
 		for n < len(e.dtoks) && n < len(toks) && e.dtoks[n] == toks[n] {
 			n++
 		}
-		if n < len(e.dtoks) && !C.llama_memory_seq_rm(C.llama_get_memory(e.dctx), 0, C.llama_pos(n), -1) {
+		// Trimmed always: a reply that ended without keepDraft (a panicking
+		// callback) may have left more than e.dtoks records.
+		if !C.llama_memory_seq_rm(C.llama_get_memory(e.dctx), 0, C.llama_pos(n), -1) {
 			C.llama_memory_clear(C.llama_get_memory(e.dctx), true)
 			n = 0
 		}
 		e.dtoks = e.dtoks[:n]
 		g.dctx, g.dn, g.d_batch = e.dctx, C.int32_t(n), C.int32_t(e.nBatch)
+		// A draft model found too slow is tried again now and then: the
+		// machine's load, and so the two steps' costs, change.
+		if g.dslow {
+			if e.slowReplies++; e.slowReplies >= draftSlowRetry {
+				g.dslow, g.dsteps, g.dstep_ns, e.slowReplies = false, 0, 0, 0
+			}
+		}
 	}
 }
 
@@ -205,6 +214,10 @@ func draftLen(first, row, ok, miss float32, m, match int) int {
 // draftModelMax bounds a draft model's draft (at most SOV_DRAFT_MAX).
 const draftModelMax = 12
 
+// draftSlowRetry is after how many replies a draft model found too slow
+// to pay is measured again.
+const draftSlowRetry = 32
+
 // loadDraft loads Options.DraftModel beside the model and checks that its
 // vocabulary can draft for it. nSeq is the model's session count, fa its
 // flash-attention mode.
@@ -226,6 +239,10 @@ func (e *Engine) loadDraft(ctx context.Context, opts Options, ngl int, fa, nSeq 
 		}
 		return fmt.Errorf("llama.cpp could not load the draft model %s: the file is damaged or its architecture is not supported by this build", opts.DraftModel)
 	}
+	if C.llama_model_is_recurrent(e.dmodel) || C.llama_model_is_hybrid(e.dmodel) {
+		// Its state cannot drop the rejected tokens of a draft.
+		return fmt.Errorf("%w: %s is a recurrent model, whose state cannot take back rejected drafts; use a transformer model of the same family", ErrDraftModel, opts.DraftModel)
+	}
 	var id C.int32_t
 	switch C.sov_vocab_compatible(e.vocab, C.llama_model_get_vocab(e.dmodel), &id) {
 	case 0:
@@ -245,6 +262,8 @@ func (e *Engine) loadDraft(ctx context.Context, opts Options, ngl int, fa, nSeq 
 	if e.dctx == nil {
 		return fmt.Errorf("llama.cpp could not create a context of %d tokens for the draft model %s: lower the context size", e.nCtx, opts.DraftModel)
 	}
+	// Its first steps, timed to judge whether it pays, then run warm.
+	e.w.do(func() { C.sov_warmup(e.dctx, C.llama_model_get_vocab(e.dmodel), C.bool(e.flush)) })
 	return nil
 }
 

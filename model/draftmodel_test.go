@@ -224,3 +224,30 @@ func TestDraftModelKeepsItsCache(t *testing.T) {
 		t.Fatalf("after the %d tokens it records, the draft context's scores differ from a new context's by up to %g", len(e.dtoks), worst)
 	}
 }
+
+func TestDraftModelAfterPanic(t *testing.T) {
+	// A callback that panics ends the reply without the engine recording
+	// what the draft context holds; the next reply still starts from a
+	// draft cache that holds exactly what the engine records.
+	stories := testtool.Model(t, testtool.Stories)
+	e := loadWithDraft(t, perturbedModel(t, stories, 0.5))
+	msgs := []Message{{Role: RoleUser, Content: "Once upon a time"}}
+	func() {
+		defer func() {
+			if recover() == nil {
+				t.Fatal("the callback's panic did not come through")
+			}
+		}()
+		n := 0
+		e.Chat(context.Background(), msgs, Sampling{MaxTokens: 60}, func(string) error {
+			if n++; n == 30 {
+				panic("callback")
+			}
+			return nil
+		})
+	}()
+	if _, _, err := e.Chat(context.Background(), msgs, Sampling{MaxTokens: 20}, nil); err != nil {
+		t.Fatal(err)
+	}
+	checkDraftKV(t, e)
+}

@@ -142,6 +142,8 @@ type Engine struct {
 	dctx   *C.struct_llama_context
 	dtoks  []int32
 	dslow  bool // said that the draft model is too slow to pay
+	// slowReplies counts replies since the draft model was found too slow.
+	slowReplies int
 	logger *slog.Logger
 }
 

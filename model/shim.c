@@ -525,7 +525,10 @@ static int32_t gen_model_draft(sov_gen *g, int32_t lim, llama_token *out, int32_
     }
     int64_t t0 = gen_now_ns();
     if (sov_decode(g->dctx, g->hist + g->dn, n, g->d_batch, g->flush, 0, g->dn) != 0) { gen_draft_fail(g); return 0; }
-    if (n == 1) gen_dstep(g, gen_now_ns() - t0);
+    if (n == 1) {
+        llama_synchronize(g->dctx);
+        gen_dstep(g, gen_now_ns() - t0);
+    }
     g->dn = g->hist_len;
     int32_t nv = llama_vocab_n_tokens(g->vocab);
     int32_t nvd = llama_vocab_n_tokens(llama_model_get_vocab(llama_get_model(g->dctx)));
@@ -553,6 +556,7 @@ static int32_t gen_model_draft(sov_gen *g, int32_t lim, llama_token *out, int32_
             return 0;
         }
         (*dec)++;
+        llama_synchronize(g->dctx); // a GPU decodes asynchronously
         gen_dstep(g, gen_now_ns() - t0);
         if (g->step_ns > 0) dcost = g->dstep_ns / g->step_ns;
     }
