@@ -144,7 +144,7 @@ type Engine struct {
 	dslow  bool // said that the draft model is too slow to pay
 	// slowReplies counts replies since the draft model was found too slow.
 	slowReplies int
-	logger *slog.Logger
+	logger      *slog.Logger
 }
 
 // Load loads a GGUF model and creates its inference context.
