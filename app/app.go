@@ -157,6 +157,15 @@ func (a *App) ModelPath(name string) (string, error) {
 	return store.ResolveFor(a.Paths, a.Config, name, a.Getenv)
 }
 
+// DraftModelPath resolves a draft model's name or GGUF path: "" for none,
+// and no default applies.
+func (a *App) DraftModelPath(name string) (string, error) {
+	if name == "" {
+		return "", nil
+	}
+	return a.ModelPath(name)
+}
+
 // Wallet is the user's wallet, recording in the ledger.
 func (a *App) Wallet() *wallet.Wallet {
 	return wallet.New(a.Paths.Sub("wallet"), wallet.WithLedger(a.Ledger()))

@@ -2,18 +2,15 @@ package model
 
 import (
 	"context"
-	"encoding/binary"
 	"errors"
 	"math"
 	"math/rand/v2"
-	"os"
 	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
 
 	"github.com/sovos/sov/internal/testtool"
-	"github.com/sovos/sov/model/gguf"
 )
 
 // perturbedModel writes a copy of the GGUF at src whose feed-forward
@@ -23,36 +20,10 @@ import (
 // sometimes wrong.
 func perturbedModel(t *testing.T, src string, noise float64) string {
 	t.Helper()
-	f, err := gguf.Read(src)
-	if err != nil {
-		t.Fatal(err)
-	}
-	data, err := os.ReadFile(src)
-	if err != nil {
-		t.Fatal(err)
-	}
 	rng := rand.New(rand.NewPCG(1, 2))
-	n := 0
-	for _, tn := range f.Tensors {
-		if !strings.HasSuffix(tn.Name, "ffn_down.weight") || tn.Type.String() != "F32" {
-			continue
-		}
-		off := f.DataOffset + int64(tn.Offset)
-		for i := int64(0); i < int64(tn.Elements); i++ {
-			b := data[off+4*i : off+4*i+4]
-			v := math.Float32frombits(binary.LittleEndian.Uint32(b))
-			binary.LittleEndian.PutUint32(b, math.Float32bits(v*float32(1+noise*rng.NormFloat64())))
-		}
-		n++
-	}
-	if n == 0 {
-		t.Fatalf("%s has no F32 ffn_down tensors to perturb", src)
-	}
-	out := filepath.Join(t.TempDir(), "draft.gguf")
-	if err := os.WriteFile(out, data, 0o600); err != nil {
-		t.Fatal(err)
-	}
-	return out
+	return editedModel(t, src, "draft.gguf", func(name string, w float32) (float32, bool) {
+		return w * float32(1+noise*rng.NormFloat64()), strings.HasSuffix(name, "ffn_down.weight")
+	})
 }
 
 // loadWithDraft loads stories260K with draft as its draft model, drafting

@@ -480,21 +480,17 @@ func (e *Engine) freeC() {
 		C.llama_free(e.embCtx)
 		e.embCtx = nil
 	}
-	if e.lctx != nil {
-		C.llama_free(e.lctx)
-		e.lctx = nil
+	for _, c := range []**C.struct_llama_context{&e.lctx, &e.dctx} {
+		if *c != nil {
+			C.llama_free(*c)
+			*c = nil
+		}
 	}
-	if e.dctx != nil {
-		C.llama_free(e.dctx)
-		e.dctx = nil
-	}
-	if e.dmodel != nil {
-		C.llama_model_free(e.dmodel)
-		e.dmodel = nil
-	}
-	if e.model != nil {
-		C.llama_model_free(e.model)
-		e.model = nil
+	for _, m := range []**C.struct_llama_model{&e.dmodel, &e.model} {
+		if *m != nil {
+			C.llama_model_free(*m)
+			*m = nil
+		}
 	}
 	if e.abort != nil {
 		C.sov_abort_free(e.abort)

@@ -68,7 +68,16 @@ func TestGrammarErrorAtGeneration(t *testing.T) {
 // every logit is NaN: the file passes every structural check.
 func nanModel(t *testing.T) string {
 	t.Helper()
-	src := testtool.Model(t, testtool.Stories)
+	return editedModel(t, testtool.Model(t, testtool.Stories), "nan.gguf", func(name string, w float32) (float32, bool) {
+		return float32(math.NaN()), name == "output_norm.weight"
+	})
+}
+
+// editedModel writes a copy of the GGUF at src named name, in which edit
+// maps each weight of the F32 tensors it applies to (its second result,
+// the same for every weight of a tensor) and returns the copy's path.
+func editedModel(t *testing.T, src, name string, edit func(tensor string, w float32) (float32, bool)) string {
+	t.Helper()
 	f, err := gguf.Read(src)
 	if err != nil {
 		t.Fatal(err)
@@ -77,16 +86,22 @@ func nanModel(t *testing.T) string {
 	if err != nil {
 		t.Fatal(err)
 	}
+	n := 0
 	for _, tn := range f.Tensors {
-		if tn.Name != "output_norm.weight" {
+		if _, ok := edit(tn.Name, 0); !ok || tn.Type.String() != "F32" {
 			continue
 		}
+		n++
 		off := f.DataOffset + int64(tn.Offset)
 		for i := int64(0); i+4 <= int64(tn.Bytes); i += 4 {
-			binary.LittleEndian.PutUint32(b[off+i:], math.Float32bits(float32(math.NaN())))
+			w, _ := edit(tn.Name, math.Float32frombits(binary.LittleEndian.Uint32(b[off+i:])))
+			binary.LittleEndian.PutUint32(b[off+i:], math.Float32bits(w))
 		}
 	}
-	p := filepath.Join(t.TempDir(), "nan.gguf")
+	if n == 0 {
+		t.Fatalf("%s has no F32 tensor to edit", src)
+	}
+	p := filepath.Join(t.TempDir(), name)
 	if err := os.WriteFile(p, b, 0o600); err != nil {
 		t.Fatal(err)
 	}

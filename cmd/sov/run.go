@@ -193,7 +193,7 @@ func (a *app) generateOnce(ctx context.Context, p *runFlags, text string, out *g
 	if o.Path, err = a.modelPath(p.model); err != nil {
 		return err
 	}
-	if o.DraftModel, err = a.draftPath(p.draftModel); err != nil {
+	if err := a.setDraft(&o.DraftModel, p.draftModel); err != nil {
 		return err
 	}
 	if p.promptCache {
@@ -292,11 +292,9 @@ func (a *app) runShell(cmd *cobra.Command, p *runFlags) error {
 	evs := conversation.NewEvents()
 	defer a.RecordConversations(cmd.Context(), evs, "tui", func() string { return loaded.Load().(string) })()
 	defer evs.Close() // first: the recorder drains what is left, then stops
-	draft, err := a.draftPath(p.draftModel)
-	if err != nil {
+	if err := a.setDraft(&p.engine.DraftModel, p.draftModel); err != nil {
 		return err
 	}
-	p.engine.DraftModel = draft
 	loader := tui.EngineLoader(p.engine, func(path string) { loaded.Store(path) })
 	if c := a.runningServer(cmd.Context(), p); c != nil { // the server records its own answers
 		loader = tui.ServerLoader(c, p.engine.ContextSize, loader, func(path string) { loaded.Store(path) })

@@ -42,8 +42,7 @@ func (a *app) serveCmd() *cobra.Command {
 		if o.Parallel > 1 && draft != "" {
 			return usagef("--draft-model drafts for one session: use it with --parallel 1")
 		}
-		var err error
-		if o.Engine.DraftModel, err = a.draftPath(draft); err != nil {
+		if err := a.setDraft(&o.Engine.DraftModel, draft); err != nil {
 			return err
 		}
 		if o.APIKey == "" {

@@ -51,17 +51,12 @@ func (a *app) modelPath(flag string) (string, error) {
 	return p, storeHint(err)
 }
 
-// draftPath is --draft-model's file: "" without one. Only the name given
-// is looked up (no default applies).
-func (a *app) draftPath(flag string) (string, error) {
-	if flag == "" {
-		return "", nil
+// setDraft sets *dst to --draft-model's file ("" without one).
+func (a *app) setDraft(dst *string, flag string) (err error) {
+	if *dst, err = a.DraftModelPath(flag); err != nil {
+		return fmt.Errorf("--draft-model: %w", storeHint(err))
 	}
-	p, err := a.ModelPath(flag)
-	if err != nil {
-		return "", fmt.Errorf("--draft-model: %w", storeHint(err))
-	}
-	return p, nil
+	return nil
 }
 
 func (a *app) pullCmd() *cobra.Command {
