@@ -50,7 +50,7 @@ func (a *App) Server(o ServeOptions) (*server.Server, error) {
 	return server.New(server.Config{
 		Catalog: cat, Parallel: o.Parallel, Queue: o.Queue, KeepAlive: o.KeepAlive, Context: o.Context,
 		MaxTokens: o.MaxTokens, APIKey: o.APIKey, LoopbackOnly: o.LoopbackOnly, Engine: o.Engine, Sampling: o.Sampling,
-		Record: a.serverRecorder(), Version: o.Version, Logf: o.Logf,
+		Record: a.serverRecorder(), Prepare: a.modelDigest, Version: o.Version, Logf: o.Logf,
 	})
 }
 
@@ -98,6 +98,13 @@ func (a *App) serverCatalog(names []string) (*server.StoreCatalog, error) {
 		cat.Default = name
 	}
 	return cat, nil
+}
+
+// modelDigest computes and remembers the digest of the model file at
+// path, which its ledger entries name.
+func (a *App) modelDigest(path string) error {
+	_, err := generate.ModelSHA256(path, a.Ledger().Dir())
+	return err
 }
 
 func (a *App) serverRecorder() func(context.Context, server.Call) error {

@@ -286,6 +286,14 @@ func (p *pool) loadModel(r *resident) {
 		o.ContextSize = r.key.ctx
 	}
 	o.Sessions = p.cfg.Parallel
+	prepared := make(chan error, 1)
+	go func() {
+		if p.cfg.Prepare == nil {
+			prepared <- nil
+			return
+		}
+		prepared <- p.cfg.Prepare(o.Path)
+	}()
 	eng, err := p.load(context.Background(), o)
 	if errors.Is(err, model.ErrDraftModel) {
 		// The draft model fits some served models, not this one: it is
@@ -295,6 +303,9 @@ func (p *pool) loadModel(r *resident) {
 		}
 		o.DraftModel = ""
 		eng, err = p.load(context.Background(), o)
+	}
+	if perr := <-prepared; perr != nil && err == nil && p.cfg.Logf != nil {
+		p.cfg.Logf("%s: %v", r.entry.Name, perr)
 	}
 	p.mu.Lock()
 	defer p.mu.Unlock()

@@ -80,6 +80,12 @@ type Config struct {
 	// Record writes a generation to the ledger. An error is logged; the
 	// answer has been sent.
 	Record func(ctx context.Context, c Call) error
+	// Prepare runs beside each model's load, which waits for it: the app
+	// computes the model file's digest there, which the first ledger
+	// entry of the model needs. Left to that entry, the pass over the
+	// whole file would take a core from the requests that generate then.
+	// An error is logged; nil does nothing.
+	Prepare func(path string) error
 	// Version is sov's version, for /api/version and /health.
 	Version string
 	// Logf receives one-line notes (a call not recorded); nil drops them.

@@ -13,6 +13,7 @@ import (
 	"math"
 	"net/http"
 	"net/http/httptest"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -853,5 +854,56 @@ func TestDraftModel(t *testing.T) {
 	defer mu.Unlock()
 	if len(logged) != 1 || !strings.Contains(logged[0], "tiny") || !strings.Contains(logged[0], "without the draft model") {
 		t.Fatalf("warnings: %q", logged)
+	}
+}
+
+func TestPrepareBeside(t *testing.T) {
+	// Prepare (the app computes the model's digest there) runs once per
+	// load, with the model's path, and the model answers only once it is
+	// done, so the digest's pass over the file never overlaps generation;
+	// its error is logged and the model still serves.
+	var mu sync.Mutex
+	var paths, logged []string
+	release := make(chan struct{})
+	cfg := Config{
+		Prepare: func(path string) error {
+			mu.Lock()
+			paths = append(paths, path)
+			mu.Unlock()
+			<-release
+			return errors.New("cannot read the model file")
+		},
+		Logf: func(format string, args ...any) {
+			mu.Lock()
+			defer mu.Unlock()
+			logged = append(logged, fmt.Sprintf(format, args...))
+		},
+	}
+	f := newFixture(t, cfg)
+	done := make(chan int, 1)
+	go func() {
+		code, _, _ := f.post(t, "/api/generate", `{"model":"stories","prompt":"Once","stream":false,"options":{"num_predict":4}}`)
+		done <- code
+	}()
+	select {
+	case code := <-done:
+		t.Fatalf("answered (%d) before Prepare returned", code)
+	case <-time.After(300 * time.Millisecond):
+	}
+	close(release)
+	if code := <-done; code != 200 {
+		t.Fatalf("status %d after Prepare failed", code)
+	}
+	if code, _, _ := f.post(t, "/api/generate", `{"model":"stories","prompt":"Once","stream":false,"options":{"num_predict":4}}`); code != 200 {
+		t.Fatalf("second request: %d", code)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	want := f.srv.cfg.Catalog.(*StoreCatalog).Extra[0].Path
+	if !slices.Equal(paths, []string{want}) {
+		t.Fatalf("Prepare ran for %q, want once for %q", paths, want)
+	}
+	if len(logged) != 1 || !strings.Contains(logged[0], "stories: cannot read the model file") {
+		t.Fatalf("logged %q", logged)
 	}
 }

@@ -50,9 +50,16 @@ func SHA256(path, memo string) ([32]byte, error) {
 	copy(sum[:], h.Sum(nil))
 	known[key] = hex.EncodeToString(sum[:])
 	if b, err := json.Marshal(known); err == nil && os.MkdirAll(filepath.Dir(memo), 0o700) == nil {
-		tmp := memo + ".tmp"
-		if os.WriteFile(tmp, b, 0o600) == nil {
-			os.Rename(tmp, memo) //nolint:errcheck // see above
+		// A temporary file of its own: two files hashed at once (a model
+		// loading while another's call is recorded) must not write into
+		// one. The later rename wins; the loser's digest is only computed
+		// again next time.
+		if f, err := os.CreateTemp(filepath.Dir(memo), filepath.Base(memo)+".*.tmp"); err == nil {
+			_, werr := f.Write(b)
+			if cerr := f.Close(); werr == nil && cerr == nil && os.Rename(f.Name(), memo) == nil {
+				return sum, nil
+			}
+			os.Remove(f.Name())
 		}
 	}
 	return sum, nil
