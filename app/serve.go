@@ -153,7 +153,7 @@ func (a *App) Serve(ctx context.Context, addr string, o ServeOptions, listening 
 	if err != nil {
 		return err
 	}
-	hs := &http.Server{Handler: srv, ReadHeaderTimeout: 10 * time.Second}
+	hs := &http.Server{Handler: srv, ReadHeaderTimeout: 10 * time.Second, ConnContext: srv.ConnContext}
 	done := make(chan error, 1)
 	go func() { done <- hs.Serve(ln) }()
 	if remove, err := server.Announce(a.Paths.Data, server.Announcement{Addr: server.LocalAddr(ln.Addr()), KeyRequired: o.APIKey != "", Version: o.Version}); err != nil {

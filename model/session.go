@@ -76,6 +76,10 @@ func (e *Engine) Announce() (withdraw func()) {
 	return func() { once.Do(func() { e.arriving.Add(-1) }) }
 }
 
+// Announced is the number of calls announced (Announce, Session.Expect)
+// and not yet come or withdrawn.
+func (e *Engine) Announced() int { return int(e.arriving.Load()) }
+
 func (sess *Session) arrived() {
 	if sess.expected.CompareAndSwap(true, false) {
 		sess.e.arriving.Add(-1)

@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"io"
 	"math"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"slices"
@@ -72,6 +73,14 @@ type fixture struct {
 // newFixture serves stories260K as "stories" with cfg's other settings.
 func newFixture(t *testing.T, cfg Config) *fixture {
 	t.Helper()
+	f := newUnstartedFixture(t, cfg)
+	f.hs.Start()
+	return f
+}
+
+// newUnstartedFixture is newFixture with its server not started yet.
+func newUnstartedFixture(t *testing.T, cfg Config) *fixture {
+	t.Helper()
 	path := testtool.WithChatTemplate(t, testtool.Model(t, testtool.Stories), chatML)
 	rec := &recorder{seen: make(chan Call, 64)}
 	if cfg.Catalog == nil {
@@ -84,7 +93,7 @@ func newFixture(t *testing.T, cfg Config) *fixture {
 	if err != nil {
 		t.Fatal(err)
 	}
-	hs := httptest.NewServer(srv)
+	hs := httptest.NewUnstartedServer(srv)
 	t.Cleanup(func() {
 		hs.Close()
 		srv.Close()
@@ -906,4 +915,84 @@ func TestPrepareBeside(t *testing.T) {
 	if len(logged) != 1 || !strings.Contains(logged[0], "stories: cannot read the model file") {
 		t.Fatalf("logged %q", logged)
 	}
+}
+
+func TestConnectionAnnounced(t *testing.T) {
+	// A new connection counts as a request on its way to every loaded
+	// multi-session model from its accept until its first generation
+	// request announces itself, or ConnWait, whichever comes first: a
+	// burst of clients opening connections together then shares the first
+	// batch, and a connection that sends nothing holds prompts back at
+	// most ConnWait.
+	for _, tt := range []struct {
+		name     string
+		connWait time.Duration
+	}{{"silent connection", 0}, {"request", time.Minute}} {
+		t.Run(tt.name, func(t *testing.T) { testConnectionAnnounced(t, tt.connWait) })
+	}
+}
+
+// testConnectionAnnounced: with connWait 0 (the default), a connection
+// that sends nothing; with a long one, a request whose handler must end
+// its connection's announcement (ConnWait cannot).
+func testConnectionAnnounced(t *testing.T, connWait time.Duration) {
+	f := newUnstartedFixture(t, Config{Parallel: 2, ConnWait: connWait})
+	f.hs.Config.ConnContext = f.srv.ConnContext
+	f.hs.Start()
+	if code, _, body := f.post(t, "/api/generate", `{"model":"stories"}`); code != 200 {
+		t.Fatalf("load: %d %s", code, body)
+	}
+	f.srv.pool.mu.Lock()
+	var eng *model.Engine
+	for _, r := range f.srv.pool.models {
+		eng = r.eng
+	}
+	f.srv.pool.mu.Unlock()
+	waitFor := func(what string, want int) {
+		t.Helper()
+		for deadline := time.Now().Add(5 * time.Second); eng.Announced() != want; time.Sleep(100 * time.Microsecond) {
+			if time.Now().After(deadline) {
+				t.Fatalf("%s: %d calls announced, want %d", what, eng.Announced(), want)
+			}
+		}
+	}
+	waitFor("idle", 0)
+	if connWait == 0 {
+		// A connection that sends nothing: announced, then not after
+		// ConnWait.
+		c, err := net.Dial("tcp", f.hs.Listener.Addr().String())
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close()
+		accepted := time.Now()
+		waitFor("a silent connection", 1)
+		waitFor("a silent connection after ConnWait", 0)
+		if d := time.Since(accepted); d < DefaultConnWait {
+			t.Fatalf("the announcement ended after %v, before ConnWait", d)
+		}
+		return
+	}
+
+	// A generation request: its handler takes over from its connection's
+	// announcement (one announcement, not two), until it takes a session.
+	f.srv.cfg.onToken = func(ctx context.Context) {
+		if n := eng.Announced(); n != 0 {
+			panic(fmt.Sprintf("%d calls announced while a request generates alone", n))
+		}
+	}
+	// On a new connection (f.post's would be the kept-alive one of the
+	// load, accepted before the model was loaded).
+	client := &http.Client{Transport: &http.Transport{DisableKeepAlives: true}}
+	resp, err := client.Post(f.hs.URL+"/api/generate", "application/json",
+		strings.NewReader(`{"model":"stories","prompt":"Once","stream":false,"options":{"num_predict":4}}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != 200 || !strings.Contains(string(body), `"done":true`) {
+		t.Fatalf("%d %s", resp.StatusCode, body)
+	}
+	waitFor("after the request", 0)
 }
