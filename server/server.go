@@ -217,7 +217,6 @@ func (s *Server) announced(f http.HandlerFunc) http.HandlerFunc {
 // connection's announcement (ConnContext).
 type connKey struct{}
 
-
 // ConnContext is for http.Server.ConnContext: it announces each new
 // connection to the loaded models as a request on its way. Clients that
 // send at once open their connections at once, but a request's handler
