@@ -50,6 +50,14 @@ type batcher struct {
 	cap           int
 	seqs          *C.sov_bseq // one per KV sequence, indexed by seq id
 	nSeq          int
+
+	// Prompt-lookup drafting for a reply that generates alone (see
+	// batchDraft): dgen holds the set-up and what drafts taught, across
+	// replies; dreq is the reply its acceptance estimates are for; dout
+	// receives a step's tokens. Made on first use.
+	dgen *C.sov_gen
+	dreq *breq
+	dout *C.sov_gen_token
 }
 
 // breq is one call's generation in the batch.
@@ -63,6 +71,10 @@ type breq struct {
 	ignoreEOG bool
 	maxTokens int // 0 = no limit
 	room      int // tokens that fit after the prompt
+	// draft: how the reply drafts when it generates alone; hist is then
+	// its context, prompt and reply, up to next.
+	draft draftConf
+	hist  []int32
 
 	// Loop state (under e.mu).
 	next      int32 // the last sampled token, decoded next step
@@ -70,6 +82,8 @@ type breq struct {
 	produced  int
 	promptDec int  // prompt tokens decoded
 	ended     bool // finish was called: leaves the batch
+	drafted   int  // draft tokens verified
+	accepted  int  // of those, the ones the sampler chose too
 
 	stop   atomic.Bool   // the caller asks the loop to drop the request
 	notify chan struct{} // cap 1: tokens or the end are ready
@@ -105,6 +119,11 @@ func (b *batcher) free() {
 	if b.seqs != nil {
 		C.free(unsafe.Pointer(b.seqs))
 		b.seqs = nil
+	}
+	if b.dgen != nil {
+		C.sov_gen_free(b.dgen)
+		C.free(unsafe.Pointer(b.dout))
+		b.dgen, b.dout, b.dreq = nil, nil, nil
 	}
 }
 
@@ -229,7 +248,10 @@ func (e *Engine) batchStep() bool {
 	// micro-batch of a multi-stream KV cache (and as many tokens of each),
 	// and each micro-batch is another pass over the weights.
 	bySeq := func(a, b *breq) int { return a.seq - b.seq }
-	if len(gens) > 0 {
+	switch {
+	case len(gens) == 1 && gens[0].draft.max > 0:
+		e.batchDraft(gens[0])
+	case len(gens) > 0:
 		slices.SortFunc(gens, bySeq)
 		e.batchDecode(gens, nil)
 	}
@@ -341,6 +363,9 @@ func (e *Engine) batchDecode(gens, prs []*breq) {
 		r.mu.Unlock()
 		r.produced++
 		r.next = int32(sq.tok)
+		if r.draft.max > 0 {
+			r.hist = append(r.hist, r.next)
+		}
 		if r.full() {
 			// As in the single-sequence loop, the last token ends the
 			// reply undecoded: the next turn decodes it with its prompt.
@@ -353,6 +378,81 @@ func (e *Engine) batchDecode(gens, prs []*breq) {
 		}
 		r.signal()
 	}
+}
+
+// batchDraft decodes the next token of r, which generates alone, with a
+// prompt-lookup draft (sov_bdraft_step), as the single-sequence loop
+// does. With several replies generating, none drafts: llama.cpp gives
+// each sequence its own KV stream and splits a batch into micro-batches
+// holding as many tokens of each, so one reply's draft would cost the
+// others another pass over the weights. The caller holds e.mu.
+func (e *Engine) batchDraft(r *breq) {
+	b := e.bat
+	if b.dgen == nil {
+		b.dgen = C.sov_gen_new()
+		b.dout = (*C.sov_gen_token)(C.calloc(C.SOV_DRAFT_MAX+1, C.size_t(unsafe.Sizeof(C.sov_gen_token{}))))
+		if b.dgen == nil || b.dout == nil {
+			// Out of memory: this reply goes on without drafting.
+			C.sov_gen_free(b.dgen)
+			C.free(unsafe.Pointer(b.dout))
+			b.dgen, b.dout = nil, nil
+			r.draft = draftConf{}
+			e.batchDecode([]*breq{r}, nil)
+			return
+		}
+	}
+	g := b.dgen
+	if b.dreq != r {
+		// Acceptance is the reply's own; what a drafted row costs is the
+		// machine's, kept.
+		C.sov_gen_draft_reset(g)
+		b.dreq = r
+	}
+	g.ctx, g.vocab, g.flush, g.seq = e.lctx, e.vocab, C.bool(e.flush), C.int32_t(r.seq)
+	g.n_draft, g.draft_min, g.draft_fixed = C.int32_t(min(r.draft.max, C.SOV_DRAFT_MAX)), C.int32_t(r.draft.minN), C.bool(r.draft.fixed)
+	sq := &unsafe.Slice(b.seqs, b.nSeq)[r.seq]
+	sq.smpl, sq.argmax, sq.ignore_eog, sq.first = r.smpl, C.bool(r.argmax), C.bool(r.ignoreEOG), false
+	left := r.room - r.produced
+	if r.maxTokens > 0 {
+		left = min(left, r.maxTokens-r.produced)
+	}
+	var rc, n, k, a C.int32_t
+	e.w.do(func() {
+		rc = C.sov_bdraft_step(g, sq, C.llama_token(r.next), C.int32_t(r.pos), C.int32_t(left),
+			(*C.llama_token)(unsafe.Pointer(&r.hist[0])), C.int32_t(len(r.hist)), b.dout, &n, &k, &a)
+	})
+	if rc != 0 {
+		r.finish(int(C.SOV_GEN_DECODE), int(rc))
+		return
+	}
+	r.pos += 1 + int(a)
+	r.drafted += int(k)
+	r.accepted += int(a)
+	r.mu.Lock()
+	r.ndecoded += 1 + int(a)
+	for _, o := range unsafe.Slice(b.dout, n) {
+		r.toks = append(r.toks, int32(o.tok))
+		r.pieces = append(r.pieces, C.GoBytes(unsafe.Pointer(&o.piece[0]), o.len))
+	}
+	r.mu.Unlock()
+	for _, o := range unsafe.Slice(b.dout, n) {
+		r.produced++
+		r.next = int32(o.tok)
+		r.hist = append(r.hist, r.next)
+	}
+	if sq.rc != 0 {
+		r.finish(int(sq.rc), 0)
+		return
+	}
+	if r.full() {
+		if r.maxTokens > 0 && r.produced >= r.maxTokens {
+			r.finish(int(C.SOV_GEN_MAX_TOKENS), 0)
+		} else {
+			r.finish(int(C.SOV_GEN_CONTEXT), 0)
+		}
+		return
+	}
+	r.signal()
 }
 
 // full: r has all the tokens it may produce.
@@ -442,6 +542,9 @@ func (e *Engine) generateBatched(ctx context.Context, toks []int32, s Sampling, 
 		ignoreEOG: s.IgnoreEOG, maxTokens: max(s.MaxTokens, 0), room: e.nCtx - len(toks),
 		notify: make(chan struct{}, 1),
 	}
+	if d := e.draftFor(s); d.max > 0 && e.dctx == nil {
+		r.draft, r.hist = d, slices.Clone(toks)
+	}
 	out := newStreamer(s.Stop, fn)
 	holding, holdFrom := e.holding, e.holdFrom
 	seq := e.seq
@@ -486,6 +589,7 @@ func (e *Engine) generateBatched(ctx context.Context, toks []int32, s Sampling, 
 	}
 	e.cache = append(e.cache, toks[p:]...)
 	st.PromptDuration = tPrompt.Sub(t0)
+	st.Drafted, st.DraftAccepted = r.drafted, r.accepted
 	text, st, err := e.endGen(ctx, st, out, res, genEnd{reason: r.reason, status: r.status, ndecoded: r.ndecoded}, tPrompt)
 	if err == nil && st.StopReason == StopCancelled && ctx.Err() == nil {
 		err = ErrClosed // the engine closed under the call

@@ -30,11 +30,12 @@ import (
 // its position, for greedy decoding, sampling chains and grammars alike.
 // The rejected rows leave the KV cache at once.
 //
-// It runs in the single-sequence loop (Options.Sessions <= 1); sessions
-// that generate together in the batch loop do not draft: with one KV
-// stream per sequence llama.cpp splits a batch into micro-batches holding
-// the same number of tokens of each sequence, so drafts of different
-// lengths would cost the other sessions extra passes over the weights.
+// It runs in the single-sequence loop (Options.Sessions <= 1), and in the
+// batch loop for a reply that generates alone (batchDraft); replies that
+// generate together do not draft: with one KV stream per sequence
+// llama.cpp splits a batch into micro-batches holding the same number of
+// tokens of each sequence, so one reply's draft would cost the others
+// another pass over the weights.
 
 // Drafting parameters, measured on the two-core machine the benchmarks
 // run on (BenchmarkLlamaDraft).
@@ -185,7 +186,11 @@ func (e *Engine) draftLogits(toks []int32, cached bool) []float32 {
 // draftCost is what k drafted rows add to a one-token step, as the
 // engine now estimates it.
 func (e *Engine) draftCost(k int) float64 {
-	return float64(e.gen.cost_a) + float64(e.gen.cost_b)*float64(k)
+	g := e.gen
+	if e.bat != nil && e.bat.dgen != nil {
+		g = e.bat.dgen
+	}
+	return float64(g.cost_a) + float64(g.cost_b)*float64(k)
 }
 
 // draftLen is sov_draft_len for tests: the draft length chosen for m

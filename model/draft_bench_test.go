@@ -147,6 +147,12 @@ func BenchmarkLlamaDraft(b *testing.B) {
 			continue
 		}
 		how, o := "prompt-lookup drafting", Options{Path: path, ContextSize: 2048, Threads: threads}
+		// SOV_BENCH_DRAFT_SESSIONS=N: an engine of N sessions, where the
+		// reply generates alone in the batch loop.
+		if n, err := strconv.Atoi(os.Getenv("SOV_BENCH_DRAFT_SESSIONS")); err == nil && n > 1 && name != "draft model" {
+			o.Sessions = n
+			how = fmt.Sprintf("prompt-lookup drafting, %d sessions", n)
+		}
 		if name == "draft model" {
 			o.DraftModel = draft
 			how, name = "draft-model drafting", filepath.Base(target)+" drafted by "+filepath.Base(draft)

@@ -78,6 +78,21 @@ func TestDraftLen(t *testing.T) {
 
 // fixedDrafts makes e verify every draft in full: which rows share a batch
 // then does not depend on the machine's timing, so tests are repeatable.
+// engineKinds are the two generation loops that draft: the
+// single-sequence one (one session) and the batch loop (a reply
+// generating alone on an engine of several sessions).
+var engineKinds = []struct {
+	name     string
+	sessions int
+}{{"one session", 1}, {"two sessions", 2}}
+
+// forEachKind runs test on each of engineKinds.
+func forEachKind(t *testing.T, test func(t *testing.T, sessions int)) {
+	for _, kind := range engineKinds {
+		t.Run(kind.name, func(t *testing.T) { test(t, kind.sessions) })
+	}
+}
+
 func fixedDrafts(e *Engine) *Engine {
 	e.draftOverride = &draftConf{max: draftMax, minN: draftMinNgram, fixed: true}
 	return e
@@ -125,22 +140,25 @@ func TestDraftGreedySameOutput(t *testing.T) {
 		{"stories copy", testtool.Stories, []Message{{Role: RoleUser, Content: "Lily saw a big dog. Lily saw a big dog. Lily saw a big dog. Lily saw a big"}}, true},
 		{"stories plain", testtool.Stories, []Message{{Role: RoleUser, Content: "Once upon a time"}}, false},
 	}
-	engines := map[testtool.TestModel]*Engine{}
-	for _, tt := range tests {
-		if engines[tt.model] == nil {
-			engines[tt.model] = fixedDrafts(loadModel(t, tt.model, 2048))
+	for _, kind := range engineKinds {
+		engines := map[testtool.TestModel]*Engine{}
+		for _, tt := range tests {
+			if engines[tt.model] == nil {
+				engines[tt.model] = fixedDrafts(loadSessions(t, tt.model, 2048, kind.sessions))
+			}
+			t.Run(kind.name+"/"+tt.name, func(t *testing.T) {
+				e := engines[tt.model]
+				with, without, st := chatBoth(t, e, tt.msgs, Sampling{MaxTokens: 120})
+				if with != without {
+					t.Fatalf("greedy output differs with drafting:\nwith    %q\nwithout %q", with, without)
+				}
+				if tt.copy && st.DraftAccepted == 0 {
+					t.Fatalf("no draft token accepted on a copy-heavy prompt: %+v", st)
+				}
+				checkKV(t, e, st)
+				t.Logf("%d tokens, drafted %d, accepted %d", st.GeneratedTokens, st.Drafted, st.DraftAccepted)
+			})
 		}
-		t.Run(tt.name, func(t *testing.T) {
-			e := engines[tt.model]
-			with, without, st := chatBoth(t, e, tt.msgs, Sampling{MaxTokens: 120})
-			if with != without {
-				t.Fatalf("greedy output differs with drafting:\nwith    %q\nwithout %q", with, without)
-			}
-			if tt.copy && st.DraftAccepted == 0 {
-				t.Fatalf("no draft token accepted on a copy-heavy prompt: %+v", st)
-			}
-			t.Logf("%d tokens, drafted %d, accepted %d", st.GeneratedTokens, st.Drafted, st.DraftAccepted)
-		})
 	}
 }
 
@@ -155,11 +173,13 @@ func checkKV(t *testing.T, e *Engine, st Stats) {
 	}
 }
 
-func TestDraftSamplingSameOutput(t *testing.T) {
+func TestDraftSamplingSameOutput(t *testing.T) { forEachKind(t, testDraftSamplingSameOutput) }
+
+func testDraftSamplingSameOutput(t *testing.T, sessions int) {
 	// The sampler chain sees the same calls with and without drafting, so
 	// with the same seed the reply is the same (stories260K computes in
 	// F32, where batched rows match single ones).
-	e := fixedDrafts(loadTest(t, 2048))
+	e := fixedDrafts(loadSessions(t, testtool.Stories, 2048, sessions))
 	msgs := []Message{{Role: RoleUser, Content: "Lily saw a big dog. Lily saw a big dog. Lily saw a big dog. Lily saw a big"}}
 	for _, s := range []Sampling{
 		{Temperature: 0.8, Seed: 7, MaxTokens: 100},
@@ -177,11 +197,13 @@ func TestDraftSamplingSameOutput(t *testing.T) {
 	}
 }
 
-func TestDraftGrammarSameOutput(t *testing.T) {
+func TestDraftGrammarSameOutput(t *testing.T) { forEachKind(t, testDraftGrammarSameOutput) }
+
+func testDraftGrammarSameOutput(t *testing.T, sessions int) {
 	// The grammar sampler takes the rows in order and accepts each token
 	// it chooses, as without drafting: on stories260K (exact F32 rows)
 	// the reply is the same.
-	e := fixedDrafts(loadTest(t, 2048))
+	e := fixedDrafts(loadSessions(t, testtool.Stories, 2048, sessions))
 	prompt := "Lily saw a big dog. Lily saw a big dog. Lily saw a big"
 	g := `root ::= (" Lily" | " saw" | " a" | " big" | " dog" | " cat" | "." | " The")+`
 	ctx := context.Background()
@@ -206,12 +228,14 @@ func TestDraftGrammarSameOutput(t *testing.T) {
 	checkKV(t, e, st)
 }
 
-func TestDraftJSON(t *testing.T) {
+func TestDraftJSON(t *testing.T) { forEachKind(t, testDraftJSON) }
+
+func testDraftJSON(t *testing.T, sessions int) {
 	// SmolLM2 quoting a passage as JSON: drafts are accepted and the
 	// output is valid JSON for the schema (JSON validates it). Its Q4_1
 	// rows differ from single ones in the last bits, which may change a
 	// close choice, so the text is not compared here.
-	e := fixedDrafts(loadModel(t, testtool.Chat, 2048))
+	e := fixedDrafts(loadSessions(t, testtool.Chat, 2048, sessions))
 	schema, err := CompileSchema([]byte(`{"type":"object","properties":{"quote":{"type":"string"}},"required":["quote"]}`))
 	if err != nil {
 		t.Fatal(err)
@@ -232,8 +256,10 @@ func TestDraftJSON(t *testing.T) {
 // ends without drafting, streams what it returns, and leaves the KV
 // cache holding what the engine records, so the next call continues
 // correctly.
-func TestDraftLimits(t *testing.T) {
-	e := fixedDrafts(loadModel(t, testtool.Chat, 2048))
+func TestDraftLimits(t *testing.T) { forEachKind(t, testDraftLimits) }
+
+func testDraftLimits(t *testing.T, sessions int) {
+	e := fixedDrafts(loadSessions(t, testtool.Chat, 2048, sessions))
 	msgs := copyMessages()
 	ctx := context.Background()
 	ref, refSt, err := e.Chat(ctx, msgs, Sampling{MaxTokens: 80, NoDraft: true}, nil)
@@ -325,5 +351,33 @@ func TestDraftLimits(t *testing.T) {
 				t.Fatalf("differs with drafting:\nwith    %q\nwithout %q", results[1], results[0])
 			}
 		})
+	}
+}
+
+func TestDraftWhenOthersEnd(t *testing.T) {
+	// A reply that generated together with another drafts once the other
+	// ends, and is the same as alone without drafting: the same text and
+	// the same tokens left in the KV cache (Stats.ContextUsed).
+	e := fixedDrafts(loadSessions(t, testtool.Stories, 2048, 2))
+	prompt := "Lily saw a big dog. Lily saw a big dog. Lily saw a big dog. Lily saw a big"
+	s := Sampling{MaxTokens: 100}
+	off := s
+	off.NoDraft = true
+	want, wantSt, err := e.NewSession().Complete(context.Background(), prompt, off, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for round := range 3 {
+		rs := runAll(e, []string{"Once upon a time", prompt}, []Sampling{{MaxTokens: 4 + 8*round}, s}, nil)
+		r := rs[1]
+		if rs[0].err != nil || r.err != nil || r.text != want {
+			t.Fatalf("round %d: %q %v (other: %v), alone without drafting %q", round, r.text, r.err, rs[0].err, want)
+		}
+		if r.st.DraftAccepted == 0 {
+			t.Fatalf("round %d: no draft accepted (%d drafted)", round, r.st.Drafted)
+		}
+		if r.st.ContextUsed != wantSt.ContextUsed || r.st.GeneratedTokens != wantSt.GeneratedTokens {
+			t.Fatalf("round %d: context used %d, %d tokens; alone %d, %d", round, r.st.ContextUsed, r.st.GeneratedTokens, wantSt.ContextUsed, wantSt.GeneratedTokens)
+		}
 	}
 }

@@ -708,6 +708,50 @@ static void gen_run(sov_gen *g) {
     }
 }
 
+int32_t sov_bdraft_step(sov_gen *g, sov_bseq *s, llama_token next, int32_t pos, int32_t left,
+                        const llama_token *hist, int32_t n_hist, sov_gen_token *out, int32_t *n_out,
+                        int32_t *k, int32_t *a) {
+    *n_out = 0, *k = 0, *a = 0;
+    s->rc = 0;
+    llama_token draft[SOV_DRAFT_MAX];
+    int32_t lim = left - 1, match = 0, nd = 0; // the step produces up to nd + 1 tokens
+    if (lim > g->n_draft) lim = g->n_draft;
+    if (lim > 0) nd = sov_draft_find(hist, n_hist, g->draft_min, lim, draft, &match);
+    if (nd > 0) nd = sov_draft_len(g, nd, match);
+    struct llama_batch b = g->draft;
+    for (int32_t i = 0; i <= nd; i++) {
+        b.token[i] = i == 0 ? next : draft[i - 1];
+        b.pos[i] = pos + i;
+        b.n_seq_id[i] = 1;
+        b.seq_id[i][0] = g->seq;
+        b.logits[i] = 1;
+    }
+    b.n_tokens = nd + 1;
+    unsigned fp = fp_enter(g->flush);
+    int64_t t0 = gen_now_ns();
+    int32_t rc = llama_decode(g->ctx, b);
+    int64_t dt = gen_now_ns() - t0;
+    if (rc != 0) { fp_leave(fp); return rc; }
+    int32_t nv = llama_vocab_n_tokens(g->vocab), acc = 0;
+    for (int32_t row = 0;; row++) {
+        const float *l = llama_get_logits_ith(g->ctx, row);
+        llama_token y = s->argmax ? sov_argmax(l, nv) : llama_sampler_sample(s->smpl, g->ctx, row);
+        if (!s->ignore_eog && llama_vocab_is_eog(g->vocab, y)) { s->rc = SOV_GEN_EOG; break; }
+        sov_gen_token *o = &out[*n_out];
+        int32_t n = llama_token_to_piece(g->vocab, y, o->piece, (int32_t)sizeof(o->piece), 0, false);
+        if (n < 0) { s->rc = SOV_GEN_PIECE; break; }
+        o->tok = y, o->len = n;
+        (*n_out)++;
+        if (row == nd || y != draft[row]) break;
+        acc++; // draft[row], decoded at pos + 1 + row, was the sampler's choice
+    }
+    fp_leave(fp);
+    gen_draft_learn(g, match, nd, acc, dt);
+    *k = nd, *a = acc;
+    if (acc < nd && !llama_memory_seq_rm(llama_get_memory(g->ctx), g->seq, pos + 1 + acc, -1)) return -1;
+    return 0;
+}
+
 int32_t sov_batch_step(struct llama_context *ctx, const struct llama_vocab *vocab, struct llama_batch *b,
                        sov_bseq *seqs, int32_t n_seqs, bool flush) {
     unsigned fp = fp_enter(flush);

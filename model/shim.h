@@ -204,6 +204,23 @@ void sov_gen_cost_reset(sov_gen *g);
 int32_t sov_batch_step(struct llama_context *ctx, const struct llama_vocab *vocab, struct llama_batch *b,
                        sov_bseq *seqs, int32_t n_seqs, bool flush);
 
+// sov_bdraft_step is one step of a sequence generating alone in a batched
+// engine, with prompt-lookup drafting as in gen_run: it decodes next (the
+// token sampled last, at pos) with up to left - 1 tokens that followed the
+// context's latest n-gram before (hist[0..n_hist), which ends with next),
+// then samples the rows in order with s's sampler while it chooses the
+// drafted token, and drops the rows it did not reach from the KV cache.
+// g holds the drafting set-up (ctx, vocab, flush, seq, n_draft, draft_min,
+// draft_fixed) and what drafts taught so far. out receives the tokens
+// produced (*n_out of them: the accepted drafts, each decoded, then the
+// token sampled after them, not decoded); *k is how many were drafted and
+// *a how many accepted. s->rc is set as sov_batch_step sets it, for the
+// token that ended the step. It returns llama_decode's status (nothing
+// produced unless 0), or -1 when the rejected rows could not be dropped.
+int32_t sov_bdraft_step(sov_gen *g, sov_bseq *s, llama_token next, int32_t pos, int32_t left,
+                        const llama_token *hist, int32_t n_hist, sov_gen_token *out, int32_t *n_out,
+                        int32_t *k, int32_t *a);
+
 sov_gen *sov_gen_new(void);
 void sov_gen_free(sov_gen *g);
 void sov_gen_run(sov_gen *g);

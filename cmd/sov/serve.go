@@ -66,7 +66,7 @@ func (a *app) serveCmd() *cobra.Command {
 	f.IntVar(&o.Engine.Threads, "threads", 0, "CPU threads (0 = the cores other work leaves free)")
 	f.IntVar(&o.Engine.GPULayers, "gpu-layers", -1, "layers to offload to the GPU (-1 = auto, 0 = CPU only)")
 	f.StringVar(&o.Engine.FlashAttn, "flash-attn", "", "flash attention: on, off or auto (default: off on CPU, auto with a GPU)")
-	f.BoolVar(&o.Engine.NoDraft, "no-draft", false, "turn off prompt-lookup drafting (on by default with --parallel 1; parallel sessions do not draft)")
+	f.BoolVar(&o.Engine.NoDraft, "no-draft", false, "turn off prompt-lookup drafting (on by default; with --parallel above 1, a reply drafts while it generates alone)")
 	f.StringVar(&draft, "draft-model", "", "a small model of the same family (name or GGUF path) that drafts for the served models sharing its vocabulary, with --parallel 1")
 	return c
 }
