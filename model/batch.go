@@ -366,16 +366,21 @@ func (e *Engine) batchDecode(gens, prs []*breq) {
 		if r.draft.max > 0 {
 			r.hist = append(r.hist, r.next)
 		}
-		if r.full() {
-			// As in the single-sequence loop, the last token ends the
-			// reply undecoded: the next turn decodes it with its prompt.
-			if r.maxTokens > 0 && r.produced >= r.maxTokens {
-				r.finish(int(C.SOV_GEN_MAX_TOKENS), 0)
-			} else {
-				r.finish(int(C.SOV_GEN_CONTEXT), 0)
-			}
-			continue
-		}
+		r.handOver()
+	}
+}
+
+// handOver ends r when it has all the tokens it may produce, else tells
+// its caller its tokens are ready. As in the single-sequence loop, the
+// last token ends the reply undecoded: the next turn decodes it with its
+// prompt. The caller holds e.mu.
+func (r *breq) handOver() {
+	switch {
+	case r.maxTokens > 0 && r.produced >= r.maxTokens:
+		r.finish(int(C.SOV_GEN_MAX_TOKENS), 0)
+	case r.produced >= r.room:
+		r.finish(int(C.SOV_GEN_CONTEXT), 0)
+	default:
 		r.signal()
 	}
 }
@@ -444,20 +449,7 @@ func (e *Engine) batchDraft(r *breq) {
 		r.finish(int(sq.rc), 0)
 		return
 	}
-	if r.full() {
-		if r.maxTokens > 0 && r.produced >= r.maxTokens {
-			r.finish(int(C.SOV_GEN_MAX_TOKENS), 0)
-		} else {
-			r.finish(int(C.SOV_GEN_CONTEXT), 0)
-		}
-		return
-	}
-	r.signal()
-}
-
-// full: r has all the tokens it may produce.
-func (r *breq) full() bool {
-	return r.maxTokens > 0 && r.produced >= r.maxTokens || r.produced >= r.room
+	r.handOver()
 }
 
 // consume hands r's tokens to out until the loop has finished r, as stream
