@@ -206,9 +206,7 @@ func (s *Server) announced(f http.HandlerFunc) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		withdraw := s.pool.announce()
 		defer withdraw()
-		if conn, ok := r.Context().Value(connKey{}).(func()); ok {
-			conn()
-		}
+		connDone(r)
 		f(w, r.WithContext(context.WithValue(r.Context(), announceKey{}, withdraw)))
 	}
 }
@@ -225,10 +223,11 @@ type connKey struct{}
 // reached the engine half a millisecond later, while the other three
 // handlers started 0.7 to 1.7 ms after their accept. That prompt was then
 // decoded alone and the others waited for it. The announcement ends when
-// the connection's first generation request announces itself, or after
-// Config.ConnWait: a connection that sends nothing, or no generation request,
-// holds an idle model's prompt back at most that long (a request on a
-// kept-alive connection is announced by its handler only).
+// the connection's first generation request announces itself, its first
+// request proves to be a GET, or after Config.ConnWait: a connection that
+// sends nothing, or no generation request, holds an idle model's prompt
+// back at most that long (a request on a kept-alive connection is
+// announced by its handler only).
 func (s *Server) ConnContext(ctx context.Context, _ net.Conn) context.Context {
 	withdraw := s.pool.announce()
 	t := time.AfterFunc(s.cfg.ConnWait, withdraw)
@@ -238,9 +237,19 @@ func (s *Server) ConnContext(ctx context.Context, _ net.Conn) context.Context {
 	})
 }
 
+// connDone ends r's connection's announcement (ConnContext), if any.
+func connDone(r *http.Request) {
+	if done, ok := r.Context().Value(connKey{}).(func()); ok {
+		done()
+	}
+}
+
 // ServeHTTP implements http.Handler: the Host and key checks and the body
 // size cap, then the endpoints.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if r.Method != http.MethodPost {
+		connDone(r) // no generation comes on it yet (a health check, a listing)
+	}
 	if s.cfg.LoopbackOnly && !loopbackHost(r.Host) {
 		writeError(w, r, http.StatusForbidden, fmt.Errorf("host %q is not a loopback address; the server only answers requests to localhost", r.Host))
 		return

@@ -924,18 +924,20 @@ func TestConnectionAnnounced(t *testing.T) {
 	// burst of clients opening connections together then shares the first
 	// batch, and a connection that sends nothing holds prompts back at
 	// most ConnWait.
-	for _, tt := range []struct {
-		name     string
-		connWait time.Duration
-	}{{"silent connection", 0}, {"request", time.Minute}} {
-		t.Run(tt.name, func(t *testing.T) { testConnectionAnnounced(t, tt.connWait) })
+	for _, mode := range []string{"silent", "generate", "get"} {
+		t.Run(mode, func(t *testing.T) { testConnectionAnnounced(t, mode) })
 	}
 }
 
-// testConnectionAnnounced: with connWait 0 (the default), a connection
-// that sends nothing; with a long one, a request whose handler must end
-// its connection's announcement (ConnWait cannot).
-func testConnectionAnnounced(t *testing.T, connWait time.Duration) {
+// testConnectionAnnounced: a connection that sends nothing, whose
+// announcement ends after ConnWait; a generation request, or a GET, on a
+// new connection, which must end its connection's announcement
+// themselves (ConnWait is then a minute).
+func testConnectionAnnounced(t *testing.T, mode string) {
+	connWait := time.Minute
+	if mode == "silent" {
+		connWait = 0 // the default
+	}
 	f := newUnstartedFixture(t, Config{Parallel: 2, ConnWait: connWait})
 	f.hs.Config.ConnContext = f.srv.ConnContext
 	f.hs.Start()
@@ -957,7 +959,19 @@ func testConnectionAnnounced(t *testing.T, connWait time.Duration) {
 		}
 	}
 	waitFor("idle", 0)
-	if connWait == 0 {
+	// On new connections (f.post's would be the kept-alive one of the
+	// load, accepted before the model was loaded).
+	client := &http.Client{Transport: &http.Transport{DisableKeepAlives: true}}
+	switch mode {
+	case "get":
+		resp, err := client.Get(f.hs.URL + "/api/tags")
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		waitFor("after a GET", 0)
+		return
+	case "silent":
 		// A connection that sends nothing: announced, then not after
 		// ConnWait.
 		c, err := net.Dial("tcp", f.hs.Listener.Addr().String())
@@ -981,9 +995,6 @@ func testConnectionAnnounced(t *testing.T, connWait time.Duration) {
 			panic(fmt.Sprintf("%d calls announced while a request generates alone", n))
 		}
 	}
-	// On a new connection (f.post's would be the kept-alive one of the
-	// load, accepted before the model was loaded).
-	client := &http.Client{Transport: &http.Transport{DisableKeepAlives: true}}
 	resp, err := client.Post(f.hs.URL+"/api/generate", "application/json",
 		strings.NewReader(`{"model":"stories","prompt":"Once","stream":false,"options":{"num_predict":4}}`))
 	if err != nil {
