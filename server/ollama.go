@@ -390,7 +390,7 @@ func (s *Server) ollamaPS(w http.ResponseWriter, r *http.Request) {
 	for _, m := range s.pool.snapshot() {
 		d, _ := details(m.entry.Path)
 		out.Models = append(out.Models, api.OllamaRunning{Name: m.entry.Name, Model: m.entry.Name, Size: m.entry.Size, Digest: m.entry.SHA256,
-			Details: d, ExpiresAt: m.expires, ContextLength: m.ctx, Sessions: m.sessions, Busy: m.busy, Queued: m.queue})
+			Details: d, ExpiresAt: m.expires, ContextLength: m.ctx, Sessions: m.sessions, Busy: m.busy, Queued: m.queue, DraftModel: m.draft})
 	}
 	writeJSON(w, http.StatusOK, out)
 }

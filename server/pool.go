@@ -431,6 +431,7 @@ type running struct {
 	ctx                   int
 	sessions, busy, queue int
 	expires               time.Time
+	draft                 string // the draft model's name; empty without one
 }
 
 func (p *pool) snapshot() []running {
@@ -447,7 +448,8 @@ func (p *pool) snapshot() []running {
 				busy++
 			}
 		}
-		out = append(out, running{entry: r.entry, ctx: r.eng.ContextSize(), sessions: len(r.slots), busy: busy, queue: r.queued, expires: r.expires})
+		out = append(out, running{entry: r.entry, ctx: r.eng.ContextSize(), sessions: len(r.slots), busy: busy, queue: r.queued, expires: r.expires,
+			draft: r.eng.Info().DraftModel})
 	}
 	slices.SortFunc(out, func(a, b running) int {
 		if a.entry.Name != b.entry.Name {

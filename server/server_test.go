@@ -22,6 +22,7 @@ import (
 
 	"github.com/sovos/sov/internal/testtool"
 	"github.com/sovos/sov/model"
+	"github.com/sovos/sov/server/api"
 )
 
 // chatML makes stories260K (which has no template) render as a ChatML
@@ -858,6 +859,19 @@ func TestDraftModel(t *testing.T) {
 	code, _, body := f.post(t, "/v1/completions", `{"model":"tiny","prompt":"Hello","max_tokens":4,"temperature":0}`)
 	if code != 200 {
 		t.Fatalf("a model the draft model does not fit: %d %s", code, body)
+	}
+	// /api/ps names the draft model of the model it drafts for only.
+	_, body = f.get(t, "/api/ps")
+	var ps api.OllamaPS
+	if err := json.Unmarshal(body, &ps); err != nil {
+		t.Fatal(err)
+	}
+	drafts := map[string]string{}
+	for _, m := range ps.Models {
+		drafts[m.Name] = m.DraftModel
+	}
+	if len(drafts) != 2 || drafts["stories"] == "" || drafts["tiny"] != "" {
+		t.Fatalf("ps: draft models %q", drafts)
 	}
 	mu.Lock()
 	defer mu.Unlock()

@@ -4,9 +4,11 @@ package main
 // talk to it.
 
 import (
+	"cmp"
 	"fmt"
 	"io"
 	"net"
+	"slices"
 	"text/tabwriter"
 	"time"
 
@@ -100,8 +102,13 @@ func renderPS(w io.Writer, ms []api.OllamaRunning) {
 		fmt.Fprintln(w, "no model is loaded")
 		return
 	}
+	drafts := slices.ContainsFunc(ms, func(m api.OllamaRunning) bool { return m.DraftModel != "" })
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(tw, "NAME\tSIZE\tCONTEXT\tSESSIONS\tBUSY\tQUEUED\tUNLOADS")
+	head := "NAME\tSIZE\tCONTEXT\tSESSIONS\tBUSY\tQUEUED\tUNLOADS"
+	if drafts {
+		head += "\tDRAFT MODEL"
+	}
+	fmt.Fprintln(tw, head)
 	for _, m := range ms {
 		until := "when idle"
 		if !m.ExpiresAt.IsZero() {
@@ -109,7 +116,11 @@ func renderPS(w io.Writer, ms []api.OllamaRunning) {
 		} else if m.Busy == 0 {
 			until = "never"
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%d\t%d\t%d\t%d\t%s\n", m.Name, store.FormatBytes(m.Size), m.ContextLength, m.Sessions, m.Busy, m.Queued, until)
+		fmt.Fprintf(tw, "%s\t%s\t%d\t%d\t%d\t%d\t%s", m.Name, store.FormatBytes(m.Size), m.ContextLength, m.Sessions, m.Busy, m.Queued, until)
+		if drafts {
+			fmt.Fprintf(tw, "\t%s", cmp.Or(m.DraftModel, "-"))
+		}
+		fmt.Fprintln(tw)
 	}
 	tw.Flush()
 }

@@ -10,12 +10,14 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"syscall"
 	"testing"
 	"time"
 
 	"github.com/sovos/sov/internal/testtool"
+	"github.com/sovos/sov/server/api"
 )
 
 // startServe runs `sov serve` with args and waits until it listens; it
@@ -181,5 +183,41 @@ func TestServeReadmeCurl(t *testing.T) {
 	if len(chat.Choices) != 1 || strings.TrimSpace(chat.Choices[0].Message.Content) == "" || strings.TrimSpace(ollama.Message.Content) == "" ||
 		len(tags.Models) != 1 || !strings.HasPrefix(tags.Models[0].Name, "SmolLM2-135M-Instruct.Q4_1") {
 		t.Fatalf("answers: %s", out)
+	}
+}
+
+func TestRenderPS(t *testing.T) {
+	// The draft model column shows only when a loaded model has one.
+	tests := []struct {
+		name string
+		ms   []api.OllamaRunning
+		want []string // lines, with runs of spaces as one
+	}{
+		{"none loaded", nil, []string{"no model is loaded"}},
+		{"no draft model", []api.OllamaRunning{{Name: "smol", Size: 1 << 20, ContextLength: 4096, Sessions: 2}}, []string{
+			"NAME SIZE CONTEXT SESSIONS BUSY QUEUED UNLOADS",
+			"smol 1.0 MiB 4096 2 0 0 never",
+		}},
+		{"a draft model", []api.OllamaRunning{
+			{Name: "big", Size: 1 << 30, ContextLength: 4096, Sessions: 1, Busy: 1, DraftModel: "small"},
+			{Name: "other", Size: 1 << 20, ContextLength: 2048, Sessions: 1},
+		}, []string{
+			"NAME SIZE CONTEXT SESSIONS BUSY QUEUED UNLOADS DRAFT MODEL",
+			"big 1.0 GiB 4096 1 1 0 when idle small",
+			"other 1.0 MiB 2048 1 0 0 never -",
+		}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var b strings.Builder
+			renderPS(&b, tt.ms)
+			var got []string
+			for _, l := range strings.Split(strings.TrimSpace(b.String()), "\n") {
+				got = append(got, strings.Join(strings.Fields(l), " "))
+			}
+			if !slices.Equal(got, tt.want) {
+				t.Fatalf("got\n%s\nwant\n%s", strings.Join(got, "\n"), strings.Join(tt.want, "\n"))
+			}
+		})
 	}
 }

@@ -173,6 +173,7 @@ type OllamaRunning struct {
 	Sessions      int           `json:"sessions"`
 	Busy          int           `json:"busy"`
 	Queued        int           `json:"queued"`
+	DraftModel    string        `json:"draft_model,omitempty"` // sov's: the model drafting for it
 }
 
 // OllamaVersion is GET /api/version.
