@@ -213,6 +213,9 @@ func (e *Engine) batchStep() bool {
 	}
 	clear(b.active[len(live):])
 	b.active = live
+	if b.dreq != nil && b.dreq.ended {
+		b.dreq = nil // its tokens go with it
+	}
 	if len(live) == 0 {
 		b.running = false
 		e.cond.Broadcast() // Close waits for the loop to end
