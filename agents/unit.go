@@ -12,6 +12,9 @@ import (
 type UnitFile struct {
 	Path string
 	Text string
+	// Start, on the first file, is the commands that start the scheduler
+	// now and at every login, one a line.
+	Start string
 }
 
 // DaemonUnits are the files that run `EXE agents daemon` as the user's
@@ -34,7 +37,7 @@ func DaemonUnits(goos, exe, home, configDir, userHome string) ([]UnitFile, error
 			env = fmt.Sprintf("Environment=\"SOV_HOME=%s\"\n", home)
 		}
 		return []UnitFile{
-			{filepath.Join(dir, "sov-agents.service"), fmt.Sprintf(`[Unit]
+			{Path: filepath.Join(dir, "sov-agents.service"), Start: "systemctl --user daemon-reload\nsystemctl --user enable --now sov-agents.service sov-agents.timer", Text: fmt.Sprintf(`[Unit]
 Description=sov agents scheduler: runs your agents when their schedules say
 
 [Service]
@@ -48,7 +51,7 @@ SuccessExitStatus=130
 [Install]
 WantedBy=default.target
 `, exe, env)},
-			{filepath.Join(dir, "sov-agents.timer"), `[Unit]
+			{Path: filepath.Join(dir, "sov-agents.timer"), Text: `[Unit]
 Description=Start the sov agents scheduler again after sleep or a missed start
 
 [Timer]
@@ -66,7 +69,8 @@ WantedBy=timers.target
 		if home != "" {
 			env = fmt.Sprintf("  <key>EnvironmentVariables</key>\n  <dict><key>SOV_HOME</key><string>%s</string></dict>\n", xmlEscape(home))
 		}
-		return []UnitFile{{filepath.Join(userHome, "Library", "LaunchAgents", "org.sovos.sov-agents.plist"), fmt.Sprintf(`<?xml version="1.0" encoding="UTF-8"?>
+		plist := filepath.Join(userHome, "Library", "LaunchAgents", "org.sovos.sov-agents.plist")
+		return []UnitFile{{Path: plist, Start: "launchctl load -w " + plist, Text: fmt.Sprintf(`<?xml version="1.0" encoding="UTF-8"?>
 <!DOCTYPE plist PUBLIC "-//Apple//DTD PLIST 1.0//EN" "http://www.apple.com/DTDs/PropertyList-1.0.dtd">
 <plist version="1.0">
 <dict>

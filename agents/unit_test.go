@@ -12,18 +12,25 @@ func TestDaemonUnits(t *testing.T) {
 	tests := []struct {
 		goos, exe, home string
 		want            []string // substrings of the files, in order
+		start           string   // the first file's Start
 		err             bool
 	}{
-		{"linux", "/usr/bin/sov", "", []string{`ExecStart="/usr/bin/sov" agents daemon`, "Persistent=true"}, false},
-		{"linux", "/opt/sov", "/data/sov", []string{`Environment="SOV_HOME=/data/sov"`, "Unit=sov-agents.service"}, false},
-		{"darwin", "/usr/local/bin/sov", "/a&b", []string{"<string>/usr/local/bin/sov</string>", "/a&amp;b"}, false},
-		{"plan9", "/bin/sov", "", nil, true},
-		{"linux", "/bin/sov\nExecStartPre=/bin/evil", "", nil, true},
+		{"linux", "/usr/bin/sov", "", []string{`ExecStart="/usr/bin/sov" agents daemon`, "Persistent=true"},
+			"systemctl --user daemon-reload\nsystemctl --user enable --now sov-agents.service sov-agents.timer", false},
+		{"linux", "/opt/sov", "/data/sov", []string{`Environment="SOV_HOME=/data/sov"`, "Unit=sov-agents.service"},
+			"systemctl --user daemon-reload\nsystemctl --user enable --now sov-agents.service sov-agents.timer", false},
+		{"darwin", "/usr/local/bin/sov", "/a&b", []string{"<string>/usr/local/bin/sov</string>", "/a&amp;b"},
+			"launchctl load -w /home/u/Library/LaunchAgents/org.sovos.sov-agents.plist", false},
+		{"plan9", "/bin/sov", "", nil, "", true},
+		{"linux", "/bin/sov\nExecStartPre=/bin/evil", "", nil, "", true},
 	}
 	for _, tt := range tests {
 		units, err := DaemonUnits(tt.goos, tt.exe, tt.home, "/cfg", "/home/u")
 		if (err != nil) != tt.err {
 			t.Fatalf("%s %q: err %v", tt.goos, tt.exe, err)
+		}
+		if len(units) > 0 && units[0].Start != tt.start {
+			t.Errorf("%s: start %q, want %q", tt.goos, units[0].Start, tt.start)
 		}
 		var all strings.Builder
 		for _, u := range units {

@@ -450,6 +450,13 @@ func (a *App) FromEnv(name string) func() ([]byte, error) {
 	}
 }
 
+// EnvSecrets is an agent environment for caller whose vault and wallet
+// passphrases come from SOV_VAULT_PASSPHRASE and EnvWalletPassphrase only
+// (FromEnv): the daemon, the shell and the MCP server.
+func (a *App) EnvSecrets(caller string) AgentEnvOptions {
+	return AgentEnvOptions{Caller: caller, Vault: a.FromEnv("SOV_VAULT_PASSPHRASE"), Wallet: a.FromEnv(EnvWalletPassphrase)}
+}
+
 // AgentDaemon runs the scheduler over the user's agents until ctx ends
 // (then it returns nil): due agents run headless, secrets from the
 // environment only, overlapping runs on one model sharing it. A second
@@ -465,7 +472,7 @@ func (a *App) AgentDaemon(ctx context.Context, notify func(agents.Notice), start
 		started()
 	}
 	engines := new(Engines)
-	env := AgentEnvOptions{Caller: "daemon", Vault: a.FromEnv("SOV_VAULT_PASSPHRASE"), Wallet: a.FromEnv(EnvWalletPassphrase)}
+	env := a.EnvSecrets("daemon")
 	err = s.Run(ctx, func(ctx context.Context, ag *agents.Agent, in agents.InputEvent) agents.Outcome {
 		out, err := a.RunAgent(ctx, AgentRun{Agent: ag, Cron: &in, Engines: engines, Env: env})
 		if err != nil {

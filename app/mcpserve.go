@@ -3,10 +3,39 @@ package app
 import (
 	"context"
 	"fmt"
+	"net"
 
 	"github.com/sovos/sov/agents"
 	"github.com/sovos/sov/agents/mcpserve"
 )
+
+// EnvMCPToken, when set, is sov mcp serve's HTTP bearer token instead of
+// a random one.
+const EnvMCPToken = "SOV_MCP_TOKEN"
+
+// ServeMCPHTTP serves srv over streamable HTTP on the loopback address
+// addr until ctx ends. Clients must send EnvMCPToken's bearer token, or
+// else a new random one: listening gets the address and that new token
+// (empty when EnvMCPToken chose it), to show once.
+func (a *App) ServeMCPHTTP(ctx context.Context, srv *mcpserve.Server, addr string, listening func(at net.Addr, newToken string)) error {
+	token := a.Getenv(EnvMCPToken)
+	if token != "" {
+		if err := mcpserve.CheckToken(token); err != nil {
+			return fmt.Errorf("%s: %w", EnvMCPToken, err)
+		}
+	}
+	ln, err := mcpserve.Listen(addr)
+	if err != nil {
+		return err
+	}
+	fresh := ""
+	if token == "" {
+		token = mcpserve.NewToken()
+		fresh = token
+	}
+	listening(ln.Addr(), fresh)
+	return srv.ServeHTTP(ctx, ln, token)
+}
 
 // AgentMCP is the MCP server for agent ag's tools, under its rules, for
 // outside clients: the tools' environment as AgentEnv builds it (o.Caller

@@ -1,6 +1,7 @@
 package app
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"net"
@@ -18,6 +19,30 @@ import (
 	"github.com/sovos/sov/server"
 )
 
+const (
+	// EnvAPIKey is sov serve's API key, for the server (when ServeOptions
+	// sets none) and for its clients.
+	EnvAPIKey = "SOV_API_KEY"
+	// EnvNoServer set (to anything but 0) keeps sov run and the shell off
+	// a running sov serve.
+	EnvNoServer = "SOV_NO_SERVER"
+)
+
+// RunningServer is the sov serve of this data directory to generate on, or
+// nil: none answers, or EnvNoServer is set. One that needs an API key
+// while EnvAPIKey is unset is nil too, with server.ErrKeyNeeded to warn
+// about.
+func (a *App) RunningServer(ctx context.Context) (*server.Client, error) {
+	if v := a.Getenv(EnvNoServer); v != "" && v != "0" {
+		return nil, nil
+	}
+	c, err := server.Discover(ctx, a.Paths.Data, a.Getenv(EnvAPIKey))
+	if errors.Is(err, server.ErrKeyNeeded) {
+		return nil, err
+	}
+	return c, nil
+}
+
 // ServeOptions are what sov serve's flags decide.
 type ServeOptions struct {
 	// Models are names of installed models or GGUF files, named by the
@@ -29,7 +54,7 @@ type ServeOptions struct {
 	KeepAlive time.Duration
 	Context   int
 	MaxTokens int
-	APIKey    string
+	APIKey    string // "" = EnvAPIKey's
 	// LoopbackOnly: the server listens on loopback only, and answers only
 	// requests addressed to a loopback name.
 	LoopbackOnly bool
@@ -135,6 +160,7 @@ func (a *App) Serve(ctx context.Context, addr string, o ServeOptions, listening 
 	if logf == nil {
 		logf = func(string, ...any) {}
 	}
+	o.APIKey = cmp.Or(o.APIKey, a.Getenv(EnvAPIKey))
 	loopback, err := server.CheckBind(addr, o.APIKey)
 	if err != nil {
 		return err

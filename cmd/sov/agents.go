@@ -495,10 +495,7 @@ func (a *app) installUnits(replace bool) error {
 	for _, u := range units {
 		fmt.Fprintln(a.stdout, "wrote", u.Path)
 	}
-	if strings.HasSuffix(units[0].Path, ".service") {
-		return a.say(nil, "Start it now and at every login:\n  systemctl --user daemon-reload\n  systemctl --user enable --now sov-agents.service sov-agents.timer")
-	}
-	return a.say(nil, "Start it now and at every login:\n  launchctl load -w %s", units[0].Path)
+	return a.say(nil, "Start it now and at every login:\n  %s", strings.ReplaceAll(units[0].Start, "\n", "\n  "))
 }
 
 func errText(err error) string {

@@ -7,6 +7,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net"
 
 	"github.com/spf13/cobra"
 
@@ -15,9 +16,6 @@ import (
 	core "github.com/sovos/sov/app"
 	"github.com/sovos/sov/internal/termtext"
 )
-
-// envMCPToken, when set, is the HTTP bearer token instead of a random one.
-const envMCPToken = "SOV_MCP_TOKEN"
 
 func mcpCommands(a *app) []*cobra.Command {
 	c := &cobra.Command{Use: "mcp", Short: "Model Context Protocol: your agents' tools for other MCP clients", Args: nargs(0, 0, "")}
@@ -32,8 +30,7 @@ func mcpCommands(a *app) []*cobra.Command {
 		}
 		ctx := cmd.Context()
 		// stdin may be the MCP channel: secrets come from the environment.
-		srv, closeSrv, err := a.AgentMCP(ctx, ag, core.AgentEnvOptions{Caller: "mcp",
-			Vault: a.FromEnv("SOV_VAULT_PASSPHRASE"), Wallet: a.FromEnv("SOV_WALLET_PASSPHRASE")}, cmp.Or(version, "dev"))
+		srv, closeSrv, err := a.AgentMCP(ctx, ag, a.EnvSecrets("mcp"), cmp.Or(version, "dev"))
 		if err != nil {
 			return err
 		}
@@ -44,7 +41,12 @@ func mcpCommands(a *app) []*cobra.Command {
 		if addr == "" {
 			err = srv.ServeStdio(ctx)
 		} else {
-			err = a.serveMCPHTTP(ctx, srv, ag.Name, addr)
+			err = a.ServeMCPHTTP(ctx, srv, addr, func(at net.Addr, token string) {
+				fmt.Fprintf(a.stderr, "sov: serving agent %s's tools at http://%s/mcp\n", ag.Name, at)
+				if token != "" {
+					fmt.Fprintf(a.stderr, "sov: bearer token (shown once; set %s to choose one): %s\n", core.EnvMCPToken, token)
+				}
+			})
 		}
 		if errors.Is(err, context.Canceled) && ctx.Err() != nil {
 			return nil // exit 130 (interrupted)
@@ -59,7 +61,7 @@ ledger as mcp:NAME.
 
 With no --http, one client speaks on stdin and stdout. With --http, sov
 serves stateless streamable HTTP on a loopback address; each request needs
-"Authorization: Bearer TOKEN": $` + envMCPToken + `, or a random token
+"Authorization: Bearer TOKEN": $` + core.EnvMCPToken + `, or a random token
 printed once on stderr. Secrets come from SOV_VAULT_PASSPHRASE and
 SOV_WALLET_PASSPHRASE.`
 	serve.Flags().StringVar(&name, "agent", "", "the agent whose tools and rules are served (required)")
@@ -68,31 +70,12 @@ SOV_WALLET_PASSPHRASE.`
 	return guard(mcpHint, "sov mcp failed (%v)", c)
 }
 
-func (a *app) serveMCPHTTP(ctx context.Context, srv *mcpserve.Server, agent, addr string) error {
-	token := a.getenv(envMCPToken)
-	if token != "" {
-		if err := mcpserve.CheckToken(token); err != nil {
-			return fmt.Errorf("%s: %w", envMCPToken, err)
-		}
-	}
-	ln, err := mcpserve.Listen(addr)
-	if err != nil {
-		return err
-	}
-	fmt.Fprintf(a.stderr, "sov: serving agent %s's tools at http://%s/mcp\n", agent, ln.Addr())
-	if token == "" {
-		token = mcpserve.NewToken()
-		fmt.Fprintf(a.stderr, "sov: bearer token (shown once; set %s to choose one): %s\n", envMCPToken, token)
-	}
-	return srv.ServeHTTP(ctx, ln, token)
-}
-
 // mcpHint adds the CLI's way out to the errors of sov mcp.
 func mcpHint(err error) error {
 	return withFix(err,
 		fix{mcpserve.ErrNotLoopback, " (--http takes 127.0.0.1:PORT)", true},
 		fix{mcpserve.ErrBadAddress, " (--http takes 127.0.0.1:PORT)", true},
-		fix{mcpserve.ErrWeakToken, " (unset " + envMCPToken + " for a random token)", true},
+		fix{mcpserve.ErrWeakToken, " (unset " + core.EnvMCPToken + " for a random token)", true},
 		fix{agents.ErrBadName, "", true},
 		fix{agents.ErrNotFound, " (sov agents ls lists them; sov agents new NAME makes one)", true},
 		fix{core.ErrVaultLocked, ": set SOV_VAULT_PASSPHRASE (sov mcp serve never prompts: stdin may be the MCP channel)", false})

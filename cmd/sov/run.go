@@ -11,6 +11,7 @@ import (
 	"log/slog"
 	"math/rand/v2"
 	"os"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -42,10 +43,6 @@ type runFlags struct {
 	flags                         *pflag.FlagSet
 }
 
-// envNoServer set (to anything but 0) keeps sov run and the shell off a
-// running sov serve, as --local does.
-const envNoServer = "SOV_NO_SERVER"
-
 func addRunFlags(cmd *cobra.Command) *runFlags {
 	p := &runFlags{flags: cmd.Flags()}
 	s, e, f := &p.req.Sampling, &p.engine, cmd.Flags()
@@ -72,7 +69,7 @@ func addRunFlags(cmd *cobra.Command) *runFlags {
 	f.BoolVar(&p.json, "json", false, "write JSON Lines events (token, done, error) instead of text")
 	f.BoolVar(&p.verbose, "verbose", false, "show llama.cpp's log on stderr")
 	f.BoolVar(&p.promptCache, "prompt-cache", false, "keep the KV state of a long --system prompt on disk (unencrypted) and restore it next time instead of decoding it")
-	f.BoolVar(&p.local, "local", false, "load the model in this process even when a sov serve is running ("+envNoServer+"=1 does the same)")
+	f.BoolVar(&p.local, "local", false, "load the model in this process even when a sov serve is running ("+core.EnvNoServer+"=1 does the same)")
 	f.BoolVar(&s.IgnoreEOG, "ignore-eos", false, "keep generating past the end-of-text token (for benchmarks)")
 	return p
 }
@@ -223,29 +220,20 @@ func runHint(err error) error {
 	}
 	return withFix(err, fix{model.ErrPromptTooLong, ": shorten it or raise --ctx", false},
 		fix{server.ErrBusy, ": the running sov serve is busy; retry, or pass --local to load the model here", false},
-		fix{server.ErrUnauthorized, ": set " + envAPIKey + " to the running sov serve's key, or pass --local to load the model here", false},
+		fix{server.ErrUnauthorized, ": set " + core.EnvAPIKey + " to the running sov serve's key, or pass --local to load the model here", false},
 		fix{model.ErrBadGrammar, ": fix the --grammar file", true}, // Prepare checks all but token names
 		fix{model.ErrDraftModel, ", or leave out --draft-model", true})
 }
 
-// runningServer is the sov serve to generate on, or nil: none is running,
-// --local or SOV_NO_SERVER forces in-process, or a flag asks for what only
-// a model loaded here does.
+// runningServer is the sov serve to generate on (App.RunningServer), or
+// nil: --local, or a flag asks for what only a model loaded here does.
 func (a *app) runningServer(ctx context.Context, p *runFlags) *server.Client {
-	if v := a.getenv(envNoServer); p.local || v != "" && v != "0" || p.promptCache || p.verbose {
+	if p.local || p.promptCache || p.verbose || slices.ContainsFunc([]string{"threads", "gpu-layers", "flash-attn", "no-draft", "draft-model"}, p.flags.Changed) {
 		return nil
 	}
-	for _, name := range []string{"threads", "gpu-layers", "flash-attn", "no-draft", "draft-model"} {
-		if p.flags.Changed(name) {
-			return nil
-		}
-	}
-	c, err := server.Discover(ctx, a.Paths.Data, a.getenv(envAPIKey))
-	if errors.Is(err, server.ErrKeyNeeded) {
-		a.warnf("%v: set %s to use it; loading the model here", err, envAPIKey)
-	}
+	c, err := a.RunningServer(ctx)
 	if err != nil {
-		return nil
+		a.warnf("%v: set %s to use it; loading the model here", err, core.EnvAPIKey)
 	}
 	return c
 }
@@ -355,10 +343,10 @@ func (a *app) shellAgent(eng model.Options) tui.RunAgentFunc {
 	return func(ctx context.Context, name, prompt string, approve agents.Approver, ask func(context.Context, string) (string, error), events agents.Sink) (agents.Outcome, error) {
 		ag, err := a.Agents().Get(name)
 		if err == nil {
+			env := a.EnvSecrets("tui")
+			env.AskUser = ask
 			var out agents.Outcome
-			out, err = a.RunAgent(ctx, core.AgentRun{Agent: ag, Input: prompt, Approver: approve, Events: events, Engine: eng,
-				Env: core.AgentEnvOptions{Caller: "tui", Vault: a.FromEnv("SOV_VAULT_PASSPHRASE"), Wallet: a.FromEnv(core.EnvWalletPassphrase), AskUser: ask}})
-			if err == nil {
+			if out, err = a.RunAgent(ctx, core.AgentRun{Agent: ag, Input: prompt, Approver: approve, Events: events, Engine: eng, Env: env}); err == nil {
 				return out, nil
 			}
 		}

@@ -21,16 +21,13 @@ import (
 	"github.com/sovos/sov/server/api"
 )
 
-// envAPIKey is the server's API key, for sov serve and its clients.
-const envAPIKey = "SOV_API_KEY"
-
 func serveCommands(a *app) []*cobra.Command {
 	return guard(serveHint, "the server failed unexpectedly (%v)", a.serveCmd(), a.psCmd(), a.stopCmd())
 }
 
 func serveHint(err error) error {
 	return withFix(err,
-		fix{server.ErrKeyRequired, ": pass --api-key or set " + envAPIKey + ", or listen on 127.0.0.1", true},
+		fix{server.ErrKeyRequired, ": pass --api-key or set " + core.EnvAPIKey + ", or listen on 127.0.0.1", true},
 		fix{server.ErrNotRunning, ": start one with `sov serve` (or pass --addr)", false})
 }
 
@@ -47,9 +44,6 @@ func (a *app) serveCmd() *cobra.Command {
 		if err := a.setDraft(&o.Engine.DraftModel, draft); err != nil {
 			return err
 		}
-		if o.APIKey == "" {
-			o.APIKey = a.getenv(envAPIKey)
-		}
 		o.Version = buildinfo.Version(version)
 		o.Logf = func(format string, args ...any) { a.warnf(format, args...) }
 		return a.Serve(cmd.Context(), addr, o, func(at net.Addr) {
@@ -64,7 +58,7 @@ func (a *app) serveCmd() *cobra.Command {
 	f.DurationVar(&o.KeepAlive, "keep-alive", server.DefaultKeepAlive, "how long a model stays loaded after its last request (negative: forever)")
 	f.IntVar(&o.Context, "ctx", 0, "context size in tokens (0 = the model's, at most 4096); Ollama's num_ctx overrides it per request")
 	f.IntVar(&o.MaxTokens, "max-tokens", server.DefaultMaxTokens, "the most tokens one request may generate")
-	f.StringVar(&o.APIKey, "api-key", "", "key requests must send as a Bearer token (default: "+envAPIKey+")")
+	f.StringVar(&o.APIKey, "api-key", "", "key requests must send as a Bearer token (default: "+core.EnvAPIKey+")")
 	f.IntVar(&o.Engine.Threads, "threads", 0, "CPU threads (0 = the cores other work leaves free)")
 	f.IntVar(&o.Engine.GPULayers, "gpu-layers", -1, "layers to offload to the GPU (-1 = auto, 0 = CPU only)")
 	f.StringVar(&o.Engine.FlashAttn, "flash-attn", "", "flash attention: on, off or auto (default: off on CPU, auto with a GPU)")
@@ -76,11 +70,11 @@ func (a *app) serveCmd() *cobra.Command {
 // serverFlags are where sov ps and sov stop find the server.
 func (a *app) serverClient(cmd *cobra.Command) *server.Client {
 	addr, _ := cmd.Flags().GetString("addr")
-	return server.NewClient(addr, a.getenv(envAPIKey))
+	return server.NewClient(addr, a.getenv(core.EnvAPIKey))
 }
 
 func addServerFlags(c *cobra.Command) *cobra.Command {
-	c.Flags().String("addr", server.DefaultAddr, "the server's address (its API key comes from "+envAPIKey+")")
+	c.Flags().String("addr", server.DefaultAddr, "the server's address (its API key comes from "+core.EnvAPIKey+")")
 	return c
 }
 
