@@ -439,15 +439,13 @@ func (e *Engine) batchDraft(r *breq) {
 	r.mu.Lock()
 	r.ndecoded += 1 + int(a)
 	for _, o := range unsafe.Slice(b.dout, n) {
-		r.toks = append(r.toks, int32(o.tok))
-		r.pieces = append(r.pieces, C.GoBytes(unsafe.Pointer(&o.piece[0]), o.len))
-	}
-	r.mu.Unlock()
-	for _, o := range unsafe.Slice(b.dout, n) {
 		r.produced++
 		r.next = int32(o.tok)
 		r.hist = append(r.hist, r.next)
+		r.toks = append(r.toks, r.next)
+		r.pieces = append(r.pieces, C.GoBytes(unsafe.Pointer(&o.piece[0]), o.len))
 	}
+	r.mu.Unlock()
 	if sq.rc != 0 {
 		r.finish(int(sq.rc), 0)
 		return
